@@ -1,0 +1,49 @@
+# Two commands matter: `make run` and `make test` (see README).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config/example.yaml
+STORAGE ?= data
+LISTEN ?= :9733
+# Debian packages the integration tests run for real.
+DEB_TEST_PACKAGES := prometheus prometheus-alertmanager
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test check lint bench system-deps venv clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(BIN)/slo-exporter run --config.file=$(CONFIG) --storage.path=$(STORAGE) --web.listen-address=$(LISTEN)
+
+system-deps:
+	@missing=""; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $(DEB_TEST_PACKAGES)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_TEST_PACKAGES); \
+	fi
+
+test: venv system-deps
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check slo_exporter tests bench
+	$(BIN)/mypy
+
+check: lint test
+
+bench: venv system-deps
+	$(BIN)/python bench/query_cost.py
+
+clean:
+	rm -rf $(VENV) $(STORAGE) .pytest_cache .mypy_cache .ruff_cache

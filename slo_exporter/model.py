@@ -1,0 +1,259 @@
+"""Frozen, typed configuration objects.
+
+The config module parses YAML once into these objects; nothing past it sees a
+raw dict. Durations are plain ``float`` seconds. Every class here is
+immutable and hashable so it can be shared between threads without locks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping, Union
+
+#: Default alert windows, from the SRE workbook (see PRODUCT.md).
+#: (severity, long window s, short window s, fraction of budget spent)
+ALERT_WINDOWS: tuple[tuple[str, float, float, float], ...] = (
+    ("page", 3600.0, 300.0, 0.02),
+    ("page", 6 * 3600.0, 1800.0, 0.05),
+    ("ticket", 86400.0, 2 * 3600.0, 0.10),
+    ("ticket", 3 * 86400.0, 6 * 3600.0, 0.10),
+)
+
+#: Windows exported for every SLO, besides the SLO period itself.
+STANDARD_WINDOWS: tuple[float, ...] = (
+    300.0, 1800.0, 3600.0, 2 * 3600.0, 6 * 3600.0, 86400.0, 3 * 86400.0,
+)
+
+
+def frozen_map(items: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """A read-only mapping, sorted by key for stable label order."""
+    return MappingProxyType(dict(sorted((items or {}).items())))
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    insecure_skip_verify: bool = False
+    server_name: str | None = None
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    username: str
+    password: str | None = None
+    password_file: str | None = None
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    url: str = "http://127.0.0.1:9090"
+    timeout: float = 10.0
+    headers: Mapping[str, str] = field(default_factory=frozen_map)
+    basic_auth: BasicAuth | None = None
+    bearer_token_file: str | None = None
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    #: evaluate this far behind now so that in-flight scrapes have landed
+    query_delay: float = 30.0
+    #: attempts per query (1 = no retry) and the first backoff delay
+    retries: int = 3
+    retry_backoff: float = 0.5
+    #: widest span one backfill query may cover
+    backfill_chunk: float = 86400.0
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    #: width of one stored event bucket; windows are whole buckets
+    resolution: float = 60.0
+    #: data older than the longest window plus this margin is pruned
+    retention_margin: float = 86400.0
+
+
+# ---------------------------------------------------------------- SLI kinds
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A plain series selector such as ``http_requests_total{code!~"5.."}``.
+
+    Events are the exact counter increase, computed from raw samples.
+    """
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Template:
+    """PromQL with ``{{.window}}`` that returns the events in that window."""
+
+    text: str
+
+    def render(self, window: str) -> str:
+        return self.text.replace("{{.window}}", window)
+
+
+Query = Union[Selector, Template]
+
+
+@dataclass(frozen=True)
+class RatioSLI:
+    """good/total or bad/total events. Exactly one of ``good``/``bad`` is set."""
+
+    total: Query
+    good: Query | None = None
+    bad: Query | None = None
+
+
+@dataclass(frozen=True)
+class LatencySLI:
+    """A classic histogram: good = observations at or under ``threshold``."""
+
+    histogram: Selector  # the base name selector, without _bucket/_count
+    threshold: float  # seconds, must be a bucket boundary
+    buckets: tuple[float, ...] | None = None  # declared boundaries, if given
+
+    @property
+    def metric(self) -> str:
+        return self.histogram.text.split("{", 1)[0].strip()
+
+    @property
+    def matchers(self) -> str:
+        """The ``{...}`` part of the selector without braces ('' if none)."""
+        text = self.histogram.text
+        if "{" not in text:
+            return ""
+        return text.split("{", 1)[1].rsplit("}", 1)[0].strip()
+
+
+# -------------------------------------------------------------- probe kinds
+
+
+@dataclass(frozen=True)
+class HTTPProbe:
+    url: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=frozen_map)
+    body: str | None = None
+    valid_status_codes: tuple[int, ...] = ()  # empty = any 2xx
+    fail_if_body_matches_regexp: tuple[str, ...] = ()
+    fail_if_body_not_matches_regexp: tuple[str, ...] = ()
+    follow_redirects: bool = True
+    max_redirects: int = 10
+    basic_auth: BasicAuth | None = None
+    bearer_token_file: str | None = None
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    fail_if_ssl: bool = False
+    fail_if_not_ssl: bool = False
+    body_size_limit: int = 1 << 20  # bytes read at most
+
+
+@dataclass(frozen=True)
+class TCPProbe:
+    address: str  # host:port
+    send: str | None = None
+    expect: str | None = None  # regexp the received bytes must match
+    tls: bool = False
+    tls_config: TLSConfig = field(default_factory=TLSConfig)
+
+
+@dataclass(frozen=True)
+class TLSProbe:
+    address: str  # host:port
+    tls_config: TLSConfig = field(default_factory=TLSConfig)
+
+
+@dataclass(frozen=True)
+class DNSProbe:
+    query_name: str
+    server: str | None = None  # host[:port]; None = system resolver
+    query_type: str = "A"
+    transport: str = "udp"
+    valid_rcodes: tuple[str, ...] = ("NOERROR",)
+    expect: tuple[str, ...] = ()  # regexps, each must match some answer record
+
+
+ProbeTarget = Union[HTTPProbe, TCPProbe, TLSProbe, DNSProbe]
+
+
+@dataclass(frozen=True)
+class ProbeSLI:
+    target: ProbeTarget
+    interval: float = 15.0
+    timeout: float = 5.0
+    latency_threshold: float | None = None
+
+    @property
+    def module(self) -> str:
+        return {HTTPProbe: "http", TCPProbe: "tcp", TLSProbe: "tls", DNSProbe: "dns"}[
+            type(self.target)
+        ]
+
+    @property
+    def instance(self) -> str:
+        t = self.target
+        if isinstance(t, HTTPProbe):
+            return t.url
+        if isinstance(t, DNSProbe):
+            return t.query_name
+        return t.address
+
+
+SLI = Union[RatioSLI, LatencySLI, ProbeSLI]
+
+
+# ------------------------------------------------------------- SLO / service
+
+
+@dataclass(frozen=True)
+class SLO:
+    service: str
+    name: str
+    objective: float  # a ratio in (0, 1), e.g. 0.999 (config gives percent)
+    window: float  # rolling period in seconds
+    sli: SLI
+    description: str = ""
+    labels: Mapping[str, str] = field(default_factory=frozen_map)  # service + SLO labels
+    runbook_url: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Stable identity in the event store."""
+        return f"{self.service}/{self.name}"
+
+    @property
+    def sli_fingerprint(self) -> str:
+        """Changes when the event definition changes, so stored events are reset."""
+        return hashlib.sha256(repr(self.sli).encode()).hexdigest()[:16]
+
+    @property
+    def windows(self) -> tuple[float, ...]:
+        """Standard windows no longer than the period, then the period."""
+        return tuple(w for w in STANDARD_WINDOWS if w < self.window) + (self.window,)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    slos: tuple[SLO, ...]
+    labels: Mapping[str, str] = field(default_factory=frozen_map)
+
+
+@dataclass(frozen=True)
+class Config:
+    services: tuple[Service, ...]
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
+    evaluation_interval: float = 30.0
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    source_file: str = ""
+
+    @property
+    def slos(self) -> tuple[SLO, ...]:
+        return tuple(slo for svc in self.services for slo in svc.slos)
+
+    @property
+    def longest_window(self) -> float:
+        return max((s.window for s in self.slos), default=0.0)

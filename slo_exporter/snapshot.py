@@ -1,0 +1,60 @@
+"""Immutable results of one evaluation, read by /metrics, /api/v1/slos and /.
+
+The evaluator builds a new ``Snapshot`` and swaps it in with one reference
+assignment; readers never lock and never wait on a data source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slo_exporter.model import SLO
+
+
+@dataclass(frozen=True)
+class WindowValues:
+    window: float  # seconds
+    good: float
+    total: float
+    sli: float | None  # None when total == 0: no data is not zero errors
+    burn_rate: float | None
+
+    @property
+    def bad(self) -> float:
+        return max(self.total - self.good, 0.0)
+
+
+@dataclass(frozen=True)
+class AlertState:
+    severity: str  # "page" | "ticket"
+    long_window: float
+    short_window: float
+    factor: float
+    long_burn_rate: float | None
+    short_burn_rate: float | None
+    firing: bool
+
+
+@dataclass(frozen=True)
+class SLOStatus:
+    slo: SLO
+    windows: tuple[WindowValues, ...] = ()
+    budget_remaining: float | None = None
+    alerts: tuple[AlertState, ...] = ()
+    up: bool = False  # the data source answered at the last evaluation
+    evaluated_at: float | None = None  # the instant the values describe
+    error: str | None = None  # last error, for humans
+
+    def window(self, seconds: float) -> WindowValues | None:
+        for w in self.windows:
+            if w.window == seconds:
+                return w
+        return None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    slos: tuple[SLOStatus, ...] = ()
+    taken_at: float = 0.0
+    #: True once the first full evaluation has finished
+    complete: bool = False
