@@ -1,0 +1,112 @@
+"""A demo target with failure injection, so a newcomer can watch a burn rate rise.
+
+``GET /`` answers 200, or 500 for the configured share of requests.
+``GET /-/failure-ratio`` shows the share; ``POST /-/failure-ratio`` with a
+body such as ``0.5`` (or ``?ratio=0.5``) changes it. ``/metrics`` exposes
+``demo_requests_total{code}`` so ratio SLOs can be tried through Prometheus.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from slo_exporter.web import parse_listen_address
+
+
+class DemoTarget:
+    """Holds the failure ratio and counts requests; thread-safe."""
+
+    def __init__(self, failure_ratio: float = 0.0, rng: random.Random | None = None) -> None:
+        self._lock = threading.Lock()
+        self._rng = rng or random.Random()
+        self.failure_ratio = _check_ratio(failure_ratio)
+        self.registry = CollectorRegistry()
+        self.requests = Counter("demo_requests", "Requests served by the demo target.",
+                                ["code"], registry=self.registry)
+        for code in ("200", "500"):
+            self.requests.labels(code)
+
+    def set_ratio(self, ratio: float) -> None:
+        with self._lock:
+            self.failure_ratio = _check_ratio(ratio)
+
+    def answer(self) -> int:
+        with self._lock:
+            failed = self._rng.random() < self.failure_ratio
+        code = 500 if failed else 200
+        self.requests.labels(str(code)).inc()
+        return code
+
+
+def _check_ratio(ratio: float) -> float:
+    if not 0.0 <= ratio <= 1.0:
+        raise ValueError(f"failure ratio must be between 0 and 1, got {ratio}")
+    return ratio
+
+
+def make_server(address: str, target: DemoTarget) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            """Quiet: the demo answers many probes per second."""
+
+        def _reply(self, code: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            path = urlsplit(self.path).path
+            if path == "/metrics":
+                self._reply(200, generate_latest(target.registry), CONTENT_TYPE_LATEST)
+            elif path == "/-/failure-ratio":
+                self._reply(200, f"{target.failure_ratio}\n".encode())
+            else:
+                code = target.answer()
+                self._reply(code, b"ok\n" if code == 200 else b"injected failure\n")
+
+        def do_POST(self) -> None:
+            parts = urlsplit(self.path)
+            if parts.path != "/-/failure-ratio":
+                self._reply(404, b"not found\n")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(min(length, 64)).decode(errors="replace").strip()
+            raw = parse_qs(parts.query).get("ratio", [raw])[0]
+            try:
+                target.set_ratio(float(raw))
+            except ValueError as exc:
+                self._reply(400, f"{exc}\n".encode())
+                return
+            structlog.get_logger("slo_exporter.demo").info(
+                "failure_ratio_set", ratio=target.failure_ratio)
+            self._reply(200, f"{target.failure_ratio}\n".encode())
+
+    httpd = ThreadingHTTPServer(parse_listen_address(address), Handler)
+    httpd.daemon_threads = True
+    return httpd
+
+
+def serve(address: str, failure_ratio: float) -> int:
+    target = DemoTarget(failure_ratio)
+    httpd = make_server(address, target)
+    structlog.get_logger("slo_exporter.demo").info(
+        "demo_listening", address=address, failure_ratio=failure_ratio)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        httpd.server_close()
+    return 0
