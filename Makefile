@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config/example.yaml
 STORAGE ?= data
-LISTEN ?= :9733
+LISTEN ?= 127.0.0.1:10950
+DEMO_LISTEN ?= 127.0.0.1:8080
 # Debian packages the integration tests run for real.
 DEB_TEST_PACKAGES := prometheus prometheus-alertmanager
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -19,7 +20,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# Starts the demo target (failure injection) beside the daemon, so the
+# default config shows live SLOs with nothing else installed.
 run: venv
+	@$(BIN)/slo-exporter demo --listen-address=$(DEMO_LISTEN) & demo=$$!; \
+	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/slo-exporter run --config.file=$(CONFIG) --storage.path=$(STORAGE) --web.listen-address=$(LISTEN)
 
 system-deps:

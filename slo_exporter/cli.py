@@ -18,7 +18,7 @@ from slo_exporter.errors import ConfigError, StoreError
 
 #: Outside the 9100-9999 exporter block of Prometheus's default port
 #: allocations, which is full; see README "Listen port".
-DEFAULT_PORT = 9733
+DEFAULT_PORT = 10950
 DEFAULT_LISTEN = f":{DEFAULT_PORT}"
 
 
