@@ -1,0 +1,211 @@
+"""Pure SLO math: SLI, error ratio, burn rate, error budget, alert conditions.
+
+Owns the arithmetic that turns event counts into the numbers of the metric
+contract, and the bucket arithmetic that defines which events a window
+covers. Everything here is a function of its arguments: counts, windows and
+instants go in, numbers come out. It must not read a clock, touch the store or
+do any other I/O, so every rule can be tested by passing values.
+
+Conventions:
+
+* No data is not zero errors: a window with no events (``total <= 0``) has no
+  SLI and no burn rate (``None``), never NaN or Inf.
+* Ratios are clamped to ``[0, 1]``: good and total come from different series
+  whose increases can land in neighbouring buckets, so a window edge may cut
+  them apart by a few events.
+* A multiwindow alert condition holds when both burn rates are *strictly*
+  greater than its factor (the SRE workbook's ``>``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from slo_exporter.model import ALERT_WINDOWS
+from slo_exporter.snapshot import AlertState, WindowValues
+
+#: (severity, long window s, short window s, fraction of the budget spent)
+AlertWindow = tuple[str, float, float, float]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Good and total events over some span.
+
+    ``good`` may be negative or exceed ``total`` for a span cut out of a
+    longer one (see the module docstring); the ratio functions clamp.
+    """
+
+    good: float = 0.0
+    total: float = 0.0
+
+    @property
+    def bad(self) -> float:
+        return max(self.total - self.good, 0.0)
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.good + other.good, self.total + other.total)
+
+
+def _clamp01(x: float) -> float:
+    return min(max(x, 0.0), 1.0)
+
+
+def _has_events(c: Counts) -> bool:
+    # Non-finite counts cannot come from a healthy source; treating them as
+    # "no data" keeps NaN and Inf out of every exported value.
+    return c.total > 0.0 and math.isfinite(c.total) and math.isfinite(c.good)
+
+
+def _check_objective(objective: float) -> None:
+    if not 0.0 < objective < 1.0:
+        raise ValueError(f"objective must be a ratio in (0, 1), got {objective!r}")
+
+
+def sli_ratio(c: Counts) -> float | None:
+    """good / total in [0, 1]; None when there were no events."""
+    if not _has_events(c):
+        return None
+    return _clamp01(c.good / c.total)
+
+
+def error_ratio(c: Counts) -> float | None:
+    """bad / total in [0, 1]; None when there were no events."""
+    if not _has_events(c):
+        return None
+    # (total - good) / total rather than 1 - sli: exact zero when all are good.
+    return _clamp01((c.total - c.good) / c.total)
+
+
+def burn_rate(c: Counts, objective: float) -> float | None:
+    """How fast the budget burns: error ratio / (1 - objective); 1 = exactly on budget."""
+    _check_objective(objective)
+    err = error_ratio(c)
+    if err is None:
+        return None
+    return err / (1.0 - objective)
+
+
+def budget_remaining(c: Counts, objective: float) -> float | None:
+    """1 - budget spent, from the counts of the whole period; negative when overspent."""
+    rate = burn_rate(c, objective)
+    if rate is None:
+        return None
+    return 1.0 - rate
+
+
+def alert_factor(budget_fraction: float, period: float, long_window: float) -> float:
+    """Burn rate that spends ``budget_fraction`` of the budget in ``long_window``.
+
+    For a 30-day period the workbook's pairs give 14.4, 6, 3 and 1.
+    """
+    if long_window <= 0.0:
+        raise ValueError(f"long window must be positive, got {long_window!r}")
+    return budget_fraction * period / long_window
+
+
+def alert_pairs(
+    period: float, alert_windows: Sequence[AlertWindow] = ALERT_WINDOWS
+) -> tuple[AlertWindow, ...]:
+    """The alert windows that apply to a period: those whose long window fits in it.
+
+    A long window longer than the period would need data older than the SLO
+    keeps, and its factor would fall below 1 (alerting on a budget that is
+    not being overspent).
+    """
+    return tuple(a for a in alert_windows if a[1] <= period)
+
+
+def required_windows(
+    period: float,
+    windows: Sequence[float],
+    alert_windows: Sequence[AlertWindow] = ALERT_WINDOWS,
+) -> tuple[float, ...]:
+    """Every window ``evaluate`` needs counts for, ascending and without duplicates."""
+    needed = set(windows) | {period}
+    for _, long_w, short_w, _ in alert_pairs(period, alert_windows):
+        needed.update((long_w, short_w))
+    return tuple(sorted(needed))
+
+
+def evaluate(
+    objective: float,
+    period: float,
+    windows: Sequence[float],
+    counts: Mapping[float, Counts],
+    alert_windows: Sequence[AlertWindow] = ALERT_WINDOWS,
+) -> tuple[tuple[WindowValues, ...], float | None, tuple[AlertState, ...]]:
+    """Window values (in the order of ``windows``), budget remaining and alert states.
+
+    ``counts`` maps window seconds to the events in that window for every
+    window of ``required_windows(period, windows, alert_windows)``; the
+    budget uses the period's counts. Raises ``ValueError`` if one is missing.
+    """
+    _check_objective(objective)
+    missing = [w for w in required_windows(period, windows, alert_windows) if w not in counts]
+    if missing:
+        raise ValueError(f"no counts for windows {missing} (seconds)")
+
+    values = tuple(_window_values(w, counts[w], objective) for w in windows)
+    budget = budget_remaining(counts[period], objective)
+
+    alerts: list[AlertState] = []
+    for severity, long_w, short_w, fraction in alert_pairs(period, alert_windows):
+        factor = alert_factor(fraction, period, long_w)
+        long_rate = burn_rate(counts[long_w], objective)
+        short_rate = burn_rate(counts[short_w], objective)
+        firing = (
+            long_rate is not None
+            and short_rate is not None
+            and long_rate > factor
+            and short_rate > factor
+        )
+        alerts.append(
+            AlertState(
+                severity=severity,
+                long_window=long_w,
+                short_window=short_w,
+                factor=factor,
+                long_burn_rate=long_rate,
+                short_burn_rate=short_rate,
+                firing=firing,
+            )
+        )
+    return values, budget, tuple(alerts)
+
+
+def _window_values(window: float, c: Counts, objective: float) -> WindowValues:
+    # Exported event counts are made consistent with the clamped ratio, so
+    # good + bad == total holds on /metrics.
+    total = max(c.total, 0.0)
+    good = min(max(c.good, 0.0), total)
+    return WindowValues(
+        window=window,
+        good=good,
+        total=total,
+        sli=sli_ratio(c),
+        burn_rate=burn_rate(c, objective),
+    )
+
+
+# ------------------------------------------------------------------ buckets
+
+
+def bucket_start(ts: float, resolution: float) -> float:
+    """Start of the bucket holding instant ``ts``: the largest multiple of
+    ``resolution`` not after it."""
+    if not resolution > 0.0:
+        raise ValueError(f"resolution must be positive, got {resolution!r}")
+    return math.floor(ts / resolution) * resolution
+
+
+def window_bounds(t_eval: float, window: float, resolution: float) -> tuple[float, float]:
+    """``[start, end)`` of a window evaluated at ``t_eval``, in whole buckets.
+
+    The bucket holding ``t_eval`` is included with the events seen so far, so
+    ``end`` is the end of that bucket and ``start = end - window``.
+    """
+    end = bucket_start(t_eval, resolution) + resolution
+    return end - window, end
