@@ -1,0 +1,35 @@
+"""Small builders shared by unit tests: SLOs and snapshots from plain values."""
+
+from __future__ import annotations
+
+from slo_exporter.model import SLO, RatioSLI, Selector, frozen_map
+from slo_exporter.snapshot import AlertState, SLOStatus, WindowValues
+
+
+def ratio_slo(service: str = "checkout", name: str = "availability", objective: float = 0.999,
+              window: float = 30 * 86400.0, **labels: str) -> SLO:
+    """A ratio SLO over plain selectors."""
+    return SLO(
+        service=service, name=name, objective=objective, window=window,
+        sli=RatioSLI(total=Selector('http_requests_total{job="api"}'),
+                     bad=Selector('http_requests_total{job="api",code=~"5.."}')),
+        labels=frozen_map(labels),
+    )
+
+
+def status(slo: SLO, counts: dict[float, tuple[float, float]], *, up: bool = True,
+           at: float = 1_700_000_000.0, page: bool = False) -> SLOStatus:
+    """An SLOStatus with the given (good, total) per window."""
+    windows = []
+    for w, (good, total) in counts.items():
+        sli = good / total if total else None
+        burn = (1 - sli) / (1 - slo.objective) if sli is not None else None
+        windows.append(WindowValues(window=w, good=good, total=total, sli=sli, burn_rate=burn))
+    period = counts.get(slo.window)
+    budget = None
+    if period and period[1]:
+        budget = 1 - (1 - period[0] / period[1]) / (1 - slo.objective)
+    alerts = (AlertState("page", 3600.0, 300.0, 14.4, None, None, page),
+              AlertState("ticket", 86400.0, 7200.0, 3.0, None, None, False))
+    return SLOStatus(slo=slo, windows=tuple(windows), budget_remaining=budget, alerts=alerts,
+                     up=up, evaluated_at=at)
