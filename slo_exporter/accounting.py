@@ -1,0 +1,320 @@
+"""Event accounting: Prometheus data in, per-bucket (good, total) deltas out.
+
+Owns the exact arithmetic of one SLO's events between two instants:
+
+* plain selectors: raw samples per series, counter increase computed here
+  (``v - prev``, or ``v`` after a reset), attributed to the bucket of the
+  later sample, continuing from the last sample kept per series, so nothing
+  is counted twice or extrapolated, across cycles, restarts and outages;
+* latency SLIs: the ``le`` bucket equal to the threshold and ``_count``,
+  both as plain selectors;
+* templated PromQL (``{{.window}}``): evaluated once per bucket end with a
+  range query whose step is the bucket width.
+
+It must not touch the event store or read a clock: time spans, the previous
+series state and the Prometheus client are passed in, and an ``EventBatch``
+comes out for the caller to persist in one transaction.
+
+Known limits, by design of counter semantics:
+
+* a series seen for the first time gives a baseline only; events counted in
+  its first sample are not attributed (a counter that appears at 1 loses
+  that 1, as ``increase()`` would);
+* with ``bad`` given, ``good = total - bad`` per bucket; when the two
+  counters are scraped at different instants a bucket can show a negative
+  good delta that the neighbouring bucket makes up. Sums over windows of
+  whole buckets are exact; single buckets are not clamped, since clamping
+  would break those sums;
+* a template mixed with selectors in one SLI is allowed: template events
+  land in the bucket that ends at the evaluation instant, selector events in
+  the bucket of their sample, so the two can disagree by one bucket at the
+  edges.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import defaultdict
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from slo_exporter import errors, model
+from slo_exporter.prometheus import QueryResult, Series, label_text
+
+#: Prometheus refuses range queries of more than 11,000 points; stay below.
+MAX_RANGE_STEPS = 10_000
+
+Sample = tuple[float, float]
+
+
+class Source(Protocol):
+    """The part of ``prometheus.PrometheusClient`` that accounting uses."""
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult: ...
+
+    def query_range(
+        self, promql: str, start: float, end: float, step: float, *, stats: bool = False
+    ) -> QueryResult: ...
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]: ...
+
+
+@dataclass(frozen=True)
+class EventBatch:
+    """What one fetch found for one SLO.
+
+    ``deltas`` maps bucket start -> (good, total) events to add to the store;
+    a bucket may lie before the fetch's ``since`` when a late sample landed
+    in the overlap. ``series`` is the complete per-series state to keep
+    (last ``(ts, value)`` per series key, old entries included).
+    """
+
+    deltas: Mapping[float, tuple[float, float]]
+    series: Mapping[str, Sample]
+    covered_until: float
+
+
+# ------------------------------------------------------------------ pure core
+
+
+def counter_increases(samples: Sequence[Sample], prev: Sample | None) -> list[Sample]:
+    """Exact increases of one counter series, as ``(ts, increase)`` per sample.
+
+    ``prev`` is the last sample seen before these (``None`` for a new
+    series, whose first sample is a baseline only). A value lower than the
+    one before is a reset: the counter restarted from zero, so the increase
+    is the value itself. Samples not after the last known timestamp
+    (duplicates from an overlapping read, out-of-order) and non-finite
+    values are skipped.
+    """
+    return _advance(samples, prev)[0]
+
+
+def _advance(samples: Sequence[Sample], prev: Sample | None) -> tuple[list[Sample], Sample | None]:
+    increases: list[Sample] = []
+    last = prev
+    for ts, value in samples:
+        if not math.isfinite(value):
+            continue
+        if last is not None:
+            if ts <= last[0]:
+                continue
+            increases.append((ts, value if value < last[1] else value - last[1]))
+        last = (ts, value)
+    return increases, last
+
+
+def bucket_start(ts: float, resolution: float) -> float:
+    """Start of the bucket holding ``ts``: ``floor(ts / res) * res``."""
+    return math.floor(ts / resolution) * resolution
+
+
+def series_key(role: str, labels: Mapping[str, str]) -> str:
+    """Identity of one series of one role (``good``, ``bad``, ``total``) in the store."""
+    return f"{role}|{label_text(labels)}"
+
+
+def window_text(resolution: float) -> str:
+    """A resolution as a PromQL duration for ``{{.window}}`` (``60s``, ``1500ms``)."""
+    if resolution == int(resolution):
+        return f"{int(resolution)}s"
+    return f"{round(resolution * 1000)}ms"
+
+
+def chunk_bounds(start: float, end: float, chunk: float) -> list[tuple[float, float]]:
+    """Split ``(start, end]`` into consecutive spans of at most ``chunk`` seconds."""
+    if end <= start:
+        return []
+    count = math.ceil((end - start) / chunk)
+    edges = [start + i * chunk for i in range(count)] + [end]
+    return list(itertools.pairwise(edges))
+
+
+# ------------------------------------------------------------------- fetching
+
+
+def fetch_events(
+    client: Source,
+    slo: model.SLO,
+    *,
+    since: float,
+    until: float,
+    series_state: Mapping[str, Sample],
+    resolution: float,
+    overlap: float,
+    chunk: float,
+    le_cache: MutableMapping[str, str] | None = None,
+) -> EventBatch:
+    """Events of ``slo`` in ``(since, until]`` as per-bucket deltas.
+
+    Selectors are read over ``(since - overlap, until]`` so that samples which
+    landed in Prometheus after the previous read (scrape lag) are still
+    counted in their own bucket; the per-series state keeps anything from
+    being counted twice. The span is read in pieces of at most ``chunk``
+    seconds, so a backfill is many bounded queries and a steady-state cycle
+    is one small one. ``le_cache`` remembers the discovered ``le`` matcher
+    of latency SLIs between calls.
+
+    Raises ``ValueError`` for probe SLIs (probes record events themselves)
+    and bad arguments, ``HistogramBucketError`` when the latency threshold
+    is no bucket, and ``QueryError`` when Prometheus fails.
+    """
+    sli = slo.sli
+    if isinstance(sli, model.ProbeSLI):
+        raise ValueError(f"SLO {slo.key} is a probe SLI: probes record their own events")
+    if not resolution > 0:
+        raise ValueError(f"resolution must be > 0 seconds, got {resolution!r}")
+    if not chunk > 0:
+        raise ValueError(f"chunk must be > 0 seconds, got {chunk!r}")
+    if overlap < 0:
+        raise ValueError(f"overlap must be >= 0 seconds, got {overlap!r}")
+    if until < since:
+        raise ValueError(f"until {until!r} is before since {since!r}")
+
+    good_role: str
+    good_query: model.Query | None
+    total_query: model.Query
+    if isinstance(sli, model.LatencySLI):
+        good_role, good_query, total_query = _latency_queries(client, sli, until, le_cache)
+    else:
+        good_role = "good" if sli.good is not None else "bad"
+        good_query = sli.good if sli.good is not None else sli.bad
+        total_query = sli.total
+    if good_query is None:
+        raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
+
+    state = dict(series_state)
+    span = _Span(since, until, resolution, overlap, chunk)
+    good_events = _events(client, good_role, good_query, span, state)
+    total_events = _events(client, "total", total_query, span, state)
+
+    deltas: dict[float, tuple[float, float]] = {}
+    for bucket in sorted(good_events.keys() | total_events.keys()):
+        total = total_events.get(bucket, 0.0)
+        marked = good_events.get(bucket, 0.0)
+        deltas[bucket] = (marked if good_role == "good" else total - marked, total)
+    return EventBatch(deltas=deltas, series=state, covered_until=until)
+
+
+@dataclass(frozen=True)
+class _Span:
+    since: float
+    until: float
+    resolution: float
+    overlap: float
+    chunk: float
+
+
+def _events(
+    client: Source,
+    role: str,
+    query: model.Query,
+    span: _Span,
+    state: dict[str, Sample],
+) -> dict[float, float]:
+    if isinstance(query, model.Template):
+        return _template_events(client, query, span)
+    return _selector_events(client, role, query.text, span, state)
+
+
+def _selector_events(
+    client: Source, role: str, selector: str, span: _Span, state: dict[str, Sample]
+) -> dict[float, float]:
+    """Exact increases of every series of ``selector``; updates ``state`` in place."""
+    events: dict[float, float] = defaultdict(float)
+    for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
+        for series in client.raw_samples(selector, lo, hi):
+            key = series_key(role, series.labels)
+            increases, last = _advance(series.samples, state.get(key))
+            for ts, increase in increases:
+                events[bucket_start(ts, span.resolution)] += increase
+            if last is not None:
+                state[key] = last
+    return dict(events)
+
+
+def _template_events(client: Source, query: model.Template, span: _Span) -> dict[float, float]:
+    """Evaluate a ``{{.window}}`` template once per bucket end in ``(since, until]``.
+
+    The value at bucket end ``t`` is the events of the bucket ``[t - res, t)``;
+    a bucket whose end is not reached yet is left for a later call, which
+    starts after this call's ``until``. No series state: the query itself
+    does the counting.
+    """
+    res = span.resolution
+    promql = query.render(window_text(res))
+    first = math.floor(span.since / res) + 1  # bucket-end indexes, end = index * res
+    last = math.floor(span.until / res)
+    events: dict[float, float] = defaultdict(float)
+    for group in range(first, last + 1, MAX_RANGE_STEPS):
+        group_last = min(group + MAX_RANGE_STEPS - 1, last)
+        result = client.query_range(promql, group * res, group_last * res, res)
+        for series in result.series:
+            for ts, value in series.samples:
+                index = round(ts / res)
+                if group <= index <= group_last and math.isfinite(value):
+                    events[(index - 1) * res] += value
+    return dict(events)
+
+
+# ------------------------------------------------------------------- latency
+
+
+def _latency_queries(
+    client: Source,
+    sli: model.LatencySLI,
+    at: float,
+    cache: MutableMapping[str, str] | None,
+) -> tuple[str, model.Selector, model.Selector]:
+    cache_key = f"{sli.histogram.text}|{sli.threshold!r}"
+    le_matcher = cache.get(cache_key) if cache is not None else None
+    if le_matcher is None:
+        le_matcher = _discover_le(client, sli, at)
+        if cache is not None:
+            cache[cache_key] = le_matcher
+    good = _selector(f"{sli.metric}_bucket", sli.matchers, le_matcher)
+    total = _selector(f"{sli.metric}_count", sli.matchers)
+    return "good", model.Selector(good), model.Selector(total)
+
+
+def _discover_le(client: Source, sli: model.LatencySLI, at: float) -> str:
+    """The ``le`` matcher whose bucket boundary equals the threshold.
+
+    Exporters spell boundaries differently (``0.3``, ``0.30``, ``3e-01``), so
+    the label text is looked up rather than formatted; if several spellings
+    of the same boundary exist, all of them are matched.
+    """
+    buckets = _selector(f"{sli.metric}_bucket", sli.matchers)
+    result = client.query(f"count by (le) ({buckets})", at)
+    found: dict[str, float] = {}
+    for series in result.series:
+        text = series.labels.get("le")
+        if text is None:
+            continue
+        try:
+            found[text] = float(text)
+        except ValueError:
+            continue
+    matches = sorted(t for t, v in found.items() if math.isclose(v, sli.threshold, rel_tol=1e-9))
+    if not matches:
+        listed = ", ".join(sorted(found, key=found.__getitem__)) or "none"
+        raise errors.HistogramBucketError(
+            f"latency threshold {sli.threshold:g}s is not a bucket boundary of {buckets}; "
+            f"buckets found: {listed}"
+        )
+    if len(matches) == 1:
+        return f'le="{_promql_escape(matches[0])}"'
+    return f'le=~"{_promql_escape("|".join(re.escape(m) for m in matches))}"'
+
+
+def _selector(metric: str, matchers: str, *extra: str) -> str:
+    # A trailing comma is valid in the configured selector but not once we append.
+    parts = [m for m in (matchers.strip().rstrip(","), *extra) if m]
+    return f"{metric}{{{', '.join(parts)}}}" if parts else metric
+
+
+def _promql_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
