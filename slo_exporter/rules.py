@@ -1,0 +1,333 @@
+"""The Prometheus alerting rules shipped with slo-exporter.
+
+Owns the rule file that ``slo-exporter rules`` prints and that
+``deploy/prometheus/`` and the Kubernetes ``PrometheusRule`` embed. The rules
+are generic over the ``service``/``slo`` labels of the exporter's gauges, so
+adding an SLO to the config never needs a new rule.
+
+The multiwindow multi-burn-rate conditions are written out in PromQL, one rule
+per window pair, rather than alerting on ``slo_burn_rate_alert``: that way each
+alert knows which pair fired and can say so in its labels and annotations. The
+burn-rate threshold of each pair is scaled to the SLO period from
+``slo_period_seconds`` (``factor = budget fraction * period / long window``,
+14.4 for 1h of a 30d SLO), the same rule the exporter applies to its own
+``slo_burn_rate_alert`` gauge.
+
+Must not read configuration or talk to Prometheus: it only renders text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from slo_exporter.durations import format_duration
+from slo_exporter.model import ALERT_WINDOWS
+
+#: labels copied from ``slo_info`` onto every SLO alert, so Alertmanager can
+#: route by team; a label an SLO does not set is simply absent on its alerts
+DEFAULT_INFO_LABELS: tuple[str, ...] = ("owner", "tier")
+
+#: how the exporter's own scrape job is recognised by ``SLOExporterDown``
+DEFAULT_EXPORTER_JOB = 'job=~".*slo-exporter.*"'
+
+#: how long each non-burn-rate condition must hold before it alerts
+BUDGET_EXHAUSTED_FOR = "5m"
+DATA_MISSING_FOR = "10m"
+NO_EVENTS_FOR = "5m"
+NO_EVENTS_WINDOW = "1h"
+SERIES_LOOKBACK = "1h"
+EXPORTER_DOWN_FOR = "5m"
+
+
+@dataclass(frozen=True)
+class _Pair:
+    severity: str
+    long: str
+    short: str
+    budget_fraction: float
+    long_seconds: float
+
+    @property
+    def budget_percent(self) -> str:
+        return f"{self.budget_fraction * 100:g}%"
+
+
+def _pairs() -> tuple[_Pair, ...]:
+    return tuple(
+        _Pair(severity, format_duration(long), format_duration(short), fraction, long)
+        for severity, long, short, fraction in ALERT_WINDOWS
+    )
+
+
+# ------------------------------------------------------------ template bits
+#
+# Annotation templates look up other series of the same SLO with the `query`
+# template function. `first` keeps them valid when two exporter replicas
+# export the same SLO.
+
+
+def _lookup(selector: str, render: str, missing: str) -> str:
+    """A template that queries one series of this SLO and renders its value."""
+    return (
+        f'{{{{ with printf "{selector}" $labels.service $labels.slo | query }}}}'
+        f"{{{{ . | first | value | {render} }}}}"
+        f"{{{{ else }}}}{missing}{{{{ end }}}}"
+    )
+
+
+def _series(metric: str, extra: str = "") -> str:
+    return metric + "{service=%q,slo=%q" + extra + "}"
+
+
+_BUDGET_LEFT = _lookup(
+    _series("slo_error_budget_remaining_ratio"), "humanizePercentage", "unknown")
+_RUNBOOK = (
+    f'{{{{ with printf "{_series("slo_info")}" $labels.service $labels.slo | query }}}}'
+    "{{ with (. | first).Labels.runbook_url }}{{ . }}{{ end }}{{ end }}"
+)
+_SLO_NAME = "{{ $labels.service }}/{{ $labels.slo }}"
+
+
+def _threshold(pair: _Pair) -> str:
+    return f"({pair.budget_fraction:g} * slo_period_seconds / {pair.long_seconds:g})"
+
+
+def _with_info(expr: str, info_labels: Sequence[str], info: str = "slo_info") -> str:
+    """Join the descriptive labels of ``slo_info`` onto every series of ``expr``.
+
+    ``max by`` collapses replicas of the same exporter so the join stays
+    one-to-many however many exporters serve the SLO.
+    """
+    labels = ", ".join(info_labels)
+    return (
+        f"(\n{expr}\n)\n"
+        f"* on (service, slo) group_left ({labels})\n"
+        f"  max by (service, slo, {labels}) ({info})"
+    )
+
+
+# ------------------------------------------------------------------ rules
+
+
+def _burn_rate_rule(pair: _Pair, info_labels: Sequence[str]) -> dict[str, Any]:
+    threshold = _threshold(pair)
+    # `ignoring (window)` rather than `on (service, slo)` keeps job/instance in
+    # the match, so two replicas of the exporter do not make it many-to-many.
+    condition = (
+        f'  max without (window) (\n'
+        f'    (slo_burn_rate{{window="{pair.long}"}} > ignoring (window) {threshold})\n'
+        f'    and ignoring (window)\n'
+        f'    (slo_burn_rate{{window="{pair.short}"}} > ignoring (window) {threshold})\n'
+        f'  )'
+    )
+    alert = "SLOBurnRatePage" if pair.severity == "page" else "SLOBurnRateTicket"
+    short_rate = _lookup(
+        _series("slo_burn_rate", f",window='{pair.short}'"), 'printf "%.2f"', "unknown")
+    factor = _lookup(
+        f"{pair.budget_fraction:g} * " + _series("slo_period_seconds")
+        + f" / {pair.long_seconds:g}",
+        'printf "%.3g"', "unknown")
+    return {
+        "alert": alert,
+        "expr": _with_info(condition, info_labels),
+        "labels": {
+            "severity": pair.severity,
+            "long_window": pair.long,
+            "short_window": pair.short,
+        },
+        "annotations": {
+            "summary": (
+                f"{_SLO_NAME} is burning its error budget "
+                '{{ $value | printf "%.1f" }}x too fast '
+                f"({pair.long}/{pair.short} windows)"
+            ),
+            "description": (
+                f"SLO {_SLO_NAME}: the burn rate is "
+                '{{ $value | printf "%.2f" }} over the last '
+                f"{pair.long} and {short_rate} over the last {pair.short}, "
+                f"both above {factor} (spending {pair.budget_percent} of the "
+                f"error budget in {pair.long}). "
+                f"Error budget left: {_BUDGET_LEFT}."
+            ),
+            "window_pair": f"{pair.long}/{pair.short}",
+            "budget_remaining": _BUDGET_LEFT,
+            "runbook_url": _RUNBOOK,
+        },
+    }
+
+
+def _budget_exhausted_rule(info_labels: Sequence[str]) -> dict[str, Any]:
+    return {
+        "alert": "SLOErrorBudgetExhausted",
+        "expr": _with_info("  slo_error_budget_remaining_ratio <= 0", info_labels),
+        "for": BUDGET_EXHAUSTED_FOR,
+        "labels": {"severity": "ticket"},
+        "annotations": {
+            "summary": f"{_SLO_NAME} has used up its error budget",
+            "description": (
+                f"SLO {_SLO_NAME} has had no error budget left for more than "
+                f"{BUDGET_EXHAUSTED_FOR}: {{{{ $value | humanizePercentage }}}} "
+                "of the budget remains over the SLO period."
+            ),
+            "budget_remaining": "{{ $value | humanizePercentage }}",
+            "runbook_url": _RUNBOOK,
+        },
+    }
+
+
+def _data_missing_rules(info_labels: Sequence[str]) -> list[dict[str, Any]]:
+    common = {"alert": "SLODataMissing"}
+    return [
+        {
+            **common,
+            "expr": _with_info("  slo_sli_up == 0", info_labels),
+            "for": DATA_MISSING_FOR,
+            "labels": {"severity": "ticket", "reason": "source_down"},
+            "annotations": {
+                "summary": f"{_SLO_NAME} has no data: its source is down",
+                "description": (
+                    f"The data source of SLO {_SLO_NAME} has not answered for more than "
+                    f"{DATA_MISSING_FOR} (slo_sli_up is 0). Burn-rate alerts for this "
+                    "SLO cannot fire while it has no data."
+                ),
+                "runbook_url": _RUNBOOK,
+            },
+        },
+        {
+            **common,
+            "expr": _with_info(
+                f'  sum without (result, window) (slo_events{{window="{NO_EVENTS_WINDOW}"}}) == 0',
+                info_labels),
+            "for": NO_EVENTS_FOR,
+            "labels": {"severity": "ticket", "reason": "no_events"},
+            "annotations": {
+                "summary": f"{_SLO_NAME} has recorded no events",
+                "description": (
+                    f"SLO {_SLO_NAME} has counted no good or bad events in the last "
+                    f"{NO_EVENTS_WINDOW}, and that has lasted more than {NO_EVENTS_FOR}. "
+                    "No data is not zero errors: burn-rate alerts cannot fire."
+                ),
+                "runbook_url": _RUNBOOK,
+            },
+        },
+        {
+            **common,
+            # An SLO whose series were present within the lookback but are
+            # gone now: the exporter stopped exporting it (or is not scraped).
+            "expr": _with_info(
+                f"  max_over_time(slo_sli_up[{SERIES_LOOKBACK}])\n"
+                "  unless on (service, slo) slo_sli_up",
+                info_labels, info=f"max_over_time(slo_info[{SERIES_LOOKBACK}])"),
+            "for": DATA_MISSING_FOR,
+            "labels": {"severity": "ticket", "reason": "series_absent"},
+            "annotations": {
+                "summary": f"{_SLO_NAME} is no longer exported",
+                "description": (
+                    f"SLO {_SLO_NAME} was exported within the last {SERIES_LOOKBACK} "
+                    f"but its series have been absent for more than {DATA_MISSING_FOR}. "
+                    "Check that the exporter is scraped and still has this SLO configured."
+                ),
+            },
+        },
+    ]
+
+
+def _exporter_down_rule(job: str) -> dict[str, Any]:
+    # `absent` covers a target that vanished from service discovery, which
+    # `up == 0` cannot see; it yields one series without labels.
+    return {
+        "alert": "SLOExporterDown",
+        "expr": f"up{{{job}}} == 0\nor\nabsent(up{{{job}}})",
+        "for": EXPORTER_DOWN_FOR,
+        "labels": {"severity": "page"},
+        "annotations": {
+            "summary": "slo-exporter {{ with $labels.instance }}{{ . }} {{ end }}is down",
+            "description": (
+                "Prometheus has failed to scrape slo-exporter "
+                "{{ with $labels.instance }}at {{ . }} {{ end }}"
+                f"(or found no target matching {{{job}}}) for more than {EXPORTER_DOWN_FOR}. "
+                "No SLO alert can fire while it is down."
+            ),
+        },
+    }
+
+
+def rule_groups(
+    *,
+    info_labels: Sequence[str] = DEFAULT_INFO_LABELS,
+    exporter_job: str = DEFAULT_EXPORTER_JOB,
+) -> list[dict[str, Any]]:
+    """The rule groups as plain data, in Prometheus rule file shape."""
+    if not info_labels:
+        raise ValueError("info_labels must name at least one slo_info label, e.g. 'owner'")
+    pairs = _pairs()
+    return [
+        {
+            "name": "slo-exporter-burn-rate",
+            "rules": [_burn_rate_rule(p, info_labels) for p in pairs],
+        },
+        {
+            "name": "slo-exporter-budget",
+            "rules": [
+                _budget_exhausted_rule(info_labels),
+                *_data_missing_rules(info_labels),
+                _exporter_down_rule(exporter_job),
+            ],
+        },
+    ]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes multi-line strings (PromQL) as literal blocks, so they stay readable."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+_HEADER = (
+    "# Generated by `slo-exporter rules`; do not edit by hand.\n"
+    "# Generic over the service/slo labels: adding an SLO needs no new rule.\n"
+)
+
+
+def _dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=1000,
+                     default_flow_style=False, allow_unicode=True)
+
+
+def render_rules(
+    *,
+    info_labels: Sequence[str] = DEFAULT_INFO_LABELS,
+    exporter_job: str = DEFAULT_EXPORTER_JOB,
+) -> str:
+    """The Prometheus rule file (YAML) with every slo-exporter alert."""
+    groups = rule_groups(info_labels=info_labels, exporter_job=exporter_job)
+    return _HEADER + _dump({"groups": groups})
+
+
+def render_prometheus_rule(
+    *,
+    name: str = "slo-exporter",
+    namespace: str = "monitoring",
+    labels: dict[str, str] | None = None,
+) -> str:
+    """The same rules as a Prometheus Operator ``PrometheusRule`` manifest."""
+    manifest = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels or {"app.kubernetes.io/name": "slo-exporter"},
+        },
+        "spec": {"groups": rule_groups()},
+    }
+    return _HEADER + _dump(manifest)
