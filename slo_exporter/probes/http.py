@@ -1,0 +1,334 @@
+"""The http/https probe: a minimal HTTP/1.1 client built for probing.
+
+Owns one probe of a ``model.HTTPProbe``: a fresh connection per request
+(``Connection: close``; keep-alive would hide connect and TLS failures), one
+overall deadline over resolution, connect, TLS, sending, headers and body,
+a body read of at most ``body_size_limit`` bytes (kept in memory only when a
+regexp needs it), and redirects followed by hand with loop detection. It must
+not retry, pool connections, or raise: every outcome is a ``ProbeResult``.
+
+A general-purpose client (``requests``, ``http.client``) bounds only each
+socket read, so a server trickling one byte at a time keeps it busy forever,
+and it costs more CPU per probe than this client does.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+from slo_exporter import model
+from slo_exporter.probes import net
+from slo_exporter.probes.result import (
+    OK,
+    Clock,
+    Deadline,
+    ProbeFailed,
+    ProbeResult,
+    classify_os_error,
+    failed,
+)
+
+USER_AGENT = "slo-exporter-probe"
+REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
+#: a status line plus headers larger than this is not a sane probe target
+MAX_HEAD_BYTES = 64 * 1024
+_CHUNK = 64 * 1024
+
+
+@dataclass
+class _Response:
+    status: int
+    location: str | None
+    body: bytes | None  # None unless a regexp needs it
+    truncated: bool
+
+
+@dataclass
+class _Progress:
+    """What is known so far, kept across redirects and reported on failure."""
+
+    cert_not_after: float | None = None
+    status: int | None = None
+
+    def saw_cert(self, not_after: float | None) -> None:
+        if not_after is not None and (
+            self.cert_not_after is None or not_after < self.cert_not_after
+        ):
+            self.cert_not_after = not_after
+
+
+def probe_http(
+    target: model.HTTPProbe,
+    timeout: float,
+    *,
+    clock: Clock = time.monotonic,
+    wall: Clock = time.time,
+) -> ProbeResult:
+    """Probe ``target`` once; the result is ready within ``timeout`` seconds."""
+    del wall  # HTTP certificate expiry is verified by the TLS library, not here
+    deadline = Deadline(timeout, clock)
+    progress = _Progress()
+    try:
+        detail = _probe(target, deadline, progress)
+    except ProbeFailed as exc:
+        if exc.status_code is None:
+            exc.status_code = progress.status
+        return failed(exc, deadline.elapsed(), progress.cert_not_after)
+    except Exception as exc:  # a bug must cost one bad event, not the worker thread
+        return failed(ProbeFailed("other", repr(exc)), deadline.elapsed(), progress.cert_not_after)
+    return ProbeResult(
+        success=True,
+        duration=deadline.elapsed(),
+        reason=OK,
+        detail=detail,
+        status_code=progress.status,
+        cert_not_after=progress.cert_not_after,
+    )
+
+
+def _probe(target: model.HTTPProbe, deadline: Deadline, progress: _Progress) -> str:
+    url = target.url
+    method = target.method.upper()
+    body = target.body.encode() if target.body is not None else None
+    auth = _authorization(target)
+    origin = urlsplit(url).netloc
+    keep_body = bool(target.fail_if_body_matches_regexp or target.fail_if_body_not_matches_regexp)
+    seen = {url}
+    while True:
+        # Credentials go only to the origin configured, as browsers and Go do.
+        send_auth = auth if urlsplit(url).netloc == origin else None
+        resp = _exchange(
+            url, method, body, target,
+            auth=send_auth, keep_body=keep_body, deadline=deadline, progress=progress,
+        )
+        if not (target.follow_redirects and resp.status in REDIRECT_CODES and resp.location):
+            break
+        next_url = urljoin(url, resp.location)
+        if next_url in seen:
+            raise ProbeFailed("redirect_loop", f"{url} redirects back to {next_url}")
+        if len(seen) > target.max_redirects:
+            raise ProbeFailed("too_many_redirects", f"more than {target.max_redirects}")
+        seen.add(next_url)
+        if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
+            method, body = "GET", None
+        url = next_url
+
+    valid = target.valid_status_codes
+    if (resp.status not in valid) if valid else not 200 <= resp.status < 300:
+        raise ProbeFailed("status_code", f"status {resp.status}")
+    https = url.startswith("https:")
+    if target.fail_if_ssl and https:
+        raise ProbeFailed("ssl", f"{url} is https")
+    if target.fail_if_not_ssl and not https:
+        raise ProbeFailed("not_ssl", f"{url} is not https")
+    if keep_body:
+        _check_body(target, (resp.body or b"").decode("utf-8", "replace"))
+    if resp.truncated:
+        return f"body read up to the limit of {target.body_size_limit} bytes"
+    return ""
+
+
+def _authorization(target: model.HTTPProbe) -> str | None:
+    """The Authorization header value; files are read on every probe so rotation works."""
+    try:
+        if target.bearer_token_file:
+            with open(target.bearer_token_file, encoding="utf-8") as f:
+                return f"Bearer {f.read().strip()}"
+        if target.basic_auth is not None:
+            ba = target.basic_auth
+            password = ba.password or ""
+            if ba.password_file:
+                with open(ba.password_file, encoding="utf-8") as f:
+                    password = f.read().rstrip("\r\n")
+            token = base64.b64encode(f"{ba.username}:{password}".encode()).decode("ascii")
+            return f"Basic {token}"
+    except OSError as exc:
+        raise ProbeFailed("config_error", f"reading credentials: {exc}") from exc
+    return None
+
+
+def _check_body(target: model.HTTPProbe, text: str) -> None:
+    try:
+        for pattern in target.fail_if_body_matches_regexp:
+            if re.search(pattern, text):
+                raise ProbeFailed("body_regexp", f"body matches {pattern!r}")
+        for pattern in target.fail_if_body_not_matches_regexp:
+            if not re.search(pattern, text):
+                raise ProbeFailed("body_regexp", f"body does not match {pattern!r}")
+    except re.error as exc:
+        raise ProbeFailed("config_error", f"bad regexp: {exc}") from exc
+
+
+def _request_bytes(
+    method: str,
+    *,
+    host_header: str,
+    path: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    auth: str | None,
+) -> bytes:
+    fixed = {
+        "host": ("Host", host_header),
+        "user-agent": ("User-Agent", USER_AGENT),
+        "accept": ("Accept", "*/*"),
+    }
+    if auth is not None:
+        fixed["authorization"] = ("Authorization", auth)
+    for name, value in headers.items():  # configured headers win over defaults
+        fixed[name.lower()] = (name, value)
+    fixed["connection"] = ("Connection", "close")
+    if body is not None:
+        fixed["content-length"] = ("Content-Length", str(len(body)))
+    lines = [f"{method} {path} HTTP/1.1"]
+    lines += [f"{name}: {value}" for name, value in fixed.values()]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + body if body else head
+
+
+def _exchange(
+    url: str,
+    method: str,
+    body: bytes | None,
+    target: model.HTTPProbe,
+    *,
+    auth: str | None,
+    keep_body: bool,
+    deadline: Deadline,
+    progress: _Progress,
+) -> _Response:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProbeFailed("config_error", f"not an http(s) URL: {url!r}")
+    https = parts.scheme == "https"
+    try:
+        port = parts.port or (443 if https else 80)
+    except ValueError as exc:
+        raise ProbeFailed("config_error", f"bad port in {url!r}") from exc
+    host = parts.hostname
+    host_header = parts.netloc.rpartition("@")[2]
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    request = _request_bytes(
+        method, host_header=host_header, path=path, body=body, headers=target.headers, auth=auth
+    )
+
+    sock = net.connect(host, port, deadline)
+    try:
+        if https:
+            info = net.handshake(sock, target.tls, host, deadline)
+            sock = info.sock
+            progress.saw_cert(info.cert_not_after)
+        try:
+            sock.settimeout(deadline.remaining())
+            sock.sendall(request)
+        except OSError as exc:
+            raise classify_os_error(exc) from exc
+        reader = net.Reader(sock, deadline)
+        status, headers = _read_head(reader)
+        progress.status = status
+        location = headers.get(b"location")
+        if target.follow_redirects and status in REDIRECT_CODES and location:
+            # The next hop is a new connection; this body is never needed.
+            return _Response(status, location.decode("latin-1"), None, False)
+        data, truncated = _read_body(
+            reader, method, status, headers, limit=target.body_size_limit, keep=keep_body
+        )
+        return _Response(status, None, data, truncated)
+    finally:
+        sock.close()
+
+
+def _read_head(reader: net.Reader) -> tuple[int, dict[bytes, bytes]]:
+    """Status and the few headers a probe needs; 1xx interim responses are skipped."""
+    while True:
+        head = reader.read_until(b"\r\n\r\n", MAX_HEAD_BYTES)
+        lines = head.split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        code = rest[:3]
+        if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
+            raise ProbeFailed("invalid_response", f"bad status line {lines[0][:80]!r}")
+        status = int(code)
+        headers: dict[bytes, bytes] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if not sep:
+                raise ProbeFailed("invalid_response", f"bad header line {line[:80]!r}")
+            headers[name.strip().lower()] = value.strip()
+        if not 100 <= status < 200 or status == 101:
+            return status, headers
+
+
+def _read_body(
+    reader: net.Reader,
+    method: str,
+    status: int,
+    headers: dict[bytes, bytes],
+    *,
+    limit: int,
+    keep: bool,
+) -> tuple[bytes | None, bool]:
+    """(body if kept, whether the limit cut it short). Never reads past ``limit``."""
+    if method == "HEAD" or status in (204, 304):
+        return (b"" if keep else None), False
+    parts: list[bytes] = []
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        truncated = _read_chunked(reader, limit, parts if keep else None)
+    elif b"content-length" in headers:
+        try:
+            length = int(headers[b"content-length"])
+        except ValueError as exc:
+            raise ProbeFailed("invalid_response", "bad Content-Length") from exc
+        got = _read_n(reader, min(length, limit), parts if keep else None)
+        if got < min(length, limit):
+            raise ProbeFailed("connection_closed", f"body ended after {got} of {length} bytes")
+        truncated = length > limit
+    else:  # delimited by the server closing the connection
+        got = _read_n(reader, limit, parts if keep else None)
+        # Waiting for EOF to tell "exactly at the limit" apart could cost the
+        # whole timeout; a body that fills the limit is reported as cut.
+        truncated = got == limit
+    return (b"".join(parts) if keep else None), truncated
+
+
+def _read_n(reader: net.Reader, n: int, keep: list[bytes] | None) -> int:
+    """Read up to ``n`` bytes (fewer only at EOF); returns how many."""
+    got = 0
+    while got < n:
+        if keep is None:
+            step = reader.skip(min(n - got, _CHUNK))
+        else:
+            data = reader.read_some(min(n - got, _CHUNK))
+            keep.append(data)
+            step = len(data)
+        if not step:
+            break
+        got += step
+    return got
+
+
+def _read_chunked(reader: net.Reader, limit: int, keep: list[bytes] | None) -> bool:
+    """Decode a chunked body up to ``limit`` bytes; True if the limit cut it."""
+    total = 0
+    while True:
+        line = reader.read_until(b"\r\n", 4096)
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError as exc:
+            raise ProbeFailed("invalid_response", f"bad chunk size {line[:40]!r}") from exc
+        if size == 0:
+            return False  # trailers are not needed; the connection is closed next
+        want = min(size, limit - total)
+        got = _read_n(reader, want, keep)
+        total += got
+        if got < want:
+            raise ProbeFailed("connection_closed", "chunked body ended early")
+        if size > want:
+            return True
+        reader.read_until(b"\r\n", 2)
