@@ -7,6 +7,9 @@ turned straight into the frozen objects of ``model``. Every problem found is
 collected and raised together in one ``ConfigError``; nothing past this module
 ever sees a raw YAML value.
 
+Top-level keys starting with ``x-`` are ignored so that they can hold YAML
+anchors (``x-labels: &team {...}``) merged elsewhere with ``<<: *team``.
+
 Relative file paths in the config (``ca_file``, ``password_file``,
 ``bearer_token_file``, ...) are resolved against the directory of the config
 file, as Prometheus does, so a config and its secrets can move together.
@@ -280,7 +283,9 @@ class _Checker:
             line = None if mark is None else int(mark.line) + 1
             detail = exc.problem or "syntax error"
             if exc.context:
-                detail = f"{detail} ({exc.context})"
+                started = exc.context_mark
+                where = "" if started is None else f" started on line {int(started.line) + 1}"
+                detail = f"{detail} ({exc.context}{where})"
             self.problems.append(ConfigProblem(self.file, "", f"invalid YAML: {detail}", line))
             return None
         except yaml.YAMLError as exc:
@@ -340,6 +345,9 @@ class _Checker:
         for key, (key_node, value_node) in self.entries(node, path).items():
             if key in allowed:
                 known[key] = value_node
+                continue
+            if not path and key.startswith("x-"):
+                # top-level "x-" keys hold YAML anchors for reuse (as in Compose files)
                 continue
             close = difflib.get_close_matches(key, allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -635,8 +643,8 @@ class _Checker:
                     key_node,
                     name_path,
                     f"label name {name!r} is reserved: the exporter sets "
-                    f"{_choices(_RESERVED_LABELS)} itself and names starting with __ "
-                    "belong to Prometheus",
+                    f"{', '.join(_RESERVED_LABELS[:-1])} and {_RESERVED_LABELS[-1]} itself, "
+                    "and names starting with __ belong to Prometheus",
                 )
                 continue
             value = self.string(value_node, name_path)
@@ -825,7 +833,9 @@ class _Checker:
             return None
         if not kinds:
             if len(entries) == 0:
-                self.report(node, path, f"must have exactly one SLI kind ({_choices(_SLI_KINDS)})")
+                self.report(
+                    node, path, f"must have exactly one SLI kind ({_choices(_SLI_KINDS)}), got none"
+                )
             return None
         kind = kinds[0]
         value = entries[kind][1]
@@ -891,7 +901,7 @@ class _Checker:
             # one spelling, so that Template.render can substitute it
             return model.Template(_TEMPLATE_VAR.sub("{{.window}}", text))
         try:
-            _parse_selector(text)
+            name, matchers = _parse_selector(text)
         except ValueError as exc:
             self.report(
                 node,
@@ -901,7 +911,7 @@ class _Checker:
                 f"such as {_TEMPLATE_EXAMPLE}",
             )
             return None
-        return model.Selector(text)
+        return model.Selector(_selector_text(name, matchers))
 
     def latency(self, node: Node, path: str) -> model.LatencySLI | None:
         fields = self.mapping(
@@ -962,7 +972,7 @@ class _Checker:
                     node, path, f"the selector must not match on {label!r}; the exporter sets it"
                 )
                 return None
-        return model.Selector(text)
+        return model.Selector(_selector_text(name, matchers))
 
     def threshold(self, node: Node, path: str) -> tuple[float, str] | None:
         """The threshold in seconds (or histogram units) and how to show it in messages."""
@@ -1183,7 +1193,7 @@ class _Checker:
             return None
         problem = _host_port_problem(text.strip(), port_required=True)
         if problem:
-            self.report(node, path, f"must be host:port, {problem}, got {text!r}")
+            self.report(node, path, f"must be host:port, got {text!r} ({problem})")
             return None
         return text.strip()
 
@@ -1255,7 +1265,7 @@ class _Checker:
             return None
         problem = _host_port_problem(text.strip(), port_required=False)
         if problem:
-            self.report(node, path, f"must be host or host:port, {problem}, got {text!r}")
+            self.report(node, path, f"must be host or host:port, got {text!r} ({problem})")
             return None
         return text.strip()
 
@@ -1316,7 +1326,7 @@ def _host_port_problem(text: str, *, port_required: bool) -> str | None:
         if problem:
             return problem
     if not port.isdigit() or not 1 <= int(port) <= 65535:
-        return f"the port must be a number from 1 to 65535, got {port!r}"
+        return "the port must be a number from 1 to 65535"
     return None
 
 
@@ -1364,8 +1374,9 @@ def _unbalanced(text: str) -> str | None:
 
 
 def _parse_selector(text: str) -> tuple[str, list[tuple[str, str, str]]]:
-    """Split a plain series selector into (metric name, [(label, op, value)]).
+    """Split a plain series selector into (metric name, [(label, op, quoted value)]).
 
+    The value keeps its quotes, so any of PromQL's three quote styles survive.
     Raises ``ValueError`` saying where the text stops being a selector.
     """
     pos = 0
@@ -1423,8 +1434,17 @@ def _parse_selector(text: str) -> tuple[str, list[tuple[str, str, str]]]:
     return name, matchers
 
 
+def _selector_text(name: str, matchers: list[tuple[str, str, str]]) -> str:
+    """One spelling per selector, without spaces or a trailing comma, so that
+    other modules can append matchers (``le``) and whitespace edits do not
+    change the SLI's fingerprint."""
+    if not matchers:
+        return name
+    return name + "{" + ",".join(f"{label}{op}{value}" for label, op, value in matchers) + "}"
+
+
 def _quoted(text: str, pos: int) -> tuple[str, int]:
-    """Read a quoted PromQL string at ``pos``; return its raw contents and the end position."""
+    """Read a quoted PromQL string at ``pos``; return it with its quotes and the end position."""
     if pos >= len(text) or text[pos] not in "\"'`":
         found = repr(text[pos]) if pos < len(text) else "end of text"
         raise ValueError(f"unexpected {found} at position {pos + 1}, expected a quoted value")
@@ -1436,7 +1456,7 @@ def _quoted(text: str, pos: int) -> tuple[str, int]:
             index += 2
             continue
         if char == quote:
-            return text[pos + 1 : index], index + 1
+            return text[pos : index + 1], index + 1
         if char == "\n":
             break
         index += 1
