@@ -4,8 +4,9 @@ Owns one probe of a ``model.HTTPProbe``: a fresh connection per request
 (``Connection: close``; keep-alive would hide connect and TLS failures), one
 overall deadline over resolution, connect, TLS, sending, headers and body,
 a body read of at most ``body_size_limit`` bytes (kept in memory only when a
-regexp needs it), and redirects followed by hand with loop detection. It must
-not retry, pool connections, or raise: every outcome is a ``ProbeResult``.
+regexp needs it; a larger body fails the probe, as in blackbox_exporter), and
+redirects followed by hand with loop detection. It must not retry, pool
+connections, or raise: every outcome is a ``ProbeResult``.
 
 A general-purpose client (``requests``, ``http.client``) bounds only each
 socket read, so a server trickling one byte at a time keeps it busy forever,
@@ -45,7 +46,6 @@ class _Response:
     status: int
     location: str | None
     body: bytes | None  # None unless a regexp needs it
-    truncated: bool
 
 
 @dataclass
@@ -128,8 +128,6 @@ def _probe(target: model.HTTPProbe, deadline: Deadline, progress: _Progress) -> 
         raise ProbeFailed("not_ssl", f"{url} is not https")
     if keep_body:
         _check_body(target, (resp.body or b"").decode("utf-8", "replace"))
-    if resp.truncated:
-        return f"body read up to the limit of {target.body_size_limit} bytes"
     return ""
 
 
@@ -236,11 +234,11 @@ def _exchange(
         location = headers.get(b"location")
         if target.follow_redirects and status in REDIRECT_CODES and location:
             # The next hop is a new connection; this body is never needed.
-            return _Response(status, location.decode("latin-1"), None, False)
-        data, truncated = _read_body(
+            return _Response(status, location.decode("latin-1"), None)
+        data = _read_body(
             reader, method, status, headers, limit=target.body_size_limit, keep=keep_body
         )
-        return _Response(status, None, data, truncated)
+        return _Response(status, None, data)
     finally:
         sock.close()
 
@@ -273,28 +271,28 @@ def _read_body(
     *,
     limit: int,
     keep: bool,
-) -> tuple[bytes | None, bool]:
-    """(body if kept, whether the limit cut it short). Never reads past ``limit``."""
+) -> bytes | None:
+    """The body if ``keep``; fails with ``body_too_large`` rather than read past ``limit``."""
     if method == "HEAD" or status in (204, 304):
-        return (b"" if keep else None), False
-    parts: list[bytes] = []
+        return b"" if keep else None
+    parts: list[bytes] | None = [] if keep else None
     if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-        truncated = _read_chunked(reader, limit, parts if keep else None)
+        _read_chunked(reader, limit, parts)
     elif b"content-length" in headers:
         try:
             length = int(headers[b"content-length"])
         except ValueError as exc:
             raise ProbeFailed("invalid_response", "bad Content-Length") from exc
-        got = _read_n(reader, min(length, limit), parts if keep else None)
-        if got < min(length, limit):
+        if length > limit:
+            raise ProbeFailed("body_too_large", f"Content-Length {length} > limit {limit}")
+        got = _read_n(reader, length, parts)
+        if got < length:
             raise ProbeFailed("connection_closed", f"body ended after {got} of {length} bytes")
-        truncated = length > limit
-    else:  # delimited by the server closing the connection
-        got = _read_n(reader, limit, parts if keep else None)
-        # Waiting for EOF to tell "exactly at the limit" apart could cost the
-        # whole timeout; a body that fills the limit is reported as cut.
-        truncated = got == limit
-    return (b"".join(parts) if keep else None), truncated
+    # Otherwise the server closing the connection ends the body; one byte
+    # past the limit tells "too large" from "exactly the limit".
+    elif _read_n(reader, limit + 1, parts) > limit:
+        raise ProbeFailed("body_too_large", f"body exceeds the limit of {limit} bytes")
+    return b"".join(parts) if parts is not None else None
 
 
 def _read_n(reader: net.Reader, n: int, keep: list[bytes] | None) -> int:
@@ -313,8 +311,8 @@ def _read_n(reader: net.Reader, n: int, keep: list[bytes] | None) -> int:
     return got
 
 
-def _read_chunked(reader: net.Reader, limit: int, keep: list[bytes] | None) -> bool:
-    """Decode a chunked body up to ``limit`` bytes; True if the limit cut it."""
+def _read_chunked(reader: net.Reader, limit: int, keep: list[bytes] | None) -> None:
+    """Decode a chunked body; fails as soon as it grows past ``limit`` bytes."""
     total = 0
     while True:
         line = reader.read_until(b"\r\n", 4096)
@@ -323,12 +321,11 @@ def _read_chunked(reader: net.Reader, limit: int, keep: list[bytes] | None) -> b
         except ValueError as exc:
             raise ProbeFailed("invalid_response", f"bad chunk size {line[:40]!r}") from exc
         if size == 0:
-            return False  # trailers are not needed; the connection is closed next
-        want = min(size, limit - total)
-        got = _read_n(reader, want, keep)
+            return  # trailers are not needed; the connection is closed next
+        if total + size > limit:
+            raise ProbeFailed("body_too_large", f"body exceeds the limit of {limit} bytes")
+        got = _read_n(reader, size, keep)
         total += got
-        if got < want:
+        if got < size:
             raise ProbeFailed("connection_closed", "chunked body ended early")
-        if size > want:
-            return True
         reader.read_until(b"\r\n", 2)

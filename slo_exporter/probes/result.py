@@ -16,6 +16,7 @@ Failure reasons:
 ``cert_expired``       the peer certificate is past its notAfter
 ``connection_closed``  the peer closed or reset the connection mid-exchange
 ``invalid_response``   the bytes received are not a valid response
+``body_too_large``     the HTTP body is longer than ``body_size_limit``
 ``status_code``        HTTP status not in ``valid_status_codes`` (2xx default)
 ``body_regexp``        a ``fail_if_body_*matches_regexp`` rule failed
 ``redirect_loop``      a redirect led back to a URL already visited
@@ -54,6 +55,7 @@ REASONS: tuple[str, ...] = (
     "cert_expired",
     "connection_closed",
     "invalid_response",
+    "body_too_large",
     "status_code",
     "body_regexp",
     "redirect_loop",
