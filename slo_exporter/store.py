@@ -180,7 +180,7 @@ class EventStore:
             raise StoreError(f"cannot open event store {self.path}: {exc}") from exc
         try:
             self._setup(conn)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, ValueError) as exc:  # ValueError: a damaged meta table
             conn.close()
             raise StoreError(f"cannot open event store {self.path}: {exc}") from exc
         except StoreError:
@@ -225,12 +225,21 @@ class EventStore:
         events shift by less than one old bucket, which beats dropping probe
         history that no source can replay.
         """
-        rows = conn.execute("SELECT slo_key, start, good, total FROM bucket").fetchall()
-        conn.execute("DELETE FROM bucket")
-        conn.executemany(
-            _UPSERT_BUCKET,
-            [(key, bucket_start(start, self.resolution), g, t) for key, start, g, t in rows],
+        # Done inside SQLite so that millions of rows never sit in memory.
+        resolution = self.resolution
+        conn.create_function(
+            "new_bucket", 1, lambda start: bucket_start(start, resolution), deterministic=True
         )
+        conn.execute(
+            "CREATE TEMP TABLE rebucketed AS SELECT slo_key, new_bucket(start) AS start, "
+            "SUM(good) AS good, SUM(total) AS total FROM bucket GROUP BY 1, 2"
+        )
+        conn.execute("DELETE FROM bucket")
+        conn.execute(
+            "INSERT INTO bucket (slo_key, start, good, total) "
+            "SELECT slo_key, start, good, total FROM rebucketed"
+        )
+        conn.execute("DROP TABLE rebucketed")
 
     # ------------------------------------------------------------ helpers
 
