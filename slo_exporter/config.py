@@ -284,8 +284,8 @@ class _Checker:
             detail = exc.problem or "syntax error"
             if exc.context:
                 started = exc.context_mark
-                where = "" if started is None else f" started on line {int(started.line) + 1}"
-                detail = f"{detail} ({exc.context}{where})"
+                where = "" if started is None else f" on line {int(started.line) + 1}"
+                detail = f"{exc.context}{where}, {detail}"
             self.problems.append(ConfigProblem(self.file, "", f"invalid YAML: {detail}", line))
             return None
         except yaml.YAMLError as exc:
@@ -1388,8 +1388,9 @@ def _parse_selector(text: str) -> tuple[str, list[tuple[str, str, str]]]:
             pos += 1
 
     def unexpected(what: str = "") -> ValueError:
-        found = repr(text[pos]) if pos < end else "end of text"
-        return ValueError(f"unexpected {found} at position {pos + 1}{what}")
+        if pos >= end:
+            return ValueError(f"unexpected end of text{what}")
+        return ValueError(f"unexpected {text[pos]!r} at position {pos + 1}{what}")
 
     name = ""
     match = _METRIC_NAME.match(text, pos)
@@ -1445,9 +1446,10 @@ def _selector_text(name: str, matchers: list[tuple[str, str, str]]) -> str:
 
 def _quoted(text: str, pos: int) -> tuple[str, int]:
     """Read a quoted PromQL string at ``pos``; return it with its quotes and the end position."""
-    if pos >= len(text) or text[pos] not in "\"'`":
-        found = repr(text[pos]) if pos < len(text) else "end of text"
-        raise ValueError(f"unexpected {found} at position {pos + 1}, expected a quoted value")
+    if pos >= len(text):
+        raise ValueError("unexpected end of text, expected a quoted value")
+    if text[pos] not in "\"'`":
+        raise ValueError(f"unexpected {text[pos]!r} at position {pos + 1}, expected a quoted value")
     quote = text[pos]
     index = pos + 1
     while index < len(text):

@@ -1,0 +1,522 @@
+"""The native YAML config: valid files become frozen model objects, invalid ones
+are rejected with every problem located by file, line and field path.
+
+The corpus under tests/configs/invalid/ pairs each NAME.yaml with NAME.expected,
+the exact text ``format_problems`` must give for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from slo_exporter import model
+from slo_exporter.config import format_problems, load_config, parse_config
+from slo_exporter.errors import ConfigError, ConfigProblem
+
+CONFIGS = Path(__file__).parent / "configs"
+INVALID = sorted((CONFIGS / "invalid").glob("*.yaml"))
+VALID = sorted((CONFIGS / "valid").glob("*.yaml"))
+
+
+def _problems(text: str) -> list[ConfigProblem]:
+    """Parse ``text`` that must be invalid; return its problems."""
+    with pytest.raises(ConfigError) as info:
+        parse_config(textwrap.dedent(text), "test.yaml")
+    return info.value.problems
+
+
+def _messages(text: str) -> list[str]:
+    return [str(p) for p in _problems(text)]
+
+
+def _one_slo(sli: str, *, window: str = "30d") -> str:
+    """A config with one SLO whose ``sli:`` body is ``sli`` (indented 4 spaces)."""
+    body = textwrap.indent(textwrap.dedent(sli).strip("\n"), " " * 10)
+    return (
+        "services:\n"
+        "  - name: api\n"
+        "    slos:\n"
+        "      - name: s\n"
+        "        objective: 99\n"
+        f"        window: {window}\n"
+        "        sli:\n"
+        f"{body}\n"
+    )
+
+
+def _sli(sli: str, *, window: str = "30d") -> model.SLI:
+    return parse_config(_one_slo(sli, window=window), "test.yaml").slos[0].sli
+
+
+# ------------------------------------------------------------ invalid corpus
+
+
+def test_invalid_corpus_is_large_enough() -> None:
+    """The corpus holds at least 25 invalid configs, each with its expected text."""
+    assert len(INVALID) >= 25
+    missing = [p.name for p in INVALID if not p.with_suffix(".expected").exists()]
+    assert missing == []
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_config_gives_exact_messages(path: Path) -> None:
+    """Each invalid config is rejected with exactly the expected located messages."""
+    expected = path.with_suffix(".expected").read_text(encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        parse_config(path.read_text(encoding="utf-8"), path.name)
+    assert format_problems(info.value) + "\n" == expected
+
+
+def test_all_problems_of_a_file_are_reported_together() -> None:
+    """One run reports every problem of a multi-error file, each at its own line."""
+    path = CONFIGS / "invalid" / "multiple_problems.yaml"
+    with pytest.raises(ConfigError) as info:
+        parse_config(path.read_text(encoding="utf-8"), path.name)
+    located = [(p.line, p.path) for p in info.value.problems]
+    assert located == [
+        (3, "prometheus.url"),
+        (4, "prometheus.timeout"),
+        (8, "services[0].labels.le"),
+        (11, "services[0].slos[0].objective"),
+        (15, "services[0].slos[0].sli.ratio.good"),
+        (17, "services[0].slos[1].name"),
+        (19, "services[0].slos[1].window"),
+        (23, "services[0].slos[1].sli.latency.threshold"),
+        (32, "services[1].slos[0].sli.probe.http.valid_status_codes[0]"),
+        (34, "services[1].slos[0].sli.probe.timeout"),
+    ]
+
+
+def test_error_text_is_the_formatted_problems() -> None:
+    """str(ConfigError), which the CLI prints, equals format_problems."""
+    path = CONFIGS / "invalid" / "multiple_problems.yaml"
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert str(info.value) == format_problems(info.value)
+    assert str(info.value).startswith(f"{path}:3: prometheus.url: ")
+
+
+# ------------------------------------------------------------- valid configs
+
+
+@pytest.mark.parametrize("path", VALID, ids=[p.stem for p in VALID])
+def test_valid_configs_load(path: Path) -> None:
+    """Every config under tests/configs/valid loads and names its source file."""
+    config = load_config(str(path))
+    assert config.source_file == str(path)
+    assert config.slos
+
+
+def test_product_sketch_becomes_model_objects() -> None:
+    """The PRODUCT.md sketch maps onto the frozen model as documented."""
+    config = load_config(str(CONFIGS / "valid" / "product_sketch.yaml"))
+    assert config.prometheus.url == "http://127.0.0.1:9090"
+    assert config.prometheus.timeout == 10.0
+    assert dict(config.prometheus.headers) == {"X-Scope-OrgID": "team-a"}
+    assert config.evaluation_interval == 30.0
+    (service,) = config.services
+    assert service.name == "checkout"
+    assert dict(service.labels) == {"owner": "payments", "tier": "critical"}
+    availability, latency, homepage = service.slos
+    assert availability == model.SLO(
+        service="checkout",
+        name="availability",
+        objective=0.999,
+        window=30 * 86400.0,
+        sli=model.RatioSLI(
+            good=model.Selector('http_requests_total{job="checkout",code!~"5.."}'),
+            total=model.Selector('http_requests_total{job="checkout"}'),
+        ),
+        labels=model.frozen_map({"owner": "payments", "tier": "critical"}),
+    )
+    assert latency.window == 28 * 86400.0
+    assert latency.sli == model.LatencySLI(
+        histogram=model.Selector('http_request_duration_seconds{job="checkout"}'), threshold=0.3
+    )
+    assert homepage.sli == model.ProbeSLI(
+        target=model.HTTPProbe(url="https://shop.example.com/healthz", valid_status_codes=(200,)),
+        interval=15.0,
+        timeout=5.0,
+        latency_threshold=0.5,
+    )
+
+
+def test_minimal_config_takes_model_defaults() -> None:
+    """Sections left out take the defaults declared in the model."""
+    config = load_config(str(CONFIGS / "valid" / "minimal.yaml"))
+    assert config.prometheus == model.PrometheusConfig()
+    assert config.storage == model.StorageConfig()
+    assert config.evaluation_interval == model.Config(services=()).evaluation_interval
+    assert config.slos[0].sli == model.RatioSLI(
+        bad=model.Selector('http_requests_total{code=~"5.."}'),
+        total=model.Selector("http_requests_total"),
+    )
+
+
+def test_full_config_sets_every_option() -> None:
+    """Every documented option reaches its model field; relative paths follow the file."""
+    path = CONFIGS / "valid" / "full.yaml"
+    config = load_config(str(path))
+    here = str(path.parent)
+    prometheus = config.prometheus
+    assert prometheus == model.PrometheusConfig(
+        url="https://mimir.example.com/prometheus",
+        timeout=20.0,
+        headers=model.frozen_map({"X-Scope-OrgID": "team-a"}),
+        basic_auth=model.BasicAuth(
+            username="slo", password_file=os.path.join(here, "secrets/prometheus-password")
+        ),
+        tls=model.TLSConfig(
+            ca_file="/etc/ssl/ca.pem",
+            cert_file=os.path.join(here, "certs/client.crt"),
+            key_file=os.path.join(here, "certs/client.key"),
+            insecure_skip_verify=True,
+            server_name="mimir.internal",
+        ),
+        query_delay=60.0,
+        retries=5,
+        retry_backoff=0.25,
+        backfill_chunk=43200.0,
+    )
+    assert config.evaluation_interval == 60.0
+    assert config.storage == model.StorageConfig(resolution=300.0, retention_margin=172800.0)
+
+    errors, latency, homepage, database, certificate, dns = config.slos
+    assert errors.objective == 0.9995
+    assert errors.window == 28 * 86400.0
+    assert errors.description.startswith("Share of checkout requests")
+    assert errors.runbook_url == "https://runbooks.example.com/checkout/errors"
+    assert dict(errors.labels) == {"owner": "payments", "tier": "0", "component": "api"}
+    assert errors.sli == model.RatioSLI(
+        bad=model.Template(
+            'sum(increase(http_requests_total{job="checkout",code=~"5.."}[{{.window}}]))'
+        ),
+        total=model.Template('sum(increase(http_requests_total{job="checkout"}[{{.window}}]))'),
+    )
+    assert latency.sli == model.LatencySLI(
+        histogram=model.Selector("rpc_duration_seconds{service='checkout',method=~`Get.*`}"),
+        threshold=0.25,
+        buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    )
+    assert dict(latency.labels) == {"owner": "payments", "tier": "1"}
+    assert homepage.sli == model.ProbeSLI(
+        target=model.HTTPProbe(
+            url="https://shop.example.com/",
+            method="POST",
+            headers=model.frozen_map({"Accept": "text/html"}),
+            body='{"ping": true}',
+            valid_status_codes=(200, 301),
+            fail_if_body_matches_regexp=("(?i)maintenance",),
+            fail_if_body_not_matches_regexp=("<title>Shop</title>",),
+            follow_redirects=False,
+            max_redirects=3,
+            bearer_token_file="/run/secrets/token",
+            tls=model.TLSConfig(ca_file=os.path.join(here, "ca.pem"), server_name="shop.internal"),
+            fail_if_not_ssl=True,
+            body_size_limit=64 * 1024,
+        ),
+        interval=30.0,
+        timeout=10.0,
+        latency_threshold=0.75,
+    )
+    assert database.sli == model.ProbeSLI(
+        target=model.TCPProbe(
+            address="db.example.com:5432",
+            send="PING\n",
+            expect="^PONG",
+            tls=True,
+            tls_config=model.TLSConfig(insecure_skip_verify=True),
+        )
+    )
+    assert certificate.sli == model.ProbeSLI(
+        target=model.TLSProbe(
+            address="[2001:db8::1]:443",
+            tls_config=model.TLSConfig(server_name="shop.example.com"),
+        ),
+        interval=60.0,
+    )
+    assert dns.sli == model.ProbeSLI(
+        target=model.DNSProbe(
+            query_name="shop.example.com",
+            server="192.0.2.53:5353",
+            query_type="AAAA",
+            transport="tcp",
+            valid_rcodes=("NOERROR", "NXDOMAIN"),
+            expect=(r"IN\s+AAAA\s+2001:db8::",),
+        ),
+        timeout=2.0,
+    )
+
+
+def test_config_objects_are_frozen() -> None:
+    """The loaded config cannot be changed after loading."""
+    config = load_config(str(CONFIGS / "valid" / "minimal.yaml"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.slos[0].objective = 0.5  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------ details
+
+
+@pytest.mark.parametrize(
+    ("percent", "ratio"),
+    [("99.9", 0.999), ("99.95", 0.9995), ("99", 0.99), ("0.1", 0.001), ("99.999", 0.99999)],
+)
+def test_objective_percent_becomes_exact_ratio(percent: str, ratio: float) -> None:
+    """Objectives in percent become the ratio a user would write, without float noise."""
+    text = _one_slo("ratio: {good: a, total: b}").replace("objective: 99", f"objective: {percent}")
+    assert parse_config(text, "test.yaml").slos[0].objective == ratio
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "http_requests_total",
+        'http_requests_total{job="api"}',
+        "http_requests_total{job='api', code!~\"5..\",}",
+        "http_requests_total{ job = `api` }",
+        '{__name__="http_requests_total",job="api"}',
+        "namespace:requests:rate5m{}",
+        r'http_requests_total{path=~"/api/\"v1\".*"}',
+    ],
+)
+def test_plain_selectors_are_accepted(selector: str) -> None:
+    """Metric names with any quoting style of matchers are plain selectors."""
+    quoted = "'" + selector.replace("'", "''") + "'"
+    sli = _sli("ratio: {good: PLACEHOLDER, total: x}".replace("PLACEHOLDER", quoted))
+    assert isinstance(sli, model.RatioSLI)
+    assert isinstance(sli.good, model.Selector)
+
+
+def test_selector_text_is_canonical() -> None:
+    """Selectors are stored without spaces or trailing commas, keeping their quotes."""
+    sli = _sli("""
+        ratio:
+          good: "http_requests_total{ job = 'api' , code!~`5..`, }"
+          total: "http_requests_total{}"
+    """)
+    assert sli == model.RatioSLI(
+        good=model.Selector("http_requests_total{job='api',code!~`5..`}"),
+        total=model.Selector("http_requests_total"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("selector", "why"),
+    [
+        ("rate(x[5m])", "unexpected '(' at position 5"),
+        ("x[5m]", "unexpected '[' at position 2"),
+        ("x offset 5m", "unexpected 'o' at position 3"),
+        ('{job="api"}', "a selector needs a metric name or a __name__ matcher"),
+        ('x{job="api"', "unexpected end of text, expected ',' or '}'"),
+        ('x{job="api}', "unterminated string starting at position 7"),
+        ('x{1job="api"}', "unexpected '1' at position 3, expected a label name"),
+        ('x{job=="api"}', "unexpected '=' at position 7, expected a quoted value"),
+    ],
+)
+def test_non_selectors_are_rejected_with_the_position(selector: str, why: str) -> None:
+    """A query that is not a plain selector says where it stops being one."""
+    text = _one_slo("ratio: {good: PLACEHOLDER, total: x}").replace(
+        "PLACEHOLDER", "'" + selector.replace("'", "''") + "'"
+    )
+    (problem,) = _problems(text)
+    assert problem.path == "services[0].slos[0].sli.ratio.good"
+    assert problem.reason.startswith(f"{selector!r} is not a plain series selector ({why}); ")
+
+
+def test_template_spacing_is_normalized() -> None:
+    """``{{ .window }}`` is stored as ``{{.window}}`` so Template.render substitutes it."""
+    sli = _sli("""
+        ratio:
+          good: sum(increase(ok_total[{{ .window }}]))
+          total: sum(increase(all_total[{{.window}}]))
+    """)
+    assert isinstance(sli, model.RatioSLI)
+    assert isinstance(sli.good, model.Template)
+    assert sli.good.render("1m") == "sum(increase(ok_total[1m]))"
+
+
+def test_unbalanced_template_is_rejected() -> None:
+    """A template with an unclosed bracket is reported before it reaches Prometheus."""
+    assert _messages(
+        _one_slo("""
+            ratio:
+              good: sum(increase(ok_total[{{.window}}])
+              total: sum(increase(all_total[{{.window}}]))
+        """)
+    ) == [
+        "test.yaml:9: services[0].slos[0].sli.ratio.good: invalid PromQL template "
+        "'sum(increase(ok_total[{{.window}}])': unclosed '('"
+    ]
+
+
+def test_latency_threshold_may_be_a_number_in_histogram_units() -> None:
+    """A numeric threshold is taken as is, for histograms not measured in seconds."""
+    sli = _sli("latency: {histogram: response_size_bytes, threshold: 1024, buckets: [512, 1024]}")
+    assert sli == model.LatencySLI(
+        histogram=model.Selector("response_size_bytes"), threshold=1024.0, buckets=(512.0, 1024.0)
+    )
+
+
+def test_latency_selector_must_not_match_le() -> None:
+    """The histogram selector leaves the le label to the exporter."""
+    assert _messages(_one_slo('latency: {histogram: "x{le=\\"0.5\\"}", threshold: 1s}')) == [
+        "test.yaml:8: services[0].slos[0].sli.latency.histogram: "
+        "the selector must not match on 'le'; the exporter sets it"
+    ]
+
+
+def test_slo_labels_override_service_labels() -> None:
+    """SLO labels are the service's labels merged with the SLO's own, the SLO winning."""
+    config = parse_config(
+        textwrap.dedent("""
+            services:
+              - name: api
+                labels: {owner: web, tier: "2"}
+                slos:
+                  - name: s
+                    objective: 99
+                    window: 30d
+                    labels: {tier: "1", component: edge}
+                    sli: {ratio: {good: a, total: b}}
+        """),
+        "test.yaml",
+    )
+    assert dict(config.slos[0].labels) == {"owner": "web", "tier": "1", "component": "edge"}
+    assert dict(config.services[0].labels) == {"owner": "web", "tier": "2"}
+
+
+def test_merge_keys_do_not_count_as_duplicates() -> None:
+    """Keys merged with ``<<`` can be overridden without a duplicate-key error."""
+    config = parse_config(
+        textwrap.dedent("""
+            x-defaults: &defaults {objective: 99, window: 30d}
+            services:
+              - name: api
+                slos:
+                  - <<: *defaults
+                    name: s
+                    window: 7d
+                    sli: {ratio: {good: a, total: b}}
+        """),
+        "test.yaml",
+    )
+    assert (config.slos[0].objective, config.slos[0].window) == (0.99, 7 * 86400.0)
+
+
+def test_probe_defaults() -> None:
+    """A probe without interval and timeout probes every 15s with a 5s timeout."""
+    sli = _sli("probe: {tcp: {address: 'localhost:22'}}")
+    assert sli == model.ProbeSLI(target=model.TCPProbe(address="localhost:22"))
+    assert (sli.interval, sli.timeout, sli.latency_threshold) == (15.0, 5.0, None)
+
+
+def test_probe_timeout_must_be_below_the_default_interval() -> None:
+    """A timeout over the default interval is caught even when the interval is not given."""
+    assert _messages(_one_slo("probe: {tcp: {address: 'localhost:22'}, timeout: 20s}")) == [
+        "test.yaml:8: services[0].slos[0].sli.probe.timeout: "
+        "must be shorter than the interval (15s), got 20s"
+    ]
+
+
+def test_invalid_storage_resolution_does_not_cascade() -> None:
+    """A bad storage.resolution is reported once, not again for every window."""
+    text = "storage: {resolution: 1.5m}\n" + _one_slo("ratio: {good: a, total: b}")
+    assert _messages(text) == [
+        "test.yaml:1: storage.resolution: invalid duration '1.5m': fractions are not allowed; "
+        "combine whole units instead, such as '1h30m'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("server", "ok"),
+    [
+        ("192.0.2.53", True),
+        ("192.0.2.53:53", True),
+        ("ns1.example.com", True),
+        ("[2001:db8::53]:53", True),
+        ("2001:db8::53", True),
+        ("ns1.example.com:0", False),
+        ("[2001:db8::53", False),
+    ],
+)
+def test_dns_server_is_host_with_optional_port(server: str, ok: bool) -> None:
+    """DNS servers are a host or host:port, IPv6 in brackets when a port is given."""
+    text = _one_slo(f"probe: {{dns: {{query_name: example.com, server: '{server}'}}}}")
+    if ok:
+        sli = parse_config(text, "test.yaml").slos[0].sli
+        assert isinstance(sli, model.ProbeSLI)
+        assert isinstance(sli.target, model.DNSProbe)
+        assert sli.target.server == server
+    else:
+        (problem,) = _problems(text)
+        assert problem.path == "services[0].slos[0].sli.probe.dns.server"
+
+
+def test_null_optional_values_take_defaults() -> None:
+    """An optional key left empty (null) takes its default, as in Prometheus configs."""
+    config = parse_config(
+        "prometheus:\n  timeout:\n  headers:\n" + _one_slo("ratio: {good: a, total: b}"),
+        "test.yaml",
+    )
+    assert config.prometheus == model.PrometheusConfig()
+
+
+def test_scalar_label_values_keep_their_spelling() -> None:
+    """Label values written as numbers or booleans keep the text the user typed."""
+    config = parse_config(
+        _one_slo("ratio: {good: a, total: b}").replace(
+            "    slos:\n", "    labels: {tier: 01, paging: yes}\n    slos:\n"
+        ),
+        "test.yaml",
+    )
+    assert dict(config.slos[0].labels) == {"tier": "01", "paging": "yes"}
+
+
+# ---------------------------------------------------------- reading the file
+
+
+def test_missing_file_is_one_unlocated_problem(tmp_path: Path) -> None:
+    """A file that cannot be read gives a single problem naming the file."""
+    path = tmp_path / "absent.yaml"
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert format_problems(info.value) == f"{path}: cannot read the file: No such file or directory"
+
+
+def test_non_utf8_file_is_one_problem(tmp_path: Path) -> None:
+    """A file that is not UTF-8 text is reported, not raised as a decode error."""
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"services: []\n# caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert format_problems(info.value) == f"{path}: the file is not UTF-8 text (byte 18)"
+
+
+def test_load_config_reads_the_file(tmp_path: Path) -> None:
+    """load_config parses the file at the path and records it as the source."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(_one_slo("ratio: {good: a, total: b}"), encoding="utf-8")
+    config = load_config(str(path))
+    assert config.source_file == str(path)
+    assert [slo.key for slo in config.slos] == ["api/s"]
+
+
+def test_multiple_documents_are_rejected() -> None:
+    """A file with two YAML documents is a syntax problem, located at the second."""
+    assert _messages("services: []\n---\nservices: []\n") == [
+        "test.yaml:2: invalid YAML: expected a single document in the stream on line 1, "
+        "but found another document"
+    ]
+
+
+def test_unknown_yaml_tags_are_rejected() -> None:
+    """Values with application tags are not silently taken as strings."""
+    assert _messages(_one_slo("ratio: {good: !env GOOD, total: b}")) == [
+        "test.yaml:8: services[0].slos[0].sli.ratio.good: must be a string, got a value tagged !env"
+    ]
