@@ -10,6 +10,7 @@ module's job.
 Schema (version 1; fields are only ever added, never renamed)::
 
     {
+      "schema_version": 1,
       "generated_at": 1732300000.0,     # unix seconds the snapshot was taken; null before the first
       "complete": true,                 # false until the first full evaluation has finished
       "slos": [                         # ordered by service, then SLO name
@@ -34,9 +35,8 @@ Schema (version 1; fields are only ever added, never renamed)::
           "up": true,                   # the data source answered at the last evaluation
           "evaluated_at": 1732299970.0, # unix seconds the values describe; null if never evaluated
           "error": null,                # the last error, for humans; null when none
-          "error_budget_history": [[1732299000.0, 0.531], ...]   # [unix seconds, remaining], oldest
-                                                                 # first; kept in memory only, so it
-                                                                 # starts empty after a restart
+          "error_budget_history": [[1732299000.0, 0.531], ...]  # [unix seconds, remaining],
+                                                                # oldest first; [] until known
         }
       ]
     }

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from slo_exporter import api, statuspage
 from slo_exporter.engine import Engine
@@ -80,6 +80,10 @@ class Daemon:
         from slo_exporter.probes.scheduler import ProbeScheduler
 
         self.config = config
+        self.listen_address = options.listen_address
+        # _created samples double the series count of every counter and no
+        # dashboard or rule here reads them.
+        disable_created_metrics()
         self.registry = CollectorRegistry()
         self.self_metrics = SelfMetrics(self.registry)
         self.store = EventStore(options.storage_path, config.storage.resolution)
@@ -133,8 +137,7 @@ class Daemon:
     def run(self) -> int:
         interval = self.config.evaluation_interval
         self.web.start()
-        log.info("listening", address=f"{self.web.port}", slos=len(self.config.slos),
-                 probes=len(self.recorder._slos))
+        log.info("listening", address=self.listen_address, port=self.web.port)
         self.probes.start()
         self.scheduler.add_job(
             self.evaluate, "interval", seconds=interval, id="evaluate",

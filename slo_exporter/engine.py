@@ -181,7 +181,8 @@ class Engine:
 
     def _status(self, slo: SLO, at: float, up: bool, error: str | None) -> SLOStatus:
         end = slomath.window_bounds(at, slo.window, self._store.resolution)[1]
-        counts: Mapping[float, slomath.Counts] = self._store.sums(slo.key, end, slo.windows)
+        counts: Mapping[float, slomath.Counts] = self._store.sums(
+            slo.key, end, slomath.required_windows(slo.window, slo.windows))
         windows, budget, alerts = slomath.evaluate(slo.objective, slo.window, slo.windows, counts)
         return SLOStatus(
             slo=slo, windows=windows, budget_remaining=budget, alerts=alerts,

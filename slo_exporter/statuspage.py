@@ -60,6 +60,7 @@ td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .desc, .error { font-size: 12px; color: var(--muted); }
 .error { color: var(--bad); }
 .bar { width: 160px; height: 10px; background: #e5e7eb; border-radius: 5px; overflow: hidden; }
+.bar.spent { background: #fecaca; }
 .fill { height: 100%; }
 .fill.ok { background: var(--ok); } .fill.warn { background: var(--warn); }
 .fill.bad { background: var(--bad); }
@@ -110,7 +111,7 @@ def render_status_page(snap: snapshot.Snapshot, history: History | None = None) 
         parts.append(_service_section(service, members, history))
     parts.append(
         "</main><footer>Burn rate 1&times; spends the error budget exactly over the SLO period. "
-        "Budget history is kept in memory since the exporter started.</footer></body></html>"
+        "Budget history shows the remaining budget over the SLO period.</footer></body></html>"
     )
     return "\n".join(parts)
 
@@ -198,8 +199,9 @@ def _budget_bar(remaining: float | None) -> str:
         text = "exhausted"
     else:
         text = f"overspent by {-remaining * 100:.1f}%"
+    spent = " spent" if remaining <= 0 else ""
     return (
-        f'<div class="bar" title="{escape(text)}">'
+        f'<div class="bar{spent}" title="{escape(text)}">'
         f'<div class="fill {level}" style="width: {width:.1f}%"></div></div>'
         f'<div class="budget-text">{escape(text)}</div>'
     )

@@ -280,6 +280,20 @@ class PrometheusServer(_Process):
             for item in data["result"]
         }
 
+    def wait_for_sample_after(self, selector: str, after: float, timeout: float = 30) -> None:
+        """Wait until every series of ``selector`` has a sample newer than ``after``.
+
+        Prometheus starts scraping a few seconds after start (target
+        discovery is throttled), so live data appears only after a while.
+        """
+        def fresh() -> bool | None:
+            data = self.query(f"timestamp({selector})")
+            stamps = [float(item["value"][1]) for item in data["result"]]
+            return True if stamps and min(stamps) > after else None
+
+        wait_until(fresh, timeout=timeout, what=f"a sample of {selector} after {after:.3f}",
+                   on_timeout=self.log_tail)
+
 
 # ------------------------------------------------------------ the daemon
 
