@@ -106,12 +106,15 @@ def test_summary_counts_alerts_and_problems() -> None:
 def test_budget_bar_width_follows_remaining_budget_and_clamps() -> None:
     """The bar's CSS width is the remaining budget in percent, clamped to 0..100."""
     widths = []
+    spent = []
     for remaining in (0.25, 1.7, -0.3):
         page = render_status_page(
             snapshot.Snapshot(slos=(_status(_slo(), budget_remaining=remaining),))
         )
         widths += re.findall(r'class="fill (\w+)" style="width: ([\d.]+)%"', page)
+        spent.append('class="bar spent"' in page)
     assert widths == [("warn", "25.0"), ("ok", "100.0"), ("bad", "0.0")]
+    assert spent == [False, False, True]
 
 
 def test_missing_data_is_shown_as_no_data_not_zero() -> None:
