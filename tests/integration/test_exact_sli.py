@@ -11,7 +11,7 @@ is computed on the same data and shown to miss by more than 100%.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 from harness import (
@@ -69,7 +69,7 @@ def test_prometheus_holds_the_generated_samples(
 def test_sloth_style_average_misses_the_exact_30d_error_ratio(
     make_prometheus: PrometheusFactory,
     history: JobHistory,
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """The average of 5-minute error ratios over 30d misses the exact 30d error ratio by >100%."""
     prometheus = make_prometheus()
@@ -97,7 +97,7 @@ def test_cold_start_exports_exact_windows(
     make_prometheus: PrometheusFactory,
     make_exporter: ExporterFactory,
     history: JobHistory,
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """A cold-started daemon's first evaluation has exact 30d/1d/6h/1h events, SLI, burn rate."""
     prometheus = make_prometheus()
