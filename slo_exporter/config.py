@@ -261,6 +261,8 @@ class _Checker:
         self._storage = model.StorageConfig()
         #: False when storage.resolution is invalid, so windows are not judged by it
         self._resolution_known = True
+        #: mappings being merged with "<<" right now, to stop a mapping merging itself
+        self._merging: set[int] = set()
 
     # ----------------------------------------------------------- reporting
 
@@ -309,8 +311,15 @@ class _Checker:
                     if not isinstance(source, MappingNode):
                         self.report(source, path, "'<<' can only merge mappings")
                         continue
-                    for key, pair in self.entries(source, path).items():
-                        merged.setdefault(key, pair)
+                    if id(source) in self._merging:
+                        self.report(source, path, "'<<' merges a mapping into itself")
+                        continue
+                    self._merging.add(id(source))
+                    try:
+                        for key, pair in self.entries(source, path).items():
+                            merged.setdefault(key, pair)
+                    finally:
+                        self._merging.discard(id(source))
                 continue
             if not isinstance(key_node, ScalarNode) or _is_null(key_node):
                 self.report(key_node, path, f"keys must be names, got {_describe(key_node)}")
@@ -419,8 +428,13 @@ class _Checker:
         text = self.string(node, path)
         if text is None:
             return None
-        parts = urlsplit(text.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(text.strip())
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+            _ = parts.port  # raises ValueError for a port that is not 0-65535
+        except ValueError:
+            valid = False
+        if not valid:
             self.report(node, path, f"must be an http:// or https:// URL with a host, got {text!r}")
             return None
         return text.strip()
@@ -476,15 +490,20 @@ class _Checker:
             return None
         defaults = model.StorageConfig()
         resolution = fields.duration("resolution")
-        if resolution is not None and (resolution < 1 or not resolution.is_integer()):
+        shortest = model.STANDARD_WINDOWS[0]
+        if resolution is not None and (
+            resolution < 1 or not resolution.is_integer() or shortest % resolution
+        ):
+            # every exported window, down to the 5m one, must be whole buckets
             self.report(
                 fields.at("resolution"),
                 fields.key_path("resolution"),
-                "must be a whole number of seconds, at least 1s, "
+                f"must be a whole number of seconds that divides {format_duration(shortest)} "
+                "(the shortest alert window), such as 15s, 30s or 1m, "
                 f"got {_describe(fields.at('resolution'))}",
             )
             resolution = None
-        if fields.has("resolution") and resolution is None:
+        if fields.get("resolution") is not None and resolution is None:
             self._resolution_known = False
         margin = fields.duration("retention_margin")
         return model.StorageConfig(
@@ -924,7 +943,11 @@ class _Checker:
         buckets = fields.read("buckets", self.buckets)
         if threshold is not None and buckets is not None:
             value, shown = threshold
-            if not any(math.isclose(value, b, rel_tol=1e-9, abs_tol=1e-12) for b in buckets):
+            matching = [b for b in buckets if math.isclose(value, b, rel_tol=1e-9, abs_tol=1e-12)]
+            if matching:
+                # the declared boundary, exactly, is what the le label will carry
+                threshold = (matching[0], shown)
+            else:
                 listed = ", ".join(_number_text(b) for b in buckets)
                 self.report(
                     fields.at("threshold"),

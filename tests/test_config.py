@@ -520,3 +520,29 @@ def test_unknown_yaml_tags_are_rejected() -> None:
     assert _messages(_one_slo("ratio: {good: !env GOOD, total: b}")) == [
         "test.yaml:8: services[0].slos[0].sli.ratio.good: must be a string, got a value tagged !env"
     ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "127.0.0.1:9090",
+        "ftp://prometheus:9090",
+        "http://",
+        "http://prometheus:99999",
+        "http://[::1",
+    ],
+)
+def test_prometheus_url_must_be_http_with_a_host(url: str) -> None:
+    """The Prometheus URL is an http(s) URL with a host and a valid port."""
+    text = f"prometheus: {{url: '{url}'}}\n" + _one_slo("ratio: {good: a, total: b}")
+    assert _messages(text) == [
+        f"test.yaml:1: prometheus.url: must be an http:// or https:// URL with a host, got {url!r}"
+    ]
+
+
+def test_latency_threshold_takes_the_declared_bucket_value() -> None:
+    """A threshold given as a duration is stored as the matching declared boundary."""
+    sli = _sli("latency: {histogram: h, threshold: 100ms, buckets: [0.05, 0.1, 0.2]}")
+    assert isinstance(sli, model.LatencySLI)
+    assert sli.threshold == 0.1
+    assert sli.buckets == (0.05, 0.1, 0.2)
