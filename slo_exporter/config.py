@@ -284,6 +284,8 @@ class _Checker:
             mark = exc.problem_mark or exc.context_mark
             line = None if mark is None else int(mark.line) + 1
             detail = exc.problem or "syntax error"
+            if "'\\t'" in detail:
+                detail += " (indent with spaces; YAML does not allow tabs there)"
             if exc.context:
                 started = exc.context_mark
                 where = "" if started is None else f" on line {int(started.line) + 1}"

@@ -546,3 +546,479 @@ def test_latency_threshold_takes_the_declared_bucket_value() -> None:
     assert isinstance(sli, model.LatencySLI)
     assert sli.threshold == 0.1
     assert sli.buckets == (0.05, 0.1, 0.2)
+
+
+_R = "ratio: {good: a, total: b}"
+
+#: name -> (config text, exact messages): small mistakes not worth a fixture file each
+_SNIPPETS: dict[str, tuple[str, list[str]]] = {
+    "prometheus_not_mapping": (
+        "prometheus: http://localhost:9090\n" + _one_slo(_R),
+        [
+            (
+                "test.yaml:1: prometheus: must be a mapping with keys "
+                "backfill_chunk, basic_auth, bearer_token_file, headers, "
+                "query_delay, retries, retry_backoff, timeout, tls, url, got "
+                "'http://localhost:9090'"
+            ),
+        ],
+    ),
+    "retries_zero": (
+        "prometheus: {retries: 0}\n" + _one_slo(_R),
+        [
+            ("test.yaml:1: prometheus.retries: must be at least 1, got 0"),
+        ],
+    ),
+    "retries_float": (
+        "prometheus: {retries: 2.5}\n" + _one_slo(_R),
+        [
+            ("test.yaml:1: prometheus.retries: must be a whole number, got 2.5"),
+        ],
+    ),
+    "insecure_not_bool": (
+        "prometheus: {tls: {insecure_skip_verify: 'yes please'}}\n" + _one_slo(_R),
+        [
+            (
+                "test.yaml:1: prometheus.tls.insecure_skip_verify: must be true or "
+                "false, got 'yes please'"
+            ),
+        ],
+    ),
+    "header_bad_name": (
+        "prometheus: {headers: {'X Org': a}}\n" + _one_slo(_R),
+        [
+            ("test.yaml:1: prometheus.headers.X Org: invalid HTTP header name 'X Org'"),
+        ],
+    ),
+    "header_multiline": (
+        'prometheus: {headers: {X-Org: "a\\nb"}}\n' + _one_slo(_R),
+        [
+            ("test.yaml:1: prometheus.headers.X-Org: header values must be a single line"),
+        ],
+    ),
+    "headers_list": (
+        "prometheus: {headers: [a]}\n" + _one_slo(_R),
+        [
+            (
+                "test.yaml:1: prometheus.headers: must be a mapping of header names "
+                "to values, got a list"
+            ),
+        ],
+    ),
+    "backfill_uneven": (
+        "prometheus: {backfill_chunk: 90s}\n" + _one_slo(_R),
+        [
+            (
+                "test.yaml:1: prometheus.backfill_chunk: must be a multiple of "
+                "storage.resolution (1m), got '90s'"
+            ),
+        ],
+    ),
+    "basic_auth_no_user": (
+        "prometheus: {basic_auth: {password: x}}\n" + _one_slo(_R),
+        [
+            ("test.yaml:1: prometheus.basic_auth: missing required key 'username'"),
+        ],
+    ),
+    "resolution_sub_second": (
+        "storage: {resolution: 500ms}\n" + _one_slo(_R),
+        [
+            (
+                "test.yaml:1: storage.resolution: must be a whole number of seconds "
+                "that divides 5m (the shortest alert window), such as 15s, 30s or "
+                "1m, got '500ms'"
+            ),
+        ],
+    ),
+    "label_empty": (
+        _one_slo(_R).replace("    slos:\n", "    labels: {team: ''}\n    slos:\n"),
+        [
+            ("test.yaml:3: services[0].labels.team: label values must not be empty"),
+        ],
+    ),
+    "label_list": (
+        _one_slo(_R).replace("    slos:\n", "    labels: {team: [a]}\n    slos:\n"),
+        [
+            ("test.yaml:3: services[0].labels.team: must be a string, got a list"),
+        ],
+    ),
+    "label_dunder": (
+        _one_slo(_R).replace("    slos:\n", "    labels: {__meta: a}\n    slos:\n"),
+        [
+            (
+                "test.yaml:3: services[0].labels.__meta: label name '__meta' is "
+                "reserved: the exporter sets le, result, service, severity, slo and "
+                "window itself, and names starting with __ belong to Prometheus"
+            ),
+        ],
+    ),
+    "key_not_scalar": (
+        _one_slo(_R).replace("    slos:\n", "    ? [a]\n    : b\n    slos:\n"),
+        [
+            ("test.yaml:3: services[0]: keys must be names, got a list"),
+        ],
+    ),
+    "merge_list": (
+        "services:\n  - <<: [a]\n    name: api\n    slos: []\n",
+        [
+            ("test.yaml:2: services[0]: '<<' can only merge mappings"),
+            ("test.yaml:4: services[0].slos: must list at least one SLO"),
+        ],
+    ),
+    "slos_empty": (
+        "services:\n  - name: api\n    slos: []\n",
+        [
+            ("test.yaml:3: services[0].slos: must list at least one SLO"),
+        ],
+    ),
+    "services_mapping": (
+        "services: {api: {}}\n",
+        [
+            ("test.yaml:1: services: must be a list of services, got a mapping"),
+        ],
+    ),
+    "slo_name_null": (
+        _one_slo(_R).replace("name: s", "name:"),
+        [
+            ("test.yaml:4: services[0].slos[0].name: must be a string, got nothing (null)"),
+        ],
+    ),
+    "description_list": (
+        _one_slo(_R).replace("objective: 99", "objective: 99\n        description: [a]"),
+        [
+            ("test.yaml:6: services[0].slos[0].description: must be a string, got a list"),
+        ],
+    ),
+    "runbook_not_url": (
+        _one_slo(_R).replace("objective: 99", "objective: 99\n        runbook_url: wiki/runbook"),
+        [
+            (
+                "test.yaml:6: services[0].slos[0].runbook_url: must be an http:// or "
+                "https:// URL with a host, got 'wiki/runbook'"
+            ),
+        ],
+    ),
+    "window_number": (
+        _one_slo(_R, window="30"),
+        [
+            (
+                "test.yaml:6: services[0].slos[0].window: must be a duration such as "
+                "'30s', '5m' or '1h30m', got 30 (add a unit)"
+            ),
+        ],
+    ),
+    "window_null": (
+        _one_slo(_R, window=""),
+        [
+            (
+                "test.yaml:6: services[0].slos[0].window: must be a duration such as "
+                "'30s', '5m' or '1h30m', got nothing (null)"
+            ),
+        ],
+    ),
+    "sli_string": (
+        _one_slo("ratio"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli: must be a mapping with one "
+                "SLI kind (latency, probe, ratio), got 'ratio'"
+            ),
+        ],
+    ),
+    "ratio_list": (
+        _one_slo("ratio: [a, b]"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.ratio: must be a mapping with "
+                "keys bad, good, total, got a list"
+            ),
+        ],
+    ),
+    "query_empty": (
+        _one_slo("ratio: {good: '', total: b}"),
+        [
+            ("test.yaml:8: services[0].slos[0].sli.ratio.good: must not be empty"),
+        ],
+    ),
+    "query_null_total": (
+        _one_slo("ratio: {good: a, total: }"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.ratio.total: must be a string, "
+                "got nothing (null)"
+            ),
+        ],
+    ),
+    "histogram_no_name": (
+        _one_slo("latency: {histogram: '{__name__=\"h\"}', threshold: 1s}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.latency.histogram: "
+                "'{__name__=\"h\"}' needs a metric name, such as "
+                "http_request_duration_seconds"
+            ),
+        ],
+    ),
+    "histogram_count": (
+        _one_slo("latency: {histogram: h_count, threshold: 1s}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.latency.histogram: give the "
+                "histogram's base name 'h', without _count"
+            ),
+        ],
+    ),
+    "histogram_promql": (
+        _one_slo("latency: {histogram: 'histogram_quantile(0.9, h)', threshold: 1s}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.latency.histogram: "
+                "'histogram_quantile(0.9, h)' is not a histogram selector "
+                "(unexpected '(' at position 19); give the histogram's base name "
+                "with optional matchers, such as "
+                'http_request_duration_seconds{job="api"}'
+            ),
+        ],
+    ),
+    "threshold_zero": (
+        _one_slo("latency: {histogram: h, threshold: 0s}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.latency.threshold: must be "
+                "greater than 0, got '0s'"
+            ),
+        ],
+    ),
+    "threshold_list": (
+        _one_slo("latency: {histogram: h, threshold: [1]}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.latency.threshold: must be a "
+                "duration such as '30s', '5m' or '1h30m', got a list"
+            ),
+        ],
+    ),
+    "buckets_empty": (
+        _one_slo("latency: {histogram: h, threshold: 1s, buckets: []}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.latency.buckets: must list at "
+                "least one bucket boundary"
+            ),
+        ],
+    ),
+    "buckets_string": (
+        _one_slo("latency: {histogram: h, threshold: 1s, buckets: [0.5, fast]}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.latency.buckets[1]: must be a "
+                "number, got 'fast'"
+            ),
+        ],
+    ),
+    "buckets_inf": (
+        _one_slo("latency: {histogram: h, threshold: 1s, buckets: [1, .inf]}"),
+        [
+            ("test.yaml:8: services[0].slos[0].sli.latency.buckets[1]: must be a number, got .inf"),
+        ],
+    ),
+    "probe_module_null": (
+        _one_slo("probe: {http: }"),
+        [
+            ("test.yaml:8: services[0].slos[0].sli.probe.http: must not be empty"),
+        ],
+    ),
+    "probe_interval_zero": (
+        _one_slo("probe: {tcp: {address: 'a:1'}, interval: 0s}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.interval: must be longer "
+                "than 0, got '0s'"
+            ),
+        ],
+    ),
+    "probe_not_mapping": (
+        _one_slo("probe: http://example.com"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe: must be a mapping with "
+                "keys dns, http, interval, latency_threshold, tcp, timeout, tls, got "
+                "'http://example.com'"
+            ),
+        ],
+    ),
+    "http_method_bad": (
+        _one_slo("probe: {http: {url: 'http://a', method: 'GET /'}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.http.method: must be an "
+                "HTTP method such as GET or POST, got 'GET /'"
+            ),
+        ],
+    ),
+    "http_codes_not_list": (
+        _one_slo("probe: {http: {url: 'http://a', valid_status_codes: 200}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.http.valid_status_codes: "
+                "must be a list of HTTP status codes, got 200"
+            ),
+        ],
+    ),
+    "http_size_zero": (
+        _one_slo("probe: {http: {url: 'http://a', body_size_limit: 0}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.http.body_size_limit: "
+                "must be greater than 0, got 0"
+            ),
+        ],
+    ),
+    "http_size_bool": (
+        _one_slo("probe: {http: {url: 'http://a', body_size_limit: true}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.http.body_size_limit: "
+                "must be a size in bytes, such as 1048576 or '10MB' (KB = 1024 "
+                "bytes), got true"
+            ),
+        ],
+    ),
+    "http_missing_url": (
+        _one_slo("probe: {http: {method: GET}}"),
+        [
+            ("test.yaml:8: services[0].slos[0].sli.probe.http: missing required key 'url'"),
+        ],
+    ),
+    "http_redirects_negative": (
+        _one_slo("probe: {http: {url: 'http://a', max_redirects: -1}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.http.max_redirects: must "
+                "be at least 0, got -1"
+            ),
+        ],
+    ),
+    "http_auth_conflict": (
+        _one_slo(
+            "probe: {http: {url: 'http://a', basic_auth: {username: u}, bearer_token_file: t}}"
+        ),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.http: basic_auth and "
+                "bearer_token_file are mutually exclusive; give one of them"
+            ),
+        ],
+    ),
+    "tcp_expect_bad": (
+        _one_slo("probe: {tcp: {address: 'a:1', expect: '['}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.tcp.expect: invalid "
+                "regular expression '[': unterminated character set at position 0"
+            ),
+        ],
+    ),
+    "tcp_ipv6_unbracketed": (
+        _one_slo("probe: {tcp: {address: '::1:22'}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.tcp.address: must be "
+                "host:port, got '::1:22' (IPv6 addresses must be written in "
+                "brackets, such as [::1]:53)"
+            ),
+        ],
+    ),
+    "tcp_bad_host": (
+        _one_slo("probe: {tcp: {address: 'a b:22'}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.tcp.address: must be "
+                "host:port, got 'a b:22' ('a b' is not a host name or IP address)"
+            ),
+        ],
+    ),
+    "tcp_no_host": (
+        _one_slo("probe: {tcp: {address: ':22'}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.tcp.address: must be "
+                "host:port, got ':22' (the host is missing)"
+            ),
+        ],
+    ),
+    "tls_v6_no_port": (
+        _one_slo("probe: {tls: {address: '[::1]'}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.tls.address: must be "
+                "host:port, got '[::1]' (the port is missing)"
+            ),
+        ],
+    ),
+    "tls_not_v6": (
+        _one_slo("probe: {tls: {address: '[example.com]:443'}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.tls.address: must be "
+                "host:port, got '[example.com]:443' ('example.com' is not an IPv6 "
+                "address)"
+            ),
+        ],
+    ),
+    "dns_rcode_bad": (
+        _one_slo("probe: {dns: {query_name: a, valid_rcodes: [NOERROR, OK]}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.dns.valid_rcodes[1]: "
+                "must be a DNS response code, one of NOERROR, FORMERR, SERVFAIL, "
+                "NXDOMAIN, NOTIMP, REFUSED, YXDOMAIN, YXRRSET, NXRRSET, NOTAUTH, "
+                "NOTZONE, got 'OK'"
+            ),
+        ],
+    ),
+    "dns_rcodes_empty": (
+        _one_slo("probe: {dns: {query_name: a, valid_rcodes: []}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.dns.valid_rcodes: must "
+                "list at least one response code"
+            ),
+        ],
+    ),
+    "dns_empty_name": (
+        _one_slo("probe: {dns: {query_name: ' '}}"),
+        [
+            ("test.yaml:8: services[0].slos[0].sli.probe.dns.query_name: must not be empty"),
+        ],
+    ),
+    "dns_server_bad": (
+        _one_slo("probe: {dns: {query_name: a, server: 'ns1:dns'}}"),
+        [
+            (
+                "test.yaml:8: services[0].slos[0].sli.probe.dns.server: must be host "
+                "or host:port, got 'ns1:dns' (the port must be a number from 1 to "
+                "65535)"
+            ),
+        ],
+    ),
+    "tab_indent": (
+        "services:\n\t- name: api\n",
+        [
+            (
+                "test.yaml:2: invalid YAML: while scanning for the next token, found "
+                "character '\\t' that cannot start any token (indent with spaces; "
+                "YAML does not allow tabs there)"
+            ),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(_SNIPPETS))
+def test_small_mistakes_give_exact_messages(name: str) -> None:
+    """Each small mistake is reported with exactly the expected located message."""
+    text, expected = _SNIPPETS[name]
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "test.yaml")
+    assert [str(p) for p in info.value.problems] == expected
