@@ -14,7 +14,10 @@ import structlog
 
 from slo_exporter import __version__, logs
 from slo_exporter.config import load_config
+from slo_exporter.daemon import Daemon, Options
+from slo_exporter.demo import serve
 from slo_exporter.errors import ConfigError, StoreError
+from slo_exporter.rules import render_rules
 
 #: Outside the 9100-9999 exporter block of Prometheus's default port
 #: allocations, which is full; see README "Listen port".
@@ -63,13 +66,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "rules":
-        from slo_exporter.rules import render_rules
-
         sys.stdout.write(render_rules())
         return 0
     if args.command == "demo":
-        from slo_exporter.demo import serve
-
         logs.configure("info", "logfmt")
         return serve(args.listen_address, args.failure_ratio)
 
@@ -85,8 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(
             f"{args.config_file}: OK, {len(config.services)} service(s), {slos} SLO(s)\n")
         return 0
-
-    from slo_exporter.daemon import Daemon, Options
 
     log = structlog.get_logger("slo_exporter")
     try:

@@ -24,8 +24,9 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 from slo_exporter import api, statuspage
 from slo_exporter.engine import Engine
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
-from slo_exporter.model import SLO, Config, ProbeSLI
-from slo_exporter.prometheus import PrometheusClient
+from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig
+from slo_exporter.probes import ProbeMetrics, ProbeResult, ProbeScheduler, is_good
+from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
 from slo_exporter.store import EventStore
 from slo_exporter.web import WebServer, html_page, json_page
 
@@ -36,6 +37,35 @@ log = structlog.get_logger("slo_exporter.daemon")
 class Options:
     listen_address: str
     storage_path: str
+
+
+class ThreadLocalClient:
+    """One ``PrometheusClient`` (and HTTP session) per evaluation worker thread.
+
+    ``requests.Session`` is not documented as thread-safe, and SLOs are
+    evaluated on a small pool.
+    """
+
+    def __init__(self, cfg: PrometheusConfig) -> None:
+        self._cfg = cfg
+        self._local = threading.local()
+
+    def _client(self) -> PrometheusClient:
+        client: PrometheusClient | None = getattr(self._local, "client", None)
+        if client is None:
+            client = PrometheusClient(self._cfg)
+            self._local.client = client
+        return client
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        return self._client().query(promql, at, stats=stats)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> QueryResult:
+        return self._client().query_range(promql, start, end, step, stats=stats)
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        return self._client().raw_samples(selector, start, end)
 
 
 class ProbeRecorder:
@@ -51,14 +81,12 @@ class ProbeRecorder:
     def last_seen(self, key: str) -> float | None:
         return self._last_seen.get(key)
 
-    def __call__(self, key: str, sli: ProbeSLI, result: Any, at: float) -> None:
-        from slo_exporter.probes import is_good
-
+    def __call__(self, key: str, sli: ProbeSLI, result: ProbeResult, at: float) -> None:
         slo = self._slos[key]
         good = is_good(sli, result)
         try:
             self._store.record(key, at, good)
-        except Exception:  # noqa: BLE001 - a full disk must not kill the probe loop
+        except Exception:  # a full disk must not kill the probe loop
             log.exception("store_failed", service=slo.service, slo=slo.name)
         self._metrics.observe(slo, result)
         self._last_seen[key] = at
@@ -76,14 +104,11 @@ class Daemon:
     """Owns every long-lived part; ``run()`` blocks until SIGTERM/SIGINT."""
 
     def __init__(self, config: Config, options: Options) -> None:
-        from slo_exporter.probes.metrics import ProbeMetrics
-        from slo_exporter.probes.scheduler import ProbeScheduler
-
         self.config = config
         self.listen_address = options.listen_address
         # _created samples double the series count of every counter and no
         # dashboard or rule here reads them.
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self.self_metrics = SelfMetrics(self.registry)
         self.store = EventStore(options.storage_path, config.storage.resolution)
@@ -92,7 +117,9 @@ class Daemon:
         self.registry.register(self.probe_metrics)
         self.recorder = ProbeRecorder(self.store, probe_slos, self.probe_metrics)
         needs_prometheus = any(not isinstance(s.sli, ProbeSLI) for s in config.slos)
-        self.client = PrometheusClient(config.prometheus) if needs_prometheus else None
+        if needs_prometheus:
+            PrometheusClient(config.prometheus).close()  # bad settings fail here, at start-up
+        self.client = ThreadLocalClient(config.prometheus) if needs_prometheus else None
         self.engine = Engine(
             config, self.store, self.client,
             on_error=self.self_metrics.query_error,

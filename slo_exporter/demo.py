@@ -56,7 +56,7 @@ def make_server(address: str, target: DemoTarget) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the demo answers many probes per second."""
 
         def _reply(self, code: int, body: bytes, ctype: str = "text/plain; charset=utf-8") -> None:

@@ -21,7 +21,7 @@ import structlog
 from slo_exporter import accounting, slomath
 from slo_exporter.errors import SloExporterError, SourceError
 from slo_exporter.model import SLO, Config, ProbeSLI
-from slo_exporter.snapshot import Snapshot, SLOStatus
+from slo_exporter.snapshot import SLOStatus, Snapshot
 from slo_exporter.store import EventStore
 
 #: how often old buckets are pruned
@@ -60,6 +60,8 @@ class Engine:
         self._max_workers = max(1, max_workers)
         self._snapshot = Snapshot(slos=tuple(SLOStatus(slo=s) for s in config.slos))
         self._last_prune = 0.0
+        # le label text per latency SLO, discovered once instead of every cycle
+        self._le_cache: dict[str, dict[str, str]] = {s.key: {} for s in config.slos}
         self._lock = threading.Lock()  # one cycle at a time, whatever calls it
         self._prepare_store()
 
@@ -145,13 +147,13 @@ class Engine:
                 up, error = False, str(exc)
                 self._on_error("store")
                 self._log.error("store_failed", service=slo.service, slo=slo.name, error=str(exc))
-            except Exception as exc:  # noqa: BLE001 - one broken SLO must not stop the others
+            except Exception as exc:  # one broken SLO must not stop the others
                 up, error = False, f"internal error: {exc!r}"
                 self._on_error("internal")
                 self._log.exception("evaluation_failed", service=slo.service, slo=slo.name)
         try:
             return self._status(slo, at, up, error)
-        except Exception as exc:  # noqa: BLE001 - same isolation for the read side
+        except Exception as exc:  # same isolation for the read side
             self._on_error("store")
             self._log.exception("evaluation_failed", service=slo.service, slo=slo.name)
             return SLOStatus(slo=slo, up=False, error=f"internal error: {exc!r}")
@@ -176,6 +178,7 @@ class Engine:
             resolution=res,
             overlap=self._config.prometheus.query_delay,
             chunk=self._config.prometheus.backfill_chunk,
+            le_cache=self._le_cache[slo.key],
         )
         self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until, series=batch.series)
 

@@ -8,9 +8,9 @@ immutable and hashable so it can be shared between threads without locks.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping, Union
 
 #: Default alert windows, from the SRE workbook (see PRODUCT.md).
 #: (severity, long window s, short window s, fraction of budget spent)
@@ -96,7 +96,7 @@ class Template:
         return self.text.replace("{{.window}}", window)
 
 
-Query = Union[Selector, Template]
+Query = Selector | Template
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ class DNSProbe:
     expect: tuple[str, ...] = ()  # regexps, each must match some answer record
 
 
-ProbeTarget = Union[HTTPProbe, TCPProbe, TLSProbe, DNSProbe]
+ProbeTarget = HTTPProbe | TCPProbe | TLSProbe | DNSProbe
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,7 @@ class ProbeSLI:
         return t.address
 
 
-SLI = Union[RatioSLI, LatencySLI, ProbeSLI]
+SLI = RatioSLI | LatencySLI | ProbeSLI
 
 
 # ------------------------------------------------------------- SLO / service
@@ -232,7 +232,7 @@ class SLO:
     @property
     def windows(self) -> tuple[float, ...]:
         """Standard windows no longer than the period, then the period."""
-        return tuple(w for w in STANDARD_WINDOWS if w < self.window) + (self.window,)
+        return (*(w for w in STANDARD_WINDOWS if w < self.window), self.window)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "slo-exporter"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Access logs are off; errors are logged where they happen."""
 
     def do_HEAD(self) -> None:
