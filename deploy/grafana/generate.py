@@ -83,9 +83,12 @@ def _query(expr: str, ref_id: str, legend: str = "", *, instant: bool = False) -
     query = prometheus_b.Dataquery().expr(expr).ref_id(ref_id).datasource(DATASOURCE)
     if legend:
         query = query.legend_format(legend)
-    if instant:
-        return query.instant().format(prometheus.PromQueryFormat.TABLE)
-    return query.range()
+    return query.instant() if instant else query.range()
+
+
+def _table_query(expr: str, ref_id: str) -> Any:
+    # Table format keeps labels as columns, which the merge transformation joins on.
+    return _query(expr, ref_id, instant=True).format(prometheus.PromQueryFormat.TABLE)
 
 
 def _period_sli(matchers: str) -> str:
@@ -166,6 +169,8 @@ def _stat(title: str, expr: str, *, unit: str = "none", description: str = "") -
         .unit(unit)
         .graph_mode(common.BigValueGraphMode.NONE)
         .color_mode(common.BigValueColorMode.BACKGROUND)
+        # without thresholds Grafana would colour values of 80 and more red
+        .thresholds(_thresholds((None, "text")))
         .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         .height(4)
         .span(4)
@@ -209,34 +214,25 @@ def overview() -> dashboard_b.Dashboard:
         .datasource(DATASOURCE)
         .targets(
             [
-                _query(
-                    f"max by (service, slo) (slo_objective_ratio{{{f}}})", "objective", instant=True
-                ),
-                _query(_period_sli(f), "sli", instant=True),
-                _query(
-                    f"max by (service, slo) (slo_error_budget_remaining_ratio{{{f}}})",
-                    "budget",
-                    instant=True,
+                _table_query(f"max by (service, slo) (slo_objective_ratio{{{f}}})", "objective"),
+                _table_query(_period_sli(f), "sli"),
+                _table_query(
+                    f"max by (service, slo) (slo_error_budget_remaining_ratio{{{f}}})", "budget"
                 ),
                 *(
-                    _query(
-                        f'max by (service, slo) (slo_burn_rate{{{f}, window="{w}"}})',
-                        f"burn_{w}",
-                        instant=True,
+                    _table_query(
+                        f'max by (service, slo) (slo_burn_rate{{{f}, window="{w}"}})', f"burn_{w}"
                     )
                     for w in BURN_WINDOWS
                 ),
-                _query(
-                    f'max by (service, slo) (slo_burn_rate_alert{{{f}, severity="page"}})',
-                    "page",
-                    instant=True,
+                _table_query(
+                    f'max by (service, slo) (slo_burn_rate_alert{{{f}, severity="page"}})', "page"
                 ),
-                _query(
+                _table_query(
                     f'max by (service, slo) (slo_burn_rate_alert{{{f}, severity="ticket"}})',
                     "ticket",
-                    instant=True,
                 ),
-                _query(f"max by (service, slo) (slo_sli_up{{{f}}})", "up", instant=True),
+                _table_query(f"max by (service, slo) (slo_sli_up{{{f}}})", "up"),
             ]
         )
         .with_transformation(dashboard.DataTransformerConfig(id_val="merge", options={}))
