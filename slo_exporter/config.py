@@ -513,17 +513,16 @@ class _Checker:
             retention_margin=defaults.retention_margin if margin is None else margin,
         )
 
-    def _check_multiple_of_resolution(self, fields: _Fields, key: str, value: float) -> bool:
+    def _whole_buckets(self, node: Node, path: str, value: float) -> bool:
+        """Whether ``value`` is a whole number of storage buckets; reports it if not."""
         resolution = self._storage.resolution
-        if not self._resolution_known:
-            return True
-        if round(value * 1000) % round(resolution * 1000) == 0:
+        if not self._resolution_known or round(value * 1000) % round(resolution * 1000) == 0:
             return True
         self.report(
-            fields.at(key),
-            fields.key_path(key),
+            node,
+            path,
             f"must be a multiple of storage.resolution ({format_duration(resolution)}), "
-            f"got {_describe(fields.at(key))}",
+            f"got {_describe(node)}",
         )
         return False
 
@@ -556,8 +555,8 @@ class _Checker:
         retries = fields.integer("retries", minimum=1)
         retry_backoff = fields.duration("retry_backoff")
         chunk = fields.duration("backfill_chunk", above_zero=True)
-        if chunk is not None and not self._check_multiple_of_resolution(
-            fields, "backfill_chunk", chunk
+        if chunk is not None and not self._whole_buckets(
+            fields.at("backfill_chunk"), fields.key_path("backfill_chunk"), chunk
         ):
             chunk = None
         return model.PrometheusConfig(
@@ -814,16 +813,7 @@ class _Checker:
         if window < _MIN_WINDOW:
             self.report(node, path, f"must be at least 1h, got {_describe(node)}")
             return None
-        resolution = self._storage.resolution
-        if self._resolution_known and round(window * 1000) % round(resolution * 1000):
-            self.report(
-                node,
-                path,
-                f"must be a multiple of storage.resolution ({format_duration(resolution)}), "
-                f"got {_describe(node)}",
-            )
-            return None
-        return window
+        return window if self._whole_buckets(node, path, window) else None
 
     # ------------------------------------------------------------------ SLIs
 
