@@ -2,7 +2,8 @@
 
 The config module parses YAML once into these objects; nothing past it sees a
 raw dict. Durations are plain ``float`` seconds. Every class here is
-immutable and hashable so it can be shared between threads without locks.
+immutable (label maps are read-only views), so objects are shared between
+threads without locks. They are not hashable; key by ``SLO.key``.
 """
 
 from __future__ import annotations
