@@ -135,10 +135,8 @@ def test_basic_auth_with_password_and_password_file(tmp_path: Path) -> None:
         probe_http(
             model.HTTPProbe(url=srv.url(), basic_auth=model.BasicAuth("alice", "pa:ss")), 1
         )
-        probe_http(
-            model.HTTPProbe(url=srv.url(), basic_auth=model.BasicAuth("bob", password_file=str(pw))),
-            1,
-        )
+        bob = model.BasicAuth("bob", password_file=str(pw))
+        probe_http(model.HTTPProbe(url=srv.url(), basic_auth=bob), 1)
     assert seen[0].headers["authorization"] == "Basic YWxpY2U6cGE6c3M="  # alice:pa:ss
     assert seen[1].headers["authorization"] == "Basic Ym9iOnMzY3JldA=="  # bob:s3cret
 

@@ -1,0 +1,142 @@
+"""ProbeMetrics: families, labels and values read from a fresh registry."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from slo_exporter import model
+from slo_exporter.probes import ProbeMetrics, ProbeResult
+from slo_exporter.probes.metrics import BUCKETS
+
+URL = "https://shop.example.com/healthz"
+
+
+def probe_slo(name: str = "homepage", url: str = URL) -> model.SLO:
+    return model.SLO(
+        service="shop", name=name, objective=0.995, window=7 * 86400.0,
+        sli=model.ProbeSLI(model.HTTPProbe(url=url)),
+    )
+
+
+@pytest.fixture
+def setup() -> tuple[ProbeMetrics, CollectorRegistry]:
+    metrics = ProbeMetrics()
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    return metrics, registry
+
+
+def test_last_result_gauges(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """slo_probe_success and slo_probe_duration_seconds show the last probe."""
+    metrics, reg = setup
+    slo = probe_slo()
+    metrics.observe(slo, ProbeResult(True, 0.2, "ok"))
+    metrics.observe(slo, ProbeResult(False, 1.5, "timeout"))
+    labels = {"service": "shop", "slo": "homepage", "module": "http", "instance": URL}
+    assert reg.get_sample_value("slo_probe_success", labels) == 0.0
+    assert reg.get_sample_value("slo_probe_duration_seconds", labels) == 1.5
+
+
+def test_results_counter_by_outcome_and_reason(
+    setup: tuple[ProbeMetrics, CollectorRegistry],
+) -> None:
+    """slo_probe_results_total counts probes by result and reason."""
+    metrics, reg = setup
+    slo = probe_slo()
+    for r in [ProbeResult(True, 0.1, "ok")] * 3 + [ProbeResult(False, 1, "timeout")] * 2:
+        metrics.observe(slo, r)
+    base = {"service": "shop", "slo": "homepage", "module": "http"}
+    assert reg.get_sample_value(
+        "slo_probe_results_total", {**base, "result": "success", "reason": "ok"}
+    ) == 3
+    assert reg.get_sample_value(
+        "slo_probe_results_total", {**base, "result": "failure", "reason": "timeout"}
+    ) == 2
+
+
+def test_latency_histogram(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """slo_probe_latency_seconds is cumulative over the fixed buckets."""
+    metrics, reg = setup
+    slo = probe_slo()
+    for d in (0.004, 0.02, 0.02, 0.3, 120.0):
+        metrics.observe(slo, ProbeResult(True, d, "ok"))
+    base = {"service": "shop", "slo": "homepage", "module": "http"}
+
+    def bucket(le: str) -> float | None:
+        return reg.get_sample_value("slo_probe_latency_seconds_bucket", {**base, "le": le})
+
+    assert bucket("0.005") == 1
+    assert bucket("0.025") == 3
+    assert bucket("0.5") == 4
+    assert bucket("60.0") == 4
+    assert bucket("+Inf") == 5
+    assert reg.get_sample_value("slo_probe_latency_seconds_count", base) == 5
+    assert reg.get_sample_value("slo_probe_latency_seconds_sum", base) == pytest.approx(120.344)
+    assert len(BUCKETS) == 13
+
+
+def test_cert_expiry_gauge_only_when_a_cert_was_seen(
+    setup: tuple[ProbeMetrics, CollectorRegistry],
+) -> None:
+    """The expiry gauge appears once a result carried cert_not_after and keeps it."""
+    metrics, reg = setup
+    slo = probe_slo()
+    labels = {"service": "shop", "slo": "homepage", "instance": URL}
+    metrics.observe(slo, ProbeResult(True, 0.1, "ok"))
+    assert reg.get_sample_value("slo_probe_ssl_earliest_cert_expiry_seconds", labels) is None
+    metrics.observe(slo, ProbeResult(True, 0.1, "ok", cert_not_after=1.9e9))
+    metrics.observe(slo, ProbeResult(False, 0.1, "connection_refused"))
+    assert reg.get_sample_value("slo_probe_ssl_earliest_cert_expiry_seconds", labels) == 1.9e9
+
+
+def test_retain_drops_removed_slos(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """retain() forgets the series of SLOs no longer configured."""
+    metrics, reg = setup
+    keep, drop = probe_slo("a"), probe_slo("b")
+    metrics.observe(keep, ProbeResult(True, 0.1, "ok"))
+    metrics.observe(drop, ProbeResult(True, 0.1, "ok"))
+    metrics.retain([keep])
+    text = generate_latest(reg).decode()
+    assert 'slo="a"' in text
+    assert 'slo="b"' not in text
+
+
+def test_changed_target_resets_series(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """When an SLO's probe target changes, the old instance's series disappear."""
+    metrics, reg = setup
+    metrics.observe(probe_slo(url="http://old/"), ProbeResult(True, 0.1, "ok"))
+    metrics.observe(probe_slo(url="http://new/"), ProbeResult(True, 0.1, "ok"))
+    text = generate_latest(reg).decode()
+    assert "http://old/" not in text
+    assert "http://new/" in text
+
+
+def test_non_probe_slo_is_rejected(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """observe() on an SLO whose SLI is not a probe raises TypeError."""
+    metrics, _ = setup
+    slo = model.SLO("s", "ratio", 0.99, 86400.0, model.RatioSLI(total=model.Selector("x")))
+    with pytest.raises(TypeError):
+        metrics.observe(slo, ProbeResult(True, 0.1, "ok"))
+
+
+def test_concurrent_observe_loses_nothing(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """Observations from many threads, with scrapes in between, are all counted."""
+    metrics, reg = setup
+    slo = probe_slo()
+
+    def work() -> None:
+        for _ in range(2000):
+            metrics.observe(slo, ProbeResult(True, 0.01, "ok"))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for _ in range(20):
+        generate_latest(reg)
+    for t in threads:
+        t.join()
+    base = {"service": "shop", "slo": "homepage", "module": "http"}
+    assert reg.get_sample_value("slo_probe_latency_seconds_count", base) == 16000

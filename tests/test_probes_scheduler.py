@@ -1,0 +1,241 @@
+"""ProbeScheduler: jitter, bounded concurrency, isolation of hanging targets, clean stop.
+
+Most tests drive the scheduler with a plain runner function (no sockets) and
+real time at short intervals; one runs real probes against real servers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections import defaultdict
+
+import pytest
+from probe_servers import Response, TCPServer, http_app, never_answer
+
+from slo_exporter import model
+from slo_exporter.probes import ProbeResult, ProbeScheduler
+
+OK = ProbeResult(True, 0.0, "ok")
+
+
+def sli(interval: float, timeout: float = 0.05, name: str = "x") -> model.ProbeSLI:
+    return model.ProbeSLI(
+        model.TCPProbe(address=f"{name}:1"), interval=interval, timeout=timeout
+    )
+
+
+class Recorder:
+    """on_result that records (key, monotonic time) and is safe across threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, float, ProbeResult, float]] = []
+
+    def __call__(self, key: str, s: model.ProbeSLI, r: ProbeResult, started: float) -> None:
+        with self.lock:
+            self.calls.append((key, time.monotonic(), r, started))
+
+    def times(self) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = defaultdict(list)
+        with self.lock:
+            for key, at, _, _ in self.calls:
+                out[key].append(at)
+        return out
+
+
+def test_first_fires_are_spread_over_the_interval() -> None:
+    """1,000 targets on one 1 s interval start spread across it, not in one burst."""
+    starts: dict[str, float] = {}
+    lock = threading.Lock()
+    t0 = time.monotonic()
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        with lock:
+            starts.setdefault(s.target.address, time.monotonic() - t0)  # type: ignore[union-attr]
+        return OK
+
+    slis = [(f"k{i}", sli(1.0, name=f"t{i}")) for i in range(1000)]
+    sched = ProbeScheduler(slis, lambda *a: None, max_workers=8, runner=runner,
+                           rng=random.Random(7))
+    sched.start()
+    time.sleep(1.1)
+    assert sched.stop(2)
+    assert len(starts) == 1000
+    bins = [0] * 10
+    for at in starts.values():
+        bins[min(9, int(at * 10))] += 1
+    assert all(50 <= n <= 150 for n in bins), bins  # about 100 per 100 ms
+
+
+def test_each_target_keeps_its_interval() -> None:
+    """After the random first fire, a target fires every interval."""
+    rec = Recorder()
+    sched = ProbeScheduler([("a", sli(0.1))], rec, runner=lambda s: OK)
+    sched.start()
+    time.sleep(0.75)
+    sched.stop(1)
+    times = rec.times()["a"]
+    assert 6 <= len(times) <= 8
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(0.07 < g < 0.13 for g in gaps), gaps
+
+
+def test_concurrency_is_bounded_by_max_workers() -> None:
+    """No more than max_workers probes run at once, and the pool is used fully."""
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return OK
+
+    slis = [(f"k{i}", sli(0.2, name=f"t{i}")) for i in range(50)]
+    sched = ProbeScheduler(slis, lambda *a: None, max_workers=4, runner=runner)
+    sched.start()
+    time.sleep(0.6)
+    assert sched.stop(2)
+    assert peak == 4
+    stats = sched.stats()
+    assert stats.started == stats.completed > 0
+    assert stats.skipped_behind > 0  # 250 probes/s demanded, 80/s possible
+
+
+def test_a_target_never_runs_twice_at_once() -> None:
+    """A target still running when due again is skipped and counted, not run in parallel."""
+    active = 0
+    overlap = False
+    lock = threading.Lock()
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        nonlocal active, overlap
+        with lock:
+            active += 1
+            overlap = overlap or active > 1
+        time.sleep(0.25)
+        with lock:
+            active -= 1
+        return OK
+
+    sched = ProbeScheduler([("slow", sli(0.05))], lambda *a: None, runner=runner)
+    sched.start()
+    time.sleep(0.6)
+    assert sched.stop(2)
+    assert not overlap
+    assert sched.stats().skipped_overlap > 0
+
+
+def test_hanging_target_does_not_delay_others() -> None:
+    """Real probes: a target that never answers leaves fast targets on their cadence."""
+    ok = http_app(lambda r: Response(200))
+    with TCPServer(never_answer) as hang, TCPServer(ok) as fast:
+        slis = [("hang", model.ProbeSLI(model.HTTPProbe(url=hang.url()), 1.5, 1.0))]
+        slis += [
+            (f"fast{i}", model.ProbeSLI(model.HTTPProbe(url=fast.url(f"/{i}")), 0.1, 0.09))
+            for i in range(5)
+        ]
+        rec = Recorder()
+        sched = ProbeScheduler(slis, rec, max_workers=4)
+        sched.start()
+        time.sleep(1.6)
+        assert sched.stop(2)
+    times = rec.times()
+    for i in range(5):
+        t = times[f"fast{i}"]
+        assert len(t) >= 12, (i, len(t))
+        assert max(b - a for a, b in itertools.pairwise(t)) < 0.3
+    reasons = [r.reason for key, _, r, _ in rec.calls if key == "hang"]
+    assert reasons
+    assert set(reasons) == {"timeout"}
+
+
+def test_on_result_gets_key_sli_result_and_wall_start() -> None:
+    """on_result receives the SLO key, its SLI, the result and the wall time at start."""
+    rec = Recorder()
+    the_sli = sli(0.05)
+    sched = ProbeScheduler([("svc/slo", the_sli)], rec, runner=lambda s: OK, wall=lambda: 1234.5)
+    sched.start()
+    time.sleep(0.2)
+    sched.stop(1)
+    key, _, result, started = rec.calls[0]
+    assert (key, result, started) == ("svc/slo", OK, 1234.5)
+
+
+def test_failing_callback_is_counted_and_probing_continues() -> None:
+    """An exception in on_result is counted; the target keeps being probed."""
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("store unavailable")
+
+    sched = ProbeScheduler([("a", sli(0.05))], boom, runner=lambda s: OK)
+    sched.start()
+    time.sleep(0.3)
+    assert sched.stop(1)
+    stats = sched.stats()
+    assert stats.callback_errors >= 3
+    assert stats.callback_errors == stats.completed
+
+
+def test_stop_waits_for_running_probes_then_nothing_more_runs() -> None:
+    """stop() waits for in-flight probes, and no result arrives after it returns."""
+    rec = Recorder()
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        time.sleep(0.2)
+        return OK
+
+    slis = [(f"k{i}", sli(0.1, name=f"t{i}")) for i in range(10)]
+    sched = ProbeScheduler(slis, rec, runner=runner)
+    sched.start()
+    time.sleep(0.15)
+    assert sched.stop(2) is True
+    assert sched.stats().in_flight == 0
+    count = len(rec.calls)
+    time.sleep(0.3)
+    assert len(rec.calls) == count
+    assert not any(t.name == "probe-timer" for t in threading.enumerate())
+
+
+def test_stop_gives_up_after_its_timeout() -> None:
+    """stop(timeout) returns False, in about timeout, when a probe outlives it."""
+    release = threading.Event()
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        release.wait(5)
+        return OK
+
+    sched = ProbeScheduler([("a", sli(0.01))], lambda *a: None, runner=runner)
+    sched.start()
+    time.sleep(0.1)
+    start = time.monotonic()
+    assert sched.stop(0.2) is False
+    assert time.monotonic() - start < 0.5
+    release.set()
+
+
+def test_bad_arguments_fail_in_the_constructor() -> None:
+    """max_workers < 1 and non-positive intervals are rejected at construction."""
+    with pytest.raises(ValueError, match="max_workers"):
+        ProbeScheduler([], lambda *a: None, max_workers=0)
+    with pytest.raises(ValueError, match="interval"):
+        ProbeScheduler([("a", sli(0.0))], lambda *a: None)
+
+
+def test_start_twice_is_an_error() -> None:
+    """start() on a running scheduler raises instead of doubling the timer."""
+    sched = ProbeScheduler([], lambda *a: None)
+    sched.start()
+    try:
+        with pytest.raises(RuntimeError):
+            sched.start()
+    finally:
+        sched.stop(1)
