@@ -330,4 +330,8 @@ def render_prometheus_rule(
         },
         "spec": {"groups": rule_groups()},
     }
-    return _HEADER + _dump(manifest)
+    header = (
+        "# Generated from the same rules as `slo-exporter rules`; do not edit by hand.\n"
+        "# Generic over the service/slo labels: adding an SLO needs no new rule.\n"
+    )
+    return header + _dump(manifest)
