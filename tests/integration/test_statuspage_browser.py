@@ -74,9 +74,8 @@ def exporter(make_exporter: Any) -> Iterator[ExporterProcess]:
         config = {
             "evaluation_interval": "1s",
             # Budget history points are whole buckets apart (about window / 47,
-            # rounded down to the resolution): 40s buckets on a 1h SLO give the
-            # second point, and so a sparkline, within 40 seconds of the start.
-            "storage": {"resolution": "40s"},
+            # rounded down to the resolution): on a 1h SLO with the default 60s
+            # buckets the second point, and so a sparkline, appears within a minute.
             "services": [
                 {
                     "name": "shop",
