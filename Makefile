@@ -7,7 +7,7 @@ STORAGE ?= data
 LISTEN ?= 127.0.0.1:10950
 DEMO_LISTEN ?= 127.0.0.1:8080
 # Debian packages the integration tests run for real.
-DEB_TEST_PACKAGES := prometheus prometheus-alertmanager
+DEB_TEST_PACKAGES := prometheus prometheus-alertmanager chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test check lint bench system-deps venv clean
@@ -32,6 +32,7 @@ system-deps:
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $(DEB_TEST_PACKAGES)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
