@@ -140,3 +140,15 @@ def test_concurrent_observe_loses_nothing(setup: tuple[ProbeMetrics, CollectorRe
         t.join()
     base = {"service": "shop", "slo": "homepage", "module": "http"}
     assert reg.get_sample_value("slo_probe_latency_seconds_count", base) == 16000
+
+
+def test_scheduler_counters_are_exported(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """After watch(), skipped runs and in-flight probes of the scheduler are exported."""
+    from slo_exporter.probes import SchedulerStats
+
+    metrics, reg = setup
+    assert reg.get_sample_value("slo_probe_in_flight") is None
+    metrics.watch(lambda: SchedulerStats(10, 9, 2, 5, 0, 1))
+    assert reg.get_sample_value("slo_probe_skipped_total", {"reason": "overlap"}) == 2
+    assert reg.get_sample_value("slo_probe_skipped_total", {"reason": "behind"}) == 5
+    assert reg.get_sample_value("slo_probe_in_flight") == 1

@@ -239,3 +239,36 @@ def test_start_twice_is_an_error() -> None:
             sched.start()
     finally:
         sched.stop(1)
+
+
+def test_failures_are_logged_on_transitions_only() -> None:
+    """probe_failed is logged when failing starts or the reason changes; then probe_recovered."""
+    from structlog.testing import capture_logs
+
+    outcomes = iter(
+        [OK, ProbeResult(False, 0.1, "timeout", "deadline passed")]
+        + [ProbeResult(False, 0.1, "timeout")] * 3
+        + [ProbeResult(False, 0.1, "connection_refused"), OK, OK]
+    )
+    done = threading.Event()
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        result = next(outcomes, None)
+        if result is None:
+            done.set()
+            return OK
+        return result
+
+    with capture_logs() as logs:
+        sched = ProbeScheduler([("svc/slo", sli(0.02))], lambda *a: None, runner=runner)
+        sched.start()
+        assert done.wait(3)
+        sched.stop(1)
+    events = [(e["event"], e.get("reason") or e.get("previous_reason")) for e in logs]
+    assert events == [
+        ("probe_failed", "timeout"),
+        ("probe_failed", "connection_refused"),
+        ("probe_recovered", "connection_refused"),
+    ]
+    assert logs[0]["slo"] == "svc/slo"
+    assert logs[0]["detail"] == "deadline passed"

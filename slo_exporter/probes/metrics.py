@@ -14,7 +14,15 @@ address or query name of the target):
 ``slo_probe_results_total{service,slo,module,result,reason}``  counter  probes by outcome
 ``slo_probe_latency_seconds{service,slo,module}``      histogram  probe durations
 ``slo_probe_ssl_earliest_cert_expiry_seconds{service,slo,instance}``  gauge  leaf cert notAfter
+``slo_probe_skipped_total{reason}``                    counter    runs not made: ``overlap``
+                                                                  (target still running) or
+                                                                  ``behind`` (pool saturated)
+``slo_probe_in_flight``                                gauge      probes running or queued
 ====================================================  =========  =========================
+
+The last two come from the scheduler given to ``watch()``; a new scheduler
+(after a config reload) restarts them from zero, which Prometheus reads as a
+counter reset.
 
 Cardinality is bounded by the configuration: one probe SLO has exactly one
 target, so the gauges have one series per probe SLO; the counter has at most
@@ -29,7 +37,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import (
@@ -42,6 +50,7 @@ from prometheus_client.registry import Collector
 
 from slo_exporter import model
 from slo_exporter.probes.result import ProbeResult
+from slo_exporter.probes.scheduler import SchedulerStats
 
 #: Histogram upper bounds in seconds; probe timeouts rarely exceed a minute.
 BUCKETS: tuple[float, ...] = (
@@ -67,9 +76,14 @@ class _Series:
 class ProbeMetrics(Collector):
     """Last result, outcome counters and latency histogram per probe SLO."""
 
-    def __init__(self) -> None:
+    def __init__(self, scheduler_stats: Callable[[], SchedulerStats] | None = None) -> None:
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], _Series] = {}
+        self._stats = scheduler_stats
+
+    def watch(self, scheduler_stats: Callable[[], SchedulerStats] | None) -> None:
+        """Export the counters of this scheduler (``ProbeScheduler.stats``) from now on."""
+        self._stats = scheduler_stats
 
     def observe(self, slo: model.SLO, result: ProbeResult) -> None:
         """Record one probe result of ``slo`` (whose SLI must be a probe)."""
@@ -100,9 +114,10 @@ class ProbeMetrics(Collector):
                 del self._series[key]
 
     def describe(self) -> Iterator[Metric]:
-        return self._families({})
+        return self._families({}, None)
 
     def collect(self) -> Iterator[Metric]:
+        stats = self._stats() if self._stats is not None else None
         with self._lock:
             copied = {
                 key: _Series(
@@ -111,9 +126,11 @@ class ProbeMetrics(Collector):
                 )
                 for key, s in self._series.items()
             }
-        return self._families(copied)
+        return self._families(copied, stats)
 
-    def _families(self, series: dict[tuple[str, str], _Series]) -> Iterator[Metric]:
+    def _families(
+        self, series: dict[tuple[str, str], _Series], stats: SchedulerStats | None
+    ) -> Iterator[Metric]:
         target_labels = ["service", "slo", "module", "instance"]
         success = GaugeMetricFamily(
             "slo_probe_success", "1 if the last probe succeeded, else 0", labels=target_labels
@@ -150,6 +167,15 @@ class ProbeMetrics(Collector):
             if s.cert_not_after is not None:
                 expiry.add_metric([service, slo, s.instance], s.cert_not_after)
         yield from (success, duration, results, latency, expiry)
+        skipped = CounterMetricFamily(
+            "slo_probe_skipped", "Probe runs not made", labels=["reason"]
+        )
+        in_flight = GaugeMetricFamily("slo_probe_in_flight", "Probes running or queued")
+        if stats is not None:
+            skipped.add_metric(["overlap"], stats.skipped_overlap)
+            skipped.add_metric(["behind"], stats.skipped_behind)
+            in_flight.add_metric([], stats.in_flight)
+        yield from (skipped, in_flight)
 
 
 def _le(bound: float) -> str:

@@ -11,8 +11,9 @@ more behind skips the missed runs (counted) rather than bursting.
 
 It must not interpret results: ``on_result`` gets every ``ProbeResult``
 together with the wall-clock time the probe started, and decides what to
-record. It must not block on a probe: probes bound themselves by their
-timeout.
+record. It logs ``probe_failed`` when a target starts failing (or its reason
+changes) and ``probe_recovered`` when it succeeds again, not every failure.
+It must not block on a probe: probes bound themselves by their timeout.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class _Target:
     key: str
     sli: model.ProbeSLI
     running: bool = False
+    last_reason: str | None = None  # None until the first result
 
 
 class ProbeScheduler:
@@ -188,6 +190,7 @@ class ProbeScheduler:
         ok = False
         try:
             result = self._run(target.sli)
+            self._log_transition(target, result)
             self._on_result(target.key, target.sli, result, started_at)
             ok = True
         except Exception:
@@ -202,3 +205,25 @@ class ProbeScheduler:
                 # Wake the timer only when it may be waiting for this worker.
                 if self._stopping or self._in_flight == self._max_workers - 1:
                     self._cond.notify_all()
+
+    @staticmethod
+    def _log_transition(target: _Target, result: ProbeResult) -> None:
+        """Log when a target starts failing, changes reason, or recovers.
+
+        Logging every failure of thousands of targets would drown the log;
+        transitions say the same with a bounded volume. Only this target's
+        worker touches ``last_reason``, never two at once.
+        """
+        previous, target.last_reason = target.last_reason, result.reason
+        if result.reason == previous:
+            return
+        fields = {
+            "slo": target.key,
+            "module": target.sli.module,
+            "instance": target.sli.instance,
+            "duration": round(result.duration, 6),
+        }
+        if not result.success:
+            log.warning("probe_failed", reason=result.reason, detail=result.detail, **fields)
+        elif previous is not None:
+            log.info("probe_recovered", previous_reason=previous, **fields)
