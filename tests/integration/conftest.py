@@ -120,7 +120,5 @@ def make_exporter(tmp_path: Path) -> Iterator[ExporterFactory]:
 @pytest.fixture
 def live_counters(history: JobHistory) -> Iterator[CounterTarget]:
     """A scrape target continuing the history's counters in real time."""
-    with CounterTarget(
-        history.job, good_start=history.last_good, bad_start=history.last_bad
-    ) as target:
+    with CounterTarget({history.job: (history.last_good, history.last_bad)}) as target:
         yield target

@@ -491,28 +491,26 @@ class ExporterProcess(_Process):
 class CounterTarget:
     """An HTTP scrape target whose request counters keep growing in real time.
 
-    It continues the synthetic history: the same series (``job``/``code``
+    It continues synthetic histories: the same series (``job``/``code``
     labels, scraped with ``honor_labels`` and ``instance`` dropped) starting
-    from the history's last values, so a test can watch the daemon follow
-    live data across restarts and outages. ``reset()`` simulates an app
-    restart (counters drop to zero).
+    from each job's last values, so a test can watch the daemon follow live
+    data across restarts and outages. ``reset()`` simulates an app restart
+    (counters drop to zero).
     """
 
     def __init__(
         self,
-        job: str,
+        starts: Mapping[str, tuple[float, float]],
         *,
-        good_start: float,
-        bad_start: float,
         good_rps: float = 8.0,
         bad_rps: float = 0.25,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.job = job
+        """``starts`` maps each job to its (good, bad) counter values at start."""
         self.good_rps, self.bad_rps = good_rps, bad_rps
         self._clock = clock
         self._lock = threading.Lock()
-        self._base = (good_start, bad_start)
+        self._base = dict(starts)
         self._since = clock()
         self.port = free_port()
         target = self
@@ -520,11 +518,13 @@ class CounterTarget:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 body = target.exposition().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                # Prometheus may stop mid-scrape in the outage test
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # scrapes every second would drown the test output
@@ -536,25 +536,29 @@ class CounterTarget:
     def address(self) -> str:
         return f"{HOST}:{self.port}"
 
-    def values(self) -> tuple[float, float]:
+    def values(self) -> dict[str, tuple[int, int]]:
+        """Current (good, bad) counter values per job."""
         with self._lock:
             elapsed = self._clock() - self._since
-            good0, bad0 = self._base
-        good = good0 + math.floor(self.good_rps * elapsed)
-        return good, bad0 + math.floor(self.bad_rps * elapsed)
+            base = dict(self._base)
+        return {
+            job: (int(good) + math.floor(self.good_rps * elapsed),
+                  int(bad) + math.floor(self.bad_rps * elapsed))
+            for job, (good, bad) in base.items()
+        }
 
     def exposition(self) -> str:
-        good, bad = self.values()
-        return (
-            "# TYPE http_requests_total counter\n"
-            f'http_requests_total{{job="{self.job}",code="200"}} {good:g}\n'
-            f'http_requests_total{{job="{self.job}",code="500"}} {bad:g}\n'
-        )
+        lines = ["# TYPE http_requests_total counter\n"]
+        for job, (good, bad) in self.values().items():
+            # integers in full: `%g` would round large counters to 6 digits
+            lines.append(f'http_requests_total{{job="{job}",code="200"}} {good}\n')
+            lines.append(f'http_requests_total{{job="{job}",code="500"}} {bad}\n')
+        return "".join(lines)
 
     def reset(self) -> None:
         """Counters start again from zero, as after an app restart."""
         with self._lock:
-            self._base = (0.0, 0.0)
+            self._base = dict.fromkeys(self._base, (0.0, 0.0))
             self._since = self._clock()
 
     def scrape_config(self, interval: str = "1s") -> dict[str, Any]:
@@ -635,7 +639,9 @@ def window_mismatches(
         for result, value in (("good", want.good), ("bad", want.bad)):
             got = scrape.get("slo_events", **labels, window=label, result=result)
             if got is None or not math.isclose(got, value, rel_tol=1e-12, abs_tol=1e-9):
-                problems.append(f"{where}: slo_events{{result={result}}} = {got}, exact {value:g}")
+                problems.append(
+                    f"{where}: slo_events{{result={result}}} = {got}, exact {value:.0f}"
+                )
         checks = (
             ("slo_sli_ratio", want.sli),
             ("slo_burn_rate", want.burn_rate(objective)),
