@@ -313,6 +313,8 @@ def main() -> None:
     for mine, theirs in zip(phases[::2], phases[1::2], strict=True):
         print(f"{mine.targets:>5} targets: CPU per probe, slo-exporter / blackbox_exporter = "
               f"{mine.cpu_ms / theirs.cpu_ms:.2f}")
+    print("p50/p99: probe duration for slo-exporter; for blackbox_exporter, the /probe round")
+    print("trip seen by the load driver (includes blackbox's HTTP serving and the driver).")
     print(f"reference: requests with a new Session per probe, sequential: "
           f"{reference:.3f} CPU ms/probe")
 

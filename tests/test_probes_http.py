@@ -7,6 +7,7 @@ within its timeout plus a small slack.
 from __future__ import annotations
 
 import itertools
+import ssl
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -399,3 +400,19 @@ def test_injected_clock_drives_the_deadline() -> None:
         result = probe_http(model.HTTPProbe(url=srv.url()), TIMEOUT, clock=lambda: next(ticks))
     assert result.reason == "timeout"
     assert result.duration == 100.0
+
+
+def test_https_client_certificate(pki: PKI) -> None:
+    """tls.cert_file/key_file present a client certificate; without it the server refuses."""
+    ctx = pki.server_context(pki.valid_cert)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(pki.ca)
+    with TCPServer(http_app(ok_app), tls=ctx) as srv:
+        anonymous = model.TLSConfig(ca_file=str(pki.ca))
+        with_cert = model.TLSConfig(
+            ca_file=str(pki.ca), cert_file=str(pki.valid_cert), key_file=str(pki.key)
+        )
+        refused = probe_http(model.HTTPProbe(url=srv.url(), tls=anonymous), TIMEOUT)
+        accepted = probe_http(model.HTTPProbe(url=srv.url(), tls=with_cert), TIMEOUT)
+    assert refused.reason in ("tls_error", "connection_closed")
+    assert accepted.reason == "ok"
