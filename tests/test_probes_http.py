@@ -416,3 +416,14 @@ def test_https_client_certificate(pki: PKI) -> None:
         accepted = probe_http(model.HTTPProbe(url=srv.url(), tls=with_cert), TIMEOUT)
     assert refused.reason in ("tls_error", "connection_closed")
     assert accepted.reason == "ok"
+
+
+def test_slowloris_over_tls_hits_the_overall_deadline(pki: PKI) -> None:
+    """Trickled bytes inside TLS records also stop at the deadline."""
+    with TCPServer(slowloris, tls=pki.server_context(pki.valid_cert)) as srv:
+        result, took = timed(
+            model.HTTPProbe(url=srv.url(), tls=model.TLSConfig(ca_file=str(pki.ca)))
+        )
+    assert result.reason == "timeout"
+    assert result.cert_not_after == pki.valid_not_after
+    assert took < TIMEOUT + SLACK

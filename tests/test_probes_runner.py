@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from probe_servers import TCPServer, closed_port, tcp_banner
+from probe_servers import DNSServer, TCPServer, closed_port, tcp_banner
 
 from slo_exporter import model
 from slo_exporter.probes import REASONS, ProbeResult, is_good, run_probe
@@ -43,8 +43,17 @@ def test_run_probe_dispatches_by_target_kind() -> None:
     http = run_probe(
         model.ProbeSLI(model.HTTPProbe(url=f"http://127.0.0.1:{closed_port()}/"), timeout=1)
     )
+    with DNSServer({}, nxdomain=frozenset({"gone.test"})) as dns_srv:
+        dns = run_probe(
+            model.ProbeSLI(model.DNSProbe("gone.test", server=dns_srv.address), timeout=1)
+        )
+    tls = run_probe(
+        model.ProbeSLI(model.TLSProbe(address=f"127.0.0.1:{closed_port()}"), timeout=1)
+    )
     assert tcp.reason == "ok"
     assert http.reason == "connection_refused"
+    assert dns.reason == "dns_nxdomain"
+    assert tls.reason == "connection_refused"
 
 
 def test_results_use_only_documented_reasons() -> None:
