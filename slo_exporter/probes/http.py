@@ -74,7 +74,7 @@ def probe_http(
     deadline = Deadline(timeout, clock)
     progress = _Progress()
     try:
-        detail = _probe(target, deadline, progress)
+        _probe(target, deadline, progress)
     except ProbeFailed as exc:
         if exc.status_code is None:
             exc.status_code = progress.status
@@ -85,13 +85,12 @@ def probe_http(
         success=True,
         duration=deadline.elapsed(),
         reason=OK,
-        detail=detail,
         status_code=progress.status,
         cert_not_after=progress.cert_not_after,
     )
 
 
-def _probe(target: model.HTTPProbe, deadline: Deadline, progress: _Progress) -> str:
+def _probe(target: model.HTTPProbe, deadline: Deadline, progress: _Progress) -> None:
     url = target.url
     method = target.method.upper()
     body = target.body.encode() if target.body is not None else None
@@ -110,7 +109,7 @@ def _probe(target: model.HTTPProbe, deadline: Deadline, progress: _Progress) -> 
             break
         next_url = urljoin(url, resp.location)
         if next_url in seen:
-            raise ProbeFailed("redirect_loop", f"{url} redirects back to {next_url}")
+            raise ProbeFailed("redirect_loop", f"{url} redirects to {next_url}, seen before")
         if len(seen) > target.max_redirects:
             raise ProbeFailed("too_many_redirects", f"more than {target.max_redirects}")
         seen.add(next_url)
@@ -128,7 +127,6 @@ def _probe(target: model.HTTPProbe, deadline: Deadline, progress: _Progress) -> 
         raise ProbeFailed("not_ssl", f"{url} is not https")
     if keep_body:
         _check_body(target, (resp.body or b"").decode("utf-8", "replace"))
-    return ""
 
 
 def _authorization(target: model.HTTPProbe) -> str | None:
