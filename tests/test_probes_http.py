@@ -427,3 +427,10 @@ def test_slowloris_over_tls_hits_the_overall_deadline(pki: PKI) -> None:
     assert result.reason == "timeout"
     assert result.cert_not_after == pki.valid_not_after
     assert took < TIMEOUT + SLACK
+
+
+def test_unresolvable_host_is_resolve_error() -> None:
+    """A host name that cannot resolve fails with resolve_error (rejected locally, no DNS)."""
+    result, took = timed(model.HTTPProbe(url="http://bad..name/"))
+    assert (result.success, result.reason) == (False, "resolve_error")
+    assert took < TIMEOUT + SLACK

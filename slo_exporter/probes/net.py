@@ -55,14 +55,14 @@ def resolve(host: str, port: int, deadline: Deadline) -> list[Addr]:
     else:
         family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
         return [(family, (host, port))]
-    box: list[list[Addr] | OSError] = []
+    box: list[list[Addr] | Exception] = []
     done = threading.Event()
 
     def lookup() -> None:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             box.append([(fam, (str(sa[0]), int(sa[1]))) for fam, _, _, _, sa in infos])
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # IDNA rejects malformed names
             box.append(exc)
         finally:
             done.set()
@@ -71,7 +71,7 @@ def resolve(host: str, port: int, deadline: Deadline) -> list[Addr]:
     if not done.wait(deadline.remaining()):
         raise ProbeFailed("timeout", f"resolving {host}")
     answer = box[0]
-    if isinstance(answer, OSError):
+    if isinstance(answer, Exception):
         raise ProbeFailed("resolve_error", f"{host}: {answer}")
     if not answer:
         raise ProbeFailed("resolve_error", f"{host}: no addresses")
