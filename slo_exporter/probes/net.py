@@ -82,7 +82,11 @@ def connect(host: str, port: int, deadline: Deadline) -> socket.socket:
     """A connected TCP socket to the first address of ``host`` that accepts."""
     last: ProbeFailed | None = None
     for family, sockaddr in resolve(host, port, deadline):
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:  # e.g. an IPv6 address on a host without IPv6
+            last = classify_os_error(exc)
+            continue
         try:
             sock.settimeout(deadline.remaining())
             sock.connect(sockaddr)
