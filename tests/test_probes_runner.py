@@ -56,6 +56,12 @@ def test_run_probe_dispatches_by_target_kind() -> None:
     assert tls.reason == "connection_refused"
 
 
+def test_run_probe_never_raises_on_a_bad_timeout() -> None:
+    """A non-positive timeout gives a config_error result instead of an exception."""
+    result = run_probe(model.ProbeSLI(model.TCPProbe(address="127.0.0.1:1"), timeout=0))
+    assert (result.success, result.reason) == (False, "config_error")
+
+
 def test_results_use_only_documented_reasons() -> None:
     """ProbeFailed rejects a reason outside the closed set (it becomes a label)."""
     assert "ok" in REASONS

@@ -22,6 +22,8 @@ def run_probe(
 ) -> ProbeResult:
     """Probe ``sli.target`` once within ``sli.timeout``; never raises."""
     target = sli.target
+    if not sli.timeout > 0:  # config validation should have caught it; never raise here
+        return failed(ProbeFailed("config_error", f"timeout must be positive: {sli.timeout}"), 0.0)
     if isinstance(target, model.HTTPProbe):
         return probe_http(target, sli.timeout, clock=clock, wall=wall)
     if isinstance(target, model.TCPProbe):
