@@ -90,26 +90,28 @@ class Engine:
             self._maybe_prune(now)
             return snapshot
 
-    def budget_history(
-        self, slo: SLO, points: int = 48, span: float | None = None
-    ) -> list[tuple[float, float]]:
-        """Remaining error budget at ``points`` past instants, from the store.
+    def budget_history(self, slo: SLO, points: int = 48) -> list[tuple[float, float]]:
+        """Remaining error budget at up to ``points`` past instants, from the store.
 
-        Computed from stored buckets rather than kept in memory, so a restart
-        keeps the history.
+        The instants span the stored history (at most one period), so a young
+        store still draws a curve. Computed from stored buckets rather than
+        kept in memory, so a restart keeps the history.
         """
         status = next((s for s in self._snapshot.slos if s.slo.key == slo.key), None)
-        if status is None or status.evaluated_at is None:
+        first = self._store.first_bucket(slo.key)
+        if status is None or status.evaluated_at is None or first is None:
             return []
         res = self._store.resolution
         end = slomath.window_bounds(status.evaluated_at, slo.window, res)[1]
-        span = span if span is not None else slo.window
+        span = min(slo.window, end - first - res)
         step = max(res, (span // max(points - 1, 1)) // res * res)
         out: list[tuple[float, float]] = []
         for i in range(points - 1, -1, -1):
             at = end - i * step
-            counts = self._store.sum(slo.key, at - slo.window, at)
-            remaining = slomath.budget_remaining(counts, slo.objective)
+            if at <= first:
+                continue
+            remaining = slomath.budget_remaining(
+                self._store.sum(slo.key, at - slo.window, at), slo.objective)
             if remaining is not None:
                 out.append((at, remaining))
         return out

@@ -413,6 +413,12 @@ class EventStore:
             index = self._loaded(conn, slo_key)
             return {w: index.sum(end - w, end) for w in windows}
 
+    def first_bucket(self, slo_key: str) -> float | None:
+        """Start of the oldest stored bucket of the SLO, or None when it has none."""
+        with self._locked() as conn:
+            index = self._loaded(conn, slo_key)
+            return index.starts[0] if len(index) else None
+
     def buckets(self, slo_key: str, start: float, end: float) -> list[tuple[float, float, float]]:
         """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
         with self._locked() as conn:
