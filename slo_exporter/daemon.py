@@ -12,6 +12,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -69,14 +70,18 @@ class ThreadLocalClient:
 
 
 class ProbeRecorder:
-    """Turns probe results into stored events, probe metrics and log lines."""
+    """Turns probe results into stored events and probe metrics.
 
-    def __init__(self, store: EventStore, slos: dict[str, SLO], metrics: Any) -> None:
+    The scheduler logs failures when a target's outcome changes.
+    """
+
+    def __init__(self, store: EventStore, slos: dict[str, SLO], metrics: ProbeMetrics,
+                 on_error: Callable[[str], None]) -> None:
         self._store = store
+        self._on_error = on_error
         self._slos = slos
         self._metrics = metrics
         self._last_seen: dict[str, float] = {}
-        self._last_ok: dict[str, bool] = {}
 
     def last_seen(self, key: str) -> float | None:
         return self._last_seen.get(key)
@@ -87,17 +92,10 @@ class ProbeRecorder:
         try:
             self._store.record(key, at, good)
         except Exception:  # a full disk must not kill the probe loop
+            self._on_error("store")
             log.exception("store_failed", service=slo.service, slo=slo.name)
         self._metrics.observe(slo, result)
         self._last_seen[key] = at
-        if result.success != self._last_ok.get(key, True):
-            event = "probe_recovered" if result.success else "probe_failed"
-            log.warning(event, service=slo.service, slo=slo.name, target=sli.instance,
-                        reason=result.reason, detail=result.detail)
-        elif not result.success:
-            log.debug("probe_failed", service=slo.service, slo=slo.name, target=sli.instance,
-                      reason=result.reason, detail=result.detail)
-        self._last_ok[key] = result.success
 
 
 class Daemon:
@@ -115,7 +113,8 @@ class Daemon:
         probe_slos = {s.key: s for s in config.slos if isinstance(s.sli, ProbeSLI)}
         self.probe_metrics = ProbeMetrics()
         self.registry.register(self.probe_metrics)
-        self.recorder = ProbeRecorder(self.store, probe_slos, self.probe_metrics)
+        self.recorder = ProbeRecorder(self.store, probe_slos, self.probe_metrics,
+                                      self.self_metrics.query_error)
         needs_prometheus = any(not isinstance(s.sli, ProbeSLI) for s in config.slos)
         if needs_prometheus:
             PrometheusClient(config.prometheus).close()  # bad settings fail here, at start-up
@@ -130,6 +129,7 @@ class Daemon:
             [(k, s.sli) for k, s in probe_slos.items() if isinstance(s.sli, ProbeSLI)],
             self.recorder,
         )
+        self.probe_metrics.watch(self.probes.stats)
         self.web = WebServer(
             options.listen_address, self.registry, lambda: self.engine.snapshot,
             pages={
