@@ -33,6 +33,9 @@ from slo_exporter.web import WebServer, html_page, json_page
 
 log = structlog.get_logger("slo_exporter.daemon")
 
+#: seconds between refreshes of probe SLOs (store reads only, about 30 us each)
+PROBE_REFRESH = 1.0
+
 
 @dataclass(frozen=True)
 class Options:
@@ -171,6 +174,12 @@ class Daemon:
             coalesce=True, max_instances=1, misfire_grace_time=max(1, int(interval)),
             next_run_time=datetime.now(UTC),
         )
+        if self.engine.has_probes:
+            self.scheduler.add_job(
+                self.engine.refresh_probes, "interval", seconds=PROBE_REFRESH,
+                id="refresh_probes", coalesce=True, max_instances=1,
+                misfire_grace_time=1,
+            )
         self.scheduler.start()
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)

@@ -63,6 +63,8 @@ class Engine:
         # le label text per latency SLO, discovered once instead of every cycle
         self._le_cache: dict[str, dict[str, str]] = {s.key: {} for s in config.slos}
         self._lock = threading.Lock()  # one cycle at a time, whatever calls it
+        self._swap_lock = threading.Lock()  # full cycles and probe refreshes swap in turn
+        self._probe_slos = tuple(s for s in config.slos if isinstance(s.sli, ProbeSLI))
         self._prepare_store()
 
     # ------------------------------------------------------------------ API
@@ -86,9 +88,32 @@ class Engine:
                 ) as pool:
                     statuses = list(pool.map(lambda s: self._evaluate_slo(s, now), slos))
             snapshot = Snapshot(slos=tuple(statuses), taken_at=now, complete=True)
-            self._snapshot = snapshot
+            with self._swap_lock:
+                self._snapshot = snapshot
             self._maybe_prune(now)
             return snapshot
+
+    def refresh_probes(self) -> Snapshot:
+        """Recompute only the probe SLOs and swap them into the current snapshot.
+
+        Probe SLOs read nothing but the store's in-memory index, so they can
+        be refreshed every second; a page on a probe SLO then waits for the
+        next probe, not for the next full cycle over Prometheus.
+        """
+        now = self._clock()
+        fresh = {s.key: self._evaluate_slo(s, now) for s in self._probe_slos}
+        with self._swap_lock:
+            current = self._snapshot
+            if current.complete and fresh:
+                self._snapshot = Snapshot(
+                    slos=tuple(fresh.get(st.slo.key, st) for st in current.slos),
+                    taken_at=current.taken_at, complete=True,
+                )
+            return self._snapshot
+
+    @property
+    def has_probes(self) -> bool:
+        return bool(self._probe_slos)
 
     def budget_history(self, slo: SLO, points: int = 48) -> list[tuple[float, float]]:
         """Remaining error budget at up to ``points`` past instants, from the store.

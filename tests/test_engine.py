@@ -104,3 +104,26 @@ def test_changed_definition_resets_stored_events(store: EventStore) -> None:
     assert w is not None
     assert w.total == 0.0
     assert w.sli is None
+
+
+def test_probe_refresh_updates_only_probe_slos(store: EventStore) -> None:
+    """A probe refresh swaps in new probe values and keeps the last full-cycle statuses."""
+    clock = [NOW]
+    config = parse_config(CONFIG, "t.yaml")
+    errors: list[str] = []
+    engine = Engine(config, store, PrometheusClient(config.prometheus, sleep=lambda s: None),
+                    clock=lambda: clock[0], on_error=errors.append,
+                    probe_last_seen=lambda key: clock[0])
+    assert not engine.refresh_probes().complete  # nothing to merge into before the first cycle
+    first = engine.evaluate()
+    store.record("web/probe", NOW + 1, good=False)
+    clock[0] = NOW + 2
+    refreshed = engine.refresh_probes()
+    by_key = {s.slo.key: s for s in refreshed.slos}
+    assert by_key["web/probe"].evaluated_at == NOW + 2
+    w5m = by_key["web/probe"].window(300.0)
+    assert w5m is not None
+    assert w5m.total == 1.0
+    kept = next(s for s in first.slos if s.slo.key == "api/availability")
+    assert by_key["api/availability"] is kept
+    assert errors == ["connection"]  # the refresh did not query Prometheus
