@@ -31,9 +31,7 @@ LABEL org.opencontainers.image.title="slo-exporter" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.source="https://github.com/slo-exporter/slo-exporter" \
-      org.opencontainers.image.documentation="https://github.com/slo-exporter/slo-exporter#readme"
+      org.opencontainers.image.licenses="Apache-2.0"
 
 # A fixed numeric uid/gid, so Kubernetes runAsNonRoot and volume ownership work.
 RUN groupadd --system --gid 10950 slo-exporter \
