@@ -28,6 +28,7 @@ from harness import (
     SLOSpec,
     evaluated_at,
     exporter_config,
+    wait_until,
     window_mismatches,
 )
 from synth import DAY, Sample
@@ -127,9 +128,13 @@ def test_sigkill_and_restart_keep_windows_exact(
     prometheus.wait_for_sample_after(TOTAL, time.time(), timeout=30)
     exporter: ExporterProcess = make_exporter(config(prometheus))
 
-    # killed during the cold-start backfill: the next start resumes it
+    # killed as soon as it has a store, i.e. during the cold-start backfill
     exporter.launch()
-    time.sleep(1.0)
+    wait_until(
+        lambda: True if exporter.storage.is_dir() and any(exporter.storage.iterdir()) else None,
+        timeout=30, interval=0.05, what="the daemon to create its store",
+        on_timeout=exporter.log_tail,
+    )
     exporter.kill()
     exporter.start(ready_timeout=120)
     scrape = exporter.wait_for_scrape(all_up_after(0.0), timeout=30, what="a first evaluation")
