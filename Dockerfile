@@ -26,12 +26,15 @@ ARG PORT=10950
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 ARG CREATED=unknown
+# The repository the image was built from; pass --build-arg SOURCE=<url>.
+ARG SOURCE=unknown
 LABEL org.opencontainers.image.title="slo-exporter" \
       org.opencontainers.image.description="Exact, restart-proof SLOs from Prometheus metrics and active probes, exported for Prometheus" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="${SOURCE}"
 
 # A fixed numeric uid/gid, so Kubernetes runAsNonRoot and volume ownership work.
 RUN groupadd --system --gid 10950 slo-exporter \
