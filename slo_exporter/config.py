@@ -1203,12 +1203,16 @@ class _Checker:
         return size
 
     def address(self, node: Node, path: str) -> str | None:
+        return self._host_port(node, path, port_required=True)
+
+    def _host_port(self, node: Node, path: str, *, port_required: bool) -> str | None:
         text = self.string(node, path)
         if text is None:
             return None
-        problem = _host_port_problem(text.strip(), port_required=True)
+        problem = _host_port_problem(text.strip(), port_required=port_required)
         if problem:
-            self.report(node, path, f"must be host:port, got {text!r} ({problem})")
+            form = "host:port" if port_required else "host or host:port"
+            self.report(node, path, f"must be {form}, got {text!r} ({problem})")
             return None
         return text.strip()
 
@@ -1275,14 +1279,7 @@ class _Checker:
         )
 
     def dns_server(self, node: Node, path: str) -> str | None:
-        text = self.string(node, path)
-        if text is None:
-            return None
-        problem = _host_port_problem(text.strip(), port_required=False)
-        if problem:
-            self.report(node, path, f"must be host or host:port, got {text!r} ({problem})")
-            return None
-        return text.strip()
+        return self._host_port(node, path, port_required=False)
 
     def _choice(
         self, options: tuple[str, ...], what: str, normalize: Callable[[str], str]
