@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,12 @@ DOWN_SECONDS = 3.0
 #: every probe SLO is refreshed from the store once a second; a few periods
 #: of slack cover a slow machine
 CONVERGE_TIMEOUT = 15.0
+#: a probe answer reaches the daemon's store well within this many seconds
+RECORD_GUARD = 0.1
+#: Answer delays cycled by the target. Spread over twice the guard, at
+#: most three of these five phases can sit within the guard before a
+#: refresh; all stay far below the 500 ms probe timeout.
+ANSWER_DELAYS = (0.0, 0.05, 0.1, 0.15, 0.2)
 
 
 @dataclass(frozen=True)
@@ -49,17 +55,30 @@ class Counts:
 
 
 class RecordingTarget(LoopbackServer):
-    """``GET /`` answers 200, or 500 while failing; every answer is logged with its time."""
+    """``GET /`` answers 200, or 500 while failing; every answer is logged with its time.
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    The n-th request waits ``delays[n % len(delays)]`` before answering, so
+    the answers drift against the daemon's fixed refresh phase and some
+    refreshes always fall clear of an answer (see wait_for_target_counts).
+    """
+
+    def __init__(
+        self,
+        delays: Sequence[float] = ANSWER_DELAYS,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._delays = tuple(delays)
         self._clock = clock
         self._lock = threading.Lock()
         self._failing = False
+        self._requests = 0
         self._served: list[tuple[float, int]] = []
         target = self
 
         class Handler(QuietHandler):
             def do_GET(self) -> None:
+                sleep(target._next_delay())
                 code = target._answer()
                 body = b"fail\n" if code == 500 else b"ok\n"
                 self.send_response(code)
@@ -69,6 +88,11 @@ class RecordingTarget(LoopbackServer):
                 self.wfile.write(body)
 
         super().__init__(Handler)
+
+    def _next_delay(self) -> float:
+        with self._lock:
+            self._requests += 1
+            return self._delays[self._requests % len(self._delays)]
 
     def _answer(self) -> int:
         with self._lock:
@@ -86,10 +110,13 @@ class RecordingTarget(LoopbackServer):
         with self._lock:
             return list(self._served)
 
-    def counts(self) -> Counts:
-        served = self.served
-        return Counts(good=sum(code == 200 for _, code in served),
-                      bad=sum(code == 500 for _, code in served))
+    def counts(self, before: float = math.inf) -> Counts:
+        """Answers given before ``before``, by status."""
+        codes = [code for t, code in self.served if t < before]
+        return Counts(good=codes.count(200), bad=codes.count(500))
+
+    def answered_within(self, start: float, end: float) -> bool:
+        return any(start <= t <= end for t, _ in self.served)
 
 
 def probe_config(target_url: str) -> dict[str, Any]:
@@ -125,19 +152,31 @@ def exported(scrape: Scrape) -> Counts | None:
 def wait_for_target_counts(
     exporter: ExporterProcess, target: RecordingTarget, what: str
 ) -> tuple[Scrape, Counts]:
-    """Scrape until the exported 1h events equal the target's answers (stable around the scrape)."""
+    """Scrape until the exported 1h events equal the answers given before the evaluation instant.
+
+    The daemon says when its values were computed; every probe the target
+    answered more than ``RECORD_GUARD`` s earlier has been stored by then,
+    and none answered later can be in them. A scrape whose instant falls
+    within the guard of an answer is ambiguous and skipped, so a lagging
+    daemon can never match by coincidence.
+    """
     seen: list[str] = []
 
     def probe() -> tuple[Scrape, Counts] | None:
         if not exporter.alive:
             raise HarnessError(f"slo-exporter exited with {exporter.returncode}\n"
                                + exporter.log_tail())
-        before = target.counts()
         scrape = exporter.scrape()
-        after = target.counts()
+        at = scrape.get("slo_last_evaluation_timestamp_seconds", service=SERVICE, slo=SLO)
         got = exported(scrape)
-        seen[:] = [f"target {after}, exported {got}"]
-        return (scrape, after) if before == after == got else None
+        if at is None or got is None:
+            return None
+        if target.answered_within(at - RECORD_GUARD, at):
+            seen[:] = [f"at {at:.3f}: an answer within {RECORD_GUARD}s before, skipped"]
+            return None
+        want = target.counts(before=at)
+        seen[:] = [f"at {at:.3f}: answered {want}, exported {got}"]
+        return (scrape, want) if got == want else None
 
     return wait_until(probe, timeout=CONVERGE_TIMEOUT, what=what, interval=0.1,
                       on_timeout=lambda: f"last: {seen}\n{exporter.log_tail()}")
