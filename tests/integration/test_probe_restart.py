@@ -150,7 +150,7 @@ def exported(scrape: Scrape) -> Counts | None:
 
 
 def wait_for_target_counts(
-    exporter: ExporterProcess, target: RecordingTarget, what: str
+    exporter: ExporterProcess, target: RecordingTarget, what: str, *, min_total: int = 0
 ) -> tuple[Scrape, Counts]:
     """Scrape until the exported 1h events equal the answers given before the evaluation instant.
 
@@ -176,7 +176,7 @@ def wait_for_target_counts(
             return None
         want = target.counts(before=at)
         seen[:] = [f"at {at:.3f}: answered {want}, exported {got}"]
-        return (scrape, want) if got == want else None
+        return (scrape, want) if got == want and want.total >= min_total else None
 
     return wait_until(probe, timeout=CONVERGE_TIMEOUT, what=what, interval=0.1,
                       on_timeout=lambda: f"last: {seen}\n{exporter.log_tail()}")
@@ -231,10 +231,9 @@ def test_sigkill_between_probes_keeps_history_and_downtime_is_no_data(
         target.set_failing(False)
         exporter.start(ready_timeout=30)
         # a few post-restart probes, so the window mixes old and new events
-        wait_until(lambda: True if target.counts().total >= served_at_kill.total + 3 else None,
-                   timeout=10, what="three probes after the restart")
         scrape, final = wait_for_target_counts(
-            exporter, target, "exported 1h events equal to every answer, across the restart")
+            exporter, target, "exported 1h events equal to every answer, across the restart",
+            min_total=served_at_kill.total + 3)
         record_property("probes_answered", final.total)
     finally:
         target.stop()
