@@ -126,7 +126,9 @@ def live_counters(history: JobHistory) -> Iterator[CounterTarget]:
 
 
 #: user_properties that are figures worth seeing in every run's output
-REPORTED_FIGURES = ("sloth_contrast", "cold_start_seconds")
+REPORTED_FIGURES = (
+    "sloth_contrast", "cold_start_seconds", "detection_seconds", "resolved_after_recovery_seconds",
+)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
