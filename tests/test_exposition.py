@@ -9,7 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
-from slo_exporter.snapshot import Snapshot, SLOStatus
+from slo_exporter.snapshot import SLOStatus, Snapshot
 from tests.helpers import ratio_slo, status
 
 DAY = 86400.0
