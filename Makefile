@@ -49,11 +49,18 @@ test: venv system-deps
 lint: venv
 	$(BIN)/ruff check slo_exporter tests bench
 	$(BIN)/mypy
+	$(BIN)/python deploy/grafana/generate.py --check
 
 check: lint test
 
 bench: venv system-deps
+	@command -v prometheus-blackbox-exporter >/dev/null || { \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-blackbox-exporter; }
 	$(BIN)/python bench/query_cost.py
+	$(BIN)/python bench/store_bench.py
+	$(BIN)/python bench/probe_throughput.py
+	$(BIN)/python bench/detection_time.py --scenario outage
 
 clean:
 	rm -rf $(VENV) $(STORAGE) .pytest_cache .mypy_cache .ruff_cache
