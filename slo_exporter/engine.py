@@ -42,7 +42,7 @@ class Engine:
         self,
         config: Config,
         store: EventStore,
-        client: Any,
+        client: accounting.Source | None,
         *,
         clock: Callable[[], float] = time.time,
         on_error: ErrorCounter | None = None,
@@ -198,6 +198,8 @@ class Engine:
                 "backfill_started", service=slo.service, slo=slo.name,
                 since=since, until=until, seconds=round(until - since),
             )
+        if self._client is None:  # the daemon makes one whenever a non-probe SLO exists
+            raise SourceError(f"no Prometheus client for {slo.key}")
         batch = accounting.fetch_events(
             self._client, slo,
             since=since, until=until,
