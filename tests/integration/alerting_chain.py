@@ -60,6 +60,13 @@ class LoopbackServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
+    def __enter__(self) -> LoopbackServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 # ------------------------------------------------------------------ target
 

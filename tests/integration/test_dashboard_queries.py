@@ -6,13 +6,12 @@ import importlib.util
 import math
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from types import ModuleType
 from typing import Any
 
 import pytest
+from alerting_chain import FlakyTarget
 from harness import HOST, ExporterProcess, HarnessError, PrometheusServer, running, wait_until
 
 GENERATOR = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "generate.py"
@@ -30,40 +29,10 @@ def _load_generator() -> ModuleType:
     return module
 
 
-class HealthyTarget:
-    """A loopback HTTP server answering 200 to every request: the probed endpoint."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # one probe a second would drown the test output
-
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
-        self._thread = Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self._server.server_address[1]}/healthz"
-
-    def __enter__(self) -> HealthyTarget:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
 @pytest.fixture
 def exporter(make_exporter: Any) -> Iterator[ExporterProcess]:
     """A running exporter with one probe SLO against a local healthy endpoint."""
-    with HealthyTarget() as target:
+    with FlakyTarget() as target:  # failure share 0: every request answered 200
         config = {
             "evaluation_interval": "1s",
             "services": [
@@ -77,7 +46,7 @@ def exporter(make_exporter: Any) -> Iterator[ExporterProcess]:
                             "window": "30d",
                             "sli": {
                                 "probe": {
-                                    "http": {"url": target.url},
+                                    "http": {"url": f"{target.url}/healthz"},
                                     "interval": "1s",
                                     "timeout": "500ms",
                                 }

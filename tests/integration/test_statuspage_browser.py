@@ -5,47 +5,16 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from threading import Thread
 from typing import Any
 
 import pytest
 import requests
-from harness import HOST, ExporterProcess, HarnessError, require_binary, wait_until
+from alerting_chain import FlakyTarget
+from harness import ExporterProcess, HarnessError, require_binary, wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_TIMEOUT = 90
-
-
-class ProbeTarget:
-    """A loopback HTTP server: ``/ok`` answers 200, ``/fail`` answers 503."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                code = 200 if self.path == "/ok" else 503
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # one probe a second would drown the test output
-
-        self._server = ThreadingHTTPServer((HOST, 0), Handler)
-        self._thread = Thread(target=self._server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://{HOST}:{self._server.server_address[1]}{path}"
-
-    def __enter__(self) -> ProbeTarget:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def _probe_slo(name: str, url: str, objective: float, window: str) -> dict[str, Any]:
@@ -70,7 +39,8 @@ def chromium() -> str:
 @pytest.fixture
 def exporter(make_exporter: Any) -> Iterator[ExporterProcess]:
     """A running exporter probing one healthy and one failing local endpoint."""
-    with ProbeTarget() as target:
+    with FlakyTarget() as healthy, FlakyTarget() as failing:
+        failing.set_failure_share(1.0)
         config = {
             "evaluation_interval": "1s",
             # Budget history points are whole buckets apart (about window / 47,
@@ -81,9 +51,9 @@ def exporter(make_exporter: Any) -> Iterator[ExporterProcess]:
                     "name": "shop",
                     "labels": {"owner": "web-team", "tier": "critical"},
                     "slos": [
-                        _probe_slo("homepage", target.url("/ok"), 99.0, "1h"),
+                        _probe_slo("homepage", f"{healthy.url}/ok", 99.0, "1h"),
                         # a total outage on a 30d SLO: both page windows burn at 1000x
-                        _probe_slo("checkout", target.url("/fail"), 99.9, "30d"),
+                        _probe_slo("checkout", f"{failing.url}/fail", 99.9, "30d"),
                     ],
                 }
             ],
