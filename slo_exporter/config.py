@@ -626,55 +626,43 @@ class _Checker:
         )
 
     def headers(self, node: Node, path: str) -> dict[str, str] | None:
-        fields = self._free_mapping(node, path, "header names to values")
-        if fields is None:
-            return None
-        headers: dict[str, str] = {}
-        for name, (key_node, value_node) in fields.items():
-            name_path = _join(path, name)
-            if not _HEADER_NAME.fullmatch(name):
-                self.report(key_node, name_path, f"invalid HTTP header name {name!r}")
-                continue
-            value = self.string(value_node, name_path)
-            if value is None:
-                continue
-            if "\n" in value or "\r" in value:
-                self.report(value_node, name_path, "header values must be a single line")
-                continue
-            headers[name] = value
-        return headers
+        return self._string_map(
+            node, path, "header names to values", _header_name_problem, _header_value_problem
+        )
 
     def labels(self, node: Node, path: str) -> dict[str, str] | None:
-        fields = self._free_mapping(node, path, "label names to values")
+        return self._string_map(
+            node, path, "label names to values", _label_name_problem, _label_value_problem
+        )
+
+    def _string_map(
+        self,
+        node: Node,
+        path: str,
+        what: str,
+        name_problem: Callable[[str], str | None],
+        value_problem: Callable[[str], str | None],
+    ) -> dict[str, str] | None:
+        """A mapping of names to strings; each bad name or value is reported once."""
+        fields = self._free_mapping(node, path, what)
         if fields is None:
             return None
-        labels: dict[str, str] = {}
+        out: dict[str, str] = {}
         for name, (key_node, value_node) in fields.items():
             name_path = _join(path, name)
-            if not _LABEL_NAME.fullmatch(name):
-                self.report(
-                    key_node,
-                    name_path,
-                    f"invalid label name {name!r}: must match [a-zA-Z_][a-zA-Z0-9_]*",
-                )
-                continue
-            if name in _RESERVED_LABELS or name.startswith("__"):
-                self.report(
-                    key_node,
-                    name_path,
-                    f"label name {name!r} is reserved: the exporter sets "
-                    f"{', '.join(_RESERVED_LABELS[:-1])} and {_RESERVED_LABELS[-1]} itself, "
-                    "and names starting with __ belong to Prometheus",
-                )
+            problem = name_problem(name)
+            if problem:
+                self.report(key_node, name_path, problem)
                 continue
             value = self.string(value_node, name_path)
             if value is None:
                 continue
-            if not value:
-                self.report(value_node, name_path, "label values must not be empty")
+            problem = value_problem(value)
+            if problem:
+                self.report(value_node, name_path, problem)
                 continue
-            labels[name] = value
-        return labels
+            out[name] = value
+        return out
 
     def _free_mapping(
         self, node: Node, path: str, what: str
@@ -1475,3 +1463,27 @@ def _quoted(text: str, pos: int) -> tuple[str, int]:
             break
         index += 1
     raise ValueError(f"unterminated string starting at position {pos + 1}")
+
+
+def _header_name_problem(name: str) -> str | None:
+    return None if _HEADER_NAME.fullmatch(name) else f"invalid HTTP header name {name!r}"
+
+
+def _header_value_problem(value: str) -> str | None:
+    return "header values must be a single line" if "\n" in value or "\r" in value else None
+
+
+def _label_name_problem(name: str) -> str | None:
+    if not _LABEL_NAME.fullmatch(name):
+        return f"invalid label name {name!r}: must match [a-zA-Z_][a-zA-Z0-9_]*"
+    if name in _RESERVED_LABELS or name.startswith("__"):
+        return (
+            f"label name {name!r} is reserved: the exporter sets "
+            f"{', '.join(_RESERVED_LABELS[:-1])} and {_RESERVED_LABELS[-1]} itself, "
+            "and names starting with __ belong to Prometheus"
+        )
+    return None
+
+
+def _label_value_problem(value: str) -> str | None:
+    return None if value else "label values must not be empty"
