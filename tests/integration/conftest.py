@@ -123,24 +123,3 @@ def live_counters(history: JobHistory) -> Iterator[CounterTarget]:
     """A scrape target continuing the history's counters in real time."""
     with CounterTarget({history.job: (history.last_good, history.last_bad)}) as target:
         yield target
-
-
-#: user_properties that are figures worth seeing in every run's output
-REPORTED_FIGURES = (
-    "sloth_contrast", "cold_start_seconds", "detection_seconds", "resolved_after_recovery_seconds",
-)
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Show the recorded figures (e.g. the Sloth contrast) without needing -s."""
-    lines = [
-        f"{report.nodeid.split('::')[-1]}: {name} = {value}"
-        for outcome in ("passed", "failed")
-        for report in terminalreporter.stats.get(outcome, [])
-        for name, value in getattr(report, "user_properties", [])
-        if name in REPORTED_FIGURES
-    ]
-    if lines:
-        terminalreporter.section("slo-exporter figures")
-        for line in lines:
-            terminalreporter.write_line(line)

@@ -1,0 +1,25 @@
+"""Suite-wide hooks. Loaded by the pytest controller too, so they work under xdist."""
+
+from __future__ import annotations
+
+import pytest
+
+#: user_properties that are figures worth seeing in every run's output
+REPORTED_FIGURES = (
+    "sloth_contrast", "cold_start_seconds", "detection_seconds", "resolved_after_recovery_seconds",
+)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show the recorded figures (e.g. the Sloth contrast) without needing -s."""
+    lines = [
+        f"{report.nodeid.split('::')[-1]}: {name} = {value}"
+        for outcome in ("passed", "failed")
+        for report in terminalreporter.stats.get(outcome, [])
+        for name, value in getattr(report, "user_properties", [])
+        if name in REPORTED_FIGURES
+    ]
+    if lines:
+        terminalreporter.section("slo-exporter figures")
+        for line in lines:
+            terminalreporter.write_line(line)
