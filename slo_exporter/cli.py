@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log = structlog.get_logger("slo_exporter")
     try:
-        daemon = Daemon(config, Options(args.listen_address, args.storage_path))
+        daemon = Daemon(config, Options(args.listen_address, args.storage_path, args.config_file))
     except StoreError as exc:
         log.error("storage_unusable", path=args.storage_path, error=str(exc))
         return 1

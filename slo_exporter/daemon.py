@@ -23,7 +23,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from slo_exporter import api, statuspage
+from slo_exporter.config import load_config
 from slo_exporter.engine import Engine
+from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
 from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig
 from slo_exporter.probes import ProbeMetrics, ProbeResult, ProbeScheduler, is_good
@@ -41,6 +43,7 @@ PROBE_REFRESH = 1.0
 class Options:
     listen_address: str
     storage_path: str
+    config_file: str = ""  # re-read on SIGHUP
 
 
 class ThreadLocalClient:
@@ -79,15 +82,20 @@ class ProbeRecorder:
     """
 
     def __init__(self, store: EventStore, slos: dict[str, SLO], metrics: ProbeMetrics,
-                 on_error: Callable[[str], None]) -> None:
+                 on_error: Callable[[str], None],
+                 last_seen: dict[str, float] | None = None) -> None:
         self._store = store
         self._on_error = on_error
         self._slos = slos
         self._metrics = metrics
-        self._last_seen: dict[str, float] = {}
+        # carried over a reload, so kept probes do not look late meanwhile
+        self._last_seen = {k: v for k, v in (last_seen or {}).items() if k in slos}
 
     def last_seen(self, key: str) -> float | None:
         return self._last_seen.get(key)
+
+    def last_seen_all(self) -> dict[str, float]:
+        return dict(self._last_seen)
 
     def __call__(self, key: str, sli: ProbeSLI, result: ProbeResult, at: float) -> None:
         slo = self._slos[key]
@@ -101,40 +109,47 @@ class ProbeRecorder:
         self._last_seen[key] = at
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """Everything built from one configuration; a reload builds a new one."""
+
+    config: Config
+    engine: Engine
+    recorder: ProbeRecorder
+    probes: ProbeScheduler
+
+
+class ReloadRefused(Exception):
+    """The new configuration is valid but cannot be applied without a restart."""
+
+
 class Daemon:
-    """Owns every long-lived part; ``run()`` blocks until SIGTERM/SIGINT."""
+    """Owns every long-lived part; ``run()`` blocks until SIGTERM/SIGINT.
+
+    SIGHUP re-reads the configuration file. A file with problems is refused
+    (logged with every problem, ``slo_exporter_config_last_reload_successful``
+    0) and the running configuration stays. A good one replaces the engine
+    and probes while the store, web server and scheduler keep running; stored
+    events of unchanged SLOs are kept.
+    """
 
     def __init__(self, config: Config, options: Options) -> None:
-        self.config = config
         self.listen_address = options.listen_address
+        self.config_file = options.config_file
         # _created samples double the series count of every counter and no
         # dashboard or rule here reads them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self.self_metrics = SelfMetrics(self.registry)
         self.store = EventStore(options.storage_path, config.storage.resolution)
-        probe_slos = {s.key: s for s in config.slos if isinstance(s.sli, ProbeSLI)}
         self.probe_metrics = ProbeMetrics()
         self.registry.register(self.probe_metrics)
-        self.recorder = ProbeRecorder(self.store, probe_slos, self.probe_metrics,
-                                      self.self_metrics.query_error)
-        needs_prometheus = any(not isinstance(s.sli, ProbeSLI) for s in config.slos)
-        if needs_prometheus:
-            PrometheusClient(config.prometheus).close()  # bad settings fail here, at start-up
-        self.client = ThreadLocalClient(config.prometheus) if needs_prometheus else None
-        self.engine = Engine(
-            config, self.store, self.client,
-            on_error=self.self_metrics.query_error,
-            probe_last_seen=self.recorder.last_seen,
-        )
-        self.registry.register(SnapshotCollector(lambda: self.engine.snapshot))
-        self.probes = ProbeScheduler(
-            [(k, s.sli) for k, s in probe_slos.items() if isinstance(s.sli, ProbeSLI)],
-            self.recorder,
-        )
-        self.probe_metrics.watch(self.probes.stats)
+        self._cycle_lock = threading.Lock()  # a cycle and a reload never overlap
+        self._reload_lock = threading.Lock()
+        self.rt = self._build(config, last_seen={})
+        self.registry.register(SnapshotCollector(lambda: self.rt.engine.snapshot))
         self.web = WebServer(
-            options.listen_address, self.registry, lambda: self.engine.snapshot,
+            options.listen_address, self.registry, lambda: self.rt.engine.snapshot,
             pages={
                 "/": html_page(self._status_page),
                 "/api/v1/slos": json_page(self._api),
@@ -143,19 +158,44 @@ class Daemon:
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._stop = threading.Event()
 
+    @property
+    def config(self) -> Config:
+        return self.rt.config
+
+    def _build(self, config: Config, last_seen: dict[str, float]) -> Runtime:
+        probe_slos = {s.key: s for s in config.slos if isinstance(s.sli, ProbeSLI)}
+        recorder = ProbeRecorder(self.store, probe_slos, self.probe_metrics,
+                                 self.self_metrics.query_error, last_seen)
+        client = None
+        if any(not isinstance(s.sli, ProbeSLI) for s in config.slos):
+            PrometheusClient(config.prometheus).close()  # bad settings fail here, at start-up
+            client = ThreadLocalClient(config.prometheus)
+        engine = Engine(
+            config, self.store, client,
+            on_error=self.self_metrics.query_error,
+            probe_last_seen=recorder.last_seen,
+        )
+        probes = ProbeScheduler(
+            [(k, s.sli) for k, s in probe_slos.items() if isinstance(s.sli, ProbeSLI)],
+            recorder,
+        )
+        return Runtime(config, engine, recorder, probes)
+
     def _history(self) -> dict[str, list[tuple[float, float]]]:
-        return {s.key: self.engine.budget_history(s) for s in self.config.slos}
+        engine = self.rt.engine
+        return {s.key: engine.budget_history(s) for s in self.rt.config.slos}
 
     def _status_page(self) -> str:
-        return statuspage.render_status_page(self.engine.snapshot, self._history())
+        return statuspage.render_status_page(self.rt.engine.snapshot, self._history())
 
     def _api(self) -> Any:
-        return api.render_slos(self.engine.snapshot, self._history())
+        return api.render_slos(self.rt.engine.snapshot, self._history())
 
     def evaluate(self) -> None:
-        started = time.monotonic()
-        snapshot = self.engine.evaluate()
-        elapsed = time.monotonic() - started
+        with self._cycle_lock:
+            started = time.monotonic()
+            snapshot = self.rt.engine.evaluate()
+            elapsed = time.monotonic() - started
         self.self_metrics.evaluation_duration.observe(elapsed)
         self.self_metrics.evaluations.inc()
         down = [s.slo.key for s in snapshot.slos if not s.up]
@@ -164,25 +204,71 @@ class Daemon:
         log.info("evaluation_done", seconds=round(elapsed, 3), slos=len(snapshot.slos),
                  down=len(down))
 
+    def refresh_probes(self) -> None:
+        self.rt.engine.refresh_probes()
+
+    def reload(self) -> bool:
+        """Re-read the configuration file and apply it; False if refused."""
+        with self._reload_lock:
+            try:
+                config = load_config(self.config_file)
+                if config.storage.resolution != self.rt.config.storage.resolution:
+                    raise ReloadRefused("storage.resolution can only change with a restart")
+            except ConfigError as exc:
+                return self._reload_failed([str(p) for p in exc.problems])
+            except ReloadRefused as exc:
+                return self._reload_failed([str(exc)])
+            if any(not isinstance(s.sli, ProbeSLI) for s in config.slos):
+                try:  # the one part of building that can fail: check it first
+                    PrometheusClient(config.prometheus).close()
+                except ValueError as exc:
+                    return self._reload_failed([str(exc)])
+            old = self.rt
+            # Old probes stop before the new engine resets the events of
+            # changed SLOs, so no old-definition event lands after the reset.
+            old.probes.stop()
+            with self._cycle_lock:
+                new = self._build(config, last_seen=old.recorder.last_seen_all())
+                self.probe_metrics.retain(config.slos)
+                self.probe_metrics.watch(new.probes.stats)
+                new.probes.start()  # before a possibly long backfill of new SLOs
+                # The first cycle runs before the swap, so scrapes never see a
+                # snapshot without values.
+                new.engine.evaluate()
+                self.rt = new
+            if config.evaluation_interval != old.config.evaluation_interval:
+                self.scheduler.reschedule_job(
+                    "evaluate", trigger="interval", seconds=config.evaluation_interval)
+            self.self_metrics.reload_success.set(1)
+            self.self_metrics.reload_timestamp.set(time.time())
+            log.info("config_reloaded", file=self.config_file, services=len(config.services),
+                     slos=len(config.slos))
+            return True
+
+    def _reload_failed(self, problems: list[str]) -> bool:
+        self.self_metrics.reload_success.set(0)
+        log.error("config_reload_failed", file=self.config_file, problems=problems)
+        return False
+
     def run(self) -> int:
         interval = self.config.evaluation_interval
         self.web.start()
         log.info("listening", address=self.listen_address, port=self.web.port)
-        self.probes.start()
+        self.probe_metrics.watch(self.rt.probes.stats)
+        self.rt.probes.start()
         self.scheduler.add_job(
             self.evaluate, "interval", seconds=interval, id="evaluate",
             coalesce=True, max_instances=1, misfire_grace_time=max(1, int(interval)),
             next_run_time=datetime.now(UTC),
         )
-        if self.engine.has_probes:
-            self.scheduler.add_job(
-                self.engine.refresh_probes, "interval", seconds=PROBE_REFRESH,
-                id="refresh_probes", coalesce=True, max_instances=1,
-                misfire_grace_time=1,
-            )
+        self.scheduler.add_job(
+            self.refresh_probes, "interval", seconds=PROBE_REFRESH,
+            id="refresh_probes", coalesce=True, max_instances=1, misfire_grace_time=1,
+        )
         self.scheduler.start()
         previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+            sig: signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         }
         try:
             while not self._stop.wait(1.0):
@@ -194,12 +280,16 @@ class Daemon:
         return 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            log.info("reload_requested", signal="SIGHUP")
+            threading.Thread(target=self.reload, name="reload", daemon=True).start()
+            return
         log.info("shutdown_requested", signal=signal.Signals(signum).name)
         self._stop.set()
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=True)
-        self.probes.stop()
+        self.rt.probes.stop()
         self.web.stop()
         self.store.close()
         log.info("stopped")

@@ -126,6 +126,18 @@ class SelfMetrics:
             "When the last evaluation cycle with every SLO up finished (Unix time).",
             registry=registry,
         )
+        self.reload_success = Gauge(
+            "slo_exporter_config_last_reload_successful",
+            "1 if the last configuration reload (SIGHUP) succeeded or none was asked, else 0.",
+            registry=registry,
+        )
+        self.reload_success.set(1)
+        self.reload_timestamp = Gauge(
+            "slo_exporter_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully (Unix time).",
+            registry=registry,
+        )
+        self.reload_timestamp.set_to_current_time()
         self.evaluations = Counter(
             "slo_exporter_evaluations", "Evaluation cycles run.", registry=registry)
         build = Info(
