@@ -29,7 +29,9 @@ budgets live in ``slomath``. It must not read a clock either.
 
 from __future__ import annotations
 
+import fcntl
 import math
+import os
 import sqlite3
 import threading
 from array import array
@@ -38,6 +40,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts, bucket_start
@@ -169,24 +172,56 @@ class EventStore:
         self._lock = threading.Lock()
         self._index: dict[str, _Index] = {}
         self._conn: sqlite3.Connection | None = None
+        self._lockfile = self._take_lock(self.path.parent)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: transactions are opened explicitly with
             # BEGIN IMMEDIATE, so a write never upgrades a read lock midway.
             conn = sqlite3.connect(
                 self.path, timeout=10.0, isolation_level=None, check_same_thread=False
             )
         except (OSError, sqlite3.Error) as exc:
+            self._lockfile.close()
             raise StoreError(f"cannot open event store {self.path}: {exc}") from exc
         try:
             self._setup(conn)
         except (sqlite3.Error, ValueError) as exc:  # ValueError: a damaged meta table
             conn.close()
+            self._lockfile.close()
             raise StoreError(f"cannot open event store {self.path}: {exc}") from exc
         except StoreError:
             conn.close()
+            self._lockfile.close()
             raise
         self._conn = conn
+
+    @staticmethod
+    def _take_lock(directory: Path) -> IO[str]:
+        """Hold an exclusive lock on ``<dir>/lock`` while open.
+
+        Two daemons on one storage path would each advance cursors the other
+        does not see and count events twice. The kernel drops the lock when
+        the process dies, so a SIGKILL never leaves a stale lock behind.
+        """
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            handle = (directory / "lock").open("a+")
+        except OSError as exc:
+            raise StoreError(f"cannot open event store in {directory}: {exc}") from exc
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StoreError(
+                f"event store {directory} is in use by {holder}; "
+                "each slo-exporter needs its own --storage.path"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        return handle
 
     # ------------------------------------------------------------- set-up
 
@@ -447,6 +482,7 @@ class EventStore:
                 finally:
                     self._conn = None
                     self._index.clear()
+                    self._lockfile.close()  # releases the flock
 
     def __enter__(self) -> EventStore:
         return self

@@ -432,3 +432,14 @@ def test_concurrent_writers_and_readers(store: EventStore) -> None:
     assert not any(t.is_alive() for t in threads)
     assert errors == []
     assert store.sum(KEY, T0, T0 + 30 * RES).total == 4 * per_thread
+
+
+def test_second_store_on_one_path_is_refused(tmp_path: Path) -> None:
+    """Two stores on one storage path would double-count; the second open fails clearly."""
+    first = EventStore(tmp_path, 60.0)
+    try:
+        with pytest.raises(StoreError, match=r"in use by pid \d+"):
+            EventStore(tmp_path, 60.0)
+    finally:
+        first.close()
+    EventStore(tmp_path, 60.0).close()  # free again once the first is closed
