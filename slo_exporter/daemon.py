@@ -5,6 +5,10 @@ APScheduler runs the evaluation job with ``coalesce=True`` and
 missed runs collapse into one. ``misfire_grace_time`` is one evaluation
 interval: a run more than one interval late is skipped, since the next one
 covers the same span anyway (each cycle reads everything since the cursor).
+A second job recomputes probe SLOs from the store every second.
+
+SIGTERM/SIGINT stop the daemon; SIGHUP reloads the configuration file
+(``Daemon.reload``).
 """
 
 from __future__ import annotations
