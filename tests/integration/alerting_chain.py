@@ -39,6 +39,15 @@ class QuietHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # a probe every second would drown the output
 
+    def answer(self, code: int) -> None:
+        """A short plain-text answer: ``ok`` for 200, ``fail`` otherwise."""
+        body = b"ok\n" if code == 200 else b"fail\n"
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
 
 class LoopbackServer:
     """A ThreadingHTTPServer on a free loopback port, run in a daemon thread."""
@@ -91,13 +100,7 @@ class FlakyTarget(LoopbackServer):
 
         class Handler(QuietHandler):
             def do_GET(self) -> None:
-                code = 500 if target._next_fails() else 200
-                body = b"fail\n" if code == 500 else b"ok\n"
-                self.send_response(code)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(500 if target._next_fails() else 200)
 
         super().__init__(Handler)
 

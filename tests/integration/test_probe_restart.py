@@ -79,13 +79,7 @@ class RecordingTarget(LoopbackServer):
         class Handler(QuietHandler):
             def do_GET(self) -> None:
                 sleep(target._next_delay())
-                code = target._answer()
-                body = b"fail\n" if code == 500 else b"ok\n"
-                self.send_response(code)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(target._answer())
 
         super().__init__(Handler)
 
