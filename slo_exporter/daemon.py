@@ -150,6 +150,8 @@ class Daemon:
         self.registry.register(self.probe_metrics)
         self._cycle_lock = threading.Lock()  # a cycle and a reload never overlap
         self._reload_lock = threading.Lock()
+        if _needs_prometheus(config):
+            PrometheusClient(config.prometheus).close()  # bad settings fail here, at start-up
         self.rt = self._build(config, last_seen={})
         self.registry.register(SnapshotCollector(lambda: self.rt.engine.snapshot))
         self.web = WebServer(
@@ -170,10 +172,7 @@ class Daemon:
         probe_slos = {s.key: s for s in config.slos if isinstance(s.sli, ProbeSLI)}
         recorder = ProbeRecorder(self.store, probe_slos, self.probe_metrics,
                                  self.self_metrics.query_error, last_seen)
-        client = None
-        if any(not isinstance(s.sli, ProbeSLI) for s in config.slos):
-            PrometheusClient(config.prometheus).close()  # bad settings fail here, at start-up
-            client = ThreadLocalClient(config.prometheus)
+        client = ThreadLocalClient(config.prometheus) if _needs_prometheus(config) else None
         engine = Engine(
             config, self.store, client,
             on_error=self.self_metrics.query_error,
@@ -222,7 +221,7 @@ class Daemon:
                 return self._reload_failed([str(p) for p in exc.problems])
             except ReloadRefused as exc:
                 return self._reload_failed([str(exc)])
-            if any(not isinstance(s.sli, ProbeSLI) for s in config.slos):
+            if _needs_prometheus(config):
                 try:  # the one part of building that can fail: check it first
                     PrometheusClient(config.prometheus).close()
                 except ValueError as exc:
@@ -297,3 +296,7 @@ class Daemon:
         self.web.stop()
         self.store.close()
         log.info("stopped")
+
+
+def _needs_prometheus(config: Config) -> bool:
+    return any(not isinstance(s.sli, ProbeSLI) for s in config.slos)
