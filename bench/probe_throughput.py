@@ -120,7 +120,7 @@ def run_scheduler(
             fail_if_body_not_matches_regexp=(body_regexp,) if body_regexp else (),
         )
         sli = model.ProbeSLI(target, interval=interval, timeout=timeout)
-        slo = model.SLO("bench", f"t{i}", 0.99, 86400.0, sli)
+        slo = model.SLO("bench", f"t{i}", 0.99, model.RollingPeriod(86400.0), sli)
         slos[slo.key] = slo
         slis.append((slo.key, sli))
     lock = threading.Lock()

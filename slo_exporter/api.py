@@ -83,7 +83,7 @@ def _render_status(
         "service": slo.service,
         "slo": slo.name,
         "objective": _number(slo.objective),
-        "window": format_duration(slo.window),
+        "window": slo.period.label,
         "labels": dict(slo.labels),
         "description": slo.description,
         "runbook_url": slo.runbook_url,

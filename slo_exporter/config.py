@@ -768,7 +768,7 @@ class _Checker:
             service=service,
             name=name,
             objective=objective,
-            window=window,
+            period=model.RollingPeriod(window),
             sli=sli,
             description=description,
             labels=model.frozen_map({**service_labels, **labels}),

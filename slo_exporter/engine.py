@@ -127,8 +127,9 @@ class Engine:
         if status is None or status.evaluated_at is None or first is None:
             return []
         res = self._store.resolution
-        end = slomath.window_bounds(status.evaluated_at, slo.window, res)[1]
-        span = min(slo.window, end - first - res)
+        end = slo.period.bounds(status.evaluated_at, res)[1]
+        period = slo.period.longest
+        span = min(period, end - first - res)
         step = max(res, (span // max(points - 1, 1)) // res * res)
         out: list[tuple[float, float]] = []
         for i in range(points - 1, -1, -1):
@@ -136,7 +137,7 @@ class Engine:
             if at <= first:
                 continue
             remaining = slomath.budget_remaining(
-                self._store.sum(slo.key, at - slo.window, at), slo.objective)
+                self._store.sum(slo.key, at - period, at), slo.objective)
             if remaining is not None:
                 out.append((at, remaining))
         return out
@@ -147,7 +148,7 @@ class Engine:
         keys = [slo.key for slo in self._config.slos]
         self._store.forget(keep=keys)
         for slo in self._config.slos:
-            if self._store.ensure_fingerprint(slo.key, slo.sli_fingerprint):
+            if self._store.ensure_fingerprint(slo.key, slo.source_fingerprint):
                 self._log.info("slo_definition_changed", service=slo.service, slo=slo.name)
 
     def _evaluate_slo(self, slo: SLO, now: float) -> SLOStatus:
@@ -187,7 +188,7 @@ class Engine:
 
     def _ingest(self, slo: SLO, until: float) -> None:
         res = self._store.resolution
-        window_start = slomath.window_bounds(until, slo.window, res)[0]
+        window_start = slo.period.bounds(until, res)[0]
         oldest = window_start - BACKFILL_LEAD
         cursor = self._store.cursor(slo.key)
         since = oldest if cursor is None or cursor < oldest else cursor
@@ -212,10 +213,11 @@ class Engine:
         self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until, series=batch.series)
 
     def _status(self, slo: SLO, at: float, up: bool, error: str | None) -> SLOStatus:
-        end = slomath.window_bounds(at, slo.window, self._store.resolution)[1]
+        end = slo.period.bounds(at, self._store.resolution)[1]
+        period = slo.period.longest
         counts: Mapping[float, slomath.Counts] = self._store.sums(
-            slo.key, end, slomath.required_windows(slo.window, slo.windows))
-        windows, budget, alerts = slomath.evaluate(slo.objective, slo.window, slo.windows, counts)
+            slo.key, end, slomath.required_windows(period, slo.windows))
+        windows, budget, alerts = slomath.evaluate(slo.objective, period, slo.windows, counts)
         return SLOStatus(
             slo=slo, windows=windows, budget_remaining=budget, alerts=alerts,
             up=up, evaluated_at=at, error=error,

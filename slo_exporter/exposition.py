@@ -71,7 +71,7 @@ class SnapshotCollector(Collector):
             slo = status.slo
             key = [slo.service, slo.name]
             objective.add_metric(key, slo.objective)
-            period.add_metric(key, slo.window)
+            period.add_metric(key, slo.period.longest)
             info_labels = {"service": slo.service, "slo": slo.name, **dict(slo.labels)}
             info_labels["sli_kind"] = _sli_kind(slo.sli)
             if slo.runbook_url:

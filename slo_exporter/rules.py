@@ -58,8 +58,9 @@ class _Pair:
 
 def _pairs() -> tuple[_Pair, ...]:
     return tuple(
-        _Pair(severity, format_duration(long), format_duration(short), fraction, long)
-        for severity, long, short, fraction in ALERT_WINDOWS
+        _Pair(a.severity, format_duration(a.long), format_duration(a.short),
+              a.budget_fraction, a.long)
+        for a in ALERT_WINDOWS
     )
 
 

@@ -23,11 +23,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from slo_exporter.model import ALERT_WINDOWS
+from slo_exporter.model import ALERT_WINDOWS, AlertWindow
 from slo_exporter.snapshot import AlertState, WindowValues
-
-#: (severity, long window s, short window s, fraction of the budget spent)
-AlertWindow = tuple[str, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ def alert_pairs(
     keeps, and its factor would fall below 1 (alerting on a budget that is
     not being overspent).
     """
-    return tuple(a for a in alert_windows if a[1] <= period)
+    return tuple(a for a in alert_windows if a.long <= period)
 
 
 def required_windows(
@@ -125,8 +122,8 @@ def required_windows(
 ) -> tuple[float, ...]:
     """Every window ``evaluate`` needs counts for, ascending and without duplicates."""
     needed = set(windows) | {period}
-    for _, long_w, short_w, _ in alert_pairs(period, alert_windows):
-        needed.update((long_w, short_w))
+    for a in alert_pairs(period, alert_windows):
+        needed.update((a.long, a.short))
     return tuple(sorted(needed))
 
 
@@ -152,8 +149,9 @@ def evaluate(
     budget = budget_remaining(counts[period], objective)
 
     alerts: list[AlertState] = []
-    for severity, long_w, short_w, fraction in alert_pairs(period, alert_windows):
-        factor = alert_factor(fraction, period, long_w)
+    for a in alert_pairs(period, alert_windows):
+        severity, long_w, short_w = a.severity, a.long, a.short
+        factor = alert_factor(a.budget_fraction, period, long_w)
         long_rate = burn_rate(counts[long_w], objective)
         short_rate = burn_rate(counts[short_w], objective)
         firing = (

@@ -166,7 +166,7 @@ def _service_section(service: str, statuses: Sequence[snapshot.SLOStatus], histo
 
 def _slo_row(status: snapshot.SLOStatus, history: Sequence[tuple[float, float]]) -> str:
     slo = status.slo
-    period = status.window(slo.window)
+    period = status.window(slo.period.longest)
     sli = period.sli if period is not None else None
     desc = f'<div class="desc">{escape(slo.description)}</div>' if slo.description else ""
     error = f'<div class="error">{escape(status.error)}</div>' if status.error else ""
@@ -178,7 +178,7 @@ def _slo_row(status: snapshot.SLOStatus, history: Sequence[tuple[float, float]])
         f'<td><span class="slo-name">{escape(slo.name)}</span>{runbook}{desc}{error}</td>'
         f'<td class="num">{escape(_percent(slo.objective))}</td>'
         f'<td class="num">{escape(_percent(sli))}'
-        f'<div class="desc">{escape(format_duration(slo.window))}</div></td>'
+        f'<div class="desc">{escape(slo.period.label)}</div></td>'
         f"<td>{_budget_bar(status.budget_remaining)}</td>"
         f"<td>{_burn_rates(status.windows)}</td>"
         f"<td>{_alert_badges(status)}</td>"

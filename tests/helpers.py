@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slo_exporter.model import SLO, RatioSLI, Selector, frozen_map
+from slo_exporter.model import SLO, RatioSLI, RollingPeriod, Selector, frozen_map
 from slo_exporter.snapshot import AlertState, SLOStatus, WindowValues
 
 
@@ -10,7 +10,7 @@ def ratio_slo(service: str = "checkout", name: str = "availability", objective: 
               window: float = 30 * 86400.0, **labels: str) -> SLO:
     """A ratio SLO over plain selectors."""
     return SLO(
-        service=service, name=name, objective=objective, window=window,
+        service=service, name=name, objective=objective, period=RollingPeriod(window),
         sli=RatioSLI(total=Selector('http_requests_total{job="api"}'),
                      bad=Selector('http_requests_total{job="api",code=~"5.."}')),
         labels=frozen_map(labels),
@@ -25,7 +25,7 @@ def status(slo: SLO, counts: dict[float, tuple[float, float]], *, up: bool = Tru
         sli = good / total if total else None
         burn = (1 - sli) / (1 - slo.objective) if sli is not None else None
         windows.append(WindowValues(window=w, good=good, total=total, sli=sli, burn_rate=burn))
-    period = counts.get(slo.window)
+    period = counts.get(slo.period.seconds)
     budget = None
     if period and period[1]:
         budget = 1 - (1 - period[0] / period[1]) / (1 - slo.objective)

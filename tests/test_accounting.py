@@ -84,7 +84,8 @@ def ratio_slo(
     total: model.Query | None = None,
 ) -> model.SLO:
     sli = model.RatioSLI(total=total or model.Selector("total"), good=good, bad=bad)
-    return model.SLO(service="shop", name="avail", objective=0.99, window=86400.0, sli=sli)
+    return model.SLO(
+        service="shop", name="avail", objective=0.99, period=model.RollingPeriod(86400.0), sli=sli)
 
 
 def fetch(
@@ -340,7 +341,8 @@ def test_template_bad_is_subtracted_from_template_total() -> None:
 
 def latency_slo(histogram: str = 'rt_seconds{job="api"}', threshold: float = 0.25) -> model.SLO:
     sli = model.LatencySLI(histogram=model.Selector(histogram), threshold=threshold)
-    return model.SLO(service="shop", name="fast", objective=0.99, window=86400.0, sli=sli)
+    return model.SLO(service="shop", name="fast", objective=0.99,
+                     period=model.RollingPeriod(86400.0), sli=sli)
 
 
 def test_latency_reads_the_threshold_bucket_and_count() -> None:
@@ -401,7 +403,8 @@ def test_latency_without_any_bucket_series_says_none_found() -> None:
 def test_probe_slis_are_not_fetched() -> None:
     """Probe SLIs record their own events: fetch_events refuses them."""
     sli = model.ProbeSLI(target=model.TCPProbe(address="127.0.0.1:1"))
-    slo = model.SLO(service="s", name="p", objective=0.9, window=3600.0, sli=sli)
+    slo = model.SLO(service="s", name="p", objective=0.9,
+                    period=model.RollingPeriod(3600.0), sli=sli)
     with pytest.raises(ValueError, match="probe SLI"):
         fetch(Synthetic(), slo, 0, 60)
 

@@ -20,7 +20,7 @@ def _slo(service: str = "checkout", name: str = "availability", **kwargs: object
         "service": service,
         "name": name,
         "objective": 0.999,
-        "window": 30 * DAY,
+        "period": model.RollingPeriod(30 * DAY),
         "sli": sli,
         "labels": model.frozen_map({"owner": "payments", "tier": "critical"}),
     }

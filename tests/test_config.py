@@ -127,14 +127,14 @@ def test_product_sketch_becomes_model_objects() -> None:
         service="checkout",
         name="availability",
         objective=0.999,
-        window=30 * 86400.0,
+        period=model.RollingPeriod(30 * 86400.0),
         sli=model.RatioSLI(
             good=model.Selector('http_requests_total{job="checkout",code!~"5.."}'),
             total=model.Selector('http_requests_total{job="checkout"}'),
         ),
         labels=model.frozen_map({"owner": "payments", "tier": "critical"}),
     )
-    assert latency.window == 28 * 86400.0
+    assert latency.period == model.RollingPeriod(28 * 86400.0)
     assert latency.sli == model.LatencySLI(
         histogram=model.Selector('http_request_duration_seconds{job="checkout"}'), threshold=0.3
     )
@@ -188,7 +188,7 @@ def test_full_config_sets_every_option() -> None:
 
     errors, latency, homepage, database, certificate, dns = config.slos
     assert errors.objective == 0.9995
-    assert errors.window == 28 * 86400.0
+    assert errors.period == model.RollingPeriod(28 * 86400.0)
     assert errors.description.startswith("Share of checkout requests")
     assert errors.runbook_url == "https://runbooks.example.com/checkout/errors"
     assert dict(errors.labels) == {"owner": "payments", "tier": "0", "component": "api"}
@@ -406,7 +406,7 @@ def test_merge_keys_do_not_count_as_duplicates() -> None:
         """),
         "test.yaml",
     )
-    assert (config.slos[0].objective, config.slos[0].window) == (0.99, 7 * 86400.0)
+    assert (config.slos[0].objective, config.slos[0].period.seconds) == (0.99, 7 * 86400.0)
 
 
 def test_probe_defaults() -> None:

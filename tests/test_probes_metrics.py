@@ -16,7 +16,7 @@ URL = "https://shop.example.com/healthz"
 
 def probe_slo(name: str = "homepage", url: str = URL) -> model.SLO:
     return model.SLO(
-        service="shop", name=name, objective=0.995, window=7 * 86400.0,
+        service="shop", name=name, objective=0.995, period=model.RollingPeriod(7 * 86400.0),
         sli=model.ProbeSLI(model.HTTPProbe(url=url)),
     )
 
@@ -117,7 +117,8 @@ def test_changed_target_resets_series(setup: tuple[ProbeMetrics, CollectorRegist
 def test_non_probe_slo_is_rejected(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
     """observe() on an SLO whose SLI is not a probe raises TypeError."""
     metrics, _ = setup
-    slo = model.SLO("s", "ratio", 0.99, 86400.0, model.RatioSLI(total=model.Selector("x")))
+    slo = model.SLO("s", "ratio", 0.99, model.RollingPeriod(86400.0),
+                    model.RatioSLI(total=model.Selector("x")))
     with pytest.raises(TypeError):
         metrics.observe(slo, ProbeResult(True, 0.1, "ok"))
 

@@ -16,7 +16,7 @@ def _slo(service: str = "checkout", name: str = "availability", **kwargs: object
         "service": service,
         "name": name,
         "objective": 0.999,
-        "window": 30 * DAY,
+        "period": model.RollingPeriod(30 * DAY),
         "sli": model.ProbeSLI(target=model.HTTPProbe(url="http://127.0.0.1:1/healthz")),
         "labels": model.frozen_map({"owner": "payments"}),
     }

@@ -426,7 +426,7 @@ def seed_probe_history(
     with EventStore(storage, parsed.storage.resolution) as store:
         res = store.resolution
         for slo in parsed.slos:
-            store.ensure_fingerprint(slo.key, slo.sli_fingerprint)
+            store.ensure_fingerprint(slo.key, slo.source_fingerprint)
             deltas: dict[float, tuple[float, float]] = {}
             for start, end, share in segments:
                 at = start

@@ -138,7 +138,8 @@ def client(prometheus: str) -> Iterator[PrometheusClient]:
 
 
 def slo(sli: model.SLI) -> model.SLO:
-    return model.SLO(service="api", name="s", objective=0.99, window=86400.0, sli=sli)
+    return model.SLO(
+        service="api", name="s", objective=0.99, period=model.RollingPeriod(86400.0), sli=sli)
 
 
 AVAILABILITY = slo(

@@ -1,26 +1,21 @@
 """Frozen, typed configuration objects.
 
-The config module parses YAML once into these objects; nothing past it sees a
-raw dict. Durations are plain ``float`` seconds. Every class here is
+The config package parses YAML once into these objects; nothing past it sees
+a raw dict. Durations are plain ``float`` seconds. Every class here is
 immutable (label maps are read-only views), so objects are shared between
 threads without locks. They are not hashable; key by ``SLO.key``.
+
+Must not parse YAML or read files.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-#: Default alert windows, from the SRE workbook (see PRODUCT.md).
-#: (severity, long window s, short window s, fraction of budget spent)
-ALERT_WINDOWS: tuple[tuple[str, float, float, float], ...] = (
-    ("page", 3600.0, 300.0, 0.02),
-    ("page", 6 * 3600.0, 1800.0, 0.05),
-    ("ticket", 86400.0, 2 * 3600.0, 0.10),
-    ("ticket", 3 * 86400.0, 6 * 3600.0, 0.10),
-)
+from slo_exporter.model.identity import SLOId, fingerprint
+from slo_exporter.model.period import Period
 
 #: Windows exported for every SLO, besides the SLO period itself.
 STANDARD_WINDOWS: tuple[float, ...] = (
@@ -64,6 +59,12 @@ class PrometheusConfig:
     retry_backoff: float = 0.5
     #: widest span one backfill query may cover
     backfill_chunk: float = 86400.0
+    #: largest decoded answer accepted, in bytes; sized for about 10,000
+    #: series of raw samples per query
+    max_response_size: int = 256 << 20
+    #: a counter increase between two samples above this is implausible: the
+    #: series is rejected for that read instead of stored as events
+    max_counter_increase: float = 1e12
 
 
 @dataclass(frozen=True)
@@ -214,26 +215,49 @@ class SLO:
     service: str
     name: str
     objective: float  # a ratio in (0, 1), e.g. 0.999 (config gives percent)
-    window: float  # rolling period in seconds
+    period: Period
     sli: SLI
     description: str = ""
     labels: Mapping[str, str] = field(default_factory=frozen_map)  # service + SLO labels
     runbook_url: str | None = None
 
     @property
-    def key(self) -> str:
-        """Stable identity in the event store."""
-        return f"{self.service}/{self.name}"
+    def id(self) -> SLOId:
+        """What the SLO's stored history belongs to."""
+        return SLOId(self.service, self.name)
 
     @property
-    def sli_fingerprint(self) -> str:
-        """Changes when the event definition changes, so stored events are reset."""
-        return hashlib.sha256(repr(self.sli).encode()).hexdigest()[:16]
+    def key(self) -> str:
+        """Stable identity in the event store: ``service/slo``."""
+        return self.id.key
+
+    @property
+    def remeasurable(self) -> bool:
+        """True when the events can be read again from the source (Prometheus);
+        probe events exist only in the store."""
+        return not isinstance(self.sli, ProbeSLI)
+
+    @property
+    def source_fingerprint(self) -> str:
+        """Changes only when what defines the counted events changes.
+
+        Written out field by field (never ``repr``), so new fields, a new
+        interval, labels or objective keep the stored events.
+        """
+        sli = self.sli
+        if isinstance(sli, RatioSLI):
+            return fingerprint("ratio", *(
+                "" if q is None else f"{type(q).__name__}:{q.text}"
+                for q in (sli.total, sli.good, sli.bad)))
+        if isinstance(sli, LatencySLI):
+            return fingerprint("latency", sli.histogram.text, repr(sli.threshold))
+        return fingerprint("probe", sli.module, sli.instance)
 
     @property
     def windows(self) -> tuple[float, ...]:
-        """Standard windows no longer than the period, then the period."""
-        return (*(w for w in STANDARD_WINDOWS if w < self.window), self.window)
+        """Standard windows shorter than the period, then the period."""
+        longest = self.period.longest
+        return (*(w for w in STANDARD_WINDOWS if w < longest), longest)
 
 
 @dataclass(frozen=True)
@@ -257,4 +281,4 @@ class Config:
 
     @property
     def longest_window(self) -> float:
-        return max((s.window for s in self.slos), default=0.0)
+        return max((s.period.longest for s in self.slos), default=0.0)

@@ -1,0 +1,66 @@
+"""The typed model every part of slo-exporter shares.
+
+``config`` holds the frozen configuration classes, ``period`` the SLO period,
+``alerting`` the alert window catalogue and ``identity`` what stored history
+belongs to. Everything is re-exported here, so callers write
+``from slo_exporter.model import SLO``.
+
+Must not parse YAML, read files or clocks.
+"""
+
+from slo_exporter.model.alerting import ALERT_WINDOWS, AlertWindow
+from slo_exporter.model.config import (
+    SLI,
+    SLO,
+    STANDARD_WINDOWS,
+    BasicAuth,
+    Config,
+    DNSProbe,
+    HTTPProbe,
+    LatencySLI,
+    ProbeSLI,
+    ProbeTarget,
+    PrometheusConfig,
+    Query,
+    RatioSLI,
+    Selector,
+    Service,
+    StorageConfig,
+    TCPProbe,
+    Template,
+    TLSConfig,
+    TLSProbe,
+    frozen_map,
+)
+from slo_exporter.model.identity import SLOId, fingerprint
+from slo_exporter.model.period import Period, RollingPeriod
+
+__all__ = [
+    "ALERT_WINDOWS",
+    "SLI",
+    "SLO",
+    "STANDARD_WINDOWS",
+    "AlertWindow",
+    "BasicAuth",
+    "Config",
+    "DNSProbe",
+    "HTTPProbe",
+    "LatencySLI",
+    "Period",
+    "ProbeSLI",
+    "ProbeTarget",
+    "PrometheusConfig",
+    "Query",
+    "RatioSLI",
+    "RollingPeriod",
+    "SLOId",
+    "Selector",
+    "Service",
+    "StorageConfig",
+    "TCPProbe",
+    "TLSConfig",
+    "TLSProbe",
+    "Template",
+    "fingerprint",
+    "frozen_map",
+]
