@@ -40,8 +40,9 @@ system-deps:
 	fi
 
 # Two workers, whole files per worker: the slow alerting end-to-end file runs
-# beside the rest instead of after it.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# beside the rest instead of after it. --cov enforces the coverage floor
+# (pyproject.toml, [tool.coverage.report] fail_under).
+PYTEST_ARGS ?= -n 2 --dist loadfile --cov
 
 test: venv system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -57,10 +58,10 @@ bench: venv system-deps
 	@command -v prometheus-blackbox-exporter >/dev/null || { \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-blackbox-exporter; }
-	$(BIN)/python bench/query_cost.py
-	$(BIN)/python bench/store_bench.py
-	$(BIN)/python bench/probe_throughput.py
-	$(BIN)/python bench/detection_time.py --scenario outage
+	$(BIN)/python -m bench.query_cost
+	$(BIN)/python -m bench.store_bench
+	$(BIN)/python -m bench.probe_throughput
+	$(BIN)/python -m bench.detection_time --scenario outage
 
 clean:
 	rm -rf $(VENV) $(STORAGE) .pytest_cache .mypy_cache .ruff_cache

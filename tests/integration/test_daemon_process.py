@@ -23,8 +23,10 @@ from typing import Any, NoReturn
 import pytest
 import requests
 import yaml
-from alerting_chain import FlakyTarget
-from harness import (
+
+from slo_exporter.store import EventStore
+from tests.support.alerting_chain import FlakyTarget
+from tests.support.harness import (
     HOST,
     ExporterFactory,
     ExporterProcess,
@@ -36,8 +38,6 @@ from harness import (
     running,
     wait_until,
 )
-
-from slo_exporter.store import EventStore
 
 pytestmark = pytest.mark.integration
 

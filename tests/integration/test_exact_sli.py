@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 import pytest
-from harness import (
+
+from tests.support.harness import (
     HISTORY_DAYS,
     ExporterFactory,
     PrometheusFactory,
@@ -23,7 +24,7 @@ from harness import (
     exporter_config,
     window_mismatches,
 )
-from synth import (
+from tests.support.synth import (
     DAY,
     JobHistory,
     Sample,

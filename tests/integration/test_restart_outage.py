@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from harness import (
+
+from tests.support.harness import (
     HISTORY_DAYS,
     CounterTarget,
     ExporterFactory,
@@ -31,7 +32,7 @@ from harness import (
     wait_until,
     window_mismatches,
 )
-from synth import DAY, Sample
+from tests.support.synth import DAY, Sample
 
 pytestmark = pytest.mark.integration
 
