@@ -99,10 +99,23 @@ def make_server(address: str, target: DemoTarget) -> ThreadingHTTPServer:
 
 
 def serve(address: str, failure_ratio: float) -> int:
-    target = DemoTarget(failure_ratio)
-    httpd = make_server(address, target)
-    structlog.get_logger("slo_exporter.demo").info(
-        "demo_listening", address=address, failure_ratio=failure_ratio)
+    """Serve until interrupted; 0 on a clean stop, 1 with one logged line if it cannot start.
+
+    A taken or malformed address ends here with ``demo_listen_failed``, never
+    a traceback, so ``make run`` stops instead of probing whatever owns the port.
+    """
+    log = structlog.get_logger("slo_exporter.demo")
+    try:
+        target = DemoTarget(failure_ratio)
+    except ValueError as exc:
+        log.error("demo_bad_failure_ratio", failure_ratio=failure_ratio, error=str(exc))
+        return 1
+    try:
+        httpd = make_server(address, target)
+    except (OSError, ValueError) as exc:
+        log.error("demo_listen_failed", address=address, error=_reason(exc))
+        return 1
+    log.info("demo_listening", address=address, failure_ratio=failure_ratio)
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:
@@ -110,3 +123,10 @@ def serve(address: str, failure_ratio: float) -> int:
     finally:
         httpd.server_close()
     return 0
+
+
+def _reason(exc: Exception) -> str:
+    """The OS's words for a socket error (``Address already in use``), else the message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
