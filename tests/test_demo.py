@@ -14,7 +14,7 @@ import pytest
 import requests
 from structlog.testing import capture_logs
 
-from slo_exporter.demo import DemoTarget, make_server, serve
+from slo_exporter.demo import MAX_NOTIFICATION_BYTES, DemoTarget, make_server, serve
 
 
 def test_failure_injection_round_trip() -> None:
@@ -70,3 +70,55 @@ def test_cli_demo_on_a_taken_port_exits_1_with_one_line(taken_address: str) -> N
     assert "demo_listen_failed" in output, output
     assert taken_address in output, output
     assert "Traceback" not in output
+
+
+@pytest.fixture
+def demo_url() -> Iterator[str]:
+    """A demo target serving on a free 127.0.0.1 port."""
+    httpd = make_server("127.0.0.1:0", DemoTarget(0.0))
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+NOTIFICATION = {
+    "status": "firing",
+    "receiver": "pager",
+    "alerts": [{"status": "firing", "labels": {
+        "alertname": "SLOBurnRatePage", "service": "demo", "slo": "availability"}}],
+}
+
+
+def test_alert_notification_is_logged_and_not_counted(demo_url: str) -> None:
+    """An Alertmanager webhook POST is logged per receiver and is not a demo request."""
+    with capture_logs() as logs:
+        resp = requests.post(f"{demo_url}/-/alerts/pager", json=NOTIFICATION, timeout=5)
+    assert resp.status_code == 200, resp.text
+    assert logs == [{"event": "alert_notification", "receiver": "pager", "status": "firing",
+                     "alerts": ["SLOBurnRatePage demo/availability"], "log_level": "info"}]
+    metrics = requests.get(f"{demo_url}/metrics", timeout=5).text
+    assert 'demo_requests_total{code="200"} 0.0' in metrics
+
+
+@pytest.mark.parametrize("body", [b"not json", b"{}", b'{"status": "firing", "alerts": [1]}'])
+def test_malformed_notification_is_a_400(demo_url: str, body: bytes) -> None:
+    """A body that is not an Alertmanager notification gets 400, and the demo keeps serving."""
+    resp = requests.post(f"{demo_url}/-/alerts/pager", data=body, timeout=5)
+    assert resp.status_code == 400
+    assert requests.get(f"{demo_url}/", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("length", ["-5", "abc", "²", str(MAX_NOTIFICATION_BYTES + 1)])
+def test_bad_or_huge_content_length_is_refused_without_reading(
+        demo_url: str, length: str) -> None:
+    """A negative, non-numeric or oversized Content-Length is refused at once, body unread."""
+    port = int(demo_url.rsplit(":", 1)[1])
+    with closing(socket.create_connection(("127.0.0.1", port), timeout=5)) as conn:
+        conn.sendall(f"POST /-/alerts/pager HTTP/1.1\r\nHost: x\r\n"
+                     f"Content-Length: {length}\r\n\r\n".encode())
+        answer = conn.recv(200).decode(errors="replace")
+    assert answer.split(" ", 2)[1] in {"400", "413"}, answer
