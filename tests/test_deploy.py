@@ -335,7 +335,8 @@ def test_operator_objects_carry_the_release_label_in_the_built_namespace() -> No
 
 def _mounted_alertmanager_config() -> Path:
     """The Alertmanager config file the compose stack mounts, as a repository path."""
-    for volume in _compose()["services"]["alertmanager"]["volumes"]:
+    volumes: list[str] = _compose()["services"]["alertmanager"]["volumes"]
+    for volume in volumes:
         source, target = volume.split(":")[:2]
         if target == "/etc/alertmanager/alertmanager.yml":
             return (DEPLOY / source).resolve()
