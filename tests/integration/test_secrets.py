@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 import requests
-from harness import HOST, ExporterProcess, exporter_argv, running, wait_until
+
+from tests.support.harness import HOST, ExporterProcess, exporter_argv, running, wait_until
 
 pytestmark = pytest.mark.integration
 
