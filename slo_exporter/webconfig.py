@@ -140,6 +140,7 @@ def load_web_config(path: str) -> WebConfig:
     """Read, validate and (for TLS) load the certificates of the web config at ``path``."""
     text = _read(path)
     try:
+        _check_depth(text, path)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -153,6 +154,27 @@ def load_web_config(path: str) -> WebConfig:
     if config.tls is not None:
         build_ssl_context(config)
     return config
+
+
+#: the format is three levels deep; the YAML composer recurses once per level
+MAX_DEPTH = 20
+_OPEN = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+         yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _check_depth(text: str, path: str) -> None:
+    """Refuse deep nesting from the token stream (flat), before the recursive composer runs."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = token.start_mark.line + 1
+                raise ConfigError([ConfigProblem(
+                    path, "", f"invalid YAML: nested deeper than {MAX_DEPTH} levels", line)])
+        elif isinstance(token, _CLOSE):
+            depth -= 1
 
 
 def build_ssl_context(config: WebConfig) -> ssl.SSLContext:
