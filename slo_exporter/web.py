@@ -279,8 +279,10 @@ class _Conn:
 class _WebConfigSource:
     """The current web config and TLS context; re-read when one of its files changes.
 
-    Checked on each new connection, at most once a second. A file that turns
-    bad is logged (``web_config_reload_failed``) and the last good config stays.
+    Checked on each new connection (a few stat calls), as exporter-toolkit
+    re-reads its file per connection; rotated certificates and changed
+    passwords apply without a restart or SIGHUP. A file that turns bad is
+    logged once (``web_config_reload_failed``) and the last good config stays.
     """
 
     def __init__(self, path: str) -> None:
@@ -288,7 +290,6 @@ class _WebConfigSource:
         self.config = load_web_config(path) if path else WebConfig()
         self.context = build_ssl_context(self.config) if self.config.tls else None
         self._stamp = self._files_stamp()
-        self._checked = time.monotonic()
 
     def _files_stamp(self) -> tuple[tuple[int, int, int], ...]:
         stamps = []
@@ -301,23 +302,20 @@ class _WebConfigSource:
         return tuple(stamps)
 
     def current(self) -> tuple[WebConfig, ssl.SSLContext | None]:
-        now = time.monotonic()
-        if self.path and now - self._checked >= 1.0:
-            self._checked = now
-            stamp = self._files_stamp()
-            if stamp != self._stamp:
-                self._stamp = stamp
-                try:
-                    config = load_web_config(self.path)
-                    context = build_ssl_context(config) if config.tls else None
-                except ConfigError as exc:
-                    log.error("web_config_reload_failed", file=self.path,
-                              problems=[str(p) for p in exc.problems])
-                else:
-                    self.config, self.context = config, context
-                    self._stamp = self._files_stamp()
-                    log.info("web_config_reloaded", file=self.path, tls=context is not None,
-                             users=len(config.users))
+        stamp = self._files_stamp() if self.path else self._stamp
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                config = load_web_config(self.path)
+                context = build_ssl_context(config) if config.tls else None
+            except ConfigError as exc:
+                log.error("web_config_reload_failed", file=self.path,
+                          problems=[str(p) for p in exc.problems])
+            else:
+                self.config, self.context = config, context
+                self._stamp = self._files_stamp()  # the new config may watch other files
+                log.info("web_config_reloaded", file=self.path, tls=context is not None,
+                         users=len(config.users))
         return self.config, self.context
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import bcrypt
 import pytest
 import requests
 from prometheus_client import CollectorRegistry
@@ -16,8 +20,9 @@ from structlog.testing import capture_logs
 
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.snapshot import Snapshot
-from slo_exporter.web import Limits, WebServer, json_page, parse_listen_address
+from slo_exporter.web import BasicAuth, Limits, Page, WebServer, json_page, parse_listen_address
 from tests.helpers import ratio_slo, status
+from tests.probe_servers import PKI, make_pki
 
 
 class Holder:
@@ -268,3 +273,255 @@ def test_the_listen_backlog_is_raised(bounded: WebServer) -> None:
     out = subprocess.run(["ss", "-ltnH", f"sport = :{bounded.port}"], capture_output=True,
                          text=True, check=True, timeout=5).stdout.split()
     assert out[2] == str(Limits().backlog) == "1024"
+
+
+# --- TLS and basic auth from the web config file --------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+#: cost 10, as htpasswd -B makes by default: slow enough to show the cache at work
+HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()
+#: the servers under test use a cheap cost so the many 401 cases stay fast
+SERVER_HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    """A second, unrelated CA with its own certificates."""
+    return make_pki(tmp_path_factory.mktemp("other-pki"))
+
+
+def _serve(web_config: Path, pages: dict[str, Page] | None = None,
+           timeout: float = 2.0) -> WebServer:
+    holder = Holder()
+    reg = CollectorRegistry()
+    reg.register(SnapshotCollector(holder))
+    server = WebServer("127.0.0.1:0", reg, holder, pages=pages, web_config_file=str(web_config),
+                       limits=Limits(request_timeout=timeout, workers=4))
+    server.start()
+    return server
+
+
+@pytest.fixture
+def tls_auth(tmp_path: Path, pki: PKI) -> Iterator[tuple[str, PKI, Path]]:
+    """An HTTPS server with one basic-auth user and a security header."""
+    web = tmp_path / "web.yml"
+    web.write_text(f"""
+tls_server_config:
+  cert_file: {pki.valid_cert}
+  key_file: {pki.key}
+http_server_config:
+  headers:
+    X-Content-Type-Options: nosniff
+basic_auth_users:
+  prometheus: {SERVER_HASH}
+""")
+    server = _serve(web, pages={"/boom": _raising_page})
+    try:
+        yield f"https://127.0.0.1:{server.port}", pki, web
+    finally:
+        server.stop()
+
+
+def test_tls_with_right_password_answers(tls_auth: tuple[str, PKI, Path]) -> None:
+    """A client trusting the CA, with the right password, gets /metrics over TLS."""
+    base, pki, _ = tls_auth
+    resp = requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=pki.ca,
+                        timeout=5)
+    assert resp.status_code == 200
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("auth", [
+    None, ("prometheus", "wrong"), ("nobody", PASSWORD), ("prometheus", ""),
+    ("prometheus", PASSWORD + "x"), ("Prometheus", PASSWORD),
+])
+@pytest.mark.parametrize("path", ["/metrics", "/-/healthy", "/", "/nope"])
+def test_missing_or_wrong_credentials_get_401(
+        tls_auth: tuple[str, PKI, Path], auth: tuple[str, str] | None, path: str) -> None:
+    """Every path, /-/healthy included (as in exporter-toolkit), needs the right credentials."""
+    base, pki, _ = tls_auth
+    resp = requests.get(f"{base}{path}", auth=auth, verify=pki.ca, timeout=5)
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"] == "Basic"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer abc", "Basic", "Basic !!!notbase64", "Basic " + base64.b64encode(b"nocolon").decode(),
+])
+def test_malformed_authorization_headers_get_401(
+        tls_auth: tuple[str, PKI, Path], header: str) -> None:
+    """Other schemes and undecodable Basic tokens are refused, not crashed on."""
+    base, pki, _ = tls_auth
+    resp = requests.get(f"{base}/metrics", headers={"Authorization": header}, verify=pki.ca,
+                        timeout=5)
+    assert resp.status_code == 401
+
+
+def test_plain_http_against_the_tls_port_gets_400(tls_auth: tuple[str, PKI, Path]) -> None:
+    """An http:// client is told it spoke HTTP to an HTTPS server."""
+    base, _, _ = tls_auth
+    resp = requests.get(base.replace("https://", "http://") + "/metrics", timeout=5)
+    assert resp.status_code == 400
+    assert "HTTPS" in resp.text
+
+
+def test_a_client_trusting_another_ca_refuses_the_server(
+        tls_auth: tuple[str, PKI, Path], other_pki: PKI) -> None:
+    """The server's certificate does not verify against an unrelated CA."""
+    base, _, _ = tls_auth
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=other_pki.ca,
+                     timeout=5)
+
+
+def test_an_expired_server_certificate_is_refused_by_clients(tmp_path: Path, pki: PKI) -> None:
+    """Serving an expired certificate fails verification on the client, not silently."""
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {pki.expired_cert}\n  key_file: {pki.key}\n")
+    server = _serve(web)
+    try:
+        with pytest.raises(requests.exceptions.SSLError, match="expired"):
+            requests.get(f"https://127.0.0.1:{server.port}/-/healthy", verify=pki.ca, timeout=5)
+    finally:
+        server.stop()
+
+
+def test_successful_checks_are_cached_and_failures_never_let_a_guess_through() -> None:
+    """A known-good password skips bcrypt next time; a wrong one is refused before and after."""
+    auth = BasicAuth()
+    users = (("prometheus", HASH.encode()),)
+
+    def header(user: str, password: str) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    assert auth.check(users, header("prometheus", "guess")) is False
+    start = time.monotonic()
+    assert auth.check(users, header("prometheus", PASSWORD)) is True
+    first = time.monotonic() - start
+    start = time.monotonic()
+    for _ in range(10):
+        assert auth.check(users, header("prometheus", PASSWORD)) is True
+    cached = (time.monotonic() - start) / 10
+    assert cached < first / 10
+    assert auth.check(users, header("prometheus", "guess")) is False
+    assert auth.check(users, header("prometheus", PASSWORD[:-1])) is False
+    assert auth.check(users, header("other", PASSWORD)) is False
+    # a changed hash for the same password is a new key: no stale verdict is reused
+    assert auth.check((("prometheus", bcrypt.hashpw(b"new", bcrypt.gensalt(4))),),
+                      header("prometheus", PASSWORD)) is False
+
+
+def test_credential_checks_beyond_the_waiting_slots_get_503_not_a_stuck_worker() -> None:
+    """While bcrypt is busy and every waiting slot is taken, a new uncached guess is shed."""
+    auth = BasicAuth(waiters=1)
+    users = (("prometheus", HASH.encode()),)
+    guess = "Basic " + base64.b64encode(b"prometheus:guess-1").decode()
+    busy = threading.Thread(target=auth.check, args=(users, guess))
+    busy.start()
+    time.sleep(0.02)
+    try:
+        other = "Basic " + base64.b64encode(b"prometheus:guess-2").decode()
+        assert auth.check(users, other) is None
+    finally:
+        busy.join()
+
+
+def test_client_certificates_are_required_and_verified(
+        tmp_path: Path, pki: PKI, other_pki: PKI) -> None:
+    """RequireAndVerifyClientCert: no certificate or one from another CA fails the handshake."""
+    web = tmp_path / "web.yml"
+    web.write_text(f"""
+tls_server_config:
+  cert_file: {pki.valid_cert}
+  key_file: {pki.key}
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: {pki.ca}
+""")
+    server = _serve(web)
+    url = f"https://127.0.0.1:{server.port}/-/healthy"
+    try:
+        good = requests.get(url, verify=pki.ca, cert=(str(pki.valid_cert), str(pki.key)),
+                            timeout=5)
+        assert good.status_code == 200
+        for cert in (None, (str(other_pki.valid_cert), str(other_pki.key))):
+            with pytest.raises(requests.exceptions.ConnectionError):
+                requests.get(url, verify=pki.ca, cert=cert, timeout=5)
+    finally:
+        server.stop()
+
+
+def test_tls_versions_below_the_minimum_are_refused(tmp_path: Path, pki: PKI) -> None:
+    """min_version: TLS13 refuses a TLS 1.2 client."""
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {pki.valid_cert}\n"
+                   f"  key_file: {pki.key}\n  min_version: TLS13\n")
+    server = _serve(web)
+    try:
+        ctx = ssl.create_default_context(cafile=str(pki.ca))
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, \
+                pytest.raises(ssl.SSLError):
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw, \
+                ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.version() == "TLSv1.3"
+    finally:
+        server.stop()
+
+
+def test_a_slow_tls_handshake_is_cut_off(tmp_path: Path, pki: PKI) -> None:
+    """A client that starts a TLS record and stalls is closed at the request deadline."""
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {pki.valid_cert}\n  key_file: {pki.key}\n")
+    server = _serve(web, timeout=0.5)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"\x16\x03\x01")
+            start = time.monotonic()
+            assert sock.recv(1) == b""
+            assert 0.3 < time.monotonic() - start < 1.5
+    finally:
+        server.stop()
+
+
+def test_passwords_hashes_and_authorization_headers_never_reach_the_logs(
+        tls_auth: tuple[str, PKI, Path]) -> None:
+    """Right and wrong logins, a failing page and a bad reload log no credential at debug level."""
+    base, pki, web = tls_auth
+    secrets = [PASSWORD, SERVER_HASH, base64.b64encode(f"prometheus:{PASSWORD}".encode()).decode(),
+               "wrong-guess-7", base64.b64encode(b"prometheus:wrong-guess-7").decode()]
+    with capture_logs() as logs:
+        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=pki.ca, timeout=5)
+        requests.get(f"{base}/metrics", auth=("prometheus", "wrong-guess-7"), verify=pki.ca,
+                     timeout=5)
+        requests.get(f"{base}/boom", auth=("prometheus", PASSWORD), verify=pki.ca, timeout=5)
+        web.write_text(web.read_text().replace(SERVER_HASH, SERVER_HASH[:-5] + "!!!!!"))
+        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=pki.ca, timeout=5)
+    events = {e["event"] for e in logs}
+    assert {"render_failed", "web_config_reload_failed"} <= events
+    text = repr(logs)
+    for secret in (*secrets, SERVER_HASH[:-5]):
+        assert secret not in text
+
+
+def test_a_changed_web_config_applies_to_new_connections(tls_auth: tuple[str, PKI, Path]) -> None:
+    """A new password hash in the file is used without a restart (no SIGHUP needed)."""
+    base, pki, web = tls_auth
+    new_hash = bcrypt.hashpw(b"rotated", bcrypt.gensalt(4)).decode()
+    assert requests.get(f"{base}/-/healthy", auth=("prometheus", PASSWORD), verify=pki.ca,
+                        timeout=5).status_code == 200
+    web.write_text(web.read_text().replace(SERVER_HASH, new_hash))
+    with capture_logs() as logs:
+        old = requests.get(f"{base}/-/healthy", auth=("prometheus", PASSWORD), verify=pki.ca,
+                           timeout=5)
+    assert old.status_code == 401
+    assert any(e["event"] == "web_config_reloaded" for e in logs)
+    assert requests.get(f"{base}/-/healthy", auth=("prometheus", "rotated"), verify=pki.ca,
+                        timeout=5).status_code == 200
