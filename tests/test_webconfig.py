@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import time
 from pathlib import Path
@@ -247,3 +248,15 @@ tls_server_config:
     assert ctx.minimum_version == ssl.TLSVersion.TLSv1_3
     assert ctx.maximum_version == ssl.TLSVersion.TLSv1_3
     assert ctx.verify_mode == ssl.CERT_NONE
+
+
+def test_the_readme_example_is_a_valid_web_config(tmp_path: Path, pki: PKI) -> None:
+    """The web config shown in README.md loads once its placeholders are real."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    [example] = re.findall(r"```yaml\n(tls_server_config:.*?)```", readme, flags=re.S)
+    (tmp_path / "server.crt").write_bytes(pki.valid_cert.read_bytes())
+    (tmp_path / "server.key").write_bytes(pki.key.read_bytes())
+    config = load_web_config(_write(tmp_path, example.replace("$2y$10$...", HASH)))
+    assert config.tls is not None
+    assert config.headers == (("X-Frame-Options", "deny"),)
+    assert [name for name, _ in config.users] == ["prometheus"]
