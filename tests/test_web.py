@@ -1,4 +1,4 @@
-"""The HTTP endpoints serve the current snapshot without ever blocking on a source."""
+"""HTTP endpoints: the current snapshot, bounded under hostile clients, TLS and basic auth."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -525,3 +526,55 @@ def test_a_changed_web_config_applies_to_new_connections(tls_auth: tuple[str, PK
     assert any(e["event"] == "web_config_reloaded" for e in logs)
     assert requests.get(f"{base}/-/healthy", auth=("prometheus", "rotated"), verify=pki.ca,
                         timeout=5).status_code == 200
+
+
+PROBE_ONLY = """\
+services:
+  - name: shop
+    slos:
+      - name: homepage
+        objective: 99
+        window: 1d
+        sli:
+          probe:
+            tcp: {address: "127.0.0.1:9"}
+            interval: 1s
+            timeout: 500ms
+"""
+
+
+def test_run_serves_https_with_basic_auth_from_web_config_file(tmp_path: Path, pki: PKI) -> None:
+    """slo-exporter run --web.config.file=...: HTTPS, 401 without the password, 200 with it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(PROBE_ONLY)
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {pki.valid_cert}\n  key_file: {pki.key}\n"
+                   f"basic_auth_users:\n  prometheus: {SERVER_HASH}\n")
+    with socket.socket() as probe_port:
+        probe_port.bind(("127.0.0.1", 0))
+        port = probe_port.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slo_exporter", "run", f"--config.file={config}",
+         f"--web.config.file={web}", f"--web.listen-address=127.0.0.1:{port}",
+         f"--storage.path={tmp_path / 'data'}", "--log.level=debug"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    url = f"https://127.0.0.1:{port}/-/healthy"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                resp = requests.get(url, verify=pki.ca, timeout=2)
+                break
+            except requests.exceptions.ConnectionError:
+                assert proc.poll() is None, "the daemon exited"
+                assert time.monotonic() < deadline, "the daemon did not listen within 20 s"
+                time.sleep(0.1)
+        assert resp.status_code == 401
+        resp = requests.get(url, verify=pki.ca, auth=("prometheus", PASSWORD), timeout=2)
+        assert resp.status_code == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert PASSWORD not in err
+    assert SERVER_HASH not in err
