@@ -17,7 +17,8 @@ How it stays bounded:
   authenticates and renders it.
 - Each request has one deadline (``Limits.request_timeout``) over handshake,
   head and body, however the bytes trickle in; writing the answer gets one more.
-- At ``Limits.max_connections`` a new connection replaces the oldest one that
+- At ``Limits.max_connections`` (never more than a quarter of the process's
+  file-descriptor limit) a new connection replaces the oldest one that
   has not finished sending its request, so a crowd of slow clients cannot lock
   out a scraper that sends its request at once. When every connection is busy
   rendering, the new one is closed at once.
@@ -36,6 +37,7 @@ import hmac
 import json
 import os
 import queue
+import resource
 import selectors
 import socket
 import ssl
@@ -168,6 +170,18 @@ def render_response(resp: Response, extra: tuple[tuple[str, str], ...], *,
         lines.append("Connection: close")
     out = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     return out if head_only else out + resp.body
+
+
+def connection_cap(configured: int, fd_limit: int | None) -> int:
+    """Open client connections allowed: the configured cap, at most a quarter of the fd limit."""
+    if fd_limit is None:
+        return configured
+    return max(1, min(configured, fd_limit // 4))
+
+
+def _fd_soft_limit() -> int | None:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
 class BasicAuth:
@@ -340,6 +354,9 @@ class WebServer:
         self.snapshot = snapshot
         self.pages = dict(pages or {})
         self.limits = limits or Limits()
+        #: the connection cap actually used: never more than a quarter of the fd limit,
+        #: so clients cannot take the descriptors the probes and the store need
+        self.max_connections = connection_cap(self.limits.max_connections, _fd_soft_limit())
         self._source = _WebConfigSource(web_config_file)
         self._auth = BasicAuth(waiters=max(1, self.limits.workers // 2))
         host, port = parse_listen_address(address)
@@ -447,7 +464,7 @@ class WebServer:
                     self._sel.unregister(self._listen)
                     self._accept_paused_until = time.monotonic() + 0.1
                 return
-            if len(self._conns) >= self.limits.max_connections and not self._evict_oldest():
+            if len(self._conns) >= self.max_connections and not self._evict_oldest():
                 sock.close()
                 continue
             sock.setblocking(False)
@@ -663,8 +680,6 @@ class WebServer:
 
     def _route(self, request: Request) -> Response:
         path = request.path
-        if path == "/metrics":
-            return self._compressed(request, CONTENT_TYPE_LATEST, generate_latest(self.registry))
         if path == "/-/healthy":
             return Response(200, TEXT, b"slo-exporter is healthy.\n")
         if path == "/-/ready":
@@ -672,7 +687,7 @@ class WebServer:
                 return Response(200, TEXT, b"slo-exporter is ready.\n")
             return Response(503, TEXT,
                             b"slo-exporter is not ready: first evaluation still running.\n")
-        page = self.pages.get(path)
+        page = self._metrics if path == "/metrics" else self.pages.get(path)
         if page is None:
             return Response(404, TEXT, b"not found\n")
         try:
@@ -681,6 +696,9 @@ class WebServer:
             log.error("render_failed", path=path, error=repr(exc), exc_info=exc)
             return Response(500, TEXT, b"internal server error: the page failed to render\n")
         return self._compressed(request, content_type, body)
+
+    def _metrics(self) -> tuple[str, bytes]:
+        return CONTENT_TYPE_LATEST, generate_latest(self.registry)
 
     @staticmethod
     def _compressed(request: Request, content_type: str, body: bytes) -> Response:

@@ -21,7 +21,15 @@ from structlog.testing import capture_logs
 
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.snapshot import Snapshot
-from slo_exporter.web import BasicAuth, Limits, Page, WebServer, json_page, parse_listen_address
+from slo_exporter.web import (
+    BasicAuth,
+    Limits,
+    Page,
+    WebServer,
+    connection_cap,
+    json_page,
+    parse_listen_address,
+)
 from tests.helpers import ratio_slo, status
 from tests.probe_servers import PKI, make_pki
 
@@ -578,3 +586,58 @@ def test_run_serves_https_with_basic_auth_from_web_config_file(tmp_path: Path, p
         _, err = proc.communicate(timeout=15)
     assert PASSWORD not in err
     assert SERVER_HASH not in err
+
+
+@pytest.mark.parametrize(("configured", "fd_limit", "cap"), [
+    (128, 1024, 128), (128, 256, 64), (500, 64, 16), (128, None, 128), (128, 2, 1),
+])
+def test_the_connection_cap_leaves_three_quarters_of_the_fds(
+        configured: int, fd_limit: int | None, cap: int) -> None:
+    """Clients may hold at most a quarter of the process's descriptors."""
+    assert connection_cap(configured, fd_limit) == cap
+
+
+SERVER_AT_LOW_FD_LIMIT = """\
+import resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+from prometheus_client import CollectorRegistry
+from slo_exporter.snapshot import Snapshot
+from slo_exporter.web import Limits, WebServer
+server = WebServer("127.0.0.1:0", CollectorRegistry(), Snapshot,
+                   limits=Limits(request_timeout=5.0, max_connections=1000))
+server.start()
+print(server.port, server.max_connections, flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+def test_hundreds_of_slow_clients_at_a_64_fd_limit_do_not_take_metrics_down() -> None:
+    """300 slow clients against a server process limited to 64 fds: /metrics answers at once."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER_AT_LOW_FD_LIMIT], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert proc.stdout is not None
+    port, cap = map(int, proc.stdout.readline().split())
+    assert cap == 16
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nX-Slow: ")
+            slow.append(sock)
+        time.sleep(0.2)
+        assert len(os.listdir(f"/proc/{proc.pid}/fd")) < 64
+        start = time.monotonic()
+        with requests.Session() as scraper:
+            resp = scraper.get(f"http://127.0.0.1:{port}/metrics", timeout=3)
+        assert resp.status_code == 200
+        assert time.monotonic() - start < 1.0
+        assert proc.poll() is None
+    finally:
+        for sock in slow:
+            sock.close()
+        _, err = proc.communicate("", timeout=10)
+    assert "EMFILE" not in err
+    assert "Too many open files" not in err
