@@ -641,3 +641,25 @@ def test_hundreds_of_slow_clients_at_a_64_fd_limit_do_not_take_metrics_down() ->
         _, err = proc.communicate("", timeout=10)
     assert "EMFILE" not in err
     assert "Too many open files" not in err
+
+
+def test_a_client_that_never_reads_its_answer_is_dropped_at_the_deadline() -> None:
+    """Slow read: an unread 4 MB answer holds its connection only until the deadline."""
+    holder = Holder()
+    big = b"x" * 4_000_000
+    server = WebServer("127.0.0.1:0", CollectorRegistry(), holder, limits=FAST,
+                       pages={"/big": lambda: ("text/plain", big)})
+    server.start()
+    try:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(b"GET /big HTTP/1.1\r\n\r\n")
+            time.sleep(0.2)
+            assert server.connections == 1
+            deadline = time.monotonic() + 2
+            while server.connections and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert server.connections == 0
+    finally:
+        server.stop()
