@@ -468,6 +468,8 @@ class WebServer:
                 sock.close()
                 continue
             sock.setblocking(False)
+            # each answer goes out in one buffer; Nagle would only hold back its tail
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             config, context = self._source.current()
             conn = _Conn(sock, f"{addr[0]}:{addr[1]}", config, context is not None,
                          time.monotonic() + self.limits.request_timeout)
