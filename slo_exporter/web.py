@@ -382,6 +382,7 @@ class WebServer:
         self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="web-worker")
         self._stopping = False
         self._accept_paused_until = 0.0
+        self._accept_failed_logged = -10.0
         self._thread: threading.Thread | None = None
         self._closed = False
 
@@ -420,15 +421,16 @@ class WebServer:
                 if self._accept_paused_until and now >= self._accept_paused_until:
                     self._accept_paused_until = 0.0
                     self._sel.register(self._listen, selectors.EVENT_READ, _LISTEN)
-                timeout = min([c.deadline for c in self._conns.values() if c.phase != "busy"]
-                              + [now + 1.0]) - now
+                wakeups = [c.deadline for c in self._conns.values() if c.phase != "busy"]
+                wakeups.append(self._accept_paused_until or now + 1.0)
+                timeout = min(wakeups) - now
                 for key, _ in self._sel.select(max(0.0, timeout)):
                     if key.data is _LISTEN:
                         self._accept()
                     elif key.data is _WAKE:
                         self._finish_responses()
                     else:
-                        self._on_ready(key.data)
+                        self._guarded(key.data)
                 self._expire(time.monotonic())
         except Exception:
             log.exception("web_server_failed")
@@ -459,7 +461,11 @@ class WebServer:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                     # Out of descriptors: free one and stop accepting briefly, or the
                     # listening socket stays readable and this thread spins.
-                    log.warning("accept_failed", error=exc.strerror)
+                    now = time.monotonic()
+                    if now - self._accept_failed_logged >= 10.0:  # not a line per attempt
+                        self._accept_failed_logged = now
+                        log.warning("accept_failed", error=exc.strerror,
+                                    connections=len(self._conns))
                     self._evict_oldest()
                     self._sel.unregister(self._listen)
                     self._accept_paused_until = time.monotonic() + 0.1
@@ -506,6 +512,14 @@ class WebServer:
         self._conns.pop(conn.sock.fileno(), None)
         conn.phase = "closed"
         conn.sock.close()
+
+    def _guarded(self, conn: _Conn) -> None:
+        """A bug met on one connection closes that connection, not the server."""
+        try:
+            self._on_ready(conn)
+        except Exception as exc:
+            log.error("connection_failed", peer=conn.peer, error=repr(exc), exc_info=exc)
+            self._close(conn)
 
     def _on_ready(self, conn: _Conn) -> None:
         try:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import bcrypt
 import pytest
@@ -663,3 +664,82 @@ def test_a_client_that_never_reads_its_answer_is_dropped_at_the_deadline() -> No
             assert server.connections == 0
     finally:
         server.stop()
+
+
+class _BuggyOnce(WebServer):
+    """Raises an unexpected error while reading the first connection, as a bug would."""
+
+    tripped = False
+
+    def _read(self, conn: Any) -> None:
+        if not self.tripped:
+            self.tripped = True
+            raise KeyError("bug")
+        super()._read(conn)
+
+
+def test_an_unexpected_error_on_one_connection_does_not_stop_the_server() -> None:
+    """A bug met while handling one connection closes it, logs connection_failed, serves on."""
+    server = _BuggyOnce("127.0.0.1:0", CollectorRegistry(), Holder(), limits=FAST)
+    server.start()
+    try:
+        with capture_logs() as logs, pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(f"http://127.0.0.1:{server.port}/-/healthy", timeout=2)
+        assert [e["event"] for e in logs] == ["connection_failed"]
+        assert requests.get(f"http://127.0.0.1:{server.port}/-/healthy", timeout=2).ok
+    finally:
+        server.stop()
+
+
+SERVER_OUT_OF_FDS = """\
+import os, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+from prometheus_client import CollectorRegistry
+from slo_exporter import logs
+from slo_exporter.snapshot import Snapshot
+from slo_exporter.web import Limits, WebServer
+logs.configure("info", "logfmt")
+server = WebServer("127.0.0.1:0", CollectorRegistry(), Snapshot,
+                   limits=Limits(request_timeout=5.0))
+server.start()
+hog = []
+while len(os.listdir("/proc/self/fd")) < 60:  # something else in the process took the fds
+    hog.append(open(os.devnull))
+print(server.port, flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+def test_running_out_of_fds_neither_spins_nor_stops_the_server() -> None:
+    """EMFILE on accept: one accept_failed line, no busy loop, and /metrics is answered again."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER_OUT_OF_FDS], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    assert proc.stdout is not None
+    port = int(proc.stdout.readline())
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    idle: list[socket.socket] = []
+    try:
+        before = cpu_seconds()
+        for _ in range(12):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+            sock.sendall(b"GET /metrics HTTP/1.1\r\n")
+            idle.append(sock)
+        with requests.Session() as scraper:
+            resp = scraper.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert resp.status_code == 200
+        assert cpu_seconds() - before < 1.0
+        assert proc.poll() is None
+    finally:
+        for sock in idle:
+            sock.close()
+        _, err = proc.communicate("", timeout=10)
+    assert err.count("event=accept_failed") == 1
+    assert "Too many open files" in err
