@@ -18,6 +18,7 @@ from slo_exporter.daemon import Daemon, Options
 from slo_exporter.demo import serve
 from slo_exporter.errors import ConfigError, StoreError
 from slo_exporter.rules import render_rules
+from slo_exporter.webconfig import load_web_config
 
 #: Outside the 9100-9999 exporter block of Prometheus's default port
 #: allocations, which is full; see README "Listen port".
@@ -45,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN,
                      metavar="ADDR", help=f"address to serve HTTP on (default: {DEFAULT_LISTEN})")
+    run.add_argument("--web.config.file", dest="web_config_file", default="", metavar="FILE",
+                     help="TLS and basic auth settings (exporter-toolkit web config format)")
     run.add_argument("--storage.path", dest="storage_path", default="data",
                      metavar="DIR", help="directory of the event store (default: data)")
 
@@ -85,9 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{args.config_file}: OK, {len(config.services)} service(s), {slos} SLO(s)\n")
         return 0
 
+    if args.web_config_file:
+        try:
+            load_web_config(args.web_config_file)
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            sys.stderr.write(f"{len(exc.problems)} problem(s) found; the web config is invalid.\n")
+            return 1
     log = structlog.get_logger("slo_exporter")
     try:
-        daemon = Daemon(config, Options(args.listen_address, args.storage_path, args.config_file))
+        daemon = Daemon(config, Options(args.listen_address, args.storage_path, args.config_file,
+                                        web_config_file=args.web_config_file))
     except StoreError as exc:
         log.error("storage_unusable", path=args.storage_path, error=str(exc))
         return 1

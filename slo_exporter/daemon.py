@@ -48,6 +48,7 @@ class Options:
     listen_address: str
     storage_path: str
     config_file: str = ""  # re-read on SIGHUP
+    web_config_file: str = ""  # TLS and basic auth; re-read when it or a file it names changes
 
 
 class ThreadLocalClient:
@@ -160,6 +161,7 @@ class Daemon:
                 "/": html_page(self._status_page),
                 "/api/v1/slos": json_page(self._api),
             },
+            web_config_file=options.web_config_file,
         )
         self.scheduler = BackgroundScheduler(timezone=UTC)
         self._stop = threading.Event()
