@@ -340,7 +340,7 @@ basic_auth_users:
 def test_tls_with_right_password_answers(tls_auth: tuple[str, PKI, Path]) -> None:
     """A client trusting the CA, with the right password, gets /metrics over TLS."""
     base, pki, _ = tls_auth
-    resp = requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=pki.ca,
+    resp = requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=str(pki.ca),
                         timeout=5)
     assert resp.status_code == 200
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
@@ -355,7 +355,7 @@ def test_missing_or_wrong_credentials_get_401(
         tls_auth: tuple[str, PKI, Path], auth: tuple[str, str] | None, path: str) -> None:
     """Every path, /-/healthy included (as in exporter-toolkit), needs the right credentials."""
     base, pki, _ = tls_auth
-    resp = requests.get(f"{base}{path}", auth=auth, verify=pki.ca, timeout=5)
+    resp = requests.get(f"{base}{path}", auth=auth, verify=str(pki.ca), timeout=5)
     assert resp.status_code == 401
     assert resp.headers["WWW-Authenticate"] == "Basic"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
@@ -368,7 +368,7 @@ def test_malformed_authorization_headers_get_401(
         tls_auth: tuple[str, PKI, Path], header: str) -> None:
     """Other schemes and undecodable Basic tokens are refused, not crashed on."""
     base, pki, _ = tls_auth
-    resp = requests.get(f"{base}/metrics", headers={"Authorization": header}, verify=pki.ca,
+    resp = requests.get(f"{base}/metrics", headers={"Authorization": header}, verify=str(pki.ca),
                         timeout=5)
     assert resp.status_code == 401
 
@@ -386,7 +386,7 @@ def test_a_client_trusting_another_ca_refuses_the_server(
     """The server's certificate does not verify against an unrelated CA."""
     base, _, _ = tls_auth
     with pytest.raises(requests.exceptions.SSLError):
-        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=other_pki.ca,
+        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=str(other_pki.ca),
                      timeout=5)
 
 
@@ -397,7 +397,8 @@ def test_an_expired_server_certificate_is_refused_by_clients(tmp_path: Path, pki
     server = _serve(web)
     try:
         with pytest.raises(requests.exceptions.SSLError, match="expired"):
-            requests.get(f"https://127.0.0.1:{server.port}/-/healthy", verify=pki.ca, timeout=5)
+            requests.get(f"https://127.0.0.1:{server.port}/-/healthy",
+                         verify=str(pki.ca), timeout=5)
     finally:
         server.stop()
 
@@ -456,12 +457,12 @@ tls_server_config:
     server = _serve(web)
     url = f"https://127.0.0.1:{server.port}/-/healthy"
     try:
-        good = requests.get(url, verify=pki.ca, cert=(str(pki.valid_cert), str(pki.key)),
+        good = requests.get(url, verify=str(pki.ca), cert=(str(pki.valid_cert), str(pki.key)),
                             timeout=5)
         assert good.status_code == 200
         for cert in (None, (str(other_pki.valid_cert), str(other_pki.key))):
             with pytest.raises(requests.exceptions.ConnectionError):
-                requests.get(url, verify=pki.ca, cert=cert, timeout=5)
+                requests.get(url, verify=str(pki.ca), cert=cert, timeout=5)
     finally:
         server.stop()
 
@@ -508,12 +509,14 @@ def test_passwords_hashes_and_authorization_headers_never_reach_the_logs(
     secrets = [PASSWORD, SERVER_HASH, base64.b64encode(f"prometheus:{PASSWORD}".encode()).decode(),
                "wrong-guess-7", base64.b64encode(b"prometheus:wrong-guess-7").decode()]
     with capture_logs() as logs:
-        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=pki.ca, timeout=5)
-        requests.get(f"{base}/metrics", auth=("prometheus", "wrong-guess-7"), verify=pki.ca,
+        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD),
+                     verify=str(pki.ca), timeout=5)
+        requests.get(f"{base}/metrics", auth=("prometheus", "wrong-guess-7"), verify=str(pki.ca),
                      timeout=5)
-        requests.get(f"{base}/boom", auth=("prometheus", PASSWORD), verify=pki.ca, timeout=5)
+        requests.get(f"{base}/boom", auth=("prometheus", PASSWORD), verify=str(pki.ca), timeout=5)
         web.write_text(web.read_text().replace(SERVER_HASH, SERVER_HASH[:-5] + "!!!!!"))
-        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD), verify=pki.ca, timeout=5)
+        requests.get(f"{base}/metrics", auth=("prometheus", PASSWORD),
+                     verify=str(pki.ca), timeout=5)
     events = {e["event"] for e in logs}
     assert {"render_failed", "web_config_reload_failed"} <= events
     text = repr(logs)
@@ -525,15 +528,15 @@ def test_a_changed_web_config_applies_to_new_connections(tls_auth: tuple[str, PK
     """A new password hash in the file is used without a restart (no SIGHUP needed)."""
     base, pki, web = tls_auth
     new_hash = bcrypt.hashpw(b"rotated", bcrypt.gensalt(4)).decode()
-    assert requests.get(f"{base}/-/healthy", auth=("prometheus", PASSWORD), verify=pki.ca,
+    assert requests.get(f"{base}/-/healthy", auth=("prometheus", PASSWORD), verify=str(pki.ca),
                         timeout=5).status_code == 200
     web.write_text(web.read_text().replace(SERVER_HASH, new_hash))
     with capture_logs() as logs:
-        old = requests.get(f"{base}/-/healthy", auth=("prometheus", PASSWORD), verify=pki.ca,
+        old = requests.get(f"{base}/-/healthy", auth=("prometheus", PASSWORD), verify=str(pki.ca),
                            timeout=5)
     assert old.status_code == 401
     assert any(e["event"] == "web_config_reloaded" for e in logs)
-    assert requests.get(f"{base}/-/healthy", auth=("prometheus", "rotated"), verify=pki.ca,
+    assert requests.get(f"{base}/-/healthy", auth=("prometheus", "rotated"), verify=str(pki.ca),
                         timeout=5).status_code == 200
 
 
@@ -573,14 +576,14 @@ def test_run_serves_https_with_basic_auth_from_web_config_file(tmp_path: Path, p
         deadline = time.monotonic() + 20
         while True:
             try:
-                resp = requests.get(url, verify=pki.ca, timeout=2)
+                resp = requests.get(url, verify=str(pki.ca), timeout=2)
                 break
             except requests.exceptions.ConnectionError:
                 assert proc.poll() is None, "the daemon exited"
                 assert time.monotonic() < deadline, "the daemon did not listen within 20 s"
                 time.sleep(0.1)
         assert resp.status_code == 401
-        resp = requests.get(url, verify=pki.ca, auth=("prometheus", PASSWORD), timeout=2)
+        resp = requests.get(url, verify=str(pki.ca), auth=("prometheus", PASSWORD), timeout=2)
         assert resp.status_code == 200
     finally:
         proc.terminate()

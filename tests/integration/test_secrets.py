@@ -50,21 +50,33 @@ def _echo(handler: BaseHTTPRequestHandler) -> str:
     return f"denied request {handler.path} with headers [{headers}] credentials {decoded}"
 
 
+class _HostileServer(ThreadingHTTPServer):
+    """A local server playing a hostile Prometheus or probe target."""
+
+    def __init__(self, role: str) -> None:
+        super().__init__((HOST, 0), _Hostile)
+        self.role = role
+        self.seen: list[dict[str, str]] = []  # headers of requests that reached a page
+        self.redirect_to = ""
+
+
 class _Hostile(BaseHTTPRequestHandler):
     """Answers every request with an echo of its credentials."""
 
+    server: _HostileServer
+
     def do_GET(self) -> None:
-        if self.server.role == "prometheus":  # type: ignore[attr-defined]
+        if self.server.role == "prometheus":
             body = json.dumps({"status": "error", "errorType": "bad_data",
                                "error": _echo(self)}).encode()
             self._send(400, body, "application/json")
         elif self.path.startswith("/redirect"):
             self.send_response(302)
-            self.send_header("Location", self.server.redirect_to)  # type: ignore[attr-defined]
+            self.send_header("Location", self.server.redirect_to)
             self.send_header("Content-Length", "0")
             self.end_headers()
         else:
-            self.server.seen.append(dict(self.headers.items()))  # type: ignore[attr-defined]
+            self.server.seen.append(dict(self.headers.items()))
             self._send(500, _echo(self).encode(), "text/plain")
 
     do_POST = do_GET
@@ -80,19 +92,16 @@ class _Hostile(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(role: str) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((HOST, 0), _Hostile)
-    server.role = role  # type: ignore[attr-defined]
-    server.seen = []  # type: ignore[attr-defined]
-    server.redirect_to = ""  # type: ignore[attr-defined]
+def _serve(role: str) -> _HostileServer:
+    server = _HostileServer(role)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
 @pytest.fixture
-def hostile() -> Iterator[tuple[ThreadingHTTPServer, ThreadingHTTPServer, ThreadingHTTPServer]]:
+def hostile() -> Iterator[tuple[_HostileServer, _HostileServer, _HostileServer]]:
     prom, target, elsewhere = _serve("prometheus"), _serve("target"), _serve("target")
-    target.redirect_to = f"http://{HOST}:{elsewhere.server_address[1]}/landing"  # type: ignore[attr-defined]
+    target.redirect_to = f"http://{HOST}:{elsewhere.server_address[1]}/landing"
     try:
         yield prom, target, elsewhere
     finally:
@@ -155,7 +164,7 @@ def _leaks(text: str) -> list[str]:
 
 @pytest.mark.parametrize("log_format", ["logfmt", "json"])
 def test_no_output_holds_a_secret(
-    tmp_path: Path, hostile: tuple[ThreadingHTTPServer, ...], log_format: str
+    tmp_path: Path, hostile: tuple[_HostileServer, ...], log_format: str
 ) -> None:
     """Logs at debug level, /metrics, /, /api/v1/slos and check never show a planted secret."""
     prom, target, elsewhere = hostile
@@ -183,7 +192,7 @@ def test_no_output_holds_a_secret(
     leaks = {name: _leaks(text) for name, text in outputs.items() if _leaks(text)}
     assert not leaks, f"secrets leaked: {leaks}"
     # The redirect left the origin: the other server must not have seen any credential.
-    landed = [h for h in elsewhere.seen if _leaks(json.dumps(h))]  # type: ignore[attr-defined]
+    landed = [h for h in elsewhere.seen if _leaks(json.dumps(h))]
     assert not landed, f"credentials followed a redirect to another origin: {landed}"
 
 
