@@ -184,14 +184,15 @@ class _GuardedSocket:
 
     def makefile(self, mode: str = "r", buffering: int | None = None, **_: Any) -> Any:
         # http.client reads the answer through this file; it must read via
-        # our recv_into, not the raw socket's.
+        # our recv_into, not the raw socket's. The file holds a reference on
+        # the real socket, as socket.makefile does, so closing the
+        # connection while the answer is still read leaves it open.
         raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+        self._sock._io_refs += 1  # type: ignore[attr-defined]
         return io.BufferedReader(raw, buffering or io.DEFAULT_BUFFER_SIZE)
 
     def _decref_socketios(self) -> None:
-        # The file above holds no reference on the real socket; the
-        # connection closes the socket itself.
-        pass
+        self._sock._decref_socketios()  # type: ignore[attr-defined]
 
 
 class _GuardedConnectionMixin:
