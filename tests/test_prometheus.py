@@ -934,6 +934,42 @@ def test_stop_ends_a_backoff_wait_at_once() -> None:
         assert time.monotonic() - started < 1.0
 
 
+@contextlib.contextmanager
+def unanswered_syn() -> Iterator[str]:
+    """A listener whose accept queue is full: a new connect neither succeeds nor fails."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler.connect(listener.getsockname())
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_stop_abandons_a_connect_that_hangs() -> None:
+    """A connect that never completes is abandoned on stop, not held for the timeout."""
+    stop = threading.Event()
+    with unanswered_syn() as url:
+        client = PrometheusClient(model.PrometheusConfig(url=url, timeout=20.0), stop=stop)
+        timer = threading.Timer(0.3, stop.set)
+        timer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(errors.QueryCancelled):
+                client.query("up", 1)
+        finally:
+            timer.cancel()
+        assert time.monotonic() - started < 1.0
+
+
+def test_a_connect_that_hangs_ends_at_the_deadline() -> None:
+    """The connect phase counts against the timeout like every byte after it."""
+    with unanswered_syn() as url:
+        client, _ = real_client(url, timeout=0.4, retries=1)
+        started = time.monotonic()
+        with pytest.raises(errors.QueryTimeout):
+            client.query("up", 1)
+        assert 0.35 < time.monotonic() - started < 0.8
+
+
 def test_a_stopped_client_sends_nothing() -> None:
     """Once stop is set, a new call raises QueryCancelled without a request."""
     stop = threading.Event()
