@@ -1166,3 +1166,10 @@ def test_ipv6_endpoint_keeps_its_brackets() -> None:
     with pytest.raises(errors.QueryHTTPError) as info:
         r.client.query("x", 1)
     assert info.value.endpoint == "http://[::1]:9090/api/v1/query"
+
+
+def test_a_refused_url_is_shown_without_its_password() -> None:
+    """The constructor's error for a bad URL masks the password in it."""
+    with pytest.raises(ValueError, match="must be absolute") as info:
+        PrometheusClient(model.PrometheusConfig(url=f"ftp://bob:{SECRET}@prom:9090"))
+    assert SECRET not in str(info.value)
