@@ -127,7 +127,18 @@ class _Guard:
     def __init__(self, stop: threading.Event, clock: Callable[[], float]) -> None:
         self.stop = stop
         self.clock = clock
-        self.deadline = math.inf
+        # Per thread: the socket work of a call runs on the caller's thread,
+        # so a client shared by mistake still gives each call its own deadline.
+        self._local = threading.local()
+
+    @property
+    def deadline(self) -> float:
+        deadline: float = getattr(self._local, "deadline", math.inf)
+        return deadline
+
+    @deadline.setter
+    def deadline(self, value: float) -> None:
+        self._local.deadline = value
 
     def remaining(self) -> float:
         if self.stop.is_set():
