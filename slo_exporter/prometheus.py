@@ -390,6 +390,12 @@ class PrometheusClient:
         self._max_total_time = max_total_time
         self._guard = _Guard(self._stop, clock)
         self._owns_session = session is None
+        # trust_env is off on our session, so the CA bundle variables that
+        # requests would read per request are read once here.
+        self._env_ca_bundle = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or ""
+            if session is None else ""
+        )
         self._session = session if session is not None else self._new_session()
         self._log = (
             logger if logger is not None else structlog.get_logger("slo_exporter.prometheus")
@@ -691,10 +697,8 @@ class PrometheusClient:
             verify = False
         elif tls.ca_file:
             verify = tls.ca_file
-        elif self._owns_session:
-            # trust_env is off, so the CA bundle variables are read here.
-            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
-                "CURL_CA_BUNDLE") or True
+        elif self._env_ca_bundle:
+            verify = self._env_ca_bundle
         cert: tuple[str, str] | str | None = None
         if tls.cert_file:
             cert = (tls.cert_file, tls.key_file) if tls.key_file else tls.cert_file
