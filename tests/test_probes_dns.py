@@ -6,10 +6,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from probe_servers import DNSServer
 
 from slo_exporter import model
 from slo_exporter.probes.dns import probe_dns
+from tests.support.probe_servers import DNSServer
 
 TIMEOUT = 1.0
 SLACK = 0.5

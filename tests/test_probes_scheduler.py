@@ -13,10 +13,10 @@ import time
 from collections import defaultdict
 
 import pytest
-from probe_servers import Response, TCPServer, http_app, never_answer
 
 from slo_exporter import model
 from slo_exporter.probes import ProbeResult, ProbeScheduler
+from tests.support.probe_servers import Response, TCPServer, http_app, never_answer
 
 OK = ProbeResult(True, 0.0, "ok")
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from probe_servers import (
+
+from slo_exporter import model
+from slo_exporter.probes.tcp import probe_tcp
+from slo_exporter.probes.tls import probe_tls
+from tests.support.probe_servers import (
     PKI,
     TCPServer,
     closed_port,
@@ -13,10 +17,6 @@ from probe_servers import (
     never_answer,
     tcp_banner,
 )
-
-from slo_exporter import model
-from slo_exporter.probes.tcp import probe_tcp
-from slo_exporter.probes.tls import probe_tls
 
 TIMEOUT = 1.0
 SLACK = 0.5

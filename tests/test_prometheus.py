@@ -31,11 +31,11 @@ import requests
 import requests.adapters
 import structlog.testing
 import urllib3
-from probe_servers import PKI, Request, Response, TCPServer, http_app, make_pki
 from requests.structures import CaseInsensitiveDict
 
 from slo_exporter import errors, model
 from slo_exporter.prometheus import ClientPool, PrometheusClient, Series, label_text
+from tests.support.probe_servers import PKI, Request, Response, TCPServer, http_app, make_pki
 
 URL = "http://prom.test:9090"
 
