@@ -11,6 +11,18 @@ Owns the exact arithmetic of one SLO's events between two instants:
 * templated PromQL (``{{.window}}``): evaluated once per bucket end with a
   range query whose step is the bucket width.
 
+Implausible data is rejected per series, never stored: a negative or
+non-finite counter value, or an increase above ``max_increase``
+(``prometheus.max_counter_increase``). The batch still carries every other
+series' events and the full span, so the cursor moves past the bad
+samples; the rejected series is listed in ``EventBatch.rejected`` and
+starts again from a baseline at its next plausible sample (its state holds
+the rejected timestamp with the value ``REBASELINE``).
+
+An answer too large for the client (``QueryTooLarge``, or Prometheus'
+"too many samples") makes a backfill read split its span in halves, down to
+``MIN_SPLIT_SPAN`` seconds (one step for templates), before giving up.
+
 It must not touch the event store or read a clock: time spans, the previous
 series state and the Prometheus client are passed in, and an ``EventBatch``
 comes out for the caller to persist in one transaction.
@@ -37,7 +49,7 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,6 +58,17 @@ from slo_exporter.prometheus import QueryResult, Series, label_text
 
 #: Prometheus refuses range queries of more than 11,000 points; stay below.
 MAX_RANGE_STEPS = 10_000
+
+#: shortest span a raw-sample read is split down to when an answer is too large
+MIN_SPLIT_SPAN = 60.0
+
+#: default sanity bound on one counter increase (``max_counter_increase``)
+DEFAULT_MAX_INCREASE = model.PrometheusConfig.max_counter_increase
+
+#: stored in place of a value after a rejected sample: counters are never
+#: negative, so it cannot be mistaken for one; the next plausible sample is
+#: then a baseline
+REBASELINE = -1.0
 
 Sample = tuple[float, float]
 
@@ -63,6 +86,21 @@ class Source(Protocol):
 
 
 @dataclass(frozen=True)
+class Rejection:
+    """One series whose data was implausible in one fetch.
+
+    ``series`` is the series key (``role|{labels}``), ``at`` the timestamp
+    of its first rejected sample, ``reason`` says why, ``samples`` counts
+    the samples (or template points) rejected in this fetch.
+    """
+
+    series: str
+    at: float
+    reason: str
+    samples: int = 1
+
+
+@dataclass(frozen=True)
 class EventBatch:
     """What one fetch found for one SLO.
 
@@ -70,41 +108,83 @@ class EventBatch:
     a bucket may lie before the fetch's ``since`` when a late sample landed
     in the overlap. ``series`` is the complete per-series state to keep
     (last ``(ts, value)`` per series key, old entries included).
+    ``rejected`` lists the series whose implausible samples were left out;
+    the batch is still complete for everything else, up to ``covered_until``.
     """
 
     deltas: Mapping[float, tuple[float, float]]
     series: Mapping[str, Sample]
     covered_until: float
+    rejected: tuple[Rejection, ...] = ()
 
 
 # ------------------------------------------------------------------ pure core
 
 
-def counter_increases(samples: Sequence[Sample], prev: Sample | None) -> list[Sample]:
+def counter_increases(
+    samples: Sequence[Sample],
+    prev: Sample | None,
+    max_increase: float = DEFAULT_MAX_INCREASE,
+) -> list[Sample]:
     """Exact increases of one counter series, as ``(ts, increase)`` per sample.
 
     ``prev`` is the last sample seen before these (``None`` for a new
     series, whose first sample is a baseline only). A value lower than the
     one before is a reset: the counter restarted from zero, so the increase
     is the value itself. Samples not after the last known timestamp
-    (duplicates from an overlapping read, out-of-order) and non-finite
-    values are skipped.
+    (duplicates from an overlapping read, out-of-order) are skipped.
+    Implausible samples count nothing and the next plausible one is a new
+    baseline (see ``advance``).
     """
-    return _advance(samples, prev)[0]
+    return advance(samples, prev, max_increase).increases
 
 
-def _advance(samples: Sequence[Sample], prev: Sample | None) -> tuple[list[Sample], Sample | None]:
+@dataclass(frozen=True)
+class Advance:
+    """One series read forward: increases, the state to keep, what was rejected."""
+
+    increases: list[Sample]
+    last: Sample | None
+    rejected: list[tuple[float, str]]
+
+
+def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float) -> Advance:
+    """``counter_increases`` with the new state and the rejected samples.
+
+    A negative or non-finite value, or an increase above ``max_increase``,
+    is rejected with a reason; the state then becomes ``(ts, REBASELINE)``
+    so that a later read (even an overlapping one) never counts across it.
+    """
     increases: list[Sample] = []
+    rejected: list[tuple[float, str]] = []
     last = prev
     for ts, value in samples:
-        if not math.isfinite(value):
+        if last is not None and ts <= last[0]:
             continue
-        if last is not None:
-            if ts <= last[0]:
-                continue
-            increases.append((ts, value if value < last[1] else value - last[1]))
+        problem = _implausible(value)
+        baseline = last is None or last[1] < 0
+        increase = 0.0
+        if problem is None and not baseline:
+            assert last is not None  # for the type checker: baseline is False
+            increase = value if value < last[1] else value - last[1]
+            if increase > max_increase:
+                problem = f"increase {increase:g} above max_counter_increase {max_increase:g}"
+        if problem is not None:
+            rejected.append((ts, problem))
+            last = (ts, REBASELINE)
+            continue
+        if not baseline:
+            increases.append((ts, increase))
         last = (ts, value)
-    return increases, last
+    return Advance(increases, last, rejected)
+
+
+def _implausible(value: float) -> str | None:
+    if not math.isfinite(value):
+        return f"non-finite counter value {value!r}"
+    if value < 0:
+        return f"negative counter value {value:g}"
+    return None
 
 
 def bucket_start(ts: float, resolution: float) -> float:
@@ -147,6 +227,7 @@ def fetch_events(
     overlap: float,
     chunk: float,
     le_cache: MutableMapping[str, str] | None = None,
+    max_increase: float = DEFAULT_MAX_INCREASE,
 ) -> EventBatch:
     """Events of ``slo`` in ``(since, until]`` as per-bucket deltas.
 
@@ -156,7 +237,9 @@ def fetch_events(
     being counted twice. The span is read in pieces of at most ``chunk``
     seconds, so a backfill is many bounded queries and a steady-state cycle
     is one small one. ``le_cache`` remembers the discovered ``le`` matcher
-    of latency SLIs between calls.
+    of latency SLIs between calls. ``max_increase`` is the sanity bound on
+    one counter increase; implausible series are listed in the batch's
+    ``rejected``, not raised.
 
     Raises ``ValueError`` for probe SLIs (probes record events themselves)
     and bad arguments, ``HistogramBucketError`` when the latency threshold
@@ -173,6 +256,8 @@ def fetch_events(
         raise ValueError(f"overlap must be >= 0 seconds, got {overlap!r}")
     if until < since:
         raise ValueError(f"until {until!r} is before since {since!r}")
+    if not max_increase > 0:
+        raise ValueError(f"max_increase must be > 0, got {max_increase!r}")
 
     good_role: str
     good_query: model.Query | None
@@ -187,16 +272,19 @@ def fetch_events(
         raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
 
     state = dict(series_state)
-    span = _Span(since, until, resolution, overlap, chunk)
-    good_events = _events(client, good_role, good_query, span, state)
-    total_events = _events(client, "total", total_query, span, state)
+    span = _Span(since, until, resolution, overlap, chunk, max_increase)
+    rejected: dict[str, Rejection] = {}
+    good_events = _events(client, good_role, good_query, span, state=state, rejected=rejected)
+    total_events = _events(client, "total", total_query, span, state=state, rejected=rejected)
 
     deltas: dict[float, tuple[float, float]] = {}
     for bucket in sorted(good_events.keys() | total_events.keys()):
         total = total_events.get(bucket, 0.0)
         marked = good_events.get(bucket, 0.0)
         deltas[bucket] = (marked if good_role == "good" else total - marked, total)
-    return EventBatch(deltas=deltas, series=state, covered_until=until)
+    return EventBatch(
+        deltas=deltas, series=state, covered_until=until, rejected=tuple(rejected.values())
+    )
 
 
 @dataclass(frozen=True)
@@ -206,6 +294,27 @@ class _Span:
     resolution: float
     overlap: float
     chunk: float
+    max_increase: float
+
+
+def _reject(
+    rejected: dict[str, Rejection], key: str, found: Sequence[tuple[float, str]]
+) -> None:
+    if not found:
+        return
+    seen = rejected.get(key)
+    if seen is None:
+        ts, reason = found[0]
+        rejected[key] = Rejection(key, ts, reason, len(found))
+    else:
+        rejected[key] = Rejection(key, seen.at, seen.reason, seen.samples + len(found))
+
+
+def _too_large(exc: errors.QueryError) -> bool:
+    """An answer that a narrower query could fit: ours, or Prometheus' sample limit."""
+    if isinstance(exc, errors.QueryTooLarge):
+        return True
+    return isinstance(exc, errors.QueryAPIError) and "too many samples" in str(exc)
 
 
 def _events(
@@ -213,36 +322,65 @@ def _events(
     role: str,
     query: model.Query,
     span: _Span,
+    *,
     state: dict[str, Sample],
+    rejected: dict[str, Rejection],
 ) -> dict[float, float]:
     if isinstance(query, model.Template):
-        return _template_events(client, query, span)
-    return _selector_events(client, role, query.text, span, state)
+        return _template_events(client, role, query, span, rejected)
+    return _selector_events(client, role, query.text, span, state=state, rejected=rejected)
 
 
 def _selector_events(
-    client: Source, role: str, selector: str, span: _Span, state: dict[str, Sample]
+    client: Source,
+    role: str,
+    selector: str,
+    span: _Span,
+    *,
+    state: dict[str, Sample],
+    rejected: dict[str, Rejection],
 ) -> dict[float, float]:
     """Exact increases of every series of ``selector``; updates ``state`` in place."""
     events: dict[float, float] = defaultdict(float)
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
-        for series in client.raw_samples(selector, lo, hi):
-            key = series_key(role, series.labels)
-            increases, last = _advance(series.samples, state.get(key))
-            for ts, increase in increases:
-                events[bucket_start(ts, span.resolution)] += increase
-            if last is not None:
-                state[key] = last
+        for piece in _raw_pieces(client, selector, lo, hi):
+            for series in piece:
+                key = series_key(role, series.labels)
+                step = advance(series.samples, state.get(key), span.max_increase)
+                for ts, increase in step.increases:
+                    events[bucket_start(ts, span.resolution)] += increase
+                if step.last is not None:
+                    state[key] = step.last
+                _reject(rejected, key, step.rejected)
     return dict(events)
 
 
-def _template_events(client: Source, query: model.Template, span: _Span) -> dict[float, float]:
+def _raw_pieces(client: Source, selector: str, lo: float, hi: float) -> Iterator[list[Series]]:
+    """Raw samples of ``(lo, hi]`` in time order, halving the span while answers are too large."""
+    try:
+        yield client.raw_samples(selector, lo, hi)
+    except errors.QueryError as exc:
+        if not _too_large(exc) or hi - lo <= MIN_SPLIT_SPAN:
+            raise
+        mid = lo + (hi - lo) / 2
+        yield from _raw_pieces(client, selector, lo, mid)
+        yield from _raw_pieces(client, selector, mid, hi)
+
+
+def _template_events(
+    client: Source,
+    role: str,
+    query: model.Template,
+    span: _Span,
+    rejected: dict[str, Rejection],
+) -> dict[float, float]:
     """Evaluate a ``{{.window}}`` template once per bucket end in ``(since, until]``.
 
     The value at bucket end ``t`` is the events of the bucket ``[t - res, t)``;
     a bucket whose end is not reached yet is left for a later call, which
     starts after this call's ``until``. No series state: the query itself
-    does the counting.
+    does the counting. A NaN point (no data) counts nothing; an infinite or
+    negative point, or one above ``max_increase``, is rejected.
     """
     res = span.resolution
     promql = query.render(window_text(res))
@@ -251,13 +389,36 @@ def _template_events(client: Source, query: model.Template, span: _Span) -> dict
     events: dict[float, float] = defaultdict(float)
     for group in range(first, last + 1, MAX_RANGE_STEPS):
         group_last = min(group + MAX_RANGE_STEPS - 1, last)
-        result = client.query_range(promql, group * res, group_last * res, res)
-        for series in result.series:
-            for ts, value in series.samples:
-                index = round(ts / res)
-                if group <= index <= group_last and math.isfinite(value):
+        for lo, hi, result in _range_pieces(client, promql, group, group_last, res):
+            for series in result.series:
+                found: list[tuple[float, str]] = []
+                for ts, value in series.samples:
+                    index = round(ts / res)
+                    if not lo <= index <= hi or math.isnan(value):
+                        continue
+                    problem = _implausible(value)
+                    if problem is None and value > span.max_increase:
+                        problem = f"{value:g} events above max_counter_increase"
+                    if problem is not None:
+                        found.append((ts, problem.replace("counter value", "template value")))
+                        continue
                     events[(index - 1) * res] += value
+                _reject(rejected, series_key(role, series.labels), found)
     return dict(events)
+
+
+def _range_pieces(
+    client: Source, promql: str, lo: int, hi: int, res: float
+) -> Iterator[tuple[int, int, QueryResult]]:
+    """Range query over bucket-end indexes ``lo..hi``, halved while answers are too large."""
+    try:
+        yield lo, hi, client.query_range(promql, lo * res, hi * res, res)
+    except errors.QueryError as exc:
+        if not _too_large(exc) or hi <= lo:
+            raise
+        mid = (lo + hi) // 2
+        yield from _range_pieces(client, promql, lo, mid, res)
+        yield from _range_pieces(client, promql, mid + 1, hi, res)
 
 
 # ------------------------------------------------------------------- latency

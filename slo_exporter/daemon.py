@@ -31,9 +31,10 @@ from slo_exporter.config import load_config
 from slo_exporter.engine import Engine
 from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
-from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig
+from slo_exporter.model import SLO, Config, ProbeSLI
 from slo_exporter.probes import ProbeMetrics, ProbeResult, ProbeScheduler, is_good
-from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
+from slo_exporter.prometheus import ClientPool as ThreadLocalClient
+from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.store import EventStore
 from slo_exporter.web import WebServer, html_page, json_page
 
@@ -49,35 +50,6 @@ class Options:
     storage_path: str
     config_file: str = ""  # re-read on SIGHUP
     web_config_file: str = ""  # TLS and basic auth; re-read when it or a file it names changes
-
-
-class ThreadLocalClient:
-    """One ``PrometheusClient`` (and HTTP session) per evaluation worker thread.
-
-    ``requests.Session`` is not documented as thread-safe, and SLOs are
-    evaluated on a small pool.
-    """
-
-    def __init__(self, cfg: PrometheusConfig) -> None:
-        self._cfg = cfg
-        self._local = threading.local()
-
-    def _client(self) -> PrometheusClient:
-        client: PrometheusClient | None = getattr(self._local, "client", None)
-        if client is None:
-            client = PrometheusClient(self._cfg)
-            self._local.client = client
-        return client
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        return self._client().query(promql, at, stats=stats)
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        return self._client().query_range(promql, start, end, step, stats=stats)
-
-    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
-        return self._client().raw_samples(selector, start, end)
 
 
 class ProbeRecorder:

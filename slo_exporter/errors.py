@@ -14,7 +14,9 @@ belongs to, counted in a self-metric and logged, and never stops the daemon.
     │   │   ├── QueryConnectionError  could not connect / connection dropped
     │   │   ├── QueryHTTPError      non-2xx status that is not an API error body
     │   │   ├── QueryAPIError       Prometheus answered status=error (bad_data, ...)
-    │   │   └── QueryDecodeError    the answer was not the JSON shape expected
+    │   │   ├── QueryDecodeError    the answer was not the JSON shape expected
+    │   │   ├── QueryTooLarge       the decoded answer exceeded max_response_size
+    │   │   └── QueryCancelled      the daemon is stopping; the call was abandoned
     │   └── HistogramBucketError    latency threshold is not a bucket boundary
     └── StoreError                  the embedded event store failed
 """
@@ -97,6 +99,22 @@ class QueryAPIError(QueryError):
 
 class QueryDecodeError(QueryError):
     reason = "decode"
+
+
+class QueryTooLarge(QueryError):
+    """The decoded answer exceeded ``max_response_size``; ``limit`` is that size."""
+
+    reason = "too_large"
+
+    def __init__(self, message: str, *, query: str, endpoint: str = "", limit: int = 0) -> None:
+        self.limit = limit
+        super().__init__(message, query=query, endpoint=endpoint)
+
+
+class QueryCancelled(QueryError):
+    """The client's stop event was set: the call was abandoned, not failed."""
+
+    reason = "cancelled"
 
 
 class HistogramBucketError(SourceError):

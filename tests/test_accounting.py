@@ -140,10 +140,47 @@ def test_samples_not_after_the_last_timestamp_are_ignored() -> None:
     assert counter_increases(samples, (10, 5)) == [(20, 2), (30, 1)]
 
 
-def test_non_finite_values_are_skipped() -> None:
-    """NaN and Inf samples are neither counted nor used as the next baseline."""
-    samples = [(20, math.nan), (30, math.inf), (40, 8)]
-    assert counter_increases(samples, (10, 5)) == [(40, 3)]
+def test_non_finite_values_are_rejected_and_the_series_starts_again() -> None:
+    """NaN and Inf samples count nothing; the next plausible sample is a new baseline."""
+    samples = [(20, math.nan), (30, math.inf), (40, 8), (50, 9)]
+    step = accounting.advance(samples, (10, 5), 1e12)
+    assert step.increases == [(50, 1)]
+    assert [ts for ts, _ in step.rejected] == [20, 30]
+    assert "non-finite counter value nan" in step.rejected[0][1]
+    assert step.last == (50, 9)
+
+
+def test_a_negative_counter_value_is_rejected_never_counted() -> None:
+    """A negative value is no counter: it is rejected, not stored as negative events."""
+    step = accounting.advance([(20, -5), (30, 3), (40, 8)], (10, 5), 1e12)
+    assert step.increases == [(40, 5)]
+    assert step.rejected == [(20, "negative counter value -5")]
+
+
+def test_an_increase_above_the_bound_is_rejected() -> None:
+    """An increase above max_increase (a 1e308 glitch) is rejected; counting resumes after it."""
+    samples = [(20, 1e308), (30, 1e308), (40, 1e308 + 1e292), (50, 7), (60, 9)]
+    step = accounting.advance(samples, (10, 5), 1e12)
+    assert [ts for ts, _ in step.rejected] == [20, 40]
+    assert "above max_counter_increase 1e+12" in step.rejected[0][1]
+    assert step.increases == [(60, 2)]  # 30 and 50 are baselines after the rejections
+    assert all(inc <= 1e12 for _, inc in step.increases)
+
+
+def test_a_reset_to_an_implausible_value_is_rejected() -> None:
+    """After a reset the new value is the increase, so it obeys the bound too."""
+    step = accounting.advance([(20, 5e12)], (10, 6e12), 1e12)
+    assert step.increases == []
+    assert len(step.rejected) == 1
+
+
+def test_a_rejected_sample_is_not_rejected_again_when_read_twice() -> None:
+    """The state after a rejection skips the bad sample when an overlapping read returns it."""
+    first = accounting.advance([(20, -1.0)], (10, 5), 1e12)
+    assert first.last == (20, accounting.REBASELINE)
+    again = accounting.advance([(20, -1.0), (30, 4), (40, 6)], first.last, 1e12)
+    assert again.rejected == []
+    assert again.increases == [(40, 2)]
 
 
 def test_no_samples_no_increases() -> None:
@@ -397,6 +434,127 @@ def test_latency_without_any_bucket_series_says_none_found() -> None:
         fetch(Synthetic(), latency_slo(), 0, 60)
 
 
+# ------------------------------------------------------------ implausible data
+
+
+def test_an_implausible_series_is_rejected_while_the_others_are_kept() -> None:
+    """A bad series is listed in rejected; the other series' events and the full span remain."""
+    source = Synthetic(
+        series={
+            "total": [
+                counter({"code": "200"}, [(30, 10), (90, 15), (150, 20)]),
+                counter({"code": "500"}, [(30, 1), (90, -4), (150, 2), (170, 3)]),
+            ],
+            "good": [counter({"code": "200"}, [(30, 10), (90, 15), (150, 20)])],
+        }
+    )
+    batch = fetch(source, ratio_slo(good=model.Selector("good")), 0, 180)
+    assert batch.covered_until == 180
+    assert batch.deltas == {60.0: (5, 5), 120.0: (5, 6)}
+    (rejection,) = batch.rejected
+    assert rejection.series == 'total|{code="500"}'
+    assert rejection.at == 90
+    assert rejection.reason == "negative counter value -4"
+    assert all(t >= 0 for _, t in batch.deltas.values())
+    assert batch.series['total|{code="500"}'] == (170, 3)
+
+
+def test_huge_values_never_stick_the_cursor() -> None:
+    """1e308 samples are rejected once; the next cycle moves on with finite state."""
+    series = counter({}, [(30, 1), (60, 1e308), (90, 1e308), (120, 2), (150, 4)])
+    source = Synthetic(series={"total": [series], "good": [series]})
+    slo = ratio_slo(good=model.Selector("good"))
+    first = fetch(source, slo, 0, 60, overlap=30)
+    assert {r.series for r in first.rejected} == {"good|{}", "total|{}"}
+    assert first.covered_until == 60
+    assert all(math.isfinite(v) for _, v in first.series.values())
+    second = fetch(source, slo, 60, 150, first.series, overlap=30)
+    assert second.rejected == ()
+    assert second.covered_until == 150
+    assert second.deltas == {120.0: (4, 4)}  # 90 was the new baseline: +1 at 120 is a reset to 2
+
+
+def test_the_bound_is_configurable() -> None:
+    """max_increase is the sanity bound passed in (prometheus.max_counter_increase)."""
+    source = Synthetic(series={"total": [counter({}, [(30, 0), (60, 50), (90, 70)])]})
+    slo = ratio_slo(good=model.Selector("total"))
+    batch = fetch_events(
+        source, slo, since=0, until=90, series_state={}, resolution=RES, overlap=0,
+        chunk=86400, max_increase=30,
+    )
+    assert {r.reason for r in batch.rejected} == {"increase 50 above max_counter_increase 30"}
+    assert batch.deltas == {}
+
+
+def test_implausible_template_points_are_rejected() -> None:
+    """Negative, infinite or oversized template points are rejected; NaN counts nothing."""
+    source = Synthetic(templates={"q": lambda t: [-1.0, math.inf, 1e13, math.nan, 2.0]})
+    slo = ratio_slo(good=model.Template("q"), total=model.Template("q"))
+    batch = fetch(source, slo, 0, 60)
+    assert batch.deltas == {0.0: (2, 2)}
+    assert sorted(r.series for r in batch.rejected) == [
+        'good|{s="0"}', 'good|{s="1"}', 'good|{s="2"}',
+        'total|{s="0"}', 'total|{s="1"}', 'total|{s="2"}',
+    ]
+
+
+# ------------------------------------------------------ answers too large
+
+
+@dataclass
+class Bounded(Synthetic):
+    """Refuses raw reads wider than ``widest`` seconds and ranges of more than ``points``."""
+
+    widest: float = math.inf
+    points: int = 11_000
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        if end - start > self.widest:
+            self.calls.append(("too_large", selector, start, end))
+            raise errors.QueryTooLarge("too large", query=selector, limit=1)
+        return super().raw_samples(selector, start, end)
+
+    def query_range(
+        self, promql: str, start: float, end: float, step: float, *, stats: bool = False
+    ) -> QueryResult:
+        if round((end - start) / step) + 1 > self.points:
+            self.calls.append(("too_large", promql, start, end))
+            raise errors.QueryAPIError(
+                "query processing would load too many samples into memory", query=promql
+            )
+        return super().query_range(promql, start, end, step, stats=stats)
+
+
+def test_a_too_large_backfill_read_is_split_in_halves() -> None:
+    """A read refused as too large is retried as two halves, recursively, with the same events."""
+    samples = [(float(t), float(t // 15)) for t in range(15, 3601, 15)]
+    reference = Synthetic(series={"total": [counter({}, samples)]})
+    bounded = Bounded(series={"total": [counter({}, samples)]}, widest=1000)
+    slo = ratio_slo(good=model.Selector("total"))
+    assert fetch(bounded, slo, 0, 3600).deltas == fetch(reference, slo, 0, 3600).deltas
+    reads = [(s, e) for kind, _q, s, e in bounded.calls if kind == "raw"]
+    assert reads[0] == (0, 900)
+    assert all(e - s <= 1000 for s, e in reads)
+
+
+def test_splitting_gives_up_below_the_minimum_span() -> None:
+    """When even a minimum span is too large, the error is raised."""
+    bounded = Bounded(series={"total": []}, widest=10)
+    with pytest.raises(errors.QueryTooLarge):
+        fetch(bounded, ratio_slo(good=model.Selector("total")), 0, 3600)
+    widths = [e - s for kind, _q, s, e in bounded.calls if kind == "too_large"]
+    assert min(widths) >= accounting.MIN_SPLIT_SPAN / 2
+
+
+def test_a_template_range_with_too_many_samples_is_split() -> None:
+    """Prometheus' too-many-samples error splits a template range query into halves."""
+    bounded = Bounded(templates={"q": lambda t: [1.0]}, points=3000)
+    slo = ratio_slo(good=model.Template("q"), total=model.Template("q"))
+    batch = fetch(bounded, slo, 0, 10_000 * RES)
+    assert sum(t for _, t in batch.deltas.values()) == 10_000
+    assert any(kind == "too_large" for kind, *_ in bounded.calls)
+
+
 # ----------------------------------------------------------------- arguments
 
 
@@ -416,12 +574,16 @@ def test_probe_slis_are_not_fetched() -> None:
         ({"chunk": 0.0}, "chunk must be > 0"),
         ({"overlap": -1.0}, "overlap must be >= 0"),
         ({"since": 100.0, "until": 50.0}, "before since"),
+        ({"max_increase": 0.0}, "max_increase must be > 0"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, float], message: str) -> None:
     """Spans and sizes that cannot work raise ValueError before any query."""
     source = Synthetic()
-    args = {"since": 0.0, "until": 60.0, "resolution": 60.0, "overlap": 0.0, "chunk": 60.0}
+    args = {
+        "since": 0.0, "until": 60.0, "resolution": 60.0, "overlap": 0.0, "chunk": 60.0,
+        "max_increase": 1e12,
+    }
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         fetch_events(
@@ -433,6 +595,7 @@ def test_bad_arguments_are_refused(kwargs: dict[str, float], message: str) -> No
             resolution=args["resolution"],
             overlap=args["overlap"],
             chunk=args["chunk"],
+            max_increase=args["max_increase"],
         )
     assert source.calls == []
 
@@ -505,3 +668,46 @@ def test_cycles_add_up_to_one_fetch(
     expected_bad = true_increase(bad, since - overlap, until)
     assert sum(t for _, t in once.deltas.values()) == expected_total
     assert sum(g for g, _ in once.deltas.values()) == expected_total - expected_bad
+
+
+@st.composite
+def glitchy(draw: st.DrawFn) -> list[Series]:
+    """Counter series where some samples are negative, non-finite or absurdly large."""
+    out = []
+    for series in draw(histories()):
+        samples = [
+            (t, draw(st.sampled_from([-3.0, math.nan, math.inf, 1e308])))
+            if draw(st.integers(0, 7)) == 0 else (t, v)
+            for t, v in series.samples
+        ]
+        out.append(Series(series.labels, tuple(samples)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    total=glitchy(),
+    cuts=st.lists(st.integers(1, 5000), max_size=4),
+    overlap=st.sampled_from([0.0, 120.0]),
+)
+def test_implausible_samples_never_reach_the_deltas_or_stick_a_cycle(
+    total: list[Series], cuts: list[int], overlap: float
+) -> None:
+    """With glitches, cycles add up to one fetch, each covers its span, no delta is bad."""
+    source = Synthetic(series={"total": total})
+    slo = ratio_slo(good=model.Selector("total"))
+    once = fetch(source, slo, 0.0, 5000.0, overlap=overlap)
+    summed: dict[float, float] = {}
+    state: Mapping[str, tuple[float, float]] = {}
+    edges = [0.0, *sorted(float(c) for c in cuts), 5000.0]
+    for lo, hi in itertools.pairwise(edges):
+        batch = fetch(source, slo, lo, hi, state, overlap=overlap)
+        assert batch.covered_until == hi
+        assert all(math.isfinite(t) and math.isfinite(v) for t, v in batch.series.values())
+        state = batch.series
+        for bucket, (_, t) in batch.deltas.items():
+            summed[bucket] = summed.get(bucket, 0.0) + t
+    assert {k: v for k, v in summed.items() if v} == {
+        k: t for k, (_, t) in once.deltas.items() if t
+    }
+    assert all(0 <= t <= 20 * 1e12 and g == t for g, t in once.deltas.values())

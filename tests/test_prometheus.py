@@ -10,12 +10,16 @@ that never answers, a refused connection, a trickled or cut-off answer.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.server
 import io
 import json
+import os
 import socket
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,10 +30,12 @@ import pytest
 import requests
 import requests.adapters
 import structlog.testing
+import urllib3
 from requests.structures import CaseInsensitiveDict
 
 from slo_exporter import errors, model
-from slo_exporter.prometheus import PrometheusClient, Series, label_text
+from slo_exporter.prometheus import ClientPool, PrometheusClient, Series, label_text
+from tests.support.probe_servers import PKI, Request, Response, TCPServer, http_app, make_pki
 
 URL = "http://prom.test:9090"
 
@@ -65,6 +71,7 @@ class HandlerAdapter(requests.adapters.BaseAdapter):
         super().__init__()
         self.handler = handler
         self.sent: list[Sent] = []
+        self.headers: dict[str, str] = {}
 
     def send(  # noqa: PLR0917 - requests' BaseAdapter.send signature
         self,
@@ -81,10 +88,13 @@ class HandlerAdapter(requests.adapters.BaseAdapter):
             raise reply
         status, body = reply
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", **self.headers}
         resp = requests.Response()
         resp.status_code = status
-        resp.raw = io.BytesIO(raw)
-        resp.headers = CaseInsensitiveDict({"Content-Type": "application/json"})
+        resp.raw = urllib3.HTTPResponse(
+            body=io.BytesIO(raw), headers=headers, status=status, preload_content=False
+        )
+        resp.headers = CaseInsensitiveDict(headers)
         resp.url = request.url or ""
         resp.request = request
         return resp
@@ -145,7 +155,7 @@ def test_query_posts_a_form_with_time_in_milliseconds_and_a_server_timeout() -> 
     assert sent.request.url == URL + "/api/v1/query"
     assert sent.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert sent.form == {"query": 'up{job="a"}', "time": "1700000000.123", "timeout": "7.5"}
-    assert sent.timeout == 7.5
+    assert sent.timeout == pytest.approx(7.5, abs=0.05)
 
 
 def test_query_range_posts_start_end_and_step() -> None:
@@ -404,7 +414,7 @@ def test_default_tls_verifies_with_system_roots() -> None:
             "either prometheus basic_auth or bearer_token_file",
         ),
         ({"tls": model.TLSConfig(key_file="/k")}, "key_file needs tls.cert_file"),
-        ({"tls": model.TLSConfig(server_name="x")}, "server_name is not supported"),
+        ({"max_response_size": 0}, "max_response_size must be > 0"),
     ],
 )
 def test_constructor_rejects_bad_settings(cfg: Mapping[str, Any], message: str) -> None:
@@ -644,7 +654,7 @@ def test_trickled_answer_hits_the_overall_deadline() -> None:
         client, _ = real_client(url, timeout=0.4, retries=1)
         started = time.monotonic()
         try:
-            with pytest.raises(errors.QueryTimeout, match=r"not complete within 0\.4s"):
+            with pytest.raises(errors.QueryTimeout, match=r"no complete answer .* within 0\.4s"):
                 client.query("up", 1)
         finally:
             stop.set()
@@ -681,3 +691,485 @@ def test_healthy_reflects_the_health_endpoint() -> None:
     with serve(Health) as url:
         client, _ = real_client(url)
         assert client.healthy()
+
+
+# ------------------------------------------------------- hostile servers
+
+
+def _answer(handler: http.server.BaseHTTPRequestHandler, body: bytes, **headers: str) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    for name, value in headers.items():
+        handler.send_header(name.replace("_", "-"), value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def _drain(handler: http.server.BaseHTTPRequestHandler) -> None:
+    handler.rfile.read(int(handler.headers.get("Content-Length", "0")))
+
+
+@pytest.mark.parametrize("where", ["status line", "body"])
+def test_a_two_bytes_per_second_dripper_is_cut_at_the_deadline(where: str) -> None:
+    """A server dripping 2 bytes/s is abandoned at the timeout, not after its last byte."""
+    done = threading.Event()
+    body = json.dumps(EMPTY_VECTOR).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body)
+
+    class Drip(_Quiet):
+        def do_POST(self) -> None:
+            _drain(self)
+            stream = head + body if where == "status line" else body
+            if where == "body":
+                self.wfile.write(head)
+                self.wfile.flush()
+            with contextlib.suppress(OSError):
+                for byte in stream[:8]:  # bounded: about 4 s of dripping at most
+                    if done.wait(0.5):
+                        return
+                    self.wfile.write(bytes((byte,)))
+                    self.wfile.flush()
+
+    with serve(Drip) as url:
+        client, _ = real_client(url, timeout=0.6, retries=1)
+        started = time.monotonic()
+        try:
+            with pytest.raises(errors.QueryTimeout, match=r"within 0\.6s"):
+                client.query("up", 1)
+        finally:
+            done.set()
+        elapsed = time.monotonic() - started
+    assert 0.55 < elapsed < 0.9
+
+
+def test_a_body_over_the_size_limit_is_refused_while_streaming() -> None:
+    """An endless body without Content-Length is refused once max_response_size is passed."""
+    sent = [0]
+
+    class Huge(_Quiet):
+        def do_POST(self) -> None:
+            _drain(self)
+            self.send_response(200)
+            self.end_headers()
+            block = b" " * 65536
+            with contextlib.suppress(OSError):
+                for _ in range(1600):  # bounded: 100 MiB
+                    self.wfile.write(block)
+                    sent[0] += len(block)
+
+    with serve(Huge) as url:
+        client, _ = real_client(url, max_response_size=1 << 20, retries=3)
+        started = time.monotonic()
+        with pytest.raises(errors.QueryTooLarge, match="max_response_size 1048576") as info:
+            client.query("up", 1)
+        elapsed = time.monotonic() - started
+    assert info.value.reason == "too_large"
+    assert elapsed < 1.0
+    assert sent[0] < 16 << 20, "a too-large answer is not retried nor read to the end"
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    """A Content-Length above max_response_size is refused from the headers alone."""
+
+    class Declared(_Quiet):
+        def do_POST(self) -> None:
+            _drain(self)
+            self.send_response(200)
+            self.send_header("Content-Length", str(500 << 20))
+            self.end_headers()
+
+    with serve(Declared) as url:
+        client, _ = real_client(url, max_response_size=1 << 20)
+        with pytest.raises(errors.QueryTooLarge, match="Content-Length 524288000"):
+            client.query("up", 1)
+
+
+@pytest.fixture(scope="module")
+def gzip_bomb() -> bytes:
+    """64 MiB of zeros gzipped to about 64 KiB."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    return b"".join(packer.compress(block) for _ in range(64)) + packer.flush()
+
+
+def test_a_gzip_bomb_is_refused_quickly_with_little_memory(gzip_bomb: bytes) -> None:
+    """A small gzip answer that inflates past the limit is refused without inflating it whole."""
+
+    class Bomb(_Quiet):
+        def do_POST(self) -> None:
+            _drain(self)
+            _answer(self, gzip_bomb, Content_Encoding="gzip", Content_Length=str(len(gzip_bomb)))
+
+    with serve(Bomb) as url:
+        client, _ = real_client(url, max_response_size=1 << 20)
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(errors.QueryTooLarge, match="gzip inflates beyond it"):
+                client.query("up", 1)
+            elapsed = time.monotonic() - started
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert elapsed < 1.0
+    assert peak < 8 << 20, f"peak {peak} bytes while refusing a 64 MiB bomb"
+
+
+def test_a_gzipped_answer_within_the_limit_is_decoded() -> None:
+    """Prometheus gzips its answers: a compressed answer under the limit is inflated and read."""
+    body = gzip.compress(json.dumps(success("scalar", [1, "4"])).encode())
+
+    class Gzipped(_Quiet):
+        def do_POST(self) -> None:
+            _drain(self)
+            _answer(self, body, Content_Encoding="gzip", Content_Length=str(len(body)))
+
+    with serve(Gzipped) as url:
+        client, _ = real_client(url)
+        assert client.query("x", 1).scalar == 4.0
+
+
+def test_a_corrupt_gzip_answer_is_a_decode_error() -> None:
+    """A body that claims gzip but is not gives QueryDecodeError, not a traceback."""
+    r = rig(always((200, b"definitely not gzip")))
+    r.adapter.headers = {"Content-Encoding": "gzip"}
+    with pytest.raises(errors.QueryDecodeError, match="not valid gzip"):
+        r.client.query("x", 1)
+
+
+def test_retries_and_backoff_fit_in_the_total_time_budget() -> None:
+    """Ten attempts with growing backoff stop when max_total_time would be passed."""
+    arrived: list[float] = []
+
+    class Down(_Quiet):
+        def do_POST(self) -> None:
+            _drain(self)
+            arrived.append(time.monotonic())
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    with serve(Down) as url:
+        config = model.PrometheusConfig(url=url, retries=10, retry_backoff=0.2, timeout=5.0)
+        client = PrometheusClient(config, max_total_time=1.0)
+        started = time.monotonic()
+        with pytest.raises(errors.QueryHTTPError):
+            client.query("up", 1)
+        elapsed = time.monotonic() - started
+    assert elapsed < 1.0
+    assert len(arrived) == 3  # waits of 0.2 and 0.4; the next 0.8 would pass the budget
+
+
+def test_the_last_attempt_gets_only_the_time_left_in_the_budget() -> None:
+    """An attempt never runs past max_total_time, even with a longer timeout."""
+    release = threading.Event()
+
+    class Hang(_Quiet):
+        def do_POST(self) -> None:
+            release.wait(timeout=10)
+
+    with serve(Hang) as url:
+        config = model.PrometheusConfig(url=url, retries=3, retry_backoff=0.0, timeout=5.0)
+        client = PrometheusClient(config, max_total_time=0.5)
+        started = time.monotonic()
+        try:
+            with pytest.raises(errors.QueryTimeout):
+                client.query("up", 1)
+        finally:
+            release.set()
+        assert time.monotonic() - started < 0.9
+
+
+# ------------------------------------------------------------ cancellation
+
+
+def test_stop_abandons_a_request_in_flight_within_a_second() -> None:
+    """Setting stop makes a hanging request raise QueryCancelled long before its timeout."""
+    release = threading.Event()
+
+    class Hang(_Quiet):
+        def do_POST(self) -> None:
+            release.wait(timeout=10)
+
+    stop = threading.Event()
+    with serve(Hang) as url:
+        client = PrometheusClient(model.PrometheusConfig(url=url, timeout=20.0), stop=stop)
+        timer = threading.Timer(0.3, stop.set)
+        timer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(errors.QueryCancelled) as info:
+                client.query("up", 1)
+        finally:
+            release.set()
+            timer.cancel()
+        elapsed = time.monotonic() - started
+    assert info.value.reason == "cancelled"
+    assert isinstance(info.value, errors.SourceError)
+    assert elapsed < 1.0
+
+
+def test_stop_ends_a_backoff_wait_at_once() -> None:
+    """A set stop interrupts the wait between retries and raises QueryCancelled."""
+    r_stop = threading.Event()
+
+    class Down(_Quiet):
+        def do_POST(self) -> None:
+            _drain(self)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    with serve(Down) as url:
+        config = model.PrometheusConfig(url=url, retries=3, retry_backoff=8.0)
+        client = PrometheusClient(config, stop=r_stop, max_total_time=30.0)
+        timer = threading.Timer(0.3, r_stop.set)
+        timer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(errors.QueryCancelled):
+                client.query("up", 1)
+        finally:
+            timer.cancel()
+        assert time.monotonic() - started < 1.0
+
+
+@contextlib.contextmanager
+def unanswered_syn() -> Iterator[str]:
+    """A listener whose accept queue is full: a new connect neither succeeds nor fails."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler.connect(listener.getsockname())
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_stop_abandons_a_connect_that_hangs() -> None:
+    """A connect that never completes is abandoned on stop, not held for the timeout."""
+    stop = threading.Event()
+    with unanswered_syn() as url:
+        client = PrometheusClient(model.PrometheusConfig(url=url, timeout=20.0), stop=stop)
+        timer = threading.Timer(0.3, stop.set)
+        timer.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(errors.QueryCancelled):
+                client.query("up", 1)
+        finally:
+            timer.cancel()
+        assert time.monotonic() - started < 1.0
+
+
+def test_a_connect_that_hangs_ends_at_the_deadline() -> None:
+    """The connect phase counts against the timeout like every byte after it."""
+    with unanswered_syn() as url:
+        client, _ = real_client(url, timeout=0.4, retries=1)
+        started = time.monotonic()
+        with pytest.raises(errors.QueryTimeout):
+            client.query("up", 1)
+        assert 0.35 < time.monotonic() - started < 0.8
+
+
+def test_a_stopped_client_sends_nothing() -> None:
+    """Once stop is set, a new call raises QueryCancelled without a request."""
+    stop = threading.Event()
+    stop.set()
+    adapter = HandlerAdapter(always((200, EMPTY_VECTOR)))
+    session = requests.Session()
+    session.mount("http://", adapter)
+    client = PrometheusClient(model.PrometheusConfig(url=URL), session=session, stop=stop)
+    with pytest.raises(errors.QueryCancelled):
+        client.query("up", 1)
+    assert adapter.sent == []
+
+
+# --------------------------------------------------------- TLS server_name
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def _tls_prometheus(pki: PKI, seen_names: list[str | None]) -> TCPServer:
+    context = pki.server_context(pki.other_host_cert)
+    context.sni_callback = lambda _sock, name, _ctx: seen_names.append(name)
+
+    def app(request: Request) -> Response:
+        return Response(200, json.dumps(success("scalar", [1, "7"])).encode(), {})
+
+    return TCPServer(http_app(app), tls=context)
+
+
+def test_tls_server_name_sets_sni_and_the_verified_name(pki: PKI) -> None:
+    """tls.server_name is sent as SNI and the certificate is verified against it."""
+    names: list[str | None] = []
+    with _tls_prometheus(pki, names) as server:
+        tls = model.TLSConfig(ca_file=str(pki.ca), server_name="other.example")
+        client = PrometheusClient(model.PrometheusConfig(url=server.url(""), tls=tls))
+        assert client.query("x", 1).scalar == 7.0
+    assert names == ["other.example"]
+
+
+def test_without_server_name_a_certificate_for_another_name_is_refused(pki: PKI) -> None:
+    """The same server reached by IP without server_name fails verification."""
+    with _tls_prometheus(pki, []) as server:
+        tls = model.TLSConfig(ca_file=str(pki.ca))
+        config = model.PrometheusConfig(url=server.url(""), tls=tls, retries=1)
+        with pytest.raises(errors.QueryConnectionError, match=r"(?i)certificate"):
+            PrometheusClient(config).query("x", 1)
+
+
+# ------------------------------------------------------ sessions and proxies
+
+
+class _Counting(http.server.ThreadingHTTPServer):
+    """Counts the TCP connections it accepts."""
+
+    connections = 0
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.connections += 1
+        super().process_request(request, client_address)
+
+
+def test_pool_reuses_one_connection_across_worker_threads() -> None:
+    """Calls from successive threads share a pooled client and its kept-alive connection."""
+
+    class KeepAlive(_Quiet):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            _drain(self)
+            body = json.dumps(EMPTY_VECTOR).encode()
+            _answer(self, body, Content_Length=str(len(body)))
+
+    server = _Counting(("127.0.0.1", 0), KeepAlive)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        pool = ClientPool(model.PrometheusConfig(url=f"http://127.0.0.1:{server.server_port}"))
+        for _ in range(3):
+            worker = threading.Thread(target=pool.query, args=("up", 1))
+            worker.start()
+            worker.join(timeout=5)
+        pool.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert server.connections == 1
+
+
+def test_environment_proxy_is_resolved_once_at_construction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """HTTP_PROXY is honoured, read when the client is built, not on every request."""
+    targets: list[str] = []
+
+    class Proxy(_Quiet):
+        def do_POST(self) -> None:
+            _drain(self)
+            targets.append(self.path)
+            body = json.dumps(EMPTY_VECTOR).encode()
+            _answer(self, body, Content_Length=str(len(body)))
+
+    with serve(Proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        client = PrometheusClient(model.PrometheusConfig(url="http://prom.invalid:9090"))
+        monkeypatch.delenv("HTTP_PROXY")
+        client.query("up", 1)
+    assert targets == ["http://prom.invalid:9090/api/v1/query"]
+
+
+def test_no_proxy_is_honoured() -> None:
+    """A URL listed in NO_PROXY is reached directly even with HTTP_PROXY set."""
+    with serve(_JSONOk) as url:
+        env = {"HTTP_PROXY": "http://127.0.0.1:1", "NO_PROXY": "127.0.0.1"}
+        with _environ(env):
+            client = PrometheusClient(model.PrometheusConfig(url=url, retries=1))
+        assert client.query("x", 1).series == ()
+
+
+class _JSONOk(_Quiet):
+    def do_POST(self) -> None:
+        _drain(self)
+        body = json.dumps(EMPTY_VECTOR).encode()
+        _answer(self, body, Content_Length=str(len(body)))
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+# ------------------------------------------------------------------ scrubbing
+
+SECRET = "hunter2-planted"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        (500, f"upstream said Authorization: Bearer {SECRET}".encode()),
+        (502, f"<html>password={SECRET}</html>".encode()),
+        (400, api_error("bad_data", f"cannot parse token={SECRET}")),
+        (200, api_error("internal", f"remote read http://u:{SECRET}@thanos:10901 failed")),
+        (200, b"not json api_key=" + SECRET.encode()),
+        (200, {"status": f"weird secret={SECRET}"}),
+        requests.ConnectionError(f"proxy http://user:{SECRET}@proxy:3128 refused"),
+    ],
+)
+def test_server_text_in_errors_is_scrubbed_of_credentials(reply: Reply) -> None:
+    """Credentials in error bodies, API errors and exception text never reach the error."""
+    r = rig(always(reply), retries=1)
+    with pytest.raises(errors.QueryError) as info:
+        r.client.query("up", 1)
+    assert SECRET not in str(info.value)
+    assert "<secret>" in str(info.value)
+
+
+def test_warnings_are_scrubbed_of_credentials() -> None:
+    """A warning carrying a credential is returned with it masked."""
+    r = rig(always((200, {**EMPTY_VECTOR, "warnings": [f"store token={SECRET} down"]})))
+    (warning,) = r.client.query("x", 1).warnings
+    assert SECRET not in warning
+
+
+def test_userinfo_never_appears_in_connection_errors() -> None:
+    """A URL with user:password@ that cannot be reached yields an error without either."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client, _ = real_client(f"http://bob:{SECRET}@127.0.0.1:{port}", retries=1)
+    with pytest.raises(errors.QueryConnectionError) as info:
+        client.query("up", 1)
+    assert SECRET not in str(info.value)
+    assert "bob" not in info.value.endpoint
+
+
+def test_ipv6_endpoint_keeps_its_brackets() -> None:
+    """The public endpoint of an IPv6 URL stays a valid URL."""
+    r = rig(always((500, b"")), url="http://[::1]:9090", retries=1)
+    with pytest.raises(errors.QueryHTTPError) as info:
+        r.client.query("x", 1)
+    assert info.value.endpoint == "http://[::1]:9090/api/v1/query"
+
+
+def test_a_refused_url_is_shown_without_its_password() -> None:
+    """The constructor's error for a bad URL masks the password in it."""
+    with pytest.raises(ValueError, match="must be absolute") as info:
+        PrometheusClient(model.PrometheusConfig(url=f"ftp://bob:{SECRET}@prom:9090"))
+    assert SECRET not in str(info.value)

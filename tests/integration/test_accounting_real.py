@@ -20,7 +20,7 @@ import pytest
 
 from slo_exporter import errors, model
 from slo_exporter.accounting import EventBatch, bucket_start, fetch_events
-from slo_exporter.prometheus import PrometheusClient
+from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
 from tests.support.harness import HarnessError, PrometheusServer
 
 pytestmark = pytest.mark.integration
@@ -29,6 +29,9 @@ STEP = 15
 HOURS = 6
 RES = 60.0
 BOUNDS = ("0.1", "0.25", "1", "+Inf")
+#: one sample every STEP from the start: -3 and the first 1e308 are implausible;
+#: the samples after them are baselines, so 5 + 12 + 3 + 5 events count
+GLITCH = (0, 5, -3, 8, 1e308, 1e308, 12, 15, 20, 20)
 
 
 @dataclass
@@ -93,6 +96,9 @@ def generate(start: float) -> History:
         lat_lines.append(f'rt_seconds_count{{job="api"}} {count} {ts}')
         lat_lines.append(f'rt_seconds_sum{{job="api"}} {count * 0.2:.3f} {ts}')
         hist.end = ts
+    glitch_lines = [
+        f"glitch {value} {start + i * STEP}" for i, value in enumerate(GLITCH)
+    ]
     hist.lines = [
         "# HELP requests Requests served.",
         "# TYPE requests counter",
@@ -100,6 +106,9 @@ def generate(start: float) -> History:
         "# HELP rt_seconds Request latency.",
         "# TYPE rt_seconds histogram",
         *lat_lines,
+        "# HELP glitch A counter exported with a negative and a 1e308 glitch.",
+        "# TYPE glitch gauge",
+        *glitch_lines,
         "# EOF",
     ]
     return hist
@@ -137,6 +146,26 @@ def client(prometheus: str) -> Iterator[PrometheusClient]:
     c.close()
 
 
+@dataclass
+class Spans:
+    """Passes raw reads to the client and records each span asked for."""
+
+    client: PrometheusClient
+    asked: list[tuple[float, float]] = field(default_factory=list)
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        self.asked.append((start, end))
+        return self.client.raw_samples(selector, start, end)
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        return self.client.query(promql, at, stats=stats)
+
+    def query_range(
+        self, promql: str, start: float, end: float, step: float, *, stats: bool = False
+    ) -> QueryResult:
+        return self.client.query_range(promql, start, end, step, stats=stats)
+
+
 def slo(sli: model.SLI) -> model.SLO:
     return model.SLO(
         service="api", name="s", objective=0.99, period=model.RollingPeriod(86400.0), sli=sli)
@@ -151,7 +180,7 @@ AVAILABILITY = slo(
 
 
 def fetch(
-    client: PrometheusClient,
+    client: PrometheusClient | Spans,
     target: model.SLO,
     since: float,
     until: float,
@@ -266,3 +295,39 @@ def test_raw_samples_drop_the_left_edge_prometheus_2_returns(
     assert len(result.series[0].samples) == 5, "the server itself returns both edges"
     assert result.stats is not None
     assert result.stats["samples"]["totalQueryableSamples"] == 5
+
+
+def test_implausible_samples_are_rejected_and_the_span_still_covered(
+    client: PrometheusClient, history: History
+) -> None:
+    """A negative and a 1e308 sample are rejected per series; the plausible rest is counted."""
+    target = slo(model.RatioSLI(good=model.Selector("glitch"), total=model.Selector("glitch")))
+    until = history.start + len(GLITCH) * STEP
+    batch = fetch(client, target, history.start, until)
+    assert batch.covered_until == until
+    assert sum(t for _, t in batch.deltas.values()) == 25
+    assert {(r.series, r.samples) for r in batch.rejected} == {
+        ('good|{__name__="glitch"}', 2),
+        ('total|{__name__="glitch"}', 2),
+    }
+    assert next(iter(batch.rejected)).reason == "negative counter value -3"
+
+
+def test_a_backfill_too_large_for_the_size_limit_is_read_in_halves(
+    prometheus: str, history: History
+) -> None:
+    """With a 32 KiB answer limit, six hours are read in smaller spans and stay exact."""
+    small = PrometheusClient(
+        model.PrometheusConfig(url=prometheus, timeout=30.0, max_response_size=32 << 10)
+    )
+    spans = Spans(small)
+    try:
+        batch = fetch(spans, AVAILABILITY, history.start, history.end)
+    finally:
+        small.close()
+    expected = history.expected("requests", history.start, history.end)
+    assert as_floats(batch.deltas) == as_floats(expected)
+    whole = history.end - history.start + STEP  # the first read, overlap included
+    assert spans.asked[0] == (history.start - STEP, history.end)
+    assert len(spans.asked) > 2
+    assert min(e - s for s, e in spans.asked) <= whole / 2
