@@ -114,7 +114,9 @@ class Engine:
         """Run one cycle for every SLO and swap in the new snapshot."""
         with self._lock:
             now = self._now()
-            statuses = self._map(lambda slo: self._evaluate_slo(slo, now), self._config.slos)
+            current = {st.slo.key: st for st in self._snapshot.slos}
+            statuses = self._map(
+                lambda slo: self._evaluate_slo(slo, now, current.get(slo.key)), self._config.slos)
             fresh = {s.slo.key: s for s in statuses if s is not None}
             finished = not self._stop.is_set() and len(fresh) == len(self._config.slos)
             snapshot = self._swap(fresh, taken_at=now, complete=finished)
@@ -131,10 +133,8 @@ class Engine:
         """
         if not self._snapshot.complete:  # nothing to merge into before the first cycle
             return self._snapshot
-        # Probe events land in the bucket being filled, so the past points
-        # of each history stay valid until the next bucket starts.
-        previous = {st.slo.key: st.budget_history for st in self._snapshot.slos}
-        fresh = {s.key: self._probe_status(s, previous.get(s.key)) for s in self._probe_slos}
+        current = {st.slo.key: st for st in self._snapshot.slos}
+        fresh = {s.key: self._probe_status(s, current.get(s.key)) for s in self._probe_slos}
         return self._swap(fresh, taken_at=None, complete=True)
 
     def close(self) -> None:
@@ -173,12 +173,12 @@ class Engine:
                 )
             return self._snapshot
 
-    def _evaluate_slo(self, slo: SLO, now: float) -> SLOStatus | None:
+    def _evaluate_slo(self, slo: SLO, now: float, current: SLOStatus | None) -> SLOStatus | None:
         """The SLO's new status, or None when stopped before it was read."""
         if self._stop.is_set():
             return None
         if isinstance(slo.sli, ProbeSLI):
-            return self._probe_status(slo)
+            return self._probe_status(slo, current)
         at = now - self._config.prometheus.query_delay
         try:
             if not self._ingestor.read(slo, at):
@@ -195,9 +195,11 @@ class Engine:
             self._on_error("internal")
             self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
             return self._status(slo, at, up=False, error=f"internal error: {exc!r}")
-        return self._status(slo, at, up=True, error=None, healthy=True)
+        # A history drawn while the source failed may miss events read since.
+        previous = current.budget_history if current is not None and current.up else None
+        return self._status(slo, at, up=True, error=None, healthy=True, previous=previous)
 
-    def _probe_status(self, slo: SLO, previous: BudgetHistory | None = None) -> SLOStatus:
+    def _probe_status(self, slo: SLO, current: SLOStatus | None) -> SLOStatus:
         assert isinstance(slo.sli, ProbeSLI)
         at = self._now()
         # A failed write is the recorder's to log; the status only shows it.
@@ -208,8 +210,9 @@ class Engine:
                 error = "no probe result yet"
             elif at - last > 2 * slo.sli.interval + slo.sli.timeout:
                 error = "probes are late"
+        # Probe events only ever land at the present, so past points stay valid.
         return self._status(slo, at, up=error is None, error=error, healthy=True,
-                            previous=previous)
+                            previous=current.budget_history if current is not None else None)
 
     def _status(
         self, slo: SLO, at: float, *, up: bool, error: str | None, healthy: bool = False,
@@ -235,7 +238,11 @@ class Engine:
         counts: Mapping[float, slomath.Counts] = self._store.sums(
             slo.key, end, slomath.required_windows(period, slo.windows))
         windows, budget, alerts = slomath.evaluate(slo.objective, period, slo.windows, counts)
-        history = budget_history(self._store, slo, at, budget, previous=previous)
+        # How late an event may still land in a past bucket: a Prometheus
+        # sample within the read overlap, a probe result within its timeout.
+        settle = (slo.sli.timeout if isinstance(slo.sli, ProbeSLI)
+                  else self._config.prometheus.query_delay)
+        history = budget_history(self._store, slo, at, budget, settle=settle, previous=previous)
         return SLOStatus(
             slo=slo, windows=windows, budget_remaining=budget, alerts=alerts,
             up=up, evaluated_at=at, error=error, budget_history=history,

@@ -6,9 +6,11 @@ curve), each with the budget remaining over the period that ends there. The
 engine computes it when it builds an ``SLOStatus``, so the history travels on
 the snapshot and a page view reads nothing from the store.
 
-The past points sit on a grid that only moves when a new bucket starts, so a
-status built again within the same bucket (a probe refresh every second)
-reuses them from the previous status instead of summing the store again.
+The past points sit on a grid of whole steps (the stored span divided into
+``POINTS - 1``), which moves only when a new step has passed: about every
+15 hours for a 30-day SLO. Until then every status (a full cycle, a probe
+refresh every second) reuses them from the previous status instead of
+summing the store again.
 
 Must not write to the store, read a clock (the instant comes in) or be called
 from a request handler.
@@ -16,6 +18,7 @@ from a request handler.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from slo_exporter import slomath
@@ -44,43 +47,43 @@ def budget_history(
     at: float,
     remaining: float | None,
     *,
+    settle: float = 0.0,
     previous: BudgetHistory | None = None,
     points: int = POINTS,
 ) -> BudgetHistory:
     """The history of ``slo`` as seen at instant ``at``, whose budget is ``remaining``.
 
     The newest point is ``(at, remaining)``: never later than the instant the
-    values describe. ``previous`` (the SLO's last history) lends its past
-    points when its grid is the same.
+    values describe. The past points sit on multiples of a step (the stored
+    span divided into ``points - 1``, in whole buckets) and end at least one
+    bucket plus ``settle`` seconds (how late events may still land) before
+    ``at``, so the buckets they sum are closed. ``previous`` (the SLO's last
+    history) lends its past points while that grid has not moved.
     """
     first = store.first_bucket(slo.key)
     if first is None:
         return BudgetHistory()
     res = store.resolution
-    end = slo.period.bounds(at, res)[1]
-    if previous is not None and previous.grid_end == end and previous.first == first:
+    span = min(slo.period.longest, at - first)
+    step = max(res, (span // max(points - 1, 1)) // res * res)
+    newest = math.floor((at - res - settle) / step) * step
+    if (previous is not None and previous.grid_end == newest and previous.first == first
+            and previous.step == step):
         past = previous.past
     else:
-        past = _past_points(store, slo, end, first, points)
+        past = _past_points(store, slo, newest=newest, step=step, first=first, count=points - 1)
     latest = (at, remaining) if remaining is not None and at > first else None
-    return BudgetHistory(past=past, latest=latest, grid_end=end, first=first)
+    return BudgetHistory(past=past, latest=latest, grid_end=newest, first=first, step=step)
 
 
 def _past_points(
-    store: StoreSums, slo: SLO, end: float, first: float, points: int
+    store: StoreSums, slo: SLO, *, newest: float, step: float, first: float, count: int
 ) -> tuple[tuple[float, float], ...]:
-    """Points at ``end - i * step`` for i >= 1: every one at or before the current bucket's start.
-
-    They cover whole, closed buckets only, which is what makes them reusable
-    while the grid stays put.
-    """
-    res = store.resolution
+    """Up to ``count`` points at ``newest - i * step``, each after the oldest stored bucket."""
     period = slo.period.longest
-    span = min(period, end - first - res)
-    step = max(res, (span // max(points - 1, 1)) // res * res)
     out: list[tuple[float, float]] = []
-    for i in range(points - 1, 0, -1):
-        at = end - i * step
+    for i in range(count - 1, -1, -1):
+        at = newest - i * step
         if at <= first:
             continue
         remaining = slomath.budget_remaining(store.sum(slo.key, at - period, at), slo.objective)

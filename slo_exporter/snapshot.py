@@ -39,17 +39,18 @@ class AlertState:
 class BudgetHistory:
     """Remaining error budget at past instants, computed once per status.
 
-    ``past`` holds points laid out on a grid ending at ``grid_end`` (the end
-    of the bucket being filled) and starting after ``first`` (the oldest
-    stored bucket); both are kept so a later status can reuse the past
-    points while the grid has not moved. ``latest`` is the point at the
-    instant the status describes, never later.
+    ``past`` holds points on a grid of ``step`` seconds ending at
+    ``grid_end`` and starting after ``first`` (the oldest stored bucket);
+    all three are kept so a later status can reuse the past points while
+    the grid has not moved. ``latest`` is the point at the instant the
+    status describes, never later.
     """
 
     past: tuple[tuple[float, float], ...] = ()
     latest: tuple[float, float] | None = None
     grid_end: float | None = None
     first: float | None = None
+    step: float | None = None
 
     @property
     def points(self) -> tuple[tuple[float, float], ...]:

@@ -1,5 +1,5 @@
 """The budget history: computed once per status, carried on the snapshot, never in the
-future, and reused by probe refreshes while the grid has not moved."""
+future, and reused while its grid of whole steps has not moved."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from slo_exporter import api, statuspage
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
+from slo_exporter.errors import SourceError
 from slo_exporter.history import POINTS, budget_history
 from slo_exporter.slomath import Counts
 from slo_exporter.store import EventStore
@@ -84,8 +85,8 @@ class _CountingSums:
         return self._store.first_bucket(slo_key)
 
 
-def test_a_refresh_within_the_bucket_reuses_the_past_points(store: EventStore) -> None:
-    """Within one bucket only the newest point changes; the next bucket lays out the grid anew."""
+def test_within_one_step_only_the_newest_point_is_computed(store: EventStore) -> None:
+    """Within one step (here 2 min) the past points are reused; the next step sums them anew."""
     _two_hours(store)
     slo = next(s for s in parse_config(CONFIG, "t.yaml").slos if s.key == PROBE)
     sums = _CountingSums(store)
@@ -100,7 +101,7 @@ def test_a_refresh_within_the_bucket_reuses_the_past_points(store: EventStore) -
 
 
 def test_probe_refreshes_do_not_sum_the_store_for_the_history(store: EventStore) -> None:
-    """Refreshing a probe SLO every second in the same bucket keeps its past points."""
+    """Refreshing a probe SLO every second within one step keeps its past points."""
     _two_hours(store)
     clock = [NOW + 1]
     engine = _probe_engine(store, clock)
@@ -115,3 +116,39 @@ def test_no_events_means_no_history(store: EventStore) -> None:
     """An SLO without stored events has an empty history, not a line at 100 %."""
     snap = _probe_engine(store, [NOW]).evaluate()
     assert all(s.budget_history.points == () for s in snap.slos)
+
+
+def test_past_points_lie_on_closed_buckets(store: EventStore) -> None:
+    """Every past point is at least one bucket plus the settle time before the instant."""
+    _two_hours(store)
+    slo = next(s for s in parse_config(CONFIG, "t.yaml").slos if s.key == PROBE)
+    for offset in (0.0, 1.0, 59.0, 61.0, 119.0):
+        history = budget_history(store, slo, NOW + offset, 0.5, settle=30.0)
+        assert history.past
+        assert history.past[-1][0] <= NOW + offset - 60.0 - 30.0
+
+
+def test_a_history_drawn_while_the_source_was_down_is_drawn_again(store: EventStore) -> None:
+    """Events read after an outage show in the history at once, not only after the next step."""
+    fail, clock = [True], [NOW]
+    key = "api/availability"
+
+    def read(selector: str, start: float, end: float) -> None:
+        if fail[0]:
+            raise SourceError("down")
+
+    config = parse_config(CONFIG, "t.yaml")
+    engine = Engine(config, store, ScriptedSource(read), clock=lambda: clock[0],
+                    probe_last_seen=lambda k: clock[0])
+    store.commit(key, {NOW - 7200 + 60 * i: (10.0, 10.0) for i in range(60)})
+    down = next(s for s in engine.evaluate().slos if s.slo.key == key)
+    # the backfill that failed lands: the second hour was all bad
+    store.commit(key, {NOW - 3600 + 60 * i: (0.0, 10.0) for i in range(60)}, cursor=NOW - 30)
+    fail[0] = False
+    clock[0] = NOW + 1
+    up = next(s for s in engine.evaluate().slos if s.slo.key == key)
+    assert up.budget_history.past != down.budget_history.past
+    assert min(v for _, v in up.budget_history.past) < 0
+    clock[0] = NOW + 2
+    again = next(s for s in engine.evaluate().slos if s.slo.key == key)
+    assert again.budget_history.past is up.budget_history.past
