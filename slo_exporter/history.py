@@ -55,9 +55,9 @@ def budget_history(
 
     The newest point is ``(at, remaining)``: never later than the instant the
     values describe. The past points sit on multiples of a step (the stored
-    span divided into ``points - 1``, in whole buckets) and end at least one
-    bucket plus ``settle`` seconds (how late events may still land) before
-    ``at``, so the buckets they sum are closed. ``previous`` (the SLO's last
+    span divided into ``points - 1``, in whole buckets) and end at least
+    ``settle`` seconds (how late events may still land) before ``at``, so
+    every bucket they sum is closed and complete. ``previous`` (the SLO's last
     history) lends its past points while that grid has not moved.
     """
     first = store.first_bucket(slo.key)
@@ -66,7 +66,7 @@ def budget_history(
     res = store.resolution
     span = min(slo.period.longest, at - first)
     step = max(res, (span // max(points - 1, 1)) // res * res)
-    newest = math.floor((at - res - settle) / step) * step
+    newest = math.floor((at - settle) / step) * step
     if (previous is not None and previous.grid_end == newest and previous.first == first
             and previous.step == step):
         past = previous.past

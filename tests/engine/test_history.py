@@ -96,7 +96,7 @@ def test_within_one_step_only_the_newest_point_is_computed(store: EventStore) ->
     assert sums.calls == POINTS - 1
     assert again.past == first.past
     assert again.latest == (NOW + 30, 0.4)
-    budget_history(sums, slo, NOW + 61, 0.4, previous=again)
+    budget_history(sums, slo, NOW + 121, 0.4, previous=again)
     assert sums.calls == 2 * (POINTS - 1)
 
 
@@ -119,13 +119,15 @@ def test_no_events_means_no_history(store: EventStore) -> None:
 
 
 def test_past_points_lie_on_closed_buckets(store: EventStore) -> None:
-    """Every past point is at least one bucket plus the settle time before the instant."""
+    """Every past point is a bucket boundary at least the settle time before the instant."""
     _two_hours(store)
     slo = next(s for s in parse_config(CONFIG, "t.yaml").slos if s.key == PROBE)
     for offset in (0.0, 1.0, 59.0, 61.0, 119.0):
         history = budget_history(store, slo, NOW + offset, 0.5, settle=30.0)
         assert history.past
-        assert history.past[-1][0] <= NOW + offset - 60.0 - 30.0
+        newest = history.past[-1][0]
+        assert newest <= NOW + offset - 30.0
+        assert newest % 60.0 == 0.0
 
 
 def test_a_history_drawn_while_the_source_was_down_is_drawn_again(store: EventStore) -> None:
