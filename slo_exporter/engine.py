@@ -36,12 +36,10 @@ import structlog
 from slo_exporter import accounting, slomath
 from slo_exporter.errors import SloExporterError, SourceError
 from slo_exporter.history import budget_history
-from slo_exporter.ingest import BACKFILL_LEAD, PRUNE_EVERY, Ingestor, Pruner, adopt_definitions
+from slo_exporter.ingest import Ingestor, Pruner, adopt_definitions
 from slo_exporter.model import SLO, Config, ProbeSLI
 from slo_exporter.snapshot import BudgetHistory, SLOStatus, Snapshot
 from slo_exporter.store import EventStore
-
-__all__ = ["BACKFILL_LEAD", "PRUNE_EVERY", "REMIND_EVERY", "Engine", "FailureLog", "short_error"]
 
 #: a failure that lasts is logged again this often (``query_still_failing``)
 REMIND_EVERY = 600.0
@@ -93,11 +91,11 @@ class Engine:
         self._ingestor = Ingestor(store, client, config.prometheus, config.slos,
                                   stop=self._stop, log=self._log)
         self._pruner = Pruner(store, config, self._log)
+        adopt_definitions(store, config.slos, self._log)  # a store error fails the build here
         workers = min(max(1, max_workers), len(config.slos))
         self._pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slo-eval")
                       if workers > 1 else None)
         self._closed = False
-        adopt_definitions(store, config.slos, self._log)
 
     # ------------------------------------------------------------------ API
 
