@@ -1,8 +1,8 @@
 """The ``GET /api/v1/slos`` JSON document, rendered from a snapshot.
 
 Owns the schema below and nothing else: it turns an immutable
-``snapshot.Snapshot`` (plus the in-memory remaining-budget history the web
-layer keeps) into plain JSON-ready data. It must not read clocks, query
+``snapshot.Snapshot`` (with the remaining-budget history each status
+carries) into plain JSON-ready data. It must not read clocks, query
 anything or write: the endpoint is read-only and the same snapshot always
 gives the same document. Serving it (status code, ``Content-Type``) is the web
 module's job.
@@ -63,15 +63,27 @@ History = Mapping[str, Sequence[tuple[float, float]]]
 
 
 def render_slos(snap: snapshot.Snapshot, history: History | None = None) -> dict[str, object]:
-    """The ``/api/v1/slos`` document for ``snap``; ``history`` maps SLO key to (ts, remaining)."""
-    history = history or {}
+    """The ``/api/v1/slos`` document for ``snap``.
+
+    The budget history is the one each status carries; ``history`` (SLO key to
+    ``(ts, remaining)`` pairs) replaces it for the SLOs it names.
+    """
     statuses = sorted(snap.slos, key=lambda s: (s.slo.service, s.slo.name))
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": snap.taken_at if snap.taken_at > 0 else None,
         "complete": snap.complete,
-        "slos": [_render_status(status, history.get(status.slo.key, ())) for status in statuses],
+        "slos": [_render_status(status, history_of(status, history)) for status in statuses],
     }
+
+
+def history_of(
+    status: snapshot.SLOStatus, history: History | None = None
+) -> Sequence[tuple[float, float]]:
+    """The budget history to show for ``status``: ``history``'s entry, else its own."""
+    if history is not None and status.slo.key in history:
+        return history[status.slo.key]
+    return status.budget_history.points
 
 
 def _render_status(

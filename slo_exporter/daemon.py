@@ -16,7 +16,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -31,10 +30,11 @@ from slo_exporter.config import load_config
 from slo_exporter.engine import Engine
 from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
-from slo_exporter.model import SLO, Config, ProbeSLI
-from slo_exporter.probes import ProbeMetrics, ProbeResult, ProbeScheduler, is_good
+from slo_exporter.model import Config, ProbeSLI
+from slo_exporter.probes import ProbeMetrics, ProbeScheduler
 from slo_exporter.prometheus import ClientPool as ThreadLocalClient
 from slo_exporter.prometheus import PrometheusClient
+from slo_exporter.recorder import ProbeRecorder
 from slo_exporter.store import EventStore
 from slo_exporter.web import WebServer, html_page, json_page
 
@@ -50,40 +50,6 @@ class Options:
     storage_path: str
     config_file: str = ""  # re-read on SIGHUP
     web_config_file: str = ""  # TLS and basic auth; re-read when it or a file it names changes
-
-
-class ProbeRecorder:
-    """Turns probe results into stored events and probe metrics.
-
-    The scheduler logs failures when a target's outcome changes.
-    """
-
-    def __init__(self, store: EventStore, slos: dict[str, SLO], metrics: ProbeMetrics,
-                 on_error: Callable[[str], None],
-                 last_seen: dict[str, float] | None = None) -> None:
-        self._store = store
-        self._on_error = on_error
-        self._slos = slos
-        self._metrics = metrics
-        # carried over a reload, so kept probes do not look late meanwhile
-        self._last_seen = {k: v for k, v in (last_seen or {}).items() if k in slos}
-
-    def last_seen(self, key: str) -> float | None:
-        return self._last_seen.get(key)
-
-    def last_seen_all(self) -> dict[str, float]:
-        return dict(self._last_seen)
-
-    def __call__(self, key: str, sli: ProbeSLI, result: ProbeResult, at: float) -> None:
-        slo = self._slos[key]
-        good = is_good(sli, result)
-        try:
-            self._store.record(key, at, good)
-        except Exception:  # a full disk must not kill the probe loop
-            self._on_error("store")
-            log.exception("store_failed", service=slo.service, slo=slo.name)
-        self._metrics.observe(slo, result)
-        self._last_seen[key] = at
 
 
 @dataclass(frozen=True)
@@ -151,6 +117,7 @@ class Daemon:
             config, self.store, client,
             on_error=self.self_metrics.query_error,
             probe_last_seen=recorder.last_seen,
+            probe_fault=recorder.fault,
         )
         probes = ProbeScheduler(
             [(k, s.sli) for k, s in probe_slos.items() if isinstance(s.sli, ProbeSLI)],
@@ -158,15 +125,11 @@ class Daemon:
         )
         return Runtime(config, engine, recorder, probes)
 
-    def _history(self) -> dict[str, list[tuple[float, float]]]:
-        engine = self.rt.engine
-        return {s.key: engine.budget_history(s) for s in self.rt.config.slos}
-
     def _status_page(self) -> str:
-        return statuspage.render_status_page(self.rt.engine.snapshot, self._history())
+        return statuspage.render_status_page(self.rt.engine.snapshot)
 
     def _api(self) -> Any:
-        return api.render_slos(self.rt.engine.snapshot, self._history())
+        return api.render_slos(self.rt.engine.snapshot)
 
     def evaluate(self) -> None:
         with self._cycle_lock:
@@ -213,6 +176,7 @@ class Daemon:
                 # snapshot without values.
                 new.engine.evaluate()
                 self.rt = new
+            old.engine.close()
             if config.evaluation_interval != old.config.evaluation_interval:
                 self.scheduler.reschedule_job(
                     "evaluate", trigger="interval", seconds=config.evaluation_interval)
@@ -267,6 +231,7 @@ class Daemon:
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=True)
         self.rt.probes.stop()
+        self.rt.engine.close()
         self.web.stop()
         self.store.close()
         log.info("stopped")

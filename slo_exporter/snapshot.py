@@ -36,6 +36,29 @@ class AlertState:
 
 
 @dataclass(frozen=True)
+class BudgetHistory:
+    """Remaining error budget at past instants, computed once per status.
+
+    ``past`` holds points on a grid of ``step`` seconds ending at
+    ``grid_end`` and starting after ``first`` (the oldest stored bucket);
+    all three are kept so a later status can reuse the past points while
+    the grid has not moved. ``latest`` is the point at the instant the
+    status describes, never later.
+    """
+
+    past: tuple[tuple[float, float], ...] = ()
+    latest: tuple[float, float] | None = None
+    grid_end: float | None = None
+    first: float | None = None
+    step: float | None = None
+
+    @property
+    def points(self) -> tuple[tuple[float, float], ...]:
+        """``(unix seconds, remaining)`` pairs, oldest first."""
+        return self.past if self.latest is None else (*self.past, self.latest)
+
+
+@dataclass(frozen=True)
 class SLOStatus:
     slo: SLO
     windows: tuple[WindowValues, ...] = ()
@@ -44,6 +67,7 @@ class SLOStatus:
     up: bool = False  # the data source answered at the last evaluation
     evaluated_at: float | None = None  # the instant the values describe
     error: str | None = None  # last error, for humans
+    budget_history: BudgetHistory = BudgetHistory()
 
     def window(self, seconds: float) -> WindowValues | None:
         for w in self.windows:

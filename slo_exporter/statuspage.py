@@ -6,8 +6,8 @@ alert and data-source state, and a small inline SVG of the remaining-budget
 history. It is one self-contained document (inline CSS, no scripts, no
 external assets), so it works behind any proxy and in a locked-down browser.
 
-Must not read clocks, query anything or keep state: the same snapshot and
-history always give the same page. Every value that comes from configuration
+Must not read clocks, query anything or keep state: the same snapshot
+always gives the same page. Every value that comes from configuration
 or from an error message is escaped with ``html.escape`` before it reaches
 the markup.
 """
@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from slo_exporter import snapshot
-from slo_exporter.api import alert_summary
+from slo_exporter.api import alert_summary, history_of
 from slo_exporter.durations import format_duration
 
 History = Mapping[str, Sequence[tuple[float, float]]]
@@ -84,8 +84,11 @@ footer { color: var(--muted); font-size: 12px; padding: 0 24px 24px; }
 
 
 def render_status_page(snap: snapshot.Snapshot, history: History | None = None) -> str:
-    """The whole HTML document for ``snap``; ``history`` maps SLO key to (ts, remaining)."""
-    history = history or {}
+    """The whole HTML document for ``snap``.
+
+    Sparklines draw the budget history each status carries; ``history`` (SLO
+    key to ``(ts, remaining)`` pairs) replaces it for the SLOs it names.
+    """
     statuses = sorted(snap.slos, key=lambda s: (s.slo.service, s.slo.name))
     parts = [
         "<!DOCTYPE html>",
@@ -145,8 +148,10 @@ def _summary(statuses: Sequence[snapshot.SLOStatus]) -> str:
     return f'<div class="summary">{cells}</div>'
 
 
-def _service_section(service: str, statuses: Sequence[snapshot.SLOStatus], history: History) -> str:
-    rows = "".join(_slo_row(status, history.get(status.slo.key, ())) for status in statuses)
+def _service_section(
+    service: str, statuses: Sequence[snapshot.SLOStatus], history: History | None
+) -> str:
+    rows = "".join(_slo_row(status, history_of(status, history)) for status in statuses)
     # Descriptive labels are per SLO in the model (service labels merged in);
     # the service heading shows the ones every SLO of the service shares.
     shared = dict(statuses[0].slo.labels)

@@ -171,3 +171,16 @@ def test_rendering_is_deterministic() -> None:
     """The same snapshot gives byte-identical JSON."""
     snap = snapshot.Snapshot(slos=(_status(_slo()),), taken_at=5.0, complete=True)
     assert json.dumps(render_slos(snap)) == json.dumps(render_slos(snap))
+
+
+def test_history_comes_from_the_status_it_belongs_to() -> None:
+    """Without a history argument each entry shows the budget history its status carries."""
+    carried = snapshot.BudgetHistory(past=((1.0, 0.7),), latest=(2.0, 0.6))
+    statuses = (_status(_slo(), budget_history=carried), _status(_slo("search", "latency")))
+    doc = render_slos(snapshot.Snapshot(slos=statuses))
+    by_service = {e["service"]: e for e in doc["slos"]}  # type: ignore[attr-defined]
+    assert by_service["checkout"]["error_budget_history"] == [[1.0, 0.7], [2.0, 0.6]]
+    assert by_service["search"]["error_budget_history"] == []
+    override = render_slos(snapshot.Snapshot(slos=statuses),
+                           {"checkout/availability": [(3.0, 0.1)]})
+    assert override["slos"][0]["error_budget_history"] == [[3.0, 0.1]]  # type: ignore[index]

@@ -194,3 +194,11 @@ def test_page_has_no_scripts_or_external_assets() -> None:
     tags = _parse(page).tags
     assert "script" not in {tag for tag, _ in tags}
     assert not [attrs for tag, attrs in tags if tag in {"link", "img"}]
+
+
+def test_sparkline_draws_the_history_the_status_carries() -> None:
+    """Without a history argument the page draws each status's own budget history."""
+    carried = snapshot.BudgetHistory(past=((1.0, 0.9),), latest=(2.0, 0.8))
+    page = render_status_page(
+        snapshot.Snapshot(slos=(_status(_slo(), budget_history=carried),)))
+    assert page.count("<svg") == 1

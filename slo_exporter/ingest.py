@@ -1,0 +1,172 @@
+"""Getting Prometheus SLOs' events into the store: definitions, cursor, backfill, prune.
+
+Owns what the store holds for each SLO over time:
+
+* at start, ``adopt_definitions`` decides what the stored history of each SLO
+  name is worth under the current configuration. History belongs to the
+  name: a changed Prometheus SLI definition drops its events so the period is
+  read again from Prometheus (the data can be recomputed); a changed probe
+  target keeps its events, which cannot be measured again, and says so in
+  the log (``probe_target_changed``). SLOs no longer configured keep their
+  events until retention prunes them, so adding one back restores them.
+* ``Ingestor.read`` reads one Prometheus SLO's events since its cursor (the
+  whole period after a cold start or a long gap, in chunks) and commits each
+  chunk with its cursor, so a backfill that stops half-way resumes there.
+* ``Pruner`` removes buckets older than the longest period plus the margin.
+
+Must not compute windows or budgets (``slomath``), decide an SLO's status or
+log its query failures (``engine``), or record probe results (``recorder``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from slo_exporter import accounting
+from slo_exporter.errors import SourceError
+from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig
+from slo_exporter.store import EventStore
+
+#: how often old buckets are pruned
+PRUNE_EVERY = 3600.0
+#: a backfill starts this far before the oldest window so that every series
+#: has a baseline sample before the window opens
+BACKFILL_LEAD = 600.0
+
+
+def adopt_definitions(store: EventStore, slos: Sequence[SLO], log: Any) -> None:
+    """Match the stored history of each SLO name to its current definition."""
+    retire_removed(store, [slo.key for slo in slos], log)
+    for slo in slos:
+        stored = store.fingerprint(slo.key)
+        fingerprint = slo.source_fingerprint
+        if stored is None or stored == fingerprint:
+            store.ensure_fingerprint(slo.key, fingerprint)
+        elif isinstance(slo.sli, ProbeSLI):
+            log.warning("probe_target_changed", service=slo.service, slo=slo.name,
+                        events="kept")
+            _refingerprint_keeping_events(store, slo.key, fingerprint)
+        else:
+            log.info("slo_definition_changed", service=slo.service, slo=slo.name,
+                     events="read again")
+            store.ensure_fingerprint(slo.key, fingerprint)  # drops events and cursor
+
+
+def retire_removed(store: EventStore, keep: Iterable[str], log: Any) -> tuple[str, ...]:
+    """SLOs the store holds that are no longer configured; their events stay.
+
+    The one place that tells the store about removed SLOs. Until the store
+    can mark them (``store.retire``), nothing is deleted here: ``prune``
+    removes their buckets by age like every other SLO's, and an SLO added back
+    before that finds its events and cursor where it left them.
+    """
+    kept = set(keep)
+    gone = tuple(key for key in store.slo_keys() if key not in kept)
+    for key in gone:
+        service, _, name = key.partition("/")
+        log.info("slo_retired", service=service, slo=name, events="kept until retention")
+    return gone
+
+
+def _refingerprint_keeping_events(store: EventStore, slo_key: str, fingerprint: str) -> None:
+    # The store's ensure_fingerprint drops events on a change; with its
+    # keep_events option this becomes one call:
+    #   store.ensure_fingerprint(slo_key, fingerprint, keep_events=True)
+    kept = store.buckets(slo_key, -math.inf, math.inf)
+    store.ensure_fingerprint(slo_key, fingerprint)
+    if kept:
+        store.commit(slo_key, {start: (good, total) for start, good, total in kept})
+
+
+class Ingestor:
+    """Reads Prometheus SLOs' events since their cursors and commits them."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        client: accounting.Source | None,
+        prometheus: PrometheusConfig,
+        slos: Sequence[SLO],
+        *,
+        stop: threading.Event,
+        log: Any,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._chunk = prometheus.backfill_chunk
+        self._overlap = prometheus.query_delay
+        self._stop = stop
+        self._log = log
+        # le label text per latency SLO, discovered once instead of every cycle
+        self._le_cache: dict[str, dict[str, str]] = {s.key: {} for s in slos}
+        # SLOs whose backfill was announced and has not finished yet
+        self._backfilling: set[str] = set()
+
+    def read(self, slo: SLO, until: float) -> bool:
+        """Commit ``slo``'s events up to ``until``; False when stopped before.
+
+        Raises ``SourceError`` when Prometheus fails; every chunk committed
+        before the failure stays, with its cursor.
+        """
+        res = self._store.resolution
+        oldest = slo.period.bounds(until, res)[0] - BACKFILL_LEAD
+        cursor = self._store.cursor(slo.key)
+        since = oldest if cursor is None or cursor < oldest else cursor
+        if since >= until:
+            return True
+        backfill = cursor is None or since == oldest or until - since > self._chunk
+        if backfill and slo.key not in self._backfilling:
+            self._backfilling.add(slo.key)
+            self._log.info("backfill_started", service=slo.service, slo=slo.name,
+                           since=since, until=until, seconds=round(until - since))
+        if self._client is None:  # the daemon makes one whenever a non-probe SLO exists
+            raise SourceError(f"no Prometheus client for {slo.key}")
+        state = self._store.series(slo.key)
+        for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
+            if self._stop.is_set():
+                return False
+            batch = accounting.fetch_events(
+                self._client, slo,
+                since=lo, until=hi,
+                series_state=state,
+                resolution=res,
+                overlap=self._overlap,
+                # one query per chunk: the overlap rides on the chunk it precedes
+                chunk=self._chunk + self._overlap,
+                le_cache=self._le_cache.setdefault(slo.key, {}),
+            )
+            self._commit(slo, batch)
+            state = dict(batch.series)
+        if slo.key in self._backfilling:
+            self._backfilling.discard(slo.key)
+            self._log.info("backfill_done", service=slo.service, slo=slo.name, until=until)
+        return True
+
+    def _commit(self, slo: SLO, batch: accounting.EventBatch) -> None:
+        # The one write of Prometheus events. The store's coverage-aware
+        # commit adds measured=(chunk start, batch.covered_until) here.
+        self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until,
+                           series=batch.series)
+
+
+class Pruner:
+    """Deletes buckets older than every configured period plus the retention margin."""
+
+    def __init__(self, store: EventStore, config: Config, log: Any) -> None:
+        self._store = store
+        self._keep = config.longest_window + config.storage.retention_margin + BACKFILL_LEAD
+        self._log = log
+        self._last = -math.inf
+
+    def maybe_prune(self, now: float) -> int:
+        """Prune at most once per ``PRUNE_EVERY``; returns the buckets deleted."""
+        if now - self._last < PRUNE_EVERY:
+            return 0
+        self._last = now
+        removed = self._store.prune(before=now - self._keep)
+        if removed:
+            self._log.info("store_pruned", buckets=removed)
+        return removed

@@ -1,0 +1,155 @@
+"""Ingest: history belongs to the SLO's name, backfill is chunked, committed per chunk and
+stoppable, and old buckets are pruned by age."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from structlog.testing import capture_logs
+
+from slo_exporter.config import parse_config
+from slo_exporter.errors import SourceError
+from slo_exporter.ingest import BACKFILL_LEAD, PRUNE_EVERY, Ingestor, Pruner, adopt_definitions
+from slo_exporter.store import EventStore
+from tests.engine.support import CONFIG, NOW, ScriptedSource
+
+API = "api/availability"
+PROBE = "web/probe"
+CHUNKED = CONFIG.replace("retries: 1}", "retries: 1, backfill_chunk: 6h}")
+
+
+def _start(store: EventStore, text: str = CONFIG) -> list[MutableMapping[str, Any]]:
+    """Adopt ``text``'s definitions as a start would; returns the log events."""
+    config = parse_config(text, "t.yaml")
+    with capture_logs() as logs:
+        adopt_definitions(store, config.slos, structlog.get_logger())
+    return logs
+
+
+def _total(store: EventStore, key: str) -> float:
+    return store.sum(key, 0.0, NOW + 86400).total
+
+
+def test_changed_prometheus_definition_reads_its_period_again(store: EventStore) -> None:
+    """A changed Prometheus SLI drops its events and cursor, so the period is read again."""
+    _start(store)
+    store.commit(API, {NOW - 100: (1.0, 1.0)}, cursor=NOW - 50)
+    logs = _start(store, CONFIG.replace('code=~"5.."', 'code=~"5..|429"'))
+    assert store.cursor(API) is None
+    assert _total(store, API) == 0.0
+    assert [e["event"] for e in logs] == ["slo_definition_changed"]
+    assert (logs[0]["service"], logs[0]["slo"]) == ("api", "availability")
+
+
+def test_changed_probe_target_keeps_its_events_and_is_logged_once(store: EventStore) -> None:
+    """Probe events cannot be measured again: a new target keeps them and logs the change."""
+    _start(store)
+    store.record(PROBE, NOW - 30, good=True)
+    store.record(PROBE, NOW - 20, good=False)
+    moved = CONFIG.replace('url: "http://127.0.0.1:1/"', 'url: "http://127.0.0.1:2/"')
+    logs = _start(store, moved)
+    assert [e["event"] for e in logs] == ["probe_target_changed"]
+    assert (logs[0]["service"], logs[0]["slo"]) == ("web", "probe")
+    assert store.sum(PROBE, NOW - 60, NOW).good == 1.0
+    assert _total(store, PROBE) == 2.0
+    assert _start(store, moved) == []  # the next start finds the new target recorded
+
+
+def test_probe_interval_and_objective_changes_keep_events_silently(store: EventStore) -> None:
+    """Changing how often a target is probed, or the objective, is no definition change."""
+    _start(store)
+    store.record(PROBE, NOW - 30, good=True)
+    changed = CONFIG.replace("interval: 10s", "interval: 30s").replace(
+        "objective: 90", "objective: 95")
+    assert _start(store, changed) == []
+    assert _total(store, PROBE) == 1.0
+
+
+def test_removed_slo_keeps_its_events_and_gets_them_back_when_re_added(store: EventStore) -> None:
+    """Removing an SLO keeps events and cursor until retention; adding it back restores them."""
+    _start(store)
+    store.commit(API, {NOW - 100: (3.0, 4.0)}, cursor=NOW - 50)
+    without_api = CONFIG.replace(
+        CONFIG[CONFIG.index("  - name: api"):CONFIG.index("  - name: web")], "")
+    logs = _start(store, without_api)
+    assert [(e["event"], e["service"], e["slo"]) for e in logs] == [
+        ("slo_retired", "api", "availability")]
+    assert _start(store) == []
+    assert store.cursor(API) == NOW - 50
+    assert _total(store, API) == 4.0
+
+
+def _ingestor(store: EventStore, source: ScriptedSource, stop: threading.Event | None = None,
+              text: str = CHUNKED) -> tuple[Ingestor, float]:
+    config = parse_config(text, "t.yaml")
+    _start(store, text)
+    ingestor = Ingestor(store, source, config.prometheus, config.slos,
+                        stop=stop or threading.Event(), log=structlog.get_logger())
+    return ingestor, config.prometheus.backfill_chunk
+
+
+def test_backfill_reads_one_query_per_selector_and_chunk(store: EventStore) -> None:
+    """A one-day backfill in 6 h chunks is five chunks of two selector reads, no more."""
+    source = ScriptedSource()
+    ingestor, chunk = _ingestor(store, source)
+    slo = next(s for s in parse_config(CHUNKED, "t.yaml").slos if s.key == API)
+    with capture_logs() as logs:
+        assert ingestor.read(slo, NOW)
+    assert chunk == 6 * 3600
+    assert len(source.reads) == 2 * 5
+    assert store.cursor(API) == NOW
+    assert [e["event"] for e in logs] == ["backfill_started", "backfill_done"]
+
+
+def test_a_failed_backfill_keeps_the_chunks_it_committed(store: EventStore) -> None:
+    """A source that fails in the third chunk leaves the cursor at the end of the second."""
+    def read(selector: str, start: float, end: float) -> None:
+        if len(source.reads) > 4:
+            raise SourceError("down")
+
+    source = ScriptedSource(read)
+    ingestor, chunk = _ingestor(store, source)
+    slo = next(s for s in parse_config(CHUNKED, "t.yaml").slos if s.key == API)
+    since = slo.period.bounds(NOW, 60.0)[0] - BACKFILL_LEAD
+    try:
+        ingestor.read(slo, NOW)
+    except SourceError:
+        pass
+    else:
+        raise AssertionError("the failure must reach the engine")
+    assert store.cursor(API) == since + 2 * chunk
+
+
+def test_stop_ends_a_backfill_between_chunks(store: EventStore) -> None:
+    """With stop set during the second chunk, no third chunk is read and the second is kept."""
+    stop = threading.Event()
+
+    def read(selector: str, start: float, end: float) -> None:
+        if len(source.reads) == 4:
+            stop.set()
+
+    source = ScriptedSource(read)
+    ingestor, chunk = _ingestor(store, source, stop)
+    slo = next(s for s in parse_config(CHUNKED, "t.yaml").slos if s.key == API)
+    since = slo.period.bounds(NOW, 60.0)[0] - BACKFILL_LEAD
+    assert ingestor.read(slo, NOW) is False
+    assert len(source.reads) == 4
+    assert store.cursor(API) == since + 2 * chunk
+
+
+def test_pruner_deletes_old_buckets_at_most_once_an_hour(store: EventStore) -> None:
+    """Buckets older than the period, margin and lead go; a second call within the hour waits."""
+    config = parse_config(CONFIG, "t.yaml")
+    keep = config.longest_window + config.storage.retention_margin + BACKFILL_LEAD
+    store.record(PROBE, NOW - keep - 120, good=True)
+    store.record("gone/slo", NOW - keep - 120, good=True)  # a retired SLO ages out too
+    store.record(PROBE, NOW - 60, good=True)
+    pruner = Pruner(store, config, structlog.get_logger())
+    assert pruner.maybe_prune(NOW) == 2
+    store.record(PROBE, NOW - keep - 60, good=True)
+    assert pruner.maybe_prune(NOW + PRUNE_EVERY - 1) == 0
+    assert pruner.maybe_prune(NOW + PRUNE_EVERY) == 1
+    assert _total(store, PROBE) == 1.0
