@@ -20,6 +20,7 @@ import stat
 from dataclasses import dataclass
 
 import yaml
+import yaml.reader
 from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -138,7 +139,16 @@ def compose(text: str, problems: Problems) -> list[Document] | None:
     if len(text) > MAX_FILE_BYTES:
         problems.error(None, "", f"the text is longer than {MAX_FILE_BYTES >> 20} MiB")
         return None
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        position = int(exc.position)
+        problems.error(
+            text.count("\n", 0, position) + 1,
+            "",
+            f"invalid YAML: the character #x{exc.character:04x} is not allowed in YAML text",
+        )
+        return None
     documents: list[Document] = []
     try:
         while loader.check_node():
