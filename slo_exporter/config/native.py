@@ -359,13 +359,12 @@ class NativeLoader:
         # via Decimal so that 99.9 becomes 0.999, not 0.9990000000000001
         exact = Decimal(repr(percent))
         if percent < 1:
-            meant = exact * 100
+            meant = number_text(float(exact * 100))
             self.r.warn(
                 node,
                 path,
-                f"{describe(node)} means {describe(node)} %, an objective almost never met "
-                f"by chance; objectives are percentages: did you mean "
-                f"{number_text(float(meant))}?",
+                f"{describe(node)} means {describe(node)} % (objectives are percentages); "
+                f"did you mean {meant}?",
             )
         return float(exact / 100)
 
