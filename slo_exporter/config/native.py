@@ -56,6 +56,12 @@ RETENTION_MARGIN_MAX = 365 * DAY
 RESPONSE_SIZE = (1 << 20, 4 << 30)
 
 
+def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
+    return any(
+        not isinstance(slo.sli, model.ProbeSLI) for service in services for slo in service.slos
+    )
+
+
 class NativeLoader:
     """Reads one native config document; problems go to the reader's list."""
 
@@ -64,6 +70,8 @@ class NativeLoader:
         self._storage = model.StorageConfig()
         #: False when storage.resolution is invalid, so windows are not judged by it
         self._resolution_known = True
+        #: the node of a valid prometheus.timeout, if one is given
+        self._prometheus_timeout: Node | None = None
 
     def config(self, root: Node) -> model.Config | None:
         if not isinstance(root, MappingNode):
@@ -93,19 +101,20 @@ class NativeLoader:
             maximum=EVALUATION_INTERVAL[1],
         )
         interval_s = 30.0 if interval is None else interval
-        if (interval is not None or top.get("evaluation_interval") is None) and (
-            prometheus.timeout > interval_s
-        ):
-            # as Prometheus refuses a scrape_timeout above the scrape_interval
-            self.r.report(
-                top.at("evaluation_interval") if top.has("evaluation_interval") else root,
-                "prometheus.timeout",
-                f"must not be longer than evaluation_interval ({format_duration(interval_s)}), "
-                f"got {format_duration(prometheus.timeout)}",
-            )
         services = top.read("services", self.services)
         if services is None:
             return None
+        interval_ok = interval is not None or top.get("evaluation_interval") is None
+        if interval_ok and prometheus.timeout > interval_s and _queries_prometheus(services):
+            # as Prometheus refuses a scrape_timeout above the scrape_interval
+            given = self._prometheus_timeout is not None
+            default = "" if given else " (the default)"
+            self.r.report(
+                self._prometheus_timeout or top.at("evaluation_interval"),
+                "prometheus.timeout",
+                f"must not be longer than evaluation_interval ({format_duration(interval_s)}), "
+                f"got {format_duration(prometheus.timeout)}{default}",
+            )
         return model.Config(
             services=services,
             prometheus=prometheus,
@@ -180,6 +189,8 @@ class NativeLoader:
             minimum=PROMETHEUS_TIMEOUT[0],
             maximum=PROMETHEUS_TIMEOUT[1],
         )
+        if timeout is not None:
+            self._prometheus_timeout = fields.at("timeout")
         client = read_client(self.r, fields, tls_key="tls")
         query_delay = fields.duration("query_delay", maximum=QUERY_DELAY_MAX)
         retries = fields.integer("retries", minimum=1, maximum=RETRIES_MAX)

@@ -85,16 +85,31 @@ def test_prometheus_timeout_must_fit_in_the_evaluation_interval() -> None:
     not be longer than evaluation_interval."""
     text = _config(top="prometheus: {timeout: 20s}\nevaluation_interval: 15s\n")
     assert _messages(text) == [
-        "test.yaml:2: prometheus.timeout: must not be longer than evaluation_interval (15s), "
+        "test.yaml:1: prometheus.timeout: must not be longer than evaluation_interval (15s), "
         "got 20s"
     ]
+
+
+def test_default_prometheus_timeout_is_named_as_the_default() -> None:
+    """A short evaluation_interval against the default 10s timeout says it is the default."""
+    assert _messages(_config(top="evaluation_interval: 5s\n")) == [
+        "test.yaml:1: prometheus.timeout: must not be longer than evaluation_interval (5s), "
+        "got 10s (the default)"
+    ]
+
+
+def test_probe_only_configs_do_not_judge_the_prometheus_timeout() -> None:
+    """Without ratio or latency SLOs, Prometheus is not queried: its timeout does not matter."""
+    config = parse_config(
+        _probe("").replace("services:", "evaluation_interval: 5s\nservices:"), "t"
+    )
+    assert config.evaluation_interval == 5.0
 
 
 def test_prometheus_timeout_is_judged_against_the_default_interval() -> None:
     """Without evaluation_interval, the timeout is held against its default of 30s."""
     assert _messages(_config(top="prometheus: {timeout: 1m}\n")) == [
-        "test.yaml:1: prometheus.timeout: must not be longer than evaluation_interval (30s), "
-        "got 1m"
+        "test.yaml:1: prometheus.timeout: must not be longer than evaluation_interval (30s), got 1m"
     ]
 
 
