@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,30 @@ def test_load_config_collects_warnings(tmp_path: Path) -> None:
     warnings: list[ConfigWarning] = []
     load_config(str(path), warnings)
     assert [(w.line, w.path) for w in warnings] == [(5, "services[0].slos[0].objective")]
+
+
+def test_run_logs_each_warning_as_config_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """slo-exporter run logs config_warning for each warning (here before a storage error)."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(_config("0.99"), encoding="utf-8")
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("", encoding="utf-8")
+    argv = [
+        "run",
+        "--config.file",
+        str(path),
+        "--storage.path",
+        str(blocked),
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--log.format",
+        "json",
+    ]
+    assert cli.main(argv) == 1
+    events = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    [warning] = [e for e in events if e["event"] == "config_warning"]
+    assert warning["path"] == "services[0].slos[0].objective"
+    assert warning["line"] == 5
+    assert "did you mean 99?" in warning["reason"]
