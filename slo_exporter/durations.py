@@ -44,6 +44,10 @@ _FORMAT_UNITS: tuple[tuple[str, int], ...] = (
 )
 
 
+class DurationTooLong(ValueError):
+    """The text is a well-formed duration longer than any setting allows."""
+
+
 def parse_duration(text: str) -> float:
     """Parse Prometheus duration text such as ``'1h30m'`` into seconds.
 
@@ -81,14 +85,14 @@ def parse_duration(text: str) -> float:
             )
         last_unit_index = unit_index
         if len(number.lstrip("0")) > 20:  # int() of 4,300+ digits raises, of fewer is slow
-            raise ValueError(f"invalid duration {shown!r}: longer than 10000y")
+            raise DurationTooLong(f"invalid duration {shown!r}: longer than 10000y")
         total_ms += int(number) * _UNITS_MS[unit]
         position = match.end()
 
     if position != len(raw):
         raise ValueError(f"invalid duration {shown!r}: {_explain_leftover(raw, position)}")
     if total_ms > MAX_DURATION_MS:
-        raise ValueError(f"invalid duration {shown!r}: longer than 10000y")
+        raise DurationTooLong(f"invalid duration {shown!r}: longer than 10000y")
     return total_ms / 1000
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slo_exporter.durations import format_duration, parse_duration
+from slo_exporter.durations import DurationTooLong, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -139,3 +139,9 @@ def test_long_bad_text_is_shortened_in_the_message() -> None:
     with pytest.raises(ValueError, match="unknown unit") as info:
         parse_duration("1x" + "a" * 1000)
     assert len(str(info.value)) < 150
+
+
+def test_too_long_is_its_own_value_error() -> None:
+    """DurationTooLong (a ValueError) lets callers say which bound was passed."""
+    with pytest.raises(DurationTooLong):
+        parse_duration("9" * 30 + "y")

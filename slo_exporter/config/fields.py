@@ -25,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from slo_exporter.config.nodes import BOOL, FLOAT, INT, MERGE, STR, TAG, describe, is_null, line
 from slo_exporter.config.problems import Problems
 from slo_exporter.config.text import url_problem
-from slo_exporter.durations import format_duration, parse_duration
+from slo_exporter.durations import DurationTooLong, format_duration, parse_duration
 from slo_exporter.redact import redact_url
 
 T = TypeVar("T")
@@ -131,7 +131,7 @@ class Fields:
         minimum: float | None = None,
         maximum: float | None = None,
     ) -> float | None:
-        value = self.read(key, self.reader.duration)
+        value = self.read(key, lambda node, path: self.reader.duration(node, path, maximum=maximum))
         if value is None:
             return None
         node = self.at(key)
@@ -366,10 +366,21 @@ class Reader:
             return None
         return number if math.isfinite(number) else None
 
-    def duration(self, node: Node, path: str) -> float | None:
+    def duration(self, node: Node, path: str, *, maximum: float | None = None) -> float | None:
+        """A duration in seconds; with ``maximum``, one too long to parse is said to be over it."""
         if isinstance(node, ScalarNode) and node.tag == STR:
             try:
                 return parse_duration(str(node.value))
+            except DurationTooLong as exc:
+                if maximum is None:
+                    self.report(node, path, str(exc))
+                else:
+                    self.report(
+                        node,
+                        path,
+                        f"must be at most {format_duration(maximum)}, got {describe(node)}",
+                    )
+                return None
             except ValueError as exc:
                 self.report(node, path, str(exc))
                 return None

@@ -380,7 +380,7 @@ class NativeLoader:
         return float(exact / 100)
 
     def window(self, node: Node, path: str) -> float | None:
-        window = self.r.duration(node, path)
+        window = self.r.duration(node, path, maximum=WINDOW[1])
         if window is None:
             return None
         if window < WINDOW[0]:
