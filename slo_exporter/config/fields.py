@@ -32,6 +32,8 @@ T = TypeVar("T")
 
 _SIZE = re.compile(r"(\d{1,20})\s*([kmgt]i?b|b)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+#: what a key of a schema section looks like; anything else is not quoted back
+_KEY_LIKE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SIZE_EXPECTED = "a size in bytes, such as 1048576 or '10MB' (KB = 1024 bytes)"
 
 
@@ -261,11 +263,19 @@ class Reader:
                 continue
             if ignore(key):
                 continue
-            close = difflib.get_close_matches(key[:100], allowed, n=1)
+            if not _KEY_LIKE.fullmatch(key):
+                # a line of some other file (a token, a password file) is not echoed
+                self.report(
+                    key_node,
+                    path,
+                    "unknown key (not shown: it does not look like a key name); "
+                    f"allowed keys: {choices(allowed)}",
+                )
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            shown = key if len(key) <= 80 else key[:77] + "..."
             self.report(
-                key_node, join(path, shown), f"unknown key{hint}; allowed keys: {choices(allowed)}"
+                key_node, join(path, key), f"unknown key{hint}; allowed keys: {choices(allowed)}"
             )
         for key in required:
             if key not in known:

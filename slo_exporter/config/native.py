@@ -56,6 +56,15 @@ RETENTION_MARGIN_MAX = 365 * DAY
 RESPONSE_SIZE = (1 << 20, 4 << 30)
 
 
+def _kind(node: Node) -> str:
+    """What a node is, without its value: a file given by mistake may hold a secret."""
+    if isinstance(node, ScalarNode) and node.tag in (INT, FLOAT):
+        return "a number"
+    if isinstance(node, ScalarNode) and node.tag == STR:
+        return "text"
+    return describe(node)
+
+
 def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
     return any(
         not isinstance(slo.sli, model.ProbeSLI) for service in services for slo in service.slos
@@ -78,7 +87,7 @@ class NativeLoader:
             self.r.report(
                 root,
                 "",
-                f"the top level must be a mapping with a 'services' list, got {describe(root)}",
+                f"the top level must be a mapping with a 'services' list, got {_kind(root)}",
             )
             return None
         top = self.r.mapping(

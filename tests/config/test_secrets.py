@@ -148,3 +148,26 @@ def test_check_output_never_shows_a_secret(
     assert err.count("\n") >= 8, err
     for secret in SECRETS:
         assert secret not in out + err, secret
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "eyJhbGciOiJIUzI1NiJ9.s3cr3t-token-payload\n",
+        "admin:$2y$10$s3cr3tHashOfTheAdminPassword\nbob:$2y$10$s3cr3tHashOfBob\n",
+        "prometheus:s3cr3t-pw\n",
+        "12345678901234567890\n",
+    ],
+    ids=["token", "htpasswd", "key-colon-secret", "digits"],
+)
+def test_a_secret_file_given_as_config_is_not_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    """check on a token or password file by mistake does not print the file's content."""
+    path = tmp_path / "token"
+    path.write_text(content, encoding="utf-8")
+    assert cli.main(["check", "--config.file", str(path)]) == 1
+    _, err = capsys.readouterr()
+    assert "s3cr3t" not in err
+    assert "1234567890" not in err
+    assert "problem(s) found" in err
