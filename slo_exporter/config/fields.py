@@ -108,7 +108,13 @@ class Fields:
 
     def file_path(self, key: str) -> str | None:
         value = self.string(key, non_empty=True)
-        return None if value is None else self.reader.resolve_path(value)
+        if value is None:
+            return None
+        if any(not char.isprintable() for char in value):
+            # the OS refuses a NUL byte only when the file is opened, in the daemon
+            self.report(key, "must be a file path without control characters")
+            return None
+        return self.reader.resolve_path(value)
 
     def boolean(self, key: str) -> bool | None:
         return self.read(key, self.reader.boolean)

@@ -158,3 +158,17 @@ def test_probe_bounds_are_inclusive() -> None:
     assert (fast.interval, fast.timeout) == (1.0, 0.01)
     assert isinstance(slow, model.ProbeSLI)
     assert slow.interval == 3600.0
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        'tls: {ca_file: "ca\\0.pem"}',
+        'bearer_token_file: "tok\\nen"',
+        'basic_auth: {username: u, password_file: "p\\x07w"}',
+    ],
+)
+def test_file_paths_with_control_characters_are_refused(block: str) -> None:
+    """A NUL or other control character in a file path is refused by check, not by open()."""
+    messages = _messages(_config(top=f"prometheus: {{{block}}}\n"))
+    assert any("must be a file path without control characters" in m for m in messages)
