@@ -62,6 +62,9 @@ def read_file(path: str, problems: Problems) -> str | None:
     except OSError as exc:
         problems.error(None, "", f"cannot read the file: {exc.strerror or exc}")
         return None
+    except ValueError:  # a NUL byte in the path
+        problems.error(None, "", "cannot read the file: the path holds a NUL byte")
+        return None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -76,7 +79,7 @@ def read_file(path: str, problems: Problems) -> str | None:
                 None,
                 "",
                 f"the file is larger than {MAX_FILE_BYTES >> 20} MiB "
-                f"({info.st_size} bytes); split it or trim it",
+                f"({info.st_size} bytes)",
             )
             return None
         with os.fdopen(fd, "rb", closefd=True) as handle:

@@ -228,3 +228,9 @@ def test_non_utf8_bytes_are_one_problem(tmp_path: Path, data: bytes) -> None:
     path.write_bytes(data)
     with pytest.raises(ConfigError, match="not UTF-8 text"):
         load_config(str(path))
+
+
+def test_nul_byte_in_the_path_is_a_config_error() -> None:
+    """A path with a NUL byte is a problem, not the ValueError os.open raises."""
+    with pytest.raises(ConfigError, match="the path holds a NUL byte"):
+        load_config("slos\0.yaml")
