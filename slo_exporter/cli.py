@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import structlog
 
 from slo_exporter import __version__, logs
-from slo_exporter.config import load_config
+from slo_exporter.config import ConfigWarning, load_config
 from slo_exporter.daemon import Daemon, Options
 from slo_exporter.demo import serve
 from slo_exporter.errors import ConfigError, StoreError
@@ -76,12 +76,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve(args.listen_address, args.failure_ratio)
 
     logs.configure(args.log_level, args.log_format)
+    log = structlog.get_logger("slo_exporter")
+    warnings: list[ConfigWarning] = []
     try:
-        config = load_config(args.config_file)
+        config = load_config(args.config_file, warnings)
     except ConfigError as exc:
         sys.stderr.write(f"{exc}\n")
         sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration is invalid.\n")
         return 1
+    for warning in warnings:  # valid but probably not meant: said, never fatal
+        if args.command == "check":
+            sys.stderr.write(f"{warning}\n")
+        else:
+            log.warning("config_warning", file=warning.file, line=warning.line,
+                        path=warning.path, reason=warning.reason)
     if args.command == "check":
         slos = len(config.slos)
         sys.stdout.write(
@@ -95,7 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"{exc}\n")
             sys.stderr.write(f"{len(exc.problems)} problem(s) found; the web config is invalid.\n")
             return 1
-    log = structlog.get_logger("slo_exporter")
     try:
         daemon = Daemon(config, Options(args.listen_address, args.storage_path, args.config_file,
                                         web_config_file=args.web_config_file))

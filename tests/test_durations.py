@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slo_exporter.durations import format_duration, parse_duration
+from slo_exporter.durations import DurationTooLong, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -117,3 +117,31 @@ def test_format_then_parse_round_trips(milliseconds: int) -> None:
     """Any whole number of milliseconds survives formatting and parsing."""
     seconds = milliseconds / 1000
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize(
+    "text", ["9" * 400 + "s", "9" * 5000 + "ms", "10001y", "1" + "0" * 30 + "d"]
+)
+def test_huge_durations_are_a_value_error_not_an_overflow(text: str) -> None:
+    """A 400-digit duration is refused with a short ValueError, never OverflowError."""
+    with pytest.raises(ValueError, match="longer than 10000y") as info:
+        parse_duration(text)
+    assert len(str(info.value)) < 120
+
+
+def test_longest_accepted_duration_is_10000_years() -> None:
+    """10000y parses exactly; it is the limit, callers bound their settings tighter."""
+    assert parse_duration("10000y") == 10_000 * 31_536_000.0
+
+
+def test_long_bad_text_is_shortened_in_the_message() -> None:
+    """The message quotes at most 40 characters of a long bad duration."""
+    with pytest.raises(ValueError, match="unknown unit") as info:
+        parse_duration("1x" + "a" * 1000)
+    assert len(str(info.value)) < 150
+
+
+def test_too_long_is_its_own_value_error() -> None:
+    """DurationTooLong (a ValueError) lets callers say which bound was passed."""
+    with pytest.raises(DurationTooLong):
+        parse_duration("9" * 30 + "y")

@@ -18,7 +18,7 @@ from slo_exporter import model
 from slo_exporter.config import format_problems, load_config, parse_config
 from slo_exporter.errors import ConfigError, ConfigProblem
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parent.parent / "configs"
 INVALID = sorted((CONFIGS / "invalid").glob("*.yaml"))
 VALID = sorted((CONFIGS / "valid").glob("*.yaml"))
 
@@ -558,6 +558,7 @@ _SNIPPETS: dict[str, tuple[str, list[str]]] = {
             (
                 "test.yaml:1: prometheus: must be a mapping with keys "
                 "backfill_chunk, basic_auth, bearer_token_file, headers, "
+                "max_counter_increase, max_response_size, "
                 "query_delay, retries, retry_backoff, timeout, tls, url, got "
                 "'http://localhost:9090'"
             ),

@@ -1,0 +1,623 @@
+"""The native schema: a composed YAML document -> frozen ``model.Config``.
+
+Owns the top level (``prometheus``, ``evaluation_interval``, ``storage``,
+``services``), services, SLOs and the ``ratio`` and ``latency`` SLIs (probes
+are in ``native_probes``). Every duration, count and size has a lower and an
+upper bound, so a config that passes ``check`` is one ``run`` can run: no
+1 ms evaluation loop hammering Prometheus, no 100,000,000-year window.
+
+Top-level keys starting with ``x-`` are ignored so that they can hold YAML
+anchors (``x-labels: &team {...}``) merged elsewhere with ``<<: *team``.
+
+Must not do I/O, and must not be needed by the other dialects: what they
+share lives in ``fields``, ``httpclient``, ``promql`` and ``text``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from decimal import Decimal
+
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from slo_exporter import model
+from slo_exporter.config.fields import Fields, Reader, choices, join, number_text
+from slo_exporter.config.httpclient import CLIENT_KEYS, read_client
+from slo_exporter.config.native_probes import read_probe
+from slo_exporter.config.nodes import FLOAT, INT, STR, describe, line
+from slo_exporter.config.promql import (
+    SELECTOR_EXAMPLE,
+    TEMPLATE_EXAMPLE,
+    TEMPLATE_VAR,
+    parse_selector,
+    selector_text,
+    unbalanced,
+)
+from slo_exporter.config.text import label_name_problem, label_value_problem
+from slo_exporter.durations import format_duration
+
+_SLI_KINDS = ("latency", "probe", "ratio")
+#: service and SLO names appear in the store key "service/slo" and in URLs
+_OBJECT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.:-]*")
+_NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+DAY = 86400.0
+#: bounds of every duration, count and size (see README "Configuration reference")
+EVALUATION_INTERVAL = (1.0, 3600.0)
+WINDOW = (3600.0, 365 * DAY)
+PROMETHEUS_TIMEOUT = (0.01, 300.0)
+QUERY_DELAY_MAX = 3600.0
+RETRIES_MAX = 10
+RETRY_BACKOFF_MAX = 60.0
+BACKFILL_CHUNK_MAX = 30 * DAY
+RETENTION_MARGIN_MAX = 365 * DAY
+RESPONSE_SIZE = (1 << 20, 4 << 30)
+
+
+def _kind(node: Node) -> str:
+    """What a node is, without its value: a file given by mistake may hold a secret."""
+    if isinstance(node, ScalarNode) and node.tag in (INT, FLOAT):
+        return "a number"
+    if isinstance(node, ScalarNode) and node.tag == STR:
+        return "text"
+    return describe(node)
+
+
+def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
+    return any(
+        not isinstance(slo.sli, model.ProbeSLI) for service in services for slo in service.slos
+    )
+
+
+class NativeLoader:
+    """Reads one native config document; problems go to the reader's list."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.r = reader
+        self._storage = model.StorageConfig()
+        #: False when storage.resolution is invalid, so windows are not judged by it
+        self._resolution_known = True
+        #: the node of a valid prometheus.timeout, if one is given
+        self._prometheus_timeout: Node | None = None
+
+    def config(self, root: Node) -> model.Config | None:
+        if not isinstance(root, MappingNode):
+            self.r.report(
+                root,
+                "",
+                f"the top level must be a mapping with a 'services' list, got {_kind(root)}",
+            )
+            return None
+        top = self.r.mapping(
+            root,
+            "",
+            ("prometheus", "evaluation_interval", "storage", "services"),
+            required=("services",),
+            ignore=lambda key: key.startswith("x-"),
+        )
+        if top is None:
+            return None
+        # storage first: windows and chunks are checked against its resolution
+        storage = top.read("storage", self.storage) or model.StorageConfig()
+        self._storage = storage
+        prometheus = top.read("prometheus", self.prometheus) or model.PrometheusConfig()
+        interval = top.duration(
+            "evaluation_interval",
+            above_zero=True,
+            minimum=EVALUATION_INTERVAL[0],
+            maximum=EVALUATION_INTERVAL[1],
+        )
+        interval_s = 30.0 if interval is None else interval
+        services = top.read("services", self.services)
+        if services is None:
+            return None
+        interval_ok = interval is not None or top.get("evaluation_interval") is None
+        if interval_ok and prometheus.timeout > interval_s and _queries_prometheus(services):
+            # as Prometheus refuses a scrape_timeout above the scrape_interval
+            given = self._prometheus_timeout is not None
+            default = "" if given else " (the default)"
+            self.r.report(
+                self._prometheus_timeout or top.at("evaluation_interval"),
+                "prometheus.timeout",
+                f"must not be longer than evaluation_interval ({format_duration(interval_s)}), "
+                f"got {format_duration(prometheus.timeout)}{default}",
+            )
+        return model.Config(
+            services=services,
+            prometheus=prometheus,
+            evaluation_interval=interval_s,
+            storage=storage,
+            source_file=self.r.file,
+        )
+
+    def storage(self, node: Node, path: str) -> model.StorageConfig | None:
+        fields = self.r.mapping(node, path, ("resolution", "retention_margin"))
+        if fields is None:
+            return None
+        defaults = model.StorageConfig()
+        resolution = fields.duration("resolution")
+        shortest = model.STANDARD_WINDOWS[0]
+        if resolution is not None and (
+            resolution < 1 or not resolution.is_integer() or shortest % resolution
+        ):
+            # every exported window, down to the 5m one, must be whole buckets
+            fields.report(
+                "resolution",
+                f"must be a whole number of seconds that divides {format_duration(shortest)} "
+                "(the shortest alert window), such as 15s, 30s or 1m, "
+                f"got {describe(fields.at('resolution'))}",
+            )
+            resolution = None
+        if fields.get("resolution") is not None and resolution is None:
+            self._resolution_known = False
+        margin = fields.duration("retention_margin", maximum=RETENTION_MARGIN_MAX)
+        return model.StorageConfig(
+            resolution=defaults.resolution if resolution is None else resolution,
+            retention_margin=defaults.retention_margin if margin is None else margin,
+        )
+
+    def _whole_buckets(self, node: Node, path: str, value: float) -> bool:
+        """Whether ``value`` is a whole number of storage buckets; reports it if not."""
+        resolution = self._storage.resolution
+        if not self._resolution_known or round(value * 1000) % round(resolution * 1000) == 0:
+            return True
+        self.r.report(
+            node,
+            path,
+            f"must be a multiple of storage.resolution ({format_duration(resolution)}), "
+            f"got {describe(node)}",
+        )
+        return False
+
+    def prometheus(self, node: Node, path: str) -> model.PrometheusConfig | None:
+        fields = self.r.mapping(
+            node,
+            path,
+            (
+                "url",
+                "timeout",
+                *CLIENT_KEYS,
+                "tls",
+                "query_delay",
+                "retries",
+                "retry_backoff",
+                "backfill_chunk",
+                "max_response_size",
+                "max_counter_increase",
+            ),
+        )
+        if fields is None:
+            return None
+        defaults = model.PrometheusConfig()
+        url = fields.url("url")
+        timeout = fields.duration(
+            "timeout",
+            above_zero=True,
+            minimum=PROMETHEUS_TIMEOUT[0],
+            maximum=PROMETHEUS_TIMEOUT[1],
+        )
+        if timeout is not None:
+            self._prometheus_timeout = fields.at("timeout")
+        client = read_client(self.r, fields, tls_key="tls")
+        query_delay = fields.duration("query_delay", maximum=QUERY_DELAY_MAX)
+        retries = fields.integer("retries", minimum=1, maximum=RETRIES_MAX)
+        retry_backoff = fields.duration("retry_backoff", maximum=RETRY_BACKOFF_MAX)
+        chunk = fields.duration("backfill_chunk", above_zero=True, maximum=BACKFILL_CHUNK_MAX)
+        if chunk is not None and not self._whole_buckets(
+            fields.at("backfill_chunk"), fields.key_path("backfill_chunk"), chunk
+        ):
+            chunk = None
+        response_size = fields.byte_size(
+            "max_response_size", minimum=RESPONSE_SIZE[0], maximum=RESPONSE_SIZE[1]
+        )
+        increase = fields.read("max_counter_increase", self.positive_number)
+        return model.PrometheusConfig(
+            url=defaults.url if url is None else url,
+            timeout=defaults.timeout if timeout is None else timeout,
+            headers=client.headers,
+            basic_auth=client.basic_auth,
+            bearer_token_file=client.bearer_token_file,
+            tls=client.tls,
+            query_delay=defaults.query_delay if query_delay is None else query_delay,
+            retries=defaults.retries if retries is None else retries,
+            retry_backoff=defaults.retry_backoff if retry_backoff is None else retry_backoff,
+            backfill_chunk=defaults.backfill_chunk if chunk is None else chunk,
+            max_response_size=(
+                defaults.max_response_size if response_size is None else response_size
+            ),
+            max_counter_increase=defaults.max_counter_increase if increase is None else increase,
+        )
+
+    def positive_number(self, node: Node, path: str) -> float | None:
+        """A finite number above 0; ``1e12`` is taken although YAML 1.1 reads it as text."""
+        value: float | None = None
+        if isinstance(node, ScalarNode) and node.tag in (INT, FLOAT):
+            value = self.r.finite(node)
+        elif (
+            isinstance(node, ScalarNode) and node.tag == STR and _NUMBER_TEXT.fullmatch(node.value)
+        ):
+            number = float(node.value)
+            value = number if math.isfinite(number) else None
+        if value is None or value <= 0:
+            self.r.report(
+                node, path, f"must be a number above 0, such as 1e12, got {describe(node)}"
+            )
+            return None
+        return value
+
+    def labels(self, node: Node, path: str) -> dict[str, str] | None:
+        return self.r.string_map(
+            node,
+            path,
+            "label names to values",
+            label_name_problem,
+            lambda _name, value: label_value_problem(value),
+        )
+
+    # ----------------------------------------------------- services / SLOs
+
+    def services(self, node: Node, path: str) -> tuple[model.Service, ...] | None:
+        items = self.r.sequence(node, path, "services")
+        if items is None:
+            return None
+        if not items:
+            self.r.report(node, path, "must list at least one service")
+            return None
+        services: list[model.Service] = []
+        seen: dict[str, int] = {}
+        for item, item_path in items:
+            service = self.service(item, item_path, seen)
+            if service is not None:
+                services.append(service)
+        return tuple(services)
+
+    def _name(self, fields: Fields, seen: dict[str, int], what: str) -> str | None:
+        name = fields.string("name", non_empty=True)
+        if name is None:
+            return None
+        node = fields.at("name")
+        if not _OBJECT_NAME.fullmatch(name):
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            fields.report(
+                "name",
+                "must start with a letter or digit and contain only letters, digits, "
+                f"'_', '.', ':' and '-', got {shown!r}",
+            )
+            return None
+        if name in seen:
+            fields.report(
+                "name", f"duplicate {what} name {name!r} (first defined on line {seen[name]})"
+            )
+            return None
+        seen[name] = line(node)
+        return name
+
+    def service(self, node: Node, path: str, seen: dict[str, int]) -> model.Service | None:
+        fields = self.r.mapping(node, path, ("name", "labels", "slos"), required=("name", "slos"))
+        if fields is None:
+            return None
+        name = self._name(fields, seen, "service")
+        labels = fields.read("labels", self.labels) or {}
+        slos_node = fields.get("slos")
+        if slos_node is None:
+            return None
+        items = self.r.sequence(slos_node, fields.key_path("slos"), "SLOs")
+        if items is None:
+            return None
+        if not items:
+            self.r.report(slos_node, fields.key_path("slos"), "must list at least one SLO")
+        slo_names: dict[str, int] = {}
+        slos = [
+            self.slo(item, item_path, name or "", labels, slo_names) for item, item_path in items
+        ]
+        if name is None:
+            return None
+        return model.Service(
+            name=name,
+            slos=tuple(slo for slo in slos if slo is not None),
+            labels=model.frozen_map(labels),
+        )
+
+    def slo(
+        self,
+        node: Node,
+        path: str,
+        service: str,
+        service_labels: dict[str, str],
+        seen: dict[str, int],
+    ) -> model.SLO | None:
+        fields = self.r.mapping(
+            node,
+            path,
+            ("name", "objective", "window", "sli", "description", "labels", "runbook_url"),
+            required=("name", "objective", "window", "sli"),
+        )
+        if fields is None:
+            return None
+        name = self._name(fields, seen, "SLO")
+        objective = fields.read("objective", self.objective)
+        window = fields.read("window", self.window)
+        sli: model.SLI | None = fields.read("sli", self.sli)
+        description = fields.string("description") or ""
+        labels = fields.read("labels", self.labels) or {}
+        runbook_url = fields.url("runbook_url")
+        if name is None or objective is None or window is None or sli is None:
+            return None
+        return model.SLO(
+            service=service,
+            name=name,
+            objective=objective,
+            period=model.RollingPeriod(window),
+            sli=sli,
+            description=description,
+            labels=model.frozen_map({**service_labels, **labels}),
+            runbook_url=runbook_url,
+        )
+
+    def objective(self, node: Node, path: str) -> float | None:
+        expected = "must be a number (a percentage such as 99.9)"
+        if isinstance(node, ScalarNode) and node.tag == STR and _NUMBER_TEXT.fullmatch(node.value):
+            self.r.report(
+                node,
+                path,
+                f"{expected}, got {describe(node)}: remove the quotes, a quoted value is text",
+            )
+            return None
+        if not (isinstance(node, ScalarNode) and node.tag in (INT, FLOAT)):
+            self.r.report(node, path, f"{expected}, got {describe(node)}")
+            return None
+        percent = self.r.finite(node)
+        if percent is None or not 0 < percent < 100:
+            self.r.report(
+                node,
+                path,
+                f"must be a percentage strictly between 0 and 100, got {describe(node)}",
+            )
+            return None
+        # via Decimal so that 99.9 becomes 0.999, not 0.9990000000000001
+        exact = Decimal(repr(percent))
+        if percent < 1:
+            meant = number_text(float(exact * 100))
+            self.r.warn(
+                node,
+                path,
+                f"{describe(node)} means {describe(node)} % (objectives are percentages); "
+                f"did you mean {meant}?",
+            )
+        return float(exact / 100)
+
+    def window(self, node: Node, path: str) -> float | None:
+        window = self.r.duration(node, path, maximum=WINDOW[1])
+        if window is None:
+            return None
+        if window < WINDOW[0]:
+            self.r.report(node, path, f"must be at least 1h, got {describe(node)}")
+            return None
+        if window > WINDOW[1]:
+            self.r.report(
+                node, path, f"must be at most {format_duration(WINDOW[1])}, got {describe(node)}"
+            )
+            return None
+        return window if self._whole_buckets(node, path, window) else None
+
+    # ------------------------------------------------------------------ SLIs
+
+    def sli(self, node: Node, path: str) -> model.SLI | None:
+        if not isinstance(node, MappingNode):
+            self.r.report(
+                node,
+                path,
+                f"must be a mapping with one SLI kind ({choices(_SLI_KINDS)}), "
+                f"got {describe(node)}",
+            )
+            return None
+        entries = self.r.entries(node, path)
+        for key, (key_node, _) in entries.items():
+            if key not in _SLI_KINDS:
+                shown = key if len(key) <= 80 else key[:77] + "..."
+                self.r.report(
+                    key_node,
+                    join(path, shown),
+                    f"unknown SLI kind {shown!r}; expected one of: {choices(_SLI_KINDS)}",
+                )
+        kinds = [key for key in entries if key in _SLI_KINDS]
+        if len(kinds) > 1:
+            self.r.report(
+                node,
+                path,
+                f"must have exactly one SLI kind, got {len(kinds)}: {', '.join(kinds)}",
+            )
+            return None
+        if not kinds:
+            if len(entries) == 0:
+                self.r.report(
+                    node, path, f"must have exactly one SLI kind ({choices(_SLI_KINDS)}), got none"
+                )
+            return None
+        kind = kinds[0]
+        value = entries[kind][1]
+        kind_path = join(path, kind)
+        if kind == "ratio":
+            return self.ratio(value, kind_path)
+        if kind == "latency":
+            return self.latency(value, kind_path)
+        return read_probe(self.r, value, kind_path)
+
+    def ratio(self, node: Node, path: str) -> model.RatioSLI | None:
+        fields = self.r.mapping(node, path, ("good", "bad", "total"), required=("total",))
+        if fields is None:
+            return None
+        good: model.Query | None = fields.read("good", self.query)
+        bad: model.Query | None = fields.read("bad", self.query)
+        total: model.Query | None = fields.read("total", self.query)
+        has_good, has_bad = fields.get("good") is not None, fields.get("bad") is not None
+        if has_good and has_bad:
+            self.r.report(node, path, "give either 'good' or 'bad', not both")
+            return None
+        if not has_good and not has_bad:
+            self.r.report(node, path, "missing required key 'good' or 'bad' (give one of them)")
+            return None
+        events = good if has_good else bad
+        if events is None or total is None:
+            return None
+        if type(events) is not type(total):
+            which = "good" if has_good else "bad"
+            self.r.report(
+                node,
+                path,
+                f"{which} and total must both be plain selectors or both {{{{.window}}}} "
+                "templates: selectors are counted exactly from raw samples, templates by "
+                "Prometheus, and the two do not mix into one ratio",
+            )
+            return None
+        return model.RatioSLI(total=total, good=good, bad=bad)
+
+    def query(self, node: Node, path: str) -> model.Query | None:
+        text = self.r.string(node, path)
+        if text is None:
+            return None
+        text = text.strip()
+        if not text:
+            self.r.report(node, path, "must not be empty")
+            return None
+        shown = text if len(text) <= 200 else text[:197] + "..."
+        variables = TEMPLATE_VAR.findall(text)
+        if variables:
+            unknown = sorted({v for v in variables if v != ".window"})
+            if unknown:
+                self.r.report(
+                    node,
+                    path,
+                    f"unknown template variable {{{{{unknown[0][:80]}}}}}; "
+                    "only {{.window}} is supported",
+                )
+                return None
+            problem = unbalanced(text)
+            if problem:
+                self.r.report(node, path, f"invalid PromQL template {shown!r}: {problem}")
+                return None
+            # one spelling, so that Template.render can substitute it
+            return model.Template(TEMPLATE_VAR.sub("{{.window}}", text))
+        try:
+            name, matchers = parse_selector(text)
+        except ValueError as exc:
+            self.r.report(
+                node,
+                path,
+                f"{shown!r} is not a plain series selector ({exc}); give a selector such as "
+                f"{SELECTOR_EXAMPLE} or PromQL that counts the events in {{{{.window}}}}, "
+                f"such as {TEMPLATE_EXAMPLE}",
+            )
+            return None
+        return model.Selector(selector_text(name, matchers))
+
+    def latency(self, node: Node, path: str) -> model.LatencySLI | None:
+        fields = self.r.mapping(
+            node, path, ("histogram", "threshold", "buckets"), required=("histogram", "threshold")
+        )
+        if fields is None:
+            return None
+        histogram = fields.read("histogram", self.histogram)
+        threshold = fields.read("threshold", self.threshold)
+        buckets = fields.read("buckets", self.buckets)
+        if threshold is not None and buckets is not None:
+            value, shown = threshold
+            matching = [b for b in buckets if math.isclose(value, b, rel_tol=1e-9, abs_tol=1e-12)]
+            if matching:
+                # the declared boundary, exactly, is what the le label will carry
+                threshold = (matching[0], shown)
+            else:
+                listed = ", ".join(number_text(b) for b in buckets)
+                if len(listed) > 200:
+                    listed = listed[:197] + "..."
+                fields.report(
+                    "threshold",
+                    f"threshold {shown} is not a bucket boundary of [{listed}]; "
+                    "use one of them as the threshold",
+                )
+                return None
+        if histogram is None or threshold is None:
+            return None
+        return model.LatencySLI(histogram=histogram, threshold=threshold[0], buckets=buckets)
+
+    def histogram(self, node: Node, path: str) -> model.Selector | None:
+        text = self.r.string(node, path)
+        if text is None:
+            return None
+        text = text.strip()
+        shown = text if len(text) <= 200 else text[:197] + "..."
+        try:
+            name, matchers = parse_selector(text)
+        except ValueError as exc:
+            self.r.report(
+                node,
+                path,
+                f"{shown!r} is not a histogram selector ({exc}); give the histogram's base name "
+                'with optional matchers, such as http_request_duration_seconds{job="api"}',
+            )
+            return None
+        if not name:
+            self.r.report(
+                node, path, f"{shown!r} needs a metric name, such as http_request_duration_seconds"
+            )
+            return None
+        for suffix in ("_bucket", "_count", "_sum"):
+            if name.endswith(suffix):
+                self.r.report(
+                    node,
+                    path,
+                    f"give the histogram's base name {name.removesuffix(suffix)!r}, "
+                    f"without {suffix}",
+                )
+                return None
+        for label, _, _ in matchers:
+            if label in ("le", "__name__"):
+                self.r.report(
+                    node, path, f"the selector must not match on {label!r}; the exporter sets it"
+                )
+                return None
+        return model.Selector(selector_text(name, matchers))
+
+    def threshold(self, node: Node, path: str) -> tuple[float, str] | None:
+        """The threshold in seconds (or histogram units) and how to show it in messages."""
+        if isinstance(node, ScalarNode) and node.tag in (INT, FLOAT):
+            value = self.r.number(node, path)
+            shown = None if value is None else number_text(value)
+        else:
+            value = self.r.duration(node, path)
+            shown = None if value is None else f"{number_text(value)}s"
+        if value is None or shown is None:
+            return None
+        if value <= 0:
+            self.r.report(node, path, f"must be greater than 0, got {describe(node)}")
+            return None
+        return value, shown
+
+    def buckets(self, node: Node, path: str) -> tuple[float, ...] | None:
+        items = self.r.sequence(node, path, "bucket boundaries (numbers)")
+        if items is None:
+            return None
+        if not items:
+            self.r.report(node, path, "must list at least one bucket boundary")
+            return None
+        values = [self.r.number(item, item_path) for item, item_path in items]
+        if any(v is None for v in values):
+            return None
+        bounds = tuple(v for v in values if v is not None)
+        for (previous, current), (item, item_path) in zip(
+            itertools.pairwise(bounds), items[1:], strict=True
+        ):
+            if current <= previous:
+                self.r.report(
+                    item,
+                    item_path,
+                    f"bucket boundaries must increase, got {number_text(current)} "
+                    f"after {number_text(previous)}",
+                )
+                return None
+        return bounds
+
+
+__all__ = ["NativeLoader"]
