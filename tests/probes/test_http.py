@@ -29,8 +29,13 @@ from probe_servers import (
 )
 
 from slo_exporter import model
-from slo_exporter.probes.http import probe_http
-from slo_exporter.probes.result import ProbeResult
+from slo_exporter.probes import ProbeResult, run_probe
+from slo_exporter.probes.result import Clock
+
+
+def probe_http(target: model.HTTPProbe, timeout: float, **clocks: Clock) -> ProbeResult:
+    """One probe of ``target`` through the result envelope, as the scheduler runs it."""
+    return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
 
 TIMEOUT = 1.0
 SLACK = 0.5

@@ -15,8 +15,17 @@ from probe_servers import (
 )
 
 from slo_exporter import model
-from slo_exporter.probes.tcp import probe_tcp
-from slo_exporter.probes.tls import probe_tls
+from slo_exporter.probes import ProbeResult, run_probe
+from slo_exporter.probes.result import Clock
+
+
+def probe_tls(target: model.TLSProbe, timeout: float, **clocks: Clock) -> ProbeResult:
+    """One probe of ``target`` through the result envelope, as the scheduler runs it."""
+    return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
+
+def probe_tcp(target: model.TCPProbe, timeout: float, **clocks: Clock) -> ProbeResult:
+    """One probe of ``target`` through the result envelope, as the scheduler runs it."""
+    return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
 
 TIMEOUT = 1.0
 SLACK = 0.5
