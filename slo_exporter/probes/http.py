@@ -177,7 +177,12 @@ def _request_bytes(
         fixed["content-length"] = ("Content-Length", str(len(body)))
     lines = [f"{method} {path} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in fixed.values()]
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    try:
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError as exc:  # the text itself may be a secret: never echo it
+        raise ProbeFailed(
+            "config_error", "the method, URL path or a header value is not latin-1 text"
+        ) from exc
     return head + body if body else head
 
 

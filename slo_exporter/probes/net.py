@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import ipaddress
+import os
 import socket
 import ssl
 import threading
@@ -71,10 +72,27 @@ def resolve(host: str, port: int, deadline: Deadline) -> list[Addr]:
         raise ProbeFailed("timeout", f"resolving {host}")
     answer = box[0]
     if isinstance(answer, Exception):
-        raise self_error(answer) or ProbeFailed("resolve_error", f"{host}: {answer}")
+        # Out of descriptors, glibc cannot read /etc/hosts and reports the
+        # name unknown: a resolve error is only the target's when we could
+        # have opened a file.
+        raise (
+            self_error(answer)
+            or _out_of_descriptors()
+            or ProbeFailed("resolve_error", f"{host}: {answer}")
+        )
     if not answer:
         raise ProbeFailed("resolve_error", f"{host}: no addresses")
     return answer
+
+
+def _out_of_descriptors() -> ProbeFailed | None:
+    """``resource_exhausted`` if this process cannot open a file right now."""
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+    except OSError as exc:
+        return self_error(exc)
+    os.close(fd)
+    return None
 
 
 def connect(host: str, port: int, deadline: Deadline) -> socket.socket:

@@ -273,5 +273,5 @@ def test_failures_are_logged_on_transitions_only() -> None:
         ("probe_failed", "connection_refused"),
         ("probe_recovered", "connection_refused"),
     ]
-    assert logs[0]["slo"] == "svc/slo"
+    assert (logs[0]["service"], logs[0]["slo"]) == ("svc", "slo")
     assert logs[0]["detail"] == "deadline passed"
