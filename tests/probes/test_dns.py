@@ -17,6 +17,7 @@ def probe_dns(target: model.DNSProbe, timeout: float, **clocks: Clock) -> ProbeR
     """One probe of ``target`` through the result envelope, as the scheduler runs it."""
     return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
 
+
 TIMEOUT = 1.0
 SLACK = 0.5
 

@@ -37,6 +37,7 @@ def probe_http(target: model.HTTPProbe, timeout: float, **clocks: Clock) -> Prob
     """One probe of ``target`` through the result envelope, as the scheduler runs it."""
     return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
 
+
 TIMEOUT = 1.0
 SLACK = 0.5
 
