@@ -123,6 +123,8 @@ class ProbeScheduler:
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._heap: list[tuple[float, int]] = []
+        # handed to the pool, not yet taken by a worker; popping is atomic
+        self._pending: dict[object, _Target] = {}
         self._in_flight = 0
         self._started = 0
         self._completed = 0
@@ -212,15 +214,38 @@ class ProbeScheduler:
                 self._in_flight += 1
                 self._started += 1
                 assert self._pool is not None
+                token = object()
+                self._pending[token] = target
                 try:
-                    self._pool.submit(self._probe, target, due)
+                    self._pool.submit(self._probe, target, due, token)
                 except RuntimeError as exc:
-                    # Out of threads: the work item is queued already and runs
-                    # when a worker frees up; the timer itself must live on.
-                    log.warning("probe_pool_exhausted", error=str(exc), **target.names)
-                    cond.wait(0.1)
+                    self._worker_not_started(target, token, exc)
 
-    def _probe(self, target: _Target, due: float) -> None:
+    def _worker_not_started(self, target: _Target, token: object, exc: RuntimeError) -> None:
+        """The pool could not start a worker thread (the timer holds ``_cond``).
+
+        The work item may sit queued already; whoever pops ``token`` first
+        owns the run, so it happens once or is reported here as a self error,
+        and the timer thread lives on either way.
+        """
+        if self._pending.pop(token, None) is None:
+            return  # a worker took it after all
+        target.running = False
+        self._in_flight -= 1
+        self._started -= 1
+        if self._stopping:
+            return  # the pool is shut down: not an error
+        result = ProbeResult(False, 0.0, "resource_exhausted", f"no probe worker: {exc}")
+        self._cond.release()  # on_result may write to disk: never under the timer's lock
+        try:
+            self._report(target, result, self._wall())
+        finally:
+            self._cond.acquire()
+        self._cond.wait(0.1)  # give the system a moment before the next try
+
+    def _probe(self, target: _Target, due: float, token: object) -> None:
+        if self._pending.pop(token, None) is None:
+            return  # given up by the timer when this worker could not start
         started_at = self._wall()
         ok = False
         try:
@@ -236,9 +261,7 @@ class ProbeScheduler:
             else:
                 assert self._runner is not None
                 result = self._runner(sli)
-            self._log_transition(target, result)
-            self._on_result(target.key, target.sli, result, started_at)
-            ok = True
+            ok = self._report(target, result, started_at)
         except Exception:
             log.exception("probe_callback_failed", **target.names)
         finally:
@@ -251,6 +274,16 @@ class ProbeScheduler:
                 # Wake the timer only when it may be waiting for this worker.
                 if self._stopping or self._in_flight == self._max_workers - 1:
                     self._cond.notify_all()
+
+    def _report(self, target: _Target, result: ProbeResult, started_at: float) -> bool:
+        """Log and hand on one result; False if ``on_result`` raised."""
+        try:
+            self._log_transition(target, result)
+            self._on_result(target.key, target.sli, result, started_at)
+        except Exception:
+            log.exception("probe_callback_failed", **target.names)
+            return False
+        return True
 
     def _log_transition(self, target: _Target, result: ProbeResult) -> None:
         """Log when a target's state changes, and remind while it is not ok.

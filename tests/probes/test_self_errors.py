@@ -72,7 +72,7 @@ def run_exhausted(limit: str, port: int) -> dict[str, object]:
         capture_output=True, text=True, timeout=30, env=env, check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    out: dict[str, object] = json.loads(proc.stdout)
+    out: dict[str, object] = json.loads(proc.stdout.splitlines()[-1])
     return out
 
 
@@ -157,3 +157,42 @@ def test_unexpected_exception_is_one_failed_result_logged_with_traceback() -> No
     assert event["event"] == "probe_crashed"
     assert (event["service"], event["slo"], event["module"]) == ("shop", "cert", "tls")
     assert event["exc_info"] is True
+
+
+SCHEDULER_CHILD = textwrap.dedent(
+    """
+    import json, resource, threading, time
+    from slo_exporter import model
+    from slo_exporter.probes import ProbeResult, ProbeScheduler
+
+    reasons = []
+    sli = model.ProbeSLI(model.TCPProbe(address="127.0.0.1:1"), interval=0.02, timeout=0.01)
+    sched = ProbeScheduler(
+        [("svc/slo", sli)], lambda key, s, result, at: reasons.append(result.reason),
+        runner=lambda s: ProbeResult(True, 0.0, "ok"),
+    )
+    with open("/proc/self/status") as f:
+        vm = next(int(l.split()[1]) for l in f if l.startswith("VmSize")) * 1024
+    sched.start()  # the timer thread runs; the pool starts its workers lazily
+    resource.setrlimit(resource.RLIMIT_AS, (vm + (4 << 20), resource.RLIM_INFINITY))
+    time.sleep(0.3)
+    resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    time.sleep(0.3)
+    alive = sched._thread.is_alive()
+    sched.stop(1)
+    print(json.dumps({"reasons": sorted(set(reasons)), "timer_alive": alive,
+                      "after": reasons[-1] if reasons else None}))
+    """
+)
+
+
+def test_pool_that_cannot_start_a_worker_reports_self_errors_and_recovers() -> None:
+    """No thread for a worker: the run is a resource_exhausted self error; the timer lives on."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCHEDULER_CHILD],
+        capture_output=True, text=True, timeout=30, env=env, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])  # after the child's log lines
+    assert out == {"reasons": ["ok", "resource_exhausted"], "timer_alive": True, "after": "ok"}
