@@ -62,19 +62,13 @@ def probe_http(
     method = target.method.upper()
     body = target.body.encode() if target.body is not None else None
     auth = _authorization(target)
-    origin = _origin(url)
-    # Credentials go only to the origin configured, as requests, browsers and
-    # Go do: a redirect elsewhere (another host, port or scheme, https to
-    # http included) must not receive a token meant for the first.
-    foreign_headers = {k: v for k, v in target.headers.items() if not is_credential_header(k)}
+    headers, send_auth = target.headers, auth
     keep_body = bool(target.fail_if_body_matches_regexp or target.fail_if_body_not_matches_regexp)
     seen = {url}
     while True:
-        same_origin = _origin(url) == origin
         resp = _exchange(
             url, method, body, target,
-            headers=target.headers if same_origin else foreign_headers,
-            auth=auth if same_origin else None,
+            headers=headers, auth=send_auth,
             keep_body=keep_body, deadline=deadline, progress=progress, env=env,
         )
         if not (target.follow_redirects and resp.status in REDIRECT_CODES and resp.location):
@@ -91,6 +85,14 @@ def probe_http(
         if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
             method, body = "GET", None
         url = next_url
+        # Credentials go only to the origin configured, as requests, browsers
+        # and Go do: a redirect elsewhere (another host, port or scheme, https
+        # to http included) must not receive a token meant for the first.
+        if _origin(url) == _origin(target.url):
+            headers, send_auth = target.headers, auth
+        else:
+            headers = {k: v for k, v in target.headers.items() if not is_credential_header(k)}
+            send_auth = None
 
     valid = target.valid_status_codes
     if (resp.status not in valid) if valid else not 200 <= resp.status < 300:

@@ -71,6 +71,7 @@ class _Series:
 
     module: str
     instance: str
+    sli: model.ProbeSLI | None = None  # what ``instance`` was computed from
     success: float = 0.0
     duration: float = 0.0
     cert_not_after: float | None = None
@@ -103,13 +104,15 @@ class ProbeMetrics(Collector):
                 self._self_errors[result.reason] += 1
             return
         key = (slo.service, slo.name)
-        label = instance(sli)
         outcome = ("success" if result.success else "failure", result.reason)
         slot = bisect.bisect_left(BUCKETS, result.duration)
         with self._lock:
             series = self._series.get(key)
-            if series is None or series.instance != label or series.module != sli.module:
-                series = self._series[key] = _Series(sli.module, label)
+            if series is None or series.sli is not sli:
+                label = instance(sli)  # once per SLI, not per probe
+                if series is None or series.instance != label or series.module != sli.module:
+                    series = self._series[key] = _Series(sli.module, label)
+                series.sli = sli
             series.success = 1.0 if result.success else 0.0
             series.duration = result.duration
             if result.cert_not_after is not None:
@@ -134,7 +137,7 @@ class ProbeMetrics(Collector):
         with self._lock:
             copied = {
                 key: _Series(
-                    s.module, s.instance, s.success, s.duration, s.cert_not_after,
+                    s.module, s.instance, None, s.success, s.duration, s.cert_not_after,
                     dict(s.results), list(s.buckets), s.total, s.count,
                 )
                 for key, s in self._series.items()
