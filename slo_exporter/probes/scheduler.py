@@ -292,11 +292,13 @@ class ProbeScheduler:
         changes say the same with a bounded volume. Only this target's worker
         touches its state, never two at once.
         """
-        now = self._clock()
         previous = target.last_reason
         if result.reason == previous:
             target.repeats += 1
-            if result.success or now - target.logged < self._remind_every:
+            if result.success:
+                return  # the common case: no clock read, no log
+            now = self._clock()
+            if now - target.logged < self._remind_every:
                 return
             target.logged = now
             event = "probe_still_skipped" if result.self_error else "probe_still_failing"
@@ -305,6 +307,7 @@ class ProbeScheduler:
                 seconds=round(now - target.since, 3), **self._fields(target, result),
             )
             return
+        now = self._clock()
         repeats = target.repeats
         target.last_reason, target.since, target.logged, target.repeats = (
             result.reason, now, now, 1
