@@ -2,7 +2,11 @@
 #
 #   docker build -t slo-exporter .
 #   docker run -p 10950:10950 -v slo-data:/var/lib/slo-exporter \
-#     -v "$PWD/config/example.yaml:/etc/slo-exporter/config.yaml:ro" slo-exporter
+#     -v "$PWD/config/container.yaml:/etc/slo-exporter/config.yaml:ro" --read-only slo-exporter
+#
+# The image carries config/container.yaml as its config: it probes only the
+# exporter's own health endpoint (inside the container, loopback holds
+# nothing else). Mount your own file over it, as above.
 #
 # BASE may be any Debian-like image with python3 (>= 3.11) and its venv
 # module, e.g. one imported locally from a debootstrap tree; both stages use
@@ -44,7 +48,7 @@ RUN groupadd --system --gid 10950 slo-exporter \
     && chown slo-exporter:slo-exporter /var/lib/slo-exporter
 
 COPY --from=build /opt/slo-exporter /opt/slo-exporter
-COPY config/example.yaml /etc/slo-exporter/config.yaml
+COPY config/container.yaml /etc/slo-exporter/config.yaml
 
 ENV PATH=/opt/slo-exporter/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

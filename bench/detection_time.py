@@ -22,7 +22,7 @@ Both start from three days of good probes written into the exporter's store
 (an exporter that has been running), so every window is full as in
 production. Usage::
 
-    .venv/bin/python bench/detection_time.py [--scenario outage|burn10|all]
+    .venv/bin/python -m bench.detection_time [--scenario outage|burn10|all]
 """
 
 from __future__ import annotations
@@ -38,10 +38,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
-
-from alerting_chain import (  # noqa: E402 - the harness lives with the integration tests
+from tests.support.alerting_chain import (
     AlertmanagerProcess,
     FlakyTarget,
     WebhookReceiver,
@@ -52,7 +49,7 @@ from alerting_chain import (  # noqa: E402 - the harness lives with the integrat
     prometheus_config,
     seed_probe_history,
 )
-from harness import (  # noqa: E402
+from tests.support.harness import (
     HOST,
     ExporterProcess,
     HarnessError,
@@ -60,6 +57,8 @@ from harness import (  # noqa: E402
     running,
     wait_until,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 OBJECTIVE = 0.999
 PERIOD = 30 * 86400.0

@@ -12,7 +12,7 @@ runs in its own process, so its CPU is not counted), this runs:
    ``/proc/<pid>/stat``; the driver's CPU is not counted.
 
 Each phase warms up for one interval (the jittered first fires), then
-measures for ``--seconds``. Run: ``python bench/probe_throughput.py``.
+measures for ``--seconds``. Run: ``python -m bench.probe_throughput`` from the repository root.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+#: this script as a module, so the helper processes it starts import like it does
+SELF = (sys.executable, "-m", "bench.probe_throughput")
 
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
 RESPONSE = (
@@ -70,7 +74,7 @@ def serve(port_file: str) -> None:
 
 def start_target_server(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     port_file = tmp / "target.port"
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port_file)])
+    proc = subprocess.Popen([*SELF, "--serve", str(port_file)], cwd=ROOT)
     for _ in range(100):
         if port_file.exists() and port_file.read_text():
             return proc, int(port_file.read_text())
@@ -218,7 +222,8 @@ def blackbox_phase(
     ]
     spec = json.dumps({"urls": probe_urls, "rate": rate, "seconds": seconds})
     driver = subprocess.Popen(
-        [sys.executable, __file__, "--drive"],
+        [*SELF, "--drive"],
+        cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -269,7 +274,6 @@ def main() -> None:
     parser.add_argument("--serve", metavar="PORT_FILE", help=argparse.SUPPRESS)
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     if args.serve:
         serve(args.serve)
         return

@@ -14,7 +14,7 @@ As a cross-check it also replays the daemon's steady-state query shape
 (``<selector>[<evaluation interval + query delay>]`` at an instant) with
 ``stats=all``.
 
-    python bench/query_cost.py [--slos 100] [--days 31] [--step 60]
+    python -m bench.query_cost [--slos 100] [--days 31] [--step 60]
         [--evaluation-interval 30] [--query-delay 30] [--cycles 6]
 
 Needs ``prometheus`` and ``promtool`` on PATH. Everything lives in a temp
@@ -34,9 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
-
-from harness import (
+from tests.support.harness import (
     CounterTarget,
     ExporterProcess,
     HarnessError,
@@ -45,7 +43,7 @@ from harness import (
     SLOSpec,
     exporter_config,
 )
-from synth import JobHistory, generate_job, write_openmetrics
+from tests.support.synth import JobHistory, generate_job, write_openmetrics
 
 TARGET_RATIO = 1000.0
 

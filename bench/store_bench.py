@@ -6,7 +6,7 @@ transaction per SLO per backfill chunk), then measures what an evaluation
 cycle costs: one small commit per SLO (the newest buckets, series state,
 cursor) and the sums of every exported window.
 
-    python bench/store_bench.py [--slos 100] [--days 30] [--resolution 60] [--cycles 20]
+    python -m bench.store_bench [--slos 100] [--days 30] [--resolution 60] [--cycles 20]
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ BACKFILL_LEAD = 600.0
 
 
 class ErrorCounter(Protocol):
-    def __call__(self, reason: str) -> None: ...
+    def __call__(self, reason: str, /) -> None: ...
 
 
 class Engine:

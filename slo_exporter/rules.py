@@ -317,18 +317,21 @@ def render_rules(
 def render_prometheus_rule(
     *,
     name: str = "slo-exporter",
-    namespace: str = "monitoring",
+    namespace: str | None = None,
     labels: dict[str, str] | None = None,
 ) -> str:
-    """The same rules as a Prometheus Operator ``PrometheusRule`` manifest."""
+    """The same rules as a Prometheus Operator ``PrometheusRule`` manifest.
+
+    Without ``namespace`` the manifest names none, so kustomize (or kubectl -n) sets it.
+    """
+    metadata: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    metadata["labels"] = labels or {"app.kubernetes.io/name": "slo-exporter"}
     manifest = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": labels or {"app.kubernetes.io/name": "slo-exporter"},
-        },
+        "metadata": metadata,
         "spec": {"groups": rule_groups()},
     }
     header = (

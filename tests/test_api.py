@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any, cast
 
 from slo_exporter import model, snapshot
 from slo_exporter.api import render_slos
@@ -57,7 +58,7 @@ def test_document_has_the_documented_fields() -> None:
     doc = render_slos(snap, {"checkout/availability": [(1.0, 0.6), (2.0, 0.5)]})
     assert doc["generated_at"] == 1_700_000_030.0
     assert doc["complete"] is True
-    [entry] = doc["slos"]  # type: ignore[misc]
+    [entry] = cast("list[dict[str, Any]]", doc["slos"])
     assert set(entry) == {
         "service",
         "slo",
@@ -96,7 +97,7 @@ def test_document_has_the_documented_fields() -> None:
 def test_alerts_summarise_any_firing_pair_per_severity() -> None:
     """A severity is firing when any of its window pairs fires; details list every pair."""
     doc = render_slos(snapshot.Snapshot(slos=(_status(_slo()),)))
-    [entry] = doc["slos"]  # type: ignore[misc]
+    [entry] = cast("list[dict[str, Any]]", doc["slos"])
     assert entry["alerts"] == {"page": True, "ticket": False}
     assert entry["alert_conditions"][1] == {
         "severity": "page",
@@ -114,7 +115,7 @@ def test_no_alert_states_means_both_severities_quiet() -> None:
     """An SLO not yet evaluated reports page and ticket as false, never a missing key."""
     status = snapshot.SLOStatus(slo=_slo())
     doc = render_slos(snapshot.Snapshot(slos=(status,)))
-    [entry] = doc["slos"]  # type: ignore[misc]
+    [entry] = cast("list[dict[str, Any]]", doc["slos"])
     assert entry["alerts"] == {"page": False, "ticket": False}
     assert entry["error_budget_remaining"] is None
     assert entry["evaluated_at"] is None
@@ -159,7 +160,7 @@ def test_error_and_runbook_are_passed_through() -> None:
         up=False,
         error="query timed out",
     )
-    [entry] = render_slos(snapshot.Snapshot(slos=(status,)))["slos"]  # type: ignore[misc]
+    [entry] = cast("list[dict[str, Any]]", render_slos(snapshot.Snapshot(slos=(status,)))["slos"])
     assert entry["up"] is False
     assert entry["error"] == "query timed out"
     assert entry["runbook_url"] == "https://runbooks.example/checkout"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -22,6 +25,11 @@ DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "kubernetes"
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = DEPLOY / "docker-compose.yml"
+CONTAINER_CONFIG = ROOT / "config" / "container.yaml"
+EXAMPLE_CONFIG = ROOT / "config" / "example.yaml"
+README = ROOT / "README.md"
+#: the label kube-prometheus-stack's Prometheus selects ServiceMonitors and rules by
+RELEASE_LABEL = "release"
 STATE_DIR = "/var/lib/slo-exporter"
 CONFIG_FILE = "/etc/slo-exporter/config.yaml"
 CORE_KINDS = {"ConfigMap", "PersistentVolumeClaim", "Deployment", "Service"}
@@ -241,7 +249,7 @@ def test_service_monitor_selects_the_service_port() -> None:
     spec = monitor["spec"]
     service = objects["Service"]
     assert spec["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    assert service["metadata"]["namespace"] in spec["namespaceSelector"]["matchNames"]
+    assert "namespaceSelector" not in spec, "watches its own namespace, wherever kustomize puts it"
     ports = {p["name"] for p in service["spec"]["ports"]}
     for endpoint in spec["endpoints"]:
         assert endpoint["port"] in ports
@@ -253,7 +261,8 @@ def test_service_monitor_selects_the_service_port() -> None:
 def test_prometheus_rule_is_generated_from_the_rules() -> None:
     """prometheusrule.yaml is render_prometheus_rule(): the same groups as the rule file."""
     text = (K8S / "prometheusrule.yaml").read_text()
-    assert text == render_prometheus_rule()
+    labels = yaml.safe_load(text)["metadata"]["labels"]
+    assert text == render_prometheus_rule(labels=labels)
     rule = yaml.safe_load(text)
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert rule["kind"] == "PrometheusRule"
@@ -269,8 +278,6 @@ def test_kustomization_lists_every_manifest() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
     assert set(kustomization["resources"]) == files
-    namespaces = {o["metadata"]["namespace"] for o in _manifests().values()}
-    assert namespaces == {kustomization["namespace"]}
 
 
 @pytest.mark.parametrize("kind", sorted(CORE_KINDS))
@@ -280,3 +287,179 @@ def test_schema_validation_rejects_a_broken_object(kind: str) -> None:
     broken["spec_typo"] = {"x": 1}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, kubernetes_validate.latest_version(), strict=True)
+
+
+# ------------------------------------------- the mistakes a new user met
+
+
+def _kustomize_build() -> Iterator[dict[str, Any]]:
+    """What ``kubectl kustomize deploy/kubernetes`` makes of the resources this kustomization uses.
+
+    It uses resources and namespace only (a test below keeps it that way), so
+    the build is each resource in order with the namespace set.
+    """
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    for name in kustomization["resources"]:
+        for doc in yaml.safe_load_all((K8S / name).read_text()):
+            doc["metadata"]["namespace"] = kustomization["namespace"]
+            yield doc
+
+
+def test_kustomization_uses_only_what_the_test_build_models() -> None:
+    """kustomization.yaml sets resources and namespace only, as _kustomize_build assumes."""
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert set(kustomization) == {"apiVersion", "kind", "namespace", "resources"}
+
+
+def test_no_manifest_hard_codes_the_namespace() -> None:
+    """Only kustomization.yaml names the namespace; no manifest pins one of its own."""
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in yaml.safe_load_all(path.read_text()):
+            assert "namespace" not in doc["metadata"], f"{path.name} sets a namespace"
+            assert "namespaceSelector" not in doc.get("spec", {}), path.name
+
+
+def test_operator_objects_carry_the_release_label_in_the_built_namespace() -> None:
+    """Built: ServiceMonitor and PrometheusRule carry `release` and sit beside the Service."""
+    built = {doc["kind"]: doc for doc in _kustomize_build()}
+    namespace = built["Service"]["metadata"]["namespace"]
+    for kind in ("ServiceMonitor", "PrometheusRule"):
+        metadata = built[kind]["metadata"]
+        assert metadata["labels"].get(RELEASE_LABEL), f"{kind} lacks the {RELEASE_LABEL} label"
+        assert metadata["namespace"] == namespace
+    assert (built["ServiceMonitor"]["metadata"]["labels"][RELEASE_LABEL]
+            == built["PrometheusRule"]["metadata"]["labels"][RELEASE_LABEL])
+
+
+def _mounted_alertmanager_config() -> Path:
+    """The Alertmanager config file the compose stack mounts, as a repository path."""
+    volumes: list[str] = _compose()["services"]["alertmanager"]["volumes"]
+    for volume in volumes:
+        source, target = volume.split(":")[:2]
+        if target == "/etc/alertmanager/alertmanager.yml":
+            return (DEPLOY / source).resolve()
+    raise AssertionError("compose mounts no alertmanager.yml")
+
+
+def _listen_port(service: dict[str, Any]) -> int:
+    """The port a compose service of our image listens on, from its command line."""
+    command = service["command"]
+    args = command if isinstance(command, list) else command.split()
+    (address,) = [a.split("=", 1)[1] for a in args if "listen-address=" in a]
+    return int(address.rsplit(":", 1)[1])
+
+
+def test_compose_alertmanager_receivers_post_to_compose_services() -> None:
+    """Every receiver URL of the compose Alertmanager names a compose service on its port."""
+    services = _compose()["services"]
+    config = yaml.safe_load(_mounted_alertmanager_config().read_text())
+    urls = [hook["url"] for receiver in config["receivers"]
+            for hook in receiver.get("webhook_configs", [])]
+    assert urls, "no receiver posts anywhere"
+    for url in urls:
+        parts = urlsplit(url)
+        assert parts.hostname in services, f"{url}: {parts.hostname} is not a compose service"
+        assert parts.port == _listen_port(services[parts.hostname]), url
+        assert parts.path.startswith("/-/alerts/"), f"{url}: the demo logs only /-/alerts/*"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _targets(node: Any) -> Iterator[str]:
+    """Every URL and host:port string in a config document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"url", "address", "server"} and isinstance(value, str):
+                yield value if "://" in value else f"tcp://{value}"
+            else:
+                yield from _targets(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _targets(item)
+
+
+def _container_configs() -> dict[str, str]:
+    """Every config that runs inside a container: the image's, compose's and the ConfigMap's."""
+    compose = _compose()
+    mounted = compose["services"]["slo-exporter"]["configs"][0]["source"]
+    return {
+        "config/container.yaml": CONTAINER_CONFIG.read_text(),
+        "docker-compose.yml": compose["configs"][mounted]["content"],
+        "configmap.yaml": _manifests()["ConfigMap"]["data"]["config.yaml"],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_container_configs()))
+def test_container_configs_probe_no_loopback_but_the_exporter(name: str) -> None:
+    """In a container, loopback is the container: only the exporter's own port may be probed."""
+    text = _container_configs()[name]
+    parse_config(text, name)
+    targets = list(_targets(yaml.safe_load(text)))
+    assert targets
+    for target in targets:
+        parts = urlsplit(target)
+        assert parts.hostname is not None, target
+        if _is_loopback(parts.hostname):
+            assert parts.port == DEFAULT_PORT, f"{name}: {target} probes the container's loopback"
+
+
+def test_loopback_check_catches_the_make_run_example() -> None:
+    """The check above flags config/example.yaml, whose targets live on the host's loopback."""
+    doc = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    flagged = [t for t in _targets(doc)
+               if _is_loopback(urlsplit(t).hostname or "") and urlsplit(t).port != DEFAULT_PORT]
+    assert flagged
+
+
+def test_image_and_readme_docker_run_use_the_container_config() -> None:
+    """The image copies config/container.yaml, and the README's docker run mounts it."""
+    copies = [a.split() for k, a in _instructions() if k == "COPY"]
+    assert ["config/container.yaml", CONFIG_FILE] in copies
+    text = re.sub(r"\\\n\s*", " ", README.read_text())
+    (command,) = [line for line in text.splitlines() if line.startswith("docker run ")]
+    assert f"config/container.yaml:{CONFIG_FILE}" in command
+    assert "example.yaml" not in command
+
+
+# --------------------------------------------------------------- make run
+
+
+def _make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", "-s", "-C", str(ROOT), *args], capture_output=True, text=True,
+                          timeout=60, check=False, stdin=subprocess.DEVNULL)
+
+
+def test_make_run_installs_only_the_runtime_dependencies(tmp_path: Path) -> None:
+    """On a fresh venv, `make run` installs the package without its test extras."""
+    planned = _make("-n", "run", f"VENV={tmp_path / 'venv'}", f"STORAGE={tmp_path / 'data'}")
+    assert planned.returncode == 0, planned.stderr
+    installs = [line for line in planned.stdout.splitlines() if "pip install" in line]
+    assert any(line.rstrip().endswith("install -q -e .") for line in installs), installs
+    assert not any("[test]" in line for line in installs), installs
+    tested = _make("-n", "test", f"VENV={tmp_path / 'venv'}")
+    assert any("[test]" in line for line in tested.stdout.splitlines()), tested.stdout
+
+
+def test_make_run_config_follows_listen_and_demo_listen(tmp_path: Path) -> None:
+    """The config `make run` passes probes DEMO_LISTEN and LISTEN; wildcard hosts on loopback."""
+    done = _make("run-config", f"STORAGE={tmp_path}", "LISTEN=0.0.0.0:20950",
+                 "DEMO_LISTEN=:20080")
+    assert done.returncode == 0, done.stderr
+    rendered = (tmp_path / "make-run.yaml").read_text()
+    config = parse_config(rendered, "make-run.yaml")
+    assert config.slos
+    urls = sorted(t for t in _targets(yaml.safe_load(rendered)) if ":9090" not in t)
+    assert urls == ["http://127.0.0.1:20080/", "http://127.0.0.1:20950/-/healthy"]
+    back = rendered.replace("127.0.0.1:20080", "127.0.0.1:8080").replace(
+        "127.0.0.1:20950", "127.0.0.1:10950")
+    assert back == EXAMPLE_CONFIG.read_text(), "only the two probe addresses may change"

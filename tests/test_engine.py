@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,9 @@ services:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> EventStore:
+def store(tmp_path: Path) -> Iterator[EventStore]:
     s = EventStore(tmp_path, 60.0)
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
 from slo_exporter.snapshot import SLOStatus, Snapshot
-from tests.helpers import ratio_slo, status
+from tests.support.helpers import ratio_slo, status
 
 DAY = 86400.0
 

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.snapshot import Snapshot
 from slo_exporter.web import WebServer, json_page, parse_listen_address
-from tests.helpers import ratio_slo, status
+from tests.support.helpers import ratio_slo, status
 
 
 class Holder:

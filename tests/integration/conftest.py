@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import (
+
+from tests.support.harness import (
     HISTORY_DAYS,
     HISTORY_LAG_SECONDS,
     CounterTarget,
@@ -29,7 +30,7 @@ from harness import (
     PrometheusServer,
     require_binary,
 )
-from synth import JobHistory, generate_job, write_openmetrics
+from tests.support.synth import JobHistory, generate_job, write_openmetrics
 
 
 @pytest.fixture(scope="session")

@@ -17,11 +17,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import pytest
-from harness import HarnessError, PrometheusServer
 
 from slo_exporter import errors, model
 from slo_exporter.accounting import EventBatch, bucket_start, fetch_events
 from slo_exporter.prometheus import PrometheusClient
+from tests.support.harness import HarnessError, PrometheusServer
 
 pytestmark = pytest.mark.integration
 

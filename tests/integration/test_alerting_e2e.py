@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from alerting_chain import (
+
+from tests.support.alerting_chain import (
     AlertmanagerProcess,
     FlakyTarget,
     LoopbackServer,
@@ -30,7 +31,7 @@ from alerting_chain import (
     resolved,
     seed_probe_history,
 )
-from harness import (
+from tests.support.harness import (
     HOST,
     ExporterProcess,
     HarnessError,

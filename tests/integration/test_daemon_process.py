@@ -2,29 +2,35 @@
 
 Covers shutdown on SIGTERM, located config errors without tracebacks,
 unusable storage and listen addresses, a Prometheus that cannot be reached,
-``promtool check metrics`` on a real scrape, and the shipped default config
-started exactly as ``make run`` starts it.
+``promtool check metrics`` on a real scrape, and ``make run`` itself on free
+ports: the shipped default config probing the demo it started, and clear stops
+when either port is taken.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import signal
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 import requests
-import yaml
-from alerting_chain import FlakyTarget
-from harness import (
+
+from slo_exporter.store import EventStore
+from tests.support.alerting_chain import FlakyTarget
+from tests.support.harness import (
     HOST,
     ExporterFactory,
     ExporterProcess,
@@ -33,19 +39,12 @@ from harness import (
     exporter_argv,
     free_port,
     require_binary,
-    running,
     wait_until,
 )
-
-from slo_exporter.store import EventStore
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE_CONFIG = ROOT / "config" / "example.yaml"
-#: what `make run` uses (Makefile: LISTEN, DEMO_LISTEN)
-MAKE_RUN_PORT = 10950
-DEMO_PORT = 8080
 CLI_TIMEOUT = 30.0
 
 
@@ -291,76 +290,144 @@ def test_metrics_pass_promtool_check(make_exporter: ExporterFactory) -> None:
 # --------------------------------------------------- the shipped default
 
 
-class MakeRunExporter(ExporterProcess):
-    """The daemon started exactly as `make run` does: shipped config, default flags."""
+@dataclass
+class MakeRun:
+    """``make run`` on two free ports, with a stand-in venv that runs this checkout."""
 
-    def __init__(self, workdir: Path) -> None:
-        super().__init__(workdir, yaml.safe_load(EXAMPLE_CONFIG.read_text()), port=MAKE_RUN_PORT)
+    listen: str
+    demo_listen: str
+    proc: subprocess.Popen[str]
+    log_path: Path
 
-    def argv(self) -> list[str]:
-        return [
-            *exporter_argv(), "run",
-            f"--config.file={EXAMPLE_CONFIG}",
-            f"--storage.path={self.storage}",
-            f"--web.listen-address={HOST}:{self.port}",
-        ]
+    @property
+    def demo_url(self) -> str:
+        return f"http://{self.demo_listen}"
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def scrape(self) -> Scrape | None:
+        try:
+            resp = requests.get(f"http://{self.listen}/metrics", timeout=2)
+        except requests.RequestException:
+            return None
+        return Scrape(resp.text) if resp.status_code == 200 else None
+
+    def wait_exit(self, timeout: float) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"make run still running after {timeout:g}s\n{self.output()}",
+                        pytrace=False)
+
+    def stop(self) -> None:
+        """Ctrl-C to the whole group, as a terminal sends it; SIGKILL if it lingers."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+def stand_in_venv(path: Path) -> Path:
+    """A venv directory whose python and slo-exporter run this checkout, marked as installed."""
+    bin_dir = path / "bin"
+    bin_dir.mkdir(parents=True)
+    for name, argv in (("python", [sys.executable]), ("slo-exporter", exporter_argv())):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\nexec {shlex.join(argv)} "$@"\n')
+        script.chmod(0o755)
+    (path / ".runtime").touch()  # newer than pyproject.toml: make installs nothing
+    return path
 
 
 @contextmanager
-def demo_target(log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`slo-exporter demo` on the `make run` address; stopped on the way out."""
-    with log_path.open("ab") as log:
+def make_run(tmp_path: Path, listen: str, demo_listen: str) -> Iterator[MakeRun]:
+    """Start ``make run LISTEN=... DEMO_LISTEN=...`` in its own process group; always stop it."""
+    require_binary("make")
+    log_path = tmp_path / "make-run.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [*exporter_argv(), "demo", f"--listen-address={HOST}:{DEMO_PORT}"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            ["make", "-s", "-C", str(ROOT), "run", f"VENV={stand_in_venv(tmp_path / 'venv')}",
+             f"STORAGE={tmp_path / 'data'}", f"LISTEN={listen}", f"DEMO_LISTEN={demo_listen}"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env,
+            start_new_session=True)
+    run = MakeRun(listen, demo_listen, proc, log_path)
     try:
-        yield proc
+        yield run
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        run.stop()
 
 
-def test_shipped_config_works_on_a_fresh_machine(tmp_path: Path) -> None:
-    """`make run`'s setup: ready, both probe SLOs counting, burn rate follows injected failures."""
-    taken = [port for port in (DEMO_PORT, MAKE_RUN_PORT) if listening(port)]
-    if taken:
-        pytest.fail(f"127.0.0.1 port(s) {taken} already in use; this test runs the `make run` "
-                    "setup on its fixed ports 8080 and 10950. Stop what listens there and retry.",
-                    pytrace=False)
+def test_make_run_probes_the_demo_it_started_on_the_given_ports(tmp_path: Path) -> None:
+    """`make run LISTEN=… DEMO_LISTEN=…`: the shipped config's probes follow both addresses."""
+    listen, demo_listen = f"{HOST}:{free_port()}", f"{HOST}:{free_port()}"
     prometheus_running = listening(9090)
-    exporter = MakeRunExporter(tmp_path / "exporter")
-    with demo_target(tmp_path / "demo.log") as demo:
+    with make_run(tmp_path, listen, demo_listen) as run:
         try:
-            wait_until(lambda: True if listening(DEMO_PORT) else None, timeout=15,
-                       what="the demo target on :8080", on_timeout=lambda: f"demo: {demo.poll()}")
-            with running(exporter):
-                exporter.start(ready_timeout=30)
+            def probes_counted() -> Scrape | None:
+                assert run.proc.poll() is None, run.output()
+                scrape = run.scrape()
+                if scrape is None or not all(
+                    scrape.get("slo_sli_up", service=svc, slo=slo) == 1
+                    and (scrape.get("slo_events", service=svc, slo=slo, window="5m",
+                                    result="good") or 0) > 0
+                    for svc, slo in (("demo", "availability"), ("slo-exporter", "health"))
+                ):
+                    return None
+                return scrape
 
-                def probes_counted(s: Scrape) -> bool:
-                    return all(
-                        s.get("slo_sli_up", service=svc, slo=slo) == 1
-                        and (s.get("slo_events", service=svc, slo=slo, window="5m",
-                                   result="good") or 0) > 0
-                        for svc, slo in (("demo", "availability"), ("slo-exporter", "health"))
-                    )
+            scrape = wait_until(probes_counted, timeout=40, what="demo and self-health events",
+                                on_timeout=run.output)
+            up = scrape.value("slo_sli_up", service="prometheus", slo="api-availability")
+            assert up == 0 or (prometheus_running and up == 1), (
+                f"prometheus SLO slo_sli_up {up}; something on :9090: {prometheus_running}")
+            demo_metrics = requests.get(f"{run.demo_url}/metrics", timeout=5).text
+            served = Scrape(demo_metrics).value("demo_requests_total", code="200")
+            assert served > 0, "the demo on DEMO_LISTEN was never probed"
 
-                scrape = exporter.wait_for_scrape(
-                    probes_counted, timeout=20, what="demo and self-health probe events")
-                up = scrape.value("slo_sli_up", service="prometheus", slo="api-availability")
-                assert up == 0 or (prometheus_running and up == 1), (
-                    f"prometheus SLO slo_sli_up {up}; something on :9090: {prometheus_running}")
-
-                resp = requests.post(f"http://{HOST}:{DEMO_PORT}/-/failure-ratio", data="1",
-                                     timeout=5)
-                assert resp.status_code == 200, resp.text
-                exporter.wait_for_scrape(
-                    lambda s: (s.get("slo_burn_rate", service="demo", window="5m") or 0) > 0,
-                    timeout=10, what="demo 5m burn rate above 0 after injecting failures")
-                assert demo.poll() is None, "the demo target exited"
+            resp = requests.post(f"{run.demo_url}/-/failure-ratio", data="1", timeout=5)
+            assert resp.status_code == 200, resp.text
+            wait_until(
+                lambda: True if ((s := run.scrape()) is not None
+                                 and (s.get("slo_burn_rate", service="demo", window="5m") or 0)
+                                 > 0) else None,
+                timeout=15, what="demo 5m burn rate above 0 after injecting failures",
+                on_timeout=run.output)
         except HarnessError as exc:
             fail_on_harness_error(exc)
-    assert exporter.returncode == 0, exporter.log_tail()
+    assert "Traceback" not in run.output()
+    assert not listening(int(listen.rsplit(":", 1)[1])), "the daemon outlived make run"
+    assert not listening(int(demo_listen.rsplit(":", 1)[1])), "the demo outlived make run"
+
+
+def test_make_run_stops_when_the_demo_port_is_taken(tmp_path: Path) -> None:
+    """DEMO_LISTEN taken: make run exits non-zero with one clear line; the daemon never starts."""
+    listen = f"{HOST}:{free_port()}"
+    with closing(socket.create_server((HOST, 0))) as taken:
+        demo_listen = f"{HOST}:{taken.getsockname()[1]}"
+        with make_run(tmp_path, listen, demo_listen) as run:
+            code = run.wait_exit(timeout=30)
+    output = run.output()
+    assert code != 0, output
+    assert f"{demo_listen} is already in use" in output, output
+    assert "Traceback" not in output
+    assert "event=listening" not in output, "the daemon started and probed a foreign server"
+
+
+def test_make_run_stops_the_demo_when_the_daemon_cannot_listen(tmp_path: Path) -> None:
+    """LISTEN taken: the daemon's listen_failed ends make run, and the demo it started goes too."""
+    demo_port = free_port()
+    with closing(socket.create_server((HOST, 0))) as taken:
+        listen = f"{HOST}:{taken.getsockname()[1]}"
+        with make_run(tmp_path, listen, f"{HOST}:{demo_port}") as run:
+            code = run.wait_exit(timeout=30)
+    output = run.output()
+    assert code != 0, output
+    assert "listen_failed" in output, output
+    assert "Traceback" not in output
+    wait_until(lambda: True if not listening(demo_port) else None, timeout=10,
+               what="the demo to stop with make run")

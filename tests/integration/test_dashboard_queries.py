@@ -11,8 +11,16 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from alerting_chain import FlakyTarget
-from harness import HOST, ExporterProcess, HarnessError, PrometheusServer, running, wait_until
+
+from tests.support.alerting_chain import FlakyTarget
+from tests.support.harness import (
+    HOST,
+    ExporterProcess,
+    HarnessError,
+    PrometheusServer,
+    running,
+    wait_until,
+)
 
 GENERATOR = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "generate.py"
 

@@ -1,6 +1,6 @@
 """Exact 30-day SLIs from a real Prometheus holding 32 days of synthetic history.
 
-The history (tests/integration/synth.py) has traffic that varies 10x over the
+The history (tests/support/synth.py) has traffic that varies 10x over the
 day and a 15-minute error burst at the quiet hour every day. The daemon is
 started cold and must export, for the 30d, 1d, 6h and 1h windows, exactly
 the event counts the generated samples imply, and SLI/burn rate within 0.1%.
@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 
 import pytest
-from harness import (
+
+from tests.support.harness import (
     HISTORY_DAYS,
     ExporterFactory,
     PrometheusFactory,
@@ -23,7 +24,7 @@ from harness import (
     exporter_config,
     window_mismatches,
 )
-from synth import (
+from tests.support.synth import (
     DAY,
     JobHistory,
     Sample,

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from alerting_chain import LoopbackServer, QuietHandler
-from harness import ExporterFactory, ExporterProcess, HarnessError, Scrape, wait_until
 
 from slo_exporter.store import EventStore
+from tests.support.alerting_chain import LoopbackServer, QuietHandler
+from tests.support.harness import ExporterFactory, ExporterProcess, HarnessError, Scrape, wait_until
 
 pytestmark = pytest.mark.integration
 

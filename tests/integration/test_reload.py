@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from alerting_chain import FlakyTarget
-from harness import ExporterProcess, HarnessError, Scrape
+
+from tests.support.alerting_chain import FlakyTarget
+from tests.support.harness import ExporterProcess, HarnessError, Scrape
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ Prometheus holds the 32-day synthetic history and keeps scraping a live
 target that continues it, so events keep arriving while the daemon is dead
 or Prometheus is down. The expected values come from Prometheus's own raw
 samples at the instant the daemon says its values describe, with the same
-exact-increase and bucket rules (tests/integration/synth.py).
+exact-increase and bucket rules (tests/support/synth.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from harness import (
+
+from tests.support.harness import (
     HISTORY_DAYS,
     CounterTarget,
     ExporterFactory,
@@ -31,7 +32,7 @@ from harness import (
     wait_until,
     window_mismatches,
 )
-from synth import DAY, Sample
+from tests.support.synth import DAY, Sample
 
 pytestmark = pytest.mark.integration
 

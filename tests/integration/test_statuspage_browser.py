@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-from alerting_chain import FlakyTarget
-from harness import ExporterProcess, HarnessError, require_binary, wait_until
+
+from tests.support.alerting_chain import FlakyTarget
+from tests.support.harness import ExporterProcess, HarnessError, require_binary, wait_until
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_TIMEOUT = 90

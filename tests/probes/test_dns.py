@@ -6,11 +6,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from probe_servers import DNSServer
 
 from slo_exporter import model
 from slo_exporter.probes import ProbeResult, run_probe
 from slo_exporter.probes.result import Clock
+from tests.support.probe_servers import DNSServer
 
 
 def probe_dns(target: model.DNSProbe, timeout: float, **clocks: Clock) -> ProbeResult:

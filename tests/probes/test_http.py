@@ -14,7 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from probe_servers import (
+
+from slo_exporter import model
+from slo_exporter.probes import ProbeResult, run_probe
+from slo_exporter.probes.result import Clock
+from tests.support.probe_servers import (
     PKI,
     EndlessBody,
     Request,
@@ -27,10 +31,6 @@ from probe_servers import (
     redirect_loop,
     slowloris,
 )
-
-from slo_exporter import model
-from slo_exporter.probes import ProbeResult, run_probe
-from slo_exporter.probes.result import Clock
 
 
 def probe_http(target: model.HTTPProbe, timeout: float, **clocks: Clock) -> ProbeResult:

@@ -9,12 +9,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from probe_servers import DNSServer, TCPServer, closed_port, tcp_banner
 
 from slo_exporter import model
 from slo_exporter.probes import REASONS, ProbeResult, instance, is_good, run_probe
 from slo_exporter.probes.net import cert_not_after, split_host_port
 from slo_exporter.probes.result import Deadline, ProbeFailed
+from tests.support.probe_servers import DNSServer, TCPServer, closed_port, tcp_banner
 
 
 def result(success: bool, duration: float) -> ProbeResult:

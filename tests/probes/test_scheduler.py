@@ -13,11 +13,11 @@ import time
 from collections import defaultdict
 
 import pytest
-from probe_servers import Response, TCPServer, http_app, never_answer
 from structlog.testing import capture_logs
 
 from slo_exporter import model
 from slo_exporter.probes import ProbeResult, ProbeScheduler
+from tests.support.probe_servers import Response, TCPServer, http_app, never_answer
 
 OK = ProbeResult(True, 0.0, "ok")
 

@@ -13,7 +13,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from probe_servers import Response, TCPServer, http_app
 from structlog.testing import capture_logs
 
 import slo_exporter
@@ -21,6 +20,7 @@ from slo_exporter import model
 from slo_exporter.probes import SELF_REASONS, Prober, ProbeResult, is_good
 from slo_exporter.probes.env import ProbeEnv
 from slo_exporter.probes.result import classify_os_error, self_error
+from tests.support.probe_servers import Response, TCPServer, http_app
 
 ROOT = Path(slo_exporter.__file__).resolve().parent.parent
 

@@ -7,7 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-from probe_servers import (
+
+from slo_exporter import model
+from slo_exporter.probes import Prober, ProbeResult, ProbeScheduler, run_probe
+from slo_exporter.probes.result import Clock
+from tests.support.probe_servers import (
     PKI,
     TCPServer,
     closed_port,
@@ -15,10 +19,6 @@ from probe_servers import (
     never_answer,
     tcp_banner,
 )
-
-from slo_exporter import model
-from slo_exporter.probes import Prober, ProbeResult, ProbeScheduler, run_probe
-from slo_exporter.probes.result import Clock
 
 
 def probe_tls(target: model.TLSProbe, timeout: float, **clocks: Clock) -> ProbeResult:

@@ -24,11 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import requests
 import yaml
-from harness import HOST, HarnessError, free_port, require_binary, wait_until
+
+from tests.support.harness import HOST, HarnessError, free_port, require_binary, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_FILE = ROOT / "deploy" / "prometheus" / "slo-exporter-rules.yml"
@@ -69,7 +70,7 @@ class LoopbackServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

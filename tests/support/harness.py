@@ -33,7 +33,8 @@ from typing import Any, TypeVar
 import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
-from synth import Sample, WindowSpec, expected_window, series_key
+
+from tests.support.synth import Sample, WindowSpec, expected_window, series_key
 
 T = TypeVar("T")
 
