@@ -32,11 +32,13 @@ Failure reasons:
 ``dns_rcode``          any other DNS rcode not in ``valid_rcodes``
 ``dns_no_match``       an ``expect`` regexp matched no DNS answer record
 ``config_error``       the probe could not be built (unreadable token file, ...)
-``other``              anything unexpected (a bug: the detail says what)
+``other``              anything unexpected (a bug: the detail says what; the
+                       runner logs it as ``probe_crashed`` with a traceback)
 ``resource_exhausted`` self error: the daemon ran out of file descriptors,
                        memory, socket buffers or threads
 ``probe_late``         self error: the probe could only start more than its
-                       timeout after it was due (the probe pool is saturated)
+                       interval (or timeout, if longer) after it was due (the
+                       probe pool is saturated); it was not run
 =====================  =====================================================
 """
 
