@@ -5,8 +5,10 @@ Owns one probe of a ``model.HTTPProbe``: a fresh connection per request
 overall deadline over resolution, connect, TLS, sending, headers and body,
 a body read of at most ``body_size_limit`` bytes (kept in memory only when a
 regexp needs it; a larger body fails the probe, as in blackbox_exporter), and
-redirects followed by hand with loop detection. It must not retry, pool
-connections, or raise: every outcome is a ``ProbeResult``.
+redirects followed by hand with loop detection, and credentials (configured
+auth and credential headers) sent only to the configured origin. It raises
+``ProbeFailed`` on failure and leaves the result to the runner. It must not
+retry or pool connections.
 
 A general-purpose client (``requests``, ``http.client``) bounds only each
 socket read, so a server trickling one byte at a time keeps it busy forever,
@@ -17,28 +19,32 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from slo_exporter import model
 from slo_exporter.probes import net
+from slo_exporter.probes.env import ProbeEnv
 from slo_exporter.probes.result import (
-    OK,
-    Clock,
     Deadline,
     ProbeFailed,
-    ProbeResult,
+    Progress,
     classify_os_error,
-    failed,
+    self_error,
 )
+from slo_exporter.redact import redact_url
 
 USER_AGENT = "slo-exporter-probe"
 REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
 #: a status line plus headers larger than this is not a sane probe target
 MAX_HEAD_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
+#: header names whose value is a credential, never sent to another origin
+_CREDENTIAL_HEADER = re.compile(
+    r"(?i)^(?:authorization|proxy-authorization|cookie)$"
+    r"|auth|token|api[-_]?key|secret|passw|session|credential"
+)
 
 
 @dataclass
@@ -48,85 +54,74 @@ class _Response:
     body: bytes | None  # None unless a regexp needs it
 
 
-@dataclass
-class _Progress:
-    """What is known so far, kept across redirects and reported on failure."""
-
-    cert_not_after: float | None = None
-    status: int | None = None
-
-    def saw_cert(self, not_after: float | None) -> None:
-        if not_after is not None and (
-            self.cert_not_after is None or not_after < self.cert_not_after
-        ):
-            self.cert_not_after = not_after
-
-
 def probe_http(
-    target: model.HTTPProbe,
-    timeout: float,
-    *,
-    clock: Clock = time.monotonic,
-    wall: Clock = time.time,
-) -> ProbeResult:
-    """Probe ``target`` once; the result is ready within ``timeout`` seconds."""
-    del wall  # HTTP certificate expiry is verified by the TLS library, not here
-    deadline = Deadline(timeout, clock)
-    progress = _Progress()
-    try:
-        _probe(target, deadline, progress)
-    except ProbeFailed as exc:
-        if exc.status_code is None:
-            exc.status_code = progress.status
-        return failed(exc, deadline.elapsed(), progress.cert_not_after)
-    except Exception as exc:  # a bug must cost one bad event, not the worker thread
-        return failed(ProbeFailed("other", repr(exc)), deadline.elapsed(), progress.cert_not_after)
-    return ProbeResult(
-        success=True,
-        duration=deadline.elapsed(),
-        reason=OK,
-        status_code=progress.status,
-        cert_not_after=progress.cert_not_after,
-    )
-
-
-def _probe(target: model.HTTPProbe, deadline: Deadline, progress: _Progress) -> None:
+    target: model.HTTPProbe, deadline: Deadline, progress: Progress, env: ProbeEnv
+) -> None:
+    """Probe ``target`` once; returns if it succeeded, raises ``ProbeFailed`` if not."""
     url = target.url
     method = target.method.upper()
     body = target.body.encode() if target.body is not None else None
     auth = _authorization(target)
-    origin = urlsplit(url).netloc
+    headers, send_auth = target.headers, auth
     keep_body = bool(target.fail_if_body_matches_regexp or target.fail_if_body_not_matches_regexp)
     seen = {url}
     while True:
-        # Credentials go only to the origin configured, as browsers and Go do.
-        send_auth = auth if urlsplit(url).netloc == origin else None
         resp = _exchange(
             url, method, body, target,
-            auth=send_auth, keep_body=keep_body, deadline=deadline, progress=progress,
+            headers=headers, auth=send_auth,
+            keep_body=keep_body, deadline=deadline, progress=progress, env=env,
         )
         if not (target.follow_redirects and resp.status in REDIRECT_CODES and resp.location):
             break
         next_url = urljoin(url, resp.location)
         if next_url in seen:
-            raise ProbeFailed("redirect_loop", f"{url} redirects to {next_url}, seen before")
+            raise ProbeFailed(
+                "redirect_loop",
+                f"{redact_url(url)} redirects to {redact_url(next_url)}, seen before",
+            )
         if len(seen) > target.max_redirects:
             raise ProbeFailed("too_many_redirects", f"more than {target.max_redirects}")
         seen.add(next_url)
         if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
             method, body = "GET", None
         url = next_url
+        # Credentials go only to the origin configured, as requests, browsers
+        # and Go do: a redirect elsewhere (another host, port or scheme, https
+        # to http included) must not receive a token meant for the first.
+        if _origin(url) == _origin(target.url):
+            headers, send_auth = target.headers, auth
+        else:
+            headers = {k: v for k, v in target.headers.items() if not is_credential_header(k)}
+            send_auth = None
 
     valid = target.valid_status_codes
     if (resp.status not in valid) if valid else not 200 <= resp.status < 300:
         raise ProbeFailed("status_code", f"status {resp.status}")
     https = url.startswith("https:")
     if target.fail_if_ssl and https:
-        raise ProbeFailed("ssl", f"{url} is https")
+        raise ProbeFailed("ssl", f"{redact_url(url)} is https")
     if target.fail_if_not_ssl and not https:
-        raise ProbeFailed("not_ssl", f"{url} is not https")
+        raise ProbeFailed("not_ssl", f"{redact_url(url)} is not https")
     if keep_body:
         _check_body(target, (resp.body or b"").decode("utf-8", "replace"))
+
+
+def is_credential_header(name: str) -> bool:
+    """True for a header that carries a credential (Authorization, Cookie, X-Api-Key, ...)."""
+    return _CREDENTIAL_HEADER.search(name) is not None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _authorization(target: model.HTTPProbe) -> str | None:
@@ -144,7 +139,8 @@ def _authorization(target: model.HTTPProbe) -> str | None:
             token = base64.b64encode(f"{ba.username}:{password}".encode()).decode("ascii")
             return f"Basic {token}"
     except OSError as exc:
-        raise ProbeFailed("config_error", f"reading credentials: {exc}") from exc
+        failure = self_error(exc) or ProbeFailed("config_error", f"reading credentials: {exc}")
+        raise failure from exc
     return None
 
 
@@ -183,7 +179,12 @@ def _request_bytes(
         fixed["content-length"] = ("Content-Length", str(len(body)))
     lines = [f"{method} {path} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in fixed.values()]
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    try:
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError as exc:  # the text itself may be a secret: never echo it
+        raise ProbeFailed(
+            "config_error", "the method, URL path or a header value is not latin-1 text"
+        ) from exc
     return head + body if body else head
 
 
@@ -193,32 +194,35 @@ def _exchange(
     body: bytes | None,
     target: model.HTTPProbe,
     *,
+    headers: Mapping[str, str],
     auth: str | None,
     keep_body: bool,
     deadline: Deadline,
-    progress: _Progress,
+    progress: Progress,
+    env: ProbeEnv,
 ) -> _Response:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProbeFailed("config_error", f"not an http(s) URL: {url!r}")
+        raise ProbeFailed("config_error", f"not an http(s) URL: {redact_url(url)!r}")
     https = parts.scheme == "https"
     try:
         port = parts.port or (443 if https else 80)
     except ValueError as exc:
-        raise ProbeFailed("config_error", f"bad port in {url!r}") from exc
+        raise ProbeFailed("config_error", f"bad port in {redact_url(url)!r}") from exc
     host = parts.hostname
     host_header = parts.netloc.rpartition("@")[2]
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
     request = _request_bytes(
-        method, host_header=host_header, path=path, body=body, headers=target.headers, auth=auth
+        method, host_header=host_header, path=path, body=body, headers=headers, auth=auth
     )
 
     sock = net.connect(host, port, deadline)
     try:
         if https:
-            info = net.handshake(sock, target.tls, host, deadline)
+            ctx = env.tls_context(target.tls)
+            info = net.handshake(sock, ctx, target.tls.server_name or host, deadline)
             sock = info.sock
             progress.saw_cert(info.cert_not_after)
         try:
@@ -227,14 +231,14 @@ def _exchange(
         except OSError as exc:
             raise classify_os_error(exc) from exc
         reader = net.Reader(sock, deadline)
-        status, headers = _read_head(reader)
-        progress.status = status
-        location = headers.get(b"location")
+        status, response_headers = _read_head(reader)
+        progress.status_code = status
+        location = response_headers.get(b"location")
         if target.follow_redirects and status in REDIRECT_CODES and location:
             # The next hop is a new connection; this body is never needed.
             return _Response(status, location.decode("latin-1"), None)
         data = _read_body(
-            reader, method, status, headers, limit=target.body_size_limit, keep=keep_body
+            reader, method, status, response_headers, limit=target.body_size_limit, keep=keep_body
         )
         return _Response(status, None, data)
     finally:

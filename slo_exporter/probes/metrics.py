@@ -6,7 +6,7 @@ probe, and a scrape never waits on a probe: ``collect()`` copies counters
 under a lock held only for dictionary updates.
 
 Families (``module`` is http, tcp, tls or dns; ``instance`` is the URL,
-address or query name of the target):
+address or query name of the target, a URL without any user info):
 
 ====================================================  =========  =========================
 ``slo_probe_success{service,slo,module,instance}``     gauge      1 if the last probe succeeded
@@ -14,15 +14,21 @@ address or query name of the target):
 ``slo_probe_results_total{service,slo,module,result,reason}``  counter  probes by outcome
 ``slo_probe_latency_seconds{service,slo,module}``      histogram  probe durations
 ``slo_probe_ssl_earliest_cert_expiry_seconds{service,slo,instance}``  gauge  leaf cert notAfter
-``slo_probe_skipped_total{reason}``                    counter    runs not made: ``overlap``
-                                                                  (target still running) or
-                                                                  ``behind`` (pool saturated)
+``slo_probe_skipped_total{reason}``                    counter    runs not made, or not
+                                                                  counted as events:
+                                                                  ``overlap`` (target still
+                                                                  running), ``behind`` (pool
+                                                                  saturated), and the self
+                                                                  errors ``probe_late`` and
+                                                                  ``resource_exhausted``
 ``slo_probe_in_flight``                                gauge      probes running or queued
 ====================================================  =========  =========================
 
-The last two come from the scheduler given to ``watch()``; a new scheduler
-(after a config reload) restarts them from zero, which Prometheus reads as a
-counter reset.
+``overlap``, ``behind`` and the in-flight gauge come from the scheduler given
+to ``watch()``; a new scheduler (after a config reload) restarts them from
+zero, which Prometheus reads as a counter reset. A self error (the daemon,
+not the target, failed) is counted only in ``slo_probe_skipped_total``: it
+leaves the target's gauges, counters and histogram alone.
 
 Cardinality is bounded by the configuration: one probe SLO has exactly one
 target, so the gauges have one series per probe SLO; the counter has at most
@@ -49,7 +55,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from slo_exporter import model
-from slo_exporter.probes.result import ProbeResult
+from slo_exporter.probes.result import SELF_REASONS, ProbeResult
+from slo_exporter.probes.runner import instance
 from slo_exporter.probes.scheduler import SchedulerStats
 
 #: Histogram upper bounds in seconds; probe timeouts rarely exceed a minute.
@@ -64,6 +71,7 @@ class _Series:
 
     module: str
     instance: str
+    sli: model.ProbeSLI | None = None  # what ``instance`` was computed from
     success: float = 0.0
     duration: float = 0.0
     cert_not_after: float | None = None
@@ -79,6 +87,7 @@ class ProbeMetrics(Collector):
     def __init__(self, scheduler_stats: Callable[[], SchedulerStats] | None = None) -> None:
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], _Series] = {}
+        self._self_errors = dict.fromkeys(sorted(SELF_REASONS), 0)
         self._stats = scheduler_stats
 
     def watch(self, scheduler_stats: Callable[[], SchedulerStats] | None) -> None:
@@ -90,13 +99,20 @@ class ProbeMetrics(Collector):
         sli = slo.sli
         if not isinstance(sli, model.ProbeSLI):
             raise TypeError(f"SLO {slo.key} is not a probe SLO")
+        if result.self_error:
+            with self._lock:
+                self._self_errors[result.reason] += 1
+            return
         key = (slo.service, slo.name)
         outcome = ("success" if result.success else "failure", result.reason)
         slot = bisect.bisect_left(BUCKETS, result.duration)
         with self._lock:
             series = self._series.get(key)
-            if series is None or series.instance != sli.instance or series.module != sli.module:
-                series = self._series[key] = _Series(sli.module, sli.instance)
+            if series is None or series.sli is not sli:
+                label = instance(sli)  # once per SLI, not per probe
+                if series is None or series.instance != label or series.module != sli.module:
+                    series = self._series[key] = _Series(sli.module, label)
+                series.sli = sli
             series.success = 1.0 if result.success else 0.0
             series.duration = result.duration
             if result.cert_not_after is not None:
@@ -114,22 +130,26 @@ class ProbeMetrics(Collector):
                 del self._series[key]
 
     def describe(self) -> Iterator[Metric]:
-        return self._families({}, None)
+        return self._families({}, None, {})
 
     def collect(self) -> Iterator[Metric]:
         stats = self._stats() if self._stats is not None else None
         with self._lock:
             copied = {
                 key: _Series(
-                    s.module, s.instance, s.success, s.duration, s.cert_not_after,
+                    s.module, s.instance, None, s.success, s.duration, s.cert_not_after,
                     dict(s.results), list(s.buckets), s.total, s.count,
                 )
                 for key, s in self._series.items()
             }
-        return self._families(copied, stats)
+            self_errors = dict(self._self_errors)
+        return self._families(copied, stats, self_errors)
 
     def _families(
-        self, series: dict[tuple[str, str], _Series], stats: SchedulerStats | None
+        self,
+        series: dict[tuple[str, str], _Series],
+        stats: SchedulerStats | None,
+        self_errors: dict[str, int],
     ) -> Iterator[Metric]:
         target_labels = ["service", "slo", "module", "instance"]
         success = GaugeMetricFamily(
@@ -175,6 +195,8 @@ class ProbeMetrics(Collector):
             skipped.add_metric(["overlap"], stats.skipped_overlap)
             skipped.add_metric(["behind"], stats.skipped_behind)
             in_flight.add_metric([], stats.in_flight)
+        for reason, n in self_errors.items():
+            skipped.add_metric([reason], n)
         yield from (skipped, in_flight)
 
 

@@ -1,23 +1,23 @@
 """Socket plumbing shared by the probe modules, all under one overall deadline.
 
-Owns name resolution with a deadline, connecting, TLS contexts (cached per
-``TLSConfig``) and handshakes, reading the leaf certificate's expiry, and a
-small buffered reader. Every blocking call gets only the time left on the
-probe's ``Deadline``. It must not know any protocol above TCP/TLS.
+Owns name resolution with a deadline, connecting, TLS handshakes, reading
+the leaf certificate's expiry, and a small buffered reader. Every blocking
+call gets only the time left on the probe's ``Deadline``. It must not know
+any protocol above TCP/TLS, and keeps no state: TLS contexts come from the
+caller's ``ProbeEnv``.
 """
 
 from __future__ import annotations
 
 import calendar
-import functools
 import ipaddress
+import os
 import socket
 import ssl
 import threading
 from dataclasses import dataclass
 
-from slo_exporter import model
-from slo_exporter.probes.result import Deadline, ProbeFailed, classify_os_error
+from slo_exporter.probes.result import Deadline, ProbeFailed, classify_os_error, self_error
 
 Addr = tuple[socket.AddressFamily, tuple[str, int]]
 
@@ -72,10 +72,27 @@ def resolve(host: str, port: int, deadline: Deadline) -> list[Addr]:
         raise ProbeFailed("timeout", f"resolving {host}")
     answer = box[0]
     if isinstance(answer, Exception):
-        raise ProbeFailed("resolve_error", f"{host}: {answer}")
+        # Out of descriptors, glibc cannot read /etc/hosts and reports the
+        # name unknown: a resolve error is only the target's when we could
+        # have opened a file.
+        raise (
+            self_error(answer)
+            or _out_of_descriptors()
+            or ProbeFailed("resolve_error", f"{host}: {answer}")
+        )
     if not answer:
         raise ProbeFailed("resolve_error", f"{host}: no addresses")
     return answer
+
+
+def _out_of_descriptors() -> ProbeFailed | None:
+    """``resource_exhausted`` if this process cannot open a file right now."""
+    try:
+        fd = os.open(os.devnull, os.O_RDONLY)
+    except OSError as exc:
+        return self_error(exc)
+    os.close(fd)
+    return None
 
 
 def connect(host: str, port: int, deadline: Deadline) -> socket.socket:
@@ -102,25 +119,6 @@ def connect(host: str, port: int, deadline: Deadline) -> socket.socket:
     raise last
 
 
-@functools.lru_cache(maxsize=256)
-def tls_context(cfg: model.TLSConfig) -> ssl.SSLContext:
-    """One context per distinct TLS config: loading CA stores costs milliseconds.
-
-    The cache means a CA file changed on disk is read again only after a
-    restart or config reload.
-    """
-    try:
-        ctx = ssl.create_default_context(cafile=cfg.ca_file)
-        if cfg.cert_file:
-            ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeFailed("config_error", f"loading TLS files: {exc}") from exc
-    if cfg.insecure_skip_verify:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
 @dataclass(frozen=True)
 class TLSInfo:
     sock: ssl.SSLSocket
@@ -128,20 +126,18 @@ class TLSInfo:
 
 
 def handshake(
-    sock: socket.socket, cfg: model.TLSConfig, host: str, deadline: Deadline
+    sock: socket.socket, ctx: ssl.SSLContext, server_name: str, deadline: Deadline
 ) -> TLSInfo:
     """Wrap ``sock`` in TLS and finish the handshake before the deadline.
 
     CPython bounds one ``do_handshake`` call by the socket timeout as a whole,
     so setting it to the time left makes the handshake obey the deadline.
     """
-    ctx = tls_context(cfg)
-    server_name = cfg.server_name or host
     try:
         tls = ctx.wrap_socket(sock, server_hostname=server_name, do_handshake_on_connect=False)
     except (OSError, ValueError) as exc:
         sock.close()
-        raise ProbeFailed("tls_error", str(exc)) from exc
+        raise (self_error(exc) or ProbeFailed("tls_error", str(exc))) from exc
     try:
         tls.settimeout(deadline.remaining())
         tls.do_handshake()

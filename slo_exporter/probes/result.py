@@ -2,8 +2,12 @@
 
 Owns ``ProbeResult``, the ``REASONS`` vocabulary (used as a metric label, so
 it is closed and stable), the overall ``Deadline`` every probe module checks
-before each blocking call, and the mapping from socket/TLS exceptions to a
-reason. It must not do I/O.
+before each blocking call, and the mapping from exceptions to a reason,
+including the exceptions that say the daemon itself ran out of something.
+It must not do I/O.
+
+Two reasons are not the target's doing (``SELF_REASONS``): the probe says
+nothing about the target, so it is not an event of the target's SLO.
 
 Failure reasons:
 
@@ -28,17 +32,26 @@ Failure reasons:
 ``dns_rcode``          any other DNS rcode not in ``valid_rcodes``
 ``dns_no_match``       an ``expect`` regexp matched no DNS answer record
 ``config_error``       the probe could not be built (unreadable token file, ...)
-``other``              anything unexpected (a bug: the detail says what)
+``other``              anything unexpected (a bug: the detail says what; the
+                       runner logs it as ``probe_crashed`` with a traceback)
+``resource_exhausted`` self error: the daemon ran out of file descriptors,
+                       memory, socket buffers or threads
+``probe_late``         self error: the probe could only start more than its
+                       interval (or timeout, if longer) after it was due (the
+                       probe pool is saturated); it was not run
 =====================  =====================================================
 """
 
 from __future__ import annotations
 
+import errno
 import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from slo_exporter.redact import scrub
 
 Clock = Callable[[], float]
 
@@ -68,6 +81,18 @@ REASONS: tuple[str, ...] = (
     "dns_no_match",
     "config_error",
     "other",
+    "resource_exhausted",
+    "probe_late",
+)
+
+#: Failures of the daemon itself: never an event of the target.
+SELF_REASONS: frozenset[str] = frozenset(("resource_exhausted", "probe_late"))
+
+# Local resources the kernel refuses us when the daemon is exhausted: they
+# say nothing about the target (a peer cannot make our socket() fail).
+_RESOURCE_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS))
+_RESOURCE_GAI = frozenset(
+    code for code in (getattr(socket, "EAI_MEMORY", None),) if code is not None
 )
 
 # OpenSSL's X509_V_ERR_CERT_HAS_EXPIRED
@@ -84,6 +109,11 @@ class ProbeResult:
     detail: str = ""  # human-readable context for logs; never a label
     status_code: int | None = None  # final HTTP status, when there was one
     cert_not_after: float | None = None  # leaf certificate expiry, epoch seconds
+
+    @property
+    def self_error(self) -> bool:
+        """True when the daemon, not the target, made the probe fail."""
+        return self.reason in SELF_REASONS
 
 
 class ProbeFailed(Exception):
@@ -129,8 +159,28 @@ class Deadline:
         return self._clock() - self.start
 
 
+def self_error(exc: BaseException) -> ProbeFailed | None:
+    """``resource_exhausted`` when ``exc`` says the daemon ran out of something, else None."""
+    if isinstance(exc, MemoryError):
+        return ProbeFailed("resource_exhausted", "out of memory")
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return ProbeFailed("resource_exhausted", f"cannot start a thread: {exc}")
+    if isinstance(exc, ssl.SSLError):  # its errno is an SSL error code, not errno
+        return None
+    if isinstance(exc, socket.gaierror):
+        if exc.errno in _RESOURCE_GAI:
+            return ProbeFailed("resource_exhausted", f"resolver: {exc}")
+        return None
+    if isinstance(exc, OSError) and exc.errno in _RESOURCE_ERRNOS:
+        return ProbeFailed("resource_exhausted", str(exc))
+    return None
+
+
 def classify_os_error(exc: OSError) -> ProbeFailed:
     """The reason a socket or TLS error stands for."""
+    exhausted = self_error(exc)
+    if exhausted is not None:
+        return exhausted
     if isinstance(exc, ssl.SSLCertVerificationError):
         if exc.verify_code == _X509_CERT_HAS_EXPIRED:
             return ProbeFailed("cert_expired", exc.verify_message or str(exc))
@@ -150,12 +200,28 @@ def classify_os_error(exc: OSError) -> ProbeFailed:
     return ProbeFailed("connect_error", str(exc))
 
 
-def failed(exc: ProbeFailed, duration: float, cert_not_after: float | None = None) -> ProbeResult:
+@dataclass
+class Progress:
+    """What a probe learnt before its verdict; reported even when it fails."""
+
+    cert_not_after: float | None = None  # the earliest leaf expiry seen
+    status_code: int | None = None  # the last HTTP status seen
+
+    def saw_cert(self, not_after: float | None) -> None:
+        if not_after is not None and (
+            self.cert_not_after is None or not_after < self.cert_not_after
+        ):
+            self.cert_not_after = not_after
+
+
+def failed(exc: ProbeFailed, duration: float, progress: Progress | None = None) -> ProbeResult:
+    """The result for ``exc``; its detail is scrubbed, since it ends up in logs."""
+    progress = progress or Progress()
     return ProbeResult(
         success=False,
         duration=duration,
         reason=exc.reason,
-        detail=exc.detail,
-        status_code=exc.status_code,
-        cert_not_after=cert_not_after,
+        detail=scrub(exc.detail),
+        status_code=exc.status_code if exc.status_code is not None else progress.status_code,
+        cert_not_after=progress.cert_not_after,
     )

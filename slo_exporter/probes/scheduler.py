@@ -9,10 +9,19 @@ is skipped and counted, never run twice at once. When every worker is busy
 the timer waits for one to free up; a target that fell a whole interval or
 more behind skips the missed runs (counted) rather than bursting.
 
+A probe the timer could hand to a worker only later than its interval (or
+its timeout, if longer) after it was due is not run: the daemon is saturated
+and its verdict would say more about the daemon than about the target. It is
+reported as a ``probe_late`` self error instead.
+
 It must not interpret results: ``on_result`` gets every ``ProbeResult``
 together with the wall-clock time the probe started, and decides what to
-record. It logs ``probe_failed`` when a target starts failing (or its reason
-changes) and ``probe_recovered`` when it succeeds again, not every failure.
+record (``is_good`` says None for self errors: not an event). It logs per
+target on a change of state, not every probe: ``probe_failed`` when a target
+starts failing or its reason changes, ``probe_skipped`` when the daemon's own
+failure (``result.self_error``) starts, ``probe_recovered`` when it succeeds
+again; while a state lasts, ``probe_still_failing`` / ``probe_still_skipped``
+every ``remind_every`` seconds. Every event carries ``service`` and ``slo``.
 It must not block on a probe: probes bound themselves by their timeout.
 """
 
@@ -31,7 +40,7 @@ import structlog
 
 from slo_exporter import model
 from slo_exporter.probes.result import Clock, ProbeResult
-from slo_exporter.probes.runner import run_probe
+from slo_exporter.probes.runner import Prober, instance
 
 OnResult = Callable[[str, model.ProbeSLI, ProbeResult, float], None]
 Runner = Callable[[model.ProbeSLI], ProbeResult]
@@ -51,19 +60,34 @@ class SchedulerStats:
     in_flight: int  # probes running or queued now
 
 
+#: seconds between reminders that a target is still failing
+REMIND_EVERY = 300.0
+#: a probe is never called late for starting less than this after it was due
+MIN_LATE = 1.0
+
+
 @dataclass
 class _Target:
     key: str
     sli: model.ProbeSLI
     running: bool = False
     last_reason: str | None = None  # None until the first result
+    since: float = 0.0  # when last_reason began (scheduler clock)
+    logged: float = 0.0  # when this state was last logged
+    repeats: int = 0  # results in this state since it began
+
+    @property
+    def names(self) -> dict[str, str]:
+        service, _, slo = self.key.partition("/")
+        return {"service": service, "slo": slo}
 
 
 class ProbeScheduler:
     """Run each ``(slo_key, sli)`` every ``sli.interval`` seconds until stopped.
 
-    ``runner`` runs one probe (``run_probe`` by default); tests pass a plain
-    function to drive timing without sockets.
+    ``runner`` runs one probe (a ``Prober`` of this scheduler's own by
+    default, so a scheduler built on reload reads TLS files afresh); tests
+    pass a plain function to drive timing without sockets.
     """
 
     def __init__(
@@ -76,6 +100,8 @@ class ProbeScheduler:
         wall: Clock = time.time,
         rng: random.Random | None = None,
         runner: Runner | None = None,
+        remind_every: float = REMIND_EVERY,
+        min_late: float = MIN_LATE,
     ) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
@@ -88,12 +114,17 @@ class ProbeScheduler:
         self._clock = clock
         self._wall = wall
         self._rng = rng if rng is not None else random.Random()
-        self._run = runner if runner is not None else run_probe
+        self._runner = runner
+        self._prober = Prober() if runner is None else None
+        self._remind_every = remind_every
+        self._min_late = min_late
         self._cond = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._heap: list[tuple[float, int]] = []
+        # handed to the pool, not yet taken by a worker; popping is atomic
+        self._pending: dict[object, _Target] = {}
         self._in_flight = 0
         self._started = 0
         self._completed = 0
@@ -183,18 +214,56 @@ class ProbeScheduler:
                 self._in_flight += 1
                 self._started += 1
                 assert self._pool is not None
-                self._pool.submit(self._probe, target)
+                token = object()
+                self._pending[token] = target
+                try:
+                    self._pool.submit(self._probe, target, due, token)
+                except RuntimeError as exc:
+                    self._worker_not_started(target, token, exc)
 
-    def _probe(self, target: _Target) -> None:
+    def _worker_not_started(self, target: _Target, token: object, exc: RuntimeError) -> None:
+        """The pool could not start a worker thread (the timer holds ``_cond``).
+
+        The work item may sit queued already; whoever pops ``token`` first
+        owns the run, so it happens once or is reported here as a self error,
+        and the timer thread lives on either way.
+        """
+        if self._pending.pop(token, None) is None:
+            return  # a worker took it after all
+        target.running = False
+        self._in_flight -= 1
+        self._started -= 1
+        if self._stopping:
+            return  # the pool is shut down: not an error
+        result = ProbeResult(False, 0.0, "resource_exhausted", f"no probe worker: {exc}")
+        self._cond.release()  # on_result may write to disk: never under the timer's lock
+        try:
+            self._report(target, result, self._wall())
+        finally:
+            self._cond.acquire()
+        self._cond.wait(0.1)  # give the system a moment before the next try
+
+    def _probe(self, target: _Target, due: float, token: object) -> None:
+        if self._pending.pop(token, None) is None:
+            return  # given up by the timer when this worker could not start
         started_at = self._wall()
         ok = False
         try:
-            result = self._run(target.sli)
-            self._log_transition(target, result)
-            self._on_result(target.key, target.sli, result, started_at)
-            ok = True
+            lag = self._clock() - due
+            sli = target.sli
+            if lag > max(self._min_late, sli.interval, sli.timeout):
+                result = ProbeResult(
+                    False, 0.0, "probe_late",
+                    f"started {lag:.3f}s after it was due: the probe pool is saturated",
+                )
+            elif self._prober is not None:
+                result = self._prober.run(sli, target.key)
+            else:
+                assert self._runner is not None
+                result = self._runner(sli)
+            ok = self._report(target, result, started_at)
         except Exception:
-            log.exception("probe_callback_failed", slo=target.key)
+            log.exception("probe_callback_failed", **target.names)
         finally:
             with self._cond:
                 target.running = False
@@ -206,24 +275,56 @@ class ProbeScheduler:
                 if self._stopping or self._in_flight == self._max_workers - 1:
                     self._cond.notify_all()
 
-    @staticmethod
-    def _log_transition(target: _Target, result: ProbeResult) -> None:
-        """Log when a target starts failing, changes reason, or recovers.
+    def _report(self, target: _Target, result: ProbeResult, started_at: float) -> bool:
+        """Log and hand on one result; False if ``on_result`` raised."""
+        try:
+            self._log_transition(target, result)
+            self._on_result(target.key, target.sli, result, started_at)
+        except Exception:
+            log.exception("probe_callback_failed", **target.names)
+            return False
+        return True
+
+    def _log_transition(self, target: _Target, result: ProbeResult) -> None:
+        """Log when a target's state changes, and remind while it is not ok.
 
         Logging every failure of thousands of targets would drown the log;
-        transitions say the same with a bounded volume. Only this target's
-        worker touches ``last_reason``, never two at once.
+        changes say the same with a bounded volume. Only this target's worker
+        touches its state, never two at once.
         """
-        previous, target.last_reason = target.last_reason, result.reason
+        previous = target.last_reason
         if result.reason == previous:
+            target.repeats += 1
+            if result.success:
+                return  # the common case: no clock read, no log
+            now = self._clock()
+            if now - target.logged < self._remind_every:
+                return
+            target.logged = now
+            event = "probe_still_skipped" if result.self_error else "probe_still_failing"
+            log.warning(
+                event, reason=result.reason, detail=result.detail, results=target.repeats,
+                seconds=round(now - target.since, 3), **self._fields(target, result),
+            )
             return
-        fields = {
-            "slo": target.key,
-            "module": target.sli.module,
-            "instance": target.sli.instance,
-            "duration": round(result.duration, 6),
-        }
-        if not result.success:
+        now = self._clock()
+        repeats = target.repeats
+        target.last_reason, target.since, target.logged, target.repeats = (
+            result.reason, now, now, 1
+        )
+        fields = self._fields(target, result)
+        if result.self_error:
+            log.warning("probe_skipped", reason=result.reason, detail=result.detail, **fields)
+        elif not result.success:
             log.warning("probe_failed", reason=result.reason, detail=result.detail, **fields)
         elif previous is not None:
-            log.info("probe_recovered", previous_reason=previous, **fields)
+            log.info("probe_recovered", previous_reason=previous, results=repeats, **fields)
+
+    @staticmethod
+    def _fields(target: _Target, result: ProbeResult) -> dict[str, object]:
+        return {
+            **target.names,
+            "module": target.sli.module,
+            "instance": instance(target.sli),
+            "duration": round(result.duration, 6),
+        }

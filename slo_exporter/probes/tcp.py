@@ -8,50 +8,31 @@ deadline and at most ``MAX_EXPECT_BYTES``. It must not keep connections open.
 from __future__ import annotations
 
 import re
-import time
 
 from slo_exporter import model
 from slo_exporter.probes import net
-from slo_exporter.probes.result import (
-    OK,
-    Clock,
-    Deadline,
-    ProbeFailed,
-    ProbeResult,
-    classify_os_error,
-    failed,
-)
+from slo_exporter.probes.env import ProbeEnv
+from slo_exporter.probes.result import Deadline, ProbeFailed, Progress, classify_os_error
 
 #: bytes searched for ``expect`` before giving up; banners are small
 MAX_EXPECT_BYTES = 64 * 1024
 
 
 def probe_tcp(
-    target: model.TCPProbe,
-    timeout: float,
-    *,
-    clock: Clock = time.monotonic,
-    wall: Clock = time.time,
-) -> ProbeResult:
-    """Probe ``target`` once; the result is ready within ``timeout`` seconds."""
-    del wall  # certificate expiry fails only the tls probe
-    deadline = Deadline(timeout, clock)
-    not_after: float | None = None
+    target: model.TCPProbe, deadline: Deadline, progress: Progress, env: ProbeEnv
+) -> None:
+    """Probe ``target`` once; returns if it succeeded, raises ``ProbeFailed`` if not."""
+    host, port = net.split_host_port(target.address)
+    sock = net.connect(host, port, deadline)
     try:
-        host, port = net.split_host_port(target.address)
-        sock = net.connect(host, port, deadline)
-        try:
-            if target.tls:
-                info = net.handshake(sock, target.tls_config, host, deadline)
-                sock, not_after = info.sock, info.cert_not_after
-            _converse(target, net.Reader(sock, deadline))
-        finally:
-            sock.close()
-    except ProbeFailed as exc:
-        return failed(exc, deadline.elapsed(), not_after)
-    except Exception as exc:  # a bug must cost one bad event, not the worker thread
-        return failed(ProbeFailed("other", repr(exc)), deadline.elapsed(), not_after)
-    return ProbeResult(True, deadline.elapsed(), OK, "", None, not_after)
+        if target.tls:
+            ctx = env.tls_context(target.tls_config)
+            info = net.handshake(sock, ctx, target.tls_config.server_name or host, deadline)
+            sock = info.sock
+            progress.saw_cert(info.cert_not_after)
+        _converse(target, net.Reader(sock, deadline))
+    finally:
+        sock.close()
 
 
 def _converse(target: model.TCPProbe, reader: net.Reader) -> None:

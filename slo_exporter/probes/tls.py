@@ -9,51 +9,43 @@ of this probe. It must not send application data.
 from __future__ import annotations
 
 import dataclasses
-import time
+import ssl
 
 from slo_exporter import model
 from slo_exporter.probes import net
-from slo_exporter.probes.result import OK, Clock, Deadline, ProbeFailed, ProbeResult, failed
+from slo_exporter.probes.env import ProbeEnv
+from slo_exporter.probes.result import Deadline, ProbeFailed, Progress
 
 
 def probe_tls(
-    target: model.TLSProbe,
-    timeout: float,
-    *,
-    clock: Clock = time.monotonic,
-    wall: Clock = time.time,
-) -> ProbeResult:
-    """Handshake with ``target`` once; the result is ready within ``timeout`` seconds."""
-    deadline = Deadline(timeout, clock)
-    not_after: float | None = None
+    target: model.TLSProbe, deadline: Deadline, progress: Progress, env: ProbeEnv
+) -> None:
+    """Handshake with ``target`` once; raises ``ProbeFailed`` if it fails."""
+    cfg = target.tls_config
+    host, port = net.split_host_port(target.address)
+    server_name = cfg.server_name or host
     try:
-        host, port = net.split_host_port(target.address)
-        try:
-            sock = net.connect(host, port, deadline)
-            info = net.handshake(sock, target.tls_config, host, deadline)
-        except ProbeFailed as exc:
-            if exc.reason == "cert_expired":
-                # Verification stops before the certificate is readable; one
-                # unverified handshake reads when it expired, for the gauge.
-                not_after = _unverified_not_after(target, host, port, deadline)
-            raise
-        info.sock.close()
-        not_after = info.cert_not_after
-        if not_after is not None and not_after <= wall():
-            raise ProbeFailed("cert_expired", f"certificate expired at {not_after:.0f}")
+        sock = net.connect(host, port, deadline)
+        info = net.handshake(sock, env.tls_context(cfg), server_name, deadline)
     except ProbeFailed as exc:
-        return failed(exc, deadline.elapsed(), not_after)
-    except Exception as exc:  # a bug must cost one bad event, not the worker thread
-        return failed(ProbeFailed("other", repr(exc)), deadline.elapsed(), not_after)
-    return ProbeResult(True, deadline.elapsed(), OK, "", None, not_after)
+        if exc.reason == "cert_expired":
+            # Verification stops before the certificate is readable; one
+            # unverified handshake reads when it expired, for the gauge.
+            unverified = env.tls_context(dataclasses.replace(cfg, insecure_skip_verify=True))
+            progress.saw_cert(_not_after(unverified, host, port, server_name, deadline))
+        raise
+    info.sock.close()
+    progress.saw_cert(info.cert_not_after)
+    not_after = info.cert_not_after
+    if not_after is not None and not_after <= env.wall():
+        raise ProbeFailed("cert_expired", f"certificate expired at {not_after:.0f}")
 
 
-def _unverified_not_after(
-    target: model.TLSProbe, host: str, port: int, deadline: Deadline
+def _not_after(
+    ctx: ssl.SSLContext, host: str, port: int, server_name: str, deadline: Deadline
 ) -> float | None:
-    cfg = dataclasses.replace(target.tls_config, insecure_skip_verify=True)
     try:
-        info = net.handshake(net.connect(host, port, deadline), cfg, host, deadline)
+        info = net.handshake(net.connect(host, port, deadline), ctx, server_name, deadline)
     except ProbeFailed:
         return None
     info.sock.close()

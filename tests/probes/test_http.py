@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from slo_exporter import model
-from slo_exporter.probes.http import probe_http
-from slo_exporter.probes.result import ProbeResult
+from slo_exporter.probes import ProbeResult, run_probe
+from slo_exporter.probes.result import Clock
 from tests.support.probe_servers import (
     PKI,
     EndlessBody,
@@ -31,6 +31,12 @@ from tests.support.probe_servers import (
     redirect_loop,
     slowloris,
 )
+
+
+def probe_http(target: model.HTTPProbe, timeout: float, **clocks: Clock) -> ProbeResult:
+    """One probe of ``target`` through the result envelope, as the scheduler runs it."""
+    return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
+
 
 TIMEOUT = 1.0
 SLACK = 0.5
@@ -434,3 +440,71 @@ def test_unresolvable_host_is_resolve_error() -> None:
     result, took = timed(model.HTTPProbe(url="http://bad..name/"))
     assert (result.success, result.reason) == (False, "resolve_error")
     assert took < TIMEOUT + SLACK
+
+
+CREDENTIALS = {
+    "Authorization": "Bearer configured-token",
+    "Proxy-Authorization": "Basic cHJveHk6cHc=",
+    "Cookie": "session=abc123",
+    "X-Api-Key": "key-123",
+    "X-Auth-Token": "tok-456",
+}
+
+
+@pytest.mark.parametrize("auth", ["headers", "bearer_token_file", "basic_auth"])
+def test_credentials_are_not_forwarded_to_another_origin(auth: str, tmp_path: Path) -> None:
+    """A redirect to another port drops every credential; plain headers still go."""
+    token = tmp_path / "token"
+    token.write_text("file-token\n")
+    first: list[Request] = []
+    second: list[Request] = []
+    with app_server(ok_app, second) as other:
+        def app(r: Request) -> Response:
+            if r.path == "/start":
+                return Response(302, b"", {"Location": "/same"})  # same origin: keeps them
+            return Response(302, b"", {"Location": other.url("/landed")})
+
+        with app_server(app, first) as srv:
+            target = model.HTTPProbe(
+                url=srv.url("/start"),
+                headers=model.frozen_map(
+                    {"X-Scope-OrgID": "team-a", **(CREDENTIALS if auth == "headers" else {})}
+                ),
+                bearer_token_file=str(token) if auth == "bearer_token_file" else None,
+                basic_auth=model.BasicAuth("alice", "pw") if auth == "basic_auth" else None,
+            )
+            result = probe_http(target, TIMEOUT)
+    assert result.reason == "ok"
+    assert [r.path for r in first] == ["/start", "/same"]
+    sent = {name.lower() for name in CREDENTIALS} if auth == "headers" else {"authorization"}
+    for request in first:
+        assert sent <= request.headers.keys()
+    [landed] = second
+    assert landed.path == "/landed"
+    assert landed.headers["x-scope-orgid"] == "team-a"
+    assert not {name.lower() for name in CREDENTIALS} & landed.headers.keys(), landed.headers
+
+
+def test_credentials_are_not_forwarded_from_https_to_http_on_the_same_host(pki: PKI) -> None:
+    """A downgrade to http on the same host is another origin: the token is not sent in clear."""
+    plain: list[Request] = []
+    with app_server(ok_app, plain) as other:
+        tls = pki.server_context(pki.valid_cert)
+        redirect = Response(302, b"", {"Location": other.url("/clear")})
+        with TCPServer(http_app(lambda r: redirect), tls=tls) as srv:
+            target = model.HTTPProbe(
+                url=srv.url(), headers=model.frozen_map(CREDENTIALS),
+                tls=model.TLSConfig(ca_file=str(pki.ca)),
+            )
+            assert probe_http(target, TIMEOUT).reason == "ok"
+    assert not {name.lower() for name in CREDENTIALS} & plain[0].headers.keys()
+
+
+def test_unencodable_header_is_config_error_without_its_value() -> None:
+    """A header value that is not latin-1 fails as config_error; the detail does not echo it."""
+    target = model.HTTPProbe(
+        url="http://127.0.0.1:1/", headers=model.frozen_map({"Authorization": "Bearer t\u20ac"})
+    )
+    result = probe_http(target, TIMEOUT)
+    assert result.reason == "config_error"
+    assert "Bearer" not in result.detail

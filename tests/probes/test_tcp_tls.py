@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from slo_exporter import model
-from slo_exporter.probes.tcp import probe_tcp
-from slo_exporter.probes.tls import probe_tls
+from slo_exporter.probes import Prober, ProbeResult, ProbeScheduler, run_probe
+from slo_exporter.probes.result import Clock
 from tests.support.probe_servers import (
     PKI,
     TCPServer,
@@ -17,6 +19,17 @@ from tests.support.probe_servers import (
     never_answer,
     tcp_banner,
 )
+
+
+def probe_tls(target: model.TLSProbe, timeout: float, **clocks: Clock) -> ProbeResult:
+    """One probe of ``target`` through the result envelope, as the scheduler runs it."""
+    return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
+
+
+def probe_tcp(target: model.TCPProbe, timeout: float, **clocks: Clock) -> ProbeResult:
+    """One probe of ``target`` through the result envelope, as the scheduler runs it."""
+    return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
+
 
 TIMEOUT = 1.0
 SLACK = 0.5
@@ -176,3 +189,43 @@ def test_tls_missing_ca_file_is_config_error(pki: PKI) -> None:
     with TCPServer(never_answer, tls=pki.server_context(pki.valid_cert)) as srv:
         result = probe_tls(tls_target(srv, pki, ca_file="/nonexistent/ca.pem"), TIMEOUT)
     assert result.reason == "config_error"
+
+
+def probe_once(scheduler_slis: list[tuple[str, model.ProbeSLI]]) -> ProbeResult:
+    """The first result of a freshly built scheduler, as the daemon builds one on reload."""
+    results: list[ProbeResult] = []
+    done = threading.Event()
+
+    def on_result(key: str, sli: model.ProbeSLI, result: ProbeResult, at: float) -> None:
+        results.append(result)
+        done.set()
+
+    sched = ProbeScheduler(scheduler_slis, on_result)
+    sched.start()
+    try:
+        assert done.wait(5)
+    finally:
+        sched.stop(2)
+    return results[0]
+
+
+def test_new_scheduler_reads_a_rotated_ca_file(tmp_path: Path) -> None:
+    """After the CA file is rotated, a new scheduler (a reload) trusts the new CA."""
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    old, new = make_pki(tmp_path / "old"), make_pki(tmp_path / "new")
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(old.ca.read_bytes())
+    cfg = model.TLSConfig(ca_file=str(ca_file))
+    prober = Prober()
+    with TCPServer(never_answer, tls=old.server_context(old.valid_cert)) as srv:
+        sli = model.ProbeSLI(model.TLSProbe(srv.address, cfg), interval=0.05, timeout=TIMEOUT)
+        assert probe_once([("svc/cert", sli)]).reason == "ok"
+        assert prober.run(sli).reason == "ok"
+    ca_file.write_bytes(new.ca.read_bytes())
+    with TCPServer(never_answer, tls=new.server_context(new.valid_cert)) as srv:
+        sli = model.ProbeSLI(model.TLSProbe(srv.address, cfg), interval=0.05, timeout=TIMEOUT)
+        assert probe_once([("svc/cert", sli)]).reason == "ok"
+        # A prober keeps its contexts until it is replaced: loading a CA store
+        # on every probe would cost milliseconds each.
+        assert prober.run(sli).reason == "tls_error"

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from slo_exporter import model
-from slo_exporter.probes import REASONS, ProbeResult, is_good, run_probe
+from slo_exporter.probes import REASONS, ProbeResult, instance, is_good, run_probe
 from slo_exporter.probes.net import cert_not_after, split_host_port
 from slo_exporter.probes.result import Deadline, ProbeFailed
 from tests.support.probe_servers import DNSServer, TCPServer, closed_port, tcp_banner
@@ -135,3 +135,18 @@ def test_cert_not_after_reads_der(not_after: dt.datetime) -> None:
 def test_cert_not_after_on_garbage_is_none() -> None:
     """Bytes that are not a certificate give None rather than an exception."""
     assert cert_not_after(b"\x30\x03\x02\x01") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://a:b@h:1/p", "http://h:1/p"),
+        ("https://user@h/p?q=1", "https://h/p?q=1"),
+        ("http://u:p@[::1]:8080/x?next=a@b", "http://[::1]:8080/x?next=a@b"),
+        ("http://h/p?mail=a@b#c@d", "http://h/p?mail=a@b#c@d"),
+        ("http://u:p:q@h", "http://h"),
+    ],
+)
+def test_instance_drops_user_info(url: str, shown: str) -> None:
+    """instance() shows an HTTP target without user[:password]@, and nothing else changes."""
+    assert instance(model.ProbeSLI(model.HTTPProbe(url=url))) == shown

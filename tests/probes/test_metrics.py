@@ -153,3 +153,33 @@ def test_scheduler_counters_are_exported(setup: tuple[ProbeMetrics, CollectorReg
     assert reg.get_sample_value("slo_probe_skipped_total", {"reason": "overlap"}) == 2
     assert reg.get_sample_value("slo_probe_skipped_total", {"reason": "behind"}) == 5
     assert reg.get_sample_value("slo_probe_in_flight") == 1
+
+
+def test_self_errors_count_as_skipped_and_leave_the_target_alone(
+    setup: tuple[ProbeMetrics, CollectorRegistry],
+) -> None:
+    """A self error counts in slo_probe_skipped_total{reason} and in no series of the target."""
+    metrics, reg = setup
+    slo = probe_slo()
+    metrics.observe(slo, ProbeResult(True, 0.2, "ok"))
+    for reason in ("resource_exhausted", "resource_exhausted", "probe_late"):
+        metrics.observe(slo, ProbeResult(False, 0.0, reason, "the daemon, not the target"))
+    labels = {"service": "shop", "slo": "homepage", "module": "http", "instance": URL}
+    assert reg.get_sample_value("slo_probe_success", labels) == 1.0
+    assert reg.get_sample_value("slo_probe_skipped_total", {"reason": "resource_exhausted"}) == 2
+    assert reg.get_sample_value("slo_probe_skipped_total", {"reason": "probe_late"}) == 1
+    text = generate_latest(reg).decode()
+    assert 'result="failure"' not in text
+    base = {"service": "shop", "slo": "homepage", "module": "http"}
+    assert reg.get_sample_value("slo_probe_latency_seconds_count", base) == 1
+
+
+def test_instance_label_has_no_user_info(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """A probe URL with user:pass@ is exported without the user info."""
+    metrics, reg = setup
+    metrics.observe(probe_slo(url="https://bob:s3cr3t@shop.example.com/healthz"),
+                    ProbeResult(True, 0.1, "ok"))
+    text = generate_latest(reg).decode()
+    assert f'instance="{URL}"' in text
+    assert "s3cr3t" not in text
+    assert "bob" not in text

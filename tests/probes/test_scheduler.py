@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 
 import pytest
+from structlog.testing import capture_logs
 
 from slo_exporter import model
 from slo_exporter.probes import ProbeResult, ProbeScheduler
@@ -246,8 +247,6 @@ def test_start_twice_is_an_error() -> None:
 
 def test_failures_are_logged_on_transitions_only() -> None:
     """probe_failed is logged when failing starts or the reason changes; then probe_recovered."""
-    from structlog.testing import capture_logs
-
     outcomes = iter(
         [OK, ProbeResult(False, 0.1, "timeout", "deadline passed")]
         + [ProbeResult(False, 0.1, "timeout")] * 3
@@ -273,5 +272,99 @@ def test_failures_are_logged_on_transitions_only() -> None:
         ("probe_failed", "connection_refused"),
         ("probe_recovered", "connection_refused"),
     ]
-    assert logs[0]["slo"] == "svc/slo"
+    assert (logs[0]["service"], logs[0]["slo"]) == ("svc", "slo")
     assert logs[0]["detail"] == "deadline passed"
+
+
+def test_a_probe_that_could_only_start_late_is_not_run_and_is_a_self_error() -> None:
+    """With the pool saturated, a probe handed out later than its interval is probe_late."""
+    ran: list[str] = []
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        address = s.target.address  # type: ignore[union-attr]
+        ran.append(address)
+        if address == "hog:1" and ran.count(address) == 1:
+            time.sleep(0.4)  # holds the only worker while the other target is due
+        return OK
+
+    rec = Recorder()
+    slis = [("svc/hog", sli(0.02, timeout=5, name="hog")), ("svc/fast", sli(0.05, name="fast"))]
+    sched = ProbeScheduler(slis, rec, max_workers=1, runner=runner, min_late=0.0)
+    with capture_logs() as logs:
+        sched.start()
+        time.sleep(0.6)
+        sched.stop(1)
+    fast = [r for key, _, r, _ in rec.calls if key == "svc/fast"]
+    late = [r for r in fast if r.reason == "probe_late"]
+    assert late, fast
+    assert late[0].self_error
+    assert "saturated" in late[0].detail
+    assert ran.count("fast:1") == len(fast) - len(late)  # a late probe is not run
+    skipped = [e for e in logs if e["event"] == "probe_skipped" and e["slo"] == "fast"]
+    assert skipped[0]["reason"] == "probe_late"
+    assert skipped[0]["service"] == "svc"
+    assert not [e for e in logs if e["event"] == "probe_failed"]
+
+
+def test_lasting_failure_is_logged_once_then_reminded() -> None:
+    """A target failing the same way logs probe_failed once, then probe_still_failing per period."""
+    failing = ProbeResult(False, 0.01, "connection_refused", "refused")
+    rec = Recorder()
+    sched = ProbeScheduler([("svc/slo", sli(0.01))], rec, runner=lambda s: failing,
+                           remind_every=0.15)
+    with capture_logs() as logs:
+        sched.start()
+        time.sleep(0.5)
+        sched.stop(1)
+    events = [e["event"] for e in logs]
+    assert events.count("probe_failed") == 1
+    assert 1 <= events.count("probe_still_failing") <= 4
+    assert len(rec.calls) > 2 * len(events)  # far fewer lines than probes
+    reminder = next(e for e in logs if e["event"] == "probe_still_failing")
+    assert reminder["results"] > 1
+    assert (reminder["service"], reminder["slo"], reminder["reason"]) == (
+        "svc", "slo", "connection_refused"
+    )
+
+
+def test_self_errors_log_probe_skipped_not_probe_failed() -> None:
+    """A resource_exhausted result logs probe_skipped once, and recovery logs probe_recovered."""
+    outcomes = iter([ProbeResult(False, 0.0, "resource_exhausted", "too many open files")] * 3)
+    done = threading.Event()
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        result = next(outcomes, None)
+        if result is None:
+            done.set()
+            return OK
+        return result
+
+    with capture_logs() as logs:
+        sched = ProbeScheduler([("svc/slo", sli(0.01))], lambda *a: None, runner=runner)
+        sched.start()
+        assert done.wait(3)
+        sched.stop(1)
+    assert [(e["event"], e.get("reason") or e.get("previous_reason")) for e in logs] == [
+        ("probe_skipped", "resource_exhausted"),
+        ("probe_recovered", "resource_exhausted"),
+    ]
+
+
+def test_logs_show_the_url_without_user_info() -> None:
+    """A URL with user:pass@ is logged without its user info."""
+    target = model.HTTPProbe(url="http://alice:hunter2@127.0.0.1:1/health")
+    the_sli = model.ProbeSLI(target, interval=0.01, timeout=0.05)
+    done = threading.Event()
+
+    def runner(s: model.ProbeSLI) -> ProbeResult:
+        done.set()
+        return ProbeResult(False, 0.0, "connection_refused")
+
+    with capture_logs() as logs:
+        sched = ProbeScheduler([("svc/slo", the_sli)], lambda *a: None, runner=runner)
+        sched.start()
+        assert done.wait(3)
+        sched.stop(1)
+    assert logs[0]["instance"] == "http://127.0.0.1:1/health"
+    assert "hunter2" not in repr(logs)
+    assert "alice" not in repr(logs)

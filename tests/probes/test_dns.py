@@ -8,8 +8,15 @@ from collections.abc import Iterator
 import pytest
 
 from slo_exporter import model
-from slo_exporter.probes.dns import probe_dns
+from slo_exporter.probes import ProbeResult, run_probe
+from slo_exporter.probes.result import Clock
 from tests.support.probe_servers import DNSServer
+
+
+def probe_dns(target: model.DNSProbe, timeout: float, **clocks: Clock) -> ProbeResult:
+    """One probe of ``target`` through the result envelope, as the scheduler runs it."""
+    return run_probe(model.ProbeSLI(target, timeout=timeout), **clocks)
+
 
 TIMEOUT = 1.0
 SLACK = 0.5

@@ -1,0 +1,1 @@
+"""Tests of slo_exporter.probes, one file per module."""
