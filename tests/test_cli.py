@@ -99,7 +99,8 @@ def test_run_until_stopped_exits_0(config_file: Path, tmp_path: Path,
     err = capsys.readouterr().err
     assert "event=starting" in err
     assert "event=stopped" in err
-    assert seen and seen[0].stopping
+    assert seen
+    assert seen[0].stopping
 
 
 def test_storage_path_that_is_a_file_is_a_storage_error(
@@ -119,7 +120,7 @@ def test_storage_path_that_is_a_file_is_a_storage_error(
 
 def test_storage_on_a_full_device_is_a_storage_error(
         config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Storage whose files land on a full device (/dev/full) is storage_unusable, not listen_failed."""
+    """Storage on a full device (/dev/full) is storage_unusable, not listen_failed."""
     storage = tmp_path / "data"
     storage.mkdir()
     os.symlink("/dev/full", storage / "lock")
