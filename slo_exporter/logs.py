@@ -7,7 +7,8 @@ go through it, so the output never mixes formats and lines never interleave.
 Event names are stable (``query_failed``, ``probe_failed``, ``evaluation_done``)
 so that operators can alert on them and tests can assert on them. A library
 record becomes the event ``library_log`` with the library's ``logger`` name
-and its text as ``message``: its wording is not ours to keep stable.
+and its text as ``message``: its wording is not ours to keep stable. Library
+records below warning are shown only at debug level.
 
 Must not decide what is logged or scrub it; callers log secret-free fields.
 """
@@ -33,6 +34,22 @@ LIBRARY_EVENT = "library_log"
 
 class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installs, so a second ``configure`` replaces it."""
+
+
+class _LibraryFilter(logging.Filter):
+    """Lets library records through from ``threshold`` up; structlog events always.
+
+    structlog events were filtered by level already. Libraries log routine
+    work at info (APScheduler: every job run, each second), which only
+    debugging needs.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        super().__init__()
+        self.threshold = threshold
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return isinstance(record.msg, dict) or record.levelno >= self.threshold
 
 
 def _library_record(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
@@ -72,6 +89,8 @@ def configure(level: str = "info", fmt: str = "logfmt", stream: TextIO | None = 
     )
     handler = _Handler(stream or sys.stderr)
     handler.setFormatter(formatter)
+    library = numeric if level == "debug" else max(numeric, logging.WARNING)
+    handler.addFilter(_LibraryFilter(library))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)

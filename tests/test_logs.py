@@ -109,6 +109,20 @@ def test_level_filters_library_records_too() -> None:
     assert "event=query_failed" in stream.getvalue()
 
 
+def test_library_info_records_show_only_at_debug() -> None:
+    """APScheduler's info record of every job run is dropped at info and shown at debug."""
+    quiet, verbose = io.StringIO(), io.StringIO()
+    logs.configure("info", "logfmt", quiet)
+    logging.getLogger("apscheduler.executors.default").info('Running job "evaluate"')
+    structlog.get_logger("slo_exporter.test").info("evaluation_done")
+    logs.configure("debug", "logfmt", verbose)
+    logging.getLogger("apscheduler.executors.default").info('Running job "evaluate"')
+
+    assert "Running job" not in quiet.getvalue()
+    assert "event=evaluation_done" in quiet.getvalue()
+    assert "level=info event=library_log" in verbose.getvalue()
+
+
 def test_configuring_twice_replaces_the_handler() -> None:
     """A second configure writes to the new stream only, once per event."""
     first, second = io.StringIO(), io.StringIO()
