@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,4 +129,5 @@ def test_sigterm_during_a_stuck_cold_backfill_exits_0_within_10s(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         probes = conn.execute(
             "SELECT SUM(total) FROM bucket WHERE slo_key = 'api/home'").fetchone()[0]
-    assert probes and probes >= 1, "no probe event was stored before the stop"
+    assert probes is not None, "no probe event was stored before the stop"
+    assert probes >= 1
