@@ -242,11 +242,13 @@ class Daemon:
             old = self.rt
             try:
                 self._apply(config, old)
-            except _Stopping:
-                log.info("config_reload_abandoned", file=self.config_file,
-                         reason="shutdown requested")
-                return False
             except Exception as exc:  # any failure leaves the old config running
+                if isinstance(exc, _Stopping) or self._stop.is_set():
+                    # The stop closed what the new configuration was using;
+                    # that says nothing about the file.
+                    log.info("config_reload_abandoned", file=self.config_file,
+                             reason="shutdown requested")
+                    return False
                 log.debug("config_reload_traceback", exc_info=True)
                 return self._reload_failed([f"{type(exc).__name__}: {exc}"])
             self.self_metrics.reload_success.set(1)

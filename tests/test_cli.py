@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -101,6 +103,27 @@ def test_run_until_stopped_exits_0(config_file: Path, tmp_path: Path,
     assert "event=stopped" in err
     assert seen
     assert seen[0].stopping
+
+
+def test_run_stops_on_sigterm(config_file: Path, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    """`run` exits 0 on SIGTERM, logging which signal stopped it."""
+    before = signal.getsignal(signal.SIGTERM)
+
+    def send() -> None:
+        deadline = time.monotonic() + 5
+        while signal.getsignal(signal.SIGTERM) is before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=send, daemon=True).start()
+    code = cli.main(["run", f"--config.file={config_file}",
+                     f"--storage.path={tmp_path / 'data'}",
+                     f"--web.listen-address={_free_address()}"])
+
+    assert code == 0
+    assert "event=shutdown_requested signal=SIGTERM" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_storage_path_that_is_a_file_is_a_storage_error(

@@ -475,6 +475,30 @@ def test_stop_during_a_reload_abandons_the_new_config(
     assert result == [False]
     assert [s.name for s in daemon.config.slos] == ["home"]
     assert daemon.reload() is False  # no reload after a stop
+    assert metric(daemon, "slo_exporter_config_last_reload_successful") == 1.0
+
+
+def test_stop_while_a_reload_waits_for_the_running_cycle(
+        harness: Harness, prometheus: SlowPrometheus) -> None:
+    """A reload waiting for a stuck cycle of the old config gives up when a stop comes."""
+    prometheus.open.clear()
+    daemon = harness.daemon(make_config(ratio_slo("api"), url=prometheus.url))
+    daemon.start()
+    assert prometheus.arrived.wait(WAIT)
+    harness.configs.append(make_config(ratio_slo("api"), probe_slo("home"), url=prometheus.url))
+    result: list[bool] = []
+    reload = threading.Thread(target=lambda: result.append(daemon.reload()))
+
+    with capture_logs() as logs:
+        reload.start()
+        time.sleep(0.2)
+        daemon.request_stop("test")
+        reload.join(WAIT)
+
+    assert result == [False]
+    assert any(e["event"] == "config_reload_abandoned" for e in logs)
+    assert [s.name for s in daemon.config.slos] == ["api"]
+    assert harness.prober.runs["http://127.0.0.1:9/home"] == 0
 
 
 def test_invalid_file_is_refused_and_old_probes_keep_running(
@@ -584,6 +608,70 @@ def test_probe_scheduler_that_cannot_start_gives_the_old_config_its_probes_back(
     assert harness.prober.runs["http://127.0.0.1:9/new"] == 0
     daemon.refresh_probes()
     assert slo_up(daemon, "home")
+
+
+def test_old_probes_that_cannot_restart_are_logged(harness: Harness) -> None:
+    """If neither the new probes nor the old ones can start again, that is logged loudly."""
+    built: list[int] = []
+
+    def factory(slis: Sequence[tuple[str, ProbeSLI]], on_result: OnResult) -> ProbeScheduler:
+        built.append(len(slis))
+        kind = ProbeScheduler if len(built) == 1 else _NoStart
+        return kind(slis, on_result, runner=harness.prober)
+
+    daemon = harness.daemon(make_config(probe_slo("home")), probe_factory=factory)
+    started(daemon)
+    harness.configs.append(make_config(probe_slo("home"), probe_slo("new")))
+
+    with capture_logs() as logs:
+        assert daemon.reload() is False
+
+    names = [e["event"] for e in logs]
+    assert names.index("probe_restart_failed") < names.index("config_reload_failed")
+    assert [s.name for s in daemon.config.slos] == ["home"]
+
+
+def test_probes_outliving_the_handover_are_logged_and_recorded(harness: Harness) -> None:
+    """Old probes still running after probe_stop are logged; their results are still stored."""
+    slow = Prober()
+
+    def runner(sli: ProbeSLI) -> ProbeResult:
+        time.sleep(0.2)
+        return slow(sli)
+
+    def factory(slis: Sequence[tuple[str, ProbeSLI]], on_result: OnResult) -> ProbeScheduler:
+        return ProbeScheduler(slis, on_result, runner=runner)
+
+    daemon = harness.daemon(make_config(probe_slo("home")), probe_factory=factory,
+                            timings=Timings(probe_stop=0.01, cycle_grace=0.3, force_after=5.0))
+    started(daemon)
+    wait_for(lambda: slow.running["http://127.0.0.1:9/home"] == 1, "a probe in flight")
+    harness.configs.append(make_config(probe_slo("home")))
+
+    with capture_logs() as logs:
+        assert daemon.reload() is True
+        time.sleep(0.3)
+        assert daemon.shutdown() is True
+
+    assert sum(e["event"] == "probes_still_running" for e in logs) >= 1
+    with EventStore(harness.tmp_path / "data", 60.0) as store:
+        assert events(store, "web/home") == slow.runs["http://127.0.0.1:9/home"]
+
+
+def test_wait_off_the_main_thread_needs_no_signals(harness: Harness) -> None:
+    """wait() on another thread leaves signal handling alone and still stops on request."""
+    daemon = harness.daemon(make_config(probe_slo("home")))
+    before = signal.getsignal(signal.SIGTERM)
+    daemon.start()
+    codes: list[int] = []
+    waiter = threading.Thread(target=lambda: codes.append(daemon.wait()))
+    waiter.start()
+    time.sleep(0.1)
+    assert signal.getsignal(signal.SIGTERM) is before
+    daemon.request_stop("test")
+    waiter.join(WAIT)
+
+    assert codes == [0]
 
 
 def test_changing_the_resolution_is_refused(harness: Harness) -> None:
