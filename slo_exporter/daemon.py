@@ -261,7 +261,11 @@ class Daemon:
         """Build and evaluate ``config`` while ``old`` serves, then swap; raise on failure."""
         self._acquire_cycle()
         try:
-            new = Runtime.build(config, self.deps, last_seen=old.recorder.last_seen_all())
+            try:
+                new = Runtime.build(config, self.deps, last_seen=old.recorder.last_seen_all())
+            except BaseException:
+                self._reclaim(old)
+                raise
             try:
                 # The first cycle (maybe a long backfill of new SLOs) runs
                 # before the swap, so scrapes never see a snapshot without
@@ -277,10 +281,20 @@ class Daemon:
                     raise
             except BaseException:
                 new.close()
+                self._reclaim(old)
                 raise
         finally:
             self._cycle_lock.release()
         old.close()
+
+    def _reclaim(self, old: Runtime) -> None:
+        """After a failed reload, the old configuration's definitions hold in the store again."""
+        if self._stop.is_set():
+            return  # the store may be closed; the next start checks definitions anyway
+        try:
+            old.reclaim_store()
+        except Exception:
+            log.exception("store_reclaim_failed")
 
     def _acquire_cycle(self) -> None:
         """Wait for a running cycle of the old runtime to end, unless a stop comes first."""

@@ -220,6 +220,19 @@ class Runtime:
         return Runtime(self.config, engine=self.engine, recorder=self.recorder, probes=probes,
                        client=self._client, deps=self._deps)
 
+    def reclaim_store(self) -> None:
+        """Record this configuration's SLO definitions in the store again.
+
+        Building a runtime records its definitions (resetting SLOs whose
+        definition changed) and its first cycle stores events under them. When
+        a reload fails after that, the configuration that stays running
+        claims its SLOs back, so events of two definitions never mix under
+        one; an SLO reset this way is read again from its source.
+        """
+        for slo in self.config.slos:
+            if self._deps.store.ensure_fingerprint(slo.key, slo.source_fingerprint):
+                log.info("slo_definition_restored", service=slo.service, slo=slo.name)
+
     def start_probes(self) -> None:
         self._deps.probe_metrics.retain(self.config.slos)
         self._deps.probe_metrics.watch(self.probes.stats)

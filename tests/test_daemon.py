@@ -679,6 +679,32 @@ def test_wait_off_the_main_thread_needs_no_signals(harness: Harness) -> None:
     assert codes == [0]
 
 
+def test_failed_reload_gives_changed_slos_back_to_the_old_definition(
+        harness: Harness, prometheus: SlowPrometheus) -> None:
+    """A reload changing an SLI that then fails leaves the store counting the old definition."""
+    built: list[int] = []
+
+    def factory(slis: Sequence[tuple[str, ProbeSLI]], on_result: OnResult) -> ProbeScheduler:
+        built.append(len(slis))
+        kind = _NoStart if len(built) == 2 else ProbeScheduler
+        return kind(slis, on_result, runner=harness.prober)
+
+    old_slo = ratio_slo("api")
+    daemon = harness.daemon(make_config(old_slo, probe_slo("home"), url=prometheus.url),
+                            probe_factory=factory)
+    started(daemon)
+    changed = SLO(service="web", name="api", objective=0.99, period=RollingPeriod(3600.0),
+                  sli=RatioSLI(total=Selector("grpc_requests_total"),
+                               bad=Selector('grpc_requests_total{code="Internal"}')))
+    harness.configs.append(make_config(changed, probe_slo("home"), url=prometheus.url))
+
+    with capture_logs() as logs:
+        assert daemon.reload() is False
+
+    assert daemon.store.fingerprint("web/api") == old_slo.source_fingerprint
+    assert any(e["event"] == "slo_definition_restored" for e in logs)
+
+
 def test_changing_the_resolution_is_refused(harness: Harness) -> None:
     """storage.resolution changes only with a restart; a reload asking for it is refused."""
     daemon = harness.daemon(make_config(probe_slo("home")))
