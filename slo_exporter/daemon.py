@@ -393,10 +393,10 @@ class Daemon:
                 signal.signal(sig, handler)
             clean = self.shutdown()
         if not clean:
-            # A cycle is still stuck in a query; its worker thread would keep
-            # the interpreter from exiting. Everything of value is closed.
-            log.warning("shutdown_forced", reason="an evaluation cycle did not stop in time",
-                        seconds=self.timings.cycle_grace)
+            # A cycle stuck in a query or a probe stuck in a system call runs
+            # on a worker thread the interpreter would wait for at exit.
+            # Everything of value is closed already.
+            log.warning("shutdown_forced", reason="work still running after a bounded stop")
             _flush()
             self._hard_exit(0)
         return 0
@@ -432,7 +432,7 @@ class Daemon:
         self._hard_exit(1)
 
     def shutdown(self) -> bool:
-        """Stop everything, bounded in time; False when a cycle was left running.
+        """Stop everything, bounded in time; False when a cycle or a probe was left running.
 
         Idempotent. The store closes under its own lock, so a transaction in
         flight is committed or rolled back, never cut in half.
@@ -444,10 +444,11 @@ class Daemon:
             self._shut_down = True
         if self._started:
             self.scheduler.shutdown(wait=False)
-        if not self.rt.stop_probes(self.timings.probe_stop):
+        probes_done = self.rt.stop_probes(self.timings.probe_stop)
+        if not probes_done:
             log.warning("probes_still_running", seconds=self.timings.probe_stop)
-        clean = self._cycle_lock.acquire(timeout=self.timings.cycle_grace)
-        if not clean:
+        cycle_done = self._cycle_lock.acquire(timeout=self.timings.cycle_grace)
+        if not cycle_done:
             log.warning("evaluation_abandoned", seconds=self.timings.cycle_grace)
         if not self._started:
             # WebServer.stop ends a serving loop; give the bound socket one
@@ -458,12 +459,12 @@ class Daemon:
             self.store.close()
         except Exception:
             log.exception("store_close_failed")
-        if clean:
+        if cycle_done:
             self.rt.close()
             self._cycle_lock.release()
         log.info("stopped")
         self._finished.set()
-        return clean
+        return cycle_done and probes_done
 
 
 def _flush() -> None:

@@ -344,6 +344,36 @@ def test_stop_leaves_a_stuck_cycle_behind(harness: Harness, prometheus: SlowProm
         daemon.store.cursor("web/api")
 
 
+def test_stop_leaves_a_stuck_probe_behind(harness: Harness) -> None:
+    """A probe stuck past probe_stop does not hold the exit either: exit 0, shutdown_forced."""
+    stuck = threading.Event()
+    release = threading.Event()
+
+    def runner(sli: ProbeSLI) -> ProbeResult:
+        stuck.set()
+        release.wait(WAIT)
+        return ProbeResult(success=True, duration=0.0, reason="ok")
+
+    def factory(slis: Sequence[tuple[str, ProbeSLI]], on_result: OnResult) -> ProbeScheduler:
+        return ProbeScheduler(slis, on_result, runner=runner)
+
+    daemon = harness.daemon(make_config(probe_slo("home")), probe_factory=factory,
+                            timings=Timings(probe_stop=0.05, cycle_grace=0.3, force_after=5.0))
+    daemon.start()
+    try:
+        assert stuck.wait(WAIT)
+        threading.Timer(0.05, daemon.request_stop, args=("test",)).start()
+        with capture_logs() as logs, pytest.raises(Exited):
+            daemon.wait()
+    finally:
+        release.set()
+
+    assert harness.exits.codes == [0]
+    names = [e["event"] for e in logs]
+    assert names.index("probes_still_running") < names.index("stopped")
+    assert names[-1] == "shutdown_forced"
+
+
 def test_queries_stop_once_a_stop_is_requested(
         harness: Harness, prometheus: SlowPrometheus) -> None:
     """After a stop, the stuck cycle's next queries are not sent to Prometheus at all."""
