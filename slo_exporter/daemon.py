@@ -31,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -249,7 +250,7 @@ class Daemon:
                     log.info("config_reload_abandoned", file=self.config_file,
                              reason="shutdown requested")
                     return False
-                log.debug("config_reload_traceback", exc_info=True)
+                log.debug("config_reload_traceback", traceback=scrub(traceback.format_exc()))
                 return self._reload_failed([f"{type(exc).__name__}: {exc}"])
             self.self_metrics.reload_success.set(1)
             self.self_metrics.reload_timestamp.set(time.time())

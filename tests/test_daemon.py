@@ -735,6 +735,36 @@ def test_failed_reload_gives_changed_slos_back_to_the_old_definition(
     assert any(e["event"] == "slo_definition_restored" for e in logs)
 
 
+def test_every_reload_builds_a_new_probe_scheduler(harness: Harness) -> None:
+    """Even an unchanged config gets a new scheduler: probe TLS contexts and resolvers are new."""
+    daemon = harness.daemon(make_config(probe_slo("home")))
+    started(daemon)
+    first = daemon.rt.probes
+    harness.configs.append(make_config(probe_slo("home")))
+
+    assert daemon.reload() is True
+    assert daemon.rt.probes is not first
+
+
+def test_failed_build_traceback_is_scrubbed_at_debug(harness: Harness) -> None:
+    """The debug traceback of a failed reload masks URL passwords like the error line does."""
+    def factory(slis: Sequence[tuple[str, ProbeSLI]], on_result: OnResult) -> ProbeScheduler:
+        if daemon_ready.is_set():
+            raise RuntimeError("cannot reach http://admin:hunter2@proxy.internal:3128")
+        return ProbeScheduler(slis, on_result, runner=harness.prober)
+
+    daemon_ready = threading.Event()
+    daemon = harness.daemon(make_config(probe_slo("home")), probe_factory=factory)
+    daemon_ready.set()
+    harness.configs.append(make_config(probe_slo("home")))
+
+    with capture_logs() as logs:
+        assert daemon.reload() is False
+
+    assert "config_reload_traceback" in [e["event"] for e in logs]
+    assert "hunter2" not in json.dumps(logs)
+
+
 def test_changing_the_resolution_is_refused(harness: Harness) -> None:
     """storage.resolution changes only with a restart; a reload asking for it is refused."""
     daemon = harness.daemon(make_config(probe_slo("home")))
