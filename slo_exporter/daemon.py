@@ -121,6 +121,7 @@ class Daemon:
         *,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.time,
+        logger: Any = None,
         client_factory: ClientFactory = ThreadLocalClient,
         probe_scheduler_factory: ProbeSchedulerFactory = ProbeScheduler,
         load: Callable[[str], Config] = load_config,
@@ -156,6 +157,7 @@ class Daemon:
             on_error=self.self_metrics.query_error,
             stop=self._stop,
             clock=clock,
+            logger=logger,
             client_factory=client_factory,
             probe_scheduler_factory=probe_scheduler_factory,
         )
