@@ -1,23 +1,30 @@
 """Command line: ``slo-exporter run|check|rules|demo`` with Prometheus-style flags.
 
 User errors (bad config, unusable storage path, port in use) print a located
-message and exit non-zero without a traceback.
+message and exit non-zero without a traceback. Storage is opened before the
+listen address is bound, and each failure is named for what failed:
+``storage_unusable`` (also a full disk) or ``listen_failed``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from slo_exporter import __version__, logs
 from slo_exporter.config import ConfigWarning, load_config
-from slo_exporter.daemon import Daemon, Options
+from slo_exporter.daemon import Daemon, ListenError, Options
 from slo_exporter.demo import serve
 from slo_exporter.errors import ConfigError, StoreError
+from slo_exporter.model import Config
+from slo_exporter.redact import scrub
 from slo_exporter.rules import render_rules
+from slo_exporter.runtime import check_prometheus_settings
+from slo_exporter.store import EventStore
 from slo_exporter.webconfig import load_web_config
 
 #: Outside the 9100-9999 exporter block of Prometheus's default port
@@ -66,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *,
+         started: Callable[[Daemon], None] | None = None) -> int:
+    """Run the command line; ``started`` sees the daemon once it serves (for tests)."""
     args = _parser().parse_args(argv)
     if args.command == "rules":
         sys.stdout.write(render_rules())
@@ -90,12 +99,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             log.warning("config_warning", file=warning.file, line=warning.line,
                         path=warning.path, reason=warning.reason)
+    try:
+        check_prometheus_settings(config)
+    except ValueError as exc:
+        sys.stderr.write(f"{args.config_file}: {scrub(str(exc))}\n")
+        sys.stderr.write("1 problem(s) found; the configuration is invalid.\n")
+        return 1
     if args.command == "check":
         slos = len(config.slos)
         sys.stdout.write(
             f"{args.config_file}: OK, {len(config.services)} service(s), {slos} SLO(s)\n")
         return 0
+    return _run(args, config, started)
 
+
+def _run(args: argparse.Namespace, config: Config,
+         started: Callable[[Daemon], None] | None) -> int:
+    log = structlog.get_logger("slo_exporter")
     if args.web_config_file:
         try:
             load_web_config(args.web_config_file)
@@ -103,18 +123,42 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"{exc}\n")
             sys.stderr.write(f"{len(exc.problems)} problem(s) found; the web config is invalid.\n")
             return 1
-    try:
-        daemon = Daemon(config, Options(args.listen_address, args.storage_path, args.config_file,
-                                        web_config_file=args.web_config_file))
-    except StoreError as exc:
-        log.error("storage_unusable", path=args.storage_path, error=str(exc))
+    options = Options(args.listen_address, args.storage_path, args.config_file,
+                      web_config_file=args.web_config_file)
+    store = _open_store(options.storage_path, config.storage.resolution)
+    if store is None:
         return 1
-    except (OSError, ValueError) as exc:
+    try:
+        daemon = Daemon(config, options, store)
+    except ListenError as exc:
+        store.close()
         log.error("listen_failed", address=args.listen_address, error=str(exc))
+        return 1
+    except StoreError as exc:
+        store.close()
+        log.error("storage_unusable", path=args.storage_path, error=str(exc))
         return 1
     log.info("starting", version=__version__, config=args.config_file,
              services=len(config.services), slos=len(config.slos))
-    return daemon.run()
+    if started is None:
+        return daemon.run()
+    daemon.start()
+    started(daemon)
+    return daemon.wait()
+
+
+def _open_store(path: str, resolution: float) -> EventStore | None:
+    """The event store, or None after logging why it cannot be used.
+
+    A full disk or a path that cannot be written shows up as OSError or a
+    SQLite error as well as StoreError, depending on which write fails first;
+    each is a storage problem, never a listen problem.
+    """
+    try:
+        return EventStore(path, resolution)
+    except (StoreError, OSError, sqlite3.Error) as exc:
+        structlog.get_logger("slo_exporter").error("storage_unusable", path=path, error=str(exc))
+        return None
 
 
 if __name__ == "__main__":

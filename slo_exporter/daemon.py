@@ -1,25 +1,42 @@
-"""Wiring of the long-running daemon: store, engine, probes, web server, scheduler.
+"""Process lifecycle: start, signals, the scheduler, reloads and a bounded stop.
+
+Owns the parts that live as long as the process (the web server, the
+self-metrics, the store handed in, the scheduler) and which ``Runtime``
+(engine, probes, client of one configuration) is current.
 
 APScheduler runs the evaluation job with ``coalesce=True`` and
 ``max_instances=1``: a cycle that overruns is never run twice at once, and
 missed runs collapse into one. ``misfire_grace_time`` is one evaluation
 interval: a run more than one interval late is skipped, since the next one
 covers the same span anyway (each cycle reads everything since the cursor).
-A second job recomputes probe SLOs from the store every second.
+A second job (``refresh_probes``) recomputes probe SLOs from the store every
+second.
 
-SIGTERM/SIGINT stop the daemon; SIGHUP reloads the configuration file
-(``Daemon.reload``).
+SIGHUP reloads the configuration file (``Daemon.reload``). SIGTERM and
+SIGINT stop the daemon (``Daemon.request_stop``), and stopping always wins:
+the stop event tells every cycle to give up, nothing waits for a cycle
+longer than ``Timings.cycle_grace``, the store is closed under its own lock
+(a transaction in flight commits or rolls back first), and a watchdog ends
+the process after ``Timings.force_after`` seconds whatever still runs.
+
+Must not: build engines, clients or probe schedulers itself (``runtime.py``
+does, from the collaborators given here) or parse configuration.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 import threading
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,14 +44,19 @@ from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from slo_exporter import api, statuspage
 from slo_exporter.config import load_config
-from slo_exporter.engine import Engine
 from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
-from slo_exporter.model import Config, ProbeSLI
+from slo_exporter.model import Config
 from slo_exporter.probes import ProbeMetrics, ProbeScheduler
-from slo_exporter.prometheus import ClientPool as ThreadLocalClient
-from slo_exporter.prometheus import PrometheusClient
-from slo_exporter.recorder import ProbeRecorder
+from slo_exporter.redact import scrub
+from slo_exporter.runtime import (
+    ClientFactory,
+    Collaborators,
+    ProbeSchedulerFactory,
+    Runtime,
+    check_prometheus_settings,
+    default_client,
+)
 from slo_exporter.store import EventStore
 from slo_exporter.web import WebServer, html_page, json_page
 
@@ -53,77 +75,119 @@ class Options:
 
 
 @dataclass(frozen=True)
-class Runtime:
-    """Everything built from one configuration; a reload builds a new one."""
+class Timings:
+    """Bounds of a stop, in seconds; Kubernetes sends SIGKILL 30 s after SIGTERM."""
 
-    config: Config
-    engine: Engine
-    recorder: ProbeRecorder
-    probes: ProbeScheduler
+    #: how long probes in flight may finish when probing stops or moves over
+    probe_stop: float = 2.0
+    #: how long a stop waits for a running evaluation cycle before leaving it behind
+    cycle_grace: float = 4.0
+    #: after this long the watchdog ends the process, logging ``shutdown_forced``
+    force_after: float = 9.0
+
+
+class ListenError(Exception):
+    """The web server could not listen on the configured address."""
 
 
 class ReloadRefused(Exception):
     """The new configuration is valid but cannot be applied without a restart."""
 
 
+class _Stopping(Exception):
+    """A stop was requested while a reload was under way."""
+
+
 class Daemon:
     """Owns every long-lived part; ``run()`` blocks until SIGTERM/SIGINT.
 
-    SIGHUP re-reads the configuration file. A file with problems is refused
+    SIGHUP re-reads the configuration file. A file with problems, or any
+    failure while building or starting the new configuration, is refused
     (logged with every problem, ``slo_exporter_config_last_reload_successful``
-    0) and the running configuration stays. A good one replaces the engine
-    and probes while the store, web server and scheduler keep running; stored
-    events of unchanged SLOs are kept.
+    0) and the running configuration stays, with its probes. A good one is
+    built and evaluated once while the old one keeps serving and probing;
+    then probing moves over and the new one is swapped in. The store, web
+    server and scheduler keep running; stored events of unchanged SLOs are
+    kept.
+
+    Tests construct it with their own collaborators and drive ``start``,
+    ``reload``, ``request_stop`` and ``shutdown`` without signals.
     """
 
-    def __init__(self, config: Config, options: Options) -> None:
+    def __init__(
+        self,
+        config: Config,
+        options: Options,
+        store: EventStore,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.time,
+        logger: Any = None,
+        client_factory: ClientFactory = default_client,
+        probe_scheduler_factory: ProbeSchedulerFactory = ProbeScheduler,
+        load: Callable[[str], Config] = load_config,
+        timings: Timings = Timings(),
+        hard_exit: Callable[[int], NoReturn] = os._exit,
+    ) -> None:
         self.listen_address = options.listen_address
         self.config_file = options.config_file
-        # _created samples double the series count of every counter and no
-        # dashboard or rule here reads them.
-        disable_created_metrics()  # type: ignore[no-untyped-call]
-        self.registry = CollectorRegistry()
+        self.store = store
+        self.timings = timings
+        self._load = load
+        self._hard_exit = hard_exit
+        if registry is None:
+            # _created samples double the series count of every counter and no
+            # dashboard or rule here reads them.
+            disable_created_metrics()  # type: ignore[no-untyped-call]
+            registry = CollectorRegistry()
+        self.registry = registry
         self.self_metrics = SelfMetrics(self.registry)
-        self.store = EventStore(options.storage_path, config.storage.resolution)
         self.probe_metrics = ProbeMetrics()
         self.registry.register(self.probe_metrics)
-        self._cycle_lock = threading.Lock()  # a cycle and a reload never overlap
-        self._reload_lock = threading.Lock()
-        if _needs_prometheus(config):
-            PrometheusClient(config.prometheus).close()  # bad settings fail here, at start-up
-        self.rt = self._build(config, last_seen={})
-        self.registry.register(SnapshotCollector(lambda: self.rt.engine.snapshot))
-        self.web = WebServer(
-            options.listen_address, self.registry, lambda: self.rt.engine.snapshot,
-            pages={
-                "/": html_page(self._status_page),
-                "/api/v1/slos": json_page(self._api),
-            },
-            web_config_file=options.web_config_file,
-        )
-        self.scheduler = BackgroundScheduler(timezone=UTC)
         self._stop = threading.Event()
+        self._finished = threading.Event()  # the orderly part of a stop is done
+        self._stop_lock = threading.Lock()
+        self._cycle_lock = threading.Lock()  # a cycle and a reload's build never overlap
+        self._reload_lock = threading.Lock()
+        self._swap_lock = threading.Lock()  # a swap of runtimes and a stop never overlap
+        self._started = False
+        self._shut_down = False
+        self.deps = Collaborators(
+            store=store,
+            probe_metrics=self.probe_metrics,
+            on_error=self.self_metrics.query_error,
+            stop=self._stop,
+            clock=clock,
+            logger=logger,
+            client_factory=client_factory,
+            probe_scheduler_factory=probe_scheduler_factory,
+        )
+        check_prometheus_settings(config)  # bad settings fail here, at start-up
+        self.rt = Runtime.build(config, self.deps)
+        self.registry.register(SnapshotCollector(lambda: self.rt.engine.snapshot))
+        try:
+            self.web = WebServer(
+                options.listen_address, self.registry, lambda: self.rt.engine.snapshot,
+                pages={
+                    "/": html_page(self._status_page),
+                    "/api/v1/slos": json_page(self._api),
+                },
+                web_config_file=options.web_config_file,
+            )
+        except (OSError, ValueError) as exc:
+            self.rt.close()
+            raise ListenError(str(exc)) from exc
+        self.scheduler = BackgroundScheduler(timezone=UTC)
 
     @property
     def config(self) -> Config:
         return self.rt.config
 
-    def _build(self, config: Config, last_seen: dict[str, float]) -> Runtime:
-        probe_slos = {s.key: s for s in config.slos if isinstance(s.sli, ProbeSLI)}
-        recorder = ProbeRecorder(self.store, probe_slos, self.probe_metrics,
-                                 self.self_metrics.query_error, last_seen)
-        client = ThreadLocalClient(config.prometheus) if _needs_prometheus(config) else None
-        engine = Engine(
-            config, self.store, client,
-            on_error=self.self_metrics.query_error,
-            probe_last_seen=recorder.last_seen,
-            probe_fault=recorder.fault,
-        )
-        probes = ProbeScheduler(
-            [(k, s.sli) for k, s in probe_slos.items() if isinstance(s.sli, ProbeSLI)],
-            recorder,
-        )
-        return Runtime(config, engine, recorder, probes)
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # ------------------------------------------------------------ pages
 
     def _status_page(self) -> str:
         return statuspage.render_status_page(self.rt.engine.snapshot)
@@ -131,11 +195,23 @@ class Daemon:
     def _api(self) -> Any:
         return api.render_slos(self.rt.engine.snapshot)
 
-    def evaluate(self) -> None:
-        with self._cycle_lock:
+    # ------------------------------------------------------------ jobs
+
+    def evaluate(self) -> bool:
+        """Run one cycle of the current runtime; False when skipped.
+
+        A cycle is skipped while a reload builds the next runtime (it runs
+        its own first cycle, and two engines must not read the same source
+        into the same store at once) and once a stop was requested.
+        """
+        if self._stop.is_set() or not self._cycle_lock.acquire(blocking=False):
+            return False
+        try:
             started = time.monotonic()
             snapshot = self.rt.engine.evaluate()
             elapsed = time.monotonic() - started
+        finally:
+            self._cycle_lock.release()
         self.self_metrics.evaluation_duration.observe(elapsed)
         self.self_metrics.evaluations.inc()
         down = [s.slo.key for s in snapshot.slos if not s.up]
@@ -143,60 +219,144 @@ class Daemon:
             self.self_metrics.last_success.set(time.time())
         log.info("evaluation_done", seconds=round(elapsed, 3), slos=len(snapshot.slos),
                  down=len(down))
+        return True
 
     def refresh_probes(self) -> None:
         self.rt.engine.refresh_probes()
 
+    # ------------------------------------------------------------ reload
+
     def reload(self) -> bool:
-        """Re-read the configuration file and apply it; False if refused."""
+        """Re-read the configuration file and apply it; False if refused or it failed."""
         with self._reload_lock:
+            if self._stop.is_set():
+                return False
             try:
-                config = load_config(self.config_file)
+                config = self._load(self.config_file)
                 if config.storage.resolution != self.rt.config.storage.resolution:
                     raise ReloadRefused("storage.resolution can only change with a restart")
+                check_prometheus_settings(config)
             except ConfigError as exc:
                 return self._reload_failed([str(p) for p in exc.problems])
-            except ReloadRefused as exc:
+            except Exception as exc:  # ReloadRefused, bad client settings, anything else
                 return self._reload_failed([str(exc)])
-            if _needs_prometheus(config):
-                try:  # the one part of building that can fail: check it first
-                    PrometheusClient(config.prometheus).close()
-                except ValueError as exc:
-                    return self._reload_failed([str(exc)])
             old = self.rt
-            # Old probes stop before the new engine resets the events of
-            # changed SLOs, so no old-definition event lands after the reset.
-            old.probes.stop()
-            with self._cycle_lock:
-                new = self._build(config, last_seen=old.recorder.last_seen_all())
-                self.probe_metrics.retain(config.slos)
-                self.probe_metrics.watch(new.probes.stats)
-                new.probes.start()  # before a possibly long backfill of new SLOs
-                # The first cycle runs before the swap, so scrapes never see a
-                # snapshot without values.
-                new.engine.evaluate()
-                self.rt = new
-            old.engine.close()
-            if config.evaluation_interval != old.config.evaluation_interval:
-                self.scheduler.reschedule_job(
-                    "evaluate", trigger="interval", seconds=config.evaluation_interval)
+            try:
+                self._apply(config, old)
+            except Exception as exc:  # any failure leaves the old config running
+                if isinstance(exc, _Stopping) or self._stop.is_set():
+                    # The stop closed what the new configuration was using;
+                    # that says nothing about the file.
+                    log.info("config_reload_abandoned", file=self.config_file,
+                             reason="shutdown requested")
+                    return False
+                log.debug("config_reload_traceback", traceback=scrub(traceback.format_exc()))
+                return self._reload_failed([f"{type(exc).__name__}: {exc}"])
             self.self_metrics.reload_success.set(1)
             self.self_metrics.reload_timestamp.set(time.time())
             log.info("config_reloaded", file=self.config_file, services=len(config.services),
                      slos=len(config.slos))
             return True
 
+    def _apply(self, config: Config, old: Runtime) -> None:
+        """Build and evaluate ``config`` while ``old`` serves, then swap; raise on failure."""
+        self._acquire_cycle()
+        try:
+            try:
+                new = Runtime.build(config, self.deps, last_seen=old.recorder.last_seen_all())
+            except BaseException:
+                self._reclaim(old)
+                raise
+            try:
+                # The first cycle (maybe a long backfill of new SLOs) runs
+                # before the swap, so scrapes never see a snapshot without
+                # values; old probes keep probing meanwhile.
+                new.engine.evaluate()
+                if config.evaluation_interval != old.config.evaluation_interval:
+                    self._reschedule(config.evaluation_interval)
+                try:
+                    self._move_probes(old, new)
+                except BaseException:
+                    if config.evaluation_interval != old.config.evaluation_interval:
+                        self._reschedule(old.config.evaluation_interval)
+                    raise
+            except BaseException:
+                new.close()
+                self._reclaim(old)
+                raise
+        finally:
+            self._cycle_lock.release()
+        old.close()
+
+    def _reclaim(self, old: Runtime) -> None:
+        """After a failed reload, the old configuration's definitions hold in the store again."""
+        if self._stop.is_set():
+            return  # the store may be closed; the next start checks definitions anyway
+        try:
+            old.reclaim_store()
+        except Exception:
+            log.exception("store_reclaim_failed")
+
+    def _acquire_cycle(self) -> None:
+        """Wait for a running cycle of the old runtime to end, unless a stop comes first."""
+        while not self._cycle_lock.acquire(timeout=0.1):
+            if self._stop.is_set():
+                raise _Stopping
+        if self._stop.is_set():
+            self._cycle_lock.release()
+            raise _Stopping
+
+    def _reschedule(self, interval: float) -> None:
+        if self.scheduler.get_job("evaluate") is not None:
+            self.scheduler.reschedule_job("evaluate", trigger="interval", seconds=interval)
+
+    def _move_probes(self, old: Runtime, new: Runtime) -> None:
+        """Hand probing from ``old`` to ``new`` and make ``new`` current.
+
+        The old scheduler stops (its probes in flight finish and are
+        recorded) before the new one starts, so a target is never probed by
+        both and no result is dropped. If the new scheduler cannot start,
+        the old configuration gets a fresh scheduler of its own back.
+        """
+        with self._swap_lock:
+            if self._stop.is_set():
+                raise _Stopping
+            if not old.stop_probes(self.timings.probe_stop):
+                log.warning("probes_still_running", seconds=self.timings.probe_stop)
+            new.recorder.adopt_last_seen(old.recorder.last_seen_all())
+            try:
+                new.start_probes()
+            except BaseException:
+                new.stop_probes(0)
+                self._restart_probes(old)
+                raise
+            new.engine.refresh_probes()  # probe times moved on during the first cycle
+            self.rt = new
+
+    def _restart_probes(self, old: Runtime) -> None:
+        restarted = old.with_fresh_probes()
+        try:
+            restarted.start_probes()
+        except Exception:
+            log.exception("probe_restart_failed")
+            return
+        self.rt = restarted
+
     def _reload_failed(self, problems: list[str]) -> bool:
         self.self_metrics.reload_success.set(0)
-        log.error("config_reload_failed", file=self.config_file, problems=problems)
+        log.error("config_reload_failed", file=self.config_file,
+                  problems=[scrub(p) for p in problems])
         return False
 
-    def run(self) -> int:
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Serve HTTP, start the probes and schedule the evaluation jobs."""
         interval = self.config.evaluation_interval
         self.web.start()
         log.info("listening", address=self.listen_address, port=self.web.port)
-        self.probe_metrics.watch(self.rt.probes.stats)
-        self.rt.probes.start()
+        with self._swap_lock:
+            self.rt.start_probes()
         self.scheduler.add_job(
             self.evaluate, "interval", seconds=interval, id="evaluate",
             coalesce=True, max_instances=1, misfire_grace_time=max(1, int(interval)),
@@ -207,35 +367,108 @@ class Daemon:
             id="refresh_probes", coalesce=True, max_instances=1, misfire_grace_time=1,
         )
         self.scheduler.start()
-        previous = {
-            sig: signal.signal(sig, self._on_signal)
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-        }
+        self._started = True
+
+    def run(self) -> int:
+        """Start, then block until a stop is requested (SIGTERM/SIGINT); returns the exit code."""
+        self.start()
+        return self.wait()
+
+    def wait(self) -> int:
+        """Block until a stop is requested, then shut down; returns the exit code.
+
+        Signals are handled only when called on the main thread (Python
+        delivers them there).
+        """
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {
+                sig: signal.signal(sig, self._on_signal)
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+            }
         try:
-            while not self._stop.wait(1.0):
+            while not self._stop.wait(0.2):
                 pass
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.shutdown()
+            clean = self.shutdown()
+        if not clean:
+            # A cycle stuck in a query or a probe stuck in a system call runs
+            # on a worker thread the interpreter would wait for at exit.
+            # Everything of value is closed already.
+            log.warning("shutdown_forced", reason="work still running after a bounded stop")
+            _flush()
+            self._hard_exit(0)
         return 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
-            log.info("reload_requested", signal="SIGHUP")
-            threading.Thread(target=self.reload, name="reload", daemon=True).start()
+            self.request_reload()
             return
-        log.info("shutdown_requested", signal=signal.Signals(signum).name)
-        self._stop.set()
+        self.request_stop(signal.Signals(signum).name)
 
-    def shutdown(self) -> None:
-        self.scheduler.shutdown(wait=True)
-        self.rt.probes.stop()
-        self.rt.engine.close()
+    def request_reload(self) -> threading.Thread:
+        """Reload on a thread of its own (a signal handler must not block)."""
+        log.info("reload_requested", signal="SIGHUP")
+        thread = threading.Thread(target=self.reload, name="reload", daemon=True)
+        thread.start()
+        return thread
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Ask ``run`` to stop; from here the process ends within ``Timings.force_after``."""
+        with self._stop_lock:
+            if self._stop.is_set():
+                return
+            log.info("shutdown_requested", signal=reason)
+            self._stop.set()
+        threading.Thread(target=self._watchdog, name="shutdown-watchdog", daemon=True).start()
+
+    def _watchdog(self) -> None:
+        if self._finished.wait(self.timings.force_after):
+            return
+        log.error("shutdown_forced", reason="shutdown did not finish in time",
+                  seconds=self.timings.force_after)
+        _flush()
+        self._hard_exit(1)
+
+    def shutdown(self) -> bool:
+        """Stop everything, bounded in time; False when a cycle or a probe was left running.
+
+        Idempotent. The store closes under its own lock, so a transaction in
+        flight is committed or rolled back, never cut in half.
+        """
+        self.request_stop()
+        with self._swap_lock:  # a reload swapping now either finished or will see the stop
+            if self._shut_down:
+                return True
+            self._shut_down = True
+        if self._started:
+            self.scheduler.shutdown(wait=False)
+        probes_done = self.rt.stop_probes(self.timings.probe_stop)
+        if not probes_done:
+            log.warning("probes_still_running", seconds=self.timings.probe_stop)
+        cycle_done = self._cycle_lock.acquire(timeout=self.timings.cycle_grace)
+        if not cycle_done:
+            log.warning("evaluation_abandoned", seconds=self.timings.cycle_grace)
+        if not self._started:
+            # WebServer.stop ends a serving loop; give the bound socket one
+            # so that it closes the same way.
+            self.web.start()
         self.web.stop()
-        self.store.close()
+        try:
+            self.store.close()
+        except Exception:
+            log.exception("store_close_failed")
+        if cycle_done:
+            self.rt.close()
+            self._cycle_lock.release()
         log.info("stopped")
+        self._finished.set()
+        return cycle_done and probes_done
 
 
-def _needs_prometheus(config: Config) -> bool:
-    return any(not isinstance(s.sli, ProbeSLI) for s in config.slos)
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken stream
+            stream.flush()

@@ -13,6 +13,7 @@ Must not run probes (``probes``), judge results itself, or compute windows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,6 +53,7 @@ class ProbeRecorder:
         self._metrics = metrics
         self._judge = judge
         self._log = logger or structlog.get_logger("slo_exporter.recorder")
+        self._lock = threading.Lock()  # last-seen times move over between recorders on reload
         # carried over a reload, so kept probes do not look late meanwhile
         self._last_seen = {k: v for k, v in (last_seen or {}).items() if k in slos}
         self._faults: dict[str, str] = {}  # SLO key -> why its last write failed
@@ -63,7 +65,15 @@ class ProbeRecorder:
         return self._last_seen.get(key)
 
     def last_seen_all(self) -> dict[str, float]:
-        return dict(self._last_seen)
+        with self._lock:
+            return dict(self._last_seen)
+
+    def adopt_last_seen(self, seen: Mapping[str, float]) -> None:
+        """Take newer probe times of this recorder's SLOs, from the recorder it replaces."""
+        with self._lock:
+            for key, at in seen.items():
+                if key in self._slos and at > self._last_seen.get(key, float("-inf")):
+                    self._last_seen[key] = at
 
     def fault(self, key: str) -> str | None:
         """Why the SLO's last write failed; None once a write succeeds."""
@@ -92,7 +102,8 @@ class ProbeRecorder:
             return
         if self._faults.pop(key, None) is not None:
             self._log.info("store_recovered", service=slo.service, slo=slo.name)
-        self._last_seen[key] = at
+        with self._lock:
+            self._last_seen[key] = at
 
     def _write(self, key: str, at: float, good: bool) -> None:
         # The one write of probe events. The store's coverage-aware record
@@ -100,6 +111,7 @@ class ProbeRecorder:
         self._store.record(key, at, good)
 
     def _skip(self, slo: SLO, result: ProbeResult) -> None:
+        self._metrics.observe(slo, result)  # counted as skipped, never as the target's
         self._skipped[slo.key] = self._skipped.get(slo.key, 0) + 1
         if slo.key not in self._skipping:
             self._skipping.add(slo.key)
