@@ -34,7 +34,7 @@ from slo_exporter.exposition import SelfMetrics, SnapshotCollector
 from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig
 from slo_exporter.probes import ProbeMetrics, ProbeResult, ProbeScheduler, is_good
 from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SQLiteStore
 from slo_exporter.web import WebServer, html_page, json_page
 
 log = structlog.get_logger("slo_exporter.daemon")
@@ -145,7 +145,7 @@ class Daemon:
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         self.self_metrics = SelfMetrics(self.registry)
-        self.store = EventStore(options.storage_path, config.storage.resolution)
+        self.store: EventStore = SQLiteStore(options.storage_path, config.storage.resolution)
         self.probe_metrics = ProbeMetrics()
         self.registry.register(self.probe_metrics)
         self._cycle_lock = threading.Lock()  # a cycle and a reload never overlap

@@ -9,7 +9,7 @@ import pytest
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
 from slo_exporter.prometheus import PrometheusClient
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SQLiteStore
 
 NOW = 1_800_000_000.0
 
@@ -41,7 +41,7 @@ services:
 
 @pytest.fixture
 def store(tmp_path: Path) -> EventStore:
-    s = EventStore(tmp_path, 60.0)
+    s = SQLiteStore(tmp_path, 60.0)
     yield s  # type: ignore[misc]
     s.close()
 

@@ -37,7 +37,7 @@ from harness import (
     wait_until,
 )
 
-from slo_exporter.store import EventStore
+from slo_exporter.store import SQLiteStore
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ def test_sigterm_stops_cleanly_and_leaves_the_store_intact(
     db = exporter.storage / "events.db"
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    with EventStore(exporter.storage, 60.0) as store:
+    with SQLiteStore(exporter.storage, 60.0) as store:
         assert store.slo_keys() == ("shop/homepage",)
         assert store.sum("shop/homepage", 0.0, time.time() + 3600).total >= 2
 
