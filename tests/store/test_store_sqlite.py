@@ -305,17 +305,6 @@ def test_corrupt_file_is_a_store_error(tmp_path: Path) -> None:
         SQLiteStore(tmp_path, RES)
 
 
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    """A file written by a newer schema version is refused with advice."""
-    SQLiteStore(tmp_path, RES).close()
-    conn = sqlite3.connect(tmp_path / FILENAME)
-    with conn:
-        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    conn.close()
-    with pytest.raises(StoreError, match="schema version 99, newer than"):
-        SQLiteStore(tmp_path, RES)
-
-
 def test_bad_resolution_is_rejected(tmp_path: Path) -> None:
     """A resolution that is not a positive number fails in the constructor."""
     with pytest.raises(ValueError, match="resolution must be a positive number"):
