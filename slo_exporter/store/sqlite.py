@@ -71,6 +71,8 @@ INSERT INTO slo (slo_key, cursor) VALUES (?, ?)
 ON CONFLICT (slo_key) DO UPDATE SET cursor = excluded.cursor
 """
 
+_OPENING = "cannot open event store"
+
 _FRESH_START = (
     "to start fresh deliberately, stop slo-exporter and delete the directory {dir} "
     "(or just its {marker} file)"
@@ -102,7 +104,7 @@ class SQLiteStore:
         self._store_id = ""
         self._has_data = False
         try:
-            with self._guard("cannot open event store"):
+            with self._guard(_OPENING):
                 if readonly:
                     self._open_readonly()
                 else:
@@ -147,7 +149,7 @@ class SQLiteStore:
                 f"(got {mode!r}); put the storage path on a local disk"
             )
         conn.execute("PRAGMA synchronous=NORMAL")
-        with self._guard(), _transaction(conn):
+        with self._guard(_OPENING), _transaction(conn):
             meta = self._read_meta(conn)
             self._check_version(meta)
             if "schema_version" in meta:
@@ -186,7 +188,7 @@ class SQLiteStore:
         conn = self._connect(f"file:{quote(str(self.path))}?mode=ro")
         self._conn = conn
         self._check_identity(conn, marker)
-        with self._guard():
+        with self._guard(_OPENING):
             meta = self._read_meta(conn)
             self._check_version(meta)
             version = int(meta.get("schema_version", 0))
@@ -266,7 +268,7 @@ class SQLiteStore:
     def _check_identity(self, conn: sqlite3.Connection, marker: Marker | None) -> None:
         if marker is None or not marker.has_data:
             return
-        with self._guard():
+        with self._guard(_OPENING):
             has_meta = conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
             ).fetchone()
@@ -690,15 +692,20 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 
 def _describe(exc: sqlite3.Error) -> str:
-    """SQLite's message, with the cause spelled out for the faults an operator must fix."""
+    """SQLite's message and code, with what to do for the faults an operator must fix."""
     code = getattr(exc, "sqlite_errorcode", None)
-    if code == sqlite3.SQLITE_FULL:
-        return f"{exc}: the disk is full; free space on the storage path"
-    if code == sqlite3.SQLITE_READONLY or (code is not None and code & 0xFF == 8):
-        return f"{exc}: the file is read-only; slo-exporter needs write access to it"
-    if code is not None and code & 0xFF == sqlite3.SQLITE_IOERR:
-        return f"{exc}: a disk I/O error; check the storage device"
-    return str(exc)
+    name = getattr(exc, "sqlite_errorname", None)
+    text = f"{exc} ({name})" if name else str(exc)
+    if code is None:
+        return text
+    primary = code & 0xFF
+    if primary == sqlite3.SQLITE_FULL:
+        return f"{text}: free space on the storage path"
+    if primary == sqlite3.SQLITE_READONLY:
+        return f"{text}: slo-exporter needs write access to the storage path"
+    if primary == sqlite3.SQLITE_IOERR:
+        return f"{text}: check the storage device, its free space and file size limits"
+    return text
 
 
 def _check_finite(what: str, *numbers: float) -> None:

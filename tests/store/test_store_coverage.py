@@ -101,7 +101,7 @@ def test_measured_seconds_equal_the_union_of_spans(
 ) -> None:
     """Measured seconds in a range equal the length of the union of the committed spans in it."""
     start, end = T0 + window[0] * 5.0, T0 + (window[0] + window[1]) * 5.0
-    covered = set()  # 5-second cells; spans are on the 5 s grid, wider than MERGE_GAP
+    covered: set[int] = set()  # 5-second cells; spans are on the 5 s grid, wider than MERGE_GAP
     for a, b in spans:
         covered.update(range(int((a - T0) // 5), int((b - T0) // 5)))
     expected = sum(

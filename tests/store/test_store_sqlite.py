@@ -111,7 +111,7 @@ def brute_sum(batches: list[dict[float, tuple[float, float]]], start: float, end
     return Counts(good, total)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     batches=commit_batches(),
     end=st.integers(min_value=-3000, max_value=10).map(lambda i: T0 + i * RES),
