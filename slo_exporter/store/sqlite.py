@@ -97,6 +97,10 @@ class SQLiteStore:
         self.path = self.directory / FILENAME
         self._lock = threading.Lock()
         self._index: dict[str, BucketIndex] = {}
+        self._reading = _Reading(self)
+        # The newest measured run of each SLO, once read: extending it (every
+        # probe, every cycle) is then one UPDATE instead of a search.
+        self._last_run: dict[str, Span] = {}
         self._conn: sqlite3.Connection | None = None
         self._fd: int | None = None
         self._inode: tuple[int, int] = (0, 0)
@@ -338,18 +342,12 @@ class SQLiteStore:
         except (ValueError, KeyError) as exc:  # a damaged meta table
             raise StoreError(f"{doing} {self.path}: the meta table is damaged ({exc!r})") from exc
 
-    @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._guard():
-            conn = self._open_conn()
-            if self._data_version is not None:
-                # Read-only: the writer is another connection; drop cached
-                # indexes when it committed since the last read.
-                version = conn.execute("PRAGMA data_version").fetchone()[0]
-                if version != self._data_version:
-                    self._data_version = version
-                    self._index.clear()
-            yield conn
+    def _refresh(self, conn: sqlite3.Connection) -> None:
+        """Read-only: drop cached indexes when the writer committed since the last read."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:
+            self._data_version = version
+            self._index.clear()
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -387,14 +385,36 @@ class SQLiteStore:
         conn.execute("DELETE FROM measured WHERE slo_key = ?", (slo_key,))
         return int(deleted)
 
-    @staticmethod
-    def _add_span(conn: sqlite3.Connection, slo_key: str, start: float, until: float) -> None:
-        """Merge ``[start, until)`` into the SLO's measured runs.
+    def _add_span(
+        self, conn: sqlite3.Connection, slo_key: str, start: float, until: float
+    ) -> Span:
+        """Merge ``[start, until)`` into the SLO's measured runs; returns the newest run.
 
-        Runs are disjoint and more than ``MERGE_GAP`` apart, so walking back
-        from the last run starting by ``until`` stops at the first run that
-        ends before ``start``: usually after one row.
+        Runs are disjoint and more than ``MERGE_GAP`` apart. A span at or after
+        the start of the newest run (every probe, every cycle) extends it or
+        starts a new one; an older span walks back from the last run starting
+        by ``until`` and stops at the first run that ends before ``start``.
         """
+        last = self._last_run.get(slo_key)
+        if last is None:
+            row = conn.execute(
+                "SELECT start, until FROM measured WHERE slo_key = ? ORDER BY start DESC LIMIT 1",
+                (slo_key,),
+            ).fetchone()
+            last = None if row is None else (float(row[0]), float(row[1]))
+        if last is None or start > last[1] + MERGE_GAP:
+            conn.execute(
+                "INSERT INTO measured (slo_key, start, until) VALUES (?, ?, ?)",
+                (slo_key, start, until),
+            )
+            return (start, until)
+        if start >= last[0]:
+            if until > last[1]:
+                conn.execute(
+                    "UPDATE measured SET until = ? WHERE slo_key = ? AND start = ?",
+                    (until, slo_key, last[0]),
+                )
+            return (last[0], max(until, last[1]))
         rows = conn.execute(
             "SELECT start, until FROM measured WHERE slo_key = ? AND start <= ? "
             "ORDER BY start DESC",
@@ -408,15 +428,11 @@ class SQLiteStore:
             lo, hi = min(lo, run_start), max(hi, run_until)
             absorbed.append((slo_key, run_start))
         rows.close()
-        if len(absorbed) == 1 and absorbed[0][1] == lo:
-            conn.execute(
-                "UPDATE measured SET until = ? WHERE slo_key = ? AND start = ?", (hi, slo_key, lo)
-            )
-            return
         conn.executemany("DELETE FROM measured WHERE slo_key = ? AND start = ?", absorbed)
         conn.execute(
             "INSERT INTO measured (slo_key, start, until) VALUES (?, ?, ?)", (slo_key, lo, hi)
         )
+        return (lo, hi) if (slo_key, last[0]) in absorbed else last
 
     def _note_data(self) -> None:
         """Say in the marker, once, that this store holds events."""
@@ -450,6 +466,7 @@ class SQLiteStore:
             )
             if reset:
                 self._index.pop(slo_key, None)
+                self._last_run.pop(slo_key, None)
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
@@ -506,6 +523,7 @@ class SQLiteStore:
             if measured[1] < measured[0]:
                 raise ValueError(f"measured span ends before it starts: {measured!r}")
 
+        newest: Span | None = None
         with self._writing() as conn:
             with _transaction(conn):
                 conn.executemany(_UPSERT_BUCKET, [(slo_key, s, g, t) for s, g, t in rows])
@@ -520,9 +538,11 @@ class SQLiteStore:
                     # Every SLO with data has a row, so listing SLOs stays cheap.
                     conn.execute("INSERT OR IGNORE INTO slo (slo_key) VALUES (?)", (slo_key,))
                 if measured is not None and measured[1] > measured[0]:
-                    self._add_span(conn, slo_key, *measured)
+                    newest = self._add_span(conn, slo_key, *measured)
             # Only after COMMIT: memory never runs ahead of the disk. An index
             # not loaded yet will read these rows when it is.
+            if newest is not None:
+                self._last_run[slo_key] = newest
             index = self._index.get(slo_key)
             if index is not None:
                 index.add(rows)
@@ -562,6 +582,7 @@ class SQLiteStore:
                 for key in gone:
                     deleted += self._drop(conn, key)
                     conn.execute("DELETE FROM slo WHERE slo_key = ?", (key,))
+            self._last_run.clear()  # trimmed at the horizon
             for key in gone:
                 self._index.pop(key, None)
             for index in self._index.values():
@@ -572,12 +593,12 @@ class SQLiteStore:
 
     def cursor(self, slo_key: str) -> float | None:
         """The instant up to which the SLO's source has been read, if any."""
-        with self._reading() as conn:
+        with self._reading as conn:
             row = conn.execute("SELECT cursor FROM slo WHERE slo_key = ?", (slo_key,)).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     def fingerprint(self, slo_key: str) -> str | None:
-        with self._reading() as conn:
+        with self._reading as conn:
             row = conn.execute(
                 "SELECT fingerprint FROM slo WHERE slo_key = ?", (slo_key,)
             ).fetchone()
@@ -585,7 +606,7 @@ class SQLiteStore:
 
     def retired(self) -> dict[str, float]:
         """Retired SLO keys and when they were retired."""
-        with self._reading() as conn:
+        with self._reading as conn:
             rows = conn.execute(
                 "SELECT slo_key, retired_at FROM slo WHERE retired_at IS NOT NULL"
             ).fetchall()
@@ -593,7 +614,7 @@ class SQLiteStore:
 
     def series(self, slo_key: str) -> dict[str, tuple[float, float]]:
         """Last ``(ts, value)`` of every counter series of the SLO."""
-        with self._reading() as conn:
+        with self._reading as conn:
             rows = conn.execute(
                 "SELECT series_key, ts, value FROM series WHERE slo_key = ?", (slo_key,)
             ).fetchall()
@@ -601,23 +622,23 @@ class SQLiteStore:
 
     def sum(self, slo_key: str, start: float, end: float) -> Counts:
         """Events in the buckets whose start lies in ``[start, end)``."""
-        with self._reading() as conn:
+        with self._reading as conn:
             return self._loaded(conn, slo_key).sum(start, end)
 
     def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
         """Events of each window ``[end - w, end)``, keyed by window."""
-        with self._reading() as conn:
+        with self._reading as conn:
             index = self._loaded(conn, slo_key)
             return {w: index.sum(end - w, end) for w in windows}
 
     def first_bucket(self, slo_key: str) -> float | None:
         """Start of the oldest stored bucket of the SLO, or None when it has none."""
-        with self._reading() as conn:
+        with self._reading as conn:
             return self._loaded(conn, slo_key).first()
 
     def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
         """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
-        with self._reading() as conn:
+        with self._reading as conn:
             rows = conn.execute(
                 "SELECT start, good, total FROM bucket "
                 "WHERE slo_key = ? AND start >= ? AND start < ? ORDER BY start",
@@ -627,7 +648,7 @@ class SQLiteStore:
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
         """The measured runs within ``[start, end)``, clipped to it, oldest first."""
-        with self._reading() as conn:
+        with self._reading as conn:
             rows = conn.execute(
                 "SELECT start, until FROM measured "
                 "WHERE slo_key = ? AND start < ? AND until > ? ORDER BY start",
@@ -641,7 +662,7 @@ class SQLiteStore:
 
     def slo_keys(self) -> tuple[str, ...]:
         """Every SLO the store holds anything for (retired ones too), sorted."""
-        with self._reading() as conn:
+        with self._reading as conn:
             rows = conn.execute("SELECT slo_key FROM slo ORDER BY slo_key").fetchall()
         return tuple(str(row[0]) for row in rows)
 
@@ -656,6 +677,7 @@ class SQLiteStore:
         conn, self._conn = self._conn, None
         fd, self._fd = self._fd, None
         self._index.clear()
+        self._last_run.clear()
         try:
             if conn is not None:
                 conn.close()
@@ -689,6 +711,43 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+class _Reading:
+    """``with store._reading as conn``: the lock held, the connection open, errors wrapped.
+
+    A class rather than a generator context manager: it is entered on every
+    window sum, and this keeps a sum within a few microseconds.
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self._store
+        store._lock.acquire()
+        try:
+            conn = store._open_conn()
+            if store._data_version is not None:
+                store._refresh(conn)
+        except BaseException as exc:
+            store._lock.release()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"event store {store.path}: {_describe(exc)}") from exc
+            raise
+        return conn
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._store._lock.release()
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"event store {self._store.path}: {_describe(exc)}") from exc
 
 
 def _describe(exc: sqlite3.Error) -> str:

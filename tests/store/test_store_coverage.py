@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 import random
+import sqlite3
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slo_exporter.errors import StoreError
 from slo_exporter.store import SQLiteStore
 from slo_exporter.store.sqlite import MERGE_GAP
 from tests.store.values import KEY, T0
@@ -115,3 +118,34 @@ def test_measured_seconds_equal_the_union_of_spans(
         stored = s.measured_spans(KEY, 0, 2 * T0)
         assert all(a < b for a, b in stored)
         assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(stored))
+
+
+def test_a_rolled_back_span_leaves_coverage_as_it_was(store: SQLiteStore) -> None:
+    """A commit whose span fails to store changes no run, and later spans merge correctly."""
+    store.commit(KEY, {}, measured=(T0, T0 + 30))
+    conn = sqlite3.connect(store.path)
+    with conn:
+        conn.execute(
+            "CREATE TRIGGER fail BEFORE UPDATE ON measured "
+            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+    with pytest.raises(StoreError, match="disk on fire"):
+        store.commit(KEY, {T0: (1, 1)}, measured=(T0 + 30, T0 + 60))
+    with conn:
+        conn.execute("DROP TRIGGER fail")
+    conn.close()
+    assert runs(store) == [(T0, T0 + 30)]
+    store.commit(KEY, {}, measured=(T0 + 30, T0 + 45))
+    store.commit(KEY, {}, measured=(T0 + 100, T0 + 110))
+    assert runs(store) == [(T0, T0 + 45), (T0 + 100, T0 + 110)]
+
+
+def test_coverage_continues_after_reopen_and_prune(tmp_path: Path) -> None:
+    """The newest run is found again after a reopen and after prune trimmed it."""
+    with SQLiteStore(tmp_path, 60.0) as s:
+        s.commit(KEY, {}, measured=(T0, T0 + 30))
+    with SQLiteStore(tmp_path, 60.0) as s:
+        s.commit(KEY, {}, measured=(T0 + 30, T0 + 60))
+        s.prune(T0 + 10)
+        s.commit(KEY, {}, measured=(T0 + 60, T0 + 90))
+        assert s.measured_spans(KEY, 0, 2 * T0) == [(T0 + 10, T0 + 90)]
