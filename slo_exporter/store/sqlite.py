@@ -97,7 +97,8 @@ class SQLiteStore:
         self.path = self.directory / FILENAME
         self._lock = threading.Lock()
         self._index: dict[str, BucketIndex] = {}
-        self._reading = _Reading(self)
+        self._reading = _Access(self, write=False)
+        self._writing = _Access(self, write=True)
         # The newest measured run of each SLO, once read: extending it (every
         # probe, every cycle) is then one UPDATE instead of a search.
         self._last_run: dict[str, Span] = {}
@@ -349,20 +350,6 @@ class SQLiteStore:
             self._data_version = version
             self._index.clear()
 
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """The connection, under the lock, for a writer whose file is still in place.
-
-        Callers open the transaction themselves and update the in-memory
-        state after COMMIT, still under the lock.
-        """
-        with self._lock, self._guard():
-            conn = self._open_conn()
-            if self._readonly:
-                raise StoreError(f"event store {self.path} is open read-only")
-            self._check_file()
-            yield conn
-
     def _open_conn(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError(f"event store {self.path} is closed")
@@ -450,7 +437,7 @@ class SQLiteStore:
         ``keep_events=True`` only the fingerprint is replaced. Either way the
         SLO is no longer retired.
         """
-        with self._writing() as conn, _transaction(conn):
+        with self._writing as conn, _transaction(conn):
             row = conn.execute(
                 "SELECT fingerprint FROM slo WHERE slo_key = ?", (slo_key,)
             ).fetchone()
@@ -475,7 +462,7 @@ class SQLiteStore:
         ``prune`` removes a retired SLO once its retirement is past retention."""
         _check_finite("at", at)
         keep = set(keep)
-        with self._writing() as conn, _transaction(conn):
+        with self._writing as conn, _transaction(conn):
             rows = conn.execute("SELECT slo_key, retired_at FROM slo ORDER BY slo_key").fetchall()
             retired = tuple(k for k, r in rows if k not in keep and r is None)
             restored = tuple(k for k, r in rows if k in keep and r is not None)
@@ -524,7 +511,7 @@ class SQLiteStore:
                 raise ValueError(f"measured span ends before it starts: {measured!r}")
 
         newest: Span | None = None
-        with self._writing() as conn:
+        with self._writing as conn:
             with _transaction(conn):
                 conn.executemany(_UPSERT_BUCKET, [(slo_key, s, g, t) for s, g, t in rows])
                 if series:
@@ -565,7 +552,7 @@ class SQLiteStore:
         _check_finite("before", before)
         # A bucket is kept while any part of it is at or after `before`.
         last_start = before - self._resolution
-        with self._writing() as conn:
+        with self._writing as conn:
             with _transaction(conn):
                 deleted = conn.execute(
                     "DELETE FROM bucket WHERE start <= ?", (last_start,)
@@ -713,24 +700,34 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-class _Reading:
-    """``with store._reading as conn``: the lock held, the connection open, errors wrapped.
+class _Access:
+    """``with store._reading as conn`` / ``with store._writing as conn``.
 
-    A class rather than a generator context manager: it is entered on every
-    window sum, and this keeps a sum within a few microseconds.
+    Holds the store's lock, hands out the open connection and turns SQLite
+    errors into ``StoreError``. A writer is refused on a read-only store and
+    when the path no longer names the file it locked; callers open the
+    transaction themselves and update memory after COMMIT, still under the
+    lock. A reader of a read-only store first drops indexes the writer made
+    stale. A class rather than a generator context manager: it is entered on
+    every window sum, and this keeps a sum within a few microseconds.
     """
 
-    __slots__ = ("_store",)
+    __slots__ = ("_store", "_write")
 
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: SQLiteStore, *, write: bool) -> None:
         self._store = store
+        self._write = write
 
     def __enter__(self) -> sqlite3.Connection:
         store = self._store
         store._lock.acquire()
         try:
             conn = store._open_conn()
-            if store._data_version is not None:
+            if self._write:
+                if store.readonly:
+                    raise StoreError(f"event store {store.path} is open read-only")
+                store._check_file()
+            elif store._data_version is not None:
                 store._refresh(conn)
         except BaseException as exc:
             store._lock.release()
