@@ -4,8 +4,10 @@ Schema history:
 
 1. ``meta``, ``slo`` (fingerprint, cursor), ``bucket``, ``series``.
 2. adds ``slo.retired_at`` (SLOs that left the configuration keep their
-   history until retention) and ``measured`` (coverage: the spans that were
-   measured, one row per contiguous run). Upgrading from 1 keeps every
+   history until retention) and coverage: the spans that were measured, one
+   row of ``measured`` per contiguous run, except the newest run, which is
+   ``slo.run_start``/``run_until`` so extending it rides on the cursor's
+   row write. Upgrading from 1 keeps every
    bucket, cursor and series; it forgets the stored fingerprints, which were
    a ``repr()`` the new release cannot compare (the next start records the
    new ones without touching the events), and estimates coverage from what
@@ -31,7 +33,9 @@ CREATE TABLE IF NOT EXISTS slo (
     slo_key     TEXT PRIMARY KEY,
     fingerprint TEXT,
     cursor      REAL,
-    retired_at  REAL
+    retired_at  REAL,
+    run_start   REAL,
+    run_until   REAL
 );
 CREATE TABLE IF NOT EXISTS bucket (
     slo_key TEXT NOT NULL,
@@ -85,6 +89,13 @@ GROUP BY s.slo_key
 HAVING MIN(b.start) < s.cursor
 """
 
+_NEWEST_RUN_TO_SLO = """
+UPDATE slo SET (run_start, run_until) = (
+    SELECT start, until FROM measured m WHERE m.slo_key = slo.slo_key
+    ORDER BY start DESC LIMIT 1
+)
+"""
+
 
 def create(conn: sqlite3.Connection) -> None:
     """Create the current tables where missing (a new file)."""
@@ -99,5 +110,12 @@ def upgrade(conn: sqlite3.Connection, version: int, resolution: float) -> None:
         conn.execute("ALTER TABLE slo ADD COLUMN retired_at REAL")
         conn.execute("UPDATE slo SET fingerprint = NULL")
         conn.execute(_MEASURED_1_TO_2)
+        conn.execute("ALTER TABLE slo ADD COLUMN run_start REAL")
+        conn.execute("ALTER TABLE slo ADD COLUMN run_until REAL")
         conn.execute(_PROBE_COVERAGE_1_TO_2, {"res": resolution})
         conn.execute(_READ_COVERAGE_1_TO_2)
+        conn.execute(_NEWEST_RUN_TO_SLO)
+        conn.execute(
+            "DELETE FROM measured WHERE (slo_key, start) IN "
+            "(SELECT slo_key, run_start FROM slo WHERE run_start IS NOT NULL)"
+        )

@@ -66,9 +66,14 @@ INSERT INTO series (slo_key, series_key, ts, value) VALUES (?, ?, ?, ?)
 ON CONFLICT (slo_key, series_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
 """
 
-_UPSERT_CURSOR = """
-INSERT INTO slo (slo_key, cursor) VALUES (?, ?)
-ON CONFLICT (slo_key) DO UPDATE SET cursor = excluded.cursor
+# One row write per commit: the cursor and the newest measured run (each
+# kept when NULL is given).
+_UPSERT_SLO = """
+INSERT INTO slo (slo_key, cursor, run_start, run_until) VALUES (?, ?, ?, ?)
+ON CONFLICT (slo_key) DO UPDATE SET
+    cursor = coalesce(excluded.cursor, cursor),
+    run_start = coalesce(excluded.run_start, run_start),
+    run_until = coalesce(excluded.run_until, run_until)
 """
 
 _OPENING = "cannot open event store"
@@ -99,8 +104,8 @@ class SQLiteStore:
         self._index: dict[str, BucketIndex] = {}
         self._reading = _Access(self, write=False)
         self._writing = _Access(self, write=True)
-        # The newest measured run of each SLO, once read: extending it (every
-        # probe, every cycle) is then one UPDATE instead of a search.
+        # The newest measured run of each SLO as committed, once read: extending
+        # it (every probe, every cycle) then needs no read and no extra statement.
         self._last_run: dict[str, Span] = {}
         self._conn: sqlite3.Connection | None = None
         self._fd: int | None = None
@@ -377,31 +382,27 @@ class SQLiteStore:
     ) -> Span:
         """Merge ``[start, until)`` into the SLO's measured runs; returns the newest run.
 
-        Runs are disjoint and more than ``MERGE_GAP`` apart. A span at or after
-        the start of the newest run (every probe, every cycle) extends it or
-        starts a new one; an older span walks back from the last run starting
-        by ``until`` and stops at the first run that ends before ``start``.
+        The newest run lives on the SLO's row (written with the cursor, so a
+        span that extends it costs no extra statement); older runs are rows
+        of ``measured``. Runs are disjoint and more than ``MERGE_GAP`` apart.
+        The caller writes the returned run to the SLO's row.
         """
         last = self._last_run.get(slo_key)
         if last is None:
             row = conn.execute(
-                "SELECT start, until FROM measured WHERE slo_key = ? ORDER BY start DESC LIMIT 1",
-                (slo_key,),
+                "SELECT run_start, run_until FROM slo WHERE slo_key = ?", (slo_key,)
             ).fetchone()
-            last = None if row is None else (float(row[0]), float(row[1]))
-        if last is None or start > last[1] + MERGE_GAP:
-            conn.execute(
-                "INSERT INTO measured (slo_key, start, until) VALUES (?, ?, ?)",
-                (slo_key, start, until),
-            )
+            if row is None or row[0] is None:
+                return (start, until)
+            last = (float(row[0]), float(row[1]))
+        if start > last[1] + MERGE_GAP:  # a new run: the newest one is closed
+            conn.execute("INSERT INTO measured (slo_key, start, until) VALUES (?, ?, ?)",
+                         (slo_key, *last))
             return (start, until)
         if start >= last[0]:
-            if until > last[1]:
-                conn.execute(
-                    "UPDATE measured SET until = ? WHERE slo_key = ? AND start = ?",
-                    (until, slo_key, last[0]),
-                )
             return (last[0], max(until, last[1]))
+        # Older than the newest run: merge with the closed runs it touches,
+        # walking back from the last one that starts by `until`.
         rows = conn.execute(
             "SELECT start, until FROM measured WHERE slo_key = ? AND start <= ? "
             "ORDER BY start DESC",
@@ -416,10 +417,12 @@ class SQLiteStore:
             absorbed.append((slo_key, run_start))
         rows.close()
         conn.executemany("DELETE FROM measured WHERE slo_key = ? AND start = ?", absorbed)
+        if hi >= last[0] - MERGE_GAP:
+            return (lo, max(hi, last[1]))
         conn.execute(
             "INSERT INTO measured (slo_key, start, until) VALUES (?, ?, ?)", (slo_key, lo, hi)
         )
-        return (lo, hi) if (slo_key, last[0]) in absorbed else last
+        return last
 
     def _note_data(self) -> None:
         """Say in the marker, once, that this store holds events."""
@@ -519,13 +522,11 @@ class SQLiteStore:
                         _UPSERT_SERIES,
                         [(slo_key, key, ts, value) for key, (ts, value) in series.items()],
                     )
-                if cursor is not None:
-                    conn.execute(_UPSERT_CURSOR, (slo_key, cursor))
-                else:
-                    # Every SLO with data has a row, so listing SLOs stays cheap.
-                    conn.execute("INSERT OR IGNORE INTO slo (slo_key) VALUES (?)", (slo_key,))
                 if measured is not None and measured[1] > measured[0]:
                     newest = self._add_span(conn, slo_key, *measured)
+                # Every SLO with data has a row, so listing SLOs stays cheap.
+                run_start, run_until = newest or (None, None)
+                conn.execute(_UPSERT_SLO, (slo_key, cursor, run_start, run_until))
             # Only after COMMIT: memory never runs ahead of the disk. An index
             # not loaded yet will read these rows when it is.
             if newest is not None:
@@ -560,6 +561,11 @@ class SQLiteStore:
                 conn.execute("DELETE FROM series WHERE ts < ?", (before,))
                 conn.execute("DELETE FROM measured WHERE until <= ?", (before,))
                 conn.execute("UPDATE measured SET start = ? WHERE start < ?", (before, before))
+                conn.execute(
+                    "UPDATE slo SET run_start = NULL, run_until = NULL WHERE run_until <= ?",
+                    (before,),
+                )
+                conn.execute("UPDATE slo SET run_start = ? WHERE run_start < ?", (before, before))
                 gone = tuple(
                     str(row[0])
                     for row in conn.execute(
@@ -637,9 +643,11 @@ class SQLiteStore:
         """The measured runs within ``[start, end)``, clipped to it, oldest first."""
         with self._reading as conn:
             rows = conn.execute(
-                "SELECT start, until FROM measured "
-                "WHERE slo_key = ? AND start < ? AND until > ? ORDER BY start",
-                (slo_key, end, start),
+                "SELECT start, until FROM measured WHERE slo_key = :key "
+                "AND start < :end AND until > :start "
+                "UNION ALL SELECT run_start, run_until FROM slo WHERE slo_key = :key "
+                "AND run_start < :end AND run_until > :start ORDER BY 1",
+                {"key": slo_key, "start": start, "end": end},
             ).fetchall()
         return [(max(float(s), start), min(float(u), end)) for s, u in rows]
 

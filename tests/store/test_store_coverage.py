@@ -126,7 +126,7 @@ def test_a_rolled_back_span_leaves_coverage_as_it_was(store: SQLiteStore) -> Non
     conn = sqlite3.connect(store.path)
     with conn:
         conn.execute(
-            "CREATE TRIGGER fail BEFORE UPDATE ON measured "
+            "CREATE TRIGGER fail BEFORE UPDATE OF run_until ON slo "
             "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
         )
     with pytest.raises(StoreError, match="disk on fire"):
@@ -149,3 +149,13 @@ def test_coverage_continues_after_reopen_and_prune(tmp_path: Path) -> None:
         s.prune(T0 + 10)
         s.commit(KEY, {}, measured=(T0 + 60, T0 + 90))
         assert s.measured_spans(KEY, 0, 2 * T0) == [(T0 + 10, T0 + 90)]
+
+
+def test_a_late_span_joins_older_runs_to_the_newest(store: SQLiteStore) -> None:
+    """A span arriving late that bridges an older run and the newest run makes one run."""
+    store.commit(KEY, {}, measured=(T0, T0 + 10))
+    store.commit(KEY, {}, measured=(T0 + 20, T0 + 30))
+    store.commit(KEY, {}, measured=(T0 + 5, T0 + 25))
+    assert runs(store) == [(T0, T0 + 30)]
+    store.commit(KEY, {}, measured=(T0 + 30, T0 + 40))
+    assert runs(store) == [(T0, T0 + 40)]

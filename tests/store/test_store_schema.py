@@ -134,3 +134,14 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
         SQLiteStore(tmp_path, RES)
     with pytest.raises(StoreError, match="schema version 99, newer than"):
         SQLiteStore(tmp_path, RES, readonly=True)
+
+
+def test_upgraded_probe_coverage_keeps_growing(tmp_path: Path) -> None:
+    """After the upgrade, new probes extend the newest estimated run."""
+    write_schema_1(tmp_path)
+    with SQLiteStore(tmp_path, RES) as s:
+        s.record(PROBE, T0 + 40 * RES, good=True, span=RES)
+        assert s.measured_spans(PROBE, 0, 2 * T0) == [
+            (T0, T0 + 20 * RES),
+            (T0 + 30 * RES, T0 + 41 * RES),
+        ]
