@@ -46,6 +46,7 @@ from slo_exporter.store.marker import MARKER, Marker, read_marker, write_marker
 from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
 
 FILENAME = "events.db"
+LEGACY_LOCK = "lock"  # the side lock file of schema-1 releases
 SCHEMA_VERSION = schema.SCHEMA_VERSION
 
 MERGE_GAP = 1.0
@@ -149,6 +150,7 @@ class SQLiteStore:
         if marker is not None and marker.has_data and not self.path.exists():
             raise self._lost("is missing (deleted?)")
         self._fd = self._take_lock()
+        self._refuse_legacy_writer()
         conn = self._connect(f"file:{quote(str(self.path))}")
         self._conn = conn
         self._check_identity(conn, marker)
@@ -259,6 +261,29 @@ class SQLiteStore:
             os.close(fd)
             raise
         return fd
+
+    def _refuse_legacy_writer(self) -> None:
+        """Refuse while a release of schema 1 runs on this path.
+
+        That release locked a side file named ``lock`` instead of the
+        database; during a rolling upgrade it may still be writing.
+        """
+        legacy = self.directory / LEGACY_LOCK
+        try:
+            fd = os.open(legacy, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"cannot open event store {self.path}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise StoreError(
+                f"event store {self.path} is in use by an older slo-exporter process "
+                f"(it holds {legacy}); stop it before starting this one"
+            ) from exc
+        finally:
+            os.close(fd)
 
     def _check_file(self) -> None:
         """The path still names the file this writer has open and locked."""

@@ -336,3 +336,29 @@ def test_reader_survives_a_sqlite_reader_in_the_same_file(tmp_path: Path) -> Non
             conn.close()
         s.commit(KEY, {T0: (1, 1)})
         assert s.sum(KEY, 0, 2 * T0) == Counts(2, 2)
+
+
+LEGACY_HOLD = """
+    import fcntl, sys
+    handle = open(sys.argv[1], "a+")
+    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("ready", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_running_older_release_keeps_the_new_one_off(tmp_path: Path) -> None:
+    """While a schema-1 release holds its side lock file, the new release does not open."""
+    filled(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(LEGACY_HOLD), str(tmp_path / "lock")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        with pytest.raises(StoreError, match="in use by an older slo-exporter process"):
+            SQLiteStore(tmp_path, RES)
+    finally:
+        release(proc)
+    SQLiteStore(tmp_path, RES).close()  # the side file alone does not keep it off
