@@ -4,7 +4,7 @@ Fills a fresh store with N SLOs x D days of buckets (default 100 x 30 days at
 60 s, 43,200 buckets per SLO) the way the engine does after a cold start (one
 transaction per SLO per backfill chunk), then measures what an evaluation
 cycle costs: one small commit per SLO (the newest buckets, series state,
-cursor) and the sums of every exported window.
+cursor, the span the read measured) and the sums of every exported window.
 
     python bench/store_bench.py [--slos 100] [--days 30] [--resolution 60] [--cycles 20]
 """
