@@ -115,7 +115,7 @@ class SQLiteStore:
         self._store_id = ""
         self._has_data = False
         try:
-            with self._guard(_OPENING):
+            with self._opening():
                 if readonly:
                     self._open_readonly()
                 else:
@@ -161,7 +161,7 @@ class SQLiteStore:
                 f"(got {mode!r}); put the storage path on a local disk"
             )
         conn.execute("PRAGMA synchronous=NORMAL")
-        with self._guard(_OPENING), _transaction(conn):
+        with self._opening(), _transaction(conn):
             meta = self._read_meta(conn)
             self._check_version(meta)
             if "schema_version" in meta:
@@ -200,7 +200,7 @@ class SQLiteStore:
         conn = self._connect(f"file:{quote(str(self.path))}?mode=ro")
         self._conn = conn
         self._check_identity(conn, marker)
-        with self._guard(_OPENING):
+        with self._opening():
             meta = self._read_meta(conn)
             self._check_version(meta)
             version = int(meta.get("schema_version", 0))
@@ -303,11 +303,8 @@ class SQLiteStore:
     def _check_identity(self, conn: sqlite3.Connection, marker: Marker | None) -> None:
         if marker is None or not marker.has_data:
             return
-        with self._guard(_OPENING):
-            has_meta = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-            ).fetchone()
-            db_id = self._read_meta(conn).get("store_id") if has_meta else None
+        with self._opening():
+            db_id = self._read_meta(conn).get("store_id")
         if db_id is None:
             raise self._lost("is empty (replaced or truncated?)")
         if db_id != marker.store_id:
@@ -364,14 +361,16 @@ class SQLiteStore:
     # ------------------------------------------------------------ helpers
 
     @contextmanager
-    def _guard(self, doing: str = "event store") -> Iterator[None]:
-        """Turn any SQLite error into a StoreError naming the file."""
+    def _opening(self) -> Iterator[None]:
+        """While opening: any SQLite error or damaged meta value is a StoreError naming the file."""
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(f"{doing} {self.path}: {_describe(exc)}") from exc
-        except (ValueError, KeyError) as exc:  # a damaged meta table
-            raise StoreError(f"{doing} {self.path}: the meta table is damaged ({exc!r})") from exc
+            raise StoreError(f"{_OPENING} {self.path}: {_describe(exc)}") from exc
+        except (ValueError, KeyError) as exc:
+            raise StoreError(
+                f"{_OPENING} {self.path}: the meta table is damaged ({exc!r})"
+            ) from exc
 
     def _refresh(self, conn: sqlite3.Connection) -> None:
         """Read-only: drop cached indexes when the writer committed since the last read."""

@@ -362,3 +362,14 @@ def test_a_running_older_release_keeps_the_new_one_off(tmp_path: Path) -> None:
     finally:
         release(proc)
     SQLiteStore(tmp_path, RES).close()  # the side file alone does not keep it off
+
+
+def test_damaged_meta_table_is_a_store_error(tmp_path: Path) -> None:
+    """A meta value that cannot be read is a StoreError, not a ValueError traceback."""
+    filled(tmp_path)
+    conn = sqlite3.connect(tmp_path / FILENAME)
+    with conn:
+        conn.execute("UPDATE meta SET value = 'sixty' WHERE key = 'resolution'")
+    conn.close()
+    with pytest.raises(StoreError, match="the meta table is damaged"):
+        SQLiteStore(tmp_path, RES)
