@@ -4,7 +4,7 @@ Fills a fresh store with N SLOs x D days of buckets (default 100 x 30 days at
 60 s, 43,200 buckets per SLO) the way the engine does after a cold start (one
 transaction per SLO per backfill chunk), then measures what an evaluation
 cycle costs: one small commit per SLO (the newest buckets, series state,
-cursor) and the sums of every exported window.
+cursor, the span the read measured) and the sums of every exported window.
 
     python -m bench.store_bench [--slos 100] [--days 30] [--resolution 60] [--cycles 20]
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from slo_exporter.model import STANDARD_WINDOWS
 from slo_exporter.slomath import required_windows, window_bounds
-from slo_exporter.store import FILENAME, EventStore
+from slo_exporter.store import FILENAME, SQLiteStore
 
 DAY = 86400.0
 SERIES_PER_SLO = 10
@@ -32,7 +32,7 @@ def keys(n: int) -> list[str]:
 
 
 def backfill(
-    store: EventStore, slos: list[str], start: float, end: float, rng: random.Random
+    store: SQLiteStore, slos: list[str], start: float, end: float, rng: random.Random
 ) -> int:
     """One commit per SLO per chunk, like a cold-start backfill; returns commits made."""
     res = store.resolution
@@ -47,7 +47,9 @@ def backfill(
                 total = float(rng.randint(100, 1000))
                 deltas[b] = (total - rng.randint(0, 2), total)
             series = {f"s{j}": (chunk_end - 1.0, float(j)) for j in range(SERIES_PER_SLO)}
-            store.commit(key, deltas, cursor=chunk_end, series=series)
+            store.commit(
+                key, deltas, cursor=chunk_end, series=series, measured=(chunk_start, chunk_end)
+            )
             commits += 1
         chunk_start = chunk_end
     return commits
@@ -77,7 +79,7 @@ def main() -> None:
             f"= {buckets_per_slo:,} buckets per SLO, {len(windows)} windows summed per SLO"
         )
 
-        store = EventStore(path, res)
+        store = SQLiteStore(path, res)
         t = time.perf_counter()
         commits = backfill(store, slos, now - period, now, rng)
         elapsed = time.perf_counter() - t
@@ -90,7 +92,7 @@ def main() -> None:
         size = sum(p.stat().st_size for p in path.glob(FILENAME + "*"))
         print(f"file size:     {size / 2**20:,.0f} MiB ({size / rows:.0f} bytes per bucket)")
 
-        store = EventStore(path, res)
+        store = SQLiteStore(path, res)
         t = time.perf_counter()
         for key in slos:
             store.sums(key, now, windows)
@@ -108,7 +110,9 @@ def main() -> None:
                 deltas = {newest - res: (1.0, 2.0), newest: (5.0, 5.0)}
                 series = {f"s{j}": (t_eval, float(cycle)) for j in range(SERIES_PER_SLO)}
                 t = time.perf_counter()
-                store.commit(key, deltas, cursor=t_eval, series=series)
+                store.commit(
+                    key, deltas, cursor=t_eval, series=series, measured=(t_eval - 30.0, t_eval)
+                )
                 t2 = time.perf_counter()
                 _, end = window_bounds(t_eval, res, res)
                 store.sums(key, end, windows)
@@ -118,7 +122,7 @@ def main() -> None:
         n = args.cycles * args.slos
         print(
             f"steady commit: {n / commit_s:,.0f} commits/s "
-            f"({commit_s / n * 1e6:,.0f} us each: 2 buckets, {SERIES_PER_SLO} series, cursor)"
+            f"({commit_s / n * 1e6:,.0f} us each: 2 buckets, {SERIES_PER_SLO} series, cursor, span)"
         )
         print(
             f"steady sums:   {n / sums_s:,.0f} SLOs/s "
@@ -132,7 +136,10 @@ def main() -> None:
         t = time.perf_counter()
         pruned = store.prune(now - period + 2 * DAY)
         elapsed = time.perf_counter() - t
-        print(f"prune:         {pruned:,} buckets (2 days x {args.slos} SLOs) in {elapsed:.2f} s")
+        print(
+            f"prune:         {pruned.buckets:,} buckets (2 days x {args.slos} SLOs) "
+            f"in {elapsed:.2f} s"
+        )
         store.close()
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

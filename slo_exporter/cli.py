@@ -24,7 +24,7 @@ from slo_exporter.model import Config
 from slo_exporter.redact import scrub
 from slo_exporter.rules import render_rules
 from slo_exporter.runtime import check_prometheus_settings
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SQLiteStore
 from slo_exporter.webconfig import load_web_config
 
 #: Outside the 9100-9999 exporter block of Prometheus's default port
@@ -155,7 +155,7 @@ def _open_store(path: str, resolution: float) -> EventStore | None:
     each is a storage problem, never a listen problem.
     """
     try:
-        return EventStore(path, resolution)
+        return SQLiteStore(path, resolution)
     except (StoreError, OSError, sqlite3.Error) as exc:
         structlog.get_logger("slo_exporter").error("storage_unusable", path=path, error=str(exc))
         return None

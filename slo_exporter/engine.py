@@ -34,7 +34,7 @@ from typing import Any
 import structlog
 
 from slo_exporter import accounting, slomath
-from slo_exporter.errors import SloExporterError, SourceError
+from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.history import budget_history
 from slo_exporter.ingest import Ingestor, Pruner, adopt_definitions
 from slo_exporter.model import SLO, Config, ProbeSLI
@@ -89,9 +89,10 @@ class Engine:
         self._probe_slos = tuple(s for s in config.slos if isinstance(s.sli, ProbeSLI))
         self._failures = FailureLog(self._log)
         self._ingestor = Ingestor(store, client, config.prometheus, config.slos,
-                                  stop=self._stop, log=self._log)
+                                  stop=self._stop, log=self._log, on_error=self._on_error)
         self._pruner = Pruner(store, config, self._log)
-        adopt_definitions(store, config.slos, self._log)  # a store error fails the build here
+        # a store error fails the build here
+        adopt_definitions(store, config.slos, self._log, at=self._clock())
         workers = min(max(1, max_workers), len(config.slos))
         self._pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slo-eval")
                       if workers > 1 else None)
@@ -181,6 +182,8 @@ class Engine:
         try:
             if not self._ingestor.read(slo, at):
                 return None
+        except QueryCancelled:
+            return None  # a shutdown, not a failure: the SLO keeps its last status
         except SourceError as exc:
             self._on_error(exc.reason)
             self._failures.failed(slo, "query", exc.reason, str(exc), at)

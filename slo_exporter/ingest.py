@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from slo_exporter import accounting
@@ -37,48 +37,39 @@ PRUNE_EVERY = 3600.0
 BACKFILL_LEAD = 600.0
 
 
-def adopt_definitions(store: EventStore, slos: Sequence[SLO], log: Any) -> None:
+def adopt_definitions(store: EventStore, slos: Sequence[SLO], log: Any, at: float) -> None:
     """Match the stored history of each SLO name to its current definition."""
-    retire_removed(store, [slo.key for slo in slos], log)
+    retire_removed(store, [slo.key for slo in slos], log, at)
     for slo in slos:
         stored = store.fingerprint(slo.key)
         fingerprint = slo.source_fingerprint
-        if stored is None or stored == fingerprint:
-            store.ensure_fingerprint(slo.key, fingerprint)
-        elif isinstance(slo.sli, ProbeSLI):
+        changed = stored is not None and stored != fingerprint
+        # A probe's events cannot be measured again: they stay whatever changed.
+        store.ensure_fingerprint(slo.key, fingerprint, keep_events=not slo.remeasurable)
+        if not changed:
+            continue
+        if isinstance(slo.sli, ProbeSLI):
             log.warning("probe_target_changed", service=slo.service, slo=slo.name,
                         events="kept")
-            _refingerprint_keeping_events(store, slo.key, fingerprint)
         else:
             log.info("slo_definition_changed", service=slo.service, slo=slo.name,
                      events="read again")
-            store.ensure_fingerprint(slo.key, fingerprint)  # drops events and cursor
 
 
-def retire_removed(store: EventStore, keep: Iterable[str], log: Any) -> tuple[str, ...]:
-    """SLOs the store holds that are no longer configured; their events stay.
+def retire_removed(store: EventStore, keep: Iterable[str], log: Any, at: float) -> None:
+    """Mark SLOs the store holds that are no longer configured; their events stay.
 
-    The one place that tells the store about removed SLOs. Until the store
-    can mark them (``store.retire``), nothing is deleted here: ``prune``
-    removes their buckets by age like every other SLO's, and an SLO added back
-    before that finds its events and cursor where it left them.
+    ``prune`` deletes a retired SLO's history once its retirement is older
+    than the retention; an SLO added back before that finds its events and
+    cursor where it left them.
     """
-    kept = set(keep)
-    gone = tuple(key for key in store.slo_keys() if key not in kept)
-    for key in gone:
+    change = store.retire(keep, at=at)
+    for key in change.retired:
         service, _, name = key.partition("/")
         log.info("slo_retired", service=service, slo=name, events="kept until retention")
-    return gone
-
-
-def _refingerprint_keeping_events(store: EventStore, slo_key: str, fingerprint: str) -> None:
-    # The store's ensure_fingerprint drops events on a change; with its
-    # keep_events option this becomes one call:
-    #   store.ensure_fingerprint(slo_key, fingerprint, keep_events=True)
-    kept = store.buckets(slo_key, -math.inf, math.inf)
-    store.ensure_fingerprint(slo_key, fingerprint)
-    if kept:
-        store.commit(slo_key, {start: (good, total) for start, good, total in kept})
+    for key in change.restored:
+        service, _, name = key.partition("/")
+        log.info("slo_restored", service=service, slo=name)
 
 
 class Ingestor:
@@ -93,11 +84,14 @@ class Ingestor:
         *,
         stop: threading.Event,
         log: Any,
+        on_error: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self._store = store
         self._client = client
         self._chunk = prometheus.backfill_chunk
         self._overlap = prometheus.query_delay
+        self._max_increase = prometheus.max_counter_increase
+        self._on_error = on_error
         self._stop = stop
         self._log = log
         # le label text per latency SLO, discovered once instead of every cycle
@@ -137,19 +131,27 @@ class Ingestor:
                 # one query per chunk: the overlap rides on the chunk it precedes
                 chunk=self._chunk + self._overlap,
                 le_cache=self._le_cache.setdefault(slo.key, {}),
+                max_increase=self._max_increase,
             )
-            self._commit(slo, batch)
+            self._reject(slo, batch.rejected)
+            self._commit(slo, lo, batch)
             state = dict(batch.series)
         if slo.key in self._backfilling:
             self._backfilling.discard(slo.key)
             self._log.info("backfill_done", service=slo.service, slo=slo.name, until=until)
         return True
 
-    def _commit(self, slo: SLO, batch: accounting.EventBatch) -> None:
-        # The one write of Prometheus events. The store's coverage-aware
-        # commit adds measured=(chunk start, batch.covered_until) here.
+    def _reject(self, slo: SLO, rejected: Sequence[accounting.Rejection]) -> None:
+        """Implausible series data is left out, logged and counted; the rest goes on."""
+        for r in rejected:
+            self._on_error("implausible")
+            self._log.warning("series_rejected", service=slo.service, slo=slo.name,
+                              series=r.series, reason=r.reason, samples=r.samples, at=r.at)
+
+    def _commit(self, slo: SLO, since: float, batch: accounting.EventBatch) -> None:
+        # The one write of Prometheus events, with the span the read measured.
         self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until,
-                           series=batch.series)
+                           series=batch.series, measured=(since, batch.covered_until))
 
 
 class Pruner:
@@ -167,6 +169,10 @@ class Pruner:
             return 0
         self._last = now
         removed = self._store.prune(before=now - self._keep)
-        if removed:
-            self._log.info("store_pruned", buckets=removed)
-        return removed
+        if removed.buckets:
+            self._log.info("store_pruned", buckets=removed.buckets)
+        for key in removed.slos:
+            service, _, name = key.partition("/")
+            self._log.warning("slo_history_deleted", service=service, slo=name,
+                              reason="retired longer than the retention")
+        return removed.buckets

@@ -92,7 +92,7 @@ class ProbeRecorder:
         self._skipping.discard(key)
         self._metrics.observe(slo, result)
         try:
-            self._write(key, at, good)
+            self._write(key, at, good, sli.interval)
         except Exception as exc:  # a full disk must not kill the probe loop
             self._on_error("store")
             reason = f"store write failed: {exc}"
@@ -105,10 +105,10 @@ class ProbeRecorder:
         with self._lock:
             self._last_seen[key] = at
 
-    def _write(self, key: str, at: float, good: bool) -> None:
-        # The one write of probe events. The store's coverage-aware record
-        # adds span=(the probe's interval) here.
-        self._store.record(key, at, good)
+    def _write(self, key: str, at: float, good: bool, span: float) -> None:
+        # The one write of probe events; a probe measures its target until
+        # the next one is due.
+        self._store.record(key, at, good, span=span)
 
     def _skip(self, slo: SLO, result: ProbeResult) -> None:
         self._metrics.observe(slo, result)  # counted as skipped, never as the target's

@@ -153,7 +153,8 @@ class Runtime:
         one; an SLO reset this way is read again from its source.
         """
         for slo in self.config.slos:
-            if self._deps.store.ensure_fingerprint(slo.key, slo.source_fingerprint):
+            if self._deps.store.ensure_fingerprint(slo.key, slo.source_fingerprint,
+                                                   keep_events=not slo.remeasurable):
                 log.info("slo_definition_restored", service=slo.service, slo=slo.name)
 
     def start_probes(self) -> None:

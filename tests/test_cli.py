@@ -17,7 +17,7 @@ import structlog
 
 from slo_exporter import cli
 from slo_exporter.daemon import Daemon
-from slo_exporter.store import EventStore
+from slo_exporter.store import SQLiteStore
 
 GOOD = """\
 evaluation_interval: 1s
@@ -146,9 +146,12 @@ def test_storage_on_a_full_device_is_a_storage_error(
     """Storage on a full device (/dev/full) is storage_unusable, not listen_failed."""
     storage = tmp_path / "data"
     storage.mkdir()
-    os.symlink("/dev/full", storage / "lock")
+    # The store's first write at start is its identity marker, through this
+    # temporary file: every write to /dev/full fails with ENOSPC.
+    os.symlink("/dev/full", storage / ".store.id.tmp")
     code = cli.main(["run", f"--config.file={config_file}", f"--storage.path={storage}",
-                     f"--web.listen-address={_free_address()}", "--log.format=json"])
+                     f"--web.listen-address={_free_address()}", "--log.format=json"],
+                    started=lambda daemon: daemon.request_stop("the store should have failed"))
 
     err = capsys.readouterr().err
     assert code == 1
@@ -173,7 +176,7 @@ def test_listen_address_in_use_is_a_listen_error(
     assert code == 1
     assert "event=listen_failed" in err
     assert address in err
-    with EventStore(storage, 60.0) as store:  # the lock was released
+    with SQLiteStore(storage, 60.0) as store:  # the lock was released
         assert store.slo_keys() == ("shop/homepage",)
 
 

@@ -43,7 +43,7 @@ from slo_exporter.probes import ProbeResult, ProbeScheduler
 from slo_exporter.probes.scheduler import OnResult
 from slo_exporter.prometheus import ClientPool
 from slo_exporter.runtime import ClientFactory, default_client
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SQLiteStore
 
 #: bounds of a stop in these tests; a wait for a condition never exceeds WAIT
 FAST = Timings(probe_stop=1.0, cycle_grace=0.3, force_after=5.0)
@@ -124,15 +124,15 @@ class Prober:
         return make
 
 
-class FlakyStore(EventStore):
+class FlakyStore(SQLiteStore):
     """A real store that fails ``ensure_fingerprint`` while ``fail`` is set."""
 
     fail = False
 
-    def ensure_fingerprint(self, slo_key: str, fingerprint: str) -> bool:
+    def ensure_fingerprint(self, slo_key: str, fingerprint: str, *, keep_events: bool) -> bool:
         if self.fail:
             raise StoreError(f"event store {self.path}: database or disk is full")
-        return super().ensure_fingerprint(slo_key, fingerprint)
+        return super().ensure_fingerprint(slo_key, fingerprint, keep_events=keep_events)
 
 
 class Exited(Exception):
@@ -196,7 +196,7 @@ class Harness:
                timings: Timings = FAST,
                probe_factory: Callable[..., ProbeScheduler] | None = None,
                client_factory: ClientFactory = default_client) -> Daemon:
-        store = store or EventStore(self.tmp_path / "data", config.storage.resolution)
+        store = store or SQLiteStore(self.tmp_path / "data", config.storage.resolution)
         daemon = Daemon(
             config, Options("127.0.0.1:0", str(self.tmp_path / "data"), "slo.yaml"), store,
             registry=CollectorRegistry(), client_factory=client_factory,
@@ -278,7 +278,7 @@ def test_shutdown_before_start_releases_port_and_store(harness: Harness, tmp_pat
     """A daemon built but never started shuts down cleanly and frees its store lock."""
     daemon = harness.daemon(make_config(probe_slo("home")))
     assert daemon.shutdown() is True
-    with EventStore(tmp_path / "data", 60.0) as again:
+    with SQLiteStore(tmp_path / "data", 60.0) as again:
         assert again.slo_keys() == ("web/home",)
 
 
@@ -441,7 +441,7 @@ def test_evaluate_is_skipped_once_stopping(harness: Harness) -> None:
 
 def test_listen_error_closes_the_runtime(harness: Harness, tmp_path: Path) -> None:
     """An unusable listen address raises ListenError."""
-    store = EventStore(tmp_path / "data", 60.0)
+    store = SQLiteStore(tmp_path / "data", 60.0)
     with pytest.raises(ListenError, match="host:port"):
         Daemon(make_config(probe_slo("home")), Options("nowhere", str(tmp_path)), store,
                registry=CollectorRegistry())
@@ -482,7 +482,7 @@ def test_probing_moves_over_without_losing_or_doubling_events(harness: Harness) 
     daemon.shutdown()
 
     runs = harness.prober.runs["http://127.0.0.1:9/home"]
-    with EventStore(harness.tmp_path / "data", 60.0) as store:
+    with SQLiteStore(harness.tmp_path / "data", 60.0) as store:
         assert events(store, "web/home") == runs
     assert harness.prober.overlaps == 0
 
@@ -719,7 +719,7 @@ def test_probes_outliving_the_handover_are_logged_and_recorded(harness: Harness)
     assert daemon.shutdown() is True
 
     assert [e["event"] for e in logs].count("probes_still_running") == 1
-    with EventStore(harness.tmp_path / "data", 60.0) as store:
+    with SQLiteStore(harness.tmp_path / "data", 60.0) as store:
         assert events(store, "web/home") == slow.runs["http://127.0.0.1:9/home"]
 
 

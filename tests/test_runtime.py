@@ -36,7 +36,7 @@ from slo_exporter.runtime import (
     check_prometheus_settings,
     needs_prometheus,
 )
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SQLiteStore
 
 OK = ProbeResult(success=True, duration=0.01, reason="ok")
 
@@ -101,7 +101,7 @@ def prometheus() -> Iterator[EmptyPrometheus]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[EventStore]:
-    with EventStore(tmp_path, 60.0) as s:
+    with SQLiteStore(tmp_path, 60.0) as s:
         yield s
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SQLiteStore
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[EventStore]:
-    s = EventStore(tmp_path, 60.0)
+    s = SQLiteStore(tmp_path, 60.0)
     yield s
     s.close()

@@ -14,7 +14,7 @@ from slo_exporter.errors import StoreError
 from slo_exporter.model import SLO, ProbeSLI
 from slo_exporter.probes import ProbeMetrics, ProbeResult
 from slo_exporter.recorder import ProbeRecorder
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SQLiteStore
 from tests.engine.support import CONFIG, NOW, ScriptedSource
 
 PROBE = "web/probe"
@@ -23,7 +23,7 @@ EMFILE = ProbeResult(success=False, duration=0.0, reason="other",
                      detail="[Errno 24] Too many open files")
 
 
-class FillingDisk(EventStore):
+class FillingDisk(SQLiteStore):
     """A real store whose writes fail while ``full`` is set, as on a full disk."""
 
     full = False

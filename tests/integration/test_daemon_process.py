@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import pytest
 import requests
 
-from slo_exporter.store import EventStore
+from slo_exporter.store import SQLiteStore
 from tests.support.alerting_chain import FlakyTarget
 from tests.support.harness import (
     HOST,
@@ -144,7 +144,7 @@ def test_sigterm_stops_cleanly_and_leaves_the_store_intact(
     db = exporter.storage / "events.db"
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    with EventStore(exporter.storage, 60.0) as store:
+    with SQLiteStore(exporter.storage, 60.0) as store:
         assert store.slo_keys() == ("shop/homepage",)
         assert store.sum("shop/homepage", 0.0, time.time() + 3600).total >= 2
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from slo_exporter.store import EventStore
+from slo_exporter.store import SQLiteStore
 from tests.support.alerting_chain import LoopbackServer, QuietHandler
 from tests.support.harness import ExporterFactory, ExporterProcess, HarnessError, Scrape, wait_until
 
@@ -210,7 +210,7 @@ def test_sigkill_between_probes_keeps_history_and_downtime_is_no_data(
 
         killed_at = kill_between_probes(exporter, target)
         served_at_kill = target.counts()
-        with EventStore(exporter.storage, RESOLUTION) as store:
+        with SQLiteStore(exporter.storage, RESOLUTION) as store:
             stored = store.sum(KEY, 0.0, time.time() + 3600)
         assert (stored.good, stored.total) == (served_at_kill.good, served_at_kill.total), (
             f"store after SIGKILL holds good={stored.good} total={stored.total}, "

@@ -421,13 +421,13 @@ def seed_probe_history(
     # The store and config modules are the daemon's own: the events must be
     # laid out exactly as the daemon would have written them.
     from slo_exporter.config import parse_config
-    from slo_exporter.store import EventStore
+    from slo_exporter.store import SQLiteStore
 
     parsed = parse_config(yaml.safe_dump(dict(config), sort_keys=False), "seed.yaml")
-    with EventStore(storage, parsed.storage.resolution) as store:
+    with SQLiteStore(storage, parsed.storage.resolution) as store:
         res = store.resolution
         for slo in parsed.slos:
-            store.ensure_fingerprint(slo.key, slo.source_fingerprint)
+            store.ensure_fingerprint(slo.key, slo.source_fingerprint, keep_events=True)
             deltas: dict[float, tuple[float, float]] = {}
             for start, end, share in segments:
                 at = start
