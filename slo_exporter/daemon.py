@@ -48,7 +48,7 @@ from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
 from slo_exporter.model import Config
 from slo_exporter.probes import ProbeMetrics, ProbeScheduler
-from slo_exporter.redact import scrub
+from slo_exporter.redact import remember_config, scrub
 from slo_exporter.runtime import (
     ClientFactory,
     Collaborators,
@@ -162,6 +162,7 @@ class Daemon:
             client_factory=client_factory,
             probe_scheduler_factory=probe_scheduler_factory,
         )
+        remember_config(config)  # its secrets are masked in every log line and page
         check_prometheus_settings(config)  # bad settings fail here, at start-up
         self.rt = Runtime.build(config, self.deps)
         self.registry.register(SnapshotCollector(lambda: self.rt.engine.snapshot))
@@ -233,6 +234,7 @@ class Daemon:
                 return False
             try:
                 config = self._load(self.config_file)
+                remember_config(config)
                 if config.storage.resolution != self.rt.config.storage.resolution:
                     raise ReloadRefused("storage.resolution can only change with a restart")
                 check_prometheus_settings(config)

@@ -22,6 +22,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, WrappedLogger
 
+from slo_exporter.redact import scrub_event
+
 LEVELS = ("debug", "info", "warn", "error")
 FORMATS = ("logfmt", "json")
 
@@ -76,6 +78,8 @@ def configure(level: str = "info", fmt: str = "logfmt", stream: TextIO | None = 
         raise ValueError(f"log format must be logfmt or json, got {fmt!r}")
     numeric = _NUMERIC[level]
     shared: list[Any] = [
+        # first: no processor after it sees a secret (libraries' records included)
+        scrub_event,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
     ]
@@ -84,6 +88,7 @@ def configure(level: str = "info", fmt: str = "logfmt", stream: TextIO | None = 
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            scrub_event,  # again: tracebacks are rendered only now
             _renderer(fmt),
         ],
     )

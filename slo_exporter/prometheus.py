@@ -910,11 +910,13 @@ def _is_read_timeout(exc: BaseException) -> bool:
 def _read_secret(path: str, what: str, promql: str) -> str:
     try:
         with open(path, encoding="utf-8") as fh:
-            return fh.read().strip()
+            secret = fh.read().strip()
     except OSError as exc:
         raise errors.QueryError(
             f"cannot read prometheus {what} {path!r}: {exc.strerror}", query=promql
         ) from exc
+    redact.remember(secret)  # rotated content is masked too
+    return secret
 
 
 def _snippet(body: bytes | bytearray) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -63,6 +64,8 @@ def remember(*secrets: str | None) -> None:
     (a reload may remove a secret from the config while old text still holds it).
     """
     fresh = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
+    if fresh.issubset(_KNOWN.values):  # the common case: a file read again, unchanged
+        return
     with _KNOWN.lock:
         _KNOWN.values = tuple(sorted(set(_KNOWN.values) | fresh, key=len, reverse=True))
 
@@ -102,7 +105,9 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def scrub_event(_logger: object, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def scrub_event(
+    _logger: object, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: every string in a log event goes through ``scrub``."""
     return {key: _scrub_value(value) for key, value in event.items()}
 

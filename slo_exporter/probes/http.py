@@ -33,7 +33,7 @@ from slo_exporter.probes.result import (
     classify_os_error,
     self_error,
 )
-from slo_exporter.redact import redact_url
+from slo_exporter.redact import redact_url, remember
 
 USER_AGENT = "slo-exporter-probe"
 REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
@@ -129,13 +129,16 @@ def _authorization(target: model.HTTPProbe) -> str | None:
     try:
         if target.bearer_token_file:
             with open(target.bearer_token_file, encoding="utf-8") as f:
-                return f"Bearer {f.read().strip()}"
+                token = f.read().strip()
+            remember(token)  # rotated content is masked too
+            return f"Bearer {token}"
         if target.basic_auth is not None:
             ba = target.basic_auth
             password = ba.password or ""
             if ba.password_file:
                 with open(ba.password_file, encoding="utf-8") as f:
                     password = f.read().rstrip("\r\n")
+                remember(password)
             token = base64.b64encode(f"{ba.username}:{password}".encode()).decode("ascii")
             return f"Basic {token}"
     except OSError as exc:
