@@ -102,7 +102,8 @@ def test_cold_start_exports_exact_windows(
 ) -> None:
     """A cold-started daemon's first evaluation has exact 30d/1d/6h/1h events, SLI, burn rate."""
     prometheus = make_prometheus()
-    exporter = make_exporter(exporter_config(prometheus.url, SLOS, evaluation_interval="5s"))
+    exporter = make_exporter(exporter_config(prometheus.url, SLOS, evaluation_interval="5s",
+                                                   timeout="5s"))
     began = time.monotonic()
     exporter.start(ready_timeout=120)
     record_property("cold_start_seconds", round(time.monotonic() - began, 2))

@@ -95,6 +95,9 @@ def test_probes_stay_up_while_a_reload_waits_on_prometheus(
     with FlakyTarget() as target:
         probe_only = _config(_probe_slo("home", f"{target.url}/"))
         probe_only["prometheus"] = {"url": trickling.url, "timeout": "30s", "retries": 1}
+        # a query may take as long as the interval (the added SLO's first
+        # cycle hangs on it for 15 s, half the interval, with its retries)
+        probe_only["evaluation_interval"] = "30s"
         exporter: ExporterProcess = make_exporter(probe_only)
         try:
             exporter.start(ready_timeout=60)

@@ -79,7 +79,7 @@ def trickling() -> Iterator[TricklingPrometheus]:
 def _config(prometheus_url: str, probe_url: str) -> dict[str, Any]:
     return {
         "prometheus": {"url": prometheus_url, "timeout": "30s", "retries": 1},
-        "evaluation_interval": "5s",
+        "evaluation_interval": "30s",  # a query may take as long as the interval
         "services": [{"name": "api", "slos": [
             {"name": "availability", "objective": 99.5, "window": "30d",
              "sli": {"ratio": {"bad": 'http_requests_total{code=~"5.."}',
