@@ -143,7 +143,7 @@ def measure_daemon(
         prometheus.url, slos,
         evaluation_interval=f"{args.evaluation_interval}s",
         query_delay=f"{args.query_delay}s",
-        timeout="60s",
+        timeout=f"{args.evaluation_interval}s",  # at most the interval (config rule)
     )
     exporter = ExporterProcess(work / "exporter", config)
     began = time.monotonic()

@@ -24,6 +24,7 @@ belongs to, counted in a self-metric and logged, and never stops the daemon.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class SloExporterError(Exception):
@@ -39,10 +40,13 @@ class ConfigProblem:
     reason: str
     line: int | None = None
 
+    #: what kind of remark this is, shown after the location ("" for an error)
+    tag: ClassVar[str] = ""
+
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
         field = f" {self.path}:" if self.path else ""
-        return f"{where}:{field} {self.reason}"
+        return f"{where}:{self.tag}{field} {self.reason}"
 
 
 class ConfigError(SloExporterError):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ from slo_exporter.runtime import (
     needs_prometheus,
 )
 from slo_exporter.store import EventStore, SQLiteStore
+from tests.support.fake_prometheus import EmptyPrometheus
 
 OK = ProbeResult(success=True, duration=0.01, reason="ok")
 
@@ -56,40 +55,6 @@ def ratio_slo(name: str = "api") -> SLO:
 def config(*slos: SLO, url: str = "http://127.0.0.1:9") -> Config:
     return Config(services=(Service("web", tuple(slos)),),
                   prometheus=PrometheusConfig(url=url, timeout=2.0, retries=1, query_delay=0.0))
-
-
-class EmptyPrometheus:
-    """Answers every query on 127.0.0.1 with an empty matrix and counts requests."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                owner.requests += 1
-                body = json.dumps({"status": "success",
-                                   "data": {"resultType": "matrix", "result": []}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 
 @pytest.fixture

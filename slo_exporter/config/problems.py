@@ -12,23 +12,17 @@ Must not know any config schema: the native loader and future dialect loaders
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from slo_exporter.errors import ConfigError, ConfigProblem
 
 
 @dataclass(frozen=True)
-class ConfigWarning:
-    """A located remark about a value that is valid but probably not meant."""
+class ConfigWarning(ConfigProblem):
+    """A located remark about a value that is valid but probably not meant;
+    printed and logged, never fatal."""
 
-    file: str
-    path: str
-    reason: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        field = f" {self.path}:" if self.path else ""
-        return f"{where}: warning:{field} {self.reason}"
+    tag: ClassVar[str] = " warning:"
 
 
 class Problems:

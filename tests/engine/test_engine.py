@@ -4,8 +4,6 @@ pool, stopping, and failure logs that change only with the state."""
 from __future__ import annotations
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
 
 from structlog.testing import capture_logs
 
@@ -16,6 +14,7 @@ from slo_exporter.model import PrometheusConfig
 from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
 from slo_exporter.store import EventStore
 from tests.engine.support import CONFIG, NOW, ScriptedSource
+from tests.support.fake_prometheus import EmptyPrometheus
 
 _HEAD, _REST = CONFIG.split("services:\n")
 _API, _WEB = _REST.split("  - name: web\n")
@@ -169,32 +168,6 @@ def test_worker_threads_live_across_cycles(store: EventStore) -> None:
     assert 1 <= len(source.threads) <= 3
 
 
-class _CountingPrometheus(BaseHTTPRequestHandler):
-    """Answers every query with an empty matrix over keep-alive HTTP/1.1 connections."""
-
-    protocol_version = "HTTP/1.1"
-    connections: ClassVar[set[tuple[str, int]]] = set()
-
-    def do_GET(self) -> None:
-        self._answer()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self._answer()
-
-    def _answer(self) -> None:
-        self.connections.add(self.client_address)
-        body = b'{"status":"success","data":{"resultType":"matrix","result":[]}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 class _PerThreadClient:
     """One PrometheusClient per worker thread, as the daemon wires it."""
 
@@ -223,11 +196,8 @@ class _PerThreadClient:
 
 def test_prometheus_connections_are_reused_across_cycles(store: EventStore) -> None:
     """Five cycles open at most one connection per pool thread, not new ones every cycle."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _CountingPrometheus)
-    _CountingPrometheus.connections = set()
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    text = TWO_SOURCES.replace("http://127.0.0.1:1\"", f'http://127.0.0.1:{server.server_port}"')
+    server = EmptyPrometheus()
+    text = TWO_SOURCES.replace("http://127.0.0.1:1\"", f'http://127.0.0.1:{server.port}"')
     config = parse_config(text, "t.yaml")
     client = _PerThreadClient(config.prometheus)
     clock = [NOW]
@@ -242,9 +212,8 @@ def test_prometheus_connections_are_reused_across_cycles(store: EventStore) -> N
         engine.close()
         for c in client.clients:
             c.close()
-        server.shutdown()
-        server.server_close()
-    assert 1 <= len(_CountingPrometheus.connections) <= len(client.clients) <= 3
+        server.close()
+    assert 1 <= len(server.connections) <= len(client.clients) <= 3
 
 
 def test_close_ends_the_pool_and_later_cycles_still_run(store: EventStore) -> None:
