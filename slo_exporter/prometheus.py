@@ -31,6 +31,7 @@ import errno
 import io
 import json
 import math
+import re
 import os
 import selectors
 import socket
@@ -926,8 +927,41 @@ def _snippet(body: bytes | bytearray) -> str:
 
 
 def _clean(exc: BaseException) -> str:
-    """An exception's text for an error message: credentials scrubbed, bounded."""
-    return redact.scrub(str(exc))[:500]
+    """An exception's text for an error message: credentials scrubbed, bounded.
+
+    Transport errors wrap the operating system's reason three levels deep
+    (requests -> urllib3 pool -> connection -> socket error); the reason is
+    what an operator needs ("Connection refused"), not the wrappers' reprs.
+    """
+    text = str(exc)
+    root = _os_reason(exc)
+    if root is None:  # the wrappers kept only the text: "... [Errno 111] Connection refused"
+        match = _ERRNO_TEXT.search(text)
+        root = match.group(1).strip() if match else None
+    return redact.scrub(root if root is not None else text)[:300]
+
+
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\"()\[\]]+)")
+
+
+def _os_reason(exc: BaseException) -> str | None:
+    """The ``strerror`` of the innermost operating-system error behind ``exc``, if any."""
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    found: str | None = None
+    while todo and len(seen) < 32:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            found = current.strerror  # keep going: a deeper one is more precise
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+        for attr in ("reason", "__cause__", "__context__"):
+            inner = getattr(current, attr, None)
+            if isinstance(inner, BaseException):
+                todo.append(inner)
+    return found
 
 
 def _fmt_time(ts: float) -> str:

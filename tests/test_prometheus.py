@@ -628,6 +628,9 @@ def test_connection_refused_is_retried_then_raised() -> None:
     assert info.value.reason == "connection"
     assert info.value.query == "up"
     assert not client.healthy()
+    # the operating system's reason, not three layers of wrapper reprs
+    assert str(info.value) == (
+        f"cannot reach http://127.0.0.1:{port}/api/v1/query: Connection refused (query: up)")
 
 
 def test_trickled_answer_hits_the_overall_deadline() -> None:
