@@ -31,8 +31,8 @@ import errno
 import io
 import json
 import math
-import re
 import os
+import re
 import selectors
 import socket
 import threading
