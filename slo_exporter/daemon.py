@@ -43,7 +43,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from slo_exporter import api, statuspage
-from slo_exporter.config import load_config
+from slo_exporter.config import ConfigWarning, load_config
 from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
 from slo_exporter.model import Config
@@ -64,6 +64,16 @@ log = structlog.get_logger("slo_exporter.daemon")
 
 #: seconds between refreshes of probe SLOs (store reads only, about 30 us each)
 PROBE_REFRESH = 1.0
+
+
+def load_logging_warnings(path: str) -> Config:
+    """Load a configuration for a reload; its warnings are logged, never fatal."""
+    warnings: list[ConfigWarning] = []
+    config = load_config(path, warnings)
+    for warning in warnings:
+        log.warning("config_warning", file=warning.file, line=warning.line,
+                    path=warning.path, reason=warning.reason)
+    return config
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,7 @@ class Daemon:
         logger: Any = None,
         client_factory: ClientFactory = default_client,
         probe_scheduler_factory: ProbeSchedulerFactory = ProbeScheduler,
-        load: Callable[[str], Config] = load_config,
+        load: Callable[[str], Config] = load_logging_warnings,
         timings: Timings = Timings(),
         hard_exit: Callable[[int], NoReturn] = os._exit,
     ) -> None:

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from slo_exporter.config import load_config
-from slo_exporter.daemon import Daemon, ListenError, Options, Timings
+from slo_exporter.daemon import Daemon, ListenError, Options, Timings, load_logging_warnings
 from slo_exporter.errors import ConfigError, ConfigProblem, StoreError
 from slo_exporter.model import (
     SLO,
@@ -798,3 +798,23 @@ def test_pages_render_from_the_current_runtime(harness: Harness) -> None:
     assert "home" in requests.get(f"{url}/", timeout=2).text
     slos = requests.get(f"{url}/api/v1/slos", timeout=2).json()
     assert "home" in json.dumps(slos)
+
+
+def test_a_reload_logs_the_new_files_warnings(tmp_path: Path) -> None:
+    """The default loader of a reload logs each warning (an objective of 0.99) as config_warning."""
+    path = tmp_path / "slo.yaml"
+    path.write_text(
+        "services:\n"
+        "  - name: web\n"
+        "    slos:\n"
+        "      - name: home\n"
+        "        objective: 0.99\n"
+        "        window: 1d\n"
+        "        sli: {probe: {http: {url: 'http://127.0.0.1:9/'}}}\n")
+    with capture_logs() as logs:
+        config = load_logging_warnings(str(path))
+
+    assert config.slos[0].objective == 0.0099
+    warnings = [e for e in logs if e["event"] == "config_warning"]
+    assert len(warnings) == 1
+    assert warnings[0]["path"] == "services[0].slos[0].objective"
