@@ -31,12 +31,15 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_logging() -> Iterator[None]:
-    """Undo logging set-up done by a test (``cli.main`` configures structlog and the
-    stdlib root logger for its own stderr), so a later test never writes to a
-    stream pytest has already closed."""
+    """Undo logging set-up done by a test (``cli.main`` and ``logs.configure`` set up
+    structlog and the stdlib root logger for their own stderr), so a later test
+    never writes to a stream pytest has already closed."""
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    handlers, level, last_resort = list(root.handlers), root.level, logging.lastResort
     yield
-    structlog.reset_defaults()
-    root.handlers[:] = handlers
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
     root.setLevel(level)
+    logging.lastResort = last_resort
+    structlog.reset_defaults()

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
-import structlog
 
 from slo_exporter import cli
 from slo_exporter.daemon import Daemon
@@ -35,18 +32,6 @@ services:
 """
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """``main`` configures logging globally; put the defaults back afterwards."""
-    root = logging.getLogger()
-    handlers, level, last_resort = list(root.handlers), root.level, logging.lastResort
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    logging.lastResort = last_resort
-    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,20 +13,6 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from slo_exporter import logs
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Each test configures logging from scratch and leaves the defaults behind."""
-    root = logging.getLogger()
-    handlers, level, last_resort = list(root.handlers), root.level, logging.lastResort
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-    root.setLevel(level)
-    logging.lastResort = last_resort
-    structlog.reset_defaults()
 
 
 def _late_job_warning(stream: io.StringIO) -> str:
