@@ -1,5 +1,5 @@
 """``python -m slo_exporter`` is the same as the ``slo-exporter`` command."""
 
-from slo_exporter.cli import main
+from slo_exporter.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -74,8 +74,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *,
-         started: Callable[[Daemon], None] | None = None) -> int:
-    """Run the command line; ``started`` sees the daemon once it serves (for tests)."""
+         started: Callable[[Daemon], None] | None = None, exiting: bool = False) -> int:
+    """Run the command line; ``started`` sees the daemon once it serves (for tests).
+
+    ``exiting``: the process ends when this returns, so ``run`` leaves the stop
+    signals ignored instead of restoring their default actions.
+    """
     args = _parser().parse_args(argv)
     if args.command == "rules":
         sys.stdout.write(render_rules())
@@ -110,11 +114,11 @@ def main(argv: Sequence[str] | None = None, *,
         sys.stdout.write(
             f"{args.config_file}: OK, {len(config.services)} service(s), {slos} SLO(s)\n")
         return 0
-    return _run(args, config, started)
+    return _run(args, config, started, exiting)
 
 
 def _run(args: argparse.Namespace, config: Config,
-         started: Callable[[Daemon], None] | None) -> int:
+         started: Callable[[Daemon], None] | None, exiting: bool) -> int:
     log = structlog.get_logger("slo_exporter")
     if args.web_config_file:
         try:
@@ -141,7 +145,7 @@ def _run(args: argparse.Namespace, config: Config,
     log.info("starting", version=__version__, config=args.config_file,
              services=len(config.services), slos=len(config.slos))
     if started is None:
-        return daemon.run()
+        return daemon.run(keep_handlers=exiting)
     daemon.start()
     started(daemon)
     return daemon.wait()
@@ -161,5 +165,10 @@ def _open_store(path: str, resolution: float) -> EventStore | None:
         return None
 
 
+def entry() -> None:
+    """The ``slo-exporter`` command: ``main`` for a process that exits when it returns."""
+    raise SystemExit(main(exiting=True))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -32,6 +32,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +63,8 @@ from slo_exporter.web import WebServer, html_page, json_page
 
 log = structlog.get_logger("slo_exporter.daemon")
 
+#: how often ``wait`` acts on signals noted by the handler
+SIGNAL_POLL = 0.1
 #: seconds between refreshes of probe SLOs (store reads only, about 30 us each)
 PROBE_REFRESH = 1.0
 
@@ -155,6 +158,7 @@ class Daemon:
         self.probe_metrics = ProbeMetrics()
         self.registry.register(self.probe_metrics)
         self._stop = threading.Event()
+        self._signals: deque[int] = deque()  # noted by the handler, acted on by wait()
         self._finished = threading.Event()  # the orderly part of a stop is done
         self._stop_lock = threading.Lock()
         self._cycle_lock = threading.Lock()  # a cycle and a reload's build never overlap
@@ -381,16 +385,23 @@ class Daemon:
         self.scheduler.start()
         self._started = True
 
-    def run(self) -> int:
-        """Start, then block until a stop is requested (SIGTERM/SIGINT); returns the exit code."""
-        self.start()
-        return self.wait()
+    def run(self, *, keep_handlers: bool = False) -> int:
+        """Start, then block until a stop is requested (SIGTERM/SIGINT); returns the exit code.
 
-    def wait(self) -> int:
+        ``keep_handlers``: see ``wait``.
+        """
+        self.start()
+        return self.wait(keep_handlers=keep_handlers)
+
+    def wait(self, *, keep_handlers: bool = False) -> int:
         """Block until a stop is requested, then shut down; returns the exit code.
 
         Signals are handled only when called on the main thread (Python
-        delivers them there).
+        delivers them there). With ``keep_handlers`` (the process is about to
+        exit) the signals stay ignored after the stop, so one landing between
+        ``stopped`` and the exit is not given its default action (SIGHUP would
+        end the process with a failure code). Ignored, not handled: Python
+        resets its own handlers to the defaults while the interpreter exits.
         """
         previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
@@ -399,12 +410,17 @@ class Daemon:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
             }
         try:
-            while not self._stop.wait(0.2):
-                pass
+            while not self._stop.wait(SIGNAL_POLL):
+                self._handle_signals()
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            clean = self.shutdown()
+            # Our handler stays while stopping: a second SIGTERM or Ctrl-C is
+            # noted and ignored (the watchdog bounds the stop), never a default
+            # action that kills the process halfway or raises KeyboardInterrupt.
+            try:
+                clean = self.shutdown()
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, signal.SIG_IGN if keep_handlers else handler)
         if not clean:
             # A cycle stuck in a query or a probe stuck in a system call runs
             # on a worker thread the interpreter would wait for at exit.
@@ -415,10 +431,21 @@ class Daemon:
         return 0
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        if signum == signal.SIGHUP:
-            self.request_reload()
-            return
-        self.request_stop(signal.Signals(signum).name)
+        # Runs on the main thread between any two bytecodes, possibly while
+        # that thread holds a lock the work of a stop needs (the stop lock,
+        # a logging handler's). So it only notes the signal; ``wait`` acts on
+        # it within SIGNAL_POLL. A burst of signals then cannot deadlock.
+        self._signals.append(signum)
+
+    def _handle_signals(self) -> None:
+        while self._signals:
+            signum = self._signals.popleft()
+            if self._stop.is_set():
+                continue  # already stopping: neither a reload nor a second stop
+            if signum == signal.SIGHUP:
+                self.request_reload()
+            else:
+                self.request_stop(signal.Signals(signum).name)
 
     def request_reload(self) -> threading.Thread:
         """Reload on a thread of its own (a signal handler must not block)."""

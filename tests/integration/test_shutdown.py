@@ -11,6 +11,7 @@ import json
 import signal
 import socket
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -132,3 +133,36 @@ def test_sigterm_during_a_stuck_cold_backfill_exits_0_within_10s(
             "SELECT SUM(total) FROM bucket WHERE slo_key = 'api/home'").fetchone()[0]
     assert probes is not None, "no probe event was stored before the stop"
     assert probes >= 1
+
+
+def test_a_burst_of_signals_still_exits_0_within_10s(
+        make_exporter: ExporterFactory, trickling: TricklingPrometheus) -> None:
+    """SIGTERM, SIGINT and SIGHUP in a burst (a supervisor and its child both forwarding,
+    Ctrl-C pressed twice) never deadlock the stop: exit 0 in under 10 s."""
+    with FlakyTarget() as target:
+        exporter = make_exporter(_config(trickling.url, f"{target.url}/"))
+        try:
+            exporter.launch()
+            assert trickling.queried.wait(30), "the daemon never queried:\n" + exporter.log_tail()
+            wait_until(lambda: True if "backfill_started" in _events(exporter) else None,
+                       timeout=10, what="backfill_started", on_timeout=exporter.log_tail)
+            assert exporter.proc is not None
+            started = time.monotonic()
+            # Over half a second: signals land before, during and after the stop begins.
+            for i in range(60):
+                exporter.proc.send_signal((signal.SIGTERM, signal.SIGINT, signal.SIGHUP)[i % 3])
+                time.sleep(0.01)
+            try:
+                code = exporter.proc.wait(timeout=EXIT_WITHIN + 5)
+            except subprocess.TimeoutExpired:
+                exporter.proc.kill()
+                pytest.fail("the daemon hung after a burst of signals\n" + exporter.log_tail(),
+                            pytrace=False)
+            took = time.monotonic() - started
+        except HarnessError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    assert took < EXIT_WITHIN, f"exit took {took:.1f}s\n{exporter.log_tail()}"
+    assert code == 0, exporter.log_tail()
+    assert _events(exporter).count("shutdown_requested") == 1
+    assert "Traceback" not in exporter.log_path.read_text(errors="replace")
