@@ -44,7 +44,7 @@ _HUNDRED = Decimal(100)
 def _percent(value: object, what: str) -> Decimal:
     # A float here would already have lost the contract's digits (99.9 is
     # 99.900000000000005684...), so callers must say what they mean.
-    if not isinstance(value, Decimal) or isinstance(value, bool):
+    if not isinstance(value, Decimal):
         raise ValueError(
             f"{what} must be a decimal.Decimal percentage such as Decimal('99.9'), "
             f"got {value!r} ({type(value).__name__})"
