@@ -187,6 +187,21 @@ def test_clock_going_back_across_midnight_keeps_the_repeated_evening_in_the_old_
     assert midnight == utc(2019, 10, 26, 22)
 
 
+def test_clock_going_back_after_midnight_keeps_the_repeated_evening_in_the_new_month() -> None:
+    """St. John's went from 00:01 NDT back to 23:01 NST on 2009-11-01: that hour is November's.
+
+    November started at 00:00 NDT (02:30 UTC); at 02:31 UTC the clock read
+    October 31st again, but periods tile time, so the instant stays in November.
+    """
+    month = CalendarPeriod("month", "America/St_Johns")
+    repeated = utc(2009, 11, 1, 2, 31, second=30)
+    assert datetime.fromtimestamp(repeated, ZoneInfo("America/St_Johns")).day == 31
+    assert month.current(repeated) == (utc(2009, 11, 1, 2, 30), utc(2009, 12, 1, 3, 30))
+    assert (month.label_of(repeated), month.current(utc(2009, 11, 1, 2, 29))[1]) == (
+        "2009-11", utc(2009, 11, 1, 2, 30)
+    )
+
+
 def test_two_hour_dst_change_stays_within_longest() -> None:
     """Antarctica/Troll goes back 2 hours in October; longest still bounds that month."""
     month = CalendarPeriod("month", "Antarctica/Troll")
