@@ -10,7 +10,12 @@ Must not parse YAML, read files or clocks.
 """
 
 from slo_exporter.model.alerting import ALERT_WINDOWS, AlertWindow
-from slo_exporter.model.calendar import CALENDAR_UNITS, CalendarPeriod, CalendarUnit
+from slo_exporter.model.calendar import (
+    CALENDAR_UNITS,
+    CalendarPeriod,
+    CalendarUnit,
+    parse_label,
+)
 from slo_exporter.model.config import (
     SLI,
     SLO,
@@ -68,4 +73,5 @@ __all__ = [
     "Template",
     "fingerprint",
     "frozen_map",
+    "parse_label",
 ]

@@ -20,6 +20,7 @@ Must not read a clock: every method takes the instant it is asked about.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -33,6 +34,11 @@ _DAY = 86400.0
 #: A period is at most that much longer than its calendar days.
 _LONGEST_SHIFT = 2 * 3600.0
 _LONGEST_DAYS = {"week": 7, "month": 31, "quarter": 92}
+_LABELS: tuple[tuple[CalendarUnit, re.Pattern[str]], ...] = (
+    ("week", re.compile(r"(\d{4})-W(\d{2})", re.ASCII)),
+    ("month", re.compile(r"(\d{4})-(\d{2})", re.ASCII)),
+    ("quarter", re.compile(r"(\d{4})-Q(\d)", re.ASCII)),
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,16 @@ class CalendarPeriod:
             return f"{first.year}-{first.month:02d}"
         return f"{first.year}-Q{(first.month - 1) // 3 + 1}"
 
+    def span_of(self, label: str) -> tuple[float, float]:
+        """``[start, end)`` of the period named ``label``, the inverse of ``label_of``.
+
+        Raises ValueError when the label does not name a period of this unit.
+        """
+        unit, first = parse_label(label)
+        if unit != self.unit:
+            raise ValueError(f"period {label!r} is a {unit}, not a {self.unit}")
+        return self._start(first), self._start(_shift(self.unit, first, 1))
+
     def bounds(self, at: float, resolution: float) -> tuple[float, float]:
         """``[start, end)`` of the period to date at ``at``, in whole store buckets.
 
@@ -128,6 +144,33 @@ class CalendarPeriod:
     def _start(self, day: date) -> float:
         """The first instant at or after local midnight starting ``day``."""
         return _first_instant_at_or_after(datetime(day.year, day.month, day.day), self.time_zone)
+
+
+def parse_label(label: str) -> tuple[CalendarUnit, date]:
+    """The unit and first day of the period named ``label``: ``2026-W10``, ``2026-03``, ``2026-Q1``.
+
+    Raises ValueError, saying which forms are accepted, for anything else,
+    including a month 13, a quarter 5 or a week 53 of a year with 52 ISO weeks.
+    """
+    for unit, pattern in _LABELS:
+        match = pattern.fullmatch(label)
+        if match is None:
+            continue
+        year, number = int(match[1]), int(match[2])
+        try:
+            if unit == "week":
+                return unit, date.fromisocalendar(year, number, 1)
+            if unit == "month":
+                return unit, date(year, number, 1)
+            if 1 <= number <= 4:
+                return unit, date(year, number * 3 - 2, 1)
+        except ValueError:
+            pass
+        break
+    raise ValueError(
+        f"unknown period {label!r}: expected a month (2026-03), a quarter (2026-Q1) "
+        "or an ISO week (2026-W10)"
+    )
 
 
 def _zone(name: str) -> ZoneInfo:

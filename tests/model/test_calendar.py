@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slo_exporter.model import CALENDAR_UNITS, CalendarPeriod, CalendarUnit
+from slo_exporter.model import CALENDAR_UNITS, CalendarPeriod, CalendarUnit, parse_label
 from slo_exporter.model.calendar import _first_instant_at_or_after
 
 DAY = 86400.0
@@ -208,6 +208,48 @@ def test_two_hour_dst_change_stays_within_longest() -> None:
     assert month.length(utc(2026, 10, 15)) == 31 * DAY + 2 * HOUR <= month.longest
 
 
+# --- period labels ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "unit", "first"),
+    [
+        ("2026-03", "month", date(2026, 3, 1)),
+        ("2026-Q1", "quarter", date(2026, 1, 1)),
+        ("2026-Q4", "quarter", date(2026, 10, 1)),
+        ("2026-W01", "week", date(2025, 12, 29)),
+        ("2020-W53", "week", date(2020, 12, 28)),
+    ],
+)
+def test_parse_label(label: str, unit: str, first: date) -> None:
+    """A label names its unit and first day; ISO weeks by their week-year."""
+    assert parse_label(label) == (unit, first)
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["2026-13", "2026-00", "2026-Q0", "2026-Q5", "2026-W00", "2025-W53", "2026-3", "26-03",
+     "2026-03-01", "2026-q1", "march", "", "2026-\u0663\u0663", " 2026-03"],
+)
+def test_parse_label_refuses_what_is_not_a_period(label: str) -> None:
+    """A month 13, quarter 5, week 53 of a 52-week year or free text is refused with the forms."""
+    with pytest.raises(ValueError, match=r"unknown period .*2026-03.*2026-Q1.*2026-W10"):
+        parse_label(label)
+
+
+def test_span_of_a_berlin_month() -> None:
+    """span_of('2026-03') in Berlin is the 44,580-minute March."""
+    assert CalendarPeriod("month", "Europe/Berlin").span_of("2026-03") == (
+        utc(2026, 2, 28, 23), utc(2026, 3, 31, 22)
+    )
+
+
+def test_span_of_refuses_a_label_of_another_unit() -> None:
+    """A quarter's label given to a monthly period is refused, naming both units."""
+    with pytest.raises(ValueError, match=r"'2026-Q1' is a quarter, not a month"):
+        CalendarPeriod("month").span_of("2026-Q1")
+
+
 # --- neighbours and the engine's bounds -------------------------------------------------------
 
 
@@ -295,8 +337,9 @@ def test_period_starts_at_its_first_midnight(at: float, zone: str, unit: Calenda
 @settings(max_examples=200, deadline=None)
 @given(at=instants, zone=zones, unit=units)
 def test_label_names_the_first_day(at: float, zone: str, unit: CalendarUnit) -> None:
-    """The label of a period is the same at every instant in it and names its first day."""
+    """A period's label is the same at every instant in it, and span_of maps it back."""
     period = CalendarPeriod(unit, zone)
     start, end = period.current(at)
     assert period.label_of(at) == period.label_of(start) == period.label_of(end - 0.001)
     assert period.label_of(end) != period.label_of(start)
+    assert period.span_of(period.label_of(at)) == (start, end)
