@@ -30,9 +30,12 @@ CalendarUnit = Literal["week", "month", "quarter"]
 CALENDAR_UNITS: tuple[CalendarUnit, ...] = ("week", "month", "quarter")
 
 _DAY = 86400.0
-#: The largest DST change in the tz database: Antarctica/Troll moves by 2 h.
-#: A period is at most that much longer than its calendar days.
-_LONGEST_SHIFT = 2 * 3600.0
+#: How much longer than its calendar days a period can be. DST adds 1 h in
+#: most zones and 2 h in Antarctica/Troll, but a zone changing its standard
+#: offset adds more (Antarctica/Casey, 3 h in March 2018; Alaska, a whole
+#: day in 1867), so the bound is a day: keeping one more day is cheap,
+#: keeping too little loses a period's start.
+_LONGEST_SHIFT = _DAY
 _LONGEST_DAYS = {"week": 7, "month": 31, "quarter": 92}
 _LABELS: tuple[tuple[CalendarUnit, re.Pattern[str]], ...] = (
     ("week", re.compile(r"(\d{4})-W(\d{2})", re.ASCII)),
@@ -64,9 +67,9 @@ class CalendarPeriod:
     def longest(self) -> float:
         """The longest the period can be, which is how far back data is kept.
 
-        The longest calendar span (7, 31 or 92 days) plus the largest DST
-        change any zone makes (2 h, Antarctica/Troll), so the bound holds in
-        every zone, not only in those that change by an hour.
+        The longest calendar span (7, 31 or 92 days) plus one day, the most
+        any offset change in the tz database has added, so the bound holds
+        in every zone, not only in those whose DST moves by an hour.
         """
         return _LONGEST_DAYS[self.unit] * _DAY + _LONGEST_SHIFT
 

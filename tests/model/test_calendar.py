@@ -202,6 +202,12 @@ def test_clock_going_back_after_midnight_keeps_the_repeated_evening_in_the_new_m
     )
 
 
+def test_standard_offset_change_stays_within_longest() -> None:
+    """Antarctica/Casey moved from +11 to +08 in March 2018: that month lasted 31 d 3 h."""
+    month = CalendarPeriod("month", "Antarctica/Casey")
+    assert month.length(utc(2018, 3, 15)) == 31 * DAY + 3 * HOUR <= month.longest
+
+
 def test_two_hour_dst_change_stays_within_longest() -> None:
     """Antarctica/Troll goes back 2 hours in October; longest still bounds that month."""
     month = CalendarPeriod("month", "Antarctica/Troll")
@@ -288,8 +294,8 @@ def test_bounds_floor_an_off_grid_start_to_the_bucket_grid() -> None:
 
 @pytest.mark.parametrize(("unit", "days"), [("week", 7), ("month", 31), ("quarter", 92)])
 def test_longest(unit: CalendarUnit, days: int) -> None:
-    """longest is the most calendar days plus the largest DST change (2 h)."""
-    assert CalendarPeriod(unit).longest == days * DAY + 2 * HOUR
+    """longest is the most calendar days plus a day, the largest offset change in tzdata."""
+    assert CalendarPeriod(unit).longest == (days + 1) * DAY
 
 
 # --- properties -------------------------------------------------------------------------------
