@@ -134,11 +134,10 @@ class CalendarPeriod:
         """The local calendar date the period holding ``at`` starts on."""
         local = datetime.fromtimestamp(at, _zone(self.time_zone)).date()
         first = _period_start_date(self.unit, local)
-        # The local date can disagree with the tiling near a boundary: after
-        # the clock goes back across midnight, the repeated late evening
-        # already belongs to the new period.
-        if at < self._start(first):
-            return _shift(self.unit, first, -1)
+        # The local date never starts a period too late (an instant reading
+        # the first day or later is at or after that day's first midnight),
+        # but can start it too early: after the clock goes back across
+        # midnight, the repeated late evening already belongs to the new period.
         following = _shift(self.unit, first, 1)
         if at >= self._start(following):
             return following
