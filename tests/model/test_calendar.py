@@ -169,6 +169,17 @@ def test_skipped_midnight_starts_the_month_when_the_clock_jumps() -> None:
     assert month.label_of(start - 1) == "2012-03"
 
 
+def test_midnight_inside_a_jump_starts_the_week_at_the_jump() -> None:
+    """Toronto jumped from Sunday 23:30 to Monday 00:30 on 1919-03-31: the week starts at the jump.
+
+    Neither reading of the skipped 00:00 is right here: with the offset
+    before the jump it lands at 05:00 UTC, half an hour into the week.
+    """
+    week = CalendarPeriod("week", "America/Toronto")
+    assert week.current(utc(1919, 4, 2))[0] == utc(1919, 3, 31, 4, 30)
+    assert week.current(utc(1919, 3, 31, 4, 29))[1] == utc(1919, 3, 31, 4, 30)
+
+
 def test_repeated_midnight_starts_the_month_at_its_first_occurrence() -> None:
     """Havana reads 00:00 twice on 2026-11-01: November starts at the first (04:00 UTC)."""
     month = CalendarPeriod("month", "America/Havana")
