@@ -1,6 +1,7 @@
 """The typed model every part of slo-exporter shares.
 
-``config`` holds the frozen configuration classes, ``period`` the SLO period,
+``config`` holds the frozen configuration classes, ``period`` the SLO period
+(``calendar`` its calendar kind),
 ``alerting`` the alert window catalogue and ``identity`` what stored history
 belongs to. Everything is re-exported here, so callers write
 ``from slo_exporter.model import SLO``.
@@ -9,6 +10,12 @@ Must not parse YAML, read files or clocks.
 """
 
 from slo_exporter.model.alerting import ALERT_WINDOWS, AlertWindow
+from slo_exporter.model.calendar import (
+    CALENDAR_UNITS,
+    CalendarPeriod,
+    CalendarUnit,
+    parse_label,
+)
 from slo_exporter.model.config import (
     SLI,
     SLO,
@@ -37,11 +44,14 @@ from slo_exporter.model.period import Period, RollingPeriod
 
 __all__ = [
     "ALERT_WINDOWS",
+    "CALENDAR_UNITS",
     "SLI",
     "SLO",
     "STANDARD_WINDOWS",
     "AlertWindow",
     "BasicAuth",
+    "CalendarPeriod",
+    "CalendarUnit",
     "Config",
     "DNSProbe",
     "HTTPProbe",
@@ -63,4 +73,5 @@ __all__ = [
     "Template",
     "fingerprint",
     "frozen_map",
+    "parse_label",
 ]

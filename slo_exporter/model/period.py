@@ -1,9 +1,10 @@
 """The SLO period: the span a budget is counted over.
 
-Owns what a period is and where it lies at a given instant. Today that is
-the rolling window; calendar periods (week, month, quarter in a time zone)
-will be a second class with the same methods, so the engine asks a period
-for its bounds instead of doing arithmetic on a bare number of seconds.
+Owns what a period is and where it lies at a given instant: the rolling
+window here, and calendar periods (week, month, quarter in a time zone) in
+``calendar``, with the same ``label``, ``longest`` and ``bounds``, so the
+engine asks a period for its bounds instead of doing arithmetic on a bare
+number of seconds.
 
 Must not read a clock: every method takes the instant it is asked about.
 """
@@ -46,5 +47,7 @@ class RollingPeriod:
         return end - self.seconds, end
 
 
-#: Every kind of period; calendar periods join this union.
+#: The kind of period the configuration holds. ``CalendarPeriod`` joins this
+#: union when the config accepts ``calendar:``; until then callers (tests among
+#: them) may still read ``.seconds`` of a rolling period.
 Period = RollingPeriod
