@@ -910,14 +910,11 @@ def _is_read_timeout(exc: BaseException) -> bool:
 
 def _read_secret(path: str, what: str, promql: str) -> str:
     try:
-        with open(path, encoding="utf-8") as fh:
-            secret = fh.read().strip()
+        return redact.read_secret_file(path)  # read per use, so rotation works
     except OSError as exc:
         raise errors.QueryError(
             f"cannot read prometheus {what} {path!r}: {exc.strerror}", query=promql
         ) from exc
-    redact.remember(secret)  # rotated content is masked too
-    return secret
 
 
 def _snippet(body: bytes | bytearray) -> str:

@@ -14,9 +14,10 @@ text in the first place. This catches what slips through.
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -150,10 +151,21 @@ def remember_config(config: Config) -> None:
     remember(*values)
 
 
-def read_secret_file(path: str) -> str:
-    """The stripped content of a secret file, remembered for masking."""
+def read_secret_file(path: str, trim: Callable[[str], str] = str.strip) -> str:
+    """The content of a secret file (a token, a password), trimmed and remembered
+    for masking; the one reader of secret files, so every client reads them alike.
+
+    Raises ``OSError`` with a readable ``strerror`` when the file cannot be read,
+    is larger than 64 KiB (no credential is; a log or a device is) or is not UTF-8.
+    """
     with open(path, "rb") as handle:
-        value = handle.read(_SECRET_FILE_LIMIT).decode("utf-8", "replace").strip()
+        raw = handle.read(_SECRET_FILE_LIMIT + 1)
+    if len(raw) > _SECRET_FILE_LIMIT:
+        raise OSError(errno.EFBIG, "larger than 64 KiB, not a secret file", path)
+    try:
+        value = trim(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise OSError(errno.EILSEQ, "not UTF-8 text", path) from None
     remember(value)
     return value
 

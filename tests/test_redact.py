@@ -10,6 +10,7 @@ from slo_exporter.config import parse_config
 from slo_exporter.redact import (
     MASK,
     is_secret_header,
+    read_secret_file,
     redact_url,
     remember,
     remember_config,
@@ -99,3 +100,18 @@ def test_scrub_event_masks_nested_values() -> None:
     out = scrub_event(None, "info", event)
     assert "Nv2-nested-secret" not in repr(out)
     assert out["n"] == 3
+
+
+def test_secret_files_are_bounded_and_must_be_text(tmp_path: Path) -> None:
+    """A secret file over 64 KiB or not UTF-8 is an OSError naming why, never a garbled token."""
+    big, binary, ok = tmp_path / "big", tmp_path / "binary", tmp_path / "ok"
+    big.write_bytes(b"x" * (64 * 1024 + 1))
+    binary.write_bytes(b"\xff\xfe token")
+    ok.write_text("  Rf5-read-secret \n")
+    with pytest.raises(OSError, match="larger than 64 KiB"):
+        read_secret_file(str(big))
+    with pytest.raises(OSError, match="not UTF-8"):
+        read_secret_file(str(binary))
+    assert read_secret_file(str(ok)) == "Rf5-read-secret"
+    assert read_secret_file(str(ok), lambda t: t.rstrip("\n")) == "  Rf5-read-secret "
+    assert "Rf5-read-secret" not in scrub("got Rf5-read-secret")

@@ -33,7 +33,7 @@ from slo_exporter.probes.result import (
     classify_os_error,
     self_error,
 )
-from slo_exporter.redact import redact_url, remember
+from slo_exporter.redact import read_secret_file, redact_url
 
 USER_AGENT = "slo-exporter-probe"
 REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
@@ -128,17 +128,12 @@ def _authorization(target: model.HTTPProbe) -> str | None:
     """The Authorization header value; files are read on every probe so rotation works."""
     try:
         if target.bearer_token_file:
-            with open(target.bearer_token_file, encoding="utf-8") as f:
-                token = f.read().strip()
-            remember(token)  # rotated content is masked too
-            return f"Bearer {token}"
+            return f"Bearer {read_secret_file(target.bearer_token_file)}"
         if target.basic_auth is not None:
             ba = target.basic_auth
             password = ba.password or ""
             if ba.password_file:
-                with open(ba.password_file, encoding="utf-8") as f:
-                    password = f.read().rstrip("\r\n")
-                remember(password)
+                password = read_secret_file(ba.password_file, lambda text: text.rstrip("\r\n"))
             token = base64.b64encode(f"{ba.username}:{password}".encode()).decode("ascii")
             return f"Basic {token}"
     except OSError as exc:
