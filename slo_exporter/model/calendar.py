@@ -141,6 +141,10 @@ class CalendarPeriod:
         following = _shift(self.unit, first, 1)
         if at >= self._start(following):
             return following
+        # And the other way: the local time is rounded to whole microseconds,
+        # so an instant a hair before a period's first midnight reads as it.
+        if at < self._start(first):
+            return _shift(self.unit, first, -1)
         return first
 
     def _start(self, day: date) -> float:

@@ -360,3 +360,12 @@ def test_label_names_the_first_day(at: float, zone: str, unit: CalendarUnit) -> 
     assert period.label_of(at) == period.label_of(start) == period.label_of(end - 0.001)
     assert period.label_of(end) != period.label_of(start)
     assert period.span_of(period.label_of(at)) == (start, end)
+
+
+def test_an_instant_a_hair_before_a_boundary_belongs_to_the_earlier_period() -> None:
+    """Local times are rounded to microseconds; the period is still the one holding the
+    instant (found by the property test at 2035-01-01 minus half a microsecond)."""
+    at = 2051222399.9999995  # Monday 2035-01-01 00:00 UTC is 2051222400
+    for unit in ("week", "month", "quarter"):
+        start, end = CalendarPeriod(unit, "UTC").current(at)
+        assert start <= at < end == 2051222400.0, unit
