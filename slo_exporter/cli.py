@@ -17,7 +17,7 @@ import structlog
 
 from slo_exporter import __version__, logs
 from slo_exporter.config import ConfigWarning, load_config
-from slo_exporter.daemon import Daemon, ListenError, Options
+from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warnings
 from slo_exporter.demo import serve
 from slo_exporter.errors import ConfigError, StoreError
 from slo_exporter.model import Config
@@ -89,7 +89,6 @@ def main(argv: Sequence[str] | None = None, *,
         return serve(args.listen_address, args.failure_ratio)
 
     logs.configure(args.log_level, args.log_format)
-    log = structlog.get_logger("slo_exporter")
     warnings: list[ConfigWarning] = []
     try:
         config = load_config(args.config_file, warnings)
@@ -97,12 +96,11 @@ def main(argv: Sequence[str] | None = None, *,
         sys.stderr.write(f"{exc}\n")
         sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration is invalid.\n")
         return 1
-    for warning in warnings:  # valid but probably not meant: said, never fatal
-        if args.command == "check":
-            sys.stderr.write(f"{warning}\n")
-        else:
-            log.warning("config_warning", file=warning.file, line=warning.line,
-                        path=warning.path, reason=warning.reason)
+    # valid but probably not meant: said, never fatal
+    if args.command == "check":
+        sys.stderr.writelines(f"{warning}\n" for warning in warnings)
+    else:
+        log_config_warnings(warnings)
     try:
         check_prometheus_settings(config)
     except ValueError as exc:

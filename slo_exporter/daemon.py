@@ -33,7 +33,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -73,10 +73,15 @@ def load_logging_warnings(path: str) -> Config:
     """Load a configuration for a reload; its warnings are logged, never fatal."""
     warnings: list[ConfigWarning] = []
     config = load_config(path, warnings)
+    log_config_warnings(warnings)
+    return config
+
+
+def log_config_warnings(warnings: Sequence[ConfigWarning]) -> None:
+    """Log each warning of a loaded configuration as ``config_warning``."""
     for warning in warnings:
         log.warning("config_warning", file=warning.file, line=warning.line,
                     path=warning.path, reason=warning.reason)
-    return config
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 from slo_exporter import accounting
 from slo_exporter.errors import SourceError
-from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig
+from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig, SLOId
 from slo_exporter.store import EventStore
 
 #: how often old buckets are pruned
@@ -65,11 +65,9 @@ def retire_removed(store: EventStore, keep: Iterable[str], log: Any, at: float) 
     """
     change = store.retire(keep, at=at)
     for key in change.retired:
-        service, _, name = key.partition("/")
-        log.info("slo_retired", service=service, slo=name, events="kept until retention")
+        log.info("slo_retired", **SLOId.parse(key).log_fields, events="kept until retention")
     for key in change.restored:
-        service, _, name = key.partition("/")
-        log.info("slo_restored", service=service, slo=name)
+        log.info("slo_restored", **SLOId.parse(key).log_fields)
 
 
 class Ingestor:
@@ -172,7 +170,6 @@ class Pruner:
         if removed.buckets:
             self._log.info("store_pruned", buckets=removed.buckets)
         for key in removed.slos:
-            service, _, name = key.partition("/")
-            self._log.warning("slo_history_deleted", service=service, slo=name,
+            self._log.warning("slo_history_deleted", **SLOId.parse(key).log_fields,
                               reason="retired longer than the retention")
         return removed.buckets

@@ -23,9 +23,20 @@ class SLOId:
     service: str
     name: str
 
+    @classmethod
+    def parse(cls, key: str) -> SLOId:
+        """The identity a store key (``service/slo``) names."""
+        service, _, name = key.partition("/")
+        return cls(service, name)
+
     @property
     def key(self) -> str:
         return f"{self.service}/{self.name}"
+
+    @property
+    def log_fields(self) -> dict[str, str]:
+        """The ``service`` and ``slo`` fields every log event about an SLO carries."""
+        return {"service": self.service, "slo": self.name}
 
     def __str__(self) -> str:
         return self.key

@@ -78,9 +78,8 @@ class Prober:
             exhausted = self_error(exc)
             if exhausted is not None:
                 return failed(exhausted, deadline.elapsed(), progress)
-            service, _, name = slo_key.partition("/")
             log.exception(
-                "probe_crashed", service=service, slo=name, module=sli.module,
+                "probe_crashed", **model.SLOId.parse(slo_key).log_fields, module=sli.module,
                 instance=instance(sli),
             )
             return failed(ProbeFailed("other", repr(exc)), deadline.elapsed(), progress)

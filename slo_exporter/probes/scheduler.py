@@ -78,8 +78,7 @@ class _Target:
 
     @property
     def names(self) -> dict[str, str]:
-        service, _, slo = self.key.partition("/")
-        return {"service": service, "slo": slo}
+        return model.SLOId.parse(self.key).log_fields
 
 
 class ProbeScheduler:
