@@ -78,8 +78,6 @@ def configure(level: str = "info", fmt: str = "logfmt", stream: TextIO | None = 
         raise ValueError(f"log format must be logfmt or json, got {fmt!r}")
     numeric = _NUMERIC[level]
     shared: list[Any] = [
-        # first: no processor after it sees a secret (libraries' records included)
-        scrub_event,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
     ]
@@ -88,7 +86,9 @@ def configure(level: str = "info", fmt: str = "logfmt", stream: TextIO | None = 
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            scrub_event,  # again: tracebacks are rendered only now
+            # every line, ours and libraries', passes here; after format_exc_info
+            # so rendered tracebacks are scrubbed too
+            scrub_event,
             _renderer(fmt),
         ],
     )

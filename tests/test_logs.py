@@ -13,6 +13,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from slo_exporter import logs
+from slo_exporter.redact import remember
 
 
 def _late_job_warning(stream: io.StringIO) -> str:
@@ -124,3 +125,20 @@ def test_bad_level_or_format_is_refused(level: str, fmt: str) -> None:
     """An unknown level or format is a ValueError naming the choices."""
     with pytest.raises(ValueError, match="must be"):
         logs.configure(level, fmt, io.StringIO())
+
+
+@pytest.mark.parametrize("fmt", ["logfmt", "json"])
+def test_secrets_are_masked_in_our_events_libraries_records_and_tracebacks(fmt: str) -> None:
+    """A remembered secret reaches no line: not an event, a library record or a traceback."""
+    remember("Lg7-log-secret-value")
+    stream = io.StringIO()
+    logs.configure("debug", fmt, stream)
+    structlog.get_logger("t").info("query_failed", error="server said Lg7-log-secret-value")
+    logging.getLogger("urllib3").warning("retrying with Lg7-log-secret-value")
+    try:
+        raise ValueError("bad Lg7-log-secret-value")
+    except ValueError:
+        structlog.get_logger("t").exception("evaluation_failed")
+    text = stream.getvalue()
+    assert "Lg7-log-secret-value" not in text
+    assert text.count("<secret>") >= 3
