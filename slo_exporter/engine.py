@@ -105,10 +105,6 @@ class Engine:
         """The latest complete snapshot; a plain reference read, never blocks."""
         return self._snapshot
 
-    @property
-    def has_probes(self) -> bool:
-        return bool(self._probe_slos)
-
     def evaluate(self) -> Snapshot:
         """Run one cycle for every SLO and swap in the new snapshot."""
         with self._lock:
