@@ -41,7 +41,8 @@ _KEY_VALUE = re.compile(
 #: secrets shorter than this are not searched for: masking every "ab" in a
 #: log line would hide more than it protects
 MIN_SECRET_LENGTH = 4
-#: header names whose configured values are secrets
+#: header names whose values are credentials: masked in text, and never sent
+#: on by a probe whose redirect leaves the configured origin
 _SECRET_HEADER = re.compile(r"(?i)auth|token|key|secret|cookie|session|passw|credential")
 
 

@@ -60,7 +60,8 @@ def test_remembered_secrets_are_masked_in_any_form_of_text() -> None:
 
 def test_secret_header_names() -> None:
     """Credential-bearing header names are recognised, tenancy headers are not."""
-    for name in ("Authorization", "X-Api-Key", "X-Token", "Cookie"):
+    for name in ("Authorization", "Proxy-Authorization", "X-Api-Key", "Api_Key", "X-Token",
+                 "Cookie", "X-Session-Id", "X-Client-Secret", "X-Password", "X-Credential"):
         assert is_secret_header(name), name
     assert not is_secret_header("X-Scope-OrgID")
 

@@ -33,18 +33,13 @@ from slo_exporter.probes.result import (
     classify_os_error,
     self_error,
 )
-from slo_exporter.redact import read_secret_file, redact_url
+from slo_exporter.redact import is_secret_header, read_secret_file, redact_url
 
 USER_AGENT = "slo-exporter-probe"
 REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
 #: a status line plus headers larger than this is not a sane probe target
 MAX_HEAD_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
-#: header names whose value is a credential, never sent to another origin
-_CREDENTIAL_HEADER = re.compile(
-    r"(?i)^(?:authorization|proxy-authorization|cookie)$"
-    r"|auth|token|api[-_]?key|secret|passw|session|credential"
-)
 
 
 @dataclass
@@ -91,7 +86,7 @@ def probe_http(
         if _origin(url) == _origin(target.url):
             headers, send_auth = target.headers, auth
         else:
-            headers = {k: v for k, v in target.headers.items() if not is_credential_header(k)}
+            headers = {k: v for k, v in target.headers.items() if not is_secret_header(k)}
             send_auth = None
 
     valid = target.valid_status_codes
@@ -104,11 +99,6 @@ def probe_http(
         raise ProbeFailed("not_ssl", f"{redact_url(url)} is not https")
     if keep_body:
         _check_body(target, (resp.body or b"").decode("utf-8", "replace"))
-
-
-def is_credential_header(name: str) -> bool:
-    """True for a header that carries a credential (Authorization, Cookie, X-Api-Key, ...)."""
-    return _CREDENTIAL_HEADER.search(name) is not None
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
