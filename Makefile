@@ -64,7 +64,7 @@ run: $(VENV)/.runtime $(if $(CONFIG),,run-config)
 	  exit 1; \
 	fi; \
 	$(BIN)/slo-exporter demo --listen-address=$(DEMO_LISTEN) & demo=$$!; \
-	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
+	trap 'kill $$demo 2>/dev/null; wait $$demo 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	tries=0; \
 	until $(BIN)/python -c 'import sys, urllib.request; float(urllib.request.urlopen(sys.argv[1], timeout=1).read())' \
 	    '$(DEMO_URL)/-/failure-ratio' 2>/dev/null; do \
