@@ -264,6 +264,8 @@ def fetch_events(
     total_query: model.Query
     if isinstance(sli, model.LatencySLI):
         good_role, good_query, total_query = _latency_queries(client, sli, until, le_cache)
+    elif isinstance(sli, model.CompositeSLI):
+        raise ValueError(f"SLO {slo.key}: a composite SLI is not read from Prometheus")
     else:
         good_role = "good" if sli.good is not None else "bad"
         good_query = sli.good if sli.good is not None else sli.bad

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from slo_exporter.figures import PeriodFigures
 from slo_exporter.model import SLO
 
 
@@ -68,6 +69,9 @@ class SLOStatus:
     evaluated_at: float | None = None  # the instant the values describe
     error: str | None = None  # last error, for humans
     budget_history: BudgetHistory = BudgetHistory()
+    #: the current period to date (calendar or rolling), with coverage,
+    #: exclusions, forecast and SLA outcome; None until computed
+    period: PeriodFigures | None = None
 
     def window(self, seconds: float) -> WindowValues | None:
         for w in self.windows:

@@ -41,14 +41,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, get_args
+
+from slo_exporter.model.slm import EmptySlices
 
 if TYPE_CHECKING:
     # Only the shapes; importing the store package at run time would pull
     # SQLite into pure math.
     from slo_exporter.store.protocol import Bucket, Span
 
-EmptySlices = Literal["skip", "good", "bad"]
 
 
 class SliceState(enum.Enum):

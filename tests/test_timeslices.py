@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slo_exporter import timeslices
+from slo_exporter.model import EmptySlices
 from slo_exporter.timeslices import SliceCounts, SliceState
 
 T0 = 28_333_333 * 60.0  # on the minute grid
@@ -149,7 +150,7 @@ def test_unmeasured_time_is_never_good() -> None:
         ("bad", SliceCounts(good=1, bad=2)),
     ],
 )
-def test_empty_slices_policy(empty: timeslices.EmptySlices, expected: SliceCounts) -> None:
+def test_empty_slices_policy(empty: EmptySlices, expected: SliceCounts) -> None:
     """A slice with no events is neither (skip, the default), good or bad as configured."""
     counts = timeslices.classify(
         [(at(1), 5.0, 5.0), (at(2), 0.0, 0.0)],

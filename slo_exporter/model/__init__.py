@@ -41,6 +41,16 @@ from slo_exporter.model.config import (
 )
 from slo_exporter.model.identity import SLOId, fingerprint
 from slo_exporter.model.period import Period, RollingPeriod
+from slo_exporter.model.slm import (
+    Budgeting,
+    BudgetingMethod,
+    CompositeComponent,
+    CompositeMode,
+    CompositeSLI,
+    EmptySlices,
+    MaintenanceWindow,
+    Timeslices,
+)
 
 __all__ = [
     "ALERT_WINDOWS",
@@ -50,12 +60,19 @@ __all__ = [
     "STANDARD_WINDOWS",
     "AlertWindow",
     "BasicAuth",
+    "Budgeting",
+    "BudgetingMethod",
     "CalendarPeriod",
     "CalendarUnit",
+    "CompositeComponent",
+    "CompositeMode",
+    "CompositeSLI",
     "Config",
     "DNSProbe",
+    "EmptySlices",
     "HTTPProbe",
     "LatencySLI",
+    "MaintenanceWindow",
     "Period",
     "ProbeSLI",
     "ProbeTarget",
@@ -71,6 +88,7 @@ __all__ = [
     "TLSConfig",
     "TLSProbe",
     "Template",
+    "Timeslices",
     "fingerprint",
     "frozen_map",
     "parse_label",

@@ -16,6 +16,8 @@ from types import MappingProxyType
 
 from slo_exporter.model.identity import SLOId, fingerprint
 from slo_exporter.model.period import Period
+from slo_exporter.model.slm import Budgeting, CompositeSLI, MaintenanceWindow
+from slo_exporter.sla import SLA
 
 #: Windows exported for every SLO, besides the SLO period itself.
 STANDARD_WINDOWS: tuple[float, ...] = (
@@ -204,7 +206,7 @@ class ProbeSLI:
         return t.address
 
 
-SLI = RatioSLI | LatencySLI | ProbeSLI
+SLI = RatioSLI | LatencySLI | ProbeSLI | CompositeSLI
 
 
 # ------------------------------------------------------------- SLO / service
@@ -220,6 +222,18 @@ class SLO:
     description: str = ""
     labels: Mapping[str, str] = field(default_factory=frozen_map)  # service + SLO labels
     runbook_url: str | None = None
+    budgeting: Budgeting = field(default_factory=Budgeting)
+    sla: SLA | None = None
+
+    @property
+    def commitment(self) -> str:
+        """``sla`` when the SLO carries an SLA, else ``slo`` (``slo_info{commitment}``)."""
+        return "slo" if self.sla is None else "sla"
+
+    @property
+    def composite(self) -> bool:
+        """True when the SLI is built from other SLOs rather than read or probed."""
+        return isinstance(self.sli, CompositeSLI)
 
     @property
     def id(self) -> SLOId:
@@ -235,7 +249,7 @@ class SLO:
     def remeasurable(self) -> bool:
         """True when the events can be read again from the source (Prometheus);
         probe events exist only in the store."""
-        return not isinstance(self.sli, ProbeSLI)
+        return not isinstance(self.sli, ProbeSLI | CompositeSLI)
 
     @property
     def source_fingerprint(self) -> str:
@@ -251,6 +265,9 @@ class SLO:
                 for q in (sli.total, sli.good, sli.bad)))
         if isinstance(sli, LatencySLI):
             return fingerprint("latency", sli.histogram.text, repr(sli.threshold))
+        if isinstance(sli, CompositeSLI):
+            return fingerprint("composite", sli.mode, *(
+                f"{c.slo.key}:{c.weight!r}" for c in sli.components))
         return fingerprint("probe", sli.module, sli.instance)
 
     @property
@@ -265,6 +282,9 @@ class Service:
     name: str
     slos: tuple[SLO, ...]
     labels: Mapping[str, str] = field(default_factory=frozen_map)
+    description: str = ""
+    #: other services (vendors among them) this one needs, for the catalog
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -274,6 +294,9 @@ class Config:
     evaluation_interval: float = 30.0
     storage: StorageConfig = field(default_factory=StorageConfig)
     source_file: str = ""
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+    #: base URL of Grafana; the status page links each SLO's dashboard there
+    grafana_url: str | None = None
 
     @property
     def slos(self) -> tuple[SLO, ...]:

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from slo_exporter.durations import format_duration
+from slo_exporter.model.calendar import CalendarPeriod
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class RollingPeriod:
         """The longest the period can be, which is how far back data is kept."""
         return self.seconds
 
+    def length(self, at: float) -> float:
+        """How long the period is at ``at``: always ``seconds`` for a rolling one."""
+        return self.seconds
+
     def bounds(self, at: float, resolution: float) -> tuple[float, float]:
         """``[start, end)`` of the period evaluated at ``at``, in whole buckets.
 
@@ -47,7 +52,5 @@ class RollingPeriod:
         return end - self.seconds, end
 
 
-#: The kind of period the configuration holds. ``CalendarPeriod`` joins this
-#: union when the config accepts ``calendar:``; until then callers (tests among
-#: them) may still read ``.seconds`` of a rolling period.
-Period = RollingPeriod
+#: The kind of period an SLO has: rolling, or calendar (``calendar.CalendarPeriod``).
+Period = RollingPeriod | CalendarPeriod

@@ -406,7 +406,8 @@ def test_merge_keys_do_not_count_as_duplicates() -> None:
         """),
         "test.yaml",
     )
-    assert (config.slos[0].objective, config.slos[0].period.seconds) == (0.99, 7 * 86400.0)
+    assert config.slos[0].objective == 0.99
+    assert config.slos[0].period == model.RollingPeriod(7 * 86400.0)
 
 
 def test_probe_defaults() -> None:

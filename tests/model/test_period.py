@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from slo_exporter.model import Period, RollingPeriod
+from slo_exporter.model import CalendarPeriod, Period, RollingPeriod
 
 
 def test_rolling_label_is_its_duration() -> None:
@@ -29,6 +29,6 @@ def test_rolling_rejects_a_non_positive_or_infinite_length(seconds: float) -> No
         RollingPeriod(seconds)
 
 
-def test_period_is_still_the_rolling_period() -> None:
-    """The configuration's Period stays the rolling period until the config takes calendars."""
-    assert Period is RollingPeriod
+def test_period_is_rolling_or_calendar() -> None:
+    """An SLO's period is either kind; both answer bounds, length and longest."""
+    assert Period == RollingPeriod | CalendarPeriod

@@ -25,7 +25,7 @@ def status(slo: SLO, counts: dict[float, tuple[float, float]], *, up: bool = Tru
         sli = good / total if total else None
         burn = (1 - sli) / (1 - slo.objective) if sli is not None else None
         windows.append(WindowValues(window=w, good=good, total=total, sli=sli, burn_rate=burn))
-    period = counts.get(slo.period.seconds)
+    period = counts.get(slo.period.longest)
     budget = None
     if period and period[1]:
         budget = 1 - (1 - period[0] / period[1]) / (1 - slo.objective)
