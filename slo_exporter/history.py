@@ -2,7 +2,9 @@
 
 Owns the layout of the history curve: up to ``POINTS`` instants spread over
 the stored history (at most one period, so a young store still draws a
-curve), each with the budget remaining over the period that ends there. The
+curve), each with the budget remaining over the period that ends there; for
+a calendar SLO, instants in the current period, each with the budget of the
+period to that instant. The
 engine computes it when it builds an ``SLOStatus``, so the history travels on
 the snapshot and a page view reads nothing from the store.
 
@@ -19,15 +21,19 @@ from a request handler.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 from slo_exporter import slomath
-from slo_exporter.model import SLO
+from slo_exporter.model import SLO, CalendarPeriod
 from slo_exporter.slomath import Counts
 from slo_exporter.snapshot import BudgetHistory
 
 #: points on the status page sparkline and in ``error_budget_history``
 POINTS = 48
+
+#: the budget remaining as of a past instant
+BudgetAt = Callable[[float], float | None]
 
 
 class StoreSums(Protocol):
@@ -50,6 +56,7 @@ def budget_history(
     settle: float = 0.0,
     previous: BudgetHistory | None = None,
     points: int = POINTS,
+    budget_at: BudgetAt | None = None,
 ) -> BudgetHistory:
     """The history of ``slo`` as seen at instant ``at``, whose budget is ``remaining``.
 
@@ -59,34 +66,63 @@ def budget_history(
     ``settle`` seconds (how late events may still land) before ``at``, so
     every bucket they sum is closed and complete. ``previous`` (the SLO's last
     history) lends its past points while that grid has not moved.
+
+    A calendar SLO's history covers its current period only, as its budget
+    does: the step divides the whole period (so the grid stays put while the
+    period runs and the curve grows from its start), and no point lies at or
+    before the period's start, so the curve starts afresh at each boundary.
+
+    ``budget_at(t)`` is the budget remaining at a past instant ``t`` on the
+    grid; by default the plain budget of the period ending there, which the
+    engine replaces with its own (maintenance left out).
     """
     first = store.first_bucket(slo.key)
     if first is None:
         return BudgetHistory()
     res = store.resolution
-    span = min(slo.period.longest, at - first)
+    if isinstance(slo.period, CalendarPeriod):
+        # `first` doubles as the period marker: a new period moves it, so
+        # points of the previous period are never reused.
+        first = max(first, slo.period.current(at)[0])
+        span = slo.period.length(at)
+    else:
+        span = min(slo.period.longest, at - first)
     step = max(res, (span // max(points - 1, 1)) // res * res)
     newest = math.floor((at - settle) / step) * step
     if (previous is not None and previous.grid_end == newest and previous.first == first
             and previous.step == step):
         past = previous.past
     else:
-        past = _past_points(store, slo, newest=newest, step=step, first=first, count=points - 1)
+        past = _past_points(budget_at or _plain_budget(store, slo, at), newest=newest,
+                            step=step, first=first, count=points - 1)
     latest = (at, remaining) if remaining is not None and at > first else None
     return BudgetHistory(past=past, latest=latest, grid_end=newest, first=first, step=step)
 
 
+def _plain_budget(store: StoreSums, slo: SLO, at: float) -> BudgetAt:
+    """The budget of the period ending at ``t``: rolling, or the calendar period to date."""
+    period = slo.period
+    if isinstance(period, CalendarPeriod):
+        start = period.current(at)[0]
+        bucket_start = math.floor(start / store.resolution) * store.resolution
+        length = period.length(at)
+        return lambda t: slomath.projected_budget_remaining(
+            store.sum(slo.key, bucket_start, t), slo.objective, t - start, length)
+    seconds = period.seconds
+    return lambda t: slomath.budget_remaining(
+        store.sum(slo.key, t - seconds, t), slo.objective)
+
+
 def _past_points(
-    store: StoreSums, slo: SLO, *, newest: float, step: float, first: float, count: int
+    budget_at: BudgetAt, *, newest: float, step: float, first: float, count: int
 ) -> tuple[tuple[float, float], ...]:
-    """Up to ``count`` points at ``newest - i * step``, each after the oldest stored bucket."""
-    period = slo.period.longest
+    """Up to ``count`` points at ``newest - i * step``, each after ``first``."""
     out: list[tuple[float, float]] = []
     for i in range(count - 1, -1, -1):
-        at = newest - i * step
-        if at <= first:
+        t = newest - i * step
+        if t <= first:
             continue
-        remaining = slomath.budget_remaining(store.sum(slo.key, at - period, at), slo.objective)
+        remaining = budget_at(t)
         if remaining is not None:
-            out.append((at, remaining))
+            out.append((t, remaining))
     return tuple(out)

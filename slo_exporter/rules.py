@@ -13,6 +13,14 @@ burn-rate threshold of each pair is scaled to the SLO period from
 14.4 for 1h of a 30d SLO), the same rule the exporter applies to its own
 ``slo_burn_rate_alert`` gauge.
 
+Calendar SLOs need no rule of their own: the exporter sets their
+``slo_period_seconds`` to the length of the period running now, so the
+thresholds follow it at query time (14.88 for the 1h pair in a 31-day month,
+13.44 in a 28-day one), never a length frozen when the rules were generated.
+Composite SLOs are exported with the same ``slo_*`` series as any other
+SLO, so the same rules page on a business service. Maintenance time is left
+out of the exported burn rates, so the rules stay quiet through it.
+
 Must not read configuration or talk to Prometheus: it only renders text.
 """
 

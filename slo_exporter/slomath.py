@@ -147,11 +147,27 @@ def evaluate(
 
     values = tuple(_window_values(w, counts[w], objective) for w in windows)
     budget = budget_remaining(counts[period], objective)
+    return values, budget, alert_states(objective, period, counts, alert_windows)
 
+
+def alert_states(
+    objective: float,
+    length: float,
+    counts: Mapping[float, Counts],
+    alert_windows: Sequence[AlertWindow] = ALERT_WINDOWS,
+) -> tuple[AlertState, ...]:
+    """Every window pair that fits a period of ``length`` seconds, with its factor and rates.
+
+    ``length`` is the period the factors scale to: the rolling window, or
+    for a calendar period the length of the period being evaluated (31 days
+    in March, so the 1h pair's factor is 14.4 * 31 / 30). ``counts`` must
+    hold both windows of each pair.
+    """
+    _check_objective(objective)
     alerts: list[AlertState] = []
-    for a in alert_pairs(period, alert_windows):
+    for a in alert_pairs(length, alert_windows):
         severity, long_w, short_w = a.severity, a.long, a.short
-        factor = alert_factor(a.budget_fraction, period, long_w)
+        factor = alert_factor(a.budget_fraction, length, long_w)
         long_rate = burn_rate(counts[long_w], objective)
         short_rate = burn_rate(counts[short_w], objective)
         firing = (
@@ -171,7 +187,30 @@ def evaluate(
                 firing=firing,
             )
         )
-    return values, budget, tuple(alerts)
+    return tuple(alerts)
+
+
+def window_values(window: float, c: Counts, objective: float) -> WindowValues:
+    """The exported values of one window's counts."""
+    _check_objective(objective)
+    return _window_values(window, c, objective)
+
+
+def projected_budget_remaining(
+    c: Counts, objective: float, elapsed: float, length: float
+) -> float | None:
+    """1 - budget spent so far in a calendar period of ``length`` seconds, ``elapsed`` of them gone.
+
+    The budget is the objective's allowed fraction of the events projected
+    for the whole period from the rate so far: ``(1 - objective) * total *
+    length / elapsed``. So ``spent = burn rate * elapsed / length``: a burn
+    rate of 1 all period long spends exactly the budget by its end, where
+    this equals ``budget_remaining``. None without events or elapsed time.
+    """
+    rate = burn_rate(c, objective)
+    if rate is None or not elapsed > 0.0 or not length > 0.0:
+        return None
+    return 1.0 - rate * min(elapsed / length, 1.0)
 
 
 def _window_values(window: float, c: Counts, objective: float) -> WindowValues:
