@@ -15,8 +15,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from slo_exporter import __version__
+from slo_exporter import __version__, sla
 from slo_exporter.durations import format_duration
+from slo_exporter.model import SLO, CalendarPeriod
 from slo_exporter.snapshot import Snapshot
 
 #: query error reasons are a closed set (errors.py ``reason`` values), so the
@@ -66,14 +67,49 @@ class SnapshotCollector(Collector):
             "slo_burn_rate_alert",
             "1 while a multiwindow multi-burn-rate condition of this severity holds.",
             labels=[*KEY, "severity"])
+        start = GaugeMetricFamily(
+            "slo_period_start_timestamp_seconds",
+            "Start (Unix time) of the current SLO period.", labels=KEY)
+        end = GaugeMetricFamily(
+            "slo_period_end_timestamp_seconds",
+            "End (Unix time) of the current SLO period; now for a rolling window.", labels=KEY)
+        coverage = GaugeMetricFamily(
+            "slo_coverage_ratio",
+            "Measured time / (elapsed - excluded time) in the current period to date.",
+            labels=[*KEY, "window"])
+        excluded = GaugeMetricFamily(
+            "slo_excluded_seconds",
+            "Maintenance time excluded from the current period to date.",
+            labels=[*KEY, "window"])
+        exhaustion = GaugeMetricFamily(
+            "slo_error_budget_exhaustion_timestamp_seconds",
+            "When the period's error budget runs out at the current burn (Unix time); "
+            "absent when it will not within the period.", labels=KEY)
+        met = GaugeMetricFamily(
+            "slo_period_objective_met",
+            "1 when the current period to date meets the objective, 0 when it misses it; "
+            "absent while nothing was measured.", labels=[*KEY, "window"])
+        sla_objective = GaugeMetricFamily(
+            "slo_sla_objective_ratio", "The committed SLA level as a ratio, e.g. 0.999.",
+            labels=KEY)
+        sla_credit = GaugeMetricFamily(
+            "slo_sla_credit_ratio",
+            "Projected service credit for the current SLA period, 0.10 = 10 %; "
+            "absent while nothing was measured.", labels=KEY)
 
         for status in snap.slos:
             slo = status.slo
             key = [slo.service, slo.name]
             objective.add_metric(key, slo.objective)
-            period.add_metric(key, slo.period.longest)
+            at = status.evaluated_at
+            # A calendar period is as long as the one running now (alert
+            # rules scale their factors with it): 31 days in March.
+            period.add_metric(key, slo.period.longest if at is None else slo.period.length(at))
+            if slo.sla is not None:
+                sla_objective.add_metric(key, float(slo.sla.objective / 100))
             info_labels = {"service": slo.service, "slo": slo.name, **dict(slo.labels)}
             info_labels["sli_kind"] = _sli_kind(slo.sli)
+            info_labels["commitment"] = slo.commitment
             if slo.runbook_url:
                 info_labels["runbook_url"] = slo.runbook_url
             info.add_sample("slo_info", info_labels, 1.0)
@@ -81,8 +117,11 @@ class SnapshotCollector(Collector):
             if status.evaluated_at is None:
                 continue
             last.add_metric(key, status.evaluated_at)
+            lo, hi = period_span(slo, status.evaluated_at)
+            start.add_metric(key, lo)
+            end.add_metric(key, hi)
             for w in status.windows:
-                wkey = [*key, format_duration(w.window)]
+                wkey = [*key, window_label(slo, w.window)]
                 events.add_metric([*wkey, "good"], min(w.good, w.total) if w.total > 0 else 0.0)
                 events.add_metric([*wkey, "bad"], w.bad)
                 if w.sli is not None:
@@ -96,8 +135,42 @@ class SnapshotCollector(Collector):
                 fired[a.severity] = fired.get(a.severity, False) or a.firing
             for severity in ("page", "ticket"):
                 alert.add_metric([*key, severity], 1.0 if fired.get(severity) else 0.0)
+            figures = status.period
+            if figures is None:
+                continue
+            pkey = [*key, slo.period.label]
+            if figures.coverage is not None:
+                coverage.add_metric(pkey, figures.coverage)
+            excluded.add_metric(pkey, figures.excluded_seconds)
+            if figures.exhaustion_at is not None:
+                exhaustion.add_metric(key, figures.exhaustion_at)
+            if figures.met is not None:
+                met.add_metric(pkey, 1.0 if figures.met else 0.0)
+            if figures.sla is not None and figures.sla.credit_percent is not None:
+                sla_credit.add_metric(key, sla.credit_ratio(figures.sla.credit_percent) or 0.0)
 
-        yield from (objective, period, info, up, last, sli, events, burn, budget, alert)
+        yield from (objective, period, info, up, last, sli, events, burn, budget, alert,
+                    start, end, coverage, excluded, exhaustion, met, sla_objective, sla_credit)
+
+
+def window_label(slo: SLO, window: float) -> str:
+    """The ``window`` label of one of the SLO's windows.
+
+    The period's own window (keyed by ``slo.period.longest``) is named by
+    the period: ``30d`` for a rolling one, ``week``, ``month`` or
+    ``quarter`` for a calendar one, whose values are to date. Every other
+    window is its Prometheus duration text (``1h``).
+    """
+    return slo.period.label if window == slo.period.longest else format_duration(window)
+
+
+def period_span(slo: SLO, at: float) -> tuple[float, float]:
+    """``[start, end)`` of the SLO's period as of ``at``: the calendar period
+    holding ``at``, or the rolling window ending at ``at``."""
+    period = slo.period
+    if isinstance(period, CalendarPeriod):
+        return period.current(at)
+    return at - period.seconds, at
 
 
 def _sli_kind(sli: object) -> str:

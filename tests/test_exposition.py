@@ -38,7 +38,8 @@ def test_window_values_are_exported_with_contract_labels() -> None:
     assert reg.get_sample_value("slo_period_seconds", key) == 30 * DAY
     assert reg.get_sample_value("slo_sli_up", key) == 1.0
     assert reg.get_sample_value(
-        "slo_info", {**key, "owner": "payments", "tier": "critical", "sli_kind": "ratio"}) == 1.0
+        "slo_info", {**key, "owner": "payments", "tier": "critical", "sli_kind": "ratio",
+                     "commitment": "slo"}) == 1.0
     assert reg.get_sample_value("slo_burn_rate_alert", {**key, "severity": "page"}) == 0.0
 
 
