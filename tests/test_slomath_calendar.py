@@ -34,7 +34,8 @@ def test_a_burn_of_14_pages_in_february_but_not_in_march() -> None:
     counts = _all_windows(986, 1000)
     february = slomath.alert_states(0.999, 28 * DAY, counts)
     march = slomath.alert_states(0.999, 31 * DAY, counts)
-    assert february[0].firing and february[0].long_burn_rate == pytest.approx(14.0)
+    assert february[0].firing
+    assert february[0].long_burn_rate == pytest.approx(14.0)
     assert not march[0].firing
 
 
