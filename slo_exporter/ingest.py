@@ -12,7 +12,8 @@ Owns what the store holds for each SLO over time:
 * ``Ingestor.read`` reads one Prometheus SLO's events since its cursor (the
   whole period after a cold start or a long gap, in chunks) and commits each
   chunk with its cursor, so a backfill that stops half-way resumes there.
-* ``Pruner`` removes buckets older than the longest period plus the margin.
+* ``Pruner`` removes buckets older than the longest period plus the margin
+  (a calendar SLO keeps its previous period too, for its report).
 
 Must not compute windows or budgets (``slomath``), decide an SLO's status or
 log its query failures (``engine``), or record probe results (``recorder``).
@@ -27,7 +28,7 @@ from typing import Any
 
 from slo_exporter import accounting
 from slo_exporter.errors import SourceError
-from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig, SLOId
+from slo_exporter.model import SLO, CalendarPeriod, Config, ProbeSLI, PrometheusConfig, SLOId
 from slo_exporter.store import EventStore
 
 #: how often old buckets are pruned
@@ -152,12 +153,24 @@ class Ingestor:
                            series=batch.series, measured=(since, batch.covered_until))
 
 
+def kept_history(slo: SLO) -> float:
+    """How far back ``slo`` needs its events: its longest period, or for a
+    calendar SLO two of them, so the last whole period stays in the store
+    for its report (probe and composite events exist nowhere else)."""
+    longest = slo.period.longest
+    return 2.0 * longest if isinstance(slo.period, CalendarPeriod) else longest
+
+
 class Pruner:
-    """Deletes buckets older than every configured period plus the retention margin."""
+    """Deletes buckets older than every configured period plus the retention margin.
+
+    A calendar SLO keeps its current and its whole previous period.
+    """
 
     def __init__(self, store: EventStore, config: Config, log: Any) -> None:
         self._store = store
-        self._keep = config.longest_window + config.storage.retention_margin + BACKFILL_LEAD
+        longest = max((kept_history(s) for s in config.slos), default=0.0)
+        self._keep = longest + config.storage.retention_margin + BACKFILL_LEAD
         self._log = log
         self._last = -math.inf
 

@@ -3,6 +3,7 @@ stoppable, and old buckets are pruned by age."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import MutableMapping
 from typing import Any
@@ -13,6 +14,7 @@ from structlog.testing import capture_logs
 from slo_exporter.config import parse_config
 from slo_exporter.errors import SourceError
 from slo_exporter.ingest import BACKFILL_LEAD, PRUNE_EVERY, Ingestor, Pruner, adopt_definitions
+from slo_exporter.model import CalendarPeriod
 from slo_exporter.store import EventStore
 from tests.engine.support import CONFIG, NOW, ScriptedSource
 
@@ -153,3 +155,19 @@ def test_pruner_deletes_old_buckets_at_most_once_an_hour(store: EventStore) -> N
     assert pruner.maybe_prune(NOW + PRUNE_EVERY - 1) == 0
     assert pruner.maybe_prune(NOW + PRUNE_EVERY) == 1
     assert _total(store, PROBE) == 1.0
+
+
+def test_a_calendar_slo_keeps_its_whole_previous_period(store: EventStore) -> None:
+    """A monthly SLO keeps two longest months (2 * 32 d) plus margin and lead, not one.
+
+    Keep = 2 * (31 + 1) d + 1 d margin + 600 s lead = 65 d + 600 s: a bucket 64 days
+    old stays (last month's report needs it), one 66 days old goes.
+    """
+    config = parse_config(CONFIG, "t.yaml")
+    monthly = dataclasses.replace(
+        config.services[1],
+        slos=(dataclasses.replace(config.slos[1], period=CalendarPeriod("month", "UTC")),))
+    config = dataclasses.replace(config, services=(config.services[0], monthly))
+    store.commit(PROBE, {NOW - 64 * 86400: (1.0, 1.0), NOW - 66 * 86400: (1.0, 1.0)})
+    assert Pruner(store, config, structlog.get_logger()).maybe_prune(NOW) == 1
+    assert store.first_bucket(PROBE) == NOW - 64 * 86400
