@@ -33,13 +33,24 @@ from typing import Any
 
 import structlog
 
-from slo_exporter import accounting, slomath
+from slo_exporter import accounting, compliance, exclusions, slomath
+from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
-from slo_exporter.history import budget_history
+from slo_exporter.figures import PeriodFigures
+from slo_exporter.history import BudgetAt, budget_history
 from slo_exporter.ingest import Ingestor, Pruner, adopt_definitions
-from slo_exporter.model import SLO, Config, ProbeSLI
-from slo_exporter.snapshot import BudgetHistory, SLOStatus, Snapshot
+from slo_exporter.model import (
+    SLO,
+    CalendarPeriod,
+    CompositeSLI,
+    Config,
+    MaintenanceWindow,
+    ProbeSLI,
+)
+from slo_exporter.slomath import Counts
+from slo_exporter.snapshot import SLOStatus, Snapshot
 from slo_exporter.store import EventStore
+from slo_exporter.store.protocol import Span
 
 #: a failure that lasts is logged again this often (``query_still_failing``)
 REMIND_EVERY = 600.0
@@ -87,8 +98,15 @@ class Engine:
         self._clock_lock = threading.Lock()
         self._last_now = -math.inf
         self._probe_slos = tuple(s for s in config.slos if isinstance(s.sli, ProbeSLI))
+        # Composites read their components' stored events through this
+        # reader; every other key passes straight to the store.
+        self._reader = CompositeReader(store, config.slos)
+        self._measured = tuple(s for s in config.slos if not s.composite)
+        self._composites = tuple(s for s in composite_order(config.slos) if s.composite)
+        self._probe_composites = _probe_dependents(self._composites, self._probe_slos)
+        self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
-        self._ingestor = Ingestor(store, client, config.prometheus, config.slos,
+        self._ingestor = Ingestor(store, client, config.prometheus, self._measured,
                                   stop=self._stop, log=self._log, on_error=self._on_error)
         self._pruner = Pruner(store, config, self._log)
         # a store error fails the build here
@@ -111,8 +129,16 @@ class Engine:
             now = self._now()
             current = {st.slo.key: st for st in self._snapshot.slos}
             statuses = self._map(
-                lambda slo: self._evaluate_slo(slo, now, current.get(slo.key)), self._config.slos)
+                lambda slo: self._evaluate_slo(slo, now, current.get(slo.key)), self._measured)
             fresh = {s.slo.key: s for s in statuses if s is not None}
+            # After their components, in the same cycle, so a composite
+            # never describes older component data than the components show.
+            for slo in self._composites:
+                if self._stop.is_set():
+                    break
+                status = self._composite_status(slo, fresh, current)
+                if status is not None:
+                    fresh[slo.key] = status
             finished = not self._stop.is_set() and len(fresh) == len(self._config.slos)
             snapshot = self._swap(fresh, taken_at=now, complete=finished)
             if not self._stop.is_set():
@@ -129,7 +155,14 @@ class Engine:
         if not self._snapshot.complete:  # nothing to merge into before the first cycle
             return self._snapshot
         current = {st.slo.key: st for st in self._snapshot.slos}
-        fresh = {s.key: self._probe_status(s, current.get(s.key)) for s in self._probe_slos}
+        fresh = {s.key: self._probe_status(s, current.get(s.key), refresh=True)
+                 for s in self._probe_slos}
+        # Composites built on probe SLOs follow their components, so a page
+        # on a business service waits no longer than one on its probe.
+        for slo in self._probe_composites:
+            status = self._composite_status(slo, fresh, current, refresh=True)
+            if status is not None:
+                fresh[slo.key] = status
         return self._swap(fresh, taken_at=None, complete=True)
 
     def close(self) -> None:
@@ -193,10 +226,32 @@ class Engine:
             self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
             return self._status(slo, at, up=False, error=f"internal error: {exc!r}")
         # A history drawn while the source failed may miss events read since.
-        previous = current.budget_history if current is not None and current.up else None
-        return self._status(slo, at, up=True, error=None, healthy=True, previous=previous)
+        return self._status(slo, at, up=True, error=None, healthy=True,
+                            previous=current if current is not None and current.up else None)
 
-    def _probe_status(self, slo: SLO, current: SLOStatus | None) -> SLOStatus:
+    def _composite_status(
+        self, slo: SLO, fresh: Mapping[str, SLOStatus], current: Mapping[str, SLOStatus],
+        *, refresh: bool = False,
+    ) -> SLOStatus | None:
+        """The composite's status from its components' latest statuses, or None
+        while one of them has none (a stopped cycle before the first)."""
+        assert isinstance(slo.sli, CompositeSLI)
+        parts = [fresh.get(c.slo.key) or current.get(c.slo.key) for c in slo.sli.components]
+        if any(p is None or p.evaluated_at is None for p in parts):
+            return None
+        # The instant every component has described: the oldest of theirs.
+        at = min(p.evaluated_at for p in parts if p is not None and p.evaluated_at is not None)
+        down = [p for p in parts if p is not None and not p.up]
+        error = (None if not down else
+                 "component " + ", ".join(p.slo.key for p in down) + " is down")
+        mine = current.get(slo.key)
+        return self._status(slo, at, up=not down, error=error, healthy=True,
+                            previous=mine if mine is not None and mine.up else None,
+                            refresh=refresh)
+
+    def _probe_status(
+        self, slo: SLO, current: SLOStatus | None, *, refresh: bool = False
+    ) -> SLOStatus:
         assert isinstance(slo.sli, ProbeSLI)
         at = self._now()
         # A failed write is the recorder's to log; the status only shows it.
@@ -209,41 +264,225 @@ class Engine:
                 error = "probes are late"
         # Probe events only ever land at the present, so past points stay valid.
         return self._status(slo, at, up=error is None, error=error, healthy=True,
-                            previous=current.budget_history if current is not None else None)
+                            previous=current, refresh=refresh)
 
     def _status(
         self, slo: SLO, at: float, *, up: bool, error: str | None, healthy: bool = False,
-        previous: BudgetHistory | None = None,
+        previous: SLOStatus | None = None, refresh: bool = False,
     ) -> SLOStatus:
-        """The SLO's values at ``at``; ``healthy`` ends a logged failure."""
+        """The SLO's values at ``at``; ``healthy`` ends a logged failure.
+
+        ``previous`` lends its budget history (and, on a probe ``refresh``,
+        its period figures while they are young).
+        """
+        figures = previous.period if previous is not None and refresh else None
+        if figures is None or not self._young(slo, figures, at):
+            figures = self._period(slo, at)
         try:
-            status = self._compute(slo, at, up, error, previous)
+            status = self._compute(slo, at, up=up, error=error, previous=previous,
+                                   figures=figures)
         except Exception as exc:  # same isolation for the read side
             self._on_error("store")
             self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
             return SLOStatus(slo=slo, up=False, evaluated_at=at,
-                             error=f"internal error: {exc!r}")
+                             error=f"internal error: {exc!r}", period=figures)
         if healthy:
             self._failures.recovered(slo, at)
         return status
 
+    def _young(self, slo: SLO, figures: PeriodFigures, at: float) -> bool:
+        """Whether a probe refresh may keep ``figures``: same period, younger than a cycle.
+
+        Period figures read every bucket of the period; a probe refresh runs
+        every second, so it reuses them for up to one evaluation interval
+        (a calendar period's figures never past the period's end).
+        """
+        if not 0.0 <= at - figures.at < self._config.evaluation_interval:
+            return False
+        return not isinstance(slo.period, CalendarPeriod) or at < figures.end
+
+    def _period(self, slo: SLO, at: float) -> PeriodFigures | None:
+        """The current period to date, or None when computing it failed (logged, counted)."""
+        try:
+            figures = compliance.current_figures(
+                self._reader, slo, at, self._config.maintenance)
+        except Exception as exc:  # the window values stand without the figures
+            self._on_error("internal")
+            self._period_failures.failed(slo, "period", "internal", repr(exc), at,
+                                         exc_info=True)
+            return None
+        self._period_failures.recovered(slo, at)
+        return figures
+
+    def _period_budget(self, slo: SLO) -> BudgetAt:
+        """A timeslice SLO's budget at a past instant: its period figures' then."""
+        def budget_at(t: float) -> float | None:
+            try:
+                return compliance.current_figures(
+                    self._reader, slo, t, self._config.maintenance).budget_remaining
+            except Exception:  # a point missing from the curve; the status logs failures
+                return None
+        return budget_at
+
     def _compute(
-        self, slo: SLO, at: float, up: bool, error: str | None, previous: BudgetHistory | None
+        self, slo: SLO, at: float, *, up: bool, error: str | None,
+        previous: SLOStatus | None, figures: PeriodFigures | None,
     ) -> SLOStatus:
-        end = slo.period.bounds(at, self._store.resolution)[1]
-        period = slo.period.longest
-        counts: Mapping[float, slomath.Counts] = self._store.sums(
-            slo.key, end, slomath.required_windows(period, slo.windows))
-        windows, budget, alerts = slomath.evaluate(slo.objective, period, slo.windows, counts)
+        period = slo.period
+        key = period.longest
+        counter = _WindowCounter(self._reader, slo, self._maintenance(slo))
+        start, end = period.bounds(at, counter.resolution)
+        if isinstance(period, CalendarPeriod):
+            # The period to date is the window keyed by `longest`; the
+            # alert factors scale to this period's length.
+            length = period.length(at)
+            spans = {w: (end - w, end) for w in _calendar_windows(slo, length)}
+            spans[key] = (start, end)
+            counts = counter.counts(spans)
+            windows = tuple(slomath.window_values(w, counts[w], slo.objective)
+                            for w in slo.windows)
+            budget = counter.projected_budget(counts[key], at)
+            alerts = slomath.alert_states(slo.objective, length, counts)
+        else:
+            counts = counter.counts({w: (end - w, end)
+                                     for w in slomath.required_windows(key, slo.windows)})
+            windows, budget, alerts = slomath.evaluate(slo.objective, key, slo.windows, counts)
+        budget_at = counter.budget_at(at)
+        if slo.budgeting.timeslices is not None:
+            # A timeslice budget counts slices, not events: only the period
+            # figures know it.
+            budget = None if figures is None else figures.budget_remaining
+            budget_at = self._period_budget(slo)
         # How late an event may still land in a past bucket: a Prometheus
         # sample within the read overlap, a probe result within its timeout.
         settle = (slo.sli.timeout if isinstance(slo.sli, ProbeSLI)
                   else self._config.prometheus.query_delay)
-        history = budget_history(self._store, slo, at, budget, settle=settle, previous=previous)
+        history = budget_history(
+            self._reader, slo, at, budget, settle=settle,
+            previous=previous.budget_history if previous is not None else None,
+            budget_at=budget_at)
         return SLOStatus(
             slo=slo, windows=windows, budget_remaining=budget, alerts=alerts,
-            up=up, evaluated_at=at, error=error, budget_history=history,
+            up=up, evaluated_at=at, error=error, budget_history=history, period=figures,
         )
+
+    def _maintenance(self, slo: SLO) -> tuple[MaintenanceWindow, ...]:
+        return tuple(w for w in self._config.maintenance if w.applies_to(slo.id))
+
+
+def _calendar_windows(slo: SLO, length: float) -> set[float]:
+    """The rolling windows a calendar SLO exports or alerts on, without its period."""
+    needed = {w for w in slo.windows if w != slo.period.longest}
+    for a in slomath.alert_pairs(length):
+        needed.update((a.long, a.short))
+    return needed
+
+
+def _probe_dependents(composites: Sequence[SLO], probes: Sequence[SLO]) -> tuple[SLO, ...]:
+    """The composites (in evaluation order) built, at any depth, on a probe SLO."""
+    keys = {s.key for s in probes}
+    out: list[SLO] = []
+    for slo in composites:  # components come first, so one pass sees every level
+        assert isinstance(slo.sli, CompositeSLI)
+        if any(c.slo.key in keys for c in slo.sli.components):
+            keys.add(slo.key)
+            out.append(slo)
+    return tuple(out)
+
+
+class _WindowCounter:
+    """Sums an SLO's windows through the reader, leaving maintenance time out.
+
+    A bucket is excluded when a maintenance span overlaps it at all, the
+    rule timeslices apply to slices; its events drop out of every window
+    that holds it, so a window wholly in maintenance has no events (no
+    burn rate, no alert) and the budget counts only time outside it.
+    """
+
+    def __init__(self, reader: CompositeReader, slo: SLO,
+                 maintenance: Sequence[MaintenanceWindow]) -> None:
+        self._reader = reader
+        self._slo = slo
+        self._maintenance = maintenance
+        self.resolution = reader.resolution
+
+    def counts(self, spans: Mapping[float, Span]) -> dict[float, Counts]:
+        """The events of each window ``w -> [start, end)``, maintenance left out."""
+        key = self._slo.key
+        if not spans:
+            return {}
+        lo = min(a for a, _ in spans.values())
+        hi = max(b for _, b in spans.values())
+        excluded = self._excluded(lo, hi)
+        ends = {b for _, b in spans.values()}
+        if len(ends) == 1:  # every window ends at the same bucket: one indexed read
+            (end,) = ends
+            widths = {w: end - a for w, (a, _) in spans.items()}
+            raw = self._reader.sums(key, end, sorted(set(widths.values())))
+            counts = {w: raw[widths[w]] for w in spans}
+        else:
+            counts = {w: self._reader.sum(key, a, b) for w, (a, b) in spans.items()}
+        if not excluded:
+            return counts
+        return {w: _minus(counts[w], self._in(excluded, a, b)) for w, (a, b) in spans.items()}
+
+    def projected_budget(self, counts: Counts, at: float) -> float | None:
+        """A calendar SLO's budget left at ``at``, from the counts of its period to date.
+
+        Elapsed time and the period's length both leave maintenance out, so
+        the projection matches ``compliance``: the rate per open second so
+        far, over the period's open seconds.
+        """
+        period = self._slo.period
+        assert isinstance(period, CalendarPeriod)
+        start, end = period.current(at)
+        return slomath.projected_budget_remaining(
+            counts, self._slo.objective, self._open(start, min(at, end)), self._open(start, end))
+
+    def budget_at(self, at: float) -> BudgetAt:
+        """The budget as of a past instant, computed as the status's is."""
+        period = self._slo.period
+        objective = self._slo.objective
+        if isinstance(period, CalendarPeriod):
+            first = math.floor(period.current(at)[0] / self.resolution) * self.resolution
+            return lambda t: self.projected_budget(self.counts({0.0: (first, t)})[0.0], t)
+        seconds = period.seconds
+        return lambda t: slomath.budget_remaining(
+            self.counts({0.0: (t - seconds, t)})[0.0], objective)
+
+    def _open(self, start: float, end: float) -> float:
+        """Seconds of ``[start, end)`` outside maintenance."""
+        if not self._maintenance or end <= start:
+            return max(end - start, 0.0)
+        spans = exclusions.excluded_spans(self._maintenance, self._slo.id, start, end)
+        return (end - start) - sum(b - a for a, b in spans)
+
+    def _excluded(self, start: float, end: float) -> list[Span]:
+        """Maintenance spans in ``[start, end)`` widened to whole buckets, merged."""
+        if not self._maintenance:
+            return []
+        res = self.resolution
+        out: list[Span] = []
+        for lo, hi in exclusions.excluded_spans(self._maintenance, self._slo.id, start, end):
+            a, b = math.floor(lo / res) * res, math.ceil(hi / res) * res
+            if out and a <= out[-1][1]:
+                out[-1] = (out[-1][0], max(out[-1][1], b))
+            else:
+                out.append((a, b))
+        return out
+
+    def _in(self, excluded: Sequence[Span], start: float, end: float) -> Counts:
+        """Events of the excluded buckets within ``[start, end)``."""
+        total = Counts()
+        for lo, hi in excluded:
+            a, b = max(lo, start), min(hi, end)
+            if a < b:
+                total = total + self._reader.sum(self._slo.key, a, b)
+        return total
+
+
+def _minus(c: Counts, excluded: Counts) -> Counts:
+    return Counts(c.good - excluded.good, c.total - excluded.total)
 
 
 def _newer(current: SLOStatus, new: SLOStatus | None) -> SLOStatus:
