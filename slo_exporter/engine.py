@@ -35,6 +35,7 @@ import structlog
 
 from slo_exporter import accounting, compliance, exclusions, slomath
 from slo_exporter.composite import CompositeReader, composite_order
+from slo_exporter.composite_cache import ChunkedReader
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.history import BudgetAt, budget_history
@@ -56,6 +57,8 @@ from slo_exporter.store.protocol import Span
 REMIND_EVERY = 600.0
 #: error text in log lines is cut to this many characters
 ERROR_TEXT_LIMIT = 160
+#: the longest SLA period (a quarter) plus a day, for a composite's kept hours
+SLA_PERIOD_LONGEST = 93 * 86400.0
 
 
 #: counts one failure under its reason (``slo_exporter_query_errors_total``)
@@ -98,9 +101,13 @@ class Engine:
         self._clock_lock = threading.Lock()
         self._last_now = -math.inf
         self._probe_slos = tuple(s for s in config.slos if isinstance(s.sli, ProbeSLI))
+        self._by_key = {s.key: s for s in config.slos}
         # Composites read their components' stored events through this
-        # reader; every other key passes straight to the store.
-        self._reader = CompositeReader(store, config.slos)
+        # reader, which keeps their closed hours; every other key passes
+        # straight to the store.
+        self._reader = ChunkedReader(
+            CompositeReader(store, config.slos),
+            {s.key: _composite_keep(s) for s in config.slos if s.composite})
         self._measured = tuple(s for s in config.slos if not s.composite)
         self._composites = tuple(s for s in composite_order(config.slos) if s.composite)
         self._probe_composites = _probe_dependents(self._composites, self._probe_slos)
@@ -245,6 +252,11 @@ class Engine:
         error = (None if not down else
                  "component " + ", ".join(p.slo.key for p in down) + " is down")
         mine = current.get(slo.key)
+        if down or mine is None or not mine.up:
+            # A component that was down (so was the composite) may backfill
+            # hours already derived: derive them again once it is back.
+            self._reader.forget(slo.key)
+        self._reader.settle(slo.key, at - self._settle(slo) - self._reader.resolution)
         return self._status(slo, at, up=not down, error=error, healthy=True,
                             previous=mine if mine is not None and mine.up else None,
                             refresh=refresh)
@@ -353,12 +365,8 @@ class Engine:
             # figures know it.
             budget = None if figures is None else figures.budget_remaining
             budget_at = self._period_budget(slo)
-        # How late an event may still land in a past bucket: a Prometheus
-        # sample within the read overlap, a probe result within its timeout.
-        settle = (slo.sli.timeout if isinstance(slo.sli, ProbeSLI)
-                  else self._config.prometheus.query_delay)
         history = budget_history(
-            self._reader, slo, at, budget, settle=settle,
+            self._reader, slo, at, budget, settle=self._settle(slo),
             previous=previous.budget_history if previous is not None else None,
             budget_at=budget_at)
         return SLOStatus(
@@ -366,8 +374,27 @@ class Engine:
             up=up, evaluated_at=at, error=error, budget_history=history, period=figures,
         )
 
+    def _settle(self, slo: SLO) -> float:
+        """How late an event may still land in a past bucket: a Prometheus sample
+        within the read overlap, a probe result within its timeout, a composite's
+        within the latest of its components'."""
+        if isinstance(slo.sli, ProbeSLI):
+            return slo.sli.timeout
+        if isinstance(slo.sli, CompositeSLI):
+            parts = [self._by_key[c.slo.key] for c in slo.sli.components
+                     if c.slo.key in self._by_key]
+            return max((self._settle(p) for p in parts), default=0.0)
+        return self._config.prometheus.query_delay
+
     def _maintenance(self, slo: SLO) -> tuple[MaintenanceWindow, ...]:
         return tuple(w for w in self._config.maintenance if w.applies_to(slo.id))
+
+
+def _composite_keep(slo: SLO) -> float:
+    """How far back a composite's derived hours are kept: two periods (the
+    history's oldest point sums a whole period), or two SLA periods."""
+    longest = max(slo.period.longest, 0.0 if slo.sla is None else SLA_PERIOD_LONGEST)
+    return 2.0 * longest
 
 
 def _calendar_windows(slo: SLO, length: float) -> set[float]:
@@ -399,7 +426,7 @@ class _WindowCounter:
     burn rate, no alert) and the budget counts only time outside it.
     """
 
-    def __init__(self, reader: CompositeReader, slo: SLO,
+    def __init__(self, reader: ChunkedReader, slo: SLO,
                  maintenance: Sequence[MaintenanceWindow]) -> None:
         self._reader = reader
         self._slo = slo

@@ -275,3 +275,33 @@ def test_calendar_budget_matches_the_period_figures(store: EventStore) -> None:
     probe = by_key(engine(store, config, [NOW]).evaluate())[PROBE]
     assert probe.period is not None
     assert probe.budget_remaining == pytest.approx(probe.period.budget_remaining)
+
+
+def test_hours_a_recovered_component_fills_in_show_in_the_composite(store: EventStore) -> None:
+    """Once a component was down, the composite derives its closed hours again.
+
+    The hour before NOW is closed (and kept) from NOW+120 on. vendor/probe is
+    late at NOW+150; events then land in that closed hour (as a backfill would);
+    at NOW+160, vendor up again, the composite counts them: 10 + 1 buckets.
+    """
+    base = parse_config(CONFIG, "t.yaml")
+    config = with_slos(base, second_probe(base), journey(PROBE, "vendor/probe"))
+    probes(store, PROBE, NOW - 600, "g" * 10)
+    probes(store, "vendor/probe", NOW - 600, "g" * 10)
+    clock = [NOW + 120]
+    seen = {PROBE: NOW + 120, "vendor/probe": NOW + 120}
+    eng = Engine(config, store, ScriptedSource(), clock=lambda: clock[0],
+                 probe_last_seen=seen.get)
+    day = by_key(eng.evaluate())[JOURNEY].window(86400.0)
+    assert day is not None
+    assert day.total == 10.0
+    clock[0] = seen[PROBE] = NOW + 150  # vendor last seen 30 s ago: late (over 2 * 10 s + 1 s)
+    assert not by_key(eng.evaluate())[JOURNEY].up
+    probes(store, PROBE, NOW - 1200, "b")
+    probes(store, "vendor/probe", NOW - 1200, "g")
+    clock[0] = seen[PROBE] = seen["vendor/probe"] = NOW + 160
+    composite = by_key(eng.evaluate())[JOURNEY]
+    assert composite.up
+    day = composite.window(86400.0)
+    assert day is not None
+    assert (day.good, day.total) == (10.0, 11.0)
