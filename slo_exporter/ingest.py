@@ -42,6 +42,8 @@ def adopt_definitions(store: EventStore, slos: Sequence[SLO], log: Any, at: floa
     """Match the stored history of each SLO name to its current definition."""
     retire_removed(store, [slo.key for slo in slos], log, at)
     for slo in slos:
+        if slo.composite:  # derived from its components: nothing of its own is stored
+            continue
         stored = store.fingerprint(slo.key)
         fingerprint = slo.source_fingerprint
         changed = stored is not None and stored != fingerprint

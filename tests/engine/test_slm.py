@@ -305,3 +305,12 @@ def test_hours_a_recovered_component_fills_in_show_in_the_composite(store: Event
     day = composite.window(86400.0)
     assert day is not None
     assert (day.good, day.total) == (10.0, 11.0)
+
+
+def test_a_composite_leaves_nothing_in_the_store(store: EventStore) -> None:
+    """Starting an engine with a composite records no fingerprint or events under its key."""
+    base = parse_config(CONFIG, "t.yaml")
+    eng = engine(store, with_slos(base, journey(PROBE)), [NOW])
+    eng.evaluate()
+    assert JOURNEY not in store.slo_keys()
+    assert PROBE in store.slo_keys()
