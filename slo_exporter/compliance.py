@@ -305,8 +305,8 @@ def _tally(
     if timeslices is None:
         return _Tally(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
     days = _slice_days(
-        reader, slo.key, timeslices, start=grid_start, now=now, time_zone=time_zone,
-        excluded=_clip(excluded, grid_start, now),
+        reader, slo.key, slo.source_fingerprint, timeslices, start=grid_start, now=now,
+        time_zone=time_zone, excluded=_clip(excluded, grid_start, now),
     )
     return _Tally(
         good_events, bad_events, max(x_total, 0.0), _add(c for _, c in days), days, grid_start
@@ -316,6 +316,7 @@ def _tally(
 def _slice_days(
     reader: Reader,
     key: str,
+    fingerprint: str,
     timeslices: Timeslices,
     *,
     start: float,
@@ -327,12 +328,17 @@ def _slice_days(
 
     A day whose slices have all ended is looked up in :data:`_DAY_CACHE`
     first: its verdicts depend only on its buckets, measured and excluded
-    spans and the slice rule, and its buckets are checked by their sums.
+    spans and the slice rule. Its buckets are recognised by the store, the
+    SLO's fingerprint and the day's sums: stored events are only ever added
+    to, so a bucket that changed changes the sums.
     So a cycle judges only the day in progress (and a day whose data
     changed) instead of the whole period again.
     """
     res = reader.resolution
     step = timeslices.slice
+    # Which history this is: the store (two stores may hold equal sums), the
+    # SLO and what defines its events (a composite's parts and weights).
+    identity = (getattr(reader, "store_id", None) or id(reader), key, fingerprint)
     measured = merge(reader.measured_spans(key, start, now))
     out: list[tuple[date, SliceCounts]] = []
     bounds = [
@@ -346,7 +352,7 @@ def _slice_days(
         inside, hidden = tuple(_clip(measured, lo, hi)), tuple(_clip(excluded, lo, hi))
         whole = i + 1 < len(bounds)
         cache_key = (
-            key, res, step, timeslices.target, timeslices.empty, lo, hi,
+            identity, res, step, timeslices.target, timeslices.empty, lo, hi,
             _sum(reader, key, lo, hi), inside, hidden,
         ) if whole else None
         counts = _DAY_CACHE.get(cache_key) if cache_key is not None else None

@@ -67,6 +67,12 @@ class CompositeReader:
     def resolution(self) -> float:
         return self._store.resolution
 
+    @property
+    def store_id(self) -> str | None:
+        """The wrapped store's identity, when it has one (caches key on it)."""
+        found = getattr(self._store, "store_id", None)
+        return None if found is None else str(found)
+
     def _composite(self, slo_key: str) -> tuple[SLO, CompositeSLI] | None:
         slo = self._slos.get(slo_key)
         if slo is None or not isinstance(slo.sli, CompositeSLI):
