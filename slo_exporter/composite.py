@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from slo_exporter.exclusions import intersect, merge
@@ -191,7 +192,7 @@ class _Part:
         weight: float,
         buckets: dict[float, tuple[float, float]],
         spans: list[Span],
-        threshold: float | object,
+        threshold: Decimal | float,
         empty: str,
     ) -> None:
         self.weight = weight
@@ -225,7 +226,7 @@ def _all_good(parts: Iterable[_Part], b: float) -> tuple[float, float] | None:
         if events is None:
             verdict = {"good": True, "bad": False}.get(part.empty)
         else:
-            verdict = meets(*events, part.threshold)  # type: ignore[arg-type]
+            verdict = meets(*events, part.threshold)
         if verdict is False:
             return (0.0, 1.0)
         any_good = any_good or verdict is True
@@ -244,7 +245,7 @@ def _weighted(parts: Iterable[_Part], b: float) -> tuple[float, float] | None:
     return (good, total) if total > 0 else None
 
 
-def _threshold(slo: SLO | None) -> object:
+def _threshold(slo: SLO | None) -> Decimal | float:
     if slo is None:
         return 1.0  # an unknown component: the config reports it; never call it good lightly
     if slo.budgeting.timeslices is not None:
