@@ -147,3 +147,22 @@ def test_composite_order_puts_components_first_and_refuses_cycles() -> None:
             sli=CompositeSLI("all_good", (CompositeComponent(SLOId("x", "a")),)))
     with pytest.raises(ValueError, match="cycle: x/a -> x/b -> x/a"):
         composite_order((a, b))
+
+
+def test_late_component_data_changes_a_cached_composite_day(store: SQLiteStore) -> None:
+    """Minute 2 turns bad when 100 late failed checkout requests arrive (100/200 < 99 %)."""
+    slo = journey("all_good")
+    r = reader(store, slo)
+    assert r.sum(slo.key, T, T + 300) == Counts(2.0, 3.0)
+    store.commit(CHECKOUT.key, {T + 120: (0.0, 100.0)})
+    assert r.buckets(slo.key, T + 120, T + 180) == [(T + 120, 0.0, 1.0)]
+    assert r.sum(slo.key, T, T + 300) == Counts(1.0, 3.0)
+
+
+def test_a_reloaded_component_objective_changes_the_composite(store: SQLiteStore) -> None:
+    """With checkout's objective at 98 %, minute 1 (98/100) is good: 3 of 3 buckets."""
+    slo = journey("all_good")
+    assert reader(store, slo).sum(slo.key, T, T + 300) == Counts(2.0, 3.0)
+    relaxed = part("checkout", 0.98)
+    again = CompositeReader(store, (relaxed, VENDOR, slo))
+    assert again.sum(slo.key, T, T + 300) == Counts(3.0, 3.0)
