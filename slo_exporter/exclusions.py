@@ -107,15 +107,21 @@ def validate_rrule(text: str, start: datetime) -> None:
 
     ``start`` is the window's aware start (its DTSTART). Rejected: syntax
     the RFC 5545 parser refuses, a DTSTART inside the rule (the window's
-    ``start`` is it), COUNT together with UNTIL, COUNT below 1, and a rule
-    with no occurrence within ten years of ``start`` (an UNTIL before the
-    start, February 30th).
+    ``start`` is it), FREQ=SECONDLY or MINUTELY (not maintenance, and it
+    would run into :data:`MAX_OCCURRENCES` on every evaluation), COUNT
+    together with UNTIL, COUNT below 1, and a rule with no occurrence within
+    ten years of ``start`` (an UNTIL before the start, February 30th).
     """
     if start.tzinfo is None:
         raise ValueError("the window's start must carry its time zone")
     if "DTSTART" in text.upper():
         raise ValueError(_NO_DTSTART)
     parts = _rule_parts(text)
+    if parts.get("FREQ", "").upper() in {"SECONDLY", "MINUTELY"}:
+        raise ValueError(
+            f"FREQ={parts['FREQ'].upper()} repeats too often for maintenance: "
+            "use HOURLY or coarser"
+        )
     if "COUNT" in parts and "UNTIL" in parts:
         raise ValueError("a rule may give COUNT or UNTIL, not both (RFC 5545)")
     if "COUNT" in parts:

@@ -117,10 +117,12 @@ START = datetime(2026, 3, 1, 2, 0, tzinfo=BERLIN)
         ("FREQ=WEEKLY;UNTIL=20260201T000000Z", "no occurrence"),
         ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "no occurrence"),
         ("DTSTART:20260301T020000\nRRULE:FREQ=DAILY", "must not carry a DTSTART"),
+        ("FREQ=MINUTELY;INTERVAL=30", "repeats too often for maintenance"),
+        ("FREQ=secondly", "repeats too often for maintenance"),
     ],
 )
 def test_validate_rrule_gives_a_short_reason(rule: str, reason: str) -> None:
-    """Bad syntax, COUNT with UNTIL, an empty COUNT and a rule without occurrence are refused."""
+    """Bad syntax, sub-hourly rules, COUNT with UNTIL, COUNT 0 and no occurrence are refused."""
     with pytest.raises(ValueError, match=reason):
         validate_rrule(rule, START)
 
