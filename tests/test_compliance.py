@@ -419,3 +419,40 @@ def test_two_stores_with_equal_day_sums_are_not_confused(tmp_path: Path) -> None
             store.commit(KEY, {W10: first, W10 + HOUR: second}, measured=(W10, W10 + 2 * DAY))
             seen.append(current_figures(store, slo, W10 + 2 * DAY - 1).slices)
     assert seen == [SliceCounts(good=1, bad=1, empty=45), SliceCounts(good=0, bad=2, empty=45)]
+
+
+def test_the_sla_period_may_differ_from_the_slo_period(hourly: SQLiteStore) -> None:
+    """A weekly SLO with a monthly SLA: the SLA covers March (UTC) up to the end of W10.
+
+    March 1st is before any data (24 unmeasured slices); the week adds 158
+    good and 4 bad: 158 / 162 = 97.5308 %, under 99.0: credit 25.
+    """
+    fill_week(hourly)
+    slo = make_slo(CalendarPeriod("week"), timeslices=Timeslices(HOUR, Decimal("0.95")),
+                   sla=SLA(Decimal("99.9"), TIERS, period="month"))
+    f = period_figures(
+        hourly, slo, start=W10, end=W10 + 7 * DAY, at=W10 + 7 * DAY, label="2026-W10",
+        time_zone="UTC", maintenance=[utc_window(W10 + DAY + 9000, W10 + DAY + 14_400)],
+    )
+    assert f.sla is not None
+    assert (f.sla.label, f.sla.start, f.sla.end) == ("2026-03", W10 - DAY, APRIL)
+    assert (f.sla.achieved_percent, f.sla.credit_percent) == (Decimal("97.5308"), Decimal(25))
+
+
+def test_counted_maintenance_makes_excluded_events_bad_for_the_sla(minutely: SQLiteStore) -> None:
+    """April, over: a window touching the first bucket excludes its 1000 events.
+
+    excluded: the SLA sees 1990 of 2000 = 99.5000 % (credit 10);
+    counted: 1990 of 2000 + 1000 = 66.3333 % (under 95.0: credit 100).
+    """
+    fill_april(minutely)
+    window = utc_window(APRIL + 30, APRIL + 60)
+    outcomes = []
+    for policy in ("excluded", "counted"):
+        sla = SLA(Decimal("99.9"), TIERS, maintenance=policy)
+        slo = make_slo(CalendarPeriod("month"), 0.999, sla=sla)
+        f = period_figures(minutely, slo, start=APRIL, end=APRIL + 30 * DAY, at=APRIL + 30 * DAY,
+                           label="2026-04", time_zone="UTC", maintenance=[window])
+        assert f.sla is not None
+        outcomes.append((f.sla.achieved_percent, f.sla.credit_percent))
+    assert outcomes == [(Decimal("99.5000"), Decimal(10)), (Decimal("66.3333"), Decimal(100))]
