@@ -170,7 +170,7 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
 
 
 def _clipped(spans: Iterable[Span], start: float, end: float) -> list[Span]:
-    return [(max(s, start), min(e, end)) for s, e in spans if s < end and e > start]
+    return [(max(s, start), min(e, end)) for s, e in spans if s < end and e > start and e > s]
 
 
 def _zone(name: str) -> ZoneInfo:

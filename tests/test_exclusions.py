@@ -7,7 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from slo_exporter.exclusions import MAX_OCCURRENCES, excluded_spans, validate_rrule
+from slo_exporter.exclusions import (
+    MAX_OCCURRENCES,
+    excluded_spans,
+    validate_rrule,
+    window_spans,
+)
 from slo_exporter.model import MaintenanceWindow, SLOId
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -44,6 +49,11 @@ def test_one_off_windows_are_merged_sorted_and_clipped() -> None:
 def test_a_window_outside_the_span_excludes_nothing() -> None:
     """A window ending exactly at the span's start leaves it whole (spans are half-open)."""
     assert excluded_spans([one_off(0, 100)], CHECKOUT, 100, 200) == []
+
+
+def test_a_window_ending_before_it_starts_excludes_nothing() -> None:
+    """A backwards one-off window is empty, not a negative span."""
+    assert window_spans(one_off(150, 50), 0, 200) == []
 
 
 def test_windows_apply_only_to_their_services_and_slos() -> None:
