@@ -35,7 +35,6 @@ import structlog
 
 from slo_exporter import accounting, compliance, exclusions, slomath
 from slo_exporter.composite import CompositeReader, composite_order
-from slo_exporter.composite_cache import ChunkedReader
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.history import BudgetAt, budget_history
@@ -57,8 +56,6 @@ from slo_exporter.store.protocol import Span
 REMIND_EVERY = 600.0
 #: error text in log lines is cut to this many characters
 ERROR_TEXT_LIMIT = 160
-#: the longest SLA period (a quarter) plus a day, for a composite's kept hours
-SLA_PERIOD_LONGEST = 93 * 86400.0
 
 
 #: counts one failure under its reason (``slo_exporter_query_errors_total``)
@@ -103,11 +100,8 @@ class Engine:
         self._probe_slos = tuple(s for s in config.slos if isinstance(s.sli, ProbeSLI))
         self._by_key = {s.key: s for s in config.slos}
         # Composites read their components' stored events through this
-        # reader, which keeps their closed hours; every other key passes
-        # straight to the store.
-        self._reader = ChunkedReader(
-            CompositeReader(store, config.slos),
-            {s.key: _composite_keep(s) for s in config.slos if s.composite})
+        # reader; every other key passes straight to the store.
+        self._reader = CompositeReader(store, config.slos)
         self._measured = tuple(s for s in config.slos if not s.composite)
         self._composites = tuple(s for s in composite_order(config.slos) if s.composite)
         self._probe_composites = _probe_dependents(self._composites, self._probe_slos)
@@ -252,11 +246,6 @@ class Engine:
         error = (None if not down else
                  "component " + ", ".join(p.slo.key for p in down) + " is down")
         mine = current.get(slo.key)
-        if down or mine is None or not mine.up:
-            # A component that was down (so was the composite) may backfill
-            # hours already derived: derive them again once it is back.
-            self._reader.forget(slo.key)
-        self._reader.settle(slo.key, at - self._settle(slo) - self._reader.resolution)
         return self._status(slo, at, up=not down, error=error, healthy=True,
                             previous=mine if mine is not None and mine.up else None,
                             refresh=refresh)
@@ -390,13 +379,6 @@ class Engine:
         return tuple(w for w in self._config.maintenance if w.applies_to(slo.id))
 
 
-def _composite_keep(slo: SLO) -> float:
-    """How far back a composite's derived hours are kept: two periods (the
-    history's oldest point sums a whole period), or two SLA periods."""
-    longest = max(slo.period.longest, 0.0 if slo.sla is None else SLA_PERIOD_LONGEST)
-    return 2.0 * longest
-
-
 def _calendar_windows(slo: SLO, length: float) -> set[float]:
     """The rolling windows a calendar SLO exports or alerts on, without its period."""
     needed = {w for w in slo.windows if w != slo.period.longest}
@@ -426,7 +408,7 @@ class _WindowCounter:
     burn rate, no alert) and the budget counts only time outside it.
     """
 
-    def __init__(self, reader: ChunkedReader, slo: SLO,
+    def __init__(self, reader: CompositeReader, slo: SLO,
                  maintenance: Sequence[MaintenanceWindow]) -> None:
         self._reader = reader
         self._slo = slo
