@@ -4,7 +4,22 @@ The engine owns the cycle and nothing else. A full cycle (``evaluate``) has
 the ingester read each Prometheus SLO's new events into the store, computes
 every SLO's windows, budget and budget history from the store with the pure
 SLO math, and swaps in an immutable snapshot. ``refresh_probes`` recomputes
-only the probe SLOs, whose events the probe recorder writes.
+only the probe SLOs, whose events the probe recorder writes, and the
+composites built on them.
+
+Service-level management, per status:
+
+* A calendar SLO's period window is its period to date (``bounds``), keyed
+  by ``period.longest`` like a rolling period's; its budget is projected
+  from the rate so far and its alert factors scale to ``period.length``.
+* Composites are read through ``composite.CompositeReader``, after their
+  components in the same cycle (``composite_order``), and never ingested.
+* Maintenance: a bucket any applicable window overlaps drops out of every
+  window's counts, so an outage in maintenance burns nothing and alerts
+  nothing (the rule ``compliance`` and ``timeslices`` apply too).
+* ``period`` carries ``compliance.current_figures``; a failure there is
+  logged (``period_failed``) and counted, and the window values stand. A
+  probe refresh reuses figures younger than one evaluation interval.
 
 Ordering rules of the swap: a status is only ever replaced by one that
 describes the same or a later instant (a full cycle that started before a
