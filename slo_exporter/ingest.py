@@ -107,7 +107,7 @@ class Ingestor:
         before the failure stays, with its cursor.
         """
         res = self._store.resolution
-        oldest = slo.period.bounds(until, res)[0] - BACKFILL_LEAD
+        oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
         cursor = self._store.cursor(slo.key)
         since = oldest if cursor is None or cursor < oldest else cursor
         if since >= until:
@@ -153,6 +153,18 @@ class Ingestor:
         # The one write of Prometheus events, with the span the read measured.
         self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until,
                            series=batch.series, measured=(since, batch.covered_until))
+
+
+def backfill_start(slo: SLO, until: float, resolution: float) -> float:
+    """The oldest instant ``slo``'s windows need at ``until``: its period's start, or
+    for a calendar period early in its run, the start of its longest rolling
+    window (3 days), which reaches back across the boundary."""
+    start = slo.period.bounds(until, resolution)[0]
+    if not isinstance(slo.period, CalendarPeriod):
+        return start
+    rolling = [w for w in slo.windows if w != slo.period.longest]
+    return min(start, math.floor(until / resolution) * resolution + resolution
+               - max(rolling, default=0.0))
 
 
 def kept_history(slo: SLO) -> float:

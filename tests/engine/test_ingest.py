@@ -171,3 +171,19 @@ def test_a_calendar_slo_keeps_its_whole_previous_period(store: EventStore) -> No
     store.commit(PROBE, {NOW - 64 * 86400: (1.0, 1.0), NOW - 66 * 86400: (1.0, 1.0)})
     assert Pruner(store, config, structlog.get_logger()).maybe_prune(NOW) == 1
     assert store.first_bucket(PROBE) == NOW - 64 * 86400
+
+
+def test_a_calendar_backfill_early_in_the_month_reaches_back_three_days(
+    store: EventStore,
+) -> None:
+    """On the 1st at 06:00 a monthly SLO's cold start reads from 3 days (its longest
+    rolling window) plus the 600 s lead and the 30 s read overlap before the bucket
+    end, not from the 1st."""
+    source = ScriptedSource()
+    ingestor, _ = _ingestor(store, source)
+    api = next(s for s in parse_config(CONFIG, "t.yaml").slos if s.key == API)
+    monthly = dataclasses.replace(api, period=CalendarPeriod("month", "UTC"))
+    until = 1_772_344_800.0  # 2026-03-01T06:00:00Z
+    assert ingestor.read(monthly, until)
+    first = min(start for _, start, _, _ in source.reads)
+    assert first == until + 60 - 3 * 86400 - BACKFILL_LEAD - 30
