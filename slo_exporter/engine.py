@@ -309,9 +309,10 @@ class Engine:
     def _young(self, slo: SLO, figures: PeriodFigures, at: float) -> bool:
         """Whether a probe refresh may keep ``figures``: same period, younger than a cycle.
 
-        Period figures read every bucket of the period; a probe refresh runs
-        every second, so it reuses them for up to one evaluation interval
-        (a calendar period's figures never past the period's end).
+        Figures cost milliseconds (a timeslice or composite SLO's several)
+        and a probe refresh runs every second for every probe SLO, so it
+        reuses them for up to one evaluation interval (a calendar period's
+        never past the period's end).
         """
         if not 0.0 <= at - figures.at < self._config.evaluation_interval:
             return False
