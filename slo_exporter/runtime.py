@@ -70,8 +70,8 @@ class Collaborators:
 
 
 def needs_prometheus(config: Config) -> bool:
-    """Whether any SLO of ``config`` reads Prometheus."""
-    return any(not isinstance(s.sli, ProbeSLI) for s in config.slos)
+    """Whether any SLO of ``config`` reads Prometheus (probes and composites do not)."""
+    return any(s.remeasurable for s in config.slos)
 
 
 def check_prometheus_settings(config: Config) -> None:

@@ -15,6 +15,8 @@ from slo_exporter.errors import QueryError, StoreError
 from slo_exporter.exposition import SelfMetrics
 from slo_exporter.model import (
     SLO,
+    CompositeComponent,
+    CompositeSLI,
     Config,
     HTTPProbe,
     ProbeSLI,
@@ -23,6 +25,7 @@ from slo_exporter.model import (
     RollingPeriod,
     Selector,
     Service,
+    SLOId,
 )
 from slo_exporter.probes import ProbeMetrics, ProbeResult, ProbeScheduler
 from slo_exporter.probes.scheduler import OnResult
@@ -102,6 +105,19 @@ def test_probe_only_config_builds_no_client(store: EventStore) -> None:
     """A configuration of probes only never builds a Prometheus client."""
     clients = CountingClients()
     rt = Runtime.build(config(probe_slo()), deps(store, client_factory=clients))
+
+    assert clients.built == []
+    assert not needs_prometheus(rt.config)
+    rt.close()
+
+
+def test_probes_and_their_composite_build_no_client(store: EventStore) -> None:
+    """A composite of probe SLOs reads the store, not Prometheus: still no client."""
+    clients = CountingClients()
+    journey = SLO(service="web", name="journey", objective=0.99, period=RollingPeriod(86400.0),
+                  sli=CompositeSLI(mode="all_good", components=(
+                      CompositeComponent(SLOId("web", "home")),)))
+    rt = Runtime.build(config(probe_slo(), journey), deps(store, client_factory=clients))
 
     assert clients.built == []
     assert not needs_prometheus(rt.config)
