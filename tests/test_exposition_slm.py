@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from slo_exporter.exposition import SnapshotCollector, window_label
 from slo_exporter.figures import PeriodFigures, SLAOutcome
-from slo_exporter.model import CalendarPeriod
+from slo_exporter.model import CalendarPeriod, CompositeComponent, CompositeSLI, SLOId
 from slo_exporter.sla import SLA, CreditTier
 from slo_exporter.snapshot import SLOStatus, Snapshot
 from tests.support.helpers import ratio_slo, status
@@ -165,3 +165,13 @@ def test_promtool_check_metrics_passes_with_every_new_series() -> None:
                          capture_output=True, check=False, timeout=30)
     assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
     assert out.stdout.decode().strip() == "", out.stdout.decode()
+
+
+def test_a_composite_says_so_on_slo_info() -> None:
+    """A composite SLO is exported like any other, with sli_kind="composite"."""
+    slo = dataclasses.replace(ratio_slo(), sli=CompositeSLI(
+        mode="weighted", components=(CompositeComponent(SLOId("pay", "api"), 2.0),)))
+    reg = registry(status(slo, {3600.0: (9.0, 10.0)}, at=AT))
+    assert reg.get_sample_value(
+        "slo_info", {**KEY, "sli_kind": "composite", "commitment": "slo"}) == 1.0
+    assert reg.get_sample_value("slo_sli_ratio", {**KEY, "window": "1h"}) == pytest.approx(0.9)

@@ -3,7 +3,11 @@ length and the budget of a period to date projected from the rate so far."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from slo_exporter import slomath
 from slo_exporter.model import ALERT_WINDOWS
@@ -69,3 +73,21 @@ def test_window_values_match_evaluate() -> None:
     values, _, _ = slomath.evaluate(0.99, DAY, (HOUR, DAY), _all_windows(9, 10) | {
         DAY: Counts(9, 10), 300.0: Counts(9, 10), 1800.0: Counts(9, 10), 7200.0: Counts(9, 10)})
     assert slomath.window_values(HOUR, Counts(9, 10), 0.99) == values[0]
+
+
+@given(good=st.integers(0, 10_000), extra=st.integers(0, 10_000),
+       objective=st.floats(0.5, 0.9999), part=st.floats(0.001, 1.0))
+def test_a_projection_never_spends_more_than_the_plain_budget(
+    good: int, extra: int, objective: float, part: float
+) -> None:
+    """Part-way through, the projected budget left is at least the plain one (spent
+    scales by elapsed / length <= 1), and both are finite."""
+    c = Counts(good, good + extra)
+    projected = slomath.projected_budget_remaining(c, objective, part * 30 * DAY, 30 * DAY)
+    plain = slomath.budget_remaining(c, objective)
+    if plain is None:
+        assert projected is None
+        return
+    assert projected is not None
+    assert math.isfinite(projected)
+    assert projected >= plain - 1e-9
