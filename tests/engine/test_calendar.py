@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
 from slo_exporter.exposition import SnapshotCollector
+from slo_exporter.history import budget_history
 from slo_exporter.model import SLO, CalendarPeriod, Config
 from slo_exporter.snapshot import SLOStatus, Snapshot
 from slo_exporter.store import EventStore
@@ -138,3 +139,20 @@ def test_history_covers_the_current_period_only(store: EventStore) -> None:
     april = probe_status(store, config, APRIL_BERLIN + 6000)
     assert april.budget_history.points
     assert all(t > APRIL_BERLIN for t, _ in april.budget_history.points)
+
+
+def test_plain_history_of_a_calendar_slo_projects_each_point(store: EventStore) -> None:
+    """Without the engine's budget, a calendar history point at t is the projected budget
+    of the period to t: one bad probe of two in the first minute of May (UTC), 90 %:
+    burn 5, so at t the spent part is 5 * (t - May 1) / 31 d. The grid step divides the
+    whole month (2,678,400 s / 47, in whole minutes: 56,940 s)."""
+    may = datetime(2026, 5, 1, tzinfo=UTC).timestamp()
+    slo = calendar_config(CalendarPeriod("month", "UTC")).slos[1]
+    store.record(PROBE, may, good=True)
+    store.record(PROBE, may + 1, good=False)
+    history = budget_history(store, slo, may + 2 * 86400, None)
+    assert history.step == 56940.0
+    assert len(history.past) == 3  # grid points in May's first two days
+    for t, remaining in history.past:
+        assert t > may
+        assert remaining == pytest.approx(1 - 5 * (t - may) / (31 * 86400))
