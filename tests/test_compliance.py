@@ -456,3 +456,33 @@ def test_counted_maintenance_makes_excluded_events_bad_for_the_sla(minutely: SQL
         assert f.sla is not None
         outcomes.append((f.sla.achieved_percent, f.sla.credit_percent))
     assert outcomes == [(Decimal("99.5000"), Decimal(10)), (Decimal("66.3333"), Decimal(100))]
+
+
+def test_a_period_starting_off_the_bucket_grid_keeps_its_days(hourly: SQLiteStore) -> None:
+    """March 2026 in Asia/Kolkata (+05:30) on hourly buckets starts at 18:30Z, off the grid.
+
+    Slices run from the 18:00Z bucket: 744.5 hours to 03-31 18:30Z hold 744
+    whole slices. The first slice (bad) starts at 23:30 local on February
+    28th but counts for March 1st, whose slices run to the one starting at
+    03-01 19:00Z (00:30 local on the 2nd): 25 slices, 24 good = 0.96.
+    """
+    period = CalendarPeriod("month", "Asia/Kolkata")
+    start, end = period.span_of("2026-03")
+    first = start - 1800
+    assert first % HOUR == 0
+    deltas = {first + h * HOUR: (1.0, 1.0) for h in range(745)}
+    deltas[first] = (0.0, 1.0)
+    hourly.commit(KEY, deltas, measured=(first, end))
+    slo = make_slo(period, timeslices=Timeslices(HOUR, Decimal("0.95")))
+    f = period_figures(hourly, slo, start=start, end=end, at=end, label="2026-03",
+                       time_zone="Asia/Kolkata")
+    assert f.slices == SliceCounts(good=743, bad=1)
+    assert f.worst_day is not None
+    assert (f.worst_day.date, f.worst_day.achieved) == ("2026-03-01", 0.96)
+
+
+def test_an_unknown_time_zone_is_a_clear_error(minutely: SQLiteStore) -> None:
+    """A misspelt zone is a ValueError naming it, not a KeyError from zoneinfo."""
+    with pytest.raises(ValueError, match="unknown time zone 'Europe/Berln'"):
+        period_figures(minutely, make_slo(CalendarPeriod("month")), start=APRIL,
+                       end=APRIL + DAY, at=APRIL + DAY, label="x", time_zone="Europe/Berln")
