@@ -10,8 +10,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from slo_exporter.compliance import current_figures, evidence, period_figures
+from slo_exporter.exclusions import excluded_spans
 from slo_exporter.model import (
     SLO,
     Budgeting,
@@ -25,7 +28,7 @@ from slo_exporter.model import (
 )
 from slo_exporter.sla import SLA, CreditTier
 from slo_exporter.store import SQLiteStore
-from slo_exporter.timeslices import SliceCounts
+from slo_exporter.timeslices import SliceCounts, classify
 
 KEY = "checkout/availability"
 #: Monday 2026-03-02T00:00Z (2026-01-01T00:00Z = 1767225600, plus 60 days), ISO week 2026-W10
@@ -486,3 +489,43 @@ def test_an_unknown_time_zone_is_a_clear_error(minutely: SQLiteStore) -> None:
     with pytest.raises(ValueError, match="unknown time zone 'Europe/Berln'"):
         period_figures(minutely, make_slo(CalendarPeriod("month")), start=APRIL,
                        end=APRIL + DAY, at=APRIL + DAY, label="x", time_zone="Europe/Berln")
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.dictionaries(st.integers(0, 71), st.tuples(st.integers(0, 10), st.integers(0, 10)),
+                         max_size=60),
+    gaps=st.lists(st.tuples(st.integers(0, 71), st.integers(1, 6)), max_size=3),
+    windows=st.lists(st.tuples(st.integers(0, 71 * 60), st.integers(1, 400)), max_size=3),
+)
+def test_day_by_day_tallies_equal_one_tally_of_the_whole_span(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: dict[int, tuple[int, int]],
+    gaps: list[tuple[int, int]],
+    windows: list[tuple[int, int]],
+) -> None:
+    """Cutting the span into local days (and caching them) never changes the slice tally."""
+    with SQLiteStore(tmp_path_factory.mktemp("s"), HOUR) as store:
+        store.commit(KEY, {W10 + h * HOUR: (float(min(g, t)), float(t))
+                           for h, (g, t) in rows.items()})
+        covered: list[tuple[float, float]] = [(W10, W10 + 72 * HOUR)]
+        for h, n in gaps:  # cut measured holes
+            a, b = W10 + h * HOUR, W10 + (h + n) * HOUR
+            covered = [piece for s, e in covered
+                       for piece in ((s, min(e, a)), (max(s, b), e)) if piece[1] > piece[0]]
+        for span in covered:
+            store.commit(KEY, {}, measured=span)
+        maintenance = [utc_window(W10 + m * 60, W10 + (m + n) * 60) for m, n in windows]
+        rule = Timeslices(2 * HOUR, Decimal("0.7"), "bad")
+        slo = make_slo(CalendarPeriod("week", "Europe/Berlin"), timeslices=rule)
+        at = W10 + 72 * HOUR
+        f = current_figures(store, slo, at, maintenance)
+        start = f.start
+        whole = classify(
+            store.buckets(KEY, start, at), start=start, end=at, resolution=HOUR,
+            slice_seconds=rule.slice, target=rule.target,
+            measured=store.measured_spans(KEY, start, at),
+            excluded=excluded_spans(maintenance, slo.id, start, at), empty="bad",
+        )
+        assert f.slices == whole
