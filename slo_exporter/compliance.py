@@ -66,7 +66,7 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slo_exporter import sla as sla_math
 from slo_exporter.exclusions import excluded_spans, intersect, merge
@@ -209,6 +209,7 @@ def _figures(
 ) -> PeriodFigures:
     if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(at)) or end <= start:
         raise ValueError(f"a period must have start < end, got [{start!r}, {end!r})")
+    _zone(time_zone)
     now = min(max(at, start), end)  # the end of elapsed time
     closed = at >= end
     excluded_all = excluded_spans(maintenance, slo.id, start, end)
@@ -306,7 +307,7 @@ def _tally(
         return _Tally(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
     days = _slice_days(
         reader, slo.key, slo.source_fingerprint, timeslices, start=grid_start, now=now,
-        time_zone=time_zone, excluded=_clip(excluded, grid_start, now),
+        days=_local_days(start, now, time_zone), excluded=_clip(excluded, grid_start, now),
     )
     return _Tally(
         good_events, bad_events, max(x_total, 0.0), _add(c for _, c in days), days, grid_start
@@ -321,10 +322,14 @@ def _slice_days(
     *,
     start: float,
     now: float,
-    time_zone: str,
+    days: Sequence[tuple[date, float]],
     excluded: list[Span],
 ) -> tuple[tuple[date, SliceCounts], ...]:
-    """The slices of ``[start, now)`` tallied per local day.
+    """The slices from ``start`` (on the grid) to ``now`` tallied per local day of ``days``.
+
+    A slice belongs to the day it starts in; slices starting before the
+    first day's start (where the period's start is not on the bucket grid)
+    belong to the first day.
 
     A day whose slices have all ended is looked up in :data:`_DAY_CACHE`
     first: its verdicts depend only on its buckets, measured and excluded
@@ -342,8 +347,8 @@ def _slice_days(
     measured = merge(reader.measured_spans(key, start, now))
     out: list[tuple[date, SliceCounts]] = []
     bounds = [
-        (day, start + math.ceil((a - start) / step) * step)
-        for day, a in _local_days(start, now, time_zone)
+        (day, start if i == 0 else start + math.ceil((a - start) / step) * step)
+        for i, (day, a) in enumerate(days)
     ]
     for i, (day, lo) in enumerate(bounds):
         hi = bounds[i + 1][1] if i + 1 < len(bounds) else now
@@ -514,9 +519,18 @@ def _worse(worst: WorstDay | None, day: date, achieved: float) -> WorstDay:
     return worst
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {name!r}: expected an IANA name such as UTC or Europe/Berlin"
+        ) from None
+
+
 def _local_days(start: float, end: float, time_zone: str) -> list[tuple[date, float]]:
     """Each local day touching ``[start, end)`` and where it starts in it (the first at start)."""
-    zone = ZoneInfo(time_zone)
+    zone = _zone(time_zone)
     day = datetime.fromtimestamp(start, zone).date()
     out = [(day, start)]
     for _ in range(400):  # bounded: a quarter has at most 92 days

@@ -171,11 +171,14 @@ class CompositeReader:
             )
             for c in sli.components
         )
-        key = (self.store_id or id(self._store), slo.key, sli.mode, start, end, inputs)
-        chunk = _CHUNKS.get(key)
-        if chunk is None:
-            chunk = self._compute(sli.mode, start, end, inputs)
-            _CHUNKS.put(key, chunk)
+        # One entry per composite and day, replaced when its inputs change:
+        # the day in progress changes every cycle and must not pile up.
+        where = (self.store_id or id(self._store), slo.key, start, end)
+        kept = _CHUNKS.get(where)
+        if kept is not None and kept[0] == (sli.mode, inputs):
+            return kept[1]
+        chunk = self._compute(sli.mode, start, end, inputs)
+        _CHUNKS.put(where, ((sli.mode, inputs), chunk))
         return chunk
 
     def _compute(
@@ -275,22 +278,25 @@ class _Chunk:
         return math.fsum(self.goods[i:j]), math.fsum(self.totals[i:j])
 
 
+_Entry = tuple[Hashable, _Chunk]
+
+
 class _BoundedCache:
     """A thread-safe map that forgets its least recently used entries beyond ``size``."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[Hashable, _Chunk] = OrderedDict()
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> _Chunk | None:
+    def get(self, key: Hashable) -> _Entry | None:
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
             return found
 
-    def put(self, key: Hashable, value: _Chunk) -> None:
+    def put(self, key: Hashable, value: _Entry) -> None:
         with self._lock:
             self._entries[key] = value
             self._entries.move_to_end(key)
@@ -298,9 +304,10 @@ class _BoundedCache:
                 self._entries.popitem(last=False)
 
 
-#: About 50 MB at most with one-minute buckets: a quarter of days for a
-#: dozen composites, a month for forty.
-_CHUNKS = _BoundedCache(1500)
+#: Composite days kept: 3000 is a quarter for 30 composites or a month for
+#: 90; with one-minute buckets a day is about 35 kB, so at most about 100 MB.
+#: Days every cycle reads stay; the least recently read go first.
+_CHUNKS = _BoundedCache(3000)
 
 
 class _Part:

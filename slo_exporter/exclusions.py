@@ -228,14 +228,15 @@ def _aware(occurrence: datetime, zone: tzinfo) -> datetime:
     return occurrence if occurrence.tzinfo is not None else occurrence.replace(tzinfo=zone)
 
 
-@lru_cache(maxsize=256)
 def _parse(text: str, dtstart: datetime) -> rrule | rruleset:
     """The rule of ``text`` starting at ``dtstart`` (aware, in its zone).
 
-    The parsed rule is cached: the engine expands the same windows every
-    cycle. RFC 5545 wants UNTIL in UTC when DTSTART has a zone; a local
-    UNTIL (no ``Z``) is read as wall-clock time in the window's zone instead
-    of being refused, by expanding from the naive wall-clock start.
+    RFC 5545 wants UNTIL in UTC when DTSTART has a zone; a local UNTIL (no
+    ``Z``) is read as wall-clock time in the window's zone instead of being
+    refused, by expanding from the naive wall-clock start. Not cached by
+    itself: equal instants in different zones are equal keys, and a rule
+    read in a fixed offset would not follow DST. Expansions are cached by
+    :func:`_expansion`, whose key holds the zone's name too.
     """
     if "DTSTART" in text.upper():
         raise ValueError(_NO_DTSTART)

@@ -10,8 +10,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from slo_exporter.compliance import current_figures, evidence, period_figures
+from slo_exporter.exclusions import excluded_spans
 from slo_exporter.model import (
     SLO,
     Budgeting,
@@ -25,7 +28,7 @@ from slo_exporter.model import (
 )
 from slo_exporter.sla import SLA, CreditTier
 from slo_exporter.store import SQLiteStore
-from slo_exporter.timeslices import SliceCounts
+from slo_exporter.timeslices import SliceCounts, classify
 
 KEY = "checkout/availability"
 #: Monday 2026-03-02T00:00Z (2026-01-01T00:00Z = 1767225600, plus 60 days), ISO week 2026-W10
@@ -456,3 +459,73 @@ def test_counted_maintenance_makes_excluded_events_bad_for_the_sla(minutely: SQL
         assert f.sla is not None
         outcomes.append((f.sla.achieved_percent, f.sla.credit_percent))
     assert outcomes == [(Decimal("99.5000"), Decimal(10)), (Decimal("66.3333"), Decimal(100))]
+
+
+def test_a_period_starting_off_the_bucket_grid_keeps_its_days(hourly: SQLiteStore) -> None:
+    """March 2026 in Asia/Kolkata (+05:30) on hourly buckets starts at 18:30Z, off the grid.
+
+    Slices run from the 18:00Z bucket: 744.5 hours to 03-31 18:30Z hold 744
+    whole slices. The first slice (bad) starts at 23:30 local on February
+    28th but counts for March 1st, whose slices run to the one starting at
+    03-01 19:00Z (00:30 local on the 2nd): 25 slices, 24 good = 0.96.
+    """
+    period = CalendarPeriod("month", "Asia/Kolkata")
+    start, end = period.span_of("2026-03")
+    first = start - 1800
+    assert first % HOUR == 0
+    deltas = {first + h * HOUR: (1.0, 1.0) for h in range(745)}
+    deltas[first] = (0.0, 1.0)
+    hourly.commit(KEY, deltas, measured=(first, end))
+    slo = make_slo(period, timeslices=Timeslices(HOUR, Decimal("0.95")))
+    f = period_figures(hourly, slo, start=start, end=end, at=end, label="2026-03",
+                       time_zone="Asia/Kolkata")
+    assert f.slices == SliceCounts(good=743, bad=1)
+    assert f.worst_day is not None
+    assert (f.worst_day.date, f.worst_day.achieved) == ("2026-03-01", 0.96)
+
+
+def test_an_unknown_time_zone_is_a_clear_error(minutely: SQLiteStore) -> None:
+    """A misspelt zone is a ValueError naming it, not a KeyError from zoneinfo."""
+    with pytest.raises(ValueError, match="unknown time zone 'Europe/Berln'"):
+        period_figures(minutely, make_slo(CalendarPeriod("month")), start=APRIL,
+                       end=APRIL + DAY, at=APRIL + DAY, label="x", time_zone="Europe/Berln")
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.dictionaries(st.integers(0, 71), st.tuples(st.integers(0, 10), st.integers(0, 10)),
+                         max_size=60),
+    gaps=st.lists(st.tuples(st.integers(0, 71), st.integers(1, 6)), max_size=3),
+    windows=st.lists(st.tuples(st.integers(0, 71 * 60), st.integers(1, 400)), max_size=3),
+)
+def test_day_by_day_tallies_equal_one_tally_of_the_whole_span(
+    tmp_path_factory: pytest.TempPathFactory,
+    rows: dict[int, tuple[int, int]],
+    gaps: list[tuple[int, int]],
+    windows: list[tuple[int, int]],
+) -> None:
+    """Cutting the span into local days (and caching them) never changes the slice tally."""
+    with SQLiteStore(tmp_path_factory.mktemp("s"), HOUR) as store:
+        store.commit(KEY, {W10 + h * HOUR: (float(min(g, t)), float(t))
+                           for h, (g, t) in rows.items()})
+        covered: list[tuple[float, float]] = [(W10, W10 + 72 * HOUR)]
+        for h, n in gaps:  # cut measured holes
+            a, b = W10 + h * HOUR, W10 + (h + n) * HOUR
+            covered = [piece for s, e in covered
+                       for piece in ((s, min(e, a)), (max(s, b), e)) if piece[1] > piece[0]]
+        for span in covered:
+            store.commit(KEY, {}, measured=span)
+        maintenance = [utc_window(W10 + m * 60, W10 + (m + n) * 60) for m, n in windows]
+        rule = Timeslices(2 * HOUR, Decimal("0.7"), "bad")
+        slo = make_slo(CalendarPeriod("week", "Europe/Berlin"), timeslices=rule)
+        at = W10 + 72 * HOUR
+        f = current_figures(store, slo, at, maintenance)
+        start = f.start
+        whole = classify(
+            store.buckets(KEY, start, at), start=start, end=at, resolution=HOUR,
+            slice_seconds=rule.slice, target=rule.target,
+            measured=store.measured_spans(KEY, start, at),
+            excluded=excluded_spans(maintenance, slo.id, start, at), empty="bad",
+        )
+        assert f.slices == whole

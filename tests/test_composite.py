@@ -166,3 +166,20 @@ def test_a_reloaded_component_objective_changes_the_composite(store: SQLiteStore
     relaxed = part("checkout", 0.98)
     again = CompositeReader(store, (relaxed, VENDOR, slo))
     assert again.sum(slo.key, T, T + 300) == Counts(3.0, 3.0)
+
+
+def test_a_span_across_midnight_reads_both_days(tmp_path: Path) -> None:
+    """Buckets on both sides of a UTC midnight (two cached days) come back in order and sum up."""
+    with SQLiteStore(tmp_path, RES) as s:
+        for p in (CHECKOUT, VENDOR):
+            s.commit(p.key, {T - 60: (1.0, 1.0), T: (0.0, 1.0), T + 60: (1.0, 1.0)},
+                     measured=(T - 120, T + 120))
+        slo = journey("all_good")
+        r = reader(s, slo)
+        assert r.buckets(slo.key, T - 300, T + 300) == [
+            (T - 60, 1.0, 1.0), (T, 0.0, 1.0), (T + 60, 1.0, 1.0),
+        ]
+        assert r.sum(slo.key, T - 60, T + 60) == Counts(1.0, 2.0)
+        assert r.sums(slo.key, T + 120, (120.0, 180.0)) == {
+            120.0: Counts(1.0, 2.0), 180.0: Counts(2.0, 3.0),
+        }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -82,6 +82,18 @@ def test_weekly_window_stays_at_two_oclock_local_across_the_march_dst_change() -
         (MAR22_UTC + 7 * 86_400 + 3600, MAR22_UTC + 7 * 86_400 + 10_800),
         (MAR22_UTC + 14 * 86_400, MAR22_UTC + 14 * 86_400 + 7200),
     ]
+
+
+def test_validating_in_a_fixed_offset_does_not_leak_into_expansion() -> None:
+    """Validating 02:00+01:00 (no DST) first must not make the Berlin window ignore DST.
+
+    The 04-05 occurrence is 02:00 CEST = 00:00Z, not 02:00+01:00 = 01:00Z.
+    """
+    rule = "FREQ=WEEKLY;BYDAY=SU;WKST=MO"  # a text no other test has expanded
+    validate_rrule(rule, datetime(2026, 3, 1, 2, 0, tzinfo=timezone(timedelta(hours=1))))
+    spans = excluded_spans([sundays_2am(rule=rule)], CHECKOUT, MAR22_UTC + 14 * 86_400,
+                           MAR22_UTC + 15 * 86_400)
+    assert spans == [(MAR22_UTC + 14 * 86_400, MAR22_UTC + 14 * 86_400 + 7200)]
 
 
 def test_an_occurrence_that_began_before_the_span_still_excludes_its_tail() -> None:
