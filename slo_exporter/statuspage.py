@@ -28,7 +28,7 @@ from typing import Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from slo_exporter import snapshot
+from slo_exporter import redact, snapshot
 from slo_exporter.api import alert_summary, history_of, period_zone
 from slo_exporter.durations import format_duration
 from slo_exporter.figures import PeriodFigures
@@ -335,7 +335,7 @@ def _slo_row(
     desc = f'<div class="desc">{escape(slo.description)}</div>' if slo.description else ""
     links = []
     if slo.runbook_url:
-        links.append(f'<a href="{escape(slo.runbook_url)}">runbook</a>')
+        links.append(_runbook(slo.runbook_url))
     dashboard = grafana_link(grafana, GRAFANA_DETAIL_UID, service=slo.service, slo=slo.name)
     if dashboard:
         links.append(f'<a class="grafana" href="{escape(dashboard)}">Grafana</a>')
@@ -353,6 +353,13 @@ def _slo_row(
         f"<td>{sparkline(history)}</td>"
         "</tr>"
     )
+
+
+def _runbook(url: str) -> str:
+    # Only web links are clickable: a javascript: URL from the config would run on click.
+    if urlsplit(url.strip()).scheme.lower() in ("http", "https"):
+        return f'<a href="{escape(redact.redact_url(url.strip()))}">runbook</a>'
+    return f'<span class="desc">runbook: {escape(url)}</span>'
 
 
 def _objective(slo: SLO, figures: PeriodFigures | None) -> str:
@@ -515,9 +522,11 @@ def _error_details(status: snapshot.SLOStatus) -> str:
     """The error in one line, the full text on demand (``<details>`` needs no script)."""
     if not status.error:
         return ""
+    # Sources scrub their errors already; this page must not be the one place that slips.
+    error = redact.scrub(status.error)
     return (
-        f'<details class="error"><summary>{escape(error_summary(status.slo, status.error))}'
-        f"</summary><pre>{escape(status.error)}</pre></details>"
+        f'<details class="error"><summary>{escape(error_summary(status.slo, error))}'
+        f"</summary><pre>{escape(error)}</pre></details>"
     )
 
 
