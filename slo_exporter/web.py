@@ -170,9 +170,12 @@ def parse_query(text: str) -> dict[str, str]:
     """
     if not text or len(text) > MAX_QUERY_CHARS:
         return {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=32)
+    except ValueError:  # more fields than any page reads
+        return {}
     query: dict[str, str] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True, errors="replace",
-                                 max_num_fields=32):
+    for name, value in pairs:
         query.setdefault(name, value)
     return query
 
