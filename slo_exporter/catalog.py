@@ -31,13 +31,16 @@ from slo_exporter.statuspage import (
     grafana_base,
     grafana_link,
     percent,
+    table_head,
     timestamp,
     verdict_badge,
 )
 
+#: (heading, width in percent, shown on narrow screens too)
 _COLUMNS = (
-    ("SLO", 20), ("Commitment", 12), ("Objective", 9), ("Period", 14),
-    ("Achieved to date", 12), ("Verdict", 9), ("Coverage", 10), ("Credit exposure", 14),
+    ("SLO", 18, True), ("Commitment", 13, True), ("Objective", 9, True), ("Period", 13, True),
+    ("Achieved to date", 12, True), ("Verdict", 10, True), ("Coverage", 10, True),
+    ("Credit exposure", 15, True),
 )
 
 
@@ -61,11 +64,7 @@ def render_catalog(
     if not services:
         body.append('<p class="empty">No services are configured.</p>')
     else:
-        cols = "".join(f'<col style="width: {width}%">' for _, width in _COLUMNS)
-        heads = "".join(f"<th>{escape(name)}</th>" for name, _ in _COLUMNS)
-        body.append(
-            f'<div class="table-wrap"><table class="catalog"><colgroup>{cols}</colgroup>'
-            f"<thead><tr>{heads}</tr></thead>")
+        body.append(f'<div class="table-wrap"><table class="catalog">{table_head(_COLUMNS)}')
         for service in sorted(services, key=lambda s: s.name):
             body.append(_service(service, statuses, names, used_by.get(service.name, []),
                                  grafana))
@@ -151,7 +150,7 @@ def _service(
     relation_html = (f'<div class="desc">{" &middot; ".join(relations)}</div>'
                      if relations else "")
     link = grafana_link(grafana, GRAFANA_OVERVIEW_UID, service=service.name)
-    dashboard = f'<a href="{escape(link)}">Grafana</a>' if link else ""
+    dashboard = f'<a class="grafana" href="{escape(link)}">Grafana</a>' if link else ""
     head = (
         f'<tr class="service-head" id="{escape(_anchor(service.name))}">'
         f'<th colspan="{len(_COLUMNS)}">{commitment} {escape(service.name)}{owner_html}'
@@ -177,7 +176,8 @@ def _slo_row(slo: SLO, status: snapshot.SLOStatus | None) -> str:
         f'<td><span class="slo-name">{escape(slo.name)}</span>{desc}</td>'
         f"<td>{commitment_badge(slo)}</td>"
         f'<td class="num">{escape(percent(slo.objective))}</td>'
-        f'<td>{escape(label)}<div class="desc">{escape(zone)} &middot; {budgeting}</div></td>'
+        f'<td>{escape(label)}<div class="desc">{escape(zone).replace("/", "/<wbr>")} '
+        f"&middot; {budgeting}</div></td>"
         f'<td class="num big">{escape(percent(figures.achieved if figures else None))}</td>'
         f"<td>{verdict_badge(figures)}</td>"
         f'<td class="num">{escape(percent(coverage))}</td>'

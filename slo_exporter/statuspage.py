@@ -78,16 +78,23 @@ nav.sort a, nav.sort b { margin-left: 8px; }
 .table-wrap { overflow-x: auto; background: #fff; border-radius: 8px;
               box-shadow: 0 1px 3px rgba(0,0,0,.1); }
 table { border-collapse: collapse; width: 100%; table-layout: fixed; }
-table.slos { min-width: 1060px; }
-table.catalog { min-width: 900px; }
-th, td { text-align: left; padding: 8px 10px; border-top: 1px solid #e5e7eb;
-         vertical-align: top; overflow-wrap: anywhere; }
-thead th { font-size: 12px; color: var(--muted); font-weight: 600; text-transform: uppercase;
-           border-top: 0; }
+table.slos, table.catalog { min-width: 880px; }
+th, td { text-align: left; padding: 8px; border-top: 1px solid #e5e7eb;
+         vertical-align: top; overflow-wrap: break-word; }
+/* A narrow screen drops the budget history drawing rather than push the alerts out of view;
+   below that the table scrolls sideways inside its box. */
+@media (max-width: 900px) {
+  main { padding: 12px; }
+  table.slos, table.catalog { min-width: 640px; }
+  .wide-only { display: none; }
+}
+thead th { font-size: 11px; color: var(--muted); font-weight: 600; text-transform: uppercase;
+           border-top: 0; overflow-wrap: normal; }
 tr.service-head th { background: #eef1f5; font-size: 15px; text-transform: none;
                      color: #1f2937; font-weight: 600; }
 tr.service-head .desc, tr.service-head .labels { font-weight: normal; }
-tr.service-head a { font-size: 12px; font-weight: normal; margin-left: 8px; }
+tr.service-head a { font-size: 12px; font-weight: normal; }
+tr.service-head a.grafana { margin-left: 8px; }
 .labels { color: var(--muted); font-size: 12px; margin-left: 8px; }
 td.num, .num { font-variant-numeric: tabular-nums; }
 .big { font-size: 15px; font-weight: 600; font-variant-numeric: tabular-nums; }
@@ -124,9 +131,9 @@ details.error pre { white-space: pre-wrap; overflow-wrap: anywhere; color: #3741
 .badge.down, .badge.missed { background: #fee2e2; color: var(--bad); }
 .badge.sla { background: #1e3a8a; color: #fff; }
 .badge.slo { background: #e0e7ff; color: #3730a3; }
-.pair { font-size: 12px; color: var(--bad); white-space: nowrap; }
+.pair { font-size: 12px; color: var(--bad); }
 .credit { font-weight: 600; color: var(--bad); }
-svg.spark { display: block; max-width: 100%; }
+svg.spark { display: block; max-width: 100%; height: auto; }
 .empty { color: var(--muted); font-style: italic; }
 footer { color: var(--muted); font-size: 12px; padding: 0 24px 24px; }
 """
@@ -230,16 +237,25 @@ def _sort_links(order: Sort) -> str:
     return f'<nav class="sort">Order by{"".join(links)}</nav>'
 
 
+#: (heading, width in percent, shown on narrow screens too)
 _SLO_COLUMNS = (
-    ("SLO", 22), ("Objective", 9), ("Period to date", 12), ("Error budget", 14),
-    ("Burn rate by window", 15), ("Alerts", 11), ("Data", 6), ("Budget history", 11),
+    ("SLO", 21, True), ("Objective", 12, True), ("Period to date", 14, True),
+    ("Error budget", 14, True), ("Burn rate by window", 13, True), ("Alerts", 15, True),
+    ("Budget history", 11, False),
 )
 
 
-def _colgroup(columns: Sequence[tuple[str, int]]) -> str:
-    cols = "".join(f'<col style="width: {width}%">' for _, width in columns)
-    heads = "".join(f"<th>{escape(name)}</th>" for name, _ in columns)
-    return f"<colgroup>{cols}</colgroup><thead><tr>{heads}</tr></thead>"
+def table_head(columns: Sequence[tuple[str, int, bool]]) -> str:
+    """The header row; its widths fix every column (``table-layout: fixed``) for all services.
+
+    Widths sit on the header cells, not on ``<col>``, so a column hidden on a
+    narrow screen gives its share to the others.
+    """
+    cells = []
+    for name, width, narrow in columns:
+        hide = "" if narrow else ' class="wide-only"'
+        cells.append(f'<th style="width: {width}%"{hide}>{escape(name)}</th>')
+    return f"<thead><tr>{''.join(cells)}</tr></thead>"
 
 
 def _slo_table(
@@ -248,7 +264,7 @@ def _slo_table(
 ) -> str:
     # One table for every service, so the columns line up across services; it
     # scrolls sideways inside its container on a narrow screen instead of clipping.
-    parts = [f'<div class="table-wrap"><table class="slos">{_colgroup(_SLO_COLUMNS)}']
+    parts = [f'<div class="table-wrap"><table class="slos">{table_head(_SLO_COLUMNS)}']
     if order == "service":
         for service, members in by_service(statuses):
             rows = "".join(
@@ -315,11 +331,20 @@ def _service_head(
     labels = " ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(shared.items()))
     label_html = f'<span class="labels">{labels}</span>' if labels else ""
     link = grafana_link(grafana, GRAFANA_OVERVIEW_UID, service=service)
-    dashboard = f'<a href="{escape(link)}">Grafana</a>' if link else ""
-    return (
-        f'<tr class="service-head"><th colspan="{len(_SLO_COLUMNS)}">'
-        f"{escape(service)}{label_html}{dashboard}</th></tr>"
-    )
+    dashboard = f'<a class="grafana" href="{escape(link)}">Grafana</a>' if link else ""
+    heading = heading_cells(_SLO_COLUMNS, f"{escape(service)}{label_html}{dashboard}")
+    return f'<tr class="service-head">{heading}</tr>'
+
+
+def heading_cells(columns: Sequence[tuple[str, int, bool]], html: str) -> str:
+    """A row-wide heading over the columns every screen shows, plus empty wide-only cells.
+
+    One cell spanning a hidden column would make the table grow an unstyled
+    column on a narrow screen.
+    """
+    narrow = sum(1 for _, _, shown in columns if shown)
+    wide = "".join('<th class="wide-only"></th>' for _, _, shown in columns if not shown)
+    return f'<th colspan="{narrow}">{html}</th>{wide}'
 
 
 def _slo_row(
@@ -340,17 +365,19 @@ def _slo_row(
     if dashboard:
         links.append(f'<a class="grafana" href="{escape(dashboard)}">Grafana</a>')
     link_html = f'<div class="links">{"".join(links)}</div>' if links else ""
+    evaluated = escape(timestamp(status.evaluated_at))
     return (
         f'<tr class="slo" data-slo="{escape(slo.key)}">'
-        f'<td>{service}<span class="slo-name">{escape(slo.name)}</span>'
+        f'<td>{service}<span class="slo-name" title="evaluated {evaluated}">'
+        f"{escape(slo.name)}</span>{_down_badge(status)}"
         f"{desc}{_error_details(status)}{link_html}</td>"
         f"<td>{_objective(slo, status.period)}</td>"
         f"<td>{_to_date(status)}</td>"
         f"<td>{_budget(status)}</td>"
         f"<td>{_burn_rates(status.windows)}</td>"
         f"<td>{_alert_badges(status)}</td>"
-        f"<td>{_up_badge(status)}</td>"
-        f"<td>{sparkline(history)}</td>"
+        f'<td class="wide-only">{sparkline(history)}</td>'
+
         "</tr>"
     )
 
@@ -365,11 +392,11 @@ def _runbook(url: str) -> str:
 def _objective(slo: SLO, figures: PeriodFigures | None) -> str:
     label = figures.label if figures is not None else slo.period.label
     zone = period_zone(slo, figures)
-    where = f"{label} ({zone})" if zone != "UTC" else label
-    commitment = commitment_badge(slo)
+    # a break opportunity after the slash keeps "Europe/Berlin" whole on a narrow column
+    zone_html = escape(zone).replace("/", "/<wbr>")
     return (
         f'<div class="num">{escape(percent(slo.objective))}</div>'
-        f'<div class="desc">{escape(where)}</div>{commitment}'
+        f'<div class="desc">{escape(label)} &middot; {zone_html}</div>{commitment_badge(slo)}'
     )
 
 
@@ -397,17 +424,33 @@ def verdict_badge(figures: PeriodFigures | None) -> str:
     return f'<span class="badge missed verdict"{title}>missed</span>'
 
 
+def credit_line(slo: SLO, figures: PeriodFigures | None) -> str:
+    """The SLA credit the period so far would cost; empty for an SLO without an SLA."""
+    if slo.sla is None:
+        return ""
+    outcome = figures.sla if figures is not None else None
+    if outcome is None or outcome.credit_percent is None:
+        return '<div class="desc">SLA credit: no data</div>'
+    if outcome.credit_percent > 0:
+        return (f'<div class="credit">{escape(f"{outcome.credit_percent.normalize():f}")}% '
+                "credit due</div>")
+    return '<div class="desc">no credit due</div>'
+
+
 def _to_date(status: snapshot.SLOStatus) -> str:
     figures = status.period
     if figures is None:
         # Not computed yet: the SLI over the SLO's longest window is the best there is.
         window = status.window(status.slo.period.longest)
         sli = window.sli if window is not None else None
-        return (f'<div class="big">{escape(percent(sli))}</div>'
-                f"{verdict_badge(None)}")
-    parts = [f'<div class="big">{escape(percent(figures.achieved))}</div>',
-             verdict_badge(figures)]
+        big = f'<div class="big">{escape(percent(sli))}</div>' if sli is not None else ""
+        return big + verdict_badge(None)
+    # with nothing measured the badge alone says "no data"; saying it twice is noise
+    parts = [] if figures.achieved is None else [
+        f'<div class="big">{escape(percent(figures.achieved))}</div>']
+    parts.append(verdict_badge(figures))
     parts.append(f'<div class="desc">coverage {escape(percent(figures.coverage))}</div>')
+    parts.append(credit_line(status.slo, figures))
     if figures.excluded_seconds > 0:
         parts.append(
             f'<div class="desc">maintenance {escape(_duration(figures.excluded_seconds))}</div>')
@@ -498,7 +541,7 @@ def _alert_badges(status: snapshot.SLOStatus) -> str:
 
 
 def _pair(alert: snapshot.AlertState) -> str:
-    """Which window pair fires, e.g. ``page: 1h/5m at 14.4x``, burn rates in the tooltip."""
+    """Which window pair fires, e.g. ``1h/5m over 14.4x``, burn rates in the tooltip."""
     long_w, short_w = format_duration(alert.long_window), format_duration(alert.short_window)
     rates = ", ".join(
         f"{name} burns {_rate(rate)}x" for name, rate in (
@@ -506,16 +549,16 @@ def _pair(alert: snapshot.AlertState) -> str:
         if rate is not None and math.isfinite(rate))
     return (
         f'<div class="pair" title="{escape(rates)}">'
-        f"{escape(alert.severity)}: {escape(long_w)}/{escape(short_w)} "
-        f"at {alert.factor:g}&times;</div>"
+        f"{escape(long_w)}/{escape(short_w)} over {alert.factor:g}&times;</div>"
     )
 
 
-def _up_badge(status: snapshot.SLOStatus) -> str:
-    evaluated = escape(timestamp(status.evaluated_at))
+def _down_badge(status: snapshot.SLOStatus) -> str:
+    # Only the exception is shown: a column of "up" badges says nothing at a glance.
     if status.up:
-        return f'<span class="badge up" title="evaluated {evaluated}">up</span>'
-    return f'<span class="badge down" title="evaluated {evaluated}">down</span>'
+        return ""
+    return (' <span class="badge down" title="the data source did not answer at the last '
+            'evaluation">source down</span>')
 
 
 def _error_details(status: snapshot.SLOStatus) -> str:

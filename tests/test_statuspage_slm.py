@@ -75,7 +75,7 @@ def test_period_to_date_shows_achieved_verdict_and_coverage() -> None:
     assert "coverage 98%" in page
     assert "maintenance 2h 30m" in page  # 9000 s = 2 h 30 min
     assert '<div id="summary-missed" class="alarm"><b>1</b>' in page
-    assert "2026-03 (Europe/Berlin)" in page
+    assert "2026-03 &middot; Europe/<wbr>Berlin" in page
 
 
 def test_period_not_computed_yet_has_no_verdict() -> None:
@@ -188,7 +188,7 @@ def test_evaluated_slo_with_burn_rates_shows_ok() -> None:
 
 
 def test_firing_alert_names_the_window_pair_and_factor() -> None:
-    """A firing pair reads 'page: 1h/5m at 14.4x', with both burn rates in its tooltip."""
+    """A firing pair reads '1h/5m over 14.4x' under its severity, burn rates in its tooltip."""
     firing = snapshot.SLOStatus(
         slo=ratio_slo(), up=True, evaluated_at=AT,
         alerts=(snapshot.AlertState("page", 3600.0, 300.0, 14.4, 20.0, 150.0, firing=True),
@@ -197,10 +197,10 @@ def test_firing_alert_names_the_window_pair_and_factor() -> None:
     page = _page(firing)
     assert '<span class="badge firing">PAGE</span>' in page
     assert ('<div class="pair" title="1h burns 20.00x, 5m burns 150x">'
-            "page: 1h/5m at 14.4&times;</div>") in page
-    assert "page: 6h/30m" not in page  # a quiet pair is not listed
-    assert '<span class="badge ticket">TICKET</span>' in page
-    assert "ticket: 1d/2h at 3&times;" in page
+            "1h/5m over 14.4&times;</div>") in page
+    assert "6h/30m" not in page  # a quiet pair is not listed
+    assert ('<span class="badge ticket">TICKET</span><div class="pair" '
+            'title="1d burns 3.50x, 2h burns 4.00x">1d/2h over 3&times;</div>') in page
 
 
 def _burning(service: str, name: str, rate: float | None, remaining: float | None
@@ -234,9 +234,12 @@ def test_one_table_lines_up_every_service_and_scrolls_inside_its_container() -> 
     page = _page(status(ratio_slo("a", "x"), {DAY: (1, 1)}),
                  status(ratio_slo("b", "y"), {DAY: (1, 1)}))
     assert page.count("<table") == 1
-    assert '<div class="table-wrap"><table class="slos"><colgroup>' in page
+    assert '<div class="table-wrap"><table class="slos"><thead><tr><th style="width: 21%">' \
+        in page
+    assert '<th style="width: 11%" class="wide-only">Budget history</th>' in page
     assert page.count('<tbody class="service"') == 2
     assert ".table-wrap { overflow-x: auto;" in page
+    assert "@media (max-width: 900px)" in page  # the history column gives way first
 
 
 def test_grafana_links_point_at_the_detail_dashboard() -> None:
@@ -297,7 +300,7 @@ def test_hostile_description_and_error_are_escaped() -> None:
 
 
 def test_sla_figures_do_not_break_the_page() -> None:
-    """An SLA outcome with a projected credit renders without touching the verdict."""
+    """An SLA SLO missing its objective shows the projected credit under its verdict."""
     outcome = SLAOutcome(objective=Decimal("99.9"), label="2026-03", start=0.0, end=1.0,
                          achieved_percent=Decimal("99.5"), met=False,
                          credit_percent=Decimal("10"))
@@ -305,3 +308,15 @@ def test_sla_figures_do_not_break_the_page() -> None:
     page = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures(
         achieved=0.995, sla=outcome)}))
     assert '<span class="badge missed verdict">missed</span>' in page
+    assert '<div class="credit">10% credit due</div>' in page
+
+
+def test_sla_without_credit_or_outcome_says_so() -> None:
+    """A met SLA says no credit is due; one not yet computed says the credit is unknown."""
+    met = SLAOutcome(objective=Decimal("99.9"), label="2026-03", start=0.0, end=1.0,
+                     achieved_percent=Decimal("99.95"), met=True, credit_percent=Decimal("0"))
+    base = status(_sla_slo(), {DAY: (1, 1)})
+    page = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures(sla=met)}))
+    assert '<div class="desc">no credit due</div>' in page
+    unknown = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures()}))
+    assert "SLA credit: no data" in unknown
