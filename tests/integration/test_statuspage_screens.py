@@ -117,7 +117,6 @@ def fleet() -> tuple[tuple[model.Service, ...], Snapshot]:
                       description="Customer journey: search to paid order",
                       depends_on=("checkout", "search", "payments-vendor")),
     )
-    berlin = {"time_zone": "Europe/Berlin"}
     statuses = (
         SLOStatus(
             slo=availability, windows=_windows(180.0, 22.0, 9.0, 4.1, 6.3),
@@ -127,13 +126,13 @@ def fleet() -> tuple[tuple[model.Service, ...], Snapshot]:
                            budget_spent_ratio=6.32, evidence=Evidence(
                                0.95, 0.9929, 0.9944, "missed"),
                            sla=SLAOutcome(Decimal("99.9"), "2026-03", 0.0, 1.0,
-                                          Decimal("99.36"), False, Decimal("10")), **berlin)),
+                                          Decimal("99.36"), False, Decimal("10")))),
         SLOStatus(
             slo=checkout_latency, windows=_windows(0.4, 0.6, 0.5, 0.5, 0.5),
             budget_remaining=0.83, alerts=_alerts(0.6, 0.4, 0.5, 0.5), up=True,
             evaluated_at=AT, budget_history=_history(1.0, 0.95, 0.9, 0.86, 0.83),
             period=figures(achieved=0.9962, objective=0.99, coverage=0.998,
-                           budget_spent_ratio=0.17, **berlin)),
+                           budget_spent_ratio=0.17)),
         SLOStatus(
             slo=search, windows=_windows(None, None, None, None, None), budget_remaining=None,
             alerts=_alerts(None, None, None, None), up=False, evaluated_at=AT,
@@ -145,7 +144,7 @@ def fleet() -> tuple[tuple[model.Service, ...], Snapshot]:
             alerts=_alerts(0.0, 0.0, 0.1, 0.2), up=True, evaluated_at=AT,
             budget_history=_history(1.0, 0.99, 0.98, 0.97),
             period=figures(achieved=0.99998, objective=0.9995, coverage=1.0,
-                           budget_spent_ratio=0.03, **berlin)),
+                           budget_spent_ratio=0.03)),
         SLOStatus(
             slo=journey, windows=_windows(2.1, 4.2, 3.8, 3.6, 1.9), budget_remaining=0.31,
             alerts=_alerts(4.2, 2.1, 3.6, 3.9), up=True, evaluated_at=AT,
