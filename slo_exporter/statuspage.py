@@ -441,10 +441,14 @@ def _to_date(status: snapshot.SLOStatus) -> str:
     figures = status.period
     if figures is None:
         # Not computed yet: the SLI over the SLO's longest window is the best there is.
+        # It is not the period's verdict, so none is given.
         window = status.window(status.slo.period.longest)
         sli = window.sli if window is not None else None
-        big = f'<div class="big">{escape(percent(sli))}</div>' if sli is not None else ""
-        return big + verdict_badge(None)
+        if sli is None:
+            return verdict_badge(None)
+        span = escape(format_duration(status.slo.period.longest))
+        return (f'<div class="big">{escape(percent(sli))}</div>'
+                f'<div class="desc">SLI over {span}; period not computed yet</div>')
     # with nothing measured the badge alone says "no data"; saying it twice is noise
     parts = [] if figures.achieved is None else [
         f'<div class="big">{escape(percent(figures.achieved))}</div>']

@@ -79,10 +79,13 @@ def test_period_to_date_shows_achieved_verdict_and_coverage() -> None:
 
 
 def test_period_not_computed_yet_has_no_verdict() -> None:
-    """Without period figures the verdict says no data, never met."""
+    """Without period figures the page shows the window SLI as such, and no verdict."""
     page = _page(status(ratio_slo(), {30 * DAY: (999, 1000)}))
-    assert '<span class="badge unknown verdict">no data</span>' in page
-    assert "badge met" not in page
+    assert '<div class="big">99.9%</div><div class="desc">SLI over 30d; period not computed' \
+        in page
+    assert "verdict" not in page
+    empty = _page(status(ratio_slo(), {30 * DAY: (0, 0)}))
+    assert '<span class="badge unknown verdict">no data</span>' in empty
 
 
 def test_evidence_interval_is_in_the_verdict_tooltip() -> None:
