@@ -215,7 +215,7 @@ def _summary(statuses: Sequence[snapshot.SLOStatus]) -> str:
         (
             "exhausted",
             "budgets exhausted",
-            sum(s.budget_remaining is not None and s.budget_remaining <= 0 for s in statuses),
+            sum((left := _remaining(s)) is not None and left <= 0 for s in statuses),
         ),
         ("down", "sources down", sum(not s.up for s in statuses)),
     )
@@ -312,9 +312,10 @@ def _spent(status: snapshot.SLOStatus) -> float | None:
 
 
 def _remaining(status: snapshot.SLOStatus) -> float | None:
-    remaining = status.budget_remaining
-    if remaining is None and status.period is not None:
-        remaining = status.period.budget_remaining
+    """The period's remaining budget (the one the forecast is about), else the status's."""
+    remaining = status.period.budget_remaining if status.period is not None else None
+    if remaining is None:
+        remaining = status.budget_remaining
     if remaining is None or not math.isfinite(remaining):
         return None
     return remaining
@@ -462,10 +463,12 @@ def _to_date(status: snapshot.SLOStatus) -> str:
 
 
 def _budget(status: snapshot.SLOStatus) -> str:
-    html = _budget_bar(_remaining(status))
+    remaining = _remaining(status)
+    html = _budget_bar(remaining)
     figures = status.period
+    # An exhausted budget says so in the bar; "runs out" at the instant it already did is noise.
     if figures is not None and figures.exhaustion_at is not None \
-            and math.isfinite(figures.exhaustion_at):
+            and math.isfinite(figures.exhaustion_at) and (remaining is None or remaining > 0):
         when = local_time(figures.exhaustion_at, period_zone(status.slo, figures))
         html += f'<div class="forecast">runs out {escape(when)}</div>'
     return html

@@ -108,11 +108,22 @@ def test_exhaustion_forecast_is_shown_in_the_period_time_zone() -> None:
     assert '<div class="forecast">runs out 2026-03-14 15:53 CET</div>' in page
 
 
-def test_budget_bar_falls_back_to_the_period_budget() -> None:
-    """A status without a rolling budget draws the period's: spent 0.6 leaves 40 %."""
-    base = snapshot.SLOStatus(slo=ratio_slo(), up=True, evaluated_at=AT,
+def test_no_forecast_once_the_budget_is_spent() -> None:
+    """An overspent budget shows no 'runs out' line, even when the figures carry an instant."""
+    base = status(ratio_slo(), {30 * DAY: (900, 1000)})  # budget remaining 1 - 100 = -99
+    page = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures(
+        exhaustion_at=AT, budget_spent_ratio=100.0)}))
+    assert "runs out" not in page.split("</style>")[1]
+    assert "overspent by" in page
+
+
+def test_budget_bar_shows_the_period_budget() -> None:
+    """The bar draws the period's budget when known (spent 0.6 leaves 40 %), else the status's."""
+    base = snapshot.SLOStatus(slo=ratio_slo(), up=True, evaluated_at=AT, budget_remaining=0.9,
                               period=figures(budget_spent_ratio=0.6))
     assert "40.0% left" in _page(base)
+    unknown = snapshot.SLOStatus(**{**base.__dict__, "period": figures()})
+    assert "90.0% left" in _page(unknown)
 
 
 def test_down_source_shows_one_line_reason_with_details_on_demand() -> None:
