@@ -214,7 +214,8 @@ class Daemon:
     def _status_page(self, query: Query) -> str:
         rt = self.rt
         return statuspage.render_status_page(
-            rt.engine.snapshot, grafana_url=rt.config.grafana_url, sort=query.get("sort", ""))
+            rt.engine.snapshot, grafana_url=rt.config.grafana_url, sort=query.get("sort", ""),
+            services=rt.config.services)
 
     def _catalog(self) -> str:
         rt = self.rt

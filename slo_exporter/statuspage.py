@@ -32,7 +32,7 @@ from slo_exporter import redact, snapshot
 from slo_exporter.api import alert_summary, history_of, period_zone
 from slo_exporter.durations import format_duration
 from slo_exporter.figures import PeriodFigures
-from slo_exporter.model import SLO, CompositeSLI, ProbeSLI
+from slo_exporter.model import SLO, CompositeSLI, ProbeSLI, Service
 
 History = Mapping[str, Sequence[tuple[float, float]]]
 Sort = Literal["service", "burn", "budget"]
@@ -163,6 +163,7 @@ def render_status_page(
     *,
     grafana_url: str | None = None,
     sort: str = "service",
+    services: Sequence[Service] = (),
 ) -> str:
     """The whole HTML document for ``snap``.
 
@@ -170,7 +171,8 @@ def render_status_page(
     key to ``(ts, remaining)`` pairs) replaces it for the SLOs it names.
     ``sort`` is ``service`` (grouped by service), ``burn`` (highest burn rate
     in any window first) or ``budget`` (most budget spent first); anything
-    else means ``service``. ``grafana_url`` adds a dashboard link per SLO.
+    else means ``service``. ``grafana_url`` adds a dashboard link per SLO;
+    ``services`` (the configured ones) add their descriptions to the headings.
     """
     order: Sort = "burn" if sort == "burn" else "budget" if sort == "budget" else "service"
     statuses = sorted(snap.slos, key=lambda s: (s.slo.service, s.slo.name))
@@ -193,7 +195,8 @@ def render_status_page(
         body.append('<p class="empty">No SLOs are configured.</p>')
     else:
         body.append(_sort_links(order))
-        body.append(_slo_table(statuses, history, grafana, order))
+        descriptions = {service.name: service.description for service in services}
+        body.append(_slo_table(statuses, history, grafana, order, descriptions))
     footer = (
         "Period to date: the current calendar period (or the rolling window) so far; coverage "
         "is the share of it that was measured, and unmeasured time never counts as good. "
@@ -260,7 +263,7 @@ def table_head(columns: Sequence[tuple[str, int, bool]]) -> str:
 
 def _slo_table(
     statuses: Sequence[snapshot.SLOStatus], history: History | None, grafana: str | None,
-    order: Sort,
+    order: Sort, descriptions: Mapping[str, str],
 ) -> str:
     # One table for every service, so the columns line up across services; it
     # scrolls sideways inside its container on a narrow screen instead of clipping.
@@ -272,7 +275,8 @@ def _slo_table(
                 for s in members)
             parts.append(
                 f'<tbody class="service" data-service="{escape(service)}">'
-                f"{_service_head(service, members, grafana)}{rows}</tbody>")
+                f"{_service_head(service, members, grafana, descriptions.get(service, ''))}"
+                f"{rows}</tbody>")
     else:
         ranked = sorted(statuses, key=_burn_key if order == "burn" else _budget_key)
         rows = "".join(
@@ -322,7 +326,7 @@ def _remaining(status: snapshot.SLOStatus) -> float | None:
 
 
 def _service_head(
-    service: str, statuses: Sequence[snapshot.SLOStatus], grafana: str | None
+    service: str, statuses: Sequence[snapshot.SLOStatus], grafana: str | None, description: str
 ) -> str:
     # Descriptive labels are per SLO in the model (service labels merged in);
     # the service heading shows the ones every SLO of the service shares.
@@ -333,7 +337,8 @@ def _service_head(
     label_html = f'<span class="labels">{labels}</span>' if labels else ""
     link = grafana_link(grafana, GRAFANA_OVERVIEW_UID, service=service)
     dashboard = f'<a class="grafana" href="{escape(link)}">Grafana</a>' if link else ""
-    heading = heading_cells(_SLO_COLUMNS, f"{escape(service)}{label_html}{dashboard}")
+    desc = f'<div class="desc">{escape(description)}</div>' if description else ""
+    heading = heading_cells(_SLO_COLUMNS, f"{escape(service)}{label_html}{dashboard}{desc}")
     return f'<tr class="service-head">{heading}</tr>'
 
 

@@ -334,3 +334,11 @@ def test_sla_without_credit_or_outcome_says_so() -> None:
     assert '<div class="desc">no credit due</div>' in page
     unknown = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures()}))
     assert "SLA credit: no data" in unknown
+
+
+def test_service_headings_carry_the_configured_description() -> None:
+    """Given the configured services, each heading shows the service's description, escaped."""
+    slo = ratio_slo("checkout", "availability")
+    services = (model.Service("checkout", (slo,), description="Online <b>checkout</b>"),)
+    page = _page(status(slo, {DAY: (1, 1)}), services=services)
+    assert '<div class="desc">Online &lt;b&gt;checkout&lt;/b&gt;</div></th>' in page

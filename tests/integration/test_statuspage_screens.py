@@ -172,7 +172,7 @@ def site() -> Iterator[str]:
 
     def status_page(query: Query) -> str:
         return statuspage.render_status_page(snap, grafana_url=GRAFANA,
-                                             sort=query.get("sort", ""))
+                                             sort=query.get("sort", ""), services=services)
 
     server = WebServer("127.0.0.1:0", CollectorRegistry(), lambda: snap, pages={
         "/": html_query_page(status_page),
