@@ -38,7 +38,7 @@ Schema (version 1; fields are only ever added, never renamed)::
           "error": null,                # the last error, for humans; null when none
           "error_budget_history": [[1732299000.0, 0.531], ...], # [unix seconds, remaining],
                                                                 # oldest first; [] until known
-          # --- the current period to date (added in 0.x; null until first computed) ---
+          # --- the current period to date (null until first computed) ---
           "commitment": "sla",          # "sla" when the SLO carries an SLA, else "slo"
           "budgeting": "occurrences",   # or "timeslices"
           "period": {"label": "2026-03",  # calendar label, or the rolling window ("30d")
