@@ -1,8 +1,9 @@
-"""The ``GET /api/v1/slos`` JSON document, rendered from a snapshot.
+"""The ``GET /api/v1/slos`` and ``GET /api/v1/services`` JSON documents.
 
-Owns the schema below and nothing else: it turns an immutable
-``snapshot.Snapshot`` (with the remaining-budget history each status
-carries) into plain JSON-ready data. It must not read clocks, query
+Owns the two schemas below and nothing else: it turns an immutable
+``snapshot.Snapshot`` (with the remaining-budget history and the current
+period's figures each status carries) and the configured services into
+plain JSON-ready data. It must not read clocks, query
 anything or write: the endpoint is read-only and the same snapshot always
 gives the same document. Serving it (status code, ``Content-Type``) is the web
 module's job.
@@ -35,8 +36,53 @@ Schema (version 1; fields are only ever added, never renamed)::
           "up": true,                   # the data source answered at the last evaluation
           "evaluated_at": 1732299970.0, # unix seconds the values describe; null if never evaluated
           "error": null,                # the last error, for humans; null when none
-          "error_budget_history": [[1732299000.0, 0.531], ...]  # [unix seconds, remaining],
+          "error_budget_history": [[1732299000.0, 0.531], ...], # [unix seconds, remaining],
                                                                 # oldest first; [] until known
+          # --- the current period to date (null until first computed) ---
+          "commitment": "sla",          # "sla" when the SLO carries an SLA, else "slo"
+          "budgeting": "occurrences",   # or "timeslices"
+          "period": {"label": "2026-03",  # calendar label, or the rolling window ("30d")
+                     "start": "2026-03-01T00:00:00+01:00",  # RFC 3339 in the period's zone;
+                     "end": "2026-04-01T00:00:00+02:00",    # null until computed
+                     "time_zone": "Europe/Berlin"},          # "UTC" for rolling windows
+          "achieved": 0.99937,          # to date, a ratio; null where nothing was measured
+          "met": true,                  # achieved >= objective so far; null = unknown
+          "coverage": 0.998,            # measured / (elapsed - excluded) time
+          "excluded_seconds": 7200.0,   # maintenance time in the period so far
+          "budget_spent_ratio": 0.63,   # 1.0 = the whole period's budget spent
+          "exhaustion_at": 1743200000.0,  # unix seconds the budget runs out at the current
+                                          # burn (slo_error_budget_exhaustion_timestamp_seconds);
+                                          # null when it lasts the period
+          "sla": {"objective": 0.999,   # the committed level as a ratio
+                  "credit_percent": 10, # projected credit for the SLA period (10 = 10 %)
+                  "met": false},        # null (the whole field) for an SLO without an SLA
+          "evidence": {"confidence": 0.95, "lower": 0.9991, "upper": 0.9996,
+                       "verdict": "met"}  # met | missed | inconclusive; null until known
+        }
+      ]
+    }
+
+``/api/v1/services`` (version 1) is the service catalog::
+
+    {
+      "schema_version": 1,
+      "generated_at": 1732300000.0,
+      "complete": true,
+      "services": [                     # ordered by name
+        {
+          "name": "checkout",
+          "description": "Online checkout",
+          "labels": {"owner": "payments"},
+          "owner": "payments",          # labels.owner, null when unset
+          "depends_on": ["payments-vendor"],   # as configured, vendors included
+          "commitment": "sla",          # "sla" when any of its SLOs carries an SLA
+          "summary": {"slos": 2, "met": 1, "missed": 1, "unknown": 0,
+                      "credit_percent": 10},   # largest projected credit; null without SLA
+          "slos": [                     # ordered by SLO name
+            {"service": "checkout", "slo": "availability", "commitment": "sla",
+             "objective": 0.999, "period": "2026-03", "achieved": 0.9936, "met": false,
+             "coverage": 1.0, "credit_percent": 10, "up": true}
+          ]
         }
       ]
     }
@@ -52,9 +98,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slo_exporter import snapshot
 from slo_exporter.durations import format_duration
+from slo_exporter.figures import PeriodFigures
+from slo_exporter.model import SLO, Service
 
 #: bumped only for incompatible changes, which the changelog must announce
 SCHEMA_VERSION = 1
@@ -129,7 +180,135 @@ def _render_status(
         "error_budget_history": [
             [ts, value] for ts, value in history if math.isfinite(ts) and math.isfinite(value)
         ],
+        **period_fields(status),
     }
+
+
+def period_fields(status: snapshot.SLOStatus) -> dict[str, object]:
+    """The current period's figures of ``status``, as the ``/api/v1/slos`` fields."""
+    slo, figures = status.slo, status.period
+    zone = period_zone(slo, figures)
+    evidence = figures.evidence if figures is not None else None
+    return {
+        "commitment": slo.commitment,
+        "budgeting": slo.budgeting.method,
+        "period": {
+            "label": figures.label if figures is not None else slo.period.label,
+            "start": iso_time(figures.start, zone) if figures is not None else None,
+            "end": iso_time(figures.end, zone) if figures is not None else None,
+            "time_zone": zone,
+        },
+        "achieved": _number(figures.achieved) if figures is not None else None,
+        "met": figures.met if figures is not None else None,
+        "coverage": _number(figures.coverage) if figures is not None else None,
+        "excluded_seconds": _number(figures.excluded_seconds) if figures is not None else None,
+        "budget_spent_ratio": _number(figures.budget_spent_ratio) if figures is not None else None,
+        "exhaustion_at": _number(figures.exhaustion_at) if figures is not None else None,
+        "sla": _sla(slo, figures),
+        "evidence": None if evidence is None else {
+            "confidence": _number(evidence.confidence),
+            "lower": _number(evidence.lower),
+            "upper": _number(evidence.upper),
+            "verdict": evidence.verdict,
+        },
+    }
+
+
+def _sla(slo: SLO, figures: PeriodFigures | None) -> dict[str, object] | None:
+    if slo.sla is None:
+        return None
+    outcome = figures.sla if figures is not None else None
+    return {
+        "objective": decimal_number(slo.sla.objective / 100),
+        "credit_percent": decimal_number(outcome.credit_percent) if outcome else None,
+        "met": outcome.met if outcome else None,
+    }
+
+
+def render_services(
+    services: Sequence[Service], snap: snapshot.Snapshot
+) -> dict[str, object]:
+    """The ``/api/v1/services`` document: the configured services with their SLOs' standing."""
+    statuses = {status.slo.key: status for status in snap.slos}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": snap.taken_at if snap.taken_at > 0 else None,
+        "complete": snap.complete,
+        "services": [
+            _render_service(service, statuses)
+            for service in sorted(services, key=lambda s: s.name)
+        ],
+    }
+
+
+def _render_service(
+    service: Service, statuses: Mapping[str, snapshot.SLOStatus]
+) -> dict[str, object]:
+    slos = [
+        _catalog_entry(slo, statuses.get(slo.key))
+        for slo in sorted(service.slos, key=lambda s: s.name)
+    ]
+    credits = [e["credit_percent"] for e in slos if isinstance(e["credit_percent"], int | float)]
+    return {
+        "name": service.name,
+        "description": service.description,
+        "labels": dict(service.labels),
+        "owner": service.labels.get("owner"),
+        "depends_on": list(service.depends_on),
+        "commitment": "sla" if any(s.sla is not None for s in service.slos) else "slo",
+        "summary": {
+            "slos": len(slos),
+            "met": sum(e["met"] is True for e in slos),
+            "missed": sum(e["met"] is False for e in slos),
+            "unknown": sum(e["met"] is None for e in slos),
+            "credit_percent": max(credits) if credits else None,
+        },
+        "slos": slos,
+    }
+
+
+def _catalog_entry(slo: SLO, status: snapshot.SLOStatus | None) -> dict[str, object]:
+    figures = status.period if status is not None else None
+    outcome = figures.sla if figures is not None else None
+    return {
+        "service": slo.service,
+        "slo": slo.name,
+        "commitment": slo.commitment,
+        "objective": _number(slo.objective),
+        "period": figures.label if figures is not None else slo.period.label,
+        "achieved": _number(figures.achieved) if figures is not None else None,
+        "met": figures.met if figures is not None else None,
+        "coverage": _number(figures.coverage) if figures is not None else None,
+        "credit_percent": (
+            decimal_number(outcome.credit_percent) if outcome is not None else None
+        ),
+        "up": status.up if status is not None else False,
+    }
+
+
+def period_zone(slo: SLO, figures: PeriodFigures | None) -> str:
+    """The time zone the period is counted in: the figures', else the calendar's, else UTC."""
+    if figures is not None and figures.time_zone:
+        return figures.time_zone
+    return str(getattr(slo.period, "time_zone", "UTC"))
+
+
+def iso_time(ts: float, zone: str) -> str | None:
+    """``ts`` as RFC 3339 local to ``zone`` (UTC if the zone is unknown); None if not finite."""
+    if not math.isfinite(ts):
+        return None
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    return datetime.fromtimestamp(ts, tz).isoformat()
+
+
+def decimal_number(value: Decimal | None) -> int | float | None:
+    """An exact decimal as JSON: an integer when whole (credit 10, not 10.0), else a float."""
+    if value is None or not value.is_finite():
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def alert_summary(status: snapshot.SLOStatus) -> dict[str, bool]:

@@ -43,7 +43,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from slo_exporter import api, statuspage
+from slo_exporter import api, catalog, statuspage
 from slo_exporter.config import ConfigWarning, load_config
 from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
@@ -59,7 +59,7 @@ from slo_exporter.runtime import (
     default_client,
 )
 from slo_exporter.store import EventStore
-from slo_exporter.web import WebServer, html_page, json_page
+from slo_exporter.web import Query, WebServer, html_page, html_query_page, json_page
 
 log = structlog.get_logger("slo_exporter.daemon")
 
@@ -189,8 +189,10 @@ class Daemon:
             self.web = WebServer(
                 options.listen_address, self.registry, lambda: self.rt.engine.snapshot,
                 pages={
-                    "/": html_page(self._status_page),
+                    "/": html_query_page(self._status_page),
+                    "/catalog": html_page(self._catalog),
                     "/api/v1/slos": json_page(self._api),
+                    "/api/v1/services": json_page(self._services),
                 },
                 web_config_file=options.web_config_file,
             )
@@ -209,11 +211,23 @@ class Daemon:
 
     # ------------------------------------------------------------ pages
 
-    def _status_page(self) -> str:
-        return statuspage.render_status_page(self.rt.engine.snapshot)
+    def _status_page(self, query: Query) -> str:
+        rt = self.rt
+        return statuspage.render_status_page(
+            rt.engine.snapshot, grafana_url=rt.config.grafana_url, sort=query.get("sort", ""),
+            services=rt.config.services)
+
+    def _catalog(self) -> str:
+        rt = self.rt
+        return catalog.render_catalog(
+            rt.config.services, rt.engine.snapshot, grafana_url=rt.config.grafana_url)
 
     def _api(self) -> Any:
         return api.render_slos(self.rt.engine.snapshot)
+
+    def _services(self) -> Any:
+        rt = self.rt
+        return api.render_services(rt.config.services, rt.engine.snapshot)
 
     # ------------------------------------------------------------ jobs
 

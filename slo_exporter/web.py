@@ -1,4 +1,8 @@
-"""HTTP endpoints: /metrics, /-/healthy, /-/ready, / (status page), /api/v1/slos.
+"""HTTP endpoints: /metrics, /-/healthy, /-/ready and the pages the daemon registers.
+
+The daemon registers ``/`` (status page), ``/catalog`` (service catalog),
+``/api/v1/slos`` and ``/api/v1/services``; every page gets the same limits,
+authentication, compression and headers.
 
 Owns the listening socket, every client connection and the limits that keep
 the endpoints answering under hostile clients, plus TLS and basic auth from the
@@ -44,13 +48,13 @@ import ssl
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import bcrypt
 import structlog
@@ -64,6 +68,11 @@ from slo_exporter.webconfig import WebConfig, build_ssl_context, load_web_config
 log = structlog.get_logger("slo_exporter.web")
 
 Page = Callable[[], tuple[str, bytes]]  # -> (content type, body)
+#: query parameters of a request: the first value of each name
+Query = Mapping[str, str]
+
+#: query strings longer than this are ignored; pages take a few short parameters
+MAX_QUERY_CHARS = 512
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -106,6 +115,7 @@ class Request:
     path: str
     headers: dict[str, str]  # names lower-cased
     keep_alive: bool
+    query: Query = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,26 @@ def parse_head(head: bytes, limits: Limits) -> Request:
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
     # HTTP/1.0 clients get one answer per connection; nobody scrapes with 1.0 keep-alive
     keep_alive = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
-    return Request(method, urlsplit(target).path, headers, keep_alive)
+    url = urlsplit(target)
+    return Request(method, url.path, headers, keep_alive, parse_query(url.query))
+
+
+def parse_query(text: str) -> dict[str, str]:
+    """The first value of each parameter; an oversized or undecodable query counts as none.
+
+    Pages only read a few short options (``?sort=burn``), so a long query is
+    noise, and nothing in it may fail a request.
+    """
+    if not text or len(text) > MAX_QUERY_CHARS:
+        return {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=32)
+    except ValueError:  # more fields than any page reads
+        return {}
+    query: dict[str, str] = {}
+    for name, value in pairs:
+        query.setdefault(name, value)
+    return query
 
 
 def render_response(resp: Response, extra: tuple[tuple[str, str], ...], *,
@@ -346,7 +375,7 @@ class WebServer:
         registry: CollectorRegistry,
         snapshot: Callable[[], Snapshot],
         *,
-        pages: dict[str, Page] | None = None,
+        pages: Mapping[str, Page | QueryPage] | None = None,
         web_config_file: str = "",
         limits: Limits | None = None,
     ) -> None:
@@ -707,7 +736,8 @@ class WebServer:
         if page is None:
             return Response(404, TEXT, b"not found\n")
         try:
-            content_type, body = page()
+            content_type, body = (page.render(request.query) if isinstance(page, QueryPage)
+                                  else page())
         except Exception as exc:
             log.error("render_failed", path=path, error=repr(exc), exc_info=exc)
             return Response(500, TEXT, b"internal server error: the page failed to render\n")
@@ -734,3 +764,16 @@ def html_page(render: Callable[[], str]) -> Page:
     def page() -> tuple[str, bytes]:
         return "text/html; charset=utf-8", render().encode()
     return page
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    """A page whose answer depends on the request's query parameters (``?sort=burn``)."""
+
+    render: Callable[[Query], tuple[str, bytes]]
+
+
+def html_query_page(render: Callable[[Query], str]) -> QueryPage:
+    def page(query: Query) -> tuple[str, bytes]:
+        return "text/html; charset=utf-8", render(query).encode()
+    return QueryPage(page)

@@ -77,6 +77,17 @@ def test_document_has_the_documented_fields() -> None:
         "evaluated_at",
         "error",
         "error_budget_history",
+        "commitment",
+        "budgeting",
+        "period",
+        "achieved",
+        "met",
+        "coverage",
+        "excluded_seconds",
+        "budget_spent_ratio",
+        "exhaustion_at",
+        "sla",
+        "evidence",
     }
     assert entry["service"] == "checkout"
     assert entry["slo"] == "availability"

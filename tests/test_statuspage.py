@@ -77,7 +77,7 @@ def test_page_lists_services_and_slos_with_their_values() -> None:
     assert "availability" in text
     assert "99.9%" in text
     assert "25.0% left" in text
-    assert "100.00\u00d7" in text  # 5m burn rate
+    assert "100\u00d7" in text  # 5m burn rate: rates of 100 and more without decimals
     assert "PAGE" in text
     assert "2023-11-14 22:13:50 UTC" in text
     assert 'data-slo="checkout/availability"' in page
@@ -97,9 +97,10 @@ def test_summary_counts_alerts_and_problems() -> None:
     )
     page = render_status_page(snap)
     assert '<div id="summary-slos"><b>2</b>' in page
-    assert '<div id="summary-paging"><b>1</b>' in page
-    assert '<div id="summary-exhausted"><b>1</b>' in page
-    assert '<div id="summary-down"><b>1</b>' in page
+    assert '<div id="summary-paging" class="alarm"><b>1</b>' in page
+    assert '<div id="summary-exhausted" class="alarm"><b>1</b>' in page
+    assert '<div id="summary-down" class="alarm"><b>1</b>' in page
+    assert '<div id="summary-ticket"><b>0</b>' in page
     assert "overspent by 50.0%" in page
 
 
@@ -118,7 +119,7 @@ def test_budget_bar_width_follows_remaining_budget_and_clamps() -> None:
 
 
 def test_missing_data_is_shown_as_no_data_not_zero() -> None:
-    """An SLO without events shows 'no data' for SLI and budget and a dash for burn rates."""
+    """An SLO without events shows 'no data' for SLI, budget and alerts, a dash for burn rates."""
     status = _status(
         _slo(),
         windows=(snapshot.WindowValues(300.0, 0.0, 0.0, None, None),),
@@ -129,7 +130,8 @@ def test_missing_data_is_shown_as_no_data_not_zero() -> None:
     assert "no data" in page
     assert '<span class="burn none" data-window="5m"><b>5m</b> &ndash;</span>' in page
     assert 'class="fill' not in page
-    assert '<span class="badge quiet">ok</span>' in page
+    assert 'class="badge quiet"' not in page  # no "ok": nothing was there to alert on
+    assert "no events in any alert window\">no data</span>" in page
 
 
 def test_configured_text_and_errors_are_escaped() -> None:

@@ -166,7 +166,7 @@ def _leaks(text: str) -> list[str]:
 def test_no_output_holds_a_secret(
     tmp_path: Path, hostile: tuple[_HostileServer, ...], log_format: str
 ) -> None:
-    """Logs at debug level, /metrics, /, /api/v1/slos and check never show a planted secret."""
+    """Logs at debug level, /metrics, the pages, the JSON API and check never show a secret."""
     prom, target, elsewhere = hostile
     config = _config(tmp_path, prom.server_address[1], target.server_address[1])
     exporter = ExporterProcess(tmp_path / "run", config,
@@ -179,7 +179,7 @@ def test_no_output_holds_a_secret(
         wait_until(lambda: True if target.seen and "query_failed" in
                    exporter.log_path.read_text(errors="replace") else None,
                    timeout=30, what="failed queries and probes", on_timeout=exporter.log_tail)
-        for path in ("/metrics", "/", "/api/v1/slos"):
+        for path in ("/metrics", "/", "/api/v1/slos", "/catalog", "/api/v1/services"):
             outputs[path] = requests.get(f"{exporter.url}{path}", timeout=10).text
         api = json.loads(outputs["/api/v1/slos"])
         assert any(s.get("error") for s in api["slos"]), "the hostile error text never arrived"

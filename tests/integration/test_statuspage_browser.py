@@ -110,7 +110,10 @@ def _wait_for_page_state(url: str) -> None:
 
 @pytest.mark.integration
 def test_status_page_renders_in_chromium(chromium: str, exporter: ExporterProcess) -> None:
-    """Chromium shows both SLOs with budget bars, burn rates, the page alert and a sparkline."""
+    """Chromium shows both SLOs with budget bars, burn rates, the page alert and a sparkline.
+
+    The same daemon serves /catalog, /api/v1/services and /?sort=burn.
+    """
     try:
         _wait_for_page_state(exporter.url)
     except HarnessError as exc:
@@ -131,10 +134,18 @@ def test_status_page_renders_in_chromium(chromium: str, exporter: ExporterProces
     assert '<div class="fill ok" style="width: 100.0%">' in dom
     assert '<span class="burn" data-window="5m"><b>5m</b> 0.00\u00d7</span>' in dom
     assert '<svg class="spark"' in dom
-    assert '<div id="summary-paging"><b>1</b>' in dom
+    assert '<div id="summary-paging" class="alarm"><b>1</b>' in dom
     # configured text reaches the page as text, never as markup
     assert "answers &lt;ok&gt; &amp; fast" in dom
     assert "<ok>" not in dom
+
+    # the daemon serves the catalog, its JSON twin and the burn ordering too
+    services = requests.get(f"{exporter.url}/api/v1/services", timeout=5).json()
+    assert [s["name"] for s in services["services"]] == ["shop"]
+    assert services["services"][0]["owner"] == "web-team"
+    assert 'data-service="shop"' in requests.get(f"{exporter.url}/catalog", timeout=5).text
+    ranked = requests.get(f"{exporter.url}/?sort=burn", timeout=5).text
+    assert ranked.index('data-slo="shop/checkout"') < ranked.index('data-slo="shop/homepage"')
 
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "statuspage.png"
