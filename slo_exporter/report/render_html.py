@@ -208,7 +208,7 @@ def chart(days: Sequence[Day], objective: float) -> str:
     """
     if not days:
         return ""
-    floor = max(0.0, 1.0 - 5.0 * (1.0 - objective))
+    floor = max(0.0, round(1.0 - 5.0 * (1.0 - objective), 9))
     span = 1.0 - floor
     plot_w = CHART_WIDTH - _LEFT - 8
     plot_h = CHART_HEIGHT - _TOP - _BOTTOM
@@ -250,7 +250,7 @@ def chart(days: Sequence[Day], objective: float) -> str:
         f'<text x="{_LEFT - 6}" y="{goal_y + 4:.1f}" text-anchor="end">'
         f"{escape(text.objective(objective))}</text>",
         f'<text x="{_LEFT - 6}" y="{_TOP + plot_h}" text-anchor="end">'
-        f"{escape(text.percent(floor))}</text>",
+        f"{escape(text.objective(floor))}</text>",
     ]
     for i, day in enumerate(days):
         if i % max(1, round(len(days) / 10)) == 0 or i == len(days) - 1:
