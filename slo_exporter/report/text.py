@@ -116,9 +116,9 @@ def evidence_line(f: PeriodFigures) -> str:
 
 
 def sla_line(f: PeriodFigures) -> str:
-    """The SLA's objective, verdict and credit due, or ``-`` without an SLA."""
+    """The SLA's objective, verdict and credit due, or ``none``."""
     if f.sla is None:
-        return "-"
+        return "none"
     return (f"{f.sla.objective.normalize():f} % over {f.sla.label}: {verdict(f.sla.met)}, "
             f"credit due {credit(f.sla.credit_percent)}")
 
