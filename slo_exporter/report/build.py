@@ -46,6 +46,7 @@ from slo_exporter.errors import SourceError
 from slo_exporter.figures import PeriodFigures, Source
 from slo_exporter.ingest import BACKFILL_LEAD
 from slo_exporter.model import SLO, Config
+from slo_exporter.report.alerting import alert_seconds
 from slo_exporter.report.span import Request, Span, local_midnight
 from slo_exporter.slomath import Counts
 from slo_exporter.store import Bucket, EventStore, SQLiteStore
@@ -68,6 +69,8 @@ class Entry:
     slo: SLO
     figures: PeriodFigures
     days: tuple[Day, ...] = ()
+    #: seconds under the page and ticket conditions, replayed (``alerting``)
+    alert_seconds: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,9 @@ def build_report(
             reader = CompositeReader(routed, config.slos)
             entries = tuple(
                 Entry(slo, _figures(reader, slo, spans[slo.key], config, sources),
-                      _days(reader, slo, spans[slo.key], config) if days else ())
+                      _days(reader, slo, spans[slo.key], config) if days else (),
+                      alert_seconds(reader, slo, start=spans[slo.key].start,
+                                    at=spans[slo.key].at, maintenance=config.maintenance))
                 for slo in config.slos
             )
         finally:

@@ -25,7 +25,9 @@ Owns the shape below, which scripts rely on; fields are only ever added::
        "evidence": {"confidence": 0.95, "lower": 0.9929, "upper": 0.9944,
                     "verdict": "missed"},  # met | missed | inconclusive; or null
        "sla": {"objective": 0.999, "met": false, "credit_percent": 10},  # or null
-       "source": "prometheus"}]}           # store | prometheus | unmeasured
+       "source": "prometheus",             # store | prometheus | unmeasured
+       "alert_seconds": {"page": 3600, "ticket": 7200}}]}   # added to the contract: time
+                                           # under the daemon's page/ticket conditions
 
 Numbers keep their full precision (the other formats round for reading).
 Ratios are always floats; counts, seconds and the credit are written
@@ -40,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from slo_exporter.figures import PeriodFigures
+from slo_exporter.report.alerting import SEVERITIES
 from slo_exporter.report.build import Entry, Report
 from slo_exporter.report.span import rfc3339
 
@@ -100,6 +103,8 @@ def entry_document(entry: Entry) -> dict[str, Any]:
         },
         "sla": sla_document(f),
         "source": f.source,
+        "alert_seconds": {severity: number(entry.alert_seconds.get(severity, 0.0))
+                          for severity in SEVERITIES},
     }
 
 

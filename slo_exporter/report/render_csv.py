@@ -30,7 +30,7 @@ COLUMNS: tuple[str, ...] = (
     "worst_day_date", "worst_day_achieved",
     "evidence_confidence", "evidence_lower", "evidence_upper", "evidence_verdict",
     "sla_objective", "sla_met", "sla_credit_percent",
-    "source",
+    "source", "alert_seconds_page", "alert_seconds_ticket",
 )
 
 #: cells holding configured names, which could start with a formula character

@@ -175,6 +175,7 @@ def _section(entry: Entry) -> str:
         ("Error budget spent", f"{text.budget(f.budget_spent_ratio)}; "
                                f"runs out: {text.exhaustion(f)}"),
         ("Worst day", text.worst_day(f)),
+        ("Under alert conditions", text.alerts_line(entry.alert_seconds)),
         ("Evidence", text.evidence_line(f)),
         ("SLA", text.sla_line(f)),
         ("Source", f.source),

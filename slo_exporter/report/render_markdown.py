@@ -108,6 +108,7 @@ def _details(entry: Entry) -> list[str]:
         f"- Error budget spent: {text.budget(f.budget_spent_ratio)}; "
         f"runs out: {text.exhaustion(f)}",
         f"- Worst day: {text.worst_day(f)}",
+        f"- Under alert conditions: {text.alerts_line(entry.alert_seconds)}",
         f"- Evidence: {text.evidence_line(f)}",
         f"- SLA: {text.sla_line(f)}",
         f"- Source: {f.source}",

@@ -12,6 +12,7 @@ Must not compute figures or escape markup (each format escapes its own).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -133,3 +134,9 @@ def worst_day(f: PeriodFigures) -> str:
     if f.worst_day is None:
         return NO_DATA
     return f"{f.worst_day.date} ({percent(f.worst_day.achieved)})"
+
+
+def alerts_line(seconds: Mapping[str, float]) -> str:
+    """Time under the page and ticket conditions: ``page 1 h, ticket 5 h 30 min``."""
+    return ", ".join(f"{severity} {duration(seconds.get(severity, 0.0))}"
+                     for severity in ("page", "ticket"))

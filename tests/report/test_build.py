@@ -20,10 +20,11 @@ from tests.support.harness import free_port
 WEEK = Request.parse("2026-W10", None, None, None)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    writer = s.fill(tmp_path / "data")
-    yield writer
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
+    """The scenario's week read from its store, days included (built once: it is read-only)."""
+    writer = s.fill(tmp_path_factory.mktemp("store"))
+    yield _report(writer, days=True)
     writer.close()
 
 
@@ -32,18 +33,14 @@ def _report(store: SQLiteStore | None, **kwargs: object) -> Report:
                         log=structlog.get_logger(), **kwargs)  # type: ignore[arg-type]
 
 
-def _entry(report: Report, key: str) -> object:
-    return next(e for e in report.entries if e.slo.key == key)
-
-
-def test_occurrences_figures_from_the_store(store: SQLiteStore) -> None:
+def test_occurrences_figures_from_the_store(week: Report) -> None:
     """availability: 1,890 good of 2,000 counted = 94.5 %; the 100 in maintenance drop out.
 
     good = 990 + 900 = 1,890; bad = 10 + 100 = 110; budget = 1 % of 2,000 = 20
     events, spent 110 / 20 = 5.5; worst day Wed 900 / 1,000 = 0.9; SLA 94.5 %
     is under 95 and not under 90: credit 25 %.
     """
-    f = _report(store).entries[0].figures
+    f = week.entries[0].figures
     assert (f.good_events, f.bad_events, f.excluded_events) == (1890, 110, 100)
     assert f.achieved == pytest.approx(0.945, abs=1e-12)
     assert f.met is False
@@ -61,13 +58,13 @@ def test_occurrences_figures_from_the_store(store: SQLiteStore) -> None:
     assert f.source == "store"
 
 
-def test_timeslice_figures_from_the_store(store: SQLiteStore) -> None:
+def test_timeslice_figures_from_the_store(week: Report) -> None:
     """uptime: 10,080 minutes - 120 excluded - 1 bad = 9,959 good; 95 of 100 is at the target.
 
     achieved = 9,959 / 9,960; budget = 0.1 % of 9,960 open slices, spent
     1 / 9.96; the worst day is Wednesday, 1,439 of 1,440 minutes.
     """
-    f = _report(store).entries[1].figures
+    f = week.entries[1].figures
     assert f.slices is not None
     assert (f.slices.good, f.slices.bad, f.slices.excluded) == (9959, 1, 120)
     assert (f.slices.unmeasured, f.slices.empty) == (0, 0)
@@ -79,22 +76,22 @@ def test_timeslice_figures_from_the_store(store: SQLiteStore) -> None:
     assert f.worst_day.achieved == pytest.approx(1439 / 1440)
 
 
-def test_probe_the_store_lacks_is_unmeasured(store: SQLiteStore) -> None:
+def test_probe_the_store_lacks_is_unmeasured(week: Report) -> None:
     """web/home has no stored events and cannot be re-measured: no achieved, coverage 0."""
-    f = _report(store).entries[2].figures
+    f = week.entries[2].figures
     assert (f.source, f.achieved, f.met, f.coverage) == ("unmeasured", None, None, 0.0)
 
 
-def test_composite_is_read_from_its_components(store: SQLiteStore) -> None:
+def test_composite_is_read_from_its_components(week: Report) -> None:
     """journey (all_good): only Wednesday 12:00 is bad among 10,080 - 120 open minutes."""
-    f = _report(store).entries[3].figures
+    f = week.entries[3].figures
     assert (f.good_events, f.bad_events, f.excluded_events) == (9959, 1, 120)
     assert f.source == "store"
 
 
-def test_days_follow_the_entry(store: SQLiteStore) -> None:
+def test_days_follow_the_entry(week: Report) -> None:
     """Asked for days, each SLO gets one per local day; the worst matches worst_day."""
-    entry = _report(store, days=True).entries[0]
+    entry = week.entries[0]
     assert [d.date for d in entry.days] == [f"2026-03-0{n}" for n in range(2, 9)]
     achieved = {d.date: d.achieved for d in entry.days}
     assert achieved["2026-03-03"] == pytest.approx(0.99)
@@ -151,3 +148,28 @@ def test_store_that_starts_after_the_period_is_not_used(tmp_path: Path) -> None:
     assert len(report.failures) == 1
     assert report.entries[0].figures.coverage == pytest.approx(
         (s.END - s.WED_12 - 7200) / (s.END - s.START - 7200))
+
+
+def test_time_under_alert_conditions_is_replayed(week: Report) -> None:
+    """availability: the page and ticket conditions replayed at every minute of the week.
+
+    Factors for a 604,800 s week: page 1h/5m 3.36, page 6h/30m 1.4, ticket
+    1d/2h 0.7, ticket 3d/6h 0.2333. Tuesday 10:00 burns 1.0 (1 % errors of
+    a 1 % budget): only the tickets, for the 6 h its 6h short window holds
+    it. Wednesday 12:00 burns 10: page for the 30 min of its 30m window,
+    ticket for 6 h. Thursday's maintenance bucket raises nothing.
+    page = 30 min = 1,800 s; ticket = 2 x 6 h = 43,200 s.
+    """
+    entry = week.entries[0]
+    assert dict(entry.alert_seconds) == {"page": 1800.0, "ticket": 43200.0}
+
+
+def test_maintenance_keeps_an_outage_from_alerting(tmp_path: Path) -> None:
+    """Without the window, Thursday's 100 failed requests would page; inside it, nothing."""
+    writer = s.fill(tmp_path / "data")
+    bare, covered = (
+        build_report(s.config(s.AVAILABILITY, maintenance=windows), WEEK, store=writer,
+                     prometheus=None, now=s.NOW, log=structlog.get_logger())
+        for windows in ((), (s.PATCHING,)))
+    writer.close()
+    assert bare.entries[0].alert_seconds["page"] > covered.entries[0].alert_seconds["page"]

@@ -49,6 +49,7 @@ def test_json_entry_is_the_contract(report: Report) -> None:
         "evidence": {"confidence": 0.95, "lower": None, "upper": None, "verdict": "missed"},
         "sla": {"objective": 0.99, "met": False, "credit_percent": 25},
         "source": "store",
+        "alert_seconds": {"page": 1800, "ticket": 43200},
     }
 
 
@@ -94,6 +95,7 @@ def test_markdown_summary_and_details(report: Report) -> None:
     assert "- Worst day: 2026-03-04 (90 %)" in text
     assert "- SLA: 99 % over 2026-W10: missed, credit due 25 %" in text
     assert "- Excluded (maintenance): 2 h" in text
+    assert "- Under alert conditions: page 30 min, ticket 12 h" in text
 
 
 def test_markdown_escapes_configured_text(report: Report) -> None:
