@@ -85,6 +85,8 @@ def _burn(run_good: list[float], run_total: list[float], end: int, width: int,
           objective: float) -> float:
     """Burn rate of the ``width`` buckets ending before index ``end``; 0 without events."""
     begin = max(end - width, 0)
-    counts = slomath.Counts(run_good[end] - run_good[begin], run_total[end] - run_total[begin])
-    rate = slomath.burn_rate(counts, objective)
+    good, total = run_good[end] - run_good[begin], run_total[end] - run_total[begin]
+    if total - good <= 0.0:  # nothing bad: no burn (most windows; skips the exact math)
+        return 0.0
+    rate = slomath.burn_rate(slomath.Counts(good, total), objective)
     return 0.0 if rate is None else rate

@@ -14,8 +14,8 @@ Owns choosing each SLO's source and reading it:
 * **unmeasured**: a probe SLO the store holds nothing for in the span. Its
   events existed only in the store, so achieved is null and coverage 0.
 
-A composite SLO is read through ``composite.CompositeReader`` over its
-components, each from its own source; it says ``prometheus`` when any
+A composite SLO is derived once through ``composite.CompositeReader`` over
+its components, each from its own source, into the temporary store; it says ``prometheus`` when any
 component came from there, ``unmeasured`` when none was measured. One entry
 comes from one source as a whole: a store that starts mid-span is not
 stitched to Prometheus history.
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -41,11 +41,11 @@ from zoneinfo import ZoneInfo
 
 from slo_exporter import accounting
 from slo_exporter.compliance import period_figures
-from slo_exporter.composite import CompositeReader
+from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import SourceError
 from slo_exporter.figures import PeriodFigures, Source
 from slo_exporter.ingest import BACKFILL_LEAD
-from slo_exporter.model import SLO, Config
+from slo_exporter.model import ALERT_WINDOWS, SLO, Config
 from slo_exporter.report.alerting import alert_seconds
 from slo_exporter.report.span import Request, Span, local_midnight
 from slo_exporter.slomath import Counts
@@ -108,9 +108,10 @@ def build_report(
         try:
             sources, failures = _read_sources(config, spans=spans, store=store, history=history,
                                               prometheus=prometheus, log=log)
+            stored = {key for key, source in sources.items() if source == "store"}
             # CompositeReader takes an EventStore but only reads it; _Routed has every read.
-            routed = cast("EventStore", _Routed(resolution, store, history, sources))
-            reader = CompositeReader(routed, config.slos)
+            reader = cast("EventStore", _Routed(resolution, store, history, stored))
+            _materialize(config, spans, reader, history)
             entries = tuple(
                 Entry(slo, _figures(reader, slo, spans[slo.key], config, sources),
                       _days(reader, slo, spans[slo.key], config) if days else (),
@@ -121,6 +122,30 @@ def build_report(
         finally:
             history.close()
     return Report(entries, generated_at=now, failures=tuple(failures))
+
+
+def _materialize(config: Config, spans: Mapping[str, Span], reader: EventStore,
+                 history: EventStore) -> None:
+    """Derive each composite's buckets and measured spans once, into ``history``.
+
+    Every later read (the period, each day, the alert replay) is then a
+    plain store read instead of deriving the composite from its components
+    again. Composites are derived in dependency order through
+    ``CompositeReader``, reaching back as far as the alert replay looks.
+    """
+    res = history.resolution
+    derived = CompositeReader(reader, config.slos)
+    reach = max(a.long for a in ALERT_WINDOWS)
+    for slo in composite_order(config.slos):
+        if not slo.composite:
+            continue
+        span = spans[slo.key]
+        lo = math.floor(span.start / res) * res - reach
+        hi = math.floor(span.at / res) * res + res
+        deltas = {b: (g, t) for b, g, t in derived.buckets(slo.key, lo, hi)}
+        history.commit(slo.key, deltas)
+        for run in derived.measured_spans(slo.key, lo, hi):
+            history.commit(slo.key, {}, measured=run)
 
 
 def _figures(reader: Any, slo: SLO, span: Span, config: Config,
@@ -274,19 +299,20 @@ def _read_history(client: accounting.Source, slo: SLO, span: Span, *, config: Co
 class _Routed:
     """The read side of an event store, answering each SLO key from its source.
 
-    Keys read from the store go to the store; everything else (Prometheus
-    history, and unmeasured SLOs, which it holds nothing for) to ``history``.
+    Keys read from the store (``stored``) go to the store; everything else
+    (Prometheus history, derived composites, and unmeasured SLOs, which it
+    holds nothing for) to ``history``.
     """
 
     def __init__(self, resolution: float, store: EventStore | None, history: EventStore,
-                 sources: Mapping[str, Source]) -> None:
+                 stored: Set[str]) -> None:
         self._resolution = resolution
         self._store = store
         self._history = history
-        self._sources = sources
+        self._stored = stored
 
     def _of(self, key: str) -> EventStore:
-        if self._store is not None and self._sources.get(key) == "store":
+        if self._store is not None and key in self._stored:
             return self._store
         return self._history
 
