@@ -173,3 +173,25 @@ def test_maintenance_keeps_an_outage_from_alerting(tmp_path: Path) -> None:
         for windows in ((), (s.PATCHING,)))
     writer.close()
     assert bare.entries[0].alert_seconds["page"] > covered.entries[0].alert_seconds["page"]
+
+
+def test_at_reports_the_period_to_date_with_its_forecast(tmp_path: Path) -> None:
+    """--at Wednesday 13:00: Tuesday and Wednesday counted, the budget projected and spent.
+
+    Events so far: 1,890 good of 2,000. Open time: elapsed 2 d 13 h = 219,600 s
+    of the week's 597,600 s outside maintenance, so the projected total is
+    2,000 x 597,600 / 219,600 = 5,442.6 events, the budget 1 % of it = 54.43,
+    and 110 bad spend 2.021 of it: already exhausted, so exhaustion_at is --at.
+    """
+    writer = s.fill(tmp_path / "data")
+    report = build_report(s.config(s.AVAILABILITY), Request.parse(
+        "2026-W10", None, None, "2026-03-04T13:00:00Z"), store=writer, prometheus=None,
+        now=s.NOW, log=structlog.get_logger())
+    writer.close()
+    f = report.entries[0].figures
+    at = s.WED_12 + 3600
+    assert (f.at, f.end) == (at, s.END)
+    assert f.achieved == pytest.approx(0.945)
+    assert f.budget_spent_ratio == pytest.approx(110 / (0.01 * 2000 * 597_600 / 219_600))
+    assert f.exhaustion_at == at
+    assert f.excluded_seconds == 0  # Thursday's window is still ahead

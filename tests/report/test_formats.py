@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 import structlog
@@ -142,3 +143,22 @@ def test_html_chart_marks_the_missed_day(report: Report) -> None:
     page = render(report, "html")
     assert re.search(r'fill="#dc2626"><title>2026-03-04: 90 %</title></rect><text', page)
     assert re.search(r'fill="#16a34a"><title>2026-03-03: 99 %</title>', page)
+
+
+def test_csv_keeps_a_configured_formula_from_running(report: Report) -> None:
+    """A name a spreadsheet would evaluate (=, +, -, @) is written with a leading quote."""
+    entry = report.entries[0]
+    hostile = replace(entry, slo=replace(entry.slo, service="=HYPERLINK(1)", name="@cmd"))
+    rows = list(csv.DictReader(io.StringIO(render(replace(report, entries=(hostile,)), "csv"))))
+    assert (rows[0]["service"], rows[0]["slo"]) == ("'=HYPERLINK(1)", "'@cmd")
+
+
+def test_markup_in_names_is_escaped_everywhere(report: Report) -> None:
+    """A service name with markup stays text in html (cells, attributes) and markdown."""
+    entry = report.entries[0]
+    hostile = replace(entry, slo=replace(entry.slo, service='<b x="1">|'))
+    one = replace(report, entries=(hostile,))
+    page = render(one, "html")
+    assert '<b x="1">' not in page
+    assert "&lt;b x=&quot;1&quot;&gt;|" in page
+    assert r'| \<b x="1"\>\| | availability |' in render(one, "markdown")

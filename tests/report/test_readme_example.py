@@ -21,7 +21,8 @@ from slo_exporter.report import Report, Request, build_report, render
 from slo_exporter.store import SQLiteStore
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-SECTION = README.read_text().split("\n## Service-level management\n", 1)[1].split("\n## Deploying\n", 1)[0]
+SECTION = (README.read_text().split("\n## Service-level management\n", 1)[1]
+           .split("\n## Deploying\n", 1)[0])
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", SECTION, flags=re.S)
 BERLIN = ZoneInfo("Europe/Berlin")
 
