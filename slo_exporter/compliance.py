@@ -58,14 +58,15 @@ It must not write to the store, read a clock or know the config files.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slo_exporter import sla as sla_math
 from slo_exporter.exclusions import excluded_spans, intersect, merge
@@ -77,8 +78,8 @@ from slo_exporter.figures import (
     Verdict,
     WorstDay,
 )
-from slo_exporter.model import SLO, CalendarPeriod, MaintenanceWindow
-from slo_exporter.timeslices import SliceCounts, SliceState, slice_states, tally
+from slo_exporter.model import SLO, CalendarPeriod, MaintenanceWindow, Timeslices
+from slo_exporter.timeslices import SliceCounts, classify
 
 if TYPE_CHECKING:
     from slo_exporter.store.protocol import Bucket, Span
@@ -188,7 +189,8 @@ class _Tally:
     bad: float
     excluded_events: float
     slices: SliceCounts | None
-    states: list[SliceState] | None  # per slice from ``grid_start``
+    #: timeslices only: each local day's slices (a slice belongs to the day it starts in)
+    days: tuple[tuple[date, SliceCounts], ...]
     grid_start: float
 
 
@@ -207,6 +209,7 @@ def _figures(
 ) -> PeriodFigures:
     if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(at)) or end <= start:
         raise ValueError(f"a period must have start < end, got [{start!r}, {end!r})")
+    _zone(time_zone)
     now = min(max(at, start), end)  # the end of elapsed time
     closed = at >= end
     excluded_all = excluded_spans(maintenance, slo.id, start, end)
@@ -217,7 +220,9 @@ def _figures(
     measured_seconds = _length(measured) - _length(intersect(measured, excluded_now))
     coverage = measured_seconds / open_elapsed if open_elapsed > 0 else None
 
-    counted = _tally(reader, slo, start=start, end=end, at=at, excluded=excluded_all)
+    counted = _tally(
+        reader, slo, start=start, end=end, at=at, excluded=excluded_all, time_zone=time_zone
+    )
     objective = slo.objective
     timeslices = slo.budgeting.timeslices
     if counted.slices is not None and timeslices is not None:
@@ -272,7 +277,14 @@ def _figures(
 
 
 def _tally(
-    reader: Reader, slo: SLO, *, start: float, end: float, at: float, excluded: list[Span]
+    reader: Reader,
+    slo: SLO,
+    *,
+    start: float,
+    end: float,
+    at: float,
+    excluded: list[Span],
+    time_zone: str,
 ) -> _Tally:
     """Events (and slices, for timeslice budgeting) of ``[start, end)`` up to ``at``."""
     res = reader.resolution
@@ -292,21 +304,117 @@ def _tally(
 
     timeslices = slo.budgeting.timeslices
     if timeslices is None:
-        return _Tally(good_events, bad_events, max(x_total, 0.0), None, None, grid_start)
-    states = slice_states(
-        reader.buckets(slo.key, grid_start, events_end),
-        start=grid_start,
-        end=now,
-        resolution=res,
-        slice_seconds=timeslices.slice,
-        target=timeslices.target,
-        measured=reader.measured_spans(slo.key, grid_start, now),
-        excluded=_clip(excluded, grid_start, now),
-        empty=timeslices.empty,
+        return _Tally(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
+    days = _slice_days(
+        reader, slo.key, slo.source_fingerprint, timeslices, start=grid_start, now=now,
+        days=_local_days(start, now, time_zone), excluded=_clip(excluded, grid_start, now),
     )
     return _Tally(
-        good_events, bad_events, max(x_total, 0.0), tally(states), states, grid_start
+        good_events, bad_events, max(x_total, 0.0), _add(c for _, c in days), days, grid_start
     )
+
+
+def _slice_days(
+    reader: Reader,
+    key: str,
+    fingerprint: str,
+    timeslices: Timeslices,
+    *,
+    start: float,
+    now: float,
+    days: Sequence[tuple[date, float]],
+    excluded: list[Span],
+) -> tuple[tuple[date, SliceCounts], ...]:
+    """The slices from ``start`` (on the grid) to ``now`` tallied per local day of ``days``.
+
+    A slice belongs to the day it starts in; slices starting before the
+    first day's start (where the period's start is not on the bucket grid)
+    belong to the first day.
+
+    A day whose slices have all ended is looked up in :data:`_DAY_CACHE`
+    first: its verdicts depend only on its buckets, measured and excluded
+    spans and the slice rule. Its buckets are recognised by the store, the
+    SLO's fingerprint and the day's sums: stored events are only ever added
+    to, so a bucket that changed changes the sums.
+    So a cycle judges only the day in progress (and a day whose data
+    changed) instead of the whole period again.
+    """
+    res = reader.resolution
+    step = timeslices.slice
+    # Which history this is: the store (two stores may hold equal sums), the
+    # SLO and what defines its events (a composite's parts and weights).
+    identity = (getattr(reader, "store_id", None) or id(reader), key, fingerprint)
+    measured = merge(reader.measured_spans(key, start, now))
+    out: list[tuple[date, SliceCounts]] = []
+    bounds = [
+        (day, start if i == 0 else start + math.ceil((a - start) / step) * step)
+        for i, (day, a) in enumerate(days)
+    ]
+    for i, (day, lo) in enumerate(bounds):
+        hi = bounds[i + 1][1] if i + 1 < len(bounds) else now
+        if hi <= lo:
+            continue
+        inside, hidden = tuple(_clip(measured, lo, hi)), tuple(_clip(excluded, lo, hi))
+        whole = i + 1 < len(bounds)
+        cache_key = (
+            identity, res, step, timeslices.target, timeslices.empty, lo, hi,
+            _sum(reader, key, lo, hi), inside, hidden,
+        ) if whole else None
+        counts = _DAY_CACHE.get(cache_key) if cache_key is not None else None
+        if counts is None:
+            counts = classify(
+                reader.buckets(key, lo, hi), start=lo, end=hi, resolution=res,
+                slice_seconds=step, target=timeslices.target, measured=inside,
+                excluded=hidden, empty=timeslices.empty,
+            )
+            if cache_key is not None:
+                _DAY_CACHE.put(cache_key, counts)
+        out.append((day, counts))
+    return tuple(out)
+
+
+class _DayCache:
+    """A bounded, thread-safe map from a closed day's inputs to its slice tally.
+
+    Keys hold every input of the verdicts, so an entry is never stale: a
+    changed bucket changes the day's sums, a reload that adds maintenance
+    changes its excluded spans. Old entries are dropped first once full.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, SliceCounts] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> SliceCounts | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, counts: SliceCounts) -> None:
+        with self._lock:
+            self._entries[key] = counts
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+#: Enough for a quarter of days of a few hundred timeslice SLOs (an entry is
+#: a few hundred bytes).
+_DAY_CACHE = _DayCache(50_000)
+
+
+def _add(counts: Iterable[SliceCounts]) -> SliceCounts:
+    good = bad = empty = excluded = unmeasured = 0
+    for c in counts:
+        good += c.good
+        bad += c.bad
+        empty += c.empty
+        excluded += c.excluded
+        unmeasured += c.unmeasured
+    return SliceCounts(good, bad, empty, excluded, unmeasured)
 
 
 def _events_end(at: float, start: float, end: float, res: float) -> float:
@@ -386,21 +494,10 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
         return None
     days = _local_days(start, now, time_zone)
     worst: WorstDay | None = None
-    if counted.states is not None and slo.budgeting.timeslices is not None:
-        per_day: dict[date, list[int]] = {}
-        step = slo.budgeting.timeslices.slice
-        edges = [a for _, a in days]
-        for k, state in enumerate(counted.states):
-            if state not in (SliceState.GOOD, SliceState.BAD):
-                continue
-            i = bisect_right(edges, counted.grid_start + k * step) - 1
-            day = days[max(i, 0)][0]
-            tallied = per_day.setdefault(day, [0, 0])
-            tallied[0 if state is SliceState.GOOD else 1] += 1
-        for day, _ in days:
-            g, b = per_day.get(day, (0, 0))
-            if g + b > 0:
-                worst = _worse(worst, day, g / (g + b))
+    if counted.slices is not None:
+        for day, c in counted.days:
+            if c.good + c.bad > 0:
+                worst = _worse(worst, day, c.good / (c.good + c.bad))
         return worst
     res = reader.resolution
     events_end = _events_end(at, start, now, res)
@@ -422,9 +519,18 @@ def _worse(worst: WorstDay | None, day: date, achieved: float) -> WorstDay:
     return worst
 
 
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {name!r}: expected an IANA name such as UTC or Europe/Berlin"
+        ) from None
+
+
 def _local_days(start: float, end: float, time_zone: str) -> list[tuple[date, float]]:
     """Each local day touching ``[start, end)`` and where it starts in it (the first at start)."""
-    zone = ZoneInfo(time_zone)
+    zone = _zone(time_zone)
     day = datetime.fromtimestamp(start, zone).date()
     out = [(day, start)]
     for _ in range(400):  # bounded: a quarter has at most 92 days
@@ -456,7 +562,9 @@ def _sla(  # noqa: PLR0917 - private, called once with every argument in order
     sla_start, sla_end = sla_period.current(holding)
     if (sla_start, sla_end) != (start, end):
         excluded = excluded_spans(maintenance, slo.id, sla_start, sla_end)
-        counted = _tally(reader, slo, start=sla_start, end=sla_end, at=at, excluded=excluded)
+        counted = _tally(
+            reader, slo, start=sla_start, end=sla_end, at=at, excluded=excluded, time_zone=zone
+        )
     if counted.slices is not None:
         good: float = counted.slices.good
         total: float = counted.slices.good + counted.slices.bad

@@ -30,20 +30,30 @@ up like any SLO's (excluded buckets subtract, budgets scale). For
 weighted SLI, each bucket weighing Σw: every minute of the journey counts
 alike, however many requests a component served in it.
 
+Cost: a composite's buckets are computed one UTC day (chunk) at a time and
+kept in a bounded cache keyed by everything they derive from (each part's
+sums and measured spans over the chunk, the parts' thresholds and weights),
+so a cycle recomputes only the day in progress; a month of one-minute
+buckets is read from the cache, not recomputed from its parts.
+
 It must not write to the store, read a clock or the config files.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+import threading
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, NamedTuple
 
 from slo_exporter.exclusions import intersect, merge
-from slo_exporter.model import SLO, CompositeSLI
+from slo_exporter.model import SLO, CompositeMode, CompositeSLI
 from slo_exporter.slomath import Counts
-from slo_exporter.timeslices import meets
 
 if TYPE_CHECKING:
     from slo_exporter.store.protocol import Bucket, EventStore, Span
@@ -67,6 +77,12 @@ class CompositeReader:
     def resolution(self) -> float:
         return self._store.resolution
 
+    @property
+    def store_id(self) -> str | None:
+        """The wrapped store's identity, when it has one (caches key on it)."""
+        found = getattr(self._store, "store_id", None)
+        return None if found is None else str(found)
+
     def _composite(self, slo_key: str) -> tuple[SLO, CompositeSLI] | None:
         slo = self._slos.get(slo_key)
         if slo is None or not isinstance(slo.sli, CompositeSLI):
@@ -78,31 +94,9 @@ class CompositeReader:
         found = self._composite(slo_key)
         if found is None:
             return self._store.buckets(slo_key, start, end)
-        _, sli = found
-        res = self.resolution
-        parts: list[_Part] = []
-        for component in sli.components:
-            part_slo = self._slos.get(component.slo.key)
-            rows = self.buckets(component.slo.key, start, end)
-            parts.append(
-                _Part(
-                    weight=component.weight,
-                    buckets={b[0]: (b[1], b[2]) for b in rows},
-                    spans=merge(self.measured_spans(component.slo.key, start, end)),
-                    threshold=_threshold(part_slo),
-                    empty=_empty_policy(part_slo),
-                )
-            )
-        if not parts:
-            return []
-        starts = sorted({s for part in parts for s in part.buckets})
         out: list[Bucket] = []
-        for b in starts:
-            if not all(part.measured(b, res) for part in parts):
-                continue
-            bucket = _all_good(parts, b) if sli.mode == "all_good" else _weighted(parts, b)
-            if bucket is not None:
-                out.append((b, *bucket))
+        for chunk, lo, hi in self._chunks(found, start, end):
+            out.extend(chunk.rows(lo, hi))
         return out
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
@@ -123,16 +117,21 @@ class CompositeReader:
 
     def sum(self, slo_key: str, start: float, end: float) -> Counts:
         """Events in the buckets whose start lies in ``[start, end)``."""
-        if self._composite(slo_key) is None:
+        found = self._composite(slo_key)
+        if found is None:
             return self._store.sum(slo_key, start, end)
-        return _total(self.buckets(slo_key, start, end))
+        good = total = 0.0
+        for chunk, lo, hi in self._chunks(found, start, end):
+            g, t = chunk.sum(lo, hi)
+            good += g
+            total += t
+        return Counts(good, total)
 
     def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
         """Events of each window ``[end - w, end)``, keyed by window."""
-        if self._composite(slo_key) is None or not windows:
+        if self._composite(slo_key) is None:
             return self._store.sums(slo_key, end, windows)
-        rows = self.buckets(slo_key, end - max(windows), end)
-        return {w: _total(r for r in rows if r[0] >= end - w) for w in windows}
+        return {w: self.sum(slo_key, end - w, end) for w in windows}
 
     def first_bucket(self, slo_key: str) -> float | None:
         """Start of the oldest bucket; for a composite, the latest of its components' first."""
@@ -143,6 +142,79 @@ class CompositeReader:
         if not firsts or any(f is None for f in firsts):
             return None
         return max(f for f in firsts if f is not None)
+
+    # ------------------------------------------------------------ chunks
+
+    def _chunks(
+        self, found: tuple[SLO, CompositeSLI], start: float, end: float
+    ) -> list[tuple[_Chunk, float, float]]:
+        """The chunks covering ``[start, end)``, each with the part of the span inside it."""
+        res = self.resolution
+        size = math.ceil(_CHUNK / res) * res
+        out: list[tuple[_Chunk, float, float]] = []
+        first = math.floor(start / size) * size
+        for k in range(max(math.ceil((end - first) / size), 0)):
+            c = first + k * size
+            out.append((self._chunk(found, c, c + size), max(start, c), min(end, c + size)))
+        return out
+
+    def _chunk(self, found: tuple[SLO, CompositeSLI], start: float, end: float) -> _Chunk:
+        slo, sli = found
+        inputs = tuple(
+            _Input(
+                key=c.slo.key,
+                weight=c.weight,
+                threshold=_threshold(self._slos.get(c.slo.key)),
+                empty=_empty_policy(self._slos.get(c.slo.key)),
+                counts=_pair(self.sum(c.slo.key, start, end)),
+                spans=tuple(merge(self.measured_spans(c.slo.key, start, end))),
+            )
+            for c in sli.components
+        )
+        # One entry per composite and day, replaced when its inputs change:
+        # the day in progress changes every cycle and must not pile up.
+        where = (self.store_id or id(self._store), slo.key, start, end)
+        kept = _CHUNKS.get(where)
+        if kept is not None and kept[0] == (sli.mode, inputs):
+            return kept[1]
+        chunk = self._compute(sli.mode, start, end, inputs)
+        _CHUNKS.put(where, ((sli.mode, inputs), chunk))
+        return chunk
+
+    def _compute(
+        self, mode: CompositeMode, start: float, end: float, inputs: Sequence[_Input]
+    ) -> _Chunk:
+        res = self.resolution
+        parts = [
+            _Part(
+                weight=given.weight,
+                buckets={b[0]: (b[1], b[2]) for b in self.buckets(given.key, start, end)},
+                measured=_measured_buckets(given.spans, res, start, end),
+                threshold=given.threshold,
+                empty=given.empty,
+            )
+            for given in inputs
+        ]
+        chunk = _Chunk()
+        if not parts:
+            return chunk
+        judge = _all_good if mode == "all_good" else _weighted
+        for b in sorted(set.intersection(*(p.measured for p in parts))):
+            bucket = judge(parts, b)
+            if bucket is not None:
+                chunk.append(b, *bucket)
+        return chunk
+
+
+class _Input(NamedTuple):
+    """What one part contributes to a chunk, and what the chunk's cache entry is keyed by."""
+
+    key: str
+    weight: float
+    threshold: Decimal | float
+    empty: str
+    counts: tuple[float, float]  # the part's sums over the chunk: they change when it does
+    spans: tuple[Span, ...]
 
 
 def composite_order(slos: Sequence[SLO]) -> tuple[SLO, ...]:
@@ -174,36 +246,90 @@ def composite_order(slos: Sequence[SLO]) -> tuple[SLO, ...]:
     return tuple(order)
 
 
-class _Part:
-    """One component's data over the asked span."""
+#: Chunks are UTC days (rounded up to whole buckets): small enough that the
+#: day in progress is cheap to recompute, large enough to keep few entries.
+_CHUNK = 86_400.0
 
-    __slots__ = ("buckets", "empty", "spans", "starts", "threshold", "weight")
+
+class _Chunk:
+    """One chunk of a composite's buckets, in typed arrays (24 bytes a bucket)."""
+
+    __slots__ = ("goods", "starts", "totals")
+
+    def __init__(self) -> None:
+        self.starts = array("d")
+        self.goods = array("d")
+        self.totals = array("d")
+
+    def append(self, start: float, good: float, total: float) -> None:
+        self.starts.append(start)
+        self.goods.append(good)
+        self.totals.append(total)
+
+    def _range(self, lo: float, hi: float) -> tuple[int, int]:
+        return bisect_left(self.starts, lo), bisect_left(self.starts, hi)
+
+    def rows(self, lo: float, hi: float) -> list[Bucket]:
+        i, j = self._range(lo, hi)
+        return list(zip(self.starts[i:j], self.goods[i:j], self.totals[i:j], strict=True))
+
+    def sum(self, lo: float, hi: float) -> tuple[float, float]:
+        i, j = self._range(lo, hi)
+        return math.fsum(self.goods[i:j]), math.fsum(self.totals[i:j])
+
+
+_Entry = tuple[Hashable, _Chunk]
+
+
+class _BoundedCache:
+    """A thread-safe map that forgets its least recently used entries beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> _Entry | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, value: _Entry) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+#: Composite days kept: 3000 is a quarter for 30 composites or a month for
+#: 90; with one-minute buckets a day is about 35 kB, so at most about 100 MB.
+#: Days every cycle reads stay; the least recently read go first.
+_CHUNKS = _BoundedCache(3000)
+
+
+class _Part:
+    """One component's data over a chunk."""
+
+    __slots__ = ("buckets", "empty", "goal", "measured", "weight")
 
     def __init__(
         self,
         *,
         weight: float,
         buckets: dict[float, tuple[float, float]],
-        spans: list[Span],
-        threshold: float | object,
+        measured: set[float],
+        threshold: Decimal | float,
         empty: str,
     ) -> None:
         self.weight = weight
         self.buckets = buckets
-        self.spans = spans
-        self.starts = [s for s, _ in spans]
-        self.threshold = threshold
+        self.measured = measured
+        goal = Fraction(threshold) if isinstance(threshold, Decimal) else Fraction(repr(threshold))
+        self.goal = (goal.numerator, goal.denominator)
         self.empty = empty
-
-    def measured(self, b: float, res: float) -> bool:
-        """Whether at least half of bucket ``[b, b + res)`` was measured (as for slices)."""
-        covered = 0.0
-        i = max(bisect_right(self.starts, b) - 1, 0)
-        while i < len(self.spans) and self.spans[i][0] < b + res:
-            s, e = self.spans[i]
-            covered += max(0.0, min(e, b + res) - max(s, b))
-            i += 1
-        return covered * 2 >= res
 
     def events(self, b: float) -> tuple[float, float] | None:
         good, total = self.buckets.get(b, (0.0, 0.0))
@@ -211,22 +337,40 @@ class _Part:
             return None
         return good, total
 
+    def good(self, good: float, total: float) -> bool:
+        """good / total >= the part's threshold, exactly (as timeslices compare)."""
+        p, q = self.goal
+        if good.is_integer() and total.is_integer():
+            return int(good) * q >= int(total) * p
+        return Fraction(good) * q >= Fraction(total) * p
 
-def _all_good(parts: Iterable[_Part], b: float) -> tuple[float, float] | None:
+
+def _measured_buckets(spans: Sequence[Span], res: float, start: float, end: float) -> set[float]:
+    """Bucket starts in ``[start, end)`` at least half covered by ``spans`` (as for slices)."""
+    covered: dict[float, float] = {}
+    for s, e in spans:
+        b = math.floor(max(s, start) / res) * res
+        while b < min(e, end):
+            covered[b] = covered.get(b, 0.0) + min(e, b + res) - max(s, b)
+            b += res
+    return {b for b, seconds in covered.items() if seconds * 2 >= res}
+
+
+def _all_good(parts: Sequence[_Part], b: float) -> tuple[float, float] | None:
     any_good = False
     for part in parts:
         events = part.events(b)
         if events is None:
             verdict = {"good": True, "bad": False}.get(part.empty)
         else:
-            verdict = meets(*events, part.threshold)  # type: ignore[arg-type]
+            verdict = part.good(*events)
         if verdict is False:
             return (0.0, 1.0)
         any_good = any_good or verdict is True
     return (1.0, 1.0) if any_good else None
 
 
-def _weighted(parts: Iterable[_Part], b: float) -> tuple[float, float] | None:
+def _weighted(parts: Sequence[_Part], b: float) -> tuple[float, float] | None:
     good = total = 0.0
     for part in parts:
         events = part.events(b)
@@ -238,7 +382,7 @@ def _weighted(parts: Iterable[_Part], b: float) -> tuple[float, float] | None:
     return (good, total) if total > 0 else None
 
 
-def _threshold(slo: SLO | None) -> object:
+def _threshold(slo: SLO | None) -> Decimal | float:
     if slo is None:
         return 1.0  # an unknown component: the config reports it; never call it good lightly
     if slo.budgeting.timeslices is not None:
@@ -252,9 +396,5 @@ def _empty_policy(slo: SLO | None) -> str:
     return slo.budgeting.timeslices.empty
 
 
-def _total(rows: Iterable[Bucket]) -> Counts:
-    good = total = 0.0
-    for _, g, t in rows:
-        good += g
-        total += t
-    return Counts(good, total)
+def _pair(counts: Counts) -> tuple[float, float]:
+    return counts.good, counts.total

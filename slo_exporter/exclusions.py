@@ -29,7 +29,10 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -87,20 +90,16 @@ def window_spans(window: MaintenanceWindow, start: float, end: float) -> list[Sp
         )
     duration = float(window.duration)
     zone = _zone(window.time_zone)
-    occurrences = _occurrence_starts(window.rrule, window.start.astimezone(zone), zone)
-    spans: list[Span] = []
-    for walked, first in enumerate(occurrences, start=1):
-        if walked > MAX_OCCURRENCES:
-            raise ValueError(
-                f"maintenance window {window.name!r}: its rule {window.rrule!r} repeats more "
-                f"than {MAX_OCCURRENCES} times before the end of the span; "
-                "use a coarser FREQ or a later start"
-            )
-        if first >= end:
-            break
-        if first + duration > start:
-            spans.append((first, first + duration))
-    return _clipped(spans, start, end)
+    expansion = _expansion(window.rrule, window.start.astimezone(zone), window.time_zone)
+    try:
+        firsts = expansion.starts(start - duration, end)
+    except _TooMany:
+        raise ValueError(
+            f"maintenance window {window.name!r}: its rule {window.rrule!r} repeats more "
+            f"than {MAX_OCCURRENCES} times before the end of the span; "
+            "use a coarser FREQ or a later start"
+        ) from None
+    return _clipped([(first, first + duration) for first in firsts], start, end)
 
 
 def validate_rrule(text: str, start: datetime) -> None:
@@ -108,15 +107,21 @@ def validate_rrule(text: str, start: datetime) -> None:
 
     ``start`` is the window's aware start (its DTSTART). Rejected: syntax
     the RFC 5545 parser refuses, a DTSTART inside the rule (the window's
-    ``start`` is it), COUNT together with UNTIL, COUNT below 1, and a rule
-    with no occurrence within ten years of ``start`` (an UNTIL before the
-    start, February 30th).
+    ``start`` is it), FREQ=SECONDLY or MINUTELY (not maintenance, and it
+    would run into :data:`MAX_OCCURRENCES` on every evaluation), COUNT
+    together with UNTIL, COUNT below 1, and a rule with no occurrence within
+    ten years of ``start`` (an UNTIL before the start, February 30th).
     """
     if start.tzinfo is None:
         raise ValueError("the window's start must carry its time zone")
     if "DTSTART" in text.upper():
         raise ValueError(_NO_DTSTART)
     parts = _rule_parts(text)
+    if parts.get("FREQ", "").upper() in {"SECONDLY", "MINUTELY"}:
+        raise ValueError(
+            f"FREQ={parts['FREQ'].upper()} repeats too often for maintenance: "
+            "use HOURLY or coarser"
+        )
     if "COUNT" in parts and "UNTIL" in parts:
         raise ValueError("a rule may give COUNT or UNTIL, not both (RFC 5545)")
     if "COUNT" in parts:
@@ -165,7 +170,7 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
 
 
 def _clipped(spans: Iterable[Span], start: float, end: float) -> list[Span]:
-    return [(max(s, start), min(e, end)) for s, e in spans if s < end and e > start]
+    return [(max(s, start), min(e, end)) for s, e in spans if s < end and e > start and e > s]
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -177,10 +182,44 @@ def _zone(name: str) -> ZoneInfo:
         ) from None
 
 
-def _occurrence_starts(text: str, dtstart: datetime, zone: ZoneInfo) -> Iterator[float]:
-    """Epoch seconds of each occurrence of ``text`` from ``dtstart`` on, in order."""
-    for occurrence in _parse(text, dtstart):
-        yield _aware(occurrence, zone).timestamp()
+class _TooMany(Exception):
+    """The rule yields more than MAX_OCCURRENCES occurrences before the asked end."""
+
+
+class _Expansion:
+    """The occurrence starts of one rule in epoch seconds, expanded lazily and kept.
+
+    dateutil always walks a rule from its DTSTART, and turning each wall-clock
+    occurrence into an instant costs a zone lookup, so a daily window started
+    three years ago would cost a thousand steps per SLO on every cycle; kept,
+    each later question is a binary search.
+    """
+
+    def __init__(self, rule: rrule | rruleset, zone: ZoneInfo) -> None:
+        self._occurrences = iter(rule)
+        self._zone = zone
+        self._starts = array("d")
+        self._exhausted = False
+        self._lock = threading.Lock()
+
+    def starts(self, lo: float, hi: float) -> list[float]:
+        """Occurrence starts in ``(lo, hi)``; raises _TooMany past MAX_OCCURRENCES."""
+        with self._lock:
+            while not self._exhausted and (not self._starts or self._starts[-1] < hi):
+                if len(self._starts) >= MAX_OCCURRENCES:
+                    raise _TooMany
+                occurrence = next(self._occurrences, None)
+                if occurrence is None:
+                    self._exhausted = True
+                else:
+                    self._starts.append(_aware(occurrence, self._zone).timestamp())
+            i, j = bisect_right(self._starts, lo), bisect_left(self._starts, hi)
+            return list(self._starts[i:j])
+
+
+@lru_cache(maxsize=64)
+def _expansion(text: str, dtstart: datetime, time_zone: str) -> _Expansion:
+    return _Expansion(_parse(text, dtstart), _zone(time_zone))
 
 
 def _aware(occurrence: datetime, zone: tzinfo) -> datetime:
@@ -189,14 +228,15 @@ def _aware(occurrence: datetime, zone: tzinfo) -> datetime:
     return occurrence if occurrence.tzinfo is not None else occurrence.replace(tzinfo=zone)
 
 
-@lru_cache(maxsize=256)
 def _parse(text: str, dtstart: datetime) -> rrule | rruleset:
     """The rule of ``text`` starting at ``dtstart`` (aware, in its zone).
 
-    The parsed rule is cached: the engine expands the same windows every
-    cycle. RFC 5545 wants UNTIL in UTC when DTSTART has a zone; a local
-    UNTIL (no ``Z``) is read as wall-clock time in the window's zone instead
-    of being refused, by expanding from the naive wall-clock start.
+    RFC 5545 wants UNTIL in UTC when DTSTART has a zone; a local UNTIL (no
+    ``Z``) is read as wall-clock time in the window's zone instead of being
+    refused, by expanding from the naive wall-clock start. Not cached by
+    itself: equal instants in different zones are equal keys, and a rule
+    read in a fixed offset would not follow DST. Expansions are cached by
+    :func:`_expansion`, whose key holds the zone's name too.
     """
     if "DTSTART" in text.upper():
         raise ValueError(_NO_DTSTART)
