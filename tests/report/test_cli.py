@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +136,36 @@ def test_unwritable_output_exits_1(
     err = capsys.readouterr().err
     assert "report_write_failed" in err
     assert "Traceback" not in err
+
+
+def test_reads_a_store_another_process_holds_for_writing(
+    config_file: Path, tmp_path: Path
+) -> None:
+    """While another process holds the writer's lock, the report still reads the store."""
+    slo = load_config(str(config_file)).slos[0]
+    script = (
+        "import sys\n"
+        "from slo_exporter.store import SQLiteStore\n"
+        f"store = SQLiteStore({str(tmp_path / 'data')!r}, 60.0)\n"
+        f"store.ensure_fingerprint({slo.key!r}, {slo.source_fingerprint!r}, keep_events=False)\n"
+        f"store.commit({slo.key!r}, {{{s.WED_12!r}: (900.0, 1000.0)}},\n"
+        f"             measured=({s.START - 600!r}, {s.END!r}))\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "store.close()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        out = tmp_path / "report.json"
+        assert _report(config_file, tmp_path, "--period=2026-W10", "--format=json",
+                       f"--output={out}") == 0
+        entry = json.loads(out.read_text())["slos"][0]
+        assert (entry["achieved"], entry["source"]) == (0.9, "store")
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
