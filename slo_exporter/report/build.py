@@ -60,6 +60,7 @@ class Day:
     date: str  # ISO date in the span's zone
     achieved: float | None
     met: bool | None
+    elapsed: bool = True  # False for the days still ahead of ``at``
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def _figures(reader: Any, slo: SLO, span: Span, config: Config,
 
 
 def _days(reader: Any, slo: SLO, span: Span, config: Config) -> tuple[Day, ...]:
-    """The SLO's figures per local day of the span, up to ``at``.
+    """The SLO's figures per local day of the span; the days after ``at`` are empty.
 
     Each day is its own span, read the same way as the whole (maintenance,
     timeslices, coverage), so a chart never disagrees with the entry's
@@ -172,11 +173,15 @@ def _days(reader: Any, slo: SLO, span: Span, config: Config) -> tuple[Day, ...]:
     day = datetime.fromtimestamp(span.start, zone).date()
     out: list[Day] = []
     # bounded: one step per calendar day of the span, plus the partial ends
-    for _ in range(math.ceil((span.at - span.start) / 82800) + 2):
+    for _ in range(math.ceil((span.end - span.start) / 82800) + 2):
         lo = max(span.start, local_midnight(day, span.time_zone))
         hi = min(span.at, local_midnight(day + timedelta(days=1), span.time_zone))
-        if lo >= span.at:
+        if lo >= span.end:
             break
+        if lo >= span.at:  # ahead of --at: a slot on the chart, nothing to read
+            out.append(Day(day.isoformat(), None, None, elapsed=False))
+            day += timedelta(days=1)
+            continue
         lo, hi_grid = math.floor(lo / res) * res, math.floor(hi / res) * res
         if hi_grid > lo:
             f = period_figures(reader, plain, start=lo, end=hi_grid, at=hi_grid,

@@ -32,19 +32,19 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans
 header { background: #1f2937; color: #fff; padding: 16px 28px; }
 header h1 { margin: 0; font-size: 22px; }
 header p { margin: 4px 0 0; color: #e5e7eb; }
-main { padding: 18px 28px; max-width: 1180px; }
+main { padding: 18px 24px; max-width: 1240px; }
 .totals { display: flex; gap: 12px; margin: 0 0 16px; flex-wrap: wrap; }
 .totals div { background: #fff; border-radius: 8px; padding: 10px 16px; min-width: 130px;
               box-shadow: 0 1px 2px rgba(0,0,0,.1); }
 .totals b { display: block; font-size: 24px; }
 table { border-collapse: collapse; width: 100%; background: #fff; border-radius: 8px;
         box-shadow: 0 1px 2px rgba(0,0,0,.1); }
-th, td { padding: 8px 10px; text-align: left; border-bottom: 1px solid #e5e7eb;
+th, td { padding: 8px 8px; text-align: left; border-bottom: 1px solid #e5e7eb;
          vertical-align: middle; }
-th { background: #f3f4f6; font-size: 13px; text-transform: uppercase; letter-spacing: .03em;
-     color: #374151; }
+th { background: #f3f4f6; font-size: 12px; text-transform: uppercase; color: #374151; }
+td.name { white-space: nowrap; font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.verdict { display: inline-block; min-width: 96px; padding: 3px 10px; border-radius: 4px;
+.verdict { display: inline-block; min-width: 90px; padding: 3px 8px; border-radius: 4px;
            font-weight: 700; text-align: center; white-space: nowrap; }
 .verdict.met { background: #dcfce7; color: #14532d; border: 1px solid #16a34a; }
 .verdict.missed { background: #fee2e2; color: #7f1d1d; border: 1px solid #dc2626; }
@@ -143,7 +143,8 @@ def _summary(report: Report) -> str:
             credit = escape(text.credit(f.sla.credit_percent))
         rows.append(
             f'<tr data-slo="{escape(entry.slo.key)}">'
-            f"<td>{escape(entry.slo.service)}</td><td>{escape(entry.slo.name)}</td>"
+            f'<td class="name">{escape(entry.slo.service)}</td>'
+            f'<td class="name">{escape(entry.slo.name)}</td>'
             f"<td>{escape(entry.slo.commitment.upper())}</td>"
             f'<td class="num">{escape(text.objective(f.objective))}</td>'
             f'<td class="num">{escape(text.percent(f.achieved))}</td>'
@@ -225,6 +226,8 @@ def chart(days: Sequence[Day], objective: float) -> str:
     ]
     for i, day in enumerate(days):
         x = _LEFT + i * step + (step - bar_w) / 2
+        if not day.elapsed:
+            continue  # still ahead: its slot stays empty
         if day.achieved is None:
             out.append(
                 f'<rect x="{x:.1f}" y="{_TOP}" width="{bar_w:.1f}" height="{plot_h}" '

@@ -127,6 +127,8 @@ def sla_line(f: PeriodFigures) -> str:
 def exhaustion(f: PeriodFigures) -> str:
     if f.exhaustion_at is None:
         return "not within the period"
+    if f.exhaustion_at <= f.at:
+        return "already spent"
     return when(f.exhaustion_at, f.time_zone)
 
 

@@ -186,8 +186,11 @@ def test_at_reports_the_period_to_date_with_its_forecast(tmp_path: Path) -> None
     writer = s.fill(tmp_path / "data")
     report = build_report(s.config(s.AVAILABILITY), Request.parse(
         "2026-W10", None, None, "2026-03-04T13:00:00Z"), store=writer, prometheus=None,
-        now=s.NOW, log=structlog.get_logger())
+        now=s.NOW, log=structlog.get_logger(), days=True)
     writer.close()
+    days = report.entries[0].days
+    assert [d.elapsed for d in days] == [True] * 3 + [False] * 4  # the chart keeps the week
+    assert days[2].achieved == pytest.approx(0.9)  # Wednesday up to 13:00
     f = report.entries[0].figures
     at = s.WED_12 + 3600
     assert (f.at, f.end) == (at, s.END)
