@@ -131,8 +131,9 @@ class Request:
         """Where the request lies for ``slo``, as of ``--at`` (default ``now``).
 
         ``at`` later than the end is the end: a past period is reported
-        whole. Raises ReportArgumentError when the span has not started by
-        ``at``, or (mixing a date and an instant) ends before it starts.
+        whole. Raises ReportArgumentError when ``--at`` is after ``now``, when
+        the span has not started by ``at``, or (mixing a date and an
+        instant) when it ends before it starts.
         """
         zone = time_zone_of(slo)
         if self.label is not None:
@@ -150,6 +151,10 @@ class Request:
                     f"in {zone}"
                 )
         at = now if self.at is None else self.at.resolve(zone)
+        if at > now:
+            assert self.at is not None
+            raise ReportArgumentError(
+                f"--at {self.at.text!r} is in the future: a report is as of a past instant")
         if at <= start:
             when = "now" if self.at is None else f"--at {self.at.text!r}"
             raise ReportArgumentError(

@@ -93,3 +93,10 @@ def test_period_not_started_by_at_is_an_error() -> None:
     request = Request.parse("2026-07", None, None, None)
     with pytest.raises(ReportArgumentError, match="has not started by now"):
         request.span(BERLIN, NOW)
+
+
+def test_at_in_the_future_is_an_error() -> None:
+    """A report is as of a past instant: --at after now is refused, not read as now."""
+    request = Request.parse("2026-03", None, None, "2026-06-02")
+    with pytest.raises(ReportArgumentError, match="is in the future"):
+        request.span(BERLIN, NOW)
