@@ -15,10 +15,10 @@ Owns choosing each SLO's source and reading it:
   events existed only in the store, so achieved is null and coverage 0.
 
 A composite SLO is derived once through ``composite.CompositeReader`` over
-its components, each from its own source, into the temporary store; it says ``prometheus`` when any
-component came from there, ``unmeasured`` when none was measured. One entry
-comes from one source as a whole: a store that starts mid-span is not
-stitched to Prometheus history.
+its components, each from its own source, into the temporary store. It says
+``prometheus`` when any component came from there, ``unmeasured`` when none
+was measured. One entry comes from one source as a whole: a store that
+starts mid-span is not stitched to Prometheus history.
 
 A failed Prometheus read does not stop the report: the SLO falls back to
 what the store holds (or to unmeasured), the failure is logged
