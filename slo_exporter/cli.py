@@ -212,6 +212,9 @@ def _report(args: argparse.Namespace, config: Config) -> int:
     except (StoreError, sqlite3.Error, OSError) as exc:
         log.error("storage_unusable", path=args.storage_path, error=str(exc))
         return 1
+    except ValueError as exc:  # data the figures cannot use: said, never a traceback
+        log.error("report_failed", error=scrub(str(exc)))
+        return 1
     finally:
         for client in clients:
             client.close()
