@@ -1,17 +1,25 @@
-"""Command line: ``slo-exporter run|check|rules|demo`` with Prometheus-style flags.
+"""Command line: ``slo-exporter run|check|rules|report|demo`` with Prometheus-style flags.
 
 User errors (bad config, unusable storage path, port in use) print a located
 message and exit non-zero without a traceback. Storage is opened before the
 listen address is bound, and each failure is named for what failed:
 ``storage_unusable`` (also a full disk) or ``listen_failed``.
+
+``report`` exits 2 for a bad period or time (like a bad flag), 1 when the
+config or the store cannot be used or some SLO's Prometheus history could
+not be read (the report is still written, saying so), else 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import structlog
 
@@ -21,10 +29,12 @@ from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warning
 from slo_exporter.demo import serve
 from slo_exporter.errors import ConfigError, StoreError
 from slo_exporter.model import Config
+from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.redact import scrub
+from slo_exporter.report import CHARTED, FORMATS, ReportArgumentError, Request, build_report, render
 from slo_exporter.rules import render_rules
-from slo_exporter.runtime import check_prometheus_settings
-from slo_exporter.store import EventStore, SQLiteStore
+from slo_exporter.runtime import check_prometheus_settings, needs_prometheus
+from slo_exporter.store import FILENAME, EventStore, SQLiteStore
 from slo_exporter.webconfig import load_web_config
 
 #: Outside the 9100-9999 exporter block of Prometheus's default port
@@ -60,6 +70,26 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a configuration file and exit")
     common(check)
+
+    report = sub.add_parser(
+        "report", help="what every SLO achieved over a calendar period or a span of time")
+    common(report)
+    report.add_argument("--storage.path", dest="storage_path", default="data", metavar="DIR",
+                        help="event store of the daemon, opened read-only (default: data); "
+                             "where it does not reach back, Prometheus history is read")
+    report.add_argument("--period", metavar="LABEL",
+                        help="a month (2026-03), quarter (2026-Q1) or ISO week (2026-W10), "
+                             "in each SLO's calendar time zone (UTC for rolling windows)")
+    report.add_argument("--from", dest="since", metavar="TIME",
+                        help="start: a date (2026-03-01) or RFC 3339 time with offset")
+    report.add_argument("--to", dest="until", metavar="TIME",
+                        help="end, exclusive: a date or RFC 3339 time with offset")
+    report.add_argument("--at", metavar="TIME",
+                        help="report as of this past instant (default: now)")
+    report.add_argument("--format", dest="format", default="markdown", choices=FORMATS,
+                        help="output format (default: markdown)")
+    report.add_argument("--output", metavar="FILE", default="-",
+                        help="write here instead of standard output")
 
     rules = sub.add_parser("rules", help="print the Prometheus alerting rule file")
     rules.add_argument("--config.file", dest="config_file", metavar="FILE",
@@ -107,6 +137,8 @@ def main(argv: Sequence[str] | None = None, *,
         sys.stderr.write(f"{args.config_file}: {scrub(str(exc))}\n")
         sys.stderr.write("1 problem(s) found; the configuration is invalid.\n")
         return 1
+    if args.command == "report":
+        return _report(args, config)
     if args.command == "check":
         slos = len(config.slos)
         sys.stdout.write(
@@ -147,6 +179,69 @@ def _run(args: argparse.Namespace, config: Config,
     daemon.start()
     started(daemon)
     return daemon.wait()
+
+
+def _report(args: argparse.Namespace, config: Config) -> int:
+    log = structlog.get_logger("slo_exporter")
+    try:
+        request = Request.parse(args.period, args.since, args.until, args.at)
+    except ReportArgumentError as exc:
+        sys.stderr.write(f"slo-exporter report: error: {exc}\n")
+        return 2
+    store: EventStore | None = None
+    clients: list[PrometheusClient] = []
+
+    def prometheus() -> PrometheusClient:
+        clients.append(PrometheusClient(config.prometheus))
+        return clients[-1]
+
+    try:
+        if (Path(args.storage_path) / FILENAME).exists():
+            # read-only: no lock, so it runs beside the daemon that writes
+            store = SQLiteStore(args.storage_path, config.storage.resolution, readonly=True)
+        else:
+            log.info("report_without_store", path=args.storage_path)
+        report = build_report(
+            config, request, store=store,
+            prometheus=prometheus if needs_prometheus(config) else None,
+            now=time.time(), log=log, days=args.format in CHARTED,
+        )
+    except ReportArgumentError as exc:
+        sys.stderr.write(f"slo-exporter report: error: {exc}\n")
+        return 2
+    except (StoreError, sqlite3.Error, OSError) as exc:
+        log.error("storage_unusable", path=args.storage_path, error=str(exc))
+        return 1
+    except ValueError as exc:  # data the figures cannot use: said, never a traceback
+        log.error("report_failed", error=scrub(str(exc)))
+        return 1
+    finally:
+        for client in clients:
+            client.close()
+        if store is not None:
+            store.close()
+    try:
+        _write(args.output, render(report, args.format))
+    except OSError as exc:
+        log.error("report_write_failed", output=args.output, error=str(exc))
+        return 1
+    return 1 if report.failures else 0
+
+
+def _write(output: str, content: str) -> None:
+    """To stdout for ``-``; else whole or not at all (a temp file renamed over ``output``)."""
+    if output == "-":
+        sys.stdout.write(content)
+        return
+    target = Path(output)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(content)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def _open_store(path: str, resolution: float) -> EventStore | None:

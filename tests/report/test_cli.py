@@ -1,0 +1,171 @@
+"""``slo-exporter report`` in-process: reading a store the daemon holds, exit codes, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from slo_exporter import cli
+from slo_exporter.config import load_config
+from slo_exporter.store import SQLiteStore
+from tests.report import scenario as s
+from tests.support.harness import free_port
+
+CONFIG = """\
+prometheus: {{url: "http://127.0.0.1:{port}", timeout: 1s, retries: 1}}
+services:
+  - name: checkout
+    slos:
+      - name: availability
+        objective: 99
+        window: 7d
+        sli:
+          ratio:
+            total: http_requests_total
+            bad: http_requests_total{{code=~"5.."}}
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "slo.yaml"
+    path.write_text(CONFIG.format(port=free_port()))
+    return path
+
+
+@pytest.fixture
+def writer(tmp_path: Path, config_file: Path) -> Iterator[SQLiteStore]:
+    """The daemon's store, open for writing for the whole test, holding the week's events."""
+    slo = load_config(str(config_file)).slos[0]
+    store = SQLiteStore(tmp_path / "data", s.RES)
+    store.ensure_fingerprint(slo.key, slo.source_fingerprint, keep_events=False)
+    store.commit(slo.key, {s.TUE_10: (990.0, 1000.0), s.WED_12: (900.0, 1000.0)},
+                 measured=(s.START - 600, s.END + 600))
+    yield store
+    store.close()
+
+
+def _report(config_file: Path, tmp_path: Path, *args: str) -> int:
+    return cli.main(["report", f"--config.file={config_file}",
+                     f"--storage.path={tmp_path / 'data'}", *args])
+
+
+def test_reads_the_store_the_daemon_holds_open(
+    writer: SQLiteStore, config_file: Path, tmp_path: Path
+) -> None:
+    """A read-only open beside the writer: the week's figures, then the writer still writes.
+
+    A rolling SLO reads 2026-W10 in UTC: 1,890 good of 2,000 = 94.5 %.
+    """
+    out = tmp_path / "report.json"
+    assert _report(config_file, tmp_path, "--period=2026-W10", "--format=json",
+                   f"--output={out}") == 0
+    entry = json.loads(out.read_text())["slos"][0]
+    assert (entry["achieved"], entry["source"], entry["coverage"]) == (0.945, "store", 1.0)
+    assert entry["period"]["time_zone"] == "UTC"
+    writer.commit("checkout/availability", {s.NOW: (1.0, 1.0)})  # the lock was never taken
+
+
+def test_markdown_to_stdout_by_default(
+    writer: SQLiteStore, config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --format and --output the markdown goes to standard output."""
+    assert _report(config_file, tmp_path, "--from=2026-03-02", "--to=2026-03-09") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Service-level report: 2026-03-02/2026-03-09\n")
+    assert "| checkout | availability | 99 % | 94.5000 % | **MISSED** |" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--period=2026-13",), "--period: unknown period '2026-13'"),
+        (("--from=2026-03-09", "--to=2026-03-02"), "must be before --to"),
+        (("--period=2026-03", "--at=2026-02-01"), "has not started by --at '2026-02-01'"),
+        (("--period=2026-03", "--at=tomorrow"), "--at 'tomorrow' is not a date"),
+        ((), "say what to report on"),
+    ],
+)
+@pytest.mark.usefixtures("writer")
+def test_bad_time_arguments_exit_2_without_traceback(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    args: tuple[str, ...], message: str,
+) -> None:
+    """A bad label or time is a usage error: exit 2, one clear line, no traceback."""
+    assert _report(config_file, tmp_path, *args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("slo-exporter report: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_unknown_format_is_a_usage_error(config_file: Path, tmp_path: Path) -> None:
+    """--format outside the four is refused by the argument parser with exit 2."""
+    with pytest.raises(SystemExit) as exited:
+        _report(config_file, tmp_path, "--period=2026-03", "--format=pdf")
+    assert exited.value.code == 2
+
+
+def test_unreachable_prometheus_writes_the_report_and_exits_1(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No store and no Prometheus: the report still says unmeasured, and the exit is 1."""
+    out = tmp_path / "report.json"
+    assert _report(config_file, tmp_path, "--period=2026-W10", "--format=json",
+                   f"--output={out}") == 1
+    entry = json.loads(out.read_text())["slos"][0]
+    assert (entry["source"], entry["achieved"]) == ("unmeasured", None)
+    err = capsys.readouterr().err
+    assert "report_without_store" in err
+    assert "history_read_failed" in err
+
+
+def test_unwritable_output_exits_1(
+    writer: SQLiteStore, config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An output in a missing directory is a logged error, not a traceback."""
+    missing = tmp_path / "no-such-dir" / "report.html"
+    assert _report(config_file, tmp_path, "--period=2026-W10", "--format=html",
+                   f"--output={missing}") == 1
+    err = capsys.readouterr().err
+    assert "report_write_failed" in err
+    assert "Traceback" not in err
+
+
+def test_reads_a_store_another_process_holds_for_writing(
+    config_file: Path, tmp_path: Path
+) -> None:
+    """While another process holds the writer's lock, the report still reads the store."""
+    slo = load_config(str(config_file)).slos[0]
+    script = (
+        "import sys\n"
+        "from slo_exporter.store import SQLiteStore\n"
+        f"store = SQLiteStore({str(tmp_path / 'data')!r}, 60.0)\n"
+        f"store.ensure_fingerprint({slo.key!r}, {slo.source_fingerprint!r}, keep_events=False)\n"
+        f"store.commit({slo.key!r}, {{{s.WED_12!r}: (900.0, 1000.0)}},\n"
+        f"             measured=({s.START - 600!r}, {s.END!r}))\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+        "store.close()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+        out = tmp_path / "report.json"
+        assert _report(config_file, tmp_path, "--period=2026-W10", "--format=json",
+                       f"--output={out}") == 0
+        entry = json.loads(out.read_text())["slos"][0]
+        assert (entry["achieved"], entry["source"]) == (0.9, "store")
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
