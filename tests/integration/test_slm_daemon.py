@@ -117,7 +117,7 @@ def wait_for_events(exporter: ExporterProcess) -> None:
 def test_maintenance_added_by_reload_hides_an_outage(
     tmp_path: Path, make_exporter: ExporterFactory
 ) -> None:
-    """An outage inside a maintenance window: met, no page, excluded time reported; outside it pages."""
+    """Outage in a maintenance window: met, no page, excluded time reported; outside, it pages."""
     with SwitchTarget() as target:
         exporter = make_exporter(config(target.url))
         try:
@@ -147,8 +147,8 @@ def test_maintenance_added_by_reload_hides_an_outage(
             def watch_until(deadline: float) -> None:
                 while time.time() < deadline:
                     scrape = exporter.scrape()
-                    for slo in pages:
-                        pages[slo] = max(pages[slo], page(scrape, slo))
+                    for slo, worst in pages.items():
+                        pages[slo] = max(worst, page(scrape, slo))
                     time.sleep(0.25)
 
             watch_until(m_start + 2)
@@ -172,9 +172,11 @@ def test_maintenance_added_by_reload_hides_an_outage(
             assert patched["excluded_seconds"] == m_end - m_start
             assert patched["events"]["bad"] == 0
             assert patched["events"]["excluded"] > 0
-            assert patched["achieved"] == 1.0 and patched["met"] is True
+            assert patched["achieved"] == 1.0
+            assert patched["met"] is True
             assert control["excluded_seconds"] == 0
-            assert control["events"]["bad"] > 0 and control["met"] is False
+            assert control["events"]["bad"] > 0
+            assert control["met"] is False
         except HarnessError as exc:
             pytest.fail(f"{exc}\n{exporter.log_tail()}")
 
@@ -203,7 +205,8 @@ def test_time_the_daemon_was_stopped_lowers_coverage_not_compliance(
             entry = report(exporter, begin, end)[PATCHED]
             elapsed = end - begin
             assert entry["events"]["bad"] == 0
-            assert entry["achieved"] == 1.0 and entry["met"] is True
+            assert entry["achieved"] == 1.0
+            assert entry["met"] is True
             coverage = entry["coverage"]
             # At least the stop itself went unmeasured; the daemon measured
             # at least the 6 s before and after it.
