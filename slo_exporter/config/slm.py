@@ -543,6 +543,11 @@ class SLMLoader:
             return None
         if start is not None and rrule is not None and not self._rrule(fields, rrule, start):
             return None
+        if services is not None or slos is not None:
+            self._maintenance.append(
+                _Refs(services=services.services if services else [],
+                      slos=slos.slos if slos else [])
+            )
         if services is not None and slos is not None and services.services:
             listed = {name for name, _, _ in services.services}
             for slo, item, item_path in slos.slos:
@@ -553,11 +558,6 @@ class SLMLoader:
                         f"({', '.join(sorted(listed))}); 'slos' narrows 'services'",
                     )
                     return None
-        if services is not None or slos is not None:
-            self._maintenance.append(
-                _Refs(services=services.services if services else [],
-                      slos=slos.slos if slos else [])
-            )
         if (
             name is None or start is None or not shape_ok
             or (fields.get("end") is not None and end is None)
