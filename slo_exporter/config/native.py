@@ -385,6 +385,8 @@ class NativeLoader:
             self.slm.check_sla_against_objective(
                 fields.at("sla"), fields.key_path("sla"), sla, objective
             )
+        if budgeting is not None and period is not None:
+            budgeting = self.slm.check_slice_fits(fields, budgeting, period)
         sli: model.SLI | None = fields.read("sli", lambda n, p: self.sli(n, p, owner))
         description = fields.string("description") or ""
         labels = fields.read("labels", self.labels) or {}

@@ -33,8 +33,10 @@ from yaml.nodes import Node, ScalarNode
 from slo_exporter.config.fields import Fields, Reader, number_text
 from slo_exporter.config.nodes import FLOAT, INT, STR, describe, line
 from slo_exporter.config.text import has_password
+from slo_exporter.durations import format_duration
 from slo_exporter.model.calendar import CALENDAR_UNITS, CalendarPeriod, CalendarUnit
 from slo_exporter.model.identity import SLOId
+from slo_exporter.model.period import Period, RollingPeriod
 from slo_exporter.model.slm import (
     Budgeting,
     CompositeComponent,
@@ -58,6 +60,8 @@ _HUNDRED = Decimal(100)
 _DAY = 86400.0
 #: longest timeslice: a day; a coarser slice says little about uptime
 SLICE_MAX = _DAY
+#: longest name of a maintenance window (it is shown in reports and logs)
+NAME_MAX = 200
 #: longest maintenance window occurrence
 MAINTENANCE_DURATION_MAX = 365 * _DAY
 #: rule frequencies accepted for maintenance: a window recurs at most hourly,
@@ -244,6 +248,24 @@ class SLMLoader:
         if seconds is None or target is None:
             return None
         return seconds, target.scaleb(-2)
+
+    def check_slice_fits(
+        self, fields: Fields, budgeting: Budgeting, period: Period
+    ) -> Budgeting | None:
+        """``budgeting``, or None after reporting a slice longer than the rolling window."""
+        slices = budgeting.timeslices
+        if slices is None or not isinstance(period, RollingPeriod):
+            return budgeting  # a calendar week is longer than the longest slice
+        if slices.slice <= period.seconds:
+            return budgeting
+        node = self._key_node(fields.at("budgeting"), "timeslices")
+        self.r.report(
+            self._key_node(node, "slice"),
+            f"{fields.key_path('budgeting')}.timeslices.slice",
+            f"must not be longer than the window ({format_duration(period.seconds)}), "
+            f"got {format_duration(slices.slice)}",
+        )
+        return None
 
     # ---------------------------------------------------------------- SLA
 
@@ -516,7 +538,12 @@ class SLMLoader:
         name = fields.string("name", non_empty=True)
         if name is not None:
             name = name.strip()
-            if name in seen:
+            if not name.isprintable() or len(name) > NAME_MAX:
+                fields.report(
+                    "name", f"must be printable text on one line, at most {NAME_MAX} characters"
+                )
+                name = None
+            elif name in seen:
                 fields.report(
                     "name", f"duplicate maintenance window {name!r} (first defined on line "
                     f"{seen[name]})",

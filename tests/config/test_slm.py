@@ -212,6 +212,15 @@ def test_slice_must_be_positive_and_at_most_a_day() -> None:
     ]
 
 
+def test_slice_longer_than_the_window_is_an_error() -> None:
+    """A 1d slice in a 2h window could never be whole, so it is refused."""
+    text = _doc("window: 2h\nbudgeting:\n  timeslices: {slice: 1d, target: 95}\n")
+    assert _errors(text) == [
+        "test.yaml:9: services[0].slos[0].budgeting.timeslices.slice: must not be longer than "
+        "the window (2h), got 1d"
+    ]
+
+
 def test_empty_slices_without_timeslices_is_an_error() -> None:
     """empty_slices means nothing for occurrences budgeting, so it is refused there."""
     assert _errors(_doc("window: 30d\nbudgeting: {empty_slices: good}")) == [
@@ -653,6 +662,16 @@ def test_parse_rrule_accepts_an_rrule_prefix() -> None:
 def test_bad_maintenance_windows_are_located(body: str, expected: list[str]) -> None:
     """Each mistake in a maintenance window is an error with line, field path and reason."""
     assert _errors(_window(body)) == expected
+
+
+def test_maintenance_name_is_one_printable_line() -> None:
+    """A window's name is shown in reports and logs: no control characters, not huge."""
+    text = _window("- name: \"patch\\nnight\"\n  start: '2026-03-01 00:00:00'\n"
+                   "  end: '2026-03-02 00:00:00'\n")
+    assert _errors(text) == [
+        "test.yaml:2: maintenance[0].name: must be printable text on one line, at most 200 "
+        "characters"
+    ]
 
 
 def test_maintenance_scope_must_exist() -> None:
