@@ -28,7 +28,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from slo_exporter.config.fields import Fields, Reader, number_text
 from slo_exporter.config.nodes import FLOAT, INT, STR, describe, line
@@ -133,8 +133,6 @@ class _Composite:
     """A composite SLO's components as written, for the reference check."""
 
     owner: SLOId
-    node: Node
-    path: str
     components: list[tuple[SLOId, Node, str]] = field(default_factory=list)
 
 
@@ -398,7 +396,7 @@ class SLMLoader:
         if not items:
             fields.report("components", "must list at least one component SLO")
             return None
-        record = _Composite(owner or SLOId("", ""), node, path)
+        record = _Composite(owner or SLOId("", ""))
         components: list[CompositeComponent] = []
         seen: dict[SLOId, int] = {}
         for item, item_path in items:
@@ -424,9 +422,11 @@ class SLMLoader:
 
     @staticmethod
     def _key_node(node: Node, key: str) -> Node:
-        for key_node, value in getattr(node, "value", ()):
-            if isinstance(key_node, ScalarNode) and key_node.value == key:
-                return value  # type: ignore[no-any-return]
+        """The value node of ``key`` in mapping ``node`` (to locate a problem), else ``node``."""
+        if isinstance(node, MappingNode):
+            for key_node, value in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == key:
+                    return value  # type: ignore[no-any-return]
         return node
 
     def component(self, node: Node, path: str, mode: str | None) -> CompositeComponent | None:
