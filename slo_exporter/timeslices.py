@@ -128,6 +128,16 @@ def _is_good(good: float, total: float, target: Fraction) -> bool:
     return Fraction(good) * q >= Fraction(total) * p
 
 
+def meets(good: float, total: float, target: Decimal | float) -> bool:
+    """Whether ``good / total`` is at or above ``target``, compared exactly (rule 4 above).
+
+    False without events (``total <= 0`` or non-finite counts).
+    """
+    if not (total > 0 and math.isfinite(total) and math.isfinite(good)):
+        return False
+    return _is_good(good, total, _target_fraction(target))
+
+
 def slice_states(
     buckets: Iterable[Bucket],
     *,

@@ -1,0 +1,609 @@
+"""Compliance over a span: what one SLO achieved, what it spent, and what it owes under its SLA.
+
+Owns the computation of :class:`slo_exporter.figures.PeriodFigures` from a
+reader of stored events (an ``EventStore`` or a ``CompositeReader``) and
+the configured maintenance windows: for the current period on every engine
+cycle (:func:`current_figures`), and for any past span in a report
+(:func:`period_figures`). Also the binomial :func:`evidence` on a ratio.
+
+Rules (the user contract is PRODUCT.md, "Service-level management"):
+
+* **Elapsed** time is ``[start, min(at, end))``; events are those of the
+  buckets up to the one holding ``at`` (its events so far included).
+* **Excluded** time is every maintenance span that applies to the SLO.
+  A bucket that overlaps excluded time by any amount is excluded as a whole
+  (as a slice is, see ``timeslices``): its events are ``excluded_events``
+  and count neither as good nor as bad. ``excluded_seconds`` is the
+  maintenance time itself inside the elapsed span.
+* **Coverage** is measured / (elapsed - excluded) seconds, measured time
+  inside maintenance not counted; None when no such time has elapsed.
+  Unmeasured time is never good: it lowers coverage, not compliance.
+* **Occurrences**: achieved = good / total over the non-excluded buckets.
+  The budget is ``(1 - objective) * projected total``; while a fixed period
+  runs, the total is projected to the whole period from the rate so far
+  (``total * open period seconds / open elapsed seconds``, open = not
+  excluded), which is the plain total at the period's end. A rolling window
+  is always whole, so its budget is ``(1 - objective) * total``.
+* **Timeslices**: achieved = good / (good + bad) slices. The budget is
+  ``(1 - objective)`` of the period's slices that maintenance does not
+  exclude (windows are known in advance, so future ones count too).
+* **met** is achieved >= objective, compared exactly; "met to date" while
+  the period runs; None when nothing was measured.
+* **exhaustion_at** assumes the period's average burn so far continues:
+  spending grows in proportion to open (non-excluded) time, so the budget
+  runs out after ``open elapsed / spent`` open seconds from the start,
+  skipping future maintenance. It is ``at`` when the budget is already
+  spent, and None when it will not run out before the period ends, when
+  nothing is spent, once the period is over, and for a rolling window that
+  is not overspent (a constant burn holds a rolling window's spending level).
+* **worst_day** is the local calendar day (in the period's zone) with the
+  lowest achieved ratio, days without events or judged slices skipped; the
+  earliest wins a tie.
+* **SLA**: the SLA period (week, month or quarter, in the calendar's zone,
+  else UTC) holding ``at`` (or holding the span's last instant, once the
+  span is over) is computed with the SLO's budgeting. Its level is cut to
+  four decimal places (``sla.percent_from_counts``). With ``maintenance:
+  counted``, maintenance counts as downtime for the SLA only: excluded
+  slices count as bad slices, and events in excluded buckets as bad events.
+  The credit while the SLA period runs is the one the level to date would
+  earn.
+
+Cost: an occurrences SLO takes a handful of indexed sums (one per local
+day for the worst day) and one read of its measured spans; a timeslices
+SLO reads its buckets once. See the README for measured figures.
+
+It must not write to the store, read a clock or know the config files.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+from slo_exporter import sla as sla_math
+from slo_exporter.exclusions import excluded_spans, intersect, merge
+from slo_exporter.figures import (
+    Evidence,
+    PeriodFigures,
+    SLAOutcome,
+    Source,
+    Verdict,
+    WorstDay,
+)
+from slo_exporter.model import SLO, CalendarPeriod, MaintenanceWindow, Timeslices
+from slo_exporter.timeslices import SliceCounts, classify
+
+if TYPE_CHECKING:
+    from slo_exporter.store.protocol import Bucket, Span
+
+
+class Reader(Protocol):
+    """What the figures read: an ``EventStore`` or a ``CompositeReader``.
+
+    A reader that also has ``sum(key, start, end) -> Counts`` (both have)
+    is asked for sums instead of listing buckets, which is much cheaper.
+    """
+
+    @property
+    def resolution(self) -> float: ...
+
+    def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]: ...
+
+    def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]: ...
+
+
+def current_figures(
+    reader: Reader, slo: SLO, at: float, maintenance: Sequence[MaintenanceWindow] = ()
+) -> PeriodFigures:
+    """The SLO's current period to date at ``at``.
+
+    A calendar period is the one holding ``at``, named by its label and in
+    its zone; a rolling period is the window ending with the bucket that
+    holds ``at``, on the bucket grid, labelled like ``30d``, in UTC.
+    """
+    period = slo.period
+    if isinstance(period, CalendarPeriod):
+        start, end = period.current(at)
+        return _figures(
+            reader, slo, start=start, end=end, at=at, label=period.label_of(at),
+            time_zone=period.time_zone, maintenance=maintenance, source="store", rolling=False,
+        )
+    start, end = period.bounds(at, reader.resolution)
+    return _figures(
+        reader, slo, start=start, end=end, at=at, label=period.label, time_zone="UTC",
+        maintenance=maintenance, source="store", rolling=True,
+    )
+
+
+def period_figures(
+    reader: Reader,
+    slo: SLO,
+    *,
+    start: float,
+    end: float,
+    at: float,
+    label: str,
+    time_zone: str,
+    maintenance: Sequence[MaintenanceWindow] = (),
+    source: Source = "store",
+) -> PeriodFigures:
+    """The SLO over ``[start, end)`` as of ``at``: the whole span once ``at >= end``, else to date.
+
+    ``time_zone`` names the zone of local days (worst day) and of the SLA
+    period. Raises ValueError for an empty span.
+    """
+    return _figures(
+        reader, slo, start=start, end=end, at=at, label=label, time_zone=time_zone,
+        maintenance=maintenance, source=source, rolling=False,
+    )
+
+
+def evidence(
+    good: float, total: float, objective: float, confidence: float = 0.95
+) -> Evidence | None:
+    """The Wilson score interval on ``good / total`` and the verdict it gives; None without events.
+
+    ``met`` when the lower bound is at or above the objective, ``missed``
+    when the upper bound is below it, else ``inconclusive``. The Wilson
+    interval stays inside [0, 1] and behaves near 0 and 1, where the
+    normal approximation collapses to a point (all good is not proof).
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if not (math.isfinite(good) and math.isfinite(total)) or total <= 0:
+        return None
+    n = total
+    p = min(max(good / n, 0.0), 1.0)
+    z = NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
+    z2 = z * z
+    denominator = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denominator
+    half = z / denominator * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    lower, upper = max(centre - half, 0.0), min(centre + half, 1.0)
+    verdict: Verdict
+    if lower >= objective:
+        verdict = "met"
+    elif upper < objective:
+        verdict = "missed"
+    else:
+        verdict = "inconclusive"
+    return Evidence(confidence=confidence, lower=lower, upper=upper, verdict=verdict)
+
+
+# --------------------------------------------------------------- internals
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """What one span holds up to ``now``, before it is turned into figures."""
+
+    good: float  # events outside excluded buckets
+    bad: float
+    excluded_events: float
+    slices: SliceCounts | None
+    #: timeslices only: each local day's slices (a slice belongs to the day it starts in)
+    days: tuple[tuple[date, SliceCounts], ...]
+    grid_start: float
+
+
+def _figures(
+    reader: Reader,
+    slo: SLO,
+    *,
+    start: float,
+    end: float,
+    at: float,
+    label: str,
+    time_zone: str,
+    maintenance: Sequence[MaintenanceWindow],
+    source: Source,
+    rolling: bool,
+) -> PeriodFigures:
+    if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(at)) or end <= start:
+        raise ValueError(f"a period must have start < end, got [{start!r}, {end!r})")
+    now = min(max(at, start), end)  # the end of elapsed time
+    closed = at >= end
+    excluded_all = excluded_spans(maintenance, slo.id, start, end)
+    excluded_now = _clip(excluded_all, start, now)
+    excluded_seconds = _length(excluded_now)
+    open_elapsed = (now - start) - excluded_seconds
+    measured = merge(reader.measured_spans(slo.key, start, now))
+    measured_seconds = _length(measured) - _length(intersect(measured, excluded_now))
+    coverage = measured_seconds / open_elapsed if open_elapsed > 0 else None
+
+    counted = _tally(
+        reader, slo, start=start, end=end, at=at, excluded=excluded_all, time_zone=time_zone
+    )
+    objective = slo.objective
+    timeslices = slo.budgeting.timeslices
+    if counted.slices is not None and timeslices is not None:
+        judged_good: float = counted.slices.good
+        judged: float = counted.slices.good + counted.slices.bad
+        open_slices = _slices_in(counted.grid_start, end, timeslices.slice) - _slices_hit(
+            excluded_all, counted.grid_start, end, timeslices.slice
+        )
+        spent = (
+            counted.slices.bad / ((1.0 - objective) * open_slices)
+            if judged > 0 and open_slices > 0
+            else None
+        )
+        judged_bad = float(counted.slices.bad)
+    else:
+        judged_good, judged = counted.good, counted.good + counted.bad
+        judged_bad = counted.bad
+        projected = judged
+        if judged > 0 and not rolling and not closed:
+            open_period = (end - start) - _length(excluded_all)
+            projected = judged * open_period / open_elapsed if open_elapsed > 0 else judged
+        spent = judged_bad / ((1.0 - objective) * projected) if judged > 0 else None
+    achieved = min(max(judged_good / judged, 0.0), 1.0) if judged > 0 else None
+
+    return PeriodFigures(
+        label=label,
+        start=start,
+        end=end,
+        at=at,
+        time_zone=time_zone,
+        objective=objective,
+        budgeting=slo.budgeting.method,
+        achieved=achieved,
+        met=None if judged <= 0 else _at_least(judged_good, judged, objective),
+        good_events=counted.good,
+        bad_events=counted.bad,
+        excluded_events=counted.excluded_events,
+        slices=counted.slices,
+        coverage=coverage,
+        measured_seconds=measured_seconds,
+        excluded_seconds=excluded_seconds,
+        budget_spent_ratio=spent,
+        exhaustion_at=_exhaustion(
+            spent, start=start, end=end, at=at, open_elapsed=open_elapsed,
+            excluded=excluded_all, rolling=rolling,
+        ),
+        worst_day=_worst_day(reader, slo, counted, start, now, at, time_zone, excluded_all),
+        evidence=evidence(judged_good, judged, objective) if judged > 0 else None,
+        sla=_sla(reader, slo, counted, start, end, at, maintenance),
+        source=source,
+    )
+
+
+def _tally(
+    reader: Reader,
+    slo: SLO,
+    *,
+    start: float,
+    end: float,
+    at: float,
+    excluded: list[Span],
+    time_zone: str,
+) -> _Tally:
+    """Events (and slices, for timeslice budgeting) of ``[start, end)`` up to ``at``."""
+    res = reader.resolution
+    grid_start = math.floor(start / res) * res
+    now = min(max(at, start), end)
+    events_end = _events_end(at, start, end, res)
+    hidden = _bucket_ranges(excluded, res, grid_start, events_end)
+    good, total = _sum(reader, slo.key, grid_start, events_end)
+    x_good = x_total = 0.0
+    for a, b in hidden:
+        g, t = _sum(reader, slo.key, a, b)
+        x_good += g
+        x_total += t
+    good, total = good - x_good, total - x_total
+    good_events = min(max(good, 0.0), total) if total > 0 else 0.0
+    bad_events = max(total - good_events, 0.0)
+
+    timeslices = slo.budgeting.timeslices
+    if timeslices is None:
+        return _Tally(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
+    days = _slice_days(
+        reader, slo.key, slo.source_fingerprint, timeslices, start=grid_start, now=now,
+        time_zone=time_zone, excluded=_clip(excluded, grid_start, now),
+    )
+    return _Tally(
+        good_events, bad_events, max(x_total, 0.0), _add(c for _, c in days), days, grid_start
+    )
+
+
+def _slice_days(
+    reader: Reader,
+    key: str,
+    fingerprint: str,
+    timeslices: Timeslices,
+    *,
+    start: float,
+    now: float,
+    time_zone: str,
+    excluded: list[Span],
+) -> tuple[tuple[date, SliceCounts], ...]:
+    """The slices of ``[start, now)`` tallied per local day.
+
+    A day whose slices have all ended is looked up in :data:`_DAY_CACHE`
+    first: its verdicts depend only on its buckets, measured and excluded
+    spans and the slice rule. Its buckets are recognised by the store, the
+    SLO's fingerprint and the day's sums: stored events are only ever added
+    to, so a bucket that changed changes the sums.
+    So a cycle judges only the day in progress (and a day whose data
+    changed) instead of the whole period again.
+    """
+    res = reader.resolution
+    step = timeslices.slice
+    # Which history this is: the store (two stores may hold equal sums), the
+    # SLO and what defines its events (a composite's parts and weights).
+    identity = (getattr(reader, "store_id", None) or id(reader), key, fingerprint)
+    measured = merge(reader.measured_spans(key, start, now))
+    out: list[tuple[date, SliceCounts]] = []
+    bounds = [
+        (day, start + math.ceil((a - start) / step) * step)
+        for day, a in _local_days(start, now, time_zone)
+    ]
+    for i, (day, lo) in enumerate(bounds):
+        hi = bounds[i + 1][1] if i + 1 < len(bounds) else now
+        if hi <= lo:
+            continue
+        inside, hidden = tuple(_clip(measured, lo, hi)), tuple(_clip(excluded, lo, hi))
+        whole = i + 1 < len(bounds)
+        cache_key = (
+            identity, res, step, timeslices.target, timeslices.empty, lo, hi,
+            _sum(reader, key, lo, hi), inside, hidden,
+        ) if whole else None
+        counts = _DAY_CACHE.get(cache_key) if cache_key is not None else None
+        if counts is None:
+            counts = classify(
+                reader.buckets(key, lo, hi), start=lo, end=hi, resolution=res,
+                slice_seconds=step, target=timeslices.target, measured=inside,
+                excluded=hidden, empty=timeslices.empty,
+            )
+            if cache_key is not None:
+                _DAY_CACHE.put(cache_key, counts)
+        out.append((day, counts))
+    return tuple(out)
+
+
+class _DayCache:
+    """A bounded, thread-safe map from a closed day's inputs to its slice tally.
+
+    Keys hold every input of the verdicts, so an entry is never stale: a
+    changed bucket changes the day's sums, a reload that adds maintenance
+    changes its excluded spans. Old entries are dropped first once full.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[Hashable, SliceCounts] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> SliceCounts | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: Hashable, counts: SliceCounts) -> None:
+        with self._lock:
+            self._entries[key] = counts
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+#: Enough for a quarter of days of a few hundred timeslice SLOs (an entry is
+#: a few hundred bytes).
+_DAY_CACHE = _DayCache(50_000)
+
+
+def _add(counts: Iterable[SliceCounts]) -> SliceCounts:
+    good = bad = empty = excluded = unmeasured = 0
+    for c in counts:
+        good += c.good
+        bad += c.bad
+        empty += c.empty
+        excluded += c.excluded
+        unmeasured += c.unmeasured
+    return SliceCounts(good, bad, empty, excluded, unmeasured)
+
+
+def _events_end(at: float, start: float, end: float, res: float) -> float:
+    """End of the counted buckets: through the one holding ``at`` (none before start), <= end."""
+    grid_start = math.floor(start / res) * res
+    if at < start:
+        return grid_start
+    return max(min(math.floor(at / res) * res + res, end), grid_start)
+
+
+def _sum(reader: Reader, key: str, start: float, end: float) -> tuple[float, float]:
+    if end <= start:
+        return 0.0, 0.0
+    summed = getattr(reader, "sum", None)
+    if summed is not None:
+        counts = summed(key, start, end)
+        return float(counts.good), float(counts.total)
+    good = total = 0.0
+    for _, g, t in reader.buckets(key, start, end):
+        good += g
+        total += t
+    return good, total
+
+
+def _at_least(good: float, total: float, objective: float) -> bool:
+    """good / total >= objective, exactly (the objective as the decimal it prints as)."""
+    if not (math.isfinite(good) and math.isfinite(total)) or total <= 0:
+        return False
+    return Fraction(good) >= Fraction(total) * Fraction(repr(objective))
+
+
+def _exhaustion(
+    spent: float | None,
+    *,
+    start: float,
+    end: float,
+    at: float,
+    open_elapsed: float,
+    excluded: list[Span],
+    rolling: bool,
+) -> float | None:
+    if spent is None or at >= end or spent <= 0:
+        return None
+    if spent >= 1.0:
+        return at
+    if rolling or open_elapsed <= 0:
+        return None
+    instant = _after_open_seconds(start, open_elapsed / spent, excluded)
+    return instant if instant < end else None
+
+
+def _after_open_seconds(start: float, seconds: float, excluded: list[Span]) -> float:
+    """The instant ``seconds`` of non-excluded time after ``start``."""
+    t, remaining = start, seconds
+    for s, e in excluded:
+        if e <= t:
+            continue
+        if s > t:
+            if s - t >= remaining:
+                return t + remaining
+            remaining -= s - t
+        t = max(t, e)
+    return t + remaining
+
+
+def _worst_day(  # noqa: PLR0917 - private, called once with every argument in order
+    reader: Reader,
+    slo: SLO,
+    counted: _Tally,
+    start: float,
+    now: float,
+    at: float,
+    time_zone: str,
+    excluded: list[Span],
+) -> WorstDay | None:
+    if now <= start:
+        return None
+    days = _local_days(start, now, time_zone)
+    worst: WorstDay | None = None
+    if counted.slices is not None:
+        for day, c in counted.days:
+            if c.good + c.bad > 0:
+                worst = _worse(worst, day, c.good / (c.good + c.bad))
+        return worst
+    res = reader.resolution
+    events_end = _events_end(at, start, now, res)
+    for i, (day, _) in enumerate(days):
+        lo = counted.grid_start if i == 0 else math.floor(days[i][1] / res) * res
+        hi = math.floor(days[i + 1][1] / res) * res if i + 1 < len(days) else events_end
+        good, total = _sum(reader, slo.key, lo, hi)
+        for x, y in _bucket_ranges(excluded, res, lo, hi):
+            xg, xt = _sum(reader, slo.key, x, y)
+            good, total = good - xg, total - xt
+        if total > 0 and math.isfinite(total) and math.isfinite(good):
+            worst = _worse(worst, day, min(max(good / total, 0.0), 1.0))
+    return worst
+
+
+def _worse(worst: WorstDay | None, day: date, achieved: float) -> WorstDay:
+    if worst is None or achieved < worst.achieved:
+        return WorstDay(date=day.isoformat(), achieved=achieved)
+    return worst
+
+
+def _local_days(start: float, end: float, time_zone: str) -> list[tuple[date, float]]:
+    """Each local day touching ``[start, end)`` and where it starts in it (the first at start)."""
+    zone = ZoneInfo(time_zone)
+    day = datetime.fromtimestamp(start, zone).date()
+    out = [(day, start)]
+    for _ in range(400):  # bounded: a quarter has at most 92 days
+        day += timedelta(days=1)
+        boundary = datetime.combine(day, time(), zone).timestamp()
+        if boundary >= end:
+            break
+        if boundary > out[-1][1]:
+            out.append((day, boundary))
+    return out
+
+
+def _sla(  # noqa: PLR0917 - private, called once with every argument in order
+    reader: Reader,
+    slo: SLO,
+    counted: _Tally,
+    start: float,
+    end: float,
+    at: float,
+    maintenance: Sequence[MaintenanceWindow],
+) -> SLAOutcome | None:
+    sla = slo.sla
+    if sla is None:
+        return None
+    zone = slo.period.time_zone if isinstance(slo.period, CalendarPeriod) else "UTC"
+    sla_period = CalendarPeriod(sla.period, zone)
+    # Once the span is over, the SLA period is the one holding its last instant.
+    holding = at if at < end else max(start, end - 1.0)
+    sla_start, sla_end = sla_period.current(holding)
+    if (sla_start, sla_end) != (start, end):
+        excluded = excluded_spans(maintenance, slo.id, sla_start, sla_end)
+        counted = _tally(
+            reader, slo, start=sla_start, end=sla_end, at=at, excluded=excluded, time_zone=zone
+        )
+    if counted.slices is not None:
+        good: float = counted.slices.good
+        total: float = counted.slices.good + counted.slices.bad
+        if sla.maintenance == "counted":
+            total += counted.slices.excluded
+    else:
+        good, total = counted.good, counted.good + counted.bad
+        if sla.maintenance == "counted":
+            total += counted.excluded_events
+    level = sla_math.percent_from_counts(good, total)
+    return SLAOutcome(
+        objective=sla.objective,
+        label=sla_period.label_of(holding),
+        start=sla_start,
+        end=sla_end,
+        achieved_percent=level,
+        met=sla_math.met(sla, level),
+        credit_percent=sla_math.credit_percent(sla, level),
+    )
+
+
+def _bucket_ranges(
+    spans: Sequence[Span], res: float, start: float, end: float
+) -> list[Span]:
+    """The bucket-aligned ranges of ``[start, end)`` whose buckets overlap ``spans``."""
+    out = [
+        (max(math.floor(s / res) * res, start), min(math.ceil(e / res) * res, end))
+        for s, e in spans
+    ]
+    return merge(out)
+
+
+def _clip(spans: Sequence[Span], start: float, end: float) -> list[Span]:
+    return [(max(s, start), min(e, end)) for s, e in spans if s < end and e > start]
+
+
+def _length(spans: Sequence[Span]) -> float:
+    return float(sum(e - s for s, e in spans))
+
+
+def _slices_in(start: float, end: float, slice_seconds: float) -> int:
+    return int((end - start) // slice_seconds)
+
+
+def _slices_hit(spans: Sequence[Span], start: float, end: float, slice_seconds: float) -> int:
+    """How many whole slices of ``[start, end)`` the (sorted, merged) spans overlap."""
+    count = _slices_in(start, end, slice_seconds)
+    hit = 0
+    last = -1
+    for s, e in spans:
+        first = max(int((s - start) // slice_seconds), last + 1, 0)
+        stop = min(math.ceil((e - start) / slice_seconds), count)
+        if stop > first:
+            hit += stop - first
+            last = stop - 1
+    return hit
