@@ -35,12 +35,13 @@ from slo_exporter.config.promql import (
     selector_text,
     unbalanced,
 )
+from slo_exporter.config.slm import OBJECT_NAME, SLMLoader
 from slo_exporter.config.text import label_name_problem, label_value_problem
 from slo_exporter.durations import format_duration
 
-_SLI_KINDS = ("latency", "probe", "ratio")
+_SLI_KINDS = ("composite", "latency", "probe", "ratio")
 #: service and SLO names appear in the store key "service/slo" and in URLs
-_OBJECT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.:-]*")
+_OBJECT_NAME = OBJECT_NAME
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
 DAY = 86400.0
@@ -67,7 +68,9 @@ def _kind(node: Node) -> str:
 
 def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
     return any(
-        not isinstance(slo.sli, model.ProbeSLI) for service in services for slo in service.slos
+        isinstance(slo.sli, model.RatioSLI | model.LatencySLI)
+        for service in services
+        for slo in service.slos
     )
 
 
@@ -81,6 +84,7 @@ class NativeLoader:
         self._resolution_known = True
         #: the node of a valid prometheus.timeout, if one is given
         self._prometheus_timeout: Node | None = None
+        self.slm = SLMLoader(reader, self._whole_buckets)
 
     def config(self, root: Node) -> model.Config | None:
         if not isinstance(root, MappingNode):
@@ -93,7 +97,14 @@ class NativeLoader:
         top = self.r.mapping(
             root,
             "",
-            ("prometheus", "evaluation_interval", "storage", "services"),
+            (
+                "prometheus",
+                "evaluation_interval",
+                "storage",
+                "services",
+                "maintenance",
+                "grafana_url",
+            ),
             required=("services",),
             ignore=lambda key: key.startswith("x-"),
         )
@@ -111,6 +122,9 @@ class NativeLoader:
         )
         interval_s = 30.0 if interval is None else interval
         services = top.read("services", self.services)
+        maintenance = top.read("maintenance", self.slm.maintenance)
+        grafana_url = top.read("grafana_url", self.slm.grafana_url)
+        self.slm.check_references()
         if services is None:
             return None
         interval_ok = interval is not None or top.get("evaluation_interval") is None
@@ -130,6 +144,8 @@ class NativeLoader:
             evaluation_interval=interval_s,
             storage=storage,
             source_file=self.r.file,
+            maintenance=maintenance or (),
+            grafana_url=grafana_url,
         )
 
     def storage(self, node: Node, path: str) -> model.StorageConfig | None:
@@ -295,11 +311,18 @@ class NativeLoader:
         return name
 
     def service(self, node: Node, path: str, seen: dict[str, int]) -> model.Service | None:
-        fields = self.r.mapping(node, path, ("name", "labels", "slos"), required=("name", "slos"))
+        fields = self.r.mapping(
+            node,
+            path,
+            ("name", "description", "labels", "depends_on", "slos"),
+            required=("name", "slos"),
+        )
         if fields is None:
             return None
         name = self._name(fields, seen, "service")
+        description = fields.string("description") or ""
         labels = fields.read("labels", self.labels) or {}
+        depends_on = fields.read("depends_on", lambda n, p: self.slm.depends_on(n, p, name))
         slos_node = fields.get("slos")
         if slos_node is None:
             return None
@@ -309,6 +332,9 @@ class NativeLoader:
         if not items:
             self.r.report(slos_node, fields.key_path("slos"), "must list at least one SLO")
         slo_names: dict[str, int] = {}
+        if name is not None:
+            # filled as the SLO names are read, for references checked later
+            self.slm.declared[name] = slo_names.keys()
         slos = [
             self.slo(item, item_path, name or "", labels, slo_names) for item, item_path in items
         ]
@@ -318,6 +344,8 @@ class NativeLoader:
             name=name,
             slos=tuple(slo for slo in slos if slo is not None),
             labels=model.frozen_map(labels),
+            description=description,
+            depends_on=depends_on or (),
         )
 
     def slo(
@@ -331,30 +359,80 @@ class NativeLoader:
         fields = self.r.mapping(
             node,
             path,
-            ("name", "objective", "window", "sli", "description", "labels", "runbook_url"),
-            required=("name", "objective", "window", "sli"),
+            (
+                "name",
+                "objective",
+                "window",
+                "calendar",
+                "budgeting",
+                "sla",
+                "sli",
+                "description",
+                "labels",
+                "runbook_url",
+            ),
+            required=("name", "objective", "sli"),
         )
         if fields is None:
             return None
         name = self._name(fields, seen, "SLO")
+        owner = model.SLOId(service, name) if service and name else None
         objective = fields.read("objective", self.objective)
-        window = fields.read("window", self.window)
-        sli: model.SLI | None = fields.read("sli", self.sli)
+        period = self.period(fields)
+        budgeting = fields.read("budgeting", self.slm.budgeting)
+        sla = fields.read("sla", self.slm.sla)
+        if sla is not None and objective is not None:
+            self.slm.check_sla_against_objective(
+                fields.at("sla"), fields.key_path("sla"), sla, objective
+            )
+        if budgeting is not None and period is not None:
+            budgeting = self.slm.check_slice_fits(fields, budgeting, period)
+        sli: model.SLI | None = fields.read("sli", lambda n, p: self.sli(n, p, owner))
         description = fields.string("description") or ""
         labels = fields.read("labels", self.labels) or {}
         runbook_url = fields.url("runbook_url")
-        if name is None or objective is None or window is None or sli is None:
+        invalid = [
+            key
+            for key, value in (("budgeting", budgeting), ("sla", sla))
+            if value is None and fields.get(key) is not None
+        ]
+        if name is None or objective is None or period is None or sli is None or invalid:
             return None
         return model.SLO(
             service=service,
             name=name,
             objective=objective,
-            period=model.RollingPeriod(window),
+            period=period,
             sli=sli,
             description=description,
             labels=model.frozen_map({**service_labels, **labels}),
             runbook_url=runbook_url,
+            budgeting=budgeting or model.Budgeting(),
+            sla=sla,
         )
+
+    def period(self, fields: Fields) -> model.Period | None:
+        """The rolling ``window`` or the ``calendar`` period: exactly one of them."""
+        has_window, has_calendar = fields.has("window"), fields.has("calendar")
+        if has_window and has_calendar:
+            fields.report(
+                "calendar", "give either 'window' (rolling) or 'calendar', not both"
+            )
+            return None
+        if not has_window and not has_calendar:
+            self.r.report(
+                fields.node,
+                fields.path,
+                "missing required key 'window' or 'calendar' (give one of them)",
+            )
+            return None
+        # read even when null: leaving the period out by "window: ~" is a mistake
+        key = "calendar" if has_calendar else "window"
+        node, path = fields.entries[key], fields.key_path(key)
+        if has_calendar:
+            return self.slm.calendar(node, path)
+        window = self.window(node, path)
+        return None if window is None else model.RollingPeriod(window)
 
     def objective(self, node: Node, path: str) -> float | None:
         expected = "must be a number (a percentage such as 99.9)"
@@ -404,7 +482,7 @@ class NativeLoader:
 
     # ------------------------------------------------------------------ SLIs
 
-    def sli(self, node: Node, path: str) -> model.SLI | None:
+    def sli(self, node: Node, path: str, owner: model.SLOId | None = None) -> model.SLI | None:
         if not isinstance(node, MappingNode):
             self.r.report(
                 node,
@@ -443,6 +521,8 @@ class NativeLoader:
             return self.ratio(value, kind_path)
         if kind == "latency":
             return self.latency(value, kind_path)
+        if kind == "composite":
+            return self.slm.composite(value, kind_path, owner)
         return read_probe(self.r, value, kind_path)
 
     def ratio(self, node: Node, path: str) -> model.RatioSLI | None:
