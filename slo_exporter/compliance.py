@@ -66,10 +66,9 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slo_exporter import sla as sla_math
-from slo_exporter.exclusions import excluded_spans, intersect, merge
+from slo_exporter.exclusions import excluded_spans, intersect
 from slo_exporter.figures import (
     Evidence,
     PeriodFigures,
@@ -79,7 +78,8 @@ from slo_exporter.figures import (
     WorstDay,
 )
 from slo_exporter.model import SLO, CalendarPeriod, MaintenanceWindow, Timeslices
-from slo_exporter.timeslices import SliceCounts, classify
+from slo_exporter.model.calendar import get_zone
+from slo_exporter.timeslices import SliceCounts, classify, merge_spans
 
 if TYPE_CHECKING:
     from slo_exporter.store.protocol import Bucket, Span
@@ -209,14 +209,14 @@ def _figures(
 ) -> PeriodFigures:
     if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(at)) or end <= start:
         raise ValueError(f"a period must have start < end, got [{start!r}, {end!r})")
-    _zone(time_zone)
+    get_zone(time_zone)
     now = min(max(at, start), end)  # the end of elapsed time
     closed = at >= end
     excluded_all = excluded_spans(maintenance, slo.id, start, end)
     excluded_now = _clip(excluded_all, start, now)
     excluded_seconds = _length(excluded_now)
     open_elapsed = (now - start) - excluded_seconds
-    measured = merge(reader.measured_spans(slo.key, start, now))
+    measured = merge_spans(reader.measured_spans(slo.key, start, now))
     measured_seconds = _length(measured) - _length(intersect(measured, excluded_now))
     coverage = measured_seconds / open_elapsed if open_elapsed > 0 else None
 
@@ -344,7 +344,7 @@ def _slice_days(
     # Which history this is: the store (two stores may hold equal sums), the
     # SLO and what defines its events (a composite's parts and weights).
     identity = (getattr(reader, "store_id", None) or id(reader), key, fingerprint)
-    measured = merge(reader.measured_spans(key, start, now))
+    measured = merge_spans(reader.measured_spans(key, start, now))
     out: list[tuple[date, SliceCounts]] = []
     bounds = [
         (day, start if i == 0 else start + math.ceil((a - start) / step) * step)
@@ -519,18 +519,9 @@ def _worse(worst: WorstDay | None, day: date, achieved: float) -> WorstDay:
     return worst
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(
-            f"unknown time zone {name!r}: expected an IANA name such as UTC or Europe/Berlin"
-        ) from None
-
-
 def _local_days(start: float, end: float, time_zone: str) -> list[tuple[date, float]]:
     """Each local day touching ``[start, end)`` and where it starts in it (the first at start)."""
-    zone = _zone(time_zone)
+    zone = get_zone(time_zone)
     day = datetime.fromtimestamp(start, zone).date()
     out = [(day, start)]
     for _ in range(400):  # bounded: a quarter has at most 92 days
@@ -594,7 +585,7 @@ def _bucket_ranges(
         (max(math.floor(s / res) * res, start), min(math.ceil(e / res) * res, end))
         for s, e in spans
     ]
-    return merge(out)
+    return merge_spans(out)
 
 
 def _clip(spans: Sequence[Span], start: float, end: float) -> list[Span]:

@@ -51,9 +51,10 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
 
-from slo_exporter.exclusions import intersect, merge
+from slo_exporter.exclusions import intersect
 from slo_exporter.model import SLO, CompositeMode, CompositeSLI
 from slo_exporter.slomath import Counts
+from slo_exporter.timeslices import merge_spans
 
 if TYPE_CHECKING:
     from slo_exporter.store.protocol import Bucket, EventStore, Span
@@ -107,13 +108,13 @@ class CompositeReader:
         _, sli = found
         common: list[Span] | None = None
         for component in sli.components:
-            spans = merge(self.measured_spans(component.slo.key, start, end))
+            spans = merge_spans(self.measured_spans(component.slo.key, start, end))
             common = spans if common is None else intersect(common, spans)
         return common or []
 
     def measured(self, slo_key: str, start: float, end: float) -> float:
         """Seconds of ``[start, end)`` that were measured."""
-        return sum(e - s for s, e in merge(self.measured_spans(slo_key, start, end)))
+        return sum(e - s for s, e in merge_spans(self.measured_spans(slo_key, start, end)))
 
     def sum(self, slo_key: str, start: float, end: float) -> Counts:
         """Events in the buckets whose start lies in ``[start, end)``."""
@@ -167,7 +168,7 @@ class CompositeReader:
                 threshold=_threshold(self._slos.get(c.slo.key)),
                 empty=_empty_policy(self._slos.get(c.slo.key)),
                 counts=_pair(self.sum(c.slo.key, start, end)),
-                spans=tuple(merge(self.measured_spans(c.slo.key, start, end))),
+                spans=tuple(merge_spans(self.measured_spans(c.slo.key, start, end))),
             )
             for c in sli.components
         )

@@ -36,12 +36,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rruleset, rrulestr
 
+from slo_exporter.model.calendar import get_zone
 from slo_exporter.model.identity import SLOId
 from slo_exporter.model.slm import MaintenanceWindow
+from slo_exporter.timeslices import merge_spans
 
 if TYPE_CHECKING:
     from slo_exporter.store.protocol import Span
@@ -75,7 +77,7 @@ def excluded_spans(
     for window in windows:
         if window.applies_to(slo):
             spans.extend(window_spans(window, start, end))
-    return merge(spans)
+    return merge_spans(spans)
 
 
 def window_spans(window: MaintenanceWindow, start: float, end: float) -> list[Span]:
@@ -89,7 +91,7 @@ def window_spans(window: MaintenanceWindow, start: float, end: float) -> list[Sp
             f"recurring maintenance window {window.name!r} needs a positive duration"
         )
     duration = float(window.duration)
-    zone = _zone(window.time_zone)
+    zone = get_zone(window.time_zone)
     expansion = _expansion(window.rrule, window.start.astimezone(zone), window.time_zone)
     try:
         firsts = expansion.starts(start - duration, end)
@@ -141,19 +143,6 @@ def validate_rrule(text: str, start: datetime) -> None:
         )
 
 
-def merge(spans: Iterable[Span]) -> list[Span]:
-    """``spans`` sorted, with overlapping or touching ones joined and empty ones dropped."""
-    out: list[Span] = []
-    for s, e in sorted(spans):
-        if e <= s:
-            continue
-        if out and s <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], e))
-        else:
-            out.append((s, e))
-    return out
-
-
 def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
     """The time in both ``a`` and ``b`` (each sorted and merged), sorted."""
     out: list[Span] = []
@@ -171,15 +160,6 @@ def intersect(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
 
 def _clipped(spans: Iterable[Span], start: float, end: float) -> list[Span]:
     return [(max(s, start), min(e, end)) for s, e in spans if s < end and e > start and e > s]
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(
-            f"unknown time zone {name!r}: expected an IANA name such as UTC or Europe/Berlin"
-        ) from None
 
 
 class _TooMany(Exception):
@@ -219,7 +199,7 @@ class _Expansion:
 
 @lru_cache(maxsize=64)
 def _expansion(text: str, dtstart: datetime, time_zone: str) -> _Expansion:
-    return _Expansion(_parse(text, dtstart), _zone(time_zone))
+    return _Expansion(_parse(text, dtstart), get_zone(time_zone))
 
 
 def _aware(occurrence: datetime, zone: tzinfo) -> datetime:

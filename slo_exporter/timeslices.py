@@ -107,7 +107,8 @@ def _steps(length: float, resolution: float, what: str) -> int:
     return steps
 
 
-def _merged(spans: Iterable[Span]) -> list[Span]:
+def merge_spans(spans: Iterable[Span]) -> list[Span]:
+    """``spans`` sorted, with overlapping or touching ones joined and empty ones dropped."""
     # The store may hand back overlapping runs (a finished run and the
     # current one); counting their overlap twice would invent coverage.
     out: list[Span] = []
@@ -173,10 +174,10 @@ def slice_states(
             total[k] += b_total
 
     covered = [0.0] * count
-    for span in _merged(measured):
+    for span in merge_spans(measured):
         _spread(span, start, stop, slice_seconds, covered)
     maintenance = [0.0] * count
-    for span in _merged(excluded):
+    for span in merge_spans(excluded):
         _spread(span, start, stop, slice_seconds, maintenance)
 
     states: list[SliceState] = []

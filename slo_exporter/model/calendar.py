@@ -56,7 +56,7 @@ class CalendarPeriod:
             raise ValueError(
                 f"a calendar period is one of {', '.join(CALENDAR_UNITS)}, got {self.unit!r}"
             )
-        _zone(self.time_zone)
+        get_zone(self.time_zone)
 
     @property
     def label(self) -> str:
@@ -132,7 +132,7 @@ class CalendarPeriod:
 
     def _first_day(self, at: float) -> date:
         """The local calendar date the period holding ``at`` starts on."""
-        local = datetime.fromtimestamp(at, _zone(self.time_zone)).date()
+        local = datetime.fromtimestamp(at, get_zone(self.time_zone)).date()
         first = _period_start_date(self.unit, local)
         # The local date never starts a period too late (an instant reading
         # the first day or later is at or after that day's first midnight),
@@ -179,7 +179,8 @@ def parse_label(label: str) -> tuple[CalendarUnit, date]:
     )
 
 
-def _zone(name: str) -> ZoneInfo:
+def get_zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name``, or a ValueError that says how to name one."""
     """The IANA zone ``name``, or a ValueError that says how to name one."""
     try:
         return ZoneInfo(name)
@@ -214,7 +215,7 @@ def _first_instant_at_or_after(wall: datetime, time_zone: str) -> float:
     neither is (the clock skipped ``wall``), the answer is the instant of
     the jump, found by bisection between the two readings, which bracket it.
     """
-    zone = _zone(time_zone)
+    zone = get_zone(time_zone)
     readings = [wall.replace(tzinfo=zone, fold=fold).timestamp() for fold in (0, 1)]
     real = [t for t in readings if _wall_at(t, zone) == wall]
     if real:
