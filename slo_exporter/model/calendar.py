@@ -149,7 +149,7 @@ class CalendarPeriod:
 
     def _start(self, day: date) -> float:
         """The first instant at or after local midnight starting ``day``."""
-        return _first_instant_at_or_after(datetime(day.year, day.month, day.day), self.time_zone)
+        return first_instant_at_or_after(datetime(day.year, day.month, day.day), self.time_zone)
 
 
 def parse_label(label: str) -> tuple[CalendarUnit, date]:
@@ -207,7 +207,7 @@ def _shift(unit: str, first: date, count: int) -> date:
     return date(months // 12, months % 12 + 1, 1)
 
 
-def _first_instant_at_or_after(wall: datetime, time_zone: str) -> float:
+def first_instant_at_or_after(wall: datetime, time_zone: str) -> float:
     """Epoch seconds of the first instant whose local wall clock reads ``wall`` or later.
 
     ``wall`` is naive. Both readings of the wall time (``fold`` 0 and 1) are

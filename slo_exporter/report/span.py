@@ -27,7 +27,7 @@ from slo_exporter.model.calendar import CalendarPeriod, parse_label
 # after local midnight, also where the clock skips midnight. One rule for
 # both, so --from 2026-03-01 and --period 2026-03 start at the same instant.
 from slo_exporter.model.calendar import (  # isort: skip
-    _first_instant_at_or_after as _local_midnight,
+    first_instant_at_or_after as _local_midnight,
 )
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)

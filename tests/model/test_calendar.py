@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slo_exporter.model import CALENDAR_UNITS, CalendarPeriod, CalendarUnit, parse_label
-from slo_exporter.model.calendar import _first_instant_at_or_after
+from slo_exporter.model.calendar import first_instant_at_or_after
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -194,7 +194,7 @@ def test_clock_going_back_across_midnight_keeps_the_repeated_evening_in_the_old_
     The clock read 23:00-23:59 of the 26th twice; the first instant reading
     the 27th's midnight or later is 22:00 UTC, an hour after the jump.
     """
-    midnight = _first_instant_at_or_after(datetime(2019, 10, 27), "Asia/Beirut")
+    midnight = first_instant_at_or_after(datetime(2019, 10, 27), "Asia/Beirut")
     assert midnight == utc(2019, 10, 26, 22)
 
 
