@@ -19,7 +19,6 @@ credit table's shape is :class:`slo_exporter.sla.SLA`'s to judge; a
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -27,13 +26,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrulestr
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from slo_exporter.config.fields import Fields, Reader, number_text
 from slo_exporter.config.nodes import FLOAT, INT, STR, describe, line
 from slo_exporter.config.text import has_password
 from slo_exporter.durations import format_duration
+from slo_exporter.exclusions import validate_rrule
 from slo_exporter.model.calendar import CALENDAR_UNITS, CalendarPeriod, CalendarUnit
 from slo_exporter.model.identity import SLOId
 from slo_exporter.model.period import Period, RollingPeriod
@@ -67,6 +66,14 @@ MAINTENANCE_DURATION_MAX = 365 * _DAY
 #: rule frequencies accepted for maintenance: a window recurs at most hourly,
 #: so expanding a year of it stays cheap
 _RRULE_FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
+#: RFC 5545 rule parts; the BYxxx numbers with their range (negative low: also
+#: counted from the end, so -high to -1 as well); None: checked by the parser
+_RULE_PARTS: dict[str, tuple[int, int] | None] = {
+    "FREQ": None, "UNTIL": None, "COUNT": None, "INTERVAL": None, "BYDAY": None, "WKST": None,
+    "BYSECOND": (0, 60), "BYMINUTE": (0, 59), "BYHOUR": (0, 23),
+    "BYMONTHDAY": (-1, 31), "BYYEARDAY": (-1, 366), "BYWEEKNO": (-1, 53),
+    "BYMONTH": (1, 12), "BYSETPOS": (-1, 366),
+}
 # The choices as typed values: the reader checks the text, these give it its Literal type.
 _UNITS: dict[str, CalendarUnit] = {unit: unit for unit in CALENDAR_UNITS}
 _COMPOSITE_MODES: dict[str, CompositeMode] = {"all_good": "all_good", "weighted": "weighted"}
@@ -88,8 +95,9 @@ def zone_problem(name: str) -> str | None:
 def parse_rrule(text: str, start: datetime) -> None:
     """Raise ValueError with a short reason unless ``text`` is one RFC 5545 RRULE from ``start``.
 
-    Stricter than the library on what would make expanding the rule run
-    away: a missing FREQ, a frequency under an hour, an INTERVAL under 1.
+    Stricter than ``exclusions.validate_rrule``, which it then asks, on what
+    would make expanding the rule run away or is not worth a window: a
+    frequency under an hour, an INTERVAL under 1, more than one line.
     """
     body = text.strip()
     if "\n" in body or "\r" in body:
@@ -111,21 +119,42 @@ def parse_rrule(text: str, start: datetime) -> None:
     interval = parts.get("INTERVAL", "1")
     if not interval.isdigit() or int(interval) < 1:
         raise ValueError(f"INTERVAL must be a whole number of at least 1, got {interval[:20]!r}")
+    for name, value in parts.items():
+        _check_rule_part(name, value)
+    # the rest of RFC 5545, and whether the rule ever occurs, is the expander's to judge
     try:
-        rrulestr(upper, dtstart=start)
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
-        raise ValueError(f"not an RFC 5545 rule: {str(exc)[:120]}") from None
+        validate_rrule(body, start)
+    except (TypeError, IndexError, KeyError, OverflowError, ArithmeticError) as exc:
+        # the library fails this way on some values out of range (BYHOUR=53,
+        # BYEASTER=2026) while finding the first occurrence
+        reason = str(exc)[:120] or type(exc).__name__
+        raise ValueError(f"not an RFC 5545 recurrence rule ({reason}): {body[:120]!r}") from None
 
 
-def _external_rrule_check() -> Callable[[str, datetime], None] | None:
-    # ``exclusions`` expands the windows and has the last word on a rule it
-    # must expand; it is asked when present, on top of the checks above.
-    try:
-        module = importlib.import_module("slo_exporter.exclusions")
-    except ImportError:
-        return None
-    check = getattr(module, "validate_rrule", None)
-    return check if callable(check) else None
+def _check_rule_part(name: str, value: str) -> None:
+    """Refuse a part RFC 5545 does not define, or a BYxxx number out of its range.
+
+    The library takes BYMONTH=13 or BYWEEKNO=2026 and then walks to the year
+    9999 looking for an occurrence, which takes seconds; caught here at once.
+    """
+    if name not in _RULE_PARTS:
+        raise ValueError(
+            f"unknown rule part {name[:20]!r}; RFC 5545 has {', '.join(sorted(_RULE_PARTS))}"
+        )
+    limits = _RULE_PARTS[name]
+    if limits is None:
+        return
+    low, high = limits
+    for item in value.split(","):
+        number = item.strip()
+        digits = number.lstrip("+-")
+        signed = number[:1] in "+-" and bool(number)
+        if not digits.isdigit() or (signed and low >= 0):
+            raise ValueError(f"{name} takes whole numbers, got {item[:20]!r}")
+        magnitude = int(digits)
+        if not (low <= magnitude <= high if low >= 0 else 1 <= magnitude <= high):
+            shown = f"{low} to {high}" if low >= 0 else f"1 to {high} or -{high} to -1"
+            raise ValueError(f"{name} must be {shown}, got {item[:20]!r}")
 
 
 @dataclass
@@ -633,16 +662,11 @@ class SLMLoader:
         return True
 
     def _rrule(self, fields: Fields, text: str, start: datetime) -> bool:
-        checks: list[Callable[[str, datetime], None]] = [parse_rrule]
-        external = _external_rrule_check()
-        if external is not None:
-            checks.append(external)
-        for check in checks:
-            try:
-                check(text, start)
-            except ValueError as exc:
-                fields.report("rrule", f"invalid recurrence rule: {exc}")
-                return False
+        try:
+            parse_rrule(text, start)
+        except ValueError as exc:
+            fields.report("rrule", f"invalid recurrence rule: {exc}")
+            return False
         return True
 
     def slo_refs(self, node: Node, path: str) -> _Refs | None:

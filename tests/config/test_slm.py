@@ -603,14 +603,29 @@ def test_repeated_wall_clock_time_is_its_first_occurrence() -> None:
     ("FREQ=FORTNIGHTLY", "invalid FREQ 'FORTNIGHTLY'; expected one of YEARLY, MONTHLY, "
                          "WEEKLY, DAILY, HOURLY"),
     ("BYDAY=SU", "needs FREQ, such as FREQ=WEEKLY;BYDAY=SU"),
-    ("FREQ=WEEKLY;BYDAY=XX", "not an RFC 5545 rule: invalid 'BYDAY': XX"),
+    ("FREQ=WEEKLY;BYDAY=XX",
+     "not an RFC 5545 recurrence rule (invalid 'BYDAY': XX): 'FREQ=WEEKLY;BYDAY=XX'"),
     ("FREQ=WEEKLY;INTERVAL=0", "INTERVAL must be a whole number of at least 1, got '0'"),
     ("FREQ=MINUTELY", "FREQ=MINUTELY recurs too often; a window recurs at most HOURLY"),
-    ("FREQ=WEEKLY;UNTIL=20260401T000000", "not an RFC 5545 rule: RRULE UNTIL values must be "
-                                          "specified in UTC when DTSTART is timezone-aware"),
     ("DTSTART:20260101T000000Z;FREQ=DAILY",
      "must not hold DTSTART: the window's start is the rule's start"),
     ("garbage", "needs FREQ, such as FREQ=WEEKLY;BYDAY=SU"),
+    ("FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z",
+     "a rule may give COUNT or UNTIL, not both (RFC 5545)"),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+     "the rule has no occurrence: no month in BYMONTH has a day in BYMONTHDAY"),
+    # values the library crashes on (BYHOUR=53: TypeError, BYEASTER=2026: IndexError)
+    # or walks to the year 9999 for (BYWEEKNO=2026: seconds) are refused up front
+    ("FREQ=HOURLY;BYHOUR=53", "BYHOUR must be 0 to 23, got '53'"),
+    ("FREQ=DAILY;BYWEEKNO=2026", "BYWEEKNO must be 1 to 53 or -53 to -1, got '2026'"),
+    ("FREQ=YEARLY;BYMONTH=1,13", "BYMONTH must be 1 to 12, got '13'"),
+    ("FREQ=MONTHLY;BYMONTHDAY=-0", "BYMONTHDAY must be 1 to 31 or -31 to -1, got '-0'"),
+    ("FREQ=DAILY;BYHOUR=-1", "BYHOUR takes whole numbers, got '-1'"),
+    ("FREQ=MONTHLY;BYEASTER=2026", "unknown rule part 'BYEASTER'; RFC 5545 has BYDAY, BYHOUR, "
+                                   "BYMINUTE, BYMONTH, BYMONTHDAY, BYSECOND, BYSETPOS, "
+                                   "BYWEEKNO, BYYEARDAY, COUNT, FREQ, INTERVAL, UNTIL, WKST"),
+    ("FREQ=DAILY;UNTIL=20200101T000000Z",
+     "the rule has no occurrence (UNTIL before the start, or COUNT=0)"),
 ])
 def test_bad_rrule_is_located(rrule: str, reason: str) -> None:
     """A rule dateutil cannot expand, or one that would expand without end, is an error."""
@@ -621,9 +636,15 @@ def test_bad_rrule_is_located(rrule: str, reason: str) -> None:
     ]
 
 
-def test_parse_rrule_accepts_an_rrule_prefix() -> None:
-    """'RRULE:FREQ=DAILY' is the same rule as 'FREQ=DAILY'."""
-    parse_rrule("RRULE:FREQ=DAILY;BYHOUR=2", datetime(2026, 1, 1, tzinfo=UTC))
+@pytest.mark.parametrize("rrule", [
+    "RRULE:FREQ=DAILY;BYHOUR=2",  # the RRULE: prefix of an iCalendar line
+    "freq=monthly;byday=1sa",  # any case
+    "FREQ=WEEKLY;UNTIL=20261231T000000",  # a local UNTIL is wall clock in the window's zone
+    "FREQ=MONTHLY;BYDAY=SU;BYSETPOS=-1",  # the last Sunday of the month
+])
+def test_usual_rrules_are_accepted(rrule: str) -> None:
+    """Rules as people write them for maintenance pass the check."""
+    parse_rrule(rrule, datetime(2026, 1, 1, tzinfo=ZoneInfo("Europe/Berlin")))
 
 
 @pytest.mark.parametrize(("body", "expected"), [
