@@ -208,10 +208,13 @@ def test_time_the_daemon_was_stopped_lowers_coverage_not_compliance(
             assert entry["achieved"] == 1.0
             assert entry["met"] is True
             coverage = entry["coverage"]
-            # At least the stop itself went unmeasured; the daemon measured
-            # the 6 s before and after it, less up to a second at either end
-            # of the span (both ends are cut to whole seconds).
-            assert 10 / elapsed <= coverage <= (elapsed - down_seconds) / elapsed, (
+            # The stop went unmeasured, less one probe interval: the last
+            # probe before it counts as measuring its target until the next
+            # one was due. The daemon measured the 6 s before and after it,
+            # less up to a second at either end of the span (both ends are
+            # cut to whole seconds).
+            interval = 1.0
+            assert 10 / elapsed <= coverage <= (elapsed - down_seconds + interval) / elapsed, (
                 f"coverage {coverage} over {elapsed} s with {down_seconds} s stopped")
         except HarnessError as exc:
             pytest.fail(f"{exc}\n{exporter.log_tail()}")
