@@ -621,6 +621,19 @@ def test_repeated_wall_clock_time_is_its_first_occurrence() -> None:
     ("FREQ=YEARLY;BYMONTH=1,13", "BYMONTH must be 1 to 12, got '13'"),
     ("FREQ=MONTHLY;BYMONTHDAY=-0", "BYMONTHDAY must be 1 to 31 or -31 to -1, got '-0'"),
     ("FREQ=DAILY;BYHOUR=-1", "BYHOUR takes whole numbers, got '-1'"),
+    ("FREQ=DAILY;BYWEEKNO=30", "BYWEEKNO is only allowed with FREQ=YEARLY (RFC 5545)"),
+    ("FREQ=MONTHLY;BYYEARDAY=60", "BYYEARDAY is not allowed with FREQ=MONTHLY (RFC 5545)"),
+    ("FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY is not allowed with FREQ=WEEKLY (RFC 5545)"),
+    # no common day, which the library looks for day by day up to the year 9999
+    ("FREQ=YEARLY;BYWEEKNO=30;BYMONTH=12", "BYWEEKNO cannot be combined with BYMONTH: write "
+                                           "the days as BYWEEKNO alone, or without it"),
+    ("FREQ=HOURLY;BYYEARDAY=60;BYMONTH=7", "BYYEARDAY cannot be combined with BYMONTH: write "
+                                           "the days as BYYEARDAY alone, or without it"),
+    # the library would walk hour by hour to the year 9999 (minutes) looking for this one
+    ("FREQ=HOURLY;BYSETPOS=31", "BYSETPOS 31 never matches: a FREQ=HOURLY period of this rule "
+                                "holds at most 1 occurrence(s)"),
+    ("FREQ=DAILY;BYHOUR=1,2;BYSETPOS=-3", "BYSETPOS -3 never matches: a FREQ=DAILY period of "
+                                          "this rule holds at most 2 occurrence(s)"),
     ("FREQ=MONTHLY;BYEASTER=2026", "unknown rule part 'BYEASTER'; RFC 5545 has BYDAY, BYHOUR, "
                                    "BYMINUTE, BYMONTH, BYMONTHDAY, BYSECOND, BYSETPOS, "
                                    "BYWEEKNO, BYYEARDAY, COUNT, FREQ, INTERVAL, UNTIL, WKST"),
