@@ -786,8 +786,10 @@ def test_grafana_url_must_be_http() -> None:
 # ------------------------------------------------------ existing configs
 
 
-@pytest.mark.parametrize("path", [*sorted((CONFIGS / "valid").glob("*.yaml")), EXAMPLE],
-                         ids=lambda p: p.name)
+BEFORE_SLM = [p for p in sorted((CONFIGS / "valid").glob("*.yaml")) if p.name != "slm.yaml"]
+
+
+@pytest.mark.parametrize("path", [*BEFORE_SLM, EXAMPLE], ids=lambda p: p.name)
 def test_existing_configs_load_with_neutral_defaults(path: Path) -> None:
     """Configs without the new keys load as before: rolling, occurrences, no SLA or maintenance."""
     config = load_config(str(path))
@@ -797,6 +799,32 @@ def test_existing_configs_load_with_neutral_defaults(path: Path) -> None:
         assert isinstance(slo.period, model.RollingPeriod)
         assert slo.budgeting == model.Budgeting()
         assert slo.sla is None
+
+
+def test_contract_sketch_becomes_model_objects() -> None:
+    """The completed sketch of the product contract (configs/valid/slm.yaml) maps as written."""
+    warnings: list[ConfigWarning] = []
+    config = load_config(str(CONFIGS / "valid" / "slm.yaml"), warnings)
+    assert warnings == []
+    assert config.grafana_url == "https://grafana.example.com"
+    assert [w.name for w in config.maintenance] == ["march-patching", "sunday-backup"]
+    assert config.maintenance[1].time_zone == "America/New_York"
+    checkout, vendor, shop = config.services
+    assert checkout.depends_on == ("payments-vendor",)
+    assert shop.depends_on == ("checkout", "payments-vendor")
+    assert vendor.description == "Card payments, run by a vendor"
+    availability, api, journey, weighted = config.slos
+    assert availability.period == model.CalendarPeriod("month", "Europe/Berlin")
+    assert availability.budgeting.method == "timeslices"
+    assert availability.sla is not None
+    assert [t.credit for t in availability.sla.tiers] == [Decimal(10), Decimal(25), Decimal(100)]
+    assert api.period == model.CalendarPeriod("quarter", "UTC")
+    assert api.sla is not None
+    assert (api.sla.objective, api.sla.maintenance) == (Decimal("99.95"), "counted")
+    assert journey.composite
+    assert weighted.composite
+    assert weighted.period == model.CalendarPeriod("week", "UTC")
+    assert [s.commitment for s in config.slos] == ["sla", "sla", "slo", "slo"]
 
 
 def test_all_problems_of_the_new_blocks_are_reported_together() -> None:
