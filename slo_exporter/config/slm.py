@@ -47,7 +47,7 @@ from slo_exporter.model.slm import (
 )
 from slo_exporter.sla import PRESETS, SLA, CreditTier, MaintenancePolicy, SLAPeriod
 
-#: service and SLO names, as the native loader accepts them
+#: service and SLO names: they appear in the store key "service/slo" and in URLs
 OBJECT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.:-]*")
 _DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _TIME = re.compile(
