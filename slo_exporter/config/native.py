@@ -2,9 +2,11 @@
 
 Owns the top level (``prometheus``, ``evaluation_interval``, ``storage``,
 ``services``), services, SLOs and the ``ratio`` and ``latency`` SLIs (probes
-are in ``native_probes``). Every duration, count and size has a lower and an
-upper bound, so a config that passes ``check`` is one ``run`` can run: no
-1 ms evaluation loop hammering Prometheus, no 100,000,000-year window.
+are in ``native_probes``; the service-level management keys, such as
+``calendar``, ``sla``, ``composite`` and ``maintenance``, in ``slm``).
+Every duration, count and size has a lower and an upper bound, so a config
+that passes ``check`` is one ``run`` can run: no 1 ms evaluation loop
+hammering Prometheus, no 100,000,000-year window.
 
 Top-level keys starting with ``x-`` are ignored so that they can hold YAML
 anchors (``x-labels: &team {...}``) merged elsewhere with ``<<: *team``.
@@ -40,8 +42,6 @@ from slo_exporter.config.text import label_name_problem, label_value_problem
 from slo_exporter.durations import format_duration
 
 _SLI_KINDS = ("composite", "latency", "probe", "ratio")
-#: service and SLO names appear in the store key "service/slo" and in URLs
-_OBJECT_NAME = OBJECT_NAME
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
 DAY = 86400.0
@@ -294,7 +294,7 @@ class NativeLoader:
         if name is None:
             return None
         node = fields.at("name")
-        if not _OBJECT_NAME.fullmatch(name):
+        if not OBJECT_NAME.fullmatch(name):
             shown = name if len(name) <= 80 else name[:77] + "..."
             fields.report(
                 "name",

@@ -47,7 +47,7 @@ from slo_exporter.model.slm import (
 )
 from slo_exporter.sla import PRESETS, SLA, CreditTier, MaintenancePolicy, SLAPeriod
 
-#: service and SLO names, as the native loader accepts them
+#: service and SLO names: they appear in the store key "service/slo" and in URLs
 OBJECT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.:-]*")
 _DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _TIME = re.compile(
@@ -121,6 +121,8 @@ def parse_rrule(text: str, start: datetime) -> None:
         raise ValueError(f"INTERVAL must be a whole number of at least 1, got {interval[:20]!r}")
     for name, value in parts.items():
         _check_rule_part(name, value)
+    _check_day_filters(parts)
+    _check_set_position(parts)
     # the rest of RFC 5545, and whether the rule ever occurs, is the expander's to judge
     try:
         validate_rrule(body, start)
@@ -155,6 +157,63 @@ def _check_rule_part(name: str, value: str) -> None:
         if not (low <= magnitude <= high if low >= 0 else 1 <= magnitude <= high):
             shown = f"{low} to {high}" if low >= 0 else f"1 to {high} or -{high} to -1"
             raise ValueError(f"{name} must be {shown}, got {item[:20]!r}")
+
+
+def _check_day_filters(parts: dict[str, str]) -> None:
+    """RFC 5545's limits on which day filters a FREQ takes, and one of ours.
+
+    BYWEEKNO and BYYEARDAY are not combined with another day or month
+    filter: such a pair rarely has a common day (week 30 in December), and
+    the library looks for one day by day up to the year 9999, for seconds.
+    """
+    freq = parts["FREQ"]
+    if "BYWEEKNO" in parts and freq != "YEARLY":
+        raise ValueError("BYWEEKNO is only allowed with FREQ=YEARLY (RFC 5545)")
+    if "BYYEARDAY" in parts and freq in ("DAILY", "WEEKLY", "MONTHLY"):
+        raise ValueError(f"BYYEARDAY is not allowed with FREQ={freq} (RFC 5545)")
+    if "BYMONTHDAY" in parts and freq == "WEEKLY":
+        raise ValueError("BYMONTHDAY is not allowed with FREQ=WEEKLY (RFC 5545)")
+    for name in ("BYWEEKNO", "BYYEARDAY"):
+        others = [
+            other for other in ("BYMONTH", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO")
+            if other != name and other in parts
+        ]
+        if name in parts and others:
+            raise ValueError(
+                f"{name} cannot be combined with {', '.join(others)}: write the days as "
+                f"{name} alone, or without it"
+            )
+
+
+def _check_set_position(parts: dict[str, str]) -> None:
+    """Refuse a BYSETPOS beyond the occurrences one FREQ period can hold.
+
+    Such a rule never occurs, and the library, finding no candidate to
+    compare with UNTIL, walks hour by hour to the year 9999 (minutes for
+    ``FREQ=HOURLY;BYSETPOS=31``). The bound is exact for HOURLY and DAILY
+    and generous above, where the library's walk is cheap.
+    """
+    if "BYSETPOS" not in parts:
+        return
+
+    def count(name: str) -> int:
+        return len(parts[name].split(",")) if name in parts else 1
+
+    times = count("BYHOUR") * count("BYMINUTE") * count("BYSECOND")
+    days_filtered = any(k in parts for k in ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO"))
+    size = {
+        "HOURLY": count("BYMINUTE") * count("BYSECOND"),
+        "DAILY": times,
+        "WEEKLY": count("BYDAY") * times,
+        "MONTHLY": (31 if days_filtered else 1) * times,
+        "YEARLY": (366 if days_filtered else count("BYMONTH")) * times,
+    }[parts["FREQ"]]
+    for item in parts["BYSETPOS"].split(","):
+        if abs(int(item)) > size:
+            raise ValueError(
+                f"BYSETPOS {item.strip()} never matches: a FREQ={parts['FREQ']} period of this "
+                f"rule holds at most {size} occurrence(s)"
+            )
 
 
 @dataclass

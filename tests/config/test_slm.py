@@ -621,6 +621,19 @@ def test_repeated_wall_clock_time_is_its_first_occurrence() -> None:
     ("FREQ=YEARLY;BYMONTH=1,13", "BYMONTH must be 1 to 12, got '13'"),
     ("FREQ=MONTHLY;BYMONTHDAY=-0", "BYMONTHDAY must be 1 to 31 or -31 to -1, got '-0'"),
     ("FREQ=DAILY;BYHOUR=-1", "BYHOUR takes whole numbers, got '-1'"),
+    ("FREQ=DAILY;BYWEEKNO=30", "BYWEEKNO is only allowed with FREQ=YEARLY (RFC 5545)"),
+    ("FREQ=MONTHLY;BYYEARDAY=60", "BYYEARDAY is not allowed with FREQ=MONTHLY (RFC 5545)"),
+    ("FREQ=WEEKLY;BYMONTHDAY=1", "BYMONTHDAY is not allowed with FREQ=WEEKLY (RFC 5545)"),
+    # no common day, which the library looks for day by day up to the year 9999
+    ("FREQ=YEARLY;BYWEEKNO=30;BYMONTH=12", "BYWEEKNO cannot be combined with BYMONTH: write "
+                                           "the days as BYWEEKNO alone, or without it"),
+    ("FREQ=HOURLY;BYYEARDAY=60;BYMONTH=7", "BYYEARDAY cannot be combined with BYMONTH: write "
+                                           "the days as BYYEARDAY alone, or without it"),
+    # the library would walk hour by hour to the year 9999 (minutes) looking for this one
+    ("FREQ=HOURLY;BYSETPOS=31", "BYSETPOS 31 never matches: a FREQ=HOURLY period of this rule "
+                                "holds at most 1 occurrence(s)"),
+    ("FREQ=DAILY;BYHOUR=1,2;BYSETPOS=-3", "BYSETPOS -3 never matches: a FREQ=DAILY period of "
+                                          "this rule holds at most 2 occurrence(s)"),
     ("FREQ=MONTHLY;BYEASTER=2026", "unknown rule part 'BYEASTER'; RFC 5545 has BYDAY, BYHOUR, "
                                    "BYMINUTE, BYMONTH, BYMONTHDAY, BYSECOND, BYSETPOS, "
                                    "BYWEEKNO, BYYEARDAY, COUNT, FREQ, INTERVAL, UNTIL, WKST"),
@@ -773,8 +786,10 @@ def test_grafana_url_must_be_http() -> None:
 # ------------------------------------------------------ existing configs
 
 
-@pytest.mark.parametrize("path", [*sorted((CONFIGS / "valid").glob("*.yaml")), EXAMPLE],
-                         ids=lambda p: p.name)
+BEFORE_SLM = [p for p in sorted((CONFIGS / "valid").glob("*.yaml")) if p.name != "slm.yaml"]
+
+
+@pytest.mark.parametrize("path", [*BEFORE_SLM, EXAMPLE], ids=lambda p: p.name)
 def test_existing_configs_load_with_neutral_defaults(path: Path) -> None:
     """Configs without the new keys load as before: rolling, occurrences, no SLA or maintenance."""
     config = load_config(str(path))
@@ -784,6 +799,32 @@ def test_existing_configs_load_with_neutral_defaults(path: Path) -> None:
         assert isinstance(slo.period, model.RollingPeriod)
         assert slo.budgeting == model.Budgeting()
         assert slo.sla is None
+
+
+def test_contract_sketch_becomes_model_objects() -> None:
+    """The completed sketch of the product contract (configs/valid/slm.yaml) maps as written."""
+    warnings: list[ConfigWarning] = []
+    config = load_config(str(CONFIGS / "valid" / "slm.yaml"), warnings)
+    assert warnings == []
+    assert config.grafana_url == "https://grafana.example.com"
+    assert [w.name for w in config.maintenance] == ["march-patching", "sunday-backup"]
+    assert config.maintenance[1].time_zone == "America/New_York"
+    checkout, vendor, shop = config.services
+    assert checkout.depends_on == ("payments-vendor",)
+    assert shop.depends_on == ("checkout", "payments-vendor")
+    assert vendor.description == "Card payments, run by a vendor"
+    availability, api, journey, weighted = config.slos
+    assert availability.period == model.CalendarPeriod("month", "Europe/Berlin")
+    assert availability.budgeting.method == "timeslices"
+    assert availability.sla is not None
+    assert [t.credit for t in availability.sla.tiers] == [Decimal(10), Decimal(25), Decimal(100)]
+    assert api.period == model.CalendarPeriod("quarter", "UTC")
+    assert api.sla is not None
+    assert (api.sla.objective, api.sla.maintenance) == (Decimal("99.95"), "counted")
+    assert journey.composite
+    assert weighted.composite
+    assert weighted.period == model.CalendarPeriod("week", "UTC")
+    assert [s.commitment for s in config.slos] == ["sla", "sla", "slo", "slo"]
 
 
 def test_all_problems_of_the_new_blocks_are_reported_together() -> None:
