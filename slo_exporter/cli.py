@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -28,7 +29,9 @@ from slo_exporter.config import ConfigWarning, load_config
 from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warnings
 from slo_exporter.demo import serve
 from slo_exporter.errors import ConfigError, StoreError
+from slo_exporter.durations import parse_duration
 from slo_exporter.model import Config
+from slo_exporter.notify import AlertmanagerURL, NotifierSettings
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.redact import scrub
 from slo_exporter.report import CHARTED, FORMATS, ReportArgumentError, Request, build_report, render
@@ -68,6 +71,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--storage.path", dest="storage_path", default="data",
                      metavar="DIR", help="directory of the event store (default: data)")
 
+    run.add_argument("--alertmanager.url", dest="alertmanager_urls", action="append",
+                     default=[], type=_alertmanager_url, metavar="URL",
+                     help="post alerts to this Alertmanager's v2 API directly; repeat for "
+                          "every member of a cluster (user:password@ in the URL is basic auth)")
+    run.add_argument("--alertmanager.timeout", dest="alertmanager_timeout", default=10.0,
+                     type=_positive_duration, metavar="DURATION",
+                     help="deadline of one post to Alertmanager (default: 10s)")
+    run.add_argument("--alertmanager.resend-interval", dest="alertmanager_resend",
+                     default=60.0, type=_positive_duration, metavar="DURATION",
+                     help="how often firing alerts are sent again (default: 1m)")
+    run.add_argument("--alertmanager.label", dest="alertmanager_labels", action="append",
+                     default=[], type=_label, metavar="NAME=VALUE",
+                     help="add this label to every alert sent directly (repeatable), e.g. the "
+                          "job, instance and external labels Prometheus' alerts carry")
+
     check = sub.add_parser("check", help="validate a configuration file and exit")
     common(check)
 
@@ -101,6 +119,46 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--failure-ratio", dest="failure_ratio", type=float, default=0.0,
                       help="share of requests answered with 500 at start (default: 0)")
     return p
+
+
+def _alertmanager_url(text: str) -> AlertmanagerURL:
+    try:
+        return AlertmanagerURL.parse(text)
+    except ValueError as exc:  # the message never repeats the URL: it may hold a password
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
+    return seconds
+
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _label(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not _LABEL_NAME.fullmatch(name) or name.startswith("__"):
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with a Prometheus label name, e.g. instance=host:10950; "
+            f"got {text!r}")
+    return name, value
+
+
+def _notifier_settings(args: argparse.Namespace) -> NotifierSettings | None:
+    if not args.alertmanager_urls:
+        return None
+    return NotifierSettings(
+        urls=tuple(args.alertmanager_urls),
+        timeout=args.alertmanager_timeout,
+        resend_interval=args.alertmanager_resend,
+        extra_labels=dict(args.alertmanager_labels),
+    )
 
 
 def main(argv: Sequence[str] | None = None, *,
@@ -158,7 +216,8 @@ def _run(args: argparse.Namespace, config: Config,
             sys.stderr.write(f"{len(exc.problems)} problem(s) found; the web config is invalid.\n")
             return 1
     options = Options(args.listen_address, args.storage_path, args.config_file,
-                      web_config_file=args.web_config_file)
+                      web_config_file=args.web_config_file,
+                      alertmanager=_notifier_settings(args))
     store = _open_store(options.storage_path, config.storage.resolution)
     if store is None:
         return 1

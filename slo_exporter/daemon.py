@@ -48,6 +48,7 @@ from slo_exporter.config import ConfigWarning, load_config
 from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
 from slo_exporter.model import Config
+from slo_exporter.notify import Notifier, NotifierSettings
 from slo_exporter.probes import ProbeMetrics, ProbeScheduler
 from slo_exporter.redact import remember_config, scrub
 from slo_exporter.runtime import (
@@ -90,6 +91,8 @@ class Options:
     storage_path: str
     config_file: str = ""  # re-read on SIGHUP
     web_config_file: str = ""  # TLS and basic auth; re-read when it or a file it names changes
+    #: direct notification of Alertmanager (``--alertmanager.url``); None: off
+    alertmanager: NotifierSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class Timings:
     cycle_grace: float = 4.0
     #: after this long the watchdog ends the process, logging ``shutdown_forced``
     force_after: float = 9.0
+    #: how long a stop waits for the Alertmanager senders (a post in flight ends within 0.2 s)
+    notifier_stop: float = 1.0
 
 
 class ListenError(Exception):
@@ -200,6 +205,10 @@ class Daemon:
             self.rt.close()
             raise ListenError(str(exc)) from exc
         self.scheduler = BackgroundScheduler(timezone=UTC)
+        self.notifier = (
+            None if options.alertmanager is None
+            else Notifier(options.alertmanager, count=self.self_metrics.notification,
+                          clock=clock))
 
     @property
     def config(self) -> Config:
@@ -253,10 +262,17 @@ class Daemon:
             self.self_metrics.last_success.set(time.time())
         log.info("evaluation_done", seconds=round(elapsed, 3), slos=len(snapshot.slos),
                  down=len(down))
+        self._notify()
         return True
 
     def refresh_probes(self) -> None:
         self.rt.engine.refresh_probes()
+        self._notify()
+
+    def _notify(self) -> None:
+        """Hand the current snapshot to direct notification; it only enqueues."""
+        if self.notifier is not None and not self._stop.is_set():
+            self.notifier.observe(self.rt.engine.snapshot)
 
     # ------------------------------------------------------------ reload
 
@@ -390,6 +406,8 @@ class Daemon:
         interval = self.config.evaluation_interval
         self.web.start()
         log.info("listening", address=self.listen_address, port=self.web.port)
+        if self.notifier is not None:
+            self.notifier.start()
         with self._swap_lock:
             self.rt.start_probes()
         self.scheduler.add_job(
@@ -503,6 +521,8 @@ class Daemon:
             self._shut_down = True
         if self._started:
             self.scheduler.shutdown(wait=False)
+        if self.notifier is not None and not self.notifier.stop(self.timings.notifier_stop):
+            log.warning("notifier_still_running", seconds=self.timings.notifier_stop)
         probes_done = self.rt.stop_probes(self.timings.probe_stop)
         if not probes_done:
             log.warning("probes_still_running", seconds=self.timings.probe_stop)

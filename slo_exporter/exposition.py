@@ -213,9 +213,19 @@ class SelfMetrics:
         self.reload_timestamp.set_to_current_time()
         self.evaluations = Counter(
             "slo_exporter_evaluations", "Evaluation cycles run.", registry=registry)
+        self.notifications = Counter(
+            "slo_exporter_notifications",
+            "Alerts posted to Alertmanager directly, by Alertmanager (URL without "
+            "credentials) and result: sent, failed (after retries) or dropped (queue full).",
+            ["alertmanager", "result"], registry=registry,
+        )
         build = Info(
             "slo_exporter_build", "Build information; always 1.", registry=registry)
         build.info({"version": __version__, "python_version": platform.python_version()})
+
+    def notification(self, alertmanager: str, result: str, alerts: int) -> None:
+        """Count ``alerts`` alerts posted to (or dropped for) one Alertmanager."""
+        self.notifications.labels(alertmanager, result).inc(alerts)
 
     def query_error(self, reason: str) -> None:
         self.query_errors.labels(reason if reason in ERROR_REASONS else "internal").inc()

@@ -26,6 +26,7 @@ Must not read configuration or talk to Prometheus: it only renders text.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ from typing import Any
 import yaml
 
 from slo_exporter.durations import format_duration
-from slo_exporter.model import ALERT_WINDOWS
+from slo_exporter.model import ALERT_WINDOWS, AlertWindow
 
 #: labels copied from ``slo_info`` onto every SLO alert, so Alertmanager can
 #: route by team; a label an SLO does not set is simply absent on its alerts
@@ -53,6 +54,7 @@ EXPORTER_DOWN_FOR = "5m"
 
 @dataclass(frozen=True)
 class _Pair:
+    window: AlertWindow
     severity: str
     long: str
     short: str
@@ -64,12 +66,13 @@ class _Pair:
         return f"{self.budget_fraction * 100:g}%"
 
 
+def _pair(a: AlertWindow) -> _Pair:
+    return _Pair(a, a.severity, format_duration(a.long), format_duration(a.short),
+                 a.budget_fraction, a.long)
+
+
 def _pairs() -> tuple[_Pair, ...]:
-    return tuple(
-        _Pair(a.severity, format_duration(a.long), format_duration(a.short),
-              a.budget_fraction, a.long)
-        for a in ALERT_WINDOWS
-    )
+    return tuple(_pair(a) for a in ALERT_WINDOWS)
 
 
 # ------------------------------------------------------------ template bits
@@ -122,6 +125,98 @@ def _with_info(expr: str, info_labels: Sequence[str], info: str = "slo_info") ->
 # ------------------------------------------------------------------ rules
 
 
+# ------------------------------------------------- shared alert definitions
+#
+# One definition of each burn-rate alert serves both paths: the rule file
+# renders its annotation templates as Go templates that look the values up
+# at query time, and direct notification (``slo_exporter.notify``) renders
+# them with the values of a snapshot. Templates use ``str.format`` fields:
+#
+# ``slo``          service/slo
+# ``value``        the long window's burn rate (the rule's ``$value``)
+# ``short_rate``   the short window's burn rate
+# ``factor``       the pair's burn-rate threshold
+# ``budget_left``  error budget remaining (a ratio, shown as a percentage)
+# ``runbook_url``  the SLO's runbook, empty when it has none
+
+
+@dataclass(frozen=True)
+class AlertDefinition:
+    """Name, rule labels and annotation templates of one burn-rate alert."""
+
+    name: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+
+def burn_rate_alert_name(severity: str) -> str:
+    """The alert name of a window pair of this severity."""
+    return "SLOBurnRatePage" if severity == "page" else "SLOBurnRateTicket"
+
+
+def burn_rate_alert(window: AlertWindow) -> AlertDefinition:
+    """The alert of one window pair, shared by the rule file and direct notification."""
+    pair = _pair(window)
+    return AlertDefinition(
+        name=burn_rate_alert_name(pair.severity),
+        labels={
+            "severity": pair.severity,
+            "long_window": pair.long,
+            "short_window": pair.short,
+        },
+        annotations={
+            "summary": (
+                "{slo} is burning its error budget {value:.1f}x too fast "
+                f"({pair.long}/{pair.short} windows)"
+            ),
+            "description": (
+                "SLO {slo}: the burn rate is {value:.2f} over the last "
+                + pair.long + " and {short_rate:.2f} over the last " + pair.short
+                + ", both above {factor:.3g} (spending " + pair.budget_percent
+                + " of the error budget in " + pair.long + "). "
+                "Error budget left: {budget_left}."
+            ),
+            "window_pair": f"{pair.long}/{pair.short}",
+            "budget_remaining": "{budget_left}",
+            "runbook_url": "{runbook_url}",
+        },
+    )
+
+
+def _go_template(template: str, pair: _Pair) -> str:
+    """An annotation template as the Go template a Prometheus rule evaluates."""
+    out: list[str] = []
+    for literal, name, spec, _conversion in string.Formatter().parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        out.append(_go_field(name, spec or "", pair))
+    return "".join(out)
+
+
+def _go_field(name: str, spec: str, pair: _Pair) -> str:
+    printf = f'printf "%{spec}"'
+    if name == "slo":
+        return _SLO_NAME
+    if name == "value":
+        return f"{{{{ $value | {printf} }}}}"
+    if name == "short_rate":
+        return _lookup(_series("slo_burn_rate", f",window='{pair.short}'"), printf, "unknown")
+    if name == "factor":
+        return _lookup(
+            f"{pair.budget_fraction:g} * " + _series("slo_period_seconds")
+            + f" / {pair.long_seconds:g}",
+            printf, "unknown")
+    if name == "budget_left":
+        return _BUDGET_LEFT
+    if name == "runbook_url":
+        return _RUNBOOK
+    raise ValueError(f"unknown annotation field {name!r}")
+
+
+# ------------------------------------------------------------------ rules
+
+
 def _burn_rate_rule(pair: _Pair, info_labels: Sequence[str]) -> dict[str, Any]:
     threshold = _threshold(pair)
     # `ignoring (window)` rather than `on (service, slo)` keeps job/instance in
@@ -133,39 +228,12 @@ def _burn_rate_rule(pair: _Pair, info_labels: Sequence[str]) -> dict[str, Any]:
         f'    (slo_burn_rate{{window="{pair.short}"}} > ignoring (window) {threshold})\n'
         f'  )'
     )
-    alert = "SLOBurnRatePage" if pair.severity == "page" else "SLOBurnRateTicket"
-    short_rate = _lookup(
-        _series("slo_burn_rate", f",window='{pair.short}'"), 'printf "%.2f"', "unknown")
-    factor = _lookup(
-        f"{pair.budget_fraction:g} * " + _series("slo_period_seconds")
-        + f" / {pair.long_seconds:g}",
-        'printf "%.3g"', "unknown")
+    alert = burn_rate_alert(pair.window)
     return {
-        "alert": alert,
+        "alert": alert.name,
         "expr": _with_info(condition, info_labels),
-        "labels": {
-            "severity": pair.severity,
-            "long_window": pair.long,
-            "short_window": pair.short,
-        },
-        "annotations": {
-            "summary": (
-                f"{_SLO_NAME} is burning its error budget "
-                '{{ $value | printf "%.1f" }}x too fast '
-                f"({pair.long}/{pair.short} windows)"
-            ),
-            "description": (
-                f"SLO {_SLO_NAME}: the burn rate is "
-                '{{ $value | printf "%.2f" }} over the last '
-                f"{pair.long} and {short_rate} over the last {pair.short}, "
-                f"both above {factor} (spending {pair.budget_percent} of the "
-                f"error budget in {pair.long}). "
-                f"Error budget left: {_BUDGET_LEFT}."
-            ),
-            "window_pair": f"{pair.long}/{pair.short}",
-            "budget_remaining": _BUDGET_LEFT,
-            "runbook_url": _RUNBOOK,
-        },
+        "labels": dict(alert.labels),
+        "annotations": {k: _go_template(v, pair) for k, v in alert.annotations.items()},
     }
 
 
