@@ -28,8 +28,8 @@ from slo_exporter import __version__, logs
 from slo_exporter.config import ConfigWarning, load_config
 from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warnings
 from slo_exporter.demo import serve
-from slo_exporter.errors import ConfigError, StoreError
 from slo_exporter.durations import parse_duration
+from slo_exporter.errors import ConfigError, StoreError
 from slo_exporter.model import Config
 from slo_exporter.notify import AlertmanagerURL, NotifierSettings
 from slo_exporter.prometheus import PrometheusClient
