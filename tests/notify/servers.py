@@ -54,7 +54,8 @@ class RecordingAlertmanager:
 
         self._server = ThreadingHTTPServer((HOST, 0), Handler)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
 
     @property
     def url(self) -> str:
