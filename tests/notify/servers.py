@@ -9,6 +9,7 @@ or floods the client, so the client's bounds can be measured.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import threading
@@ -133,10 +134,8 @@ class HostileServer:
                         self.sent += len(chunk)
                 else:
                     while not self._stop.wait(0.1):
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             conn.recv(65536)
-                        except TimeoutError:
-                            pass
             except OSError:
                 return  # the client gave up and closed: what the test wants
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from slo_exporter.model import ALERT_WINDOWS, SLO
+from slo_exporter.model import ALERT_WINDOWS, SLO, frozen_map
 from slo_exporter.notify.alerts import Alert, burn_rate, humanize_percentage, implied_alerts
 from slo_exporter.rules import rule_groups
 from slo_exporter.snapshot import AlertState, SLOStatus, Snapshot
@@ -17,8 +17,8 @@ RUNBOOK = "https://runbooks.example.com/shop/homepage"
 
 
 def _slo(**labels: str) -> SLO:
-    slo = ratio_slo("shop", "homepage", **labels)
-    return dataclasses.replace(slo, runbook_url=RUNBOOK)
+    slo = ratio_slo("shop", "homepage")
+    return dataclasses.replace(slo, runbook_url=RUNBOOK, labels=frozen_map(labels))
 
 
 def _status(slo: SLO, *, firing: tuple[bool, ...] = (True, False, False, False),
@@ -84,7 +84,8 @@ def test_missing_values_read_unknown_and_unset_labels_are_absent() -> None:
     alert = burn_rate(_status(slo, budget=None), _status(slo).alerts[0])
     assert alert.annotations["budget_remaining"] == "unknown"
     assert alert.annotations["runbook_url"] == ""
-    assert "owner" not in alert.labels and "tier" not in alert.labels
+    assert "owner" not in alert.labels
+    assert "tier" not in alert.labels
 
 
 def test_extra_labels_are_added_but_never_override_the_alert_identity() -> None:
