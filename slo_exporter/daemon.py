@@ -174,6 +174,7 @@ class Daemon:
         self._cycle_lock = threading.Lock()  # a cycle and a reload's build never overlap
         self._reload_lock = threading.Lock()
         self._swap_lock = threading.Lock()  # a swap of runtimes and a stop never overlap
+        self._notify_lock = threading.Lock()  # snapshots reach the notifier in order
         self._started = False
         self._shut_down = False
         self.deps = Collaborators(
@@ -271,7 +272,11 @@ class Daemon:
 
     def _notify(self) -> None:
         """Hand the current snapshot to direct notification; it only enqueues."""
-        if self.notifier is not None and not self._stop.is_set():
+        if self.notifier is None or self._stop.is_set():
+            return
+        # Read and handed over under one lock: a cycle and a probe refresh
+        # finishing together must not hand over an older snapshot last.
+        with self._notify_lock:
             self.notifier.observe(self.rt.engine.snapshot)
 
     # ------------------------------------------------------------ reload

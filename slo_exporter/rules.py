@@ -21,6 +21,12 @@ Composite SLOs are exported with the same ``slo_*`` series as any other
 SLO, so the same rules page on a business service. Maintenance time is left
 out of the exported burn rates, so the rules stay quiet through it.
 
+Each burn-rate alert's name, rule labels and annotation templates are
+defined once (``burn_rate_alert``): the rule file renders the templates as
+Go templates, and direct notification (``slo_exporter.notify``) fills the
+same templates with the daemon's own values, so both paths send the same
+alerts.
+
 Must not read configuration or talk to Prometheus: it only renders text.
 """
 

@@ -302,16 +302,19 @@ class Notifier:
             return
         firing = implied_alerts(snapshot, info_labels=self.settings.info_labels,
                                 extra_labels=self.settings.extra_labels)
+        # One lock over update and enqueue: two threads observing at once (a
+        # cycle and a probe refresh) can never queue a stale state last.
         with self._lock:
             before = {a.key: a for a in self._book.active}
             out = self._book.update(firing, self._clock())
-        for key in firing.keys() - before:
-            log.info("alert_firing", alertname=firing[key].name,
-                     **_identity(firing[key]))
-        for key in before.keys() - firing.keys():
-            log.info("alert_resolved", alertname=before[key].name, **_identity(before[key]))
-        for sender in self.senders:
-            sender.put(out)
+            for sender in self.senders:
+                sender.put(out)
+            started = [firing[k] for k in firing.keys() - before.keys()]
+            ended = [before[k] for k in before.keys() - firing.keys()]
+        for alert in started:
+            log.info("alert_firing", alertname=alert.name, **_identity(alert))
+        for alert in ended:
+            log.info("alert_resolved", alertname=alert.name, **_identity(alert))
 
     def stop(self, timeout: float = 1.0) -> bool:
         """Stop every sender; True when all ended within ``timeout`` seconds.
