@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -181,9 +181,12 @@ class _Sender:
         self._settings = settings
         self._count = count
         self._stop = stop
-        self._queue: deque[dict[str, Any]] = deque()
+        # By alert: a newer state of a queued alert replaces it, so a backlog
+        # after an outage never posts a stale state after the current one.
+        self._queue: OrderedDict[AlertKey, dict[str, Any]] = OrderedDict()
         self._wake = threading.Condition()
         self._healthy: bool | None = None  # None until the first post
+        self._dropping = False  # logged once per spell of drops
         self.thread = threading.Thread(target=self._run, name="alertmanager-sender",
                                        daemon=True)
         for result in RESULTS:
@@ -193,15 +196,21 @@ class _Sender:
         if not alerts:
             return
         with self._wake:
-            self._queue.extend(alerts)
+            for alert in alerts:
+                key = tuple(sorted(alert["labels"].items()))
+                self._queue.pop(key, None)
+                self._queue[key] = alert
             over = len(self._queue) - self._settings.queue_capacity
             for _ in range(max(over, 0)):
-                self._queue.popleft()
+                self._queue.popitem(last=False)
             self._wake.notify()
+            first = over > 0 and not self._dropping
+            self._dropping = self._dropping or over > 0
         if over > 0:
             self._count(self.name, "dropped", over)
+        if first:
             log.warning("notifications_dropped", alertmanager=self.name, alerts=over,
-                        reason="queue full")
+                        reason="queue full", capacity=self._settings.queue_capacity)
 
     def pending(self) -> int:
         with self._wake:
@@ -216,7 +225,7 @@ class _Sender:
             while not self._queue and not self._stop.is_set():
                 self._wake.wait(1.0)
             size = min(len(self._queue), self._settings.batch_size)
-            return [self._queue.popleft() for _ in range(size)]
+            return [self._queue.popitem(last=False)[1] for _ in range(size)]
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -243,6 +252,8 @@ class _Sender:
                 delay *= 2
                 continue
             self._count(self.name, "sent", len(batch))
+            with self._wake:
+                self._dropping = False
             if self._healthy is not True:
                 log.info("alertmanager_reachable", alertmanager=self.name, attempts=attempt)
             self._healthy = True

@@ -125,7 +125,30 @@ def test_a_full_queue_drops_the_oldest_and_counts_them() -> None:
     sender.put([{"labels": {"n": str(i)}} for i in range(5)])
     assert counts.total("dropped") == 2
     assert sender.pending() == 3
-    assert [a["labels"]["n"] for a in sender._queue] == ["2", "3", "4"]
+    assert [a["labels"]["n"] for a in sender._queue.values()] == ["2", "3", "4"]
+
+
+def test_a_queued_alert_is_replaced_by_its_newer_state() -> None:
+    """Firing, then resolved, of one alert while nothing sends: one entry, the newer one,
+    so a backlog never posts a stale state after the current one."""
+    notifier = Notifier(_settings("http://127.0.0.1:9"))
+    sender = notifier.senders[0]
+    sender.put([{"labels": {"a": "1"}, "endsAt": "later"}, {"labels": {"a": "2"}}])
+    sender.put([{"labels": {"a": "1"}, "endsAt": "now"}])
+    assert [(a["labels"]["a"], a.get("endsAt")) for a in sender._queue.values()] == [
+        ("2", None), ("1", "now")]
+
+
+def test_drops_are_logged_once_per_spell_and_always_counted() -> None:
+    """Capacity 1: three puts of two new alerts each drop 1 + 2 + 2 = 5, one log line."""
+    counts = Counts()
+    notifier = Notifier(_settings("http://127.0.0.1:9", queue_capacity=1), count=counts)
+    sender = notifier.senders[0]
+    with capture_logs() as logs:
+        for i in range(3):
+            sender.put([{"labels": {"n": f"{i}a"}}, {"labels": {"n": f"{i}b"}}])
+    assert counts.total("dropped") == 5
+    assert [e["event"] for e in logs] == ["notifications_dropped"]
 
 
 def test_failures_are_retried_within_bounds_counted_and_logged_once_per_change(
