@@ -66,8 +66,12 @@ class AlertmanagerURL:
     @classmethod
     def parse(cls, text: str) -> AlertmanagerURL:
         """Parse ``http(s)://[user:password@]host[:port][/prefix]``; ``ValueError`` says why not."""
+        text = text.strip()
+        if not text.isascii() or any(c.isspace() or ord(c) < 32 for c in text):
+            raise ValueError("must be ASCII without spaces (percent-encode it; punycode "
+                             "for host names)")
         try:
-            parts = urlsplit(text.strip())
+            parts = urlsplit(text)
             port = parts.port
         except ValueError as exc:
             raise ValueError(f"not a URL: {scrub(str(exc))}") from None

@@ -230,8 +230,14 @@ class _Sender:
     def _run(self) -> None:
         while not self._stop.is_set():
             batch = self._take()
-            if batch and not self._stop.is_set():
+            if not batch or self._stop.is_set():
+                continue
+            try:
                 self._deliver(batch)
+            except Exception:  # a bug must not end the sender: later alerts still go
+                self._count(self.name, "failed", len(batch))
+                log.exception("notification_failed", alertmanager=self.name,
+                              alerts=len(batch))
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         """Post ``batch``, retrying within the budget; count and log the outcome."""

@@ -105,6 +105,9 @@ def test_a_set_stop_event_cancels_a_post_in_flight() -> None:
     ("http://", "names no host"),
     ("http://am:9093/?x=1", "must not carry a query"),
     ("http://am:port", "not a URL"),
+    ("http://am:9093/a b", "ASCII without spaces"),
+    ("http://am:9093/x\r\nX-Injected: 1", "ASCII without spaces"),
+    ("http://ämter:9093", "ASCII without spaces"),
 ])
 def test_bad_urls_are_refused_with_a_reason(text: str, why: str) -> None:
     """Each bad URL names what is wrong."""

@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from slo_exporter.model import ALERT_WINDOWS
-from slo_exporter.notify import AlertmanagerURL, Notifier, NotifierSettings
+from slo_exporter.notify import AlertmanagerClient, AlertmanagerURL, Notifier, NotifierSettings
 from slo_exporter.snapshot import AlertState, SLOStatus, Snapshot
 from tests.notify.servers import HostileServer, RecordingAlertmanager
 from tests.support.helpers import ratio_slo
@@ -210,3 +210,36 @@ def test_bad_settings_fail_in_the_constructor(kw: dict[str, float], why: str) ->
     """Settings no sender could use are refused when built, with the reason."""
     with pytest.raises(ValueError, match=why):
         _settings("http://127.0.0.1:9", **kw)
+
+
+def test_an_unexpected_error_in_a_post_does_not_end_the_sender(
+        am: RecordingAlertmanager) -> None:
+    """A client that raises a bug once: that batch counts as failed, the next is sent."""
+    counts = Counts()
+    calls = []
+
+    def client(url: AlertmanagerURL, timeout: float) -> AlertmanagerClient:
+        real = AlertmanagerClient(url, timeout=timeout)
+
+        class Flaky(AlertmanagerClient):
+            def post(self, body: bytes, stop: object = None) -> int:
+                calls.append(body)
+                if len(calls) == 1:
+                    raise RuntimeError("a bug")
+                return real.post(body)
+
+        return Flaky(url, timeout=timeout)
+
+    notifier = Notifier(_settings(am.url), count=counts, client_factory=client)
+    with capture_logs() as logs:
+        notifier.start()
+        notifier.observe(_snapshot("a"))
+        deadline = time.monotonic() + 3
+        while counts.total("failed") < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        notifier.observe(_snapshot("a", "b"))
+        am.wait_for_alerts(1)
+        assert notifier.stop(1.0)
+    assert counts.total("failed") == 1
+    assert [a["labels"]["slo"] for a in am.alerts()] == ["b"]
+    assert "notification_failed" in [e["event"] for e in logs]
