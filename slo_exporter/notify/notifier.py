@@ -134,7 +134,10 @@ class AlertBook:
             tracked.ends_at = now
             self._resolved[key] = tracked
             out.append(self._postable(tracked, now))
-        if self._last_resend is None or now - self._last_resend >= self.resend_interval:
+        # A wall clock stepped back counts as due: waiting for it to catch up
+        # would let firing alerts expire in Alertmanager.
+        last = self._last_resend
+        if last is None or now < last or now - last >= self.resend_interval:
             self._last_resend = now
             fresh = {self._key(p) for p in out}
             for key, tracked in self._active.items():

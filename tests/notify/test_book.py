@@ -74,3 +74,12 @@ def test_new_alerts_do_not_wait_for_the_resend_interval() -> None:
     ticket = Alert(labels={**PAGE.labels, "alertname": "SLOBurnRateTicket"}, annotations={})
     (sent,) = book.update(_firing(PAGE, ticket), T0 + 5)
     assert sent["labels"]["alertname"] == "SLOBurnRateTicket"
+
+
+def test_a_clock_stepped_back_does_not_stop_resends() -> None:
+    """The wall clock jumps back an hour: the next update resends at once rather than
+    after the clock has caught up (the alert would have expired by then)."""
+    book = AlertBook(RESEND)
+    book.update(_firing(PAGE), T0)
+    (again,) = book.update(_firing(PAGE), T0 - 3600)
+    assert again["endsAt"] == rfc3339(T0 - 3600 + 240)
