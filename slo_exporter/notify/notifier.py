@@ -155,8 +155,11 @@ class AlertBook:
         return tuple(sorted(postable["labels"].items()))
 
     def _postable(self, tracked: _Tracked, now: float) -> dict[str, Any]:
-        ends = (now + EXPIRY_RESENDS * self.resend_interval if tracked.ends_at is None
-                else tracked.ends_at)
+        # Never before startsAt, even on a clock stepped back: Alertmanager
+        # refuses such an alert, and with it the whole batch.
+        base = max(now, tracked.starts_at)
+        ends = (base + EXPIRY_RESENDS * self.resend_interval if tracked.ends_at is None
+                else max(tracked.ends_at, tracked.starts_at))
         return {
             "labels": dict(tracked.alert.labels),
             "annotations": dict(tracked.alert.annotations),

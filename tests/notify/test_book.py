@@ -78,8 +78,12 @@ def test_new_alerts_do_not_wait_for_the_resend_interval() -> None:
 
 def test_a_clock_stepped_back_does_not_stop_resends() -> None:
     """The wall clock jumps back an hour: the next update resends at once rather than
-    after the clock has caught up (the alert would have expired by then)."""
+    after the clock has caught up (the alert would have expired by then), and endsAt
+    stays after startsAt (Alertmanager refuses the batch otherwise): T0 + 240; resolved
+    then, endsAt = startsAt = T0."""
     book = AlertBook(RESEND)
     book.update(_firing(PAGE), T0)
     (again,) = book.update(_firing(PAGE), T0 - 3600)
-    assert again["endsAt"] == rfc3339(T0 - 3600 + 240)
+    assert again["endsAt"] == rfc3339(T0 + 240)
+    (resolved,) = book.update({}, T0 - 3500)
+    assert resolved["endsAt"] == resolved["startsAt"] == rfc3339(T0)
