@@ -75,9 +75,10 @@ def burn_rate(
     definition = burn_rate_alert(AlertWindow(
         state.severity, state.long_window, state.short_window,
         _budget_fraction(state, status)))
-    # Extra labels first: the SLO's own identity and the rule's labels win,
+    # Extra labels first (an empty one is no label, as in Prometheus): the
+    # SLO's own identity and the rule's labels win,
     # as the series' labels win over external labels in Prometheus.
-    labels: dict[str, str] = dict(extra_labels or {})
+    labels: dict[str, str] = {k: v for k, v in (extra_labels or {}).items() if v}
     labels.update({name: slo.labels[name] for name in info_labels
                    if slo.labels.get(name)})
     labels.update({"service": slo.service, "slo": slo.name})

@@ -93,7 +93,8 @@ def test_extra_labels_are_added_but_never_override_the_alert_identity() -> None:
     slo = _slo(owner="platform")
     alert = burn_rate(_status(slo), _status(slo).alerts[0], extra_labels={
         "job": "slo-exporter", "instance": "host:10950", "service": "other",
-        "alertname": "Other", "severity": "none"})
+        "alertname": "Other", "severity": "none", "empty": ""})
+    assert "empty" not in alert.labels
     assert alert.labels["job"] == "slo-exporter"
     assert alert.labels["instance"] == "host:10950"
     assert (alert.labels["service"], alert.labels["alertname"], alert.labels["severity"]) == (
