@@ -24,13 +24,15 @@ from slo_exporter.notify import AlertmanagerURL, Notifier, NotifierSettings
 from slo_exporter.snapshot import AlertState, SLOStatus, Snapshot
 from tests.support.alerting_chain import (
     AlertmanagerProcess,
+    FlakyTarget,
     Notification,
     WebhookReceiver,
     alertmanager_config,
     firing,
+    probe_slo_config,
     resolved,
 )
-from tests.support.harness import HarnessError, wait_until
+from tests.support.harness import ExporterProcess, HarnessError, wait_until
 from tests.support.helpers import ratio_slo
 
 pytestmark = pytest.mark.integration
@@ -215,3 +217,35 @@ def test_replicas_whose_labels_differ_are_two_alerts(
     finally:
         for notifier in replicas:
             notifier.stop(1.0)
+
+
+def test_two_daemon_replicas_page_once_and_stop_promptly(
+        webhook: WebhookReceiver, alertmanager: AlertmanagerProcess, make_exporter: Any) -> None:
+    """Two `slo-exporter run` processes with the same probe SLO on a target failing every
+    request (1h/5m burn 1 / 0.001 = 1000 > 14.4) both post to Alertmanager: it holds one
+    alert and the pager gets one alert per notification; SIGTERM still stops each in
+    well under the 9 s bound."""
+    with FlakyTarget() as target:
+        target.set_failure_share(1.0)
+        config = probe_slo_config(target_url=f"{target.url}/",
+                                  prometheus_url="http://127.0.0.1:9", objective=99.9,
+                                  evaluation_interval="5s", resolution="1s")
+        args = (f"--alertmanager.url={alertmanager.url}", "--alertmanager.resend-interval=1s")
+        replicas: list[ExporterProcess] = [
+            make_exporter(config, name=f"replica-{i}", extra_args=args) for i in (0, 1)]
+        with _failing_on_harness_error():
+            for replica in replicas:
+                replica.start()
+            page = webhook.wait_for(
+                firing("SLOBurnRatePage", **PAGE), timeout=20, what="the page",
+                on_timeout=lambda: replicas[0].log_tail() + alertmanager.log_tail())
+            assert page.receiver_path == "/platform-pager"
+            time.sleep(2)  # both replicas have posted (and resent) by now
+            pages = [a for a in _active(alertmanager) if a["labels"]["long_window"] == "1h"]
+            assert len(pages) == 1
+            assert all(len([a for a in n.alerts if a["labels"]["long_window"] == "1h"]) == 1
+                       for n in webhook.received)
+            for replica in replicas:
+                started = time.monotonic()
+                assert replica.terminate() == 0
+                assert time.monotonic() - started < 5
