@@ -116,12 +116,15 @@ class EventBatch:
     (last ``(ts, value)`` per series key, old entries included).
     ``rejected`` lists the series whose implausible samples were left out;
     the batch is still complete for everything else, up to ``covered_until``.
+    ``step`` is the shortest gap between two consecutive samples of one
+    series read (the previous state's included), None when no series had two.
     """
 
     deltas: Mapping[float, tuple[float, float]]
     series: Mapping[str, Sample]
     covered_until: float
     rejected: tuple[Rejection, ...] = ()
+    step: float | None = None
 
 
 # ------------------------------------------------------------------ pure core
@@ -152,6 +155,8 @@ class Advance:
     increases: list[Sample]
     last: Sample | None
     rejected: list[tuple[float, str]]
+    #: shortest gap between two consecutive samples read, None with fewer than two
+    step: float | None = None
 
 
 def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float) -> Advance:
@@ -163,10 +168,13 @@ def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float)
     """
     increases: list[Sample] = []
     rejected: list[tuple[float, str]] = []
+    step = math.inf
     last = prev
     for ts, value in samples:
         if last is not None and ts <= last[0]:
             continue
+        if last is not None:
+            step = min(step, ts - last[0])
         problem = _implausible(value)
         baseline = last is None or last[1] < 0
         increase = 0.0
@@ -182,7 +190,7 @@ def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float)
         if not baseline:
             increases.append((ts, increase))
         last = (ts, value)
-    return Advance(increases, last, rejected)
+    return Advance(increases, last, rejected, None if step == math.inf else step)
 
 
 def _implausible(value: float) -> str | None:
@@ -307,8 +315,11 @@ def fetch_events(
     state = dict(series_state)
     span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
     rejected: dict[str, Rejection] = {}
-    good_events = _events(client, good_role, good_query, span, state=state, rejected=rejected)
-    total_events = _events(client, "total", total_query, span, state=state, rejected=rejected)
+    steps: list[float] = []
+    good_events = _events(client, good_role, good_query, span, state=state, rejected=rejected,
+                          steps=steps)
+    total_events = _events(client, "total", total_query, span, state=state, rejected=rejected,
+                           steps=steps)
 
     deltas: dict[float, tuple[float, float]] = {}
     for bucket in sorted(good_events.keys() | total_events.keys()):
@@ -316,7 +327,8 @@ def fetch_events(
         marked = good_events.get(bucket, 0.0)
         deltas[bucket] = (marked if good_role == "good" else total - marked, total)
     return EventBatch(
-        deltas=deltas, series=state, covered_until=until, rejected=tuple(rejected.values())
+        deltas=deltas, series=state, covered_until=until, rejected=tuple(rejected.values()),
+        step=min(steps, default=None),
     )
 
 
@@ -359,10 +371,12 @@ def _events(
     *,
     state: dict[str, Sample],
     rejected: dict[str, Rejection],
+    steps: list[float],
 ) -> dict[float, float]:
     if isinstance(query, model.Template):
         return _template_events(client, role, query, span, rejected)
-    return _selector_events(client, role, query.text, span, state=state, rejected=rejected)
+    return _selector_events(client, role, query.text, span, state=state, rejected=rejected,
+                            steps=steps)
 
 
 def _selector_events(
@@ -373,8 +387,10 @@ def _selector_events(
     *,
     state: dict[str, Sample],
     rejected: dict[str, Rejection],
+    steps: list[float],
 ) -> dict[float, float]:
-    """Exact increases of every series of ``selector``; updates ``state`` in place."""
+    """Exact increases of every series of ``selector``; updates ``state`` in place
+    and adds each series' shortest gap between samples to ``steps``."""
     events: dict[float, float] = defaultdict(float)
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
@@ -385,6 +401,8 @@ def _selector_events(
                     events[bucket_start(ts, span.resolution)] += increase
                 if step.last is not None:
                     state[key] = step.last
+                if step.step is not None:
+                    steps.append(step.step)
                 _reject(rejected, key, step.rejected)
     return dict(events)
 

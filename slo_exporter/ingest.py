@@ -133,6 +133,10 @@ class Ingestor:
         # one read of an SLO at a time: a full read and the fast path would
         # both count what they read under the same series state
         self._locks: dict[str, threading.Lock] = {s.key: threading.Lock() for s in slos}
+        # per SLO: the shortest step seen between a series' samples, and when
+        # its oldest live series is next due, so the fast path asks only then
+        self._step: dict[str, float] = {}
+        self._due: dict[str, float] = {}
 
     def read(self, slo: SLO, until: float) -> bool:
         """Commit ``slo``'s events up to ``until``; False when stopped before.
@@ -149,10 +153,13 @@ class Ingestor:
         True when new events were committed. Nothing is read (False) while
         a full read of ``slo`` runs, before its first read, when its cursor
         is more than ``CATCH_UP_LIMIT`` behind (a gap is the full cycle's),
-        for a template SLI (its buckets wait ``TEMPLATE_SETTLE``) or when
-        no series is live. The cursor and the measured spans stay: the
-        next full read reaches back over what this one read, and the series
-        state keeps it from counting twice. Raises like ``read``.
+        for a template SLI (its buckets wait ``TEMPLATE_SETTLE``), when no
+        series is live, or before the oldest live series is due its next
+        sample (its last timestamp plus the shortest step seen between two
+        samples of a series): Prometheus is asked about once per scrape.
+        The cursor and the measured spans stay: the next full read reaches
+        back over what this one read, and the series state keeps it from
+        counting twice. Raises like ``read``.
         """
         lock = self._lock(slo)
         if not lock.acquire(blocking=False):
@@ -160,7 +167,8 @@ class Ingestor:
         try:
             cursor = self._store.cursor(slo.key)
             if (cursor is None or until - cursor > CATCH_UP_LIMIT or _has_template(slo)
-                    or slo.key in self._backfilling or self._client is None):
+                    or slo.key in self._backfilling or self._client is None
+                    or until < self._due.get(slo.key, -math.inf)):
                 return False
             state = self._store.series(slo.key)
             since = accounting.read_start(state, until, overlap=0.0, late_limit=LATE_LIMIT)
@@ -176,9 +184,18 @@ class Ingestor:
             if not batch.deltas and dict(batch.series) == state:
                 return False
             self._store.commit(slo.key, batch.deltas, series=batch.series)
+            self._learn(slo.key, batch, until)
             return True
         finally:
             lock.release()
+
+    def _learn(self, key: str, batch: accounting.EventBatch, until: float) -> None:
+        """Note the scrape step of ``key``'s series and when the oldest live one is due."""
+        if batch.step is not None and batch.step > 0:
+            self._step[key] = min(self._step.get(key, math.inf), batch.step)
+        live = [ts for ts, _ in batch.series.values() if ts >= until - LATE_LIMIT]
+        step = self._step.get(key)
+        self._due[key] = min(live) + step if live and step is not None else -math.inf
 
     def _lock(self, slo: SLO) -> threading.Lock:
         return self._locks.setdefault(slo.key, threading.Lock())
@@ -219,6 +236,7 @@ class Ingestor:
             )
             self._reject(slo, batch.rejected)
             self._commit(slo, lo, batch)
+            self._learn(slo.key, batch, hi)
             state = dict(batch.series)
         if slo.key in self._backfilling:
             self._backfilling.discard(slo.key)

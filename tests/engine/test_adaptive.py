@@ -187,3 +187,26 @@ def test_a_fast_read_only_asks_for_samples_after_the_oldest_live_series(
     reads = len(source.reads)
     assert ingestor.catch_up(slo, NOW + 12)
     assert {(start, end) for _, start, end in source.reads[reads:]} == {(NOW - 5.5, NOW + 12)}
+
+
+def test_the_fast_path_asks_prometheus_about_once_per_scrape(store: EventStore) -> None:
+    """Two series scraped every 60 s 10 s apart, polled every 5 s for 5 minutes: the fast
+    path reads only once the oldest series is due (its last sample + 60 s), so at most
+    twice per series phase and scrape (2 phases * 2 * 5 scrapes * 2 selectors = 40 reads,
+    not 60 polls * 2 = 120), and still counts exactly."""
+    total = {"a": counter_feed(NOW - 600, NOW + 300, 60, 1.0, lambda ts: 10),
+             "b": counter_feed(NOW - 590, NOW + 300, 60, 1.0, lambda ts: 20)}
+    bad = {"a": counter_feed(NOW - 600, NOW + 300, 60, 1.0, lambda ts: 1)}
+    source = LandingSource({TOTAL: total, BAD: bad}, now=NOW)
+    ingestor, slo = _setup(store, source)
+    assert ingestor.read(slo, NOW)
+    reads = len(source.reads)
+    t = NOW
+    while t < NOW + 300:
+        t += 5
+        source.now = t
+        ingestor.catch_up(slo, t)
+    assert len(source.reads) - reads <= 40
+    source.now = NOW + 400
+    assert ingestor.read(slo, NOW + 400)
+    assert _stored(store) == (_expected(bad), _expected(total))
