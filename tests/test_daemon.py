@@ -514,7 +514,8 @@ def test_the_fast_path_waits_while_a_reload_reads_the_same_store(harness: Harnes
     finally:
         release.set()
         reload.join(WAIT)
-    assert daemon.rt.engine is not None and len(sources) == 2
+    assert [s.name for s in daemon.config.slos] == ["api"]
+    assert len(sources) == 2
     reads = len(sources[1].reads)
     time.sleep(0.3)
     daemon.catch_up()
