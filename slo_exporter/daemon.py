@@ -71,7 +71,7 @@ SIGNAL_POLL = 0.1
 PROBE_REFRESH = 1.0
 #: seconds between fast-path polls of Prometheus SLOs (each SLO asks only when
 #: a series is due a new sample)
-FAST_PATH_EVERY = 5.0
+FAST_PATH_EVERY = 1.0
 
 
 def load_logging_warnings(path: str) -> Config:
