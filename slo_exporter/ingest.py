@@ -137,6 +137,8 @@ class Ingestor:
         # its oldest live series is next due, so the fast path asks only then
         self._step: dict[str, float] = {}
         self._due: dict[str, float] = {}
+        # fast reads in a row that found nothing: each waits twice as long
+        self._misses: dict[str, int] = {}
 
     def read(self, slo: SLO, until: float) -> bool:
         """Commit ``slo``'s events up to ``until``; False when stopped before.
@@ -156,7 +158,9 @@ class Ingestor:
         for a template SLI (its buckets wait ``TEMPLATE_SETTLE``), when no
         series is live, or before the oldest live series is due its next
         sample (its last timestamp plus the shortest step seen between two
-        samples of a series): Prometheus is asked about once per scrape.
+        samples of a series): Prometheus is asked about once per scrape. A
+        read that finds nothing waits 1, 2, 4 ... seconds (at most one step)
+        before the next, so a target that stopped costs a few reads a step.
         The cursor and the measured spans stay: the next full read reaches
         back over what this one read, and the series state keeps it from
         counting twice. Raises like ``read``.
@@ -182,6 +186,10 @@ class Ingestor:
             )
             self._reject(slo, batch.rejected)
             if not batch.deltas and dict(batch.series) == state:
+                misses = self._misses.get(slo.key, 0)
+                self._misses[slo.key] = misses + 1
+                wait = min(2.0 ** misses, self._step.get(slo.key, math.inf))
+                self._due[slo.key] = max(self._due.get(slo.key, -math.inf), until + wait)
                 return False
             self._store.commit(slo.key, batch.deltas, series=batch.series)
             self._learn(slo.key, batch, until)
@@ -195,7 +203,10 @@ class Ingestor:
             self._step[key] = min(self._step.get(key, math.inf), batch.step)
         live = [ts for ts, _ in batch.series.values() if ts >= until - LATE_LIMIT]
         step = self._step.get(key)
-        self._due[key] = min(live) + step if live and step is not None else -math.inf
+        if batch.deltas or batch.step is not None:  # something new landed
+            self._misses[key] = 0
+        if not self._misses.get(key):
+            self._due[key] = min(live) + step if live and step is not None else -math.inf
 
     def _lock(self, slo: SLO) -> threading.Lock:
         return self._locks.setdefault(slo.key, threading.Lock())

@@ -210,3 +210,25 @@ def test_the_fast_path_asks_prometheus_about_once_per_scrape(store: EventStore) 
     source.now = NOW + 400
     assert ingestor.read(slo, NOW + 400)
     assert _stored(store) == (_expected(bad), _expected(total))
+
+
+def test_a_stopped_target_costs_the_fast_path_a_few_reads_per_step(store: EventStore) -> None:
+    """Samples every 15 s stop at NOW; polled every second until NOW + 120, the fast
+    path reads when the series is due (NOW + 15), then waits 1, 2, 4, 8 s and at most a
+    step: reads at +15, 16, 18, 22, 30, 45, 60, 75, 90, 105, 120 = 11 polls * 2
+    selectors = 22 reads, not 120 * 2."""
+    total = {"a": counter_feed(NOW - 300, NOW, 15, 0.0, lambda ts: 10)}
+    bad = {"a": counter_feed(NOW - 300, NOW, 15, 0.0, lambda ts: 1)}
+    source = LandingSource({TOTAL: total, BAD: bad}, now=NOW)
+    ingestor, slo = _setup(store, source)
+    assert ingestor.read(slo, NOW)
+    reads = len(source.reads)
+    polled = []
+    for k in range(1, 121):
+        source.now = NOW + k
+        before = len(source.reads)
+        assert ingestor.catch_up(slo, NOW + k) is False
+        if len(source.reads) > before:
+            polled.append(k)
+    assert polled == [15, 16, 18, 22, 30, 45, 60, 75, 90, 105, 120]
+    assert len(source.reads) - reads == 22
