@@ -3,6 +3,7 @@ SLO's windows and alert conditions within seconds, without a full cycle."""
 
 from __future__ import annotations
 
+import pytest
 from structlog.testing import capture_logs
 
 from slo_exporter.config import parse_config
@@ -140,3 +141,20 @@ def test_a_down_slo_is_left_to_the_full_cycle(store: EventStore) -> None:
         assert _status(engine).up
     finally:
         engine.close()
+
+
+@pytest.mark.parametrize(("setting", "behind"), [("", 0.0), (", query_delay: 30s", 30.0)])
+def test_reads_end_at_now_unless_a_query_delay_floor_is_set(
+    store: EventStore, setting: str, behind: float,
+) -> None:
+    """By default a cycle reads up to now and its values describe now; a config that
+    keeps `query_delay: 30s` reads and evaluates 30 s behind, as before."""
+    text = CONFIG.replace("retries: 1}", f"retries: 1{setting}}}")
+    source = LandingSource(_outage_at_now(), now=NOW)
+    engine = Engine(parse_config(text, "t.yaml"), store, source, clock=lambda: NOW)
+    try:
+        engine.evaluate()
+    finally:
+        engine.close()
+    assert max(end for _, _, end in source.reads) == NOW - behind
+    assert _status(engine).evaluated_at == NOW - behind
