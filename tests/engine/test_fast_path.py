@@ -3,12 +3,22 @@ SLO's windows and alert conditions within seconds, without a full cycle."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from structlog.testing import capture_logs
 
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
 from slo_exporter.errors import SourceError
+from slo_exporter.model import (
+    SLO,
+    CompositeComponent,
+    CompositeSLI,
+    RollingPeriod,
+    Service,
+    SLOId,
+)
 from slo_exporter.snapshot import SLOStatus
 from slo_exporter.store import EventStore
 from tests.engine.support import NOW, Landing, LandingSource, counter_feed
@@ -75,6 +85,30 @@ def test_new_samples_fire_the_page_at_the_next_fast_poll_without_a_full_cycle(
                 fired_at = t
         assert fired_at == NOW + 65
         assert _status(engine).evaluated_at == NOW + 65
+    finally:
+        engine.close()
+
+
+def test_a_composite_over_the_slo_follows_the_fast_path(store: EventStore) -> None:
+    """A composite built on the ratio SLO is recomputed with it on the fast path: both
+    describe the poll's instant, not the last full cycle's."""
+    base = parse_config(CONFIG, "t.yaml")
+    journey = SLO(service="shop", name="journey", objective=0.9,
+                  period=RollingPeriod(86400.0),
+                  sli=CompositeSLI(mode="all_good",
+                                   components=(CompositeComponent(SLOId.parse(KEY)),)))
+    config = dataclasses.replace(
+        base, services=(*base.services, Service(name="shop", slos=(journey,))))
+    clock = [NOW + 0.5]
+    source = LandingSource(_outage_at_now(), now=clock[0])
+    engine = Engine(config, store, source, clock=lambda: clock[0])
+    try:
+        engine.evaluate()
+        clock[0] = source.now = NOW + 17  # the sample at NOW + 15 landed at NOW + 16
+        engine.catch_up()
+        statuses = {s.slo.key: s for s in engine.snapshot.slos}
+        assert statuses[KEY].evaluated_at == NOW + 17
+        assert statuses["shop/journey"].evaluated_at == NOW + 17
     finally:
         engine.close()
 
