@@ -67,6 +67,9 @@ TEMPLATE_SETTLE = 30.0
 #: the fast path reads only when the cursor is this recent; further behind,
 #: the full cycle reads the gap
 CATCH_UP_LIMIT = 600.0
+#: the longest wait after fast reads that found nothing, while no scrape
+#: step is known yet (once known, the step is the longest)
+MAX_BACKOFF = 8.0
 
 
 def adopt_definitions(store: EventStore, slos: Sequence[SLO], log: Any, at: float) -> None:
@@ -159,8 +162,9 @@ class Ingestor:
         series is live, or before the oldest live series is due its next
         sample (its last timestamp plus the shortest step seen between two
         samples of a series): Prometheus is asked about once per scrape. A
-        read that finds nothing waits 1, 2, 4 ... seconds (at most one step)
-        before the next, so a target that stopped costs a few reads a step.
+        read that finds nothing waits 1, 2, 4 ... seconds (at most one step,
+        or ``MAX_BACKOFF`` before a step is known) before the next, so a
+        target that stopped costs a few reads a step.
         The cursor and the measured spans stay: the next full read reaches
         back over what this one read, and the series state keeps it from
         counting twice. Raises like ``read``.
@@ -188,7 +192,7 @@ class Ingestor:
             if not batch.deltas and dict(batch.series) == state:
                 misses = self._misses.get(slo.key, 0)
                 self._misses[slo.key] = misses + 1
-                wait = min(2.0 ** misses, self._step.get(slo.key, math.inf))
+                wait = min(2.0 ** misses, self._step.get(slo.key, MAX_BACKOFF))
                 self._due[slo.key] = max(self._due.get(slo.key, -math.inf), until + wait)
                 return False
             self._store.commit(slo.key, batch.deltas, series=batch.series)

@@ -232,3 +232,20 @@ def test_a_stopped_target_costs_the_fast_path_a_few_reads_per_step(store: EventS
             polled.append(k)
     assert polled == [15, 16, 18, 22, 30, 45, 60, 75, 90, 105, 120]
     assert len(source.reads) - reads == 22
+
+
+def test_before_a_step_is_known_the_fast_path_waits_at_most_8_s(store: EventStore) -> None:
+    """One sample per series read so far (no step known) and none after: the empty
+    reads wait 1, 2, 4, 8, 8 ... s: reads at +1, 2, 4, 8, 16, 24, 32, 40."""
+    total = {"a": [Landing(NOW - 1, 5.0, NOW - 1)]}
+    source = LandingSource({TOTAL: total, BAD: {}}, now=NOW)
+    ingestor, slo = _setup(store, source)
+    assert ingestor.read(slo, NOW)
+    polled = []
+    for k in range(1, 41):
+        source.now = NOW + k
+        before = len(source.reads)
+        ingestor.catch_up(slo, NOW + k)
+        if len(source.reads) > before:
+            polled.append(k)
+    assert polled == [1, 2, 4, 8, 16, 24, 32, 40]
