@@ -76,6 +76,10 @@ DEFAULT_MAX_INCREASE = model.PrometheusConfig.max_counter_increase
 #: then a baseline
 REBASELINE = -1.0
 
+#: Prometheus timestamps are whole milliseconds: a read starting this long
+#: after a sample leaves that sample out, on either edge semantics
+SAME_SAMPLE = 0.001
+
 Sample = tuple[float, float]
 
 
@@ -229,13 +233,16 @@ def read_start(
     federation or remote write lag). A read sees every series up to its
     newest landed sample, so the next read must reach back to the oldest
     last sample of the series still being scraped: a sample that landed
-    after the previous read is then counted in its own bucket. Series whose
-    last sample is more than ``late_limit`` before ``since`` count as gone
-    and hold nothing back. ``overlap`` is the least reach, for series not
-    seen yet (their first sample is the baseline). The per-series state
-    keeps what is read twice from counting twice.
+    after the previous read is then counted in its own bucket. It starts
+    ``SAME_SAMPLE`` after that sample, which is known already: Prometheus
+    2.x would otherwise read it again at the left edge (a series' next
+    sample is never within a millisecond of its last). Series whose last
+    sample is more than ``late_limit`` before ``since`` count as gone and
+    hold nothing back. ``overlap`` is the least reach, for series not seen
+    yet (their first sample is the baseline). The per-series state keeps
+    what is read twice from counting twice.
     """
-    live = [ts for ts, _ in series_state.values() if ts >= since - late_limit]
+    live = [ts + SAME_SAMPLE for ts, _ in series_state.values() if ts >= since - late_limit]
     return min([since - overlap, *live])
 
 

@@ -360,9 +360,10 @@ def test_template_lag_evaluates_bucket_ends_that_far_behind_the_read() -> None:
 
 def test_read_start_reaches_back_to_the_oldest_live_series() -> None:
     """Previous read ended at 1000: live series last seen at 990 and 940 hold the start
-    at 940 (below 1000 - 30); one last seen at 600 (over 300 s before) holds nothing."""
+    at 940.001, just after b's known sample (below 1000 - 30); one last seen at 600
+    (over 300 s before) holds nothing."""
     state = {"a": (990.0, 5.0), "b": (940.0, 1.0), "gone": (600.0, 9.0)}
-    assert accounting.read_start(state, 1000.0, overlap=30.0, late_limit=300.0) == 940.0
+    assert accounting.read_start(state, 1000.0, overlap=30.0, late_limit=300.0) == 940.001
 
 
 def test_read_start_is_at_least_the_overlap_before_the_previous_end() -> None:

@@ -172,9 +172,9 @@ def test_the_fast_path_waits_for_the_first_read_and_for_a_long_gap(store: EventS
 def test_a_fast_read_only_asks_for_samples_after_the_oldest_live_series(
     store: EventStore,
 ) -> None:
-    """The fast path reads from the oldest last sample of a live series (NOW-5.5 here,
-    series b), not from the cursor less an overlap; a series silent for over 5 minutes
-    holds nothing back."""
+    """The fast path reads from just after the oldest last sample of a live series
+    (NOW - 5.5 + 0.001 here, series b), not from the cursor less an overlap; a series
+    silent for over 5 minutes holds nothing back."""
     total = {
         "a": counter_feed(NOW - 300, NOW + 60, 15, 0.0, lambda ts: 10),
         "b": counter_feed(NOW - 305.5, NOW + 60, 15, 0.5, lambda ts: 10),
@@ -186,7 +186,8 @@ def test_a_fast_read_only_asks_for_samples_after_the_oldest_live_series(
     source.now = NOW + 12
     reads = len(source.reads)
     assert ingestor.catch_up(slo, NOW + 12)
-    assert {(start, end) for _, start, end in source.reads[reads:]} == {(NOW - 5.5, NOW + 12)}
+    assert {(start, end) for _, start, end in source.reads[reads:]} == {
+        (NOW - 5.5 + 0.001, NOW + 12)}
 
 
 def test_the_fast_path_asks_prometheus_about_once_per_scrape(store: EventStore) -> None:
