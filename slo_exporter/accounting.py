@@ -9,7 +9,13 @@ Owns the exact arithmetic of one SLO's events between two instants:
 * latency SLIs: the ``le`` bucket equal to the threshold and ``_count``,
   both as plain selectors;
 * templated PromQL (``{{.window}}``): evaluated once per bucket end with a
-  range query whose step is the bucket width.
+  range query whose step is the bucket width, ``template_lag`` seconds
+  behind the read (a template keeps no per-series state, so it must wait
+  until the samples at a bucket's end have landed);
+* where a read must start (``read_start``): far enough back that no live
+  series skips a sample, so each series is read up to its newest sample
+  whatever instant the read ends at, and a sample that lands late is still
+  counted once, in its own bucket.
 
 Implausible data is rejected per series, never stored: a negative or
 non-finite counter value, or an increase above ``max_increase``
@@ -110,12 +116,15 @@ class EventBatch:
     (last ``(ts, value)`` per series key, old entries included).
     ``rejected`` lists the series whose implausible samples were left out;
     the batch is still complete for everything else, up to ``covered_until``.
+    ``step`` is the shortest gap between two consecutive samples of one
+    series read (the previous state's included), None when no series had two.
     """
 
     deltas: Mapping[float, tuple[float, float]]
     series: Mapping[str, Sample]
     covered_until: float
     rejected: tuple[Rejection, ...] = ()
+    step: float | None = None
 
 
 # ------------------------------------------------------------------ pure core
@@ -146,6 +155,8 @@ class Advance:
     increases: list[Sample]
     last: Sample | None
     rejected: list[tuple[float, str]]
+    #: shortest gap between two consecutive samples read, None with fewer than two
+    step: float | None = None
 
 
 def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float) -> Advance:
@@ -157,10 +168,13 @@ def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float)
     """
     increases: list[Sample] = []
     rejected: list[tuple[float, str]] = []
+    step = math.inf
     last = prev
     for ts, value in samples:
         if last is not None and ts <= last[0]:
             continue
+        if last is not None:
+            step = min(step, ts - last[0])
         problem = _implausible(value)
         baseline = last is None or last[1] < 0
         increase = 0.0
@@ -176,7 +190,7 @@ def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float)
         if not baseline:
             increases.append((ts, increase))
         last = (ts, value)
-    return Advance(increases, last, rejected)
+    return Advance(increases, last, rejected, None if step == math.inf else step)
 
 
 def _implausible(value: float) -> str | None:
@@ -204,6 +218,27 @@ def window_text(resolution: float) -> str:
     return f"{round(resolution * 1000)}ms"
 
 
+def read_start(
+    series_state: Mapping[str, Sample], since: float, *, overlap: float, late_limit: float,
+) -> float:
+    """Where a read that goes on from ``since`` (the previous read's end) starts
+    so that no live series skips a sample.
+
+    Samples of one series reach Prometheus in timestamp order, but each
+    series lands on its own schedule (scrape phase, scrape duration,
+    federation or remote write lag). A read sees every series up to its
+    newest landed sample, so the next read must reach back to the oldest
+    last sample of the series still being scraped: a sample that landed
+    after the previous read is then counted in its own bucket. Series whose
+    last sample is more than ``late_limit`` before ``since`` count as gone
+    and hold nothing back. ``overlap`` is the least reach, for series not
+    seen yet (their first sample is the baseline). The per-series state
+    keeps what is read twice from counting twice.
+    """
+    live = [ts for ts, _ in series_state.values() if ts >= since - late_limit]
+    return min([since - overlap, *live])
+
+
 def chunk_bounds(start: float, end: float, chunk: float) -> list[tuple[float, float]]:
     """Split ``(start, end]`` into consecutive spans of at most ``chunk`` seconds."""
     if end <= start:
@@ -228,6 +263,7 @@ def fetch_events(
     chunk: float,
     le_cache: MutableMapping[str, str] | None = None,
     max_increase: float = DEFAULT_MAX_INCREASE,
+    template_lag: float = 0.0,
 ) -> EventBatch:
     """Events of ``slo`` in ``(since, until]`` as per-bucket deltas.
 
@@ -239,7 +275,8 @@ def fetch_events(
     is one small one. ``le_cache`` remembers the discovered ``le`` matcher
     of latency SLIs between calls. ``max_increase`` is the sanity bound on
     one counter increase; implausible series are listed in the batch's
-    ``rejected``, not raised.
+    ``rejected``, not raised. Templates are evaluated over ``(since -
+    template_lag, until - template_lag]``: consecutive reads still tile.
 
     Raises ``ValueError`` for probe SLIs (probes record events themselves)
     and bad arguments, ``HistogramBucketError`` when the latency threshold
@@ -254,6 +291,8 @@ def fetch_events(
         raise ValueError(f"chunk must be > 0 seconds, got {chunk!r}")
     if overlap < 0:
         raise ValueError(f"overlap must be >= 0 seconds, got {overlap!r}")
+    if template_lag < 0:
+        raise ValueError(f"template_lag must be >= 0 seconds, got {template_lag!r}")
     if until < since:
         raise ValueError(f"until {until!r} is before since {since!r}")
     if not max_increase > 0:
@@ -274,10 +313,13 @@ def fetch_events(
         raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
 
     state = dict(series_state)
-    span = _Span(since, until, resolution, overlap, chunk, max_increase)
+    span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
     rejected: dict[str, Rejection] = {}
-    good_events = _events(client, good_role, good_query, span, state=state, rejected=rejected)
-    total_events = _events(client, "total", total_query, span, state=state, rejected=rejected)
+    steps: list[float] = []
+    good_events = _events(client, good_role, good_query, span, state=state, rejected=rejected,
+                          steps=steps)
+    total_events = _events(client, "total", total_query, span, state=state, rejected=rejected,
+                           steps=steps)
 
     deltas: dict[float, tuple[float, float]] = {}
     for bucket in sorted(good_events.keys() | total_events.keys()):
@@ -285,7 +327,8 @@ def fetch_events(
         marked = good_events.get(bucket, 0.0)
         deltas[bucket] = (marked if good_role == "good" else total - marked, total)
     return EventBatch(
-        deltas=deltas, series=state, covered_until=until, rejected=tuple(rejected.values())
+        deltas=deltas, series=state, covered_until=until, rejected=tuple(rejected.values()),
+        step=min(steps, default=None),
     )
 
 
@@ -297,6 +340,7 @@ class _Span:
     overlap: float
     chunk: float
     max_increase: float
+    template_lag: float = 0.0
 
 
 def _reject(
@@ -327,10 +371,12 @@ def _events(
     *,
     state: dict[str, Sample],
     rejected: dict[str, Rejection],
+    steps: list[float],
 ) -> dict[float, float]:
     if isinstance(query, model.Template):
         return _template_events(client, role, query, span, rejected)
-    return _selector_events(client, role, query.text, span, state=state, rejected=rejected)
+    return _selector_events(client, role, query.text, span, state=state, rejected=rejected,
+                            steps=steps)
 
 
 def _selector_events(
@@ -341,8 +387,10 @@ def _selector_events(
     *,
     state: dict[str, Sample],
     rejected: dict[str, Rejection],
+    steps: list[float],
 ) -> dict[float, float]:
-    """Exact increases of every series of ``selector``; updates ``state`` in place."""
+    """Exact increases of every series of ``selector``; updates ``state`` in place
+    and adds each series' shortest gap between samples to ``steps``."""
     events: dict[float, float] = defaultdict(float)
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
@@ -353,6 +401,8 @@ def _selector_events(
                     events[bucket_start(ts, span.resolution)] += increase
                 if step.last is not None:
                     state[key] = step.last
+                if step.step is not None:
+                    steps.append(step.step)
                 _reject(rejected, key, step.rejected)
     return dict(events)
 
@@ -376,18 +426,20 @@ def _template_events(
     span: _Span,
     rejected: dict[str, Rejection],
 ) -> dict[float, float]:
-    """Evaluate a ``{{.window}}`` template once per bucket end in ``(since, until]``.
+    """Evaluate a ``{{.window}}`` template once per bucket end in ``(since - lag,
+    until - lag]``.
 
     The value at bucket end ``t`` is the events of the bucket ``[t - res, t)``;
     a bucket whose end is not reached yet is left for a later call, which
-    starts after this call's ``until``. No series state: the query itself
+    starts after this call's ``until - lag``. No series state: the query itself
     does the counting. A NaN point (no data) counts nothing; an infinite or
     negative point, or one above ``max_increase``, is rejected.
     """
     res = span.resolution
     promql = query.render(window_text(res))
-    first = math.floor(span.since / res) + 1  # bucket-end indexes, end = index * res
-    last = math.floor(span.until / res)
+    # bucket-end indexes, end = index * res
+    first = math.floor((span.since - span.template_lag) / res) + 1
+    last = math.floor((span.until - span.template_lag) / res)
     events: dict[float, float] = defaultdict(float)
     for group in range(first, last + 1, MAX_RANGE_STEPS):
         group_last = min(group + MAX_RANGE_STEPS - 1, last)

@@ -10,7 +10,9 @@ missed runs collapse into one. ``misfire_grace_time`` is one evaluation
 interval: a run more than one interval late is skipped, since the next one
 covers the same span anyway (each cycle reads everything since the cursor).
 A second job (``refresh_probes``) recomputes probe SLOs from the store every
-second.
+second, a third (``catch_up``) is the fast path of Prometheus SLOs every
+``FAST_PATH_EVERY`` seconds (``Engine.catch_up``); it never runs while a reload
+builds and evaluates the next runtime, whose engine reads the same store.
 
 SIGHUP reloads the configuration file (``Daemon.reload``). SIGTERM and
 SIGINT stop the daemon (``Daemon.request_stop``), and stopping always wins:
@@ -68,6 +70,9 @@ log = structlog.get_logger("slo_exporter.daemon")
 SIGNAL_POLL = 0.1
 #: seconds between refreshes of probe SLOs (store reads only, about 30 us each)
 PROBE_REFRESH = 1.0
+#: seconds between fast-path polls of Prometheus SLOs (each SLO asks only when
+#: a series is due a new sample)
+FAST_PATH_EVERY = 1.0
 
 
 def load_logging_warnings(path: str) -> Config:
@@ -172,6 +177,7 @@ class Daemon:
         self._finished = threading.Event()  # the orderly part of a stop is done
         self._stop_lock = threading.Lock()
         self._cycle_lock = threading.Lock()  # a cycle and a reload's build never overlap
+        self._fast_lock = threading.Lock()  # nor the fast path and a reload's build
         self._reload_lock = threading.Lock()
         self._swap_lock = threading.Lock()  # a swap of runtimes and a stop never overlap
         self._notify_lock = threading.Lock()  # snapshots reach the notifier in order
@@ -279,6 +285,15 @@ class Daemon:
         with self._notify_lock:
             self.notifier.observe(self.rt.engine.snapshot)
 
+    def catch_up(self) -> None:
+        """The fast path of the current runtime; skipped while a reload builds the next."""
+        if self._stop.is_set() or not self._fast_lock.acquire(blocking=False):
+            return
+        try:
+            self.rt.engine.catch_up()
+        finally:
+            self._fast_lock.release()
+
     # ------------------------------------------------------------ reload
 
     def reload(self) -> bool:
@@ -317,6 +332,7 @@ class Daemon:
     def _apply(self, config: Config, old: Runtime) -> None:
         """Build and evaluate ``config`` while ``old`` serves, then swap; raise on failure."""
         self._acquire_cycle()
+        self._fast_lock.acquire()  # a running fast poll ends within its query budget
         try:
             try:
                 new = Runtime.build(config, self.deps, last_seen=old.recorder.last_seen_all())
@@ -341,6 +357,7 @@ class Daemon:
                 self._reclaim(old)
                 raise
         finally:
+            self._fast_lock.release()
             self._cycle_lock.release()
         old.close()
 
@@ -423,6 +440,10 @@ class Daemon:
         self.scheduler.add_job(
             self.refresh_probes, "interval", seconds=PROBE_REFRESH,
             id="refresh_probes", coalesce=True, max_instances=1, misfire_grace_time=1,
+        )
+        self.scheduler.add_job(
+            self.catch_up, "interval", seconds=FAST_PATH_EVERY,
+            id="catch_up", coalesce=True, max_instances=1, misfire_grace_time=1,
         )
         self.scheduler.start()
         self._started = True
@@ -534,6 +555,8 @@ class Daemon:
         cycle_done = self._cycle_lock.acquire(timeout=self.timings.cycle_grace)
         if not cycle_done:
             log.warning("evaluation_abandoned", seconds=self.timings.cycle_grace)
+        # a fast poll sees the stop between SLOs and in its query
+        fast_done = self._fast_lock.acquire(timeout=self.timings.cycle_grace)
         if not self._started:
             # WebServer.stop ends a serving loop; give the bound socket one
             # so that it closes the same way.
@@ -543,6 +566,8 @@ class Daemon:
             self.store.close()
         except Exception:
             log.exception("store_close_failed")
+        if fast_done:
+            self._fast_lock.release()
         if cycle_done:
             self.rt.close()
             self._cycle_lock.release()

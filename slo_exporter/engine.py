@@ -5,7 +5,10 @@ the ingester read each Prometheus SLO's new events into the store, computes
 every SLO's windows, budget and budget history from the store with the pure
 SLO math, and swaps in an immutable snapshot. ``refresh_probes`` recomputes
 only the probe SLOs, whose events the probe recorder writes, and the
-composites built on them.
+composites built on them. ``catch_up`` is the fast path of Prometheus SLOs:
+it commits only the samples newer than each series' last one and recomputes
+the SLOs that got new events (and the composites built on them), so a page
+follows new samples within seconds instead of waiting for the next cycle.
 
 Service-level management, per status:
 
@@ -53,7 +56,7 @@ from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.history import BudgetAt, budget_history
-from slo_exporter.ingest import Ingestor, Pruner, adopt_definitions
+from slo_exporter.ingest import READ_OVERLAP, Ingestor, Pruner, adopt_definitions
 from slo_exporter.model import (
     SLO,
     CalendarPeriod,
@@ -119,7 +122,8 @@ class Engine:
         self._reader = CompositeReader(store, config.slos)
         self._measured = tuple(s for s in config.slos if not s.composite)
         self._composites = tuple(s for s in composite_order(config.slos) if s.composite)
-        self._probe_composites = _probe_dependents(self._composites, self._probe_slos)
+        self._probe_composites = _dependents(self._composites, self._probe_slos)
+        self._fast = tuple(s for s in self._measured if s.remeasurable)
         self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
         self._ingestor = Ingestor(store, client, config.prometheus, self._measured,
@@ -179,6 +183,42 @@ class Engine:
             status = self._composite_status(slo, fresh, current, refresh=True)
             if status is not None:
                 fresh[slo.key] = status
+        return self._swap(fresh, taken_at=None, complete=True)
+
+    def catch_up(self) -> Snapshot:
+        """The fast path: read new samples of Prometheus SLOs and recompute those that got any.
+
+        An SLO is skipped while the full cycle reads it, before its first
+        read, while it is down (the full cycle owns failures: they are
+        counted and logged there once) or when nothing new landed. A failed
+        read here changes nothing and is logged at debug level; the next
+        full cycle reads the same samples. Stops between SLOs on ``stop``.
+        """
+        if not self._snapshot.complete or not self._fast:
+            return self._snapshot
+        at = self._now() - self._config.prometheus.query_delay
+        current = {st.slo.key: st for st in self._snapshot.slos}
+        fresh: dict[str, SLOStatus] = {}
+        for slo in self._fast:
+            if self._stop.is_set():
+                break
+            mine = current.get(slo.key)
+            if mine is None or not mine.up or mine.evaluated_at is None:
+                continue
+            try:
+                if not self._ingestor.catch_up(slo, at):
+                    continue
+            except Exception as exc:  # the full cycle reads the same span and reports it
+                self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
+                                error=short_error(str(exc)))
+                continue
+            fresh[slo.key] = self._status(slo, at, up=True, error=None, previous=mine,
+                                          refresh=True)
+        if fresh:
+            for slo in _dependents(self._composites, [self._by_key[k] for k in fresh]):
+                status = self._composite_status(slo, fresh, current, refresh=True)
+                if status is not None:
+                    fresh[slo.key] = status
         return self._swap(fresh, taken_at=None, complete=True)
 
     def close(self) -> None:
@@ -381,15 +421,16 @@ class Engine:
 
     def _settle(self, slo: SLO) -> float:
         """How late an event may still land in a past bucket: a Prometheus sample
-        within the read overlap, a probe result within its timeout, a composite's
-        within the latest of its components'."""
+        within the least read overlap (a series scraped with more lag is read
+        back further, ``accounting.read_start``), a probe result within its
+        timeout, a composite's within the latest of its components'."""
         if isinstance(slo.sli, ProbeSLI):
             return slo.sli.timeout
         if isinstance(slo.sli, CompositeSLI):
             parts = [self._by_key[c.slo.key] for c in slo.sli.components
                      if c.slo.key in self._by_key]
             return max((self._settle(p) for p in parts), default=0.0)
-        return self._config.prometheus.query_delay
+        return READ_OVERLAP
 
     def _maintenance(self, slo: SLO) -> tuple[MaintenanceWindow, ...]:
         return tuple(w for w in self._config.maintenance if w.applies_to(slo.id))
@@ -403,9 +444,9 @@ def _calendar_windows(slo: SLO, length: float) -> set[float]:
     return needed
 
 
-def _probe_dependents(composites: Sequence[SLO], probes: Sequence[SLO]) -> tuple[SLO, ...]:
-    """The composites (in evaluation order) built, at any depth, on a probe SLO."""
-    keys = {s.key for s in probes}
+def _dependents(composites: Sequence[SLO], parts: Sequence[SLO]) -> tuple[SLO, ...]:
+    """The composites (in evaluation order) built, at any depth, on one of ``parts``."""
+    keys = {s.key for s in parts}
     out: list[SLO] = []
     for slo in composites:  # components come first, so one pass sees every level
         assert isinstance(slo.sli, CompositeSLI)

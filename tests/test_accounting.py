@@ -345,6 +345,33 @@ def test_template_buckets_are_counted_once_across_cycles() -> None:
     assert ends == [60, 120, 180]
 
 
+def test_template_lag_evaluates_bucket_ends_that_far_behind_the_read() -> None:
+    """With a 30 s lag, a read of (30, 200] evaluates the bucket ends in (0, 170]:
+    60 and 120; the end at 180 waits for the next read, whose span starts at 170."""
+    source = Synthetic(templates={"q": lambda t: [1.0]})
+    slo = ratio_slo(good=model.Template("q"), total=model.Template("q"))
+    first = fetch_events(source, slo, since=30, until=200, series_state={}, resolution=RES,
+                         overlap=0.0, chunk=86400.0, template_lag=30.0)
+    second = fetch_events(source, slo, since=200, until=260, series_state={}, resolution=RES,
+                          overlap=0.0, chunk=86400.0, template_lag=30.0)
+    assert first.deltas == {0.0: (1, 1), 60.0: (1, 1)}
+    assert second.deltas == {120.0: (1, 1)}
+
+
+def test_read_start_reaches_back_to_the_oldest_live_series() -> None:
+    """Previous read ended at 1000: live series last seen at 990 and 940 hold the start
+    at 940 (below 1000 - 30); one last seen at 600 (over 300 s before) holds nothing."""
+    state = {"a": (990.0, 5.0), "b": (940.0, 1.0), "gone": (600.0, 9.0)}
+    assert accounting.read_start(state, 1000.0, overlap=30.0, late_limit=300.0) == 940.0
+
+
+def test_read_start_is_at_least_the_overlap_before_the_previous_end() -> None:
+    """With every live series newer than 1000 - 30, and with no series, the start is 970."""
+    assert accounting.read_start({"a": (995.0, 1.0)}, 1000.0, overlap=30.0,
+                                 late_limit=300.0) == 970.0
+    assert accounting.read_start({}, 1000.0, overlap=30.0, late_limit=300.0) == 970.0
+
+
 def test_long_template_spans_are_split_below_the_point_limit() -> None:
     """A backfill over more than 10,000 buckets uses several range queries."""
     source = Synthetic(templates={"q": lambda t: [1.0]})
@@ -575,6 +602,7 @@ def test_probe_slis_are_not_fetched() -> None:
         ({"overlap": -1.0}, "overlap must be >= 0"),
         ({"since": 100.0, "until": 50.0}, "before since"),
         ({"max_increase": 0.0}, "max_increase must be > 0"),
+        ({"template_lag": -1.0}, "template_lag must be >= 0"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, float], message: str) -> None:
@@ -582,7 +610,7 @@ def test_bad_arguments_are_refused(kwargs: dict[str, float], message: str) -> No
     source = Synthetic()
     args = {
         "since": 0.0, "until": 60.0, "resolution": 60.0, "overlap": 0.0, "chunk": 60.0,
-        "max_increase": 1e12,
+        "max_increase": 1e12, "template_lag": 0.0,
     }
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
@@ -596,6 +624,7 @@ def test_bad_arguments_are_refused(kwargs: dict[str, float], message: str) -> No
             overlap=args["overlap"],
             chunk=args["chunk"],
             max_increase=args["max_increase"],
+            template_lag=args["template_lag"],
         )
     assert source.calls == []
 

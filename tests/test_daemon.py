@@ -8,6 +8,7 @@ back; probes run through a counting runner function handed to real
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import threading
@@ -43,6 +44,7 @@ from slo_exporter.probes.scheduler import OnResult
 from slo_exporter.prometheus import ClientPool
 from slo_exporter.runtime import ClientFactory, default_client
 from slo_exporter.store import EventStore, SQLiteStore
+from tests.engine.support import LandingSource, counter_feed
 from tests.support.fake_prometheus import EmptyPrometheus
 
 #: bounds of a stop in these tests; a wait for a condition never exceeds WAIT
@@ -468,6 +470,56 @@ def test_probe_slos_stay_up_during_a_reload_backfill(
     assert [s.name for s in daemon.config.slos] == ["home", "api"]
     assert slo_up(daemon, "home")
     assert harness.prober.overlaps == 0
+
+
+class _ClosingSource(LandingSource):
+    """A landing stand-in the runtime can close, as it closes its client pool."""
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_fast_path_waits_while_a_reload_reads_the_same_store(harness: Harness) -> None:
+    """While the next config's first cycle reads Prometheus, the running config's fast
+    path reads nothing (two engines never count the same samples); after the swap the
+    new config's fast path reads."""
+    now = time.time()
+    feeds = {name: {"a": counter_feed(now - 60, now + 60, 0.2, 0.0, lambda ts: 1)}
+             for name in ("http_requests_total", 'http_requests_total{code="500"}')}
+    inside, release = threading.Event(), threading.Event()
+    sources: list[_ClosingSource] = []
+
+    def hold_first_read(selector: str, start: float, end: float) -> None:
+        if not inside.is_set():
+            inside.set()
+            release.wait(WAIT)
+
+    def factory(cfg: PrometheusConfig, stop: threading.Event, budget: float) -> _ClosingSource:
+        source = _ClosingSource(feeds, now=math.inf,
+                                on_read=hold_first_read if sources else None)
+        sources.append(source)
+        return source
+
+    daemon = harness.daemon(make_config(ratio_slo("api")), client_factory=factory)
+    assert daemon.evaluate()
+    harness.configs.append(make_config(ratio_slo("api")))
+    reload = threading.Thread(target=daemon.reload)
+    reload.start()
+    try:
+        assert inside.wait(WAIT), "the new config never queried"
+        reads = len(sources[0].reads)
+        time.sleep(0.3)  # new samples are due every 0.2 s
+        daemon.catch_up()
+        assert len(sources[0].reads) == reads
+    finally:
+        release.set()
+        reload.join(WAIT)
+    assert [s.name for s in daemon.config.slos] == ["api"]
+    assert len(sources) == 2
+    reads = len(sources[1].reads)
+    time.sleep(0.3)
+    daemon.catch_up()
+    assert len(sources[1].reads) > reads
 
 
 def test_stop_during_a_reload_abandons_the_new_config(

@@ -54,8 +54,9 @@ class PrometheusConfig:
     basic_auth: BasicAuth | None = None
     bearer_token_file: str | None = None
     tls: TLSConfig = field(default_factory=TLSConfig)
-    #: evaluate this far behind now so that in-flight scrapes have landed
-    query_delay: float = 30.0
+    #: an optional floor: read and evaluate this far behind now (reads reach
+    #: back to each series' newest sample, so no delay is needed for exactness)
+    query_delay: float = 0.0
     #: attempts per query (1 = no retry) and the first backoff delay
     retries: int = 3
     retry_backoff: float = 0.5

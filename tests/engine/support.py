@@ -1,10 +1,13 @@
 """Shared pieces of the engine tests: a config with one Prometheus and one probe SLO,
-and a scripted Prometheus source."""
+a scripted Prometheus source, and one whose samples land late."""
 
 from __future__ import annotations
 
+import itertools
+import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from slo_exporter.prometheus import QueryResult, Series
 
@@ -66,3 +69,76 @@ class ScriptedSource:
         if self.on_read is not None:
             self.on_read(selector, start, end)
         return []
+
+
+@dataclass(frozen=True)
+class Landing:
+    """One raw sample and the instant it becomes visible in Prometheus."""
+
+    ts: float
+    value: float
+    landed: float
+
+
+class LandingSource:
+    """A Prometheus stand-in whose samples become visible when they land.
+
+    ``feeds`` maps a selector to its series (labels -> samples with landing
+    instants); ``now`` is the stand-in's clock, which tests move. A range
+    read answers the samples in ``(start, end]`` that have landed by
+    ``now``, in timestamp order, as Prometheus does; ``reads`` keeps each
+    read's ``(selector, start, end)``.
+    """
+
+    def __init__(self, feeds: Mapping[str, Mapping[str, Sequence[Landing]]],
+                 now: float, on_read: Callable[[str, float, float], None] | None = None
+                 ) -> None:
+        self.feeds = {sel: {k: list(v) for k, v in series.items()}
+                      for sel, series in feeds.items()}
+        self.now = now
+        self.on_read = on_read
+        self.reads: list[tuple[str, float, float]] = []
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        raise AssertionError("ratio SLIs over selectors read raw samples only")
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> QueryResult:
+        raise AssertionError("ratio SLIs over selectors read raw samples only")
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        self.reads.append((selector, start, end))
+        if self.on_read is not None:
+            self.on_read(selector, start, end)
+        out = []
+        for name, samples in self.feeds.get(selector, {}).items():
+            seen = tuple((s.ts, s.value) for s in sorted(samples, key=lambda s: s.ts)
+                         if start < s.ts <= end and s.landed <= self.now)
+            if seen:
+                out.append(Series({"instance": name}, seen))
+        return out
+
+
+def counter_feed(start: float, end: float, every: float, lag: float,
+                 step: Callable[[float], float]) -> list[Landing]:
+    """A counter scraped every ``every`` s over ``[start, end]``, each sample landing
+    ``lag`` s after its timestamp; ``step(ts)`` is the increase up to ``ts``."""
+    out: list[Landing] = []
+    value = 0.0
+    ts = start
+    while ts <= end:
+        if out:
+            value += step(ts)
+        out.append(Landing(ts, value, ts + lag))
+        ts += every
+    return out
+
+
+def exact_buckets(samples: Sequence[Landing], resolution: float) -> dict[float, float]:
+    """The exact increase per bucket: each increase in the bucket of its later sample."""
+    out: dict[float, float] = {}
+    ordered = sorted(samples, key=lambda s: s.ts)
+    for prev, cur in itertools.pairwise(ordered):
+        bucket = math.floor(cur.ts / resolution) * resolution
+        out[bucket] = out.get(bucket, 0.0) + cur.value - prev.value
+    return out
