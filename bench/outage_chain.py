@@ -47,6 +47,38 @@ def floor_seconds(
     return factor * (1.0 - objective) * long_window / failure_share
 
 
+#: slo-exporter's page pairs on a 30-day period: (short, long seconds, burn factor).
+PAGE_PAIRS = ((300.0, 3600.0, 14.4), (1800.0, 21600.0, 6.0))
+
+
+def pair_name(short: float, long: float) -> str:
+    """``1h/5m`` for (300, 3600): the long window first, as the alert labels give them."""
+    def name(seconds: float) -> str:
+        return f"{seconds / 3600:g}h" if seconds >= 3600 else f"{seconds / 60:g}m"
+
+    return f"{name(long)}/{name(short)}"
+
+
+def outage_floor(objective: float, history: float) -> tuple[float, str]:
+    """Seconds of total outage until the first page pair holds, after ``history`` s of health.
+
+    A window longer than the history holds only the history and the outage,
+    so its error ratio after ``t`` s is ``t / (history + t)``: it passes
+    ``b = factor * (1 - objective)`` at ``t = b * history / (1 - b)``. A full
+    window passes at ``t = b * window``. The pair holds once both of its
+    windows do; the earliest pair is the floor.
+    """
+    def crossing(window: float, b: float) -> float:
+        full = b * window
+        return full if history + full >= window else b * history / (1.0 - b)
+
+    return min(
+        (max(crossing(short, factor * (1.0 - objective)),
+             crossing(long, factor * (1.0 - objective))), pair_name(short, long))
+        for short, long, factor in PAGE_PAIRS
+    )
+
+
 def median(values: Sequence[float]) -> float | None:
     """The median of the measured values; None when there are none."""
     return statistics.median(values) if values else None

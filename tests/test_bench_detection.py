@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bench.outage_chain import OutageCounters, floor_seconds, median, sloth_rules
+from bench.outage_chain import (
+    OutageCounters,
+    floor_seconds,
+    median,
+    outage_floor,
+    sloth_rules,
+)
 
 
 def test_total_outage_floor_is_the_1h_pair_at_14_4x() -> None:
@@ -21,6 +27,22 @@ def test_floor_refuses_a_share_outside_zero_to_one() -> None:
     """A failure share of 0 would never page: a clear error, not a division by zero."""
     with pytest.raises(ValueError, match="failure share"):
         floor_seconds(0.999, 14.4, 3600.0, 0.0)
+
+
+def test_two_hours_of_history_let_the_6h_pair_cross_first() -> None:
+    """6h window holds 7200 s + t: t / (7200 + t) > 0.006 at t = 0.006 x 7200 / 0.994 = 43.46 s,
+    before the 1h pair's 51.84 s (its 30m short window passes at 0.006 x 1800 = 10.8 s)."""
+    seconds, pair = outage_floor(0.999, 2 * 3600.0)
+    assert seconds == pytest.approx(43.46, abs=0.01)
+    assert pair == "6h/30m"
+
+
+def test_three_days_of_history_page_on_the_1h_pair() -> None:
+    """Full windows: 1h/5m at 14.4 x 0.001 x 3600 = 51.84 s,
+    6h/30m at 6 x 0.001 x 21600 = 129.6 s."""
+    seconds, pair = outage_floor(0.999, 3 * 86400.0)
+    assert seconds == pytest.approx(51.84)
+    assert pair == "1h/5m"
 
 
 def test_median_of_runs_and_of_none() -> None:
