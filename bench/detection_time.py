@@ -25,8 +25,10 @@ Scenarios:
     through direct notification.
 
   The 1h/5m pair pages once the 1h error ratio passes 14.4 x 0.1 %, i.e.
-  after 14.4 x 0.1 % of an hour = 51.84 s of failures: the floor. The rest
-  is the chain. Alertmanager runs the shipped routing (pages: 5 s
+  after 14.4 x 0.1 % of an hour = 51.84 s of failures: the nominal floor.
+  With only 2 h of history the ratio SLO's 6h window holds 2 h plus the
+  outage, so its 6h/30m pair crosses first, after 43.5 s: its own floor
+  (``outage_floor``). The rest is the chain. Alertmanager runs the shipped routing (pages: 5 s
   ``group_wait``) with ``path`` added to ``group_by``, so each path is a
   notification of its own.
 * ``burn10`` - the probe SLO only, generated rules only: 1 % of probes fail,
@@ -287,7 +289,7 @@ def run_outage(args: argparse.Namespace, workdir: Path) -> OutageRun:
                     detection[p.name] = round(n.received_at - onsets[p.name], 1)
                     labels = alert.get("labels", {})
                     pairs[p.name] = (f"{labels.get('long_window')}/{labels.get('short_window')}"
-                                     if "long_window" in labels else "5m/1h or 30m/6h")
+                                     if "long_window" in labels else "1h/5m or 6h/30m")
                 else:
                     detection[p.name] = None
                     pairs[p.name] = "-"
