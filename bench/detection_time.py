@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -422,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=180.0,
                    help="seconds allowed beyond the floor before a path counts as not paged")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--keep", action="store_true",
+                   help="keep each run's directory (configs, rule files, process logs)")
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error("--runs must be at least 1")
@@ -431,20 +434,23 @@ def main(argv: list[str] | None = None) -> int:
     slow: list[SlowBurnRun] = []
     for name in names:
         for i in range(args.runs):
-            with tempfile.TemporaryDirectory(prefix=f"detect-{name}-") as tmp:
-                print(f"running {name} #{i + 1} ...", flush=True)
-                try:
-                    if name == "outage":
-                        outage.append(run_outage(args, Path(tmp)))
-                        r = outage[-1]
-                        print(f"  {r.detection_s}  load {r.load_before[0]:.2f} -> "
-                              f"{r.load_after[0]:.2f}", flush=True)
-                    else:
-                        slow.append(run_slow_burn(args, Path(tmp)))
-                        print(f"  {slow[-1]}", flush=True)
-                except HarnessError as exc:
-                    print(f"{name} failed: {exc}", file=sys.stderr)
-                    return 1
+            tmp = tempfile.mkdtemp(prefix=f"detect-{name}-")
+            print(f"running {name} #{i + 1} in {tmp} ...", flush=True)
+            try:
+                if name == "outage":
+                    outage.append(run_outage(args, Path(tmp)))
+                    r = outage[-1]
+                    print(f"  {r.detection_s}  load {r.load_before[0]:.2f} -> "
+                          f"{r.load_after[0]:.2f}", flush=True)
+                else:
+                    slow.append(run_slow_burn(args, Path(tmp)))
+                    print(f"  {slow[-1]}", flush=True)
+            except HarnessError as exc:
+                print(f"{name} failed: {exc}", file=sys.stderr)
+                return 1
+            finally:
+                if not args.keep:
+                    shutil.rmtree(tmp, ignore_errors=True)
 
     if outage:
         s = outage[0].settings
