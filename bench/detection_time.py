@@ -96,7 +96,6 @@ from tests.support.harness import (
 OBJECTIVE = 0.999
 PERIOD = 30 * 86400.0
 PROBE_HISTORY = 3 * 86400.0
-RATIO_HISTORY = 2 * 3600.0
 RATIO_RPS = 10.0
 DIRECT_LABEL = ("path", "direct")
 
@@ -104,10 +103,10 @@ DIRECT_LABEL = ("path", "direct")
 OUTAGE_FLOOR = floor_seconds(OBJECTIVE, 14.4, 3600.0)
 #: Per SLO, the floor given its history: the ratio SLO has only 2 h, so its
 #: 6h window holds 2 h + the outage and the 6h/30m pair crosses first.
-FLOORS: Mapping[str, tuple[float, str]] = {
-    "ratio": outage_floor(OBJECTIVE, RATIO_HISTORY),
-    "probe": outage_floor(OBJECTIVE, PROBE_HISTORY),
-}
+def floors(ratio_history: float) -> dict[str, tuple[float, str]]:
+    """Each SLO's own floor and first pair, given its healthy history."""
+    return {"ratio": outage_floor(OBJECTIVE, ratio_history),
+            "probe": outage_floor(OBJECTIVE, PROBE_HISTORY)}
 #: The 10x slow burn (1 % failures): the 6h/30m pair at 6x.
 BURN10_FLOOR = floor_seconds(OBJECTIVE, 6.0, 6 * 3600.0, 0.01)
 
@@ -158,6 +157,7 @@ class OutageRun:
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float]
     group_wait: str
+    ratio_history_s: float
     settings: dict[str, str] = field(default_factory=dict)
 
 
@@ -203,7 +203,7 @@ def run_outage(args: argparse.Namespace, workdir: Path) -> OutageRun:
     webhook = WebhookReceiver()
     probe_target = FlakyTarget()
     now = time.time()
-    counters = OutageCounters(rps=RATIO_RPS, since=now - RATIO_HISTORY)
+    counters = OutageCounters(rps=RATIO_RPS, since=now - args.ratio_history * 3600.0)
     am_config, group_wait = bench_alertmanager_config(webhook.url)
     am = AlertmanagerProcess(workdir / "alertmanager", am_config)
     prometheus = PrometheusServer(workdir / "prometheus", scrape_interval=args.scrape_interval)
@@ -305,6 +305,7 @@ def run_outage(args: argparse.Namespace, workdir: Path) -> OutageRun:
     return OutageRun(
         detection_s=detection, window_pair=pairs, load_before=load_before,
         load_after=os.getloadavg(), group_wait=group_wait,
+        ratio_history_s=args.ratio_history * 3600.0,
         settings={"scrape_interval": args.scrape_interval, "rule_interval": args.rule_interval,
                   "exporter_interval": args.exporter_interval,
                   "query_delay": args.query_delay or "default"},
@@ -391,7 +392,7 @@ def outage_table(runs: list[OutageRun]) -> str:
     for p in PATHS:
         values = [r.detection_s[p.name] for r in runs]
         m = medians[p.name]
-        floor, pair = FLOORS[p.name.split("/")[0]]
+        floor, pair = floors(runs[0].ratio_history_s)[p.name.split("/")[0]]
         nominal = None if m is None else m - OUTAGE_FLOOR
         over = None if m is None else m - floor
         vs = None if m is None or sloth is None or p.name.startswith("probe") else m - sloth
@@ -416,6 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--exporter-interval", default="15s", help="exporter evaluation_interval")
     p.add_argument("--query-delay", default=None,
                    help="exporter prometheus.query_delay (default: the exporter's default)")
+    p.add_argument("--ratio-history", type=float, default=2.0,
+                   help="hours of healthy ratio-SLO history backfilled (default 2; 6 or more "
+                        "fill the 6h window, so the 1h/5m pair pages first)")
     p.add_argument("--probe-interval", type=float, default=1.0, help="seconds between probes")
     p.add_argument("--resolution", default="60s", help="exporter storage.resolution")
     p.add_argument("--lead", type=float, default=150.0,
@@ -454,9 +458,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if outage:
         s = outage[0].settings
+        ratio_floor, ratio_pair = floors(args.ratio_history * 3600.0)["ratio"]
         print(f"\ntotal outage, 99.9 % / 30d, nominal floor {OUTAGE_FLOOR:.1f} s (1h/5m at "
-              f"14.4x; the ratio SLO's 2 h of history let 6h/30m cross at "
-              f"{FLOORS['ratio'][0]:.1f} s); "
+              f"14.4x); the ratio SLO's {args.ratio_history:g} h of history: first pair "
+              f"{ratio_pair} at {ratio_floor:.1f} s; "
               f"scrape {s['scrape_interval']}, rules {s['rule_interval']}, exporter "
               f"{s['exporter_interval']}, query_delay {s['query_delay']}, Alertmanager "
               f"group_wait {outage[0].group_wait} for pages; {len(outage)} run(s)")
