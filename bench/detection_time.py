@@ -1,61 +1,79 @@
-"""Detection time: from failure onset to the page in Alertmanager's webhook.
+"""Detection time: from failure onset to the page at Alertmanager's webhook.
 
-Runs the real chain on loopback, as deployed: a probe target, slo-exporter
-probing it (a 99.9% / 30d probe SLO), Prometheus scraping the exporter and
-evaluating the generated rules, and Alertmanager with the shipped routing
-posting to a local webhook. Prometheus scrapes and evaluates every 15 s and
-the exporter evaluates every 15 s (all configurable).
+Runs the real chain on loopback, as deployed: slo-exporter, Prometheus
+scraping it and evaluating rules, Alertmanager posting to a local webhook.
+Prometheus scrapes and evaluates every 15 s, the exporter evaluates every
+15 s (all configurable); the exporter's ``query_delay`` is its default
+unless ``--query-delay`` is given.
 
 Scenarios:
 
-* ``outage`` - every request fails. The 1h/5m pair pages once the 1h burn
-  rate passes 14.4, i.e. after 14.4 x 0.1% of an hour = 51.84 s of failures:
-  the floor. The rest is the chain: exporter evaluation, scrape, rule
-  evaluation and Alertmanager's group_wait.
-* ``burn10`` - 1% of requests fail: a 10x burn, below the 1h factor (14.4),
-  so the 6h/30m pair (factor 6) pages after 6 x 0.1% of 6 h / 1% = 3.6 h.
-  The first 3.6 h minus ``--lead`` seconds of that burn are written into the
-  exporter's store before it starts; the crossing and everything after it
-  happens live, so the chain's delay is measured for real.
+* ``outage`` - a total outage, at the same instant, of two 99.9 % / 30d SLOs
+  served by one exporter, and five paths to a page measured in the same run:
 
-Both start from three days of good probes written into the exporter's store
-(an exporter that has been running), so every window is full as in
-production.
+  - a ratio SLO (``api/requests``) over ``http_requests_total{job="api"}``
+    that Prometheus scrapes every 15 s from a local counter target, with
+    2 hours of healthy history backfilled into Prometheus (promtool) and
+    read by the exporter's cold start. It pages through (a) the generated
+    rules (``slo-exporter rules`` loaded into Prometheus), (b) direct
+    notification (``--alertmanager.url``, alerts labelled ``path="direct"``)
+    and (c) Sloth-style recording and alerting rules for the same SLO in the
+    same Prometheus (alert ``SlothHighErrorRate``, see
+    ``bench/outage_chain.py``);
+  - a probe SLO (``shop/homepage``, one probe a second, three days of good
+    probes in the exporter's store) paging through the generated rules and
+    through direct notification.
 
-* ``ratio`` - the same total outage on a 99.9% / 30d ratio SLO over request
-  counters that Prometheus scrapes every 15 s (``--scrape-interval``), with
-  two hours of healthy history backfilled into Prometheus: the exporter
-  reads each series up to its newest sample and its fast path re-evaluates
-  the SLO within seconds of each scrape landing, so the chain adds the
-  exporter scrape, the rule evaluation and Alertmanager's group_wait to the
-  51.84 s floor (the goal: at most 75 s through the generated rules). With
-  only two hours of history the 6h/30m pair's 6h window holds just those two
-  hours, so that pair crosses first, after t = 6 x 0.1% x (7200 + t) s =
-  43.5 s of outage (``history_floor``); the report shows which pair paged.
+  The 1h/5m pair pages once the 1h error ratio passes 14.4 x 0.1 %, i.e.
+  after 14.4 x 0.1 % of an hour = 51.84 s of failures: the nominal floor.
+  With only 2 h of history the ratio SLO's 6h window holds 2 h plus the
+  outage, so its 6h/30m pair crosses first, after 43.5 s: its own floor
+  (``outage_floor``). The rest is the chain. Alertmanager runs the shipped routing (pages: 5 s
+  ``group_wait``) with ``path`` added to ``group_by``, so each path is a
+  notification of its own.
+* ``burn10`` - the probe SLO only, generated rules only: 1 % of probes fail,
+  a 10x burn, so the 6h/30m pair (factor 6) pages after 3.6 h; the first
+  3.6 h minus ``--lead`` seconds are written into the store before start.
 
 Usage::
 
-    .venv/bin/python -m bench.detection_time [--scenario outage|burn10|ratio|all]
+    .venv/bin/python -m bench.detection_time [--scenario outage|burn10|all] [--runs 3]
+
+Prints every run, then a table with the median per path, its margin over
+the floor and over the Sloth-style rules, and the issue's goals.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
+import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bench.outage_chain import (
+    FAMILY,
+    JOB,
+    SLOTH_ALERT,
+    OutageCounters,
+    floor_seconds,
+    median,
+    outage_floor,
+    sloth_rules,
+)
 from tests.support.alerting_chain import (
     AlertmanagerProcess,
     FlakyTarget,
+    Notification,
     WebhookReceiver,
     alert_in,
     alertmanager_config,
@@ -66,316 +84,401 @@ from tests.support.alerting_chain import (
 )
 from tests.support.harness import (
     HOST,
-    CounterTarget,
     ExporterProcess,
     HarnessError,
     PrometheusServer,
+    SLOSpec,
+    exporter_argv,
     running,
     wait_until,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-
 OBJECTIVE = 0.999
 PERIOD = 30 * 86400.0
-HISTORY = 3 * 86400.0
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    failure_share: float
-    burn_rate: float
-    budget_fraction: float  # of the window pair expected to page
-    long_window: float
-    window_pair: str
-
-    @property
-    def floor(self) -> float:
-        """Seconds of this burn until the long window's burn rate passes its factor."""
-        factor = self.budget_fraction * PERIOD / self.long_window
-        return factor * (1 - OBJECTIVE) * self.long_window / self.failure_share
-
-
-SCENARIOS = {
-    "outage": Scenario("outage", 1.0, 1000.0, 0.02, 3600.0, "1h/5m"),
-    "burn10": Scenario("burn10", 0.01, 10.0, 0.05, 6 * 3600.0, "6h/30m"),
-    "ratio": Scenario("ratio", 1.0, 1000.0, 0.02, 3600.0, "1h/5m"),
-}
-#: the ratio scenario's healthy history in Prometheus, and its request rate
-RATIO_HISTORY = 2 * 3600.0
+PROBE_HISTORY = 3 * 86400.0
 RATIO_RPS = 10.0
-RATIO_JOB = "api"
+DIRECT_LABEL = ("path", "direct")
+
+#: The floor of a total outage: the 1h/5m pair at 14.4x on a 99.9 % SLO.
+OUTAGE_FLOOR = floor_seconds(OBJECTIVE, 14.4, 3600.0)
+#: Per SLO, the floor given its history: the ratio SLO has only 2 h, so its
+#: 6h window holds 2 h + the outage and the 6h/30m pair crosses first.
+def floors(ratio_history: float) -> dict[str, tuple[float, str]]:
+    """Each SLO's own floor and first pair, given its healthy history."""
+    return {"ratio": outage_floor(OBJECTIVE, ratio_history),
+            "probe": outage_floor(OBJECTIVE, PROBE_HISTORY)}
+#: The 10x slow burn (1 % failures): the 6h/30m pair at 6x.
+BURN10_FLOOR = floor_seconds(OBJECTIVE, 6.0, 6 * 3600.0, 0.01)
+
+#: The issue's goals (seconds, onset to webhook), by path.
+GOALS: Mapping[str, float] = {
+    "ratio/direct": 65.0,
+    "ratio/rules": 75.0,
+    "probe/direct": 60.0,
+}
 
 
 @dataclass(frozen=True)
-class Result:
-    scenario: str
+class PagePath:
+    """One way a page reaches the webhook, told apart by its labels."""
+
+    name: str
+    alertname: str
+    labels: Mapping[str, str]
+    direct: bool | None  # True: must carry path="direct"; False: must not; None: not checked
+
+    def matches(self, alert: Mapping[str, Any]) -> bool:
+        labels = alert.get("labels", {})
+        if alert.get("status") != "firing" or labels.get("alertname") != self.alertname:
+            return False
+        if any(labels.get(k) != v for k, v in self.labels.items()):
+            return False
+        if self.direct is None:
+            return True
+        return (labels.get(DIRECT_LABEL[0]) == DIRECT_LABEL[1]) is self.direct
+
+
+PATHS = (
+    PagePath("ratio/rules", "SLOBurnRatePage", {"service": "api", "slo": "requests"}, False),
+    PagePath("ratio/direct", "SLOBurnRatePage", {"service": "api", "slo": "requests"}, True),
+    PagePath("ratio/sloth", SLOTH_ALERT, {"sloth_slo": "requests", "sloth_severity": "page"},
+             None),
+    PagePath("probe/rules", "SLOBurnRatePage", {"service": "shop", "slo": "homepage"}, False),
+    PagePath("probe/direct", "SLOBurnRatePage", {"service": "shop", "slo": "homepage"}, True),
+)
+
+
+@dataclass
+class OutageRun:
+    """One run of the outage scenario: seconds from onset to the page, per path."""
+
+    detection_s: dict[str, float | None]
+    window_pair: dict[str, str]
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    group_wait: str
+    ratio_history_s: float
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+def first_page(received: list[Notification], path: PagePath) -> tuple[Notification, Mapping[
+        str, Any]] | None:
+    """The first notification carrying a firing alert of ``path``, with that alert."""
+    for n in received:
+        for alert in n.alerts:
+            if path.matches(alert):
+                return n, alert
+    return None
+
+
+def bench_alertmanager_config(webhook_url: str) -> tuple[dict[str, Any], str]:
+    """The shipped routing with ``path`` in ``group_by``; returns it and the pages' group_wait."""
+    config = alertmanager_config(webhook_url)
+    route = config["route"]
+    route["group_by"] = [*route.get("group_by", []), DIRECT_LABEL[0]]
+    page_route = next(r for r in route.get("routes", [])
+                      if 'severity="page"' in r.get("matchers", []))
+    return config, str(page_route.get("group_wait", route.get("group_wait")))
+
+
+def generated_rules(config_path: Path, out: Path) -> None:
+    """``slo-exporter rules`` written to ``out``, as a user deploys them."""
+    try:
+        done = subprocess.run([*exporter_argv(), "rules", f"--config.file={config_path}"],
+                              capture_output=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError("slo-exporter rules took over 60s") from exc
+    if done.returncode != 0:
+        raise HarnessError("slo-exporter rules failed:\n" + done.stderr.decode(errors="replace"))
+    out.write_bytes(done.stdout)
+
+
+def _present(prometheus: PrometheusServer, promql: str) -> Callable[[], bool | None]:
+    """A wait_until probe: True once ``promql`` returns a series."""
+    return lambda: True if prometheus.query(promql)["result"] else None
+
+
+def run_outage(args: argparse.Namespace, workdir: Path) -> OutageRun:
+    load_before = os.getloadavg()
+    webhook = WebhookReceiver()
+    probe_target = FlakyTarget()
+    now = time.time()
+    counters = OutageCounters(rps=RATIO_RPS, since=now - args.ratio_history * 3600.0)
+    am_config, group_wait = bench_alertmanager_config(webhook.url)
+    am = AlertmanagerProcess(workdir / "alertmanager", am_config)
+    prometheus = PrometheusServer(workdir / "prometheus", scrape_interval=args.scrape_interval)
+
+    config = probe_slo_config(
+        target_url=f"{probe_target.url}/", prometheus_url=prometheus.url,
+        objective=OBJECTIVE * 100, evaluation_interval=args.exporter_interval,
+        probe_interval=f"{args.probe_interval:g}s", resolution=args.resolution,
+    )
+    probe_only = json.loads(json.dumps(config))
+    ratio = SLOSpec("api", "requests", total=f'{FAMILY}_total{{job="{JOB}"}}',
+                    bad=f'{FAMILY}_total{{job="{JOB}",code=~"5.."}}', objective=OBJECTIVE * 100)
+    config["services"].append({"name": "api", "labels": {"owner": "platform", "tier": "critical"},
+                               "slos": [ratio.config_entry()]})
+    config["prometheus"]["timeout"] = "10s"
+    if args.query_delay is not None:
+        config["prometheus"]["query_delay"] = args.query_delay
+    exporter = ExporterProcess(workdir / "exporter", config, extra_args=[
+        f"--alertmanager.url={am.url}",
+        f"--alertmanager.label={DIRECT_LABEL[0]}={DIRECT_LABEL[1]}",
+    ])
+    seed_probe_history(exporter.storage, probe_only, [(now - PROBE_HISTORY, now, 0.0)],
+                       probes_per_second=1.0 / args.probe_interval)
+
+    rules = workdir / "slo-exporter-rules.yml"
+    generated_rules(exporter.config_path, rules)
+    sloth = workdir / "sloth-rules.yml"
+    sloth.write_text(yaml.safe_dump(
+        sloth_rules(service="api", slo="requests", objective=OBJECTIVE, owner="platform"),
+        sort_keys=False))
+    prom_config = prometheus_config(
+        exporter_address=f"{HOST}:{exporter.port}", alertmanager_address=f"{HOST}:{am.port}",
+        scrape_interval=args.scrape_interval, evaluation_interval=args.rule_interval,
+        rule_files=(rules, sloth))
+    prom_config["scrape_configs"].append(counters.scrape_config(args.scrape_interval))
+    prometheus.config_path.write_text(yaml.safe_dump(prom_config))
+    history = workdir / "history.om"
+    history.write_text(counters.history(end=time.time(), step=15.0))
+    prometheus.backfill(history, timeout=120)
+
+    webhook.start()
+    probe_target.start()
+    counters.start()
+    try:
+        am.start()
+        with running(prometheus), running(exporter):
+            prometheus.start()
+            started = time.time()
+            exporter.start(ready_timeout=180)
+            for what, promql in (
+                ("the ratio SLO's 1h burn rate",
+                 'slo_burn_rate{service="api",slo="requests",window="1h"}'),
+                ("the probe SLO's 1h burn rate",
+                 'slo_burn_rate{service="shop",slo="homepage",window="1h"}'),
+                ("the Sloth-style 1h error ratio",
+                 'slo:sli_error:ratio_rate1h{sloth_slo="requests"}'),
+            ):
+                wait_until(_present(prometheus, promql), timeout=120,
+                           what=f"{what} in Prometheus",
+                           on_timeout=lambda: exporter.log_tail() + prometheus.log_tail())
+            prometheus.wait_for_sample_after(f'{FAMILY}_total{{job="{JOB}"}}', started,
+                                             timeout=60)
+            early = [p.name for p in PATHS if first_page(webhook.received, p)]
+            if early:
+                raise HarnessError(f"paged before the outage: {early}")
+
+            probe_onset = probe_target.set_failure_share(1.0)
+            onset = counters.outage()
+            onsets = {p.name: probe_onset if p.name.startswith("probe") else onset
+                      for p in PATHS}
+            deadline = onset + OUTAGE_FLOOR + args.timeout
+            found: dict[str, tuple[Notification, Mapping[str, Any]]] = {}
+            while time.time() < deadline and len(found) < len(PATHS):
+                received = webhook.received
+                for p in PATHS:
+                    if p.name not in found and (hit := first_page(received, p)):
+                        found[p.name] = hit
+                time.sleep(0.2)
+            detection: dict[str, float | None] = {}
+            pairs: dict[str, str] = {}
+            for p in PATHS:
+                if p.name in found:
+                    n, alert = found[p.name]
+                    detection[p.name] = round(n.received_at - onsets[p.name], 1)
+                    labels = alert.get("labels", {})
+                    pairs[p.name] = (f"{labels.get('long_window')}/{labels.get('short_window')}"
+                                     if "long_window" in labels else "1h/5m or 6h/30m")
+                else:
+                    detection[p.name] = None
+                    pairs[p.name] = "-"
+            if len(found) < len(PATHS):
+                print("  missing pages; chain logs:\n" + exporter.log_tail(20) + "\n"
+                      + am.log_tail(10), file=sys.stderr)
+    finally:
+        am.stop()
+        counters.stop()
+        probe_target.stop()
+        webhook.stop()
+    return OutageRun(
+        detection_s=detection, window_pair=pairs, load_before=load_before,
+        load_after=os.getloadavg(), group_wait=group_wait,
+        ratio_history_s=args.ratio_history * 3600.0,
+        settings={"scrape_interval": args.scrape_interval, "rule_interval": args.rule_interval,
+                  "exporter_interval": args.exporter_interval,
+                  "query_delay": args.query_delay or "default"},
+    )
+
+
+# ------------------------------------------------------------------ burn10
+
+
+@dataclass(frozen=True)
+class SlowBurnRun:
     floor_s: float
     detection_s: float
-    overhead_s: float
     window_pair: str
     receiver: str
-    scrape_interval: str
-    rule_interval: str
-    exporter_interval: str
 
 
-def run(scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Result:
+def run_slow_burn(args: argparse.Namespace, workdir: Path) -> SlowBurnRun:
+    """The probe SLO's 10x burn through the generated rules (see the module docstring)."""
+    share = 0.01
     webhook = WebhookReceiver()
     target = FlakyTarget()
     webhook.start()
     target.start()
     am = AlertmanagerProcess(workdir / "alertmanager", alertmanager_config(webhook.url))
-    prom_interval = args.scrape_interval
     config = probe_slo_config(
         target_url=f"{target.url}/", prometheus_url="http://127.0.0.1:9",
         objective=OBJECTIVE * 100, evaluation_interval=args.exporter_interval,
         probe_interval=f"{args.probe_interval:g}s", resolution=args.resolution,
     )
     exporter = ExporterProcess(workdir / "exporter", config)
-    prometheus = PrometheusServer(workdir / "prometheus", scrape_interval=prom_interval)
+    prometheus = PrometheusServer(workdir / "prometheus", scrape_interval=args.scrape_interval)
     prometheus.config_path.write_text(yaml.safe_dump(prometheus_config(
-        exporter_address=f"{HOST}:{exporter.port}",
-        alertmanager_address=f"{HOST}:{am.port}",
-        scrape_interval=args.scrape_interval,
-        evaluation_interval=args.rule_interval,
+        exporter_address=f"{HOST}:{exporter.port}", alertmanager_address=f"{HOST}:{am.port}",
+        scrape_interval=args.scrape_interval, evaluation_interval=args.rule_interval,
     )))
-
     now = time.time()
-    per_second = 1.0 / args.probe_interval
-    if scenario.failure_share >= 1.0:
-        seed = [(now - HISTORY, now, 0.0)]
-        onset_in_past = 0.0
-    else:
-        # Fast-forward the slow part of the burn; leave `lead` seconds to live.
-        onset_in_past = max(scenario.floor - args.lead, 0.0)
-        seed = [(now - HISTORY, now - onset_in_past, 0.0),
-                (now - onset_in_past, now, scenario.failure_share)]
-    seed_probe_history(exporter.storage, config, seed, probes_per_second=per_second)
-
+    # Fast-forward the slow part of the burn; leave `lead` seconds to live.
+    onset_in_past = max(BURN10_FLOOR - args.lead, 0.0)
+    seed_probe_history(exporter.storage, config, [
+        (now - PROBE_HISTORY, now - onset_in_past, 0.0), (now - onset_in_past, now, share)],
+        probes_per_second=1.0 / args.probe_interval)
     try:
         am.start()
         with running(prometheus), running(exporter):
-            if scenario.failure_share < 1.0:
-                target.set_failure_share(scenario.failure_share)
+            target.set_failure_share(share)
             exporter.start()
             prometheus.start()
-            wait_until(
-                lambda: True if prometheus.query(
-                    'slo_burn_rate{service="shop",slo="homepage",window="1h"}')["result"]
-                else None,
-                timeout=120, what="the exporter's burn rates in Prometheus",
-                on_timeout=exporter.log_tail)
-            if scenario.failure_share >= 1.0:
-                onset = target.set_failure_share(1.0)
-            else:
-                onset = now - onset_in_past
+            onset = now - onset_in_past
             page = webhook.wait_for(
                 firing("SLOBurnRatePage", service="shop", slo="homepage"),
-                timeout=scenario.floor - onset_in_past + args.timeout,
-                what=f"the page ({scenario.name})",
+                timeout=BURN10_FLOOR - onset_in_past + args.timeout, what="the page (burn10)",
                 on_timeout=lambda: exporter.log_tail() + "\n" + am.log_tail())
             alert = alert_in(page, "SLOBurnRatePage", "firing")
-            detection = page.received_at - onset
-            return Result(
-                scenario=scenario.name,
-                floor_s=round(scenario.floor, 1),
-                detection_s=round(detection, 1),
-                overhead_s=round(detection - scenario.floor, 1),
+            return SlowBurnRun(
+                floor_s=round(BURN10_FLOOR, 1), detection_s=round(page.received_at - onset, 1),
                 window_pair=str(alert["annotations"].get("window_pair")),
-                receiver=page.receiver_path,
-                scrape_interval=args.scrape_interval,
-                rule_interval=args.rule_interval,
-                exporter_interval=args.exporter_interval,
-            )
+                receiver=page.receiver_path)
     finally:
         am.stop()
         target.stop()
         webhook.stop()
 
 
-class SwitchableCounters(CounterTarget):
-    """The harness' live request counters, whose rates can change on the fly."""
-
-    def switch(self, good_rps: float, bad_rps: float) -> float:
-        """From now on count ``good_rps``/``bad_rps``; returns the instant of the change."""
-        with self._lock:
-            now = self._clock()
-            elapsed = now - self._since
-            self._base = {
-                job: (int(good) + math.floor(self.good_rps * elapsed),
-                      int(bad) + math.floor(self.bad_rps * elapsed))
-                for job, (good, bad) in self._base.items()
-            }
-            self._since = now
-            self.good_rps, self.bad_rps = good_rps, bad_rps
-        return now
+# ------------------------------------------------------------------ report
 
 
-def history_floor(history: float) -> tuple[float, str]:
-    """Seconds of total outage after ``history`` seconds of healthy traffic until the
-    first page pair crosses, and that pair: t / min(long, history + t) > factor x 0.1%."""
-    best = (math.inf, "")
-    for pair, budget, long_window in (("1h/5m", 0.02, 3600.0), ("6h/30m", 0.05, 21600.0)):
-        threshold = budget * PERIOD / long_window * (1 - OBJECTIVE)
-        t = threshold * long_window  # the long window full of history
-        if history + t < long_window:  # the window holds only the history and the outage
-            t = threshold * history / (1 - threshold)
-        best = min(best, (t, pair))
-    return best
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
-def write_ratio_history(path: Path, end: float, step: float) -> tuple[float, float]:
-    """Two hours of healthy counters (good and bad) every ``step`` s up to ``end``,
-    as OpenMetrics for promtool; returns the last (good, bad) values."""
-    first = end - RATIO_HISTORY
-    good = 0.0
-    with path.open("w", encoding="ascii") as out:
-        out.write("# TYPE http_requests counter\n")
-        ts = first
-        while ts <= end:
-            out.write(f'http_requests_total{{job="{RATIO_JOB}",code="200"}} {good:.0f} '
-                      f"{ts:.0f}\n")
-            out.write(f'http_requests_total{{job="{RATIO_JOB}",code="500"}} 0 {ts:.0f}\n')
-            good += RATIO_RPS * step
-            ts += step
-        out.write("# EOF\n")
-    return good - RATIO_RPS * step, 0.0
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f}"
 
 
-def ratio_slo_config(prometheus_url: str, evaluation_interval: str) -> dict[str, Any]:
-    """An exporter config with one 30d ratio SLO, shop/checkout, over the live counters."""
-    return {
-        "prometheus": {"url": prometheus_url, "timeout": "2s", "retries": 1},
-        "evaluation_interval": evaluation_interval,
-        "services": [{
-            "name": "shop",
-            "labels": {"owner": "platform", "tier": "critical"},
-            "slos": [{
-                "name": "checkout",
-                "objective": OBJECTIVE * 100,
-                "window": "30d",
-                "sli": {"ratio": {
-                    "bad": f'http_requests_total{{job="{RATIO_JOB}",code="500"}}',
-                    "total": f'http_requests_total{{job="{RATIO_JOB}"}}',
-                }},
-            }],
-        }],
-    }
-
-
-def run_ratio(scenario: Scenario, args: argparse.Namespace, workdir: Path) -> Result:
-    """A total outage on a ratio SLO, through Prometheus' scrapes and the generated rules."""
-    step = float(args.scrape_interval.rstrip("s"))
-    webhook = WebhookReceiver()
-    webhook.start()
-    am = AlertmanagerProcess(workdir / "alertmanager", alertmanager_config(webhook.url))
-    history = workdir / "history.om"
-    end = math.floor(time.time() / step) * step - step
-    last = write_ratio_history(history, end, step)
-    target = SwitchableCounters({RATIO_JOB: last}, good_rps=RATIO_RPS, bad_rps=0.0)
-    prometheus = PrometheusServer(workdir / "prometheus", scrape_interval=args.scrape_interval)
-    exporter = ExporterProcess(workdir / "exporter", ratio_slo_config(
-        prometheus.url, args.exporter_interval))
-    config = prometheus_config(
-        exporter_address=f"{HOST}:{exporter.port}",
-        alertmanager_address=f"{HOST}:{am.port}",
-        scrape_interval=args.scrape_interval,
-        evaluation_interval=args.rule_interval,
-    )
-    config["scrape_configs"].append(target.scrape_config(args.scrape_interval))
-    prometheus.config_path.write_text(yaml.safe_dump(config))
-    prometheus.backfill(history)
-    try:
-        am.start()
-        with target, running(prometheus), running(exporter):
-            prometheus.start()
-            exporter.start()
-            wait_until(
-                lambda: True if prometheus.query(
-                    'slo_burn_rate{service="shop",slo="checkout",window="1h"}')["result"]
-                else None,
-                timeout=120, what="the exporter's burn rates in Prometheus",
-                on_timeout=exporter.log_tail)
-            onset = target.switch(0.0, RATIO_RPS)
-            page = webhook.wait_for(
-                firing("SLOBurnRatePage", service="shop", slo="checkout"),
-                timeout=scenario.floor + args.timeout,
-                what="the page (ratio)",
-                on_timeout=lambda: exporter.log_tail() + "\n" + am.log_tail())
-            alert = alert_in(page, "SLOBurnRatePage", "firing")
-            detection = page.received_at - onset
-            return Result(
-                scenario=scenario.name,
-                floor_s=round(scenario.floor, 1),
-                detection_s=round(detection, 1),
-                overhead_s=round(detection - scenario.floor, 1),
-                window_pair=str(alert["annotations"].get("window_pair")),
-                receiver=page.receiver_path,
-                scrape_interval=args.scrape_interval,
-                rule_interval=args.rule_interval,
-                exporter_interval=args.exporter_interval,
-            )
-    finally:
-        am.stop()
-        webhook.stop()
+def outage_table(runs: list[OutageRun]) -> str:
+    """Per path: every run, the median, its margin over the floor and the Sloth rules, the goal."""
+    medians = {p.name: median([v for r in runs if (v := r.detection_s[p.name]) is not None])
+               for p in PATHS}
+    sloth = medians["ratio/sloth"]
+    head = (f"{'path':<13} {'runs (s)':<22} {'median s':>8} {'over 51.8':>9} "
+            f"{'own floor':>13} {'over it':>7} {'vs Sloth':>8}  goal")
+    lines = [head]
+    for p in PATHS:
+        values = [r.detection_s[p.name] for r in runs]
+        m = medians[p.name]
+        floor, pair = floors(runs[0].ratio_history_s)[p.name.split("/")[0]]
+        nominal = None if m is None else m - OUTAGE_FLOOR
+        over = None if m is None else m - floor
+        vs = None if m is None or sloth is None or p.name.startswith("probe") else m - sloth
+        goal = GOALS.get(p.name)
+        verdict = "" if goal is None else (
+            f"<= {goal:g} s " + ("met" if m is not None and m <= goal else "MISSED"))
+        cells = [
+            f"{p.name:<13}", f"{', '.join(_fmt(v) for v in values):<22}", f"{_fmt(m):>8}",
+            f"{_signed(nominal):>9}", f"{f'{floor:.1f} {pair}':>13}", f"{_signed(over):>7}",
+            f"{_signed(vs):>8}", f" {verdict}",
+        ]
+        lines.append(" ".join(cells).rstrip())
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
-    p.add_argument("--repeat", type=int, default=1, help="runs per scenario (default 1)")
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--scenario", choices=["outage", "burn10", "all"], default="outage")
+    p.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
     p.add_argument("--scrape-interval", default="15s")
     p.add_argument("--rule-interval", default="15s")
     p.add_argument("--exporter-interval", default="15s", help="exporter evaluation_interval")
+    p.add_argument("--query-delay", default=None,
+                   help="exporter prometheus.query_delay (default: the exporter's default)")
+    p.add_argument("--ratio-history", type=float, default=2.0,
+                   help="hours of healthy ratio-SLO history backfilled (default 2; 6 or more "
+                        "fill the 6h window, so the 1h/5m pair pages first)")
     p.add_argument("--probe-interval", type=float, default=1.0, help="seconds between probes")
     p.add_argument("--resolution", default="60s", help="exporter storage.resolution")
     p.add_argument("--lead", type=float, default=150.0,
-                   help="seconds of a slow burn left to run live before its crossing")
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="seconds allowed beyond the floor before giving up")
+                   help="burn10: seconds of the slow burn left to run live before its crossing")
+    p.add_argument("--timeout", type=float, default=180.0,
+                   help="seconds allowed beyond the floor before a path counts as not paged")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--keep", action="store_true",
+                   help="keep each run's directory (configs, rule files, process logs)")
     args = p.parse_args(argv)
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
 
-    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    results: list[Result] = []
+    names = ["outage", "burn10"] if args.scenario == "all" else [args.scenario]
+    outage: list[OutageRun] = []
+    slow: list[SlowBurnRun] = []
     for name in names:
-        for i in range(args.repeat):
-            with tempfile.TemporaryDirectory(prefix=f"detect-{name}-") as tmp:
-                print(f"running {name} #{i + 1} ...", flush=True)
-                try:
-                    runner = run_ratio if name == "ratio" else run
-                    results.append(runner(SCENARIOS[name], args, Path(tmp)))
-                except HarnessError as exc:
-                    print(f"{name} failed: {exc}", file=sys.stderr)
-                    return 1
-                print(f"  {results[-1]}", flush=True)
+        for i in range(args.runs):
+            tmp = tempfile.mkdtemp(prefix=f"detect-{name}-")
+            print(f"running {name} #{i + 1} in {tmp} ...", flush=True)
+            try:
+                if name == "outage":
+                    outage.append(run_outage(args, Path(tmp)))
+                    r = outage[-1]
+                    print(f"  {r.detection_s}  load {r.load_before[0]:.2f} -> "
+                          f"{r.load_after[0]:.2f}", flush=True)
+                else:
+                    slow.append(run_slow_burn(args, Path(tmp)))
+                    print(f"  {slow[-1]}", flush=True)
+            except HarnessError as exc:
+                print(f"{name} failed: {exc}", file=sys.stderr)
+                return 1
+            finally:
+                if not args.keep:
+                    shutil.rmtree(tmp, ignore_errors=True)
 
-    print()
-    print(f"{'scenario':<9} {'floor s':>9} {'detected s':>11} {'over floor s':>13}  pair    "
-          f"receiver")
-    for r in results:
-        print(f"{r.scenario:<9} {r.floor_s:>9.1f} {r.detection_s:>11.1f} {r.overhead_s:>13.1f}  "
-              f"{r.window_pair:<7} {r.receiver}")
-    outage = [r.detection_s for r in results if r.scenario == "outage"]
     if outage:
-        print(f"\ntotal outage: worst {max(outage):.1f}s against the 90s goal "
-              f"({'met' if max(outage) <= 90 else 'missed'}); floor "
-              f"{SCENARIOS['outage'].floor:.1f}s")
-    ratio = [r.detection_s for r in results if r.scenario == "ratio"]
-    if ratio:
-        median = statistics.median(ratio)
-        first, pair = history_floor(RATIO_HISTORY)
-        print(f"\nratio SLO outage through the generated rules: median {median:.1f}s of "
-              f"{len(ratio)} run(s) (worst {max(ratio):.1f}s) against the 75s goal "
-              f"({'met' if median <= 75 else 'missed'}); floor "
-              f"{SCENARIOS['ratio'].floor:.1f}s for 1h/5m, {first:.1f}s for {pair} with "
-              f"{RATIO_HISTORY / 3600:g} h of history")
+        s = outage[0].settings
+        ratio_floor, ratio_pair = floors(args.ratio_history * 3600.0)["ratio"]
+        print(f"\ntotal outage, 99.9 % / 30d, nominal floor {OUTAGE_FLOOR:.1f} s (1h/5m at "
+              f"14.4x); the ratio SLO's {args.ratio_history:g} h of history: first pair "
+              f"{ratio_pair} at {ratio_floor:.1f} s; "
+              f"scrape {s['scrape_interval']}, rules {s['rule_interval']}, exporter "
+              f"{s['exporter_interval']}, query_delay {s['query_delay']}, Alertmanager "
+              f"group_wait {outage[0].group_wait} for pages; {len(outage)} run(s)")
+        print(outage_table(outage))
+        loads = [x for r in outage for x in (r.load_before[0], r.load_after[0])]
+        print(f"1-minute load average during the runs: {min(loads):.2f} to {max(loads):.2f} "
+              f"({os.cpu_count()} CPUs)")
+    if slow:
+        print(f"\n10x burn (probe, generated rules), floor {BURN10_FLOOR:.1f} s: "
+              + ", ".join(f"{r.detection_s:.1f} s ({r.window_pair})" for r in slow))
     if args.json:
-        payload: dict[str, Any] = {"results": [asdict(r) for r in results]}
+        payload: dict[str, Any] = {"outage": [asdict(r) for r in outage],
+                                   "burn10": [asdict(r) for r in slow],
+                                   "floor_s": {"outage": OUTAGE_FLOOR, "burn10": BURN10_FLOOR}}
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
-    return 0
+    missing = any(v is None for r in outage for v in r.detection_s.values())
+    return 2 if missing else 0
 
 
 if __name__ == "__main__":
