@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.alerting_chain import WebhookReceiver
 from tests.support.harness import (
     HISTORY_DAYS,
     HISTORY_LAG_SECONDS,
@@ -124,3 +125,12 @@ def live_counters(history: JobHistory) -> Iterator[CounterTarget]:
     """A scrape target continuing the history's counters in real time."""
     with CounterTarget({history.job: (history.last_good, history.last_bad)}) as target:
         yield target
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A local webhook receiver recording every Alertmanager notification."""
+    receiver = WebhookReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()

@@ -7,7 +7,6 @@ in a real Alertmanager whose receivers all post to a webhook in this test.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -34,8 +33,8 @@ from tests.support.alerting_chain import (
 from tests.support.harness import (
     HOST,
     ExporterProcess,
-    HarnessError,
     PrometheusServer,
+    failing_on_harness_error,
     running,
     wait_until,
 )
@@ -45,27 +44,10 @@ pytestmark = pytest.mark.integration
 RUNBOOK = "https://runbooks.example.com/shop/homepage"
 
 
-@contextlib.contextmanager
-def _failing_on_harness_error() -> Iterator[None]:
-    try:
-        yield
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    """A local webhook receiver recording every Alertmanager notification."""
-    receiver = WebhookReceiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
-
-
 @pytest.fixture
 def alertmanager(tmp_path: Path, webhook: WebhookReceiver) -> Iterator[AlertmanagerProcess]:
     """The shipped Alertmanager routing with 1s grouping, posting to the local webhook."""
-    with _failing_on_harness_error():
+    with failing_on_harness_error():
         am = AlertmanagerProcess(
             tmp_path / "alertmanager",
             alertmanager_config(webhook.url, group_wait="1s", group_interval="1s"),
@@ -143,7 +125,7 @@ def test_rules_page_and_resolve_through_real_alertmanager(
     exporter = _StaticExporter()
     exporter.server.start()
     prometheus = _prometheus(tmp_path, f"{HOST}:{exporter.server.port}", alertmanager, "1s")
-    with _failing_on_harness_error(), running(prometheus):
+    with failing_on_harness_error(), running(prometheus):
         prometheus.start()
         time.sleep(3)
         assert not webhook.received, "no alert may fire while the SLO is healthy"
@@ -192,7 +174,7 @@ def test_total_outage_pages_within_goal_and_resolves(
     now = time.time()
     seed_probe_history(exporter.storage, config, [(now - 3 * 86400, now, 0.0)])
     prometheus = _prometheus(tmp_path, f"{HOST}:{exporter.port}", alertmanager, "5s")
-    with _failing_on_harness_error(), running(prometheus):
+    with failing_on_harness_error(), running(prometheus):
         exporter.start()
         prometheus.start()
 

@@ -9,7 +9,6 @@ repeat interval; every receiver posts to the local webhook.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 from collections import Counter
@@ -32,30 +31,17 @@ from tests.support.alerting_chain import (
     probe_slo_config,
     resolved,
 )
-from tests.support.harness import ExporterProcess, HarnessError, wait_until
+from tests.support.harness import (
+    ExporterProcess,
+    failing_on_harness_error,
+    wait_until,
+)
 from tests.support.helpers import ratio_slo
 
 pytestmark = pytest.mark.integration
 
 RESEND = 1.0
 PAGE = {"service": "shop", "slo": "homepage", "long_window": "1h"}
-
-
-@contextlib.contextmanager
-def _failing_on_harness_error() -> Iterator[None]:
-    try:
-        yield
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    """A local webhook receiver recording every Alertmanager notification."""
-    receiver = WebhookReceiver()
-    receiver.start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
@@ -67,7 +53,7 @@ def alertmanager(tmp_path: Path, webhook: WebhookReceiver) -> Iterator[Alertmana
         route = routes.pop()
         route["repeat_interval"] = "2s"
         routes.extend(route.get("routes", []))
-    with _failing_on_harness_error():
+    with failing_on_harness_error():
         am = AlertmanagerProcess(tmp_path / "alertmanager", config)
         am.start()
     yield am
@@ -135,7 +121,7 @@ def test_two_replicas_fire_resend_and_resolve_as_one_alert(
     Alertmanager repeats it (2 s); when it stops burning, one resolved notification."""
     replicas = [_notifier(alertmanager), _notifier(alertmanager)]
     try:
-        with _failing_on_harness_error():
+        with failing_on_harness_error():
             _feed(replicas, True, 0)
             page = webhook.wait_for(firing("SLOBurnRatePage", **PAGE), timeout=15,
                                     what="the page", on_timeout=alertmanager.log_tail)
@@ -174,7 +160,7 @@ def test_an_alertmanager_restart_is_bridged_by_resends(
     counts = _Counts()
     notifier = _notifier(alertmanager, counts)
     try:
-        with _failing_on_harness_error():
+        with failing_on_harness_error():
             _feed([notifier], True, 0)
             webhook.wait_for(firing("SLOBurnRatePage", **PAGE), timeout=15,
                              what="the page", on_timeout=alertmanager.log_tail)
@@ -207,7 +193,7 @@ def test_replicas_whose_labels_differ_are_two_alerts(
     two alerts in Alertmanager, and the notification carries both."""
     replicas = [_notifier(alertmanager, replica="a"), _notifier(alertmanager, replica="b")]
     try:
-        with _failing_on_harness_error():
+        with failing_on_harness_error():
             _feed(replicas, True, 0)
             page = webhook.wait_for(lambda n: len(n.alerts) == 2, timeout=15,
                                     what="one notification with both alerts",
@@ -233,7 +219,7 @@ def test_two_daemon_replicas_page_once_and_stop_promptly(
         args = (f"--alertmanager.url={alertmanager.url}", "--alertmanager.resend-interval=1s")
         replicas: list[ExporterProcess] = [
             make_exporter(config, name=f"replica-{i}", extra_args=args) for i in (0, 1)]
-        with _failing_on_harness_error():
+        with failing_on_harness_error():
             for replica in replicas:
                 replica.start()
             page = webhook.wait_for(

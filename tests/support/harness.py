@@ -68,6 +68,17 @@ def require_binary(name: str) -> str:
     return path
 
 
+@contextlib.contextmanager
+def failing_on_harness_error() -> Iterator[None]:
+    """A harness failure (a process that would not start, a timeout) fails the test plainly."""
+    import pytest  # here, so benchmarks import the harness without the test tools
+
+    try:
+        yield
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 def wait_until(
     probe: Callable[[], T | None],
     *,
