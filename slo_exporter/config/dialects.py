@@ -238,10 +238,10 @@ class Includer:
                 services.extend(load_dialect_documents(others, reader, context))
             elif not native:
                 problems.error(None, "", "the file holds no YAML document")
-        self._check_duplicates(services, file, reader)
+        kept = self._unique(services, file, reader)
         self.r.problems.errors.extend(problems.errors)
         self.r.problems.warnings.extend(problems.warnings)
-        return services
+        return kept
 
     def _native(self, document: Document, reader: Reader) -> tuple[model.Service, ...]:
         prefix = document_path(document)
@@ -265,7 +265,11 @@ class Includer:
             return ()
         return self.native_services(node, fields.key_path("services"), reader, self.storage) or ()
 
-    def _check_duplicates(self, services: list[model.Service], file: str, reader: Reader) -> None:
+    def _unique(
+        self, services: list[model.Service], file: str, reader: Reader
+    ) -> list[model.Service]:
+        """``services`` without names defined before, each duplicate reported with both places."""
+        kept: list[model.Service] = []
         for service in services:
             origin = self.taken.get(service.name)
             if origin is not None:
@@ -277,3 +281,5 @@ class Includer:
                 )
                 continue
             self.taken[service.name] = Origin(file, None, "")
+            kept.append(service)
+        return kept

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config.dialects import Context, document_path
@@ -43,10 +44,35 @@ _SUM_RATE = re.compile(
     re.DOTALL,
 )
 
+
+@dataclass(frozen=True)
+class _Spelling:
+    """The key names of one Sloth form: ``prometheus/v1`` is snake_case, the CRD camelCase."""
+
+    error_query: str
+    total_query: str
+    error_ratio_query: str
+    page_alert: str
+    ticket_alert: str
+    slo_plugins: str
+
+
+_PROMETHEUS = _Spelling(
+    "error_query", "total_query", "error_ratio_query", "page_alert", "ticket_alert", "slo_plugins"
+)
+_CRD = _Spelling(
+    "errorQuery", "totalQuery", "errorRatioQuery", "pageAlert", "ticketAlert", "sloPlugins"
+)
+
+_PLUGINS_REASON = (
+    "SLO plugins are not supported: they run Go code inside Sloth; remove the plugin chain "
+    "(the exporter computes burn rates and alerts itself)"
+)
 _ALERTING_REASON = (
-    "not supported: the exporter's burn-rate alerts have fixed names, labels and windows "
-    "(see README 'Alerts'), so Sloth's alert names, labels, annotations and page/ticket "
-    "settings cannot be honoured; remove the 'alerting' block to load this SLO"
+    "Sloth alert settings are not supported yet: the exporter's page and ticket alerts have "
+    "fixed names and labels (slo_info's labels reach every alert) and cannot be disabled per "
+    "SLO, so alert names, labels, annotations and 'disable' cannot be honoured; remove them "
+    "to load this SLO"
 )
 
 
@@ -64,6 +90,7 @@ def load(documents: Sequence[Document], reader: Reader, context: Context) -> lis
 class _SlothLoader:
     def __init__(self, reader: Reader) -> None:
         self.r = reader
+        self.keys = _PROMETHEUS
 
     def document(self, document: Document) -> model.Service | None:
         root, path = document.root, document_path(document)
@@ -71,8 +98,10 @@ class _SlothLoader:
             self.r.report(root, path, f"must be a mapping, got {describe(root)}")
             return None
         entries = self.r.entries(root, path)
-        if "apiVersion" in entries:
+        if "apiVersion" in entries or "kind" in entries:
+            self.keys = _CRD
             return self.crd(root, path)
+        self.keys = _PROMETHEUS
         return self.spec(root, path, ("version",))
 
     def crd(self, root: Node, path: str) -> model.Service | None:
@@ -106,10 +135,15 @@ class _SlothLoader:
 
     def spec(self, node: Node, path: str, header: tuple[str, ...]) -> model.Service | None:
         fields = self.r.mapping(
-            node, path, (*header, "service", "labels", "slos"), required=("service", "slos")
+            node,
+            path,
+            (*header, "service", "labels", "slos", self.keys.slo_plugins),
+            required=("service", "slos"),
         )
         if fields is None:
             return None
+        if fields.get(self.keys.slo_plugins) is not None:
+            fields.report(self.keys.slo_plugins, _PLUGINS_REASON)
         if "version" in header:
             version = fields.string("version")
             if version is not None and version != "prometheus/v1":
@@ -170,7 +204,7 @@ class _SlothLoader:
         fields = self.r.mapping(
             node,
             path,
-            ("name", "objective", "description", "labels", "sli", "alerting"),
+            ("name", "objective", "description", "labels", "sli", "alerting", "plugins"),
             required=("name", "objective", "sli"),
         )
         if fields is None:
@@ -186,6 +220,9 @@ class _SlothLoader:
         labels = fields.read("labels", self.labels) or {}
         sli = fields.read("sli", self.sli)
         alerting_ok = fields.read("alerting", self.alerting)
+        if fields.get("plugins") is not None:
+            fields.report("plugins", _PLUGINS_REASON)
+            alerting_ok = False
         if name is None or objective is None or sli is None or alerting_ok is False:
             return None
         return model.SLO(
@@ -213,17 +250,30 @@ class _SlothLoader:
         return float(Decimal(repr(percent)) / 100)
 
     def alerting(self, node: Node, path: str) -> bool:
-        """False (reported) unless the block asks for nothing: every setting is rejected."""
+        """Whether the block asks for nothing the exporter cannot honour; reports it if it does."""
+        keys = self.keys
         fields = self.r.mapping(
-            node, path, ("name", "labels", "annotations", "page_alert", "ticket_alert")
+            node, path, ("name", "labels", "annotations", keys.page_alert, keys.ticket_alert)
         )
         if fields is None:
             return False
-        given = [key for key in fields.entries if fields.get(key) is not None]
+        given = [key for key in ("name", "labels", "annotations") if _set(fields.get(key))]
+        for key in (keys.page_alert, keys.ticket_alert):
+            alert = fields.get(key)
+            if alert is None:
+                continue
+            inner = self.r.mapping(
+                alert, fields.key_path(key), ("disable", "labels", "annotations")
+            )
+            if inner is None:
+                return False
+            disable = inner.boolean("disable")
+            if disable:
+                given.append(f"{key}.disable")
+            given.extend(f"{key}.{k}" for k in ("labels", "annotations") if _set(inner.get(k)))
         if not given:
             return True
-        for key in given:
-            fields.report(key, _ALERTING_REASON)
+        self.r.report(node, path, f"{_ALERTING_REASON} (given: {', '.join(given)})")
         return False
 
     def sli(self, node: Node, path: str) -> model.RatioSLI | None:
@@ -255,13 +305,12 @@ class _SlothLoader:
         return self.events(fields.at("events"), fields.key_path("events"))
 
     def events(self, node: Node, path: str) -> model.RatioSLI | None:
-        fields = self.r.mapping(
-            node, path, ("error_query", "total_query"), required=("error_query", "total_query")
-        )
+        error_key, total_key = self.keys.error_query, self.keys.total_query
+        fields = self.r.mapping(node, path, (error_key, total_key), required=(error_key, total_key))
         if fields is None:
             return None
-        error = fields.read("error_query", self.template)
-        total = fields.read("total_query", self.template)
+        error = fields.read(error_key, self.template)
+        total = fields.read(total_key, self.template)
         if error is None or total is None:
             return None
         error_selector, total_selector = _selector(error), _selector(total)
@@ -303,6 +352,15 @@ class _SlothLoader:
             self.r.report(node, path, f"invalid PromQL template {shown!r}: {problem}")
             return None
         return TEMPLATE_VAR.sub("{{.window}}", text)
+
+
+def _set(node: Node | None) -> bool:
+    """Whether an optional value is given: not absent, null, empty text or an empty mapping."""
+    if node is None:
+        return False
+    if isinstance(node, MappingNode | SequenceNode):
+        return bool(node.value)
+    return bool(str(node.value).strip())
 
 
 def _selector(query: str) -> str | None:
