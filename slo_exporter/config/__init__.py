@@ -144,8 +144,7 @@ def _native_services(
     node: Node, path: str, reader: Reader, storage: model.StorageConfig
 ) -> tuple[model.Service, ...] | None:
     """The ``services`` list of a native included file, judged by the including storage."""
-    loader = NativeLoader(reader)
-    loader._storage = storage
+    loader = NativeLoader(reader, storage=storage)
     services = loader.services(node, path)
     loader.slm.check_references()
     return services

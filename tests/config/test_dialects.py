@@ -220,3 +220,13 @@ def test_reload_rereads_included_files(tmp_path: Path) -> None:
     assert load_config(str(main)).services[0].name == "a"
     _write(included, SLOTH.format(service="renamed"))
     assert load_config(str(main)).services[0].name == "renamed"
+
+
+def test_directory_stands_for_its_yaml_files(tmp_path: Path) -> None:
+    """An included directory loads its *.yaml and *.yml files, not other files or subdirectories."""
+    _write(tmp_path / "slos" / "a.yaml", SLOTH.format(service="a"))
+    _write(tmp_path / "slos" / "b.yml", SLOTH.format(service="b"))
+    _write(tmp_path / "slos" / "notes.txt", "not yaml: [")
+    _write(tmp_path / "slos" / "sub" / "c.yml", SLOTH.format(service="c"))
+    config = load_config(str(_main(tmp_path, "[slos]")))
+    assert [s.name for s in config.services] == ["a", "b"]
