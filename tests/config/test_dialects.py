@@ -230,3 +230,13 @@ def test_directory_stands_for_its_yaml_files(tmp_path: Path) -> None:
     _write(tmp_path / "slos" / "sub" / "c.yml", SLOTH.format(service="c"))
     config = load_config(str(_main(tmp_path, "[slos]")))
     assert [s.name for s in config.services] == ["a", "b"]
+
+
+def test_problems_are_grouped_by_file(tmp_path: Path) -> None:
+    """Problems of the config come first, then each included file's, each in line order."""
+    bad = SLOTH.format(service="b").replace("99.9", "100")
+    _write(tmp_path / "slos" / "a.yml", bad)
+    _write(tmp_path / "slos" / "b.yml", bad.replace("service: b", "service: c"))
+    main = _main(tmp_path, "[slos/*.yml]", "storage: {resolution: 7s}\n")
+    files = [problem.file for problem in _problems(main)]
+    assert files == [str(main), str(tmp_path / "slos" / "a.yml"), str(tmp_path / "slos" / "b.yml")]
