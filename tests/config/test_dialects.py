@@ -237,6 +237,8 @@ def test_problems_are_grouped_by_file(tmp_path: Path) -> None:
     bad = SLOTH.format(service="b").replace("99.9", "100")
     _write(tmp_path / "slos" / "a.yml", bad)
     _write(tmp_path / "slos" / "b.yml", bad.replace("service: b", "service: c"))
-    main = _main(tmp_path, "[slos/*.yml]", "storage: {resolution: 7s}\n")
+    # the config's problem is on line 8, after the included files' ones (line 5)
+    padding = "".join(f"x-{n}: {n}\n" for n in range(6))
+    main = _main(tmp_path, "[slos/*.yml]", padding + "storage: {resolution: 7s}\n")
     files = [problem.file for problem in _problems(main)]
     assert files == [str(main), str(tmp_path / "slos" / "a.yml"), str(tmp_path / "slos" / "b.yml")]
