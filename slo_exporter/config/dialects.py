@@ -245,16 +245,14 @@ class Includer:
         services: list[model.Service] = []
         text = read_file(file, problems)
         documents = None if text is None else compose(text, problems)
-        if documents:
+        if documents == []:
+            problems.error(None, "", "the file is empty; expected SLO documents")
+        elif documents and any(detect(document) is not None for document in documents):
             context = Context(file, self.storage)
-            native = [d for d in documents if detect(d) is None]
-            others = [d for d in documents if detect(d) is not None]
-            for document in native:
+            services.extend(load_dialect_documents(documents, reader, context))
+        elif documents:
+            for document in documents:
                 services.extend(self._native(document, reader))
-            if others:
-                services.extend(load_dialect_documents(others, reader, context))
-            elif not native:
-                problems.error(None, "", "the file holds no YAML document")
         kept = self._unique(services, file, reader)
         self.r.problems.errors.extend(problems.errors)
         self.r.problems.warnings.extend(problems.warnings)

@@ -242,3 +242,20 @@ def test_problems_are_grouped_by_file(tmp_path: Path) -> None:
     main = _main(tmp_path, "[slos/*.yml]", padding + "storage: {resolution: 7s}\n")
     files = [problem.file for problem in _problems(main)]
     assert files == [str(main), str(tmp_path / "slos" / "a.yml"), str(tmp_path / "slos" / "b.yml")]
+
+
+def test_empty_included_file_is_an_error(tmp_path: Path) -> None:
+    """An included file with no document is reported, not silently skipped."""
+    _write(tmp_path / "slos" / "empty.yml", "# nothing yet\n")
+    (problem,) = _problems(_main(tmp_path, "[slos/*.yml]"))
+    assert problem.file == str(tmp_path / "slos" / "empty.yml")
+    assert problem.reason == "the file is empty; expected SLO documents"
+
+
+def test_native_document_cannot_be_mixed_into_an_included_dialect_file(tmp_path: Path) -> None:
+    """In an included file too, a native document among Sloth documents is an error."""
+    text = SLOTH.format(service="a") + "---\n" + NATIVE_SERVICES.format(service="n")
+    _write(tmp_path / "slos" / "mixed.yml", text)
+    (problem,) = _problems(_main(tmp_path, "[slos/*.yml]"))
+    assert problem.path == "documents[1]"
+    assert "cannot be mixed with other dialects" in problem.reason
