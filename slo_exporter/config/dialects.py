@@ -48,6 +48,9 @@ DialectLoader = Callable[[Sequence[Document], Reader, Context], list[model.Servi
 #: dialect name -> loader; each dialect is registered by the config package (``__init__``)
 DIALECTS: dict[str, DialectLoader] = {}
 
+#: the OpenSLO versions the OpenSLO dialect reads; v1alpha (which Sloth reads) is not one
+OPENSLO_VERSIONS = ("openslo/v1", "openslo.com/v2alpha")
+
 #: the keys that mark a document as not native
 MARKERS = ("apiVersion", "version", "kind")
 
@@ -77,7 +80,7 @@ def detect(document: Document) -> str | None:
         return None
     if version == "prometheus/v1" or (api_version or "").startswith("sloth.slok.dev/"):
         return "sloth"
-    if (api_version or "").startswith(("openslo/", "openslo.com/")):
+    if api_version in OPENSLO_VERSIONS:
         return "openslo"
     if (api_version or "").startswith("pyrra.dev/"):
         return "pyrra"

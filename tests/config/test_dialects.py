@@ -75,6 +75,7 @@ def _detect(text: str) -> str | None:
         ("apiVersion: openslo/v1\nkind: SLO\n", "openslo"),
         ("apiVersion: openslo.com/v2alpha\nkind: SLO\n", "openslo"),
         ("apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n", "pyrra"),
+        ("apiVersion: openslo/v1alpha\nkind: SLO\n", "unknown"),
         ("kind: Deployment\n", "unknown"),
     ],
 )
