@@ -12,6 +12,7 @@ dialect framework hands it composed documents and collects the services.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,6 +111,23 @@ def _ratio(r: Reader, node: Node, path: str) -> Decimal:
     if not Decimal(0) < value < Decimal(1) and value != Decimal(1):
         raise _Reject(node, path, f"must be a ratio in (0, 1], got {text}")
     return value
+
+
+def _bool(r: Reader, node: Node, path: str) -> bool:
+    value = r.construct(node) if isinstance(node, ScalarNode) else None
+    if not isinstance(value, bool):
+        raise _Reject(node, path, f"must be true or false, got {describe(node)}")
+    return value
+
+
+def _number(r: Reader, node: Node, path: str) -> float:
+    value = r.construct(node) if isinstance(node, ScalarNode) else None
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value) if abs(value) < 1e300 else math.inf
+    if not math.isfinite(number):
+        raise _Reject(node, path, f"must be a finite number, got {describe(node)}")
+    return number
 
 
 def _duration(text: str) -> tuple[int, str] | None:
@@ -238,7 +256,7 @@ class _Loader:
         if obj.kind == "SLI":
             self._sli(spec, path, None, top["spec"], path)
         elif obj.kind == "AlertCondition":
-            self._condition(spec, path, None)
+            self._condition(top["spec"], spec, path, None)
         else:
             self._policy(spec, path, None, obj.version)
 
@@ -401,9 +419,7 @@ class _Loader:
                           f"must be an OpenSLO duration such as 28d, 1w, 1M or 1Q, got {text!r}")
         count, unit = parsed
         rolling_node = _need(fields, wnode, wpath, "isRolling")
-        rolling = self.r.boolean(rolling_node, join(wpath, "isRolling"))
-        if rolling is None:
-            raise _Reject(rolling_node, join(wpath, "isRolling"), "must be true or false")
+        rolling = _bool(self.r, rolling_node, join(wpath, "isRolling"))
         if rolling:
             if unit not in _FIXED:
                 raise _Reject(duration_node, join(wpath, "duration"),
@@ -465,12 +481,10 @@ class _Loader:
                           "a raw ratio metric is a precomputed ratio without event counts; "
                           "the exporter counts good and total events, so give good (or bad) "
                           "and total queries")
-        if "counter" in fields:
-            counter = self.r.boolean(fields["counter"], join(path, "counter"))
-            if counter is False:
-                raise _Reject(fields["counter"], join(path, "counter"),
-                              "counter: false (gauge values) is not supported; the queries must "
-                              "count events")
+        if "counter" in fields and not _bool(self.r, fields["counter"], join(path, "counter")):
+            raise _Reject(fields["counter"], join(path, "counter"),
+                          "counter: false (gauge values) is not supported; the queries must "
+                          "count events")
         if ("good" in fields) == ("bad" in fields):
             raise _Reject(node, path, "give exactly one of 'good' and 'bad', with 'total'")
         total = self._query(_need(fields, node, path, "total"), join(path, "total"))
@@ -545,8 +559,8 @@ class _Loader:
                           f"op {op!r} cannot be read from histogram buckets, which count "
                           "observations at or under a boundary; use lte")
         value_node = _need(objective, objective_node, objective_path, "value")
-        value = self.r.number(value_node, join(objective_path, "value"))
-        if value is None or value <= 0:
+        value = _number(self.r, value_node, join(objective_path, "value"))
+        if value <= 0:
             raise _Reject(value_node, join(objective_path, "value"), "must be a number above 0")
         return model.LatencySLI(histogram=model.Selector(selector_text(base, matchers)),
                                 threshold=value)
@@ -618,28 +632,29 @@ class _Loader:
             for index, item in enumerate(node.value):
                 item_path = f"{join(path, key)}[{index}]"
                 fields = _entries(self.r, item, item_path)
+                owner, owner_path = item, item_path
                 if ref in fields:
                     obj = self._ref(kind, fields[ref], join(item_path, ref))
-                    spec_node = _need(_entries(self.r, obj.node, obj.path), obj.node, obj.path,
-                                      "spec")
-                    target, target_path = _entries(self.r, spec_node, join(obj.path, "spec")), \
-                        join(obj.path, "spec")
-                else:
-                    target, target_path = self._inline(item, item_path, kind, version)
+                    owner, owner_path = obj.node, obj.path
+                spec_node = _need(_entries(self.r, owner, owner_path), owner, owner_path, "spec")
+                target_path = join(owner_path, "spec")
+                target = _entries(self.r, spec_node, target_path)
+                if ref not in fields:
+                    self._object(item, item_path, top_level=False, kind=kind, version=version)
                 if check is not None:
-                    check(target, target_path, period)
+                    check(spec_node, target, target_path, period)
                 # notification targets are informational: Alertmanager routes the alerts
 
-    def _condition(self, spec: dict[str, Node], path: str, period: model.Period | None) -> None:
+    def _condition(
+        self, spec_node: Node, spec: dict[str, Node], path: str, period: model.Period | None
+    ) -> None:
         """A burn-rate condition must be one of the built-in alert windows.
 
         ``lookbackWindow`` is the long window, ``alertAfter`` the short one and
         ``threshold`` the burn rate, which depends on the SLO period, so it is
         checked only when ``period`` is given.
         """
-        node = spec.get("condition")
-        if node is None:
-            raise _Reject(next(iter(spec.values())), path, "missing required key 'condition'")
+        node = _need(spec, spec_node, path, "condition")
         cpath = join(path, "condition")
         fields = _entries(self.r, node, cpath)
         kind = _text(self.r, _need(fields, node, cpath, "kind"), join(cpath, "kind"))
@@ -654,8 +669,8 @@ class _Loader:
                               join(cpath, "lookbackWindow"))
         short = _fixed_seconds(self.r, _need(fields, node, cpath, "alertAfter"),
                                join(cpath, "alertAfter"))
-        threshold = self.r.number(_need(fields, node, cpath, "threshold"),
-                                  join(cpath, "threshold"))
+        threshold = _number(self.r, _need(fields, node, cpath, "threshold"),
+                            join(cpath, "threshold"))
         pairs = [(w.long, w.short) for w in ALERT_WINDOWS]
         if (long, short) not in pairs:
             raise _Reject(node, cpath,
@@ -669,7 +684,7 @@ class _Loader:
             for w in ALERT_WINDOWS if w.long <= period.longest)
         for window in ALERT_WINDOWS:
             factor = alert_factor(window.budget_fraction, period.longest, window.long)
-            if (window.long, window.short) == (long, short) and threshold is not None \
+            if (window.long, window.short) == (long, short) \
                     and abs(threshold - factor) <= 1e-9 * factor and window.long <= period.longest:
                 return
         raise _Reject(node, cpath,

@@ -9,8 +9,11 @@ from __future__ import annotations
 import textwrap
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config import nodes
@@ -510,3 +513,43 @@ def test_unknown_version_or_kind_is_located(head: str, reason: str) -> None:
     [error] = _errors(text + "\n---\n" + _slo())
     assert error.startswith(f"slos.yaml:{1 if key == 'apiVersion' else 2}: document[0].{key}")
     assert reason in error
+
+
+HOSTILE = ("[]", "{}", "null", "'x'", "-1", "0", "[{}]", "true", "1M")
+
+
+def _value_slots(node: Node) -> list[tuple[list[Any], int, int | None]]:
+    """Every mapping value and list item under ``node``: (container, index, pair slot)."""
+    slots: list[tuple[list[Any], int, int | None]] = []
+    if isinstance(node, MappingNode):
+        for index, (_key, value) in enumerate(node.value):
+            slots.append((node.value, index, 1))
+            slots.extend(_value_slots(value))
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            slots.append((node.value, index, None))
+            slots.extend(_value_slots(item))
+    return slots
+
+
+def test_any_value_in_any_field_gives_problems_never_a_traceback() -> None:
+    """Each value of a full SLO (with policy and target) replaced by each hostile
+    value either loads or reports problems; the loader raises nothing."""
+    text = TARGET + _slo(_policy(
+        "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}"),
+        method="Timeslices",
+        objectives="objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 5m}]")
+    hostile = [yaml.compose(value) for value in HOSTILE]
+    problems = Problems("slos.yaml")
+    documents = nodes.compose(text, problems)
+    assert documents is not None
+    tried = 0
+    for container, index, pair in [s for d in documents for s in _value_slots(d.root)]:
+        original = container[index]
+        for value in hostile:  # the loader never changes nodes, so one copy serves
+            container[index] = value if pair is None else (original[0], value)
+            services(documents, Reader(Problems("slos.yaml")),
+                     Context("slos.yaml", model.StorageConfig()))
+            tried += 1
+        container[index] = original
+    assert tried > 500  # every slot of the SLO, policy and target, nine values each
