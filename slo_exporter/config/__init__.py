@@ -8,26 +8,48 @@ land as sibling modules of ``native``:
 - ``fields``: typed, bounded readers over nodes (no schema);
 - ``text``, ``promql``: grammar of hosts, URLs, headers, labels and selectors;
 - ``httpclient``: the headers/auth/TLS block every HTTP client shares;
-- ``native``, ``native_probes``: the native schema.
+- ``native``, ``native_probes``: the native schema;
+- ``dialects``: recognising a document's dialect and the native ``include:``;
+- ``sloth`` (and ``openslo``): the other dialects, each into native services.
+
+A top-level file that is not native (a Sloth or OpenSLO file given straight
+to ``check``) is loaded by its dialect with default settings.
 
 Relative file paths in the config (``ca_file``, ``password_file``,
 ``bearer_token_file``, ...) are resolved against the directory of the config
 file, as Prometheus does, so a config and its secrets can move together.
 
 Whatever the input, the public functions raise nothing but ``ConfigError``.
-Must not do I/O beyond reading the config file itself: referenced files are
+Must not do I/O beyond reading the config file itself and the files its
+``include:`` names: referenced files are
 only checked when they are used, so a config can be validated on a machine
 that does not hold the secrets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from yaml.nodes import Node
+
 from slo_exporter import model
+from slo_exporter.config import sloth
+from slo_exporter.config.dialects import (
+    DIALECTS,
+    Context,
+    Includer,
+    Origin,
+    detect,
+    load_dialect_documents,
+)
 from slo_exporter.config.fields import Reader
 from slo_exporter.config.native import NativeLoader
-from slo_exporter.config.nodes import compose_single, is_null, read_file
+from slo_exporter.config.nodes import Document, compose, is_null, read_file
 from slo_exporter.config.problems import ConfigWarning, Problems
 from slo_exporter.errors import ConfigError
+
+# every dialect loader, by the name ``dialects.detect`` gives its documents
+DIALECTS["sloth"] = sloth.load
 
 __all__ = ["ConfigWarning", "format_problems", "load_config", "parse_config"]
 
@@ -63,18 +85,70 @@ def parse_config(
 
 def _parse(text: str, problems: Problems) -> model.Config | None:
     try:
-        root = compose_single(text, problems)
+        documents = compose(text, problems)
         if problems.errors:
             return None
-        if root is None or is_null(root):
+        if not documents or (len(documents) == 1 and is_null(documents[0].root)):
             problems.error(1, "", "the file is empty; expected a 'services' list")
             return None
-        return NativeLoader(Reader(problems)).config(root)
+        reader = Reader(problems)
+        if any(detect(document) is not None for document in documents):
+            return _dialect_config(documents, reader)
+        if len(documents) > 1:
+            problems.error(
+                documents[1].start_line,
+                "",
+                f"invalid YAML: expected a single document in the stream on line "
+                f"{documents[0].start_line}, but found another document",
+            )
+            return None
+        return NativeLoader(reader, _includer(reader)).config(documents[0].root)
     except RecursionError:
         # a last line of defence: nesting is bounded in nodes, but a regular
         # expression or a future reader could still recurse too deeply
         problems.error(None, "", "the file is nested too deeply to be read")
         return None
+
+
+def _dialect_config(documents: list[Document], reader: Reader) -> model.Config | None:
+    """A config of one dialect file with the default settings (``check sloth.yml``)."""
+    storage = model.StorageConfig()
+    services = load_dialect_documents(documents, reader, Context(reader.file, storage))
+    taken: dict[str, int] = {}
+    for service in services:
+        if service.name in taken:
+            reader.problems.error(None, "", f"duplicate service name {service.name!r}")
+        taken[service.name] = 1
+    if reader.problems.errors or not services:
+        return None
+    return model.Config(services=tuple(services), storage=storage, source_file=reader.file)
+
+
+def _includer(
+    reader: Reader,
+) -> Callable[
+    [Node, str, model.StorageConfig, tuple[model.Service, ...]], tuple[model.Service, ...] | None
+]:
+    """Reads a native config's ``include:`` list against the services it defines itself."""
+
+    def include(
+        node: Node, path: str, storage: model.StorageConfig, own: tuple[model.Service, ...]
+    ) -> tuple[model.Service, ...] | None:
+        taken = {service.name: Origin(reader.file, None, "services") for service in own}
+        return Includer(reader, storage, _native_services, taken).include(node, path)
+
+    return include
+
+
+def _native_services(
+    node: Node, path: str, reader: Reader, storage: model.StorageConfig
+) -> tuple[model.Service, ...] | None:
+    """The ``services`` list of a native included file, judged by the including storage."""
+    loader = NativeLoader(reader)
+    loader._storage = storage
+    services = loader.services(node, path)
+    loader.slm.check_references()
+    return services
 
 
 def format_problems(err: ConfigError) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -77,8 +78,18 @@ def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
 class NativeLoader:
     """Reads one native config document; problems go to the reader's list."""
 
-    def __init__(self, reader: Reader) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        include: Callable[
+            [Node, str, model.StorageConfig, tuple[model.Service, ...]],
+            tuple[model.Service, ...] | None,
+        ]
+        | None = None,
+    ) -> None:
         self.r = reader
+        #: reads an ``include:`` list (the config package does the file I/O); None: not allowed
+        self._include = include
         self._storage = model.StorageConfig()
         #: False when storage.resolution is invalid, so windows are not judged by it
         self._resolution_known = True
@@ -104,8 +115,8 @@ class NativeLoader:
                 "services",
                 "maintenance",
                 "grafana_url",
+                "include",
             ),
-            required=("services",),
             ignore=lambda key: key.startswith("x-"),
         )
         if top is None:
@@ -122,6 +133,17 @@ class NativeLoader:
         )
         interval_s = 30.0 if interval is None else interval
         services = top.read("services", self.services)
+        if top.get("services") is None and top.get("include") is None:
+            self.r.report(root, "", "missing required key 'services'")
+        if top.get("include") is not None:
+            if self._include is None:
+                top.report("include", "an included file cannot include other files")
+                return None
+            own = services or ()
+            included = self._include(top.at("include"), top.key_path("include"), storage, own)
+            if included is None or (services is None and top.get("services") is not None):
+                return None
+            services = own + included
         maintenance = top.read("maintenance", self.slm.maintenance)
         grafana_url = top.read("grafana_url", self.slm.grafana_url)
         self.slm.check_references()
@@ -415,9 +437,7 @@ class NativeLoader:
         """The rolling ``window`` or the ``calendar`` period: exactly one of them."""
         has_window, has_calendar = fields.has("window"), fields.has("calendar")
         if has_window and has_calendar:
-            fields.report(
-                "calendar", "give either 'window' (rolling) or 'calendar', not both"
-            )
+            fields.report("calendar", "give either 'window' (rolling) or 'calendar', not both")
             return None
         if not has_window and not has_calendar:
             self.r.report(
