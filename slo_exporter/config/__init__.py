@@ -33,7 +33,7 @@ from collections.abc import Callable
 from yaml.nodes import Node
 
 from slo_exporter import model
-from slo_exporter.config import sloth
+from slo_exporter.config import openslo, sloth
 from slo_exporter.config.dialects import (
     DIALECTS,
     Context,
@@ -50,6 +50,7 @@ from slo_exporter.errors import ConfigError
 
 # every dialect loader, by the name ``dialects.detect`` gives its documents
 DIALECTS["sloth"] = sloth.load
+DIALECTS["openslo"] = openslo.services
 
 __all__ = ["ConfigWarning", "format_problems", "load_config", "parse_config"]
 

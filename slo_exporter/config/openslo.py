@@ -23,6 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config import nodes
+from slo_exporter.config.dialects import Context, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
 from slo_exporter.config.promql import parse_selector, selector_text
@@ -42,14 +43,6 @@ _DURATION = re.compile(r"([1-9][0-9]{0,5})(m|h|d|w|M|Q|Y)")
 _FIXED = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _CALENDAR = {"w": "week", "M": "month", "Q": "quarter"}
 _SLUG = re.compile(r"[^a-z0-9]+")
-
-
-@dataclass(frozen=True)
-class Context:
-    """Where the documents came from and the including config's storage."""
-
-    file: str
-    storage: model.StorageConfig
 
 
 @dataclass(frozen=True)
@@ -192,7 +185,7 @@ class _Loader:
     # --------------------------------------------------------- collecting
 
     def _collect(self, document: nodes.Document) -> None:
-        path = f"document[{document.index}]"
+        path = document_path(document)
         root = document.root
         items: list[tuple[Node, str]]
         if isinstance(root, SequenceNode):

@@ -16,10 +16,12 @@ import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from slo_exporter import model
-from slo_exporter.config import nodes
+from slo_exporter.config import load_config, nodes
+from slo_exporter.config.dialects import Context
 from slo_exporter.config.fields import Reader
-from slo_exporter.config.openslo import Context, services
+from slo_exporter.config.openslo import services
 from slo_exporter.config.problems import Problems, ordered
+from slo_exporter.errors import ConfigError
 
 CONFORMANCE = Path(__file__).parent.parent / "fixtures" / "conformance" / "openslo"
 DAY = 86400.0
@@ -82,77 +84,77 @@ def _slo(spec: str = "", *, window: str = "", objectives: str = "", indicator: s
 #: reasons (field path and reason text) it is rejected for.
 OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "go-sdk-v1/alert_conditions.yaml": ([], [
-        ("document[0][0].spec.condition.op", "op 'lte' cannot map"),
-        ("document[0][1].spec.condition", "built-in alert window pair"),
+        ("documents[0][0].spec.condition.op", "op 'lte' cannot map"),
+        ("documents[0][1].spec.condition", "built-in alert window pair"),
     ]),
     "go-sdk-v1/alert_notification_targets.yaml": ([], []),
     "go-sdk-v1/alert_policies.yaml": ([], [
-        ("document[0][0].spec.conditions[0].conditionRef",
+        ("documents[0][0].spec.conditions[0].conditionRef",
          "unknown AlertCondition 'cpu-usage-breach'"),
-        ("document[0][1].spec.notificationTargets[0].targetRef",
+        ("documents[0][1].spec.notificationTargets[0].targetRef",
          "unknown AlertNotificationTarget 'on-call-pd-notification'"),
-        ("document[0][2].spec.conditions[0].conditionRef",
+        ("documents[0][2].spec.conditions[0].conditionRef",
          "unknown AlertCondition 'cpu-usage-breach'"),
     ]),
     "go-sdk-v1/data_sources.yaml": ([], []),
     "go-sdk-v1/services.yaml": ([], [
-        ("document[0][1]", "duplicate Service 'example-service'"),
+        ("documents[0][1]", "duplicate Service 'example-service'"),
     ]),
     "go-sdk-v1/slis.yaml": ([], [
-        ("document[0][0].spec.ratioMetric.total.metricSource",
+        ("documents[0][0].spec.ratioMetric.total.metricSource",
          "data source type 'Datadog' cannot be read"),
-        ("document[0][1].spec.ratioMetric.counter", "counter: false"),
-        ("document[0][2].spec.ratioMetric.raw", "raw ratio metric"),
-        ("document[0][3].spec.thresholdMetric.metricSource.spec.query",
+        ("documents[0][1].spec.ratioMetric.counter", "counter: false"),
+        ("documents[0][2].spec.ratioMetric.raw", "raw ratio metric"),
+        ("documents[0][3].spec.thresholdMetric.metricSource.spec.query",
          "an expression without a window cannot be turned into event counts"),
     ]),
     "go-sdk-v1/slos.yaml": ([], [
-        ("document[0][0].spec.timeWindow[0].calendar.startTime",
+        ("documents[0][0].spec.timeWindow[0].calendar.startTime",
          "not the start of a calendar week: periods start at local midnight"),
     ]),
     "go-sdk-v2alpha/alert_conditions.yaml": ([], [
-        ("document[0][0].spec.condition.op", "op 'lte' cannot map"),
-        ("document[0][1].spec.condition", "built-in alert window pair"),
+        ("documents[0][0].spec.condition.op", "op 'lte' cannot map"),
+        ("documents[0][1].spec.condition", "built-in alert window pair"),
     ]),
     "go-sdk-v2alpha/alert_notification_targets.yaml": ([], []),
     "go-sdk-v2alpha/alert_policies.yaml": ([], [
-        ("document[0][0].spec.conditions[0].conditionRef",
+        ("documents[0][0].spec.conditions[0].conditionRef",
          "unknown AlertCondition 'cpu-usage-breach'"),
-        ("document[0][1].spec.notificationTargets[0].targetRef",
+        ("documents[0][1].spec.notificationTargets[0].targetRef",
          "unknown AlertNotificationTarget 'on-call-pd-notification'"),
-        ("document[0][2].spec.conditions[0].conditionRef",
+        ("documents[0][2].spec.conditions[0].conditionRef",
          "unknown AlertCondition 'cpu-usage-breach'"),
     ]),
     "go-sdk-v2alpha/data_sources.yaml": ([], []),
     "go-sdk-v2alpha/services.yaml": ([], [
-        ("document[0][1]", "duplicate Service 'example-service'"),
+        ("documents[0][1]", "duplicate Service 'example-service'"),
     ]),
     "go-sdk-v2alpha/slis.yaml": ([], [
-        ("document[0][0].spec.ratioMetric.total.dataSourceRef",
+        ("documents[0][0].spec.ratioMetric.total.dataSourceRef",
          "unknown DataSource 'my-datadog'"),
-        ("document[0][1].spec.ratioMetric.counter", "counter: false"),
-        ("document[0][2].spec.ratioMetric.raw", "raw ratio metric"),
-        ("document[0][3].spec.thresholdMetric.dataSourceRef",
+        ("documents[0][1].spec.ratioMetric.counter", "counter: false"),
+        ("documents[0][2].spec.ratioMetric.raw", "raw ratio metric"),
+        ("documents[0][3].spec.thresholdMetric.dataSourceRef",
          "unknown DataSource 'my-prometheus'"),
-        ("document[0][4].spec.thresholdMetric.spec.query",
+        ("documents[0][4].spec.thresholdMetric.spec.query",
          "an expression without a window cannot be turned into event counts"),
     ]),
     "go-sdk-v2alpha/slos.yaml": ([], [
-        ("document[0][0].spec.timeWindow[0].calendar.startTime",
+        ("documents[0][0].spec.timeWindow[0].calendar.startTime",
          "not the start of a calendar week: periods start at local midnight"),
     ]),
     "spec-examples/budgeting-method__occurences-slo.yaml": ([], [
-        ("document[0].spec.indicator.spec.thresholdMetric.metricSource",
+        ("documents[0].spec.indicator.spec.thresholdMetric.metricSource",
          "data source type 'Any' cannot be read; only Prometheus is"),
     ]),
     "spec-examples/budgeting-method__ratio-timeslices.yaml": ([], [
-        ("document[0].spec.budgetingMethod", "RatioTimeslices"),
+        ("documents[0].spec.budgetingMethod", "RatioTimeslices"),
     ]),
     "spec-examples/budgeting-method__timeslices-slo.yaml": ([], [
-        ("document[0].spec.timeWindow[0].duration", "got '1m' (m is minutes, M months)"),
+        ("documents[0].spec.timeWindow[0].duration", "got '1m' (m is minutes, M months)"),
     ]),
     "spec-examples/treat-low-traffic-as-equally-important__timeslices-slo.yaml": ([], [
-        ("document[0].spec.timeWindow[0].calendar.startTime",
+        ("documents[0].spec.timeWindow[0].calendar.startTime",
          "not the start of a calendar week"),
     ]),
 }
@@ -188,11 +190,11 @@ def test_examples_of_one_version_resolve_across_files() -> None:
                                     "alert_notification_targets.yaml"))
     _found, problems = _load(text)
     assert [(p.path, p.reason.split(":")[0]) for p in ordered(problems.errors)] == [
-        ("document[0][0].spec.condition.op",
+        ("documents[0][0].spec.condition.op",
          "a burn-rate alert fires above its threshold; op 'lte' cannot map"),
-        ("document[0][1].spec.condition", "lookbackWindow/alertAfter must be a built-in alert "
+        ("documents[0][1].spec.condition", "lookbackWindow/alertAfter must be a built-in alert "
          "window pair (1h/5m, 6h/30m, 1d/2h or 3d/6h)"),
-        ("document[1][1].spec.notificationTargets[0].targetRef",
+        ("documents[1][1].spec.notificationTargets[0].targetRef",
          "unknown AlertNotificationTarget 'on-call-pd-notification'"),
     ]
 
@@ -288,7 +290,7 @@ def test_unknown_reference_is_a_located_error() -> None:
     _found, problems = _load(text)
     [problem] = problems.errors
     assert (problem.file, problem.line, problem.path) == (
-        "slos.yaml", 12, "document[1].spec.indicatorRef")
+        "slos.yaml", 12, "documents[1].spec.indicatorRef")
     assert problem.reason == "unknown SLI 'nowhere': no document defines it"
 
 
@@ -305,7 +307,7 @@ def test_labels_become_slo_labels_and_invalid_names_warn() -> None:
     [service] = _ok(_slo().replace("env: prod}", "env: prod, bad-name: x}"))
     assert dict(service.slos[0].labels) == {"env": "prod", "team": "shop,web"}
     _found, problems = _load(_slo().replace("env: prod}", "env: prod, bad-name: x}"))
-    assert [w.path for w in problems.warnings] == ["document[0].metadata.labels.bad-name"]
+    assert [w.path for w in problems.warnings] == ["documents[0].metadata.labels.bad-name"]
 
 
 def test_threshold_metric_on_histogram_bucket_maps_to_latency() -> None:
@@ -399,7 +401,7 @@ def test_calendar_window_maps_to_calendar_period(
 def test_time_windows_the_model_cannot_hold_are_rejected(window: str, reason: str) -> None:
     """Months and quarters are calendar units, never 30 or 90 days; years do not exist."""
     [error] = _errors(_slo(window=f"timeWindow: [{window}]"))
-    assert "document[0].spec.timeWindow[0]" in error
+    assert "documents[0].spec.timeWindow[0]" in error
     assert reason in error
 
 
@@ -456,7 +458,7 @@ def test_burn_rate_condition_matching_a_catalog_pair_is_accepted() -> None:
 def test_burn_rate_condition_outside_the_catalog_is_rejected(condition: str, reason: str) -> None:
     """A condition that is no built-in alert window is a located error, never dropped."""
     [error] = _errors(TARGET + _slo(_policy(condition)))
-    assert "document[1].spec.alertPolicies[0].spec.conditions[0].spec.condition" in error
+    assert "documents[1].spec.alertPolicies[0].spec.conditions[0].spec.condition" in error
     assert reason in error
 
 
@@ -511,7 +513,7 @@ def test_unknown_version_or_kind_is_located(head: str, reason: str) -> None:
     text = "\n".join(line if not line.startswith(key) else head.strip()
                      for line in text.splitlines())
     [error] = _errors(text + "\n---\n" + _slo())
-    assert error.startswith(f"slos.yaml:{1 if key == 'apiVersion' else 2}: document[0].{key}")
+    assert error.startswith(f"slos.yaml:{1 if key == 'apiVersion' else 2}: documents[0].{key}")
     assert reason in error
 
 
@@ -553,3 +555,39 @@ def test_any_value_in_any_field_gives_problems_never_a_traceback() -> None:
             tried += 1
         container[index] = original
     assert tried > 500  # every slot of the SLO, policy and target, nine values each
+
+
+# ------------------------------------------------------ through the config
+
+
+def test_an_openslo_file_loads_as_a_config(tmp_path: Path) -> None:
+    """``check slos.yaml`` on an OpenSLO file gives its services with default settings."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(_slo())
+    config = load_config(str(path))
+    assert [slo.key for slo in config.slos] == ["web-shop/availability"]
+
+
+def test_a_native_config_includes_openslo_files(tmp_path: Path) -> None:
+    """An included OpenSLO file is judged by the including storage: a 90 s
+    slice fits 30 s buckets (90 = 3 * 30) and is mapped."""
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "shop.yaml").write_text(_slo(method="Timeslices", objectives=(
+        "objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 90m}]")))
+    main = tmp_path / "config.yaml"
+    main.write_text("storage: {resolution: 30s}\ninclude: ['slos/*.yaml']\n")
+    config = load_config(str(main))
+    [slo] = config.slos
+    assert slo.budgeting.timeslices == model.Timeslices(5400.0, Decimal("0.95"))
+
+
+def test_a_problem_in_an_included_openslo_file_names_that_file(tmp_path: Path) -> None:
+    """The error names the included file, its line, the document and the field."""
+    (tmp_path / "shop.yaml").write_text(_slo(method="RatioTimeslices"))
+    main = tmp_path / "config.yaml"
+    main.write_text("include: ['shop.yaml']\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(main))
+    [problem] = err.value.problems
+    assert (problem.file, problem.line, problem.path) == (
+        str(tmp_path / "shop.yaml"), 18, "documents[0].spec.budgetingMethod")
