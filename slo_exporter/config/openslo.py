@@ -29,6 +29,7 @@ from slo_exporter.config.nodes import describe, is_null
 from slo_exporter.config.promql import parse_selector, selector_text
 from slo_exporter.config.slm import OBJECT_NAME
 from slo_exporter.config.text import label_name_problem
+from slo_exporter.durations import format_duration
 from slo_exporter.model.alerting import ALERT_WINDOWS
 from slo_exporter.model.calendar import get_zone
 from slo_exporter.slomath import alert_factor
@@ -672,7 +673,7 @@ class _Loader:
         if period is None:
             return
         catalog = ", ".join(
-            f"{w.long / 3600:g}h/{w.short / 60:g}m at "
+            f"{format_duration(w.long)}/{format_duration(w.short)} at "
             f"{alert_factor(w.budget_fraction, period.longest, w.long):g}"
             for w in ALERT_WINDOWS if w.long <= period.longest)
         for window in ALERT_WINDOWS:

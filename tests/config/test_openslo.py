@@ -6,6 +6,7 @@ path, reason), never approximated or dropped.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from decimal import Decimal
 from pathlib import Path
@@ -449,7 +450,7 @@ def test_burn_rate_condition_matching_a_catalog_pair_is_accepted() -> None:
 
 @pytest.mark.parametrize(("condition", "reason"), [
     ("{kind: burnrate, op: gt, threshold: 14.4, lookbackWindow: 1h, alertAfter: 5m}",
-     "for this SLO period they are: 1h/5m at 13.44, 6h/30m at 5.6, 24h/120m at 2.8"),
+     "for this SLO period they are: 1h/5m at 13.44, 6h/30m at 5.6, 1d/2h at 2.8"),
     ("{kind: burnrate, op: gt, threshold: 2, lookbackWindow: 2h, alertAfter: 5m}",
      "built-in alert window pair"),
     ("{kind: burnrate, op: lt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}",
@@ -591,3 +592,13 @@ def test_a_problem_in_an_included_openslo_file_names_that_file(tmp_path: Path) -
     [problem] = err.value.problems
     assert (problem.file, problem.line, problem.path) == (
         str(tmp_path / "shop.yaml"), 18, "documents[0].spec.budgetingMethod")
+
+
+def test_readme_openslo_example_loads() -> None:
+    """The README's OpenSLO example maps to a monthly SLO with 5-minute slices."""
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
+    block = re.findall(r"```yaml\n(apiVersion: openslo/v1\n.*?)```", readme, flags=re.S)
+    [service] = _ok(block[0])
+    [slo] = service.slos
+    assert slo.period == model.CalendarPeriod("month", "Europe/Berlin")
+    assert slo.budgeting.timeslices == model.Timeslices(300.0, Decimal("0.95"))
