@@ -300,10 +300,12 @@ class _Loader:
             raise _Reject(spec[service_key], join(spec_path, service_key),
                           f"{service!r} is not a valid service name")
         indicator_key, ref_key = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
-        if any("compositeWeight" in _entries(self.r, o, spec_path)
+        composite_keys = ("compositeWeight", "indicator", "indicatorRef")
+        if any(key in _entries(self.r, o, spec_path) for key in composite_keys
                for o in self._objective_nodes(spec, spec_node, spec_path)):
             raise _Reject(spec_node, spec_path,
-                          "composite SLOs (objectives with compositeWeight) are not supported: "
+                          "composite SLOs (objectives with their own indicator or a "
+                          "compositeWeight) are not supported: "
                           "OpenSLO gives the composite no target of its own; write a native "
                           "composite SLI instead")
         sli_spec, sli_path = self._inline_or_ref(

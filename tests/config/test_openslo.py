@@ -414,11 +414,15 @@ def test_several_objectives_become_one_slo_each() -> None:
         ("availability-internal-objective", 0.995), ("availability-1", 0.99)]
 
 
-def test_composite_objectives_are_rejected_with_reason() -> None:
-    """Objectives with compositeWeight give the composite no target of its own."""
-    [error] = _errors(_slo(objectives=(
-        "objectives: [{target: 0.99, compositeWeight: 2}, {target: 0.9, compositeWeight: 1}]")))
-    assert "composite SLOs (objectives with compositeWeight) are not supported" in error
+@pytest.mark.parametrize("objectives", [
+    "objectives: [{target: 0.99, compositeWeight: 2}, {target: 0.9, compositeWeight: 1}]",
+    "objectives: [{target: 0.99, indicatorRef: a}, {target: 0.9, indicatorRef: b}]",
+])
+def test_composite_objectives_are_rejected_with_reason(objectives: str) -> None:
+    """Objectives with their own indicator or a weight are a composite, which
+    OpenSLO gives no target of its own; never read as the SLO's indicator."""
+    [error] = _errors(_slo(objectives=objectives))
+    assert "documents[0].spec: composite SLOs (objectives with their own indicator" in error
 
 
 def _policy(condition: str, target: str = "- targetRef: pager") -> str:
