@@ -616,6 +616,13 @@ class _Loader:
     def _policy(
         self, policy: dict[str, Node], path: str, period: model.Period | None, version: str
     ) -> None:
+        breaching = policy.get("alertWhenBreaching")
+        if breaching is not None and not _bool(self.r, breaching, join(path, "alertWhenBreaching")):
+            raise _Reject(breaching, join(path, "alertWhenBreaching"),
+                          "alertWhenBreaching: false cannot map: the built-in burn-rate alerts "
+                          "fire when the budget burns too fast")
+        # alertWhenNoData and alertWhenResolved are informational: every SLO has a
+        # built-in no-data alert, and Alertmanager decides about resolved notifications
         for key, ref, kind, check in (
             ("conditions", "conditionRef", "AlertCondition", self._condition),
             ("notificationTargets", "targetRef", "AlertNotificationTarget", None),

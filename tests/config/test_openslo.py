@@ -606,3 +606,13 @@ def test_readme_openslo_example_loads() -> None:
     [slo] = service.slos
     assert slo.period == model.CalendarPeriod("month", "Europe/Berlin")
     assert slo.budgeting.timeslices == model.Timeslices(300.0, Decimal("0.95"))
+
+
+def test_policy_that_never_alerts_on_breaching_is_rejected() -> None:
+    """alertWhenBreaching: false contradicts the built-in burn-rate alerts."""
+    policy = _policy(
+        "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}",
+    ).replace("      spec:\n          conditions:",
+              "      spec:\n          alertWhenBreaching: false\n          conditions:")
+    [error] = _errors(TARGET + _slo(policy))
+    assert "spec.alertPolicies[0].spec.alertWhenBreaching: alertWhenBreaching: false" in error
