@@ -28,7 +28,8 @@ that does not hold the secrets.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from yaml.nodes import Node
 
@@ -46,7 +47,9 @@ from slo_exporter.config.fields import Reader
 from slo_exporter.config.native import NativeLoader
 from slo_exporter.config.nodes import Document, compose, is_null, read_file
 from slo_exporter.config.problems import ConfigWarning, Problems
-from slo_exporter.errors import ConfigError
+from slo_exporter.errors import ConfigError, ConfigProblem
+
+P = TypeVar("P", bound=ConfigProblem)
 
 # every dialect loader, by the name ``dialects.detect`` gives its documents
 DIALECTS["sloth"] = sloth.load
@@ -76,12 +79,21 @@ def parse_config(
     """Validate config ``text``; ``filename`` is used in messages and to resolve paths."""
     problems = Problems(filename)
     config = _parse(text, problems)
-    problems.raise_if_any()
+    if problems.errors:
+        raise ConfigError(_by_file(problems.errors))
     if config is None:  # pragma: no cover - every None comes with a problem
         raise ConfigError([])
     if warnings is not None:
-        warnings.extend(problems.warnings)
+        warnings.extend(_by_file(problems.warnings))
     return config
+
+
+def _by_file(found: Sequence[P]) -> list[P]:
+    """Problems without repeats, grouped by file (the config first, then included
+    files in reading order), each file's in line order (unlocated ones first)."""
+    unique = list(dict.fromkeys(found))
+    files = list(dict.fromkeys(problem.file for problem in unique))
+    return sorted(unique, key=lambda p: (files.index(p.file), -1 if p.line is None else p.line))
 
 
 def _parse(text: str, problems: Problems) -> model.Config | None:
@@ -145,8 +157,7 @@ def _native_services(
     node: Node, path: str, reader: Reader, storage: model.StorageConfig
 ) -> tuple[model.Service, ...] | None:
     """The ``services`` list of a native included file, judged by the including storage."""
-    loader = NativeLoader(reader)
-    loader._storage = storage
+    loader = NativeLoader(reader, storage=storage)
     services = loader.services(node, path)
     loader.slm.check_references()
     return services

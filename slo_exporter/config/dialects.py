@@ -3,7 +3,8 @@
 Owns the interface every dialect loader implements (``DialectLoader``), the
 registry of loaders (``DIALECTS``), ``detect`` (a document's dialect from its
 ``apiVersion``, ``version`` or ``kind``; native documents have none of them)
-and the reading of included files: globs relative to the including file,
+and the reading of included files: globs relative to the including file
+(a directory stands for its ``*.yaml`` and ``*.yml`` files),
 a bounded number of files, each read through ``nodes.read_file``'s limits,
 every document given to its dialect, duplicate service names across files
 reported with both places.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -142,6 +143,22 @@ def load_dialect_documents(
 
 # ----------------------------------------------------------------- include
 
+#: the files a directory given to ``include:`` stands for (not its subdirectories)
+DIRECTORY_FILES = ("*.yaml", "*.yml")
+
+
+def _expand(paths: Iterator[str]) -> Iterator[str]:
+    """``paths`` with each directory replaced by its YAML files, in name order."""
+    for path in paths:
+        if not os.path.isdir(path):
+            yield path
+            continue
+        inside = (
+            glob.glob(os.path.join(glob.escape(path), pattern)) for pattern in DIRECTORY_FILES
+        )
+        yield from sorted(name for names in inside for name in names)
+
+
 NativeServices = Callable[
     [Node, str, Reader, model.StorageConfig], tuple[model.Service, ...] | None
 ]
@@ -201,7 +218,7 @@ class Includer:
             full = self.r.resolve_path(pattern)
             # iglob: stop reading a huge directory as soon as the cap is passed
             matched = 0
-            for found in glob.iglob(full):
+            for found in _expand(glob.iglob(full)):
                 matched += 1
                 files.setdefault(os.path.normpath(found), None)
                 if len(files) > MAX_INCLUDED_FILES:

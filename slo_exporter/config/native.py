@@ -86,11 +86,13 @@ class NativeLoader:
             tuple[model.Service, ...] | None,
         ]
         | None = None,
+        storage: model.StorageConfig | None = None,
     ) -> None:
         self.r = reader
         #: reads an ``include:`` list (the config package does the file I/O); None: not allowed
         self._include = include
-        self._storage = model.StorageConfig()
+        #: an included file's SLOs are judged by the including config's storage
+        self._storage = storage or model.StorageConfig()
         #: False when storage.resolution is invalid, so windows are not judged by it
         self._resolution_known = True
         #: the node of a valid prometheus.timeout, if one is given
