@@ -26,7 +26,7 @@ from slo_exporter.config import nodes
 from slo_exporter.config.dialects import Context, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
-from slo_exporter.config.promql import parse_selector, selector_text
+from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
 from slo_exporter.config.slm import OBJECT_NAME
 from slo_exporter.config.text import label_name_problem
 from slo_exporter.durations import format_duration
@@ -504,11 +504,20 @@ class _Loader:
         query_node = _need(spec, fields["spec"], join(path, "spec"), "query")
         query_path = join(path, "spec.query")
         text = _text(self.r, query_node, query_path).strip()
+        variables = TEMPLATE_VAR.findall(text)
+        if variables:
+            unknown = sorted({v for v in variables if v != ".window"})
+            if unknown:
+                raise _Reject(query_node, query_path,
+                              f"unknown template variable {{{{{unknown[0][:80]}}}}}; only "
+                              "{{.window}} is supported")
+            problem = unbalanced(text)
+            if problem:
+                raise _Reject(query_node, query_path, f"invalid PromQL template: {problem}")
+            return model.Template(TEMPLATE_VAR.sub("{{.window}}", text))
         try:
             name, matchers = parse_selector(text)
         except ValueError:
-            if "{{.window}}" in text:
-                return model.Template(text)
             raise _Reject(query_node, query_path,
                           "must be a plain series selector (its exact counter increase is "
                           "counted) or PromQL with a {{.window}} placeholder returning the "

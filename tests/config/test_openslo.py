@@ -616,3 +616,30 @@ def test_policy_that_never_alerts_on_breaching_is_rejected() -> None:
               "      spec:\n          alertWhenBreaching: false\n          conditions:")
     [error] = _errors(TARGET + _slo(policy))
     assert "spec.alertPolicies[0].spec.alertWhenBreaching: alertWhenBreaching: false" in error
+
+
+@pytest.mark.parametrize(("query", "result"), [
+    ("sum(increase(ok_total[{{ .window }}]))", "sum(increase(ok_total[{{.window}}]))"),
+    ("sum(increase(ok_total[{{.range}}]))", "unknown template variable {{.range}}"),
+    ("sum(increase(ok_total[{{.window}}])", "invalid PromQL template"),
+])
+def test_window_templates_follow_the_native_rules(query: str, result: str) -> None:
+    """{{ .window }} is one spelling of {{.window}}; other variables and unbalanced PromQL fail."""
+    indicator = f"""\
+    indicator:
+      metadata: {{name: ok}}
+      spec:
+        ratioMetric:
+          good: {{metricSource: {{type: Prometheus, spec: {{query: '{query}'}}}}}}
+          total: {{metricSource: {{type: Prometheus, spec: {{query: all_total}}}}}}
+    """
+    found, problems = _load(_slo(indicator=indicator))
+    if found:
+        sli = found[0].slos[0].sli
+        assert isinstance(sli, model.RatioSLI)
+        assert sli.good == model.Template(result)
+    else:
+        [problem] = problems.errors
+        assert problem.path == "documents[0].spec.indicator.spec.ratioMetric.good.metricSource" \
+            ".spec.query"
+        assert result in problem.reason
