@@ -1,0 +1,721 @@
+"""The OpenSLO dialect: ``openslo/v1`` (and ``openslo.com/v2alpha``) documents -> services.
+
+Owns reading OpenSLO objects (SLO, SLI, DataSource, Service, AlertPolicy,
+AlertCondition, AlertNotificationTarget), resolving their references across
+every document loaded together, and mapping each SLO objective to a native
+``model.SLO``. What the native model cannot hold exactly is rejected with a
+located reason (file, document index, field); nothing is approximated.
+
+Must not read files, query Prometheus or know the native schema's keys: the
+dialect framework hands it composed documents and collects the services.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from slo_exporter import model
+from slo_exporter.config import nodes
+from slo_exporter.config.dialects import Context, document_path
+from slo_exporter.config.fields import Reader, join
+from slo_exporter.config.nodes import describe, is_null
+from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
+from slo_exporter.config.slm import OBJECT_NAME
+from slo_exporter.config.text import label_name_problem
+from slo_exporter.durations import format_duration
+from slo_exporter.model.alerting import ALERT_WINDOWS
+from slo_exporter.model.calendar import get_zone
+from slo_exporter.slomath import alert_factor
+
+V1 = "openslo/v1"
+V2ALPHA = "openslo.com/v2alpha"
+KINDS = (
+    "SLO", "SLI", "DataSource", "Service",
+    "AlertPolicy", "AlertCondition", "AlertNotificationTarget",
+)
+_DURATION = re.compile(r"([1-9][0-9]{0,5})(m|h|d|w|M|Q|Y)")
+_FIXED = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_CALENDAR = {"w": "week", "M": "month", "Q": "quarter"}
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class _Object:
+    """One OpenSLO object, located: its kind, name, version and node."""
+
+    kind: str
+    name: str
+    version: str
+    node: MappingNode
+    path: str
+
+
+class _Reject(Exception):
+    """An object that cannot be mapped; carries the node, path and reason."""
+
+    def __init__(self, node: Node, path: str, reason: str) -> None:
+        super().__init__(reason)
+        self.node = node
+        self.path = path
+        self.reason = reason
+
+
+def services(
+    documents: Sequence[nodes.Document], reader: Reader, context: Context
+) -> list[model.Service]:
+    """The services of every OpenSLO SLO in ``documents``; problems go to ``reader``."""
+    return _Loader(reader, context).load(documents)
+
+
+# ----------------------------------------------------------- node helpers
+
+
+def _entries(r: Reader, node: Node, path: str) -> dict[str, Node]:
+    if not isinstance(node, MappingNode):
+        raise _Reject(node, path, f"must be a mapping, got {describe(node)}")
+    return {key: value for key, (_k, value) in r.entries(node, path).items()}
+
+
+def _text(r: Reader, node: Node, path: str) -> str:
+    if not isinstance(node, ScalarNode) or is_null(node):
+        raise _Reject(node, path, f"must be a string, got {describe(node)}")
+    return str(node.value)
+
+
+def _need(fields: dict[str, Node], owner: Node, path: str, key: str) -> Node:
+    value = fields.get(key)
+    if value is None or is_null(value):
+        raise _Reject(owner, path, f"missing required key {key!r}")
+    return value
+
+
+def _ratio(r: Reader, node: Node, path: str) -> Decimal:
+    text = _text(r, node, path)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _Reject(node, path, f"must be a ratio such as 0.995, got {describe(node)}") from None
+    if not Decimal(0) < value < Decimal(1) and value != Decimal(1):
+        raise _Reject(node, path, f"must be a ratio in (0, 1], got {text}")
+    return value
+
+
+def _bool(r: Reader, node: Node, path: str) -> bool:
+    value = r.construct(node) if isinstance(node, ScalarNode) else None
+    if not isinstance(value, bool):
+        raise _Reject(node, path, f"must be true or false, got {describe(node)}")
+    return value
+
+
+def _number(r: Reader, node: Node, path: str) -> float:
+    value = r.construct(node) if isinstance(node, ScalarNode) else None
+    number = math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value) if abs(value) < 1e300 else math.inf
+    if not math.isfinite(number):
+        raise _Reject(node, path, f"must be a finite number, got {describe(node)}")
+    return number
+
+
+def _duration(text: str) -> tuple[int, str] | None:
+    match = _DURATION.fullmatch(text)
+    return None if match is None else (int(match.group(1)), match.group(2))
+
+
+def _fixed_seconds(r: Reader, node: Node, path: str) -> float:
+    text = _text(r, node, path)
+    parsed = _duration(text)
+    if parsed is None:
+        raise _Reject(
+            node, path, f"must be an OpenSLO duration such as 5m, 1h or 28d, got {text!r}")
+    count, unit = parsed
+    if unit not in _FIXED:
+        raise _Reject(
+            node, path,
+            f"{text!r} is a calendar duration; only m, h, d and w have a fixed length here")
+    return count * _FIXED[unit]
+
+
+def _slug(text: str) -> str:
+    return _SLUG.sub("-", text.lower()).strip("-")
+
+
+# ----------------------------------------------------------------- loader
+
+
+class _Loader:
+    def __init__(self, reader: Reader, context: Context) -> None:
+        self.r = reader
+        self.context = context
+        self.objects: dict[tuple[str, str], _Object] = {}
+
+    def load(self, documents: Sequence[nodes.Document]) -> list[model.Service]:
+        for document in documents:
+            self._collect(document)
+        by_service: dict[str, list[model.SLO]] = {}
+        for obj in list(self.objects.values()):
+            try:
+                if obj.kind == "SLO":
+                    service, slos = self._slo(obj)
+                    by_service.setdefault(service, []).extend(slos)
+                else:
+                    self._alone(obj)
+            except _Reject as reject:
+                self.r.report(reject.node, reject.path, reject.reason)
+        result: list[model.Service] = []
+        for name, slos in by_service.items():
+            description = ""
+            declared = self.objects.get(("Service", name))
+            if declared is not None:
+                spec = self.r.entries(declared.node, declared.path).get("spec")
+                if spec is not None:
+                    desc = self.r.entries(spec[1], declared.path).get("description") \
+                        if isinstance(spec[1], MappingNode) else None
+                    if desc is not None and isinstance(desc[1], ScalarNode):
+                        description = str(desc[1].value)
+            result.append(model.Service(name=name, slos=tuple(slos), description=description))
+        return result
+
+    # --------------------------------------------------------- collecting
+
+    def _collect(self, document: nodes.Document) -> None:
+        path = document_path(document)
+        root = document.root
+        items: list[tuple[Node, str]]
+        if isinstance(root, SequenceNode):
+            items = [(item, f"{path}[{i}]") for i, item in enumerate(root.value)]
+        else:
+            items = [(root, path)]
+        for node, item_path in items:
+            try:
+                obj = self._object(node, item_path, top_level=True)
+            except _Reject as reject:
+                self.r.report(reject.node, reject.path, reject.reason)
+                continue
+            key = (obj.kind, obj.name)
+            if key in self.objects:
+                first = self.objects[key]
+                self.r.report(
+                    node, item_path,
+                    f"duplicate {obj.kind} {obj.name!r} (first defined at {first.path}, "
+                    f"line {nodes.line(first.node)})")
+                continue
+            self.objects[key] = obj
+
+    def _object(
+        self, node: Node, path: str, *, top_level: bool, kind: str | None = None,
+        version: str | None = None,
+    ) -> _Object:
+        fields = _entries(self.r, node, path)
+        assert isinstance(node, MappingNode)
+        if top_level or "apiVersion" in fields:
+            version = _text(self.r, _need(fields, node, path, "apiVersion"),
+                            join(path, "apiVersion"))
+            if version not in (V1, V2ALPHA):
+                raise _Reject(fields["apiVersion"], join(path, "apiVersion"),
+                              f"unsupported apiVersion {version!r}; expected {V1} or {V2ALPHA}")
+        found = kind
+        if top_level or "kind" in fields:
+            found = _text(self.r, _need(fields, node, path, "kind"), join(path, "kind"))
+            if found not in KINDS or (kind is not None and found != kind):
+                expected = kind or ", ".join(KINDS)
+                raise _Reject(fields["kind"], join(path, "kind"),
+                              f"unknown kind {found!r}; expected {expected}")
+        metadata = _entries(self.r, _need(fields, node, path, "metadata"), join(path, "metadata"))
+        name = _text(self.r, _need(metadata, fields["metadata"], join(path, "metadata"), "name"),
+                     join(path, "metadata.name"))
+        assert found is not None
+        assert version is not None
+        return _Object(found, name, version, node, path)
+
+    def _alone(self, obj: _Object) -> None:
+        """Check an object on its own, so that one no SLO uses is not skipped unread.
+
+        SLIs are checked without an objective, alert conditions without an
+        SLO period (their threshold is checked where an SLO uses them);
+        data sources and notification targets are only referenced.
+        """
+        if obj.kind not in ("SLI", "AlertCondition", "AlertPolicy"):
+            return
+        top = _entries(self.r, obj.node, obj.path)
+        path = join(obj.path, "spec")
+        spec = _entries(self.r, _need(top, obj.node, obj.path, "spec"), path)
+        if obj.kind == "SLI":
+            self._sli(spec, path, None, top["spec"], path)
+        elif obj.kind == "AlertCondition":
+            self._condition(top["spec"], spec, path, None)
+        else:
+            self._policy(spec, path, None, obj.version)
+
+    def _ref(self, kind: str, node: Node, path: str) -> _Object:
+        name = _text(self.r, node, path)
+        obj = self.objects.get((kind, name))
+        if obj is None:
+            raise _Reject(node, path, f"unknown {kind} {name!r}: no document defines it")
+        return obj
+
+    def _inline_or_ref(
+        self, owner: dict[str, Node], node: Node, path: str, keys: tuple[str, str], *,
+        kind: str, version: str,
+    ) -> tuple[dict[str, Node], str]:
+        """The spec of an inline object under ``inline_key`` or the object ``ref_key`` names."""
+        inline_key, ref_key = keys
+        if inline_key in owner and ref_key in owner:
+            raise _Reject(node, path, f"give either {inline_key!r} or {ref_key!r}, not both")
+        if ref_key in owner:
+            obj = self._ref(kind, owner[ref_key], join(path, ref_key))
+            fields = _entries(self.r, obj.node, obj.path)
+            return _entries(self.r, _need(fields, obj.node, obj.path, "spec"),
+                            join(obj.path, "spec")), join(obj.path, "spec")
+        inline_path = join(path, inline_key)
+        inline = _need(owner, node, path, inline_key)
+        self._object(inline, inline_path, top_level=False, kind=kind, version=version)
+        fields = _entries(self.r, inline, inline_path)
+        return _entries(self.r, _need(fields, inline, inline_path, "spec"),
+                        join(inline_path, "spec")), join(inline_path, "spec")
+
+    # ------------------------------------------------------------- SLOs
+
+    def _slo(self, obj: _Object) -> tuple[str, list[model.SLO]]:
+        v1 = obj.version == V1
+        top = _entries(self.r, obj.node, obj.path)
+        spec_path = join(obj.path, "spec")
+        spec_node = _need(top, obj.node, obj.path, "spec")
+        spec = _entries(self.r, spec_node, spec_path)
+        if not OBJECT_NAME.fullmatch(obj.name):
+            raise _Reject(top["metadata"], join(obj.path, "metadata.name"),
+                          "must start with a letter or digit and contain only letters, "
+                          f"digits, '_', '.', ':' and '-', got {obj.name!r}")
+        service_key = "service" if v1 else "serviceRef"
+        service = _text(self.r, _need(spec, spec_node, spec_path, service_key),
+                        join(spec_path, service_key))
+        if not OBJECT_NAME.fullmatch(service):
+            raise _Reject(spec[service_key], join(spec_path, service_key),
+                          f"{service!r} is not a valid service name")
+        indicator_key, ref_key = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
+        composite_keys = ("compositeWeight", "indicator", "indicatorRef")
+        if any(key in _entries(self.r, o, spec_path) for key in composite_keys
+               for o in self._objective_nodes(spec, spec_node, spec_path)):
+            raise _Reject(spec_node, spec_path,
+                          "composite SLOs (objectives with their own indicator or a "
+                          "compositeWeight) are not supported: "
+                          "OpenSLO gives the composite no target of its own; write a native "
+                          "composite SLI instead")
+        sli_spec, sli_path = self._inline_or_ref(
+            spec, spec_node, spec_path, (indicator_key, ref_key), kind="SLI", version=obj.version)
+        period = self._period(spec, spec_node, spec_path)
+        method_node = _need(spec, spec_node, spec_path, "budgetingMethod")
+        method = _text(self.r, method_node, join(spec_path, "budgetingMethod"))
+        if method == "RatioTimeslices":
+            raise _Reject(method_node, join(spec_path, "budgetingMethod"),
+                          "RatioTimeslices (the mean of each slice's ratio) is not supported: "
+                          "a native timeslice is good or bad against a target; use Timeslices "
+                          "or Occurrences")
+        if method not in ("Occurrences", "Timeslices"):
+            raise _Reject(method_node, join(spec_path, "budgetingMethod"),
+                          f"unknown budgetingMethod {method!r}; expected Occurrences, "
+                          "Timeslices or RatioTimeslices")
+        labels = self._labels(top, obj.path)
+        description = ""
+        if "description" in spec:
+            description = _text(self.r, spec["description"], join(spec_path, "description"))
+        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
+        self._alert_policies(spec, spec_path, period, obj.version)
+        slos: list[model.SLO] = []
+        names: set[str] = set()
+        for index, node in enumerate(objective_nodes):
+            path = f"{spec_path}.objectives[{index}]"
+            fields = _entries(self.r, node, path)
+            sli = self._sli(sli_spec, sli_path, fields, node, path)
+            assert sli is not None  # an objective is given
+            name = obj.name
+            if len(objective_nodes) > 1:
+                suffix = ""
+                if "displayName" in fields:
+                    suffix = _slug(_text(self.r, fields["displayName"], join(path, "displayName")))
+                name = f"{obj.name}-{suffix or index}"
+                if name in names:
+                    name = f"{obj.name}-{index}"
+            names.add(name)
+            slos.append(model.SLO(
+                service=service, name=name, objective=float(self._target(fields, node, path)),
+                period=period, sli=sli, description=description, labels=model.frozen_map(labels),
+                budgeting=self._budgeting(method, fields, node, path),
+            ))
+        return service, slos
+
+    def _objective_nodes(self, spec: dict[str, Node], node: Node, path: str) -> list[Node]:
+        objectives = _need(spec, node, path, "objectives")
+        if not isinstance(objectives, SequenceNode) or not objectives.value:
+            raise _Reject(objectives, join(path, "objectives"), "must be a non-empty list")
+        return list(objectives.value)
+
+    def _target(self, fields: dict[str, Node], node: Node, path: str) -> Decimal:
+        if "target" in fields:
+            value = _ratio(self.r, fields["target"], join(path, "target"))
+        elif "targetPercent" in fields:
+            value = self._percent(fields["targetPercent"], join(path, "targetPercent"))
+        else:
+            raise _Reject(node, path, "missing required key 'target'")
+        if value >= 1:
+            raise _Reject(node, path, "an objective of 100% leaves no error budget")
+        return value
+
+    def _percent(self, node: Node, path: str) -> Decimal:
+        text = _text(self.r, node, path)
+        try:
+            value = Decimal(text) / 100
+        except InvalidOperation:
+            raise _Reject(node, path, f"must be a percentage such as 99.5, got {text!r}") from None
+        if not Decimal(0) < value <= Decimal(1):
+            raise _Reject(node, path, f"must be a percentage in (0, 100], got {text}")
+        return value
+
+    def _budgeting(
+        self, method: str, fields: dict[str, Node], node: Node, path: str
+    ) -> model.Budgeting:
+        if method == "Occurrences":
+            for key in ("timeSliceTarget", "timeSliceWindow"):
+                if key in fields:
+                    raise _Reject(fields[key], join(path, key),
+                                  f"{key} is given but budgetingMethod is Occurrences")
+            return model.Budgeting()
+        target = _ratio(self.r, _need(fields, node, path, "timeSliceTarget"),
+                        join(path, "timeSliceTarget"))
+        window_node = _need(fields, node, path, "timeSliceWindow")
+        seconds = _fixed_seconds(self.r, window_node, join(path, "timeSliceWindow"))
+        resolution = self.context.storage.resolution
+        if seconds % resolution:
+            raise _Reject(window_node, join(path, "timeSliceWindow"),
+                          f"must be a whole number of storage buckets ({resolution:g}s)")
+        return model.Budgeting(model.Timeslices(slice=seconds, target=target))
+
+    # ------------------------------------------------------------ period
+
+    def _period(self, spec: dict[str, Node], node: Node, path: str) -> model.Period:
+        windows = _need(spec, node, path, "timeWindow")
+        wpath = join(path, "timeWindow")
+        if not isinstance(windows, SequenceNode) or len(windows.value) != 1:
+            raise _Reject(windows, wpath, "must be a list of exactly one time window")
+        wnode = windows.value[0]
+        wpath += "[0]"
+        fields = _entries(self.r, wnode, wpath)
+        duration_node = _need(fields, wnode, wpath, "duration")
+        text = _text(self.r, duration_node, join(wpath, "duration"))
+        parsed = _duration(text)
+        if parsed is None:
+            raise _Reject(duration_node, join(wpath, "duration"),
+                          f"must be an OpenSLO duration such as 28d, 1w, 1M or 1Q, got {text!r}")
+        count, unit = parsed
+        rolling_node = _need(fields, wnode, wpath, "isRolling")
+        rolling = _bool(self.r, rolling_node, join(wpath, "isRolling"))
+        if rolling:
+            if unit not in _FIXED:
+                raise _Reject(duration_node, join(wpath, "duration"),
+                              f"a rolling window of {text!r} has no fixed length; use days "
+                              "(28d) or weeks, or a calendar window")
+            return model.RollingPeriod(count * _FIXED[unit])
+        if unit == "Y":
+            raise _Reject(duration_node, join(wpath, "duration"),
+                          "calendar years are not supported; calendar windows are 1w, 1M or 1Q")
+        if count != 1 or unit not in _CALENDAR:
+            raise _Reject(duration_node, join(wpath, "duration"),
+                          f"a calendar window must be 1w, 1M or 1Q, got {text!r}"
+                          + (" (m is minutes, M months)" if unit == "m" else ""))
+        calendar_node = _need(fields, wnode, wpath, "calendar")
+        cpath = join(wpath, "calendar")
+        calendar = _entries(self.r, calendar_node, cpath)
+        zone_node = _need(calendar, calendar_node, cpath, "timeZone")
+        zone = _text(self.r, zone_node, join(cpath, "timeZone"))
+        try:
+            get_zone(zone)
+        except ValueError as exc:
+            raise _Reject(zone_node, join(cpath, "timeZone"), str(exc)) from None
+        start_node = _need(calendar, calendar_node, cpath, "startTime")
+        start_text = _text(self.r, start_node, join(cpath, "startTime"))
+        try:
+            start = datetime.fromisoformat(start_text)
+        except ValueError:
+            raise _Reject(start_node, join(cpath, "startTime"),
+                          f"must be a time such as 2022-01-03 00:00:00, got {start_text!r}",
+                          ) from None
+        period_unit = _CALENDAR[unit]
+        problem = _boundary_problem(period_unit, start)
+        if problem:
+            raise _Reject(start_node, join(cpath, "startTime"),
+                          f"{start_text} is not the start of a calendar {period_unit}: {problem}")
+        return model.CalendarPeriod(period_unit, zone)  # type: ignore[arg-type]
+
+    # ---------------------------------------------------------------- SLI
+
+    def _sli(
+        self, sli: dict[str, Node], sli_path: str, objective: dict[str, Node] | None,
+        objective_node: Node, objective_path: str,
+    ) -> model.SLI | None:
+        """The native SLI; None for a threshold metric checked without an objective."""
+        if "ratioMetric" in sli:
+            return self._ratio_metric(sli["ratioMetric"], join(sli_path, "ratioMetric"))
+        if "thresholdMetric" in sli:
+            return self._threshold_metric(
+                sli["thresholdMetric"], join(sli_path, "thresholdMetric"),
+                objective, objective_node, objective_path)
+        raise _Reject(next(iter(sli.values()), objective_node), sli_path,
+                      "an SLI needs ratioMetric or thresholdMetric")
+
+    def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI:
+        fields = _entries(self.r, node, path)
+        if "raw" in fields or "rawType" in fields:
+            key = "raw" if "raw" in fields else "rawType"
+            raise _Reject(fields[key], join(path, key),
+                          "a raw ratio metric is a precomputed ratio without event counts; "
+                          "the exporter counts good and total events, so give good (or bad) "
+                          "and total queries")
+        if "counter" in fields and not _bool(self.r, fields["counter"], join(path, "counter")):
+            raise _Reject(fields["counter"], join(path, "counter"),
+                          "counter: false (gauge values) is not supported; the queries must "
+                          "count events")
+        if ("good" in fields) == ("bad" in fields):
+            raise _Reject(node, path, "give exactly one of 'good' and 'bad', with 'total'")
+        total = self._query(_need(fields, node, path, "total"), join(path, "total"))
+        if "good" in fields:
+            return model.RatioSLI(total=total, good=self._query(fields["good"], join(path, "good")))
+        return model.RatioSLI(total=total, bad=self._query(fields["bad"], join(path, "bad")))
+
+    def _query(self, node: Node, path: str) -> model.Query:
+        fields = _entries(self.r, node, path)
+        if "metricSource" in fields:  # v1
+            path = join(path, "metricSource")
+            node = fields["metricSource"]
+            fields = _entries(self.r, node, path)
+            kind = self._source_type(fields, node, path, "metricSourceRef")
+        else:  # v2alpha: dataSourceRef beside spec
+            kind = self._source_type(fields, node, path, "dataSourceRef")
+        if kind.lower() != "prometheus":
+            raise _Reject(node, path,
+                          f"data source type {kind!r} cannot be read; only Prometheus is")
+        spec = _entries(self.r, _need(fields, node, path, "spec"), join(path, "spec"))
+        query_node = _need(spec, fields["spec"], join(path, "spec"), "query")
+        query_path = join(path, "spec.query")
+        text = _text(self.r, query_node, query_path).strip()
+        variables = TEMPLATE_VAR.findall(text)
+        if variables:
+            unknown = sorted({v for v in variables if v != ".window"})
+            if unknown:
+                raise _Reject(query_node, query_path,
+                              f"unknown template variable {{{{{unknown[0][:80]}}}}}; only "
+                              "{{.window}} is supported")
+            problem = unbalanced(text)
+            if problem:
+                raise _Reject(query_node, query_path, f"invalid PromQL template: {problem}")
+            return model.Template(TEMPLATE_VAR.sub("{{.window}}", text))
+        try:
+            name, matchers = parse_selector(text)
+        except ValueError:
+            raise _Reject(query_node, query_path,
+                          "must be a plain series selector (its exact counter increase is "
+                          "counted) or PromQL with a {{.window}} placeholder returning the "
+                          "events in that window; an expression without a window cannot be "
+                          "turned into event counts") from None
+        return model.Selector(selector_text(name, matchers))
+
+    def _source_type(self, fields: dict[str, Node], node: Node, path: str, ref_key: str) -> str:
+        if "type" in fields:
+            return _text(self.r, fields["type"], join(path, "type"))
+        if "dataSourceSpec" in fields:
+            inline = _entries(self.r, fields["dataSourceSpec"], join(path, "dataSourceSpec"))
+            return _text(self.r, _need(inline, fields["dataSourceSpec"], path, "type"),
+                         join(path, "dataSourceSpec.type"))
+        if ref_key in fields:
+            source = self._ref("DataSource", fields[ref_key], join(path, ref_key))
+            spec_node = _entries(self.r, source.node, source.path).get("spec")
+            if spec_node is not None:
+                spec = _entries(self.r, spec_node, join(source.path, "spec"))
+                if "type" in spec:
+                    return _text(self.r, spec["type"], join(source.path, "spec.type"))
+        raise _Reject(node, path, "the data source type is not given")
+
+    def _threshold_metric(
+        self, node: Node, path: str, objective: dict[str, Node] | None, objective_node: Node,
+        objective_path: str,
+    ) -> model.LatencySLI | None:
+        query = self._query(node, path)
+        if not isinstance(query, model.Selector):
+            raise _Reject(node, path, "a threshold metric must be a histogram selector")
+        name, matchers = parse_selector(query.text)
+        base = name.removesuffix("_bucket")
+        if base == name or any(label == "le" for label, _, _ in matchers):
+            raise _Reject(node, path,
+                          "a threshold metric maps only to a classic histogram: give its "
+                          "<name>_bucket selector without an le matcher, and the threshold as "
+                          "the objective's value (a bucket boundary, in seconds)")
+        if objective is None:
+            return None
+        op_node = _need(objective, objective_node, objective_path, "op")
+        op = _text(self.r, op_node, join(objective_path, "op"))
+        if op != "lte":
+            raise _Reject(op_node, join(objective_path, "op"),
+                          f"op {op!r} cannot be read from histogram buckets, which count "
+                          "observations at or under a boundary; use lte")
+        value_node = _need(objective, objective_node, objective_path, "value")
+        value = _number(self.r, value_node, join(objective_path, "value"))
+        if value <= 0:
+            raise _Reject(value_node, join(objective_path, "value"), "must be a number above 0")
+        return model.LatencySLI(histogram=model.Selector(selector_text(base, matchers)),
+                                threshold=value)
+
+    # ------------------------------------------------------------ labels
+
+    def _labels(self, top: dict[str, Node], path: str) -> dict[str, str]:
+        metadata = _entries(self.r, top["metadata"], join(path, "metadata"))
+        node = metadata.get("labels")
+        if node is None or is_null(node):
+            return {}
+        lpath = join(path, "metadata.labels")
+        labels: dict[str, str] = {}
+        for key, value in _entries(self.r, node, lpath).items():
+            if label_name_problem(key):
+                self.r.warn(value, join(lpath, key),
+                            f"not copied to the SLO labels: {label_name_problem(key)}")
+                continue
+            if isinstance(value, SequenceNode):
+                values = [_text(self.r, v, join(lpath, key)) for v in value.value]
+            else:
+                values = [_text(self.r, value, join(lpath, key))]
+            if values and all(values):
+                labels[key] = ",".join(values)
+        return labels
+
+    # ----------------------------------------------------------- alerting
+
+    def _alert_policies(
+        self, spec: dict[str, Node], path: str, period: model.Period, version: str
+    ) -> None:
+        node = spec.get("alertPolicies")
+        if node is None or is_null(node):
+            return
+        ppath = join(path, "alertPolicies")
+        if not isinstance(node, SequenceNode):
+            raise _Reject(node, ppath, f"must be a list, got {describe(node)}")
+        for index, item in enumerate(node.value):
+            item_path = f"{ppath}[{index}]"
+            fields = _entries(self.r, item, item_path)
+            if "alertPolicyRef" in fields:
+                policy, policy_path = self._inline_or_ref(
+                    fields, item, item_path, ("spec", "alertPolicyRef"), kind="AlertPolicy",
+                    version=version)
+            else:
+                policy, policy_path = self._inline(item, item_path, "AlertPolicy", version)
+            self._policy(policy, policy_path, period, version)
+
+    def _inline(
+        self, node: Node, path: str, kind: str, version: str
+    ) -> tuple[dict[str, Node], str]:
+        self._object(node, path, top_level=False, kind=kind, version=version)
+        fields = _entries(self.r, node, path)
+        return _entries(self.r, _need(fields, node, path, "spec"), join(path, "spec")), join(
+            path, "spec")
+
+    def _policy(
+        self, policy: dict[str, Node], path: str, period: model.Period | None, version: str
+    ) -> None:
+        breaching = policy.get("alertWhenBreaching")
+        if breaching is not None and not _bool(self.r, breaching, join(path, "alertWhenBreaching")):
+            raise _Reject(breaching, join(path, "alertWhenBreaching"),
+                          "alertWhenBreaching: false cannot map: the built-in burn-rate alerts "
+                          "fire when the budget burns too fast")
+        # alertWhenNoData and alertWhenResolved are informational: every SLO has a
+        # built-in no-data alert, and Alertmanager decides about resolved notifications
+        for key, ref, kind, check in (
+            ("conditions", "conditionRef", "AlertCondition", self._condition),
+            ("notificationTargets", "targetRef", "AlertNotificationTarget", None),
+        ):
+            node = policy.get(key)
+            if node is None or is_null(node):
+                continue
+            if not isinstance(node, SequenceNode):
+                raise _Reject(node, join(path, key), f"must be a list, got {describe(node)}")
+            for index, item in enumerate(node.value):
+                item_path = f"{join(path, key)}[{index}]"
+                fields = _entries(self.r, item, item_path)
+                owner, owner_path = item, item_path
+                if ref in fields:
+                    obj = self._ref(kind, fields[ref], join(item_path, ref))
+                    owner, owner_path = obj.node, obj.path
+                spec_node = _need(_entries(self.r, owner, owner_path), owner, owner_path, "spec")
+                target_path = join(owner_path, "spec")
+                target = _entries(self.r, spec_node, target_path)
+                if ref not in fields:
+                    self._object(item, item_path, top_level=False, kind=kind, version=version)
+                if check is not None:
+                    check(spec_node, target, target_path, period)
+                # notification targets are informational: Alertmanager routes the alerts
+
+    def _condition(
+        self, spec_node: Node, spec: dict[str, Node], path: str, period: model.Period | None
+    ) -> None:
+        """A burn-rate condition must be one of the built-in alert windows.
+
+        ``lookbackWindow`` is the long window, ``alertAfter`` the short one and
+        ``threshold`` the burn rate, which depends on the SLO period, so it is
+        checked only when ``period`` is given.
+        """
+        node = _need(spec, spec_node, path, "condition")
+        cpath = join(path, "condition")
+        fields = _entries(self.r, node, cpath)
+        kind = _text(self.r, _need(fields, node, cpath, "kind"), join(cpath, "kind"))
+        if kind != "burnrate":
+            raise _Reject(fields["kind"], join(cpath, "kind"),
+                          f"condition kind {kind!r} is not supported; only burnrate is")
+        op = _text(self.r, _need(fields, node, cpath, "op"), join(cpath, "op"))
+        if op not in ("gt", "gte"):
+            raise _Reject(fields["op"], join(cpath, "op"),
+                          f"a burn-rate alert fires above its threshold; op {op!r} cannot map")
+        long = _fixed_seconds(self.r, _need(fields, node, cpath, "lookbackWindow"),
+                              join(cpath, "lookbackWindow"))
+        short = _fixed_seconds(self.r, _need(fields, node, cpath, "alertAfter"),
+                               join(cpath, "alertAfter"))
+        threshold = _number(self.r, _need(fields, node, cpath, "threshold"),
+                            join(cpath, "threshold"))
+        pairs = [(w.long, w.short) for w in ALERT_WINDOWS]
+        if (long, short) not in pairs:
+            raise _Reject(node, cpath,
+                          "lookbackWindow/alertAfter must be a built-in alert window pair "
+                          "(1h/5m, 6h/30m, 1d/2h or 3d/6h)")
+        if period is None:
+            return
+        catalog = ", ".join(
+            f"{format_duration(w.long)}/{format_duration(w.short)} at "
+            f"{alert_factor(w.budget_fraction, period.longest, w.long):g}"
+            for w in ALERT_WINDOWS if w.long <= period.longest)
+        for window in ALERT_WINDOWS:
+            factor = alert_factor(window.budget_fraction, period.longest, window.long)
+            if (window.long, window.short) == (long, short) \
+                    and abs(threshold - factor) <= 1e-9 * factor and window.long <= period.longest:
+                return
+        raise _Reject(node, cpath,
+                      "the burn-rate alert does not match a built-in alert window "
+                      "(lookbackWindow/alertAfter at threshold); for this SLO period they are: "
+                      + catalog)
+
+
+def _boundary_problem(unit: str, start: datetime) -> str:
+    if start.tzinfo is not None:
+        return "give the local time without an offset; timeZone says where"
+    if (start.hour, start.minute, start.second, start.microsecond) != (0, 0, 0, 0):
+        return "periods start at local midnight"
+    day: date = start.date()
+    if unit == "week" and day.isoweekday() != 1:
+        return "ISO weeks start on Monday"
+    if unit == "month" and day.day != 1:
+        return "months start on the 1st"
+    if unit == "quarter" and (day.day != 1 or day.month not in (1, 4, 7, 10)):
+        return "quarters start on January, April, July or October 1st"
+    return ""
+

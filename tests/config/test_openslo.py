@@ -1,0 +1,645 @@
+"""The OpenSLO dialect: v1 and v2alpha objects become native SLOs, references
+resolve across every document loaded together, and whatever the native model
+cannot hold exactly is a located error (file, line, document index, field
+path, reason), never approximated or dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from slo_exporter import model
+from slo_exporter.config import load_config, nodes
+from slo_exporter.config.dialects import Context
+from slo_exporter.config.fields import Reader
+from slo_exporter.config.openslo import services
+from slo_exporter.config.problems import Problems, ordered
+from slo_exporter.errors import ConfigError
+
+CONFORMANCE = Path(__file__).parent.parent / "fixtures" / "conformance" / "openslo"
+DAY = 86400.0
+
+
+def _load(
+    text: str, *, resolution: float = 60.0, file: str = "slos.yaml"
+) -> tuple[list[model.Service], Problems]:
+    problems = Problems(file)
+    documents = nodes.compose(textwrap.dedent(text), problems)
+    assert documents is not None, problems.errors
+    found = services(documents, Reader(problems),
+                     Context(file, model.StorageConfig(resolution=resolution)))
+    return found, problems
+
+
+def _ok(text: str, *, resolution: float = 60.0) -> list[model.Service]:
+    found, problems = _load(text, resolution=resolution)
+    assert not problems.errors, [str(p) for p in problems.errors]
+    return found
+
+
+def _errors(text: str, *, resolution: float = 60.0) -> list[str]:
+    _found, problems = _load(text, resolution=resolution)
+    assert problems.errors, "expected a problem"
+    return [str(p) for p in problems.errors]
+
+
+def _slo(spec: str = "", *, window: str = "", objectives: str = "", indicator: str = "",
+         method: str = "Occurrences", head: str = "") -> str:
+    """One v1 SLO document: web-shop/availability over good/total selectors,
+    rolling 28d, one objective of 0.999, unless a part is given."""
+    indicator = indicator or """\
+    indicator:
+      metadata: {name: availability-sli}
+      spec:
+        ratioMetric:
+          counter: true
+          good:
+            metricSource: {type: Prometheus, spec: {query: 'http_requests_total{code!~"5.."}'}}
+          total:
+            metricSource: {type: Prometheus, spec: {query: http_requests_total}}
+    """
+    window = window or "timeWindow: [{duration: 28d, isRolling: true}]"
+    objectives = objectives or "objectives: [{displayName: Good, target: 0.999}]"
+    return (
+        textwrap.dedent(head)
+        + "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: availability\n"
+        + "  labels: {team: [shop, web], env: prod}\n"
+        + "spec:\n  service: web-shop\n"
+        + textwrap.indent(textwrap.dedent(indicator).rstrip("\n") + "\n", "  ")
+        + f"  {window}\n  budgetingMethod: {method}\n  {objectives}\n"
+        + textwrap.indent(textwrap.dedent(spec), "  ")
+    )
+
+
+# ------------------------------------------------------------- conformance
+
+#: Every example file of the OpenSLO repositories: the SLOs it gives, or the
+#: reasons (field path and reason text) it is rejected for.
+OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
+    "go-sdk-v1/alert_conditions.yaml": ([], [
+        ("documents[0][0].spec.condition.op", "op 'lte' cannot map"),
+        ("documents[0][1].spec.condition", "built-in alert window pair"),
+    ]),
+    "go-sdk-v1/alert_notification_targets.yaml": ([], []),
+    "go-sdk-v1/alert_policies.yaml": ([], [
+        ("documents[0][0].spec.conditions[0].conditionRef",
+         "unknown AlertCondition 'cpu-usage-breach'"),
+        ("documents[0][1].spec.notificationTargets[0].targetRef",
+         "unknown AlertNotificationTarget 'on-call-pd-notification'"),
+        ("documents[0][2].spec.conditions[0].conditionRef",
+         "unknown AlertCondition 'cpu-usage-breach'"),
+    ]),
+    "go-sdk-v1/data_sources.yaml": ([], []),
+    "go-sdk-v1/services.yaml": ([], [
+        ("documents[0][1]", "duplicate Service 'example-service'"),
+    ]),
+    "go-sdk-v1/slis.yaml": ([], [
+        ("documents[0][0].spec.ratioMetric.total.metricSource",
+         "data source type 'Datadog' cannot be read"),
+        ("documents[0][1].spec.ratioMetric.counter", "counter: false"),
+        ("documents[0][2].spec.ratioMetric.raw", "raw ratio metric"),
+        ("documents[0][3].spec.thresholdMetric.metricSource.spec.query",
+         "an expression without a window cannot be turned into event counts"),
+    ]),
+    "go-sdk-v1/slos.yaml": ([], [
+        ("documents[0][0].spec.timeWindow[0].calendar.startTime",
+         "not the start of a calendar week: periods start at local midnight"),
+    ]),
+    "go-sdk-v2alpha/alert_conditions.yaml": ([], [
+        ("documents[0][0].spec.condition.op", "op 'lte' cannot map"),
+        ("documents[0][1].spec.condition", "built-in alert window pair"),
+    ]),
+    "go-sdk-v2alpha/alert_notification_targets.yaml": ([], []),
+    "go-sdk-v2alpha/alert_policies.yaml": ([], [
+        ("documents[0][0].spec.conditions[0].conditionRef",
+         "unknown AlertCondition 'cpu-usage-breach'"),
+        ("documents[0][1].spec.notificationTargets[0].targetRef",
+         "unknown AlertNotificationTarget 'on-call-pd-notification'"),
+        ("documents[0][2].spec.conditions[0].conditionRef",
+         "unknown AlertCondition 'cpu-usage-breach'"),
+    ]),
+    "go-sdk-v2alpha/data_sources.yaml": ([], []),
+    "go-sdk-v2alpha/services.yaml": ([], [
+        ("documents[0][1]", "duplicate Service 'example-service'"),
+    ]),
+    "go-sdk-v2alpha/slis.yaml": ([], [
+        ("documents[0][0].spec.ratioMetric.total.dataSourceRef",
+         "unknown DataSource 'my-datadog'"),
+        ("documents[0][1].spec.ratioMetric.counter", "counter: false"),
+        ("documents[0][2].spec.ratioMetric.raw", "raw ratio metric"),
+        ("documents[0][3].spec.thresholdMetric.dataSourceRef",
+         "unknown DataSource 'my-prometheus'"),
+        ("documents[0][4].spec.thresholdMetric.spec.query",
+         "an expression without a window cannot be turned into event counts"),
+    ]),
+    "go-sdk-v2alpha/slos.yaml": ([], [
+        ("documents[0][0].spec.timeWindow[0].calendar.startTime",
+         "not the start of a calendar week: periods start at local midnight"),
+    ]),
+    "spec-examples/budgeting-method__occurences-slo.yaml": ([], [
+        ("documents[0].spec.indicator.spec.thresholdMetric.metricSource",
+         "data source type 'Any' cannot be read; only Prometheus is"),
+    ]),
+    "spec-examples/budgeting-method__ratio-timeslices.yaml": ([], [
+        ("documents[0].spec.budgetingMethod", "RatioTimeslices"),
+    ]),
+    "spec-examples/budgeting-method__timeslices-slo.yaml": ([], [
+        ("documents[0].spec.timeWindow[0].duration", "got '1m' (m is minutes, M months)"),
+    ]),
+    "spec-examples/treat-low-traffic-as-equally-important__timeslices-slo.yaml": ([], [
+        ("documents[0].spec.timeWindow[0].calendar.startTime",
+         "not the start of a calendar week"),
+    ]),
+}
+
+
+def test_outcome_table_covers_every_example() -> None:
+    """Every example file has an expected outcome, and every outcome a file."""
+    files = {str(p.relative_to(CONFORMANCE)) for p in CONFORMANCE.rglob("*.yaml")}
+    assert files == set(OUTCOMES)
+    assert (CONFORMANCE / "SOURCES.txt").is_file()
+
+
+@pytest.mark.parametrize("name", sorted(OUTCOMES))
+def test_conformance_example(name: str) -> None:
+    """Each example loads into its SLOs or is rejected exactly for its stated reasons."""
+    expected_slos, expected_problems = OUTCOMES[name]
+    found, problems = _load((CONFORMANCE / name).read_text(), file=name)
+    assert [slo.key for s in found for slo in s.slos] == expected_slos
+    got = [(p.path, p.reason) for p in problems.errors]
+    assert len(got) == len(expected_problems), got
+    for (path, reason), (want_path, want_reason) in zip(got, expected_problems, strict=True):
+        assert path == want_path
+        assert want_reason in reason
+    assert all(p.file == name and p.line is not None for p in problems.errors)
+
+
+def test_examples_of_one_version_resolve_across_files() -> None:
+    """Loaded together, the v1 policies find the condition defined in another
+    file and are rejected for what it says (op lte) at the condition itself;
+    what stays unknown is the target no example defines."""
+    text = "\n---\n".join((CONFORMANCE / "go-sdk-v1" / f).read_text()
+                          for f in ("alert_conditions.yaml", "alert_policies.yaml",
+                                    "alert_notification_targets.yaml"))
+    _found, problems = _load(text)
+    assert [(p.path, p.reason.split(":")[0]) for p in ordered(problems.errors)] == [
+        ("documents[0][0].spec.condition.op",
+         "a burn-rate alert fires above its threshold; op 'lte' cannot map"),
+        ("documents[0][1].spec.condition", "lookbackWindow/alertAfter must be a built-in alert "
+         "window pair (1h/5m, 6h/30m, 1d/2h or 3d/6h)"),
+        ("documents[1][1].spec.notificationTargets[0].targetRef",
+         "unknown AlertNotificationTarget 'on-call-pd-notification'"),
+    ]
+
+
+def test_secret_of_an_inline_data_source_never_reaches_a_message() -> None:
+    """The v2alpha example's inline accessToken is not echoed in any problem."""
+    name = "go-sdk-v2alpha/slis.yaml"
+    _found, problems = _load((CONFORMANCE / name).read_text(), file=name)
+    assert not any("secretToken" in str(p) for p in problems.errors)
+
+
+# ------------------------------------------------------------------ mapping
+
+
+def test_ratio_metric_with_selectors_maps_to_exact_native_ratio() -> None:
+    """good/total plain selectors become native Selectors (exact counter increase)."""
+    [service] = _ok(_slo())
+    [slo] = service.slos
+    assert (service.name, slo.name, slo.objective) == ("web-shop", "availability", 0.999)
+    assert slo.sli == model.RatioSLI(
+        total=model.Selector("http_requests_total"),
+        good=model.Selector('http_requests_total{code!~"5.."}'))
+    assert slo.period == model.RollingPeriod(28 * DAY)
+    assert slo.budgeting == model.Budgeting()
+
+
+def test_bad_over_total_with_window_placeholder_maps_to_templates() -> None:
+    """An expression with {{.window}} becomes a Template; bad/total stays bad/total."""
+    indicator = """\
+    indicator:
+      metadata: {name: errors}
+      spec:
+        ratioMetric:
+          bad:
+            metricSource:
+              type: prometheus
+              spec: {query: 'sum(increase(errors_total[{{.window}}]))'}
+          total:
+            metricSource:
+              type: Prometheus
+              spec: {query: 'sum(increase(requests_total[{{.window}}]))'}
+    """
+    [service] = _ok(_slo(indicator=indicator))
+    assert service.slos[0].sli == model.RatioSLI(
+        total=model.Template("sum(increase(requests_total[{{.window}}]))"),
+        bad=model.Template("sum(increase(errors_total[{{.window}}]))"))
+
+
+def test_expression_without_window_is_rejected_with_reason() -> None:
+    """rate() over a fixed range cannot give the events of every window."""
+    indicator = """\
+    indicator:
+      metadata: {name: errors}
+      spec:
+        ratioMetric:
+          good:
+            metricSource: {type: Prometheus, spec: {query: 'sum(rate(ok_total[5m]))'}}
+          total:
+            metricSource: {type: Prometheus, spec: {query: requests_total}}
+    """
+    [error] = _errors(_slo(indicator=indicator))
+    assert "spec.indicator.spec.ratioMetric.good.metricSource.spec.query" in error
+    assert "without a window" in error
+
+
+def test_indicator_ref_and_metric_source_ref_resolve_across_documents() -> None:
+    """indicatorRef names an SLI document and metricSourceRef a Prometheus DataSource."""
+    text = """\
+    apiVersion: openslo/v1
+    kind: DataSource
+    metadata: {name: prom}
+    spec: {type: Prometheus, connectionDetails: [{url: "http://127.0.0.1:9090"}]}
+    ---
+    apiVersion: openslo/v1
+    kind: SLI
+    metadata: {name: shared}
+    spec:
+      ratioMetric:
+        good: {metricSource: {metricSourceRef: prom, spec: {query: ok_total}}}
+        total: {metricSource: {metricSourceRef: prom, spec: {query: all_total}}}
+    ---
+    """
+    text = textwrap.dedent(text) + _slo(indicator="indicatorRef: shared")
+    [service] = _ok(text)
+    assert service.slos[0].sli == model.RatioSLI(
+        total=model.Selector("all_total"), good=model.Selector("ok_total"))
+
+
+def test_unknown_reference_is_a_located_error() -> None:
+    """An indicatorRef no document defines names the file, line, document and field."""
+    text = "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: web-shop}\n---\n" + _slo(
+        indicator="indicatorRef: nowhere")
+    _found, problems = _load(text)
+    [problem] = problems.errors
+    assert (problem.file, problem.line, problem.path) == (
+        "slos.yaml", 12, "documents[1].spec.indicatorRef")
+    assert problem.reason == "unknown SLI 'nowhere': no document defines it"
+
+
+def test_service_document_gives_the_service_description() -> None:
+    """A Service object's description becomes the native service's description."""
+    text = ("apiVersion: openslo/v1\nkind: Service\nmetadata: {name: web-shop}\n"
+            "spec: {description: The shop}\n---\n" + _slo())
+    [service] = _ok(text)
+    assert service.description == "The shop"
+
+
+def test_labels_become_slo_labels_and_invalid_names_warn() -> None:
+    """Valid label names are copied (a list joined by commas); others only warn."""
+    [service] = _ok(_slo().replace("env: prod}", "env: prod, bad-name: x}"))
+    assert dict(service.slos[0].labels) == {"env": "prod", "team": "shop,web"}
+    _found, problems = _load(_slo().replace("env: prod}", "env: prod, bad-name: x}"))
+    assert [w.path for w in problems.warnings] == ["documents[0].metadata.labels.bad-name"]
+
+
+def test_threshold_metric_on_histogram_bucket_maps_to_latency() -> None:
+    """A _bucket selector with op lte and a value maps to a latency SLI at that boundary."""
+    indicator = """\
+    indicator:
+      metadata: {name: latency}
+      spec:
+        thresholdMetric:
+          metricSource: {type: Prometheus, spec: {query: 'http_duration_seconds_bucket{job="api"}'}}
+    """
+    [service] = _ok(_slo(indicator=indicator,
+                         objectives="objectives: [{op: lte, value: 0.25, target: 0.99}]"))
+    assert service.slos[0].sli == model.LatencySLI(
+        histogram=model.Selector('http_duration_seconds{job="api"}'), threshold=0.25)
+
+
+@pytest.mark.parametrize(("query", "op", "reason"), [
+    ("http_duration_seconds_bucket", "lt", "op 'lt' cannot be read from histogram buckets"),
+    ("queue_lag", "lte", "maps only to a classic histogram"),
+    ('http_duration_seconds_bucket{le="0.5"}', "lte", "without an le matcher"),
+])
+def test_threshold_metric_that_is_no_histogram_bound_is_rejected(
+        query: str, op: str, reason: str) -> None:
+    """A threshold metric maps only to observations at or under a histogram boundary."""
+    indicator = f"""\
+    indicator:
+      metadata: {{name: latency}}
+      spec:
+        thresholdMetric:
+          metricSource: {{type: Prometheus, spec: {{query: '{query}'}}}}
+    """
+    [error] = _errors(_slo(indicator=indicator,
+                           objectives=f"objectives: [{{op: {op}, value: 0.25, target: 0.99}}]"))
+    assert reason in error
+
+
+def test_timeslices_budgeting_maps_slice_and_target() -> None:
+    """Timeslices with timeSliceWindow 5m and timeSliceTarget 0.95 -> Timeslices(300 s, 0.95)."""
+    [service] = _ok(_slo(method="Timeslices", objectives=(
+        "objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 5m}]")))
+    assert service.slos[0].budgeting == model.Budgeting(
+        model.Timeslices(slice=300.0, target=Decimal("0.95")))
+
+
+def test_timeslice_window_must_be_whole_storage_buckets() -> None:
+    """A 90 s slice over 60 s buckets cannot be counted exactly."""
+    [error] = _errors(_slo(method="Timeslices", objectives=(
+        "objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 90m}]")),
+        resolution=7 * 60.0)
+    assert "timeSliceWindow: must be a whole number of storage buckets (420s)" in error
+
+
+def test_ratio_timeslices_is_rejected_not_treated_as_timeslices() -> None:
+    """RatioTimeslices averages slice ratios, which the model cannot hold."""
+    [error] = _errors(_slo(method="RatioTimeslices", objectives=(
+        "objectives: [{target: 0.99, timeSliceWindow: 1m}]")))
+    assert "spec.budgetingMethod: RatioTimeslices" in error
+
+
+@pytest.mark.parametrize(("duration", "start", "period"), [
+    ("1w", "2024-01-01 00:00:00", model.CalendarPeriod("week", "Europe/Berlin")),
+    ("1M", "2024-02-01 00:00:00", model.CalendarPeriod("month", "Europe/Berlin")),
+    ("1Q", "2024-04-01 00:00:00", model.CalendarPeriod("quarter", "Europe/Berlin")),
+])
+def test_calendar_window_maps_to_calendar_period(
+        duration: str, start: str, period: model.CalendarPeriod) -> None:
+    """1w/1M/1Q starting on a period boundary map to the calendar unit in the zone."""
+    window = (f"timeWindow: [{{duration: {duration}, isRolling: false, "
+              f"calendar: {{startTime: '{start}', timeZone: Europe/Berlin}}}}]")
+    [service] = _ok(_slo(window=window))
+    assert service.slos[0].period == period
+
+
+@pytest.mark.parametrize(("window", "reason"), [
+    ("{duration: 1Y, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
+     "timeZone: UTC}}", "calendar years are not supported"),
+    ("{duration: 1M, isRolling: false, calendar: {startTime: '2024-01-02 00:00:00', "
+     "timeZone: UTC}}", "is not the start of a calendar month: months start on the 1st"),
+    ("{duration: 1Q, isRolling: false, calendar: {startTime: '2024-02-01 00:00:00', "
+     "timeZone: UTC}}", "quarters start on January, April, July or October 1st"),
+    ("{duration: 1w, isRolling: false, calendar: {startTime: '2024-01-02 00:00:00', "
+     "timeZone: UTC}}", "ISO weeks start on Monday"),
+    ("{duration: 2w, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
+     "timeZone: UTC}}", "a calendar window must be 1w, 1M or 1Q, got '2w'"),
+    ("{duration: 1M, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
+     "timeZone: Mars/Olympus}}", "timeZone"),
+    ("{duration: 1M, isRolling: true}", "a rolling window of '1M' has no fixed length"),
+    ("{duration: 1Q, isRolling: true}", "a rolling window of '1Q' has no fixed length"),
+])
+def test_time_windows_the_model_cannot_hold_are_rejected(window: str, reason: str) -> None:
+    """Months and quarters are calendar units, never 30 or 90 days; years do not exist."""
+    [error] = _errors(_slo(window=f"timeWindow: [{window}]"))
+    assert "documents[0].spec.timeWindow[0]" in error
+    assert reason in error
+
+
+def test_several_objectives_become_one_slo_each() -> None:
+    """Names get the displayName as a slug, or the objective's index when it has none."""
+    [service] = _ok(_slo(objectives=(
+        "objectives: [{displayName: Internal Objective, target: 0.995}, {target: 0.99}]")))
+    assert [(s.name, s.objective) for s in service.slos] == [
+        ("availability-internal-objective", 0.995), ("availability-1", 0.99)]
+
+
+@pytest.mark.parametrize("objectives", [
+    "objectives: [{target: 0.99, compositeWeight: 2}, {target: 0.9, compositeWeight: 1}]",
+    "objectives: [{target: 0.99, indicatorRef: a}, {target: 0.9, indicatorRef: b}]",
+])
+def test_composite_objectives_are_rejected_with_reason(objectives: str) -> None:
+    """Objectives with their own indicator or a weight are a composite, which
+    OpenSLO gives no target of its own; never read as the SLO's indicator."""
+    [error] = _errors(_slo(objectives=objectives))
+    assert "documents[0].spec: composite SLOs (objectives with their own indicator" in error
+
+
+def _policy(condition: str, target: str = "- targetRef: pager") -> str:
+    return f"""\
+    alertPolicies:
+      - kind: AlertPolicy
+        metadata: {{name: fast-burn}}
+        spec:
+          conditions:
+            - kind: AlertCondition
+              metadata: {{name: page}}
+              spec:
+                condition: {condition}
+          notificationTargets:
+            {target}
+    """
+
+
+TARGET = ("apiVersion: openslo/v1\nkind: AlertNotificationTarget\nmetadata: {name: pager}\n"
+          "spec: {target: pagerduty}\n---\n")
+
+
+def test_burn_rate_condition_matching_a_catalog_pair_is_accepted() -> None:
+    """1h/5m at 0.02 * 28d / 1h = 0.02 * 672 = 13.44 is the built-in page pair for 28d."""
+    [service] = _ok(TARGET + _slo(_policy(
+        "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}")))
+    assert [s.name for s in service.slos] == ["availability"]
+
+
+@pytest.mark.parametrize(("condition", "reason"), [
+    ("{kind: burnrate, op: gt, threshold: 14.4, lookbackWindow: 1h, alertAfter: 5m}",
+     "for this SLO period they are: 1h/5m at 13.44, 6h/30m at 5.6, 1d/2h at 2.8"),
+    ("{kind: burnrate, op: gt, threshold: 2, lookbackWindow: 2h, alertAfter: 5m}",
+     "built-in alert window pair"),
+    ("{kind: burnrate, op: lt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}",
+     "op 'lt' cannot map"),
+])
+def test_burn_rate_condition_outside_the_catalog_is_rejected(condition: str, reason: str) -> None:
+    """A condition that is no built-in alert window is a located error, never dropped."""
+    [error] = _errors(TARGET + _slo(_policy(condition)))
+    assert "documents[1].spec.alertPolicies[0].spec.conditions[0].spec.condition" in error
+    assert reason in error
+
+
+def test_unknown_notification_target_and_policy_refs_are_errors() -> None:
+    """targetRef and alertPolicyRef must name objects of the loaded documents."""
+    condition = "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}"
+    [error] = _errors(_slo(_policy(condition)))
+    assert "notificationTargets[0].targetRef: unknown AlertNotificationTarget 'pager'" in error
+    [error] = _errors(_slo("alertPolicies: [{alertPolicyRef: missing}]"))
+    assert "spec.alertPolicies[0].alertPolicyRef: unknown AlertPolicy 'missing'" in error
+
+
+def test_v2alpha_renames_map_like_v1() -> None:
+    """serviceRef, sli and dataSourceRef (v2alpha) give the same SLO as v1's names."""
+    text = """\
+    apiVersion: openslo.com/v2alpha
+    kind: DataSource
+    metadata: {name: prom}
+    spec: {type: Prometheus}
+    ---
+    apiVersion: openslo.com/v2alpha
+    kind: SLO
+    metadata: {name: availability, labels: {env: prod}}
+    spec:
+      serviceRef: web-shop
+      sli:
+        metadata: {name: availability-sli}
+        spec:
+          ratioMetric:
+            good: {dataSourceRef: prom, spec: {query: ok_total}}
+            total: {dataSourceSpec: {type: Prometheus}, spec: {query: all_total}}
+      timeWindow: [{duration: 28d, isRolling: true}]
+      budgetingMethod: Occurrences
+      objectives: [{target: 0.999}]
+    """
+    [service] = _ok(text)
+    [slo] = service.slos
+    assert (service.name, slo.name, dict(slo.labels)) == ("web-shop", "availability",
+                                                         {"env": "prod"})
+    assert slo.sli == model.RatioSLI(total=model.Selector("all_total"),
+                                     good=model.Selector("ok_total"))
+
+
+@pytest.mark.parametrize(("head", "reason"), [
+    ("apiVersion: openslo/v3\n", "unsupported apiVersion 'openslo/v3'"),
+    ("kind: Thing\n", "unknown kind 'Thing'"),
+])
+def test_unknown_version_or_kind_is_located(head: str, reason: str) -> None:
+    """A document of another version or kind is named, not skipped."""
+    text = "apiVersion: openslo/v1\nkind: SLI\nmetadata: {name: x}\n"
+    key = head.split(":", maxsplit=1)[0]
+    text = "\n".join(line if not line.startswith(key) else head.strip()
+                     for line in text.splitlines())
+    [error] = _errors(text + "\n---\n" + _slo())
+    assert error.startswith(f"slos.yaml:{1 if key == 'apiVersion' else 2}: documents[0].{key}")
+    assert reason in error
+
+
+HOSTILE = ("[]", "{}", "null", "'x'", "-1", "0", "[{}]", "true", "1M")
+
+
+def _value_slots(node: Node) -> list[tuple[list[Any], int, int | None]]:
+    """Every mapping value and list item under ``node``: (container, index, pair slot)."""
+    slots: list[tuple[list[Any], int, int | None]] = []
+    if isinstance(node, MappingNode):
+        for index, (_key, value) in enumerate(node.value):
+            slots.append((node.value, index, 1))
+            slots.extend(_value_slots(value))
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            slots.append((node.value, index, None))
+            slots.extend(_value_slots(item))
+    return slots
+
+
+def test_any_value_in_any_field_gives_problems_never_a_traceback() -> None:
+    """Each value of a full SLO (with policy and target) replaced by each hostile
+    value either loads or reports problems; the loader raises nothing."""
+    text = TARGET + _slo(_policy(
+        "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}"),
+        method="Timeslices",
+        objectives="objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 5m}]")
+    hostile = [yaml.compose(value) for value in HOSTILE]
+    problems = Problems("slos.yaml")
+    documents = nodes.compose(text, problems)
+    assert documents is not None
+    tried = 0
+    for container, index, pair in [s for d in documents for s in _value_slots(d.root)]:
+        original = container[index]
+        for value in hostile:  # the loader never changes nodes, so one copy serves
+            container[index] = value if pair is None else (original[0], value)
+            services(documents, Reader(Problems("slos.yaml")),
+                     Context("slos.yaml", model.StorageConfig()))
+            tried += 1
+        container[index] = original
+    assert tried > 500  # every slot of the SLO, policy and target, nine values each
+
+
+# ------------------------------------------------------ through the config
+
+
+def test_an_openslo_file_loads_as_a_config(tmp_path: Path) -> None:
+    """``check slos.yaml`` on an OpenSLO file gives its services with default settings."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(_slo())
+    config = load_config(str(path))
+    assert [slo.key for slo in config.slos] == ["web-shop/availability"]
+
+
+def test_a_native_config_includes_openslo_files(tmp_path: Path) -> None:
+    """An included OpenSLO file is judged by the including storage: a 90 s
+    slice fits 30 s buckets (90 = 3 * 30) and is mapped."""
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "shop.yaml").write_text(_slo(method="Timeslices", objectives=(
+        "objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 90m}]")))
+    main = tmp_path / "config.yaml"
+    main.write_text("storage: {resolution: 30s}\ninclude: ['slos/*.yaml']\n")
+    config = load_config(str(main))
+    [slo] = config.slos
+    assert slo.budgeting.timeslices == model.Timeslices(5400.0, Decimal("0.95"))
+
+
+def test_a_problem_in_an_included_openslo_file_names_that_file(tmp_path: Path) -> None:
+    """The error names the included file, its line, the document and the field."""
+    (tmp_path / "shop.yaml").write_text(_slo(method="RatioTimeslices"))
+    main = tmp_path / "config.yaml"
+    main.write_text("include: ['shop.yaml']\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(main))
+    [problem] = err.value.problems
+    assert (problem.file, problem.line, problem.path) == (
+        str(tmp_path / "shop.yaml"), 18, "documents[0].spec.budgetingMethod")
+
+
+def test_readme_openslo_example_loads() -> None:
+    """The README's OpenSLO example maps to a monthly SLO with 5-minute slices."""
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
+    block = re.findall(r"```yaml\n(apiVersion: openslo/v1\n.*?)```", readme, flags=re.S)
+    [service] = _ok(block[0])
+    [slo] = service.slos
+    assert slo.period == model.CalendarPeriod("month", "Europe/Berlin")
+    assert slo.budgeting.timeslices == model.Timeslices(300.0, Decimal("0.95"))
+
+
+def test_policy_that_never_alerts_on_breaching_is_rejected() -> None:
+    """alertWhenBreaching: false contradicts the built-in burn-rate alerts."""
+    policy = _policy(
+        "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}",
+    ).replace("      spec:\n          conditions:",
+              "      spec:\n          alertWhenBreaching: false\n          conditions:")
+    [error] = _errors(TARGET + _slo(policy))
+    assert "spec.alertPolicies[0].spec.alertWhenBreaching: alertWhenBreaching: false" in error
+
+
+@pytest.mark.parametrize(("query", "result"), [
+    ("sum(increase(ok_total[{{ .window }}]))", "sum(increase(ok_total[{{.window}}]))"),
+    ("sum(increase(ok_total[{{.range}}]))", "unknown template variable {{.range}}"),
+    ("sum(increase(ok_total[{{.window}}])", "invalid PromQL template"),
+])
+def test_window_templates_follow_the_native_rules(query: str, result: str) -> None:
+    """{{ .window }} is one spelling of {{.window}}; other variables and unbalanced PromQL fail."""
+    indicator = f"""\
+    indicator:
+      metadata: {{name: ok}}
+      spec:
+        ratioMetric:
+          good: {{metricSource: {{type: Prometheus, spec: {{query: '{query}'}}}}}}
+          total: {{metricSource: {{type: Prometheus, spec: {{query: all_total}}}}}}
+    """
+    found, problems = _load(_slo(indicator=indicator))
+    if found:
+        sli = found[0].slos[0].sli
+        assert isinstance(sli, model.RatioSLI)
+        assert sli.good == model.Template(result)
+    else:
+        [problem] = problems.errors
+        assert problem.path == "documents[0].spec.indicator.spec.ratioMetric.good.metricSource" \
+            ".spec.query"
+        assert result in problem.reason
