@@ -45,7 +45,7 @@ from slo_exporter.config.dialects import (
 )
 from slo_exporter.config.fields import Reader
 from slo_exporter.config.native import NativeLoader
-from slo_exporter.config.nodes import Document, compose, is_null, read_file
+from slo_exporter.config.nodes import Document, compose, is_null, read_file, single_root
 from slo_exporter.config.problems import ConfigWarning, Problems
 from slo_exporter.errors import ConfigError, ConfigProblem
 
@@ -107,15 +107,10 @@ def _parse(text: str, problems: Problems) -> model.Config | None:
         reader = Reader(problems)
         if any(detect(document) is not None for document in documents):
             return _dialect_config(documents, reader)
-        if len(documents) > 1:
-            problems.error(
-                documents[1].start_line,
-                "",
-                f"invalid YAML: expected a single document in the stream on line "
-                f"{documents[0].start_line}, but found another document",
-            )
+        root = single_root(documents, problems)
+        if root is None:
             return None
-        return NativeLoader(reader, _includer(reader)).config(documents[0].root)
+        return NativeLoader(reader, _includer(reader)).config(root)
     except RecursionError:
         # a last line of defence: nesting is bounded in nodes, but a regular
         # expression or a future reader could still recurse too deeply

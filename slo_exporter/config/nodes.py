@@ -180,6 +180,11 @@ def compose_single(text: str, problems: Problems) -> Node | None:
     documents = compose(text, problems)
     if not documents:
         return None
+    return single_root(documents, problems)
+
+
+def single_root(documents: list[Document], problems: Problems) -> Node | None:
+    """The root of the only document; None, with the problem reported, when there are more."""
     if len(documents) > 1:
         problems.error(
             documents[1].start_line,
