@@ -75,6 +75,67 @@ def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
     )
 
 
+def object_name(fields: Fields, key: str) -> str | None:
+    """A service or SLO name: a letter or digit, then letters, digits, '_', '.', ':' or '-'."""
+    name = fields.string(key, non_empty=True)
+    if name is None:
+        return None
+    if not OBJECT_NAME.fullmatch(name):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        fields.report(
+            key,
+            "must start with a letter or digit and contain only letters, digits, "
+            f"'_', '.', ':' and '-', got {shown!r}",
+        )
+        return None
+    return name
+
+
+def read_labels(r: Reader, node: Node, path: str) -> dict[str, str] | None:
+    """A map of Prometheus label names to values."""
+    return r.string_map(
+        node,
+        path,
+        "label names to values",
+        label_name_problem,
+        lambda _name, value: label_value_problem(value),
+    )
+
+
+def read_objective(r: Reader, node: Node, path: str) -> float | None:
+    """An objective written as a percentage (99.9) as the ratio it means (0.999)."""
+    expected = "must be a number (a percentage such as 99.9)"
+    if isinstance(node, ScalarNode) and node.tag == STR and _NUMBER_TEXT.fullmatch(node.value):
+        r.report(
+            node,
+            path,
+            f"{expected}, got {describe(node)}: remove the quotes, a quoted value is text",
+        )
+        return None
+    if not (isinstance(node, ScalarNode) and node.tag in (INT, FLOAT)):
+        r.report(node, path, f"{expected}, got {describe(node)}")
+        return None
+    percent = r.finite(node)
+    if percent is None or not 0 < percent < 100:
+        r.report(
+            node,
+            path,
+            f"must be a percentage strictly between 0 and 100, got {describe(node)}",
+        )
+        return None
+    # via Decimal so that 99.9 becomes 0.999, not 0.9990000000000001
+    exact = Decimal(repr(percent))
+    if percent < 1:
+        meant = number_text(float(exact * 100))
+        r.warn(
+            node,
+            path,
+            f"{describe(node)} means {describe(node)} % (objectives are percentages); "
+            f"did you mean {meant}?",
+        )
+    return float(exact / 100)
+
+
 class NativeLoader:
     """Reads one native config document; problems go to the reader's list."""
 
@@ -287,15 +348,6 @@ class NativeLoader:
             return None
         return value
 
-    def labels(self, node: Node, path: str) -> dict[str, str] | None:
-        return self.r.string_map(
-            node,
-            path,
-            "label names to values",
-            label_name_problem,
-            lambda _name, value: label_value_problem(value),
-        )
-
     # ----------------------------------------------------- services / SLOs
 
     def services(self, node: Node, path: str) -> tuple[model.Service, ...] | None:
@@ -314,18 +366,10 @@ class NativeLoader:
         return tuple(services)
 
     def _name(self, fields: Fields, seen: dict[str, int], what: str) -> str | None:
-        name = fields.string("name", non_empty=True)
+        name = object_name(fields, "name")
         if name is None:
             return None
         node = fields.at("name")
-        if not OBJECT_NAME.fullmatch(name):
-            shown = name if len(name) <= 80 else name[:77] + "..."
-            fields.report(
-                "name",
-                "must start with a letter or digit and contain only letters, digits, "
-                f"'_', '.', ':' and '-', got {shown!r}",
-            )
-            return None
         if name in seen:
             fields.report(
                 "name", f"duplicate {what} name {name!r} (first defined on line {seen[name]})"
@@ -345,7 +389,7 @@ class NativeLoader:
             return None
         name = self._name(fields, seen, "service")
         description = fields.string("description") or ""
-        labels = fields.read("labels", self.labels) or {}
+        labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
         depends_on = fields.read("depends_on", lambda n, p: self.slm.depends_on(n, p, name))
         slos_node = fields.get("slos")
         if slos_node is None:
@@ -401,7 +445,7 @@ class NativeLoader:
             return None
         name = self._name(fields, seen, "SLO")
         owner = model.SLOId(service, name) if service and name else None
-        objective = fields.read("objective", self.objective)
+        objective = fields.read("objective", lambda n, p: read_objective(self.r, n, p))
         period = self.period(fields)
         budgeting = fields.read("budgeting", self.slm.budgeting)
         sla = fields.read("sla", self.slm.sla)
@@ -413,7 +457,7 @@ class NativeLoader:
             budgeting = self.slm.check_slice_fits(fields, budgeting, period)
         sli: model.SLI | None = fields.read("sli", lambda n, p: self.sli(n, p, owner))
         description = fields.string("description") or ""
-        labels = fields.read("labels", self.labels) or {}
+        labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
         runbook_url = fields.url("runbook_url")
         invalid = [
             key
@@ -455,38 +499,6 @@ class NativeLoader:
             return self.slm.calendar(node, path)
         window = self.window(node, path)
         return None if window is None else model.RollingPeriod(window)
-
-    def objective(self, node: Node, path: str) -> float | None:
-        expected = "must be a number (a percentage such as 99.9)"
-        if isinstance(node, ScalarNode) and node.tag == STR and _NUMBER_TEXT.fullmatch(node.value):
-            self.r.report(
-                node,
-                path,
-                f"{expected}, got {describe(node)}: remove the quotes, a quoted value is text",
-            )
-            return None
-        if not (isinstance(node, ScalarNode) and node.tag in (INT, FLOAT)):
-            self.r.report(node, path, f"{expected}, got {describe(node)}")
-            return None
-        percent = self.r.finite(node)
-        if percent is None or not 0 < percent < 100:
-            self.r.report(
-                node,
-                path,
-                f"must be a percentage strictly between 0 and 100, got {describe(node)}",
-            )
-            return None
-        # via Decimal so that 99.9 becomes 0.999, not 0.9990000000000001
-        exact = Decimal(repr(percent))
-        if percent < 1:
-            meant = number_text(float(exact * 100))
-            self.r.warn(
-                node,
-                path,
-                f"{describe(node)} means {describe(node)} % (objectives are percentages); "
-                f"did you mean {meant}?",
-            )
-        return float(exact / 100)
 
     def window(self, node: Node, path: str) -> float | None:
         window = self.r.duration(node, path, maximum=WINDOW[1])

@@ -21,17 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config.dialects import Context, document_path
-from slo_exporter.config.fields import Fields, Reader
-from slo_exporter.config.nodes import FLOAT, INT, Document, describe
+from slo_exporter.config.fields import Reader
+from slo_exporter.config.native import object_name, read_labels, read_objective
+from slo_exporter.config.nodes import Document, describe
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
-from slo_exporter.config.slm import OBJECT_NAME
-from slo_exporter.config.text import label_name_problem, label_value_problem
 
 #: Sloth's default SLO period (its --default-slo-period)
 PERIOD = 30 * 86400.0
@@ -150,8 +148,8 @@ class _SlothLoader:
                 fields.report(
                     "version", f"must be 'prometheus/v1', got {describe(fields.at('version'))}"
                 )
-        name = self.name(fields, "service")
-        labels = fields.read("labels", self.labels) or {}
+        name = object_name(fields, "service")
+        labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
         slos_node = fields.get("slos")
         if slos_node is None:
             return None
@@ -171,28 +169,6 @@ class _SlothLoader:
             labels=model.frozen_map(labels),
         )
 
-    def name(self, fields: Fields, key: str) -> str | None:
-        value = fields.string(key, non_empty=True)
-        if value is None:
-            return None
-        if not OBJECT_NAME.fullmatch(value):
-            fields.report(
-                key,
-                "must start with a letter or digit and contain only letters, digits, "
-                f"'_', '.', ':' and '-', got {describe(fields.at(key))}",
-            )
-            return None
-        return value
-
-    def labels(self, node: Node, path: str) -> dict[str, str] | None:
-        return self.r.string_map(
-            node,
-            path,
-            "label names to values",
-            label_name_problem,
-            lambda _name, value: label_value_problem(value),
-        )
-
     def slo(
         self,
         node: Node,
@@ -209,15 +185,15 @@ class _SlothLoader:
         )
         if fields is None:
             return None
-        name = self.name(fields, "name")
+        name = object_name(fields, "name")
         if name is not None and name in seen:
             fields.report("name", f"duplicate SLO name {name!r} (first defined at {seen[name]})")
             name = None
         elif name is not None:
             seen[name] = fields.key_path("name")
-        objective = fields.read("objective", self.objective)
+        objective = fields.read("objective", lambda n, p: read_objective(self.r, n, p))
         description = fields.string("description") or ""
-        labels = fields.read("labels", self.labels) or {}
+        labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
         sli = fields.read("sli", self.sli)
         alerting_ok = fields.read("alerting", self.alerting)
         if fields.get("plugins") is not None:
@@ -234,20 +210,6 @@ class _SlothLoader:
             description=description,
             labels=model.frozen_map({**service_labels, **labels}),
         )
-
-    def objective(self, node: Node, path: str) -> float | None:
-        if not (isinstance(node, ScalarNode) and node.tag in (INT, FLOAT)):
-            self.r.report(
-                node, path, f"must be a number (a percentage such as 99.9), got {describe(node)}"
-            )
-            return None
-        percent = self.r.finite(node)
-        if percent is None or not 0 < percent < 100:
-            self.r.report(
-                node, path, f"must be a percentage strictly between 0 and 100, got {describe(node)}"
-            )
-            return None
-        return float(Decimal(repr(percent)) / 100)
 
     def alerting(self, node: Node, path: str) -> bool:
         """Whether the block asks for nothing the exporter cannot honour; reports it if it does."""

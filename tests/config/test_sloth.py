@@ -280,3 +280,12 @@ def test_bad_multi_k8s_defect_is_beyond_our_reading() -> None:
         ALERTING,
         RAW,
     }
+
+
+def test_quoted_objective_gets_the_native_hint() -> None:
+    """A Sloth objective is read as a native one: a quoted number is text, and it says so."""
+    text = _spec(EVENTS).replace("objective: 99.5", 'objective: "99.5"')
+    assert _errors(text) == [
+        'spec.yml:5: documents[0].slos[0].objective: must be a number (a percentage such as '
+        "99.9), got '99.5': remove the quotes, a quoted value is text"
+    ]
