@@ -12,16 +12,14 @@ Must not: start processes, wait, or touch any address other than 127.0.0.1
 
 from __future__ import annotations
 
-import contextlib
 import math
 import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.harness import HOST, free_port
+from tests.support.harness import ScrapeTarget
 
 #: The counter family the target exposes (samples carry the ``_total`` suffix).
 FAMILY = "http_requests"
@@ -87,7 +85,7 @@ def median(values: Sequence[float]) -> float | None:
 # ------------------------------------------------------------------ target
 
 
-class OutageCounters:
+class OutageCounters(ScrapeTarget):
     """``/metrics`` with ``http_requests_total{job, code}``, healthy until ``outage()``.
 
     Counters are a function of time: before the outage every request
@@ -102,28 +100,7 @@ class OutageCounters:
         self._clock = clock
         self._lock = threading.Lock()
         self.onset: float | None = None
-        self.port = free_port()
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = target.exposition(target._clock()).encode()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain; version=0.0.4")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer((HOST, self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def address(self) -> str:
-        return f"{HOST}:{self.port}"
+        super().__init__()
 
     def values(self, at: float) -> tuple[int, int]:
         """(good, bad) counter values at ``at``."""
@@ -134,8 +111,8 @@ class OutageCounters:
         good = math.floor(self.rps * max(healthy_until - self.since, 0.0))
         return good, math.floor(self.rps * failing)
 
-    def exposition(self, at: float) -> str:
-        good, bad = self.values(at)
+    def exposition(self, at: float | None = None) -> str:
+        good, bad = self.values(self._clock() if at is None else at)
         return (
             f"# TYPE {FAMILY}_total counter\n"
             f'{FAMILY}_total{{job="{JOB}",code="200"}} {good}\n'
@@ -163,24 +140,6 @@ class OutageCounters:
             )
         lines.append("# EOF\n")
         return "".join(lines)
-
-    def scrape_config(self, interval: str) -> dict[str, Any]:
-        """A scrape job that stores exactly the target's labels (``instance`` dropped)."""
-        return {
-            "job_name": "synthetic",
-            "scrape_interval": interval,
-            "honor_labels": True,
-            "static_configs": [{"targets": [self.address]}],
-            "metric_relabel_configs": [{"action": "labeldrop", "regex": "instance"}],
-        }
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 # ------------------------------------------------------ Sloth-style rules

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import requests
 import yaml
@@ -500,7 +500,69 @@ class ExporterProcess(_Process):
 # -------------------------------------------------------- live counters
 
 
-class CounterTarget:
+class ScrapeTarget:
+    """A ``/metrics`` server on a free loopback port answering every GET with ``exposition()``.
+
+    The shared part of the synthetic scrape targets: the server, its thread, the
+    address and a Prometheus scrape job that stores exactly the series' labels
+    (``honor_labels``, ``instance`` dropped). Subclasses say what is exposed.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = target.exposition().encode()
+                # Prometheus may stop mid-scrape in the outage tests
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/plain; version=0.0.4")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # scrapes every second would drown the output
+
+        self._server = ThreadingHTTPServer((HOST, self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def exposition(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def scrape_config(self, interval: str = "1s") -> dict[str, Any]:
+        """A Prometheus scrape job that stores exactly the synthetic series' labels."""
+        return {
+            "job_name": "synthetic",
+            "scrape_interval": interval,
+            "honor_labels": True,
+            "static_configs": [{"targets": [self.address]}],
+            "metric_relabel_configs": [{"action": "labeldrop", "regex": "instance"}],
+        }
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class CounterTarget(ScrapeTarget):
     """An HTTP scrape target whose request counters keep growing in real time.
 
     It continues synthetic histories: the same series (``job``/``code``
@@ -524,29 +586,7 @@ class CounterTarget:
         self._lock = threading.Lock()
         self._base = dict(starts)
         self._since = clock()
-        self.port = free_port()
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = target.exposition().encode()
-                # Prometheus may stop mid-scrape in the outage test
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/plain; version=0.0.4")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # scrapes every second would drown the test output
-
-        self._server = ThreadingHTTPServer((HOST, self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def address(self) -> str:
-        return f"{HOST}:{self.port}"
+        super().__init__()
 
     def values(self) -> dict[str, tuple[int, int]]:
         """Current (good, bad) counter values per job."""
@@ -573,24 +613,6 @@ class CounterTarget:
             self._base = dict.fromkeys(self._base, (0.0, 0.0))
             self._since = self._clock()
 
-    def scrape_config(self, interval: str = "1s") -> dict[str, Any]:
-        """A Prometheus scrape job that stores exactly the synthetic series' labels."""
-        return {
-            "job_name": "synthetic",
-            "scrape_interval": interval,
-            "honor_labels": True,
-            "static_configs": [{"targets": [self.address]}],
-            "metric_relabel_configs": [{"action": "labeldrop", "regex": "instance"}],
-        }
-
-    def __enter__(self) -> CounterTarget:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 @contextlib.contextmanager
