@@ -58,9 +58,7 @@ It must not write to the store, read a clock or know the config files.
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
@@ -77,6 +75,7 @@ from slo_exporter.figures import (
     Verdict,
     WorstDay,
 )
+from slo_exporter.lru import BoundedCache
 from slo_exporter.model import SLO, CalendarPeriod, MaintenanceWindow, Timeslices
 from slo_exporter.model.calendar import get_zone
 from slo_exporter.timeslices import SliceCounts, classify, merge_spans
@@ -373,37 +372,12 @@ def _slice_days(
     return tuple(out)
 
 
-class _DayCache:
-    """A bounded, thread-safe map from a closed day's inputs to its slice tally.
-
-    Keys hold every input of the verdicts, so an entry is never stale: a
-    changed bucket changes the day's sums, a reload that adds maintenance
-    changes its excluded spans. Old entries are dropped first once full.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[Hashable, SliceCounts] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> SliceCounts | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, counts: SliceCounts) -> None:
-        with self._lock:
-            self._entries[key] = counts
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
 #: Enough for a quarter of days of a few hundred timeslice SLOs (an entry is
 #: a few hundred bytes).
-_DAY_CACHE = _DayCache(50_000)
+#: Keys hold every input of the verdicts, so an entry is never stale: a
+#: changed bucket changes the day's sums, a reload that adds maintenance
+#: changes its excluded spans.
+_DAY_CACHE: BoundedCache[SliceCounts] = BoundedCache(50_000)
 
 
 def _add(counts: Iterable[SliceCounts]) -> SliceCounts:

@@ -42,16 +42,15 @@ It must not write to the store, read a clock or the config files.
 from __future__ import annotations
 
 import math
-import threading
 from array import array
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, NamedTuple
 
 from slo_exporter.exclusions import intersect
+from slo_exporter.lru import BoundedCache
 from slo_exporter.model import SLO, CompositeMode, CompositeSLI
 from slo_exporter.slomath import Counts
 from slo_exporter.timeslices import merge_spans
@@ -282,33 +281,10 @@ class _Chunk:
 _Entry = tuple[Hashable, _Chunk]
 
 
-class _BoundedCache:
-    """A thread-safe map that forgets its least recently used entries beyond ``size``."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> _Entry | None:
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-            return found
-
-    def put(self, key: Hashable, value: _Entry) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
 #: Composite days kept: 3000 is a quarter for 30 composites or a month for
 #: 90; with one-minute buckets a day is about 35 kB, so at most about 100 MB.
 #: Days every cycle reads stay; the least recently read go first.
-_CHUNKS = _BoundedCache(3000)
+_CHUNKS: BoundedCache[_Entry] = BoundedCache(3000)
 
 
 class _Part:
