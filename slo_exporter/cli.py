@@ -33,7 +33,7 @@ from slo_exporter.errors import ConfigError, StoreError
 from slo_exporter.model import Config
 from slo_exporter.notify import AlertmanagerURL, NotifierSettings
 from slo_exporter.prometheus import PrometheusClient
-from slo_exporter.redact import scrub
+from slo_exporter.redact import remember_config, scrub
 from slo_exporter.report import CHARTED, FORMATS, ReportArgumentError, Request, build_report, render
 from slo_exporter.rules import render_rules
 from slo_exporter.runtime import check_prometheus_settings, needs_prometheus
@@ -242,6 +242,7 @@ def _run(args: argparse.Namespace, config: Config,
 
 def _report(args: argparse.Namespace, config: Config) -> int:
     log = structlog.get_logger("slo_exporter")
+    remember_config(config)  # masked in the report and its log, as in the daemon's
     try:
         request = Request.parse(args.period, args.since, args.until, args.at)
     except ReportArgumentError as exc:

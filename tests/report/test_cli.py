@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,48 @@ def test_reads_a_store_another_process_holds_for_writing(
     finally:
         holder.communicate("\n", timeout=30)
     assert holder.returncode == 0
+
+
+def test_a_prometheus_echoing_a_configured_secret_does_not_put_it_in_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error answer that repeats the API key header: masked in the report and the log."""
+    secret = "k3y-0f-the-reporting-team"
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._echo()
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._echo()
+
+        def _echo(self) -> None:
+            body = json.dumps({"status": "error", "errorType": "bad_data",
+                               "error": f"key {self.headers.get('X-Api-Key')} refused"}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = tmp_path / "slo.yaml"
+        config.write_text(CONFIG.format(port=server.server_address[1]).replace(
+            "retries: 1}", f'retries: 1, headers: {{X-Api-Key: "{secret}"}}}}'))
+        out = tmp_path / "report.md"
+        assert _report(config, tmp_path, "--period=2026-W10", "--format=markdown",
+                       f"--output={out}") == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    written, err = out.read_text(), capsys.readouterr().err
+    assert "refused" in written  # the failure is listed ...
+    assert secret not in written  # ... without the key
+    assert secret not in err
