@@ -24,6 +24,7 @@ Schema (version 1; fields are only ever added, never renamed)::
           "description": "",
           "runbook_url": null,
           "sli":       {"5m": 0.9991, ..., "30d": 0.99953},  # good/total; null = no events
+                                        # the period's own key is "window" ("month" to date)
           "burn_rate": {"5m": 0.9, ..., "30d": 0.47},  # error ratio / (1 - objective)
           "events":    {"5m": {"good": 998.0, "bad": 1.0, "total": 999.0}, ...},
           "error_budget_remaining": 0.53,   # 1 - budget spent over the period; < 0 when overspent;
@@ -150,10 +151,10 @@ def _render_status(
         "labels": dict(slo.labels),
         "description": slo.description,
         "runbook_url": slo.runbook_url,
-        "sli": {format_duration(w.window): _number(w.sli) for w in windows},
-        "burn_rate": {format_duration(w.window): _number(w.burn_rate) for w in windows},
+        "sli": {slo.window_label(w.window): _number(w.sli) for w in windows},
+        "burn_rate": {slo.window_label(w.window): _number(w.burn_rate) for w in windows},
         "events": {
-            format_duration(w.window): {
+            slo.window_label(w.window): {
                 "good": _number(w.good),
                 "bad": _number(w.bad),
                 "total": _number(w.total),

@@ -16,7 +16,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from slo_exporter import __version__, sla
-from slo_exporter.durations import format_duration
 from slo_exporter.model import SLO, CalendarPeriod
 from slo_exporter.snapshot import Snapshot
 
@@ -121,7 +120,7 @@ class SnapshotCollector(Collector):
             start.add_metric(key, lo)
             end.add_metric(key, hi)
             for w in status.windows:
-                wkey = [*key, window_label(slo, w.window)]
+                wkey = [*key, slo.window_label(w.window)]
                 events.add_metric([*wkey, "good"], min(w.good, w.total) if w.total > 0 else 0.0)
                 events.add_metric([*wkey, "bad"], w.bad)
                 if w.sli is not None:
@@ -151,17 +150,6 @@ class SnapshotCollector(Collector):
 
         yield from (objective, period, info, up, last, sli, events, burn, budget, alert,
                     start, end, coverage, excluded, exhaustion, met, sla_objective, sla_credit)
-
-
-def window_label(slo: SLO, window: float) -> str:
-    """The ``window`` label of one of the SLO's windows.
-
-    The period's own window (keyed by ``slo.period.longest``) is named by
-    the period: ``30d`` for a rolling one, ``week``, ``month`` or
-    ``quarter`` for a calendar one, whose values are to date. Every other
-    window is its Prometheus duration text (``1h``).
-    """
-    return slo.period.label if window == slo.period.longest else format_duration(window)
 
 
 def period_span(slo: SLO, at: float) -> tuple[float, float]:

@@ -380,7 +380,7 @@ def _slo_row(
         f"<td>{_objective(slo, status.period)}</td>"
         f"<td>{_to_date(status)}</td>"
         f"<td>{_budget(status)}</td>"
-        f"<td>{_burn_rates(status.windows)}</td>"
+        f"<td>{_burn_rates(status.slo, status.windows)}</td>"
         f"<td>{_alert_badges(status)}</td>"
         f'<td class="wide-only">{sparkline(history)}</td>'
 
@@ -498,10 +498,10 @@ def _budget_bar(remaining: float | None) -> str:
     )
 
 
-def _burn_rates(windows: Sequence[snapshot.WindowValues]) -> str:
+def _burn_rates(slo: SLO, windows: Sequence[snapshot.WindowValues]) -> str:
     chips = []
     for w in sorted(windows, key=lambda w: w.window):
-        name = escape(format_duration(w.window))
+        name = escape(slo.window_label(w.window))
         if w.burn_rate is None or not math.isfinite(w.burn_rate):
             chips.append(
                 f'<span class="burn none" data-window="{name}"><b>{name}</b> &ndash;</span>'

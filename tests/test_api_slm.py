@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from decimal import Decimal
@@ -11,7 +12,7 @@ from slo_exporter import model, snapshot
 from slo_exporter.api import SCHEMA_VERSION, render_services, render_slos
 from slo_exporter.figures import Evidence, SLAOutcome
 from slo_exporter.sla import SLA, CreditTier
-from tests.support.helpers import figures, ratio_slo
+from tests.support.helpers import figures, ratio_slo, status
 
 AT = 1_773_100_000.0
 
@@ -160,3 +161,11 @@ def test_services_document_is_deterministic() -> None:
     services, snap = _catalog()
     assert json.dumps(render_services(services, snap)) == json.dumps(
         render_services(tuple(reversed(services)), snap))
+
+
+def test_calendar_period_window_is_named_by_the_period() -> None:
+    """A month SLO's period window is keyed ``month`` in the API, as on /metrics, not ``32d``."""
+    slo = dataclasses.replace(ratio_slo(), period=model.CalendarPeriod("month", "Europe/Berlin"))
+    entry = _entry(status(slo, {3600.0: (99.0, 100.0), slo.period.longest: (990.0, 1000.0)}))
+    assert set(entry["sli"]) == {"1h", "month"}
+    assert set(entry["burn_rate"]) == set(entry["events"]) == {"1h", "month"}

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from slo_exporter.exposition import SnapshotCollector, window_label
+from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.figures import PeriodFigures, SLAOutcome
 from slo_exporter.model import CalendarPeriod, CompositeComponent, CompositeSLI, SLOId
 from slo_exporter.sla import SLA, CreditTier
@@ -75,9 +75,9 @@ def test_calendar_period_values_carry_the_period_label() -> None:
 def test_window_label_names_the_period_window_by_the_period() -> None:
     """The period's window is `month` for a calendar SLO and `30d` for a rolling one."""
     calendar = dataclasses.replace(ratio_slo(), period=CalendarPeriod("quarter", "UTC"))
-    assert window_label(calendar, calendar.period.longest) == "quarter"
-    assert window_label(calendar, 3600.0) == "1h"
-    assert window_label(ratio_slo(), 30 * DAY) == "30d"
+    assert calendar.window_label(calendar.period.longest) == "quarter"
+    assert calendar.window_label(3600.0) == "1h"
+    assert ratio_slo().window_label(30 * DAY) == "30d"
 
 
 def test_period_figures_are_exported_with_the_period_label() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -342,3 +343,11 @@ def test_service_headings_carry_the_configured_description() -> None:
     services = (model.Service("checkout", (slo,), description="Online <b>checkout</b>"),)
     page = _page(status(slo, {DAY: (1, 1)}), services=services)
     assert '<div class="desc">Online &lt;b&gt;checkout&lt;/b&gt;</div></th>' in page
+
+
+def test_calendar_period_burn_chip_is_named_by_the_period() -> None:
+    """A month SLO's burn-rate chip for its period reads ``month``, as on /metrics, not ``32d``."""
+    slo = dataclasses.replace(ratio_slo(), period=model.CalendarPeriod("month", "Europe/Berlin"))
+    page = _page(status(slo, {3600.0: (99.0, 100.0), slo.period.longest: (990.0, 1000.0)}))
+    assert 'data-window="month"' in page
+    assert 'data-window="32d"' not in page

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from slo_exporter.durations import format_duration
 from slo_exporter.model.identity import SLOId, fingerprint
 from slo_exporter.model.period import Period
 from slo_exporter.model.slm import Budgeting, CompositeSLI, MaintenanceWindow
@@ -270,6 +271,16 @@ class SLO:
             return fingerprint("composite", sli.mode, *(
                 f"{c.slo.key}:{c.weight!r}" for c in sli.components))
         return fingerprint("probe", sli.module, sli.instance)
+
+    def window_label(self, window: float) -> str:
+        """The ``window`` label of one of the SLO's windows, the same on every output.
+
+        The period's own window (keyed by ``period.longest``) is named by the
+        period: ``30d`` for a rolling one, ``week``, ``month`` or ``quarter``
+        for a calendar one, whose values are to date. Every other window is
+        its Prometheus duration text (``1h``).
+        """
+        return self.period.label if window == self.period.longest else format_duration(window)
 
     @property
     def windows(self) -> tuple[float, ...]:
