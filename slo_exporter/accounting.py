@@ -312,6 +312,8 @@ def fetch_events(
         good_role, good_query, total_query = _latency_queries(client, sli, until, le_cache)
     elif isinstance(sli, model.CompositeSLI):
         raise ValueError(f"SLO {slo.key}: a composite SLI is not read from Prometheus")
+    elif isinstance(sli, model.RawRatioSLI):
+        raise ValueError(f"SLO {slo.key}: raw ratio SLIs are not read yet")
     else:
         good_role = "good" if sli.good is not None else "bad"
         good_query = sli.good if sli.good is not None else sli.bad

@@ -9,7 +9,13 @@ belongs to. Everything is re-exported here, so callers write
 Must not parse YAML, read files or clocks.
 """
 
-from slo_exporter.model.alerting import ALERT_WINDOWS, AlertWindow
+from slo_exporter.model.alerting import (
+    ALERT_WINDOWS,
+    SEVERITIES,
+    Alerting,
+    AlertSettings,
+    AlertWindow,
+)
 from slo_exporter.model.calendar import (
     CALENDAR_UNITS,
     CalendarPeriod,
@@ -30,6 +36,7 @@ from slo_exporter.model.config import (
     PrometheusConfig,
     Query,
     RatioSLI,
+    RawRatioSLI,
     Selector,
     Service,
     StorageConfig,
@@ -55,10 +62,13 @@ from slo_exporter.model.slm import (
 __all__ = [
     "ALERT_WINDOWS",
     "CALENDAR_UNITS",
+    "SEVERITIES",
     "SLI",
     "SLO",
     "STANDARD_WINDOWS",
+    "AlertSettings",
     "AlertWindow",
+    "Alerting",
     "BasicAuth",
     "Budgeting",
     "BudgetingMethod",
@@ -79,6 +89,7 @@ __all__ = [
     "PrometheusConfig",
     "Query",
     "RatioSLI",
+    "RawRatioSLI",
     "RollingPeriod",
     "SLOId",
     "Selector",

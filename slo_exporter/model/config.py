@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from slo_exporter.durations import format_duration
+from slo_exporter.model.alerting import Alerting
 from slo_exporter.model.identity import SLOId, fingerprint
 from slo_exporter.model.period import Period
 from slo_exporter.model.slm import Budgeting, CompositeSLI, MaintenanceWindow
@@ -115,6 +116,20 @@ class RatioSLI:
 
 
 @dataclass(frozen=True)
+class RawRatioSLI:
+    """A ratio Prometheus computes (Sloth ``raw``, OpenSLO raw ``ratioMetric``).
+
+    ``query`` has ``{{.window}}`` and returns the error ratio (``measures ==
+    "bad"``) or the success ratio (``"good"``) over that window. With no
+    event counts behind it, each bucket holds the ratio of that bucket with
+    a weight of one: window SLIs are time-weighted means of bucket ratios.
+    """
+
+    query: Template
+    measures: str = "bad"  # "bad" (error ratio) or "good" (success ratio)
+
+
+@dataclass(frozen=True)
 class LatencySLI:
     """A classic histogram: good = observations at or under ``threshold``."""
 
@@ -208,7 +223,7 @@ class ProbeSLI:
         return t.address
 
 
-SLI = RatioSLI | LatencySLI | ProbeSLI | CompositeSLI
+SLI = RatioSLI | RawRatioSLI | LatencySLI | ProbeSLI | CompositeSLI
 
 
 # ------------------------------------------------------------- SLO / service
@@ -226,6 +241,14 @@ class SLO:
     runbook_url: str | None = None
     budgeting: Budgeting = field(default_factory=Budgeting)
     sla: SLA | None = None
+    #: the SLO's own alert windows and per-severity alert settings
+    alerting: Alerting = field(default_factory=Alerting)
+    #: grouping: labels whose values split this definition into one SLO per
+    #: group (``group`` set on each), and the most groups kept
+    group_by: tuple[str, ...] = ()
+    max_groups: int = 100
+    #: the label values of one group of a grouped SLO (empty otherwise)
+    group: Mapping[str, str] = field(default_factory=frozen_map)
 
     @property
     def commitment(self) -> str:
@@ -265,6 +288,8 @@ class SLO:
             return fingerprint("ratio", *(
                 "" if q is None else f"{type(q).__name__}:{q.text}"
                 for q in (sli.total, sli.good, sli.bad)))
+        if isinstance(sli, RawRatioSLI):
+            return fingerprint("raw_ratio", sli.measures, sli.query.text)
         if isinstance(sli, LatencySLI):
             return fingerprint("latency", sli.histogram.text, repr(sli.threshold))
         if isinstance(sli, CompositeSLI):
