@@ -1,8 +1,10 @@
 """Secrets never leave the process: every output is searched for planted credentials.
 
 A distinct secret sits in every secret-bearing field of a configuration:
-Prometheus basic auth (inline and from a file), a bearer token file and an
-Authorization header; HTTP probe headers, basic auth and bearer token file.
+Prometheus basic auth (inline and from a file), a bearer token file, a URL
+password (one of these per run, as a Prometheus block takes one kind of
+auth) and a credential header; HTTP probe headers, basic auth (inline and
+from a file) and bearer token file.
 Hostile peers then do their worst: the "Prometheus" answers every query
 with an error that echoes the request's headers and the decoded basic-auth
 password, and the probe target answers 500 with the same echo and redirects
@@ -32,6 +34,10 @@ pytestmark = pytest.mark.integration
 
 SECRETS = {
     "prometheus.basic_auth.password_file": "S1promPasswordFile9f2c",
+    "prometheus.basic_auth.password": "S10promInlinePassword1d8e",
+    "prometheus.bearer_token_file": "S11promBearerFile6a4c",
+    "prometheus.url password": "S12promUrlPassword3f7b",
+    "probe.basic_auth.password_file": "S7probePasswordFile0e5d",
     "prometheus.headers.X-Token": "S2promHeaderToken4b7e",
     "probe.headers.Authorization": "S3probeHeaderBearer8d1a",
     "probe.headers.X-Api-Key": "S4probeApiKey2c6f",
@@ -56,7 +62,7 @@ class _HostileServer(ThreadingHTTPServer):
     def __init__(self, role: str) -> None:
         super().__init__((HOST, 0), _Hostile)
         self.role = role
-        self.seen: list[dict[str, str]] = []  # headers of requests that reached a page
+        self.seen: list[dict[str, str]] = []  # headers of queries and of requests for a page
         self.redirect_to = ""
 
 
@@ -67,6 +73,7 @@ class _Hostile(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.server.role == "prometheus":
+            self.server.seen.append(dict(self.headers.items()))
             body = json.dumps({"status": "error", "errorType": "bad_data",
                                "error": _echo(self)}).encode()
             self._send(400, body, "application/json")
@@ -110,19 +117,42 @@ def hostile() -> Iterator[tuple[_HostileServer, _HostileServer, _HostileServer]]
             server.server_close()
 
 
-def _config(tmp: Path, prom_port: int, target_port: int) -> dict[str, Any]:
+#: the Prometheus block's one kind of auth, per run
+PROM_AUTH = ("basic_auth.password_file", "basic_auth.password", "bearer_token_file", "url")
+
+
+def _prometheus(tmp: Path, prom_port: int, auth: str) -> dict[str, Any]:
+    """The Prometheus block with a credential header and the secret of ``auth``."""
     (tmp / "prom-password").write_text(SECRETS["prometheus.basic_auth.password_file"])
+    (tmp / "prom-token").write_text(SECRETS["prometheus.bearer_token_file"])
+    block: dict[str, Any] = {
+        "url": f"http://{HOST}:{prom_port}",
+        "timeout": "2s",
+        "retries": 1,
+        "headers": {"X-Token": SECRETS["prometheus.headers.X-Token"]},
+    }
+    if auth == "basic_auth.password_file":
+        block["basic_auth"] = {"username": "prom-user",
+                               "password_file": str(tmp / "prom-password")}
+    elif auth == "basic_auth.password":
+        block["basic_auth"] = {"username": "prom-user",
+                               "password": SECRETS["prometheus.basic_auth.password"]}
+    elif auth == "bearer_token_file":
+        block["bearer_token_file"] = str(tmp / "prom-token")
+    else:
+        block["url"] = (f"http://prom-user:{SECRETS['prometheus.url password']}"
+                        f"@{HOST}:{prom_port}")
+    return block
+
+
+def _config(tmp: Path, prom_port: int, target_port: int,
+            prom_auth: str = PROM_AUTH[0]) -> dict[str, Any]:
     (tmp / "probe-token").write_text(SECRETS["probe.bearer_token_file"])
+    (tmp / "probe-password").write_text(SECRETS["probe.basic_auth.password_file"])
     target = f"http://{HOST}:{target_port}"
     probe = {"interval": "1s", "timeout": "500ms"}
     return {
-        "prometheus": {
-            "url": f"http://{HOST}:{prom_port}",
-            "timeout": "2s",
-            "retries": 1,
-            "headers": {"X-Token": SECRETS["prometheus.headers.X-Token"]},
-            "basic_auth": {"username": "prom-user", "password_file": str(tmp / "prom-password")},
-        },
+        "prometheus": _prometheus(tmp, prom_port, prom_auth),
         "evaluation_interval": "2s",
         "services": [
             {"name": "api", "slos": [{
@@ -144,6 +174,10 @@ def _config(tmp: Path, prom_port: int, target_port: int) -> dict[str, Any]:
                     **probe, "http": {"url": f"{target}/redirect", "basic_auth": {
                         "username": "probe-user",
                         "password": SECRETS["probe.basic_auth.password"]}}}}},
+                {"name": "basicfile", "objective": 99.0, "window": "1d", "sli": {"probe": {
+                    **probe, "http": {"url": f"{target}/redirect", "basic_auth": {
+                        "username": "probe-user",
+                        "password_file": str(tmp / "probe-password")}}}}},
                 {"name": "bearer", "objective": 99.0, "window": "1d", "sli": {"probe": {
                     **probe, "http": {"url": f"{target}/redirect",
                                       "bearer_token_file": str(tmp / "probe-token")}}}},
@@ -162,13 +196,16 @@ def _leaks(text: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("log_format", ["logfmt", "json"])
+@pytest.mark.parametrize(("log_format", "prom_auth"), [
+    ("logfmt", PROM_AUTH[0]), ("json", PROM_AUTH[1]), ("logfmt", PROM_AUTH[2]),
+    ("json", PROM_AUTH[3]),
+])
 def test_no_output_holds_a_secret(
-    tmp_path: Path, hostile: tuple[_HostileServer, ...], log_format: str
+    tmp_path: Path, hostile: tuple[_HostileServer, ...], log_format: str, prom_auth: str
 ) -> None:
     """Logs at debug level, /metrics, the pages, the JSON API and check never show a secret."""
     prom, target, elsewhere = hostile
-    config = _config(tmp_path, prom.server_address[1], target.server_address[1])
+    config = _config(tmp_path, prom.server_address[1], target.server_address[1], prom_auth)
     exporter = ExporterProcess(tmp_path / "run", config,
                                extra_args=["--log.level=debug", f"--log.format={log_format}"])
     outputs: dict[str, str] = {}
@@ -189,6 +226,10 @@ def test_no_output_holds_a_secret(
                            capture_output=True, text=True, timeout=30, check=False)
     outputs["check"] = check.stdout + check.stderr
 
+    # The planted Prometheus credential was sent, so every error echoed it back.
+    planted = "prometheus.url password" if prom_auth == "url" else f"prometheus.{prom_auth}"
+    sent = [leak for h in prom.seen for leak in _leaks(json.dumps(h))]
+    assert any(leak.startswith(f"{planted} (") for leak in sent), f"{planted} never sent"
     leaks = {name: _leaks(text) for name, text in outputs.items() if _leaks(text)}
     assert not leaks, f"secrets leaked: {leaks}"
     # The redirect left the origin: the other server must not have seen any credential.
