@@ -21,7 +21,11 @@ from yaml.nodes import Node
 
 from slo_exporter import model
 from slo_exporter.config.fields import Fields, Reader
-from slo_exporter.config.text import header_name_problem, header_value_problem
+from slo_exporter.config.text import (
+    header_name_problem,
+    header_value_problem,
+    server_name_problem,
+)
 
 #: the keys of the block besides the TLS one
 CLIENT_KEYS = ("headers", "basic_auth", "bearer_token_file")
@@ -107,10 +111,14 @@ def read_tls(reader: Reader, node: Node, path: str) -> model.TLSConfig | None:
         if fields.get("key_file") is not None:
             given, missing = missing, given
         reader.report(fields.at(given), path, f"{given} needs {missing} as well")
+    server_name = fields.string("server_name", non_empty=True)
+    problem = server_name_problem(server_name) if server_name else None
+    if problem:
+        fields.report("server_name", problem)
     return model.TLSConfig(
         ca_file=fields.file_path("ca_file"),
         cert_file=cert_file,
         key_file=key_file,
         insecure_skip_verify=bool(fields.boolean("insecure_skip_verify")),
-        server_name=fields.string("server_name", non_empty=True),
+        server_name=server_name,
     )

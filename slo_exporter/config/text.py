@@ -21,6 +21,9 @@ LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 #: an HTTP header field name (RFC 9110 token)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?")
+#: the longest DNS name and label; the IDNA codec every connection passes a
+#: host name through refuses longer ones, and empty labels
+_MAX_NAME, _MAX_LABEL = 253, 63
 #: bytes a header value must not hold: controls other than tab, and DEL
 _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 #: header names whose values are credentials: never shown in a message
@@ -63,6 +66,26 @@ def host_problem(host: str) -> str | None:
         return "the host is missing"
     if not _HOSTNAME.fullmatch(host):
         return f"{host!r} is not a host name or IP address"
+    return _labels_problem(host)
+
+
+def server_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be sent as a TLS server name (SNI): a host name or an IP address."""
+    if is_ip(name, version=4) or is_ip(name, version=6):
+        return None
+    if not _HOSTNAME.fullmatch(name):
+        return ("must be a host name or IP address (an international name in punycode, "
+                "xn--...), without port or wildcard")
+    return _labels_problem(name)
+
+
+def _labels_problem(host: str) -> str | None:
+    """Why DNS would refuse ``host`` (never quoted: it may be hundreds of characters)."""
+    name = host.removesuffix(".")
+    if len(name) > _MAX_NAME:
+        return f"a host name must not be longer than {_MAX_NAME} characters"
+    if any(not 1 <= len(label) <= _MAX_LABEL for label in name.split(".")):
+        return f"a host name's labels (between dots) must be 1 to {_MAX_LABEL} characters long"
     return None
 
 
@@ -88,7 +111,8 @@ def url_problem(text: str) -> str | None:
             "must be plain ASCII without spaces: percent-encode other characters "
             "(%20 for a space) and write an international host name in punycode (xn--...)"
         )
-    return None
+    host = parts.hostname or ""
+    return None if is_ip(host, version=4) or is_ip(host, version=6) else _labels_problem(host)
 
 
 def has_password(url: str) -> bool:

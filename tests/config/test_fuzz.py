@@ -66,12 +66,9 @@ def _bounded(error: ConfigError) -> None:
 
 
 def _runnable(config: model.Config) -> None:
-    """What check accepted, the Prometheus client accepts too."""
+    """What check accepted, the Prometheus client accepts too (tls.server_name included)."""
     assert config.slos
-    prometheus = config.prometheus
-    if prometheus.tls.server_name:
-        return  # supported by the client of this release, not of the last one
-    PrometheusClient(prometheus).close()
+    PrometheusClient(config.prometheus).close()
 
 
 @FUZZ
