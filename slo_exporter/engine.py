@@ -440,7 +440,7 @@ def _calendar_windows(slo: SLO, length: float) -> set[float]:
     """The rolling windows a calendar SLO exports or alerts on, without its period."""
     needed = {w for w in slo.windows if w != slo.period.longest}
     for a in slomath.alert_pairs(length):
-        needed.update((a.long, a.short))
+        needed.update(a.windows)
     return needed
 
 
