@@ -94,13 +94,11 @@ def check_windows(
     r: Reader,
     windows: Sequence[tuple[model.AlertWindow, Node, str]],
     period: model.Period | None,
-    where: tuple[Node | None, str],
 ) -> bool:
     """Whether a catalogue is usable for ``period``: every window fits it, none twice.
 
-    ``windows`` holds each window with the node and path to report it at;
-    ``where`` is the catalogue's own. A period of None (unknown) checks
-    duplicates only.
+    ``windows`` holds each window with the node and path to report it at.
+    A period of None (unknown) checks duplicates only.
     """
     ok = True
     seen: dict[tuple[str, float, float | None], str] = {}
@@ -117,12 +115,6 @@ def check_windows(
                 f"the long window {format_duration(window.long)} is longer than the SLO "
                 f"period {period.label}: it would need older data than the SLO keeps"))
             ok = False
-    if not windows:
-        r.report(where[0], where[1], "must list at least one alert window")
-        ok = False
-    if len(windows) > MAX_WINDOWS:
-        r.report(where[0], where[1], f"must list at most {MAX_WINDOWS} alert windows")
-        ok = False
     return ok
 
 
@@ -162,6 +154,10 @@ def _windows(
     items = r.sequence(node, path, "alert windows")
     if items is None:
         return None
+    if not items or len(items) > MAX_WINDOWS:
+        r.report(node, path, f"must list from 1 to {MAX_WINDOWS} alert windows, "
+                             f"got {len(items)}")
+        return None
     read: list[tuple[model.AlertWindow, Node, str]] = []
     ok = True
     for item, item_path in items:
@@ -170,7 +166,7 @@ def _windows(
             ok = False
         else:
             read.append((window, item, item_path))
-    if not check_windows(r, read, period, (node, path)) or not ok:
+    if not check_windows(r, read, period) or not ok:
         return None
     return tuple(window for window, _, _ in read)
 

@@ -179,8 +179,7 @@ def _read_catalog(document: Document, r: Reader, file: str, catalogs: _Catalogs)
                 windows.append((window, inner, speeds.key_path(speed)))
     if period is None or not ok:
         return
-    if not check_windows(r, windows, model.RollingPeriod(period), (spec.at("sloPeriod"),
-                                                                   spec.key_path("sloPeriod"))):
+    if not check_windows(r, windows, model.RollingPeriod(period)):
         return
     line = spec.at("sloPeriod").start_mark.line + 1
     where = f"{file}:{line} ({spec.key_path('sloPeriod')})"
