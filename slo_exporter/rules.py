@@ -27,7 +27,16 @@ Go templates, and direct notification (``slo_exporter.notify``) fills the
 same templates with the daemon's own values, so both paths send the same
 alerts.
 
-Must not read configuration or talk to Prometheus: it only renders text.
+SLOs with alerting of their own (a custom window catalogue, or names,
+labels, annotations or a disabled severity) are exported with
+``slo_info{alerting="custom"}``; the generic burn-rate rules join only
+``slo_info{alerting!="custom"}``, so they never alert for such an SLO.
+Given the config's SLOs, ``slo-exporter rules`` adds one rule per window of
+each such SLO (group ``slo-exporter-slo-alerts``) with its own name,
+labels, annotations and ``for:``; a disabled severity gets no rule.
+
+Must not read configuration files or talk to Prometheus: it only renders
+text (the SLOs are given).
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from typing import Any
 import yaml
 
 from slo_exporter.durations import format_duration
-from slo_exporter.model import ALERT_WINDOWS, AlertWindow
+from slo_exporter.model import ALERT_WINDOWS, SLO, AlertWindow
 
 #: labels copied from ``slo_info`` onto every SLO alert, so Alertmanager can
 #: route by team; a label an SLO does not set is simply absent on its alerts
@@ -48,6 +57,11 @@ DEFAULT_INFO_LABELS: tuple[str, ...] = ("owner", "tier")
 
 #: how the exporter's own scrape job is recognised by ``SLOExporterDown``
 DEFAULT_EXPORTER_JOB = 'job=~".*slo-exporter.*"'
+
+#: the ``slo_info`` series the generic burn-rate rules alert for
+GENERIC_INFO = 'slo_info{alerting!="custom"}'
+#: the group of the per-SLO rules
+SLO_ALERTS_GROUP = "slo-exporter-slo-alerts"
 
 #: how long each non-burn-rate condition must hold before it alerts
 BUDGET_EXHAUSTED_FOR = "5m"
@@ -178,13 +192,11 @@ def burn_rate_alert_name(severity: str) -> str:
 def burn_rate_alert(window: AlertWindow) -> AlertDefinition:
     """The alert of one window pair, shared by the rule file and direct notification."""
     pair = _pair(window)
-    if pair.short is None:
-        rates = "SLO {slo}: the burn rate is {value:.2f} over the last " + pair.long + ", "
-        above = "above"
+    rates = "SLO {slo}: the burn rate is {value:.2f} over the last " + pair.long
+    if pair.short is not None:
+        rates += " and {short_rate:.2f} over the last " + pair.short + ", both"
     else:
-        rates = ("SLO {slo}: the burn rate is {value:.2f} over the last " + pair.long
-                 + " and {short_rate:.2f} over the last " + pair.short + ", both ")
-        above = "above"
+        rates += ","
     labels = {"severity": pair.severity, "long_window": pair.long}
     if pair.short is not None:
         labels["short_window"] = pair.short
@@ -197,7 +209,7 @@ def burn_rate_alert(window: AlertWindow) -> AlertDefinition:
                 f"({pair.windows_text} window{'' if pair.short is None else 's'})"
             ),
             "description": (
-                rates + above + " {factor:.3g}" + pair.spending + ". "
+                rates + " above {factor:.3g}" + pair.spending + ". "
                 "Error budget left: {budget_left}."
             ),
             "window_pair": pair.windows_text,
@@ -229,8 +241,8 @@ def _go_field(name: str, spec: str, pair: _Pair) -> str:
         return _lookup(_series("slo_burn_rate", f",window='{short}'"), printf, "unknown")
     if name == "factor":
         w = pair.window
-        if w.budget_fraction is None:
-            return f'{{{{ {w.threshold(0.0):g} | {printf} }}}}'
+        if w.budget_fraction is None:  # a fixed number: no query needed
+            return format(w.threshold(0.0), spec)
         return _lookup(
             f"{w.budget_fraction:g} * " + _series("slo_period_seconds") + f" / {w.long:g}",
             printf, "unknown")
@@ -271,10 +283,59 @@ def _burn_rate_rule(pair: _Pair, info_labels: Sequence[str]) -> dict[str, Any]:
     alert = burn_rate_alert(pair.window)
     return {
         "alert": alert.name,
-        "expr": _with_info(_condition(pair), info_labels),
+        "expr": _with_info(_condition(pair), info_labels, info=GENERIC_INFO),
         "labels": dict(alert.labels),
         "annotations": {k: _go_template(v, pair) for k, v in alert.annotations.items()},
     }
+
+
+def _promql_string(text: str) -> str:
+    """``text`` as a double-quoted PromQL string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def slo_alert(slo: SLO, window: AlertWindow) -> AlertDefinition:
+    """The alert of one window of an SLO with alerting of its own: the shared
+    definition with the SLO's name, and its labels and annotations on top."""
+    base = burn_rate_alert(window)
+    settings = slo.alerting.settings(window.severity)
+    return AlertDefinition(
+        name=settings.name or base.name,
+        labels={**base.labels, **settings.labels},
+        annotations={**base.annotations, **settings.annotations},
+    )
+
+
+def _slo_rule(slo: SLO, window: AlertWindow, info_labels: Sequence[str]) -> dict[str, Any]:
+    pair = _pair(window)
+    selector = f"service={_promql_string(slo.service)},slo={_promql_string(slo.name)}"
+    alert = slo_alert(slo, window)
+    own = slo.alerting.settings(window.severity).annotations
+    rule: dict[str, Any] = {
+        "alert": alert.name,
+        "expr": _with_info(_condition(pair, selector), info_labels,
+                           info=f"slo_info{{{selector}}}"),
+    }
+    if window.hold > 0.0:
+        rule["for"] = format_duration(window.hold)
+    rule["labels"] = dict(alert.labels)
+    # the SLO's own annotations are Prometheus templates already: verbatim
+    rule["annotations"] = {k: v if k in own else _go_template(v, pair)
+                           for k, v in alert.annotations.items()}
+    return rule
+
+
+def slo_rules(
+    slos: Sequence[SLO], *, info_labels: Sequence[str] = DEFAULT_INFO_LABELS
+) -> list[dict[str, Any]]:
+    """One rule per enabled window of each SLO with alerting of its own."""
+    return [
+        _slo_rule(slo, window, info_labels)
+        for slo in slos if not slo.alerting.default
+        for window in slo.alerting.windows
+        if not slo.alerting.settings(window.severity).disabled
+        and window.long <= slo.period.longest
+    ]
 
 
 def _budget_exhausted_rule(info_labels: Sequence[str]) -> dict[str, Any]:
@@ -377,11 +438,17 @@ def rule_groups(
     *,
     info_labels: Sequence[str] = DEFAULT_INFO_LABELS,
     exporter_job: str = DEFAULT_EXPORTER_JOB,
+    slos: Sequence[SLO] = (),
 ) -> list[dict[str, Any]]:
-    """The rule groups as plain data, in Prometheus rule file shape."""
+    """The rule groups as plain data, in Prometheus rule file shape.
+
+    With ``slos``, a group of rules for those with alerting of their own is added.
+    """
     if not info_labels:
         raise ValueError("info_labels must name at least one slo_info label, e.g. 'owner'")
     pairs = _pairs()
+    own = slo_rules(slos, info_labels=info_labels)
+    extra = [{"name": SLO_ALERTS_GROUP, "rules": own}] if own else []
     return [
         {
             "name": "slo-exporter-burn-rate",
@@ -395,6 +462,7 @@ def rule_groups(
                 _exporter_down_rule(exporter_job),
             ],
         },
+        *extra,
     ]
 
 
@@ -424,10 +492,15 @@ def render_rules(
     *,
     info_labels: Sequence[str] = DEFAULT_INFO_LABELS,
     exporter_job: str = DEFAULT_EXPORTER_JOB,
+    slos: Sequence[SLO] = (),
 ) -> str:
-    """The Prometheus rule file (YAML) with every slo-exporter alert."""
-    groups = rule_groups(info_labels=info_labels, exporter_job=exporter_job)
-    return _HEADER + _dump({"groups": groups})
+    """The Prometheus rule file (YAML) with every slo-exporter alert, plus the
+    rules of those of ``slos`` that have alerting of their own."""
+    groups = rule_groups(info_labels=info_labels, exporter_job=exporter_job, slos=slos)
+    header = _HEADER if not any(not s.alerting.default for s in slos) else _HEADER + (
+        f"# The {SLO_ALERTS_GROUP} group is generated from the config: regenerate it "
+        "when SLOs change.\n")
+    return header + _dump({"groups": groups})
 
 
 def render_prometheus_rule(

@@ -141,3 +141,12 @@ def test_every_bad_window_is_reported_together() -> None:
           - {severity: page, long: 1h, budget_percent: 200}
     """)
     assert len(messages) == 2
+
+
+def test_alerting_is_a_reserved_slo_label() -> None:
+    """An SLO label named alerting would clash with slo_info{alerting}: rejected."""
+    text = _config("{}").replace("        alerting:\n          {}\n",
+                                 "        labels: {alerting: x}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "test.yaml")
+    assert "label name 'alerting' is reserved" in str(info.value.problems[0])

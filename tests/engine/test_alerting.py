@@ -77,3 +77,20 @@ def test_custom_catalogue_and_hold_drive_the_alert_states(store: EventStore) -> 
     for severity in ("page", "ticket"):
         assert registry.get_sample_value(
             "slo_burn_rate_alert", {**labels, "severity": severity}) == 1.0
+
+
+def test_slo_info_marks_custom_alerting(store: EventStore) -> None:
+    """slo_info{alerting="custom"} on the SLO with its own alerting, no such label on the
+    other: the generic rules join slo_info{alerting!="custom"}."""
+    engine = Engine(_config(), store, ScriptedSource(), clock=lambda: NOW,
+                    probe_last_seen=lambda key: NOW)
+    try:
+        engine.evaluate()
+    finally:
+        engine.close()
+    registry = CollectorRegistry()
+    registry.register(SnapshotCollector(lambda: engine.snapshot))
+    infos = {s.labels["slo"]: s.labels.get("alerting")
+             for family in registry.collect() if family.name == "slo_info"
+             for s in family.samples}
+    assert infos == {"probe": "custom", "availability": None}
