@@ -107,13 +107,18 @@ def burn_rate(
 
 
 _VALUE = re.compile(r"\{\{-?\s*\$value\s*-?\}\}")
+_VALUE_PRINTF = re.compile(
+    r'\{\{-?\s*\$value\s*\|\s*printf\s+"(%[-+ 0#]*\d*(?:\.\d+)?[fFeEgG])"\s*-?\}\}')
 _LABEL = re.compile(r"\{\{-?\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*-?\}\}")
 
 
 def prometheus_template(text: str, labels: Mapping[str, str], value: float | None) -> str:
-    """The plain ``{{ $value }}`` and ``{{ $labels.NAME }}`` of an annotation filled in
-    (a missing label is empty, as in Prometheus); any other template text is kept."""
+    """``{{ $value }}``, ``{{ $value | printf "%.2f" }}`` and ``{{ $labels.NAME }}`` of an
+    annotation filled in (a missing label is empty, as in Prometheus); any other
+    template text is kept."""
     shown = "unknown" if value is None else _go_float(value)
+    text = _VALUE_PRINTF.sub(
+        lambda m: "unknown" if value is None else m.group(1) % value, text)
     text = _VALUE.sub(lambda _m: shown, text)
     return _LABEL.sub(lambda m: labels.get(m.group(1), ""), text)
 

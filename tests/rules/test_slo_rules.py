@@ -12,7 +12,9 @@ import yaml
 
 from slo_exporter import cli
 from slo_exporter.config import load_config
+from slo_exporter.notify.alerts import burn_rate
 from slo_exporter.rules import SLO_ALERTS_GROUP, render_rules
+from slo_exporter.snapshot import AlertState, SLOStatus
 
 HERE = Path(__file__).parent
 CONFIG = HERE / "slo_alerts.config.yml"
@@ -86,3 +88,24 @@ def test_rules_command_reads_the_config(
     bad.write_text(CONFIG.read_text().replace("factor: 10", "factor: -1"), "utf-8")
     assert cli.main(["rules", f"--config.file={bad}"]) == 1
     assert "must be a burn rate above 0" in capsys.readouterr().err
+
+
+def test_direct_alerts_equal_the_promtool_expectations() -> None:
+    """Each CheckoutPage Prometheus fires in the promtool tests, rebuilt as a direct alert
+    from the same burn rates (20 over 1h and 30 over 5m; 12 over 6h) and budget (75%),
+    has the same name, labels and annotations."""
+    slo = load_config(str(CONFIG)).slos[0]
+    cases = yaml.safe_load(PROMTOOL_TESTS.read_text("utf-8"))["tests"]
+    rates = [(slo.alerting.windows[0], 20.0, 30.0), (slo.alerting.windows[1], 12.0, 12.0)]
+    expected = [alert for case in cases for test in case["alert_rule_test"]
+                if test["alertname"] == "CheckoutPage" for alert in test["exp_alerts"]]
+    assert len(expected) == len(rates)
+    for want, (window, long_rate, short_rate) in zip(expected, rates, strict=True):
+        state = AlertState(window.severity, window.long, window.short_or_long,
+                           window.threshold(slo.period.longest), long_rate, short_rate, True,
+                           window=window)
+        status = SLOStatus(slo=slo, alerts=(state,), budget_remaining=0.75, up=True,
+                           evaluated_at=0.0)
+        alert = burn_rate(status, state)
+        assert dict(alert.labels) == {"alertname": "CheckoutPage", **want["exp_labels"]}
+        assert dict(alert.annotations) == want["exp_annotations"]
