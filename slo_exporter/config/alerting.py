@@ -14,7 +14,7 @@ Sloth loader calls ``settings`` and ``check_windows`` with its own values).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from yaml.nodes import Node
 
@@ -32,6 +32,9 @@ IDENTITY_LABELS = ("alertname", "service", "slo")
 MAX_ANNOTATION = 10_000
 #: the most windows of one catalogue
 MAX_WINDOWS = 20
+
+#: whether a window is whole storage buckets (reports it if not): node, path, seconds
+WholeBuckets = Callable[[Node, str, float], bool]
 
 _WINDOW_KEYS = ("severity", "long", "short", "budget_percent", "factor", "for")
 _SETTINGS_KEYS = ("name", "labels", "annotations", "disabled")
@@ -119,16 +122,17 @@ def check_windows(
 
 
 def read_alerting(
-    r: Reader, node: Node, path: str, period: model.Period | None
+    r: Reader, node: Node, path: str, period: model.Period | None, whole: WholeBuckets
 ) -> model.Alerting | None:
-    """The native ``alerting:`` block of an SLO of ``period`` (None: its period was bad)."""
+    """The native ``alerting:`` block of an SLO of ``period`` (None: its period was bad);
+    ``whole`` checks that a window is whole storage buckets."""
     fields = r.mapping(node, path, ("windows", *model.SEVERITIES))
     if fields is None:
         return None
     ok = True
     windows: tuple[model.AlertWindow, ...] = model.ALERT_WINDOWS
     if fields.has("windows"):
-        listed = fields.read("windows", lambda n, p: _windows(r, n, p, period))
+        listed = fields.read("windows", lambda n, p: _windows(r, n, p, period, whole))
         if listed is None:
             ok = False
         else:
@@ -149,7 +153,7 @@ def read_alerting(
 
 
 def _windows(
-    r: Reader, node: Node, path: str, period: model.Period | None
+    r: Reader, node: Node, path: str, period: model.Period | None, whole: WholeBuckets
 ) -> tuple[model.AlertWindow, ...] | None:
     items = r.sequence(node, path, "alert windows")
     if items is None:
@@ -161,7 +165,7 @@ def _windows(
     read: list[tuple[model.AlertWindow, Node, str]] = []
     ok = True
     for item, item_path in items:
-        window = _window(r, item, item_path)
+        window = _window(r, item, item_path, whole)
         if window is None:
             ok = False
         else:
@@ -171,13 +175,20 @@ def _windows(
     return tuple(window for window, _, _ in read)
 
 
-def _window(r: Reader, node: Node, path: str) -> model.AlertWindow | None:
+def _window(r: Reader, node: Node, path: str, whole: WholeBuckets) -> model.AlertWindow | None:
     fields = r.mapping(node, path, _WINDOW_KEYS, required=("severity", "long"))
     if fields is None:
         return None
     severity = fields.read("severity", r.choice(model.SEVERITIES, "a severity", str))
-    long = fields.duration("long", above_zero=True)
-    short = fields.duration("short", above_zero=True) if fields.has("short") else None
+
+    def window(key: str) -> float | None:
+        seconds = fields.duration(key, above_zero=True)
+        if seconds is None or not whole(fields.at(key), fields.key_path(key), seconds):
+            return None
+        return seconds
+
+    long = window("long")
+    short = window("short") if fields.has("short") else None
     hold = fields.duration("for") if fields.has("for") else 0.0
     given = [key for key in ("budget_percent", "factor") if fields.has(key)]
     if len(given) != 1:

@@ -461,7 +461,8 @@ class NativeLoader:
         description = fields.string("description") or ""
         labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
         runbook_url = fields.url("runbook_url")
-        alerting = fields.read("alerting", lambda n, p: read_alerting(self.r, n, p, period))
+        alerting = fields.read("alerting", lambda n, p: read_alerting(
+            self.r, n, p, period, self._whole_buckets))
         invalid = [
             key
             for key, value in (("budgeting", budgeting), ("sla", sla), ("alerting", alerting))

@@ -124,7 +124,7 @@ def prepare(documents: Sequence[Document], reader: Reader, context: Context) -> 
     catalogs.files.add(context.file)
     for document in documents:
         if _top_kind(document) == WINDOWS_KIND and detect(document) == "sloth":
-            _read_catalog(document, reader, context.file, catalogs)
+            _read_catalog(document, reader, context, catalogs)
 
 
 def _top_kind(document: Document) -> str | None:
@@ -142,8 +142,9 @@ _SPEED_KEYS = ("quick", "slow")
 _WINDOW_KEYS = ("errorBudgetPercent", "shortWindow", "longWindow")
 
 
-def _read_catalog(document: Document, r: Reader, file: str, catalogs: _Catalogs) -> None:
+def _read_catalog(document: Document, r: Reader, context: Context, catalogs: _Catalogs) -> None:
     path = document_path(document)
+    file, resolution = context.file, context.storage.resolution
     fields = r.mapping(document.root, path, ("apiVersion", "kind", "metadata", "spec"),
                        required=("spec",))
     if fields is None:
@@ -172,7 +173,7 @@ def _read_catalog(document: Document, r: Reader, file: str, catalogs: _Catalogs)
         for speed in _SPEED_KEYS:
             inner = speeds.get(speed)
             window = None if inner is None else _catalog_window(
-                r, inner, speeds.key_path(speed), severity)
+                r, inner, speeds.key_path(speed), severity, resolution)
             if window is None or inner is None:
                 ok = False
             else:
@@ -191,7 +192,9 @@ def _read_catalog(document: Document, r: Reader, file: str, catalogs: _Catalogs)
     catalogs.by_period[period] = _Catalog(period, tuple(w for w, _, _ in windows), where)
 
 
-def _catalog_window(r: Reader, node: Node, path: str, severity: str) -> model.AlertWindow | None:
+def _catalog_window(
+    r: Reader, node: Node, path: str, severity: str, resolution: float
+) -> model.AlertWindow | None:
     fields = r.mapping(node, path, _WINDOW_KEYS, required=_WINDOW_KEYS)
     if fields is None:
         return None
@@ -204,6 +207,12 @@ def _catalog_window(r: Reader, node: Node, path: str, severity: str) -> model.Al
         return None
     if percent is None or short is None or long is None:
         return None
+    for key, seconds in (("shortWindow", short), ("longWindow", long)):
+        if round(seconds * 1000) % round(resolution * 1000):
+            fields.report(key, f"must be a multiple of storage.resolution "
+                               f"({format_duration(resolution)}), got "
+                               f"{describe(fields.at(key))}")
+            return None
     if not short < long:
         fields.report("shortWindow", f"must be shorter than longWindow ({format_duration(long)}), "
                                      f"got {describe(fields.at('shortWindow'))}")

@@ -150,3 +150,14 @@ def test_alerting_is_a_reserved_slo_label() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(text, "test.yaml")
     assert "label name 'alerting' is reserved" in str(info.value.problems[0])
+
+
+def test_windows_must_be_whole_storage_buckets() -> None:
+    """With 5m buckets a 2m short window cannot be counted: its field says so."""
+    text = "storage: {resolution: 5m}\n" + _config(
+        "windows: [{severity: page, long: 1h, short: 2m, factor: 2}]")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "test.yaml")
+    (problem,) = info.value.problems
+    assert problem.path == "services[0].slos[0].alerting.windows[0].short"
+    assert problem.reason == "must be a multiple of storage.resolution (5m), got '2m'"

@@ -383,6 +383,9 @@ def test_two_catalogs_for_one_period_are_an_error() -> None:
         (("longWindow: 36h", "longWindow: 40d"),
          "documents[0].spec.ticket.slow: the long window 40d is longer than the SLO period 30d"),
         (("  ticket:\n", "  tickets:\n"), "documents[0].spec.tickets: unknown key"),
+        (("shortWindow: 2m", "shortWindow: 90s"),
+         "documents[0].spec.page.quick.shortWindow: must be a multiple of storage.resolution "
+         "(1m), got '90s'"),
     ],
 )
 def test_bad_catalogs_are_located(change: tuple[str, str], reason: str) -> None:
