@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from slo_exporter import slomath
-from slo_exporter.model import ALERT_WINDOWS, AlertWindow
+from slo_exporter.model import ALERT_WINDOWS, Alerting, AlertWindow
+from slo_exporter.report.alerting import alert_seconds
 from slo_exporter.slomath import Counts
+from tests.support.helpers import ratio_slo
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -99,3 +103,33 @@ def test_without_hold_a_holding_condition_fires_at_once() -> None:
     counts = {w: Counts(0.0, 10.0) for a in ALERT_WINDOWS for w in a.windows}
     states = slomath.alert_states(0.999, 30 * DAY, counts, at=5.0)
     assert all(s.firing and s.since == 5.0 for s in states)
+
+
+class _Buckets:
+    """A report reader over fixed (start, good, total) buckets of one minute."""
+
+    resolution = 60.0
+
+    def __init__(self, buckets: list[tuple[float, float, float]]) -> None:
+        self._buckets = buckets
+
+    def buckets(self, key: str, lo: float, hi: float) -> list[tuple[float, float, float]]:
+        return [b for b in self._buckets if lo <= b[0] < hi]
+
+
+def test_report_replays_the_slos_own_windows() -> None:
+    """A single-window page on 10m above 2.5 (objective 90%, so an error ratio above 0.25).
+    Minutes 0-9 are all bad, 10-39 all good, 10 events each. The 10m window ending with
+    minute k holds 19 - k bad minutes of 10 for k >= 10 (all bad before): ratio
+    (19 - k) / 10 > 0.25 for k <= 16, so minutes 0-16 page: 17 * 60 = 1020 s.
+    (The default catalogue, whose 1h window spans everything, gives another answer.)"""
+    slo = replace(ratio_slo(objective=0.9, window=DAY), alerting=Alerting(
+        windows=(AlertWindow("page", 600.0, None, factor=2.5),)))
+    start = 1_800_000_000.0
+    reader = _Buckets([(start + 60 * i, 0.0, 10.0) for i in range(10)]
+                      + [(start + 60 * i, 10.0, 10.0) for i in range(10, 40)])
+    assert alert_seconds(reader, slo, start=start, at=start + 40 * 60) == {
+        "page": 1020.0, "ticket": 0.0}
+    default = alert_seconds(reader, replace(slo, alerting=Alerting()), start=start,
+                            at=start + 40 * 60)
+    assert default["page"] != 1020.0
