@@ -223,7 +223,7 @@ def _catalog_window(
 def load(documents: Sequence[Document], reader: Reader, context: Context) -> list[model.Service]:
     """The services of Sloth ``documents``; problems go to ``reader``."""
     prepare(documents, reader, context)
-    loader = _SlothLoader(reader, _catalogs(context), context.file)
+    loader = _SlothLoader(reader, _catalogs(context))
     services: list[model.Service] = []
     for document in documents:
         service = loader.document(document)
@@ -233,11 +233,10 @@ def load(documents: Sequence[Document], reader: Reader, context: Context) -> lis
 
 
 class _SlothLoader:
-    def __init__(self, reader: Reader, catalogs: _Catalogs, file: str) -> None:
+    def __init__(self, reader: Reader, catalogs: _Catalogs) -> None:
         self.r = reader
         self.keys = _PROMETHEUS
         self.catalogs = catalogs
-        self.file = file
 
     def document(self, document: Document) -> model.Service | None:
         root, path = document.root, document_path(document)
@@ -347,17 +346,14 @@ class _SlothLoader:
                 f"no AlertWindows catalog for this SLO's period {format_duration(PERIOD)} "
                 f"(Sloth's default period); the catalogs given are for: {given}; add a "
                 f"catalog with sloPeriod: {format_duration(PERIOD)}"))
-        alerting = model.Alerting(windows=windows or model.ALERT_WINDOWS)
-        if fields.has("alerting"):
-            alerting_read = fields.read("alerting", lambda n, p: self.alerting(n, p, alerting))
-            alerting = alerting_read or alerting
-        else:
-            alerting_read = alerting
-        if fields.get("plugins") is not None:
+        base = model.Alerting(windows=windows or model.ALERT_WINDOWS)
+        alerting = (fields.read("alerting", lambda n, p: self.alerting(n, p, base))
+                    if fields.has("alerting") else base)
+        plugins = fields.get("plugins") is not None
+        if plugins:
             fields.report("plugins", _PLUGINS_REASON)
-            alerting_read = None
-        if (name is None or objective is None or sli is None or alerting_read is None
-                or windows is None):
+        if (name is None or objective is None or sli is None or alerting is None
+                or windows is None or plugins):
             return None
         return model.SLO(
             service=service,
@@ -387,28 +383,16 @@ class _SlothLoader:
             ("name", name), ("labels", labels), ("annotations", annotations)))
         out: dict[str, model.AlertSettings] = {}
         for severity, key in (("page", keys.page_alert), ("ticket", keys.ticket_alert)):
-            alert = fields.get(key)
-            inner = None if alert is None else r.mapping(
-                alert, fields.key_path(key), ("disable", "labels", "annotations"))
-            if alert is not None and inner is None:
+            own = fields.read(key, self.severity) if _set(fields.get(key)) else (False, {}, {})
+            if own is None:
                 ok = False
                 continue
-            own_labels = own_annotations = None
-            disable: bool | None = False
-            if inner is not None:
-                own_labels = inner.read("labels", lambda n, p: read_alert_labels(r, n, p))
-                own_annotations = inner.read("annotations",
-                                             lambda n, p: read_annotations(r, n, p))
-                disable = inner.boolean("disable") if _set(inner.get("disable")) else False
-                if disable is None or any(_set(inner.get(k)) and v is None for k, v in (
-                        ("labels", own_labels), ("annotations", own_annotations))):
-                    ok = False
-                    continue
+            disable, own_labels, own_annotations = own
             out[severity] = settings(
                 name,
-                {**(labels or {}), **(own_labels or {})},
-                {**(annotations or {}), **(own_annotations or {})},
-                disabled=bool(disable),
+                {**(labels or {}), **own_labels},
+                {**(annotations or {}), **own_annotations},
+                disabled=disable,
             )
         if ok and name is None and not all(o.disabled for o in out.values()):
             # Sloth's own validation: every enabled alert needs the name
@@ -421,6 +405,22 @@ class _SlothLoader:
         if not ok:
             return None
         return model.Alerting(windows=base.windows, page=out["page"], ticket=out["ticket"])
+
+    def severity(
+        self, node: Node, path: str
+    ) -> tuple[bool, dict[str, str], dict[str, str]] | None:
+        """A ``page_alert``/``ticket_alert`` block: ``disable``, its labels and annotations."""
+        r = self.r
+        fields = r.mapping(node, path, ("disable", "labels", "annotations"))
+        if fields is None:
+            return None
+        labels = fields.read("labels", lambda n, p: read_alert_labels(r, n, p))
+        annotations = fields.read("annotations", lambda n, p: read_annotations(r, n, p))
+        disable = fields.boolean("disable") if _set(fields.get("disable")) else False
+        if disable is None or any(_set(fields.get(k)) and v is None for k, v in (
+                ("labels", labels), ("annotations", annotations))):
+            return None
+        return disable, labels or {}, annotations or {}
 
     def sli(self, node: Node, path: str) -> model.RatioSLI | model.RawRatioSLI | None:
         fields = self.r.mapping(node, path, ("events", "raw", "plugin"))

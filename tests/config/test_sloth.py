@@ -433,3 +433,10 @@ def test_quoted_objective_gets_the_native_hint() -> None:
         'spec.yml:5: documents[0].slos[0].objective: must be a number (a percentage such as '
         "99.9), got '99.5': remove the quotes, a quoted value is text"
     ]
+
+
+def test_empty_severity_block_is_no_setting() -> None:
+    """``page_alert:`` with nothing under it (null) sets nothing, as in Sloth."""
+    text = _spec(EVENTS + "alerting:\n  name: Avail\n  page_alert:\n")
+    alerting = parse_config(text, "spec.yml").services[0].slos[0].alerting
+    assert alerting.page == model.AlertSettings(name="Avail")
