@@ -42,7 +42,7 @@ KINDS = (
 )
 _DURATION = re.compile(r"([1-9][0-9]{0,5})(m|h|d|w|M|Q|Y)")
 _FIXED = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_CALENDAR = {"w": "week", "M": "month", "Q": "quarter"}
+_CALENDAR = {"w": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -422,12 +422,9 @@ class _Loader:
                               f"a rolling window of {text!r} has no fixed length; use days "
                               "(28d) or weeks, or a calendar window")
             return model.RollingPeriod(count * _FIXED[unit])
-        if unit == "Y":
-            raise _Reject(duration_node, join(wpath, "duration"),
-                          "calendar years are not supported; calendar windows are 1w, 1M or 1Q")
         if count != 1 or unit not in _CALENDAR:
             raise _Reject(duration_node, join(wpath, "duration"),
-                          f"a calendar window must be 1w, 1M or 1Q, got {text!r}"
+                          f"a calendar window must be 1w, 1M, 1Q or 1Y, got {text!r}"
                           + (" (m is minutes, M months)" if unit == "m" else ""))
         calendar_node = _need(fields, wnode, wpath, "calendar")
         cpath = join(wpath, "calendar")
@@ -717,5 +714,7 @@ def _boundary_problem(unit: str, start: datetime) -> str:
         return "months start on the 1st"
     if unit == "quarter" and (day.day != 1 or day.month not in (1, 4, 7, 10)):
         return "quarters start on January, April, July or October 1st"
+    if unit == "year" and (day.day, day.month) != (1, 1):
+        return "years start on January 1st"
     return ""
 

@@ -373,10 +373,11 @@ def test_ratio_timeslices_is_rejected_not_treated_as_timeslices() -> None:
     ("1w", "2024-01-01 00:00:00", model.CalendarPeriod("week", "Europe/Berlin")),
     ("1M", "2024-02-01 00:00:00", model.CalendarPeriod("month", "Europe/Berlin")),
     ("1Q", "2024-04-01 00:00:00", model.CalendarPeriod("quarter", "Europe/Berlin")),
+    ("1Y", "2024-01-01 00:00:00", model.CalendarPeriod("year", "Europe/Berlin")),
 ])
 def test_calendar_window_maps_to_calendar_period(
         duration: str, start: str, period: model.CalendarPeriod) -> None:
-    """1w/1M/1Q starting on a period boundary map to the calendar unit in the zone."""
+    """1w/1M/1Q/1Y starting on a period boundary map to the calendar unit in the zone."""
     window = (f"timeWindow: [{{duration: {duration}, isRolling: false, "
               f"calendar: {{startTime: '{start}', timeZone: Europe/Berlin}}}}]")
     [service] = _ok(_slo(window=window))
@@ -384,8 +385,11 @@ def test_calendar_window_maps_to_calendar_period(
 
 
 @pytest.mark.parametrize(("window", "reason"), [
-    ("{duration: 1Y, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
-     "timeZone: UTC}}", "calendar years are not supported"),
+    ("{duration: 1Y, isRolling: false, calendar: {startTime: '2024-02-01 00:00:00', "
+     "timeZone: UTC}}", "is not the start of a calendar year: years start on January 1st"),
+    ("{duration: 2Y, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
+     "timeZone: UTC}}", "a calendar window must be 1w, 1M, 1Q or 1Y, got '2Y'"),
+    ("{duration: 1Y, isRolling: true}", "a rolling window of '1Y' has no fixed length"),
     ("{duration: 1M, isRolling: false, calendar: {startTime: '2024-01-02 00:00:00', "
      "timeZone: UTC}}", "is not the start of a calendar month: months start on the 1st"),
     ("{duration: 1Q, isRolling: false, calendar: {startTime: '2024-02-01 00:00:00', "
@@ -393,14 +397,14 @@ def test_calendar_window_maps_to_calendar_period(
     ("{duration: 1w, isRolling: false, calendar: {startTime: '2024-01-02 00:00:00', "
      "timeZone: UTC}}", "ISO weeks start on Monday"),
     ("{duration: 2w, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
-     "timeZone: UTC}}", "a calendar window must be 1w, 1M or 1Q, got '2w'"),
+     "timeZone: UTC}}", "a calendar window must be 1w, 1M, 1Q or 1Y, got '2w'"),
     ("{duration: 1M, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
      "timeZone: Mars/Olympus}}", "timeZone"),
     ("{duration: 1M, isRolling: true}", "a rolling window of '1M' has no fixed length"),
     ("{duration: 1Q, isRolling: true}", "a rolling window of '1Q' has no fixed length"),
 ])
 def test_time_windows_the_model_cannot_hold_are_rejected(window: str, reason: str) -> None:
-    """Months and quarters are calendar units, never 30 or 90 days; years do not exist."""
+    """Months, quarters and years are calendar units, never 30, 90 or 365 days."""
     [error] = _errors(_slo(window=f"timeWindow: [{window}]"))
     assert "documents[0].spec.timeWindow[0]" in error
     assert reason in error
