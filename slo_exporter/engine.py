@@ -405,7 +405,7 @@ class Engine:
                                      for w in slomath.required_windows(key, slo.windows)})
             windows, budget, alerts = slomath.evaluate(slo.objective, key, slo.windows, counts)
         budget_at = counter.budget_at(at)
-        if slo.budgeting.timeslices is not None:
+        if slo.budgeting.slice is not None:
             # A timeslice budget counts slices, not events: only the period
             # figures know it.
             budget = None if figures is None else figures.budget_remaining

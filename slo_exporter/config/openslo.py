@@ -27,7 +27,7 @@ from slo_exporter.config.dialects import Context, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
-from slo_exporter.config.slm import OBJECT_NAME
+from slo_exporter.config.slm import OBJECT_NAME, SLICE_MAX
 from slo_exporter.config.text import label_name_problem
 from slo_exporter.durations import format_duration
 from slo_exporter.model.alerting import ALERT_WINDOWS
@@ -313,12 +313,7 @@ class _Loader:
         period = self._period(spec, spec_node, spec_path)
         method_node = _need(spec, spec_node, spec_path, "budgetingMethod")
         method = _text(self.r, method_node, join(spec_path, "budgetingMethod"))
-        if method == "RatioTimeslices":
-            raise _Reject(method_node, join(spec_path, "budgetingMethod"),
-                          "RatioTimeslices (the mean of each slice's ratio) is not supported: "
-                          "a native timeslice is good or bad against a target; use Timeslices "
-                          "or Occurrences")
-        if method not in ("Occurrences", "Timeslices"):
+        if method not in ("Occurrences", "Timeslices", "RatioTimeslices"):
             raise _Reject(method_node, join(spec_path, "budgetingMethod"),
                           f"unknown budgetingMethod {method!r}; expected Occurrences, "
                           "Timeslices or RatioTimeslices")
@@ -347,7 +342,7 @@ class _Loader:
             slos.append(model.SLO(
                 service=service, name=name, objective=float(self._target(fields, node, path)),
                 period=period, sli=sli, description=description, labels=model.frozen_map(labels),
-                budgeting=self._budgeting(method, fields, node, path),
+                budgeting=self._budgeting(method, fields, node, path, period),
             ))
         return service, slos
 
@@ -379,7 +374,7 @@ class _Loader:
         return value
 
     def _budgeting(
-        self, method: str, fields: dict[str, Node], node: Node, path: str
+        self, method: str, fields: dict[str, Node], node: Node, path: str, period: model.Period
     ) -> model.Budgeting:
         if method == "Occurrences":
             for key in ("timeSliceTarget", "timeSliceWindow"):
@@ -387,14 +382,24 @@ class _Loader:
                     raise _Reject(fields[key], join(path, key),
                                   f"{key} is given but budgetingMethod is Occurrences")
             return model.Budgeting()
-        target = _ratio(self.r, _need(fields, node, path, "timeSliceTarget"),
-                        join(path, "timeSliceTarget"))
+        if method == "RatioTimeslices" and "timeSliceTarget" in fields:
+            raise _Reject(fields["timeSliceTarget"], join(path, "timeSliceTarget"),
+                          "RatioTimeslices averages each slice's ratio, so a slice has no "
+                          "target; remove timeSliceTarget or use Timeslices")
         window_node = _need(fields, node, path, "timeSliceWindow")
         seconds = _fixed_seconds(self.r, window_node, join(path, "timeSliceWindow"))
         resolution = self.context.storage.resolution
         if seconds % resolution:
             raise _Reject(window_node, join(path, "timeSliceWindow"),
                           f"must be a whole number of storage buckets ({resolution:g}s)")
+        if seconds > SLICE_MAX or (
+                isinstance(period, model.RollingPeriod) and seconds > period.seconds):
+            raise _Reject(window_node, join(path, "timeSliceWindow"),
+                          "must be at most a day and not longer than the time window")
+        if method == "RatioTimeslices":
+            return model.Budgeting(ratio_timeslices=model.RatioTimeslices(slice=seconds))
+        target = _ratio(self.r, _need(fields, node, path, "timeSliceTarget"),
+                        join(path, "timeSliceTarget"))
         return model.Budgeting(model.Timeslices(slice=seconds, target=target))
 
     # ------------------------------------------------------------ period

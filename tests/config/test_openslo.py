@@ -149,7 +149,8 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
          "data source type 'Any' cannot be read; only Prometheus is"),
     ]),
     "spec-examples/budgeting-method__ratio-timeslices.yaml": ([], [
-        ("documents[0].spec.budgetingMethod", "RatioTimeslices"),
+        ("documents[0].spec.indicator.spec.ratioMetric.total.metricSource",
+         "data source type 'Any' cannot be read; only Prometheus is"),
     ]),
     "spec-examples/budgeting-method__timeslices-slo.yaml": ([], [
         ("documents[0].spec.timeWindow[0].duration", "got '1m' (m is minutes, M months)"),
@@ -362,11 +363,34 @@ def test_timeslice_window_must_be_whole_storage_buckets() -> None:
     assert "timeSliceWindow: must be a whole number of storage buckets (420s)" in error
 
 
-def test_ratio_timeslices_is_rejected_not_treated_as_timeslices() -> None:
-    """RatioTimeslices averages slice ratios, which the model cannot hold."""
-    [error] = _errors(_slo(method="RatioTimeslices", objectives=(
+def test_ratio_timeslices_maps_to_the_mean_of_slice_ratios() -> None:
+    """RatioTimeslices with timeSliceWindow 1m -> RatioTimeslices(60 s), not Timeslices."""
+    [service] = _ok(_slo(method="RatioTimeslices", objectives=(
         "objectives: [{target: 0.99, timeSliceWindow: 1m}]")))
-    assert "spec.budgetingMethod: RatioTimeslices" in error
+    assert service.slos[0].budgeting == model.Budgeting(
+        ratio_timeslices=model.RatioTimeslices(slice=60.0))
+
+
+@pytest.mark.parametrize(("objective", "reason"), [
+    ("{target: 0.99, timeSliceWindow: 1m, timeSliceTarget: 0.9}",
+     "objectives[0].timeSliceTarget: RatioTimeslices averages each slice's ratio, so a slice "
+     "has no target"),
+    ("{target: 0.99}", "objectives[0]: missing required key 'timeSliceWindow'"),
+    ("{target: 0.99, timeSliceWindow: 2d}",
+     "objectives[0].timeSliceWindow: must be at most a day and not longer than the time window"),
+])
+def test_ratio_timeslices_mistakes_are_located(objective: str, reason: str) -> None:
+    """A slice target (meaningless for ratio slices), no slice, or one over a day is an error."""
+    [error] = _errors(_slo(method="RatioTimeslices", objectives=f"objectives: [{objective}]"))
+    assert reason in error
+
+
+def test_timeslice_longer_than_a_rolling_window_is_rejected() -> None:
+    """A 2 h slice of a 1 h rolling window has no whole slice to judge."""
+    [error] = _errors(_slo(method="Timeslices", window="timeWindow: [{duration: 1h, "
+                           "isRolling: true}]", objectives=(
+        "objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 2h}]")))
+    assert "not longer than the time window" in error
 
 
 @pytest.mark.parametrize(("duration", "start", "period"), [
@@ -592,7 +616,7 @@ def test_a_native_config_includes_openslo_files(tmp_path: Path) -> None:
 
 def test_a_problem_in_an_included_openslo_file_names_that_file(tmp_path: Path) -> None:
     """The error names the included file, its line, the document and the field."""
-    (tmp_path / "shop.yaml").write_text(_slo(method="RatioTimeslices"))
+    (tmp_path / "shop.yaml").write_text(_slo(method="Fortnightly"))
     main = tmp_path / "config.yaml"
     main.write_text("include: ['shop.yaml']\n")
     with pytest.raises(ConfigError) as err:
