@@ -471,14 +471,10 @@ class _Loader:
         raise _Reject(next(iter(sli.values()), objective_node), sli_path,
                       "an SLI needs ratioMetric or thresholdMetric")
 
-    def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI:
+    def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI | model.RawRatioSLI:
         fields = _entries(self.r, node, path)
         if "raw" in fields or "rawType" in fields:
-            key = "raw" if "raw" in fields else "rawType"
-            raise _Reject(fields[key], join(path, key),
-                          "a raw ratio metric is a precomputed ratio without event counts; "
-                          "the exporter counts good and total events, so give good (or bad) "
-                          "and total queries")
+            return self._raw_ratio(fields, node, path)
         if "counter" in fields and not _bool(self.r, fields["counter"], join(path, "counter")):
             raise _Reject(fields["counter"], join(path, "counter"),
                           "counter: false (gauge values) is not supported; the queries must "
@@ -490,7 +486,24 @@ class _Loader:
             return model.RatioSLI(total=total, good=self._query(fields["good"], join(path, "good")))
         return model.RatioSLI(total=total, bad=self._query(fields["bad"], join(path, "bad")))
 
-    def _query(self, node: Node, path: str) -> model.Query:
+    def _raw_ratio(self, fields: dict[str, Node], node: Node, path: str) -> model.RawRatioSLI:
+        """``raw`` with ``rawType: success|failure``: a ratio Prometheus computes over
+        ``{{.window}}``, read once per bucket (window values are time-weighted means)."""
+        for key in ("good", "bad", "total"):
+            if key in fields:
+                raise _Reject(fields[key], join(path, key),
+                              "a raw ratio metric has no event queries; give either raw with "
+                              "rawType, or good (or bad) with total")
+        type_node = _need(fields, node, path, "rawType")
+        raw_type = _text(self.r, type_node, join(path, "rawType"))
+        if raw_type not in ("success", "failure"):
+            raise _Reject(type_node, join(path, "rawType"),
+                          f"unknown rawType {raw_type!r}; expected success or failure")
+        query = self._query(_need(fields, node, path, "raw"), join(path, "raw"), raw=True)
+        assert isinstance(query, model.Template)
+        return model.RawRatioSLI(query, "good" if raw_type == "success" else "bad")
+
+    def _query(self, node: Node, path: str, *, raw: bool = False) -> model.Query:
         fields = _entries(self.r, node, path)
         if "metricSource" in fields:  # v1
             path = join(path, "metricSource")
@@ -507,6 +520,10 @@ class _Loader:
         query_path = join(path, "spec.query")
         text = _text(self.r, query_node, query_path).strip()
         variables = TEMPLATE_VAR.findall(text)
+        if raw and not variables:
+            raise _Reject(query_node, query_path,
+                          "a raw ratio must contain {{.window}}: it is read once per storage "
+                          "bucket over that window")
         if variables:
             unknown = sorted({v for v in variables if v != ".window"})
             if unknown:

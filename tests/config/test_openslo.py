@@ -105,7 +105,6 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
         ("documents[0][0].spec.ratioMetric.total.metricSource",
          "data source type 'Datadog' cannot be read"),
         ("documents[0][1].spec.ratioMetric.counter", "counter: false"),
-        ("documents[0][2].spec.ratioMetric.raw", "raw ratio metric"),
         ("documents[0][3].spec.thresholdMetric.metricSource.spec.query",
          "an expression without a window cannot be turned into event counts"),
     ]),
@@ -134,7 +133,8 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
         ("documents[0][0].spec.ratioMetric.total.dataSourceRef",
          "unknown DataSource 'my-datadog'"),
         ("documents[0][1].spec.ratioMetric.counter", "counter: false"),
-        ("documents[0][2].spec.ratioMetric.raw", "raw ratio metric"),
+        ("documents[0][2].spec.ratioMetric.raw.dataSourceRef",
+         "unknown DataSource 'prometheus'"),
         ("documents[0][3].spec.thresholdMetric.dataSourceRef",
          "unknown DataSource 'my-prometheus'"),
         ("documents[0][4].spec.thresholdMetric.spec.query",
@@ -243,6 +243,42 @@ def test_bad_over_total_with_window_placeholder_maps_to_templates() -> None:
     assert service.slos[0].sli == model.RatioSLI(
         total=model.Template("sum(increase(requests_total[{{.window}}]))"),
         bad=model.Template("sum(increase(errors_total[{{.window}}]))"))
+
+
+def _raw_indicator(raw_type: str, query: str, extra: str = "") -> str:
+    return f"""\
+    indicator:
+      metadata: {{name: satisfaction}}
+      spec:
+        ratioMetric:
+          rawType: {raw_type}
+          raw:
+            metricSource: {{type: Prometheus, spec: {{query: '{query}'}}}}
+    {extra}"""
+
+
+@pytest.mark.parametrize(("raw_type", "measures"), [("success", "good"), ("failure", "bad")])
+def test_raw_ratio_metric_maps_to_a_raw_ratio_sli(raw_type: str, measures: str) -> None:
+    """rawType success is a success ratio, failure an error ratio, read over {{.window}}."""
+    query = "avg_over_time(satisfaction_ratio[{{ .window }}])"
+    [service] = _ok(_slo(indicator=_raw_indicator(raw_type, query)))
+    assert service.slos[0].sli == model.RawRatioSLI(
+        model.Template("avg_over_time(satisfaction_ratio[{{.window}}])"), measures)
+
+
+@pytest.mark.parametrize(("raw_type", "query", "extra", "reason"), [
+    ("success", "avg_over_time(satisfaction_ratio[5m])", "",
+     "ratioMetric.raw.metricSource.spec.query: a raw ratio must contain {{.window}}"),
+    ("neutral", "x[{{.window}}]", "", "ratioMetric.rawType: unknown rawType 'neutral'"),
+    ("success", "x[{{.window}}]",
+     "      total: {metricSource: {type: Prometheus, spec: {query: t}}}",
+     "ratioMetric.total: a raw ratio metric has no event queries"),
+])
+def test_raw_ratio_metric_mistakes_are_located(
+        raw_type: str, query: str, extra: str, reason: str) -> None:
+    """No window placeholder, an unknown rawType or event queries beside raw are errors."""
+    [error] = _errors(_slo(indicator=_raw_indicator(raw_type, query, extra)))
+    assert reason in error
 
 
 def test_expression_without_window_is_rejected_with_reason() -> None:
