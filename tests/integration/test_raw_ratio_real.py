@@ -135,6 +135,7 @@ def test_a_raw_ratio_slo_stores_bucket_ratios_and_averages_them_over_time(
         store.commit(slo.key, batch.deltas, measured=(history_start, end))
         figures = period_figures(store, slo, start=history_start, end=end, at=end,
                                  label="2h", time_zone="UTC")
+    assert figures.achieved is not None
     assert figures.achieved == pytest.approx(97 / 110)
     assert (figures.good_events, figures.good_events + figures.bad_events) == pytest.approx(
         (97.0, 110.0))
