@@ -300,16 +300,28 @@ class _Loader:
             raise _Reject(spec[service_key], join(spec_path, service_key),
                           f"{service!r} is not a valid service name")
         indicator_key, ref_key = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
-        composite_keys = ("compositeWeight", "indicator", "indicatorRef")
-        if any(key in _entries(self.r, o, spec_path) for key in composite_keys
-               for o in self._objective_nodes(spec, spec_node, spec_path)):
-            raise _Reject(spec_node, spec_path,
-                          "composite SLOs (objectives with their own indicator or a "
-                          "compositeWeight) are not supported: "
-                          "OpenSLO gives the composite no target of its own; write a native "
-                          "composite SLI instead")
-        sli_spec, sli_path = self._inline_or_ref(
-            spec, spec_node, spec_path, (indicator_key, ref_key), kind="SLI", version=obj.version)
+        keys = (indicator_key, ref_key)
+        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
+        objectives = [(node, f"{spec_path}.objectives[{index}]") for index, node in
+                      enumerate(objective_nodes)]
+        fields_of = [_entries(self.r, node, path) for node, path in objectives]
+        own = [any(key in fields for key in keys) for fields in fields_of]
+        shared: tuple[dict[str, Node], str] | None = None
+        if any(own):
+            # the SDK's rule: an indicator per objective (composite) or one for the SLO
+            for key in keys:
+                if key in spec:
+                    raise _Reject(spec[key], join(spec_path, key),
+                                  "give the indicator either on the SLO or on every objective "
+                                  "(a composite SLO), not both")
+            missing = own.index(False) if not all(own) else None
+            if missing is not None:
+                node, path = objectives[missing]
+                raise _Reject(node, path, f"missing required key {indicator_key!r} or "
+                              f"{ref_key!r}: in a composite SLO every objective has its own")
+        else:
+            shared = self._inline_or_ref(spec, spec_node, spec_path, keys, kind="SLI",
+                                         version=obj.version)
         period = self._period(spec, spec_node, spec_path)
         method_node = _need(spec, spec_node, spec_path, "budgetingMethod")
         method = _text(self.r, method_node, join(spec_path, "budgetingMethod"))
@@ -317,21 +329,23 @@ class _Loader:
             raise _Reject(method_node, join(spec_path, "budgetingMethod"),
                           f"unknown budgetingMethod {method!r}; expected Occurrences, "
                           "Timeslices or RatioTimeslices")
-        labels = self._labels(top, obj.path)
+        labels = model.frozen_map(self._labels(top, obj.path))
         description = ""
         if "description" in spec:
             description = _text(self.r, spec["description"], join(spec_path, "description"))
-        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
         self._alert_policies(spec, spec_path, period, obj.version)
+        weights = [self._weight(fields, path) for fields, (_n, path) in zip(
+            fields_of, objectives, strict=True)]
+        composite = any(w is not None for w in weights)
         slos: list[model.SLO] = []
         names: set[str] = set()
-        for index, node in enumerate(objective_nodes):
-            path = f"{spec_path}.objectives[{index}]"
-            fields = _entries(self.r, node, path)
+        for index, ((node, path), fields) in enumerate(zip(objectives, fields_of, strict=True)):
+            sli_spec, sli_path = shared if shared is not None else self._inline_or_ref(
+                fields, node, path, keys, kind="SLI", version=obj.version)
             sli = self._sli(sli_spec, sli_path, fields, node, path)
             assert sli is not None  # an objective is given
             name = obj.name
-            if len(objective_nodes) > 1:
+            if len(objectives) > 1 or composite:
                 suffix = ""
                 if "displayName" in fields:
                     suffix = _slug(_text(self.r, fields["displayName"], join(path, "displayName")))
@@ -341,10 +355,48 @@ class _Loader:
             names.add(name)
             slos.append(model.SLO(
                 service=service, name=name, objective=float(self._target(fields, node, path)),
-                period=period, sli=sli, description=description, labels=model.frozen_map(labels),
+                period=period, sli=sli, description=description, labels=labels,
                 budgeting=self._budgeting(method, fields, node, path, period),
             ))
+        if composite:
+            slos.append(self._composite(obj.name, spec_node, spec_path, slos, weights))
         return service, slos
+
+    def _weight(self, fields: dict[str, Node], path: str) -> float | None:
+        if "compositeWeight" not in fields:
+            return None
+        weight = _number(self.r, fields["compositeWeight"], join(path, "compositeWeight"))
+        if weight <= 0:
+            raise _Reject(fields["compositeWeight"], join(path, "compositeWeight"),
+                          "must be a number above 0")
+        return weight
+
+    @staticmethod
+    def _composite(
+        name: str, node: Node, path: str, parts: list[model.SLO], weights: list[float | None],
+    ) -> model.SLO:
+        """The weighted composite of the objectives that have a ``compositeWeight``.
+
+        Its SLI is our weighted composite, sum(weight * SLI) / sum(weight) of
+        the objectives' SLOs. OpenSLO gives the composite no target, budgeting
+        or alerting of its own, so it takes its objectives' where they agree;
+        where they differ there is no target to take, and the SLO is rejected
+        rather than given one made up (a mean of the targets, say).
+        """
+        members = [(slo, w) for slo, w in zip(parts, weights, strict=True) if w is not None]
+        first = members[0][0]
+        for field, what in (("objective", "targets"), ("budgeting", "time slices")):
+            if any(getattr(slo, field) != getattr(first, field) for slo, _ in members):
+                raise _Reject(node, join(path, "objectives"),
+                              f"the objectives with a compositeWeight have different {what}: "
+                              "OpenSLO gives a composite no target of its own, so its "
+                              "objectives must agree on it")
+        return model.SLO(
+            service=first.service, name=name, objective=first.objective, period=first.period,
+            sli=model.CompositeSLI("weighted", tuple(
+                model.CompositeComponent(slo.id, weight) for slo, weight in members)),
+            description=first.description, labels=first.labels, budgeting=first.budgeting,
+        )
 
     def _objective_nodes(self, spec: dict[str, Node], node: Node, path: str) -> list[Node]:
         objectives = _need(spec, node, path, "objectives")

@@ -478,15 +478,121 @@ def test_several_objectives_become_one_slo_each() -> None:
         ("availability-internal-objective", 0.995), ("availability-1", 0.99)]
 
 
-@pytest.mark.parametrize("objectives", [
-    "objectives: [{target: 0.99, compositeWeight: 2}, {target: 0.9, compositeWeight: 1}]",
-    "objectives: [{target: 0.99, indicatorRef: a}, {target: 0.9, indicatorRef: b}]",
+def _sli_doc(name: str, metric: str) -> str:
+    source = "{{metricSource: {{type: Prometheus, spec: {{query: {}}}}}}}"
+    return (f"apiVersion: openslo/v1\nkind: SLI\nmetadata: {{name: {name}}}\nspec:\n"
+            f"  ratioMetric:\n"
+            f"    good: {source.format(metric + '_ok_total')}\n"
+            f"    total: {source.format(metric + '_total')}\n"
+            "---\n")
+
+
+def _composite(objectives: str, *, method: str = "Occurrences", head: str = "") -> str:
+    """SLO checkout over objectives with their own indicators (SLIs cart and pay defined)."""
+    return (_sli_doc("cart", "cart") + _sli_doc("pay", "pay") + head
+            + "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: checkout}\nspec:\n"
+            + "  service: shop\n  timeWindow: [{duration: 28d, isRolling: true}]\n"
+            + f"  budgetingMethod: {method}\n  objectives:\n"
+            + textwrap.indent(textwrap.dedent(objectives), "    "))
+
+
+def test_weighted_objectives_make_a_weighted_composite_slo() -> None:
+    """Each objective is an SLO of its own indicator, named <slo>-<displayName> or
+    <slo>-<index>; those with a compositeWeight make the composite <slo> over them."""
+    [service] = _ok(_composite("""\
+        - {displayName: Cart, indicatorRef: cart, target: 0.99, compositeWeight: 3}
+        - {indicatorRef: pay, target: 0.99, compositeWeight: 1}
+        - {displayName: Pay strict, indicatorRef: pay, target: 0.999}
+        """))
+    cart, pay, strict, checkout = service.slos
+    assert [(s.name, s.objective) for s in service.slos] == [
+        ("checkout-cart", 0.99), ("checkout-1", 0.99), ("checkout-pay-strict", 0.999),
+        ("checkout", 0.99)]
+    assert cart.sli == model.RatioSLI(total=model.Selector("cart_total"),
+                                      good=model.Selector("cart_ok_total"))
+    assert pay.sli == strict.sli != cart.sli
+    assert checkout.sli == model.CompositeSLI("weighted", (
+        model.CompositeComponent(model.SLOId("shop", "checkout-cart"), 3.0),
+        model.CompositeComponent(model.SLOId("shop", "checkout-1"), 1.0)))
+    assert checkout.period == cart.period == model.RollingPeriod(28 * DAY)
+
+
+def test_a_composite_loads_as_a_config(tmp_path: Path) -> None:
+    """The whole loader accepts the composite: its components are SLOs of the same file."""
+    (tmp_path / "shop.yaml").write_text(_composite("""\
+        - {indicatorRef: cart, target: 0.99, compositeWeight: 3}
+        - {indicatorRef: pay, target: 0.99, compositeWeight: 1}
+        """))
+    config = load_config(str(tmp_path / "shop.yaml"))
+    assert [s.key for s in config.slos] == ["shop/checkout-0", "shop/checkout-1", "shop/checkout"]
+
+
+def test_a_single_weighted_objective_keeps_the_slo_name_for_the_composite() -> None:
+    """One objective with a weight: the objective is checkout-0, the composite checkout."""
+    [service] = _ok(_composite("- {indicatorRef: cart, target: 0.99, compositeWeight: 1}\n"))
+    assert [s.name for s in service.slos] == ["checkout-0", "checkout"]
+
+
+def test_objectives_with_own_indicators_but_no_weight_are_separate_slos() -> None:
+    """Without compositeWeight there is no composite: one SLO per objective."""
+    [service] = _ok(_composite("""\
+        - {indicatorRef: cart, target: 0.99}
+        - {indicatorRef: pay, target: 0.9}
+        """))
+    assert [s.name for s in service.slos] == ["checkout-0", "checkout-1"]
+
+
+def test_composite_budgeting_follows_its_objectives() -> None:
+    """Timeslices objectives that agree give the composite the same slices and target."""
+    [service] = _ok(_composite("""\
+        - {indicatorRef: cart, target: 0.99, compositeWeight: 2, timeSliceTarget: 0.9,
+           timeSliceWindow: 5m}
+        - {indicatorRef: pay, target: 0.99, compositeWeight: 1, timeSliceTarget: 0.9,
+           timeSliceWindow: 5m}
+        """, method="Timeslices"))
+    assert service.slos[-1].budgeting == model.Budgeting(
+        model.Timeslices(300.0, Decimal("0.9")))
+
+
+@pytest.mark.parametrize(("objectives", "method", "reason"), [
+    ("""\
+     - {indicatorRef: cart, target: 0.99, compositeWeight: 2}
+     - {indicatorRef: pay, target: 0.9, compositeWeight: 1}
+     """, "Occurrences",
+     "spec.objectives: the objectives with a compositeWeight have different targets: OpenSLO "
+     "gives a composite no target of its own"),
+    ("""\
+     - {indicatorRef: cart, target: 0.99, compositeWeight: 2, timeSliceWindow: 5m}
+     - {indicatorRef: pay, target: 0.99, compositeWeight: 1, timeSliceWindow: 1m}
+     """, "RatioTimeslices",
+     "spec.objectives: the objectives with a compositeWeight have different time slices"),
+    ("""\
+     - {indicatorRef: cart, target: 0.99, compositeWeight: 0}
+     """, "Occurrences", "spec.objectives[0].compositeWeight: must be a number above 0"),
+    ("""\
+     - {indicatorRef: cart, target: 0.99, compositeWeight: 1}
+     - {target: 0.99, compositeWeight: 1}
+     """, "Occurrences",
+     "spec.objectives[1]: missing required key 'indicator' or 'indicatorRef': in a composite "
+     "SLO every objective has its own"),
+    ("""\
+     - {indicatorRef: nowhere, target: 0.99, compositeWeight: 1}
+     """, "Occurrences",
+     "spec.objectives[0].indicatorRef: unknown SLI 'nowhere'"),
 ])
-def test_composite_objectives_are_rejected_with_reason(objectives: str) -> None:
-    """Objectives with their own indicator or a weight are a composite, which
-    OpenSLO gives no target of its own; never read as the SLO's indicator."""
-    [error] = _errors(_slo(objectives=objectives))
-    assert "documents[0].spec: composite SLOs (objectives with their own indicator" in error
+def test_composites_we_cannot_hold_are_rejected_with_reason(
+        objectives: str, method: str, reason: str) -> None:
+    """Different targets or slices (no composite target to take), a weight of 0, an objective
+    without its indicator, or an unknown indicator: a located error."""
+    [error] = _errors(_composite(objectives, method=method))
+    assert f"documents[2].{reason}" in error
+
+
+def test_indicator_on_the_slo_and_on_objectives_is_rejected() -> None:
+    """The SDK's rule: the indicator is on the SLO or on every objective, not both."""
+    [error] = _errors(_slo(objectives="objectives: [{target: 0.99, indicatorRef: a}]"))
+    assert "documents[0].spec.indicator: give the indicator either on the SLO or on every " \
+        "objective" in error
 
 
 def _policy(condition: str, target: str = "- targetRef: pager") -> str:
