@@ -20,7 +20,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -36,11 +36,28 @@ MAX_INCLUDE_PATTERNS = 100
 
 
 @dataclass(frozen=True)
+class Peer:
+    """One dialect file of an ``include:``: its documents and the reader of its problems."""
+
+    file: str
+    documents: Sequence[Document]
+    reader: Reader
+
+
+@dataclass(frozen=True)
 class Context:
-    """Where the documents came from and what the including config settles for them."""
+    """Where the documents came from and what the including config settles for them.
+
+    ``peers`` are every dialect file the same ``include:`` reads (this one
+    among them), so that a dialect with references between documents
+    (OpenSLO) resolves them across files; ``cache`` is shared by the loader
+    calls of those files, so such an index is built once.
+    """
 
     file: str  # the file the documents came from (for messages)
     storage: model.StorageConfig  # the including config's storage (resolution)
+    peers: Sequence[Peer] = ()
+    cache: dict[str, object] = field(default_factory=dict)
 
 
 DialectLoader = Callable[[Sequence[Document], Reader, Context], list[model.Service]]
@@ -236,30 +253,38 @@ class Includer:
                 self.r.report(item, item_path, f"{pattern[:200]!r} matches no file")
         services: list[model.Service] = []
         main = os.path.normpath(self.r.file)
+        # Every file is read before any is loaded: a reference may point into a
+        # later file, and a problem found there belongs to that file.
+        read: list[tuple[str, Reader, list[Document] | None]] = []
         for file in sorted(files):
             if file == main:
                 continue  # a glob such as '*.yaml' next to the config matches the config
-            services.extend(self._file(file))
+            problems = Problems(file)
+            text = read_file(file, problems)
+            read.append((file, Reader(problems), None if text is None else compose(text, problems)))
+        peers = tuple(Peer(file, documents, reader) for file, reader, documents in read
+                      if documents and any(detect(d) is not None for d in documents))
+        cache: dict[str, object] = {}
+        for file, reader, documents in read:
+            services.extend(self._file(file, reader, documents, Context(
+                file, self.storage, peers, cache)))
+        for _file, reader, _documents in read:
+            self.r.problems.errors.extend(reader.problems.errors)
+            self.r.problems.warnings.extend(reader.problems.warnings)
         return tuple(services)
 
-    def _file(self, file: str) -> list[model.Service]:
-        problems = Problems(file)
-        reader = Reader(problems)
+    def _file(
+        self, file: str, reader: Reader, documents: list[Document] | None, context: Context
+    ) -> list[model.Service]:
         services: list[model.Service] = []
-        text = read_file(file, problems)
-        documents = None if text is None else compose(text, problems)
         if documents == []:
-            problems.error(None, "", "the file is empty; expected SLO documents")
+            reader.problems.error(None, "", "the file is empty; expected SLO documents")
         elif documents and any(detect(document) is not None for document in documents):
-            context = Context(file, self.storage)
             services.extend(load_dialect_documents(documents, reader, context))
         elif documents:
             for document in documents:
                 services.extend(self._native(document, reader))
-        kept = self._unique(services, file, reader)
-        self.r.problems.errors.extend(problems.errors)
-        self.r.problems.warnings.extend(problems.warnings)
-        return kept
+        return self._unique(services, file, reader)
 
     def _native(self, document: Document, reader: Reader) -> tuple[model.Service, ...]:
         prefix = document_path(document)

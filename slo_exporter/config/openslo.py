@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -23,7 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config import nodes
-from slo_exporter.config.dialects import Context, document_path
+from slo_exporter.config.dialects import Context, detect, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
@@ -55,6 +55,56 @@ class _Object:
     version: str
     node: MappingNode
     path: str
+    file: str = ""  # the file it is defined in
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Every object of the files loaded together, and which file's reader owns each node."""
+
+    objects: dict[tuple[str, str], _Object]
+    owner: dict[int, Reader]
+
+
+class _Routing(Reader):
+    """A reader that reports each problem to the file its node is in.
+
+    The files of one ``include:`` are loaded together, so an SLO in one file
+    may read an SLI or a condition defined in another: a problem found there
+    belongs to that file.
+    """
+
+    def __init__(self, base: Reader, owner: dict[int, Reader]) -> None:
+        super().__init__(base.problems)
+        self._base = base
+        self._owner = owner
+
+    def _of(self, node: Node | None) -> Reader:
+        return self._base if node is None else self._owner.get(id(node), self._base)
+
+    def report(self, node: Node | None, path: str, reason: str) -> None:
+        self._of(node).report(node, path, reason)
+
+    def warn(self, node: Node | None, path: str, reason: str) -> None:
+        self._of(node).warn(node, path, reason)
+
+
+def _own(owner: dict[int, Reader], root: Node, reader: Reader) -> None:
+    """Mark every node under ``root`` as ``reader``'s (bounded: nodes are bounded per file)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in owner:
+            continue  # an alias seen before
+        owner[id(node)] = reader
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+
+
+_CACHE_KEY = "openslo"
 
 
 class _Reject(Exception):
@@ -157,10 +207,11 @@ class _Loader:
         self.objects: dict[tuple[str, str], _Object] = {}
 
     def load(self, documents: Sequence[nodes.Document]) -> list[model.Service]:
-        for document in documents:
-            self._collect(document)
+        self._index(documents)
         by_service: dict[str, list[model.SLO]] = {}
         for obj in list(self.objects.values()):
+            if obj.file != self.context.file:
+                continue  # another file's object: read where that file is loaded
             try:
                 if obj.kind == "SLO":
                     service, slos = self._slo(obj)
@@ -185,7 +236,35 @@ class _Loader:
 
     # --------------------------------------------------------- collecting
 
-    def _collect(self, document: nodes.Document) -> None:
+    def _index(self, documents: Sequence[nodes.Document]) -> None:
+        """Index the objects of ``documents``, or of every file of the same ``include:``.
+
+        Names resolve across all of those files, in file order, so the first
+        definition of a name is the same whichever file is being loaded; the
+        index is built once and shared through the context.
+        """
+        peers = self.context.peers
+        if not any(peer.file == self.context.file for peer in peers):
+            for document in documents:
+                self._collect(document, self.context.file)
+            return
+        cached = self.context.cache.get(_CACHE_KEY)
+        if isinstance(cached, _Index):
+            self.objects = cached.objects
+            self.r = _Routing(self.r, cached.owner)
+            return
+        index = _Index(self.objects, {})
+        chosen = [(peer, [d for d in peer.documents if detect(d) == "openslo"]) for peer in peers]
+        for peer, found in chosen:
+            for document in found:
+                _own(index.owner, document.root, peer.reader)
+        self.r = _Routing(self.r, index.owner)
+        for peer, found in chosen:
+            for document in found:
+                self._collect(document, peer.file)
+        self.context.cache[_CACHE_KEY] = index
+
+    def _collect(self, document: nodes.Document, file: str) -> None:
         path = document_path(document)
         root = document.root
         items: list[tuple[Node, str]]
@@ -202,12 +281,13 @@ class _Loader:
             key = (obj.kind, obj.name)
             if key in self.objects:
                 first = self.objects[key]
+                where = "" if first.file == file else f"{first.file}, "
                 self.r.report(
                     node, item_path,
-                    f"duplicate {obj.kind} {obj.name!r} (first defined at {first.path}, "
+                    f"duplicate {obj.kind} {obj.name!r} (first defined at {where}{first.path}, "
                     f"line {nodes.line(first.node)})")
                 continue
-            self.objects[key] = obj
+            self.objects[key] = replace(obj, file=file)
 
     def _object(
         self, node: Node, path: str, *, top_level: bool, kind: str | None = None,

@@ -813,3 +813,106 @@ def test_window_templates_follow_the_native_rules(query: str, result: str) -> No
         assert problem.path == "documents[0].spec.indicator.spec.ratioMetric.good.metricSource" \
             ".spec.query"
         assert result in problem.reason
+
+
+# ------------------------------------------------ references across included files
+
+SHARED = """\
+apiVersion: openslo/v1
+kind: DataSource
+metadata: {name: prom}
+spec: {type: Prometheus}
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata: {name: shared}
+spec:
+  ratioMetric:
+    good: {metricSource: {metricSourceRef: prom, spec: {query: ok_total}}}
+    total: {metricSource: {metricSourceRef: prom, spec: {query: all_total}}}
+---
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata: {name: fast-burn}
+spec:
+  conditions: [{conditionRef: page}]
+  notificationTargets: [{targetRef: pager}]
+---
+apiVersion: openslo/v1
+kind: AlertNotificationTarget
+metadata: {name: pager}
+spec: {target: pagerduty}
+"""
+
+CONDITION = """\
+apiVersion: openslo/v1
+kind: AlertCondition
+metadata: {name: page}
+spec:
+  severity: page
+  condition: {kind: burnrate, op: gte, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}
+---
+"""
+
+
+def _two_files(tmp_path: Path, shop: str, shared: str = SHARED) -> str:
+    """config.yaml including a-shop.yaml and b-shared.yaml; returns the config path."""
+    (tmp_path / "a-shop.yaml").write_text(shop)
+    (tmp_path / "b-shared.yaml").write_text(shared)
+    (tmp_path / "config.yaml").write_text("include: ['a-shop.yaml', 'b-shared.yaml']\n")
+    return str(tmp_path / "config.yaml")
+
+
+def _shop(**refs: str) -> str:
+    indicator = refs.get("indicator", "indicatorRef: shared")
+    policy = refs.get("policy", "fast-burn")
+    spec = f"alertPolicies: [{{alertPolicyRef: {policy}}}]\n"
+    return CONDITION + _slo(indicator=indicator, spec=spec)
+
+
+def test_references_resolve_across_included_files(tmp_path: Path) -> None:
+    """indicatorRef, metricSourceRef, alertPolicyRef, conditionRef and targetRef each name an
+    object of the other included file (the condition is in the SLO's file, the policy not)."""
+    config = load_config(_two_files(tmp_path, _shop()))
+    [slo] = config.slos
+    assert slo.sli == model.RatioSLI(total=model.Selector("all_total"),
+                                     good=model.Selector("ok_total"))
+
+
+@pytest.mark.parametrize(("refs", "line", "path", "reason"), [
+    ({"indicator": "indicatorRef: nowhere"}, 15, "documents[1].spec.indicatorRef",
+     "unknown SLI 'nowhere': no document defines it"),
+    ({"policy": "slow-burn"}, 19, "documents[1].spec.alertPolicies[0].alertPolicyRef",
+     "unknown AlertPolicy 'slow-burn': no document defines it"),
+])
+def test_a_missing_name_is_an_error_at_the_reference(
+        tmp_path: Path, refs: dict[str, str], line: int, path: str, reason: str) -> None:
+    """A name no document of any included file defines is reported where it is used."""
+    with pytest.raises(ConfigError) as err:
+        load_config(_two_files(tmp_path, _shop(**refs)))
+    [problem] = err.value.problems
+    assert (problem.file, problem.line, problem.path, problem.reason) == (
+        str(tmp_path / "a-shop.yaml"), line, path, reason)
+
+
+def test_a_name_defined_in_two_files_is_a_duplicate_naming_the_first(tmp_path: Path) -> None:
+    """The second definition (in file order) is the error, and says where the first is."""
+    with pytest.raises(ConfigError) as err:
+        load_config(_two_files(tmp_path, _shop(), SHARED + "---\n" + CONDITION.rstrip("-\n")))
+    [problem] = err.value.problems
+    assert (problem.file, problem.path) == (str(tmp_path / "b-shared.yaml"), "documents[4]")
+    assert problem.reason == (
+        f"duplicate AlertCondition 'page' (first defined at {tmp_path / 'a-shop.yaml'}, "
+        "documents[0], line 1)")
+
+
+def test_a_problem_in_a_referenced_object_belongs_to_its_file(tmp_path: Path) -> None:
+    """A Datadog source in the shared SLI is reported once, in b-shared.yaml, at its line
+    (total is read first)."""
+    shared = SHARED.replace("spec: {type: Prometheus}", "spec: {type: Datadog}")
+    with pytest.raises(ConfigError) as err:
+        load_config(_two_files(tmp_path, _shop(), shared))
+    assert [(p.file, p.line, p.path) for p in err.value.problems] == [
+        (str(tmp_path / "b-shared.yaml"), 12,
+         "documents[1].spec.ratioMetric.total.metricSource")]
+    assert "data source type 'Datadog' cannot be read" in err.value.problems[0].reason
