@@ -21,6 +21,7 @@ import glob
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -56,14 +57,22 @@ class Context:
 
     file: str  # the file the documents came from (for messages)
     storage: model.StorageConfig  # the including config's storage (resolution)
+    #: what dialects gather from every file of one config before any is loaded
+    #: (Sloth's AlertWindows catalogs, the OpenSLO object index), one entry per dialect
+    shared: dict[str, Any] = field(default_factory=dict)
     peers: Sequence[Peer] = ()
-    cache: dict[str, object] = field(default_factory=dict)
 
 
 DialectLoader = Callable[[Sequence[Document], Reader, Context], list[model.Service]]
+#: a first pass over a file's documents of one dialect, run for every included
+#: file before any is loaded, so a file can use what another defines; it must
+#: tolerate being run again on the same file (``load_dialect_documents`` runs it)
+Preparer = Callable[[Sequence[Document], Reader, Context], None]
 
 #: dialect name -> loader; each dialect is registered by the config package (``__init__``)
 DIALECTS: dict[str, DialectLoader] = {}
+#: dialect name -> its first pass, for the dialects that have one
+PREPARERS: dict[str, Preparer] = {}
 
 #: the OpenSLO versions the OpenSLO dialect reads; v1alpha (which Sloth reads) is not one
 OPENSLO_VERSIONS = ("openslo/v1", "openslo.com/v2alpha")
@@ -157,6 +166,8 @@ def load_dialect_documents(
             continue
         groups.setdefault(name, []).append(document)
     for name, group in groups.items():
+        if name in PREPARERS:
+            PREPARERS[name](group, reader, context)
         services.extend(DIALECTS[name](group, reader, context))
     return services
 
@@ -216,6 +227,7 @@ class Includer:
         self.native_services = native_services
         #: service name -> where it was defined (the including file's services first)
         self.taken = taken
+        self.shared: dict[str, Any] = {}
 
     def include(self, node: Node, path: str) -> tuple[model.Service, ...] | None:
         items = self.r.sequence(node, path, "file globs")
@@ -254,32 +266,40 @@ class Includer:
         services: list[model.Service] = []
         main = os.path.normpath(self.r.file)
         # Every file is read before any is loaded: a reference may point into a
-        # later file, and a problem found there belongs to that file.
-        read: list[tuple[str, Reader, list[Document] | None]] = []
-        for file in sorted(files):
-            if file == main:
-                continue  # a glob such as '*.yaml' next to the config matches the config
-            problems = Problems(file)
-            text = read_file(file, problems)
-            read.append((file, Reader(problems), None if text is None else compose(text, problems)))
+        # later file, and a problem found there belongs to that file (so the
+        # problems of every file are handed on after all are loaded).
+        # A glob such as '*.yaml' next to the config matches the config.
+        read = [(file, Reader(problems), documents) for file, (problems, documents) in
+                ((file, self._read(file)) for file in sorted(files) if file != main)]
+        for file, reader, documents in read:
+            for name, prepare in PREPARERS.items():
+                group = [d for d in documents or () if detect(d) == name]
+                if group:
+                    prepare(group, Reader(reader.problems),
+                            Context(file, self.storage, self.shared))
         peers = tuple(Peer(file, documents, reader) for file, reader, documents in read
                       if documents and any(detect(d) is not None for d in documents))
-        cache: dict[str, object] = {}
         for file, reader, documents in read:
-            services.extend(self._file(file, reader, documents, Context(
-                file, self.storage, peers, cache)))
+            services.extend(self._file(file, reader, documents, peers))
         for _file, reader, _documents in read:
             self.r.problems.errors.extend(reader.problems.errors)
             self.r.problems.warnings.extend(reader.problems.warnings)
         return tuple(services)
 
+    def _read(self, file: str) -> tuple[Problems, list[Document] | None]:
+        problems = Problems(file)
+        text = read_file(file, problems)
+        return problems, None if text is None else compose(text, problems)
+
     def _file(
-        self, file: str, reader: Reader, documents: list[Document] | None, context: Context
+        self, file: str, reader: Reader, documents: list[Document] | None,
+        peers: Sequence[Peer],
     ) -> list[model.Service]:
         services: list[model.Service] = []
         if documents == []:
             reader.problems.error(None, "", "the file is empty; expected SLO documents")
         elif documents and any(detect(document) is not None for document in documents):
+            context = Context(file, self.storage, self.shared, peers)
             services.extend(load_dialect_documents(documents, reader, context))
         elif documents:
             for document in documents:
