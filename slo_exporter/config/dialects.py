@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config.fields import Reader
@@ -83,6 +83,9 @@ MARKERS = ("apiVersion", "version", "kind")
 
 def _top_scalar(document: Document, key: str) -> str | None:
     root = document.root
+    if isinstance(root, SequenceNode) and root.value:
+        # a YAML list of objects (as OpenSLO's Go SDK writes them) is of its first one's dialect
+        root = root.value[0]
     if not isinstance(root, MappingNode):
         return None
     for key_node, value_node in root.value:

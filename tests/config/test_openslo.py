@@ -995,3 +995,71 @@ def test_a_problem_in_a_referenced_object_belongs_to_its_file(tmp_path: Path) ->
         (str(tmp_path / "b-shared.yaml"), 12,
          "documents[1].spec.ratioMetric.total.metricSource")]
     assert "data source type 'Datadog' cannot be read" in err.value.problems[0].reason
+
+
+# ------------------------------------------------ what the fixtures' mappable objects become
+
+FIXTURE_SLO = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: wifi}
+spec:
+  service: home
+  indicatorRef: wifi-client-satisfaction
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.95}]
+  alertPolicies:
+    - kind: AlertPolicy
+      metadata: {name: warn-slow}
+      spec:
+        conditions: [{conditionRef: latency-too-high}]
+        notificationTargets: [{targetRef: devs-email-notification}]
+"""
+
+
+def test_the_fixtures_raw_sli_and_warning_condition_become_a_raw_slo_with_a_ticket(
+        tmp_path: Path) -> None:
+    """The Go SDK's v1 files (YAML lists of objects), included unchanged beside one SLO using
+    their objects: the raw wifi SLI (rawType success) is a success-ratio raw SLI, and the
+    'warning' condition (burnrate gt 200 over 1d, alertAfter 30m) a ticket window keeping
+    severity=warning; the files' own problems stay in their files."""
+    v1 = CONFORMANCE / "go-sdk-v1"
+    names = ("slis.yaml", "data_sources.yaml", "alert_conditions.yaml",
+             "alert_notification_targets.yaml")
+    for name in names:
+        (tmp_path / name).write_text((v1 / name).read_text())
+    (tmp_path / "wifi.yaml").write_text(FIXTURE_SLO)
+    (tmp_path / "config.yaml").write_text(f"include: {[*names, 'wifi.yaml']}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "config.yaml"))
+    # the fixtures' own problems, each in its file; nothing about wifi.yaml
+    assert {Path(p.file).name for p in err.value.problems} == {
+        "slis.yaml", "alert_conditions.yaml"}
+    found, problems = _load("\n---\n".join(
+        [(v1 / "slis.yaml").read_text(), (v1 / "data_sources.yaml").read_text(),
+         (v1 / "alert_conditions.yaml").read_text(),
+         (v1 / "alert_notification_targets.yaml").read_text(), FIXTURE_SLO]))
+    [service] = found
+    [slo] = service.slos
+    assert isinstance(slo.sli, model.RawRatioSLI)
+    assert slo.sli.measures == "good"
+    assert "poller_client_satisfaction_ratio[{{.window}}]" in slo.sli.query.text
+    assert slo.alerting == model.Alerting(
+        windows=(model.AlertWindow("ticket", 86400.0, None, factor=200.0, hold=1800.0),),
+        ticket=model.AlertSettings(name="warn_slow", labels=model.frozen_map(
+            {"severity": "warning", "notification_target": "devs-email-notification"})))
+    assert {p.path.split(".")[0] for p in problems.errors} == {
+        "documents[0][0]", "documents[0][1]", "documents[0][3]", "documents[2][0]"}
+
+
+def test_the_spec_ratio_timeslices_example_maps_once_its_source_is_prometheus() -> None:
+    """budgeting-method__ratio-timeslices.yaml with 'Any' sources made Prometheus selectors:
+    a rolling 2w SLO of 0.99 by ratio timeslices of 1 minute."""
+    text = (CONFORMANCE / "spec-examples" / "budgeting-method__ratio-timeslices.yaml").read_text()
+    text = text.replace("type: Any", "type: Prometheus").replace("query: Any", "query: x_total")
+    [service] = _ok(text)
+    [slo] = service.slos
+    assert (slo.key, slo.objective, slo.period) == (
+        "web-shop/main-page", 0.99, model.RollingPeriod(14 * DAY))
+    assert slo.budgeting == model.Budgeting(ratio_timeslices=model.RatioTimeslices(60.0))
