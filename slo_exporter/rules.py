@@ -60,21 +60,32 @@ EXPORTER_DOWN_FOR = "5m"
 
 @dataclass(frozen=True)
 class _Pair:
+    """One alert condition with its windows as Prometheus duration text."""
+
     window: AlertWindow
-    severity: str
     long: str
-    short: str
-    budget_fraction: float
-    long_seconds: float
+    short: str | None
 
     @property
-    def budget_percent(self) -> str:
-        return f"{self.budget_fraction * 100:g}%"
+    def severity(self) -> str:
+        return self.window.severity
+
+    @property
+    def windows_text(self) -> str:
+        """``1h/5m``, or ``1h`` for a single-window condition."""
+        return self.long if self.short is None else f"{self.long}/{self.short}"
+
+    @property
+    def spending(self) -> str:
+        """`` (spending 2% of the error budget in 1h)``, empty for a fixed factor."""
+        fraction = self.window.budget_fraction
+        if fraction is None:
+            return ""
+        return f" (spending {fraction * 100:g}% of the error budget in {self.long})"
 
 
 def _pair(a: AlertWindow) -> _Pair:
-    return _Pair(a, a.severity, format_duration(a.long), format_duration(a.short),
-                 a.budget_fraction, a.long)
+    return _Pair(a, format_duration(a.long), None if a.short is None else format_duration(a.short))
 
 
 def _pairs() -> tuple[_Pair, ...]:
@@ -111,7 +122,11 @@ _SLO_NAME = "{{ $labels.service }}/{{ $labels.slo }}"
 
 
 def _threshold(pair: _Pair) -> str:
-    return f"({pair.budget_fraction:g} * slo_period_seconds / {pair.long_seconds:g})"
+    """The threshold as PromQL: a number, or scaled from ``slo_period_seconds``."""
+    w = pair.window
+    if w.budget_fraction is None:
+        return f"{w.threshold(0.0):g}"
+    return f"({w.budget_fraction:g} * slo_period_seconds / {w.long:g})"
 
 
 def _with_info(expr: str, info_labels: Sequence[str], info: str = "slo_info") -> str:
@@ -163,26 +178,29 @@ def burn_rate_alert_name(severity: str) -> str:
 def burn_rate_alert(window: AlertWindow) -> AlertDefinition:
     """The alert of one window pair, shared by the rule file and direct notification."""
     pair = _pair(window)
+    if pair.short is None:
+        rates = "SLO {slo}: the burn rate is {value:.2f} over the last " + pair.long + ", "
+        above = "above"
+    else:
+        rates = ("SLO {slo}: the burn rate is {value:.2f} over the last " + pair.long
+                 + " and {short_rate:.2f} over the last " + pair.short + ", both ")
+        above = "above"
+    labels = {"severity": pair.severity, "long_window": pair.long}
+    if pair.short is not None:
+        labels["short_window"] = pair.short
     return AlertDefinition(
         name=burn_rate_alert_name(pair.severity),
-        labels={
-            "severity": pair.severity,
-            "long_window": pair.long,
-            "short_window": pair.short,
-        },
+        labels=labels,
         annotations={
             "summary": (
                 "{slo} is burning its error budget {value:.1f}x too fast "
-                f"({pair.long}/{pair.short} windows)"
+                f"({pair.windows_text} window{'' if pair.short is None else 's'})"
             ),
             "description": (
-                "SLO {slo}: the burn rate is {value:.2f} over the last "
-                + pair.long + " and {short_rate:.2f} over the last " + pair.short
-                + ", both above {factor:.3g} (spending " + pair.budget_percent
-                + " of the error budget in " + pair.long + "). "
+                rates + above + " {factor:.3g}" + pair.spending + ". "
                 "Error budget left: {budget_left}."
             ),
-            "window_pair": f"{pair.long}/{pair.short}",
+            "window_pair": pair.windows_text,
             "budget_remaining": "{budget_left}",
             "runbook_url": "{runbook_url}",
         },
@@ -207,11 +225,14 @@ def _go_field(name: str, spec: str, pair: _Pair) -> str:
     if name == "value":
         return f"{{{{ $value | {printf} }}}}"
     if name == "short_rate":
-        return _lookup(_series("slo_burn_rate", f",window='{pair.short}'"), printf, "unknown")
+        short = pair.long if pair.short is None else pair.short
+        return _lookup(_series("slo_burn_rate", f",window='{short}'"), printf, "unknown")
     if name == "factor":
+        w = pair.window
+        if w.budget_fraction is None:
+            return f'{{{{ {w.threshold(0.0):g} | {printf} }}}}'
         return _lookup(
-            f"{pair.budget_fraction:g} * " + _series("slo_period_seconds")
-            + f" / {pair.long_seconds:g}",
+            f"{w.budget_fraction:g} * " + _series("slo_period_seconds") + f" / {w.long:g}",
             printf, "unknown")
     if name == "budget_left":
         return _BUDGET_LEFT
@@ -223,21 +244,34 @@ def _go_field(name: str, spec: str, pair: _Pair) -> str:
 # ------------------------------------------------------------------ rules
 
 
-def _burn_rate_rule(pair: _Pair, info_labels: Sequence[str]) -> dict[str, Any]:
+def _condition(pair: _Pair, selector: str = "") -> str:
+    """The PromQL condition of one window pair, over ``slo_burn_rate{SELECTOR,window}``."""
     threshold = _threshold(pair)
     # `ignoring (window)` rather than `on (service, slo)` keeps job/instance in
-    # the match, so two replicas of the exporter do not make it many-to-many.
-    condition = (
-        f'  max without (window) (\n'
-        f'    (slo_burn_rate{{window="{pair.long}"}} > ignoring (window) {threshold})\n'
-        f'    and ignoring (window)\n'
-        f'    (slo_burn_rate{{window="{pair.short}"}} > ignoring (window) {threshold})\n'
-        f'  )'
+    # the match, so two replicas of the exporter do not make it many-to-many;
+    # a fixed threshold is a number and needs no matching.
+    matching = "" if pair.window.budget_fraction is None else "ignoring (window) "
+    prefix = f"{selector}," if selector else ""
+
+    def above(window: str) -> str:
+        return f'slo_burn_rate{{{prefix}window="{window}"}} > {matching}{threshold}'
+
+    if pair.short is None:
+        return f"  max without (window) (\n    {above(pair.long)}\n  )"
+    return (
+        f"  max without (window) (\n"
+        f"    ({above(pair.long)})\n"
+        f"    and ignoring (window)\n"
+        f"    ({above(pair.short)})\n"
+        f"  )"
     )
+
+
+def _burn_rate_rule(pair: _Pair, info_labels: Sequence[str]) -> dict[str, Any]:
     alert = burn_rate_alert(pair.window)
     return {
         "alert": alert.name,
-        "expr": _with_info(condition, info_labels),
+        "expr": _with_info(_condition(pair), info_labels),
         "labels": dict(alert.labels),
         "annotations": {k: _go_template(v, pair) for k, v in alert.annotations.items()},
     }

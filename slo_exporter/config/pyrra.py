@@ -477,7 +477,11 @@ class _PyrraLoader:
         disabled = settings.disabled or not settings.burnrates
         windows = tuple(
             model.AlertWindow(
-                _SEVERITIES[w.severity], w.long, w.short, w.factor * w.long / window
+                _SEVERITIES[w.severity],
+                w.long,
+                w.short,
+                budget_fraction=w.factor * w.long / window,
+                hold=w.for_,
             )
             for w in pyrra_windows(window)
         )

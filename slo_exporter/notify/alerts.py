@@ -72,9 +72,7 @@ def burn_rate(
 ) -> Alert:
     """The alert of one window pair of one SLO, with the status's values."""
     slo = status.slo
-    definition = burn_rate_alert(AlertWindow(
-        state.severity, state.long_window, state.short_window,
-        _budget_fraction(state, status)))
+    definition = burn_rate_alert(_window(state, status))
     # Extra labels first (an empty one is no label, as in Prometheus): the
     # SLO's own identity and the rule's labels win,
     # as the series' labels win over external labels in Prometheus.
@@ -98,18 +96,21 @@ def burn_rate(
     return Alert(labels=labels, annotations=annotations)
 
 
-def _budget_fraction(state: AlertState, status: SLOStatus) -> float:
-    """The pair's budget fraction, back from its factor (factor * long / period).
+def _window(state: AlertState, status: SLOStatus) -> AlertWindow:
+    """The condition behind ``state``: its own, else the catalogue pair with its windows.
 
-    Only the annotation text ("spending 2% of the error budget") needs it;
-    the catalogue pair with the same windows gives it exactly.
+    A state built without its window (an older snapshot) gets the budget
+    fraction back from its factor (factor * long / period); only the
+    annotation text ("spending 2% of the error budget") needs it.
     """
+    if state.window is not None:
+        return state.window
     for window in ALERT_WINDOWS:
-        if (window.severity, window.long, window.short) == (
-                state.severity, state.long_window, state.short_window):
-            return window.budget_fraction
+        if window.key == (state.severity, state.long_window, state.short_window):
+            return window
     length = status.slo.period.longest
-    return min(max(state.factor * state.long_window / length, 1e-9), 1.0)
+    fraction = min(max(state.factor * state.long_window / length, 1e-9), 1.0)
+    return AlertWindow(state.severity, state.long_window, state.short_window, fraction)
 
 
 def render(template: str, values: Mapping[str, object]) -> str:

@@ -355,7 +355,8 @@ def test_rule_generation_fields_load_with_a_warning(spec: str, warning: str) -> 
 
 
 def test_default_alerting_is_pyrras_four_windows_and_names() -> None:
-    """Default alerting: Pyrra's windows (4w: 1h/5m x14, 6h/30m x7, 1d/2h x2, 4d/6h x1),
+    """Default alerting: Pyrra's windows (4w: 1h/5m x14 for 2m, 6h/30m x7 for 15m,
+    1d/2h x2 for 1h, 4d/6h x1 for 3h),
     critical as page and warning as ticket, named ErrorBudgetBurn."""
     alerting = _slo(_spec(RATIO)).alerting
     period = 28 * 86400.0
@@ -365,7 +366,8 @@ def test_default_alerting_is_pyrras_four_windows_and_names() -> None:
         ("ticket", 86400.0, 2 * 3600.0),
         ("ticket", 4 * 86400.0, 6 * 3600.0),
     ]
-    factors = [w.budget_fraction * period / w.long for w in alerting.windows]
+    factors = [w.threshold(period) for w in alerting.windows]
+    assert [w.hold for w in alerting.windows] == [120.0, 900.0, 3600.0, 3 * 3600.0]
     assert factors == pytest.approx([14, 7, 2, 1], rel=1e-12)
     assert alerting.page == model.AlertSettings(
         name=ALERT_NAME, labels=model.frozen_map({"severity": "critical"})

@@ -25,7 +25,7 @@ def _status(slo: SLO, *, firing: tuple[bool, ...] = (True, False, False, False),
             long_rate: float | None = 40.0, short_rate: float | None = 40.0,
             budget: float | None = 0.625) -> SLOStatus:
     alerts = tuple(
-        AlertState(w.severity, w.long, w.short, w.budget_fraction * 30 * 86400 / w.long,
+        AlertState(w.severity, w.long, w.short_or_long, w.threshold(30 * 86400),
                    long_rate, short_rate, fire)
         for w, fire in zip(ALERT_WINDOWS, firing, strict=True))
     return SLOStatus(slo=slo, alerts=alerts, budget_remaining=budget, up=True,
