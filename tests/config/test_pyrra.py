@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slo_exporter import model
 from slo_exporter.config import ConfigWarning, load_config, parse_config
@@ -426,3 +428,60 @@ def test_alert_settings_that_cannot_be_honoured_are_rejected(
     (problem,) = _problems_of(_spec(RATIO + f"alerting: {alerting}\n"))
     assert problem.path == f"documents[0].spec.{path}"
     assert reason in problem.reason
+
+
+# ------------------------------------------------------------------ hostile
+
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(["", "4w", "99", "up", "le", 'x{le="1"}', "pyrra.dev/a", "0.5"]),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside nested dicts and lists."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_paths(item, (*prefix, key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_paths(item, (*prefix, index)))
+    return found
+
+
+FULL = yaml.safe_load(_spec(RATIO + textwrap.dedent("""\
+    description: d
+    alerting: {name: A, disabled: false, burnrates: true, absent: true,
+               severities: {fastBurn: a, mediumBurn: a, slowBurn: b, longTermBurn: b}}
+"""), "name: x\nnamespace: n\nlabels: {pyrra.dev/team: t}\nannotations: {pyrra.dev/r: u}"))
+FULL_PATHS = _paths(FULL)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(FULL_PATHS), _VALUES)
+def test_any_value_anywhere_loads_or_is_a_located_error(path: tuple[Any, ...], value: Any) -> None:
+    """Replacing any value of a valid spec by anything gives a config or located problems,
+    never a crash."""
+    document = yaml.safe_load(yaml.safe_dump(FULL))
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    text = yaml.safe_dump(document)
+    try:
+        config = parse_config(text, "slo.yaml")
+    except ConfigError as exc:
+        problems = exc.problems
+    else:
+        assert len(config.slos) == 1
+        return
+    assert problems
+    assert all(p.file == "slo.yaml" for p in problems), problems
+    assert all(p.path.startswith("documents[0]") for p in problems), problems
