@@ -4,6 +4,7 @@ tests/integration/test_bool_gauge_real.py."""
 
 from __future__ import annotations
 
+from slo_exporter import model
 from slo_exporter.accounting import REBASELINE, bool_gauge_events
 
 
@@ -30,3 +31,22 @@ def test_a_value_other_than_zero_or_one_is_rejected() -> None:
     assert [ts for ts, _ in read.rejected] == [15.0, 30.0]
     assert "0.5 is neither 0 nor 1" in read.rejected[0][1]
     assert bool_gauge_events([(15.0, 2.0)], None).last == (15.0, REBASELINE)
+
+
+def test_the_stored_history_belongs_to_the_gauge_selector() -> None:
+    """The source fingerprint changes with the gauge's selector and differs from a ratio's."""
+
+    def slo(sli: model.SLI) -> model.SLO:
+        return model.SLO("probes", "up", 0.99, model.RollingPeriod(86400.0), sli)
+
+    up = slo(model.BoolGaugeSLI(model.Selector('probe_success{job="a"}')))
+    assert up.source_fingerprint == slo(
+        model.BoolGaugeSLI(model.Selector('probe_success{job="a"}'))
+    ).source_fingerprint
+    assert up.source_fingerprint != slo(
+        model.BoolGaugeSLI(model.Selector('probe_success{job="b"}'))
+    ).source_fingerprint
+    ratio = model.RatioSLI(total=model.Selector('probe_success{job="a"}'),
+                           good=model.Selector('probe_success{job="a"}'))
+    assert up.source_fingerprint != slo(ratio).source_fingerprint
+    assert up.remeasurable
