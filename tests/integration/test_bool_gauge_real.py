@@ -6,7 +6,8 @@ known outages and one sample of 0.5, are turned into TSDB blocks with
 ``prometheus``. The SLO is loaded from a Pyrra spec; ``fetch_events``
 through the real ``PrometheusClient`` must give, per bucket, exactly one
 event per 0/1 sample and one good event per 1, whether read at once or
-cycle by cycle with overlapping reads.
+cycle by cycle with overlapping reads; and the daemon, given the Pyrra file
+through ``include:``, exports the same 28-day figures.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +23,7 @@ from slo_exporter import model
 from slo_exporter.accounting import EventBatch, bucket_start, fetch_events
 from slo_exporter.config import parse_config
 from slo_exporter.prometheus import PrometheusClient
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import ExporterFactory, HarnessError, PrometheusServer
 
 pytestmark = pytest.mark.integration
 
@@ -93,9 +95,7 @@ def history() -> History:
 
 
 @pytest.fixture(scope="module")
-def client(
-    history: History, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PrometheusClient]:
+def prometheus(history: History, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus holding the history; the test fails if the binaries are missing."""
     workdir = tmp_path_factory.mktemp("bool-gauge-prometheus")
     openmetrics = workdir / "history.om"
@@ -106,12 +106,17 @@ def client(
         server.start()
     except HarnessError as exc:
         pytest.fail(str(exc), pytrace=False)
-    c = PrometheusClient(model.PrometheusConfig(url=server.url, timeout=30.0))
     try:
-        yield c
+        yield server.url
     finally:
-        c.close()
         server.stop()
+
+
+@pytest.fixture
+def client(prometheus: str) -> Iterator[PrometheusClient]:
+    c = PrometheusClient(model.PrometheusConfig(url=prometheus, timeout=30.0))
+    yield c
+    c.close()
 
 
 def _slo() -> model.SLO:
@@ -166,3 +171,29 @@ def test_cycle_by_cycle_reads_count_each_sample_once(
             total[bucket] = (g + good, t + events)
         since = until
     assert total == history.expected(history.start - 1, history.end)
+
+
+def test_the_daemon_exports_the_pyrra_bool_gauge_slo(
+    prometheus: str, make_exporter: ExporterFactory, tmp_path: Path
+) -> None:
+    """A native config including the Pyrra spec: the daemon exports the exact 28d events
+    (1442 probes, 1333 good: SLI 1333/1442) and burn rates for Pyrra's 4d alert window."""
+    spec = tmp_path / "pyrra" / "probes.yaml"
+    spec.parent.mkdir()
+    spec.write_text(SPEC)
+    config = {
+        "prometheus": {"url": prometheus, "timeout": "10s"},
+        "evaluation_interval": "30s",
+        "include": [str(spec)],
+    }
+    exporter = make_exporter(config)
+    exporter.start()
+    labels = {"service": "probes", "slo": "probes", "window": "28d"}
+    scrape = exporter.wait_for_scrape(
+        lambda s: s.get("slo_sli_ratio", **labels) is not None,
+        timeout=60, what="the 28d SLI of the Pyrra SLO",
+    )
+    assert scrape.value("slo_events", result="good", **labels) == 1333
+    assert scrape.value("slo_events", result="bad", **labels) == 109
+    assert scrape.value("slo_sli_ratio", **labels) == pytest.approx(1333 / 1442, rel=1e-12)
+    assert scrape.find("slo_burn_rate", service="probes", window="4d")
