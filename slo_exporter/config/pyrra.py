@@ -62,8 +62,7 @@ _SPEC = (
     "partial_response_strategy", "performanceOverAccuracy", "ruleOutput",
 )
 _INDICATORS = ("ratio", "latency", "latencyNative", "bool_gauge")
-#: Pyrra's ``alerting.severities`` keys, one per alert window in order, and
-#: the severity each window has by default
+#: Pyrra's ``alerting.severities`` keys, one per alert window of ``_TIERS``, in order
 _TIER_KEYS = ("fastBurn", "mediumBurn", "slowBurn", "longTermBurn")
 
 _LATENCY_NATIVE_REASON = (
