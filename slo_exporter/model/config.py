@@ -263,11 +263,12 @@ class SLO:
     @property
     def id(self) -> SLOId:
         """What the SLO's stored history belongs to."""
-        return SLOId(self.service, self.name)
+        return SLOId.of(self.service, self.name, self.group)
 
     @property
     def key(self) -> str:
-        """Stable identity in the event store: ``service/slo``."""
+        """Stable identity in the event store: ``service/slo`` (``service/slo{route="/a"}``
+        for a group instance, see ``model.identity``)."""
         return self.id.key
 
     @property
