@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slo_exporter.figures import PeriodFigures
+from slo_exporter.grouping import GroupCount
 from slo_exporter.model import SLO
 
 
@@ -86,3 +87,5 @@ class Snapshot:
     taken_at: float = 0.0
     #: True once the first full evaluation has finished
     complete: bool = False
+    #: each grouped SLO definition's live and dropped groups
+    groups: tuple[GroupCount, ...] = ()

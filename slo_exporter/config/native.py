@@ -27,6 +27,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from slo_exporter import model
 from slo_exporter.config.fields import Fields, Reader, choices, join, number_text
+from slo_exporter.config.grouping import GroupingReader
 from slo_exporter.config.httpclient import CLIENT_KEYS, read_client
 from slo_exporter.config.native_probes import read_probe
 from slo_exporter.config.nodes import FLOAT, INT, STR, describe, line
@@ -159,6 +160,7 @@ class NativeLoader:
         #: the node of a valid prometheus.timeout, if one is given
         self._prometheus_timeout: Node | None = None
         self.slm = SLMLoader(reader, self._whole_buckets)
+        self.grouping = GroupingReader(reader)
 
     def config(self, root: Node) -> model.Config | None:
         if not isinstance(root, MappingNode):
@@ -212,6 +214,7 @@ class NativeLoader:
         self.slm.check_references()
         if services is None:
             return None
+        self.grouping.check_components(services)
         interval_ok = interval is not None or top.get("evaluation_interval") is None
         if interval_ok and prometheus.timeout > interval_s and _queries_prometheus(services):
             # as Prometheus refuses a scrape_timeout above the scrape_interval
@@ -438,6 +441,8 @@ class NativeLoader:
                 "description",
                 "labels",
                 "runbook_url",
+                "group_by",
+                "max_groups",
             ),
             required=("name", "objective", "sli"),
         )
@@ -459,12 +464,14 @@ class NativeLoader:
         description = fields.string("description") or ""
         labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
         runbook_url = fields.url("runbook_url")
+        grouping = self.grouping.read(fields, owner, sli, {**service_labels, **labels})
         invalid = [
             key
             for key, value in (("budgeting", budgeting), ("sla", sla))
             if value is None and fields.get(key) is not None
         ]
-        if name is None or objective is None or period is None or sli is None or invalid:
+        if (name is None or objective is None or period is None or sli is None or invalid
+                or grouping is None):
             return None
         return model.SLO(
             service=service,
@@ -477,6 +484,8 @@ class NativeLoader:
             runbook_url=runbook_url,
             budgeting=budgeting or model.Budgeting(),
             sla=sla,
+            group_by=grouping[0],
+            max_groups=grouping[1],
         )
 
     def period(self, fields: Fields) -> model.Period | None:
