@@ -12,6 +12,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import structlog
@@ -19,12 +20,14 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from slo_exporter.accounting import fetch_grouped_events
+from slo_exporter.api import render_slos
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.grouping import Groups
 from slo_exporter.model import SLO, SLOId
 from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.statuspage import render_status_page
 from slo_exporter.store import SQLiteStore
 from slo_exporter.store.protocol import EventStore
 from tests.engine.support import NOW
@@ -323,3 +326,18 @@ def test_instances_are_the_definition_with_group_set() -> None:
     assert (inst.key, inst.objective, dict(inst.group)) == (
         'api/availability{route="/a"}', slo.objective, {"route": "/a"})
     assert inst.id.definition == slo.id
+
+
+def test_api_and_status_page_show_each_group(store: EventStore) -> None:
+    """/api/v1/slos lists every group with its labels, in order; the page names the group."""
+    engine = _engine(store, RouteSource(TRAFFIC))
+    try:
+        engine.evaluate()
+    finally:
+        engine.close()
+    doc = render_slos(engine.snapshot)
+    entries = cast("list[dict[str, Any]]", doc["slos"])
+    assert [(e["slo"], e["group"]) for e in entries] == [
+        ("availability", {"route": r}) for r in ("/a", "/b", "/c")]
+    page = render_status_page(engine.snapshot)
+    assert page.count('<span class="group">{route=&quot;/') == 3
