@@ -160,8 +160,8 @@ class SnapshotCollector(Collector):
             labels=KEY)
         dropped = GaugeMetricFamily(
             "slo_groups_dropped",
-            "Groups over max_groups at the definition's latest read: not created, their "
-            "events not stored.", labels=KEY)
+            "Groups over max_groups at the definition's latest read that found samples: "
+            "not created, their events not stored.", labels=KEY)
         cap = GaugeMetricFamily(
             "slo_groups_max", "The max_groups cap of a grouped SLO definition.", labels=KEY)
         for count in snap.groups:

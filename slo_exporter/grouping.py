@@ -5,7 +5,8 @@ labels (a group). ``Groups`` owns one definition's groups: the instance SLO
 of each (the definition with ``group`` set, whose store key carries the
 values), the order they were admitted in, and the cap: at most
 ``max_groups`` groups exist; a group seen beyond it is not created and none
-of its events are stored. How many groups a read had to drop is kept for
+of its events are stored. How many groups a read had to drop (the latest
+read that found any samples: a read of nothing leaves the state) is kept for
 ``slo_groups_dropped`` and logged on a change of state
 (``group_limit_reached``, ``group_limit_still_reached`` every
 ``REMIND_EVERY``, ``group_limit_cleared``), the way source outages are.

@@ -330,6 +330,7 @@ class Ingestor:
         overlap = since - accounting.read_start(_merged(states), since, overlap=READ_OVERLAP,
                                                 late_limit=LATE_LIMIT)
         dropped: set[accounting.GroupKey] = set()
+        seen = False  # whether any sample was read: a read of nothing says nothing
         for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
             if self._stop.is_set():
                 return False
@@ -341,6 +342,8 @@ class Ingestor:
             )
             self._reject(slo, found.rejected)
             dropped |= found.dropped
+            seen = seen or bool(found.dropped) or any(
+                b.deltas for b in found.groups.values())
             # Every group was looked at over the span, events or not.
             for group, inst in groups.items():
                 batch = found.groups.get(group)
@@ -354,7 +357,8 @@ class Ingestor:
                     states.setdefault(group, {})
             self._store.commit(slo.key, {}, cursor=found.covered_until)
             self._learn(slo.key, _union(found), hi)
-        groups.note_read(dropped, until)
+        if seen:
+            groups.note_read(dropped, until)
         self._announced(slo, until)
         return True
 
