@@ -202,7 +202,8 @@ def test_grouped_slos_are_exact_per_route_with_one_query_per_selector(
     assert set(full) == set(ROUTES)
     for route, status in full.items():
         day, hour = status.window(86400.0), status.window(3600.0)
-        assert day is not None and hour is not None
+        assert day is not None
+        assert hour is not None
         assert (day.good, day.total) == history.expected(route, end - 86400, end)
         assert (hour.good, hour.total) == history.expected(route, end - 3600, end)
         assert status.up
