@@ -81,7 +81,7 @@ def burn_rate(
     labels: dict[str, str] = {k: v for k, v in (extra_labels or {}).items() if v}
     labels.update({name: slo.labels[name] for name in info_labels
                    if slo.labels.get(name)})
-    labels.update({"service": slo.service, "slo": slo.name})
+    labels.update({"service": slo.service, "slo": slo.name, **slo.group})  # as on /metrics
     labels.update(definition.labels)
     labels["alertname"] = definition.name
     values = {

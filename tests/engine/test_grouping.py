@@ -26,6 +26,7 @@ from slo_exporter.engine import Engine
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.grouping import Groups
 from slo_exporter.model import SLO, SLOId
+from slo_exporter.notify.alerts import implied_alerts
 from slo_exporter.prometheus import QueryResult, Series
 from slo_exporter.statuspage import render_status_page
 from slo_exporter.store import SQLiteStore
@@ -341,3 +342,20 @@ def test_api_and_status_page_show_each_group(store: EventStore) -> None:
         ("availability", {"route": r}) for r in ("/a", "/b", "/c")]
     page = render_status_page(engine.snapshot)
     assert page.count('<span class="group">{route=&quot;/') == 3
+
+
+def test_direct_alerts_of_two_groups_stay_apart(store: EventStore) -> None:
+    """Each group's firing alert carries its group label, so two groups are two alerts.
+
+    Over a 1d period the 1h/5m page factor is 0.02 x 24 h / 1 h = 0.48: /c
+    (every request fails, burn rate 100) and /a (1 in 10, burn rate 10)
+    page, /b (no failure) does not.
+    """
+    engine = _engine(store, RouteSource(TRAFFIC))
+    try:
+        engine.evaluate()
+    finally:
+        engine.close()
+    alerts = implied_alerts(engine.snapshot)
+    routes = {a.labels.get("route") for a in alerts.values()}
+    assert routes == {"/a", "/c"}
