@@ -80,8 +80,16 @@ class RouteSource:
         return out
 
 
-def _config(max_groups: int = 100) -> str:
-    return textwrap.dedent(f"""
+RATIO_SLI = f"""\
+ratio:
+  bad: '{BAD}'
+  total: {TOTAL}
+"""
+
+
+def _config(max_groups: int = 100, sli: str = RATIO_SLI) -> str:
+    body = textwrap.indent(sli, " " * 10)
+    return textwrap.dedent(f"""\
         prometheus: {{url: "http://127.0.0.1:1", timeout: 1s, retries: 1}}
         evaluation_interval: 10s
         services:
@@ -93,10 +101,7 @@ def _config(max_groups: int = 100) -> str:
                 group_by: [route]
                 max_groups: {max_groups}
                 sli:
-                  ratio:
-                    bad: '{BAD}'
-                    total: {TOTAL}
-        """)
+        """) + body
 
 
 def _engine(store: EventStore, source: RouteSource, *, max_groups: int = 100,
@@ -359,3 +364,50 @@ def test_direct_alerts_of_two_groups_stay_apart(store: EventStore) -> None:
     alerts = implied_alerts(engine.snapshot)
     routes = {a.labels.get("route") for a in alerts.values()}
     assert routes == {"/a", "/c"}
+
+
+class LatencySource(RouteSource):
+    """Histogram series per route: every minute /a observes 4 requests, 3 of them fast."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        fast = 'rpc_seconds_bucket{job="api", le="0.25"}'
+        self.series = {
+            fast: [Series({"route": "/a", "le": "0.25"}, _counter(3, NOW)),
+                   Series({"route": "/b", "le": "0.25"}, _counter(1, NOW))],
+            'rpc_seconds_count{job="api"}': [Series({"route": "/a"}, _counter(4, NOW)),
+                                              Series({"route": "/b"}, _counter(1, NOW))],
+        }
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        assert promql == 'count by (le) (rpc_seconds_bucket{job="api"})'
+        return QueryResult(result_type="vector", series=(Series({"le": "0.25"}, ((at, 2.0),)),),
+                           scalar=None, stats=None, query=promql)
+
+
+def test_latency_sli_is_split_by_group(store: EventStore) -> None:
+    """Bucket and count series both split by route: /a 180 fast of 240, /b 60 of 60."""
+    sli = "latency:\n  histogram: 'rpc_seconds{job=\"api\"}'\n  threshold: 0.25\n"
+    config = parse_config(_config(sli=sli), "test.yaml")
+    engine = Engine(config, store, LatencySource(), clock=lambda: NOW, max_workers=1)
+    try:
+        engine.evaluate()
+    finally:
+        engine.close()
+    assert _day(engine) == {"/a": (180.0, 240.0), "/b": (60.0, 60.0)}
+
+
+def test_maintenance_naming_the_slo_applies_to_every_group() -> None:
+    """A maintenance window naming api/availability excludes time from each of its groups."""
+    text = _config() + textwrap.dedent("""
+        maintenance:
+          - name: patching
+            start: "2026-03-29 00:00:00"
+            end: "2026-03-29 06:00:00"
+            slos: [api/availability]
+        """)
+    config = parse_config(text, "test.yaml")
+    window = config.maintenance[0]
+    groups = Groups(config.slos[0], [("/a",), ("/b",)])
+    assert all(window.applies_to(inst.id) for inst in groups.instances())
+    assert not window.applies_to(SLOId("api", "other"))
