@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,12 @@ def test_grouped_slo_cannot_be_a_composite_component() -> None:
     (error,) = _errors("group_by: [route]\n", more=composite)
     assert "services[0].slos[0].group_by" in error
     assert "composite SLO 'api/c' includes 'api/s', which is grouped" in error
+
+
+def test_readme_grouping_example_loads() -> None:
+    """The README's Grouping example is a valid config with a grouped SLO."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Grouping", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    slo = parse_config(example, "README.md").slos[0]
+    assert (slo.group_by, slo.max_groups) == (("route",), 100)
