@@ -27,7 +27,9 @@ from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.grouping import Groups
 from slo_exporter.model import SLO, SLOId
 from slo_exporter.notify.alerts import implied_alerts
+from slo_exporter.probes import ProbeMetrics
 from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.runtime import Collaborators, Runtime
 from slo_exporter.statuspage import render_status_page
 from slo_exporter.store import SQLiteStore
 from slo_exporter.store.protocol import EventStore
@@ -411,3 +413,36 @@ def test_maintenance_naming_the_slo_applies_to_every_group() -> None:
     groups = Groups(config.slos[0], [("/a",), ("/b",)])
     assert all(window.applies_to(inst.id) for inst in groups.instances())
     assert not window.applies_to(SLOId("api", "other"))
+
+
+def test_failed_reload_reclaims_every_group(store: EventStore) -> None:
+    """When a reload fails, the configuration that stays claims its groups back too.
+
+    A reload to another selector resets the groups' fingerprints; reclaiming
+    puts the running definition's back on the definition and on every group.
+    """
+    source = RouteSource(TRAFFIC)
+    running = Runtime.build(parse_config(_config(), "test.yaml"), Collaborators(
+        store=store, probe_metrics=ProbeMetrics(), on_error=lambda reason: None,
+        clock=lambda: NOW, client_factory=lambda cfg, stop, budget: _Closable(source)))
+    try:
+        running.engine.evaluate()
+        mine = {st.slo.key: store.fingerprint(st.slo.key) for st in running.engine.snapshot.slos}
+        mine["api/availability"] = store.fingerprint("api/availability")
+        assert len(mine) == 4
+        reloaded = parse_config(_config().replace(f"total: {TOTAL}", "total: other_total"),
+                                "t.yaml")
+        Engine(reloaded, store, source, max_workers=1).close()  # the reload's build
+        assert all(store.fingerprint(k) != f for k, f in mine.items())
+        running.reclaim_store()
+    finally:
+        running.close()
+    assert {k: store.fingerprint(k) for k in mine} == mine
+
+
+class _Closable(RouteSource):
+    def __init__(self, source: RouteSource) -> None:
+        self.__dict__.update(source.__dict__)
+
+    def close(self) -> None:
+        pass
