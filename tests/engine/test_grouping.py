@@ -23,6 +23,7 @@ from slo_exporter.accounting import fetch_grouped_events
 from slo_exporter.api import render_slos
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
+from slo_exporter.errors import QueryTimeout
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.grouping import Groups
 from slo_exporter.model import SLO, SLOId
@@ -446,3 +447,44 @@ class _Closable(RouteSource):
 
     def close(self) -> None:
         pass
+
+
+def test_failed_read_marks_every_group_down_and_logs_once(store: EventStore) -> None:
+    """A read failure is one failure of the definition: each group is down, one log event."""
+    source = RouteSource(TRAFFIC)
+    clock = [NOW]
+    config = parse_config(_config(), "test.yaml")
+    engine = Engine(config, store, source, clock=lambda: clock[0], max_workers=1)
+
+    def broken(selector: str, start: float, end: float) -> list[Series]:
+        raise QueryTimeout("prometheus did not answer", query=selector)
+
+    try:
+        engine.evaluate()
+        source.raw_samples = broken  # type: ignore[method-assign]
+        clock[0] = NOW + 30
+        with capture_logs() as logs:
+            engine.evaluate()
+    finally:
+        engine.close()
+    statuses = engine.snapshot.slos
+    assert len(statuses) == 3
+    error = f"prometheus did not answer (query: {BAD})"
+    assert [(st.up, st.error) for st in statuses] == [(False, error)] * 3
+    assert _day(engine)["/a"] == (540.0, 600.0)  # the last values stay shown
+    failed = [e for e in logs if e["event"] == "query_failed"]
+    assert [(e["service"], e["slo"]) for e in failed] == [("api", "availability")]
+
+
+def test_lowered_cap_keeps_the_first_groups_and_retires_the_rest(tmp_path: Path) -> None:
+    """Restarted with max_groups 2, the first two groups in label order stay; /c is retired."""
+    with SQLiteStore(tmp_path, 60.0) as store:
+        engine = _engine(store, RouteSource(TRAFFIC))
+        engine.evaluate()
+        engine.close()
+    with SQLiteStore(tmp_path, 60.0) as store:
+        engine = _engine(store, RouteSource({}), max_groups=2)
+        engine.close()
+        retired = set(store.retired())
+    assert {st.slo.group["route"] for st in engine.snapshot.slos} == {"/a", "/b"}
+    assert retired == {'api/availability{route="/c"}'}
