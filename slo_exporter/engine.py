@@ -289,10 +289,8 @@ class Engine:
         out: list[SLOStatus] = []
         for inst in self._ingestor.groups(slo).instances():
             mine = current.get(inst.key)
-            if not found.up:
-                out.append(SLOStatus(slo=inst, up=False, evaluated_at=at, error=found.error,
-                                     windows=mine.windows if mine is not None else (),
-                                     period=mine.period if mine is not None else None))
+            if not found.up:  # what the store holds, as for an ungrouped SLO
+                out.append(self._status(inst, at, up=False, error=found.error))
                 continue
             out.append(self._status(inst, at, up=True, error=None, healthy=True,
                                     previous=mine if mine is not None and mine.up else None))
