@@ -77,13 +77,12 @@ class GroupingReader:
                 return None
             return (), DEFAULT_MAX_GROUPS
         group_by = self._labels(node, fields.key_path("group_by"), labels)
-        if group_by is None or (max_groups is None and fields.get("max_groups") is not None):
+        problem = None if sli is None else sli_problem(sli)
+        if problem is not None:
+            fields.report("group_by", f"this SLI cannot be grouped: {problem}")
+        if (group_by is None or problem is not None
+                or (max_groups is None and fields.get("max_groups") is not None)):
             return None
-        if sli is not None:
-            problem = sli_problem(sli)
-            if problem is not None:
-                fields.report("group_by", f"this SLI cannot be grouped: {problem}")
-                return None
         if owner is not None:
             self._grouped[owner] = (node, fields.key_path("group_by"))
         return group_by, DEFAULT_MAX_GROUPS if max_groups is None else max_groups

@@ -149,3 +149,12 @@ def test_readme_grouping_example_loads() -> None:
     example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     slo = parse_config(example, "README.md").slos[0]
     assert (slo.group_by, slo.max_groups) == (("route",), 100)
+
+
+def test_every_grouping_problem_is_reported_together() -> None:
+    """A bad label, a bad cap and an SLI that cannot be grouped: three located errors."""
+    sli = "sli:\n  probe:\n    http:\n      url: http://127.0.0.1:1/\n"
+    errors = _errors("group_by: [le]\nmax_groups: 0\n", sli=sli)
+    assert [e.split(": ", 2)[1] for e in errors] == [
+        "services[0].slos[0].group_by[0]", "services[0].slos[0].group_by",
+        "services[0].slos[0].max_groups"]
