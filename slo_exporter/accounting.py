@@ -315,19 +315,52 @@ def fetch_events(
     and bad arguments, ``HistogramBucketError`` when the latency threshold
     is no bucket, and ``QueryError`` when Prometheus fails.
     """
-    span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
-    good_role, good_query, total_query = _roles(client, slo, until, le_cache)
+    sli = slo.sli
+    if isinstance(sli, model.ProbeSLI):
+        raise ValueError(f"SLO {slo.key} is a probe SLI: probes record their own events")
+    if not resolution > 0:
+        raise ValueError(f"resolution must be > 0 seconds, got {resolution!r}")
+    if not chunk > 0:
+        raise ValueError(f"chunk must be > 0 seconds, got {chunk!r}")
+    if overlap < 0:
+        raise ValueError(f"overlap must be >= 0 seconds, got {overlap!r}")
+    if template_lag < 0:
+        raise ValueError(f"template_lag must be >= 0 seconds, got {template_lag!r}")
+    if until < since:
+        raise ValueError(f"until {until!r} is before since {since!r}")
+    if not max_increase > 0:
+        raise ValueError(f"max_increase must be > 0, got {max_increase!r}")
+
+    good_role: str
+    good_query: model.Query | None
+    total_query: model.Query
+    if isinstance(sli, model.LatencySLI):
+        good_role, good_query, total_query = _latency_queries(client, sli, until, le_cache)
+    elif isinstance(sli, model.CompositeSLI):
+        raise ValueError(f"SLO {slo.key}: a composite SLI is not read from Prometheus")
+    elif isinstance(sli, model.RawRatioSLI):
+        raise ValueError(f"SLO {slo.key}: raw ratio SLIs are not read yet")
+    else:
+        good_role = "good" if sli.good is not None else "bad"
+        good_query = sli.good if sli.good is not None else sli.bad
+        total_query = sli.total
+    if good_query is None:
+        raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
+
     state = dict(series_state)
+    span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
     rejected: dict[str, Rejection] = {}
     steps: list[float] = []
     good_events = _events(client, good_role, good_query, span, state=state, rejected=rejected,
                           steps=steps)
     total_events = _events(client, "total", total_query, span, state=state, rejected=rejected,
                            steps=steps)
+
     return EventBatch(
         deltas=_deltas(good_role, good_events, total_events), series=state,
         covered_until=until, rejected=tuple(rejected.values()), step=min(steps, default=None),
     )
+
 
 
 def fetch_grouped_events(
@@ -352,15 +385,13 @@ def fetch_grouped_events(
     batch. ``series_state`` holds each known group's series state. A group
     seen for the first time is kept only when ``admit`` says so; a dropped
     group's series leave no events and no state, and the group is listed
-    in ``dropped``. Only plain selectors can be grouped (``ValueError``
-    for a template).
+    in ``dropped``. Only ratio SLIs of plain selectors and latency SLIs
+    can be grouped (``ValueError`` for any other).
     """
     if not slo.group_by:
         raise ValueError(f"SLO {slo.key} has no group_by")
     span = _Span(since, until, resolution, overlap, chunk, max_increase)
-    good_role, good_query, total_query = _roles(client, slo, until, le_cache)
-    if isinstance(good_query, model.Template) or isinstance(total_query, model.Template):
-        raise ValueError(f"SLO {slo.key}: a template SLI cannot be grouped")
+    good_role, good_query, total_query = _grouped_roles(client, slo, until, le_cache)
     state: dict[str, Sample] = {}
     owner: dict[str, GroupKey] = {}
     for group, series in series_state.items():
@@ -404,29 +435,20 @@ def group_values(labels: Mapping[str, str], group_by: Sequence[str]) -> GroupKey
     return tuple(labels.get(name, "") for name in group_by)
 
 
-def _roles(
+def _grouped_roles(
     client: Source, slo: model.SLO, until: float, le_cache: MutableMapping[str, str] | None,
-) -> tuple[str, model.Query, model.Query]:
-    """The role of the marked events (``good`` or ``bad``), their query and the total's."""
+) -> tuple[str, model.Selector, model.Selector]:
+    """The role of the marked events (``good`` or ``bad``) and the selectors of a
+    grouped SLI: only plain selectors carry the series labels to split by."""
     sli = slo.sli
-    if isinstance(sli, model.ProbeSLI):
-        raise ValueError(f"SLO {slo.key} is a probe SLI: probes record their own events")
-    good_role: str
-    good_query: model.Query | None
-    total_query: model.Query
     if isinstance(sli, model.LatencySLI):
-        good_role, good_query, total_query = _latency_queries(client, sli, until, le_cache)
-    elif isinstance(sli, model.CompositeSLI):
-        raise ValueError(f"SLO {slo.key}: a composite SLI is not read from Prometheus")
-    elif isinstance(sli, model.RawRatioSLI):
-        raise ValueError(f"SLO {slo.key}: raw ratio SLIs are not read yet")
-    else:
-        good_role = "good" if sli.good is not None else "bad"
-        good_query = sli.good if sli.good is not None else sli.bad
-        total_query = sli.total
-    if good_query is None:
-        raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
-    return good_role, good_query, total_query
+        return _latency_queries(client, sli, until, le_cache)
+    if isinstance(sli, model.RatioSLI):
+        role, marked = ("good", sli.good) if sli.good is not None else ("bad", sli.bad)
+        if isinstance(marked, model.Selector) and isinstance(sli.total, model.Selector):
+            return role, marked, sli.total
+    raise ValueError(f"SLO {slo.key}: only ratio SLIs of plain selectors and latency SLIs "
+                     "can be grouped")
 
 
 def _deltas(good_role: str, marked_events: Mapping[float, float],

@@ -42,7 +42,10 @@ def sli_problem(sli: model.SLI) -> str | None:
                 "group; use plain selectors")
     if isinstance(sli, model.ProbeSLI):
         return "a probe SLI measures one target: there is nothing to group"
-    return "a composite SLO is built from other SLOs and cannot be grouped"
+    if isinstance(sli, model.CompositeSLI):
+        return "a composite SLO is built from other SLOs and cannot be grouped"
+    kind = type(sli).__name__.removesuffix("SLI")
+    return f"only ratio SLIs of plain selectors and latency SLIs can be grouped, not {kind}"
 
 
 def label_problem(name: str, own_labels: Mapping[str, str]) -> str | None:

@@ -8,6 +8,7 @@ selector has no series at all), and route /c 2 requests of which 2 fail.
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,7 @@ from slo_exporter.engine import Engine
 from slo_exporter.errors import QueryTimeout
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.grouping import Groups
-from slo_exporter.model import SLO, SLOId
+from slo_exporter.model import SLO, RatioSLI, Selector, SLOId, Template
 from slo_exporter.notify.alerts import implied_alerts
 from slo_exporter.probes import ProbeMetrics
 from slo_exporter.prometheus import QueryResult, Series
@@ -488,3 +489,14 @@ def test_lowered_cap_keeps_the_first_groups_and_retires_the_rest(tmp_path: Path)
         retired = set(store.retired())
     assert {st.slo.group["route"] for st in engine.snapshot.slos} == {"/a", "/b"}
     assert retired == {'api/availability{route="/c"}'}
+
+
+def test_reading_a_template_grouped_is_refused() -> None:
+    """A grouped template SLI (which the config rejects) is refused by the reader too."""
+    slo = dataclasses.replace(parse_config(_config(), "t.yaml").slos[0],
+                              sli=RatioSLI(total=Template("sum(increase(t[{{.window}}]))"),
+                                           bad=Selector(BAD)))
+    with pytest.raises(ValueError, match="only ratio SLIs of plain selectors"):
+        fetch_grouped_events(RouteSource({}), slo, since=START, until=NOW, series_state={},
+                             resolution=60.0, overlap=0.0, chunk=86400.0,
+                             admit=Groups(slo).admit)
