@@ -12,14 +12,15 @@ Owns the exact arithmetic of one SLO's events between two instants:
   range query whose step is the bucket width, ``template_lag`` seconds
   behind the read (a template keeps no per-series state, so it must wait
   until the samples at a bucket's end have landed);
-* grouped SLOs (``fetch_grouped_events``): the same reads, once per
-  selector for all groups, each series' increases split into the buckets
-  of its group (its values of ``group_by``); groups over the cap are
-  dropped before anything of theirs is counted;
 * where a read must start (``read_start``): far enough back that no live
   series skips a sample, so each series is read up to its newest sample
   whatever instant the read ends at, and a sample that lands late is still
   counted once, in its own bucket.
+
+Grouped SLOs (``fetch_grouped_events``) are read the same way, once per
+selector for all groups; each series' increases go to the buckets of its
+group (its values of ``group_by``), and groups over the cap are dropped
+before anything of theirs is counted.
 
 Implausible data is rejected per series, never stored: a negative or
 non-finite counter value, or an increase above ``max_increase``

@@ -60,7 +60,6 @@ from slo_exporter import accounting, compliance, exclusions, slomath
 from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
-from slo_exporter.grouping import GroupCount
 from slo_exporter.history import BudgetAt, budget_history
 from slo_exporter.ingest import READ_OVERLAP, Ingestor, Pruner, adopt_definitions, load_groups
 from slo_exporter.model import (
@@ -72,7 +71,7 @@ from slo_exporter.model import (
     ProbeSLI,
 )
 from slo_exporter.slomath import Counts
-from slo_exporter.snapshot import SLOStatus, Snapshot
+from slo_exporter.snapshot import GroupCount, SLOStatus, Snapshot
 from slo_exporter.store import EventStore
 from slo_exporter.store.protocol import Span
 

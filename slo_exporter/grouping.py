@@ -22,11 +22,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from slo_exporter.model import SLO, SLOId, frozen_map
 from slo_exporter.model.identity import group_text
+from slo_exporter.snapshot import GroupCount
 
 #: a lasting group limit is logged again this often
 REMIND_EVERY = 600.0
@@ -34,17 +34,6 @@ REMIND_EVERY = 600.0
 EXAMPLES = 3
 
 GroupKey = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class GroupCount:
-    """One grouped definition's groups as the latest read left them."""
-
-    service: str
-    slo: str
-    live: int
-    dropped: int
-    max_groups: int
 
 
 def instance(slo: SLO, group: GroupKey) -> SLO:

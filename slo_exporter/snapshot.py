@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slo_exporter.figures import PeriodFigures
-from slo_exporter.grouping import GroupCount
 from slo_exporter.model import SLO
 
 
@@ -79,6 +78,17 @@ class SLOStatus:
             if w.window == seconds:
                 return w
         return None
+
+
+@dataclass(frozen=True)
+class GroupCount:
+    """One grouped SLO definition's groups as its latest read left them."""
+
+    service: str
+    slo: str
+    live: int
+    dropped: int
+    max_groups: int
 
 
 @dataclass(frozen=True)
