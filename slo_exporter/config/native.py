@@ -437,12 +437,12 @@ class NativeLoader:
                 "calendar",
                 "budgeting",
                 "sla",
+                "group_by",
+                "max_groups",
                 "sli",
                 "description",
                 "labels",
                 "runbook_url",
-                "group_by",
-                "max_groups",
             ),
             required=("name", "objective", "sli"),
         )
@@ -463,15 +463,16 @@ class NativeLoader:
         sli: model.SLI | None = fields.read("sli", lambda n, p: self.sli(n, p, owner))
         description = fields.string("description") or ""
         labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
-        runbook_url = fields.url("runbook_url")
         grouping = self.grouping.read(fields, owner, sli, {**service_labels, **labels})
+        runbook_url = fields.url("runbook_url")
         invalid = [
             key
             for key, value in (("budgeting", budgeting), ("sla", sla))
             if value is None and fields.get(key) is not None
         ]
-        if (name is None or objective is None or period is None or sli is None or invalid
-                or grouping is None):
+        if name is None or objective is None or period is None or sli is None or invalid:
+            return None
+        if grouping is None:
             return None
         return model.SLO(
             service=service,
@@ -479,13 +480,13 @@ class NativeLoader:
             objective=objective,
             period=period,
             sli=sli,
+            group_by=grouping[0],
+            max_groups=grouping[1],
             description=description,
             labels=model.frozen_map({**service_labels, **labels}),
             runbook_url=runbook_url,
             budgeting=budgeting or model.Budgeting(),
             sla=sla,
-            group_by=grouping[0],
-            max_groups=grouping[1],
         )
 
     def period(self, fields: Fields) -> model.Period | None:
