@@ -5,8 +5,9 @@ swaps in, so a scrape never waits on Prometheus or a probe. Self-metrics are
 ordinary prometheus-client metrics registered on the registry passed in;
 nothing here touches the global registry.
 
-A group instance of a grouped SLO carries its group labels (``route="/a"``)
-on every ``slo_*`` series after ``service`` and ``slo``; each grouped
+A group instance of a grouped SLO carries its group labels (``route="/a"``;
+``exported_service`` for a group label named ``service``) on every
+``slo_*`` series after ``service`` and ``slo``; each grouped
 definition also gets ``slo_groups``, ``slo_groups_dropped`` and
 ``slo_groups_max``.
 """
@@ -21,6 +22,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from slo_exporter import __version__, sla
+from slo_exporter.grouping import exported_labels
 from slo_exporter.model import SLO, CalendarPeriod
 from slo_exporter.snapshot import Snapshot
 
@@ -104,7 +106,7 @@ class SnapshotCollector(Collector):
         for status in snap.slos:
             slo = status.slo
             # a group instance carries its group labels on every series
-            key = {"service": slo.service, "slo": slo.name, **slo.group}
+            key = {"service": slo.service, "slo": slo.name, **exported_labels(slo.group)}
             _put(objective, key, slo.objective)
             at = status.evaluated_at
             # A calendar period is as long as the one running now (alert

@@ -11,6 +11,10 @@ read that found any samples: a read of nothing leaves the state) is kept for
 (``group_limit_reached``, ``group_limit_still_reached`` every
 ``REMIND_EVERY``, ``group_limit_cleared``), the way source outages are.
 
+A group label named like one the exporter sets itself (``service``) is
+exported as ``exported_service`` (``exported_labels``); store keys and the
+API keep the series' own label names.
+
 After a restart the groups come back from the store keys of the
 definition's instances (``from_store``), so each keeps its history.
 
@@ -28,12 +32,29 @@ from slo_exporter.model import SLO, SLOId, frozen_map
 from slo_exporter.model.identity import group_text
 from slo_exporter.snapshot import GroupCount
 
+#: labels the exporter sets on its own series; a group label of one of these
+#: names is exported as ``exported_<name>``, as Prometheus renames a scraped
+#: label that collides with a target label (Pyrra groups by ``service``)
+EXPORTER_LABELS = ("result", "service", "severity", "slo", "window")
+#: a label that cannot be a group label: it splits a histogram's buckets
+NOT_GROUPABLE = ("le",)
+
 #: a lasting group limit is logged again this often
 REMIND_EVERY = 600.0
 #: dropped groups named in one log event, at most
 EXAMPLES = 3
 
 GroupKey = tuple[str, ...]
+
+
+def exported_name(label: str) -> str:
+    """The name a group label has on the exporter's series."""
+    return f"exported_{label}" if label in EXPORTER_LABELS else label
+
+
+def exported_labels(group: Mapping[str, str]) -> dict[str, str]:
+    """A group's labels as the exporter's series and alerts carry them."""
+    return {exported_name(name): value for name, value in group.items()}
 
 
 def instance(slo: SLO, group: GroupKey) -> SLO:

@@ -3,11 +3,13 @@
 ``group_by: [route]`` makes one SLO per value set of the listed labels;
 ``max_groups`` (default 100) caps how many groups one definition keeps.
 Owns reading both keys with located errors and the rule of what can be
-grouped (``problem``), which other dialects' loaders reuse: only ratio SLIs
-over plain selectors and latency SLIs, whose raw samples carry the labels;
-group labels are valid label names the exporter does not set itself and
-the SLO's own labels do not already hold. A grouped SLO cannot be a
-composite's component (``check_components``): a component is one SLO.
+grouped (``sli_problem``, ``label_problem``), which other dialects' loaders
+reuse: only ratio SLIs over plain selectors and latency SLIs, whose raw
+samples carry the labels; group labels are valid label names other than
+``le``, which the SLO's own labels do not already hold (a label the
+exporter sets itself, such as ``service``, is exported as
+``exported_service``). A grouped SLO cannot be a composite's component
+(``check_components``): a component is one SLO.
 
 Must not read files or build anything but the two values.
 """
@@ -20,7 +22,8 @@ from yaml.nodes import Node
 
 from slo_exporter import model
 from slo_exporter.config.fields import Fields, Reader
-from slo_exporter.config.text import label_name_problem
+from slo_exporter.config.text import LABEL_NAME
+from slo_exporter.grouping import NOT_GROUPABLE, exported_name
 
 #: the most groups one definition may keep; a cap keeps a high-cardinality
 #: label from making thousands of SLOs
@@ -49,13 +52,22 @@ def sli_problem(sli: model.SLI) -> str | None:
 
 
 def label_problem(name: str, own_labels: Mapping[str, str]) -> str | None:
-    """Why ``name`` cannot be a group label, or None when it can."""
-    problem = label_name_problem(name)
-    if problem is not None:
-        return problem
-    if name in own_labels:
-        return (f"label {name!r} is one of the SLO's own labels (value "
-                f"{own_labels[name]!r}): a group label would give it a second value")
+    """Why ``name`` cannot be a group label, or None when it can.
+
+    A label the exporter sets itself (``service``) can be one: it is exported
+    as ``exported_service``.
+    """
+    if not LABEL_NAME.fullmatch(name):
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        return f"invalid label name {shown!r}: must match [a-zA-Z_][a-zA-Z0-9_]*"
+    if name in NOT_GROUPABLE or name.startswith("__"):
+        return (f"label {name!r} cannot be a group label: 'le' splits a histogram's buckets "
+                "and names starting with __ belong to Prometheus")
+    exported = exported_name(name)
+    if exported in own_labels:
+        shown = name if exported == name else f"{name!r} (exported as {exported!r})"
+        return (f"label {shown!r} is one of the SLO's own labels (value "
+                f"{own_labels[exported]!r}): a group label would give it a second value")
     return None
 
 
@@ -106,8 +118,11 @@ class GroupingReader:
                 ok = False
                 continue
             problem = label_problem(name, own)
-            if problem is None and name in names:
-                problem = f"label {name!r} is listed twice"
+            same = [n for n in names if exported_name(n) == exported_name(name)]
+            if problem is None and same:
+                problem = (f"label {name!r} is listed twice" if name in same else
+                           f"labels {same[0]!r} and {name!r} would both be exported as "
+                           f"{exported_name(name)!r}")
             if problem is not None:
                 self.r.report(item, item_path, problem)
                 ok = False

@@ -83,13 +83,32 @@ def test_probe_sli_is_rejected() -> None:
     assert "a probe SLI measures one target" in error
 
 
-@pytest.mark.parametrize("label", ["service", "slo", "window", "severity", "result", "le",
-                                   "__name__"])
-def test_reserved_labels_are_rejected(label: str) -> None:
-    """Labels the exporter sets itself cannot be group labels."""
+@pytest.mark.parametrize("label", ["le", "__name__"])
+def test_le_and_prometheus_labels_are_rejected(label: str) -> None:
+    """``le`` splits a histogram's buckets; __ names belong to Prometheus."""
     (error,) = _errors(f"group_by: [route, {label}]\n")
     assert "services[0].slos[0].group_by[1]" in error
-    assert "reserved" in error
+    assert "cannot be a group label" in error
+
+
+@pytest.mark.parametrize("label", ["service", "slo", "window", "severity", "result"])
+def test_labels_the_exporter_sets_can_be_grouped_by(label: str) -> None:
+    """A group label the exporter also sets (Pyrra groups by ``service``) is accepted."""
+    assert _slo(f"group_by: [{label}, method]\n").group_by == (label, "method")
+
+
+def test_a_label_and_its_exported_name_cannot_both_be_listed() -> None:
+    """``service`` is exported as ``exported_service``: listing both is ambiguous."""
+    (error,) = _errors("group_by: [service, exported_service]\n")
+    assert error.endswith("group_by[1]: labels 'service' and 'exported_service' would both "
+                          "be exported as 'exported_service'")
+
+
+def test_exported_name_colliding_with_an_own_label_is_rejected() -> None:
+    """A group label exported under a name the SLO's labels hold is rejected."""
+    (error,) = _errors("group_by: [service]\n",
+                       labels="    labels: {exported_service: x}\n")
+    assert "exported as 'exported_service'" in error
 
 
 def test_invalid_label_name_is_rejected() -> None:

@@ -500,3 +500,27 @@ def test_reading_a_template_grouped_is_refused() -> None:
         fetch_grouped_events(RouteSource({}), slo, since=START, until=NOW, series_state={},
                              resolution=60.0, overlap=0.0, chunk=86400.0,
                              admit=Groups(slo).admit)
+
+
+def test_a_group_label_named_service_is_exported_as_exported_service(
+        store: EventStore) -> None:
+    """Grouped by ``service`` (as Pyrra's connect-go example is), the series keep the
+    SLO's own ``service`` and carry the group's as ``exported_service``; the store key
+    and the API keep the series' own label name (60 minutes x 5 requests, none
+    failing: 300 good)."""
+    source = RouteSource({})
+    source.series = {BAD: [], TOTAL: [Series({"service": "cart.v1"}, _counter(5, NOW))]}
+    text = _config().replace("group_by: [route]", "group_by: [service]")
+    engine = Engine(parse_config(text, "test.yaml"), store, source, clock=lambda: NOW,
+                    max_workers=1)
+    try:
+        engine.evaluate()
+    finally:
+        engine.close()
+    (status,) = engine.snapshot.slos
+    assert status.slo.key == 'api/availability{service="cart.v1"}'
+    collector = SnapshotCollector(lambda: engine.snapshot)
+    assert _sample(collector, "slo_events", service="api", slo="availability",
+                   exported_service="cart.v1", window="1d", result="good") == 300.0
+    entries = cast("list[dict[str, Any]]", render_slos(engine.snapshot)["slos"])
+    assert entries[0]["group"] == {"service": "cart.v1"}
