@@ -22,6 +22,11 @@ Owns the exact arithmetic of one SLO's events between two instants:
   whatever instant the read ends at, and a sample that lands late is still
   counted once, in its own bucket.
 
+Grouped SLOs (``fetch_grouped_events``) are read the same way, once per
+selector for all groups; each series' increases go to the buckets of its
+group (its values of ``group_by``), and groups over the cap are dropped
+before anything of theirs is counted.
+
 Implausible data is rejected per series, never stored: a negative or
 non-finite counter value, or an increase above ``max_increase``
 (``prometheus.max_counter_increase``). The batch still carries every other
@@ -60,7 +65,7 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -88,6 +93,11 @@ REBASELINE = -1.0
 SAME_SAMPLE = 0.001
 
 Sample = tuple[float, float]
+
+#: one group of a grouped SLO: its values of ``group_by``, in that order
+GroupKey = tuple[str, ...]
+#: whether a group is kept (True) or dropped over the SLO's cap (False)
+Admit = Callable[[GroupKey], bool]
 
 
 class Source(Protocol):
@@ -134,6 +144,23 @@ class EventBatch:
     deltas: Mapping[float, tuple[float, float]]
     series: Mapping[str, Sample]
     covered_until: float
+    rejected: tuple[Rejection, ...] = ()
+    step: float | None = None
+
+
+@dataclass(frozen=True)
+class GroupedBatch:
+    """What one fetch found for a grouped SLO.
+
+    ``groups`` holds an ``EventBatch`` per kept group that had events or
+    series state (its ``series`` is that group's complete state);
+    ``dropped`` the groups seen but not admitted (over the cap). The read
+    covered every group up to ``covered_until``.
+    """
+
+    groups: Mapping[GroupKey, EventBatch]
+    dropped: frozenset[GroupKey] = frozenset()
+    covered_until: float = 0.0
     rejected: tuple[Rejection, ...] = ()
     step: float | None = None
 
@@ -343,15 +370,110 @@ def fetch_events(
     total_events = _events(client, "total", total_query, span, state=state, rejected=rejected,
                            steps=steps)
 
-    deltas: dict[float, tuple[float, float]] = {}
-    for bucket in sorted(good_events.keys() | total_events.keys()):
-        total = total_events.get(bucket, 0.0)
-        marked = good_events.get(bucket, 0.0)
-        deltas[bucket] = (marked if good_role == "good" else total - marked, total)
     return EventBatch(
-        deltas=deltas, series=state, covered_until=until, rejected=tuple(rejected.values()),
-        step=min(steps, default=None),
+        deltas=_deltas(good_role, good_events, total_events), series=state,
+        covered_until=until, rejected=tuple(rejected.values()), step=min(steps, default=None),
     )
+
+
+
+def fetch_grouped_events(
+    client: Source,
+    slo: model.SLO,
+    *,
+    since: float,
+    until: float,
+    series_state: Mapping[GroupKey, Mapping[str, Sample]],
+    resolution: float,
+    overlap: float,
+    chunk: float,
+    admit: Admit,
+    le_cache: MutableMapping[str, str] | None = None,
+    max_increase: float = DEFAULT_MAX_INCREASE,
+) -> GroupedBatch:
+    """``fetch_events`` for a grouped SLO: one read per selector, split by group.
+
+    Each series belongs to the group of its values of ``slo.group_by``
+    (``""`` for a label it lacks, as PromQL's ``by`` does), so its exact
+    increases go to that group's buckets and its state to that group's
+    batch. ``series_state`` holds each known group's series state. A group
+    seen for the first time is kept only when ``admit`` says so; a dropped
+    group's series leave no events and no state, and the group is listed
+    in ``dropped``. Only ratio SLIs of plain selectors and latency SLIs
+    can be grouped (``ValueError`` for any other).
+    """
+    if not slo.group_by:
+        raise ValueError(f"SLO {slo.key} has no group_by")
+    span = _Span(since, until, resolution, overlap, chunk, max_increase)
+    good_role, good_query, total_query = _grouped_roles(client, slo, until, le_cache)
+    state: dict[str, Sample] = {}
+    owner: dict[str, GroupKey] = {}
+    for group, series in series_state.items():
+        for key, sample in series.items():
+            state[key] = sample
+            owner[key] = group
+    dropped: set[GroupKey] = set()
+    group_by = slo.group_by
+
+    def group_of(labels: Mapping[str, str]) -> GroupKey | None:
+        group = group_values(labels, group_by)
+        if admit(group):
+            return group
+        dropped.add(group)
+        return None
+
+    rejected: dict[str, Rejection] = {}
+    steps: list[float] = []
+    good = _split_selector_events(client, good_role, good_query.text, span, state=state,
+                                  rejected=rejected, steps=steps, group_of=group_of,
+                                  owner=owner)
+    total = _split_selector_events(client, "total", total_query.text, span, state=state,
+                                   rejected=rejected, steps=steps, group_of=group_of,
+                                   owner=owner)
+    by_group: dict[GroupKey, dict[str, Sample]] = {}
+    for key, sample in state.items():
+        by_group.setdefault(owner[key], {})[key] = sample
+    step = min(steps, default=None)
+    groups = {
+        group: EventBatch(
+            deltas=_deltas(good_role, good.get(group, {}), total.get(group, {})),
+            series=by_group.get(group, {}), covered_until=until, step=step)
+        for group in sorted(good.keys() | total.keys() | by_group.keys())
+    }
+    return GroupedBatch(groups=groups, dropped=frozenset(dropped), covered_until=until,
+                        rejected=tuple(rejected.values()), step=step)
+
+
+def group_values(labels: Mapping[str, str], group_by: Sequence[str]) -> GroupKey:
+    """A series' group: its values of ``group_by`` in that order, '' where it lacks one."""
+    return tuple(labels.get(name, "") for name in group_by)
+
+
+def _grouped_roles(
+    client: Source, slo: model.SLO, until: float, le_cache: MutableMapping[str, str] | None,
+) -> tuple[str, model.Selector, model.Selector]:
+    """The role of the marked events (``good`` or ``bad``) and the selectors of a
+    grouped SLI: only plain selectors carry the series labels to split by."""
+    sli = slo.sli
+    if isinstance(sli, model.LatencySLI):
+        return _latency_queries(client, sli, until, le_cache)
+    if isinstance(sli, model.RatioSLI):
+        role, marked = ("good", sli.good) if sli.good is not None else ("bad", sli.bad)
+        if isinstance(marked, model.Selector) and isinstance(sli.total, model.Selector):
+            return role, marked, sli.total
+    raise ValueError(f"SLO {slo.key}: only ratio SLIs of plain selectors and latency SLIs "
+                     "can be grouped")
+
+
+def _deltas(good_role: str, marked_events: Mapping[float, float],
+            total_events: Mapping[float, float]) -> dict[float, tuple[float, float]]:
+    """(good, total) per bucket from the marked (good or bad) and total events."""
+    deltas: dict[float, tuple[float, float]] = {}
+    for bucket in sorted(marked_events.keys() | total_events.keys()):
+        total = total_events.get(bucket, 0.0)
+        marked = marked_events.get(bucket, 0.0)
+        deltas[bucket] = (marked if good_role == "good" else total - marked, total)
+    return deltas
 
 
 @dataclass(frozen=True)
@@ -363,6 +485,21 @@ class _Span:
     chunk: float
     max_increase: float
     template_lag: float = 0.0
+
+    def __post_init__(self) -> None:
+        """``ValueError`` for arguments no read can use, before anything is asked."""
+        if not self.resolution > 0:
+            raise ValueError(f"resolution must be > 0 seconds, got {self.resolution!r}")
+        if not self.chunk > 0:
+            raise ValueError(f"chunk must be > 0 seconds, got {self.chunk!r}")
+        if self.overlap < 0:
+            raise ValueError(f"overlap must be >= 0 seconds, got {self.overlap!r}")
+        if self.template_lag < 0:
+            raise ValueError(f"template_lag must be >= 0 seconds, got {self.template_lag!r}")
+        if self.until < self.since:
+            raise ValueError(f"until {self.until!r} is before since {self.since!r}")
+        if not self.max_increase > 0:
+            raise ValueError(f"max_increase must be > 0, got {self.max_increase!r}")
 
 
 def _reject(
@@ -413,20 +550,48 @@ def _selector_events(
 ) -> dict[float, float]:
     """Exact increases of every series of ``selector``; updates ``state`` in place
     and adds each series' shortest gap between samples to ``steps``."""
-    events: dict[float, float] = defaultdict(float)
+    events = _split_selector_events(client, role, selector, span, state=state,
+                                    rejected=rejected, steps=steps,
+                                    group_of=lambda labels: (), owner={})
+    return events.get((), {})
+
+
+def _split_selector_events(
+    client: Source,
+    role: str,
+    selector: str,
+    span: _Span,
+    *,
+    state: dict[str, Sample],
+    rejected: dict[str, Rejection],
+    steps: list[float],
+    group_of: Callable[[Mapping[str, str]], GroupKey | None],
+    owner: dict[str, GroupKey],
+) -> dict[GroupKey, dict[float, float]]:
+    """``_selector_events`` per group: each series' increases go to its group
+    (``group_of``; a series of a dropped group, None, is skipped: no events,
+    no state), and ``owner`` learns the group of each series key."""
+    events: dict[GroupKey, dict[float, float]] = {}
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = series_key(role, series.labels)
+                group = owner.get(key)
+                if group is None:
+                    group = group_of(series.labels)
+                    if group is None:
+                        continue
+                    owner[key] = group
                 step = advance(series.samples, state.get(key), span.max_increase)
+                buckets = events.setdefault(group, defaultdict(float))
                 for ts, increase in step.increases:
-                    events[bucket_start(ts, span.resolution)] += increase
+                    buckets[bucket_start(ts, span.resolution)] += increase
                 if step.last is not None:
                     state[key] = step.last
                 if step.step is not None:
                     steps.append(step.step)
                 _reject(rejected, key, step.rejected)
-    return dict(events)
+    return {group: dict(buckets) for group, buckets in events.items()}
 
 
 def _raw_pieces(client: Source, selector: str, lo: float, hi: float) -> Iterator[list[Series]]:

@@ -120,7 +120,7 @@ def render_slos(snap: snapshot.Snapshot, history: History | None = None) -> dict
     The budget history is the one each status carries; ``history`` (SLO key to
     ``(ts, remaining)`` pairs) replaces it for the SLOs it names.
     """
-    statuses = sorted(snap.slos, key=lambda s: (s.slo.service, s.slo.name))
+    statuses = sorted(snap.slos, key=lambda s: s.slo.id)  # a definition's groups together
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": snap.taken_at if snap.taken_at > 0 else None,
@@ -149,6 +149,7 @@ def _render_status(
         "objective": _number(slo.objective),
         "window": slo.period.label,
         "labels": dict(slo.labels),
+        "group": dict(slo.group),
         "description": slo.description,
         "runbook_url": slo.runbook_url,
         "sli": {slo.window_label(w.window): _number(w.sli) for w in windows},

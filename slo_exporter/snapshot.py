@@ -92,8 +92,21 @@ class SLOStatus:
 
 
 @dataclass(frozen=True)
+class GroupCount:
+    """One grouped SLO definition's groups as its latest read left them."""
+
+    service: str
+    slo: str
+    live: int
+    dropped: int
+    max_groups: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     slos: tuple[SLOStatus, ...] = ()
     taken_at: float = 0.0
     #: True once the first full evaluation has finished
     complete: bool = False
+    #: each grouped SLO definition's live and dropped groups
+    groups: tuple[GroupCount, ...] = ()

@@ -33,6 +33,7 @@ from slo_exporter.api import alert_summary, history_of, period_zone
 from slo_exporter.durations import format_duration
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.model import SLO, CompositeSLI, ProbeSLI, Service
+from slo_exporter.model.identity import group_text
 
 History = Mapping[str, Sequence[tuple[float, float]]]
 Sort = Literal["service", "burn", "budget"]
@@ -99,6 +100,7 @@ tr.service-head a.grafana { margin-left: 8px; }
 td.num, .num { font-variant-numeric: tabular-nums; }
 .big { font-size: 15px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .slo-name { font-weight: 600; }
+.group { font-family: monospace; }
 .service-of { color: var(--muted); font-weight: normal; }
 .desc { font-size: 12px; color: var(--muted); }
 .links a { font-size: 12px; margin-right: 8px; }
@@ -175,7 +177,7 @@ def render_status_page(
     ``services`` (the configured ones) add their descriptions to the headings.
     """
     order: Sort = "burn" if sort == "burn" else "budget" if sort == "budget" else "service"
-    statuses = sorted(snap.slos, key=lambda s: (s.slo.service, s.slo.name))
+    statuses = sorted(snap.slos, key=lambda s: s.slo.id)  # a definition's groups together
     grafana = grafana_base(grafana_url)
     header = (
         f"<p>Snapshot taken {escape(timestamp(snap.taken_at if snap.taken_at > 0 else None))}"
@@ -375,7 +377,7 @@ def _slo_row(
     return (
         f'<tr class="slo" data-slo="{escape(slo.key)}">'
         f'<td>{service}<span class="slo-name" title="evaluated {evaluated}">'
-        f"{escape(slo.name)}</span>{_down_badge(status)}"
+        f"{escape(slo.name)}</span>{_group(slo)}{_down_badge(status)}"
         f"{desc}{_error_details(status)}{link_html}</td>"
         f"<td>{_objective(slo, status.period)}</td>"
         f"<td>{_to_date(status)}</td>"
@@ -386,6 +388,13 @@ def _slo_row(
 
         "</tr>"
     )
+
+
+def _group(slo: SLO) -> str:
+    """A group instance's label values (``{route="/a"}``) after its SLO name."""
+    if not slo.group:
+        return ""
+    return f' <span class="group">{escape(group_text(slo.group))}</span>'
 
 
 def _runbook(url: str) -> str:

@@ -65,6 +65,7 @@ def test_document_has_the_documented_fields() -> None:
         "objective",
         "window",
         "labels",
+        "group",
         "description",
         "runbook_url",
         "sli",

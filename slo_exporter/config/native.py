@@ -28,6 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from slo_exporter import model
 from slo_exporter.config.alerting import read_alerting
 from slo_exporter.config.fields import Fields, Reader, choices, join, number_text
+from slo_exporter.config.grouping import GroupingReader
 from slo_exporter.config.httpclient import CLIENT_KEYS, read_client
 from slo_exporter.config.native_probes import read_probe
 from slo_exporter.config.nodes import FLOAT, INT, STR, describe, line
@@ -164,6 +165,7 @@ class NativeLoader:
         #: the node of a valid prometheus.timeout, if one is given
         self._prometheus_timeout: Node | None = None
         self.slm = SLMLoader(reader, self._whole_buckets)
+        self.grouping = GroupingReader(reader)
 
     def config(self, root: Node) -> model.Config | None:
         if not isinstance(root, MappingNode):
@@ -217,6 +219,7 @@ class NativeLoader:
         self.slm.check_references()
         if services is None:
             return None
+        self.grouping.check_components(services)
         interval_ok = interval is not None or top.get("evaluation_interval") is None
         if interval_ok and prometheus.timeout > interval_s and _queries_prometheus(services):
             # as Prometheus refuses a scrape_timeout above the scrape_interval
@@ -439,6 +442,8 @@ class NativeLoader:
                 "calendar",
                 "budgeting",
                 "sla",
+                "group_by",
+                "max_groups",
                 "sli",
                 "description",
                 "labels",
@@ -464,6 +469,7 @@ class NativeLoader:
         sli: model.SLI | None = fields.read("sli", lambda n, p: self.sli(n, p, owner))
         description = fields.string("description") or ""
         labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
+        grouping = self.grouping.read(fields, owner, sli, {**service_labels, **labels})
         runbook_url = fields.url("runbook_url")
         alerting = fields.read("alerting", lambda n, p: read_alerting(
             self.r, n, p, period, self._whole_buckets))
@@ -474,12 +480,16 @@ class NativeLoader:
         ]
         if name is None or objective is None or period is None or sli is None or invalid:
             return None
+        if grouping is None:
+            return None
         return model.SLO(
             service=service,
             name=name,
             objective=objective,
             period=period,
             sli=sli,
+            group_by=grouping[0],
+            max_groups=grouping[1],
             description=description,
             labels=model.frozen_map({**service_labels, **labels}),
             runbook_url=runbook_url,

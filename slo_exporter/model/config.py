@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 from slo_exporter.durations import format_duration
@@ -268,14 +269,17 @@ class SLO:
         """True when the SLI is built from other SLOs rather than read or probed."""
         return isinstance(self.sli, CompositeSLI)
 
-    @property
+    # Cached: the engine asks an SLO's key thousands of times a cycle, and a
+    # group instance's key is escaped label text (the class stays immutable).
+    @cached_property
     def id(self) -> SLOId:
         """What the SLO's stored history belongs to."""
-        return SLOId(self.service, self.name)
+        return SLOId.of(self.service, self.name, self.group)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Stable identity in the event store: ``service/slo``."""
+        """Stable identity in the event store: ``service/slo`` (``service/slo{route="/a"}``
+        for a group instance, see ``model.identity``)."""
         return self.id.key
 
     @property

@@ -112,5 +112,5 @@ class MaintenanceWindow:
     def applies_to(self, slo: SLOId) -> bool:
         """Whether this window excludes time from ``slo``."""
         if self.slos:
-            return slo in self.slos
+            return slo.definition in self.slos  # a grouped SLO's every group
         return not self.services or slo.service in self.services

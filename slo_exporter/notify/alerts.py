@@ -29,6 +29,7 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from slo_exporter.grouping import exported_labels
 from slo_exporter.model import ALERT_WINDOWS, AlertWindow
 from slo_exporter.rules import DEFAULT_INFO_LABELS, slo_alert
 from slo_exporter.snapshot import AlertState, SLOStatus, Snapshot
@@ -87,7 +88,8 @@ def burn_rate(
     labels: dict[str, str] = {k: v for k, v in (extra_labels or {}).items() if v}
     labels.update({name: slo.labels[name] for name in info_labels
                    if slo.labels.get(name)})
-    labels.update({"service": slo.service, "slo": slo.name})
+    labels.update({"service": slo.service, "slo": slo.name,
+                   **exported_labels(slo.group)})  # as on /metrics
     labels.update(definition.labels)
     labels["alertname"] = definition.name
     values = {
