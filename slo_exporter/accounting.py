@@ -824,3 +824,26 @@ def _selector(metric: str, matchers: str, *extra: str) -> str:
 
 def _promql_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+# ------------------------------------------------------------ shared reads
+
+
+def plain_selectors(
+    client: Source, slo: model.SLO, at: float, le_cache: MutableMapping[str, str] | None,
+) -> tuple[str, ...]:
+    """The plain selectors a read of ``slo`` asks for raw samples (``sharing``
+    answers them from one query per metric); templates and raw ratios have none.
+
+    A latency SLI's ``le`` is discovered (and cached) here as its read would.
+    """
+    sli = slo.sli
+    if isinstance(sli, model.BoolGaugeSLI):
+        return (sli.gauge.text,)
+    if isinstance(sli, model.LatencySLI):
+        _, good, total = _latency_queries(client, sli, at, le_cache)
+        return (good.text, total.text)
+    if isinstance(sli, model.RatioSLI):
+        return tuple(q.text for q in (sli.good, sli.bad, sli.total)
+                     if isinstance(q, model.Selector))
+    return ()

@@ -24,6 +24,12 @@ Service-level management, per status:
   logged (``period_failed``) and counted, and the window values stand. A
   probe refresh reuses figures younger than one evaluation interval.
 
+Reads are shared: before the reads of a full cycle, and before the fast
+path's, the ingester asks Prometheus once per metric that SLOs of several
+definitions read (``Ingestor.share``, ``sharing``); each SLO's read then
+takes its series from that answer (on the pool, shared queries of
+different metrics run at once).
+
 Grouped SLOs (``group_by``): the definition is read once per cycle for all
 its groups; each group instance (``grouping.Groups``) gets its own status,
 and instances first seen by a read join the snapshot. A read failure marks
@@ -158,8 +164,10 @@ class Engine:
         with self._lock:
             now = self._now()
             current = {st.slo.key: st for st in self._snapshot.slos}
+            shared = self._share(self._measured, now - self._config.prometheus.query_delay)
             statuses = self._map(
-                lambda slo: self._evaluate_definition(slo, now, current), self._measured)
+                lambda slo: self._evaluate_definition(slo, now, current, shared),
+                self._measured)
             fresh = {s.slo.key: s for found in statuses for s in found}
             # After their components, in the same cycle, so a composite
             # never describes older component data than the components show.
@@ -209,17 +217,18 @@ class Engine:
         at = self._now() - self._config.prometheus.query_delay
         current = {st.slo.key: st for st in self._snapshot.slos}
         fresh: dict[str, SLOStatus] = {}
+        shared = self._share([s for s in self._fast if self._up(s, current)], at, fast=True)
         for slo in self._fast:
             if self._stop.is_set():
                 break
             if slo.group_by:
-                self._catch_up_groups(slo, at, current, fresh)
+                self._catch_up_groups(slo, at, current, fresh, shared)
                 continue
             mine = current.get(slo.key)
             if mine is None or not mine.up or mine.evaluated_at is None:
                 continue
             try:
-                if not self._ingestor.catch_up(slo, at):
+                if not self._ingestor.catch_up(slo, at, shared):
                     continue
             except Exception as exc:  # the full cycle reads the same span and reports it
                 self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
@@ -257,14 +266,45 @@ class Engine:
     def _group_counts(self) -> tuple[GroupCount, ...]:
         return tuple(self._ingestor.groups(s).count() for s in self._config.slos if s.group_by)
 
+    def _up(self, slo: SLO, current: Mapping[str, SLOStatus]) -> bool:
+        """Whether the fast path reads ``slo``: its last status (each group's) is up."""
+        keys = ([i.key for i in self._ingestor.groups(slo).instances()] if slo.group_by
+                else [slo.key])
+        mine = [current.get(k) for k in keys]
+        return bool(mine) and all(m is not None and m.up and m.evaluated_at is not None
+                                  for m in mine)
+
+    def _share(self, slos: Sequence[SLO], at: float, *,
+               fast: bool = False) -> accounting.Source | None:
+        """The source of this cycle's reads: one query per metric that SLOs of
+        several definitions read (``Ingestor.share``), or None to read alone.
+
+        A failure to plan is logged and every SLO reads on its own, reporting
+        its own failure as before.
+        """
+        if self._stop.is_set():
+            return None
+        pool = self._pool
+
+        def mapper(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+            if pool is None or self._closed or len(items) <= 1:
+                return [fn(i) for i in items]
+            return list(pool.map(fn, items))
+
+        try:
+            return self._ingestor.share(slos, at, fast=fast, mapper=mapper)
+        except Exception as exc:  # each read then asks alone and reports its own failure
+            self._log.warning("shared_read_failed", error=short_error(repr(exc)))
+            return None
+
     def _catch_up_groups(self, slo: SLO, at: float, current: Mapping[str, SLOStatus],
-                         fresh: dict[str, SLOStatus]) -> None:
+                         fresh: dict[str, SLOStatus],
+                         shared: accounting.Source | None = None) -> None:
         """The fast path of a grouped definition: recompute the groups that got events."""
-        mine = [current.get(i.key) for i in self._ingestor.groups(slo).instances()]
-        if not mine or any(m is None or not m.up or m.evaluated_at is None for m in mine):
+        if not self._up(slo, current):
             return
         try:
-            changed = self._ingestor.catch_up_groups(slo, at)
+            changed = self._ingestor.catch_up_groups(slo, at, shared)
         except Exception as exc:  # the full cycle reads the same span and reports it
             self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
                             error=short_error(str(exc)))
@@ -273,14 +313,14 @@ class Engine:
             fresh[inst.key] = self._status(inst, at, up=True, error=None,
                                            previous=current.get(inst.key), refresh=True)
 
-    def _evaluate_definition(self, slo: SLO, now: float,
-                             current: Mapping[str, SLOStatus]) -> list[SLOStatus]:
+    def _evaluate_definition(self, slo: SLO, now: float, current: Mapping[str, SLOStatus],
+                             shared: accounting.Source | None = None) -> list[SLOStatus]:
         """The new statuses of ``slo``: its own, or each of its groups'."""
         if not slo.group_by:
-            status = self._evaluate_slo(slo, now, current.get(slo.key))
+            status = self._evaluate_slo(slo, now, current.get(slo.key), shared=shared)
             return [] if status is None else [status]
         at = now - self._config.prometheus.query_delay
-        found = self._evaluate_slo(slo, now, None, grouped=True)
+        found = self._evaluate_slo(slo, now, None, grouped=True, shared=shared)
         if found is None:
             return []
         if found.up:
@@ -320,7 +360,8 @@ class Engine:
             return self._snapshot
 
     def _evaluate_slo(self, slo: SLO, now: float, current: SLOStatus | None, *,
-                      grouped: bool = False) -> SLOStatus | None:
+                      grouped: bool = False,
+                      shared: accounting.Source | None = None) -> SLOStatus | None:
         """The SLO's new status, or None when stopped before it was read.
 
         ``grouped``: only read a grouped definition; the status returned
@@ -332,7 +373,7 @@ class Engine:
             return self._probe_status(slo, current)
         at = now - self._config.prometheus.query_delay
         try:
-            if not self._ingestor.read(slo, at):
+            if not self._ingestor.read(slo, at, shared):
                 return None
         except QueryCancelled:
             return None  # a shutdown, not a failure: the SLO keeps its last status

@@ -28,6 +28,12 @@ Owns what the store holds for each SLO over time:
   key keeps the read cursor, committed after its groups', so a read that
   stops between them reads again what the per-series state then skips.
   ``grouping.Groups`` decides which groups exist (the cap).
+* SLOs of several definitions over one metric share their steady reads
+  (``share``, ``sharing``): the cycle asks once per metric, each read
+  takes its own series and span from that answer and counts with its own
+  state and cursor, exactly as its own query would. A backfill (more than
+  one chunk, or a cursor far behind) reads on its own, so an SLO added
+  beside steady ones never shifts their cursors or counts.
 * ``Pruner`` removes buckets older than the longest period plus the margin
   (a calendar SLO keeps its previous period too, for its report).
 
@@ -42,7 +48,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from slo_exporter import accounting
+from slo_exporter import accounting, sharing
 from slo_exporter.errors import SourceError
 from slo_exporter.grouping import Groups
 from slo_exporter.model import (
@@ -185,17 +191,71 @@ class Ingestor:
         self._due: dict[str, float] = {}
         # fast reads in a row that found nothing: each waits twice as long
         self._misses: dict[str, int] = {}
+        self._sharing = sharing.Sharing(log)
 
-    def read(self, slo: SLO, until: float) -> bool:
+    def read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
         """Commit ``slo``'s events up to ``until``; False when stopped before.
 
+        ``source`` stands in for the client (the cycle's ``share``).
         Raises ``SourceError`` when Prometheus fails; every chunk committed
         before the failure stays, with its cursor.
         """
         with self._lock(slo):
             if slo.group_by:
-                return self._read_grouped(slo, until)
-            return self._read(slo, until)
+                return self._read_grouped(slo, until, source)
+            return self._read(slo, until, source)
+
+    def share(self, slos: Sequence[SLO], until: float, *, fast: bool = False,
+              mapper: sharing.Mapper | None = None) -> accounting.Source | None:
+        """Read once per metric what ``slos``' reads up to ``until`` will ask for.
+
+        Plans each SLO's read as ``read`` (or, with ``fast``, ``catch_up``)
+        will make it, from the same cursor and series state, and returns the
+        source to pass to them (None when nothing is shared). Only steady
+        reads (one chunk) are shared; a backfill reads on its own. A plan
+        that turns out wrong costs a query, never a count: a read the shared
+        answer does not cover goes to Prometheus.
+        """
+        if self._client is None:
+            return None
+        needs: list[sharing.Need] = []
+        for slo in slos:
+            if isinstance(slo.sli, ProbeSLI) or slo.composite:
+                continue
+            lo = self._fast_start(slo, until) if fast else self._steady_start(slo, until)
+            if lo is None:
+                continue
+            le_cache = self._le_cache.setdefault(slo.key, {})
+            needs.extend(sharing.Need(slo.key, selector, lo, until) for selector in
+                         accounting.plain_selectors(self._client, slo, until, le_cache))
+        found = self._sharing.read(self._client, needs, mapper)
+        return found if found.queries else None
+
+    def _state(self, slo: SLO) -> dict[str, accounting.Sample]:
+        """``slo``'s series state (its groups' merged for a grouped definition)."""
+        if slo.group_by:
+            return _merged(self._group_states(self.groups(slo)))
+        return self._store.series(slo.key)
+
+    def _steady_start(self, slo: SLO, until: float) -> float | None:
+        """Where ``read`` of ``slo`` up to ``until`` reads from, when it is one chunk."""
+        oldest = backfill_start(slo, until, self._store.resolution) - BACKFILL_LEAD
+        cursor = self._store.cursor(slo.key)
+        if cursor is None or cursor < oldest or cursor >= until or until - cursor > self._chunk:
+            return None
+        return accounting.read_start(self._state(slo), cursor, overlap=READ_OVERLAP,
+                                     late_limit=LATE_LIMIT)
+
+    def _fast_start(self, slo: SLO, until: float) -> float | None:
+        """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
+        cursor = self._store.cursor(slo.key)
+        if (cursor is None or until - cursor > CATCH_UP_LIMIT or _has_template(slo)
+                or slo.key in self._backfilling
+                or until < self._due.get(slo.key, -math.inf)):
+            return None
+        since = accounting.read_start(self._state(slo), until, overlap=0.0,
+                                      late_limit=LATE_LIMIT)
+        return None if since >= until else since
 
     def groups(self, slo: SLO) -> Groups:
         """The groups of a grouped definition (made on first use)."""
@@ -204,7 +264,8 @@ class Ingestor:
             found = self._groups.setdefault(slo.key, Groups(slo, log=self._log))
         return found
 
-    def catch_up(self, slo: SLO, until: float) -> bool:
+    def catch_up(self, slo: SLO, until: float,
+                 source: accounting.Source | None = None) -> bool:
         """The fast path: commit the samples newer than each live series' last one.
 
         True when new events were committed. Nothing is read (False) while
@@ -216,7 +277,8 @@ class Ingestor:
         samples of a series): Prometheus is asked about once per scrape. A
         read that finds nothing waits 1, 2, 4 ... seconds (at most one step,
         or ``MAX_BACKOFF`` before a step is known) before the next, so a
-        target that stopped costs a few reads a step.
+        target that stopped costs a few reads a step. ``source`` stands in
+        for the client (``share`` with ``fast``).
         The cursor and the measured spans stay: the next full read reaches
         back over what this one read, and the series state keeps it from
         counting twice. Raises like ``read``.
@@ -231,13 +293,13 @@ class Ingestor:
                     or until < self._due.get(slo.key, -math.inf)):
                 return False
             if slo.group_by:
-                return bool(self._catch_up_grouped(slo, until))
+                return bool(self._catch_up_grouped(slo, until, source))
             state = self._store.series(slo.key)
             since = accounting.read_start(state, until, overlap=0.0, late_limit=LATE_LIMIT)
             if since >= until or self._stop.is_set():
                 return False
             batch = accounting.fetch_events(
-                self._client, slo, since=since, until=until, series_state=state,
+                source or self._client, slo, since=since, until=until, series_state=state,
                 resolution=self._store.resolution, overlap=0.0, chunk=until - since,
                 le_cache=self._le_cache.setdefault(slo.key, {}),
                 max_increase=self._max_increase,
@@ -252,7 +314,8 @@ class Ingestor:
         finally:
             lock.release()
 
-    def catch_up_groups(self, slo: SLO, until: float) -> tuple[SLO, ...]:
+    def catch_up_groups(self, slo: SLO, until: float,
+                        source: accounting.Source | None = None) -> tuple[SLO, ...]:
         """``catch_up`` for a grouped definition: the group instances that got new events."""
         lock = self._lock(slo)
         if not lock.acquire(blocking=False):
@@ -263,7 +326,7 @@ class Ingestor:
                     or slo.key in self._backfilling or self._client is None
                     or until < self._due.get(slo.key, -math.inf)):
                 return ()
-            return self._catch_up_grouped(slo, until)
+            return self._catch_up_grouped(slo, until, source)
         finally:
             lock.release()
 
@@ -274,7 +337,8 @@ class Ingestor:
         wait = min(2.0 ** misses, self._step.get(key, MAX_BACKOFF))
         self._due[key] = max(self._due.get(key, -math.inf), until + wait)
 
-    def _catch_up_grouped(self, slo: SLO, until: float) -> tuple[SLO, ...]:
+    def _catch_up_grouped(self, slo: SLO, until: float,
+                          source: accounting.Source | None = None) -> tuple[SLO, ...]:
         groups = self.groups(slo)
         states = self._group_states(groups)
         since = accounting.read_start(_merged(states), until, overlap=0.0,
@@ -282,7 +346,7 @@ class Ingestor:
         if since >= until or self._stop.is_set() or self._client is None:
             return ()
         found = accounting.fetch_grouped_events(
-            self._client, slo, since=since, until=until, series_state=states,
+            source or self._client, slo, since=since, until=until, series_state=states,
             resolution=self._store.resolution, overlap=0.0, chunk=until - since,
             admit=groups.admit, le_cache=self._le_cache.setdefault(slo.key, {}),
             max_increase=self._max_increase,
@@ -312,7 +376,8 @@ class Ingestor:
             self._store.ensure_fingerprint(inst.key, stored_fingerprint(inst),
                                            keep_events=False)
 
-    def _read_grouped(self, slo: SLO, until: float) -> bool:
+    def _read_grouped(self, slo: SLO, until: float,
+                      source: accounting.Source | None = None) -> bool:
         """``_read`` for a grouped definition: one read per selector and chunk for
         every group; each group's events, state and span are committed under
         its own key, then the definition's cursor."""
@@ -335,7 +400,7 @@ class Ingestor:
             if self._stop.is_set():
                 return False
             found = accounting.fetch_grouped_events(
-                self._client, slo, since=lo, until=hi, series_state=states,
+                source or self._client, slo, since=lo, until=hi, series_state=states,
                 resolution=res, overlap=overlap, chunk=self._chunk + overlap,
                 admit=groups.admit, le_cache=self._le_cache.setdefault(slo.key, {}),
                 max_increase=self._max_increase,
@@ -389,7 +454,7 @@ class Ingestor:
     def _lock(self, slo: SLO) -> threading.Lock:
         return self._locks.setdefault(slo.key, threading.Lock())
 
-    def _read(self, slo: SLO, until: float) -> bool:
+    def _read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
         res = self._store.resolution
         oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
         cursor = self._store.cursor(slo.key)
@@ -408,7 +473,7 @@ class Ingestor:
             if self._stop.is_set():
                 return False
             batch = accounting.fetch_events(
-                self._client, slo,
+                source or self._client, slo,
                 since=lo, until=hi,
                 series_state=state,
                 resolution=res,
