@@ -34,7 +34,7 @@ from slo_exporter.prometheus import QueryResult, Series
 
 #: the longest span one shared query covers; a read reaching back further
 #: (a long gap, an SLO far behind) asks on its own
-MAX_SHARED_SPAN = 3600.0
+MAX_SHARED_SPAN = 900.0
 #: parsed selectors kept between cycles
 PARSE_CACHE = 65536
 
