@@ -192,6 +192,9 @@ class Ingestor:
         # fast reads in a row that found nothing: each waits twice as long
         self._misses: dict[str, int] = {}
         self._sharing = sharing.Sharing(log)
+        # per SLO: the cursor its last full read left and where the next one
+        # starts from there, so planning a shared read need not load the state
+        self._next: dict[str, tuple[float, float]] = {}
 
     def read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
         """Commit ``slo``'s events up to ``until``; False when stopped before.
@@ -243,8 +246,18 @@ class Ingestor:
         cursor = self._store.cursor(slo.key)
         if cursor is None or cursor < oldest or cursor >= until or until - cursor > self._chunk:
             return None
+        known = self._next.get(slo.key)
+        if known is not None and known[0] == cursor:
+            # A fast read since then only moved series forward: the start is the
+            # same or later, still inside what is planned.
+            return known[1]
         return accounting.read_start(self._state(slo), cursor, overlap=READ_OVERLAP,
                                      late_limit=LATE_LIMIT)
+
+    def _planned(self, key: str, cursor: float, state: Mapping[str, accounting.Sample]) -> None:
+        """Remember where the read after one that ended at ``cursor`` starts."""
+        self._next[key] = (cursor, accounting.read_start(
+            state, cursor, overlap=READ_OVERLAP, late_limit=LATE_LIMIT))
 
     def _fast_start(self, slo: SLO, until: float) -> float | None:
         """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
@@ -424,6 +437,7 @@ class Ingestor:
             self._learn(slo.key, _union(found), hi)
         if seen:
             groups.note_read(dropped, until)
+        self._planned(slo.key, until, _merged(states))
         self._announced(slo, until)
         return True
 
@@ -488,6 +502,7 @@ class Ingestor:
             self._commit(slo, lo, batch)
             self._learn(slo.key, batch, hi)
             state = dict(batch.series)
+        self._planned(slo.key, until, state)
         self._announced(slo, until)
         return True
 

@@ -225,11 +225,16 @@ def test_shared_reads_count_exactly_what_each_slo_counts_alone(tmp_path: Path) -
             now = T0 + i * STEP
             current = slos if i < 20 else [*slos, late]
             shared_src.now = alone_src.now = now
+            asked = sum(shared_src.reads.values())
             _cycle(ing_a, current, now, shared=True)
             _cycle(ing_b, current, now, shared=False)
+            if i not in (0, 20):  # steady: one read per metric (cycle 20 adds an SLO)
+                assert sum(shared_src.reads.values()) - asked == 4, i
             shared_src.now = alone_src.now = now + 7.0
+            asked = sum(shared_src.reads.values())
             _cycle(ing_a, current, now + 7.0, shared=True, fast=True)
             _cycle(ing_b, current, now + 7.0, shared=False, fast=True)
+            assert sum(shared_src.reads.values()) - asked <= 4, i
         assert _contents(a) == _contents(b)
         assert sum(shared_src.reads.values()) < sum(alone_src.reads.values()) / 3
         assert any(bucket[2] > 0 for bucket in a.buckets(late.key, T0 - 86400, T0 + 600))
