@@ -99,7 +99,7 @@ class Sharing:
                 continue
             parsed = _parsed(need.selector)
             if isinstance(parsed, str):
-                self._tell(need, parsed)
+                self.tell(need.selector, parsed)
                 continue
             by_metric.setdefault((parsed.metric, need.hi), []).append((need, parsed))
         queries: list[_Query] = []
@@ -113,14 +113,15 @@ class Sharing:
                 selectors=tuple(sorted(distinct))))
         run = mapper or map
         answers = list(run(functools.partial(_ask, client), queries))
-        return SharedReads(client, answers, self._log)
+        return SharedReads(client, answers, self.tell)
 
-    def _tell(self, need: Need, reason: str) -> None:
+    def tell(self, selector: str, reason: str) -> None:
+        """Log once per selector that it is read on its own, and why."""
         with self._lock:
-            if need.selector in self._told:
+            if selector in self._told:
                 return
-            self._told.add(need.selector)
-        self._log.info("read_not_shared", selector=need.selector, reason=reason)
+            self._told.add(selector)
+        self._log.info("read_not_shared", selector=selector, reason=reason)
 
 
 def _ask(client: accounting.Source, query: _Query) -> _Answer:
@@ -149,9 +150,10 @@ class SharedReads:
     it at once.
     """
 
-    def __init__(self, client: accounting.Source, answers: Sequence[_Answer], log: Any) -> None:
+    def __init__(self, client: accounting.Source, answers: Sequence[_Answer],
+                 tell: Callable[[str, str], None]) -> None:
         self._client = client
-        self._log = log
+        self._tell = tell
         self._by_selector = {s: a for a in answers for s in a.query.selectors}
         #: shared queries asked (for logs and tests)
         self.queries = len(answers)
@@ -176,8 +178,7 @@ class SharedReads:
         try:
             series = _matched(answer, selector)
         except matchers.Ambiguous as exc:
-            self._log.info("read_not_shared", selector=selector,
-                           reason=f"ambiguous match {exc}")
+            self._tell(selector, f"ambiguous match {exc}")
             return self._client.raw_samples(selector, start, end)
         if end_ms <= start_ms:
             return []
