@@ -229,8 +229,11 @@ class Ingestor:
             if lo is None:
                 continue
             le_cache = self._le_cache.setdefault(slo.key, {})
-            needs.extend(sharing.Need(slo.key, selector, lo, until) for selector in
-                         accounting.plain_selectors(self._client, slo, until, le_cache))
+            try:
+                selectors = accounting.plain_selectors(self._client, slo, until, le_cache)
+            except (SourceError, ValueError):  # its own read meets it again and reports it
+                continue
+            needs.extend(sharing.Need(slo.key, selector, lo, until) for selector in selectors)
         found = self._sharing.read(self._client, needs, mapper)
         return found if found.queries else None
 
@@ -261,10 +264,11 @@ class Ingestor:
 
     def _fast_start(self, slo: SLO, until: float) -> float | None:
         """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
+        if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
+                or _has_template(slo)):
+            return None  # the cheap checks first: this runs for every SLO every second
         cursor = self._store.cursor(slo.key)
-        if (cursor is None or until - cursor > CATCH_UP_LIMIT or _has_template(slo)
-                or slo.key in self._backfilling
-                or until < self._due.get(slo.key, -math.inf)):
+        if cursor is None or until - cursor > CATCH_UP_LIMIT:
             return None
         since = accounting.read_start(self._state(slo), until, overlap=0.0,
                                       late_limit=LATE_LIMIT)

@@ -395,3 +395,24 @@ def test_the_engine_shares_full_cycles_and_the_fast_path(tmp_path: Path) -> None
     assert src.reads == {'http_requests_total{route=~"r0|r1|r2"}': 1}
     assert all(st.up for st in engine.snapshot.slos)
     assert math.isfinite(engine.snapshot.slos[0].windows[0].sli or 0.0)
+
+
+def test_a_latency_slo_whose_bucket_vanished_does_not_stop_the_others_sharing(
+        tmp_path: Path) -> None:
+    """After a restart, a latency SLO whose threshold is no longer a bucket is left out
+    of the plan (its own read reports it); the other SLOs still share their query."""
+    slos = [*_slos()[:4], next(s for s in _slos() if s.name == "latency-r0")]
+    src = MetricSource(_feeds())
+    with SQLiteStore(tmp_path, RES) as store:
+        _cycle(_ingestor(store, src, slos), slos, T0, shared=True)
+        src.feeds = [f for f in src.feeds if f.labels.get("le") != "0.3"]
+        restarted = _ingestor(store, src, slos)  # the le cache starts empty
+        src.reads.clear()
+        src.now = T0 + STEP
+        shared = restarted.share(slos, T0 + STEP)
+        assert src.reads == {COVER: 1}
+        with pytest.raises(errors.HistogramBucketError):
+            restarted.read(slos[-1], T0 + STEP, shared)
+        for slo in slos[:4]:
+            restarted.read(slo, T0 + STEP, shared)
+    assert src.reads == {COVER: 1}
