@@ -394,6 +394,8 @@ def test_the_engine_shares_full_cycles_and_the_fast_path(tmp_path: Path) -> None
     assert full == {'http_requests_total{route=~"r0|r1|r2"}': 1}
     assert src.reads == {'http_requests_total{route=~"r0|r1|r2"}': 1}
     assert all(st.up for st in engine.snapshot.slos)
+    # the fast round read new samples for every SLO through the shared answer
+    assert [st.evaluated_at for st in engine.snapshot.slos] == [T0 + 50] * 3
     assert math.isfinite(engine.snapshot.slos[0].windows[0].sli or 0.0)
 
 
