@@ -22,8 +22,13 @@ The same table is checked against a real Prometheus in
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slo_exporter import matchers
+
+#: the alternation ``covering`` writes for m{a="x.y"} and m{a="(z)"}
+WRITTEN = 'm{a=~"\\\\(z\\\\)|x\\\\.y"}'
 
 #: (selector, labels of one series besides __name__="m", selected by Prometheus?)
 TABLE: list[tuple[str, dict[str, str], bool]] = [
@@ -70,6 +75,10 @@ TABLE: list[tuple[str, dict[str, str], bool]] = [
     ("m{a=~`x\\d`}", {"a": "x1"}, True),
     ('m{a="x\\"y"}', {"a": 'x"y'}, True),
     ('m{a="\\u00e9"}', {"a": "é"}, True),
+    # [re2] escaped metacharacters in an alternation, as ``covering`` writes them
+    (WRITTEN, {"a": "(z)"}, True),
+    (WRITTEN, {"a": "xzy"}, False),
+    (WRITTEN, {"a": "x.y"}, True),
     # [basics] the metric name is a __name__ matcher
     ('{__name__="m",a="x"}', {"a": "x"}, True),
     ('m{a="x",}', {"a": "x"}, True),
@@ -131,6 +140,12 @@ def test_dot_with_the_s_flag_is_not_ambiguous() -> None:
     assert matchers.parse('m{a=~"(?s)x.y"}').matches({"__name__": "m", "a": "x\ny"})
 
 
+def test_the_table_holds_what_covering_writes() -> None:
+    """The alternation rows of the table are the text ``covering`` writes."""
+    written = matchers.covering([matchers.parse('m{a="x.y"}'), matchers.parse('m{a="(z)"}')])
+    assert written == WRITTEN
+
+
 def test_covering_keeps_shared_matchers_and_widens_equalities() -> None:
     """Common matchers stay, a label each selector compares with '=' becomes an
     alternation of the escaped values, a label only some use is dropped."""
@@ -159,3 +174,16 @@ def test_covering_alternation_is_bounded() -> None:
     selectors = [matchers.parse(f'm{{job="j",route="/r{i}"}}') for i in range(50)]
     assert matchers.covering(selectors, limit=100) == 'm{job="j"}'
     assert "route=~" in matchers.covering(selectors)
+
+
+_VALUES = st.text(alphabet=st.sampled_from('ab.*+?()[]{}|^$\\"\n-é '), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(_VALUES, min_size=2, max_size=5, unique=True), probe=_VALUES)
+def test_covering_alternation_selects_exactly_the_values(values: list[str], probe: str) -> None:
+    """Equality values full of regex metacharacters, quotes and newlines widen to an
+    alternation that (parsed back from its PromQL text) selects exactly those values."""
+    cover = matchers.parse(matchers.covering([matchers.parse(f"m{{a={matchers.quote(v)}}}")
+                                              for v in values]))
+    assert cover.matches({"__name__": "m", "a": probe}) is (probe in values)
