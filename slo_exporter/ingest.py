@@ -265,7 +265,7 @@ class Ingestor:
     def _fast_start(self, slo: SLO, until: float) -> float | None:
         """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
         if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                or _has_template(slo)):
+                or _has_template(slo) or self._lock(slo).locked()):
             return None  # the cheap checks first: this runs for every SLO every second
         cursor = self._store.cursor(slo.key)
         if cursor is None or until - cursor > CATCH_UP_LIMIT:

@@ -418,3 +418,26 @@ def test_a_latency_slo_whose_bucket_vanished_does_not_stop_the_others_sharing(
         for slo in slos[:4]:
             restarted.read(slo, T0 + STEP, shared)
     assert src.reads == {COVER: 1}
+
+
+def test_the_fast_plan_leaves_out_slos_a_full_read_holds(tmp_path: Path) -> None:
+    """While full reads hold SLOs, the fast path would skip them: its shared query
+    leaves them out, and asks nothing when every reader is held."""
+    slos = _slos()[:4]
+    src = MetricSource(_feeds())
+    with SQLiteStore(tmp_path, RES) as store:
+        ing = _ingestor(store, src, slos)
+        _cycle(ing, slos, T0, shared=True)
+        src.reads.clear()
+        src.now = T0 + 7
+        held = [ing._lock(s) for s in slos[:3]]
+        for lock in held:
+            lock.acquire()
+        try:
+            assert ing.share(slos, T0 + 7, fast=True) is None  # one definition left
+        finally:
+            for lock in held:
+                lock.release()
+        assert src.reads == {}
+        assert ing.share(slos, T0 + 7, fast=True) is not None
+    assert src.reads == {COVER: 1}
