@@ -331,7 +331,8 @@ def test_a_too_large_shared_answer_leaves_each_selector_to_its_own_query(
         src.raw_samples = too_large  # type: ignore[method-assign]
         _cycle(ing, slos, T0 + STEP, shared=True)
         assert all(store.cursor(s.key) == T0 + STEP for s in slos)
-    # (T0 - 85, T0 + 15]: halved once, the first half is under a minute: given up
+    # (T0 - 105, T0 + 15] (r3 lands 100 s late): halved once, the halves are not above
+    # a minute (MIN_SPLIT_SPAN), so the first half failing gives up
     assert src.reads[COVER] == 2
     assert sum(src.reads.values()) == 2 + 2 * len(slos)
 
@@ -441,3 +442,30 @@ def test_the_fast_plan_leaves_out_slos_a_full_read_holds(tmp_path: Path) -> None
         assert src.reads == {}
         assert ing.share(slos, T0 + 7, fast=True) is not None
     assert src.reads == {COVER: 1}
+
+
+def test_a_shared_answer_too_large_for_its_span_is_read_in_halves(tmp_path: Path) -> None:
+    """A covering query refused as too large is halved like any raw read; the halves'
+    series are joined, and every SLO still counts exactly what it counts alone."""
+    slos = _slos()[:4]
+    shared_src, alone_src = MetricSource(_feeds()), MetricSource(_feeds())
+    with SQLiteStore(tmp_path / "a", RES) as a, SQLiteStore(tmp_path / "b", RES) as b:
+        ing_a, ing_b = _ingestor(a, shared_src, slos), _ingestor(b, alone_src, slos)
+        _cycle(ing_a, slos, T0, shared=True)
+        _cycle(ing_b, slos, T0, shared=False)
+        real = shared_src.raw_samples
+
+        def limited(selector: str, start: float, end: float) -> list[Series]:
+            if selector == COVER and end - start > 60:
+                shared_src.reads[selector] += 1
+                raise errors.QueryTooLarge("too large", query=selector)
+            return real(selector, start, end)
+
+        shared_src.raw_samples = limited  # type: ignore[method-assign]
+        shared_src.reads.clear()
+        shared_src.now = alone_src.now = T0 + STEP
+        _cycle(ing_a, slos, T0 + STEP, shared=True)
+        _cycle(ing_b, slos, T0 + STEP, shared=False)
+        assert _contents(a) == _contents(b)
+    # (T0 - 105, T0 + 15] (r3 lands 100 s late): refused, then its two 60 s halves
+    assert shared_src.reads == {COVER: 3}
