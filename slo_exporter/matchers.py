@@ -207,6 +207,7 @@ class _Translator:
         self.dotall = False  # (?s): '.' matches a newline on every version
         self.depth = 0
         self.can_repeat = False  # whether a quantifier may follow (an atom was written)
+        self.names: set[str] = set()
 
     def refuse(self, why: str) -> Unsupported:
         return Unsupported(f"regex {self.src!r}: {why} (not shared)")
@@ -277,6 +278,9 @@ class _Translator:
             return
         match = re.match(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>", rest)
         if match is not None:
+            if match.group(1) in self.names:
+                raise self.refuse(f"group name {match.group(1)!r} used twice")
+            self.names.add(match.group(1))
             self.emit("(?:", atom=False, width=match.end())  # the name changes no match
             return
         match = re.match(r"\(\?([is]+)\)", rest)
@@ -327,7 +331,12 @@ class _Translator:
             if char == "[":
                 raise self.refuse("'[' inside a class (POSIX classes read differently)")
             if char == "\\":
+                start = self.pos
                 out.append(self.escape(in_class=True))
+                shorthand = src[start + 1] in "dws"
+                if shorthand and (src[start - 1] == "-" or src.startswith("-", self.pos)) \
+                        and not src.startswith("-]", self.pos):
+                    raise self.refuse(f"a range with \\{src[start + 1]} in a class")
             elif src.startswith(("--", "&&", "~~", "||"), self.pos):
                 raise self.refuse("a doubled set operator inside a class")
             else:

@@ -113,6 +113,8 @@ def test_other_metric_is_not_selected() -> None:
     ('m{a=~"[a&&b]"}', "set operator"),
     ('m{a=~"[\\\\S]"}', "inside a class"),
     ('m{a=~"(x"}', "unclosed group"),
+    ('m{a=~"[\\\\d-z]"}', "a range with"),
+    ('m{a=~"(?P<n>x)(?P<n>y)"}', "used twice"),
     ('{__name__=~"m|n"}', "no exact metric name"),
     ('m{a="\\xff"}', "byte"),
     ('m{a="x\\\'y"}', "escape"),
