@@ -22,10 +22,11 @@ with ranges, ``\\d``/``\\w``/``\\s`` and their negations as ASCII classes,
 groups, alternation, the greedy and lazy quantifiers, the ``i`` and ``s``
 flags); anything else (POSIX classes, ``\\p{..}``, ``\\b``, ``\\z``, ``\\Q``,
 ``{,n}``, possessive quantifiers, look-around, back references, other
-flags ...) is ``Unsupported`` with the reason, and the caller asks Prometheus
-instead. Where the two engines (or Prometheus versions) can still differ on
-one label value, a ``.`` meeting a newline or a case-insensitive regex
-meeting a non-ASCII value, matching raises ``Ambiguous`` rather than guess.
+flags, ``(?i)`` over non-ASCII text ...) is ``Unsupported`` with the reason,
+and the caller asks Prometheus instead. Where the two engines (or
+Prometheus versions) can still differ on one label value, a ``.`` meeting a
+newline or a case-insensitive regex meeting a non-ASCII value, matching
+raises ``Ambiguous`` rather than guess.
 
 Must not do I/O or know about SLOs, stores or reads: selectors in, booleans
 and selector text out.
@@ -187,6 +188,9 @@ def compile_regex(source: str) -> _Regex:
     """An RE2 regex as Prometheus anchors it, compiled by Python; ``Unsupported``
     for anything outside the subset both read the same."""
     out, dot, folds = _Translator(source).run()
+    if folds and not source.isascii():
+        # RE2 folds Unicode (U+017F, the long s, matches "s"); the translation ASCII only
+        raise Unsupported(f"regex {source!r}: (?i) with non-ASCII text (not shared)")
     flags = re.ASCII | re.DOTALL | (re.IGNORECASE if folds else 0)
     try:
         pattern = re.compile(out, flags)

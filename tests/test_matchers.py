@@ -109,6 +109,7 @@ def test_other_metric_is_not_selected() -> None:
     ('m{a=~"\\\\Qx\\\\E"}', "escape \\Q"),
     ('m{a=~"x{1001}"}', "above 1000"),
     ('m{a=~"(?m)x"}', "group flags"),
+    ('m{a=~"(?i)\u017f"}', "non-ASCII"),  # RE2 folds the long s to "s"
     ('m{a=~"x(?i)y"}', "group flags"),
     ('m{a=~"[a&&b]"}', "set operator"),
     ('m{a=~"[\\\\S]"}', "inside a class"),
