@@ -292,7 +292,8 @@ class Engine:
             return list(pool.map(fn, items))
 
         try:
-            return self._ingestor.share(slos, at, fast=fast, mapper=mapper)
+            return self._ingestor.share(slos, at, fast=fast, mapper=mapper,
+                                        interval=self._config.evaluation_interval)
         except Exception as exc:  # each read then asks alone and reports its own failure
             self._log.warning("shared_read_failed", error=short_error(repr(exc)))
             return None

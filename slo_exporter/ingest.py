@@ -209,7 +209,8 @@ class Ingestor:
             return self._read(slo, until, source)
 
     def share(self, slos: Sequence[SLO], until: float, *, fast: bool = False,
-              mapper: sharing.Mapper | None = None) -> accounting.Source | None:
+              mapper: sharing.Mapper | None = None,
+              interval: float = 0.0) -> accounting.Source | None:
         """Read once per metric what ``slos``' reads up to ``until`` will ask for.
 
         Plans each SLO's read as ``read`` (or, with ``fast``, ``catch_up``)
@@ -217,7 +218,9 @@ class Ingestor:
         source to pass to them (None when nothing is shared). Only steady
         reads (one chunk) are shared; a backfill reads on its own. A plan
         that turns out wrong costs a query, never a count: a read the shared
-        answer does not cover goes to Prometheus.
+        answer does not cover goes to Prometheus. A read reaching back more
+        than ``sharing.MAX_SHARED_SPAN``, or two evaluation ``interval``s and
+        ``LATE_LIMIT`` when that is longer, is not shared.
         """
         if self._client is None:
             return None
@@ -234,7 +237,8 @@ class Ingestor:
             except (SourceError, ValueError):  # its own read meets it again and reports it
                 continue
             needs.extend(sharing.Need(slo.key, selector, lo, until) for selector in selectors)
-        found = self._sharing.read(self._client, needs, mapper)
+        span = max(sharing.MAX_SHARED_SPAN, 2 * interval + LATE_LIMIT)
+        found = self._sharing.read(self._client, needs, mapper, max_span=span)
         return found if found.queries else None
 
     def _state(self, slo: SLO) -> dict[str, accounting.Sample]:

@@ -32,8 +32,9 @@ from typing import Any
 from slo_exporter import accounting, errors, matchers
 from slo_exporter.prometheus import QueryResult, Series
 
-#: the longest span one shared query covers; a read reaching back further
-#: (a long gap, an SLO far behind) asks on its own
+#: the longest span one shared query covers by default (the engine widens it
+#: to two evaluation intervals plus the late limit); a read reaching back
+#: further (a long gap, an SLO far behind) asks on its own
 MAX_SHARED_SPAN = 900.0
 #: parsed selectors kept between cycles
 PARSE_CACHE = 65536
@@ -84,18 +85,21 @@ def _parsed(text: str) -> matchers.Selector | str:
 class Sharing:
     """Plans shared reads; lives as long as the ingester (remembers what it has logged)."""
 
-    def __init__(self, log: Any, *, max_span: float = MAX_SHARED_SPAN) -> None:
+    def __init__(self, log: Any) -> None:
         self._log = log
-        self._max_span = max_span
         self._told: set[str] = set()
         self._lock = threading.Lock()
 
     def read(self, client: accounting.Source, needs: Sequence[Need],
-             mapper: Mapper | None = None) -> SharedReads:
-        """Ask Prometheus once per shared metric and return the stand-in client."""
+             mapper: Mapper | None = None, *,
+             max_span: float = MAX_SHARED_SPAN) -> SharedReads:
+        """Ask Prometheus once per shared metric and return the stand-in client.
+
+        Needs spanning more than ``max_span`` seconds are left to their own reads.
+        """
         by_metric: dict[tuple[str, float], list[tuple[Need, matchers.Selector]]] = {}
         for need in needs:
-            if need.hi - need.lo > self._max_span or need.hi <= need.lo:
+            if need.hi - need.lo > max_span or need.hi <= need.lo:
                 continue
             parsed = _parsed(need.selector)
             if isinstance(parsed, str):

@@ -469,3 +469,20 @@ def test_a_shared_answer_too_large_for_its_span_is_read_in_halves(tmp_path: Path
         assert _contents(a) == _contents(b)
     # (T0 - 105, T0 + 15] (r3 lands 100 s late): refused, then its two 60 s halves
     assert shared_src.reads == {COVER: 3}
+
+
+def test_a_long_evaluation_interval_still_shares(tmp_path: Path) -> None:
+    """With a 30-minute interval a steady read spans more than the default 15 minutes;
+    the bound follows the interval (2 x 1800 + 300 s), so the cycle still asks once."""
+    slos = _slos()[:4]
+    src = MetricSource(_feeds())
+    with SQLiteStore(tmp_path, RES) as store:
+        ing = _ingestor(store, src, slos)
+        _cycle(ing, slos, T0, shared=True)
+        src.reads.clear()
+        src.now = T0 + 1800
+        assert ing.share(slos, T0 + 1800) is None  # the default bound: each alone
+        shared = ing.share(slos, T0 + 1800, interval=1800.0)
+        for slo in slos:
+            ing.read(slo, T0 + 1800, shared)
+    assert src.reads == {COVER: 1}
