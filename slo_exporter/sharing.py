@@ -109,7 +109,7 @@ class Sharing:
         queries: list[_Query] = []
         for (_, hi), found in sorted(by_metric.items()):
             if len({need.owner for need, _ in found}) < 2:
-                continue  # one definition: its own reads are already one per selector
+                continue  # one definition reads each selector once anyway
             distinct = {need.selector: sel for need, sel in found}
             queries.append(_Query(
                 covering=matchers.covering(list(distinct.values())),
