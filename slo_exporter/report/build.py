@@ -136,7 +136,8 @@ def _materialize(config: Config, spans: Mapping[str, Span], reader: EventStore,
     """
     res = history.resolution
     derived = CompositeReader(reader, config.slos)
-    reach = max(a.long for a in ALERT_WINDOWS)
+    reach = max((a.long for s in config.slos for a in s.alerting.windows),
+                default=max(a.long for a in ALERT_WINDOWS))
     for slo in composite_order(config.slos):
         if not slo.composite:
             continue
