@@ -71,6 +71,7 @@ from slo_exporter.store import SQLiteStore
 from tests.support.harness import HarnessError, PrometheusServer
 from tests.support.sloth_history import (
     DAY,
+    RESOLUTION,
     ClientPoints,
     Edge,
     SlothHistory,
@@ -219,7 +220,9 @@ def _exporter(prometheus_url: str, work: Path, t: float) -> dict[tuple[str, str]
         "include": [str(EXAMPLES / name) for name in SPECS],
     }))
     config = load_config(str(config_path))
-    store = SQLiteStore(work / "store", 60.0)
+    if config.storage.resolution != RESOLUTION:  # the oracle's bucket width
+        raise HarnessError(f"storage resolution {config.storage.resolution}, expected {RESOLUTION}")
+    store = SQLiteStore(work / "store", config.storage.resolution)
     engine = Engine(config, store, PrometheusClient(config.prometheus), clock=lambda: t)
     try:
         snapshot = engine.evaluate()
