@@ -4,9 +4,9 @@
 ``max_groups`` (default 100) caps how many groups one definition keeps.
 Owns reading both keys with located errors and the rule of what can be
 grouped (``sli_problem``, ``label_problem``), which other dialects' loaders
-reuse: only ratio SLIs over plain selectors and latency SLIs, whose raw
-samples carry the labels; group labels are valid label names other than
-``le``, which the SLO's own labels do not already hold (a label the
+reuse: only ratio SLIs over plain selectors, latency SLIs and bool gauges,
+whose raw samples carry the labels; group labels are valid label names
+other than ``le``, which the SLO's own labels do not already hold (a label the
 exporter sets itself, such as ``service``, is exported as
 ``exported_service``). A grouped SLO cannot be a composite's component
 (``check_components``): a component is one SLO.
@@ -33,7 +33,7 @@ DEFAULT_MAX_GROUPS = model.SLO.max_groups
 
 def sli_problem(sli: model.SLI) -> str | None:
     """Why ``sli`` cannot be grouped, or None when it can."""
-    if isinstance(sli, model.LatencySLI):
+    if isinstance(sli, model.LatencySLI | model.BoolGaugeSLI):
         return None
     if isinstance(sli, model.RatioSLI):
         if any(isinstance(q, model.Template) for q in (sli.good, sli.bad, sli.total)):
@@ -48,7 +48,8 @@ def sli_problem(sli: model.SLI) -> str | None:
     if isinstance(sli, model.CompositeSLI):
         return "a composite SLO is built from other SLOs and cannot be grouped"
     kind = type(sli).__name__.removesuffix("SLI")
-    return f"only ratio SLIs of plain selectors and latency SLIs can be grouped, not {kind}"
+    return (f"only ratio SLIs of plain selectors, latency SLIs and bool gauges can be grouped, "
+            f"not {kind}")
 
 
 def label_problem(name: str, own_labels: Mapping[str, str]) -> str | None:
