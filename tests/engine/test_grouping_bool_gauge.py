@@ -23,8 +23,8 @@ from tests.engine.support import NOW
 
 GAUGE = 'probe_success{job="blackbox"}'
 START = NOW - 3600.0
-#: target -> is sample i good?
-TARGETS = {"a": lambda i: i % 4 != 0, "b": lambda i: True, "c": lambda i: False}
+#: target -> the indexes of its failed samples
+FAILED = {"a": range(0, 61, 4), "b": range(0), "c": range(61)}
 PYRRA = (Path(__file__).parent.parent / "fixtures" / "conformance" / "pyrra" / "examples"
          / "prometheus-probe-success.yaml")
 
@@ -36,8 +36,8 @@ class GaugeSource:
         self.reads: Counter[str] = Counter()
         self.series = [
             Series({"job": "blackbox", "target": target},
-                   tuple((START + 60.0 * i, 1.0 if good(i) else 0.0) for i in range(61)))
-            for target, good in TARGETS.items()
+                   tuple((START + 60.0 * i, 0.0 if i in failed else 1.0) for i in range(61)))
+            for target, failed in FAILED.items()
         ]
 
     def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
