@@ -52,11 +52,14 @@ def sli_problem(sli: model.SLI) -> str | None:
             f"not {kind}")
 
 
-def label_problem(name: str, own_labels: Mapping[str, str]) -> str | None:
+def label_problem(
+    name: str, own_labels: Mapping[str, str], listed: Sequence[str] = ()
+) -> str | None:
     """Why ``name`` cannot be a group label, or None when it can.
 
     A label the exporter sets itself (``service``) can be one: it is exported
-    as ``exported_service``.
+    as ``exported_service``. ``listed`` are the group labels before it, which
+    it must not repeat, nor be exported under the same name as.
     """
     if not LABEL_NAME.fullmatch(name):
         shown = name if len(name) <= 80 else name[:77] + "..."
@@ -69,6 +72,10 @@ def label_problem(name: str, own_labels: Mapping[str, str]) -> str | None:
         shown = name if exported == name else f"{name!r} (exported as {exported!r})"
         return (f"label {shown!r} is one of the SLO's own labels (value "
                 f"{own_labels[exported]!r}): a group label would give it a second value")
+    same = [n for n in listed if exported_name(n) == exported]
+    if same:
+        return (f"label {name!r} is listed twice" if name in same else
+                f"labels {same[0]!r} and {name!r} would both be exported as {exported!r}")
     return None
 
 
@@ -118,12 +125,7 @@ class GroupingReader:
             if name is None:
                 ok = False
                 continue
-            problem = label_problem(name, own)
-            same = [n for n in names if exported_name(n) == exported_name(name)]
-            if problem is None and same:
-                problem = (f"label {name!r} is listed twice" if name in same else
-                           f"labels {same[0]!r} and {name!r} would both be exported as "
-                           f"{exported_name(name)!r}")
+            problem = label_problem(name, own, names)
             if problem is not None:
                 self.r.report(item, item_path, problem)
                 ok = False
