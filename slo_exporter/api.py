@@ -32,7 +32,10 @@ Schema (version 1; fields are only ever added, never renamed)::
           "alerts": {"page": false, "ticket": false},   # a multiwindow condition holds now
           "alert_conditions": [         # every window pair behind "alerts"
             {"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 14.4,
+             "for": null,               # how long it must hold before firing; null = at once
              "long_burn_rate": 0.9, "short_burn_rate": 0.9, "firing": false}
+                                        # a single-window condition (OpenSLO): short_window
+                                        # and short_burn_rate are null
           ],
           "up": true,                   # the data source answered at the last evaluation
           "evaluated_at": 1732299970.0, # unix seconds the values describe; null if never evaluated
@@ -168,10 +171,11 @@ def _render_status(
             {
                 "severity": a.severity,
                 "long_window": format_duration(a.long_window),
-                "short_window": format_duration(a.short_window),
+                "short_window": None if a.single else format_duration(a.short_window),
                 "factor": _number(a.factor),
+                "for": format_duration(a.hold) if a.hold > 0 else None,
                 "long_burn_rate": _number(a.long_burn_rate),
-                "short_burn_rate": _number(a.short_burn_rate),
+                "short_burn_rate": None if a.single else _number(a.short_burn_rate),
                 "firing": a.firing,
             }
             for a in status.alerts
