@@ -379,7 +379,7 @@ def _slo_row(
     return (
         f'<tr class="slo" data-slo="{escape(slo.key)}">'
         f'<td>{service}<span class="slo-name" title="evaluated {evaluated}">'
-        f"{escape(slo.name)}</span>{_group(slo)}{_down_badge(status)}"
+        f"{escape(slo.name)}</span>{group_label(slo)}{_down_badge(status)}"
         f"{desc}{_error_details(status)}{link_html}</td>"
         f"<td>{_objective(slo, status.period)}</td>"
         f"<td>{_to_date(status)}</td>"
@@ -392,7 +392,7 @@ def _slo_row(
     )
 
 
-def _group(slo: SLO) -> str:
+def group_label(slo: SLO) -> str:
     """A group instance's label values (``{route="/a"}``) after its SLO name."""
     if not slo.group:
         return ""
