@@ -23,9 +23,9 @@ Owns the exact arithmetic of one SLO's events between two instants:
   counted once, in its own bucket.
 
 Grouped SLOs (``fetch_grouped_events``) are read the same way, once per
-selector for all groups; each series' increases go to the buckets of its
-group (its values of ``group_by``), and groups over the cap are dropped
-before anything of theirs is counted.
+selector for all groups; each series' increases (a bool gauge's samples)
+go to the buckets of its group (its values of ``group_by``), and groups
+over the cap are dropped before anything of theirs is counted.
 
 Implausible data is rejected per series, never stored: a negative or
 non-finite counter value, or an increase above ``max_increase``
@@ -399,13 +399,15 @@ def fetch_grouped_events(
     batch. ``series_state`` holds each known group's series state. A group
     seen for the first time is kept only when ``admit`` says so; a dropped
     group's series leave no events and no state, and the group is listed
-    in ``dropped``. Only ratio SLIs of plain selectors and latency SLIs
-    can be grouped (``ValueError`` for any other).
+    in ``dropped``. Only ratio SLIs of plain selectors, latency SLIs and
+    bool gauges can be grouped (``ValueError`` for any other).
     """
     if not slo.group_by:
         raise ValueError(f"SLO {slo.key} has no group_by")
     span = _Span(since, until, resolution, overlap, chunk, max_increase)
-    good_role, good_query, total_query = _grouped_roles(client, slo, until, le_cache)
+    sli = slo.sli
+    roles = None if isinstance(sli, model.BoolGaugeSLI) else _grouped_roles(
+        client, slo, until, le_cache)
     state: dict[str, Sample] = {}
     owner: dict[str, GroupKey] = {}
     for group, series in series_state.items():
@@ -424,21 +426,30 @@ def fetch_grouped_events(
 
     rejected: dict[str, Rejection] = {}
     steps: list[float] = []
-    good = _split_selector_events(client, good_role, good_query.text, span, state=state,
-                                  rejected=rejected, steps=steps, group_of=group_of,
-                                  owner=owner)
-    total = _split_selector_events(client, "total", total_query.text, span, state=state,
-                                   rejected=rejected, steps=steps, group_of=group_of,
-                                   owner=owner)
+    deltas: dict[GroupKey, dict[float, tuple[float, float]]]
+    if roles is None:
+        assert isinstance(sli, model.BoolGaugeSLI)  # for the type checker: no roles
+        deltas = _split_gauge_events(client, sli.gauge.text, span, state=state,
+                                     rejected=rejected, steps=steps, group_of=group_of,
+                                     owner=owner)
+    else:
+        good_role, good_query, total_query = roles
+        good = _split_selector_events(client, good_role, good_query.text, span, state=state,
+                                      rejected=rejected, steps=steps, group_of=group_of,
+                                      owner=owner)
+        total = _split_selector_events(client, "total", total_query.text, span, state=state,
+                                       rejected=rejected, steps=steps, group_of=group_of,
+                                       owner=owner)
+        deltas = {group: _deltas(good_role, good.get(group, {}), total.get(group, {}))
+                  for group in good.keys() | total.keys()}
     by_group: dict[GroupKey, dict[str, Sample]] = {}
     for key, sample in state.items():
         by_group.setdefault(owner[key], {})[key] = sample
     step = min(steps, default=None)
     groups = {
-        group: EventBatch(
-            deltas=_deltas(good_role, good.get(group, {}), total.get(group, {})),
-            series=by_group.get(group, {}), covered_until=until, step=step)
-        for group in sorted(good.keys() | total.keys() | by_group.keys())
+        group: EventBatch(deltas=deltas.get(group, {}), series=by_group.get(group, {}),
+                          covered_until=until, step=step)
+        for group in sorted(deltas.keys() | by_group.keys())
     }
     return GroupedBatch(groups=groups, dropped=frozenset(dropped), covered_until=until,
                         rejected=tuple(rejected.values()), step=step)
@@ -461,8 +472,8 @@ def _grouped_roles(
         role, marked = ("good", sli.good) if sli.good is not None else ("bad", sli.bad)
         if isinstance(marked, model.Selector) and isinstance(sli.total, model.Selector):
             return role, marked, sli.total
-    raise ValueError(f"SLO {slo.key}: only ratio SLIs of plain selectors and latency SLIs "
-                     "can be grouped")
+    raise ValueError(f"SLO {slo.key}: only ratio SLIs of plain selectors, latency SLIs and "
+                     "bool gauges can be grouped")
 
 
 def _deltas(good_role: str, marked_events: Mapping[float, float],
@@ -745,25 +756,51 @@ def fetch_bool_gauge(
     state = dict(series_state)
     rejected: dict[str, Rejection] = {}
     steps: list[float] = []
-    deltas: dict[float, tuple[float, float]] = {}
+    deltas = _split_gauge_events(client, selector, span, state=state, rejected=rejected,
+                                 steps=steps, group_of=lambda labels: (), owner={})
+    return EventBatch(
+        deltas=deltas.get((), {}), series=state, covered_until=span.until,
+        rejected=tuple(rejected.values()), step=min(steps, default=None),
+    )
+
+
+def _split_gauge_events(
+    client: Source,
+    selector: str,
+    span: _Span,
+    *,
+    state: dict[str, Sample],
+    rejected: dict[str, Rejection],
+    steps: list[float],
+    group_of: Callable[[Mapping[str, str]], GroupKey | None],
+    owner: dict[str, GroupKey],
+) -> dict[GroupKey, dict[float, tuple[float, float]]]:
+    """(good, total) per bucket of a bool gauge, per group: each series' samples
+    go to its group (``group_of``; a series of a dropped group, None, is skipped:
+    no events, no state), and ``owner`` learns the group of each series key."""
+    events: dict[GroupKey, dict[float, tuple[float, float]]] = {}
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = series_key("gauge", series.labels)
+                group = owner.get(key)
+                if group is None:
+                    group = group_of(series.labels)
+                    if group is None:
+                        continue
+                    owner[key] = group
                 read = bool_gauge_events(series.samples, state.get(key))
+                buckets = events.setdefault(group, {})
                 for ts, good in read.increases:
                     bucket = bucket_start(ts, span.resolution)
-                    g, t = deltas.get(bucket, (0.0, 0.0))
-                    deltas[bucket] = (g + good, t + 1.0)
+                    g, t = buckets.get(bucket, (0.0, 0.0))
+                    buckets[bucket] = (g + good, t + 1.0)
                 if read.last is not None:
                     state[key] = read.last
                 if read.step is not None:
                     steps.append(read.step)
                 _reject(rejected, key, read.rejected)
-    return EventBatch(
-        deltas=dict(sorted(deltas.items())), series=state, covered_until=span.until,
-        rejected=tuple(rejected.values()), step=min(steps, default=None),
-    )
+    return {group: dict(sorted(buckets.items())) for group, buckets in events.items()}
 
 
 # ------------------------------------------------------------------- latency

@@ -44,7 +44,7 @@ from slo_exporter.config.slm import OBJECT_NAME, SLMLoader
 from slo_exporter.config.text import label_name_problem, label_value_problem
 from slo_exporter.durations import format_duration
 
-_SLI_KINDS = ("composite", "latency", "probe", "ratio", "raw")
+_SLI_KINDS = ("bool_gauge", "composite", "latency", "probe", "ratio", "raw")
 _RAW_EXAMPLE = (
     "'sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}])) / "
     "sum(rate(http_requests_total[{{.window}}]))'"
@@ -75,7 +75,9 @@ def _kind(node: Node) -> str:
 
 def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
     return any(
-        isinstance(slo.sli, model.RatioSLI | model.LatencySLI | model.RawRatioSLI)
+        isinstance(
+            slo.sli, model.RatioSLI | model.LatencySLI | model.RawRatioSLI | model.BoolGaugeSLI
+        )
         for service in services
         for slo in service.slos
     )
@@ -578,6 +580,8 @@ class NativeLoader:
             return self.slm.composite(value, kind_path, owner)
         if kind == "raw":
             return self.raw(value, kind_path)
+        if kind == "bool_gauge":
+            return self.bool_gauge(value, kind_path)
         return read_probe(self.r, value, kind_path)
 
     def raw(self, node: Node, path: str) -> model.RawRatioSLI | None:
@@ -601,6 +605,35 @@ class NativeLoader:
         if not isinstance(query, model.Template):
             return None
         return model.RawRatioSLI(query, "bad" if key == "error_ratio" else "good")
+
+    def bool_gauge(self, node: Node, path: str) -> model.BoolGaugeSLI | None:
+        """``bool_gauge: {metric: SELECTOR}``: a 0/1 gauge such as ``probe_success``,
+        each raw sample one event (``model.BoolGaugeSLI``, Pyrra's ``bool_gauge``)."""
+        fields = self.r.mapping(node, path, ("metric",), required=("metric",))
+        if fields is None:
+            return None
+        gauge = fields.read("metric", self.gauge)
+        return None if gauge is None else model.BoolGaugeSLI(gauge)
+
+    def gauge(self, node: Node, path: str) -> model.Selector | None:
+        """A bool gauge's selector: its raw samples are the events, so no PromQL."""
+        text = self.r.string(node, path)
+        if text is None:
+            return None
+        text = text.strip()
+        shown = text if len(text) <= 200 else text[:197] + "..."
+        try:
+            name, matchers = parse_selector(text)
+        except ValueError as exc:
+            self.r.report(
+                node,
+                path,
+                f"{shown!r} is not a plain series selector ({exc}); give the 0/1 gauge with "
+                'optional matchers, such as probe_success{job="blackbox"}: each raw sample '
+                "is one event",
+            )
+            return None
+        return model.Selector(selector_text(name, matchers))
 
     def ratio(self, node: Node, path: str) -> model.RatioSLI | None:
         fields = self.r.mapping(node, path, ("good", "bad", "total"), required=("total",))
