@@ -250,10 +250,15 @@ def series_key(role: str, labels: Mapping[str, str]) -> str:
 
 
 def window_text(resolution: float) -> str:
-    """A resolution as a PromQL duration for ``{{.window}}`` (``60s``, ``1500ms``)."""
-    if resolution == int(resolution):
-        return f"{int(resolution)}s"
-    return f"{round(resolution * 1000)}ms"
+    """``{{.window}}`` of one bucket: its width less a millisecond (``59999ms`` for 60 s).
+
+    Evaluated at bucket end ``t``, the range is then ``(t - res, t]`` on
+    Prometheus 2, whose ranges are closed (``[t - 60s, t]`` would hold a
+    sample or subquery step lying on ``t - 60s``, which the previous bucket
+    holds too), and ``(t - res + 1ms, t]`` on Prometheus 3 (left-open), so a
+    point falls in at most one bucket on both.
+    """
+    return f"{round(resolution * 1000) - 1}ms"
 
 
 def read_start(
@@ -627,7 +632,8 @@ def _template_events(
     """Evaluate a ``{{.window}}`` template once per bucket end in ``(since - lag,
     until - lag]``.
 
-    The value at bucket end ``t`` is the events of the bucket ``[t - res, t)``;
+    The value at bucket end ``t`` is the events of ``(t - res, t]`` (see
+    :func:`window_text`), stored in the bucket ``[t - res, t)``;
     a bucket whose end is not reached yet is left for a later call, which
     starts after this call's ``until - lag``. No series state: the query itself
     does the counting. A NaN point (no data) counts nothing; an infinite or
@@ -666,7 +672,7 @@ def raw_ratio_events(
 
     The ``{{.window}}`` template is evaluated once per bucket end, as
     :func:`_template_events` does for event templates, with the window one
-    bucket long; the value at bucket end ``t`` is the ratio of ``[t - res, t)``.
+    bucket long; the value at bucket end ``t`` is the ratio of ``(t - res, t]``.
     Each bucket with a value stores good = its success ratio (1 - the error
     ratio), total = 1, so the SLI of a window is the time-weighted mean of
     its buckets' ratios, not the exact event ratio. A NaN point (no data)

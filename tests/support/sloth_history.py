@@ -19,9 +19,10 @@ Owns:
 * the oracle, from the generated samples alone: the exact events of a
   window, what an exporter window holds (buckets of ``RESOLUTION`` seconds
   with the current one partly filled, a ``{{.window}}`` template read once
-  per bucket end), and what a Sloth rule evaluated at an instant gives under
-  Prometheus 2's closed ranges (``[x - w, x]``, for range selectors and for
-  subqueries aligned to the minute).
+  per bucket end ``e`` over ``(e - RESOLUTION, e]``), and what a Sloth rule
+  evaluated at an instant gives under Prometheus 2's closed ranges
+  (``[x - w, x]``, for range selectors and for subqueries aligned to the
+  minute).
 
 The counter oracle relies on the history's shape: every series shares the
 sample instants and starts far from zero and never resets, so ``rate()``'s
@@ -258,36 +259,32 @@ class ClientPoints:
         return None if total == 0 else self._sum(self.bad[slo], x - window, x) / total
 
     def exporter(self, slo: str, t: float, window: float, *, lag: float) -> tuple[int, int]:
-        """(bad, all) of an exporter window at ``t`` over a ``[1m:]`` template.
+        """(bad, all) of an exporter window at ``t`` over a ``[{{.window}}:]`` template.
 
-        Buckets ``[end - window, end)``; a bucket's value is the template at its
-        end, read once that end is ``lag`` seconds past, and a ``[60s:]``
-        subquery at a minute mark holds both marks of its minute (closed
-        range). So the window's first and last marks count once, the marks
-        between them twice.
+        Buckets ``[end - window, end)`` (``end`` = the end of ``t``'s bucket);
+        a bucket's value is the template at its end ``e``, read once ``e`` is
+        ``lag`` seconds past, with ``{{.window}}`` one bucket less a
+        millisecond: the subquery holds the one mark of ``(e - 60 s, e]``,
+        ``e`` itself. So the window counts each mark in ``(end - window,
+        last_end]`` once (``last_end`` the newest bucket end read): the exact
+        client-minutes of its complete buckets.
         """
         end = math.floor(t / RESOLUTION) * RESOLUTION + RESOLUTION
-        first_end = end - window + RESOLUTION
         last_end = min(end, math.floor((t - lag) / RESOLUTION) * RESOLUTION)
-        bad = self.bad[slo]
-        twice_bad = self._sum(bad, first_end - RESOLUTION, last_end) * 2
-        twice_all = self._sum(self.clients, first_end - RESOLUTION, last_end) * 2
-        edges = (first_end - RESOLUTION, last_end)
-        once_bad = sum(self._sum(bad, e, e) for e in edges)
-        once_all = sum(self._sum(self.clients, e, e) for e in edges)
-        return twice_bad - once_bad, twice_all - once_all
+        first = end - window + 1  # marks are whole seconds: (end - window, ...] from here
+        return self._sum(self.bad[slo], first, last_end), self._sum(self.clients, first, last_end)
 
     def edge(self, slo: str, t: float, window: float, *, lag: float) -> Edge:
-        """What the two sides weigh differently: the window's first and last
-        marks, which the exporter counts once and the marks between twice
-        (Sloth counts every mark once)."""
-        _, total = self.exporter(slo, t, window, lag=lag)
-        end = math.floor(t / RESOLUTION) * RESOLUTION + RESOLUTION
-        last_end = min(end, math.floor((t - lag) / RESOLUTION) * RESOLUTION)
-        edges = (end - window, last_end)
-        events = sum(self._sum(self.clients, e, e) for e in edges)
-        errors = sum(self._sum(self.bad[slo], e, e) for e in edges)
-        return Edge(events / (total - events), errors / events if events else 0.0)
+        """What only Sloth's rule at ``t`` counts: the marks of ``[t - window, t]``
+        outside the exporter's ``(end - window, last_end]``, which lies inside it
+        (``end > t``, ``last_end <= t``). The exporter's window holds only
+        complete buckets, not the one ``t`` is in, so at a ``t`` in the last
+        seconds of a minute (``lag`` after its start) that is the oldest
+        mark, ``end - window``."""
+        bad, total = self.exporter(slo, t, window, lag=lag)
+        events = self._sum(self.clients, t - window, t) - total
+        errors = self._sum(self.bad[slo], t - window, t) - bad
+        return Edge(events / total, errors / events if events else 0.0)
 
 
 def _prefix(values: Iterable[int]) -> tuple[int, ...]:
