@@ -4,6 +4,7 @@ different times exporting identical SLO series (the unit half of the HA-pair tes
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,8 @@ def test_engines_started_at_different_times_export_identical_series(tmp_path: Pa
     for name, clock in (("first", NOW + 3), ("second", NOW + 13)):
         (tmp_path / name).mkdir()
         store = SQLiteStore(tmp_path / name, 60.0)
-        engine = Engine(config, store, LandingSource(feeds, now=clock), clock=lambda c=clock: c)
+        engine = Engine(config, store, LandingSource(feeds, now=clock),
+                        clock=functools.partial(float, clock))
         try:
             snapshot = engine.evaluate()
             instants.append(snapshot.slos[0].evaluated_at)
