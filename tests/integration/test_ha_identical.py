@@ -74,7 +74,7 @@ def test_replicas_started_apart_export_identical_slo_series(
         # both still there: neither moved on between the two scrapes
         return (a, b) if _instants(first.scrape()) == instants else None
 
-    a, b = wait_until(same_instant, timeout=3 * INTERVAL, interval=0.2,
+    a, b = wait_until(same_instant, timeout=5 * INTERVAL, interval=0.2,
                       what="both replicas describing the same instant")
     (instant,) = _instants(a)
     assert instant % INTERVAL == 0, f"{instant} is not on the {INTERVAL:g}s grid"
