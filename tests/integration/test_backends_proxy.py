@@ -116,22 +116,30 @@ def test_a_refused_request_is_a_source_error_never_events(
     assert {s.status for s in proxy.seen} == {status}
 
 
+@pytest.mark.parametrize(
+    ("honor", "reason", "says"),
+    [
+        (False, "partial", "partial_response is false"),  # a front that ignores the parameter
+        (True, "api", "execution"),  # a Thanos querier refusing, as partial_response=false asks
+    ],
+)
 def test_a_partial_answer_is_refused_then_the_span_is_read_exactly(
-    proxy: ReverseProxy, make_exporter: ExporterFactory, history: JobHistory
+    proxy: ReverseProxy, make_exporter: ExporterFactory, history: JobHistory,
+    *, honor: bool, reason: str, says: str,
 ) -> None:
-    """While the front answers without the code="500" series and with a Thanos warning, the
-    SLO is down (reason partial, query_failed logged) with 0 events stored; once answers are
+    """While a store is missing (the code="500" series, with a Thanos warning) the SLO is
+    down, the failure counted and logged as query_failed, 0 events stored; once answers are
     complete again the same span is read and every window is exact."""
-    proxy.partial = True
+    proxy.partial, proxy.honor_partial_response = True, honor
     exporter = make_exporter(_config(proxy.url + "/prometheus", {"X-Scope-OrgID": "team-a"}))
     exporter.start(ready_timeout=60)
     scrape = exporter.scrape()
     assert scrape.value("slo_sli_up", **KEY) == 0.0
-    assert scrape.value("slo_exporter_query_errors_total", reason="partial") >= 1
+    assert scrape.value("slo_exporter_query_errors_total", reason=reason) >= 1
     assert set(_events(scrape)) == {0.0}
     (failed,) = _logged(exporter, "query_failed")
-    assert failed["reason"] == "partial"
-    assert "partial_response is false" in failed["error"]
+    assert failed["reason"] == reason
+    assert says in failed["error"]
 
     proxy.partial = False
     scrape = exporter.wait_for_scrape(

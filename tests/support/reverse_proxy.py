@@ -7,7 +7,9 @@ expected tenant header with 401 and one outside the prefix with 404, as
 they do; records what each forwarded query asked (path, tenant,
 ``partial_response``); and, while ``partial`` is set, answers like a Thanos
 querier that lost a store: it drops the series a ``drop`` label matcher
-selects from the upstream answer and says so in ``warnings``.
+selects from the upstream answer and says so in ``warnings``, or, with
+``honor_partial_response`` and ``partial_response=false`` asked, refuses the
+query with the 422 execution error such a querier answers then.
 
 Must not: depend on pytest, listen anywhere but 127.0.0.1, or change a
 complete answer in any way (bodies pass through byte for byte).
@@ -52,7 +54,9 @@ class ReverseProxy:
     that value (401 otherwise). ``partial``: when true, query answers lose
     the series whose labels include every pair of ``drop`` and gain
     ``PARTIAL_WARNING``, whatever ``partial_response`` asked (a query
-    frontend or an older querier that ignores it).
+    frontend or an older querier that ignores it); with
+    ``honor_partial_response`` a query asking ``partial_response=false`` is
+    refused instead, as a Thanos querier does.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class ReverseProxy:
         tenant_header: str = "X-Scope-OrgID",
         tenant: str = "team-a",
         drop: Mapping[str, str] | None = None,
+        honor_partial_response: bool = False,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.prefix = prefix.rstrip("/")
@@ -70,6 +75,7 @@ class ReverseProxy:
         self.tenant = tenant
         self.drop = dict(drop or {"code": "500"})
         self.partial = False
+        self.honor_partial_response = honor_partial_response
         self._seen: list[Seen] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((HOST, 0), self._handler())
@@ -101,13 +107,16 @@ class ReverseProxy:
             self._seen.append(seen)
 
     def _answer(self, path: str, headers: Mapping[str, str], body: bytes,
-                query: str) -> tuple[int, bytes, str]:
+                query: str, partial_response: str | None) -> tuple[int, bytes, str]:
         """Status, body and content type for one request."""
         tenant = headers.get(self.tenant_header.lower())
         if not path.startswith(self.prefix + "/"):
             return 404, b"404 page not found\n", "text/plain"
         if tenant != self.tenant:
             return 401, b"no org id\n", "text/plain"
+        if self.partial and self.honor_partial_response and partial_response == "false":
+            refusal = {"status": "error", "errorType": "execution", "error": PARTIAL_WARNING}
+            return 422, json.dumps(refusal).encode(), "application/json"
         url = self.upstream + path[len(self.prefix):] + (f"?{query}" if query else "")
         forward = {k: v for k, v in headers.items() if k in ("content-type", "accept")}
         try:
@@ -142,12 +151,14 @@ class ReverseProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, content, kind = proxy._answer(parts.path, headers, body, parts.query)
                 form = parse_qs(parts.query) | parse_qs(body.decode("latin-1"))
+                partial_response = next(iter(form.get("partial_response", [])), None)
+                status, content, kind = proxy._answer(parts.path, headers, body, parts.query,
+                                                      partial_response)
                 proxy._note(Seen(
                     path=parts.path, status=status,
                     tenant=headers.get(proxy.tenant_header.lower()),
-                    partial_response=next(iter(form.get("partial_response", [])), None),
+                    partial_response=partial_response,
                 ))
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
