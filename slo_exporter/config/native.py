@@ -62,6 +62,10 @@ RETRY_BACKOFF_MAX = 60.0
 BACKFILL_CHUNK_MAX = 30 * DAY
 RETENTION_MARGIN_MAX = 365 * DAY
 RESPONSE_SIZE = (1 << 20, 4 << 30)
+#: the tenant header of Mimir and Cortex, and what they accept in it: tenant
+#: IDs of at most 150 of these characters, "|" between several (federation)
+TENANT_HEADER = "x-scope-orgid"
+_TENANT_ID = re.compile(r"[A-Za-z0-9!._*'()-]{1,150}")
 
 
 def _kind(node: Node) -> str:
@@ -297,11 +301,14 @@ class NativeLoader:
                 "backfill_chunk",
                 "max_response_size",
                 "max_counter_increase",
+                "partial_response",
             ),
         )
         if fields is None:
             return None
         defaults = model.PrometheusConfig()
+        self._tenant(fields)
+        partial = fields.boolean("partial_response")
         url = fields.url("url")
         timeout = fields.duration(
             "timeout",
@@ -339,7 +346,27 @@ class NativeLoader:
                 defaults.max_response_size if response_size is None else response_size
             ),
             max_counter_increase=defaults.max_counter_increase if increase is None else increase,
+            partial_response=defaults.partial_response if partial is None else partial,
         )
+
+    def _tenant(self, fields: Fields) -> None:
+        """Report an ``X-Scope-OrgID`` header Mimir or Cortex would refuse at every query."""
+        headers = fields.get("headers")
+        if not isinstance(headers, MappingNode):
+            return
+        for key, value in headers.value:
+            if not (isinstance(key, ScalarNode) and key.value.lower() == TENANT_HEADER
+                    and isinstance(value, ScalarNode) and value.tag == STR):
+                continue
+            bad = [t for t in value.value.split("|")
+                   if not _TENANT_ID.fullmatch(t) or t in (".", "..")]
+            if bad:
+                self.r.report(
+                    value, join(fields.key_path("headers"), key.value),
+                    f"tenant ID {bad[0]!r} is not one Mimir or Cortex accepts: 1 to 150 of "
+                    "A-Z a-z 0-9 ! - _ . * ' ( ), not '.' or '..'; several tenants are "
+                    "joined with '|' (team-a|team-b)",
+                )
 
     def positive_number(self, node: Node, path: str) -> float | None:
         """A finite number above 0; ``1e12`` is taken although YAML 1.1 reads it as text."""

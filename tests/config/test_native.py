@@ -559,7 +559,7 @@ _SNIPPETS: dict[str, tuple[str, list[str]]] = {
             (
                 "test.yaml:1: prometheus: must be a mapping with keys "
                 "backfill_chunk, basic_auth, bearer_token_file, headers, "
-                "max_counter_increase, max_response_size, "
+                "max_counter_increase, max_response_size, partial_response, "
                 "query_delay, retries, retry_backoff, timeout, tls, url, got "
                 "'http://localhost:9090'"
             ),
