@@ -9,6 +9,10 @@ APScheduler runs the evaluation job with ``coalesce=True`` and
 missed runs collapse into one. ``misfire_grace_time`` is one evaluation
 interval: a run more than one interval late is skipped, since the next one
 covers the same span anyway (each cycle reads everything since the cursor).
+Cycles fire on the epoch grid (``grid.first_fire``: multiples of the
+interval, plus ``query_delay``), not at multiples of the interval since the
+process started: one cycle right at start, then every grid instant, so two
+replicas started at different times evaluate the same instants.
 A second job (``refresh_probes``) recomputes probe SLOs from the store every
 second, a third (``catch_up``) is the fast path of Prometheus SLOs every
 ``FAST_PATH_EVERY`` seconds (``Engine.catch_up``); it never runs while a reload
@@ -43,9 +47,10 @@ from typing import Any, NoReturn
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from slo_exporter import api, catalog, statuspage
+from slo_exporter import api, catalog, grid, statuspage
 from slo_exporter.config import ConfigWarning, load_config
 from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
@@ -344,13 +349,14 @@ class Daemon:
                 # before the swap, so scrapes never see a snapshot without
                 # values; old probes keep probing meanwhile.
                 new.engine.evaluate()
-                if config.evaluation_interval != old.config.evaluation_interval:
-                    self._reschedule(config.evaluation_interval)
+                regrid = _grid_of(config) != _grid_of(old.config)
+                if regrid:
+                    self._reschedule(config)
                 try:
                     self._move_probes(old, new)
                 except BaseException:
-                    if config.evaluation_interval != old.config.evaluation_interval:
-                        self._reschedule(old.config.evaluation_interval)
+                    if regrid:
+                        self._reschedule(old.config)
                     raise
             except BaseException:
                 new.close()
@@ -379,9 +385,16 @@ class Daemon:
             self._cycle_lock.release()
             raise _Stopping
 
-    def _reschedule(self, interval: float) -> None:
+    def _reschedule(self, config: Config) -> None:
         if self.scheduler.get_job("evaluate") is not None:
-            self.scheduler.reschedule_job("evaluate", trigger="interval", seconds=interval)
+            self.scheduler.reschedule_job("evaluate", trigger=self._grid_trigger(config))
+
+    def _grid_trigger(self, config: Config) -> IntervalTrigger:
+        """Fire times on the epoch grid of ``config``'s interval, shifted by its query_delay."""
+        interval = config.evaluation_interval
+        first = grid.first_fire(self.deps.clock(), interval, config.prometheus.query_delay)
+        return IntervalTrigger(seconds=interval, start_date=datetime.fromtimestamp(first, UTC),
+                               timezone=UTC)
 
     def _move_probes(self, old: Runtime, new: Runtime) -> None:
         """Hand probing from ``old`` to ``new`` and make ``new`` current.
@@ -432,10 +445,13 @@ class Daemon:
             self.notifier.start()
         with self._swap_lock:
             self.rt.start_probes()
+        # At once (the last grid instant), then at every grid instant: a first
+        # run in the interval job itself would set its phase to the start time.
+        self.scheduler.add_job(self.evaluate, "date", id="evaluate_first",
+                               run_date=datetime.now(UTC), misfire_grace_time=None)
         self.scheduler.add_job(
-            self.evaluate, "interval", seconds=interval, id="evaluate",
+            self.evaluate, self._grid_trigger(self.config), id="evaluate",
             coalesce=True, max_instances=1, misfire_grace_time=max(1, int(interval)),
-            next_run_time=datetime.now(UTC),
         )
         self.scheduler.add_job(
             self.refresh_probes, "interval", seconds=PROBE_REFRESH,
@@ -574,6 +590,11 @@ class Daemon:
         log.info("stopped")
         self._finished.set()
         return cycle_done and probes_done
+
+
+def _grid_of(config: Config) -> tuple[float, float]:
+    """What places ``config``'s cycles on the grid: the interval and the query delay."""
+    return config.evaluation_interval, config.prometheus.query_delay
 
 
 def _flush() -> None:

@@ -62,7 +62,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from slo_exporter import accounting, compliance, exclusions, slomath
+from slo_exporter import accounting, compliance, exclusions, grid, slomath
 from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
@@ -372,7 +372,8 @@ class Engine:
             return None
         if isinstance(slo.sli, ProbeSLI):
             return self._probe_status(slo, current)
-        at = now - self._config.prometheus.query_delay
+        at = grid.instant(now - self._config.prometheus.query_delay,
+                          self._config.evaluation_interval)  # an HA pair's instants agree
         try:
             if not self._ingestor.read(slo, at, shared):
                 return None

@@ -29,7 +29,7 @@ from slo_exporter.snapshot import Snapshot
 #: query error reasons are a closed set (errors.py ``reason`` values), so the
 #: counter's cardinality is bounded
 ERROR_REASONS = ("timeout", "connection", "http", "api", "decode", "too_large", "cancelled",
-                 "implausible", "bucket", "source",
+                 "partial", "implausible", "bucket", "source",
                  "query", "store", "internal")
 
 KEY = ["service", "slo"]

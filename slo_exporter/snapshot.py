@@ -46,6 +46,11 @@ class AlertState:
     #: the condition's definition (name, labels and annotations derive from it)
     window: AlertWindow | None = None
 
+    @property
+    def single(self) -> bool:
+        """A single-window condition: its one window stands in for the short one."""
+        return self.short_window == self.long_window
+
 
 @dataclass(frozen=True)
 class BudgetHistory:

@@ -203,7 +203,9 @@ def render_status_page(
         "Period to date: the current calendar period (or the rolling window) so far; coverage "
         "is the share of it that was measured, and unmeasured time never counts as good. "
         "Burn rate 1&times; spends the error budget exactly over the SLO period. An alert "
-        "fires when both windows of a pair burn faster than the pair&rsquo;s factor. "
+        "fires when both windows of a pair (1h/5m), or the one window of a single-window "
+        "condition (6h), burn faster than its factor, for as long as its hold (for 5m) "
+        "says. "
         "Budget history shows the remaining budget over the SLO period."
     )
     return document("SLO status", header, body, footer)
@@ -377,7 +379,7 @@ def _slo_row(
     return (
         f'<tr class="slo" data-slo="{escape(slo.key)}">'
         f'<td>{service}<span class="slo-name" title="evaluated {evaluated}">'
-        f"{escape(slo.name)}</span>{_group(slo)}{_down_badge(status)}"
+        f"{escape(slo.name)}</span>{group_label(slo)}{_down_badge(status)}"
         f"{desc}{_error_details(status)}{link_html}</td>"
         f"<td>{_objective(slo, status.period)}</td>"
         f"<td>{_to_date(status)}</td>"
@@ -390,7 +392,7 @@ def _slo_row(
     )
 
 
-def _group(slo: SLO) -> str:
+def group_label(slo: SLO) -> str:
     """A group instance's label values (``{route="/a"}``) after its SLO name."""
     if not slo.group:
         return ""
@@ -562,15 +564,19 @@ def _alert_badges(status: snapshot.SLOStatus) -> str:
 
 
 def _pair(alert: snapshot.AlertState) -> str:
-    """Which window pair fires, e.g. ``1h/5m over 14.4x``, burn rates in the tooltip."""
+    """Which condition fires, e.g. ``1h/5m over 14.4x`` (a single window: ``6h over
+    14.4x``), with its hold (``for 5m``) where it has one; burn rates in the tooltip."""
     long_w, short_w = format_duration(alert.long_window), format_duration(alert.short_window)
+    windows = ((long_w, alert.long_burn_rate),) if alert.single else (
+        (long_w, alert.long_burn_rate), (short_w, alert.short_burn_rate))
     rates = ", ".join(
-        f"{name} burns {_rate(rate)}x" for name, rate in (
-            (long_w, alert.long_burn_rate), (short_w, alert.short_burn_rate))
+        f"{name} burns {_rate(rate)}x" for name, rate in windows
         if rate is not None and math.isfinite(rate))
+    shown = long_w if alert.single else f"{long_w}/{short_w}"
+    hold = f" for {format_duration(alert.hold)}" if alert.hold > 0 else ""
     return (
         f'<div class="pair" title="{escape(rates)}">'
-        f"{escape(long_w)}/{escape(short_w)} over {alert.factor:g}&times;</div>"
+        f"{escape(shown)} over {alert.factor:g}&times;{escape(hold)}</div>"
     )
 
 

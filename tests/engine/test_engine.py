@@ -115,18 +115,18 @@ def test_full_cycle_never_puts_back_an_older_probe_status(store: EventStore) -> 
     engine: Engine
 
     def slow_prometheus(selector: str, start: float, end: float) -> None:
-        if clock[0] == NOW + 1:  # the cycle's probe status (at NOW + 1) is already computed
-            clock[0] = NOW + 5
-            store.record("web/probe", NOW + 4, good=False)
+        if clock[0] == NOW + 11:  # the cycle's probe status (at NOW + 11) is already computed
+            clock[0] = NOW + 15
+            store.record("web/probe", NOW + 14, good=False)
             engine.refresh_probes()
 
     engine = Engine(config, store, ScriptedSource(slow_prometheus), clock=lambda: clock[0],
                     probe_last_seen=lambda key: clock[0], max_workers=1)
     engine.evaluate()  # the first cycle makes the snapshot complete
-    clock[0] = NOW + 1
+    clock[0] = NOW + 11  # past the next grid instant (NOW + 10), so Prometheus is read
     snap = engine.evaluate()
     probe = next(s for s in snap.slos if s.slo.key == "web/probe")
-    assert probe.evaluated_at == NOW + 5
+    assert probe.evaluated_at == NOW + 15
     w5m = probe.window(300.0)
     assert w5m is not None
     assert w5m.total == 1.0
