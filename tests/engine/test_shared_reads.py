@@ -486,3 +486,27 @@ def test_a_long_evaluation_interval_still_shares(tmp_path: Path) -> None:
         for slo in slos:
             ing.read(slo, T0 + 1800, shared)
     assert src.reads == {COVER: 1}
+
+
+def test_grouped_bool_gauges_share_and_count_as_alone(tmp_path: Path) -> None:
+    """Two bool-gauge definitions grouped by target and one per target share one query
+    per cycle and store, per group, exactly what they store alone."""
+    base = _slos()[0]
+    gauge = model.BoolGaugeSLI(model.Selector("probe_success"))
+    slos = [dataclasses.replace(base, name="probes", sli=gauge, group_by=("target",)),
+            dataclasses.replace(base, name="probes-too", sli=gauge, group_by=("target",)),
+            dataclasses.replace(base, name="t0", sli=model.BoolGaugeSLI(
+                model.Selector('probe_success{target="t0"}')))]
+    feeds = [f for f in _feeds() if f.labels["__name__"] == "probe_success"]
+    shared_src, alone_src = MetricSource(feeds), MetricSource(feeds)
+    with SQLiteStore(tmp_path / "a", RES) as a, SQLiteStore(tmp_path / "b", RES) as b:
+        ing_a, ing_b = _ingestor(a, shared_src, slos), _ingestor(b, alone_src, slos)
+        for i in range(6):
+            shared_src.now = alone_src.now = T0 + i * STEP
+            asked = sum(shared_src.reads.values())
+            _cycle(ing_a, slos, T0 + i * STEP, shared=True)
+            _cycle(ing_b, slos, T0 + i * STEP, shared=False)
+            if i:
+                assert sum(shared_src.reads.values()) - asked == 1
+        assert _contents(a) == _contents(b)
+        assert len([k for k in _keys(a) if "{target=" in k]) == 4
