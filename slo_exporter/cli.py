@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -26,7 +27,13 @@ import structlog
 
 from slo_exporter import __version__, logs
 from slo_exporter.config import ConfigWarning, load_config
-from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warnings
+from slo_exporter.daemon import (
+    Daemon,
+    ListenError,
+    Options,
+    load_logging_warnings,
+    log_config_warnings,
+)
 from slo_exporter.demo import serve
 from slo_exporter.durations import parse_duration
 from slo_exporter.errors import ConfigError, StoreError
@@ -37,6 +44,7 @@ from slo_exporter.redact import remember_config, scrub
 from slo_exporter.report import CHARTED, FORMATS, ReportArgumentError, Request, build_report, render
 from slo_exporter.rules import render_rules
 from slo_exporter.runtime import check_prometheus_settings, needs_prometheus
+from slo_exporter.sharding import Shard, ShardMetrics, describe, select
 from slo_exporter.store import FILENAME, EventStore, SQLiteStore
 from slo_exporter.webconfig import load_web_config
 
@@ -62,8 +70,17 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--log.format", dest="log_format", default="logfmt",
                          choices=("logfmt", "json"), help="log line format (default: logfmt)")
 
+    def sharding(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--shard.count", dest="shard_count", type=_shard_number,
+                         metavar="N", help="split the SLOs over N daemons by a stable hash "
+                         "of service/slo (see README \"Sharding\"); default: one, unsharded")
+        cmd.add_argument("--shard.index", dest="shard_index", type=_shard_number,
+                         metavar="I", help="this daemon's shard, 0..N-1; default with "
+                         "--shard.count: the -<ordinal> ending the hostname (StatefulSet pod)")
+
     run = sub.add_parser("run", help="run the daemon")
     common(run)
+    sharding(run)
     run.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN,
                      metavar="ADDR", help=f"address to serve HTTP on (default: {DEFAULT_LISTEN})")
     run.add_argument("--web.config.file", dest="web_config_file", default="", metavar="FILE",
@@ -88,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a configuration file and exit")
     common(check)
+    sharding(check)
 
     report = sub.add_parser(
         "report", help="what every SLO achieved over a calendar period or a span of time")
@@ -136,6 +154,12 @@ def _positive_duration(text: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
     return seconds
+
+
+def _shard_number(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
+    return int(text)
 
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -211,16 +235,37 @@ def main(argv: Sequence[str] | None = None, *,
         return 1
     if args.command == "report":
         return _report(args, config)
+    try:
+        # check shows every shard, so it needs no index of its own
+        hostname = "-0" if args.command == "check" else socket.gethostname()
+        shard = Shard.resolve(args.shard_index, args.shard_count, hostname)
+    except ValueError as exc:
+        sys.stderr.write(f"slo-exporter {args.command}: error: {exc}\n")
+        return 2
+    if shard is not None:
+        try:
+            owned = select(config, shard)
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration "
+                             f"cannot be split over {shard.count} shards.\n")
+            return 1
     if args.command == "check":
         slos = len(config.slos)
         sys.stdout.write(
             f"{args.config_file}: OK, {len(config.services)} service(s), {slos} SLO(s)\n")
+        if shard is not None:
+            sys.stdout.write(describe(config, shard.count))
         return 0
+    if shard is not None:
+        return _run(args, owned, started, exiting, shard)
     return _run(args, config, started, exiting)
 
 
 def _run(args: argparse.Namespace, config: Config,
-         started: Callable[[Daemon], None] | None, exiting: bool) -> int:
+         started: Callable[[Daemon], None] | None, exiting: bool,
+         shard: Shard | None = None) -> int:
+    """Run the daemon on ``config`` (already narrowed to ``shard``'s SLOs)."""
     log = structlog.get_logger("slo_exporter")
     if args.web_config_file:
         try:
@@ -235,8 +280,12 @@ def _run(args: argparse.Namespace, config: Config,
     store = _open_store(options.storage_path, config.storage.resolution)
     if store is None:
         return 1
+    load = load_logging_warnings
+    if shard is not None:
+        def load(path: str) -> Config:  # a reload keeps to this shard's SLOs
+            return select(load_logging_warnings(path), shard)
     try:
-        daemon = Daemon(config, options, store)
+        daemon = Daemon(config, options, store, load=load)
     except ListenError as exc:
         store.close()
         log.error("listen_failed", address=args.listen_address, error=str(exc))
@@ -245,6 +294,10 @@ def _run(args: argparse.Namespace, config: Config,
         store.close()
         log.error("storage_unusable", path=args.storage_path, error=str(exc))
         return 1
+    if shard is not None:
+        daemon.registry.register(ShardMetrics(shard, lambda: daemon.config))
+        log.info("shard_selected", index=shard.index, count=shard.count,
+                 slos=len(config.slos))
     log.info("starting", version=__version__, config=args.config_file,
              services=len(config.services), slos=len(config.slos))
     if started is None:
