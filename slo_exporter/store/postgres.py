@@ -388,22 +388,26 @@ class PostgresStore:
                             time.monotonic() - self._refreshed >= self._max_staleness):
                         self._refresh(conn)
                     yield conn
-            except BaseException:
+            except BaseException as exc:
                 if write:
                     self._index.clear()
                     self._last_run.clear()
+                if isinstance(exc, StoreError) and conn.broken:
+                    raise StoreError(f"{exc}; {self._lost()}") from None
                 raise
 
     def _open_conn(self) -> Any:
         if self._closed or self._conn is None:
             raise StoreError(f"event store {self.name} is closed")
         if self._conn.closed or self._conn.broken:
-            raise StoreError(
-                f"event store {self.name}: the connection to PostgreSQL was lost"
-                + ("; this replica no longer holds the writer role. Restart it to rejoin "
-                   "as a standby" if not self._readonly else "")
-            )
+            raise StoreError(f"event store {self.name}: {self._lost()}")
         return self._conn
+
+    def _lost(self) -> str:
+        if self._readonly:
+            return "the connection to PostgreSQL was lost; restart this replica to reconnect"
+        return ("the connection to PostgreSQL was lost, and with it the writer role; "
+                "nothing more is written. Restart this replica to rejoin as a standby")
 
     def _refresh(self, conn: Any) -> None:
         versions = {str(k): int(v) for k, v in conn.execute("SELECT slo_key, version FROM slo")}
@@ -685,6 +689,10 @@ class PostgresStore:
         self._last_run.clear()
         if conn is not None:
             try:
+                if not self._readonly and not conn.broken:
+                    # Freed now, not when the server notices the socket closed,
+                    # so a standby promoting right after this close succeeds.
+                    conn.execute("SELECT pg_advisory_unlock_all()")
                 conn.close()
             except Exception as exc:
                 raise StoreError(f"event store {self.name}: {_message(exc)}") from None
