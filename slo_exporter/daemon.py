@@ -14,6 +14,13 @@ second, a third (``catch_up``) is the fast path of Prometheus SLOs every
 ``FAST_PATH_EVERY`` seconds (``Engine.catch_up``); it never runs while a reload
 builds and evaluates the next runtime, whose engine reads the same store.
 
+With a shared store (``--storage.url``) a replica may start as a standby:
+its engine follows what the writer stores and it probes nothing. Each
+evaluation it tries to take the writer role (``_standby_step``); once it
+has it, it builds a writing runtime like a reload does (definitions, a
+first cycle reading every SLO from its stored cursor, probes) and swaps it
+in, so it takes over within one evaluation interval plus that cycle.
+
 SIGHUP reloads the configuration file (``Daemon.reload``). SIGTERM and
 SIGINT stop the daemon (``Daemon.request_stop``), and stopping always wins:
 the stop event tells every cycle to give up, nothing waits for a cycle
@@ -61,7 +68,7 @@ from slo_exporter.runtime import (
     check_prometheus_settings,
     default_client,
 )
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SharedStore
 from slo_exporter.web import Query, WebServer, html_page, html_query_page, json_page
 
 log = structlog.get_logger("slo_exporter.daemon")
@@ -183,6 +190,8 @@ class Daemon:
         self._notify_lock = threading.Lock()  # snapshots reach the notifier in order
         self._started = False
         self._shut_down = False
+        #: a standby of a shared store: serves what another replica writes
+        self.standby = store.readonly and isinstance(store, SharedStore)
         self.deps = Collaborators(
             store=store,
             probe_metrics=self.probe_metrics,
@@ -254,7 +263,11 @@ class Daemon:
         its own first cycle, and two engines must not read the same source
         into the same store at once) and once a stop was requested.
         """
-        if self._stop.is_set() or not self._cycle_lock.acquire(blocking=False):
+        if self._stop.is_set():
+            return False
+        if self.standby and self._standby_step():
+            return True
+        if not self._cycle_lock.acquire(blocking=False):
             return False
         try:
             started = time.monotonic()
@@ -270,6 +283,27 @@ class Daemon:
         log.info("evaluation_done", seconds=round(elapsed, 3), slos=len(snapshot.slos),
                  down=len(down))
         self._notify()
+        return True
+
+    def _standby_step(self) -> bool:
+        """Try to take the writer role; True when this replica took over (its first
+        writing cycle ran). Otherwise the cached reads the writer changed are dropped."""
+        store = self.store
+        assert isinstance(store, SharedStore)
+        if not store.try_promote():
+            store.refresh()
+            return False
+        log.info("writer_role_taken")
+        with self._reload_lock:
+            if self._stop.is_set():
+                return False
+            try:
+                self._apply(self.rt.config, self.rt)
+            except Exception as exc:  # the role stays; the next evaluation tries again
+                log.error("takeover_failed", error=scrub(f"{type(exc).__name__}: {exc}"))
+                return False
+        self.standby = False
+        log.info("takeover_done", slos=len(self.rt.config.slos))
         return True
 
     def refresh_probes(self) -> None:
@@ -430,8 +464,9 @@ class Daemon:
         log.info("listening", address=self.listen_address, port=self.web.port)
         if self.notifier is not None:
             self.notifier.start()
-        with self._swap_lock:
-            self.rt.start_probes()
+        if not self.standby:  # a standby's probes start when it takes over
+            with self._swap_lock:
+                self.rt.start_probes()
         self.scheduler.add_job(
             self.evaluate, "interval", seconds=interval, id="evaluate",
             coalesce=True, max_instances=1, misfire_grace_time=max(1, int(interval)),

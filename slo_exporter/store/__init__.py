@@ -9,7 +9,14 @@ without the driver; opening one without it is a ``StoreError``.
 """
 
 from slo_exporter.store.postgres import PostgresStore
-from slo_exporter.store.protocol import Bucket, EventStore, Pruned, Retirement, Span
+from slo_exporter.store.protocol import (
+    Bucket,
+    EventStore,
+    Pruned,
+    Retirement,
+    SharedStore,
+    Span,
+)
 from slo_exporter.store.schema import SCHEMA_VERSION
 from slo_exporter.store.sqlite import FILENAME, SQLiteStore
 
@@ -22,5 +29,6 @@ __all__ = [
     "Pruned",
     "Retirement",
     "SQLiteStore",
+    "SharedStore",
     "Span",
 ]
