@@ -19,7 +19,10 @@ its engine follows what the writer stores and it probes nothing. Each
 evaluation it tries to take the writer role (``_standby_step``); once it
 has it, it builds a writing runtime like a reload does (definitions, a
 first cycle reading every SLO from its stored cursor, probes) and swaps it
-in, so it takes over within one evaluation interval plus that cycle.
+in, so it takes over within one evaluation interval plus that cycle. A
+writer that finds, after a lost connection, that another replica took the
+role (``role_lost``) stops with exit code 1, to be started again as a
+standby.
 
 SIGHUP reloads the configuration file (``Daemon.reload``). SIGTERM and
 SIGINT stop the daemon (``Daemon.request_stop``), and stopping always wins:
@@ -192,6 +195,7 @@ class Daemon:
         self._shut_down = False
         #: a standby of a shared store: serves what another replica writes
         self.standby = store.readonly and isinstance(store, SharedStore)
+        self.exit_code = 0  # what ``wait`` returns after an orderly stop
         self.deps = Collaborators(
             store=store,
             probe_metrics=self.probe_metrics,
@@ -267,6 +271,14 @@ class Daemon:
             return False
         if self.standby and self._standby_step():
             return True
+        if isinstance(self.store, SharedStore) and self.store.role_lost:
+            # Another replica writes now. Exiting non-zero makes the supervisor
+            # start this one again, as a standby with a clean state.
+            log.error("writer_role_lost", reason="another replica took the writer role "
+                      "while this one was disconnected from the database")
+            self.exit_code = 1
+            self.request_stop("writer role lost")
+            return False
         if not self._cycle_lock.acquire(blocking=False):
             return False
         try:
@@ -525,8 +537,8 @@ class Daemon:
             # Everything of value is closed already.
             log.warning("shutdown_forced", reason="work still running after a bounded stop")
             _flush()
-            self._hard_exit(0)
-        return 0
+            self._hard_exit(self.exit_code)
+        return self.exit_code
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Runs on the main thread between any two bytecodes, possibly while

@@ -41,6 +41,7 @@ uses the monotonic clock only to bound how old a cache may get).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -172,6 +173,8 @@ class PostgresStore:
         self._last_run: dict[str, Span] = {}
         self._conn: Any = None
         self._closed = False
+        self._role_lost = False
+        self._retry_at = -math.inf
         self._store_id = ""
         try:
             with self._errors("cannot open event store"):
@@ -400,14 +403,49 @@ class PostgresStore:
         if self._closed or self._conn is None:
             raise StoreError(f"event store {self.name} is closed")
         if self._conn.closed or self._conn.broken:
-            raise StoreError(f"event store {self.name}: {self._lost()}")
+            self._reconnect()
         return self._conn
 
-    def _lost(self) -> str:
+    def _reconnect(self) -> None:
+        """Connect again after a lost connection (a database restart, a network cut).
+
+        Attempts are at least ``connect_timeout`` apart, so a database that
+        stays down fails each read at once instead of each waiting. A writer
+        must win its role back: if a standby took it meanwhile, this store
+        has lost it for good (``role_lost``) and only reads. Every cache is
+        dropped: others may have written while this one was away.
+        """
+        now = time.monotonic()
+        if now < self._retry_at:
+            raise StoreError(f"event store {self.name}: {self._lost()}")
+        self._retry_at = now + self._connect_timeout
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._index.clear()
+        self._versions.clear()
+        self._last_run.clear()
+        self._refreshed = -math.inf
+        self._conn = self._connect()
         if self._readonly:
-            return "the connection to PostgreSQL was lost; restart this replica to reconnect"
-        return ("the connection to PostgreSQL was lost, and with it the writer role; "
-                "nothing more is written. Restart this replica to rejoin as a standby")
+            return
+        with self._errors("cannot reconnect to event store"):
+            if self._take_lock():
+                return
+        self._readonly = True
+        self._can_promote = False
+        self._role_lost = True
+        raise StoreError(f"event store {self.name}: {self._lost()}")
+
+    @property
+    def role_lost(self) -> bool:
+        """True once another replica took the writer role while this one was disconnected."""
+        return self._role_lost
+
+    def _lost(self) -> str:
+        if self._role_lost:
+            return ("another replica took the writer role while this one was disconnected; "
+                    "nothing more is written here")
+        return "the connection to PostgreSQL was lost; the next use reconnects"
 
     def _refresh(self, conn: Any) -> None:
         versions = {str(k): int(v) for k, v in conn.execute("SELECT slo_key, version FROM slo")}

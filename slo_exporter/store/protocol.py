@@ -195,3 +195,8 @@ class SharedStore(Protocol):
     def refresh(self) -> None:
         """Read-only: forget cached reads the writer has changed since."""
         ...
+
+    @property
+    def role_lost(self) -> bool:
+        """True once this replica wrote, lost its connection, and another took the role."""
+        ...

@@ -124,26 +124,51 @@ def test_killed_writer_frees_the_role(url: str) -> None:
             proc.stdout.close()
 
 
-def test_a_writer_whose_session_ended_writes_nothing_more(
+def test_a_writer_whose_session_ended_writes_nothing_more_once_a_standby_took_over(
     postgres: PostgresServer, url: str
 ) -> None:
-    """When the server ends the writer's session, its writes fail and say the role is lost;
-    a standby takes over, so no late write of the old writer can land."""
+    """When the server ends the writer's session and a standby takes the role meanwhile, the
+    old writer's next write reconnects, finds the role taken, and writes nothing: no late
+    write of the old writer can land."""
     writer = PostgresStore(url, RES)
     try:
         writer.commit(KEY, {T0: (1, 1)})
-        pid = writer._conn.info.backend_pid
-        postgres.psql(f"SELECT pg_terminate_backend({pid})")
-        with pytest.raises(StoreError, match=r"terminating connection .* lost, and with it "
-                                             r"the writer role"):
-            writer.commit(KEY, {T0: (5, 5)})
-        with pytest.raises(StoreError, match="nothing more is written"):
+        postgres.psql(f"SELECT pg_terminate_backend({writer._conn.info.backend_pid})")
+        with pytest.raises(StoreError, match=r"terminating connection .* the next use "
+                                             r"reconnects"):
             writer.commit(KEY, {T0: (5, 5)})
         with PostgresStore(url, RES, standby=True) as standby:
             assert not standby.readonly  # the role was free: it opened as the writer
+            with pytest.raises(StoreError, match="another replica took the writer role"):
+                writer.commit(KEY, {T0: (5, 5)})
+            assert writer.role_lost
+            assert writer.readonly
+            assert writer.try_promote() is False
+            assert writer.sum(KEY, 0, 2 * T0) == Counts(1, 1)  # it still reads
             assert standby.sum(KEY, 0, 2 * T0) == Counts(1, 1)
     finally:
         writer.close()
+
+
+def test_writer_and_standby_reconnect_after_their_sessions_end(
+    postgres: PostgresServer, url: str
+) -> None:
+    """A database restart ends every session: each store fails one use, then the writer
+    reconnects, wins its role back and writes on, and a standby reconnects and reads on."""
+    with PostgresStore(url, RES) as writer, PostgresStore(url, RES, standby=True) as standby:
+        writer.commit(KEY, {T0: (1, 1)})
+        assert standby.sum(KEY, 0, 2 * T0) == Counts(1, 1)
+        postgres.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = 'slo-exporter'")
+        with pytest.raises(StoreError, match="the next use reconnects"):
+            writer.commit(KEY, {T0: (1, 1)})
+        writer.commit(KEY, {T0 + RES: (0, 1)})
+        assert not writer.role_lost
+        with pytest.raises(StoreError, match="the next use reconnects"):
+            standby.refresh()
+        standby.refresh()
+        assert standby.sum(KEY, 0, 2 * T0) == Counts(1, 2)
+        assert standby.try_promote() is False
 
 
 def test_stores_in_two_schemas_are_independent(postgres: PostgresServer) -> None:
