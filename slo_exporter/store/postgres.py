@@ -281,6 +281,7 @@ class PostgresStore:
             conn.execute("SET tcp_keepalives_idle = 10")
             conn.execute("SET tcp_keepalives_interval = 5")
             conn.execute("SET tcp_keepalives_count = 3")
+            conn.execute(f"SET tcp_user_timeout = {deadline}")
             conn.execute("SET client_min_messages = warning")  # no NOTICE for IF NOT EXISTS
         except BaseException:
             conn.close()
