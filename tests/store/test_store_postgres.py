@@ -6,6 +6,7 @@ this directory, and runs against both.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -227,6 +228,22 @@ def test_unreachable_database_is_a_clear_error_within_the_connect_timeout() -> N
     assert "is running and reachable" in text
     assert SECRET_PASSWORD not in text
     assert caught.value.__cause__ is None  # no driver traceback chained to it
+
+
+def test_a_server_that_never_answers_is_an_error_at_the_connect_deadline() -> None:
+    """Something accepts the connection and never answers (a hung server, a black hole
+    behind a proxy): the open fails with StoreError at the connect timeout, not later."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        url = f"postgresql://slo:{SECRET_PASSWORD}@127.0.0.1:{port}/slo"
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="cannot open event store") as caught:
+            PostgresStore(url, RES, connect_timeout=2)
+        took = time.monotonic() - started
+    assert 1.5 <= took < 4.0, f"gave up after {took:.1f} s"
+    assert SECRET_PASSWORD not in str(caught.value)
 
 
 def test_wrong_password_never_shows_the_password(postgres: PostgresServer, url: str) -> None:
