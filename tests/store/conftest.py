@@ -82,17 +82,17 @@ class PostgresBackend:
     def fail_writes(self, table: str, message: str, *, on: str = "INSERT") -> None:
         name = f"fail{len(self._triggers)}"
         s = self.schema
-        self.server.psql(
+        self.server.sql(
             f"CREATE FUNCTION {s}.{name}() RETURNS trigger LANGUAGE plpgsql AS "
-            f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$", database="slo")
-        self.server.psql(f"CREATE TRIGGER {name} BEFORE {on} ON {s}.{table} "
-                         f"FOR EACH ROW EXECUTE FUNCTION {s}.{name}()", database="slo")
+            f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$")
+        self.server.sql(f"CREATE TRIGGER {name} BEFORE {on} ON {s}.{table} "
+                        f"FOR EACH ROW EXECUTE FUNCTION {s}.{name}()")
         self._triggers.append((name, table))
 
     def heal(self) -> None:
         while self._triggers:
             name, table = self._triggers.pop()
-            self.server.psql(f"DROP TRIGGER {name} ON {self.schema}.{table}", database="slo")
+            self.server.sql(f"DROP TRIGGER {name} ON {self.schema}.{table}")
 
 
 @pytest.fixture(scope="session")

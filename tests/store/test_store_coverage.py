@@ -28,14 +28,16 @@ def test_probe_results_measure_their_interval(store: EventStore) -> None:
     assert store.measured(KEY, T0 + 15, T0 + 100) == 0.0
 
 
-def test_consecutive_probes_are_one_run(store: EventStore) -> None:
-    """A day of probes every 15 s, each started a little late, is stored as one row."""
+def test_consecutive_probes_are_one_run(backend: Backend, store: EventStore) -> None:
+    """A day of probes every 15 s, each started a little late, is stored as one row (two
+    hours on PostgreSQL, where each probe is a round trip: the same merge, 12x cheaper)."""
     rng = random.Random(7)
-    for i in range(5760):
+    count = 5760 if backend.name == "sqlite" else 480
+    for i in range(count):
         store.record(KEY, T0 + i * 15.0 + rng.uniform(0, 0.05), good=True, span=15.0)
     (start, until), = runs(store)
     assert start == pytest.approx(T0, abs=0.05)
-    assert until == pytest.approx(T0 + 86400, abs=0.1)
+    assert until == pytest.approx(T0 + count * 15.0, abs=0.1)
 
 
 def test_an_outage_leaves_a_gap(store: EventStore) -> None:

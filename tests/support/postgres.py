@@ -30,7 +30,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 ROLE = "slo"
 SECRET_ROLE = "secretive"
@@ -70,6 +70,7 @@ class PostgresServer:
         self.socket_dir = self.base
         self._schemas = itertools.count()
         self._running = False
+        self._admin: Any = None
         if self._owner is not None:
             os.chown(self.base, self._owner.pw_uid, self._owner.pw_gid)
         self.base.chmod(0o755)  # the socket must be reachable by the tests' user
@@ -109,9 +110,17 @@ class PostgresServer:
     def new_schema(self) -> str:
         """Create an empty schema and return a URL whose search path is that schema."""
         name = f"t{next(self._schemas)}"
-        self.psql(f"CREATE SCHEMA {name} AUTHORIZATION {ROLE}", database=DATABASE)
-        self.psql(f"GRANT ALL ON SCHEMA {name} TO {SECRET_ROLE}", database=DATABASE)
+        self.sql(f"CREATE SCHEMA {name} AUTHORIZATION {ROLE}; "
+                 f"GRANT ALL ON SCHEMA {name} TO {SECRET_ROLE}")
         return self.url(name)
+
+    def sql(self, statement: str) -> None:
+        """Run statements in the test database on one kept connection (no psql per call)."""
+        import psycopg  # here: the module imports without the driver
+
+        if self._admin is None or self._admin.closed:
+            self._admin = psycopg.connect(self.url(), autocommit=True, connect_timeout=10)
+        self._admin.execute(statement.encode())
 
     def psql(self, sql: str, *, database: str = "postgres") -> str:
         """Run one statement as the bootstrap superuser; its output."""
@@ -127,6 +136,9 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server (fast shutdown, bounded) and delete its directory."""
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
         try:
             if self._running:
                 self._running = False
