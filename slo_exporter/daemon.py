@@ -309,12 +309,13 @@ class Daemon:
         with self._reload_lock:
             if self._stop.is_set():
                 return False
+            self.standby = False  # from here the new runtime probes
             try:
                 self._apply(self.rt.config, self.rt)
             except Exception as exc:  # the role stays; the next evaluation tries again
+                self.standby = True
                 log.error("takeover_failed", error=scrub(f"{type(exc).__name__}: {exc}"))
                 return False
-        self.standby = False
         log.info("takeover_done", slos=len(self.rt.config.slos))
         return True
 
@@ -444,7 +445,8 @@ class Daemon:
                 log.warning("probes_still_running", seconds=self.timings.probe_stop)
             new.recorder.adopt_last_seen(old.recorder.last_seen_all())
             try:
-                new.start_probes()
+                if not self.standby:  # a standby reloading keeps probing nothing
+                    new.start_probes()
             except BaseException:
                 new.stop_probes(0)
                 self._restart_probes(old)

@@ -37,7 +37,7 @@ class Replicas:
         daemon = Daemon(
             self.config, Options("127.0.0.1:0", self.url), store,
             registry=CollectorRegistry(), probe_scheduler_factory=prober.factory(),
-            timings=FAST, hard_exit=ExitRecorder(),
+            timings=FAST, hard_exit=ExitRecorder(), load=lambda path: self.config,
         )
         self.daemons.append(daemon)
         daemon.start()
@@ -83,6 +83,17 @@ def test_standby_probes_nothing_serves_the_writers_events_and_takes_over(
     wait_for(lambda: sum(standby_probes.runs.values()) >= 3, "the new writer's probes")
 
 
+def test_a_standby_reloading_its_config_still_probes_nothing(replicas: Replicas) -> None:
+    """SIGHUP on a standby applies the file, and the new configuration stays a follower."""
+    replicas.start()
+    standby, probes = replicas.start()
+    assert standby.reload() is True
+    time.sleep(4 * 0.05)
+    assert sum(probes.runs.values()) == 0
+    assert standby.standby
+    assert standby.store.readonly
+
+
 def test_a_writer_that_lost_its_role_stops_with_a_failure_code(
     replicas: Replicas, postgres: PostgresServer
 ) -> None:
@@ -90,7 +101,8 @@ def test_a_writer_that_lost_its_role_stops_with_a_failure_code(
     writer_role_lost and stops, exiting 1, so its supervisor restarts it as a standby."""
     writer, _ = replicas.start()
     assert isinstance(writer.store, PostgresStore)
-    writer.scheduler.pause()  # this test drives the evaluations
+    writer.scheduler.pause()  # this test drives the evaluations, and nothing else
+    writer.rt.stop_probes(1.0)  # uses the store: it would win the role back at once
     postgres.psql(f"SELECT pg_terminate_backend({writer.store._conn.info.backend_pid})")
     with PostgresStore(replicas.url, 60.0, standby=True) as usurper:
         wait_for(lambda: not usurper.readonly or usurper.try_promote(), "the role to be free")
