@@ -259,6 +259,18 @@ def test_wrong_password_never_shows_the_password(postgres: PostgresServer, url: 
         assert SECRET_PASSWORD not in store.name
 
 
+def test_the_password_may_come_from_the_environment(
+    postgres: PostgresServer, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PGPASSWORD (or a PGPASSFILE) keeps the password out of the URL and so out of the
+    process's arguments, which any local user can list."""
+    schema = url.rsplit("%3D", 1)[1]
+    monkeypatch.setenv("PGPASSWORD", SECRET_PASSWORD)
+    with PostgresStore(postgres.url(schema, user=SECRET_ROLE), RES) as store:
+        store.commit(KEY, {T0: (1, 1)})
+        assert store.sum(KEY, 0, 2 * T0) == Counts(1, 1)
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
