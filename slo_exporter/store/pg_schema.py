@@ -65,6 +65,8 @@ def rebucket(conn: Any, resolution: float) -> None:
     largest multiple not after the start), done in the database so that no
     row travels.
     """
+    # A one-off rewrite of every bucket may outlast the per-statement deadline.
+    conn.execute("SET LOCAL statement_timeout = '10min'")
     conn.execute(
         "CREATE TEMP TABLE rebucketed ON COMMIT DROP AS "
         "SELECT slo_key, floor(start / %(res)s) * %(res)s AS start, "

@@ -65,7 +65,10 @@ class PostgresServer:
     def __init__(self) -> None:
         self.bin = server_binaries()
         self._owner = _unprivileged_account() if os.geteuid() == 0 else None
-        self.base = Path(tempfile.mkdtemp(prefix="slo-pg-"))
+        # As root the server's account must reach the directory, which a private
+        # TMPDIR may not let it do; a short path also keeps the socket's name
+        # under the 107 bytes a Unix socket path may have.
+        self.base = Path(tempfile.mkdtemp(prefix="slo-pg-", dir="/tmp" if self._owner else None))
         self.data = self.base / "data"
         self.socket_dir = self.base
         self._schemas = itertools.count()
