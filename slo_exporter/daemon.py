@@ -53,7 +53,7 @@ from typing import Any, NoReturn
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 
 from slo_exporter import api, catalog, statuspage
 from slo_exporter.config import ConfigWarning, load_config
@@ -195,6 +195,10 @@ class Daemon:
         self._shut_down = False
         #: a standby of a shared store: serves what another replica writes
         self.standby = store.readonly and isinstance(store, SharedStore)
+        self._writer = Gauge(
+            "slo_exporter_store_writer", "1 while this replica writes the event store, "
+            "0 while it is a standby of a shared store", registry=self.registry)
+        self._writer.set(0 if self.standby else 1)
         self.exit_code = 0  # what ``wait`` returns after an orderly stop
         self.deps = Collaborators(
             store=store,
@@ -277,6 +281,7 @@ class Daemon:
             log.error("writer_role_lost", reason="another replica took the writer role "
                       "while this one was disconnected from the database")
             self.exit_code = 1
+            self._writer.set(0)
             self.request_stop("writer role lost")
             return False
         if not self._cycle_lock.acquire(blocking=False):
@@ -316,6 +321,7 @@ class Daemon:
                 self.standby = True
                 log.error("takeover_failed", error=scrub(f"{type(exc).__name__}: {exc}"))
                 return False
+        self._writer.set(1)
         log.info("takeover_done", slos=len(self.rt.config.slos))
         return True
 

@@ -67,6 +67,8 @@ def test_standby_probes_nothing_serves_the_writers_events_and_takes_over(
     wait_for(lambda: sum(writer_probes.runs.values()) >= 5, "the writer to probe")
     standby, standby_probes = replicas.start()
     assert standby.standby
+    assert writer.registry.get_sample_value("slo_exporter_store_writer") == 1.0
+    assert standby.registry.get_sample_value("slo_exporter_store_writer") == 0.0
     wait_for(lambda: status(standby).evaluated_at is not None, "a standby evaluation")
     time.sleep(3 * 0.05)
     assert sum(standby_probes.runs.values()) == 0
@@ -80,6 +82,7 @@ def test_standby_probes_nothing_serves_the_writers_events_and_takes_over(
         "writer_role_taken", "takeover_done"]
     assert not standby.standby
     assert not standby.store.readonly
+    assert standby.registry.get_sample_value("slo_exporter_store_writer") == 1.0
     wait_for(lambda: sum(standby_probes.runs.values()) >= 3, "the new writer's probes")
 
 
@@ -113,4 +116,5 @@ def test_a_writer_that_lost_its_role_stops_with_a_failure_code(
                 time.sleep(0.05)
     assert writer.stopping
     assert writer.exit_code == 1
+    assert writer.registry.get_sample_value("slo_exporter_store_writer") == 0.0
     assert [e for e in logs if e["event"] == "writer_role_lost"]
