@@ -8,14 +8,24 @@ Owns the exact arithmetic of one SLO's events between two instants:
   is counted twice or extrapolated, across cycles, restarts and outages;
 * latency SLIs: the ``le`` bucket equal to the threshold and ``_count``,
   both as plain selectors;
+* bool gauges (``probe_success``): every raw sample is one event, good
+  when 1 (``fetch_bool_gauge``);
 * templated PromQL (``{{.window}}``): evaluated once per bucket end with a
   range query whose step is the bucket width, ``template_lag`` seconds
   behind the read (a template keeps no per-series state, so it must wait
   until the samples at a bucket's end have landed);
+* raw ratios (``RawRatioSLI``, :func:`raw_ratio_events`): the ratio template
+  evaluated the same way, each bucket stored as one weighted unit (good =
+  the success ratio, total = 1);
 * where a read must start (``read_start``): far enough back that no live
   series skips a sample, so each series is read up to its newest sample
   whatever instant the read ends at, and a sample that lands late is still
   counted once, in its own bucket.
+
+Grouped SLOs (``fetch_grouped_events``) are read the same way, once per
+selector for all groups; each series' increases (a bool gauge's samples)
+go to the buckets of its group (its values of ``group_by``), and groups
+over the cap are dropped before anything of theirs is counted.
 
 Implausible data is rejected per series, never stored: a negative or
 non-finite counter value, or an increase above ``max_increase``
@@ -55,7 +65,7 @@ import itertools
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,6 +75,8 @@ from slo_exporter.prometheus import QueryResult, Series, label_text
 #: Prometheus refuses range queries of more than 11,000 points; stay below.
 MAX_RANGE_STEPS = 10_000
 
+#: how far a raw ratio may stray outside [0, 1] by float rounding before it is implausible
+RATIO_SLACK = 1e-9
 #: shortest span a raw-sample read is split down to when an answer is too large
 MIN_SPLIT_SPAN = 60.0
 
@@ -81,6 +93,11 @@ REBASELINE = -1.0
 SAME_SAMPLE = 0.001
 
 Sample = tuple[float, float]
+
+#: one group of a grouped SLO: its values of ``group_by``, in that order
+GroupKey = tuple[str, ...]
+#: whether a group is kept (True) or dropped over the SLO's cap (False)
+Admit = Callable[[GroupKey], bool]
 
 
 class Source(Protocol):
@@ -127,6 +144,23 @@ class EventBatch:
     deltas: Mapping[float, tuple[float, float]]
     series: Mapping[str, Sample]
     covered_until: float
+    rejected: tuple[Rejection, ...] = ()
+    step: float | None = None
+
+
+@dataclass(frozen=True)
+class GroupedBatch:
+    """What one fetch found for a grouped SLO.
+
+    ``groups`` holds an ``EventBatch`` per kept group that had events or
+    series state (its ``series`` is that group's complete state);
+    ``dropped`` the groups seen but not admitted (over the cap). The read
+    covered every group up to ``covered_until``.
+    """
+
+    groups: Mapping[GroupKey, EventBatch]
+    dropped: frozenset[GroupKey] = frozenset()
+    covered_until: float = 0.0
     rejected: tuple[Rejection, ...] = ()
     step: float | None = None
 
@@ -216,10 +250,15 @@ def series_key(role: str, labels: Mapping[str, str]) -> str:
 
 
 def window_text(resolution: float) -> str:
-    """A resolution as a PromQL duration for ``{{.window}}`` (``60s``, ``1500ms``)."""
-    if resolution == int(resolution):
-        return f"{int(resolution)}s"
-    return f"{round(resolution * 1000)}ms"
+    """``{{.window}}`` of one bucket: its width less a millisecond (``59999ms`` for 60 s).
+
+    Evaluated at bucket end ``t``, the range is then ``(t - res, t]`` on
+    Prometheus 2, whose ranges are closed (``[t - 60s, t]`` would hold a
+    sample or subquery step lying on ``t - 60s``, which the previous bucket
+    holds too), and ``(t - res + 1ms, t]`` on Prometheus 3 (left-open), so a
+    point falls in at most one bucket on both.
+    """
+    return f"{round(resolution * 1000) - 1}ms"
 
 
 def read_start(
@@ -305,6 +344,10 @@ def fetch_events(
     if not max_increase > 0:
         raise ValueError(f"max_increase must be > 0, got {max_increase!r}")
 
+    if isinstance(sli, model.BoolGaugeSLI):
+        span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
+        return fetch_bool_gauge(client, sli.gauge.text, span, series_state)
+
     good_role: str
     good_query: model.Query | None
     total_query: model.Query
@@ -313,7 +356,9 @@ def fetch_events(
     elif isinstance(sli, model.CompositeSLI):
         raise ValueError(f"SLO {slo.key}: a composite SLI is not read from Prometheus")
     elif isinstance(sli, model.RawRatioSLI):
-        raise ValueError(f"SLO {slo.key}: raw ratio SLIs are not read yet")
+        return raw_ratio_events(
+            client, sli, _Span(since, until, resolution, overlap, chunk, max_increase,
+                               template_lag), series_state)
     else:
         good_role = "good" if sli.good is not None else "bad"
         good_query = sli.good if sli.good is not None else sli.bad
@@ -330,15 +375,121 @@ def fetch_events(
     total_events = _events(client, "total", total_query, span, state=state, rejected=rejected,
                            steps=steps)
 
-    deltas: dict[float, tuple[float, float]] = {}
-    for bucket in sorted(good_events.keys() | total_events.keys()):
-        total = total_events.get(bucket, 0.0)
-        marked = good_events.get(bucket, 0.0)
-        deltas[bucket] = (marked if good_role == "good" else total - marked, total)
     return EventBatch(
-        deltas=deltas, series=state, covered_until=until, rejected=tuple(rejected.values()),
-        step=min(steps, default=None),
+        deltas=_deltas(good_role, good_events, total_events), series=state,
+        covered_until=until, rejected=tuple(rejected.values()), step=min(steps, default=None),
     )
+
+
+
+def fetch_grouped_events(
+    client: Source,
+    slo: model.SLO,
+    *,
+    since: float,
+    until: float,
+    series_state: Mapping[GroupKey, Mapping[str, Sample]],
+    resolution: float,
+    overlap: float,
+    chunk: float,
+    admit: Admit,
+    le_cache: MutableMapping[str, str] | None = None,
+    max_increase: float = DEFAULT_MAX_INCREASE,
+) -> GroupedBatch:
+    """``fetch_events`` for a grouped SLO: one read per selector, split by group.
+
+    Each series belongs to the group of its values of ``slo.group_by``
+    (``""`` for a label it lacks, as PromQL's ``by`` does), so its exact
+    increases go to that group's buckets and its state to that group's
+    batch. ``series_state`` holds each known group's series state. A group
+    seen for the first time is kept only when ``admit`` says so; a dropped
+    group's series leave no events and no state, and the group is listed
+    in ``dropped``. Only ratio SLIs of plain selectors, latency SLIs and
+    bool gauges can be grouped (``ValueError`` for any other).
+    """
+    if not slo.group_by:
+        raise ValueError(f"SLO {slo.key} has no group_by")
+    span = _Span(since, until, resolution, overlap, chunk, max_increase)
+    sli = slo.sli
+    roles = None if isinstance(sli, model.BoolGaugeSLI) else _grouped_roles(
+        client, slo, until, le_cache)
+    state: dict[str, Sample] = {}
+    owner: dict[str, GroupKey] = {}
+    for group, series in series_state.items():
+        for key, sample in series.items():
+            state[key] = sample
+            owner[key] = group
+    dropped: set[GroupKey] = set()
+    group_by = slo.group_by
+
+    def group_of(labels: Mapping[str, str]) -> GroupKey | None:
+        group = group_values(labels, group_by)
+        if admit(group):
+            return group
+        dropped.add(group)
+        return None
+
+    rejected: dict[str, Rejection] = {}
+    steps: list[float] = []
+    deltas: dict[GroupKey, dict[float, tuple[float, float]]]
+    if roles is None:
+        assert isinstance(sli, model.BoolGaugeSLI)  # for the type checker: no roles
+        deltas = _split_gauge_events(client, sli.gauge.text, span, state=state,
+                                     rejected=rejected, steps=steps, group_of=group_of,
+                                     owner=owner)
+    else:
+        good_role, good_query, total_query = roles
+        good = _split_selector_events(client, good_role, good_query.text, span, state=state,
+                                      rejected=rejected, steps=steps, group_of=group_of,
+                                      owner=owner)
+        total = _split_selector_events(client, "total", total_query.text, span, state=state,
+                                       rejected=rejected, steps=steps, group_of=group_of,
+                                       owner=owner)
+        deltas = {group: _deltas(good_role, good.get(group, {}), total.get(group, {}))
+                  for group in good.keys() | total.keys()}
+    by_group: dict[GroupKey, dict[str, Sample]] = {}
+    for key, sample in state.items():
+        by_group.setdefault(owner[key], {})[key] = sample
+    step = min(steps, default=None)
+    groups = {
+        group: EventBatch(deltas=deltas.get(group, {}), series=by_group.get(group, {}),
+                          covered_until=until, step=step)
+        for group in sorted(deltas.keys() | by_group.keys())
+    }
+    return GroupedBatch(groups=groups, dropped=frozenset(dropped), covered_until=until,
+                        rejected=tuple(rejected.values()), step=step)
+
+
+def group_values(labels: Mapping[str, str], group_by: Sequence[str]) -> GroupKey:
+    """A series' group: its values of ``group_by`` in that order, '' where it lacks one."""
+    return tuple(labels.get(name, "") for name in group_by)
+
+
+def _grouped_roles(
+    client: Source, slo: model.SLO, until: float, le_cache: MutableMapping[str, str] | None,
+) -> tuple[str, model.Selector, model.Selector]:
+    """The role of the marked events (``good`` or ``bad``) and the selectors of a
+    grouped SLI: only plain selectors carry the series labels to split by."""
+    sli = slo.sli
+    if isinstance(sli, model.LatencySLI):
+        return _latency_queries(client, sli, until, le_cache)
+    if isinstance(sli, model.RatioSLI):
+        role, marked = ("good", sli.good) if sli.good is not None else ("bad", sli.bad)
+        if isinstance(marked, model.Selector) and isinstance(sli.total, model.Selector):
+            return role, marked, sli.total
+    raise ValueError(f"SLO {slo.key}: only ratio SLIs of plain selectors, latency SLIs and "
+                     "bool gauges can be grouped")
+
+
+def _deltas(good_role: str, marked_events: Mapping[float, float],
+            total_events: Mapping[float, float]) -> dict[float, tuple[float, float]]:
+    """(good, total) per bucket from the marked (good or bad) and total events."""
+    deltas: dict[float, tuple[float, float]] = {}
+    for bucket in sorted(marked_events.keys() | total_events.keys()):
+        total = total_events.get(bucket, 0.0)
+        marked = marked_events.get(bucket, 0.0)
+        deltas[bucket] = (marked if good_role == "good" else total - marked, total)
+    return deltas
 
 
 @dataclass(frozen=True)
@@ -350,6 +501,21 @@ class _Span:
     chunk: float
     max_increase: float
     template_lag: float = 0.0
+
+    def __post_init__(self) -> None:
+        """``ValueError`` for arguments no read can use, before anything is asked."""
+        if not self.resolution > 0:
+            raise ValueError(f"resolution must be > 0 seconds, got {self.resolution!r}")
+        if not self.chunk > 0:
+            raise ValueError(f"chunk must be > 0 seconds, got {self.chunk!r}")
+        if self.overlap < 0:
+            raise ValueError(f"overlap must be >= 0 seconds, got {self.overlap!r}")
+        if self.template_lag < 0:
+            raise ValueError(f"template_lag must be >= 0 seconds, got {self.template_lag!r}")
+        if self.until < self.since:
+            raise ValueError(f"until {self.until!r} is before since {self.since!r}")
+        if not self.max_increase > 0:
+            raise ValueError(f"max_increase must be > 0, got {self.max_increase!r}")
 
 
 def _reject(
@@ -400,20 +566,48 @@ def _selector_events(
 ) -> dict[float, float]:
     """Exact increases of every series of ``selector``; updates ``state`` in place
     and adds each series' shortest gap between samples to ``steps``."""
-    events: dict[float, float] = defaultdict(float)
+    events = _split_selector_events(client, role, selector, span, state=state,
+                                    rejected=rejected, steps=steps,
+                                    group_of=lambda labels: (), owner={})
+    return events.get((), {})
+
+
+def _split_selector_events(
+    client: Source,
+    role: str,
+    selector: str,
+    span: _Span,
+    *,
+    state: dict[str, Sample],
+    rejected: dict[str, Rejection],
+    steps: list[float],
+    group_of: Callable[[Mapping[str, str]], GroupKey | None],
+    owner: dict[str, GroupKey],
+) -> dict[GroupKey, dict[float, float]]:
+    """``_selector_events`` per group: each series' increases go to its group
+    (``group_of``; a series of a dropped group, None, is skipped: no events,
+    no state), and ``owner`` learns the group of each series key."""
+    events: dict[GroupKey, dict[float, float]] = {}
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = series_key(role, series.labels)
+                group = owner.get(key)
+                if group is None:
+                    group = group_of(series.labels)
+                    if group is None:
+                        continue
+                    owner[key] = group
                 step = advance(series.samples, state.get(key), span.max_increase)
+                buckets = events.setdefault(group, defaultdict(float))
                 for ts, increase in step.increases:
-                    events[bucket_start(ts, span.resolution)] += increase
+                    buckets[bucket_start(ts, span.resolution)] += increase
                 if step.last is not None:
                     state[key] = step.last
                 if step.step is not None:
                     steps.append(step.step)
                 _reject(rejected, key, step.rejected)
-    return dict(events)
+    return {group: dict(buckets) for group, buckets in events.items()}
 
 
 def _raw_pieces(client: Source, selector: str, lo: float, hi: float) -> Iterator[list[Series]]:
@@ -438,7 +632,8 @@ def _template_events(
     """Evaluate a ``{{.window}}`` template once per bucket end in ``(since - lag,
     until - lag]``.
 
-    The value at bucket end ``t`` is the events of the bucket ``[t - res, t)``;
+    The value at bucket end ``t`` is the events of ``(t - res, t]`` (see
+    :func:`window_text`), stored in the bucket ``[t - res, t)``;
     a bucket whose end is not reached yet is left for a later call, which
     starts after this call's ``until - lag``. No series state: the query itself
     does the counting. A NaN point (no data) counts nothing; an infinite or
@@ -470,6 +665,51 @@ def _template_events(
     return dict(events)
 
 
+def raw_ratio_events(
+    client: Source, sli: model.RawRatioSLI, span: _Span, series_state: Mapping[str, Sample]
+) -> EventBatch:
+    """A raw ratio (``model.RawRatioSLI``) as one weighted unit per bucket.
+
+    The ``{{.window}}`` template is evaluated once per bucket end, as
+    :func:`_template_events` does for event templates, with the window one
+    bucket long; the value at bucket end ``t`` is the ratio of ``(t - res, t]``.
+    Each bucket with a value stores good = its success ratio (1 - the error
+    ratio), total = 1, so the SLI of a window is the time-weighted mean of
+    its buckets' ratios, not the exact event ratio. A NaN point (no data)
+    stores nothing. A point outside [0, 1] (beyond float rounding) is
+    implausible and rejected, as is every point of a query that returns more
+    than one series: ratios of several series do not add up to one ratio.
+    """
+    res = span.resolution
+    promql = sli.query.render(window_text(res))
+    first = math.floor((span.since - span.template_lag) / res) + 1
+    last = math.floor((span.until - span.template_lag) / res)
+    deltas: dict[float, tuple[float, float]] = {}
+    rejected: dict[str, Rejection] = {}
+    for group in range(first, last + 1, MAX_RANGE_STEPS):
+        group_last = min(group + MAX_RANGE_STEPS - 1, last)
+        for lo, hi, result in _range_pieces(client, promql, group, group_last, res):
+            several = len(result.series) > 1
+            for series in result.series:
+                found: list[tuple[float, str]] = []
+                for ts, value in series.samples:
+                    index = round(ts / res)
+                    if not lo <= index <= hi or math.isnan(value):
+                        continue
+                    if several:
+                        found.append((ts, f"the raw ratio returned {len(result.series)} series; "
+                                          "aggregate it to one (sum(...) / sum(...))"))
+                    elif not -RATIO_SLACK <= value <= 1.0 + RATIO_SLACK:
+                        found.append((ts, f"ratio {value:g} outside [0, 1]"))
+                    else:
+                        ratio = min(max(value, 0.0), 1.0)
+                        good = 1.0 - ratio if sli.measures == "bad" else ratio
+                        deltas[(index - 1) * res] = (good, 1.0)
+                _reject(rejected, series_key("ratio", series.labels), found)
+    return EventBatch(deltas=deltas, series=dict(series_state), covered_until=span.until,
+                      rejected=tuple(rejected.values()))
+
+
 def _range_pieces(
     client: Source, promql: str, lo: int, hi: int, res: float
 ) -> Iterator[tuple[int, int, QueryResult]]:
@@ -482,6 +722,91 @@ def _range_pieces(
         mid = (lo + hi) // 2
         yield from _range_pieces(client, promql, lo, mid, res)
         yield from _range_pieces(client, promql, mid + 1, hi, res)
+
+
+# ---------------------------------------------------------------- bool gauge
+
+
+def bool_gauge_events(samples: Sequence[Sample], prev: Sample | None) -> Advance:
+    """One 0/1 gauge series read forward: ``increases`` holds ``(ts, good)``
+    per sample, each sample being one event.
+
+    Unlike a counter, a gauge sample is an event by itself, so a new series'
+    first sample counts. Samples not after ``prev`` (read before) are skipped;
+    a value other than 0 or 1 is rejected, not guessed at.
+    """
+    events: list[Sample] = []
+    rejected: list[tuple[float, str]] = []
+    step = math.inf
+    last = prev
+    for ts, value in samples:
+        if last is not None and ts <= last[0]:
+            continue
+        if last is not None:
+            step = min(step, ts - last[0])
+        if value in (0.0, 1.0):
+            events.append((ts, value))
+            last = (ts, value)
+        else:
+            # the state keeps only where reading goes on from, never a NaN
+            rejected.append((ts, f"bool gauge value {value!r} is neither 0 nor 1"))
+            last = (ts, REBASELINE)
+    return Advance(events, last, rejected, None if step == math.inf else step)
+
+
+def fetch_bool_gauge(
+    client: Source, selector: str, span: _Span, series_state: Mapping[str, Sample]
+) -> EventBatch:
+    """Events of a bool gauge in ``span``: every raw sample of every series of
+    ``selector`` is one event, good when 1, in the bucket of its timestamp."""
+    state = dict(series_state)
+    rejected: dict[str, Rejection] = {}
+    steps: list[float] = []
+    deltas = _split_gauge_events(client, selector, span, state=state, rejected=rejected,
+                                 steps=steps, group_of=lambda labels: (), owner={})
+    return EventBatch(
+        deltas=deltas.get((), {}), series=state, covered_until=span.until,
+        rejected=tuple(rejected.values()), step=min(steps, default=None),
+    )
+
+
+def _split_gauge_events(
+    client: Source,
+    selector: str,
+    span: _Span,
+    *,
+    state: dict[str, Sample],
+    rejected: dict[str, Rejection],
+    steps: list[float],
+    group_of: Callable[[Mapping[str, str]], GroupKey | None],
+    owner: dict[str, GroupKey],
+) -> dict[GroupKey, dict[float, tuple[float, float]]]:
+    """(good, total) per bucket of a bool gauge, per group: each series' samples
+    go to its group (``group_of``; a series of a dropped group, None, is skipped:
+    no events, no state), and ``owner`` learns the group of each series key."""
+    events: dict[GroupKey, dict[float, tuple[float, float]]] = {}
+    for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
+        for piece in _raw_pieces(client, selector, lo, hi):
+            for series in piece:
+                key = series_key("gauge", series.labels)
+                group = owner.get(key)
+                if group is None:
+                    group = group_of(series.labels)
+                    if group is None:
+                        continue
+                    owner[key] = group
+                read = bool_gauge_events(series.samples, state.get(key))
+                buckets = events.setdefault(group, {})
+                for ts, good in read.increases:
+                    bucket = bucket_start(ts, span.resolution)
+                    g, t = buckets.get(bucket, (0.0, 0.0))
+                    buckets[bucket] = (g + good, t + 1.0)
+                if read.last is not None:
+                    state[key] = read.last
+                if read.step is not None:
+                    steps.append(read.step)
+                _reject(rejected, key, read.rejected)
+    return {group: dict(sorted(buckets.items())) for group, buckets in events.items()}
 
 
 # ------------------------------------------------------------------- latency

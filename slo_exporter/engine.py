@@ -24,6 +24,11 @@ Service-level management, per status:
   logged (``period_failed``) and counted, and the window values stand. A
   probe refresh reuses figures younger than one evaluation interval.
 
+Grouped SLOs (``group_by``): the definition is read once per cycle for all
+its groups; each group instance (``grouping.Groups``) gets its own status,
+and instances first seen by a read join the snapshot. A read failure marks
+every instance down and is logged once, under the definition.
+
 Ordering rules of the swap: a status is only ever replaced by one that
 describes the same or a later instant (a full cycle that started before a
 probe refresh never puts older probe statuses back), and the engine's clock
@@ -53,7 +58,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -61,8 +66,9 @@ from slo_exporter import accounting, compliance, exclusions, slomath
 from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
+from slo_exporter.grouping import group_of
 from slo_exporter.history import BudgetAt, budget_history
-from slo_exporter.ingest import READ_OVERLAP, Ingestor, Pruner, adopt_definitions
+from slo_exporter.ingest import READ_OVERLAP, Ingestor, Pruner, adopt_definitions, load_groups
 from slo_exporter.model import (
     SLO,
     CalendarPeriod,
@@ -72,7 +78,7 @@ from slo_exporter.model import (
     ProbeSLI,
 )
 from slo_exporter.slomath import Counts
-from slo_exporter.snapshot import SLOStatus, Snapshot
+from slo_exporter.snapshot import GroupCount, SLOStatus, Snapshot
 from slo_exporter.store import EventStore
 from slo_exporter.store.protocol import Span
 
@@ -81,6 +87,8 @@ REMIND_EVERY = 600.0
 #: error text in log lines is cut to this many characters
 ERROR_TEXT_LIMIT = 160
 
+
+_T = TypeVar("_T")
 
 #: counts one failure under its reason (``slo_exporter_query_errors_total``)
 ErrorCounter = Callable[[str], None]
@@ -116,7 +124,8 @@ class Engine:
         self._probe_fault = probe_fault or (lambda key: None)
         self._stop = stop or threading.Event()
         self._log = logger or structlog.get_logger("slo_exporter.engine")
-        self._snapshot = Snapshot(slos=tuple(SLOStatus(slo=s) for s in config.slos))
+        # a store error fails the build here
+        groups = load_groups(store, config.slos, self._log)
         self._lock = threading.Lock()  # one cycle at a time, whatever calls it
         self._swap_lock = threading.Lock()  # full cycles and probe refreshes swap in turn
         self._clock_lock = threading.Lock()
@@ -133,11 +142,14 @@ class Engine:
         self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
         self._ingestor = Ingestor(store, client, config.prometheus, self._measured,
-                                  stop=self._stop, log=self._log, on_error=self._on_error)
+                                  stop=self._stop, log=self._log, on_error=self._on_error,
+                                  groups=groups)
         self._pruner = Pruner(store, config, self._log)
         self._follower = store.readonly  # another replica writes what this one serves
         if not self._follower:  # a store error fails the build here
-            adopt_definitions(store, config.slos, self._log, at=self._clock())
+            adopt_definitions(store, config.slos, self._log, at=self._clock(), groups=groups)
+        self._snapshot = Snapshot(slos=tuple(SLOStatus(slo=s) for s in self._instances()),
+                                  groups=self._group_counts())
         workers = min(max(1, max_workers), len(config.slos))
         self._pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slo-eval")
                       if workers > 1 else None)
@@ -156,8 +168,8 @@ class Engine:
             now = self._now()
             current = {st.slo.key: st for st in self._snapshot.slos}
             statuses = self._map(
-                lambda slo: self._evaluate_slo(slo, now, current.get(slo.key)), self._measured)
-            fresh = {s.slo.key: s for s in statuses if s is not None}
+                lambda slo: self._evaluate_definition(slo, now, current), self._measured)
+            fresh = {s.slo.key: s for found in statuses for s in found}
             # After their components, in the same cycle, so a composite
             # never describes older component data than the components show.
             for slo in self._composites:
@@ -166,7 +178,7 @@ class Engine:
                 status = self._composite_status(slo, fresh, current)
                 if status is not None:
                     fresh[slo.key] = status
-            finished = not self._stop.is_set() and len(fresh) == len(self._config.slos)
+            finished = not self._stop.is_set() and len(fresh) == len(self._instances())
             snapshot = self._swap(fresh, taken_at=now, complete=finished)
             if not self._stop.is_set() and not self._follower:
                 self._pruner.maybe_prune(now)
@@ -209,6 +221,9 @@ class Engine:
         for slo in self._fast:
             if self._stop.is_set():
                 break
+            if slo.group_by:
+                self._catch_up_groups(slo, at, current, fresh)
+                continue
             mine = current.get(slo.key)
             if mine is None or not mine.up or mine.evaluated_at is None:
                 continue
@@ -222,7 +237,7 @@ class Engine:
             fresh[slo.key] = self._status(slo, at, up=True, error=None, previous=mine,
                                           refresh=True)
         if fresh:
-            for slo in _dependents(self._composites, [self._by_key[k] for k in fresh]):
+            for slo in _dependents(self._composites, [s.slo for s in fresh.values()]):
                 status = self._composite_status(slo, fresh, current, refresh=True)
                 if status is not None:
                     fresh[slo.key] = status
@@ -243,9 +258,53 @@ class Engine:
             self._last_now = max(self._last_now, self._clock())
             return self._last_now
 
-    def _map(
-        self, fn: Callable[[SLO], SLOStatus | None], slos: Sequence[SLO]
-    ) -> list[SLOStatus | None]:
+    def _instances(self) -> tuple[SLO, ...]:
+        """Every SLO with a status: each group of a grouped definition, every other SLO."""
+        return tuple(i for slo in self._config.slos for i in (
+            self._ingestor.groups(slo).instances() if slo.group_by else (slo,)))
+
+    def _group_counts(self) -> tuple[GroupCount, ...]:
+        return tuple(self._ingestor.groups(s).count() for s in self._config.slos if s.group_by)
+
+    def _catch_up_groups(self, slo: SLO, at: float, current: Mapping[str, SLOStatus],
+                         fresh: dict[str, SLOStatus]) -> None:
+        """The fast path of a grouped definition: recompute the groups that got events."""
+        mine = [current.get(i.key) for i in self._ingestor.groups(slo).instances()]
+        if not mine or any(m is None or not m.up or m.evaluated_at is None for m in mine):
+            return
+        try:
+            changed = self._ingestor.catch_up_groups(slo, at)
+        except Exception as exc:  # the full cycle reads the same span and reports it
+            self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
+                            error=short_error(str(exc)))
+            return
+        for inst in changed:
+            fresh[inst.key] = self._status(inst, at, up=True, error=None,
+                                           previous=current.get(inst.key), refresh=True)
+
+    def _evaluate_definition(self, slo: SLO, now: float,
+                             current: Mapping[str, SLOStatus]) -> list[SLOStatus]:
+        """The new statuses of ``slo``: its own, or each of its groups'."""
+        if not slo.group_by:
+            status = self._evaluate_slo(slo, now, current.get(slo.key))
+            return [] if status is None else [status]
+        at = now - self._config.prometheus.query_delay
+        found = self._evaluate_slo(slo, now, None, grouped=True)
+        if found is None:
+            return []
+        if found.up:
+            self._failures.recovered(slo, at)
+        out: list[SLOStatus] = []
+        for inst in self._ingestor.groups(slo).instances():
+            mine = current.get(inst.key)
+            if not found.up:  # what the store holds, as for an ungrouped SLO
+                out.append(self._status(inst, at, up=False, error=found.error))
+                continue
+            out.append(self._status(inst, at, up=True, error=None, healthy=True,
+                                    previous=mine if mine is not None and mine.up else None))
+        return out
+
+    def _map(self, fn: Callable[[SLO], _T], slos: Sequence[SLO]) -> list[_T]:
         if self._pool is None or self._closed or len(slos) <= 1:
             return [fn(slo) for slo in slos]
         return list(self._pool.map(fn, slos))
@@ -256,22 +315,38 @@ class Engine:
         with self._swap_lock:
             current = self._snapshot
             if fresh or taken_at is not None:
+                known = {st.slo.key for st in current.slos}
+                # groups a read created join after every status there was
+                joined = tuple(st for key, st in fresh.items() if key not in known)
                 self._snapshot = Snapshot(
-                    slos=tuple(_newer(st, fresh.get(st.slo.key)) for st in current.slos),
+                    slos=(*(_newer(st, fresh.get(st.slo.key)) for st in current.slos),
+                          *joined),
                     taken_at=current.taken_at if taken_at is None
                     else max(taken_at, current.taken_at),
                     complete=complete or current.complete,
+                    groups=self._group_counts(),
                 )
             return self._snapshot
 
-    def _evaluate_slo(self, slo: SLO, now: float, current: SLOStatus | None) -> SLOStatus | None:
-        """The SLO's new status, or None when stopped before it was read."""
+    def _evaluate_slo(self, slo: SLO, now: float, current: SLOStatus | None, *,
+                      grouped: bool = False) -> SLOStatus | None:
+        """The SLO's new status, or None when stopped before it was read.
+
+        ``grouped``: only read a grouped definition; the status returned
+        says whether the read succeeded (its groups get theirs).
+        """
         if self._stop.is_set():
             return None
         if isinstance(slo.sli, ProbeSLI):
             return self._probe_status(slo, current)
         at = now - self._config.prometheus.query_delay
         if self._follower:  # the writer reads the source; this replica serves its events
+            if grouped:  # the groups the writer has created so far
+                for key in self._store.slo_keys():
+                    group = group_of(key, slo)
+                    if group is not None:
+                        self._ingestor.groups(slo).admit(group)
+                return SLOStatus(slo=slo, up=True, evaluated_at=at)
             return self._status(slo, at, up=True, error=None, healthy=True, previous=current)
         try:
             if not self._ingestor.read(slo, at):
@@ -281,18 +356,26 @@ class Engine:
         except SourceError as exc:
             self._on_error(exc.reason)
             self._failures.failed(slo, "query", exc.reason, str(exc), at)
-            return self._status(slo, at, up=False, error=str(exc))
+            return self._down(slo, at, str(exc), grouped=grouped)
         except SloExporterError as exc:
             self._on_error("store")
             self._failures.failed(slo, "store", "store", str(exc), at)
-            return self._status(slo, at, up=False, error=str(exc))
+            return self._down(slo, at, str(exc), grouped=grouped)
         except Exception as exc:  # one broken SLO must not stop the others
             self._on_error("internal")
             self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
-            return self._status(slo, at, up=False, error=f"internal error: {exc!r}")
+            return self._down(slo, at, f"internal error: {exc!r}", grouped=grouped)
+        if grouped:
+            return SLOStatus(slo=slo, up=True, evaluated_at=at)
         # A history drawn while the source failed may miss events read since.
         return self._status(slo, at, up=True, error=None, healthy=True,
                             previous=current if current is not None and current.up else None)
+
+    def _down(self, slo: SLO, at: float, error: str, *, grouped: bool) -> SLOStatus:
+        """The status of a failed read (a grouped definition's only says so)."""
+        if grouped:
+            return SLOStatus(slo=slo, up=False, evaluated_at=at, error=error)
+        return self._status(slo, at, up=False, error=error)
 
     def _composite_status(
         self, slo: SLO, fresh: Mapping[str, SLOStatus], current: Mapping[str, SLOStatus],
@@ -406,6 +489,10 @@ class Engine:
     ) -> SLOStatus:
         period = slo.period
         key = period.longest
+        # An alert condition with a hold fires once it has held that long:
+        # when it began to hold is carried from the previous status. A
+        # restart, or a failed source (no previous status), starts it afresh.
+        held = previous.alerts if previous is not None else ()
         counter = _WindowCounter(self._reader, slo, self._maintenance(slo))
         start, end = period.bounds(at, counter.resolution)
         if isinstance(period, CalendarPeriod):
@@ -418,13 +505,16 @@ class Engine:
             windows = tuple(slomath.window_values(w, counts[w], slo.objective)
                             for w in slo.windows)
             budget = counter.projected_budget(counts[key], at)
-            alerts = slomath.alert_states(slo.objective, length, counts)
+            alerts = slomath.alert_states(slo.objective, length, counts, slo.alerting.windows,
+                                          at=at, previous=held)
         else:
-            counts = counter.counts({w: (end - w, end)
-                                     for w in slomath.required_windows(key, slo.windows)})
-            windows, budget, alerts = slomath.evaluate(slo.objective, key, slo.windows, counts)
+            counts = counter.counts({w: (end - w, end) for w in slomath.required_windows(
+                key, slo.windows, slo.alerting.windows)})
+            windows, budget, alerts = slomath.evaluate(
+                slo.objective, key, slo.windows, counts, slo.alerting.windows,
+                at=at, previous=held)
         budget_at = counter.budget_at(at)
-        if slo.budgeting.timeslices is not None:
+        if slo.budgeting.slice is not None:
             # A timeslice budget counts slices, not events: only the period
             # figures know it.
             budget = None if figures is None else figures.budget_remaining
@@ -458,8 +548,8 @@ class Engine:
 def _calendar_windows(slo: SLO, length: float) -> set[float]:
     """The rolling windows a calendar SLO exports or alerts on, without its period."""
     needed = {w for w in slo.windows if w != slo.period.longest}
-    for a in slomath.alert_pairs(length):
-        needed.update((a.long, a.short))
+    for a in slomath.alert_pairs(length, slo.alerting.windows):
+        needed.update(a.windows)
     return needed
 
 

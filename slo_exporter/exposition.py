@@ -4,18 +4,25 @@
 swaps in, so a scrape never waits on Prometheus or a probe. Self-metrics are
 ordinary prometheus-client metrics registered on the registry passed in;
 nothing here touches the global registry.
+
+A group instance of a grouped SLO carries its group labels (``route="/a"``;
+``exported_service`` for a group label named ``service``) on every
+``slo_*`` series after ``service`` and ``slo``; each grouped
+definition also gets ``slo_groups``, ``slo_groups_dropped`` and
+``slo_groups_max``.
 """
 
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from slo_exporter import __version__, sla
+from slo_exporter.grouping import exported_labels
 from slo_exporter.model import SLO, CalendarPeriod
 from slo_exporter.snapshot import Snapshot
 
@@ -99,58 +106,84 @@ class SnapshotCollector(Collector):
 
         for status in snap.slos:
             slo = status.slo
-            key = [slo.service, slo.name]
-            objective.add_metric(key, slo.objective)
+            # a group instance carries its group labels on every series
+            key = {"service": slo.service, "slo": slo.name, **exported_labels(slo.group)}
+            _put(objective, key, slo.objective)
             at = status.evaluated_at
             # A calendar period is as long as the one running now (alert
             # rules scale their factors with it): 31 days in March.
-            period.add_metric(key, slo.period.longest if at is None else slo.period.length(at))
+            _put(period, key, slo.period.longest if at is None else slo.period.length(at))
             if slo.sla is not None:
-                sla_objective.add_metric(key, float(slo.sla.objective / 100))
-            info_labels = {"service": slo.service, "slo": slo.name, **dict(slo.labels)}
+                _put(sla_objective, key, float(slo.sla.objective / 100))
+            info_labels = {**key, **dict(slo.labels)}
             info_labels["sli_kind"] = _sli_kind(slo.sli)
             info_labels["commitment"] = slo.commitment
             if slo.runbook_url:
                 info_labels["runbook_url"] = slo.runbook_url
+            if not slo.alerting.default:
+                # the generic burn-rate rules skip it: its own rules alert for it
+                info_labels["alerting"] = "custom"
             info.add_sample("slo_info", info_labels, 1.0)
-            up.add_metric(key, 1.0 if status.up else 0.0)
+            _put(up, key, 1.0 if status.up else 0.0)
             if status.evaluated_at is None:
                 continue
-            last.add_metric(key, status.evaluated_at)
+            _put(last, key, status.evaluated_at)
             lo, hi = period_span(slo, status.evaluated_at)
-            start.add_metric(key, lo)
-            end.add_metric(key, hi)
+            _put(start, key, lo)
+            _put(end, key, hi)
             for w in status.windows:
-                wkey = [*key, slo.window_label(w.window)]
-                events.add_metric([*wkey, "good"], min(w.good, w.total) if w.total > 0 else 0.0)
-                events.add_metric([*wkey, "bad"], w.bad)
+                wkey = {**key, "window": slo.window_label(w.window)}
+                good = min(w.good, w.total) if w.total > 0 else 0.0
+                _put(events, {**wkey, "result": "good"}, good)
+                _put(events, {**wkey, "result": "bad"}, w.bad)
                 if w.sli is not None:
-                    sli.add_metric(wkey, w.sli)
+                    _put(sli, wkey, w.sli)
                 if w.burn_rate is not None:
-                    burn.add_metric(wkey, w.burn_rate)
+                    _put(burn, wkey, w.burn_rate)
             if status.budget_remaining is not None:
-                budget.add_metric(key, status.budget_remaining)
+                _put(budget, key, status.budget_remaining)
             fired: dict[str, bool] = {}
             for a in status.alerts:
                 fired[a.severity] = fired.get(a.severity, False) or a.firing
             for severity in ("page", "ticket"):
-                alert.add_metric([*key, severity], 1.0 if fired.get(severity) else 0.0)
+                _put(alert, {**key, "severity": severity}, 1.0 if fired.get(severity) else 0.0)
             figures = status.period
             if figures is None:
                 continue
-            pkey = [*key, slo.period.label]
+            pkey = {**key, "window": slo.period.label}
             if figures.coverage is not None:
-                coverage.add_metric(pkey, figures.coverage)
-            excluded.add_metric(pkey, figures.excluded_seconds)
+                _put(coverage, pkey, figures.coverage)
+            _put(excluded, pkey, figures.excluded_seconds)
             if figures.exhaustion_at is not None:
-                exhaustion.add_metric(key, figures.exhaustion_at)
+                _put(exhaustion, key, figures.exhaustion_at)
             if figures.met is not None:
-                met.add_metric(pkey, 1.0 if figures.met else 0.0)
+                _put(met, pkey, 1.0 if figures.met else 0.0)
             if figures.sla is not None and figures.sla.credit_percent is not None:
-                sla_credit.add_metric(key, sla.credit_ratio(figures.sla.credit_percent) or 0.0)
+                _put(sla_credit, key, sla.credit_ratio(figures.sla.credit_percent) or 0.0)
+
+        groups = GaugeMetricFamily(
+            "slo_groups", "Groups a grouped SLO definition keeps (at most its max_groups).",
+            labels=KEY)
+        dropped = GaugeMetricFamily(
+            "slo_groups_dropped",
+            "Groups over max_groups at the definition's latest read that found samples: "
+            "not created, their events not stored.", labels=KEY)
+        cap = GaugeMetricFamily(
+            "slo_groups_max", "The max_groups cap of a grouped SLO definition.", labels=KEY)
+        for count in snap.groups:
+            gkey = [count.service, count.slo]
+            groups.add_metric(gkey, count.live)
+            dropped.add_metric(gkey, count.dropped)
+            cap.add_metric(gkey, count.max_groups)
 
         yield from (objective, period, info, up, last, sli, events, burn, budget, alert,
-                    start, end, coverage, excluded, exhaustion, met, sla_objective, sla_credit)
+                    start, end, coverage, excluded, exhaustion, met, sla_objective, sla_credit,
+                    groups, dropped, cap)
+
+
+def _put(family: Metric, labels: Mapping[str, str], value: float) -> None:
+    """One sample of ``family``; labels beyond the declared ones are a group's."""
+    family.add_sample(family.name, dict(labels), value)
 
 
 def period_span(slo: SLO, at: float) -> tuple[float, float]:

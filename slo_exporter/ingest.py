@@ -22,6 +22,12 @@ Owns what the store holds for each SLO over time:
   SLO's status can follow new samples between full cycles. It never runs
   beside a read of the same SLO (one lock per SLO; the fast path skips
   when the lock is taken).
+* a grouped SLO (``group_by``) is read once per selector for all its groups
+  (``accounting.fetch_grouped_events``). Each group instance keeps its own
+  events, coverage and series state under its own key; the definition's
+  key keeps the read cursor, committed after its groups', so a read that
+  stops between them reads again what the per-series state then skips.
+  ``grouping.Groups`` decides which groups exist (the cap).
 * ``Pruner`` removes buckets older than the longest period plus the margin
   (a calendar SLO keeps its previous period too, for its report).
 
@@ -33,11 +39,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from slo_exporter import accounting
 from slo_exporter.errors import SourceError
+from slo_exporter.grouping import Groups
 from slo_exporter.model import (
     SLO,
     CalendarPeriod,
@@ -46,6 +53,7 @@ from slo_exporter.model import (
     PrometheusConfig,
     SLOId,
     Template,
+    fingerprint,
 )
 from slo_exporter.store import EventStore
 
@@ -72,15 +80,48 @@ CATCH_UP_LIMIT = 600.0
 MAX_BACKOFF = 8.0
 
 
-def adopt_definitions(store: EventStore, slos: Sequence[SLO], log: Any, at: float) -> None:
-    """Match the stored history of each SLO name to its current definition."""
-    retire_removed(store, [slo.key for slo in slos], log, at)
+def stored_fingerprint(slo: SLO) -> str:
+    """What defines the events stored under ``slo``'s key (and its groups' keys).
+
+    A grouped definition's covers its ``group_by`` too, so grouping an SLO
+    or ungrouping it reads its history again.
+    """
+    if not slo.group_by:
+        return slo.source_fingerprint
+    return fingerprint(slo.source_fingerprint, "group_by", *slo.group_by)
+
+
+def load_groups(store: EventStore, slos: Sequence[SLO], log: Any) -> dict[str, Groups]:
+    """The groups of every grouped definition, as the store keys of their instances
+    left them (each group comes back with its history)."""
+    grouped = [slo for slo in slos if slo.group_by]
+    keys = store.slo_keys() if grouped else ()
+    return {slo.key: Groups.from_store(slo, keys, log=log) for slo in grouped}
+
+
+def adopt_definitions(store: EventStore, slos: Sequence[SLO], log: Any, at: float,
+                      groups: Mapping[str, Groups] | None = None) -> None:
+    """Match the stored history of each SLO name to its current definition.
+
+    ``groups`` holds the groups of grouped definitions; their instances'
+    keys are kept (and reset with the definition's), any other group's key
+    is retired.
+    """
+    groups = groups or {}
+    instances = {slo.key: groups[slo.key].instances() if slo.key in groups else ()
+                 for slo in slos}
+    retire_removed(store, [k for slo in slos for k in (
+        slo.key, *(i.key for i in instances[slo.key]))], log, at)
     for slo in slos:
         if slo.composite:  # derived from its components: nothing of its own is stored
             continue
         stored = store.fingerprint(slo.key)
-        fingerprint = slo.source_fingerprint
+        fingerprint = stored_fingerprint(slo)
         changed = stored is not None and stored != fingerprint
+        # Groups before their definition: a start that stops in between
+        # finds the definition unchanged and resets it (and its cursor) again.
+        for group in instances[slo.key]:
+            store.ensure_fingerprint(group.key, fingerprint, keep_events=False)
         # A probe's events cannot be measured again: they stay whatever changed.
         store.ensure_fingerprint(slo.key, fingerprint, keep_events=not slo.remeasurable)
         if not changed:
@@ -120,8 +161,10 @@ class Ingestor:
         stop: threading.Event,
         log: Any,
         on_error: Callable[[str], None] = lambda reason: None,
+        groups: Mapping[str, Groups] | None = None,
     ) -> None:
         self._store = store
+        self._groups = dict(groups or {})
         self._client = client
         self._chunk = prometheus.backfill_chunk
         self._template_lag = max(0.0, TEMPLATE_SETTLE - prometheus.query_delay)
@@ -150,7 +193,16 @@ class Ingestor:
         before the failure stays, with its cursor.
         """
         with self._lock(slo):
+            if slo.group_by:
+                return self._read_grouped(slo, until)
             return self._read(slo, until)
+
+    def groups(self, slo: SLO) -> Groups:
+        """The groups of a grouped definition (made on first use)."""
+        found = self._groups.get(slo.key)
+        if found is None:
+            found = self._groups.setdefault(slo.key, Groups(slo, log=self._log))
+        return found
 
     def catch_up(self, slo: SLO, until: float) -> bool:
         """The fast path: commit the samples newer than each live series' last one.
@@ -178,6 +230,8 @@ class Ingestor:
                     or slo.key in self._backfilling or self._client is None
                     or until < self._due.get(slo.key, -math.inf)):
                 return False
+            if slo.group_by:
+                return bool(self._catch_up_grouped(slo, until))
             state = self._store.series(slo.key)
             since = accounting.read_start(state, until, overlap=0.0, late_limit=LATE_LIMIT)
             if since >= until or self._stop.is_set():
@@ -190,16 +244,136 @@ class Ingestor:
             )
             self._reject(slo, batch.rejected)
             if not batch.deltas and dict(batch.series) == state:
-                misses = self._misses.get(slo.key, 0)
-                self._misses[slo.key] = misses + 1
-                wait = min(2.0 ** misses, self._step.get(slo.key, MAX_BACKOFF))
-                self._due[slo.key] = max(self._due.get(slo.key, -math.inf), until + wait)
+                self._missed(slo.key, until)
                 return False
             self._store.commit(slo.key, batch.deltas, series=batch.series)
             self._learn(slo.key, batch, until)
             return True
         finally:
             lock.release()
+
+    def catch_up_groups(self, slo: SLO, until: float) -> tuple[SLO, ...]:
+        """``catch_up`` for a grouped definition: the group instances that got new events."""
+        lock = self._lock(slo)
+        if not lock.acquire(blocking=False):
+            return ()
+        try:
+            cursor = self._store.cursor(slo.key)
+            if (cursor is None or until - cursor > CATCH_UP_LIMIT
+                    or slo.key in self._backfilling or self._client is None
+                    or until < self._due.get(slo.key, -math.inf)):
+                return ()
+            return self._catch_up_grouped(slo, until)
+        finally:
+            lock.release()
+
+    def _missed(self, key: str, until: float) -> None:
+        """A fast read found nothing: wait twice as long as after the previous miss."""
+        misses = self._misses.get(key, 0)
+        self._misses[key] = misses + 1
+        wait = min(2.0 ** misses, self._step.get(key, MAX_BACKOFF))
+        self._due[key] = max(self._due.get(key, -math.inf), until + wait)
+
+    def _catch_up_grouped(self, slo: SLO, until: float) -> tuple[SLO, ...]:
+        groups = self.groups(slo)
+        states = self._group_states(groups)
+        since = accounting.read_start(_merged(states), until, overlap=0.0,
+                                      late_limit=LATE_LIMIT)
+        if since >= until or self._stop.is_set() or self._client is None:
+            return ()
+        found = accounting.fetch_grouped_events(
+            self._client, slo, since=since, until=until, series_state=states,
+            resolution=self._store.resolution, overlap=0.0, chunk=until - since,
+            admit=groups.admit, le_cache=self._le_cache.setdefault(slo.key, {}),
+            max_increase=self._max_increase,
+        )
+        self._reject(slo, found.rejected)
+        changed: list[SLO] = []
+        for group, batch in found.groups.items():
+            if not batch.deltas and dict(batch.series) == states.get(group, {}):
+                continue
+            inst = groups.instance(group)
+            self._claim(inst, group not in states)
+            self._store.commit(inst.key, batch.deltas, series=batch.series)
+            changed.append(inst)
+        if not changed:
+            self._missed(slo.key, until)
+            return ()
+        self._learn(slo.key, _union(found), until)
+        return tuple(changed)
+
+    def _group_states(self, groups: Groups) -> dict[accounting.GroupKey,
+                                                      dict[str, accounting.Sample]]:
+        return {group: self._store.series(inst.key) for group, inst in groups.items()}
+
+    def _claim(self, inst: SLO, new: bool) -> None:
+        """Give a group seen for the first time its definition's fingerprint."""
+        if new:
+            self._store.ensure_fingerprint(inst.key, stored_fingerprint(inst),
+                                           keep_events=False)
+
+    def _read_grouped(self, slo: SLO, until: float) -> bool:
+        """``_read`` for a grouped definition: one read per selector and chunk for
+        every group; each group's events, state and span are committed under
+        its own key, then the definition's cursor."""
+        res = self._store.resolution
+        oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
+        cursor = self._store.cursor(slo.key)
+        since = oldest if cursor is None or cursor < oldest else cursor
+        if since >= until:
+            return True
+        self._announce(slo, since, until, cursor, oldest)
+        if self._client is None:
+            raise SourceError(f"no Prometheus client for {slo.key}")
+        groups = self.groups(slo)
+        states = self._group_states(groups)
+        overlap = since - accounting.read_start(_merged(states), since, overlap=READ_OVERLAP,
+                                                late_limit=LATE_LIMIT)
+        dropped: set[accounting.GroupKey] = set()
+        seen = False  # whether any sample was read: a read of nothing says nothing
+        for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
+            if self._stop.is_set():
+                return False
+            found = accounting.fetch_grouped_events(
+                self._client, slo, since=lo, until=hi, series_state=states,
+                resolution=res, overlap=overlap, chunk=self._chunk + overlap,
+                admit=groups.admit, le_cache=self._le_cache.setdefault(slo.key, {}),
+                max_increase=self._max_increase,
+            )
+            self._reject(slo, found.rejected)
+            dropped |= found.dropped
+            seen = seen or bool(found.dropped) or any(
+                b.deltas for b in found.groups.values())
+            # Every group was looked at over the span, events or not.
+            for group, inst in groups.items():
+                batch = found.groups.get(group)
+                self._claim(inst, group not in states)
+                self._store.commit(
+                    inst.key, {} if batch is None else batch.deltas, cursor=hi,
+                    series=None if batch is None else batch.series, measured=(lo, hi))
+                if batch is not None:
+                    states[group] = dict(batch.series)
+                else:
+                    states.setdefault(group, {})
+            self._store.commit(slo.key, {}, cursor=found.covered_until)
+            self._learn(slo.key, _union(found), hi)
+        if seen:
+            groups.note_read(dropped, until)
+        self._announced(slo, until)
+        return True
+
+    def _announce(self, slo: SLO, since: float, until: float, cursor: float | None,
+                  oldest: float) -> None:
+        backfill = cursor is None or since == oldest or until - since > self._chunk
+        if backfill and slo.key not in self._backfilling:
+            self._backfilling.add(slo.key)
+            self._log.info("backfill_started", service=slo.service, slo=slo.name,
+                           since=since, until=until, seconds=round(until - since))
+
+    def _announced(self, slo: SLO, until: float) -> None:
+        if slo.key in self._backfilling:
+            self._backfilling.discard(slo.key)
+            self._log.info("backfill_done", service=slo.service, slo=slo.name, until=until)
 
     def _learn(self, key: str, batch: accounting.EventBatch, until: float) -> None:
         """Note the scrape step of ``key``'s series and when the oldest live one is due."""
@@ -222,11 +396,7 @@ class Ingestor:
         since = oldest if cursor is None or cursor < oldest else cursor
         if since >= until:
             return True
-        backfill = cursor is None or since == oldest or until - since > self._chunk
-        if backfill and slo.key not in self._backfilling:
-            self._backfilling.add(slo.key)
-            self._log.info("backfill_started", service=slo.service, slo=slo.name,
-                           since=since, until=until, seconds=round(until - since))
+        self._announce(slo, since, until, cursor, oldest)
         if self._client is None:  # the daemon makes one whenever a non-probe SLO exists
             raise SourceError(f"no Prometheus client for {slo.key}")
         state = self._store.series(slo.key)
@@ -253,9 +423,7 @@ class Ingestor:
             self._commit(slo, lo, batch)
             self._learn(slo.key, batch, hi)
             state = dict(batch.series)
-        if slo.key in self._backfilling:
-            self._backfilling.discard(slo.key)
-            self._log.info("backfill_done", service=slo.service, slo=slo.name, until=until)
+        self._announced(slo, until)
         return True
 
     def _reject(self, slo: SLO, rejected: Sequence[accounting.Rejection]) -> None:
@@ -271,10 +439,23 @@ class Ingestor:
                            series=batch.series, measured=(since, batch.covered_until))
 
 
+def _merged(states: Mapping[Any, Mapping[str, accounting.Sample]]
+            ) -> dict[str, accounting.Sample]:
+    return {k: v for state in states.values() for k, v in state.items()}
+
+
+def _union(found: accounting.GroupedBatch) -> accounting.EventBatch:
+    """The groups' batches as one, for what the fast path learns about steps."""
+    deltas = {b: d for batch in found.groups.values() for b, d in batch.deltas.items()}
+    return accounting.EventBatch(deltas=deltas, series=_merged(
+        {g: b.series for g, b in found.groups.items()}), covered_until=found.covered_until,
+        step=found.step)
+
+
 def _has_template(slo: SLO) -> bool:
     """Whether any query of ``slo``'s SLI is a ``{{.window}}`` template."""
     sli = slo.sli
-    queries = [getattr(sli, role, None) for role in ("good", "bad", "total")]
+    queries = [getattr(sli, role, None) for role in ("good", "bad", "total", "query")]
     return any(isinstance(q, Template) for q in queries)
 
 

@@ -23,6 +23,7 @@ import structlog
 
 from slo_exporter import accounting
 from slo_exporter.engine import Engine, ErrorCounter
+from slo_exporter.ingest import stored_fingerprint
 from slo_exporter.model import SLO, Config, ProbeSLI, PrometheusConfig
 from slo_exporter.probes import ProbeMetrics, ProbeScheduler
 from slo_exporter.probes.scheduler import OnResult
@@ -152,10 +153,12 @@ class Runtime:
         claims its SLOs back, so events of two definitions never mix under
         one; an SLO reset this way is read again from its source.
         """
-        for slo in self.config.slos:
-            if self._deps.store.ensure_fingerprint(slo.key, slo.source_fingerprint,
+        # A grouped definition's groups first, as at the start (``adopt_definitions``).
+        groups = [st.slo for st in self.engine.snapshot.slos if st.slo.group]
+        for slo in (*groups, *self.config.slos):
+            if self._deps.store.ensure_fingerprint(slo.key, stored_fingerprint(slo),
                                                    keep_events=not slo.remeasurable):
-                log.info("slo_definition_restored", service=slo.service, slo=slo.name)
+                log.info("slo_definition_restored", **slo.id.log_fields)
 
     def start_probes(self) -> None:
         self._deps.probe_metrics.retain(self.config.slos)

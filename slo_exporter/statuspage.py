@@ -33,6 +33,7 @@ from slo_exporter.api import alert_summary, history_of, period_zone
 from slo_exporter.durations import format_duration
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.model import SLO, CompositeSLI, ProbeSLI, Service
+from slo_exporter.model.identity import group_text
 
 History = Mapping[str, Sequence[tuple[float, float]]]
 Sort = Literal["service", "burn", "budget"]
@@ -99,6 +100,7 @@ tr.service-head a.grafana { margin-left: 8px; }
 td.num, .num { font-variant-numeric: tabular-nums; }
 .big { font-size: 15px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .slo-name { font-weight: 600; }
+.group { font-family: monospace; }
 .service-of { color: var(--muted); font-weight: normal; }
 .desc { font-size: 12px; color: var(--muted); }
 .links a { font-size: 12px; margin-right: 8px; }
@@ -175,7 +177,7 @@ def render_status_page(
     ``services`` (the configured ones) add their descriptions to the headings.
     """
     order: Sort = "burn" if sort == "burn" else "budget" if sort == "budget" else "service"
-    statuses = sorted(snap.slos, key=lambda s: (s.slo.service, s.slo.name))
+    statuses = sorted(snap.slos, key=lambda s: s.slo.id)  # a definition's groups together
     grafana = grafana_base(grafana_url)
     header = (
         f"<p>Snapshot taken {escape(timestamp(snap.taken_at if snap.taken_at > 0 else None))}"
@@ -201,7 +203,9 @@ def render_status_page(
         "Period to date: the current calendar period (or the rolling window) so far; coverage "
         "is the share of it that was measured, and unmeasured time never counts as good. "
         "Burn rate 1&times; spends the error budget exactly over the SLO period. An alert "
-        "fires when both windows of a pair burn faster than the pair&rsquo;s factor. "
+        "fires when both windows of a pair (1h/5m), or the one window of a single-window "
+        "condition (6h), burn faster than its factor, for as long as its hold (for 5m) "
+        "says. "
         "Budget history shows the remaining budget over the SLO period."
     )
     return document("SLO status", header, body, footer)
@@ -375,7 +379,7 @@ def _slo_row(
     return (
         f'<tr class="slo" data-slo="{escape(slo.key)}">'
         f'<td>{service}<span class="slo-name" title="evaluated {evaluated}">'
-        f"{escape(slo.name)}</span>{_down_badge(status)}"
+        f"{escape(slo.name)}</span>{group_label(slo)}{_down_badge(status)}"
         f"{desc}{_error_details(status)}{link_html}</td>"
         f"<td>{_objective(slo, status.period)}</td>"
         f"<td>{_to_date(status)}</td>"
@@ -386,6 +390,13 @@ def _slo_row(
 
         "</tr>"
     )
+
+
+def group_label(slo: SLO) -> str:
+    """A group instance's label values (``{route="/a"}``) after its SLO name."""
+    if not slo.group:
+        return ""
+    return f' <span class="group">{escape(group_text(slo.group))}</span>'
 
 
 def _runbook(url: str) -> str:
@@ -553,15 +564,19 @@ def _alert_badges(status: snapshot.SLOStatus) -> str:
 
 
 def _pair(alert: snapshot.AlertState) -> str:
-    """Which window pair fires, e.g. ``1h/5m over 14.4x``, burn rates in the tooltip."""
+    """Which condition fires, e.g. ``1h/5m over 14.4x`` (a single window: ``6h over
+    14.4x``), with its hold (``for 5m``) where it has one; burn rates in the tooltip."""
     long_w, short_w = format_duration(alert.long_window), format_duration(alert.short_window)
+    windows = ((long_w, alert.long_burn_rate),) if alert.single else (
+        (long_w, alert.long_burn_rate), (short_w, alert.short_burn_rate))
     rates = ", ".join(
-        f"{name} burns {_rate(rate)}x" for name, rate in (
-            (long_w, alert.long_burn_rate), (short_w, alert.short_burn_rate))
+        f"{name} burns {_rate(rate)}x" for name, rate in windows
         if rate is not None and math.isfinite(rate))
+    shown = long_w if alert.single else f"{long_w}/{short_w}"
+    hold = f" for {format_duration(alert.hold)}" if alert.hold > 0 else ""
     return (
         f'<div class="pair" title="{escape(rates)}">'
-        f"{escape(long_w)}/{escape(short_w)} over {alert.factor:g}&times;</div>"
+        f"{escape(shown)} over {alert.factor:g}&times;{escape(hold)}</div>"
     )
 
 

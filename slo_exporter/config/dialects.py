@@ -20,9 +20,10 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config.fields import Reader
@@ -36,17 +37,42 @@ MAX_INCLUDE_PATTERNS = 100
 
 
 @dataclass(frozen=True)
+class Peer:
+    """One dialect file of an ``include:``: its documents and the reader of its problems."""
+
+    file: str
+    documents: Sequence[Document]
+    reader: Reader
+
+
+@dataclass(frozen=True)
 class Context:
-    """Where the documents came from and what the including config settles for them."""
+    """Where the documents came from and what the including config settles for them.
+
+    ``peers`` are every dialect file the same ``include:`` reads (this one
+    among them), so that a dialect with references between documents
+    (OpenSLO) resolves them across files; ``cache`` is shared by the loader
+    calls of those files, so such an index is built once.
+    """
 
     file: str  # the file the documents came from (for messages)
     storage: model.StorageConfig  # the including config's storage (resolution)
+    #: what dialects gather from every file of one config before any is loaded
+    #: (Sloth's AlertWindows catalogs, the OpenSLO object index), one entry per dialect
+    shared: dict[str, Any] = field(default_factory=dict)
+    peers: Sequence[Peer] = ()
 
 
 DialectLoader = Callable[[Sequence[Document], Reader, Context], list[model.Service]]
+#: a first pass over a file's documents of one dialect, run for every included
+#: file before any is loaded, so a file can use what another defines; it must
+#: tolerate being run again on the same file (``load_dialect_documents`` runs it)
+Preparer = Callable[[Sequence[Document], Reader, Context], None]
 
 #: dialect name -> loader; each dialect is registered by the config package (``__init__``)
 DIALECTS: dict[str, DialectLoader] = {}
+#: dialect name -> its first pass, for the dialects that have one
+PREPARERS: dict[str, Preparer] = {}
 
 #: the OpenSLO versions the OpenSLO dialect reads; v1alpha (which Sloth reads) is not one
 OPENSLO_VERSIONS = ("openslo/v1", "openslo.com/v2alpha")
@@ -57,6 +83,9 @@ MARKERS = ("apiVersion", "version", "kind")
 
 def _top_scalar(document: Document, key: str) -> str | None:
     root = document.root
+    if isinstance(root, SequenceNode) and root.value:
+        # a YAML list of objects (as OpenSLO's Go SDK writes them) is of its first one's dialect
+        root = root.value[0]
     if not isinstance(root, MappingNode):
         return None
     for key_node, value_node in root.value:
@@ -140,6 +169,8 @@ def load_dialect_documents(
             continue
         groups.setdefault(name, []).append(document)
     for name, group in groups.items():
+        if name in PREPARERS:
+            PREPARERS[name](group, reader, context)
         services.extend(DIALECTS[name](group, reader, context))
     return services
 
@@ -199,6 +230,7 @@ class Includer:
         self.native_services = native_services
         #: service name -> where it was defined (the including file's services first)
         self.taken = taken
+        self.shared: dict[str, Any] = {}
 
     def include(self, node: Node, path: str) -> tuple[model.Service, ...] | None:
         items = self.r.sequence(node, path, "file globs")
@@ -236,30 +268,46 @@ class Includer:
                 self.r.report(item, item_path, f"{pattern[:200]!r} matches no file")
         services: list[model.Service] = []
         main = os.path.normpath(self.r.file)
-        for file in sorted(files):
-            if file == main:
-                continue  # a glob such as '*.yaml' next to the config matches the config
-            services.extend(self._file(file))
+        # Every file is read before any is loaded: a reference may point into a
+        # later file, and a problem found there belongs to that file (so the
+        # problems of every file are handed on after all are loaded).
+        # A glob such as '*.yaml' next to the config matches the config.
+        read = [(file, Reader(problems), documents) for file, (problems, documents) in
+                ((file, self._read(file)) for file in sorted(files) if file != main)]
+        for file, reader, documents in read:
+            for name, prepare in PREPARERS.items():
+                group = [d for d in documents or () if detect(d) == name]
+                if group:
+                    prepare(group, Reader(reader.problems),
+                            Context(file, self.storage, self.shared))
+        peers = tuple(Peer(file, documents, reader) for file, reader, documents in read
+                      if documents and any(detect(d) is not None for d in documents))
+        for file, reader, documents in read:
+            services.extend(self._file(file, reader, documents, peers))
+        for _file, reader, _documents in read:
+            self.r.problems.errors.extend(reader.problems.errors)
+            self.r.problems.warnings.extend(reader.problems.warnings)
         return tuple(services)
 
-    def _file(self, file: str) -> list[model.Service]:
+    def _read(self, file: str) -> tuple[Problems, list[Document] | None]:
         problems = Problems(file)
-        reader = Reader(problems)
-        services: list[model.Service] = []
         text = read_file(file, problems)
-        documents = None if text is None else compose(text, problems)
+        return problems, None if text is None else compose(text, problems)
+
+    def _file(
+        self, file: str, reader: Reader, documents: list[Document] | None,
+        peers: Sequence[Peer],
+    ) -> list[model.Service]:
+        services: list[model.Service] = []
         if documents == []:
-            problems.error(None, "", "the file is empty; expected SLO documents")
+            reader.problems.error(None, "", "the file is empty; expected SLO documents")
         elif documents and any(detect(document) is not None for document in documents):
-            context = Context(file, self.storage)
+            context = Context(file, self.storage, self.shared, peers)
             services.extend(load_dialect_documents(documents, reader, context))
         elif documents:
             for document in documents:
                 services.extend(self._native(document, reader))
-        kept = self._unique(services, file, reader)
-        self.r.problems.errors.extend(problems.errors)
-        self.r.problems.warnings.extend(problems.warnings)
-        return kept
+        return self._unique(services, file, reader)
 
     def _native(self, document: Document, reader: Reader) -> tuple[model.Service, ...]:
         prefix = document_path(document)

@@ -26,7 +26,9 @@ from decimal import Decimal
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from slo_exporter import model
+from slo_exporter.config.alerting import read_alerting
 from slo_exporter.config.fields import Fields, Reader, choices, join, number_text
+from slo_exporter.config.grouping import GroupingReader
 from slo_exporter.config.httpclient import CLIENT_KEYS, read_client
 from slo_exporter.config.native_probes import read_probe
 from slo_exporter.config.nodes import FLOAT, INT, STR, describe, line
@@ -42,7 +44,11 @@ from slo_exporter.config.slm import OBJECT_NAME, SLMLoader
 from slo_exporter.config.text import label_name_problem, label_value_problem
 from slo_exporter.durations import format_duration
 
-_SLI_KINDS = ("composite", "latency", "probe", "ratio")
+_SLI_KINDS = ("bool_gauge", "composite", "latency", "probe", "ratio", "raw")
+_RAW_EXAMPLE = (
+    "'sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}])) / "
+    "sum(rate(http_requests_total[{{.window}}]))'"
+)
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
 DAY = 86400.0
@@ -69,7 +75,9 @@ def _kind(node: Node) -> str:
 
 def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
     return any(
-        isinstance(slo.sli, model.RatioSLI | model.LatencySLI)
+        isinstance(
+            slo.sli, model.RatioSLI | model.LatencySLI | model.RawRatioSLI | model.BoolGaugeSLI
+        )
         for service in services
         for slo in service.slos
     )
@@ -159,6 +167,7 @@ class NativeLoader:
         #: the node of a valid prometheus.timeout, if one is given
         self._prometheus_timeout: Node | None = None
         self.slm = SLMLoader(reader, self._whole_buckets)
+        self.grouping = GroupingReader(reader)
 
     def config(self, root: Node) -> model.Config | None:
         if not isinstance(root, MappingNode):
@@ -212,6 +221,7 @@ class NativeLoader:
         self.slm.check_references()
         if services is None:
             return None
+        self.grouping.check_components(services)
         interval_ok = interval is not None or top.get("evaluation_interval") is None
         if interval_ok and prometheus.timeout > interval_s and _queries_prometheus(services):
             # as Prometheus refuses a scrape_timeout above the scrape_interval
@@ -434,10 +444,13 @@ class NativeLoader:
                 "calendar",
                 "budgeting",
                 "sla",
+                "group_by",
+                "max_groups",
                 "sli",
                 "description",
                 "labels",
                 "runbook_url",
+                "alerting",
             ),
             required=("name", "objective", "sli"),
         )
@@ -458,13 +471,18 @@ class NativeLoader:
         sli: model.SLI | None = fields.read("sli", lambda n, p: self.sli(n, p, owner))
         description = fields.string("description") or ""
         labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
+        grouping = self.grouping.read(fields, owner, sli, {**service_labels, **labels})
         runbook_url = fields.url("runbook_url")
+        alerting = fields.read("alerting", lambda n, p: read_alerting(
+            self.r, n, p, period, self._whole_buckets))
         invalid = [
             key
-            for key, value in (("budgeting", budgeting), ("sla", sla))
+            for key, value in (("budgeting", budgeting), ("sla", sla), ("alerting", alerting))
             if value is None and fields.get(key) is not None
         ]
         if name is None or objective is None or period is None or sli is None or invalid:
+            return None
+        if grouping is None:
             return None
         return model.SLO(
             service=service,
@@ -472,11 +490,14 @@ class NativeLoader:
             objective=objective,
             period=period,
             sli=sli,
+            group_by=grouping[0],
+            max_groups=grouping[1],
             description=description,
             labels=model.frozen_map({**service_labels, **labels}),
             runbook_url=runbook_url,
             budgeting=budgeting or model.Budgeting(),
             sla=sla,
+            alerting=alerting or model.Alerting(),
         )
 
     def period(self, fields: Fields) -> model.Period | None:
@@ -557,7 +578,62 @@ class NativeLoader:
             return self.latency(value, kind_path)
         if kind == "composite":
             return self.slm.composite(value, kind_path, owner)
+        if kind == "raw":
+            return self.raw(value, kind_path)
+        if kind == "bool_gauge":
+            return self.bool_gauge(value, kind_path)
         return read_probe(self.r, value, kind_path)
+
+    def raw(self, node: Node, path: str) -> model.RawRatioSLI | None:
+        """``raw: {error_ratio: ...}`` or ``{success_ratio: ...}``: a ratio Prometheus
+        computes over ``{{.window}}``, read once per bucket (``model.RawRatioSLI``)."""
+        keys = ("error_ratio", "success_ratio")
+        fields = self.r.mapping(node, path, keys)
+        if fields is None:
+            return None
+        given = [key for key in keys if fields.get(key) is not None]
+        if len(given) != 1:
+            self.r.report(node, path, "give exactly one of 'error_ratio' and 'success_ratio'")
+            return None
+        key = given[0]
+        value = fields.at(key)
+        if isinstance(value, ScalarNode) and not TEMPLATE_VAR.search(str(value.value)):
+            fields.report(key, "must contain {{.window}}: the ratio is read once per storage "
+                          "bucket over that window, e.g. " + _RAW_EXAMPLE)
+            return None
+        query = fields.read(key, self.query)
+        if not isinstance(query, model.Template):
+            return None
+        return model.RawRatioSLI(query, "bad" if key == "error_ratio" else "good")
+
+    def bool_gauge(self, node: Node, path: str) -> model.BoolGaugeSLI | None:
+        """``bool_gauge: {metric: SELECTOR}``: a 0/1 gauge such as ``probe_success``,
+        each raw sample one event (``model.BoolGaugeSLI``, Pyrra's ``bool_gauge``)."""
+        fields = self.r.mapping(node, path, ("metric",), required=("metric",))
+        if fields is None:
+            return None
+        gauge = fields.read("metric", self.gauge)
+        return None if gauge is None else model.BoolGaugeSLI(gauge)
+
+    def gauge(self, node: Node, path: str) -> model.Selector | None:
+        """A bool gauge's selector: its raw samples are the events, so no PromQL."""
+        text = self.r.string(node, path)
+        if text is None:
+            return None
+        text = text.strip()
+        shown = text if len(text) <= 200 else text[:197] + "..."
+        try:
+            name, matchers = parse_selector(text)
+        except ValueError as exc:
+            self.r.report(
+                node,
+                path,
+                f"{shown!r} is not a plain series selector ({exc}); give the 0/1 gauge with "
+                'optional matchers, such as probe_success{job="blackbox"}: each raw sample '
+                "is one event",
+            )
+            return None
+        return model.Selector(selector_text(name, matchers))
 
     def ratio(self, node: Node, path: str) -> model.RatioSLI | None:
         fields = self.r.mapping(node, path, ("good", "bad", "total"), required=("total",))

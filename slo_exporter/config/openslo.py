@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -23,16 +23,14 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config import nodes
-from slo_exporter.config.dialects import Context, document_path
+from slo_exporter.config.dialects import Context, detect, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
-from slo_exporter.config.slm import OBJECT_NAME
+from slo_exporter.config.slm import OBJECT_NAME, SLICE_MAX
 from slo_exporter.config.text import label_name_problem
 from slo_exporter.durations import format_duration
-from slo_exporter.model.alerting import ALERT_WINDOWS
 from slo_exporter.model.calendar import get_zone
-from slo_exporter.slomath import alert_factor
 
 V1 = "openslo/v1"
 V2ALPHA = "openslo.com/v2alpha"
@@ -42,7 +40,7 @@ KINDS = (
 )
 _DURATION = re.compile(r"([1-9][0-9]{0,5})(m|h|d|w|M|Q|Y)")
 _FIXED = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_CALENDAR = {"w": "week", "M": "month", "Q": "quarter"}
+_CALENDAR = {"w": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -55,6 +53,56 @@ class _Object:
     version: str
     node: MappingNode
     path: str
+    file: str = ""  # the file it is defined in
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Every object of the files loaded together, and which file's reader owns each node."""
+
+    objects: dict[tuple[str, str], _Object]
+    owner: dict[int, Reader]
+
+
+class _Routing(Reader):
+    """A reader that reports each problem to the file its node is in.
+
+    The files of one ``include:`` are loaded together, so an SLO in one file
+    may read an SLI or a condition defined in another: a problem found there
+    belongs to that file.
+    """
+
+    def __init__(self, base: Reader, owner: dict[int, Reader]) -> None:
+        super().__init__(base.problems)
+        self._base = base
+        self._owner = owner
+
+    def _of(self, node: Node | None) -> Reader:
+        return self._base if node is None else self._owner.get(id(node), self._base)
+
+    def report(self, node: Node | None, path: str, reason: str) -> None:
+        self._of(node).report(node, path, reason)
+
+    def warn(self, node: Node | None, path: str, reason: str) -> None:
+        self._of(node).warn(node, path, reason)
+
+
+def _own(owner: dict[int, Reader], root: Node, reader: Reader) -> None:
+    """Mark every node under ``root`` as ``reader``'s (bounded: nodes are bounded per file)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in owner:
+            continue  # an alias seen before
+        owner[id(node)] = reader
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+
+
+_CACHE_KEY = "openslo"
 
 
 class _Reject(Exception):
@@ -157,10 +205,11 @@ class _Loader:
         self.objects: dict[tuple[str, str], _Object] = {}
 
     def load(self, documents: Sequence[nodes.Document]) -> list[model.Service]:
-        for document in documents:
-            self._collect(document)
+        self._index(documents)
         by_service: dict[str, list[model.SLO]] = {}
         for obj in list(self.objects.values()):
+            if obj.file != self.context.file:
+                continue  # another file's object: read where that file is loaded
             try:
                 if obj.kind == "SLO":
                     service, slos = self._slo(obj)
@@ -185,7 +234,35 @@ class _Loader:
 
     # --------------------------------------------------------- collecting
 
-    def _collect(self, document: nodes.Document) -> None:
+    def _index(self, documents: Sequence[nodes.Document]) -> None:
+        """Index the objects of ``documents``, or of every file of the same ``include:``.
+
+        Names resolve across all of those files, in file order, so the first
+        definition of a name is the same whichever file is being loaded; the
+        index is built once and shared through the context.
+        """
+        peers = self.context.peers
+        if not any(peer.file == self.context.file for peer in peers):
+            for document in documents:
+                self._collect(document, self.context.file)
+            return
+        cached = self.context.shared.get(_CACHE_KEY)
+        if isinstance(cached, _Index):
+            self.objects = cached.objects
+            self.r = _Routing(self.r, cached.owner)
+            return
+        index = _Index(self.objects, {})
+        chosen = [(peer, [d for d in peer.documents if detect(d) == "openslo"]) for peer in peers]
+        for peer, found in chosen:
+            for document in found:
+                _own(index.owner, document.root, peer.reader)
+        self.r = _Routing(self.r, index.owner)
+        for peer, found in chosen:
+            for document in found:
+                self._collect(document, peer.file)
+        self.context.shared[_CACHE_KEY] = index
+
+    def _collect(self, document: nodes.Document, file: str) -> None:
         path = document_path(document)
         root = document.root
         items: list[tuple[Node, str]]
@@ -202,12 +279,13 @@ class _Loader:
             key = (obj.kind, obj.name)
             if key in self.objects:
                 first = self.objects[key]
+                where = "" if first.file == file else f"{first.file}, "
                 self.r.report(
                     node, item_path,
-                    f"duplicate {obj.kind} {obj.name!r} (first defined at {first.path}, "
+                    f"duplicate {obj.kind} {obj.name!r} (first defined at {where}{first.path}, "
                     f"line {nodes.line(first.node)})")
                 continue
-            self.objects[key] = obj
+            self.objects[key] = replace(obj, file=file)
 
     def _object(
         self, node: Node, path: str, *, top_level: bool, kind: str | None = None,
@@ -252,7 +330,8 @@ class _Loader:
         elif obj.kind == "AlertCondition":
             self._condition(top["spec"], spec, path, None)
         else:
-            self._policy(spec, path, None, obj.version)
+            self._policy(spec, path, node=top["spec"], period=None, version=obj.version,
+                         name=obj.name)
 
     def _ref(self, kind: str, node: Node, path: str) -> _Object:
         name = _text(self.r, node, path)
@@ -300,43 +379,52 @@ class _Loader:
             raise _Reject(spec[service_key], join(spec_path, service_key),
                           f"{service!r} is not a valid service name")
         indicator_key, ref_key = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
-        composite_keys = ("compositeWeight", "indicator", "indicatorRef")
-        if any(key in _entries(self.r, o, spec_path) for key in composite_keys
-               for o in self._objective_nodes(spec, spec_node, spec_path)):
-            raise _Reject(spec_node, spec_path,
-                          "composite SLOs (objectives with their own indicator or a "
-                          "compositeWeight) are not supported: "
-                          "OpenSLO gives the composite no target of its own; write a native "
-                          "composite SLI instead")
-        sli_spec, sli_path = self._inline_or_ref(
-            spec, spec_node, spec_path, (indicator_key, ref_key), kind="SLI", version=obj.version)
+        keys = (indicator_key, ref_key)
+        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
+        objectives = [(node, f"{spec_path}.objectives[{index}]") for index, node in
+                      enumerate(objective_nodes)]
+        fields_of = [_entries(self.r, node, path) for node, path in objectives]
+        own = [any(key in fields for key in keys) for fields in fields_of]
+        shared: tuple[dict[str, Node], str] | None = None
+        if any(own):
+            # the SDK's rule: an indicator per objective (composite) or one for the SLO
+            for key in keys:
+                if key in spec:
+                    raise _Reject(spec[key], join(spec_path, key),
+                                  "give the indicator either on the SLO or on every objective "
+                                  "(a composite SLO), not both")
+            missing = own.index(False) if not all(own) else None
+            if missing is not None:
+                node, path = objectives[missing]
+                raise _Reject(node, path, f"missing required key {indicator_key!r} or "
+                              f"{ref_key!r}: in a composite SLO every objective has its own")
+        else:
+            shared = self._inline_or_ref(spec, spec_node, spec_path, keys, kind="SLI",
+                                         version=obj.version)
         period = self._period(spec, spec_node, spec_path)
         method_node = _need(spec, spec_node, spec_path, "budgetingMethod")
         method = _text(self.r, method_node, join(spec_path, "budgetingMethod"))
-        if method == "RatioTimeslices":
-            raise _Reject(method_node, join(spec_path, "budgetingMethod"),
-                          "RatioTimeslices (the mean of each slice's ratio) is not supported: "
-                          "a native timeslice is good or bad against a target; use Timeslices "
-                          "or Occurrences")
-        if method not in ("Occurrences", "Timeslices"):
+        if method not in ("Occurrences", "Timeslices", "RatioTimeslices"):
             raise _Reject(method_node, join(spec_path, "budgetingMethod"),
                           f"unknown budgetingMethod {method!r}; expected Occurrences, "
                           "Timeslices or RatioTimeslices")
-        labels = self._labels(top, obj.path)
+        labels = model.frozen_map(self._labels(top, obj.path))
         description = ""
         if "description" in spec:
             description = _text(self.r, spec["description"], join(spec_path, "description"))
-        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
-        self._alert_policies(spec, spec_path, period, obj.version)
+        alerting = self._alert_policies(spec, spec_path, period, obj.version)
+        weights = [self._weight(fields, path) for fields, (_n, path) in zip(
+            fields_of, objectives, strict=True)]
+        composite = any(w is not None for w in weights)
         slos: list[model.SLO] = []
         names: set[str] = set()
-        for index, node in enumerate(objective_nodes):
-            path = f"{spec_path}.objectives[{index}]"
-            fields = _entries(self.r, node, path)
+        for index, ((node, path), fields) in enumerate(zip(objectives, fields_of, strict=True)):
+            sli_spec, sli_path = shared if shared is not None else self._inline_or_ref(
+                fields, node, path, keys, kind="SLI", version=obj.version)
             sli = self._sli(sli_spec, sli_path, fields, node, path)
             assert sli is not None  # an objective is given
             name = obj.name
-            if len(objective_nodes) > 1:
+            if len(objectives) > 1 or composite:
                 suffix = ""
                 if "displayName" in fields:
                     suffix = _slug(_text(self.r, fields["displayName"], join(path, "displayName")))
@@ -346,10 +434,49 @@ class _Loader:
             names.add(name)
             slos.append(model.SLO(
                 service=service, name=name, objective=float(self._target(fields, node, path)),
-                period=period, sli=sli, description=description, labels=model.frozen_map(labels),
-                budgeting=self._budgeting(method, fields, node, path),
+                period=period, sli=sli, description=description, labels=labels,
+                budgeting=self._budgeting(method, fields, node, path, period), alerting=alerting,
             ))
+        if composite:
+            slos.append(self._composite(obj.name, spec_node, spec_path, slos, weights))
         return service, slos
+
+    def _weight(self, fields: dict[str, Node], path: str) -> float | None:
+        if "compositeWeight" not in fields:
+            return None
+        weight = _number(self.r, fields["compositeWeight"], join(path, "compositeWeight"))
+        if weight <= 0:
+            raise _Reject(fields["compositeWeight"], join(path, "compositeWeight"),
+                          "must be a number above 0")
+        return weight
+
+    @staticmethod
+    def _composite(
+        name: str, node: Node, path: str, parts: list[model.SLO], weights: list[float | None],
+    ) -> model.SLO:
+        """The weighted composite of the objectives that have a ``compositeWeight``.
+
+        Its SLI is our weighted composite, sum(weight * SLI) / sum(weight) of
+        the objectives' SLOs. OpenSLO gives the composite no target, budgeting
+        or alerting of its own, so it takes its objectives' where they agree;
+        where they differ there is no target to take, and the SLO is rejected
+        rather than given one made up (a mean of the targets, say).
+        """
+        members = [(slo, w) for slo, w in zip(parts, weights, strict=True) if w is not None]
+        first = members[0][0]
+        for field, what in (("objective", "targets"), ("budgeting", "time slices")):
+            if any(getattr(slo, field) != getattr(first, field) for slo, _ in members):
+                raise _Reject(node, join(path, "objectives"),
+                              f"the objectives with a compositeWeight have different {what}: "
+                              "OpenSLO gives a composite no target of its own, so its "
+                              "objectives must agree on it")
+        return model.SLO(
+            service=first.service, name=name, objective=first.objective, period=first.period,
+            sli=model.CompositeSLI("weighted", tuple(
+                model.CompositeComponent(slo.id, weight) for slo, weight in members)),
+            description=first.description, labels=first.labels, budgeting=first.budgeting,
+            alerting=first.alerting,
+        )
 
     def _objective_nodes(self, spec: dict[str, Node], node: Node, path: str) -> list[Node]:
         objectives = _need(spec, node, path, "objectives")
@@ -379,7 +506,7 @@ class _Loader:
         return value
 
     def _budgeting(
-        self, method: str, fields: dict[str, Node], node: Node, path: str
+        self, method: str, fields: dict[str, Node], node: Node, path: str, period: model.Period
     ) -> model.Budgeting:
         if method == "Occurrences":
             for key in ("timeSliceTarget", "timeSliceWindow"):
@@ -387,14 +514,24 @@ class _Loader:
                     raise _Reject(fields[key], join(path, key),
                                   f"{key} is given but budgetingMethod is Occurrences")
             return model.Budgeting()
-        target = _ratio(self.r, _need(fields, node, path, "timeSliceTarget"),
-                        join(path, "timeSliceTarget"))
+        if method == "RatioTimeslices" and "timeSliceTarget" in fields:
+            raise _Reject(fields["timeSliceTarget"], join(path, "timeSliceTarget"),
+                          "RatioTimeslices averages each slice's ratio, so a slice has no "
+                          "target; remove timeSliceTarget or use Timeslices")
         window_node = _need(fields, node, path, "timeSliceWindow")
         seconds = _fixed_seconds(self.r, window_node, join(path, "timeSliceWindow"))
         resolution = self.context.storage.resolution
         if seconds % resolution:
             raise _Reject(window_node, join(path, "timeSliceWindow"),
                           f"must be a whole number of storage buckets ({resolution:g}s)")
+        if seconds > SLICE_MAX or (
+                isinstance(period, model.RollingPeriod) and seconds > period.seconds):
+            raise _Reject(window_node, join(path, "timeSliceWindow"),
+                          "must be at most a day and not longer than the time window")
+        if method == "RatioTimeslices":
+            return model.Budgeting(ratio_timeslices=model.RatioTimeslices(slice=seconds))
+        target = _ratio(self.r, _need(fields, node, path, "timeSliceTarget"),
+                        join(path, "timeSliceTarget"))
         return model.Budgeting(model.Timeslices(slice=seconds, target=target))
 
     # ------------------------------------------------------------ period
@@ -422,12 +559,9 @@ class _Loader:
                               f"a rolling window of {text!r} has no fixed length; use days "
                               "(28d) or weeks, or a calendar window")
             return model.RollingPeriod(count * _FIXED[unit])
-        if unit == "Y":
-            raise _Reject(duration_node, join(wpath, "duration"),
-                          "calendar years are not supported; calendar windows are 1w, 1M or 1Q")
         if count != 1 or unit not in _CALENDAR:
             raise _Reject(duration_node, join(wpath, "duration"),
-                          f"a calendar window must be 1w, 1M or 1Q, got {text!r}"
+                          f"a calendar window must be 1w, 1M, 1Q or 1Y, got {text!r}"
                           + (" (m is minutes, M months)" if unit == "m" else ""))
         calendar_node = _need(fields, wnode, wpath, "calendar")
         cpath = join(wpath, "calendar")
@@ -469,14 +603,10 @@ class _Loader:
         raise _Reject(next(iter(sli.values()), objective_node), sli_path,
                       "an SLI needs ratioMetric or thresholdMetric")
 
-    def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI:
+    def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI | model.RawRatioSLI:
         fields = _entries(self.r, node, path)
         if "raw" in fields or "rawType" in fields:
-            key = "raw" if "raw" in fields else "rawType"
-            raise _Reject(fields[key], join(path, key),
-                          "a raw ratio metric is a precomputed ratio without event counts; "
-                          "the exporter counts good and total events, so give good (or bad) "
-                          "and total queries")
+            return self._raw_ratio(fields, node, path)
         if "counter" in fields and not _bool(self.r, fields["counter"], join(path, "counter")):
             raise _Reject(fields["counter"], join(path, "counter"),
                           "counter: false (gauge values) is not supported; the queries must "
@@ -488,7 +618,24 @@ class _Loader:
             return model.RatioSLI(total=total, good=self._query(fields["good"], join(path, "good")))
         return model.RatioSLI(total=total, bad=self._query(fields["bad"], join(path, "bad")))
 
-    def _query(self, node: Node, path: str) -> model.Query:
+    def _raw_ratio(self, fields: dict[str, Node], node: Node, path: str) -> model.RawRatioSLI:
+        """``raw`` with ``rawType: success|failure``: a ratio Prometheus computes over
+        ``{{.window}}``, read once per bucket (window values are time-weighted means)."""
+        for key in ("good", "bad", "total"):
+            if key in fields:
+                raise _Reject(fields[key], join(path, key),
+                              "a raw ratio metric has no event queries; give either raw with "
+                              "rawType, or good (or bad) with total")
+        type_node = _need(fields, node, path, "rawType")
+        raw_type = _text(self.r, type_node, join(path, "rawType"))
+        if raw_type not in ("success", "failure"):
+            raise _Reject(type_node, join(path, "rawType"),
+                          f"unknown rawType {raw_type!r}; expected success or failure")
+        query = self._query(_need(fields, node, path, "raw"), join(path, "raw"), raw=True)
+        assert isinstance(query, model.Template)
+        return model.RawRatioSLI(query, "good" if raw_type == "success" else "bad")
+
+    def _query(self, node: Node, path: str, *, raw: bool = False) -> model.Query:
         fields = _entries(self.r, node, path)
         if "metricSource" in fields:  # v1
             path = join(path, "metricSource")
@@ -505,6 +652,10 @@ class _Loader:
         query_path = join(path, "spec.query")
         text = _text(self.r, query_node, query_path).strip()
         variables = TEMPLATE_VAR.findall(text)
+        if raw and not variables:
+            raise _Reject(query_node, query_path,
+                          "a raw ratio must contain {{.window}}: it is read once per storage "
+                          "bucket over that window")
         if variables:
             unknown = sorted({v for v in variables if v != ".window"})
             if unknown:
@@ -596,113 +747,210 @@ class _Loader:
 
     def _alert_policies(
         self, spec: dict[str, Node], path: str, period: model.Period, version: str
-    ) -> None:
+    ) -> model.Alerting:
+        """The SLO's alerting: every burn-rate condition of its policies, or the
+        built-in alerts when it has none."""
         node = spec.get("alertPolicies")
         if node is None or is_null(node):
-            return
+            return model.Alerting()
         ppath = join(path, "alertPolicies")
         if not isinstance(node, SequenceNode):
             raise _Reject(node, ppath, f"must be a list, got {describe(node)}")
+        alerts: list[_Alert] = []
         for index, item in enumerate(node.value):
             item_path = f"{ppath}[{index}]"
             fields = _entries(self.r, item, item_path)
             if "alertPolicyRef" in fields:
-                policy, policy_path = self._inline_or_ref(
-                    fields, item, item_path, ("spec", "alertPolicyRef"), kind="AlertPolicy",
-                    version=version)
+                if "spec" in fields:
+                    raise _Reject(item, item_path,
+                                  "give either 'spec' or 'alertPolicyRef', not both")
+                obj = self._ref("AlertPolicy", fields["alertPolicyRef"],
+                                join(item_path, "alertPolicyRef"))
             else:
-                policy, policy_path = self._inline(item, item_path, "AlertPolicy", version)
-            self._policy(policy, policy_path, period, version)
-
-    def _inline(
-        self, node: Node, path: str, kind: str, version: str
-    ) -> tuple[dict[str, Node], str]:
-        self._object(node, path, top_level=False, kind=kind, version=version)
-        fields = _entries(self.r, node, path)
-        return _entries(self.r, _need(fields, node, path, "spec"), join(path, "spec")), join(
-            path, "spec")
+                obj = self._object(item, item_path, top_level=False, kind="AlertPolicy",
+                                   version=version)
+            top = _entries(self.r, obj.node, obj.path)
+            policy_path = join(obj.path, "spec")
+            policy = _entries(self.r, _need(top, obj.node, obj.path, "spec"), policy_path)
+            alerts.extend(self._policy(policy, policy_path, node=top["spec"], period=period,
+                                       version=version, name=obj.name))
+        if not alerts:
+            raise _Reject(node, ppath, "no alert policy has a condition")
+        return _alerting(alerts)
 
     def _policy(
-        self, policy: dict[str, Node], path: str, period: model.Period | None, version: str
-    ) -> None:
-        breaching = policy.get("alertWhenBreaching")
-        if breaching is not None and not _bool(self.r, breaching, join(path, "alertWhenBreaching")):
-            raise _Reject(breaching, join(path, "alertWhenBreaching"),
-                          "alertWhenBreaching: false cannot map: the built-in burn-rate alerts "
-                          "fire when the budget burns too fast")
-        # alertWhenNoData and alertWhenResolved are informational: every SLO has a
-        # built-in no-data alert, and Alertmanager decides about resolved notifications
-        for key, ref, kind, check in (
-            ("conditions", "conditionRef", "AlertCondition", self._condition),
-            ("notificationTargets", "targetRef", "AlertNotificationTarget", None),
-        ):
-            node = policy.get(key)
-            if node is None or is_null(node):
-                continue
-            if not isinstance(node, SequenceNode):
-                raise _Reject(node, join(path, key), f"must be a list, got {describe(node)}")
-            for index, item in enumerate(node.value):
-                item_path = f"{join(path, key)}[{index}]"
-                fields = _entries(self.r, item, item_path)
-                owner, owner_path = item, item_path
-                if ref in fields:
-                    obj = self._ref(kind, fields[ref], join(item_path, ref))
-                    owner, owner_path = obj.node, obj.path
-                spec_node = _need(_entries(self.r, owner, owner_path), owner, owner_path, "spec")
-                target_path = join(owner_path, "spec")
-                target = _entries(self.r, spec_node, target_path)
-                if ref not in fields:
-                    self._object(item, item_path, top_level=False, kind=kind, version=version)
-                if check is not None:
-                    check(spec_node, target, target_path, period)
-                # notification targets are informational: Alertmanager routes the alerts
+        self, policy: dict[str, Node], path: str, *, node: Node, period: model.Period | None,
+        version: str, name: str,
+    ) -> list[_Alert]:
+        """Each condition of one policy as an alert window with its severity's settings.
+
+        ``alertWhenBreaching: false`` keeps the condition evaluated and
+        exported but sends nothing (``disabled``); ``alertWhenNoData: true`` is
+        the built-in no-data alert every SLO has; ``alertWhenResolved: true``
+        is Alertmanager announcing resolved alerts (``send_resolved``).
+        Notification targets become the ``notification_target`` label
+        (their names, comma-separated), for Alertmanager to route on.
+        """
+        flags: dict[str, bool] = {}
+        for key in ("alertWhenBreaching", "alertWhenResolved", "alertWhenNoData"):
+            if key in policy:
+                flags[key] = _bool(self.r, policy[key], join(path, key))
+        if flags.get("alertWhenResolved") is False:
+            raise _Reject(policy["alertWhenResolved"], join(path, "alertWhenResolved"),
+                          "alertWhenResolved: false cannot be honoured here: whether a "
+                          "resolved alert is announced is the Alertmanager receiver's "
+                          "send_resolved; remove the key and set send_resolved: false there")
+        if flags.get("alertWhenNoData") is False:
+            raise _Reject(policy["alertWhenNoData"], join(path, "alertWhenNoData"),
+                          "alertWhenNoData: false cannot be honoured: every SLO has the "
+                          "built-in no-data alert, which cannot be turned off per SLO")
+        conditions = self._items(policy, path, key="conditions", ref="conditionRef",
+                                 kind="AlertCondition", version=version)
+        if not conditions:
+            raise _Reject(node, path, "missing required key 'conditions'")
+        windows = [self._condition(spec_node, spec, spec_path, period)
+                   for _i, _p, _n, spec_node, spec, spec_path in conditions]
+        targets = self._targets(policy, path, version)
+        alerts: list[_Alert] = []
+        for (item, item_path, *_rest), (window, severity_text) in zip(
+                conditions, windows, strict=True):
+            labels: dict[str, str] = {}
+            if severity_text != window.severity:
+                labels["severity"] = severity_text
+            if targets:
+                labels["notification_target"] = ",".join(targets)
+            settings = model.AlertSettings(
+                name=_alert_name(name), labels=model.frozen_map(labels),
+                disabled=flags.get("alertWhenBreaching") is False)
+            alerts.append(_Alert(window, settings, item, item_path))
+        return alerts
+
+    def _targets(self, policy: dict[str, Node], path: str, version: str) -> list[str]:
+        found = self._items(policy, path, key="notificationTargets", ref="targetRef",
+                            kind="AlertNotificationTarget", version=version)
+        for _item, _path, _name, spec_node, spec, spec_path in found:
+            _text(self.r, _need(spec, spec_node, spec_path, "target"), join(spec_path, "target"))
+        return sorted({name for _i, _p, name, _n, _s, _sp in found})
+
+    def _items(
+        self, policy: dict[str, Node], path: str, *, key: str, ref: str, kind: str, version: str,
+    ) -> list[tuple[Node, str, str, Node, dict[str, Node], str]]:
+        """The objects a policy lists under ``key``, inline or by ``ref``: each item's node
+        and path, the object's name, and its spec (node, entries, path)."""
+        node = policy.get(key)
+        if node is None or is_null(node):
+            return []
+        if not isinstance(node, SequenceNode):
+            raise _Reject(node, join(path, key), f"must be a list, got {describe(node)}")
+        out: list[tuple[Node, str, str, Node, dict[str, Node], str]] = []
+        for index, item in enumerate(node.value):
+            item_path = f"{join(path, key)}[{index}]"
+            fields = _entries(self.r, item, item_path)
+            if ref in fields:
+                obj = self._ref(kind, fields[ref], join(item_path, ref))
+            else:
+                obj = self._object(item, item_path, top_level=False, kind=kind, version=version)
+            spec_node = _need(_entries(self.r, obj.node, obj.path), obj.node, obj.path, "spec")
+            spec_path = join(obj.path, "spec")
+            out.append((item, item_path, obj.name, spec_node,
+                        _entries(self.r, spec_node, spec_path), spec_path))
+        return out
 
     def _condition(
         self, spec_node: Node, spec: dict[str, Node], path: str, period: model.Period | None
-    ) -> None:
-        """A burn-rate condition must be one of the built-in alert windows.
+    ) -> tuple[model.AlertWindow, str]:
+        """A burn-rate condition as a single-window alert and its severity as written.
 
-        ``lookbackWindow`` is the long window, ``alertAfter`` the short one and
-        ``threshold`` the burn rate, which depends on the SLO period, so it is
-        checked only when ``period`` is given.
+        ``threshold`` is a fixed burn-rate factor, ``lookbackWindow`` the
+        window, ``alertAfter`` how long the condition must hold. Severity
+        ``page``, ``critical`` or ``high`` is a page, anything else a ticket.
+        The window must fit the SLO period, checked when ``period`` is given.
         """
+        severity_node = _need(spec, spec_node, path, "severity")
+        severity_text = _text(self.r, severity_node, join(path, "severity")).strip()
+        if not severity_text:
+            raise _Reject(severity_node, join(path, "severity"), "must not be empty")
+        severity = "page" if severity_text.lower() in _PAGE_SEVERITIES else "ticket"
         node = _need(spec, spec_node, path, "condition")
         cpath = join(path, "condition")
         fields = _entries(self.r, node, cpath)
-        kind = _text(self.r, _need(fields, node, cpath, "kind"), join(cpath, "kind"))
+        kind = _text(self.r, fields["kind"], join(cpath, "kind")) if "kind" in fields \
+            else "burnrate"
         if kind != "burnrate":
             raise _Reject(fields["kind"], join(cpath, "kind"),
                           f"condition kind {kind!r} is not supported; only burnrate is")
-        op = _text(self.r, _need(fields, node, cpath, "op"), join(cpath, "op"))
-        if op not in ("gt", "gte"):
+        op = _text(self.r, fields["op"], join(cpath, "op")) if "op" in fields else "gt"
+        if op != "gt":
             raise _Reject(fields["op"], join(cpath, "op"),
-                          f"a burn-rate alert fires above its threshold; op {op!r} cannot map")
+                          f"a burn-rate alert fires when the burn rate is above its threshold "
+                          f"(gt); op {op!r} cannot map")
         long = _fixed_seconds(self.r, _need(fields, node, cpath, "lookbackWindow"),
                               join(cpath, "lookbackWindow"))
-        short = _fixed_seconds(self.r, _need(fields, node, cpath, "alertAfter"),
-                               join(cpath, "alertAfter"))
-        threshold = _number(self.r, _need(fields, node, cpath, "threshold"),
-                            join(cpath, "threshold"))
-        pairs = [(w.long, w.short) for w in ALERT_WINDOWS]
-        if (long, short) not in pairs:
-            raise _Reject(node, cpath,
-                          "lookbackWindow/alertAfter must be a built-in alert window pair "
-                          "(1h/5m, 6h/30m, 1d/2h or 3d/6h)")
-        if period is None:
-            return
-        catalog = ", ".join(
-            f"{format_duration(w.long)}/{format_duration(w.short)} at "
-            f"{alert_factor(w.budget_fraction, period.longest, w.long):g}"
-            for w in ALERT_WINDOWS if w.long <= period.longest)
-        for window in ALERT_WINDOWS:
-            factor = alert_factor(window.budget_fraction, period.longest, window.long)
-            if (window.long, window.short) == (long, short) \
-                    and abs(threshold - factor) <= 1e-9 * factor and window.long <= period.longest:
-                return
-        raise _Reject(node, cpath,
-                      "the burn-rate alert does not match a built-in alert window "
-                      "(lookbackWindow/alertAfter at threshold); for this SLO period they are: "
-                      + catalog)
+        hold = 0.0
+        if "alertAfter" in fields:
+            after = fields["alertAfter"]
+            zero = isinstance(after, ScalarNode) and _ZERO.fullmatch(str(after.value))
+            hold = 0.0 if zero else _fixed_seconds(self.r, after, join(cpath, "alertAfter"))
+        threshold_node = _need(fields, node, cpath, "threshold")
+        threshold = _number(self.r, threshold_node, join(cpath, "threshold"))
+        if threshold <= 0:
+            raise _Reject(threshold_node, join(cpath, "threshold"),
+                          "must be a burn rate above 0")
+        if period is not None and long > period.longest:
+            raise _Reject(fields["lookbackWindow"], join(cpath, "lookbackWindow"),
+                          f"the window {format_duration(long)} is longer than the SLO period "
+                          f"{period.label}: it would need older data than the SLO keeps")
+        return model.AlertWindow(severity, long, None, factor=threshold, hold=hold), \
+            severity_text
+
+
+@dataclass(frozen=True)
+class _Alert:
+    """One condition of one policy as it maps: its window, its severity's settings, and
+    where it is written."""
+
+    window: model.AlertWindow
+    settings: model.AlertSettings
+    node: Node
+    path: str
+
+
+_PAGE_SEVERITIES = ("page", "critical", "high")
+_ALERT_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
+_ZERO = re.compile(r"0[mhdw]?")
+
+
+def _alert_name(name: str) -> str:
+    """A policy name as a Prometheus alert name: each character an alert name cannot
+    hold becomes ``_`` (``fast-burn`` is ``fast_burn``), and a leading digit gets one."""
+    text = _ALERT_CHARS.sub("_", name)
+    return f"_{text}" if text[:1].isdigit() else text
+
+
+def _alerting(alerts: list[_Alert]) -> model.Alerting:
+    """The windows of every condition, and one settings per severity (they must agree)."""
+    chosen: dict[str, _Alert] = {}
+    seen: dict[tuple[str, float, float | None], _Alert] = {}
+    for alert in alerts:
+        first = seen.get(alert.window.key)
+        if first is not None:
+            raise _Reject(alert.node, alert.path,
+                          f"the same {alert.window.severity} alert window as {first.path} "
+                          "(severity and lookbackWindow); give each condition its own")
+        seen[alert.window.key] = alert
+        severity = alert.window.severity
+        first = chosen.setdefault(severity, alert)
+        if first.settings != alert.settings:
+            raise _Reject(alert.node, alert.path,
+                          f"maps to {severity} alerts as {first.path} does, but with another "
+                          "policy name, severity, notification targets or alertWhenBreaching: "
+                          f"an SLO's {severity} alerts have one name and label set")
+    empty = model.AlertSettings()
+    return model.Alerting(
+        windows=tuple(alert.window for alert in alerts),
+        page=chosen["page"].settings if "page" in chosen else empty,
+        ticket=chosen["ticket"].settings if "ticket" in chosen else empty,
+    )
 
 
 def _boundary_problem(unit: str, start: datetime) -> str:
@@ -717,5 +965,7 @@ def _boundary_problem(unit: str, start: datetime) -> str:
         return "months start on the 1st"
     if unit == "quarter" and (day.day != 1 or day.month not in (1, 4, 7, 10)):
         return "quarters start on January, April, July or October 1st"
+    if unit == "year" and (day.day, day.month) != (1, 1):
+        return "years start on January 1st"
     return ""
 

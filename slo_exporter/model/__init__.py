@@ -27,6 +27,7 @@ from slo_exporter.model.config import (
     SLO,
     STANDARD_WINDOWS,
     BasicAuth,
+    BoolGaugeSLI,
     Config,
     DNSProbe,
     HTTPProbe,
@@ -56,6 +57,7 @@ from slo_exporter.model.slm import (
     CompositeSLI,
     EmptySlices,
     MaintenanceWindow,
+    RatioTimeslices,
     Timeslices,
 )
 
@@ -70,6 +72,7 @@ __all__ = [
     "AlertWindow",
     "Alerting",
     "BasicAuth",
+    "BoolGaugeSLI",
     "Budgeting",
     "BudgetingMethod",
     "CalendarPeriod",
@@ -89,6 +92,7 @@ __all__ = [
     "PrometheusConfig",
     "Query",
     "RatioSLI",
+    "RatioTimeslices",
     "RawRatioSLI",
     "RollingPeriod",
     "SLOId",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 from slo_exporter.durations import format_duration
@@ -150,6 +151,14 @@ class LatencySLI:
         return text.split("{", 1)[1].rsplit("}", 1)[0].strip()
 
 
+@dataclass(frozen=True)
+class BoolGaugeSLI:
+    """A 0/1 gauge such as ``probe_success``: every raw sample is one event,
+    good when it is 1 and bad when it is 0 (Pyrra ``bool_gauge``)."""
+
+    gauge: Selector
+
+
 # -------------------------------------------------------------- probe kinds
 
 
@@ -223,7 +232,7 @@ class ProbeSLI:
         return t.address
 
 
-SLI = RatioSLI | RawRatioSLI | LatencySLI | ProbeSLI | CompositeSLI
+SLI = RatioSLI | RawRatioSLI | LatencySLI | BoolGaugeSLI | ProbeSLI | CompositeSLI
 
 
 # ------------------------------------------------------------- SLO / service
@@ -260,14 +269,17 @@ class SLO:
         """True when the SLI is built from other SLOs rather than read or probed."""
         return isinstance(self.sli, CompositeSLI)
 
-    @property
+    # Cached: the engine asks an SLO's key thousands of times a cycle, and a
+    # group instance's key is escaped label text (the class stays immutable).
+    @cached_property
     def id(self) -> SLOId:
         """What the SLO's stored history belongs to."""
-        return SLOId(self.service, self.name)
+        return SLOId.of(self.service, self.name, self.group)
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Stable identity in the event store: ``service/slo``."""
+        """Stable identity in the event store: ``service/slo`` (``service/slo{route="/a"}``
+        for a group instance, see ``model.identity``)."""
         return self.id.key
 
     @property
@@ -292,6 +304,8 @@ class SLO:
             return fingerprint("raw_ratio", sli.measures, sli.query.text)
         if isinstance(sli, LatencySLI):
             return fingerprint("latency", sli.histogram.text, repr(sli.threshold))
+        if isinstance(sli, BoolGaugeSLI):
+            return fingerprint("bool_gauge", sli.gauge.text)
         if isinstance(sli, CompositeSLI):
             return fingerprint("composite", sli.mode, *(
                 f"{c.slo.key}:{c.weight!r}" for c in sli.components))
@@ -309,9 +323,15 @@ class SLO:
 
     @property
     def windows(self) -> tuple[float, ...]:
-        """Standard windows shorter than the period, then the period."""
+        """The standard windows and every window of the SLO's alert conditions,
+        shorter than the period, ascending; then the period.
+
+        So ``slo_burn_rate{window}`` exists for each window an alert reads.
+        """
         longest = self.period.longest
-        return (*(w for w in STANDARD_WINDOWS if w < longest), longest)
+        alert = {w for a in self.alerting.windows for w in a.windows}
+        shorter = sorted({w for w in (*STANDARD_WINDOWS, *alert) if w < longest})
+        return (*shorter, longest)
 
 
 @dataclass(frozen=True)

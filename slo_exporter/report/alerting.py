@@ -25,7 +25,7 @@ from typing import Any
 
 from slo_exporter import slomath
 from slo_exporter.exclusions import excluded_spans
-from slo_exporter.model import ALERT_WINDOWS, SLO, CalendarPeriod, MaintenanceWindow
+from slo_exporter.model import SLO, CalendarPeriod, MaintenanceWindow
 
 SEVERITIES: tuple[str, ...] = ("page", "ticket")
 
@@ -45,7 +45,7 @@ def alert_seconds(
     out = dict.fromkeys(SEVERITIES, 0.0)
     if steps <= 0:
         return out
-    reach = round(max(a.long for a in ALERT_WINDOWS) / res)
+    reach = round(max(a.long for a in slo.alerting.windows) / res)
     lo = first - reach * res
     size = reach + steps
     good, total = [0.0] * size, [0.0] * size
@@ -69,12 +69,12 @@ def alert_seconds(
             held = period.current(instant)
             length = held[1] - held[0]
         firing: set[str] = set()
-        for pair in slomath.alert_pairs(length):
+        for pair in slomath.alert_pairs(length, slo.alerting.windows):
             if pair.severity in firing:
                 continue
-            factor = slomath.alert_factor(pair.budget_fraction, length, pair.long)
+            factor = pair.threshold(length)
             if all(_burn(run_good, run_total, end, round(w / res), slo.objective) > factor
-                   for w in (pair.short, pair.long)):
+                   for w in pair.windows):
                 firing.add(pair.severity)
         for severity in firing:
             out[severity] = out.get(severity, 0.0) + res

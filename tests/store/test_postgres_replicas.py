@@ -17,6 +17,9 @@ from slo_exporter.daemon import Daemon, Options
 from slo_exporter.model import Config
 from slo_exporter.snapshot import SLOStatus
 from slo_exporter.store import PostgresStore
+from tests.engine.test_grouping import TRAFFIC, RouteSource
+from tests.engine.test_grouping import _day as day_windows
+from tests.engine.test_grouping import _engine as grouping_engine
 from tests.support.postgres import PostgresServer
 from tests.test_daemon import FAST, ExitRecorder, Prober, make_config, probe_slo, wait_for
 
@@ -118,3 +121,28 @@ def test_a_writer_that_lost_its_role_stops_with_a_failure_code(
     assert writer.exit_code == 1
     assert writer.registry.get_sample_value("slo_exporter_store_writer") == 0.0
     assert [e for e in logs if e["event"] == "writer_role_lost"]
+
+
+def test_a_following_engine_serves_the_writers_groups_and_reads_no_source(
+    postgres: PostgresServer,
+) -> None:
+    """An engine on a standby store shows every group the writer's reads created, with the
+    writer's exact windows, and never asks the source.
+
+    Per minute over the last hour: /a 10 requests, 1 failing -> 1d window 540 good of 600;
+    /b 300 of 300; /c 0 of 120 (test_grouping's traffic).
+    """
+    url = postgres.new_schema()
+    with PostgresStore(url, 60.0) as writing, PostgresStore(url, 60.0, standby=True) as standby:
+        source = RouteSource(TRAFFIC)
+        following = grouping_engine(standby, source)  # built before any group was stored
+        following.evaluate()
+        assert following.snapshot.slos == ()
+        writer = grouping_engine(writing, RouteSource(TRAFFIC))
+        writer.evaluate()
+        standby.refresh()
+        following.evaluate()
+        assert day_windows(following) == day_windows(writer) == {
+            "/a": (540.0, 600.0), "/b": (300.0, 300.0), "/c": (0.0, 120.0)}
+        assert source.reads == {}
+        assert standby.readonly
