@@ -26,9 +26,9 @@ Three ways to open:
   never takes the lock.
 
 A read-only store keeps its cached indexes until ``refresh()``, which reads
-each SLO's change counter (``slo.version``, bumped by every write of that
-SLO) and drops the indexes that changed; reads also refresh by themselves
-once the last refresh is older than ``max_staleness`` seconds.
+each SLO's change counter and applies only the buckets written since
+(``pg_schema`` says how); reads also refresh by themselves once the last
+refresh is older than ``max_staleness`` seconds.
 
 Bounds: connecting waits at most ``connect_timeout`` seconds, every
 statement at most ``statement_timeout`` (a server-side deadline, with TCP
@@ -81,10 +81,10 @@ _SCHEMES = ("postgresql://", "postgres://")
 # round trip instead of 1,440 (a 30-day backfill writes ~4x faster). Starts
 # and series keys are distinct within a commit, as ON CONFLICT requires.
 _UPSERT_BUCKET = """
-INSERT INTO bucket (slo_key, start, good, total)
-SELECT %s, s, g, t FROM unnest(%s::float8[], %s::float8[], %s::float8[]) AS u(s, g, t)
-ON CONFLICT (slo_key, start)
-DO UPDATE SET good = bucket.good + excluded.good, total = bucket.total + excluded.total
+INSERT INTO bucket (slo_key, start, good, total, rev)
+SELECT %s, s, g, t, %s FROM unnest(%s::float8[], %s::float8[], %s::float8[]) AS u(s, g, t)
+ON CONFLICT (slo_key, start) DO UPDATE SET
+    good = bucket.good + excluded.good, total = bucket.total + excluded.total, rev = excluded.rev
 """
 
 _UPSERT_SERIES = """
@@ -93,22 +93,37 @@ SELECT %s, k, t, v FROM unnest(%s::text[], %s::float8[], %s::float8[]) AS u(k, t
 ON CONFLICT (slo_key, series_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
 """
 
-# A whole SLO's buckets as three binary arrays: ~4x faster to load than rows.
+# A whole SLO's buckets as three binary arrays (~4x faster to load than
+# rows), with the SLO's version and epoch: one statement, one snapshot.
 _ALL_BUCKETS = """
-SELECT array_agg(start ORDER BY start), array_agg(good ORDER BY start),
-       array_agg(total ORDER BY start)
-FROM bucket WHERE slo_key = %s
+SELECT s.version, s.epoch, (SELECT value FROM meta WHERE key = 'pruned'),
+       b.starts, b.goods, b.totals
+FROM (SELECT array_agg(start ORDER BY start) AS starts, array_agg(good ORDER BY start) AS goods,
+             array_agg(total ORDER BY start) AS totals
+      FROM bucket WHERE slo_key = %(key)s) AS b
+LEFT JOIN slo s ON s.slo_key = %(key)s
+"""
+
+# The buckets an SLO got since the version a standby knows it at: a range
+# of the (slo_key, rev) index. One statement per SLO, not one join over all:
+# the planner cannot know that few revisions are new, and scans the table.
+_CHANGED_BUCKETS = """
+SELECT start, good, total FROM bucket WHERE slo_key = %s AND rev > %s ORDER BY start
 """
 
 # One row write per commit: the cursor, the newest measured run (each kept
-# when NULL is given) and the change counter standbys compare.
+# when NULL is given) and the change counter standbys compare, which the
+# commit's buckets then carry.
 _UPSERT_SLO = """
-INSERT INTO slo (slo_key, cursor, run_start, run_until, version) VALUES (%s, %s, %s, %s, 1)
+WITH v AS (SELECT nextval('change') AS n)
+INSERT INTO slo (slo_key, cursor, run_start, run_until, version, epoch)
+SELECT %s, %s::float8, %s::float8, %s::float8, n, n FROM v
 ON CONFLICT (slo_key) DO UPDATE SET
     cursor = coalesce(excluded.cursor, slo.cursor),
     run_start = coalesce(excluded.run_start, slo.run_start),
     run_until = coalesce(excluded.run_until, slo.run_until),
-    version = slo.version + 1
+    version = excluded.version
+RETURNING version
 """
 
 
@@ -180,7 +195,8 @@ class PostgresStore:
         self._max_staleness = max_staleness
         self._lock = threading.Lock()
         self._index: dict[str, BucketIndex] = {}
-        self._versions: dict[str, int] = {}
+        # read-only: (version, epoch, last prune) each cached index reflects
+        self._versions: dict[str, tuple[int, int, str]] = {}
         self._refreshed = -math.inf
         self._last_run: dict[str, Span] = {}
         self._conn: Any = None
@@ -461,19 +477,42 @@ class PostgresStore:
         return "the connection to PostgreSQL was lost; the next use reconnects"
 
     def _refresh(self, conn: Any) -> None:
-        versions = {str(k): int(v) for k, v in conn.execute("SELECT slo_key, version FROM slo")}
-        for key in list(self._index):
-            if versions.get(key) != self._versions.get(key):
-                del self._index[key]
-        self._versions = versions
+        """Bring the cached indexes up to what the writer committed, reading only changes."""
         self._refreshed = time.monotonic()
+        row = conn.execute("SELECT value FROM meta WHERE key = 'pruned'").fetchone()
+        pruned = "" if row is None else str(row[0])
+        now = {str(k): (int(v), int(e)) for k, v, e in
+               conn.execute("SELECT slo_key, version, epoch FROM slo")}
+        behind: dict[str, int] = {}
+        for key in list(self._index):
+            known, current = self._versions.get(key), now.get(key)
+            if known is None or current is None or known[1] != current[1]:
+                del self._index[key]  # deleted or moved: read again in full when asked
+                self._versions.pop(key, None)
+                continue
+            if known[2] != pruned:  # forget what prune deleted; later writes come next
+                self._index[key].drop_through(float(pruned.split()[1]) - self._resolution)
+            if known[:2] != current or known[2] != pruned:
+                behind[key] = known[0]
+                self._versions[key] = (*current, pruned)
+        if not behind:
+            return
+        for key, version in behind.items():
+            rows = conn.execute(_CHANGED_BUCKETS, (key, version)).fetchall()
+            index = self._index[key]
+            # Each row is the bucket's whole value now: add what differs.
+            index.add([(start, good - had.good, total - had.total) for start, good, total, had
+                       in ((s, g, t, index.sum(s, s + self._resolution)) for s, g, t in rows)])
 
     def _loaded(self, conn: Any, slo_key: str) -> BucketIndex:
         index = self._index.get(slo_key)
         if index is None:
-            starts, goods, totals = conn.execute(_ALL_BUCKETS, (slo_key,), binary=True).fetchone()
+            version, epoch, pruned, starts, goods, totals = conn.execute(
+                _ALL_BUCKETS, {"key": slo_key}, binary=True).fetchone()
             rows = zip(starts or (), goods or (), totals or (), strict=True)
             index = self._index[slo_key] = BucketIndex(rows)
+            if self._readonly and version is not None:
+                self._versions[slo_key] = (int(version), int(epoch), pruned or "")
         return index
 
     @staticmethod
@@ -540,9 +579,11 @@ class PostgresStore:
                     self._drop(conn, slo_key)
                     conn.execute("DELETE FROM slo WHERE slo_key = %s", (slo_key,))
                 conn.execute(
-                    "INSERT INTO slo (slo_key, fingerprint, version) VALUES (%s, %s, 1) "
+                    "WITH v AS (SELECT nextval('change') AS n) "
+                    "INSERT INTO slo (slo_key, fingerprint, version, epoch) "
+                    "SELECT %s, %s, n, n FROM v "
                     "ON CONFLICT (slo_key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-                    "retired_at = NULL, version = slo.version + 1",
+                    "retired_at = NULL, version = excluded.version",
                     (slo_key, fingerprint),
                 )
             if reset:
@@ -560,11 +601,11 @@ class PostgresStore:
             retired = tuple(str(k) for k, r in rows if k not in keep and r is None)
             restored = tuple(str(k) for k, r in rows if k in keep and r is not None)
             if retired:
-                conn.execute("UPDATE slo SET retired_at = %s, version = version + 1 "
-                             "WHERE slo_key = ANY(%s)", (at, list(retired)))
+                conn.execute("UPDATE slo SET retired_at = %s WHERE slo_key = ANY(%s)",
+                             (at, list(retired)))
             if restored:
-                conn.execute("UPDATE slo SET retired_at = NULL, version = version + 1 "
-                             "WHERE slo_key = ANY(%s)", (list(restored),))
+                conn.execute("UPDATE slo SET retired_at = NULL WHERE slo_key = ANY(%s)",
+                             (list(restored),))
         return Retirement(retired=retired, restored=restored)
 
     def commit(
@@ -601,18 +642,19 @@ class PostgresStore:
         newest: Span | None = None
         with self._access(write=True) as conn:
             with conn.transaction():
+                if measured is not None and measured[1] > measured[0]:
+                    newest = self._add_span(conn, slo_key, *measured)
+                run_start, run_until = newest or (None, None)
+                version = conn.execute(
+                    _UPSERT_SLO, (slo_key, cursor, run_start, run_until)).fetchone()[0]
                 if rows:
                     starts, goods, totals = zip(*rows, strict=True)
                     conn.execute(_UPSERT_BUCKET,
-                                 (slo_key, list(starts), list(goods), list(totals)))
+                                 (slo_key, version, list(starts), list(goods), list(totals)))
                 if series:
                     keys = list(series)
                     conn.execute(_UPSERT_SERIES, (slo_key, keys, [series[k][0] for k in keys],
                                                   [series[k][1] for k in keys]))
-                if measured is not None and measured[1] > measured[0]:
-                    newest = self._add_span(conn, slo_key, *measured)
-                run_start, run_until = newest or (None, None)
-                conn.execute(_UPSERT_SLO, (slo_key, cursor, run_start, run_until))
             # Only after COMMIT: memory never runs ahead of the database.
             if newest is not None:
                 self._last_run[slo_key] = newest
@@ -649,8 +691,11 @@ class PostgresStore:
                 for key in gone:
                     deleted += self._drop(conn, key)
                     conn.execute("DELETE FROM slo WHERE slo_key = %s", (key,))
-                if deleted:  # standbys drop their indexes, which hold the pruned buckets
-                    conn.execute("UPDATE slo SET version = version + 1")
+                # standbys forget the same buckets (``pg_schema``)
+                conn.execute(
+                    "INSERT INTO meta (key, value) "
+                    "VALUES ('pruned', nextval('change')::text || ' ' || %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (repr(before),))
             self._last_run.clear()
             for key in gone:
                 self._index.pop(key, None)
