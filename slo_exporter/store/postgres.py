@@ -477,8 +477,20 @@ class PostgresStore:
         return "the connection to PostgreSQL was lost; the next use reconnects"
 
     def _refresh(self, conn: Any) -> None:
-        """Bring the cached indexes up to what the writer committed, reading only changes."""
+        """Bring the cached indexes up to what the writer committed, reading only changes.
+
+        A refresh that fails half-way forgets every cached index: they are
+        read again in full rather than trusted half brought up to date.
+        """
+        try:
+            self._follow(conn)
+        except BaseException:
+            self._index.clear()
+            self._versions.clear()
+            raise
         self._refreshed = time.monotonic()
+
+    def _follow(self, conn: Any) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key = 'pruned'").fetchone()
         pruned = "" if row is None else str(row[0])
         now = {str(k): (int(v), int(e)) for k, v, e in
