@@ -40,7 +40,7 @@ $(VENV)/.runtime: pyproject.toml
 
 # The test extras (pytest, linters, validators) on top, for test/lint/bench.
 $(VENV)/.test: $(VENV)/.runtime
-	$(BIN)/pip install -q -e '.[test,postgres]'
+	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
 venv: $(VENV)/.test
