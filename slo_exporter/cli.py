@@ -45,7 +45,8 @@ from slo_exporter.report import CHARTED, FORMATS, ReportArgumentError, Request, 
 from slo_exporter.rules import render_rules
 from slo_exporter.runtime import check_prometheus_settings, needs_prometheus
 from slo_exporter.sharding import Shard, ShardMetrics, describe, select
-from slo_exporter.store import FILENAME, EventStore, SQLiteStore
+from slo_exporter.store import FILENAME, EventStore, PostgresStore, SQLiteStore
+from slo_exporter.store.postgres import describe_url
 from slo_exporter.webconfig import load_web_config
 
 #: Outside the 9100-9999 exporter block of Prometheus's default port
@@ -87,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="TLS and basic auth settings (exporter-toolkit web config format)")
     run.add_argument("--storage.path", dest="storage_path", default="data",
                      metavar="DIR", help="directory of the event store (default: data)")
+    run.add_argument("--storage.url", dest="storage_url", default=None, type=_storage_url,
+                     metavar="URL",
+                     help="keep the events in PostgreSQL instead (postgresql://user:password@"
+                          "host:port/db), shared by replicas: one writes, the others stand by")
 
     run.add_argument("--alertmanager.url", dest="alertmanager_urls", action="append",
                      default=[], type=_alertmanager_url, metavar="URL",
@@ -113,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--storage.path", dest="storage_path", default="data", metavar="DIR",
                         help="event store of the daemon, opened read-only (default: data); "
                              "where it does not reach back, Prometheus history is read")
+    report.add_argument("--storage.url", dest="storage_url", default=None, type=_storage_url,
+                        metavar="URL", help="the daemon's PostgreSQL store, opened read-only")
     report.add_argument("--period", metavar="LABEL",
                         help="a month (2026-03), quarter (2026-Q1) or ISO week (2026-W10), "
                              "in each SLO's calendar time zone (UTC for rolling windows)")
@@ -144,6 +151,14 @@ def _alertmanager_url(text: str) -> AlertmanagerURL:
         return AlertmanagerURL.parse(text)
     except ValueError as exc:  # the message never repeats the URL: it may hold a password
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _storage_url(text: str) -> str:
+    try:
+        describe_url(text)
+    except StoreError as exc:  # the message never repeats the URL: it may hold a password
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _positive_duration(text: str) -> float:
@@ -277,7 +292,8 @@ def _run(args: argparse.Namespace, config: Config,
     options = Options(args.listen_address, args.storage_path, args.config_file,
                       web_config_file=args.web_config_file,
                       alertmanager=_notifier_settings(args))
-    store = _open_store(options.storage_path, config.storage.resolution)
+    store = _open_store(options.storage_path, config.storage.resolution,
+                        args.storage_url or "")
     if store is None:
         return 1
     load = load_logging_warnings
@@ -292,7 +308,7 @@ def _run(args: argparse.Namespace, config: Config,
         return 1
     except StoreError as exc:
         store.close()
-        log.error("storage_unusable", path=args.storage_path, error=str(exc))
+        log.error("storage_unusable", **_where(args), error=str(exc))
         return 1
     if shard is not None:
         daemon.registry.register(ShardMetrics(shard, lambda: daemon.config))
@@ -323,7 +339,9 @@ def _report(args: argparse.Namespace, config: Config) -> int:
         return clients[-1]
 
     try:
-        if (Path(args.storage_path) / FILENAME).exists():
+        if args.storage_url:
+            store = PostgresStore(args.storage_url, config.storage.resolution, readonly=True)
+        elif (Path(args.storage_path) / FILENAME).exists():
             # read-only: no lock, so it runs beside the daemon that writes
             store = SQLiteStore(args.storage_path, config.storage.resolution, readonly=True)
         else:
@@ -337,7 +355,7 @@ def _report(args: argparse.Namespace, config: Config) -> int:
         sys.stderr.write(f"slo-exporter report: error: {exc}\n")
         return 2
     except (StoreError, sqlite3.Error, OSError) as exc:
-        log.error("storage_unusable", path=args.storage_path, error=str(exc))
+        log.error("storage_unusable", **_where(args), error=str(exc))
         return 1
     except ValueError as exc:  # data the figures cannot use: said, never a traceback
         log.error("report_failed", error=scrub(str(exc)))
@@ -371,17 +389,32 @@ def _write(output: str, content: str) -> None:
         raise
 
 
-def _open_store(path: str, resolution: float) -> EventStore | None:
+def _where(args: argparse.Namespace) -> dict[str, str]:
+    """Log fields naming the store: its directory, or its database without the password."""
+    if args.storage_url:
+        return {"url": describe_url(args.storage_url)}
+    return {"path": args.storage_path}
+
+
+def _open_store(path: str, resolution: float, url: str = "") -> EventStore | None:
     """The event store, or None after logging why it cannot be used.
 
     A full disk or a path that cannot be written shows up as OSError or a
     SQLite error as well as StoreError, depending on which write fails first;
-    each is a storage problem, never a listen problem.
+    each is a storage problem, never a listen problem. A PostgreSQL store
+    opens as the writer when the role is free, else as a standby.
     """
+    log = structlog.get_logger("slo_exporter")
     try:
+        if url:
+            store = PostgresStore(url, resolution, standby=True)
+            log.info("store_opened", url=store.name,
+                     role="standby" if store.readonly else "writer")
+            return store
         return SQLiteStore(path, resolution)
     except (StoreError, OSError, sqlite3.Error) as exc:
-        structlog.get_logger("slo_exporter").error("storage_unusable", path=path, error=str(exc))
+        log.error("storage_unusable", **({"url": describe_url(url)} if url else {"path": path}),
+                  error=str(exc))
         return None
 
 

@@ -18,6 +18,16 @@ second, a third (``catch_up``) is the fast path of Prometheus SLOs every
 ``FAST_PATH_EVERY`` seconds (``Engine.catch_up``); it never runs while a reload
 builds and evaluates the next runtime, whose engine reads the same store.
 
+With a shared store (``--storage.url``) a replica may start as a standby:
+its engine follows what the writer stores and it probes nothing. Each
+evaluation it tries to take the writer role (``_standby_step``); once it
+has it, it builds a writing runtime like a reload does (definitions, a
+first cycle reading every SLO from its stored cursor, probes) and swaps it
+in, so it takes over within one evaluation interval plus that cycle. A
+writer that finds, after a lost connection, that another replica took the
+role (``role_lost``) stops with exit code 1, to be started again as a
+standby.
+
 SIGHUP reloads the configuration file (``Daemon.reload``). SIGTERM and
 SIGINT stop the daemon (``Daemon.request_stop``), and stopping always wins:
 the stop event tells every cycle to give up, nothing waits for a cycle
@@ -48,7 +58,7 @@ from typing import Any, NoReturn
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 
 from slo_exporter import api, catalog, grid, statuspage
 from slo_exporter.config import ConfigWarning, load_config
@@ -66,7 +76,7 @@ from slo_exporter.runtime import (
     check_prometheus_settings,
     default_client,
 )
-from slo_exporter.store import EventStore
+from slo_exporter.store import EventStore, SharedStore
 from slo_exporter.web import Query, WebServer, html_page, html_query_page, json_page
 
 log = structlog.get_logger("slo_exporter.daemon")
@@ -188,6 +198,13 @@ class Daemon:
         self._notify_lock = threading.Lock()  # snapshots reach the notifier in order
         self._started = False
         self._shut_down = False
+        #: a standby of a shared store: serves what another replica writes
+        self.standby = store.readonly and isinstance(store, SharedStore)
+        self._writer = Gauge(
+            "slo_exporter_store_writer", "1 while this replica writes the event store, "
+            "0 while it is a standby of a shared store", registry=self.registry)
+        self._writer.set(0 if self.standby else 1)
+        self.exit_code = 0  # what ``wait`` returns after an orderly stop
         self.deps = Collaborators(
             store=store,
             probe_metrics=self.probe_metrics,
@@ -259,7 +276,20 @@ class Daemon:
         its own first cycle, and two engines must not read the same source
         into the same store at once) and once a stop was requested.
         """
-        if self._stop.is_set() or not self._cycle_lock.acquire(blocking=False):
+        if self._stop.is_set():
+            return False
+        if self.standby and self._standby_step():
+            return True
+        if isinstance(self.store, SharedStore) and self.store.role_lost:
+            # Another replica writes now. Exiting non-zero makes the supervisor
+            # start this one again, as a standby with a clean state.
+            log.error("writer_role_lost", reason="another replica took the writer role "
+                      "while this one was disconnected from the database")
+            self.exit_code = 1
+            self._writer.set(0)
+            self.request_stop("writer role lost")
+            return False
+        if not self._cycle_lock.acquire(blocking=False):
             return False
         try:
             started = time.monotonic()
@@ -275,6 +305,29 @@ class Daemon:
         log.info("evaluation_done", seconds=round(elapsed, 3), slos=len(snapshot.slos),
                  down=len(down))
         self._notify()
+        return True
+
+    def _standby_step(self) -> bool:
+        """Try to take the writer role; True when this replica took over (its first
+        writing cycle ran). Otherwise the cached reads the writer changed are dropped."""
+        store = self.store
+        assert isinstance(store, SharedStore)
+        if not store.try_promote():
+            store.refresh()
+            return False
+        log.info("writer_role_taken")
+        with self._reload_lock:
+            if self._stop.is_set():
+                return False
+            self.standby = False  # from here the new runtime probes
+            try:
+                self._apply(self.rt.config, self.rt)
+            except Exception as exc:  # the role stays; the next evaluation tries again
+                self.standby = True
+                log.error("takeover_failed", error=scrub(f"{type(exc).__name__}: {exc}"))
+                return False
+        self._writer.set(1)
+        log.info("takeover_done", slos=len(self.rt.config.slos))
         return True
 
     def refresh_probes(self) -> None:
@@ -411,7 +464,8 @@ class Daemon:
                 log.warning("probes_still_running", seconds=self.timings.probe_stop)
             new.recorder.adopt_last_seen(old.recorder.last_seen_all())
             try:
-                new.start_probes()
+                if not self.standby:  # a standby reloading keeps probing nothing
+                    new.start_probes()
             except BaseException:
                 new.stop_probes(0)
                 self._restart_probes(old)
@@ -443,8 +497,9 @@ class Daemon:
         log.info("listening", address=self.listen_address, port=self.web.port)
         if self.notifier is not None:
             self.notifier.start()
-        with self._swap_lock:
-            self.rt.start_probes()
+        if not self.standby:  # a standby's probes start when it takes over
+            with self._swap_lock:
+                self.rt.start_probes()
         # At once (the last grid instant), then at every grid instant: a first
         # run in the interval job itself would set its phase to the start time.
         self.scheduler.add_job(self.evaluate, "date", id="evaluate_first",
@@ -506,8 +561,8 @@ class Daemon:
             # Everything of value is closed already.
             log.warning("shutdown_forced", reason="work still running after a bounded stop")
             _flush()
-            self._hard_exit(0)
-        return 0
+            self._hard_exit(self.exit_code)
+        return self.exit_code
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Runs on the main thread between any two bytecodes, possibly while

@@ -45,6 +45,12 @@ reminded every ``REMIND_EVERY``); it never stops the others or the daemon.
 SLOs run on one thread pool kept for the engine's life, so per-thread
 Prometheus sessions and their connections are reused across cycles.
 
+On a read-only store (a standby replica of a shared PostgreSQL store,
+another replica writes) the engine follows: it records no definitions,
+reads no source and prunes nothing; every status is computed from what the
+writer stored, and a probe SLO's last result is the end of its stored
+coverage. The daemon builds a writing engine when the replica takes over.
+
 Must not read Prometheus or write the store itself (``ingest``), record
 probe results (``recorder``), or serve anything: readers only take the
 ``snapshot`` reference and never wait on a cycle.
@@ -66,6 +72,7 @@ from slo_exporter import accounting, compliance, exclusions, grid, slomath
 from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
+from slo_exporter.grouping import group_of
 from slo_exporter.history import BudgetAt, budget_history
 from slo_exporter.ingest import READ_OVERLAP, Ingestor, Pruner, adopt_definitions, load_groups
 from slo_exporter.model import (
@@ -144,7 +151,9 @@ class Engine:
                                   stop=self._stop, log=self._log, on_error=self._on_error,
                                   groups=groups)
         self._pruner = Pruner(store, config, self._log)
-        adopt_definitions(store, config.slos, self._log, at=self._clock(), groups=groups)
+        self._follower = store.readonly  # another replica writes what this one serves
+        if not self._follower:  # a store error fails the build here
+            adopt_definitions(store, config.slos, self._log, at=self._clock(), groups=groups)
         self._snapshot = Snapshot(slos=tuple(SLOStatus(slo=s) for s in self._instances()),
                                   groups=self._group_counts())
         workers = min(max(1, max_workers), len(config.slos))
@@ -179,7 +188,7 @@ class Engine:
                     fresh[slo.key] = status
             finished = not self._stop.is_set() and len(fresh) == len(self._instances())
             snapshot = self._swap(fresh, taken_at=now, complete=finished)
-            if not self._stop.is_set():
+            if not self._stop.is_set() and not self._follower:
                 self._pruner.maybe_prune(now)
             return snapshot
 
@@ -212,7 +221,7 @@ class Engine:
         read here changes nothing and is logged at debug level; the next
         full cycle reads the same samples. Stops between SLOs on ``stop``.
         """
-        if not self._snapshot.complete or not self._fast:
+        if not self._snapshot.complete or not self._fast or self._follower:
             return self._snapshot
         at = self._now() - self._config.prometheus.query_delay
         current = {st.slo.key: st for st in self._snapshot.slos}
@@ -374,6 +383,14 @@ class Engine:
             return self._probe_status(slo, current)
         at = grid.instant(now - self._config.prometheus.query_delay,
                           self._config.evaluation_interval)  # an HA pair's instants agree
+        if self._follower:  # the writer reads the source; this replica serves its events
+            if grouped:  # the groups the writer has created so far
+                for key in self._store.slo_keys():
+                    group = group_of(key, slo)
+                    if group is not None:
+                        self._ingestor.groups(slo).admit(group)
+                return SLOStatus(slo=slo, up=True, evaluated_at=at)
+            return self._status(slo, at, up=True, error=None, healthy=True, previous=current)
         try:
             if not self._ingestor.read(slo, at, shared):
                 return None
@@ -432,6 +449,8 @@ class Engine:
         error = self._probe_fault(slo.key)
         if error is None:
             last = self._probe_last_seen(slo.key)
+            if last is None and self._follower:
+                last = self._stored_probe_time(slo, at)
             if last is None:
                 error = "no probe result yet"
             elif at - last > 2 * slo.sli.interval + slo.sli.timeout:
@@ -439,6 +458,14 @@ class Engine:
         # Probe events only ever land at the present, so past points stay valid.
         return self._status(slo, at, up=error is None, error=error, healthy=True,
                             previous=current, refresh=refresh)
+
+    def _stored_probe_time(self, slo: SLO, at: float) -> float | None:
+        """When the writer's newest stored probe result of ``slo`` was taken: each result
+        measures one interval, so its coverage ends one interval after the probe."""
+        assert isinstance(slo.sli, ProbeSLI)
+        spans = self._store.measured_spans(slo.key, at - self._config.evaluation_interval
+                                           - 3 * slo.sli.interval - slo.sli.timeout, at + 1e9)
+        return spans[-1][1] - slo.sli.interval if spans else None
 
     def _status(
         self, slo: SLO, at: float, *, up: bool, error: str | None, healthy: bool = False,
