@@ -92,14 +92,15 @@ class Shard:
         """The shard the flags name; None when unsharded (neither flag given).
 
         ``--shard.index`` without ``--shard.count`` is refused; ``--shard.count``
-        alone takes the index from ``hostname`` (``ordinal_from_hostname``).
+        alone takes the index from ``hostname`` (``ordinal_from_hostname``),
+        except that one shard is shard 0 wherever it runs.
         """
         if count is None:
             if index is not None:
                 raise ValueError("--shard.index needs --shard.count")
             return None
         if index is None:
-            index = ordinal_from_hostname(hostname)
+            index = 0 if count == 1 else ordinal_from_hostname(hostname)
         return cls(index, count)
 
     def owns(self, slo: SLO) -> bool:

@@ -159,10 +159,12 @@ def test_a_hostname_without_an_ordinal_is_a_clear_error(hostname: str) -> None:
 
 
 def test_resolve_reads_the_flags_then_the_hostname() -> None:
-    """No flags: unsharded; count alone: the hostname's ordinal; both: the flags."""
+    """No flags: unsharded; count alone: the hostname's ordinal (0 of 1 needs none); both: the
+    flags."""
     assert Shard.resolve(None, None, "anything") is None
     assert Shard.resolve(None, 3, "slo-exporter-2") == Shard(2, 3)
     assert Shard.resolve(1, 3, "slo-exporter-2") == Shard(1, 3)
+    assert Shard.resolve(None, 1, "no-ordinal-here") == Shard(0, 1)
 
 
 @pytest.mark.parametrize(("index", "count", "hostname", "message"), [
