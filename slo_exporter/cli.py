@@ -1,7 +1,9 @@
 """Command line: ``slo-exporter run|check|rules|report|demo`` with Prometheus-style flags.
 
 User errors (bad config, unusable storage path, port in use) print a located
-message and exit non-zero without a traceback. Storage is opened before the
+message and exit non-zero without a traceback; impossible shard flags (an
+index not below ``--shard.count``, no ordinal in the hostname) exit 2, a
+composite whose components are on another shard exits 1. Storage is opened before the
 listen address is bound, and each failure is named for what failed:
 ``storage_unusable`` (also a full disk) or ``listen_failed``.
 
@@ -250,21 +252,21 @@ def main(argv: Sequence[str] | None = None, *,
         return 1
     if args.command == "report":
         return _report(args, config)
+    shard: Shard | None
     try:
-        # check shows every shard, so it needs no index of its own
-        hostname = "-0" if args.command == "check" else socket.gethostname()
-        shard = Shard.resolve(args.shard_index, args.shard_count, hostname)
+        if args.command == "check" and args.shard_index is None and args.shard_count is not None:
+            shard = Shard(0, args.shard_count)  # check shows every shard: no index of its own
+        else:
+            shard = Shard.resolve(args.shard_index, args.shard_count, socket.gethostname())
+        owned = config if shard is None else select(config, shard)
     except ValueError as exc:
         sys.stderr.write(f"slo-exporter {args.command}: error: {exc}\n")
         return 2
-    if shard is not None:
-        try:
-            owned = select(config, shard)
-        except ConfigError as exc:
-            sys.stderr.write(f"{exc}\n")
-            sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration "
-                             f"cannot be split over {shard.count} shards.\n")
-            return 1
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration "
+                         f"cannot be split over {args.shard_count} shards.\n")
+        return 1
     if args.command == "check":
         slos = len(config.slos)
         sys.stdout.write(
@@ -272,9 +274,7 @@ def main(argv: Sequence[str] | None = None, *,
         if shard is not None:
             sys.stdout.write(describe(config, shard.count))
         return 0
-    if shard is not None:
-        return _run(args, owned, started, exiting, shard)
-    return _run(args, config, started, exiting)
+    return _run(args, owned, started, exiting, shard)
 
 
 def _run(args: argparse.Namespace, config: Config,

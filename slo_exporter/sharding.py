@@ -100,7 +100,7 @@ class Shard:
                 raise ValueError("--shard.index needs --shard.count")
             return None
         if index is None:
-            index = 0 if count == 1 else ordinal_from_hostname(hostname)
+            index = 0 if count <= 1 else ordinal_from_hostname(hostname)
         return cls(index, count)
 
     def owns(self, slo: SLO) -> bool:

@@ -172,6 +172,7 @@ def test_resolve_reads_the_flags_then_the_hostname() -> None:
     (3, 3, "h", "shard index 3 is outside 0..2"),
     (None, 3, "slo-exporter-5", "shard index 5 is outside 0..2"),
     (0, 0, "h", "--shard.count must be at least 1"),
+    (None, 0, "h", "--shard.count must be at least 1"),
 ])
 def test_resolve_refuses_impossible_shards(index: int | None, count: int | None, hostname: str,
                                            message: str) -> None:
@@ -221,6 +222,7 @@ def test_check_shows_the_assignment(four: Path, capsys: pytest.CaptureFixture[st
 
 @pytest.mark.parametrize(("flags", "message"), [
     (["--shard.index=1"], "--shard.index needs --shard.count"),
+    (["--shard.count=0"], "--shard.count must be at least 1"),
     (["--shard.count=3", "--shard.index=4"], "shard index 4 is outside 0..2"),
 ])
 def test_check_refuses_bad_shard_flags(four: Path, capsys: pytest.CaptureFixture[str],
@@ -281,3 +283,22 @@ def test_run_evaluates_its_shard_only_and_keeps_to_it_on_reload(
     assert seen == {"before": ["api/latency"], "reloaded": True,
                     "after": ["api/latency", "billing/invoices"], "info": 1.0, "owned": 2.0}
     assert "event=shard_selected index=2 count=3 slos=1" in capsys.readouterr().err
+
+
+def test_a_shard_that_owns_nothing_still_runs(four: Path, tmp_path: Path) -> None:
+    """Shard 3 of 5 owns none of the four SLOs (they are on 4, 1, 2 and 1): it starts, evaluates
+    and says it owns 0."""
+    assert sorted(shard_of(s.service, s.name, 5) for s in parse_config(FOUR, "f").slos) == [
+        1, 1, 2, 4]
+    seen: list[float | None] = []
+
+    def started(daemon: Daemon) -> None:
+        daemon.evaluate()
+        seen.append(daemon.registry.get_sample_value("slo_exporter_shard_slos"))
+        threading.Timer(0.1, daemon.request_stop, args=("test",)).start()
+
+    code = cli.main(["run", f"--config.file={four}", f"--storage.path={tmp_path / 'data'}",
+                     f"--web.listen-address={_free_address()}", "--shard.count=5",
+                     "--shard.index=3"], started=started)
+    assert code == 0
+    assert seen == [0.0]
