@@ -302,3 +302,17 @@ def test_a_shard_that_owns_nothing_still_runs(four: Path, tmp_path: Path) -> Non
                      "--shard.index=3"], started=started)
     assert code == 0
     assert seen == [0.0]
+
+
+def test_run_refuses_a_cross_shard_composite_before_opening_anything(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`run` as shard 0 of 3 with billing/invoices (2) reading checkout/availability (0): exit 1,
+    the composite named, no store created."""
+    path = tmp_path / "c.yaml"
+    path.write_text(FOUR + _composite("billing", "invoices", "checkout/availability"))
+    code = cli.main(["run", f"--config.file={path}", f"--storage.path={tmp_path / 'data'}",
+                     f"--web.listen-address={_free_address()}", "--shard.count=3",
+                     "--shard.index=0"])
+    assert code == 1
+    assert "composite billing/invoices is on shard 2 of 3" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
