@@ -43,6 +43,31 @@ _FIXED = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _CALENDAR = {"w": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _SLUG = re.compile(r"[^a-z0-9]+")
 
+#: the keys each part of an object may have; any other key is reported (a typo
+#: such as ``sevice`` or ``calender`` is never silently dropped)
+_TOP_KEYS = ("apiVersion", "kind", "metadata", "spec")
+_METADATA_KEYS = ("name", "displayName", "labels", "annotations")
+_SLO_KEYS = ("description", "timeWindow", "budgetingMethod", "objectives", "alertPolicies")
+_SPEC_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("SLO", V1): ("service", "indicator", "indicatorRef", *_SLO_KEYS),
+    ("SLO", V2ALPHA): ("serviceRef", "sli", "sliRef", *_SLO_KEYS),
+    ("SLI", V1): ("description", "ratioMetric", "thresholdMetric"),
+    ("DataSource", V1): ("description", "type", "connectionDetails"),
+    ("Service", V1): ("description",),
+    ("AlertPolicy", V1): ("description", "alertWhenNoData", "alertWhenResolved",
+                          "alertWhenBreaching", "conditions", "notificationTargets"),
+    ("AlertCondition", V1): ("description", "severity", "condition"),
+    ("AlertNotificationTarget", V1): ("description", "target"),
+}
+_OBJECTIVE_KEYS = ("displayName", "op", "value", "target", "targetPercent", "timeSliceTarget",
+                   "timeSliceWindow", "compositeWeight")
+_TIME_WINDOW_KEYS = ("duration", "isRolling", "calendar")
+_CALENDAR_KEYS = ("startTime", "timeZone")
+_RATIO_KEYS = ("counter", "good", "bad", "total", "rawType", "raw")
+_CONDITION_KEYS = ("kind", "op", "threshold", "lookbackWindow", "alertAfter")
+#: a Prometheus metric source's spec: the query alone
+_PROMETHEUS_KEYS = ("query",)
+
 
 @dataclass(frozen=True)
 class _Object:
@@ -125,9 +150,15 @@ def services(
 # ----------------------------------------------------------- node helpers
 
 
-def _entries(r: Reader, node: Node, path: str) -> dict[str, Node]:
+def _entries(
+    r: Reader, node: Node, path: str, allowed: tuple[str, ...] | None = None
+) -> dict[str, Node]:
+    """The entries of a mapping; with ``allowed``, every other key is reported (not raised,
+    so the rest of the object is still checked)."""
     if not isinstance(node, MappingNode):
         raise _Reject(node, path, f"must be a mapping, got {describe(node)}")
+    if allowed is not None:
+        r.mapping(node, path, allowed)
     return {key: value for key, (_k, value) in r.entries(node, path).items()}
 
 
@@ -291,7 +322,7 @@ class _Loader:
         self, node: Node, path: str, *, top_level: bool, kind: str | None = None,
         version: str | None = None,
     ) -> _Object:
-        fields = _entries(self.r, node, path)
+        fields = _entries(self.r, node, path, _TOP_KEYS)
         assert isinstance(node, MappingNode)
         if top_level or "apiVersion" in fields:
             version = _text(self.r, _need(fields, node, path, "apiVersion"),
@@ -306,11 +337,16 @@ class _Loader:
                 expected = kind or ", ".join(KINDS)
                 raise _Reject(fields["kind"], join(path, "kind"),
                               f"unknown kind {found!r}; expected {expected}")
-        metadata = _entries(self.r, _need(fields, node, path, "metadata"), join(path, "metadata"))
+        metadata = _entries(self.r, _need(fields, node, path, "metadata"), join(path, "metadata"),
+                            _METADATA_KEYS)
         name = _text(self.r, _need(metadata, fields["metadata"], join(path, "metadata"), "name"),
                      join(path, "metadata.name"))
         assert found is not None
         assert version is not None
+        spec = fields.get("spec")
+        if isinstance(spec, MappingNode):
+            keys = _SPEC_KEYS.get((found, version)) or _SPEC_KEYS[(found, V1)]
+            self.r.mapping(spec, join(path, "spec"), keys)
         return _Object(found, name, version, node, path)
 
     def _alone(self, obj: _Object) -> None:
@@ -383,7 +419,8 @@ class _Loader:
         objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
         objectives = [(node, f"{spec_path}.objectives[{index}]") for index, node in
                       enumerate(objective_nodes)]
-        fields_of = [_entries(self.r, node, path) for node, path in objectives]
+        fields_of = [_entries(self.r, node, path, (*_OBJECTIVE_KEYS, *keys))
+                     for node, path in objectives]
         own = [any(key in fields for key in keys) for fields in fields_of]
         shared: tuple[dict[str, Node], str] | None = None
         if any(own):
@@ -423,6 +460,8 @@ class _Loader:
                 fields, node, path, keys, kind="SLI", version=obj.version)
             sli = self._sli(sli_spec, sli_path, fields, node, path)
             assert sli is not None  # an objective is given
+            if not isinstance(sli, model.LatencySLI):
+                self._ratio_objective(fields, path)
             name = obj.name
             if len(objectives) > 1 or composite:
                 suffix = ""
@@ -440,6 +479,20 @@ class _Loader:
         if composite:
             slos.append(self._composite(obj.name, spec_node, spec_path, slos, weights))
         return service, slos
+
+    def _ratio_objective(self, fields: dict[str, Node], path: str) -> None:
+        """A ratio SLI's objective has a target only: ``value`` (a thresholdMetric's
+        threshold) would be ignored, and ``op`` can only say the ratio must reach it."""
+        if "value" in fields:
+            raise _Reject(fields["value"], join(path, "value"),
+                          "value is the threshold of a thresholdMetric; the objective of a "
+                          "ratioMetric has only a target")
+        if "op" in fields:
+            op = _text(self.r, fields["op"], join(path, "op"))
+            if op not in ("gt", "gte"):
+                raise _Reject(fields["op"], join(path, "op"),
+                              f"op {op!r} cannot apply to a ratioMetric, whose good ratio must "
+                              "reach the target (gt or gte)")
 
     def _weight(self, fields: dict[str, Node], path: str) -> float | None:
         if "compositeWeight" not in fields:
@@ -543,7 +596,7 @@ class _Loader:
             raise _Reject(windows, wpath, "must be a list of exactly one time window")
         wnode = windows.value[0]
         wpath += "[0]"
-        fields = _entries(self.r, wnode, wpath)
+        fields = _entries(self.r, wnode, wpath, _TIME_WINDOW_KEYS)
         duration_node = _need(fields, wnode, wpath, "duration")
         text = _text(self.r, duration_node, join(wpath, "duration"))
         parsed = _duration(text)
@@ -565,7 +618,7 @@ class _Loader:
                           + (" (m is minutes, M months)" if unit == "m" else ""))
         calendar_node = _need(fields, wnode, wpath, "calendar")
         cpath = join(wpath, "calendar")
-        calendar = _entries(self.r, calendar_node, cpath)
+        calendar = _entries(self.r, calendar_node, cpath, _CALENDAR_KEYS)
         zone_node = _need(calendar, calendar_node, cpath, "timeZone")
         zone = _text(self.r, zone_node, join(cpath, "timeZone"))
         try:
@@ -594,6 +647,9 @@ class _Loader:
         objective_node: Node, objective_path: str,
     ) -> model.SLI | None:
         """The native SLI; None for a threshold metric checked without an objective."""
+        if "ratioMetric" in sli and "thresholdMetric" in sli:
+            raise _Reject(sli["thresholdMetric"], join(sli_path, "thresholdMetric"),
+                          "give either ratioMetric or thresholdMetric, not both")
         if "ratioMetric" in sli:
             return self._ratio_metric(sli["ratioMetric"], join(sli_path, "ratioMetric"))
         if "thresholdMetric" in sli:
@@ -604,7 +660,7 @@ class _Loader:
                       "an SLI needs ratioMetric or thresholdMetric")
 
     def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI | model.RawRatioSLI:
-        fields = _entries(self.r, node, path)
+        fields = _entries(self.r, node, path, _RATIO_KEYS)
         if "raw" in fields or "rawType" in fields:
             return self._raw_ratio(fields, node, path)
         if "counter" in fields and not _bool(self.r, fields["counter"], join(path, "counter")):
@@ -638,16 +694,19 @@ class _Loader:
     def _query(self, node: Node, path: str, *, raw: bool = False) -> model.Query:
         fields = _entries(self.r, node, path)
         if "metricSource" in fields:  # v1
+            _entries(self.r, node, path, ("metricSource",))
             path = join(path, "metricSource")
             node = fields["metricSource"]
-            fields = _entries(self.r, node, path)
+            fields = _entries(self.r, node, path, ("metricSourceRef", "type", "spec"))
             kind = self._source_type(fields, node, path, "metricSourceRef")
         else:  # v2alpha: dataSourceRef beside spec
+            _entries(self.r, node, path, ("dataSourceRef", "dataSourceSpec", "spec"))
             kind = self._source_type(fields, node, path, "dataSourceRef")
         if kind.lower() != "prometheus":
             raise _Reject(node, path,
                           f"data source type {kind!r} cannot be read; only Prometheus is")
-        spec = _entries(self.r, _need(fields, node, path, "spec"), join(path, "spec"))
+        spec = _entries(self.r, _need(fields, node, path, "spec"), join(path, "spec"),
+                        _PROMETHEUS_KEYS)
         query_node = _need(spec, fields["spec"], join(path, "spec"), "query")
         query_path = join(path, "spec.query")
         text = _text(self.r, query_node, query_path).strip()
@@ -764,6 +823,7 @@ class _Loader:
                 if "spec" in fields:
                     raise _Reject(item, item_path,
                                   "give either 'spec' or 'alertPolicyRef', not both")
+                _entries(self.r, item, item_path, ("alertPolicyRef",))
                 obj = self._ref("AlertPolicy", fields["alertPolicyRef"],
                                 join(item_path, "alertPolicyRef"))
             else:
@@ -847,6 +907,7 @@ class _Loader:
             item_path = f"{join(path, key)}[{index}]"
             fields = _entries(self.r, item, item_path)
             if ref in fields:
+                _entries(self.r, item, item_path, (ref,))
                 obj = self._ref(kind, fields[ref], join(item_path, ref))
             else:
                 obj = self._object(item, item_path, top_level=False, kind=kind, version=version)
@@ -873,7 +934,7 @@ class _Loader:
         severity = "page" if severity_text.lower() in _PAGE_SEVERITIES else "ticket"
         node = _need(spec, spec_node, path, "condition")
         cpath = join(path, "condition")
-        fields = _entries(self.r, node, cpath)
+        fields = _entries(self.r, node, cpath, _CONDITION_KEYS)
         kind = _text(self.r, fields["kind"], join(cpath, "kind")) if "kind" in fields \
             else "burnrate"
         if kind != "burnrate":

@@ -1,0 +1,144 @@
+"""What a user gets for a wrong dialect file: located problems, never a silent drop.
+
+Each test writes the kind of mistake a user makes (a typo in a key, a wrong
+type, a field that only applies elsewhere) and checks that ``load_config``
+names the file, the line, the document index and the field, with the reason.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from slo_exporter.config import load_config
+from slo_exporter.errors import ConfigError
+
+OPENSLO = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: checkout}
+spec:
+  service: shop
+  indicator:
+    metadata: {name: checkout-ok}
+    spec:
+      ratioMetric:
+        counter: true
+        good: {metricSource: {type: Prometheus, spec: {query: 'requests_total{code!~"5.."}'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: requests_total}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+"""
+
+
+def _problems(tmp_path: Path, text: str, name: str = "slos.yaml") -> list[str]:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    with pytest.raises(ConfigError) as err:
+        load_config(str(path))
+    return [str(problem) for problem in err.value.problems]
+
+
+def test_the_openslo_base_document_loads(tmp_path: Path) -> None:
+    """The document the OpenSLO attacks below change is valid as written."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(OPENSLO)
+    assert [slo.key for slo in load_config(str(path)).slos] == ["shop/checkout"]
+
+
+@pytest.mark.parametrize(("old", "new", "where"), [
+    ("  service: shop\n", "  service: shop\n  sevice: shop\n",
+     "6: documents[0].spec.sevice: unknown key (did you mean 'service'?)"),
+    ("metadata: {name: checkout}", "metadata: {name: checkout, lables: {a: b}}",
+     "3: documents[0].metadata.lables: unknown key (did you mean 'labels'?)"),
+    ("isRolling: true}]", "isRolling: true, calender: {timeZone: UTC}}]",
+     "13: documents[0].spec.timeWindow[0].calender: unknown key (did you mean 'calendar'?)"),
+    ("[{target: 0.99}]", "[{target: 0.99, timeSliceTargt: 0.9}]",
+     "15: documents[0].spec.objectives[0].timeSliceTargt: unknown key"),
+    ("{query: requests_total}", "{query: requests_total, querry: x}",
+     "12: documents[0].spec.indicator.spec.ratioMetric.total.metricSource.spec.querry: "
+     "unknown key (did you mean 'query'?)"),
+    ("        counter: true\n", "        counter: true\n        bda: {}\n",
+     "11: documents[0].spec.indicator.spec.ratioMetric.bda: unknown key (did you mean 'bad'?)"),
+    ("  objectives:", "  alertPolicy: [x]\n  objectives:",
+     "15: documents[0].spec.alertPolicy: unknown key (did you mean 'alertPolicies'?)"),
+    ("        good: {metricSource:", "        good: {extra: 1, metricSource:",
+     "11: documents[0].spec.indicator.spec.ratioMetric.good.extra: unknown key"),
+])
+def test_an_unknown_openslo_key_is_located_never_ignored(
+        tmp_path: Path, old: str, new: str, where: str) -> None:
+    """A misspelt OpenSLO key is an error at its line, with a hint; it was dropped silently."""
+    assert OPENSLO.count(old) == 1
+    problems = _problems(tmp_path, OPENSLO.replace(old, new))
+    assert any(p.startswith(f"{tmp_path / 'slos.yaml'}:{where}") for p in problems), problems
+
+
+def test_unknown_keys_of_policies_conditions_and_targets_are_located(tmp_path: Path) -> None:
+    """Keys of an alert policy, its condition and its notification target are checked too."""
+    policy = """\
+  alertPolicies:
+    - kind: AlertPolicy
+      metadata: {name: fast}
+      spec:
+        alertWhenBreaching: true
+        alertOnBreach: true
+        conditions:
+          - kind: AlertCondition
+            metadata: {name: c}
+            spec:
+              severity: page
+              condition: {kind: burnrate, threshold: 14, lookbackWindow: 1h, lookback: 5m}
+        notificationTargets:
+          - {targetRef: pager, target: x}
+---
+apiVersion: openslo/v1
+kind: AlertNotificationTarget
+metadata: {name: pager}
+spec: {target: pagerduty, targit: x}
+"""
+    problems = _problems(tmp_path, OPENSLO + policy)
+    paths = [p.split(": ")[1] for p in problems]
+    assert paths == [
+        "documents[0].spec.alertPolicies[0].spec.alertOnBreach",
+        "documents[0].spec.alertPolicies[0].spec.conditions[0].spec.condition.lookback",
+        "documents[0].spec.alertPolicies[0].spec.notificationTargets[0].target",
+        "documents[1].spec.targit",
+    ], problems
+
+
+def test_a_threshold_value_on_a_ratio_objective_is_rejected(tmp_path: Path) -> None:
+    """``value`` only means something for a thresholdMetric; on a ratio it was ignored."""
+    problems = _problems(tmp_path, OPENSLO.replace("[{target: 0.99}]",
+                                                   "[{target: 0.99, value: 300}]"))
+    assert problems == [f"{tmp_path / 'slos.yaml'}:15: documents[0].spec.objectives[0].value: "
+                        "value is the threshold of a thresholdMetric; the objective of a "
+                        "ratioMetric has only a target"]
+
+
+@pytest.mark.parametrize("op", ["lt", "lte"])
+def test_a_ratio_objective_below_its_target_is_rejected(tmp_path: Path, op: str) -> None:
+    """``op: lt`` on a ratio would invert the SLO; only gt/gte (the ratio reaches it) map."""
+    problems = _problems(tmp_path, OPENSLO.replace("[{target: 0.99}]",
+                                                   f"[{{target: 0.99, op: {op}}}]"))
+    assert len(problems) == 1
+    assert f"documents[0].spec.objectives[0].op: op '{op}' cannot apply to a ratioMetric" \
+        in problems[0]
+
+
+def test_a_ratio_objective_with_op_gt_loads(tmp_path: Path) -> None:
+    """``op: gt`` on a ratio objective (as the OpenSLO examples write it) is what we do."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(OPENSLO.replace("[{target: 0.99}]", "[{target: 0.99, op: gt}]"))
+    assert load_config(str(path)).slos[0].objective == pytest.approx(0.99)
+
+
+def test_an_sli_with_both_ratio_and_threshold_metric_is_rejected(tmp_path: Path) -> None:
+    """Both metrics in one SLI: the threshold metric was silently dropped."""
+    text = OPENSLO.replace("      ratioMetric:\n", "      thresholdMetric: {metricSource: "
+                           "{type: Prometheus, spec: {query: d_bucket}}}\n      ratioMetric:\n")
+    problems = _problems(tmp_path, text)
+    assert problems == [f"{tmp_path / 'slos.yaml'}:9: documents[0].spec.indicator.spec."
+                        "thresholdMetric: give either ratioMetric or thresholdMetric, not both"]
