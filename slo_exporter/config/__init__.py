@@ -42,6 +42,7 @@ from slo_exporter.config.dialects import (
     Includer,
     Origin,
     detect,
+    expand_lists,
     load_dialect_documents,
 )
 from slo_exporter.config.fields import Reader
@@ -102,8 +103,9 @@ def _by_file(found: Sequence[P]) -> list[P]:
 def _parse(text: str, problems: Problems) -> model.Config | None:
     try:
         documents = compose(text, problems)
-        if problems.errors:
+        if problems.errors or documents is None:
             return None
+        documents = expand_lists(documents)
         if not documents or (len(documents) == 1 and is_null(documents[0].root)):
             problems.error(1, "", "the file is empty; expected a 'services' list")
             return None

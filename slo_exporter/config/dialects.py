@@ -129,6 +129,8 @@ def marker_text(document: Document) -> str:
 
 def unsupported_reason(name: str, document: Document) -> str:
     """Why a document of dialect ``name`` (not in ``DIALECTS``) cannot be loaded."""
+    if _list_items(document) == []:
+        return "a Kubernetes List must hold its SLO objects in a non-empty 'items' list"
     supported = ", ".join(sorted(["native", *DIALECTS]))
     return (
         f"{marker_text(document)} is not a supported SLO dialect "
@@ -137,9 +139,44 @@ def unsupported_reason(name: str, document: Document) -> str:
 
 
 def document_path(document: Document, path: str = "") -> str:
-    """``documents[2].spec``: a field of one document of a multi-document file."""
+    """``documents[2].spec``: a field of one document of a multi-document file
+    (``documents[0].items[3].spec`` in a Kubernetes List)."""
     prefix = f"documents[{document.index}]"
+    if document.item is not None:
+        prefix += f".items[{document.item}]"
     return f"{prefix}.{path}" if path else prefix
+
+
+def _list_items(document: Document) -> list[Node] | None:
+    """The items of a Kubernetes List document (``apiVersion: v1``, ``kind: List``, as
+    ``kubectl get -o yaml`` writes), or None for any other document."""
+    root = document.root
+    if (document.item is not None or not isinstance(root, MappingNode)
+            or _top_scalar(document, "apiVersion") != "v1"
+            or _top_scalar(document, "kind") != "List"):
+        return None
+    for key, value in root.value:
+        if isinstance(key, ScalarNode) and key.value == "items":
+            return list(value.value) if isinstance(value, SequenceNode) else []
+    return []
+
+
+def expand_lists(documents: Sequence[Document]) -> list[Document]:
+    """``documents`` with each Kubernetes List replaced by its items, each one a document
+    located by its List's index and its own (``documents[0].items[2]``).
+
+    A List without items stays, and is reported as such when it is loaded.
+    """
+    expanded: list[Document] = []
+    for document in documents:
+        items = _list_items(document)
+        if not items:
+            expanded.append(document)
+            continue
+        expanded.extend(
+            Document(document.index, item, item.start_mark.line + 1, item=position)
+            for position, item in enumerate(items))
+    return expanded
 
 
 def load_dialect_documents(
@@ -292,7 +329,8 @@ class Includer:
     def _read(self, file: str) -> tuple[Problems, list[Document] | None]:
         problems = Problems(file)
         text = read_file(file, problems)
-        return problems, None if text is None else compose(text, problems)
+        documents = None if text is None else compose(text, problems)
+        return problems, None if documents is None else expand_lists(documents)
 
     def _file(
         self, file: str, reader: Reader, documents: list[Document] | None,

@@ -142,3 +142,70 @@ def test_an_sli_with_both_ratio_and_threshold_metric_is_rejected(tmp_path: Path)
     problems = _problems(tmp_path, text)
     assert problems == [f"{tmp_path / 'slos.yaml'}:9: documents[0].spec.indicator.spec."
                         "thresholdMetric: give either ratioMetric or thresholdMetric, not both"]
+
+
+# ------------------------------------------------------ Kubernetes lists
+
+SLOTH_CRD = """\
+apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata: {name: shop}
+spec:
+  service: shop
+  slos:
+    - name: requests
+      objective: 99.9
+      sli:
+        events:
+          errorQuery: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+          totalQuery: sum(rate(http_requests_total[{{.window}}]))
+      alerting: {name: ShopRequests}
+"""
+PYRRA = """\
+apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: api, namespace: web}
+spec:
+  target: '99.5'
+  window: 4w
+  indicator:
+    ratio:
+      errors: {metric: 'http_requests_total{code=~"5.."}'}
+      total: {metric: http_requests_total}
+"""
+
+
+def _list(*objects: str) -> str:
+    """``kubectl get ... -o yaml``: a v1 List whose items are the objects."""
+    items = "".join("  - " + textwrap.indent(obj, "    ")[4:] for obj in objects)
+    return f"apiVersion: v1\nkind: List\nmetadata: {{resourceVersion: ''}}\nitems:\n{items}"
+
+
+def test_a_kubernetes_list_of_slo_objects_loads_each_item(tmp_path: Path) -> None:
+    """A List of a Sloth CRD and a Pyrra objective (as kubectl exports them) loads both."""
+    path = tmp_path / "slos.yaml"
+    path.write_text(_list(SLOTH_CRD, PYRRA))
+    config = load_config(str(path))
+    assert [slo.key for slo in config.slos] == ["shop/requests", "api/api"]
+
+
+def test_a_problem_in_a_list_item_names_the_item(tmp_path: Path) -> None:
+    """A problem inside a List item is located by document and item index."""
+    problems = _problems(tmp_path, _list(SLOTH_CRD, PYRRA.replace("'99.5'", "'abc'")))
+    assert problems == [f"{tmp_path / 'slos.yaml'}:22: documents[0].items[1].spec.target: "
+                        "must be a percentage such as '99.9', got 'abc'"]
+
+
+def test_an_included_kubernetes_list_loads(tmp_path: Path) -> None:
+    """An included file may be a List too."""
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "export.yaml").write_text(_list(PYRRA))
+    (tmp_path / "slo.yaml").write_text("include: [slos/]\n")
+    assert [slo.key for slo in load_config(str(tmp_path / "slo.yaml")).slos] == ["api/api"]
+
+
+def test_an_empty_kubernetes_list_is_an_error(tmp_path: Path) -> None:
+    """A List without items defines nothing, which is said as such."""
+    problems = _problems(tmp_path, "apiVersion: v1\nkind: List\nitems: []\n")
+    assert problems == [f"{tmp_path / 'slos.yaml'}:1: documents[0]: a Kubernetes List "
+                        "must hold its SLO objects in a non-empty 'items' list"]
