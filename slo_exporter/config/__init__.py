@@ -38,12 +38,14 @@ from slo_exporter.config import openslo, pyrra, sloth
 from slo_exporter.config.dialects import (
     DIALECTS,
     PREPARERS,
+    SLOTH_WITHOUT_VERSION,
     Context,
     Includer,
     Origin,
     detect,
     expand_lists,
     load_dialect_documents,
+    sloth_without_version,
 )
 from slo_exporter.config.fields import Reader
 from slo_exporter.config.native import NativeLoader
@@ -114,6 +116,9 @@ def _parse(text: str, problems: Problems) -> model.Config | None:
             return _dialect_config(documents, reader)
         root = single_root(documents, problems)
         if root is None:
+            return None
+        if sloth_without_version(root):
+            reader.report(root, "", SLOTH_WITHOUT_VERSION)
             return None
         return NativeLoader(reader, _includer(reader)).config(root)
     except RecursionError:

@@ -127,10 +127,39 @@ def marker_text(document: Document) -> str:
     return ", ".join(parts)
 
 
+#: kind -> the apiVersion that marks it, for a document that gives the kind alone
+_KIND_API = {
+    "ServiceLevelObjective": "pyrra.dev/v1alpha1",
+    "PrometheusServiceLevel": "sloth.slok.dev/v1",
+    "AlertWindows": "sloth.slok.dev/v1",
+    **dict.fromkeys(("SLO", "SLI", "DataSource", "Service", "AlertPolicy", "AlertCondition",
+                     "AlertNotificationTarget"), "openslo/v1"),
+}
+
+#: what a Sloth spec without its ``version`` line is told (it reads as native)
+SLOTH_WITHOUT_VERSION = (
+    "this looks like a Sloth spec (service and slos) without 'version: prometheus/v1': add "
+    "that line, or write a native config (a 'services' list)"
+)
+
+
+def sloth_without_version(root: Node) -> bool:
+    """Whether a document without any dialect marker has the shape of a Sloth spec
+    (``service`` and ``slos``, no native ``services``)."""
+    if not isinstance(root, MappingNode):
+        return False
+    keys = {key.value for key, _ in root.value if isinstance(key, ScalarNode)}
+    return {"service", "slos"} <= keys and "services" not in keys
+
+
 def unsupported_reason(name: str, document: Document) -> str:
     """Why a document of dialect ``name`` (not in ``DIALECTS``) cannot be loaded."""
     if _list_items(document) == []:
         return "a Kubernetes List must hold its SLO objects in a non-empty 'items' list"
+    kind = _top_scalar(document, "kind")
+    if _top_scalar(document, "apiVersion") is None and kind in _KIND_API:
+        return (f"kind {kind!r} without an apiVersion: add 'apiVersion: {_KIND_API[kind]}' "
+                "so the document is read as that dialect")
     supported = ", ".join(sorted(["native", *DIALECTS]))
     return (
         f"{marker_text(document)} is not a supported SLO dialect "
@@ -349,6 +378,9 @@ class Includer:
 
     def _native(self, document: Document, reader: Reader) -> tuple[model.Service, ...]:
         prefix = document_path(document)
+        if sloth_without_version(document.root):
+            reader.report(document.root, prefix, SLOTH_WITHOUT_VERSION)
+            return ()
         fields = reader.mapping(
             document.root,
             prefix,

@@ -209,3 +209,50 @@ def test_an_empty_kubernetes_list_is_an_error(tmp_path: Path) -> None:
     problems = _problems(tmp_path, "apiVersion: v1\nkind: List\nitems: []\n")
     assert problems == [f"{tmp_path / 'slos.yaml'}:1: documents[0]: a Kubernetes List "
                         "must hold its SLO objects in a non-empty 'items' list"]
+
+
+# ------------------------------------------------------ a missing dialect marker
+
+SLOTH = """\
+version: prometheus/v1
+service: shop
+slos:
+  - name: requests
+    objective: 99.9
+    sli:
+      events:
+        error_query: sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))
+        total_query: sum(rate(http_requests_total[{{.window}}]))
+    alerting: {name: ShopRequests}
+"""
+
+
+def test_a_sloth_spec_without_its_version_is_told_so(tmp_path: Path) -> None:
+    """Without ``version: prometheus/v1`` a Sloth spec reads as native; the user is told
+    what is missing, not that service and slos are unknown native keys."""
+    problems = _problems(tmp_path, SLOTH.replace("version: prometheus/v1\n", ""))
+    assert problems == [f"{tmp_path / 'slos.yaml'}:1: this looks like a Sloth spec (service "
+                        "and slos) without 'version: prometheus/v1': add that line, or write "
+                        "a native config (a 'services' list)"]
+
+
+def test_an_included_sloth_spec_without_its_version_is_told_so(tmp_path: Path) -> None:
+    """The same hint for an included file, located in that file."""
+    (tmp_path / "sloth.yml").write_text(SLOTH.replace("version: prometheus/v1\n", ""))
+    (tmp_path / "slo.yaml").write_text("include: [sloth.yml]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "slo.yaml"))
+    assert [str(p) for p in err.value.problems] == [
+        f"{tmp_path / 'sloth.yml'}:1: documents[0]: this looks like a Sloth spec (service and "
+        "slos) without 'version: prometheus/v1': add that line, or write a native config "
+        "(a 'services' list)"]
+
+
+@pytest.mark.parametrize(("text", "api"), [
+    (PYRRA, "pyrra.dev/v1alpha1"), (SLOTH_CRD, "sloth.slok.dev/v1"), (OPENSLO, "openslo/v1")])
+def test_a_known_kind_without_its_api_version_names_the_one_to_add(
+        tmp_path: Path, text: str, api: str) -> None:
+    """A Pyrra, Sloth or OpenSLO kind without apiVersion names the apiVersion it needs."""
+    problems = _problems(tmp_path, text.replace(f"apiVersion: {api}\n", ""))
+    assert len(problems) == 1
+    assert f"add 'apiVersion: {api}'" in problems[0], problems
