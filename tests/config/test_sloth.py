@@ -440,3 +440,18 @@ def test_empty_severity_block_is_no_setting() -> None:
     text = _spec(EVENTS + "alerting:\n  name: Avail\n  page_alert:\n")
     alerting = parse_config(text, "spec.yml").services[0].slos[0].alerting
     assert alerting.page == model.AlertSettings(name="Avail")
+
+
+def test_an_slo_without_alerting_keeps_the_built_in_alerts() -> None:
+    """No ``alerting`` block (which Sloth would require): the built-in alerts, as README says."""
+    slo = parse_config(_spec(EVENTS), "spec.yml").services[0].slos[0]
+    assert slo.alerting == model.Alerting()
+    assert slo.alerting.default
+
+
+def test_service_labels_reach_the_slo_and_slo_labels_win() -> None:
+    """``labels`` of the service and of the SLO are merged, the SLO's winning a clash."""
+    text = _spec(EVENTS + "labels: {tier: '1', team: slo}\n",
+                 extra="labels: {team: service, owner: a}\n")
+    slo = parse_config(text, "spec.yml").services[0].slos[0]
+    assert dict(slo.labels) == {"team": "slo", "owner": "a", "tier": "1"}
