@@ -20,7 +20,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -73,6 +73,9 @@ Preparer = Callable[[Sequence[Document], Reader, Context], None]
 DIALECTS: dict[str, DialectLoader] = {}
 #: dialect name -> its first pass, for the dialects that have one
 PREPARERS: dict[str, Preparer] = {}
+#: the dialects whose documents refer to each other (OpenSLO), loaded together; the
+#: others' documents are loaded one at a time, so each service is located in its document
+TOGETHER: set[str] = set()
 
 #: the OpenSLO versions the OpenSLO dialect reads; v1alpha (which Sloth reads) is not one
 OPENSLO_VERSIONS = ("openslo/v1", "openslo.com/v2alpha")
@@ -211,12 +214,20 @@ def expand_lists(documents: Sequence[Document]) -> list[Document]:
 def load_dialect_documents(
     documents: Sequence[Document], reader: Reader, context: Context
 ) -> list[model.Service]:
-    """Services of documents that are all of some dialect (not native).
+    """Services of documents that are all of some dialect (not native)."""
+    return [service for service, _ in load_located(documents, reader, context)]
 
-    Consecutive documents of one dialect go to its loader together, so that
-    a dialect with references between documents (OpenSLO) sees them all.
+
+def load_located(
+    documents: Sequence[Document], reader: Reader, context: Context
+) -> list[tuple[model.Service, Sequence[Document]]]:
+    """Services of documents that are all of some dialect, each with the documents it
+    was read from (for messages about it).
+
+    The documents of a dialect with references between documents (OpenSLO) go
+    to its loader together, so that it sees them all; the others one by one.
     """
-    services: list[model.Service] = []
+    services: list[tuple[model.Service, Sequence[Document]]] = []
     groups: dict[str, list[Document]] = {}
     for document in documents:
         name = detect(document)
@@ -237,7 +248,9 @@ def load_dialect_documents(
     for name, group in groups.items():
         if name in PREPARERS:
             PREPARERS[name](group, reader, context)
-        services.extend(DIALECTS[name](group, reader, context))
+        parts = [group] if name in TOGETHER else [[document] for document in group]
+        for part in parts:
+            services.extend((service, part) for service in DIALECTS[name](part, reader, context))
     return services
 
 
@@ -266,15 +279,93 @@ NativeServices = Callable[
 
 @dataclass
 class Origin:
-    """Where a service name was first defined, for duplicate messages."""
+    """Where a service name was first defined, for duplicate messages; ``dialect``: by
+    dialect documents, whose services with one name add up (Sloth specs or OpenSLO SLOs
+    of one service in several files)."""
 
     file: str
     line: int | None
     path: str
+    dialect: bool = False
 
     def text(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         return f"{where} ({self.path})" if self.path else where
+
+
+#: the keys whose value names a document's service, in the order they are looked for
+_SERVICE_KEYS = (("service", "serviceRef"), ("name",))
+
+
+def _service_node(documents: Sequence[Document], name: str) -> tuple[Node | None, str]:
+    """The node (and path) of the first field of ``documents`` that names service ``name``:
+    Sloth's ``service``, an OpenSLO SLO's ``service``, Pyrra's ``metadata.name``."""
+    for keys in _SERVICE_KEYS:
+        for document in documents:
+            stack: list[tuple[Node, str]] = [(document.root, document_path(document))]
+            while stack:  # bounded: nodes are bounded per file
+                node, path = stack.pop(0)
+                if isinstance(node, SequenceNode):
+                    stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+                elif isinstance(node, MappingNode):
+                    for key, value in node.value:
+                        if not isinstance(key, ScalarNode):
+                            continue
+                        inner = f"{path}.{key.value}"
+                        if (key.value in keys and isinstance(value, ScalarNode)
+                                and value.value == name):
+                            return value, inner
+                        stack.append((value, inner))
+    return None, ""
+
+
+class Services:
+    """The services of one config by name, as its files and documents define them.
+
+    A name is defined once, except that dialect documents naming one service add
+    their SLOs to it (an SLO name twice in a service is an error naming both
+    files), and the service keeps the labels they agree on (each SLO keeps its
+    own). A duplicate is located at the field naming the service.
+    """
+
+    def __init__(self, taken: dict[str, Origin]) -> None:
+        #: service name -> where it was first defined (the including file's services first)
+        self.taken = taken
+        self.found: dict[str, model.Service] = {}
+        self._slos: dict[str, str] = {}  # slo key -> the file it was defined in
+
+    def add(
+        self, service: model.Service, file: str, reader: Reader,
+        documents: Sequence[Document] | None, *, dialect: bool,
+    ) -> None:
+        origin = self.taken.get(service.name)
+        node, path = _service_node(documents or (), service.name) if origin else (None, "")
+        if origin is not None and not (dialect and origin.dialect):
+            reader.report(node, path, (
+                f"duplicate service name {service.name!r}: also defined in {origin.text()}; "
+                "service names must be unique across the config and every included file"))
+            return
+        slos = []
+        for slo in service.slos:
+            first = self._slos.get(slo.key)
+            if first is not None:
+                reader.report(node, path, (
+                    f"duplicate SLO {slo.key!r}: also defined in {first}; an SLO name "
+                    "must be unique within its service"))
+                continue
+            self._slos[slo.key] = file
+            slos.append(slo)
+        before = self.found.get(service.name)
+        if before is None:
+            self.taken[service.name] = Origin(file, None, "", dialect)
+            self.found[service.name] = replace(service, slos=tuple(slos))
+            return
+        self.found[service.name] = replace(
+            before, slos=before.slos + tuple(slos),
+            labels=model.frozen_map({key: value for key, value in before.labels.items()
+                                     if service.labels.get(key, value) == value}),
+            description=before.description or service.description,
+        )
 
 
 class Includer:
@@ -295,7 +386,7 @@ class Includer:
         self.storage = storage
         self.native_services = native_services
         #: service name -> where it was defined (the including file's services first)
-        self.taken = taken
+        self.services = Services(taken)
         self.shared: dict[str, Any] = {}
 
     def include(self, node: Node, path: str) -> tuple[model.Service, ...] | None:
@@ -332,7 +423,6 @@ class Includer:
                     return None
             if matched == 0:
                 self.r.report(item, item_path, f"{pattern[:200]!r} matches no file")
-        services: list[model.Service] = []
         main = os.path.normpath(self.r.file)
         # Every file is read before any is loaded: a reference may point into a
         # later file, and a problem found there belongs to that file (so the
@@ -349,11 +439,11 @@ class Includer:
         peers = tuple(Peer(file, documents, reader) for file, reader, documents in read
                       if documents and any(detect(d) is not None for d in documents))
         for file, reader, documents in read:
-            services.extend(self._file(file, reader, documents, peers))
+            self._file(file, reader, documents, peers)
         for _file, reader, _documents in read:
             self.r.problems.errors.extend(reader.problems.errors)
             self.r.problems.warnings.extend(reader.problems.warnings)
-        return tuple(services)
+        return tuple(self.services.found.values())
 
     def _read(self, file: str) -> tuple[Problems, list[Document] | None]:
         problems = Problems(file)
@@ -364,17 +454,20 @@ class Includer:
     def _file(
         self, file: str, reader: Reader, documents: list[Document] | None,
         peers: Sequence[Peer],
-    ) -> list[model.Service]:
-        services: list[model.Service] = []
+    ) -> None:
+        services: list[tuple[model.Service, Sequence[Document]]] = []
+        dialect = bool(documents) and any(detect(d) is not None for d in documents or ())
         if documents == []:
             reader.problems.error(None, "", "the file is empty; expected SLO documents")
-        elif documents and any(detect(document) is not None for document in documents):
+        elif dialect:
             context = Context(file, self.storage, self.shared, peers)
-            services.extend(load_dialect_documents(documents, reader, context))
+            services.extend(load_located(documents or [], reader, context))
         elif documents:
             for document in documents:
-                services.extend(self._native(document, reader))
-        return self._unique(services, file, reader)
+                services.extend((service, [document])
+                                for service in self._native(document, reader))
+        for service, source in services:
+            self.services.add(service, file, reader, source, dialect=dialect)
 
     def _native(self, document: Document, reader: Reader) -> tuple[model.Service, ...]:
         prefix = document_path(document)
@@ -400,22 +493,3 @@ class Includer:
         if node is None:
             return ()
         return self.native_services(node, fields.key_path("services"), reader, self.storage) or ()
-
-    def _unique(
-        self, services: list[model.Service], file: str, reader: Reader
-    ) -> list[model.Service]:
-        """``services`` without names defined before, each duplicate reported with both places."""
-        kept: list[model.Service] = []
-        for service in services:
-            origin = self.taken.get(service.name)
-            if origin is not None:
-                reader.report(
-                    None,
-                    "",
-                    f"duplicate service name {service.name!r}: also defined in {origin.text()}; "
-                    "service names must be unique across the config and every included file",
-                )
-                continue
-            self.taken[service.name] = Origin(file, None, "")
-            kept.append(service)
-        return kept

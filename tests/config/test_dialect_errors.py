@@ -256,3 +256,81 @@ def test_a_known_kind_without_its_api_version_names_the_one_to_add(
     problems = _problems(tmp_path, text.replace(f"apiVersion: {api}\n", ""))
     assert len(problems) == 1
     assert f"add 'apiVersion: {api}'" in problems[0], problems
+
+
+# ------------------------------------------------ one service over several files
+
+
+def _openslo_slo(name: str, service: str = "shop") -> str:
+    return OPENSLO.replace("name: checkout}", f"name: {name}}}").replace(
+        "name: checkout-ok}", f"name: {name}-ok}}").replace("service: shop", f"service: {service}")
+
+
+def test_openslo_slos_of_one_service_in_several_files_make_one_service(tmp_path: Path) -> None:
+    """One OpenSLO SLO per file, all of service shop (the usual layout): one service with
+    every SLO; the second file was refused as a duplicate service."""
+    (tmp_path / "slos").mkdir()
+    (tmp_path / "slos" / "a.yaml").write_text(_openslo_slo("checkout"))
+    (tmp_path / "slos" / "b.yaml").write_text(_openslo_slo("search"))
+    (tmp_path / "slo.yaml").write_text("include: [slos/]\n")
+    config = load_config(str(tmp_path / "slo.yaml"))
+    assert [(s.name, [slo.name for slo in s.slos]) for s in config.services] == [
+        ("shop", ["checkout", "search"])]
+
+
+def test_sloth_documents_of_one_service_add_their_slos(tmp_path: Path) -> None:
+    """Two Sloth specs of one service with different SLOs (Sloth's SLO ids differ) load as
+    one service, in one file or in two."""
+    other = SLOTH.replace("name: requests", "name: errors")
+    path = tmp_path / "slos.yaml"
+    path.write_text(SLOTH + "---\n" + other)
+    assert [slo.key for slo in load_config(str(path)).slos] == ["shop/requests", "shop/errors"]
+    (tmp_path / "a.yml").write_text(SLOTH)
+    (tmp_path / "b.yml").write_text(other)
+    (tmp_path / "slo.yaml").write_text("include: [a.yml, b.yml]\n")
+    assert [slo.key for slo in load_config(str(tmp_path / "slo.yaml")).slos] == [
+        "shop/requests", "shop/errors"]
+
+
+def test_the_same_slo_of_one_service_in_two_files_is_located(tmp_path: Path) -> None:
+    """The same service and SLO twice (Sloth's duplicate SLO id) names both places, the
+    second by line, document and field."""
+    (tmp_path / "a.yml").write_text(SLOTH)
+    (tmp_path / "b.yml").write_text(SLOTH_CRD)
+    (tmp_path / "slo.yaml").write_text("include: [a.yml, b.yml]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "slo.yaml"))
+    assert [str(p) for p in err.value.problems] == [
+        f"{tmp_path / 'b.yml'}:5: documents[0].spec.service: duplicate SLO 'shop/requests': "
+        f"also defined in {tmp_path / 'a.yml'}; an SLO name must be unique within its service"]
+
+
+def test_a_native_service_named_again_by_a_dialect_file_is_located(tmp_path: Path) -> None:
+    """A native service is defined in one place: a dialect file naming it is an error at
+    the field that names it."""
+    (tmp_path / "sloth.yml").write_text(SLOTH)
+    (tmp_path / "slo.yaml").write_text(
+        "include: [sloth.yml]\nservices:\n  - name: shop\n    slos:\n      - name: other\n"
+        "        objective: 99\n        window: 30d\n"
+        "        sli: {ratio: {bad: errors_total, total: requests_total}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "slo.yaml"))
+    assert [str(p) for p in err.value.problems] == [
+        f"{tmp_path / 'sloth.yml'}:2: documents[0].service: duplicate service name 'shop': "
+        f"also defined in {tmp_path / 'slo.yaml'} (services); service names must be unique "
+        "across the config and every included file"]
+
+
+def test_dialect_documents_of_one_service_keep_their_own_labels_on_their_slos(
+        tmp_path: Path) -> None:
+    """Two Sloth specs of one service with different labels: each SLO keeps its spec's
+    labels (as in Sloth), the service keeps those both agree on."""
+    first = SLOTH.replace("service: shop\n", "service: shop\nlabels: {team: a, tier: '1'}\n")
+    second = SLOTH.replace("service: shop\n", "service: shop\nlabels: {team: b, tier: '1'}\n"
+                           ).replace("name: requests", "name: errors")
+    path = tmp_path / "slos.yaml"
+    path.write_text(first + "---\n" + second)
+    [service] = load_config(str(path)).services
+    assert [dict(slo.labels) for slo in service.slos] == [
+        {"team": "a", "tier": "1"}, {"team": "b", "tier": "1"}]
+    assert dict(service.labels) == {"tier": "1"}

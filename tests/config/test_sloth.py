@@ -302,10 +302,13 @@ def test_problem_in_second_document_names_its_index() -> None:
     ]
 
 
-def test_duplicate_service_in_one_file_is_rejected() -> None:
-    """Two documents of one file defining the same service are an error."""
+def test_duplicate_slo_in_one_file_is_rejected() -> None:
+    """Two documents of one file defining the same SLO of a service (Sloth's duplicate SLO
+    id) are an error at the second document's service."""
     good = _spec(EVENTS)
-    assert any("duplicate service name 'svc'" in m for m in _errors(good + "---\n" + good))
+    assert _errors(good + "---\n" + good) == [
+        "spec.yml:12: documents[1].service: duplicate SLO 'svc/avail': also defined in "
+        "spec.yml; an SLO name must be unique within its service"]
 
 
 def test_crd_with_wrong_kind_is_rejected() -> None:
