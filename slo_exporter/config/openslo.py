@@ -546,6 +546,13 @@ class _Loader:
             raise _Reject(node, path, "missing required key 'target'")
         if value >= 1:
             raise _Reject(node, path, "an objective of 100% leaves no error budget")
+        if not 0.0 < float(value) < 1.0:
+            # more digits than a double holds: no error budget (or no objective) left
+            key = "target" if "target" in fields else "targetPercent"
+            raise _Reject(fields[key], join(path, key),
+                          f"{nodes.describe(fields[key]).strip(chr(39))} is "
+                          f"{'0' if float(value) == 0 else '1'} once held as a number (a "
+                          "double); write fewer digits")
         return value
 
     def _percent(self, node: Node, path: str) -> Decimal:

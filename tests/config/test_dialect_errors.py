@@ -334,3 +334,30 @@ def test_dialect_documents_of_one_service_keep_their_own_labels_on_their_slos(
     assert [dict(slo.labels) for slo in service.slos] == [
         {"team": "a", "tier": "1"}, {"team": "b", "tier": "1"}]
     assert dict(service.labels) == {"tier": "1"}
+
+
+# ------------------------------------------ objectives that a double cannot hold
+
+
+@pytest.mark.parametrize(("target", "held"), [
+    ("'99.99999999999999999999'", "100 %"), ("'1e-400'", "0 %")])
+def test_a_pyrra_target_a_double_rounds_to_0_or_100_is_rejected(
+        tmp_path: Path, target: str, held: str) -> None:
+    """A Pyrra target with more digits than a double holds loaded as an objective of 1.0
+    (no error budget: burn rates divide by 0) or 0.0; it is rejected with the reason."""
+    problems = _problems(tmp_path, PYRRA.replace("'99.5'", target))
+    assert len(problems) == 1
+    assert f"documents[0].spec.target: {target.strip(chr(39))} is {held} once held as a " \
+        "number" in problems[0], problems
+
+
+@pytest.mark.parametrize(("target", "held"), [
+    ("0.99999999999999999999", "1"), ("1e-400", "0")])
+def test_an_openslo_target_a_double_rounds_to_0_or_1_is_rejected(
+        tmp_path: Path, target: str, held: str) -> None:
+    """The same for an OpenSLO target: 0.99999999999999999999 was an objective of 1.0."""
+    problems = _problems(tmp_path, OPENSLO.replace("[{target: 0.99}]",
+                                                   f"[{{target: {target}}}]"))
+    assert len(problems) == 1
+    assert f"documents[0].spec.objectives[0].target: {target} is {held} once held as a " \
+        "number" in problems[0], problems
