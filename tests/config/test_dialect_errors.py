@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from slo_exporter import cli
 from slo_exporter.config import load_config
 from slo_exporter.errors import ConfigError
 
@@ -361,3 +362,39 @@ def test_an_openslo_target_a_double_rounds_to_0_or_1_is_rejected(
     assert len(problems) == 1
     assert f"documents[0].spec.objectives[0].target: {target} is {held} once held as a " \
         "number" in problems[0], problems
+
+
+# ------------------------------------------------------------ slo-exporter check
+
+CONFORMANCE = Path(__file__).parent.parent / "fixtures" / "conformance"
+
+
+@pytest.mark.parametrize(("example", "services", "slos"), [
+    ("sloth/examples/getting-started.yml", 1, 1),
+    ("sloth/examples/k8s-multifile.yml", 2, 2),
+    ("pyrra/examples/prometheus-probe-success.yaml", 1, 1),
+])
+def test_check_validates_a_file_of_any_dialect(
+        example: str, services: int, slos: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """``slo-exporter check`` on an unchanged Sloth or Pyrra file says OK with its SLOs."""
+    path = CONFORMANCE / example
+    assert cli.main(["check", f"--config.file={path}"]) == 0
+    assert capsys.readouterr().out == f"{path}: OK, {services} service(s), {slos} SLO(s)\n"
+
+
+def test_check_lists_located_problems_of_a_mixed_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``check`` on a file mixing Sloth, Pyrra and OpenSLO documents prints each problem
+    with file, line, document and field, and fails; no traceback."""
+    path = tmp_path / "mixed.yaml"
+    path.write_text(SLOTH.replace("99.9", "101") + "---\n" + PYRRA + "---\n"
+                    + OPENSLO.replace("  service: shop\n", "  service: shop\n  sevice: x\n"))
+    assert cli.main(["check", f"--config.file={path}"]) == 1
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    printed = (out.out + out.err).splitlines()
+    assert f"{path}:5: documents[0].slos[0].objective: must be a percentage strictly between " \
+        "0 and 100, got 101" in printed
+    line = path.read_text().splitlines().index("  sevice: x") + 1
+    assert any(p.startswith(f"{path}:{line}: documents[2].spec.sevice: unknown key")
+               for p in printed), printed
