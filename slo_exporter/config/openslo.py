@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -140,6 +142,35 @@ class _Reject(Exception):
         self.reason = reason
 
 
+class _Reported(Exception):
+    """An object whose problems have all been reported already."""
+
+
+T = TypeVar("T")
+
+
+class _Checks:
+    """Runs independent checks of one object: each rejection is reported and the next
+    check still runs, so every problem among them is told at once."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.r = reader
+        self.failed = False
+        #: what was told: the SLO's one indicator is read for each of its objectives
+        self._told: set[tuple[int, str, str]] = set()
+
+    def __call__(self, check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except _Reject as reject:
+            told = (id(reject.node), reject.path, reject.reason)
+            if told not in self._told:
+                self._told.add(told)
+                self.r.report(reject.node, reject.path, reject.reason)
+            self.failed = True
+            return None
+
+
 def services(
     documents: Sequence[nodes.Document], reader: Reader, context: Context
 ) -> list[model.Service]:
@@ -249,6 +280,8 @@ class _Loader:
                     self._alone(obj)
             except _Reject as reject:
                 self.r.report(reject.node, reject.path, reject.reason)
+            except _Reported:
+                pass
         result: list[model.Service] = []
         for name, slos in by_service.items():
             description = ""
@@ -399,86 +432,137 @@ class _Loader:
     # ------------------------------------------------------------- SLOs
 
     def _slo(self, obj: _Object) -> tuple[str, list[model.SLO]]:
+        """The SLOs of one OpenSLO SLO: one per objective, and a weighted composite.
+
+        Independent parts (name, service, indicator, window, budgeting method,
+        labels, policies, each objective's SLI, target, budgeting and weight)
+        are checked one by one, so every problem among them is reported at once.
+        """
         v1 = obj.version == V1
         top = _entries(self.r, obj.node, obj.path)
         spec_path = join(obj.path, "spec")
         spec_node = _need(top, obj.node, obj.path, "spec")
         spec = _entries(self.r, spec_node, spec_path)
-        if not OBJECT_NAME.fullmatch(obj.name):
-            raise _Reject(top["metadata"], join(obj.path, "metadata.name"),
-                          "must start with a letter or digit and contain only letters, "
-                          f"digits, '_', '.', ':' and '-', got {obj.name!r}")
-        service_key = "service" if v1 else "serviceRef"
-        service = _text(self.r, _need(spec, spec_node, spec_path, service_key),
-                        join(spec_path, service_key))
-        if not OBJECT_NAME.fullmatch(service):
-            raise _Reject(spec[service_key], join(spec_path, service_key),
-                          f"{service!r} is not a valid service name")
-        indicator_key, ref_key = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
-        keys = (indicator_key, ref_key)
-        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
-        objectives = [(node, f"{spec_path}.objectives[{index}]") for index, node in
-                      enumerate(objective_nodes)]
-        fields_of = [_entries(self.r, node, path, (*_OBJECTIVE_KEYS, *keys))
-                     for node, path in objectives]
-        own = [any(key in fields for key in keys) for fields in fields_of]
-        shared: tuple[dict[str, Node], str] | None = None
-        if any(own):
-            # the SDK's rule: an indicator per objective (composite) or one for the SLO
-            for key in keys:
-                if key in spec:
-                    raise _Reject(spec[key], join(spec_path, key),
-                                  "give the indicator either on the SLO or on every objective "
-                                  "(a composite SLO), not both")
-            missing = own.index(False) if not all(own) else None
-            if missing is not None:
-                node, path = objectives[missing]
-                raise _Reject(node, path, f"missing required key {indicator_key!r} or "
-                              f"{ref_key!r}: in a composite SLO every objective has its own")
-        else:
-            shared = self._inline_or_ref(spec, spec_node, spec_path, keys, kind="SLI",
-                                         version=obj.version)
-        period = self._period(spec, spec_node, spec_path)
-        method_node = _need(spec, spec_node, spec_path, "budgetingMethod")
-        method = _text(self.r, method_node, join(spec_path, "budgetingMethod"))
-        if method not in ("Occurrences", "Timeslices", "RatioTimeslices"):
-            raise _Reject(method_node, join(spec_path, "budgetingMethod"),
-                          f"unknown budgetingMethod {method!r}; expected Occurrences, "
-                          "Timeslices or RatioTimeslices")
-        labels = model.frozen_map(self._labels(top, obj.path))
-        description = ""
-        if "description" in spec:
-            description = _text(self.r, spec["description"], join(spec_path, "description"))
-        alerting = self._alert_policies(spec, spec_path, period, obj.version)
-        weights = [self._weight(fields, path) for fields, (_n, path) in zip(
-            fields_of, objectives, strict=True)]
+        check = _Checks(self.r)
+        check(lambda: self._slo_name(obj, top))
+        service = check(lambda: self._service(spec, spec_node, spec_path, v1))
+        keys = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
+        objectives = check(lambda: self._objectives(spec, spec_node, spec_path, keys)) or []
+        shared = check(lambda: (self._shared_indicator(
+            spec, spec_node, spec_path, objectives, keys=keys, version=obj.version),))
+        period = check(lambda: self._period(spec, spec_node, spec_path))
+        method = check(lambda: self._method(spec, spec_node, spec_path))
+        labels = model.frozen_map(check(lambda: self._labels(top, obj.path)) or {})
+        description = check(lambda: self._description(spec, spec_path)) or ""
+        alerting = check(lambda: self._alert_policies(spec, spec_path, period, obj.version))
+        # a weight that fails is None here, and the SLO is not returned (check.failed)
+        weights = [check(partial(self._weight, fields, path)) for _node, path, fields in objectives]
         composite = any(w is not None for w in weights)
         slos: list[model.SLO] = []
         names: set[str] = set()
-        for index, ((node, path), fields) in enumerate(zip(objectives, fields_of, strict=True)):
-            sli_spec, sli_path = shared if shared is not None else self._inline_or_ref(
-                fields, node, path, keys, kind="SLI", version=obj.version)
-            sli = self._sli(sli_spec, sli_path, fields, node, path)
-            assert sli is not None  # an objective is given
-            if not isinstance(sli, model.LatencySLI):
-                self._ratio_objective(fields, path)
+        for index, (node, path, fields) in enumerate(objectives):
+            sli = None if shared is None else check(partial(
+                self._objective_sli, shared[0], fields, node, path, keys=keys,
+                version=obj.version))
+            target = check(partial(self._target, fields, node, path))
+            budgeting = None
+            if method is not None and period is not None:
+                budgeting = check(partial(self._budgeting, method, fields, node, path, period))
+            suffix = check(partial(self._suffix, fields, path))
+            if (check.failed or service is None or sli is None or target is None
+                    or period is None or budgeting is None or alerting is None):
+                continue
             name = obj.name
             if len(objectives) > 1 or composite:
-                suffix = ""
-                if "displayName" in fields:
-                    suffix = _slug(_text(self.r, fields["displayName"], join(path, "displayName")))
                 name = f"{obj.name}-{suffix or index}"
                 if name in names:
                     name = f"{obj.name}-{index}"
             names.add(name)
             slos.append(model.SLO(
-                service=service, name=name, objective=float(self._target(fields, node, path)),
-                period=period, sli=sli, description=description, labels=labels,
-                budgeting=self._budgeting(method, fields, node, path, period), alerting=alerting,
+                service=service, name=name, objective=float(target), period=period, sli=sli,
+                description=description, labels=labels, budgeting=budgeting, alerting=alerting,
             ))
+        if check.failed or service is None:
+            raise _Reported
         if composite:
             slos.append(self._composite(obj.name, spec_node, spec_path, slos, weights))
         return service, slos
+
+    def _slo_name(self, obj: _Object, top: dict[str, Node]) -> None:
+        if not OBJECT_NAME.fullmatch(obj.name):
+            raise _Reject(top["metadata"], join(obj.path, "metadata.name"),
+                          "must start with a letter or digit and contain only letters, "
+                          f"digits, '_', '.', ':' and '-', got {obj.name!r}")
+
+    def _service(self, spec: dict[str, Node], node: Node, path: str, v1: bool) -> str:
+        key = "service" if v1 else "serviceRef"
+        service = _text(self.r, _need(spec, node, path, key), join(path, key))
+        if not OBJECT_NAME.fullmatch(service):
+            raise _Reject(spec[key], join(path, key), f"{service!r} is not a valid service name")
+        return service
+
+    def _objectives(
+        self, spec: dict[str, Node], node: Node, path: str, keys: tuple[str, str]
+    ) -> list[tuple[Node, str, dict[str, Node]]]:
+        """Each objective's node, path and entries (their unknown keys reported)."""
+        found = [(item, f"{path}.objectives[{index}]") for index, item in
+                 enumerate(self._objective_nodes(spec, node, path))]
+        return [(item, item_path, _entries(self.r, item, item_path, (*_OBJECTIVE_KEYS, *keys)))
+                for item, item_path in found]
+
+    def _shared_indicator(
+        self, spec: dict[str, Node], node: Node, path: str,
+        objectives: list[tuple[Node, str, dict[str, Node]]], *, keys: tuple[str, str],
+        version: str,
+    ) -> tuple[dict[str, Node], str] | None:
+        """The SLO's own indicator; None for a composite, whose objectives have theirs."""
+        own = [any(key in fields for key in keys) for _n, _p, fields in objectives]
+        if not any(own):
+            return self._inline_or_ref(spec, node, path, keys, kind="SLI", version=version)
+        # the SDK's rule: an indicator per objective (composite) or one for the SLO
+        for key in keys:
+            if key in spec:
+                raise _Reject(spec[key], join(path, key),
+                              "give the indicator either on the SLO or on every objective "
+                              "(a composite SLO), not both")
+        if not all(own):
+            item, item_path, _fields = objectives[own.index(False)]
+            raise _Reject(item, item_path, f"missing required key {keys[0]!r} or "
+                          f"{keys[1]!r}: in a composite SLO every objective has its own")
+        return None
+
+    def _method(self, spec: dict[str, Node], node: Node, path: str) -> str:
+        method_node = _need(spec, node, path, "budgetingMethod")
+        method = _text(self.r, method_node, join(path, "budgetingMethod"))
+        if method not in ("Occurrences", "Timeslices", "RatioTimeslices"):
+            raise _Reject(method_node, join(path, "budgetingMethod"),
+                          f"unknown budgetingMethod {method!r}; expected Occurrences, "
+                          "Timeslices or RatioTimeslices")
+        return method
+
+    def _description(self, spec: dict[str, Node], path: str) -> str:
+        if "description" not in spec:
+            return ""
+        return _text(self.r, spec["description"], join(path, "description"))
+
+    def _objective_sli(
+        self, shared: tuple[dict[str, Node], str] | None, fields: dict[str, Node], node: Node,
+        path: str, *, keys: tuple[str, str], version: str,
+    ) -> model.SLI:
+        """One objective's SLI: the SLO's indicator, or its own in a composite."""
+        sli_spec, sli_path = shared if shared is not None else self._inline_or_ref(
+            fields, node, path, keys, kind="SLI", version=version)
+        sli = self._sli(sli_spec, sli_path, fields, node, path)
+        assert sli is not None  # an objective is given
+        if not isinstance(sli, model.LatencySLI):
+            self._ratio_objective(fields, path)
+        return sli
+
+    def _suffix(self, fields: dict[str, Node], path: str) -> str:
+        """What names an objective's SLO after the SLO's name: its displayName as a slug."""
+        if "displayName" not in fields:
+            return ""
+        return _slug(_text(self.r, fields["displayName"], join(path, "displayName")))
 
     def _ratio_objective(self, fields: dict[str, Node], path: str) -> None:
         """A ratio SLI's objective has a target only: ``value`` (a thresholdMetric's
@@ -812,7 +896,7 @@ class _Loader:
     # ----------------------------------------------------------- alerting
 
     def _alert_policies(
-        self, spec: dict[str, Node], path: str, period: model.Period, version: str
+        self, spec: dict[str, Node], path: str, period: model.Period | None, version: str
     ) -> model.Alerting:
         """The SLO's alerting: every burn-rate condition of its policies, or the
         built-in alerts when it has none."""

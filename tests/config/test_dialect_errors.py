@@ -398,3 +398,25 @@ def test_check_lists_located_problems_of_a_mixed_file(
     line = path.read_text().splitlines().index("  sevice: x") + 1
     assert any(p.startswith(f"{path}:{line}: documents[2].spec.sevice: unknown key")
                for p in printed), printed
+
+
+# ------------------------------------------- every OpenSLO problem at once
+
+
+def test_every_independent_problem_of_an_openslo_slo_is_reported(tmp_path: Path) -> None:
+    """Six mistakes in independent fields of one SLO give six problems; the first alone
+    was reported, so fixing a file took one round per mistake."""
+    text = (OPENSLO.replace("service: shop", "service: 'my shop'")
+            .replace("duration: 28d", "duration: 28x")
+            .replace("budgetingMethod: Occurrences", "budgetingMethod: Sometimes")
+            .replace("[{target: 0.99}]", "[{target: 2}, {target: 0.9, compositeWeight: -1}]")
+            .replace("query: requests_total}", "query: 'rate(requests_total[5m])'}"))
+    problems = [p.split(": ", 1)[1] for p in _problems(tmp_path, text)]
+    assert sorted(p.split(":")[0] for p in problems) == [
+        "documents[0].spec.budgetingMethod",
+        "documents[0].spec.indicator.spec.ratioMetric.total.metricSource.spec.query",
+        "documents[0].spec.objectives[0].target",
+        "documents[0].spec.objectives[1].compositeWeight",
+        "documents[0].spec.service",
+        "documents[0].spec.timeWindow[0].duration",
+    ], problems
