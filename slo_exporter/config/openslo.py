@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config import nodes
+from slo_exporter.config.alerting import MAX_WINDOWS
 from slo_exporter.config.dialects import Context, detect, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
@@ -927,6 +928,9 @@ class _Loader:
                                        version=version, name=obj.name))
         if not alerts:
             raise _Reject(node, ppath, "no alert policy has a condition")
+        if len(alerts) > MAX_WINDOWS:
+            raise _Reject(node, ppath, f"the policies give {len(alerts)} alert windows; an SLO "
+                                       f"has at most {MAX_WINDOWS}")
         return _alerting(alerts)
 
     def _policy(
@@ -1036,8 +1040,13 @@ class _Loader:
             raise _Reject(fields["op"], join(cpath, "op"),
                           f"a burn-rate alert fires when the burn rate is above its threshold "
                           f"(gt); op {op!r} cannot map")
-        long = _fixed_seconds(self.r, _need(fields, node, cpath, "lookbackWindow"),
-                              join(cpath, "lookbackWindow"))
+        long_node = _need(fields, node, cpath, "lookbackWindow")
+        long = _fixed_seconds(self.r, long_node, join(cpath, "lookbackWindow"))
+        resolution = self.context.storage.resolution
+        if round(long * 1000) % round(resolution * 1000):
+            raise _Reject(long_node, join(cpath, "lookbackWindow"),
+                          f"must be a multiple of storage.resolution "
+                          f"({format_duration(resolution)}), got {nodes.describe(long_node)}")
         hold = 0.0
         if "alertAfter" in fields:
             after = fields["alertAfter"]

@@ -420,3 +420,39 @@ def test_every_independent_problem_of_an_openslo_slo_is_reported(tmp_path: Path)
         "documents[0].spec.service",
         "documents[0].spec.timeWindow[0].duration",
     ], problems
+
+
+# ------------------------------------- OpenSLO conditions judged as native windows
+
+POLICY = """\
+  alertPolicies:
+    - kind: AlertPolicy
+      metadata: {name: fast}
+      spec:
+        conditions:
+"""
+CONDITION = """\
+          - kind: AlertCondition
+            metadata: {{name: c{index}}}
+            spec: {{severity: page, condition: {{kind: burnrate, threshold: 14,
+                                               lookbackWindow: {window}}}}}
+"""
+
+
+def test_an_openslo_lookback_window_must_be_whole_storage_buckets(tmp_path: Path) -> None:
+    """A 7m lookbackWindow at 5m buckets loaded; a native window is refused for it."""
+    (tmp_path / "slos.yaml").write_text(OPENSLO + POLICY + CONDITION.format(index=0, window="7m"))
+    (tmp_path / "slo.yaml").write_text("storage: {resolution: 5m}\ninclude: [slos.yaml]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "slo.yaml"))
+    assert [str(p) for p in err.value.problems] == [
+        f"{tmp_path / 'slos.yaml'}:24: documents[0].spec.alertPolicies[0].spec.conditions[0]."
+        "spec.condition.lookbackWindow: must be a multiple of storage.resolution (5m), got '7m'"]
+
+
+def test_an_openslo_slo_has_at_most_the_native_number_of_alert_windows(tmp_path: Path) -> None:
+    """21 conditions are one more window than any SLO may have (20, as natively)."""
+    conditions = "".join(CONDITION.format(index=i, window=f"{i + 1}h") for i in range(21))
+    problems = _problems(tmp_path, OPENSLO + POLICY + conditions)
+    assert problems == [f"{tmp_path / 'slos.yaml'}:17: documents[0].spec.alertPolicies: "
+                        "the policies give 21 alert windows; an SLO has at most 20"]
