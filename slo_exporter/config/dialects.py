@@ -34,6 +34,8 @@ from slo_exporter.config.problems import Problems
 MAX_INCLUDED_FILES = 1000
 #: globs one ``include:`` list may hold
 MAX_INCLUDE_PATTERNS = 100
+#: bytes all included files may hold together (each is bounded by ``nodes.MAX_FILE_BYTES``)
+MAX_INCLUDED_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,11 @@ def load_located(
 
 # ----------------------------------------------------------------- include
 
+
+def format_bytes(count: int) -> str:
+    """``64 MiB`` for whole mebibytes, else ``1234 bytes``."""
+    return f"{count >> 20} MiB" if count and count % (1 << 20) == 0 else f"{count} bytes"
+
 #: the files a directory given to ``include:`` stands for (not its subdirectories)
 DIRECTORY_FILES = ("*.yaml", "*.yml")
 
@@ -388,6 +395,7 @@ class Includer:
         #: service name -> where it was defined (the including file's services first)
         self.services = Services(taken)
         self.shared: dict[str, Any] = {}
+        self._bytes = 0  # read so far from included files
 
     def include(self, node: Node, path: str) -> tuple[model.Service, ...] | None:
         items = self.r.sequence(node, path, "file globs")
@@ -448,6 +456,13 @@ class Includer:
     def _read(self, file: str) -> tuple[Problems, list[Document] | None]:
         problems = Problems(file)
         text = read_file(file, problems)
+        if text is not None:
+            self._bytes += len(text.encode())
+            if self._bytes > MAX_INCLUDED_BYTES:
+                problems.error(None, "", f"the included files hold more than "
+                                         f"{format_bytes(MAX_INCLUDED_BYTES)} together; "
+                                         "include fewer or smaller files")
+                text = None
         documents = None if text is None else compose(text, problems)
         return problems, None if documents is None else expand_lists(documents)
 

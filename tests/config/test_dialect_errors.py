@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from slo_exporter import cli
-from slo_exporter.config import load_config
+from slo_exporter.config import dialects, load_config
 from slo_exporter.errors import ConfigError
 
 OPENSLO = """\
@@ -456,3 +456,20 @@ def test_an_openslo_slo_has_at_most_the_native_number_of_alert_windows(tmp_path:
     problems = _problems(tmp_path, OPENSLO + POLICY + conditions)
     assert problems == [f"{tmp_path / 'slos.yaml'}:17: documents[0].spec.alertPolicies: "
                         "the policies give 21 alert windows; an SLO has at most 20"]
+
+
+def test_included_files_are_bounded_in_bytes_together(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each included file is bounded (4 MiB), and so are all of them together (64 MiB),
+    so 1,000 files of 4 MiB cannot be read into memory at once; shown with a small bound:
+    the file past it is refused, named, and not read."""
+    monkeypatch.setattr(dialects, "MAX_INCLUDED_BYTES", 2 * len(PYRRA) + 10)
+    (tmp_path / "slos").mkdir()
+    for name in ("a", "b", "c"):
+        (tmp_path / "slos" / f"{name}.yaml").write_text(PYRRA.replace("name: api", f"name: {name}"))
+    (tmp_path / "slo.yaml").write_text("include: [slos/]\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "slo.yaml"))
+    assert [str(p) for p in err.value.problems] == [
+        f"{tmp_path / 'slos' / 'c.yaml'}: the included files hold more than "
+        f"{2 * len(PYRRA) + 10} bytes together; include fewer or smaller files"]
