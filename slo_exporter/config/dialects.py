@@ -5,9 +5,11 @@ registry of loaders (``DIALECTS``), ``detect`` (a document's dialect from its
 ``apiVersion``, ``version`` or ``kind``; native documents have none of them)
 and the reading of included files: globs relative to the including file
 (a directory stands for its ``*.yaml`` and ``*.yml`` files),
-a bounded number of files, each read through ``nodes.read_file``'s limits,
-every document given to its dialect, duplicate service names across files
-reported with both places.
+a bounded number of files (and bytes), each read through ``nodes.read_file``'s
+limits, a Kubernetes ``List`` read as its items, every document given to its
+dialect, and the services of every file put together (``Services``):
+dialect documents naming one service add their SLOs to it, any other
+duplicate is reported with both places.
 
 Must not know any dialect's schema (that is in ``native``, ``sloth``,
 ``openslo``), and must not read anything but the files an ``include:`` names.
