@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from slo_exporter import model
-from slo_exporter.config import load_config, parse_config
+from slo_exporter.config import ConfigWarning, load_config, parse_config
 from slo_exporter.config.sloth import PERIOD
 from slo_exporter.errors import ConfigError, ConfigProblem
 
@@ -458,3 +458,20 @@ def test_service_labels_reach_the_slo_and_slo_labels_win() -> None:
                  extra="labels: {team: service, owner: a}\n")
     slo = parse_config(text, "spec.yml").services[0].slos[0]
     assert dict(slo.labels) == {"team": "slo", "owner": "a", "tier": "1"}
+
+
+def test_a_catalog_for_another_period_than_30d_warns_that_it_applies_to_nothing(
+        tmp_path: Path) -> None:
+    """Beside a 30d catalog, Sloth's 7d one (for --default-slo-period=7d) loads but serves
+    no SLO, since every Sloth SLO is read as 30d: a warning at its sloPeriod says so."""
+    catalog_30d = (EXAMPLES / "windows" / "custom-30d.yaml").read_text()
+    (tmp_path / "30d.yaml").write_text(catalog_30d)
+    config = _including(tmp_path, EXAMPLES / "getting-started.yml",
+                        EXAMPLES / "windows" / "7d.yaml")
+    config.write_text("include: [getting-started.yml, 7d.yaml, 30d.yaml]\n")
+    warnings: list[ConfigWarning] = []
+    load_config(str(config), warnings)
+    assert [(w.file, w.line, w.path) for w in warnings] == [
+        (str(tmp_path / "7d.yaml"), 4, "documents[0].spec.sloPeriod")]
+    assert "serves no SLO: Sloth specs are read with Sloth's default period 30d" \
+        in warnings[0].reason
