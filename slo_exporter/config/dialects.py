@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -311,11 +312,11 @@ def _service_node(documents: Sequence[Document], name: str) -> tuple[Node | None
     Sloth's ``service``, an OpenSLO SLO's ``service``, Pyrra's ``metadata.name``."""
     for keys in _SERVICE_KEYS:
         for document in documents:
-            stack: list[tuple[Node, str]] = [(document.root, document_path(document))]
-            while stack:  # bounded: nodes are bounded per file
-                node, path = stack.pop(0)
+            queue = deque([(document.root, document_path(document))])
+            while queue:  # bounded: nodes are bounded per file
+                node, path = queue.popleft()
                 if isinstance(node, SequenceNode):
-                    stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+                    queue.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
                 elif isinstance(node, MappingNode):
                     for key, value in node.value:
                         if not isinstance(key, ScalarNode):
@@ -324,7 +325,7 @@ def _service_node(documents: Sequence[Document], name: str) -> tuple[Node | None
                         if (key.value in keys and isinstance(value, ScalarNode)
                                 and value.value == name):
                             return value, inner
-                        stack.append((value, inner))
+                        queue.append((value, inner))
     return None, ""
 
 
