@@ -307,7 +307,13 @@ class _PyrraLoader:
                 f"target is a percentage from 0 to 100: {text} means {text} %; "
                 f"did you mean {percent * 100}?",
             )
-        return float(percent / 100)
+        ratio = float(percent / 100)
+        if not 0.0 < ratio < 1.0:
+            # more digits than a double holds: no error budget (or no objective) left
+            self.r.report(node, path, f"{text} is {'0' if ratio == 0 else '100'} % once held "
+                                      "as a number (a double); write fewer digits")
+            return None
+        return ratio
 
     def window(self, node: Node, path: str) -> float | None:
         """``spec.window``: the rolling period, long enough for Pyrra's alert windows."""
