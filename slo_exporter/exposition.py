@@ -19,10 +19,11 @@ import functools
 import gzip
 import math
 import platform
+import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.registry import Collector
@@ -314,6 +315,67 @@ def _escape(value: str) -> str:
     if "\\" in value or "\n" in value or '"' in value:
         return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
     return value
+
+
+_TYPES = {"counter": "counter", "info": "gauge", "stateset": "gauge",
+          "gaugehistogram": "histogram", "unknown": "untyped"}
+_SUFFIXES = {"counter": "_total", "info": "_info"}
+_LEGACY_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+
+def render_families(families: Iterable[Metric]) -> bytes:
+    """The text format of ``families``: byte for byte ``generate_latest``'s, faster.
+
+    Each sample line comes from a format template per sample name and label
+    names (labels sorted by name, as ``generate_latest`` sorts them). A family
+    with a sample this does not handle (a timestamp, a name outside the
+    classic character set) is left to ``generate_latest``.
+    """
+    out: list[str] = []
+    for metric in families:
+        if not all(s.timestamp is None and _LEGACY_NAME.match(s.name)
+                   for s in metric.samples) or not _LEGACY_NAME.match(metric.name):
+            out.append(generate_latest(_Families((metric,))).decode())
+            continue
+        name = metric.name + _SUFFIXES.get(metric.type, "")
+        doc = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
+        out.append(f"# HELP {name} {doc}\n# TYPE {name} {_TYPES.get(metric.type, metric.type)}\n")
+        extra: dict[str, list[str]] = {}
+        for s in metric.samples:
+            labels = s.labels
+            line = _sample_template(s.name, tuple(labels)).format(
+                *map(_escape, labels.values()), _number(s.value))
+            suffix = s.name[len(metric.name):] if s.name.startswith(metric.name) else ""
+            if suffix in ("_created", "_gsum", "_gcount"):
+                extra.setdefault(suffix, []).append(line)
+            else:
+                out.append(line)
+        for suffix, lines in sorted(extra.items()):
+            out.append(f"# HELP {metric.name}{suffix} {doc}\n"
+                       f"# TYPE {metric.name}{suffix} gauge\n")
+            out.extend(lines)
+    return "".join(out).encode()
+
+
+@functools.lru_cache(maxsize=4096)
+def _sample_template(name: str, labels: tuple[str, ...]) -> str:
+    """``name{labels} value`` as a format template: ``{i}`` is the i-th label's value
+    (labels sorted by name in the text), the last slot the value."""
+    if not labels:
+        return name + " {0}\n"
+    slots = {label: i for i, label in enumerate(labels)}
+    pairs = ",".join(f'{_label_name(label)}="{{{slots[label]}}}"' for label in sorted(slots))
+    return f"{name}{{{{{pairs}}}}} {{{len(labels)}}}\n"
+
+
+class _Families(Collector):
+    """Families already collected, for ``generate_latest``."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = tuple(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
 
 
 def period_span(slo: SLO, at: float) -> tuple[float, float]:

@@ -66,7 +66,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from slo_exporter.errors import ConfigError
-from slo_exporter.exposition import SnapshotCollector
+from slo_exporter.exposition import SnapshotCollector, render_families
 from slo_exporter.snapshot import SelectionError, Snapshot
 from slo_exporter.webconfig import WebConfig, build_ssl_context, load_web_config
 
@@ -767,7 +767,8 @@ class WebServer:
         return CONTENT_TYPE_LATEST, generate_latest(self.registry)
 
     def _cached_metrics(self, request: Request, cached: SnapshotCollector) -> Response:
-        """The snapshot's families as rendered once per snapshot, then the rest of the registry.
+        """The snapshot's families as rendered once per snapshot, then the rest of the
+        registry (``render_families``: generate_latest's text, faster).
 
         Gzip: the cached part is its own gzip member, compressed once per
         snapshot, and the rest another; a gzip stream may hold several
@@ -777,7 +778,7 @@ class WebServer:
         try:
             head = cached.exposition(gzipped=zipped)
             with cached.skipped():
-                rest = generate_latest(self.registry)
+                rest = render_families(self.registry.collect())
         except Exception as exc:
             log.error("render_failed", path=request.path, error=repr(exc), exc_info=exc)
             return Response(500, TEXT, b"internal server error: the page failed to render\n")

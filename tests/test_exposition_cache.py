@@ -13,8 +13,11 @@ from prometheus_client.utils import floatToGoString
 
 from slo_exporter import exposition, model
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
+from slo_exporter.probes.metrics import ProbeMetrics
+from slo_exporter.probes.result import ProbeResult
 from slo_exporter.snapshot import GroupCount, SLOStatus, Snapshot
 from slo_exporter.web import WebServer
+from tests.probes.test_metrics import probe_slo
 from tests.support.helpers import ratio_slo, status
 from tests.test_exposition_slm import MONTHLY, calendar_status, figures
 
@@ -129,3 +132,18 @@ def test_gzipped_metrics_decode_to_the_plain_text(served: tuple[str, CollectorRe
 def test_numbers_are_printed_as_the_library_prints_them(value: float) -> None:
     """The fast number text matches floatToGoString, across Go's switch to exponents at 1e6."""
     assert exposition._number(value) == floatToGoString(value)  # type: ignore[no-untyped-call]
+
+
+def test_fast_text_of_any_registry_equals_generate_latest() -> None:
+    """render_families gives generate_latest's bytes for counters (with _created),
+    histograms, info, gauges without labels and probe families with odd label values."""
+    reg = CollectorRegistry()
+    SelfMetrics(reg).query_error("timeout")
+    probes = ProbeMetrics()
+    reg.register(probes)
+    odd = dataclasses.replace(probe_slo(), service='we"ird\\', name="line\nbreak")
+    for slo in (probe_slo(), odd):
+        for duration in (0.004, 0.3, 120.0):
+            probes.observe(slo, ProbeResult(duration < 100, duration,
+                                            "ok" if duration < 100 else "timeout"))
+    assert exposition.render_families(reg.collect()) == generate_latest(reg)
