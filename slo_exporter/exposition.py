@@ -5,6 +5,12 @@ swaps in, so a scrape never waits on Prometheus or a probe. Self-metrics are
 ordinary prometheus-client metrics registered on the registry passed in;
 nothing here touches the global registry.
 
+Also owns the text format the web server sends: ``SnapshotCollector.exposition()``
+renders the snapshot's families once per snapshot (an unchanged status keeps
+its lines) and ``render_families`` the rest of the registry on each scrape;
+both must give exactly the bytes ``generate_latest`` would, so a scraper
+cannot tell the fast path from the library's.
+
 A group instance of a grouped SLO carries its group labels (``route="/a"``;
 ``exported_service`` for a group label named ``service``) on every
 ``slo_*`` series after ``service`` and ``slo``; each grouped
