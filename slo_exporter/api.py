@@ -14,7 +14,11 @@ Schema (version 1; fields are only ever added, never renamed)::
       "schema_version": 1,
       "generated_at": 1732300000.0,     # unix seconds the snapshot was taken; null before the first
       "complete": true,                 # false until the first full evaluation has finished
-      "slos": [                         # ordered by service, then SLO name
+      "paging": {"total": 1234,         # SLOs matching ?service= and ?owner= (all without them)
+                 "page": 1, "pages": 3, # ?page= (1-based) of how many
+                 "limit": 500,          # ?limit=: at most this many entries in "slos"
+                 "next": "?page=2"},    # the query of the next page; null on the last
+      "slos": [                         # ordered by service, then SLO name; one page of them
         {
           "service": "checkout",
           "slo": "availability",
@@ -103,10 +107,13 @@ A deploy gate can therefore check ``error_budget_remaining > 0`` and treat
 
 from __future__ import annotations
 
+import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slo_exporter import snapshot
@@ -120,19 +127,68 @@ SCHEMA_VERSION = 1
 History = Mapping[str, Sequence[tuple[float, float]]]
 
 
-def render_slos(snap: snapshot.Snapshot, history: History | None = None) -> dict[str, object]:
-    """The ``/api/v1/slos`` document for ``snap``.
+def render_slos(
+    snap: snapshot.Snapshot, history: History | None = None, *,
+    query: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """The ``/api/v1/slos`` document for ``snap``: the page of it ``query`` selects.
 
-    The budget history is the one each status carries; ``history`` (SLO key to
-    ``(ts, remaining)`` pairs) replaces it for the SLOs it names.
+    ``query`` holds ``service``, ``owner``, ``limit`` and ``page`` (see
+    ``snapshot.Selection``; ``SelectionError`` when one is bad); without it,
+    the first ``DEFAULT_LIMIT`` SLOs. The budget history is the one each
+    status carries; ``history`` (SLO key to ``(ts, remaining)`` pairs)
+    replaces it for the SLOs it names.
     """
-    statuses = sorted(snap.slos, key=lambda s: s.slo.id)  # a definition's groups together
+    page = snapshot.Selection.parse(query or {}).of(snap)
+    return {
+        **_head(snap, page),
+        "slos": [_render_status(status, history_of(status, history)) for status in page.rows],
+    }
+
+
+def _head(snap: snapshot.Snapshot, page: snapshot.Page) -> dict[str, object]:
+    """The fields before ``slos``, in the order the document shows them."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": snap.taken_at if snap.taken_at > 0 else None,
         "complete": snap.complete,
-        "slos": [_render_status(status, history_of(status, history)) for status in statuses],
+        "paging": paging(page),
     }
+
+
+def paging(page: snapshot.Page) -> dict[str, object]:
+    """Where ``page`` lies among the matches, with the query of the next page."""
+    selection = page.selection
+    last = selection.page >= page.pages
+    return {
+        "total": page.total,
+        "page": selection.page,
+        "pages": page.pages,
+        "limit": selection.limit,
+        "next": None if last else "?" + urlencode(selection.query(page=selection.page + 1)),
+    }
+
+
+#: each status's ``/api/v1/slos`` entry, JSON-encoded at the depth the document puts it
+_ENTRIES: snapshot.PerStatus[str] = snapshot.PerStatus(
+    lambda status: textwrap.indent(
+        json.dumps(_render_status(status, status.budget_history.points), indent=2), "    "))
+
+#: stands in for the entries in the encoded head; JSON escapes the NULs, so no value matches
+_SLOT = "\0slos\0"
+
+
+def encode_slos(snap: snapshot.Snapshot, query: Mapping[str, str] | None = None) -> str:
+    """``json.dumps(render_slos(snap, query=query), indent=2)``, from cached entries.
+
+    An entry is encoded once per status object, so a request costs the
+    entries of its page that changed since they were last served, plus a join.
+    """
+    page = snapshot.Selection.parse(query or {}).of(snap)
+    head = json.dumps({**_head(snap, page), "slos": _SLOT}, indent=2)
+    entries = _ENTRIES.all(snap, page.rows)
+    slos = "[\n" + ",\n".join(entries) + "\n  ]" if entries else "[]"
+    return head.replace(json.dumps(_SLOT), slos, 1)
 
 
 def history_of(
@@ -254,7 +310,7 @@ def catalog_statuses(snap: snapshot.Snapshot) -> dict[SLOId, list[snapshot.SLOSt
     """The statuses of ``snap`` by the SLO definition they belong to, a grouped
     definition's groups in label order (see ``catalog_slos``)."""
     by_definition: dict[SLOId, list[snapshot.SLOStatus]] = {}
-    for status in sorted(snap.slos, key=lambda s: s.slo.id):
+    for status in snap.ordered:
         by_definition.setdefault(status.slo.id.definition, []).append(status)
     return by_definition
 

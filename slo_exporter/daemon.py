@@ -77,7 +77,15 @@ from slo_exporter.runtime import (
     default_client,
 )
 from slo_exporter.store import EventStore, SharedStore
-from slo_exporter.web import Query, WebServer, html_page, html_query_page, json_page
+from slo_exporter.web import (
+    Encoded,
+    Query,
+    WebServer,
+    html_page,
+    html_query_page,
+    json_page,
+    json_query_page,
+)
 
 log = structlog.get_logger("slo_exporter.daemon")
 
@@ -218,17 +226,18 @@ class Daemon:
         remember_config(config)  # its secrets are masked in every log line and page
         check_prometheus_settings(config)  # bad settings fail here, at start-up
         self.rt = Runtime.build(config, self.deps)
-        self.registry.register(SnapshotCollector(lambda: self.rt.engine.snapshot))
+        snapshot_metrics = SnapshotCollector(lambda: self.rt.engine.snapshot)
+        self.registry.register(snapshot_metrics)
         try:
             self.web = WebServer(
                 options.listen_address, self.registry, lambda: self.rt.engine.snapshot,
                 pages={
                     "/": html_query_page(self._status_page),
                     "/catalog": html_page(self._catalog),
-                    "/api/v1/slos": json_page(self._api),
+                    "/api/v1/slos": json_query_page(self._api),
                     "/api/v1/services": json_page(self._services),
                 },
-                web_config_file=options.web_config_file,
+                web_config_file=options.web_config_file, snapshot_metrics=snapshot_metrics,
             )
         except (OSError, ValueError) as exc:
             self.rt.close()
@@ -253,15 +262,15 @@ class Daemon:
         rt = self.rt
         return statuspage.render_status_page(
             rt.engine.snapshot, grafana_url=rt.config.grafana_url, sort=query.get("sort", ""),
-            services=rt.config.services)
+            services=rt.config.services, query=query)
 
     def _catalog(self) -> str:
         rt = self.rt
         return catalog.render_catalog(
             rt.config.services, rt.engine.snapshot, grafana_url=rt.config.grafana_url)
 
-    def _api(self) -> Any:
-        return api.render_slos(self.rt.engine.snapshot)
+    def _api(self, query: Query) -> Encoded:
+        return Encoded(api.encode_slos(self.rt.engine.snapshot, query))
 
     def _services(self) -> Any:
         rt = self.rt
