@@ -179,6 +179,29 @@ class SnapshotCollector(Collector):
         yield from (objective, period, info, up, last, sli, events, burn, budget, alert,
                     start, end, coverage, excluded, exhaustion, met, sla_objective, sla_credit,
                     groups, dropped, cap)
+        yield from backfill_families(snap)
+
+
+def backfill_families(snap: Snapshot) -> tuple[Metric, ...]:
+    """The cold start's progress: SLOs still backfilling, the share read, the ETA
+    (0, 1 and 0 while no backfill runs)."""
+    progress = snap.backfill
+    remaining = GaugeMetricFamily(
+        "slo_exporter_backfill_remaining_slos",
+        "SLOs whose backfill from Prometheus has not finished (0 when none runs).")
+    ratio = GaugeMetricFamily(
+        "slo_exporter_backfill_progress_ratio",
+        "Share of the history being backfilled that is read (1 when no backfill runs).")
+    eta = GaugeMetricFamily(
+        "slo_exporter_backfill_eta_seconds",
+        "Estimated seconds until the running backfill finishes, at its rate so far "
+        "(0 when none runs; absent before its first chunk).")
+    remaining.add_metric([], 0 if progress is None else progress.slos_remaining)
+    ratio.add_metric([], 1.0 if progress is None else progress.fraction)
+    left = 0.0 if progress is None else progress.eta
+    if left is not None:
+        eta.add_metric([], left)
+    return remaining, ratio, eta
 
 
 def _put(family: Metric, labels: Mapping[str, str], value: float) -> None:

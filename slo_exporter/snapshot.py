@@ -7,9 +7,13 @@ assignment; readers never lock and never wait on a data source.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.model import SLO, AlertWindow
+
+if TYPE_CHECKING:
+    from slo_exporter.ingest import BackfillProgress
 
 
 @dataclass(frozen=True)
@@ -115,3 +119,5 @@ class Snapshot:
     complete: bool = False
     #: each grouped SLO definition's live and dropped groups
     groups: tuple[GroupCount, ...] = ()
+    #: the backfill running (a cold start), None when none is
+    backfill: BackfillProgress | None = None
