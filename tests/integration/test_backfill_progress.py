@@ -47,7 +47,7 @@ def test_cold_start_reports_progress_until_ready(
     backfill_finished for 6 SLOs once."""
     prometheus = make_prometheus()
     config = exporter_config(prometheus.url, SLOS, evaluation_interval="10s", query_delay="2s")
-    config["prometheus"]["backfill_chunk"] = "1d"  # type: ignore[index]
+    config["prometheus"]["backfill_chunk"] = "1d"
     exporter = make_exporter(config)
     exporter.launch()
 
