@@ -583,11 +583,20 @@ class Ingestor:
     def plan_backfill(self, slos: Sequence[SLO], until: float) -> None:
         """Tell ``backfill`` which of ``slos``' reads up to ``until`` are backfills,
         before the reads start, so its progress counts them all from the first."""
+        res = self._store.resolution
+        # A cursor this recent is past the oldest instant (the period's start
+        # is never after ``until``, less the lead) and one chunk at most behind.
+        steady = min(self._chunk, BACKFILL_LEAD - res)
         for slo in slos:
             if isinstance(slo.sli, ProbeSLI) or slo.composite:
                 continue
-            oldest = backfill_start(slo, until, self._store.resolution) - BACKFILL_LEAD
+            known = self._next.get(slo.key)  # where the last full read left the cursor
+            if known is not None and until - known[0] < steady:
+                continue  # the usual cycle: the cursor only moved forward since
             cursor = self._store.cursor(slo.key)
+            if cursor is not None and until - cursor < steady:
+                continue
+            oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
             since = oldest if cursor is None or cursor < oldest else cursor
             if since < until and self._is_backfill(since, until, cursor, oldest):
                 self.backfill.plan(slo.key, since, until)

@@ -190,3 +190,28 @@ def test_status_page_banner_while_backfilling() -> None:
     assert 'id="backfilling"' in page
     assert "1 of 3 SLOs, 25% read" in page
     assert 'id="backfilling"' not in render_status_page(Snapshot(complete=True))
+
+
+def test_plan_counts_only_reads_that_backfill(store: EventStore) -> None:
+    """Of one Prometheus SLO: no cursor -> backfill of its 1 d window, which ends with
+    the bucket holding now (starts at now + 60 s - 86,400 s), plus the 600 s lead:
+    86,940 s; read up to now, a cycle 30 s later is steady (nothing planned); a gap
+    of 2 d, more than the 1 d chunk, backfills the window again: 86,940 s."""
+    config = parse_config(CONFIG, "t.yaml")
+    engine = Engine(config, store, ScriptedSource(), clock=lambda: NOW, max_workers=1)
+    ingestor = engine._ingestor
+    try:
+        ingestor.plan_backfill(config.slos, NOW)
+        found = ingestor.backfill.progress()
+        assert found is not None
+        assert (found.slos_total, found.seconds_total) == (1, 86_940.0)
+        engine.evaluate()
+        assert ingestor.backfill.progress() is None
+        ingestor.plan_backfill(config.slos, NOW + 30)
+        assert ingestor.backfill.progress() is None
+        ingestor.plan_backfill(config.slos, NOW + 2 * DAY)
+        found = ingestor.backfill.progress()
+        assert found is not None
+        assert (found.slos_total, found.seconds_total) == (1, 86_940.0)
+    finally:
+        engine.close()
