@@ -61,8 +61,10 @@ Known limits, by design of counter semantics:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -204,6 +206,13 @@ def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float)
     is rejected with a reason; the state then becomes ``(ts, REBASELINE)``
     so that a later read (even an overlapping one) never counts across it.
     """
+    fast = _advance_plain(samples, prev, max_increase)
+    return fast if fast is not None else _advance_loop(samples, prev, max_increase)
+
+
+def _advance_loop(samples: Sequence[Sample], prev: Sample | None,
+                  max_increase: float) -> Advance:
+    """``advance`` one sample at a time: the definition ``_advance_plain`` must match."""
     increases: list[Sample] = []
     rejected: list[tuple[float, str]] = []
     step = math.inf
@@ -229,6 +238,46 @@ def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float)
             increases.append((ts, increase))
         last = (ts, value)
     return Advance(increases, last, rejected, None if step == math.inf else step)
+
+
+def _advance_plain(samples: Sequence[Sample], prev: Sample | None,
+                   max_increase: float) -> Advance | None:
+    """``advance`` of the common case, a list at a time; None when the case is not plain.
+
+    Plain: the timestamps after ``prev``'s rise strictly, every value is
+    finite and not negative, ``prev`` is not a rebaseline and no increase is
+    above ``max_increase``. Then nothing is rejected and the loop in
+    ``advance`` gives exactly these increases (a value below the one before
+    is a reset: the value itself), last sample and step.
+    """
+    if not samples:
+        return Advance([], prev, [], None)
+    if prev is not None and prev[1] < 0:
+        return None
+    times = [ts for ts, _ in samples]
+    if not all(map(operator.lt, times, times[1:])):
+        return None  # out of order or repeated: the loop skips what it must
+    first = 0
+    if prev is not None:
+        first = bisect.bisect_right(times, prev[0])  # read again by an overlapping read
+        if first:
+            times = times[first:]
+            if not times:
+                return Advance([], prev, [], None)
+    values = [value for _, value in samples[first:]]
+    # a NaN or infinity makes the sum so (an overflow only sends it to the loop)
+    if not math.isfinite(sum(values)) or min(values) < 0:
+        return None  # implausible values: the loop rejects them one by one
+    if prev is not None:
+        times.insert(0, prev[0])
+        values.insert(0, prev[1])
+    before, after = values[:-1], values[1:]
+    increases = [v if v < p else v - p for v, p in zip(after, before, strict=True)]
+    if increases and max(increases) > max_increase:
+        return None
+    step = min(map(operator.sub, times[1:], times[:-1]), default=None)
+    return Advance(list(zip(times[1:], increases, strict=True)), (times[-1], values[-1]), [],
+                   step)
 
 
 def _implausible(value: float) -> str | None:
@@ -588,6 +637,7 @@ def _split_selector_events(
     (``group_of``; a series of a dropped group, None, is skipped: no events,
     no state), and ``owner`` learns the group of each series key."""
     events: dict[GroupKey, dict[float, float]] = {}
+    res, floor = span.resolution, math.floor
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
@@ -600,8 +650,8 @@ def _split_selector_events(
                     owner[key] = group
                 step = advance(series.samples, state.get(key), span.max_increase)
                 buckets = events.setdefault(group, defaultdict(float))
-                for ts, increase in step.increases:
-                    buckets[bucket_start(ts, span.resolution)] += increase
+                for ts, increase in step.increases:  # bucket_start, inlined: once per sample
+                    buckets[floor(ts / res) * res] += increase
                 if step.last is not None:
                     state[key] = step.last
                 if step.step is not None:

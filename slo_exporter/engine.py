@@ -30,6 +30,11 @@ definitions read (``Ingestor.share``, ``sharing``); each SLO's read then
 takes its series from that answer (on the pool, shared queries of
 different metrics run at once).
 
+A cold start (or a long gap) is a backfill: before the reads of a cycle the
+ingester plans which SLOs read more than one chunk (``Ingestor.plan_backfill``)
+and follows them (``ingest.Backfill``); while one runs, ``snapshot`` carries
+its progress (``Snapshot.backfill``) for the gauges, ``/-/ready`` and ``/``.
+
 Grouped SLOs (``group_by``): the definition is read once per cycle for all
 its groups; each group instance (``grouping.Groups``) gets its own status,
 and instances first seen by a read join the snapshot. A read failure marks
@@ -63,7 +68,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
@@ -165,14 +170,21 @@ class Engine:
 
     @property
     def snapshot(self) -> Snapshot:
-        """The latest complete snapshot; a plain reference read, never blocks."""
-        return self._snapshot
+        """The latest complete snapshot; a plain reference read, never blocks.
+
+        While a backfill runs, a copy that carries its progress."""
+        progress = self._ingestor.backfill.progress()
+        snap = self._snapshot
+        return snap if progress is None else replace(snap, backfill=progress)
 
     def evaluate(self) -> Snapshot:
         """Run one cycle for every SLO and swap in the new snapshot."""
         with self._lock:
             now = self._now()
             current = {st.slo.key: st for st in self._snapshot.slos}
+            # Every backfill of the cycle is counted before the first starts.
+            self._ingestor.plan_backfill(self._measured, grid.instant(
+                now - self._config.prometheus.query_delay, self._config.evaluation_interval))
             shared = self._share(self._measured, now - self._config.prometheus.query_delay)
             statuses = self._map(
                 lambda slo: self._evaluate_definition(slo, now, current, shared),

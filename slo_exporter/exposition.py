@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
-from prometheus_client.core import Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.openmetrics import exposition as openmetrics
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -166,6 +166,7 @@ class SnapshotCollector(Collector):
             out.append(_header(name, doc))
             out.extend(_line(name, {"service": service, "slo": slo}, float(values[i]))
                        for service, slo, values in counts)
+        out.append(render_families(backfill_families(snap)).decode())
         return "".join(out).encode()
 
     def collect(self) -> Iterator[Metric]:
@@ -186,6 +187,29 @@ class SnapshotCollector(Collector):
                 family.add_sample(family.name, key, float(value))
         yield from families
         yield from groups
+        yield from backfill_families(snap)
+
+
+def backfill_families(snap: Snapshot) -> tuple[Metric, ...]:
+    """The cold start's progress: SLOs still backfilling, the share read, the ETA
+    (0, 1 and 0 while no backfill runs)."""
+    progress = snap.backfill
+    remaining = GaugeMetricFamily(
+        "slo_exporter_backfill_remaining_slos",
+        "SLOs whose backfill from Prometheus has not finished (0 when none runs).")
+    ratio = GaugeMetricFamily(
+        "slo_exporter_backfill_progress_ratio",
+        "Share of the history being backfilled that is read (1 when no backfill runs).")
+    eta = GaugeMetricFamily(
+        "slo_exporter_backfill_eta_seconds",
+        "Estimated seconds until the running backfill finishes, at its rate so far "
+        "(0 when none runs; absent before its first chunk).")
+    remaining.add_metric([], 0 if progress is None else progress.slos_remaining)
+    ratio.add_metric([], 1.0 if progress is None else progress.fraction)
+    left = 0.0 if progress is None else progress.eta
+    if left is not None:
+        eta.add_metric([], left)
+    return remaining, ratio, eta
 
 
 def slo_key(slo: SLO) -> dict[str, str]:

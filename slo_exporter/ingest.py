@@ -34,6 +34,13 @@ Owns what the store holds for each SLO over time:
   state and cursor, exactly as its own query would. A backfill (more than
   one chunk, or a cursor far behind) reads on its own, so an SLO added
   beside steady ones never shifts their cursors or counts.
+* ``Backfill`` follows the backfills of a cycle: the engine plans them
+  before the reads (``Ingestor.plan_backfill``: which SLOs read more than
+  one chunk, and how many seconds of history each), each chunk read adds
+  its span and samples, and the log gets ``backfill_progress`` at most every
+  ``PROGRESS_EVERY`` seconds and ``backfill_finished`` once every planned
+  SLO is read. ``progress()`` is what the gauges, ``/-/ready`` and the
+  status page show meanwhile.
 * ``Pruner`` removes buckets older than the longest period plus the margin
   (a calendar SLO keeps its previous period too, for its report).
 
@@ -45,7 +52,9 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from slo_exporter import accounting, sharing
@@ -61,6 +70,7 @@ from slo_exporter.model import (
     Template,
     fingerprint,
 )
+from slo_exporter.prometheus import QueryResult, Series
 from slo_exporter.store import EventStore
 
 #: how often old buckets are pruned
@@ -81,6 +91,8 @@ TEMPLATE_SETTLE = 30.0
 #: the fast path reads only when the cursor is this recent; further behind,
 #: the full cycle reads the gap
 CATCH_UP_LIMIT = 600.0
+#: ``backfill_progress`` is logged at most this often
+PROGRESS_EVERY = 10.0
 #: the longest wait after fast reads that found nothing, while no scrape
 #: step is known yet (once known, the step is the longest)
 MAX_BACKOFF = 8.0
@@ -154,6 +166,121 @@ def retire_removed(store: EventStore, keep: Iterable[str], log: Any, at: float) 
         log.info("slo_restored", **SLOId.parse(key).log_fields)
 
 
+@dataclass(frozen=True)
+class BackfillProgress:
+    """Where the running backfills stand: SLOs, seconds of history, samples read.
+
+    ``seconds_total`` sums the history each planned SLO reads;
+    ``seconds_done`` what its committed chunks covered. ``elapsed`` is
+    the wall time since the first of them started.
+    """
+
+    slos_total: int
+    slos_done: int
+    seconds_total: float
+    seconds_done: float
+    samples: int
+    elapsed: float
+
+    @property
+    def slos_remaining(self) -> int:
+        return self.slos_total - self.slos_done
+
+    @property
+    def fraction(self) -> float:
+        """The share of the history read, 0 to 1."""
+        if self.seconds_total <= 0:
+            return 1.0
+        return min(1.0, self.seconds_done / self.seconds_total)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until done at the rate so far; None before anything was read."""
+        if self.seconds_done <= 0 or self.elapsed <= 0:
+            return None
+        rate = self.seconds_done / self.elapsed
+        return max(0.0, self.seconds_total - self.seconds_done) / rate
+
+
+class Backfill:
+    """The backfills in progress, shared by the reads of a cycle (thread-safe).
+
+    ``plan`` adds an SLO with the span it will read (planning it again
+    only updates the span); ``chunk`` adds what one committed chunk read;
+    ``finished`` marks an SLO read. Once every planned SLO is read, the run
+    is logged (``backfill_finished``) and forgotten: ``progress()`` is None
+    again. An SLO whose read failed stays planned and is read on.
+    """
+
+    def __init__(self, log: Any, *, every: float = PROGRESS_EVERY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._log = log
+        self._every = every
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._spans: dict[str, float] = {}  # key -> seconds of history to read
+        self._read: dict[str, float] = {}  # key -> seconds read so far
+        self._done: set[str] = set()
+        self._samples = 0
+        self._started = 0.0
+        self._logged = 0.0
+
+    def plan(self, key: str, since: float, until: float) -> None:
+        """``key`` reads ``(since, until]`` as a backfill."""
+        with self._lock:
+            if not self._spans:
+                self._started = self._logged = self._clock()
+            if key in self._done:
+                return
+            self._spans[key] = self._read.get(key, 0.0) + max(0.0, until - since)
+
+    def chunk(self, key: str, seconds: float, samples: int) -> None:
+        """A chunk of ``key``'s backfill was committed; logs progress when due."""
+        with self._lock:
+            if key not in self._spans:
+                return
+            self._read[key] = self._read.get(key, 0.0) + max(0.0, seconds)
+            self._samples += samples
+            now = self._clock()
+            if now - self._logged < self._every:
+                return
+            self._logged = now
+            found = self._progress(now)
+        self._log.info("backfill_progress", slos_done=found.slos_done,
+                       slos_total=found.slos_total, percent=round(100 * found.fraction, 1),
+                       seconds_done=round(found.seconds_done),
+                       seconds_total=round(found.seconds_total), samples=found.samples,
+                       eta_seconds=None if found.eta is None else round(found.eta))
+
+    def finished(self, key: str) -> None:
+        """``key``'s backfill is read; the run ends when it was the last."""
+        with self._lock:
+            if key not in self._spans or key in self._done:
+                return
+            self._done.add(key)
+            self._read[key] = self._spans[key]
+            if len(self._done) < len(self._spans):
+                return
+            found = self._progress(self._clock())
+            self._spans, self._read, self._done = {}, {}, set()
+            self._samples = 0
+        self._log.info("backfill_finished", slos=found.slos_total,
+                       seconds=round(found.elapsed, 3), history_seconds=round(found.seconds_total),
+                       samples=found.samples)
+
+    def progress(self) -> BackfillProgress | None:
+        """The running backfills, or None when none is running."""
+        with self._lock:
+            return self._progress(self._clock()) if self._spans else None
+
+    def _progress(self, now: float) -> BackfillProgress:
+        return BackfillProgress(
+            slos_total=len(self._spans), slos_done=len(self._done),
+            seconds_total=sum(self._spans.values()),
+            seconds_done=sum(self._read.values()), samples=self._samples,
+            elapsed=now - self._started)
+
+
 class Ingestor:
     """Reads Prometheus SLOs' events since their cursors and commits them."""
 
@@ -192,6 +319,8 @@ class Ingestor:
         # fast reads in a row that found nothing: each waits twice as long
         self._misses: dict[str, int] = {}
         self._sharing = sharing.Sharing(log)
+        #: the backfills in progress (gauges, ``/-/ready``, the status page)
+        self.backfill = Backfill(log)
         # per SLO: the cursor its last full read left and where the next one
         # starts from there, so planning a shared read need not load the state
         self._next: dict[str, tuple[float, float]] = {}
@@ -417,11 +546,12 @@ class Ingestor:
                                                 late_limit=LATE_LIMIT)
         dropped: set[accounting.GroupKey] = set()
         seen = False  # whether any sample was read: a read of nothing says nothing
+        read = _Counted(source or self._client)
         for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
             if self._stop.is_set():
                 return False
             found = accounting.fetch_grouped_events(
-                source or self._client, slo, since=lo, until=hi, series_state=states,
+                read, slo, since=lo, until=hi, series_state=states,
                 resolution=res, overlap=overlap, chunk=self._chunk + overlap,
                 admit=groups.admit, le_cache=self._le_cache.setdefault(slo.key, {}),
                 max_increase=self._max_increase,
@@ -442,6 +572,7 @@ class Ingestor:
                 else:
                     states.setdefault(group, {})
             self._store.commit(slo.key, {}, cursor=found.covered_until)
+            self.backfill.chunk(slo.key, hi - lo, read.taken())
             self._learn(slo.key, _union(found), hi)
         if seen:
             groups.note_read(dropped, until)
@@ -449,9 +580,34 @@ class Ingestor:
         self._announced(slo, until)
         return True
 
+    def plan_backfill(self, slos: Sequence[SLO], until: float) -> None:
+        """Tell ``backfill`` which of ``slos``' reads up to ``until`` are backfills,
+        before the reads start, so its progress counts them all from the first."""
+        res = self._store.resolution
+        # A cursor this recent is past the oldest instant (the period's start
+        # is never after ``until``, less the lead) and one chunk at most behind.
+        steady = min(self._chunk, BACKFILL_LEAD - res)
+        for slo in slos:
+            if isinstance(slo.sli, ProbeSLI) or slo.composite:
+                continue
+            known = self._next.get(slo.key)  # where the last full read left the cursor
+            if known is not None and until - known[0] < steady:
+                continue  # the usual cycle: the cursor only moved forward since
+            cursor = self._store.cursor(slo.key)
+            if cursor is not None and until - cursor < steady:
+                continue
+            oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
+            since = oldest if cursor is None or cursor < oldest else cursor
+            if since < until and self._is_backfill(since, until, cursor, oldest):
+                self.backfill.plan(slo.key, since, until)
+
+    def _is_backfill(self, since: float, until: float, cursor: float | None,
+                     oldest: float) -> bool:
+        return cursor is None or since == oldest or until - since > self._chunk
+
     def _announce(self, slo: SLO, since: float, until: float, cursor: float | None,
                   oldest: float) -> None:
-        backfill = cursor is None or since == oldest or until - since > self._chunk
+        backfill = self._is_backfill(since, until, cursor, oldest)
         if backfill and slo.key not in self._backfilling:
             self._backfilling.add(slo.key)
             self._log.info("backfill_started", service=slo.service, slo=slo.name,
@@ -461,6 +617,7 @@ class Ingestor:
         if slo.key in self._backfilling:
             self._backfilling.discard(slo.key)
             self._log.info("backfill_done", service=slo.service, slo=slo.name, until=until)
+        self.backfill.finished(slo.key)
 
     def _learn(self, key: str, batch: accounting.EventBatch, until: float) -> None:
         """Note the scrape step of ``key``'s series and when the oldest live one is due."""
@@ -491,11 +648,12 @@ class Ingestor:
         # of a live series, so none of them skips a sample that landed late.
         overlap = since - accounting.read_start(state, since, overlap=READ_OVERLAP,
                                                 late_limit=LATE_LIMIT)
+        read = _Counted(source or self._client)
         for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
             if self._stop.is_set():
                 return False
             batch = accounting.fetch_events(
-                source or self._client, slo,
+                read, slo,
                 since=lo, until=hi,
                 series_state=state,
                 resolution=res,
@@ -508,6 +666,7 @@ class Ingestor:
             )
             self._reject(slo, batch.rejected)
             self._commit(slo, lo, batch)
+            self.backfill.chunk(slo.key, hi - lo, read.taken())
             self._learn(slo.key, batch, hi)
             state = dict(batch.series)
         self._planned(slo.key, until, state)
@@ -525,6 +684,31 @@ class Ingestor:
         # The one write of Prometheus events, with the span the read measured.
         self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until,
                            series=batch.series, measured=(since, batch.covered_until))
+
+
+class _Counted:
+    """A source that counts the raw samples read through it (backfill progress)."""
+
+    def __init__(self, source: accounting.Source) -> None:
+        self._source = source
+        self._samples = 0
+
+    def taken(self) -> int:
+        """The samples read since the last call."""
+        found, self._samples = self._samples, 0
+        return found
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        return self._source.query(promql, at, stats=stats)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> QueryResult:
+        return self._source.query_range(promql, start, end, step, stats=stats)
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        found = self._source.raw_samples(selector, start, end)
+        self._samples += sum(len(series.samples) for series in found)
+        return found
 
 
 def _merged(states: Mapping[Any, Mapping[str, accounting.Sample]]

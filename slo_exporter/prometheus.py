@@ -41,6 +41,7 @@ import errno
 import io
 import json
 import math
+import operator
 import os
 import re
 import selectors
@@ -478,7 +479,12 @@ class PrometheusClient:
             )
         out: list[Series] = []
         for series in result.series:
-            kept = tuple(s for s in series.samples if start_ms < round(s[0] * 1000) <= end_ms)
+            kept = series.samples
+            times = [ts for ts, _ in kept]
+            # the usual answer lies wholly inside: two comparisons instead of one per sample
+            if times and not (start_ms < round(min(times) * 1000)
+                              and round(max(times) * 1000) <= end_ms):
+                kept = tuple(s for s in kept if start_ms < round(s[0] * 1000) <= end_ms)
             if kept:
                 out.append(Series(series.labels, kept))
         return out
@@ -860,7 +866,7 @@ def _decode(body: bytes | bytearray, promql: str, endpoint: str) -> QueryResult:
                 # Native histogram samples ("histograms") carry no float value
                 # and are not counters; only float samples are read.
                 values = item.get("values") or []
-                series.append(Series(_labels(item), tuple(_sample(v) for v in _as_list(values))))
+                series.append(Series(_labels(item), _samples(_as_list(values))))
         elif result_type == "scalar":
             scalar = _sample(result)[1]
         elif result_type == "string":
@@ -893,6 +899,26 @@ def _labels(item: Any) -> Mapping[str, str]:
     ):
         raise TypeError("'metric' is not a map of strings")
     return model.frozen_map(metric)
+
+
+def _samples(pairs: list[Any]) -> tuple[tuple[float, float], ...]:
+    """``_sample`` of every pair, a whole series at a time when every pair is plainly
+    well formed (a backfill decodes millions); otherwise pair by pair, which says
+    what is wrong."""
+    try:
+        if set(map(type, pairs)) <= {list} and set(map(len, pairs)) <= {2}:
+            times = list(map(_FIRST, pairs))
+            texts = list(map(_SECOND, pairs))
+            if (set(map(type, times)) <= {int, float} and set(map(type, texts)) <= {str}
+                    and math.isfinite(sum(times)) and "_" not in "".join(texts)):
+                return tuple([(float(ts), float(text)) for ts, text in pairs])
+    except ValueError:  # a text float() refuses: the pair by pair path says which
+        pass
+    return tuple(_sample(v) for v in pairs)
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 def _sample(pair: Any) -> tuple[float, float]:

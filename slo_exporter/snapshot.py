@@ -17,10 +17,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.model import SLO, AlertWindow
+
+if TYPE_CHECKING:
+    from slo_exporter.ingest import BackfillProgress
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,8 @@ class Snapshot:
     complete: bool = False
     #: each grouped SLO definition's live and dropped groups
     groups: tuple[GroupCount, ...] = ()
+    #: the backfill running (a cold start), None when none is
+    backfill: BackfillProgress | None = None
 
     # The indexes below are built once per snapshot, by the first reader that
     # needs one (a snapshot never changes, so they never go stale). Two

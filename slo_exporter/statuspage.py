@@ -197,6 +197,12 @@ def render_status_page(
         ' &middot; <a href="metrics">metrics</a></p>'
     )
     body: list[str] = []
+    if snap.backfill is not None:  # a cold start: the windows are being read from Prometheus
+        done = snap.backfill
+        body.append(
+            f'<div class="banner" id="backfilling">Backfilling history from Prometheus: '
+            f"{done.slos_done} of {done.slos_total} SLOs, {100 * done.fraction:.0f}% read"
+            "; windows may be incomplete until it finishes.</div>")
     if not snap.complete:
         body.append(
             '<div class="banner" id="incomplete">The first evaluation has not finished yet; '

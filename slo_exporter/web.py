@@ -744,10 +744,13 @@ class WebServer:
         if path == "/-/healthy":
             return Response(200, TEXT, b"slo-exporter is healthy.\n")
         if path == "/-/ready":
-            if self.snapshot().complete:
+            snap = self.snapshot()
+            if snap.complete:  # stays ready: a later backfill (a gap) never flaps it
                 return Response(200, TEXT, b"slo-exporter is ready.\n")
-            return Response(503, TEXT,
-                            b"slo-exporter is not ready: first evaluation still running.\n")
+            doing = ("first evaluation still running" if snap.backfill is None else
+                     f"backfilling: {snap.backfill.slos_done} of "
+                     f"{snap.backfill.slos_total} SLOs")
+            return Response(503, TEXT, f"slo-exporter is not ready: {doing}.\n".encode())
         if path == "/metrics" and self.snapshot_metrics is not None:
             return self._cached_metrics(request, self.snapshot_metrics)
         page = self._metrics if path == "/metrics" else self.pages.get(path)
