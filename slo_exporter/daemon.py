@@ -51,7 +51,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -455,8 +455,8 @@ class Daemon:
         """Fire times on the epoch grid of ``config``'s interval, shifted by its query_delay."""
         interval = config.evaluation_interval
         first = grid.first_fire(self.deps.clock(), interval, config.prometheus.query_delay)
-        return IntervalTrigger(seconds=interval, start_date=datetime.fromtimestamp(first, UTC),
-                               timezone=UTC)
+        return _GridTrigger(seconds=interval, start_date=datetime.fromtimestamp(first, UTC),
+                            timezone=UTC)
 
     def _move_probes(self, old: Runtime, new: Runtime) -> None:
         """Hand probing from ``old`` to ``new`` and make ``new`` current.
@@ -509,13 +509,13 @@ class Daemon:
         if not self.standby:  # a standby's probes start when it takes over
             with self._swap_lock:
                 self.rt.start_probes()
-        # At once (the last grid instant), then at every grid instant: a first
-        # run in the interval job itself would set its phase to the start time.
-        self.scheduler.add_job(self.evaluate, "date", id="evaluate_first",
-                               run_date=datetime.now(UTC), misfire_grace_time=None)
+        # At once (describing the last grid instant), then at every grid
+        # instant: the grid trigger finds its next fire time from the grid, not
+        # from this first run's time.
         self.scheduler.add_job(
             self.evaluate, self._grid_trigger(self.config), id="evaluate",
             coalesce=True, max_instances=1, misfire_grace_time=max(1, int(interval)),
+            next_run_time=datetime.now(UTC),
         )
         self.scheduler.add_job(
             self.refresh_probes, "interval", seconds=PROBE_REFRESH,
@@ -665,3 +665,20 @@ def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed or broken stream
             stream.flush()
+
+
+class _GridTrigger(IntervalTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """An interval trigger whose every fire time is on its grid (``start_date`` plus
+    whole intervals), even after a run off the grid such as the first one.
+
+    A one-off first job beside the interval job would do the same, but
+    APScheduler removes a one-off job after running it, and a shutdown
+    clearing the job store at that moment killed the scheduler thread
+    with ``JobLookupError``.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None,
+                           now: datetime) -> datetime | None:
+        if previous_fire_time is not None:  # strictly later, so a run never repeats
+            now = max(now, previous_fire_time + timedelta(microseconds=1))
+        return super().get_next_fire_time(None, now)  # type: ignore[no-any-return]
