@@ -38,6 +38,7 @@ def test_every_fire_time_of_a_long_run_is_on_the_grid() -> None:
     t = START + timedelta(seconds=3.7)
     for _ in range(100):
         nxt = trigger.get_next_fire_time(t, t)
-        assert nxt is not None and nxt > t
+        assert nxt is not None
+        assert nxt > t
         assert (nxt - START).total_seconds() % 15 == 0
         t = nxt
