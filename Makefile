@@ -91,7 +91,7 @@ system-deps:
 # Two workers, whole files per worker: the slow alerting end-to-end file runs
 # beside the rest instead of after it. --cov enforces the coverage floor
 # (pyproject.toml, [tool.coverage.report] fail_under).
-PYTEST_ARGS ?= -n 2 --dist loadfile --cov
+PYTEST_ARGS ?= -n 2 --dist loadfile --cov --durations=25
 
 test: venv system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
