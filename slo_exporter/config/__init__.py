@@ -29,6 +29,7 @@ that does not hold the secrets.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from yaml.nodes import Node
@@ -42,6 +43,7 @@ from slo_exporter.config.dialects import (
     Origin,
     detect,
     load_dialect_documents,
+    stamp,
 )
 from slo_exporter.config.fields import Reader
 from slo_exporter.config.native import NativeLoader
@@ -110,7 +112,10 @@ def _parse(text: str, problems: Problems) -> model.Config | None:
         root = single_root(documents, problems)
         if root is None:
             return None
-        return NativeLoader(reader, _includer(reader)).config(root)
+        config = NativeLoader(reader, _includer(reader)).config(root)
+        if config is None:
+            return None
+        return replace(config, services=tuple(stamp(config.services, reader.file, 0)))
     except RecursionError:
         # a last line of defence: nesting is bounded in nodes, but a regular
         # expression or a future reader could still recurse too deeply
