@@ -1,4 +1,4 @@
-"""Command line: ``slo-exporter run|check|rules|report|demo`` with Prometheus-style flags.
+"""Command line: ``slo-exporter run|check|convert|rules|report|demo`` with Prometheus-style flags.
 
 User errors (bad config, unusable storage path, port in use) print a located
 message and exit non-zero without a traceback. Storage is opened before the
@@ -8,11 +8,16 @@ listen address is bound, and each failure is named for what failed:
 ``report`` exits 2 for a bad period or time (like a bad flag), 1 when the
 config or the store cannot be used or some SLO's Prometheus history could
 not be read (the report is still written, saying so), else 0.
+
+``convert`` exits 1 when the file is invalid, holds a value the native
+format cannot (each named with file, field and reason) or the output cannot
+be written, else 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sqlite3
@@ -25,12 +30,13 @@ from pathlib import Path
 import structlog
 
 from slo_exporter import __version__, logs
-from slo_exporter.config import ConfigWarning, load_config
+from slo_exporter.config import ConfigWarning, load_config, parse_config
+from slo_exporter.config.writer import carried_origins, convert
 from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warnings
 from slo_exporter.demo import serve
 from slo_exporter.durations import parse_duration
 from slo_exporter.errors import ConfigError, StoreError
-from slo_exporter.model import Config
+from slo_exporter.model import Config, SLOId
 from slo_exporter.notify import AlertmanagerURL, NotifierSettings
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.redact import remember_config, scrub
@@ -88,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a configuration file and exit")
     common(check)
+
+    convert = sub.add_parser(
+        "convert", help="write a configuration of any dialect (Sloth, OpenSLO, ...) as native")
+    common(convert)
+    convert.add_argument("-o", "--output", metavar="FILE", default="-",
+                         help="write here instead of standard output")
 
     report = sub.add_parser(
         "report", help="what every SLO achieved over a calendar period or a span of time")
@@ -197,6 +209,8 @@ def main(argv: Sequence[str] | None = None, *,
         return 1
     if args.command == "report":
         return _report(args, config)
+    if args.command == "convert":
+        return _convert(args, config)
     if args.command == "check":
         slos = len(config.slos)
         sys.stdout.write(
@@ -286,6 +300,29 @@ def _report(args: argparse.Namespace, config: Config) -> int:
         log.error("report_write_failed", output=args.output, error=str(exc))
         return 1
     return 1 if report.failures else 0
+
+
+def _convert(args: argparse.Namespace, config: Config) -> int:
+    """Write ``config`` as native YAML, checked by reading it back; 1 if it cannot be."""
+    origins: dict[SLOId, str] = {}
+    # origin comments of a file convert wrote before are kept; the config was
+    # read a moment ago, and without its comments it still converts
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        origins = carried_origins(Path(args.config_file).read_text(encoding="utf-8"))
+    name = "converted.yaml" if args.output == "-" else args.output
+    try:
+        text = convert(config, lambda written: parse_config(written, name), origins)
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        sys.stderr.write(
+            f"{len(exc.problems)} problem(s) found; the configuration cannot be converted.\n")
+        return 1
+    try:
+        _write(args.output, text)
+    except OSError as exc:
+        sys.stderr.write(f"slo-exporter convert: cannot write {args.output}: {exc.strerror}\n")
+        return 1
+    return 0
 
 
 def _write(output: str, content: str) -> None:
