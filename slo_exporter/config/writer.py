@@ -39,7 +39,7 @@ from slo_exporter import model
 from slo_exporter.config.httpclient import HTTPClientSettings
 from slo_exporter.durations import format_duration
 from slo_exporter.errors import ConfigError, ConfigProblem
-from slo_exporter.redact import redact_url
+from slo_exporter.redact import scrub
 from slo_exporter.sla import SLA
 
 HEADER = "# slo-exporter native configuration, written by `slo-exporter convert`.\n"
@@ -192,9 +192,10 @@ def _instant(at: datetime, zone_name: str) -> str:
     """Wall-clock text in the window's zone where it names one instant, else RFC 3339."""
     zone = ZoneInfo(zone_name)
     local = at.astimezone(zone)
-    wall = local.replace(tzinfo=None)
+    # the reader takes a wall-clock time at its first occurrence (fold=0);
+    # aware datetimes of one zone compare by wall clock, so instants are compared
+    wall = local.replace(tzinfo=None, fold=0)
     text = wall.isoformat(sep=" ")
-    # the reader takes a wall-clock time at its first occurrence (fold=0)
     if wall.replace(tzinfo=zone).astimezone(UTC) == at.astimezone(UTC):
         return text
     return local.isoformat()
@@ -508,7 +509,7 @@ def convert(
 def _relocate(problem: ConfigProblem, config: model.Config, problems: _Problems) -> None:
     """A problem of the generated text, told at the SLO (or setting) it came from."""
     match = _PROBLEM_PATH.fullmatch(problem.path)
-    reason = f"{_CANNOT}: {redact_url(problem.reason)}"
+    reason = f"{_CANNOT}: {scrub(problem.reason)}"
     if match is None:
         problems.add(None, problem.path, reason)
         return
@@ -537,12 +538,21 @@ def absolute_paths(value: Any) -> Any:
     return replace(value, **changes)
 
 
+def _instants(windows: Sequence[model.MaintenanceWindow]) -> list[model.MaintenanceWindow]:
+    """The windows with their times in UTC: times of one zone compare by wall clock only,
+    so the two passes of a repeated hour would look equal."""
+    return [replace(w, start=w.start.astimezone(UTC),
+                    end=None if w.end is None else w.end.astimezone(UTC)) for w in windows]
+
+
 def _compare(given: model.Config, back: model.Config, problems: _Problems) -> None:
     """Report every field that reads back different (a value the writer cannot express)."""
     config: model.Config = absolute_paths(given)
-    for key in ("prometheus", "evaluation_interval", "storage", "maintenance", "grafana_url"):
+    for key in ("prometheus", "evaluation_interval", "storage", "grafana_url"):
         if getattr(config, key) != getattr(back, key):
             problems.add(None, key, f"{_CANNOT}: it reads back as a different value")
+    if _instants(config.maintenance) != _instants(back.maintenance):
+        problems.add(None, "maintenance", f"{_CANNOT}: it reads back as a different value")
     pairs: Sequence[tuple[model.Service, model.Service]] = list(
         zip(config.services, back.services, strict=False))
     if len(config.services) != len(back.services):
