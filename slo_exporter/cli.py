@@ -309,6 +309,7 @@ def _convert(args: argparse.Namespace, config: Config) -> int:
     # read a moment ago, and without its comments it still converts
     with contextlib.suppress(OSError, UnicodeDecodeError):
         origins = carried_origins(Path(args.config_file).read_text(encoding="utf-8"))
+    remember_config(config)  # a problem's text never shows a configured secret
     name = "converted.yaml" if args.output == "-" else args.output
     try:
         text = convert(config, lambda written: parse_config(written, name), origins)

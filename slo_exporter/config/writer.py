@@ -160,10 +160,17 @@ def _client(data: dict[str, Any], client: HTTPClientSettings, tls_key: str) -> N
     _put(data, tls_key, _tls(client.tls), {})
 
 
-def _prometheus(settings: model.PrometheusConfig) -> dict[str, Any]:
+def _reads_prometheus(config: model.Config) -> bool:
+    return any(isinstance(slo.sli, model.RatioSLI | model.RawRatioSLI | model.LatencySLI)
+               for slo in config.slos)
+
+
+def _prometheus(settings: model.PrometheusConfig, reads: bool) -> dict[str, Any]:
+    """The settings that differ from the defaults; the URL whenever an SLO reads it."""
     default = model.PrometheusConfig()
     data: dict[str, Any] = {}
-    _put(data, "url", settings.url, default.url)
+    if reads or settings.url != default.url:
+        data["url"] = settings.url
     if settings.timeout != default.timeout:
         data["timeout"] = format_duration(settings.timeout)
     _client(data, HTTPClientSettings(settings.headers, settings.basic_auth,
@@ -384,7 +391,7 @@ def _service(service: model.Service) -> dict[str, Any]:
 
 def _top(config: model.Config) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    _put(data, "prometheus", _prometheus(config.prometheus), {})
+    _put(data, "prometheus", _prometheus(config.prometheus, _reads_prometheus(config)), {})
     if config.evaluation_interval != model.Config(services=()).evaluation_interval:
         data["evaluation_interval"] = format_duration(config.evaluation_interval)
     _put(data, "storage", _storage(config.storage), {})

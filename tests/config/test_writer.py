@@ -151,7 +151,8 @@ def _native(text: str, tmp_path: Path, name: str = "slo.yaml") -> model.Config:
 
 
 def test_defaults_are_left_out_and_objectives_are_percent(tmp_path: Path) -> None:
-    """A minimal config is written as given: no default settings, objective 99.9 as 99.9."""
+    """A minimal config is written as given: no default settings but the Prometheus URL
+    its SLOs read, objective 99.9 as 99.9."""
     config = _native("""\
         services:
           - name: api
@@ -162,7 +163,9 @@ def test_defaults_are_left_out_and_objectives_are_percent(tmp_path: Path) -> Non
                 sli:
                   ratio: {bad: 'errors_total', total: requests_total}
         """, tmp_path)
-    assert config_data(config) == {"services": [{"name": "api", "slos": [{
+    assert config_data(config) == {
+        "prometheus": {"url": "http://127.0.0.1:9090"},
+        "services": [{"name": "api", "slos": [{
         "name": "availability", "objective": Decimal("99.9"), "window": "30d",
         "sli": {"ratio": {"bad": "errors_total", "total": "requests_total"}}}]}]}
     assert "objective: 99.9\n" in write(config)
