@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None, *,
         sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration is invalid.\n")
         return 1
     # valid but probably not meant: said, never fatal
-    if args.command == "check":
+    if args.command in ("check", "convert"):
         sys.stderr.writelines(f"{warning}\n" for warning in warnings)
     else:
         log_config_warnings(warnings)

@@ -183,3 +183,16 @@ def test_settings_secrets_stay_as_given(
         """))
     assert "file-held-s3cret" not in out
     assert f"# from {tmp_path / 'sloth.yml'} (documents[0])" in out
+
+
+def test_warnings_are_printed_as_check_prints_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A valid but probably unmeant value (objective 0.5 %) is said on stderr, plainly,
+    and the file still converts."""
+    path = tmp_path / "sloth.yml"
+    path.write_text(SLOTH.replace("objective: 95", "objective: 0.5"))
+    assert cli.main(["convert", f"--config.file={path}"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"{path}:18: warning: documents[1].slos[0].objective: 0.5 means")
+    assert "objective: 0.5\n" in out

@@ -432,3 +432,38 @@ def test_origin_comments_are_found_under_their_service_and_slo() -> None:
         model.SLOId("api", "availability"): "sloth.yml (documents[3])",
         model.SLOId("web", "home"): "openslo.yaml (documents[0])",
     }
+
+
+#: every field of the model the writer writes (by class); a new field fails this
+#: test until the writer (and this list) knows it. Read back, a field the writer
+#: left out would differ and fail the conversion, never vanish.
+WRITTEN = {
+    model.Config: {"services", "prometheus", "evaluation_interval", "storage", "source_file",
+                   "maintenance", "grafana_url"},
+    model.Service: {"name", "slos", "labels", "description", "depends_on"},
+    model.SLO: {"service", "name", "objective", "period", "sli", "description", "labels",
+                "runbook_url", "budgeting", "sla", "alerting", "group_by", "max_groups",
+                "group", "source_file", "source_document"},
+    model.PrometheusConfig: {"url", "timeout", "headers", "basic_auth", "bearer_token_file",
+                             "tls", "query_delay", "retries", "retry_backoff", "backfill_chunk",
+                             "max_response_size", "max_counter_increase"},
+    model.StorageConfig: {"resolution", "retention_margin"},
+    model.Budgeting: {"timeslices"},
+    model.Timeslices: {"slice", "target", "empty"},
+    model.Alerting: {"windows", "page", "ticket"},
+    model.AlertWindow: {"severity", "long", "short", "budget_fraction"},
+    model.AlertSettings: {"name", "labels", "annotations", "disabled"},
+    model.RatioSLI: {"total", "good", "bad"},
+    model.RawRatioSLI: {"query", "measures"},
+    model.LatencySLI: {"histogram", "threshold", "buckets"},
+    model.ProbeSLI: {"target", "interval", "timeout", "latency_threshold"},
+    model.CompositeSLI: {"mode", "components"},
+    model.MaintenanceWindow: {"name", "start", "time_zone", "end", "duration", "rrule",
+                              "services", "slos", "reason"},
+}
+
+
+@pytest.mark.parametrize("cls", list(WRITTEN), ids=lambda c: c.__name__)
+def test_the_writer_knows_every_model_field(cls: type) -> None:
+    """Each model class has exactly the fields the writer writes."""
+    assert {f.name for f in dataclasses.fields(cls)} == WRITTEN[cls]
