@@ -20,7 +20,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -113,23 +113,6 @@ def document_path(document: Document, path: str = "") -> str:
     return f"{prefix}.{path}" if path else prefix
 
 
-def stamp(
-    services: Sequence[model.Service], file: str, document: int | None
-) -> list[model.Service]:
-    """``services`` with each SLO not yet placed marked as read from ``file``'s ``document``.
-
-    A loader that knows each SLO's document stamps it first; this is the
-    fallback that at least names the file.
-    """
-    return [
-        replace(service, slos=tuple(
-            slo if slo.source_file else replace(slo, source_file=file, source_document=document)
-            for slo in service.slos
-        ))
-        for service in services
-    ]
-
-
 def load_dialect_documents(
     documents: Sequence[Document], reader: Reader, context: Context
 ) -> list[model.Service]:
@@ -157,8 +140,7 @@ def load_dialect_documents(
             continue
         groups.setdefault(name, []).append(document)
     for name, group in groups.items():
-        loaded = DIALECTS[name](group, reader, context)
-        services.extend(stamp(loaded, context.file, group[0].index if len(group) == 1 else None))
+        services.extend(DIALECTS[name](group, reader, context))
     return services
 
 
@@ -299,8 +281,7 @@ class Includer:
         node = fields.get("services")
         if node is None:
             return ()
-        services = self.native_services(node, fields.key_path("services"), reader, self.storage)
-        return tuple(stamp(services or (), reader.file, document.index))
+        return self.native_services(node, fields.key_path("services"), reader, self.storage) or ()
 
     def _unique(
         self, services: list[model.Service], file: str, reader: Reader

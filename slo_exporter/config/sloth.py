@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from slo_exporter import model
-from slo_exporter.config.dialects import Context, document_path, stamp
+from slo_exporter.config.dialects import Context, document_path
 from slo_exporter.config.fields import Reader
 from slo_exporter.config.native import object_name, read_labels, read_objective
 from slo_exporter.config.nodes import Document, describe
@@ -81,7 +81,7 @@ def load(documents: Sequence[Document], reader: Reader, context: Context) -> lis
     for document in documents:
         service = loader.document(document)
         if service is not None:
-            services.extend(stamp([service], context.file, document.index))
+            services.append(service)
     return services
 
 
