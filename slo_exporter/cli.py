@@ -17,7 +17,6 @@ be written, else 0.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import sqlite3
@@ -36,7 +35,7 @@ from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warning
 from slo_exporter.demo import serve
 from slo_exporter.durations import parse_duration
 from slo_exporter.errors import ConfigError, StoreError
-from slo_exporter.model import Config, SLOId
+from slo_exporter.model import Config
 from slo_exporter.notify import AlertmanagerURL, NotifierSettings
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.redact import remember_config, scrub
@@ -304,11 +303,12 @@ def _report(args: argparse.Namespace, config: Config) -> int:
 
 def _convert(args: argparse.Namespace, config: Config) -> int:
     """Write ``config`` as native YAML, checked by reading it back; 1 if it cannot be."""
-    origins: dict[SLOId, str] = {}
-    # origin comments of a file convert wrote before are kept; the config was
-    # read a moment ago, and without its comments it still converts
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        origins = carried_origins(Path(args.config_file).read_text(encoding="utf-8"))
+    # origin comments of a file convert wrote before are kept
+    try:
+        source = Path(args.config_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        source = ""  # it was read a moment ago; without its comments it still converts
+    origins = carried_origins(source)
     remember_config(config)  # a problem's text never shows a configured secret
     name = "converted.yaml" if args.output == "-" else args.output
     try:
