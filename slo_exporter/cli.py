@@ -35,7 +35,7 @@ from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warning
 from slo_exporter.demo import serve
 from slo_exporter.durations import parse_duration
 from slo_exporter.errors import ConfigError, StoreError
-from slo_exporter.model import Config
+from slo_exporter.model import SLO, Config
 from slo_exporter.notify import AlertmanagerURL, NotifierSettings
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.redact import remember_config, scrub
@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rules = sub.add_parser("rules", help="print the Prometheus alerting rule file")
     rules.add_argument("--config.file", dest="config_file", metavar="FILE",
-                       help="optional; the rules are generic over every SLO")
+                       help="optional; adds the rules of SLOs with alerting of their own")
 
     demo = sub.add_parser("demo", help="serve a demo target whose failures can be injected")
     demo.add_argument("--listen-address", dest="listen_address", default="127.0.0.1:8080",
@@ -172,6 +172,21 @@ def _notifier_settings(args: argparse.Namespace) -> NotifierSettings | None:
     )
 
 
+def _rules(config_file: str | None) -> int:
+    """Print the rule file; with a config, plus its SLOs' own alerts."""
+    slos: tuple[SLO, ...] = ()
+    if config_file:
+        try:
+            slos = load_config(config_file).slos
+        except ConfigError as exc:
+            sys.stderr.write(f"{exc}\n")
+            sys.stderr.write(
+                f"{len(exc.problems)} problem(s) found; the configuration is invalid.\n")
+            return 1
+    sys.stdout.write(render_rules(slos=slos))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, *,
          started: Callable[[Daemon], None] | None = None, exiting: bool = False) -> int:
     """Run the command line; ``started`` sees the daemon once it serves (for tests).
@@ -181,8 +196,7 @@ def main(argv: Sequence[str] | None = None, *,
     """
     args = _parser().parse_args(argv)
     if args.command == "rules":
-        sys.stdout.write(render_rules())
-        return 0
+        return _rules(args.config_file)
     if args.command == "demo":
         logs.configure("info", "logfmt")
         return serve(args.listen_address, args.failure_ratio)

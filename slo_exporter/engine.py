@@ -387,6 +387,10 @@ class Engine:
     ) -> SLOStatus:
         period = slo.period
         key = period.longest
+        # An alert condition with a hold fires once it has held that long:
+        # when it began to hold is carried from the previous status. A
+        # restart, or a failed source (no previous status), starts it afresh.
+        held = previous.alerts if previous is not None else ()
         counter = _WindowCounter(self._reader, slo, self._maintenance(slo))
         start, end = period.bounds(at, counter.resolution)
         if isinstance(period, CalendarPeriod):
@@ -399,11 +403,14 @@ class Engine:
             windows = tuple(slomath.window_values(w, counts[w], slo.objective)
                             for w in slo.windows)
             budget = counter.projected_budget(counts[key], at)
-            alerts = slomath.alert_states(slo.objective, length, counts)
+            alerts = slomath.alert_states(slo.objective, length, counts, slo.alerting.windows,
+                                          at=at, previous=held)
         else:
-            counts = counter.counts({w: (end - w, end)
-                                     for w in slomath.required_windows(key, slo.windows)})
-            windows, budget, alerts = slomath.evaluate(slo.objective, key, slo.windows, counts)
+            counts = counter.counts({w: (end - w, end) for w in slomath.required_windows(
+                key, slo.windows, slo.alerting.windows)})
+            windows, budget, alerts = slomath.evaluate(
+                slo.objective, key, slo.windows, counts, slo.alerting.windows,
+                at=at, previous=held)
         budget_at = counter.budget_at(at)
         if slo.budgeting.timeslices is not None:
             # A timeslice budget counts slices, not events: only the period
@@ -439,8 +446,8 @@ class Engine:
 def _calendar_windows(slo: SLO, length: float) -> set[float]:
     """The rolling windows a calendar SLO exports or alerts on, without its period."""
     needed = {w for w in slo.windows if w != slo.period.longest}
-    for a in slomath.alert_pairs(length):
-        needed.update((a.long, a.short))
+    for a in slomath.alert_pairs(length, slo.alerting.windows):
+        needed.update(a.windows)
     return needed
 
 

@@ -111,6 +111,9 @@ class SnapshotCollector(Collector):
             info_labels["commitment"] = slo.commitment
             if slo.runbook_url:
                 info_labels["runbook_url"] = slo.runbook_url
+            if not slo.alerting.default:
+                # the generic burn-rate rules skip it: its own rules alert for it
+                info_labels["alerting"] = "custom"
             info.add_sample("slo_info", info_labels, 1.0)
             up.add_metric(key, 1.0 if status.up else 0.0)
             if status.evaluated_at is None:

@@ -27,7 +27,16 @@ Go templates, and direct notification (``slo_exporter.notify``) fills the
 same templates with the daemon's own values, so both paths send the same
 alerts.
 
-Must not read configuration or talk to Prometheus: it only renders text.
+SLOs with alerting of their own (a custom window catalogue, or names,
+labels, annotations or a disabled severity) are exported with
+``slo_info{alerting="custom"}``; the generic burn-rate rules join only
+``slo_info{alerting!="custom"}``, so they never alert for such an SLO.
+Given the config's SLOs, ``slo-exporter rules`` adds one rule per window of
+each such SLO (group ``slo-exporter-slo-alerts``) with its own name,
+labels, annotations and ``for:``; a disabled severity gets no rule.
+
+Must not read configuration files or talk to Prometheus: it only renders
+text (the SLOs are given).
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from typing import Any
 import yaml
 
 from slo_exporter.durations import format_duration
-from slo_exporter.model import ALERT_WINDOWS, AlertWindow
+from slo_exporter.model import ALERT_WINDOWS, SLO, AlertWindow
 
 #: labels copied from ``slo_info`` onto every SLO alert, so Alertmanager can
 #: route by team; a label an SLO does not set is simply absent on its alerts
@@ -48,6 +57,11 @@ DEFAULT_INFO_LABELS: tuple[str, ...] = ("owner", "tier")
 
 #: how the exporter's own scrape job is recognised by ``SLOExporterDown``
 DEFAULT_EXPORTER_JOB = 'job=~".*slo-exporter.*"'
+
+#: the ``slo_info`` series the generic burn-rate rules alert for
+GENERIC_INFO = 'slo_info{alerting!="custom"}'
+#: the group of the per-SLO rules
+SLO_ALERTS_GROUP = "slo-exporter-slo-alerts"
 
 #: how long each non-burn-rate condition must hold before it alerts
 BUDGET_EXHAUSTED_FOR = "5m"
@@ -60,21 +74,32 @@ EXPORTER_DOWN_FOR = "5m"
 
 @dataclass(frozen=True)
 class _Pair:
+    """One alert condition with its windows as Prometheus duration text."""
+
     window: AlertWindow
-    severity: str
     long: str
-    short: str
-    budget_fraction: float
-    long_seconds: float
+    short: str | None
 
     @property
-    def budget_percent(self) -> str:
-        return f"{self.budget_fraction * 100:g}%"
+    def severity(self) -> str:
+        return self.window.severity
+
+    @property
+    def windows_text(self) -> str:
+        """``1h/5m``, or ``1h`` for a single-window condition."""
+        return self.long if self.short is None else f"{self.long}/{self.short}"
+
+    @property
+    def spending(self) -> str:
+        """`` (spending 2% of the error budget in 1h)``, empty for a fixed factor."""
+        fraction = self.window.budget_fraction
+        if fraction is None:
+            return ""
+        return f" (spending {fraction * 100:g}% of the error budget in {self.long})"
 
 
 def _pair(a: AlertWindow) -> _Pair:
-    return _Pair(a, a.severity, format_duration(a.long), format_duration(a.short),
-                 a.budget_fraction, a.long)
+    return _Pair(a, format_duration(a.long), None if a.short is None else format_duration(a.short))
 
 
 def _pairs() -> tuple[_Pair, ...]:
@@ -111,7 +136,11 @@ _SLO_NAME = "{{ $labels.service }}/{{ $labels.slo }}"
 
 
 def _threshold(pair: _Pair) -> str:
-    return f"({pair.budget_fraction:g} * slo_period_seconds / {pair.long_seconds:g})"
+    """The threshold as PromQL: a number, or scaled from ``slo_period_seconds``."""
+    w = pair.window
+    if w.budget_fraction is None:
+        return f"{w.threshold(0.0):g}"
+    return f"({w.budget_fraction:g} * slo_period_seconds / {w.long:g})"
 
 
 def _with_info(expr: str, info_labels: Sequence[str], info: str = "slo_info") -> str:
@@ -163,26 +192,27 @@ def burn_rate_alert_name(severity: str) -> str:
 def burn_rate_alert(window: AlertWindow) -> AlertDefinition:
     """The alert of one window pair, shared by the rule file and direct notification."""
     pair = _pair(window)
+    rates = "SLO {slo}: the burn rate is {value:.2f} over the last " + pair.long
+    if pair.short is not None:
+        rates += " and {short_rate:.2f} over the last " + pair.short + ", both"
+    else:
+        rates += ","
+    labels = {"severity": pair.severity, "long_window": pair.long}
+    if pair.short is not None:
+        labels["short_window"] = pair.short
     return AlertDefinition(
         name=burn_rate_alert_name(pair.severity),
-        labels={
-            "severity": pair.severity,
-            "long_window": pair.long,
-            "short_window": pair.short,
-        },
+        labels=labels,
         annotations={
             "summary": (
                 "{slo} is burning its error budget {value:.1f}x too fast "
-                f"({pair.long}/{pair.short} windows)"
+                f"({pair.windows_text} window{'' if pair.short is None else 's'})"
             ),
             "description": (
-                "SLO {slo}: the burn rate is {value:.2f} over the last "
-                + pair.long + " and {short_rate:.2f} over the last " + pair.short
-                + ", both above {factor:.3g} (spending " + pair.budget_percent
-                + " of the error budget in " + pair.long + "). "
+                rates + " above {factor:.3g}" + pair.spending + ". "
                 "Error budget left: {budget_left}."
             ),
-            "window_pair": f"{pair.long}/{pair.short}",
+            "window_pair": pair.windows_text,
             "budget_remaining": "{budget_left}",
             "runbook_url": "{runbook_url}",
         },
@@ -207,11 +237,14 @@ def _go_field(name: str, spec: str, pair: _Pair) -> str:
     if name == "value":
         return f"{{{{ $value | {printf} }}}}"
     if name == "short_rate":
-        return _lookup(_series("slo_burn_rate", f",window='{pair.short}'"), printf, "unknown")
+        short = pair.long if pair.short is None else pair.short
+        return _lookup(_series("slo_burn_rate", f",window='{short}'"), printf, "unknown")
     if name == "factor":
+        w = pair.window
+        if w.budget_fraction is None:  # a fixed number: no query needed
+            return format(w.threshold(0.0), spec)
         return _lookup(
-            f"{pair.budget_fraction:g} * " + _series("slo_period_seconds")
-            + f" / {pair.long_seconds:g}",
+            f"{w.budget_fraction:g} * " + _series("slo_period_seconds") + f" / {w.long:g}",
             printf, "unknown")
     if name == "budget_left":
         return _BUDGET_LEFT
@@ -223,24 +256,86 @@ def _go_field(name: str, spec: str, pair: _Pair) -> str:
 # ------------------------------------------------------------------ rules
 
 
-def _burn_rate_rule(pair: _Pair, info_labels: Sequence[str]) -> dict[str, Any]:
+def _condition(pair: _Pair, selector: str = "") -> str:
+    """The PromQL condition of one window pair, over ``slo_burn_rate{SELECTOR,window}``."""
     threshold = _threshold(pair)
     # `ignoring (window)` rather than `on (service, slo)` keeps job/instance in
-    # the match, so two replicas of the exporter do not make it many-to-many.
-    condition = (
-        f'  max without (window) (\n'
-        f'    (slo_burn_rate{{window="{pair.long}"}} > ignoring (window) {threshold})\n'
-        f'    and ignoring (window)\n'
-        f'    (slo_burn_rate{{window="{pair.short}"}} > ignoring (window) {threshold})\n'
-        f'  )'
+    # the match, so two replicas of the exporter do not make it many-to-many;
+    # a fixed threshold is a number and needs no matching.
+    matching = "" if pair.window.budget_fraction is None else "ignoring (window) "
+    prefix = f"{selector}," if selector else ""
+
+    def above(window: str) -> str:
+        return f'slo_burn_rate{{{prefix}window="{window}"}} > {matching}{threshold}'
+
+    if pair.short is None:
+        return f"  max without (window) (\n    {above(pair.long)}\n  )"
+    return (
+        f"  max without (window) (\n"
+        f"    ({above(pair.long)})\n"
+        f"    and ignoring (window)\n"
+        f"    ({above(pair.short)})\n"
+        f"  )"
     )
+
+
+def _burn_rate_rule(pair: _Pair, info_labels: Sequence[str]) -> dict[str, Any]:
     alert = burn_rate_alert(pair.window)
     return {
         "alert": alert.name,
-        "expr": _with_info(condition, info_labels),
+        "expr": _with_info(_condition(pair), info_labels, info=GENERIC_INFO),
         "labels": dict(alert.labels),
         "annotations": {k: _go_template(v, pair) for k, v in alert.annotations.items()},
     }
+
+
+def _promql_string(text: str) -> str:
+    """``text`` as a double-quoted PromQL string."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def slo_alert(slo: SLO, window: AlertWindow) -> AlertDefinition:
+    """The alert of one window of an SLO with alerting of its own: the shared
+    definition with the SLO's name, and its labels and annotations on top."""
+    base = burn_rate_alert(window)
+    settings = slo.alerting.settings(window.severity)
+    return AlertDefinition(
+        name=settings.name or base.name,
+        labels={**base.labels, **settings.labels},
+        annotations={**base.annotations, **settings.annotations},
+    )
+
+
+def _slo_rule(slo: SLO, window: AlertWindow, info_labels: Sequence[str]) -> dict[str, Any]:
+    pair = _pair(window)
+    selector = f"service={_promql_string(slo.service)},slo={_promql_string(slo.name)}"
+    alert = slo_alert(slo, window)
+    own = slo.alerting.settings(window.severity).annotations
+    rule: dict[str, Any] = {
+        "alert": alert.name,
+        "expr": _with_info(_condition(pair, selector), info_labels,
+                           info=f"slo_info{{{selector}}}"),
+    }
+    if window.hold > 0.0:
+        rule["for"] = format_duration(window.hold)
+    rule["labels"] = dict(alert.labels)
+    # the SLO's own annotations are Prometheus templates already: verbatim
+    rule["annotations"] = {k: v if k in own else _go_template(v, pair)
+                           for k, v in alert.annotations.items()}
+    return rule
+
+
+def slo_rules(
+    slos: Sequence[SLO], *, info_labels: Sequence[str] = DEFAULT_INFO_LABELS
+) -> list[dict[str, Any]]:
+    """One rule per enabled window of each SLO with alerting of its own."""
+    return [
+        _slo_rule(slo, window, info_labels)
+        for slo in slos if not slo.alerting.default
+        for window in slo.alerting.windows
+        if not slo.alerting.settings(window.severity).disabled
+        and window.long <= slo.period.longest
+    ]
 
 
 def _budget_exhausted_rule(info_labels: Sequence[str]) -> dict[str, Any]:
@@ -343,11 +438,17 @@ def rule_groups(
     *,
     info_labels: Sequence[str] = DEFAULT_INFO_LABELS,
     exporter_job: str = DEFAULT_EXPORTER_JOB,
+    slos: Sequence[SLO] = (),
 ) -> list[dict[str, Any]]:
-    """The rule groups as plain data, in Prometheus rule file shape."""
+    """The rule groups as plain data, in Prometheus rule file shape.
+
+    With ``slos``, a group of rules for those with alerting of their own is added.
+    """
     if not info_labels:
         raise ValueError("info_labels must name at least one slo_info label, e.g. 'owner'")
     pairs = _pairs()
+    own = slo_rules(slos, info_labels=info_labels)
+    extra = [{"name": SLO_ALERTS_GROUP, "rules": own}] if own else []
     return [
         {
             "name": "slo-exporter-burn-rate",
@@ -361,6 +462,7 @@ def rule_groups(
                 _exporter_down_rule(exporter_job),
             ],
         },
+        *extra,
     ]
 
 
@@ -390,10 +492,15 @@ def render_rules(
     *,
     info_labels: Sequence[str] = DEFAULT_INFO_LABELS,
     exporter_job: str = DEFAULT_EXPORTER_JOB,
+    slos: Sequence[SLO] = (),
 ) -> str:
-    """The Prometheus rule file (YAML) with every slo-exporter alert."""
-    groups = rule_groups(info_labels=info_labels, exporter_job=exporter_job)
-    return _HEADER + _dump({"groups": groups})
+    """The Prometheus rule file (YAML) with every slo-exporter alert, plus the
+    rules of those of ``slos`` that have alerting of their own."""
+    groups = rule_groups(info_labels=info_labels, exporter_job=exporter_job, slos=slos)
+    header = _HEADER if not any(not s.alerting.default for s in slos) else _HEADER + (
+        f"# The {SLO_ALERTS_GROUP} group is generated from the config: regenerate it "
+        "when SLOs change.\n")
+    return header + _dump({"groups": groups})
 
 
 def render_prometheus_rule(

@@ -14,7 +14,8 @@ Conventions:
   whose increases can land in neighbouring buckets, so a window edge may cut
   them apart by a few events.
 * A multiwindow alert condition holds when both burn rates are *strictly*
-  greater than its factor (the SRE workbook's ``>``).
+  greater than its threshold (the SRE workbook's ``>``); a single-window
+  condition reads its one window. It fires once it has held its ``hold``.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def required_windows(
     """Every window ``evaluate`` needs counts for, ascending and without duplicates."""
     needed = set(windows) | {period}
     for a in alert_pairs(period, alert_windows):
-        needed.update((a.long, a.short))
+        needed.update(a.windows)
     return tuple(sorted(needed))
 
 
@@ -133,12 +134,16 @@ def evaluate(
     windows: Sequence[float],
     counts: Mapping[float, Counts],
     alert_windows: Sequence[AlertWindow] = ALERT_WINDOWS,
+    *,
+    at: float = 0.0,
+    previous: Sequence[AlertState] = (),
 ) -> tuple[tuple[WindowValues, ...], float | None, tuple[AlertState, ...]]:
     """Window values (in the order of ``windows``), budget remaining and alert states.
 
     ``counts`` maps window seconds to the events in that window for every
     window of ``required_windows(period, windows, alert_windows)``; the
     budget uses the period's counts. Raises ``ValueError`` if one is missing.
+    ``at`` and ``previous`` are as for ``alert_states``.
     """
     _check_objective(objective)
     missing = [w for w in required_windows(period, windows, alert_windows) if w not in counts]
@@ -147,7 +152,8 @@ def evaluate(
 
     values = tuple(_window_values(w, counts[w], objective) for w in windows)
     budget = budget_remaining(counts[period], objective)
-    return values, budget, alert_states(objective, period, counts, alert_windows)
+    states = alert_states(objective, period, counts, alert_windows, at=at, previous=previous)
+    return values, budget, states
 
 
 def alert_states(
@@ -155,39 +161,58 @@ def alert_states(
     length: float,
     counts: Mapping[float, Counts],
     alert_windows: Sequence[AlertWindow] = ALERT_WINDOWS,
+    *,
+    at: float = 0.0,
+    previous: Sequence[AlertState] = (),
 ) -> tuple[AlertState, ...]:
-    """Every window pair that fits a period of ``length`` seconds, with its factor and rates.
+    """Every alert condition that fits a period of ``length`` seconds, with its threshold and rates.
 
-    ``length`` is the period the factors scale to: the rolling window, or
-    for a calendar period the length of the period being evaluated (31 days
-    in March, so the 1h pair's factor is 14.4 * 31 / 30). ``counts`` must
-    hold both windows of each pair.
+    ``length`` is the period the budget-fraction thresholds scale to: the
+    rolling window, or for a calendar period the length of the period being
+    evaluated (31 days in March, so the 1h pair's factor is 14.4 * 31 / 30);
+    a fixed factor stays as given. ``counts`` must hold every window of
+    each condition. A condition holds when each of its burn rates is above
+    the threshold; it fires once it has held ``hold`` seconds: ``since``
+    (when it began to hold) is carried from the same condition in
+    ``previous`` (the states of the last evaluation), else it is ``at``.
     """
     _check_objective(objective)
+    before = {_state_key(p): p for p in previous}
     alerts: list[AlertState] = []
     for a in alert_pairs(length, alert_windows):
-        severity, long_w, short_w = a.severity, a.long, a.short
-        factor = alert_factor(a.budget_fraction, length, long_w)
-        long_rate = burn_rate(counts[long_w], objective)
-        short_rate = burn_rate(counts[short_w], objective)
-        firing = (
+        factor = a.threshold(length)
+        long_rate = burn_rate(counts[a.long], objective)
+        short_w = a.long if a.short is None else a.short
+        short_rate = long_rate if a.short is None else burn_rate(counts[a.short], objective)
+        holds = (
             long_rate is not None
             and short_rate is not None
             and long_rate > factor
             and short_rate > factor
         )
+        since: float | None = None
+        if holds:
+            last = before.get((a.severity, a.long, short_w))
+            since = at if last is None or last.since is None else min(last.since, at)
         alerts.append(
             AlertState(
-                severity=severity,
-                long_window=long_w,
+                severity=a.severity,
+                long_window=a.long,
                 short_window=short_w,
                 factor=factor,
                 long_burn_rate=long_rate,
                 short_burn_rate=short_rate,
-                firing=firing,
+                firing=since is not None and at - since >= a.hold,
+                hold=a.hold,
+                since=since,
+                window=a,
             )
         )
     return tuple(alerts)
+
+
+def _state_key(state: AlertState) -> tuple[str, float, float]:
+    return (state.severity, state.long_window, state.short_window)
 
 
 def window_values(window: float, c: Counts, objective: float) -> WindowValues:

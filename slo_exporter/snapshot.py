@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slo_exporter.figures import PeriodFigures
-from slo_exporter.model import SLO
+from slo_exporter.model import SLO, AlertWindow
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,13 @@ class WindowValues:
 
 @dataclass(frozen=True)
 class AlertState:
+    """One alert condition of an SLO at one evaluation.
+
+    A single-window condition has ``short_window == long_window`` (its one
+    window read twice). ``since``: when the condition began to hold (None
+    when it does not hold); ``firing`` once it has held ``hold`` seconds.
+    """
+
     severity: str  # "page" | "ticket"
     long_window: float
     short_window: float
@@ -34,6 +41,10 @@ class AlertState:
     long_burn_rate: float | None
     short_burn_rate: float | None
     firing: bool
+    hold: float = 0.0
+    since: float | None = None
+    #: the condition's definition (name, labels and annotations derive from it)
+    window: AlertWindow | None = None
 
 
 @dataclass(frozen=True)

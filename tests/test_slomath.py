@@ -184,7 +184,7 @@ def test_bad_is_total_minus_good_never_negative() -> None:
 
 def test_factors_for_a_30_day_period_are_the_workbook_values() -> None:
     """For 30 days the four default pairs give factors 14.4, 6, 3 and 1."""
-    factors = [slomath.alert_factor(a.budget_fraction, 30 * DAY, a.long) for a in ALERT_WINDOWS]
+    factors = [a.threshold(30 * DAY) for a in ALERT_WINDOWS]
     assert factors == pytest.approx([14.4, 6.0, 3.0, 1.0])
 
 
@@ -197,7 +197,7 @@ def test_factors_for_a_30_day_period_are_the_workbook_values() -> None:
 )
 def test_factors_scale_with_the_period(period: float, expected: list[float]) -> None:
     """Factors scale linearly with the period: budget_fraction * period / long window."""
-    factors = [slomath.alert_factor(a.budget_fraction, period, a.long) for a in ALERT_WINDOWS]
+    factors = [a.threshold(period) for a in ALERT_WINDOWS]
     assert factors == pytest.approx(expected)
 
 

@@ -18,7 +18,7 @@ HOUR = 3600.0
 
 
 def _all_windows(good: float, total: float) -> dict[float, Counts]:
-    return {w: Counts(good, total) for a in ALERT_WINDOWS for w in (a.long, a.short)}
+    return {w: Counts(good, total) for a in ALERT_WINDOWS for w in a.windows}
 
 
 def test_factors_of_a_31_day_month() -> None:

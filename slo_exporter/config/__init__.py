@@ -38,6 +38,7 @@ from slo_exporter import model
 from slo_exporter.config import openslo, sloth
 from slo_exporter.config.dialects import (
     DIALECTS,
+    PREPARERS,
     Context,
     DialectLoader,
     Includer,
@@ -58,6 +59,7 @@ P = TypeVar("P", bound=ConfigProblem)
 # every dialect loader, by the name ``dialects.detect`` gives its documents
 DIALECTS["sloth"] = sloth.load
 DIALECTS["openslo"] = openslo.services
+PREPARERS["sloth"] = sloth.prepare  # AlertWindows catalogs, from any included file
 
 __all__ = ["ConfigWarning", "format_problems", "load_config", "parse_config"]
 
@@ -134,6 +136,10 @@ def _dialect_config(documents: list[Document], reader: Reader) -> model.Config |
         if service.name in taken:
             reader.problems.error(None, "", f"duplicate service name {service.name!r}")
         taken[service.name] = 1
+    if not services and not reader.problems.errors:
+        # e.g. only Sloth AlertWindows catalogs: they serve SLOs of other files
+        reader.problems.error(None, "", "the file defines no SLO; include it from a config "
+                                        "that has SLOs (include: [FILE])")
     if reader.problems.errors or not services:
         return None
     return model.Config(services=tuple(services), storage=storage, source_file=reader.file)

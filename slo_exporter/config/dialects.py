@@ -20,7 +20,8 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -41,12 +42,21 @@ class Context:
 
     file: str  # the file the documents came from (for messages)
     storage: model.StorageConfig  # the including config's storage (resolution)
+    #: what dialects gather from every file of one config before any is loaded
+    #: (Sloth's AlertWindows catalogs), one entry per dialect
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 DialectLoader = Callable[[Sequence[Document], Reader, Context], list[model.Service]]
+#: a first pass over a file's documents of one dialect, run for every included
+#: file before any is loaded, so a file can use what another defines; it must
+#: tolerate being run again on the same file (``load_dialect_documents`` runs it)
+Preparer = Callable[[Sequence[Document], Reader, Context], None]
 
 #: dialect name -> loader; each dialect is registered by the config package (``__init__``)
 DIALECTS: dict[str, DialectLoader] = {}
+#: dialect name -> its first pass, for the dialects that have one
+PREPARERS: dict[str, Preparer] = {}
 
 #: the OpenSLO versions the OpenSLO dialect reads; v1alpha (which Sloth reads) is not one
 OPENSLO_VERSIONS = ("openslo/v1", "openslo.com/v2alpha")
@@ -140,6 +150,8 @@ def load_dialect_documents(
             continue
         groups.setdefault(name, []).append(document)
     for name, group in groups.items():
+        if name in PREPARERS:
+            PREPARERS[name](group, reader, context)
         services.extend(DIALECTS[name](group, reader, context))
     return services
 
@@ -199,6 +211,7 @@ class Includer:
         self.native_services = native_services
         #: service name -> where it was defined (the including file's services first)
         self.taken = taken
+        self.shared: dict[str, Any] = {}
 
     def include(self, node: Node, path: str) -> tuple[model.Service, ...] | None:
         items = self.r.sequence(node, path, "file globs")
@@ -236,22 +249,31 @@ class Includer:
                 self.r.report(item, item_path, f"{pattern[:200]!r} matches no file")
         services: list[model.Service] = []
         main = os.path.normpath(self.r.file)
-        for file in sorted(files):
-            if file == main:
-                continue  # a glob such as '*.yaml' next to the config matches the config
-            services.extend(self._file(file))
+        # a glob such as '*.yaml' next to the config matches the config
+        read = [(file, *self._read(file)) for file in sorted(files) if file != main]
+        for file, problems, documents in read:
+            for name, prepare in PREPARERS.items():
+                group = [d for d in documents or () if detect(d) == name]
+                if group:
+                    prepare(group, Reader(problems), Context(file, self.storage, self.shared))
+        for file, problems, documents in read:
+            services.extend(self._file(file, problems, documents))
         return tuple(services)
 
-    def _file(self, file: str) -> list[model.Service]:
+    def _read(self, file: str) -> tuple[Problems, list[Document] | None]:
         problems = Problems(file)
+        text = read_file(file, problems)
+        return problems, None if text is None else compose(text, problems)
+
+    def _file(
+        self, file: str, problems: Problems, documents: list[Document] | None
+    ) -> list[model.Service]:
         reader = Reader(problems)
         services: list[model.Service] = []
-        text = read_file(file, problems)
-        documents = None if text is None else compose(text, problems)
         if documents == []:
             problems.error(None, "", "the file is empty; expected SLO documents")
         elif documents and any(detect(document) is not None for document in documents):
-            context = Context(file, self.storage)
+            context = Context(file, self.storage, self.shared)
             services.extend(load_dialect_documents(documents, reader, context))
         elif documents:
             for document in documents:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from slo_exporter import model
+from slo_exporter.config.alerting import read_alerting
 from slo_exporter.config.fields import Fields, Reader, choices, join, number_text
 from slo_exporter.config.httpclient import CLIENT_KEYS, read_client
 from slo_exporter.config.native_probes import read_probe
@@ -438,6 +439,7 @@ class NativeLoader:
                 "description",
                 "labels",
                 "runbook_url",
+                "alerting",
             ),
             required=("name", "objective", "sli"),
         )
@@ -459,9 +461,10 @@ class NativeLoader:
         description = fields.string("description") or ""
         labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
         runbook_url = fields.url("runbook_url")
+        alerting = fields.read("alerting", lambda n, p: read_alerting(self.r, n, p, period))
         invalid = [
             key
-            for key, value in (("budgeting", budgeting), ("sla", sla))
+            for key, value in (("budgeting", budgeting), ("sla", sla), ("alerting", alerting))
             if value is None and fields.get(key) is not None
         ]
         if name is None or objective is None or period is None or sli is None or invalid:
@@ -477,6 +480,7 @@ class NativeLoader:
             runbook_url=runbook_url,
             budgeting=budgeting or model.Budgeting(),
             sla=sla,
+            alerting=alerting or model.Alerting(),
         )
 
     def period(self, fields: Fields) -> model.Period | None:

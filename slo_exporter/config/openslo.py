@@ -32,7 +32,6 @@ from slo_exporter.config.text import label_name_problem
 from slo_exporter.durations import format_duration
 from slo_exporter.model.alerting import ALERT_WINDOWS
 from slo_exporter.model.calendar import get_zone
-from slo_exporter.slomath import alert_factor
 
 V1 = "openslo/v1"
 V2ALPHA = "openslo.com/v2alpha"
@@ -695,11 +694,11 @@ class _Loader:
         if period is None:
             return
         catalog = ", ".join(
-            f"{format_duration(w.long)}/{format_duration(w.short)} at "
-            f"{alert_factor(w.budget_fraction, period.longest, w.long):g}"
+            f"{format_duration(w.long)}/{format_duration(w.short_or_long)} at "
+            f"{w.threshold(period.longest):g}"
             for w in ALERT_WINDOWS if w.long <= period.longest)
         for window in ALERT_WINDOWS:
-            factor = alert_factor(window.budget_fraction, period.longest, window.long)
+            factor = window.threshold(period.longest)
             if (window.long, window.short) == (long, short) \
                     and abs(threshold - factor) <= 1e-9 * factor and window.long <= period.longest:
                 return

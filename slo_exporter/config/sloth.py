@@ -8,10 +8,18 @@ rolling period. An events SLI whose queries are both exactly
 as ``{{.window}}`` templates evaluated by Prometheus (both queries are rates
 over the same window, so their ratio is the error ratio).
 
+A raw SLI (``error_ratio_query``) becomes a raw ratio SLI over the same
+``{{.window}}`` template. The ``alerting`` settings become the SLO's alert
+settings the way Sloth's generated rules combine them: the one ``name``
+for both severities, the common ``labels``/``annotations`` overridden by
+the page's or ticket's own, ``disable`` as disabled. ``AlertWindows``
+catalogs (``sloth.slok.dev/v1``, in any file of the config) replace the
+alert windows of the SLOs whose period they name (Sloth's is always 30
+days); once catalogs are given, an SLO whose period has none is an error,
+as in Sloth.
+
 Everything the native model cannot hold is rejected with a located reason,
-never ignored: SLI plugins (they run Go code), raw error-ratio SLIs (no
-event counts), and the ``alerting`` settings (the exporter's alerts have
-fixed names and windows). ``AlertWindows`` catalogs are rejected too.
+never ignored: SLI and SLO plugins (they run Go code).
 
 Must not do I/O; must not know the other dialects.
 """
@@ -20,21 +28,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from slo_exporter import model
-from slo_exporter.config.dialects import Context, document_path
-from slo_exporter.config.fields import Reader
+from slo_exporter.config.alerting import (
+    check_windows,
+    read_alert_labels,
+    read_alert_name,
+    read_annotations,
+    settings,
+)
+from slo_exporter.config.dialects import Context, detect, document_path
+from slo_exporter.config.fields import Reader, number_text
 from slo_exporter.config.native import object_name, read_labels, read_objective
 from slo_exporter.config.nodes import Document, describe
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
+from slo_exporter.durations import format_duration
 
 #: Sloth's default SLO period (its --default-slo-period)
 PERIOD = 30 * 86400.0
 CRD_API = "sloth.slok.dev/v1"
 CRD_KIND = "PrometheusServiceLevel"
+WINDOWS_KIND = "AlertWindows"
 
 #: sum(rate(SELECTOR[{{.window}}])), spaces allowed where PromQL allows them
 _SUM_RATE = re.compile(
@@ -66,17 +83,138 @@ _PLUGINS_REASON = (
     "SLO plugins are not supported: they run Go code inside Sloth; remove the plugin chain "
     "(the exporter computes burn rates and alerts itself)"
 )
-_ALERTING_REASON = (
-    "Sloth alert settings are not supported yet: the exporter's page and ticket alerts have "
-    "fixed names and labels (slo_info's labels reach every alert) and cannot be disabled per "
-    "SLO, so alert names, labels, annotations and 'disable' cannot be honoured; remove them "
-    "to load this SLO"
-)
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    """One ``AlertWindows`` catalog: its windows, and where it was defined."""
+
+    period: float
+    windows: tuple[model.AlertWindow, ...]
+    where: str  # file:line (documents[0].spec.sloPeriod)
+
+
+@dataclass
+class _Catalogs:
+    """The catalogs of every file of one config, by period, and the files read for them."""
+
+    by_period: dict[float, _Catalog] = field(default_factory=dict)
+    files: set[str] = field(default_factory=set)
+
+    def windows_for(self, period: float) -> tuple[model.AlertWindow, ...] | None:
+        """The windows of ``period``: its catalog's, the defaults without any catalog,
+        None when catalogs are given but none for it."""
+        if not self.by_period:
+            return model.ALERT_WINDOWS
+        catalog = self.by_period.get(period)
+        return None if catalog is None else catalog.windows
+
+
+def _catalogs(context: Context) -> _Catalogs:
+    catalogs = context.shared.setdefault("sloth", _Catalogs())
+    assert isinstance(catalogs, _Catalogs)
+    return catalogs
+
+
+def prepare(documents: Sequence[Document], reader: Reader, context: Context) -> None:
+    """Read the ``AlertWindows`` catalogs of one file (once) into the config's catalogs."""
+    catalogs = _catalogs(context)
+    if context.file in catalogs.files:
+        return
+    catalogs.files.add(context.file)
+    for document in documents:
+        if _top_kind(document) == WINDOWS_KIND and detect(document) == "sloth":
+            _read_catalog(document, reader, context.file, catalogs)
+
+
+def _top_kind(document: Document) -> str | None:
+    root = document.root
+    if not isinstance(root, MappingNode):
+        return None
+    for key, value in root.value:
+        if getattr(key, "value", None) == "kind":
+            return str(value.value) if isinstance(value.value, str) else None
+    return None
+
+
+_SEVERITY_KEYS = ("page", "ticket")
+_SPEED_KEYS = ("quick", "slow")
+_WINDOW_KEYS = ("errorBudgetPercent", "shortWindow", "longWindow")
+
+
+def _read_catalog(document: Document, r: Reader, file: str, catalogs: _Catalogs) -> None:
+    path = document_path(document)
+    fields = r.mapping(document.root, path, ("apiVersion", "kind", "metadata", "spec"),
+                       required=("spec",))
+    if fields is None:
+        return
+    if fields.string("apiVersion") != CRD_API:
+        fields.report("apiVersion",
+                      f"must be {CRD_API!r}, got {describe(fields.at('apiVersion'))}")
+        return
+    spec_path = fields.key_path("spec")
+    spec = r.mapping(fields.at("spec"), spec_path, ("sloPeriod", *_SEVERITY_KEYS),
+                     required=("sloPeriod", *_SEVERITY_KEYS))
+    if spec is None:
+        return
+    period = spec.duration("sloPeriod", above_zero=True)
+    windows: list[tuple[model.AlertWindow, Node, str]] = []
+    ok = True
+    for severity in _SEVERITY_KEYS:
+        node = spec.get(severity)
+        if node is None:
+            ok = False
+            continue
+        speeds = r.mapping(node, spec.key_path(severity), _SPEED_KEYS, required=_SPEED_KEYS)
+        if speeds is None:
+            ok = False
+            continue
+        for speed in _SPEED_KEYS:
+            inner = speeds.get(speed)
+            window = None if inner is None else _catalog_window(
+                r, inner, speeds.key_path(speed), severity)
+            if window is None or inner is None:
+                ok = False
+            else:
+                windows.append((window, inner, speeds.key_path(speed)))
+    if period is None or not ok:
+        return
+    if not check_windows(r, windows, model.RollingPeriod(period)):
+        return
+    line = spec.at("sloPeriod").start_mark.line + 1
+    where = f"{file}:{line} ({spec.key_path('sloPeriod')})"
+    first = catalogs.by_period.get(period)
+    if first is not None:
+        spec.report("sloPeriod", f"a second AlertWindows catalog for the SLO period "
+                                 f"{format_duration(period)}: the first is at {first.where}")
+        return
+    catalogs.by_period[period] = _Catalog(period, tuple(w for w, _, _ in windows), where)
+
+
+def _catalog_window(r: Reader, node: Node, path: str, severity: str) -> model.AlertWindow | None:
+    fields = r.mapping(node, path, _WINDOW_KEYS, required=_WINDOW_KEYS)
+    if fields is None:
+        return None
+    percent = fields.read("errorBudgetPercent", r.number)
+    short = fields.duration("shortWindow", above_zero=True)
+    long = fields.duration("longWindow", above_zero=True)
+    if percent is not None and not 0.0 < percent <= 100.0:
+        fields.report("errorBudgetPercent",
+                      f"must be a percentage above 0 and at most 100, got {number_text(percent)}")
+        return None
+    if percent is None or short is None or long is None:
+        return None
+    if not short < long:
+        fields.report("shortWindow", f"must be shorter than longWindow ({format_duration(long)}), "
+                                     f"got {describe(fields.at('shortWindow'))}")
+        return None
+    return model.AlertWindow(severity, long, short, percent / 100.0)
 
 
 def load(documents: Sequence[Document], reader: Reader, context: Context) -> list[model.Service]:
     """The services of Sloth ``documents``; problems go to ``reader``."""
-    loader = _SlothLoader(reader)
+    prepare(documents, reader, context)
+    loader = _SlothLoader(reader, _catalogs(context), context.file)
     services: list[model.Service] = []
     for document in documents:
         service = loader.document(document)
@@ -86,9 +224,11 @@ def load(documents: Sequence[Document], reader: Reader, context: Context) -> lis
 
 
 class _SlothLoader:
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, catalogs: _Catalogs, file: str) -> None:
         self.r = reader
         self.keys = _PROMETHEUS
+        self.catalogs = catalogs
+        self.file = file
 
     def document(self, document: Document) -> model.Service | None:
         root, path = document.root, document_path(document)
@@ -115,13 +255,8 @@ class _SlothLoader:
                 "apiVersion", f"must be {CRD_API!r}, got {describe(fields.at('apiVersion'))}"
             )
             return None
-        if kind == "AlertWindows":
-            fields.report(
-                "kind",
-                "custom AlertWindows catalogs are not supported: the exporter's alert windows "
-                "are fixed (5m/1h, 30m/6h, 2h/1d, 6h/3d) and cannot be replaced",
-            )
-            return None
+        if kind == WINDOWS_KIND:
+            return None  # read by ``prepare``
         if kind != CRD_KIND:
             fields.report("kind", f"must be {CRD_KIND!r}, got {describe(fields.at('kind'))}")
             return None
@@ -195,11 +330,25 @@ class _SlothLoader:
         description = fields.string("description") or ""
         labels = fields.read("labels", lambda n, p: read_labels(self.r, n, p)) or {}
         sli = fields.read("sli", self.sli)
-        alerting_ok = fields.read("alerting", self.alerting)
+        windows = self.catalogs.windows_for(PERIOD)
+        if windows is None:
+            given = ", ".join(f"{format_duration(c.period)} at {c.where}"
+                              for c in self.catalogs.by_period.values())
+            self.r.report(node, path, (
+                f"no AlertWindows catalog for this SLO's period {format_duration(PERIOD)} "
+                f"(Sloth's default period); the catalogs given are for: {given}; add a "
+                f"catalog with sloPeriod: {format_duration(PERIOD)}"))
+        alerting = model.Alerting(windows=windows or model.ALERT_WINDOWS)
+        if fields.has("alerting"):
+            alerting_read = fields.read("alerting", lambda n, p: self.alerting(n, p, alerting))
+            alerting = alerting_read or alerting
+        else:
+            alerting_read = alerting
         if fields.get("plugins") is not None:
             fields.report("plugins", _PLUGINS_REASON)
-            alerting_ok = False
-        if name is None or objective is None or sli is None or alerting_ok is False:
+            alerting_read = None
+        if (name is None or objective is None or sli is None or alerting_read is None
+                or windows is None):
             return None
         return model.SLO(
             service=service,
@@ -209,36 +358,62 @@ class _SlothLoader:
             sli=sli,
             description=description,
             labels=model.frozen_map({**service_labels, **labels}),
+            alerting=alerting,
         )
 
-    def alerting(self, node: Node, path: str) -> bool:
-        """Whether the block asks for nothing the exporter cannot honour; reports it if it does."""
+    def alerting(self, node: Node, path: str, base: model.Alerting) -> model.Alerting | None:
+        """``base`` with the settings of an ``alerting`` block, combined as Sloth's rules are."""
         keys = self.keys
         fields = self.r.mapping(
             node, path, ("name", "labels", "annotations", keys.page_alert, keys.ticket_alert)
         )
         if fields is None:
-            return False
-        given = [key for key in ("name", "labels", "annotations") if _set(fields.get(key))]
-        for key in (keys.page_alert, keys.ticket_alert):
+            return None
+        r = self.r
+        name = (fields.read("name", lambda n, p: read_alert_name(r, n, p))
+                if _set(fields.get("name")) else None)
+        labels = fields.read("labels", lambda n, p: read_alert_labels(r, n, p))
+        annotations = fields.read("annotations", lambda n, p: read_annotations(r, n, p))
+        ok = not any(_set(fields.get(key)) and value is None for key, value in (
+            ("name", name), ("labels", labels), ("annotations", annotations)))
+        out: dict[str, model.AlertSettings] = {}
+        for severity, key in (("page", keys.page_alert), ("ticket", keys.ticket_alert)):
             alert = fields.get(key)
-            if alert is None:
+            inner = None if alert is None else r.mapping(
+                alert, fields.key_path(key), ("disable", "labels", "annotations"))
+            if alert is not None and inner is None:
+                ok = False
                 continue
-            inner = self.r.mapping(
-                alert, fields.key_path(key), ("disable", "labels", "annotations")
+            own_labels = own_annotations = None
+            disable: bool | None = False
+            if inner is not None:
+                own_labels = inner.read("labels", lambda n, p: read_alert_labels(r, n, p))
+                own_annotations = inner.read("annotations",
+                                             lambda n, p: read_annotations(r, n, p))
+                disable = inner.boolean("disable") if _set(inner.get("disable")) else False
+                if disable is None or any(_set(inner.get(k)) and v is None for k, v in (
+                        ("labels", own_labels), ("annotations", own_annotations))):
+                    ok = False
+                    continue
+            out[severity] = settings(
+                name,
+                {**(labels or {}), **(own_labels or {})},
+                {**(annotations or {}), **(own_annotations or {})},
+                disabled=bool(disable),
             )
-            if inner is None:
-                return False
-            disable = inner.boolean("disable")
-            if disable:
-                given.append(f"{key}.disable")
-            given.extend(f"{key}.{k}" for k in ("labels", "annotations") if _set(inner.get(k)))
-        if not given:
-            return True
-        self.r.report(node, path, f"{_ALERTING_REASON} (given: {', '.join(given)})")
-        return False
+        if ok and name is None and not all(o.disabled for o in out.values()):
+            # Sloth's own validation: every enabled alert needs the name
+            where = fields.get("name")
+            r.report(node if where is None else where,
+                     path if where is None else fields.key_path("name"),
+                     "must name the alerts (Sloth requires a name unless both "
+                     f"{keys.page_alert} and {keys.ticket_alert} are disabled)")
+            ok = False
+        if not ok:
+            return None
+        return model.Alerting(windows=base.windows, page=out["page"], ticket=out["ticket"])
 
-    def sli(self, node: Node, path: str) -> model.RatioSLI | None:
+    def sli(self, node: Node, path: str) -> model.RatioSLI | model.RawRatioSLI | None:
         fields = self.r.mapping(node, path, ("events", "raw", "plugin"))
         if fields is None:
             return None
@@ -257,14 +432,17 @@ class _SlothLoader:
             )
             return None
         if kind == "raw":
-            fields.report(
-                "raw",
-                "raw error-ratio SLIs are not supported yet: the exporter counts bad and total "
-                "events, and an error ratio carries no counts; use an 'events' SLI "
-                "(error_query and total_query)",
-            )
-            return None
+            return self.raw(fields.at("raw"), fields.key_path("raw"))
         return self.events(fields.at("events"), fields.key_path("events"))
+
+    def raw(self, node: Node, path: str) -> model.RawRatioSLI | None:
+        """``error_ratio_query``: an error ratio Prometheus computes over ``{{.window}}``."""
+        key = self.keys.error_ratio_query
+        fields = self.r.mapping(node, path, (key,), required=(key,))
+        if fields is None:
+            return None
+        query = fields.read(key, self.template)
+        return None if query is None else model.RawRatioSLI(model.Template(query), "bad")
 
     def events(self, node: Node, path: str) -> model.RatioSLI | None:
         error_key, total_key = self.keys.error_query, self.keys.total_query

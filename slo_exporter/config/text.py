@@ -16,7 +16,7 @@ import re
 from urllib.parse import urlsplit
 
 #: labels the exporter sets on its own series; user labels must not clash
-RESERVED_LABELS = ("le", "result", "service", "severity", "slo", "window")
+RESERVED_LABELS = ("alerting", "le", "result", "service", "severity", "slo", "window")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 #: an HTTP header field name (RFC 9110 token)
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

@@ -313,9 +313,15 @@ class SLO:
 
     @property
     def windows(self) -> tuple[float, ...]:
-        """Standard windows shorter than the period, then the period."""
+        """The standard windows and every window of the SLO's alert conditions,
+        shorter than the period, ascending; then the period.
+
+        So ``slo_burn_rate{window}`` exists for each window an alert reads.
+        """
         longest = self.period.longest
-        return (*(w for w in STANDARD_WINDOWS if w < longest), longest)
+        alert = {w for a in self.alerting.windows for w in a.windows}
+        shorter = sorted({w for w in (*STANDARD_WINDOWS, *alert) if w < longest})
+        return (*shorter, longest)
 
 
 @dataclass(frozen=True)

@@ -72,9 +72,9 @@ def alert_seconds(
         for pair in slomath.alert_pairs(length):
             if pair.severity in firing:
                 continue
-            factor = slomath.alert_factor(pair.budget_fraction, length, pair.long)
+            factor = pair.threshold(length)
             if all(_burn(run_good, run_total, end, round(w / res), slo.objective) > factor
-                   for w in (pair.short, pair.long)):
+                   for w in pair.windows):
                 firing.add(pair.severity)
         for severity in firing:
             out[severity] = out.get(severity, 0.0) + res

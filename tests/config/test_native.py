@@ -649,7 +649,7 @@ _SNIPPETS: dict[str, tuple[str, list[str]]] = {
         [
             (
                 "test.yaml:3: services[0].labels.__meta: label name '__meta' is "
-                "reserved: the exporter sets le, result, service, severity, slo and "
+                "reserved: the exporter sets alerting, le, result, service, severity, slo and "
                 "window itself, and names starting with __ belong to Prometheus"
             ),
         ],

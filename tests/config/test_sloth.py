@@ -2,9 +2,10 @@
 for a stated reason, each problem located by file, document index and field.
 
 Fixtures are Sloth v0.16.0's own files (tests/fixtures/conformance/sloth, see
-its README for provenance). Every example sets alert names or labels, which the
-exporter's fixed alerts cannot honour, so each example is also loaded with its
-``alerting`` blocks removed to show that the rest of it maps to native SLOs.
+its README for provenance). Every example without a plugin loads, its alert
+settings becoming the SLO's ``alerting`` the way Sloth's generated rules
+combine them; ``AlertWindows`` catalogs replace the alert windows of the
+SLOs of their period.
 """
 
 from __future__ import annotations
@@ -24,36 +25,34 @@ SLOTH = Path(__file__).parent.parent / "fixtures" / "conformance" / "sloth"
 EXAMPLES = SLOTH / "examples"
 VALIDATE = SLOTH / "test" / "integration" / "prometheus" / "testdata" / "validate"
 
-ALERTING = "Sloth alert settings are not supported yet"
 SLI_PLUGIN = "SLI plugins are not supported: they run Go code"
 SLO_PLUGIN = "SLO plugins are not supported: they run Go code"
-RAW = "raw error-ratio SLIs are not supported yet"
+#: vmalert accepts any alert name; Prometheus only metric-name characters
+ALERT_NAME = "invalid alert name"
+NO_NAME = "must name the alerts (Sloth requires a name"
 OPENSLO_V1ALPHA = "apiVersion 'openslo/v1alpha'"
 UNKNOWN_KEY = "unknown key"
 
 #: example -> the reasons it is rejected for (every problem has one of them)
 EXAMPLE_REASONS = {
-    "contrib-denominator-corrected.yaml": {SLO_PLUGIN, ALERTING},
-    "contrib-slo-plugins.yml": {SLO_PLUGIN, ALERTING},
-    "getting-started.yml": {ALERTING},
-    "home-wifi.yml": {ALERTING},
-    "k8s-getting-started.yml": {ALERTING},
-    "k8s-home-wifi.yml": {ALERTING},
-    "k8s-multifile.yml": {ALERTING},
-    "kubernetes-apiserver.yml": {ALERTING},
-    "multifile.yml": {ALERTING},
-    "no-alerts.yml": {ALERTING},
+    "contrib-denominator-corrected.yaml": {SLO_PLUGIN},
+    "contrib-slo-plugins.yml": {SLO_PLUGIN},
     # Sloth reads OpenSLO v1alpha; the OpenSLO dialect here is v1 (and v2alpha)
     "openslo-getting-started.yml": {OPENSLO_V1ALPHA},
     "openslo-kubernetes-apiserver.yml": {OPENSLO_V1ALPHA},
-    "plugin-getting-started.yml": {SLI_PLUGIN, ALERTING},
+    "plugin-getting-started.yml": {SLI_PLUGIN},
     # the CRD spells page_alert as pageAlert; Kubernetes would prune the snake_case keys
-    "plugin-k8s-getting-started.yml": {SLI_PLUGIN, ALERTING, UNKNOWN_KEY},
-    "raw-home-wifi.yml": {RAW, ALERTING},
-    "slo-plugin-getting-started.yml": {SLO_PLUGIN, ALERTING},
-    "slo-plugin-k8s-getting-started.yml": {SLO_PLUGIN, ALERTING},
-    "victoria-metrics.yml": {SLO_PLUGIN, ALERTING},
+    "plugin-k8s-getting-started.yml": {SLI_PLUGIN, UNKNOWN_KEY},
+    "slo-plugin-getting-started.yml": {SLO_PLUGIN},
+    "slo-plugin-k8s-getting-started.yml": {SLO_PLUGIN},
+    "victoria-metrics.yml": {SLO_PLUGIN, ALERT_NAME},
 }
+#: the examples that load
+LOADS = [
+    "getting-started.yml", "home-wifi.yml", "k8s-getting-started.yml", "k8s-home-wifi.yml",
+    "k8s-multifile.yml", "kubernetes-apiserver.yml", "multifile.yml", "no-alerts.yml",
+    "raw-home-wifi.yml",
+]
 
 
 def _problems_of(path: Path) -> list[ConfigProblem]:
@@ -62,20 +61,11 @@ def _problems_of(path: Path) -> list[ConfigProblem]:
     return info.value.problems
 
 
-def _without_alerting(text: str) -> str:
-    """The documents of ``text`` with every SLO's ``alerting`` block removed."""
-    documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    for document in documents:
-        spec = document.get("spec", document)
-        for slo in spec["slos"]:
-            slo.pop("alerting", None)
-    return yaml.safe_dump_all(documents)
-
-
 def test_every_example_is_covered() -> None:
     """The reason table names every example file Sloth ships, and nothing else."""
     shipped = {p.name for p in EXAMPLES.iterdir() if p.is_file()}
-    assert shipped == set(EXAMPLE_REASONS)
+    assert shipped == set(EXAMPLE_REASONS) | set(LOADS)
+    assert not set(EXAMPLE_REASONS) & set(LOADS)
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLE_REASONS))
@@ -93,33 +83,76 @@ def test_example_is_rejected_for_its_stated_reasons(name: str) -> None:
     assert found == EXAMPLE_REASONS[name]
 
 
-LOADS_WITHOUT_ALERTING = [
-    name for name, reasons in EXAMPLE_REASONS.items() if reasons == {ALERTING}
-]
+def _expected_settings(alerting: dict[str, object], key: str, crd: bool) -> model.AlertSettings:
+    """What one severity of a Sloth ``alerting`` block becomes (written independently)."""
+    own = alerting.get(("pageAlert" if key == "page" else "ticketAlert") if crd
+                       else f"{key}_alert") or {}
+    assert isinstance(own, dict)
+    common_labels = alerting.get("labels") or {}
+    common_annotations = alerting.get("annotations") or {}
+    assert isinstance(common_labels, dict)
+    assert isinstance(common_annotations, dict)
+    return model.AlertSettings(
+        name=str(alerting["name"]) if alerting.get("name") else None,
+        labels=model.frozen_map({**common_labels, **(own.get("labels") or {})}),
+        annotations=model.frozen_map({**common_annotations, **(own.get("annotations") or {})}),
+        disabled=bool(own.get("disable", False)),
+    )
 
 
-@pytest.mark.parametrize("name", LOADS_WITHOUT_ALERTING)
-def test_example_loads_once_its_alert_settings_are_removed(name: str) -> None:
-    """Without the alert settings, every events example loads: 30d, objective and labels kept."""
-    source = yaml.safe_load_all((EXAMPLES / name).read_text(encoding="utf-8"))
-    specs = [d.get("spec", d) for d in source if d is not None]
-    config = parse_config(_without_alerting((EXAMPLES / name).read_text()), name)
-    assert [s.name for s in config.services] == [spec["service"] for spec in specs]
-    for service, spec in zip(config.services, specs, strict=True):
+@pytest.mark.parametrize("name", LOADS)
+def test_example_loads_with_its_alert_settings(name: str) -> None:
+    """Every plugin-free example loads: 30d, objective, labels, and each alert setting kept."""
+    source = [d for d in yaml.safe_load_all((EXAMPLES / name).read_text("utf-8")) if d]
+    specs = [(d.get("spec", d), "spec" in d) for d in source]
+    config = load_config(str(EXAMPLES / name))
+    assert [s.name for s in config.services] == [spec["service"] for spec, _ in specs]
+    for service, (spec, crd) in zip(config.services, specs, strict=True):
         assert [slo.name for slo in service.slos] == [slo["name"] for slo in spec["slos"]]
         for slo, given in zip(service.slos, spec["slos"], strict=True):
             assert slo.period == model.RollingPeriod(PERIOD)
             assert slo.objective == pytest.approx(given["objective"] / 100)
             assert dict(slo.labels) == {**spec.get("labels", {}), **given.get("labels", {})}
-            assert isinstance(slo.sli, model.RatioSLI)
-            assert slo.sli.bad is not None
-            assert slo.sli.good is None
+            assert slo.alerting.windows == model.ALERT_WINDOWS
+            alerting = given.get("alerting", {})
+            assert slo.alerting.page == _expected_settings(alerting, "page", crd)
+            assert slo.alerting.ticket == _expected_settings(alerting, "ticket", crd)
+
+
+def test_getting_started_alert_settings_field_by_field() -> None:
+    """Sloth's rules for getting-started name both alerts MyServiceHighErrorRate, with the
+    common category label and summary, and the page/ticket labels on top (see _gen)."""
+    slo = load_config(str(EXAMPLES / "getting-started.yml")).slos[0]
+    page, ticket = slo.alerting.page, slo.alerting.ticket
+    assert (page.name, ticket.name) == ("MyServiceHighErrorRate", "MyServiceHighErrorRate")
+    assert dict(page.labels) == {
+        "category": "availability", "severity": "pageteam", "routing_key": "myteam"}
+    assert dict(ticket.labels) == {
+        "category": "availability", "severity": "slack", "slack_channel": "#alerts-myteam"}
+    summary = {"summary": "High error rate on 'myservice' requests responses"}
+    assert dict(page.annotations) == dict(ticket.annotations) == summary
+    assert (page.disabled, ticket.disabled) == (False, False)
+    assert not slo.alerting.default
+
+
+def test_no_alerts_disables_both_severities() -> None:
+    """no-alerts.yml disables page and ticket: both disabled, no name needed."""
+    slo = load_config(str(EXAMPLES / "no-alerts.yml")).slos[0]
+    assert (slo.alerting.page.disabled, slo.alerting.ticket.disabled) == (True, True)
+    assert slo.alerting.page.name is None
+
+
+def test_raw_sli_becomes_a_raw_error_ratio() -> None:
+    """raw-home-wifi's error_ratio_query becomes a raw ratio SLI measuring the bad share."""
+    slo = load_config(str(EXAMPLES / "raw-home-wifi.yml")).slos[0]
+    assert isinstance(slo.sli, model.RawRatioSLI)
+    assert slo.sli.measures == "bad"
+    assert "{{.window}}" in slo.sli.query.text
 
 
 def test_getting_started_becomes_exact_selectors() -> None:
     """sum(rate(SEL[{{.window}}])) on both queries becomes the plain selectors (exact path)."""
-    text = _without_alerting((EXAMPLES / "getting-started.yml").read_text())
-    slo = parse_config(text, "getting-started.yml").services[0].slos[0]
+    slo = load_config(str(EXAMPLES / "getting-started.yml")).slos[0]
     assert slo.objective == pytest.approx(0.999)
     assert slo.sli == model.RatioSLI(
         total=model.Selector('http_request_duration_seconds_count{job="myservice"}'),
@@ -131,8 +164,7 @@ def test_getting_started_becomes_exact_selectors() -> None:
 
 def test_other_queries_stay_window_templates() -> None:
     """A query that is not exactly sum(rate(SEL[{{.window}}])) keeps both as templates."""
-    text = _without_alerting((EXAMPLES / "kubernetes-apiserver.yml").read_text())
-    slo = parse_config(text, "kubernetes-apiserver.yml").services[0].slos[1]
+    slo = load_config(str(EXAMPLES / "kubernetes-apiserver.yml")).services[0].slos[1]
     assert isinstance(slo.sli, model.RatioSLI)
     assert isinstance(slo.sli.bad, model.Template)
     assert isinstance(slo.sli.total, model.Template)
@@ -180,17 +212,57 @@ def test_one_reducible_query_and_one_other_give_two_templates() -> None:
 
 
 def test_disabled_nothing_in_alerting_loads() -> None:
-    """An alerting block that asks for nothing (disable: false, empty labels) is accepted."""
-    text = _spec(EVENTS + "alerting:\n  labels: {}\n  page_alert:\n    disable: false\n")
-    assert parse_config(text, "spec.yml").services[0].slos[0].name == "avail"
+    """A named alerting block that asks for nothing more (disable: false, empty labels)
+    gives the default settings under that name."""
+    text = _spec(EVENTS + "alerting:\n  name: Avail\n  labels: {}\n"
+                 "  page_alert:\n    disable: false\n")
+    alerting = parse_config(text, "spec.yml").services[0].slos[0].alerting
+    assert alerting.page == alerting.ticket == model.AlertSettings(name="Avail")
 
 
-def test_page_disable_is_rejected_with_its_field() -> None:
-    """Disabling the page alert cannot be honoured: the problem names the setting."""
-    text = _spec(EVENTS + "alerting:\n  page_alert:\n    disable: true\n")
+def test_page_disable_disables_only_the_page() -> None:
+    """page_alert.disable: the page is disabled, the ticket keeps its name and labels."""
+    text = _spec(EVENTS + "alerting:\n  name: Avail\n  labels: {team: a}\n"
+                 "  page_alert:\n    disable: true\n")
+    alerting = parse_config(text, "spec.yml").services[0].slos[0].alerting
+    assert alerting.page.disabled
+    team = model.frozen_map({"team": "a"})
+    assert alerting.ticket == model.AlertSettings(name="Avail", labels=team)
+
+
+def test_severity_labels_override_common_ones() -> None:
+    """A label in page_alert wins over the same label in alerting.labels (as Sloth's rules)."""
+    text = _spec(EVENTS + "alerting:\n  name: Avail\n  labels: {team: a, tier: x}\n"
+                 "  page_alert:\n    labels: {team: b}\n    annotations: {summary: s}\n")
+    alerting = parse_config(text, "spec.yml").services[0].slos[0].alerting
+    assert dict(alerting.page.labels) == {"team": "b", "tier": "x"}
+    assert dict(alerting.page.annotations) == {"summary": "s"}
+    assert dict(alerting.ticket.labels) == {"team": "a", "tier": "x"}
+
+
+def test_enabled_alerts_without_a_name_are_rejected() -> None:
+    """Sloth requires alerting.name while an alert is enabled; we say so at the field."""
+    text = _spec(EVENTS + "alerting:\n  name: ''\n  page_alert:\n    disable: true\n")
     (message,) = _errors(text)
-    assert message.startswith("spec.yml:11: documents[0].slos[0].alerting: " + ALERTING)
-    assert "(given: page_alert.disable)" in message
+    assert message.startswith("spec.yml:11: documents[0].slos[0].alerting.name: " + NO_NAME)
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ("  name: my-alert\n", "alerting.name: invalid alert name 'my-alert'"),
+        ("  name: A\n  labels: {slo: x}\n", "alerting.labels.slo: label 'slo' cannot be set"),
+        ("  name: A\n  page_alert:\n    annotations: {bad-name: x}\n",
+         "alerting.page_alert.annotations.bad-name: invalid annotation name"),
+        ("  name: A\n  ticket_alert:\n    disable: maybe\n",
+         "alerting.ticket_alert.disable: must be"),
+    ],
+)
+def test_bad_alert_settings_are_located(setting: str, reason: str) -> None:
+    """Each bad alert setting is one problem naming its field and reason."""
+    messages = _errors(_spec(EVENTS + "alerting:\n" + setting))
+    assert len(messages) == 1
+    assert f"documents[0].slos[0].{reason}" in messages[0]
 
 
 def test_sli_plugin_is_rejected_with_its_reason() -> None:
@@ -244,11 +316,81 @@ def test_crd_with_wrong_kind_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("name", ["7d.yaml", "custom-30d.yaml"])
-def test_alert_window_catalogs_are_rejected(name: str) -> None:
-    """A custom AlertWindows catalog is rejected: the exporter's alert windows are fixed."""
+def test_alert_window_catalog_alone_defines_no_slo(name: str) -> None:
+    """A catalog file read on its own is valid but holds no SLO: it says to include it."""
     (problem,) = _problems_of(EXAMPLES / "windows" / name)
-    assert problem.path == "documents[0].kind"
-    assert "custom AlertWindows catalogs are not supported" in problem.reason
+    assert "the file defines no SLO" in problem.reason
+
+
+def _including(tmp_path: Path, *files: Path) -> Path:
+    """A native config including ``files`` (copied next to it)."""
+    for file in files:
+        (tmp_path / file.name).write_text(file.read_text("utf-8"), "utf-8")
+    config = tmp_path / "slo-exporter.yml"
+    config.write_text("include: [" + ", ".join(f.name for f in files) + "]\n", "utf-8")
+    return config
+
+
+def test_custom_30d_catalog_from_another_file_replaces_the_windows(tmp_path: Path) -> None:
+    """custom-30d (included after the spec, by name order) gives every 30d Sloth SLO its
+    windows: page 30m/2m at 1%, 3h/15m at 2%; ticket 12h/1h at 5%, 36h/3h at 5%."""
+    config = load_config(str(_including(
+        tmp_path, EXAMPLES / "getting-started.yml", EXAMPLES / "windows" / "custom-30d.yaml")))
+    hour = 3600.0
+    assert config.slos[0].alerting.windows == (
+        model.AlertWindow("page", 0.5 * hour, 120.0, 0.01),
+        model.AlertWindow("page", 3 * hour, 900.0, 0.02),
+        model.AlertWindow("ticket", 12 * hour, hour, 0.05),
+        model.AlertWindow("ticket", 36 * hour, 3 * hour, 0.05),
+    )
+    assert config.slos[0].alerting.page.name == "MyServiceHighErrorRate"
+
+
+def test_catalog_in_the_same_file_applies(tmp_path: Path) -> None:
+    """A catalog document next to the spec in one file applies to its SLOs."""
+    text = (EXAMPLES / "windows" / "custom-30d.yaml").read_text() + "---\n" + _spec(EVENTS)
+    slo = parse_config(text, "spec.yml").slos[0]
+    assert slo.alerting.windows[0] == model.AlertWindow("page", 1800.0, 120.0, 0.01)
+
+
+def test_no_catalog_for_the_slo_period_is_an_error(tmp_path: Path) -> None:
+    """With only the 7d catalog, a 30d Sloth SLO has no windows: the problem names the
+    SLO's file and field, and where the catalog given is."""
+    problems = _problems_of(_including(
+        tmp_path, EXAMPLES / "getting-started.yml", EXAMPLES / "windows" / "7d.yaml"))
+    (problem,) = problems
+    assert problem.file == str(tmp_path / "getting-started.yml")
+    assert problem.path == "documents[0].slos[0]"
+    assert "no AlertWindows catalog for this SLO's period 30d" in problem.reason
+    assert f"7d at {tmp_path / '7d.yaml'}:4 (documents[0].spec.sloPeriod)" in problem.reason
+
+
+def test_two_catalogs_for_one_period_are_an_error() -> None:
+    """Two catalogs for 30d: the second is reported with where the first is."""
+    catalog = (EXAMPLES / "windows" / "custom-30d.yaml").read_text()
+    messages = _errors(catalog + "---\n" + catalog + "---\n" + _spec(EVENTS))
+    assert any("documents[1].spec.sloPeriod: a second AlertWindows catalog for the SLO "
+               "period 30d: the first is at spec.yml:4" in m for m in messages), messages
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (("shortWindow: 2m", "shortWindow: 1h"),
+         "documents[0].spec.page.quick.shortWindow: must be shorter than longWindow (30m)"),
+        (("errorBudgetPercent: 1\n", "errorBudgetPercent: 0\n"),
+         "documents[0].spec.page.quick.errorBudgetPercent: must be a percentage above 0"),
+        (("longWindow: 36h", "longWindow: 40d"),
+         "documents[0].spec.ticket.slow: the long window 40d is longer than the SLO period 30d"),
+        (("  ticket:\n", "  tickets:\n"), "documents[0].spec.tickets: unknown key"),
+    ],
+)
+def test_bad_catalogs_are_located(change: tuple[str, str], reason: str) -> None:
+    """Each defect of a catalog is reported at its field."""
+    catalog = (EXAMPLES / "windows" / "custom-30d.yaml").read_text()
+    assert change[0] in catalog
+    messages = _errors(catalog.replace(change[0], change[1], 1) + "---\n" + _spec(EVENTS))
+    assert any(reason in m for m in messages), messages
 
 
 BAD = sorted((VALIDATE / "bad").glob("*.yaml"))
@@ -273,13 +415,12 @@ def test_sloth_bad_specs_are_rejected(path: Path) -> None:
         assert any(defect in m for m in messages), messages
 
 
-def test_bad_multi_k8s_defect_is_beyond_our_reading() -> None:
-    """bad-multi-k8s differs from good-multi-k8s only in the raw SLI we reject anyway."""
-    problems = _problems_of(VALIDATE / "bad" / "bad-multi-k8s.yaml")
-    assert {p.reason.split(":")[0] for p in problems} == {
-        ALERTING,
-        RAW,
-    }
+def test_bad_multi_k8s_is_rejected_for_its_empty_alert_name() -> None:
+    """bad-multi-k8s differs from good-multi-k8s only in an empty alert name: rejected there."""
+    (problem,) = _problems_of(VALIDATE / "bad" / "bad-multi-k8s.yaml")
+    assert problem.path == "documents[0].spec.slos[0].alerting.name"
+    assert problem.reason.startswith(NO_NAME)
+    load_config(str(VALIDATE / "good" / "good-multi-k8s.yaml"))
 
 
 def test_quoted_objective_gets_the_native_hint() -> None:

@@ -69,7 +69,8 @@ def _snapshot(burning: bool) -> Snapshot:
     """shop/homepage burning 40x on the 1h/5m pair (factor 14.4), or not at all."""
     window = ALERT_WINDOWS[0]
     rate = 40.0 if burning else 0.2
-    state = AlertState(window.severity, window.long, window.short, 14.4, rate, rate, burning)
+    state = AlertState(window.severity, window.long, window.short_or_long, 14.4,
+                       rate, rate, burning)
     status = SLOStatus(slo=_slo(), alerts=(state,), budget_remaining=0.625, up=True,
                        evaluated_at=time.time())
     return Snapshot(slos=(status,), complete=True)

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from slo_exporter.model import ALERT_WINDOWS, SLO, frozen_map
+from slo_exporter.model import (
+    ALERT_WINDOWS,
+    SLO,
+    Alerting,
+    AlertSettings,
+    AlertWindow,
+    frozen_map,
+)
 from slo_exporter.notify.alerts import Alert, burn_rate, humanize_percentage, implied_alerts
 from slo_exporter.rules import rule_groups
 from slo_exporter.snapshot import AlertState, SLOStatus, Snapshot
@@ -25,7 +32,7 @@ def _status(slo: SLO, *, firing: tuple[bool, ...] = (True, False, False, False),
             long_rate: float | None = 40.0, short_rate: float | None = 40.0,
             budget: float | None = 0.625) -> SLOStatus:
     alerts = tuple(
-        AlertState(w.severity, w.long, w.short, w.budget_fraction * 30 * 86400 / w.long,
+        AlertState(w.severity, w.long, w.short_or_long, w.threshold(30 * 86400),
                    long_rate, short_rate, fire)
         for w, fire in zip(ALERT_WINDOWS, firing, strict=True))
     return SLOStatus(slo=slo, alerts=alerts, budget_remaining=budget, up=True,
@@ -106,3 +113,50 @@ def test_extra_labels_are_added_but_never_override_the_alert_identity() -> None:
 def test_percentages_are_shown_as_humanize_percentage_does(ratio: float, text: str) -> None:
     """Go's %.4g of ratio * 100, then "%": 0.123456 -> 12.3456 -> 12.35%."""
     assert humanize_percentage(ratio) == text
+
+
+def _custom(slo: SLO) -> SLO:
+    """``slo`` with its page renamed and relabelled, a summary of its own, the ticket off."""
+    page = AlertSettings(
+        name="HomepagePage", labels=frozen_map({"severity": "critical", "team": "web"}),
+        annotations=frozen_map({"summary": "{{ $labels.slo }} burns {{ $value }}x"}))
+    return dataclasses.replace(slo, alerting=Alerting(page=page,
+                                                      ticket=AlertSettings(disabled=True)))
+
+
+def test_custom_alerting_renames_relabels_and_annotates() -> None:
+    """The page goes out as HomepagePage with severity critical and team web; its own
+    summary fills $labels.slo and $value (40); the other annotations stay the defaults."""
+    slo = _custom(_slo(owner="platform"))
+    alert = _page(implied_alerts(Snapshot(slos=(_status(slo),), complete=True)))
+    assert alert.labels["alertname"] == "HomepagePage"
+    assert (alert.labels["severity"], alert.labels["team"]) == ("critical", "web")
+    assert (alert.labels["long_window"], alert.labels["owner"]) == ("1h", "platform")
+    assert alert.annotations["summary"] == "homepage burns 40x"
+    assert alert.annotations["window_pair"] == "1h/5m"
+    assert alert.annotations["runbook_url"] == RUNBOOK
+
+
+def test_disabled_severity_sends_nothing() -> None:
+    """Every window firing: the two page pairs are sent, the disabled ticket pairs are not."""
+    slo = _custom(_slo())
+    status = _status(slo, firing=(True, True, True, True))
+    alerts = implied_alerts(Snapshot(slos=(status,), complete=True))
+    assert sorted(a.labels["long_window"] for a in alerts.values()) == ["1h", "6h"]
+    assert {a.name for a in alerts.values()} == {"HomepagePage"}
+
+
+def test_single_window_state_is_sent_without_a_short_window() -> None:
+    """A single-window fixed-factor condition (6h above 10) has no short_window label and
+    its description names one window: burn 12 over 6h, above 10."""
+    window = AlertWindow("page", 6 * 3600.0, None, factor=10.0)
+    slo = dataclasses.replace(_slo(), alerting=Alerting(windows=(window,)))
+    state = AlertState("page", window.long, window.short_or_long, 10.0, 12.0, 12.0, True,
+                       window=window)
+    status = SLOStatus(slo=slo, alerts=(state,), budget_remaining=0.75, up=True,
+                       evaluated_at=1_700_000_000.0)
+    alert = _page(implied_alerts(Snapshot(slos=(status,), complete=True)))
+    assert "short_window" not in alert.labels
+    assert alert.annotations["description"] == (
+        "SLO shop/homepage: the burn rate is 12.00 over the last 6h, above 10. "
+        "Error budget left: 75%.")

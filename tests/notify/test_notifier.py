@@ -34,7 +34,7 @@ def _snapshot(*firing: str, complete: bool = True) -> Snapshot:
     statuses = []
     for name in ("a", "b"):
         window = ALERT_WINDOWS[0]
-        state = AlertState(window.severity, window.long, window.short, 14.4, 20.0, 20.0,
+        state = AlertState(window.severity, window.long, window.short_or_long, 14.4, 20.0, 20.0,
                            name in firing)
         statuses.append(SLOStatus(slo=ratio_slo("shop", name), alerts=(state,),
                                   budget_remaining=0.5, up=True, evaluated_at=1.0))

@@ -86,8 +86,8 @@ def test_a_direct_alert_is_the_rule_alert(series: list[Any], at: int, alertname:
         runbook_url=info.get("runbook_url"))
     rates = {w: _value(series, "slo_burn_rate", {**key, "window": w}, at)
              for w in (want["long_window"], want["short_window"])}
-    state = AlertState(window.severity, window.long, window.short,
-                       window.budget_fraction * period / window.long,
+    state = AlertState(window.severity, window.long, window.short_or_long,
+                       window.threshold(period),
                        rates[want["long_window"]], rates[want["short_window"]], True)
     status = SLOStatus(slo=slo, alerts=(state,), up=True, evaluated_at=0.0,
                        budget_remaining=_value(series, "slo_error_budget_remaining_ratio",
