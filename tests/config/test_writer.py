@@ -451,7 +451,7 @@ WRITTEN = {
     model.Budgeting: {"timeslices"},
     model.Timeslices: {"slice", "target", "empty"},
     model.Alerting: {"windows", "page", "ticket"},
-    model.AlertWindow: {"severity", "long", "short", "budget_fraction"},
+    model.AlertWindow: {"severity", "long", "short", "budget_fraction", "factor", "hold"},
     model.AlertSettings: {"name", "labels", "annotations", "disabled"},
     model.RatioSLI: {"total", "good", "bad"},
     model.RawRatioSLI: {"query", "measures"},
