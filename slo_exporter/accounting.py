@@ -12,6 +12,9 @@ Owns the exact arithmetic of one SLO's events between two instants:
   range query whose step is the bucket width, ``template_lag`` seconds
   behind the read (a template keeps no per-series state, so it must wait
   until the samples at a bucket's end have landed);
+* raw ratios (``RawRatioSLI``, :func:`raw_ratio_events`): the ratio template
+  evaluated the same way, each bucket stored as one weighted unit (good =
+  the success ratio, total = 1);
 * where a read must start (``read_start``): far enough back that no live
   series skips a sample, so each series is read up to its newest sample
   whatever instant the read ends at, and a sample that lands late is still
@@ -65,6 +68,8 @@ from slo_exporter.prometheus import QueryResult, Series, label_text
 #: Prometheus refuses range queries of more than 11,000 points; stay below.
 MAX_RANGE_STEPS = 10_000
 
+#: how far a raw ratio may stray outside [0, 1] by float rounding before it is implausible
+RATIO_SLACK = 1e-9
 #: shortest span a raw-sample read is split down to when an answer is too large
 MIN_SPLIT_SPAN = 60.0
 
@@ -313,7 +318,9 @@ def fetch_events(
     elif isinstance(sli, model.CompositeSLI):
         raise ValueError(f"SLO {slo.key}: a composite SLI is not read from Prometheus")
     elif isinstance(sli, model.RawRatioSLI):
-        raise ValueError(f"SLO {slo.key}: raw ratio SLIs are not read yet")
+        return raw_ratio_events(
+            client, sli, _Span(since, until, resolution, overlap, chunk, max_increase,
+                               template_lag), series_state)
     else:
         good_role = "good" if sli.good is not None else "bad"
         good_query = sli.good if sli.good is not None else sli.bad
@@ -468,6 +475,51 @@ def _template_events(
                     events[(index - 1) * res] += value
                 _reject(rejected, series_key(role, series.labels), found)
     return dict(events)
+
+
+def raw_ratio_events(
+    client: Source, sli: model.RawRatioSLI, span: _Span, series_state: Mapping[str, Sample]
+) -> EventBatch:
+    """A raw ratio (``model.RawRatioSLI``) as one weighted unit per bucket.
+
+    The ``{{.window}}`` template is evaluated once per bucket end, as
+    :func:`_template_events` does for event templates, with the window one
+    bucket long; the value at bucket end ``t`` is the ratio of ``[t - res, t)``.
+    Each bucket with a value stores good = its success ratio (1 - the error
+    ratio), total = 1, so the SLI of a window is the time-weighted mean of
+    its buckets' ratios, not the exact event ratio. A NaN point (no data)
+    stores nothing. A point outside [0, 1] (beyond float rounding) is
+    implausible and rejected, as is every point of a query that returns more
+    than one series: ratios of several series do not add up to one ratio.
+    """
+    res = span.resolution
+    promql = sli.query.render(window_text(res))
+    first = math.floor((span.since - span.template_lag) / res) + 1
+    last = math.floor((span.until - span.template_lag) / res)
+    deltas: dict[float, tuple[float, float]] = {}
+    rejected: dict[str, Rejection] = {}
+    for group in range(first, last + 1, MAX_RANGE_STEPS):
+        group_last = min(group + MAX_RANGE_STEPS - 1, last)
+        for lo, hi, result in _range_pieces(client, promql, group, group_last, res):
+            several = len(result.series) > 1
+            for series in result.series:
+                found: list[tuple[float, str]] = []
+                for ts, value in series.samples:
+                    index = round(ts / res)
+                    if not lo <= index <= hi or math.isnan(value):
+                        continue
+                    if several:
+                        found.append((ts, f"the raw ratio returned {len(result.series)} series; "
+                                          "aggregate it to one (sum(...) / sum(...))"))
+                    elif not -RATIO_SLACK <= value <= 1.0 + RATIO_SLACK:
+                        found.append((ts, f"ratio {value:g} outside [0, 1]"))
+                    else:
+                        ratio = min(max(value, 0.0), 1.0)
+                        good = 1.0 - ratio if sli.measures == "bad" else ratio
+                        deltas[(index - 1) * res] = (good, 1.0)
+                _reject(rejected, series_key("ratio", series.labels), found)
+    return EventBatch(deltas=deltas, series=dict(series_state), covered_until=span.until,
+                      rejected=tuple(rejected.values()))
 
 
 def _range_pieces(

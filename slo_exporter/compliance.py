@@ -27,6 +27,16 @@ Rules (the user contract is PRODUCT.md, "Service-level management"):
 * **Timeslices**: achieved = good / (good + bad) slices. The budget is
   ``(1 - objective)`` of the period's slices that maintenance does not
   exclude (windows are known in advance, so future ones count too).
+* **Ratio timeslices** (OpenSLO ``RatioTimeslices``): achieved is the mean
+  of the ratios good/total of the slices that have events (slices excluded,
+  unmeasured or empty are skipped). The budget is ``(1 - objective)`` of the
+  period's open slices, as for timeslices, and a slice spends its shortfall
+  ``1 - ratio`` of it (a bad timeslice spends a whole 1): spent =
+  ``sum(1 - ratio) / ((1 - objective) * open slices)``, which is
+  ``(1 - achieved) / (1 - objective)`` once every slice of the period had
+  events. No binomial evidence: a mean of ratios is not a count of trials.
+  The SLA level is the mean ratio; with ``maintenance: counted`` an
+  excluded slice counts as a ratio of 0.
 * **met** is achieved >= objective, compared exactly; "met to date" while
   the period runs; None when nothing was measured.
 * **exhaustion_at** assumes the period's average burn so far continues:
@@ -76,9 +86,9 @@ from slo_exporter.figures import (
     WorstDay,
 )
 from slo_exporter.lru import BoundedCache
-from slo_exporter.model import SLO, CalendarPeriod, MaintenanceWindow, Timeslices
+from slo_exporter.model import SLO, Budgeting, CalendarPeriod, MaintenanceWindow
 from slo_exporter.model.calendar import get_zone
-from slo_exporter.timeslices import SliceCounts, classify, merge_spans
+from slo_exporter.timeslices import SliceCounts, SliceRatios, classify, merge_spans, slice_ratios
 
 if TYPE_CHECKING:
     from slo_exporter.store.protocol import Bucket, Span
@@ -191,6 +201,9 @@ class _Tally:
     #: timeslices only: each local day's slices (a slice belongs to the day it starts in)
     days: tuple[tuple[date, SliceCounts], ...]
     grid_start: float
+    #: ratio timeslices only: the period's slice ratios, and each local day's
+    ratios: SliceRatios | None = None
+    ratio_days: tuple[tuple[date, SliceRatios], ...] = ()
 
 
 def _figures(
@@ -236,6 +249,18 @@ def _figures(
             else None
         )
         judged_bad = float(counted.slices.bad)
+    elif counted.ratios is not None and slo.budgeting.ratio_timeslices is not None:
+        step = slo.budgeting.ratio_timeslices.slice
+        judged_good, judged = counted.ratios.ratio_sum, float(counted.ratios.judged)
+        judged_bad = max(judged - judged_good, 0.0)
+        open_slices = _slices_in(counted.grid_start, end, step) - _slices_hit(
+            excluded_all, counted.grid_start, end, step
+        )
+        spent = (
+            judged_bad / ((1.0 - objective) * open_slices)
+            if judged > 0 and open_slices > 0
+            else None
+        )
     else:
         judged_good, judged = counted.good, counted.good + counted.bad
         judged_bad = counted.bad
@@ -269,7 +294,11 @@ def _figures(
             excluded=excluded_all, rolling=rolling,
         ),
         worst_day=_worst_day(reader, slo, counted, start, now, at, time_zone, excluded_all),
-        evidence=evidence(judged_good, judged, objective) if judged > 0 else None,
+        evidence=(
+            evidence(judged_good, judged, objective)
+            if judged > 0 and counted.ratios is None
+            else None
+        ),
         sla=_sla(reader, slo, counted, start, end, at, maintenance),
         source=source,
     )
@@ -301,15 +330,23 @@ def _tally(
     good_events = min(max(good, 0.0), total) if total > 0 else 0.0
     bad_events = max(total - good_events, 0.0)
 
-    timeslices = slo.budgeting.timeslices
-    if timeslices is None:
+    budgeting = slo.budgeting
+    if budgeting.slice is None:
         return _Tally(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
     days = _slice_days(
-        reader, slo.key, slo.source_fingerprint, timeslices, start=grid_start, now=now,
+        reader, slo.key, slo.source_fingerprint, budgeting, start=grid_start, now=now,
         days=_local_days(start, now, time_zone), excluded=_clip(excluded, grid_start, now),
     )
+    ratio_days = tuple((d, c) for d, c in days if isinstance(c, SliceRatios))
+    if budgeting.ratio_timeslices is not None:
+        return _Tally(
+            good_events, bad_events, max(x_total, 0.0), None, (), grid_start,
+            ratios=sum((c for _, c in ratio_days), SliceRatios()), ratio_days=ratio_days,
+        )
+    count_days = tuple((d, c) for d, c in days if isinstance(c, SliceCounts))
     return _Tally(
-        good_events, bad_events, max(x_total, 0.0), _add(c for _, c in days), days, grid_start
+        good_events, bad_events, max(x_total, 0.0), _add(c for _, c in count_days), count_days,
+        grid_start,
     )
 
 
@@ -317,13 +354,13 @@ def _slice_days(
     reader: Reader,
     key: str,
     fingerprint: str,
-    timeslices: Timeslices,
+    budgeting: Budgeting,
     *,
     start: float,
     now: float,
     days: Sequence[tuple[date, float]],
     excluded: list[Span],
-) -> tuple[tuple[date, SliceCounts], ...]:
+) -> tuple[tuple[date, SliceCounts | SliceRatios], ...]:
     """The slices from ``start`` (on the grid) to ``now`` tallied per local day of ``days``.
 
     A slice belongs to the day it starts in; slices starting before the
@@ -339,12 +376,13 @@ def _slice_days(
     changed) instead of the whole period again.
     """
     res = reader.resolution
-    step = timeslices.slice
+    step = budgeting.slice
+    assert step is not None  # only timeslice methods have slices
     # Which history this is: the store (two stores may hold equal sums), the
     # SLO and what defines its events (a composite's parts and weights).
     identity = (getattr(reader, "store_id", None) or id(reader), key, fingerprint)
     measured = merge_spans(reader.measured_spans(key, start, now))
-    out: list[tuple[date, SliceCounts]] = []
+    out: list[tuple[date, SliceCounts | SliceRatios]] = []
     bounds = [
         (day, start if i == 0 else start + math.ceil((a - start) / step) * step)
         for i, (day, a) in enumerate(days)
@@ -356,16 +394,12 @@ def _slice_days(
         inside, hidden = tuple(_clip(measured, lo, hi)), tuple(_clip(excluded, lo, hi))
         whole = i + 1 < len(bounds)
         cache_key = (
-            identity, res, step, timeslices.target, timeslices.empty, lo, hi,
+            identity, res, budgeting, lo, hi,
             _sum(reader, key, lo, hi), inside, hidden,
         ) if whole else None
         counts = _DAY_CACHE.get(cache_key) if cache_key is not None else None
         if counts is None:
-            counts = classify(
-                reader.buckets(key, lo, hi), start=lo, end=hi, resolution=res,
-                slice_seconds=step, target=timeslices.target, measured=inside,
-                excluded=hidden, empty=timeslices.empty,
-            )
+            counts = _judge(budgeting, reader.buckets(key, lo, hi), lo, hi, res, inside, hidden)
             if cache_key is not None:
                 _DAY_CACHE.put(cache_key, counts)
         out.append((day, counts))
@@ -377,7 +411,31 @@ def _slice_days(
 #: Keys hold every input of the verdicts, so an entry is never stale: a
 #: changed bucket changes the day's sums, a reload that adds maintenance
 #: changes its excluded spans.
-_DAY_CACHE: BoundedCache[SliceCounts] = BoundedCache(50_000)
+_DAY_CACHE: BoundedCache[SliceCounts | SliceRatios] = BoundedCache(50_000)
+
+
+def _judge(  # noqa: PLR0917 - private, called once with every argument in order
+    budgeting: Budgeting,
+    buckets: list[Bucket],
+    start: float,
+    end: float,
+    res: float,
+    measured: Sequence[Span],
+    excluded: Sequence[Span],
+) -> SliceCounts | SliceRatios:
+    """The slices of ``[start, end)`` by the SLO's timeslice method."""
+    timeslices = budgeting.timeslices
+    if timeslices is not None:
+        return classify(
+            buckets, start=start, end=end, resolution=res, slice_seconds=timeslices.slice,
+            target=timeslices.target, measured=measured, excluded=excluded,
+            empty=timeslices.empty,
+        )
+    assert budgeting.ratio_timeslices is not None
+    return slice_ratios(
+        buckets, start=start, end=end, resolution=res,
+        slice_seconds=budgeting.ratio_timeslices.slice, measured=measured, excluded=excluded,
+    )
 
 
 def _add(counts: Iterable[SliceCounts]) -> SliceCounts:
@@ -468,6 +526,11 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
         return None
     days = _local_days(start, now, time_zone)
     worst: WorstDay | None = None
+    if counted.ratios is not None:
+        for day, r in counted.ratio_days:
+            if r.mean is not None:
+                worst = _worse(worst, day, r.mean)
+        return worst
     if counted.slices is not None:
         for day, c in counted.days:
             if c.good + c.bad > 0:
@@ -530,9 +593,14 @@ def _sla(  # noqa: PLR0917 - private, called once with every argument in order
         counted = _tally(
             reader, slo, start=sla_start, end=sla_end, at=at, excluded=excluded, time_zone=zone
         )
-    if counted.slices is not None:
-        good: float = counted.slices.good
-        total: float = counted.slices.good + counted.slices.bad
+    if counted.ratios is not None:
+        good: float = counted.ratios.ratio_sum
+        total: float = counted.ratios.judged
+        if sla.maintenance == "counted":
+            total += counted.ratios.excluded
+    elif counted.slices is not None:
+        good = counted.slices.good
+        total = counted.slices.good + counted.slices.bad
         if sla.maintenance == "counted":
             total += counted.slices.excluded
     else:

@@ -412,7 +412,7 @@ class Engine:
                 slo.objective, key, slo.windows, counts, slo.alerting.windows,
                 at=at, previous=held)
         budget_at = counter.budget_at(at)
-        if slo.budgeting.timeslices is not None:
+        if slo.budgeting.slice is not None:
             # A timeslice budget counts slices, not events: only the period
             # figures know it.
             budget = None if figures is None else figures.budget_remaining

@@ -274,7 +274,7 @@ class Ingestor:
 def _has_template(slo: SLO) -> bool:
     """Whether any query of ``slo``'s SLI is a ``{{.window}}`` template."""
     sli = slo.sli
-    queries = [getattr(sli, role, None) for role in ("good", "bad", "total")]
+    queries = [getattr(sli, role, None) for role in ("good", "bad", "total", "query")]
     return any(isinstance(q, Template) for q in queries)
 
 

@@ -1,5 +1,9 @@
 """Timeslice budgeting: which slices of a span were good, bad, empty, excluded or unmeasured.
 
+Also ratio timeslices (OpenSLO ``RatioTimeslices``, :func:`slice_ratios`):
+the same slices and rules 1 to 3, but a slice with events contributes its
+ratio ``good / total`` instead of a verdict, and the SLI is their mean.
+
 Owns the rules of uptime-style commitments ("99.9 % of minutes had at least
 95 % good requests"): cutting a span into slices on the bucket grid, judging
 each slice from its bucket counts, the measured spans and the maintenance
@@ -129,33 +133,21 @@ def _is_good(good: float, total: float, target: Fraction) -> bool:
     return Fraction(good) * q >= Fraction(total) * p
 
 
-def slice_states(
+def _cut(
     buckets: Iterable[Bucket],
     *,
     start: float,
     end: float,
     resolution: float,
     slice_seconds: float,
-    target: Decimal | float,
     measured: Iterable[Span],
-    excluded: Iterable[Span] = (),
-    empty: EmptySlices = "skip",
-) -> list[SliceState]:
-    """The verdict on every whole slice of ``[start, end)``, oldest first (rules in the module doc).
-
-    ``buckets`` are ``(bucket_start, good, total)`` on the grid of
-    ``resolution``; buckets outside the judged slices are ignored.
-    ``target`` is a ratio in (0, 1]. ``start`` must lie on the bucket grid
-    and ``slice_seconds`` be a positive multiple of ``resolution``.
-    """
+    excluded: Iterable[Span],
+) -> list[tuple[SliceState | None, float, float]]:
+    """Every whole slice of ``[start, end)``: excluded, unmeasured or empty
+    (rules 1 to 3), else None to be judged, with its good and total events."""
     if not (math.isfinite(resolution) and resolution > 0):
         raise ValueError(f"storage resolution must be positive, got {resolution!r}")
     _steps(slice_seconds, resolution, "slice")
-    goal = _target_fraction(target)
-    if empty not in get_args(EmptySlices):
-        raise ValueError(
-            f"empty_slices must be one of {', '.join(get_args(EmptySlices))}, got {empty!r}"
-        )
     if not (math.isfinite(start) and math.isfinite(end)) or end < start:
         raise ValueError(f"the span must have start <= end, got [{start!r}, {end!r})")
     if start % resolution != 0:
@@ -180,19 +172,118 @@ def slice_states(
     for span in merge_spans(excluded):
         _spread(span, start, stop, slice_seconds, maintenance)
 
-    states: list[SliceState] = []
+    out: list[tuple[SliceState | None, float, float]] = []
     for k in range(count):
+        state: SliceState | None = None
         if maintenance[k] > 0:
-            states.append(SliceState.EXCLUDED)
+            state = SliceState.EXCLUDED
         elif covered[k] * 2 < slice_seconds:
-            states.append(SliceState.UNMEASURED)
+            state = SliceState.UNMEASURED
         elif not (total[k] > 0 and math.isfinite(total[k]) and math.isfinite(good[k])):
+            state = SliceState.EMPTY
+        out.append((state, good[k], total[k]))
+    return out
+
+
+def slice_states(
+    buckets: Iterable[Bucket],
+    *,
+    start: float,
+    end: float,
+    resolution: float,
+    slice_seconds: float,
+    target: Decimal | float,
+    measured: Iterable[Span],
+    excluded: Iterable[Span] = (),
+    empty: EmptySlices = "skip",
+) -> list[SliceState]:
+    """The verdict on every whole slice of ``[start, end)``, oldest first (rules in the module doc).
+
+    ``buckets`` are ``(bucket_start, good, total)`` on the grid of
+    ``resolution``; buckets outside the judged slices are ignored.
+    ``target`` is a ratio in (0, 1]. ``start`` must lie on the bucket grid
+    and ``slice_seconds`` be a positive multiple of ``resolution``.
+    """
+    goal = _target_fraction(target)
+    if empty not in get_args(EmptySlices):
+        raise ValueError(
+            f"empty_slices must be one of {', '.join(get_args(EmptySlices))}, got {empty!r}"
+        )
+    states: list[SliceState] = []
+    for state, good, total in _cut(
+        buckets, start=start, end=end, resolution=resolution, slice_seconds=slice_seconds,
+        measured=measured, excluded=excluded,
+    ):
+        if state is SliceState.EMPTY:
             states.append(_EMPTY_AS[empty])
-        elif _is_good(good[k], total[k], goal):
+        elif state is not None:
+            states.append(state)
+        elif _is_good(good, total, goal):
             states.append(SliceState.GOOD)
         else:
             states.append(SliceState.BAD)
     return states
+
+
+@dataclass(frozen=True)
+class SliceRatios:
+    """Ratio timeslices: the sum of the judged slices' good/total ratios and how many
+    there were, and how many slices were empty, excluded or unmeasured."""
+
+    ratio_sum: float = 0.0
+    judged: int = 0
+    empty: int = 0
+    excluded: int = 0
+    unmeasured: int = 0
+
+    @property
+    def mean(self) -> float | None:
+        """The SLI: the mean ratio of the judged slices; None when none was judged."""
+        return None if self.judged == 0 else min(max(self.ratio_sum / self.judged, 0.0), 1.0)
+
+    def __add__(self, other: SliceRatios) -> SliceRatios:
+        return SliceRatios(
+            self.ratio_sum + other.ratio_sum, self.judged + other.judged,
+            self.empty + other.empty, self.excluded + other.excluded,
+            self.unmeasured + other.unmeasured,
+        )
+
+
+def slice_ratios(
+    buckets: Iterable[Bucket],
+    *,
+    start: float,
+    end: float,
+    resolution: float,
+    slice_seconds: float,
+    measured: Iterable[Span],
+    excluded: Iterable[Span] = (),
+) -> SliceRatios:
+    """Ratio timeslices (OpenSLO ``RatioTimeslices``) of ``[start, end)``.
+
+    Slices are cut and ruled out as for :func:`slice_states` (excluded,
+    unmeasured, then empty: a slice without events has no ratio, so it is
+    skipped, never good or bad); every other slice contributes its
+    ``good / total``, clamped to [0, 1]. A slice with 1 event weighs as much
+    as one with a million: that is the method, not an approximation of
+    the event ratio.
+    """
+    ratio_sum = 0.0
+    judged = empty = excluded_n = unmeasured = 0
+    for state, good, total in _cut(
+        buckets, start=start, end=end, resolution=resolution, slice_seconds=slice_seconds,
+        measured=measured, excluded=excluded,
+    ):
+        if state is SliceState.EXCLUDED:
+            excluded_n += 1
+        elif state is SliceState.UNMEASURED:
+            unmeasured += 1
+        elif state is SliceState.EMPTY:
+            empty += 1
+        else:
+            ratio_sum += min(max(good / total, 0.0), 1.0)
+            judged += 1
+    return SliceRatios(ratio_sum, judged, empty, excluded_n, unmeasured)
 
 
 _EMPTY_AS = {"skip": SliceState.EMPTY, "good": SliceState.GOOD, "bad": SliceState.BAD}

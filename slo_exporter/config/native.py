@@ -43,7 +43,11 @@ from slo_exporter.config.slm import OBJECT_NAME, SLMLoader
 from slo_exporter.config.text import label_name_problem, label_value_problem
 from slo_exporter.durations import format_duration
 
-_SLI_KINDS = ("composite", "latency", "probe", "ratio")
+_SLI_KINDS = ("composite", "latency", "probe", "ratio", "raw")
+_RAW_EXAMPLE = (
+    "'sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}])) / "
+    "sum(rate(http_requests_total[{{.window}}]))'"
+)
 _NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
 DAY = 86400.0
@@ -70,7 +74,7 @@ def _kind(node: Node) -> str:
 
 def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
     return any(
-        isinstance(slo.sli, model.RatioSLI | model.LatencySLI)
+        isinstance(slo.sli, model.RatioSLI | model.LatencySLI | model.RawRatioSLI)
         for service in services
         for slo in service.slos
     )
@@ -561,7 +565,31 @@ class NativeLoader:
             return self.latency(value, kind_path)
         if kind == "composite":
             return self.slm.composite(value, kind_path, owner)
+        if kind == "raw":
+            return self.raw(value, kind_path)
         return read_probe(self.r, value, kind_path)
+
+    def raw(self, node: Node, path: str) -> model.RawRatioSLI | None:
+        """``raw: {error_ratio: ...}`` or ``{success_ratio: ...}``: a ratio Prometheus
+        computes over ``{{.window}}``, read once per bucket (``model.RawRatioSLI``)."""
+        keys = ("error_ratio", "success_ratio")
+        fields = self.r.mapping(node, path, keys)
+        if fields is None:
+            return None
+        given = [key for key in keys if fields.get(key) is not None]
+        if len(given) != 1:
+            self.r.report(node, path, "give exactly one of 'error_ratio' and 'success_ratio'")
+            return None
+        key = given[0]
+        value = fields.at(key)
+        if isinstance(value, ScalarNode) and not TEMPLATE_VAR.search(str(value.value)):
+            fields.report(key, "must contain {{.window}}: the ratio is read once per storage "
+                          "bucket over that window, e.g. " + _RAW_EXAMPLE)
+            return None
+        query = fields.read(key, self.query)
+        if not isinstance(query, model.Template):
+            return None
+        return model.RawRatioSLI(query, "bad" if key == "error_ratio" else "good")
 
     def ratio(self, node: Node, path: str) -> model.RatioSLI | None:
         fields = self.r.mapping(node, path, ("good", "bad", "total"), required=("total",))

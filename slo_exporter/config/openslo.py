@@ -27,7 +27,7 @@ from slo_exporter.config.dialects import Context, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
-from slo_exporter.config.slm import OBJECT_NAME
+from slo_exporter.config.slm import OBJECT_NAME, SLICE_MAX
 from slo_exporter.config.text import label_name_problem
 from slo_exporter.durations import format_duration
 from slo_exporter.model.alerting import ALERT_WINDOWS
@@ -41,7 +41,7 @@ KINDS = (
 )
 _DURATION = re.compile(r"([1-9][0-9]{0,5})(m|h|d|w|M|Q|Y)")
 _FIXED = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-_CALENDAR = {"w": "week", "M": "month", "Q": "quarter"}
+_CALENDAR = {"w": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -303,43 +303,52 @@ class _Loader:
             raise _Reject(spec[service_key], join(spec_path, service_key),
                           f"{service!r} is not a valid service name")
         indicator_key, ref_key = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
-        composite_keys = ("compositeWeight", "indicator", "indicatorRef")
-        if any(key in _entries(self.r, o, spec_path) for key in composite_keys
-               for o in self._objective_nodes(spec, spec_node, spec_path)):
-            raise _Reject(spec_node, spec_path,
-                          "composite SLOs (objectives with their own indicator or a "
-                          "compositeWeight) are not supported: "
-                          "OpenSLO gives the composite no target of its own; write a native "
-                          "composite SLI instead")
-        sli_spec, sli_path = self._inline_or_ref(
-            spec, spec_node, spec_path, (indicator_key, ref_key), kind="SLI", version=obj.version)
+        keys = (indicator_key, ref_key)
+        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
+        objectives = [(node, f"{spec_path}.objectives[{index}]") for index, node in
+                      enumerate(objective_nodes)]
+        fields_of = [_entries(self.r, node, path) for node, path in objectives]
+        own = [any(key in fields for key in keys) for fields in fields_of]
+        shared: tuple[dict[str, Node], str] | None = None
+        if any(own):
+            # the SDK's rule: an indicator per objective (composite) or one for the SLO
+            for key in keys:
+                if key in spec:
+                    raise _Reject(spec[key], join(spec_path, key),
+                                  "give the indicator either on the SLO or on every objective "
+                                  "(a composite SLO), not both")
+            missing = own.index(False) if not all(own) else None
+            if missing is not None:
+                node, path = objectives[missing]
+                raise _Reject(node, path, f"missing required key {indicator_key!r} or "
+                              f"{ref_key!r}: in a composite SLO every objective has its own")
+        else:
+            shared = self._inline_or_ref(spec, spec_node, spec_path, keys, kind="SLI",
+                                         version=obj.version)
         period = self._period(spec, spec_node, spec_path)
         method_node = _need(spec, spec_node, spec_path, "budgetingMethod")
         method = _text(self.r, method_node, join(spec_path, "budgetingMethod"))
-        if method == "RatioTimeslices":
-            raise _Reject(method_node, join(spec_path, "budgetingMethod"),
-                          "RatioTimeslices (the mean of each slice's ratio) is not supported: "
-                          "a native timeslice is good or bad against a target; use Timeslices "
-                          "or Occurrences")
-        if method not in ("Occurrences", "Timeslices"):
+        if method not in ("Occurrences", "Timeslices", "RatioTimeslices"):
             raise _Reject(method_node, join(spec_path, "budgetingMethod"),
                           f"unknown budgetingMethod {method!r}; expected Occurrences, "
                           "Timeslices or RatioTimeslices")
-        labels = self._labels(top, obj.path)
+        labels = model.frozen_map(self._labels(top, obj.path))
         description = ""
         if "description" in spec:
             description = _text(self.r, spec["description"], join(spec_path, "description"))
-        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
         self._alert_policies(spec, spec_path, period, obj.version)
+        weights = [self._weight(fields, path) for fields, (_n, path) in zip(
+            fields_of, objectives, strict=True)]
+        composite = any(w is not None for w in weights)
         slos: list[model.SLO] = []
         names: set[str] = set()
-        for index, node in enumerate(objective_nodes):
-            path = f"{spec_path}.objectives[{index}]"
-            fields = _entries(self.r, node, path)
+        for index, ((node, path), fields) in enumerate(zip(objectives, fields_of, strict=True)):
+            sli_spec, sli_path = shared if shared is not None else self._inline_or_ref(
+                fields, node, path, keys, kind="SLI", version=obj.version)
             sli = self._sli(sli_spec, sli_path, fields, node, path)
             assert sli is not None  # an objective is given
             name = obj.name
-            if len(objective_nodes) > 1:
+            if len(objectives) > 1 or composite:
                 suffix = ""
                 if "displayName" in fields:
                     suffix = _slug(_text(self.r, fields["displayName"], join(path, "displayName")))
@@ -349,10 +358,48 @@ class _Loader:
             names.add(name)
             slos.append(model.SLO(
                 service=service, name=name, objective=float(self._target(fields, node, path)),
-                period=period, sli=sli, description=description, labels=model.frozen_map(labels),
-                budgeting=self._budgeting(method, fields, node, path),
+                period=period, sli=sli, description=description, labels=labels,
+                budgeting=self._budgeting(method, fields, node, path, period),
             ))
+        if composite:
+            slos.append(self._composite(obj.name, spec_node, spec_path, slos, weights))
         return service, slos
+
+    def _weight(self, fields: dict[str, Node], path: str) -> float | None:
+        if "compositeWeight" not in fields:
+            return None
+        weight = _number(self.r, fields["compositeWeight"], join(path, "compositeWeight"))
+        if weight <= 0:
+            raise _Reject(fields["compositeWeight"], join(path, "compositeWeight"),
+                          "must be a number above 0")
+        return weight
+
+    @staticmethod
+    def _composite(
+        name: str, node: Node, path: str, parts: list[model.SLO], weights: list[float | None],
+    ) -> model.SLO:
+        """The weighted composite of the objectives that have a ``compositeWeight``.
+
+        Its SLI is our weighted composite, sum(weight * SLI) / sum(weight) of
+        the objectives' SLOs. OpenSLO gives the composite no target, budgeting
+        or alerting of its own, so it takes its objectives' where they agree;
+        where they differ there is no target to take, and the SLO is rejected
+        rather than given one made up (a mean of the targets, say).
+        """
+        members = [(slo, w) for slo, w in zip(parts, weights, strict=True) if w is not None]
+        first = members[0][0]
+        for field, what in (("objective", "targets"), ("budgeting", "time slices")):
+            if any(getattr(slo, field) != getattr(first, field) for slo, _ in members):
+                raise _Reject(node, join(path, "objectives"),
+                              f"the objectives with a compositeWeight have different {what}: "
+                              "OpenSLO gives a composite no target of its own, so its "
+                              "objectives must agree on it")
+        return model.SLO(
+            service=first.service, name=name, objective=first.objective, period=first.period,
+            sli=model.CompositeSLI("weighted", tuple(
+                model.CompositeComponent(slo.id, weight) for slo, weight in members)),
+            description=first.description, labels=first.labels, budgeting=first.budgeting,
+        )
 
     def _objective_nodes(self, spec: dict[str, Node], node: Node, path: str) -> list[Node]:
         objectives = _need(spec, node, path, "objectives")
@@ -382,7 +429,7 @@ class _Loader:
         return value
 
     def _budgeting(
-        self, method: str, fields: dict[str, Node], node: Node, path: str
+        self, method: str, fields: dict[str, Node], node: Node, path: str, period: model.Period
     ) -> model.Budgeting:
         if method == "Occurrences":
             for key in ("timeSliceTarget", "timeSliceWindow"):
@@ -390,14 +437,24 @@ class _Loader:
                     raise _Reject(fields[key], join(path, key),
                                   f"{key} is given but budgetingMethod is Occurrences")
             return model.Budgeting()
-        target = _ratio(self.r, _need(fields, node, path, "timeSliceTarget"),
-                        join(path, "timeSliceTarget"))
+        if method == "RatioTimeslices" and "timeSliceTarget" in fields:
+            raise _Reject(fields["timeSliceTarget"], join(path, "timeSliceTarget"),
+                          "RatioTimeslices averages each slice's ratio, so a slice has no "
+                          "target; remove timeSliceTarget or use Timeslices")
         window_node = _need(fields, node, path, "timeSliceWindow")
         seconds = _fixed_seconds(self.r, window_node, join(path, "timeSliceWindow"))
         resolution = self.context.storage.resolution
         if seconds % resolution:
             raise _Reject(window_node, join(path, "timeSliceWindow"),
                           f"must be a whole number of storage buckets ({resolution:g}s)")
+        if seconds > SLICE_MAX or (
+                isinstance(period, model.RollingPeriod) and seconds > period.seconds):
+            raise _Reject(window_node, join(path, "timeSliceWindow"),
+                          "must be at most a day and not longer than the time window")
+        if method == "RatioTimeslices":
+            return model.Budgeting(ratio_timeslices=model.RatioTimeslices(slice=seconds))
+        target = _ratio(self.r, _need(fields, node, path, "timeSliceTarget"),
+                        join(path, "timeSliceTarget"))
         return model.Budgeting(model.Timeslices(slice=seconds, target=target))
 
     # ------------------------------------------------------------ period
@@ -425,12 +482,9 @@ class _Loader:
                               f"a rolling window of {text!r} has no fixed length; use days "
                               "(28d) or weeks, or a calendar window")
             return model.RollingPeriod(count * _FIXED[unit])
-        if unit == "Y":
-            raise _Reject(duration_node, join(wpath, "duration"),
-                          "calendar years are not supported; calendar windows are 1w, 1M or 1Q")
         if count != 1 or unit not in _CALENDAR:
             raise _Reject(duration_node, join(wpath, "duration"),
-                          f"a calendar window must be 1w, 1M or 1Q, got {text!r}"
+                          f"a calendar window must be 1w, 1M, 1Q or 1Y, got {text!r}"
                           + (" (m is minutes, M months)" if unit == "m" else ""))
         calendar_node = _need(fields, wnode, wpath, "calendar")
         cpath = join(wpath, "calendar")
@@ -472,14 +526,10 @@ class _Loader:
         raise _Reject(next(iter(sli.values()), objective_node), sli_path,
                       "an SLI needs ratioMetric or thresholdMetric")
 
-    def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI:
+    def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI | model.RawRatioSLI:
         fields = _entries(self.r, node, path)
         if "raw" in fields or "rawType" in fields:
-            key = "raw" if "raw" in fields else "rawType"
-            raise _Reject(fields[key], join(path, key),
-                          "a raw ratio metric is a precomputed ratio without event counts; "
-                          "the exporter counts good and total events, so give good (or bad) "
-                          "and total queries")
+            return self._raw_ratio(fields, node, path)
         if "counter" in fields and not _bool(self.r, fields["counter"], join(path, "counter")):
             raise _Reject(fields["counter"], join(path, "counter"),
                           "counter: false (gauge values) is not supported; the queries must "
@@ -491,7 +541,24 @@ class _Loader:
             return model.RatioSLI(total=total, good=self._query(fields["good"], join(path, "good")))
         return model.RatioSLI(total=total, bad=self._query(fields["bad"], join(path, "bad")))
 
-    def _query(self, node: Node, path: str) -> model.Query:
+    def _raw_ratio(self, fields: dict[str, Node], node: Node, path: str) -> model.RawRatioSLI:
+        """``raw`` with ``rawType: success|failure``: a ratio Prometheus computes over
+        ``{{.window}}``, read once per bucket (window values are time-weighted means)."""
+        for key in ("good", "bad", "total"):
+            if key in fields:
+                raise _Reject(fields[key], join(path, key),
+                              "a raw ratio metric has no event queries; give either raw with "
+                              "rawType, or good (or bad) with total")
+        type_node = _need(fields, node, path, "rawType")
+        raw_type = _text(self.r, type_node, join(path, "rawType"))
+        if raw_type not in ("success", "failure"):
+            raise _Reject(type_node, join(path, "rawType"),
+                          f"unknown rawType {raw_type!r}; expected success or failure")
+        query = self._query(_need(fields, node, path, "raw"), join(path, "raw"), raw=True)
+        assert isinstance(query, model.Template)
+        return model.RawRatioSLI(query, "good" if raw_type == "success" else "bad")
+
+    def _query(self, node: Node, path: str, *, raw: bool = False) -> model.Query:
         fields = _entries(self.r, node, path)
         if "metricSource" in fields:  # v1
             path = join(path, "metricSource")
@@ -508,6 +575,10 @@ class _Loader:
         query_path = join(path, "spec.query")
         text = _text(self.r, query_node, query_path).strip()
         variables = TEMPLATE_VAR.findall(text)
+        if raw and not variables:
+            raise _Reject(query_node, query_path,
+                          "a raw ratio must contain {{.window}}: it is read once per storage "
+                          "bucket over that window")
         if variables:
             unknown = sorted({v for v in variables if v != ".window"})
             if unknown:
@@ -720,5 +791,7 @@ def _boundary_problem(unit: str, start: datetime) -> str:
         return "months start on the 1st"
     if unit == "quarter" and (day.day != 1 or day.month not in (1, 4, 7, 10)):
         return "quarters start on January, April, July or October 1st"
+    if unit == "year" and (day.day, day.month) != (1, 1):
+        return "years start on January 1st"
     return ""
 

@@ -43,6 +43,7 @@ from slo_exporter.model.slm import (
     CompositeSLI,
     EmptySlices,
     MaintenanceWindow,
+    RatioTimeslices,
     Timeslices,
 )
 from slo_exporter.sla import PRESETS, SLA, CreditTier, MaintenancePolicy, SLAPeriod
@@ -295,9 +296,11 @@ class SLMLoader:
     # ---------------------------------------------------------- budgeting
 
     def budgeting(self, node: Node, path: str) -> Budgeting | None:
-        fields = self.r.mapping(node, path, ("timeslices", "empty_slices"))
+        fields = self.r.mapping(node, path, ("timeslices", "empty_slices", "ratio_timeslices"))
         if fields is None:
             return None
+        if fields.get("ratio_timeslices") is not None:
+            return self._ratio_timeslices(fields)
         empty = fields.read(
             "empty_slices", self.r.choice(tuple(_EMPTY_SLICES), "what an empty slice is", str)
         )
@@ -313,6 +316,28 @@ class SLMLoader:
             return None
         slice_seconds, target = slices
         return Budgeting(Timeslices(slice_seconds, target, _EMPTY_SLICES[empty or "skip"]))
+
+    def _ratio_timeslices(self, fields: Fields) -> Budgeting | None:
+        """``ratio_timeslices: {slice: 5m}``: the SLI is the mean of the slices' ratios."""
+        for key in ("timeslices", "empty_slices"):
+            if fields.get(key) is not None:
+                fields.report(
+                    key, "give either 'timeslices' or 'ratio_timeslices' (a slice without "
+                    "events has no ratio and is always skipped), not both")
+                return None
+        seconds = fields.read("ratio_timeslices", self._ratio_slice)
+        return None if seconds is None else Budgeting(ratio_timeslices=RatioTimeslices(seconds))
+
+    def _ratio_slice(self, node: Node, path: str) -> float | None:
+        fields = self.r.mapping(node, path, ("slice",), required=("slice",))
+        if fields is None:
+            return None
+        seconds = fields.duration("slice", above_zero=True, maximum=SLICE_MAX)
+        if seconds is None or not self._whole_buckets(
+            fields.at("slice"), fields.key_path("slice"), seconds
+        ):
+            return None
+        return seconds
 
     def timeslices(self, node: Node, path: str) -> tuple[float, Decimal] | None:
         fields = self.r.mapping(node, path, ("slice", "target"), required=("slice", "target"))
@@ -339,17 +364,18 @@ class SLMLoader:
         self, fields: Fields, budgeting: Budgeting, period: Period
     ) -> Budgeting | None:
         """``budgeting``, or None after reporting a slice longer than the rolling window."""
-        slices = budgeting.timeslices
-        if slices is None or not isinstance(period, RollingPeriod):
+        slice_seconds = budgeting.slice
+        if slice_seconds is None or not isinstance(period, RollingPeriod):
             return budgeting  # a calendar week is longer than the longest slice
-        if slices.slice <= period.seconds:
+        if slice_seconds <= period.seconds:
             return budgeting
-        node = self._key_node(fields.at("budgeting"), "timeslices")
+        key = "timeslices" if budgeting.timeslices is not None else "ratio_timeslices"
+        node = self._key_node(fields.at("budgeting"), key)
         self.r.report(
             self._key_node(node, "slice"),
-            f"{fields.key_path('budgeting')}.timeslices.slice",
+            f"{fields.key_path('budgeting')}.{key}.slice",
             f"must not be longer than the window ({format_duration(period.seconds)}), "
-            f"got {format_duration(slices.slice)}",
+            f"got {format_duration(slice_seconds)}",
         )
         return None
 

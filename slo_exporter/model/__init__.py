@@ -56,6 +56,7 @@ from slo_exporter.model.slm import (
     CompositeSLI,
     EmptySlices,
     MaintenanceWindow,
+    RatioTimeslices,
     Timeslices,
 )
 
@@ -89,6 +90,7 @@ __all__ = [
     "PrometheusConfig",
     "Query",
     "RatioSLI",
+    "RatioTimeslices",
     "RawRatioSLI",
     "RollingPeriod",
     "SLOId",

@@ -1,8 +1,9 @@
-"""Calendar periods: the ISO week, month or quarter in a time zone.
+"""Calendar periods: the ISO week, month, quarter or year in a time zone.
 
 Owns where a calendar period starts and ends, by wall-clock arithmetic in
 an IANA zone: ISO weeks start on Monday 00:00 local time, months on the 1st
-at 00:00, quarters on January, April, July and October 1st at 00:00. Months
+at 00:00, quarters on January, April, July and October 1st at 00:00, years
+on January 1st at 00:00. Months
 have 28 to 31 days, days around a DST change 23 or 25 hours (or 23.5 and
 24.5 on Lord Howe Island), so a March in Europe/Berlin lasts 44,580 minutes.
 
@@ -26,8 +27,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-CalendarUnit = Literal["week", "month", "quarter"]
-CALENDAR_UNITS: tuple[CalendarUnit, ...] = ("week", "month", "quarter")
+CalendarUnit = Literal["week", "month", "quarter", "year"]
+CALENDAR_UNITS: tuple[CalendarUnit, ...] = ("week", "month", "quarter", "year")
 
 _DAY = 86400.0
 #: How much longer than its calendar days a period can be. DST adds 1 h in
@@ -36,17 +37,19 @@ _DAY = 86400.0
 #: day in 1867), so the bound is a day: keeping one more day is cheap,
 #: keeping too little loses a period's start.
 _LONGEST_SHIFT = _DAY
-_LONGEST_DAYS = {"week": 7, "month": 31, "quarter": 92}
+_LONGEST_DAYS = {"week": 7, "month": 31, "quarter": 92, "year": 366}
+_MONTHS = {"month": 1, "quarter": 3, "year": 12}
 _LABELS: tuple[tuple[CalendarUnit, re.Pattern[str]], ...] = (
     ("week", re.compile(r"(\d{4})-W(\d{2})", re.ASCII)),
     ("month", re.compile(r"(\d{4})-(\d{2})", re.ASCII)),
     ("quarter", re.compile(r"(\d{4})-Q(\d)", re.ASCII)),
+    ("year", re.compile(r"(\d{4})", re.ASCII)),
 )
 
 
 @dataclass(frozen=True)
 class CalendarPeriod:
-    """The calendar ``unit`` (week, month or quarter) in ``time_zone``."""
+    """The calendar ``unit`` (week, month, quarter or year) in ``time_zone``."""
 
     unit: CalendarUnit
     time_zone: str = "UTC"
@@ -60,14 +63,14 @@ class CalendarPeriod:
 
     @property
     def label(self) -> str:
-        """The ``window`` label value of the period: ``week``, ``month`` or ``quarter``."""
+        """The ``window`` label value of the period: its unit (``month``, ``year``, ...)."""
         return self.unit
 
     @property
     def longest(self) -> float:
         """The longest the period can be, which is how far back data is kept.
 
-        The longest calendar span (7, 31 or 92 days) plus one day, the most
+        The longest calendar span (7, 31, 92 or 366 days) plus one day, the most
         any offset change in the tz database has added, so the bound holds
         in every zone, not only in those whose DST moves by an hour.
         """
@@ -94,7 +97,7 @@ class CalendarPeriod:
         return end - start
 
     def label_of(self, at: float) -> str:
-        """The name of the period holding ``at``: ``2026-W10``, ``2026-03`` or ``2026-Q1``.
+        """The name of the period holding ``at``: ``2026-W10``, ``2026-03``, ``2026-Q1``, ``2026``.
 
         Weeks are named by their ISO week-year, so the week starting Monday
         2025-12-29 is ``2026-W01``.
@@ -105,6 +108,8 @@ class CalendarPeriod:
             return f"{year}-W{week:02d}"
         if self.unit == "month":
             return f"{first.year}-{first.month:02d}"
+        if self.unit == "year":
+            return f"{first.year}"
         return f"{first.year}-Q{(first.month - 1) // 3 + 1}"
 
     def span_of(self, label: str) -> tuple[float, float]:
@@ -153,7 +158,8 @@ class CalendarPeriod:
 
 
 def parse_label(label: str) -> tuple[CalendarUnit, date]:
-    """The unit and first day of the period named ``label``: ``2026-W10``, ``2026-03``, ``2026-Q1``.
+    """The unit and first day of the period named ``label``: ``2026-W10``, ``2026-03``,
+    ``2026-Q1``, ``2026``.
 
     Raises ValueError, saying which forms are accepted, for anything else,
     including a month 13, a quarter 5 or a week 53 of a year with 52 ISO weeks.
@@ -162,6 +168,10 @@ def parse_label(label: str) -> tuple[CalendarUnit, date]:
         match = pattern.fullmatch(label)
         if match is None:
             continue
+        if unit == "year":
+            if int(match[1]) >= 1:
+                return unit, date(int(match[1]), 1, 1)
+            break
         year, number = int(match[1]), int(match[2])
         try:
             if unit == "week":
@@ -174,8 +184,8 @@ def parse_label(label: str) -> tuple[CalendarUnit, date]:
             pass
         break
     raise ValueError(
-        f"unknown period {label!r}: expected a month (2026-03), a quarter (2026-Q1) "
-        "or an ISO week (2026-W10)"
+        f"unknown period {label!r}: expected a month (2026-03), a quarter (2026-Q1), "
+        "an ISO week (2026-W10) or a year (2026)"
     )
 
 
@@ -196,6 +206,8 @@ def _period_start_date(unit: str, day: date) -> date:
         return day - timedelta(days=day.weekday())
     if unit == "month":
         return day.replace(day=1)
+    if unit == "year":
+        return date(day.year, 1, 1)
     return date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
 
 
@@ -203,7 +215,7 @@ def _shift(unit: str, first: date, count: int) -> date:
     """The first day of the period ``count`` periods after the one starting on ``first``."""
     if unit == "week":
         return first + timedelta(weeks=count)
-    months = first.year * 12 + first.month - 1 + count * (1 if unit == "month" else 3)
+    months = first.year * 12 + first.month - 1 + count * _MONTHS[unit]
     return date(months // 12, months % 12 + 1, 1)
 
 

@@ -19,7 +19,7 @@ from slo_exporter.model.identity import SLOId
 
 EmptySlices = Literal["skip", "good", "bad"]
 CompositeMode = Literal["all_good", "weighted"]
-BudgetingMethod = Literal["occurrences", "timeslices"]
+BudgetingMethod = Literal["occurrences", "timeslices", "ratio_timeslices"]
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,40 @@ class Timeslices:
 
 
 @dataclass(frozen=True)
+class RatioTimeslices:
+    """OpenSLO ``RatioTimeslices``: the SLI is the mean of each slice's good/total.
+
+    Slices without events are skipped; the budget spent is the slices'
+    shortfalls, ``sum(1 - ratio)``, over ``1 - objective`` of the period's
+    slices.
+    """
+
+    slice: float  # seconds, a positive multiple of the storage resolution
+
+
+@dataclass(frozen=True)
 class Budgeting:
-    """How the budget is counted: events (the default) or timeslices."""
+    """How the budget is counted: events (the default), timeslices or ratio timeslices."""
 
     timeslices: Timeslices | None = None
+    ratio_timeslices: RatioTimeslices | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeslices is not None and self.ratio_timeslices is not None:
+            raise ValueError("budgeting is either timeslices or ratio timeslices, not both")
 
     @property
     def method(self) -> BudgetingMethod:
+        if self.ratio_timeslices is not None:
+            return "ratio_timeslices"
         return "occurrences" if self.timeslices is None else "timeslices"
+
+    @property
+    def slice(self) -> float | None:
+        """The slice length of either timeslice method; None for occurrences."""
+        if self.ratio_timeslices is not None:
+            return self.ratio_timeslices.slice
+        return None if self.timeslices is None else self.timeslices.slice
 
 
 @dataclass(frozen=True)

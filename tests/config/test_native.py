@@ -723,7 +723,7 @@ _SNIPPETS: dict[str, tuple[str, list[str]]] = {
         [
             (
                 "test.yaml:8: services[0].slos[0].sli: must be a mapping with one "
-                "SLI kind (composite, latency, probe, ratio), got 'ratio'"
+                "SLI kind (composite, latency, probe, ratio, raw), got 'ratio'"
             ),
         ],
     ),

@@ -105,7 +105,6 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
         ("documents[0][0].spec.ratioMetric.total.metricSource",
          "data source type 'Datadog' cannot be read"),
         ("documents[0][1].spec.ratioMetric.counter", "counter: false"),
-        ("documents[0][2].spec.ratioMetric.raw", "raw ratio metric"),
         ("documents[0][3].spec.thresholdMetric.metricSource.spec.query",
          "an expression without a window cannot be turned into event counts"),
     ]),
@@ -134,7 +133,8 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
         ("documents[0][0].spec.ratioMetric.total.dataSourceRef",
          "unknown DataSource 'my-datadog'"),
         ("documents[0][1].spec.ratioMetric.counter", "counter: false"),
-        ("documents[0][2].spec.ratioMetric.raw", "raw ratio metric"),
+        ("documents[0][2].spec.ratioMetric.raw.dataSourceRef",
+         "unknown DataSource 'prometheus'"),
         ("documents[0][3].spec.thresholdMetric.dataSourceRef",
          "unknown DataSource 'my-prometheus'"),
         ("documents[0][4].spec.thresholdMetric.spec.query",
@@ -149,7 +149,8 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
          "data source type 'Any' cannot be read; only Prometheus is"),
     ]),
     "spec-examples/budgeting-method__ratio-timeslices.yaml": ([], [
-        ("documents[0].spec.budgetingMethod", "RatioTimeslices"),
+        ("documents[0].spec.indicator.spec.ratioMetric.total.metricSource",
+         "data source type 'Any' cannot be read; only Prometheus is"),
     ]),
     "spec-examples/budgeting-method__timeslices-slo.yaml": ([], [
         ("documents[0].spec.timeWindow[0].duration", "got '1m' (m is minutes, M months)"),
@@ -242,6 +243,42 @@ def test_bad_over_total_with_window_placeholder_maps_to_templates() -> None:
     assert service.slos[0].sli == model.RatioSLI(
         total=model.Template("sum(increase(requests_total[{{.window}}]))"),
         bad=model.Template("sum(increase(errors_total[{{.window}}]))"))
+
+
+def _raw_indicator(raw_type: str, query: str, extra: str = "") -> str:
+    return f"""\
+    indicator:
+      metadata: {{name: satisfaction}}
+      spec:
+        ratioMetric:
+          rawType: {raw_type}
+          raw:
+            metricSource: {{type: Prometheus, spec: {{query: '{query}'}}}}
+    {extra}"""
+
+
+@pytest.mark.parametrize(("raw_type", "measures"), [("success", "good"), ("failure", "bad")])
+def test_raw_ratio_metric_maps_to_a_raw_ratio_sli(raw_type: str, measures: str) -> None:
+    """rawType success is a success ratio, failure an error ratio, read over {{.window}}."""
+    query = "avg_over_time(satisfaction_ratio[{{ .window }}])"
+    [service] = _ok(_slo(indicator=_raw_indicator(raw_type, query)))
+    assert service.slos[0].sli == model.RawRatioSLI(
+        model.Template("avg_over_time(satisfaction_ratio[{{.window}}])"), measures)
+
+
+@pytest.mark.parametrize(("raw_type", "query", "extra", "reason"), [
+    ("success", "avg_over_time(satisfaction_ratio[5m])", "",
+     "ratioMetric.raw.metricSource.spec.query: a raw ratio must contain {{.window}}"),
+    ("neutral", "x[{{.window}}]", "", "ratioMetric.rawType: unknown rawType 'neutral'"),
+    ("success", "x[{{.window}}]",
+     "      total: {metricSource: {type: Prometheus, spec: {query: t}}}",
+     "ratioMetric.total: a raw ratio metric has no event queries"),
+])
+def test_raw_ratio_metric_mistakes_are_located(
+        raw_type: str, query: str, extra: str, reason: str) -> None:
+    """No window placeholder, an unknown rawType or event queries beside raw are errors."""
+    [error] = _errors(_slo(indicator=_raw_indicator(raw_type, query, extra)))
+    assert reason in error
 
 
 def test_expression_without_window_is_rejected_with_reason() -> None:
@@ -362,21 +399,45 @@ def test_timeslice_window_must_be_whole_storage_buckets() -> None:
     assert "timeSliceWindow: must be a whole number of storage buckets (420s)" in error
 
 
-def test_ratio_timeslices_is_rejected_not_treated_as_timeslices() -> None:
-    """RatioTimeslices averages slice ratios, which the model cannot hold."""
-    [error] = _errors(_slo(method="RatioTimeslices", objectives=(
+def test_ratio_timeslices_maps_to_the_mean_of_slice_ratios() -> None:
+    """RatioTimeslices with timeSliceWindow 1m -> RatioTimeslices(60 s), not Timeslices."""
+    [service] = _ok(_slo(method="RatioTimeslices", objectives=(
         "objectives: [{target: 0.99, timeSliceWindow: 1m}]")))
-    assert "spec.budgetingMethod: RatioTimeslices" in error
+    assert service.slos[0].budgeting == model.Budgeting(
+        ratio_timeslices=model.RatioTimeslices(slice=60.0))
+
+
+@pytest.mark.parametrize(("objective", "reason"), [
+    ("{target: 0.99, timeSliceWindow: 1m, timeSliceTarget: 0.9}",
+     "objectives[0].timeSliceTarget: RatioTimeslices averages each slice's ratio, so a slice "
+     "has no target"),
+    ("{target: 0.99}", "objectives[0]: missing required key 'timeSliceWindow'"),
+    ("{target: 0.99, timeSliceWindow: 2d}",
+     "objectives[0].timeSliceWindow: must be at most a day and not longer than the time window"),
+])
+def test_ratio_timeslices_mistakes_are_located(objective: str, reason: str) -> None:
+    """A slice target (meaningless for ratio slices), no slice, or one over a day is an error."""
+    [error] = _errors(_slo(method="RatioTimeslices", objectives=f"objectives: [{objective}]"))
+    assert reason in error
+
+
+def test_timeslice_longer_than_a_rolling_window_is_rejected() -> None:
+    """A 2 h slice of a 1 h rolling window has no whole slice to judge."""
+    [error] = _errors(_slo(method="Timeslices", window="timeWindow: [{duration: 1h, "
+                           "isRolling: true}]", objectives=(
+        "objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 2h}]")))
+    assert "not longer than the time window" in error
 
 
 @pytest.mark.parametrize(("duration", "start", "period"), [
     ("1w", "2024-01-01 00:00:00", model.CalendarPeriod("week", "Europe/Berlin")),
     ("1M", "2024-02-01 00:00:00", model.CalendarPeriod("month", "Europe/Berlin")),
     ("1Q", "2024-04-01 00:00:00", model.CalendarPeriod("quarter", "Europe/Berlin")),
+    ("1Y", "2024-01-01 00:00:00", model.CalendarPeriod("year", "Europe/Berlin")),
 ])
 def test_calendar_window_maps_to_calendar_period(
         duration: str, start: str, period: model.CalendarPeriod) -> None:
-    """1w/1M/1Q starting on a period boundary map to the calendar unit in the zone."""
+    """1w/1M/1Q/1Y starting on a period boundary map to the calendar unit in the zone."""
     window = (f"timeWindow: [{{duration: {duration}, isRolling: false, "
               f"calendar: {{startTime: '{start}', timeZone: Europe/Berlin}}}}]")
     [service] = _ok(_slo(window=window))
@@ -384,8 +445,11 @@ def test_calendar_window_maps_to_calendar_period(
 
 
 @pytest.mark.parametrize(("window", "reason"), [
-    ("{duration: 1Y, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
-     "timeZone: UTC}}", "calendar years are not supported"),
+    ("{duration: 1Y, isRolling: false, calendar: {startTime: '2024-02-01 00:00:00', "
+     "timeZone: UTC}}", "is not the start of a calendar year: years start on January 1st"),
+    ("{duration: 2Y, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
+     "timeZone: UTC}}", "a calendar window must be 1w, 1M, 1Q or 1Y, got '2Y'"),
+    ("{duration: 1Y, isRolling: true}", "a rolling window of '1Y' has no fixed length"),
     ("{duration: 1M, isRolling: false, calendar: {startTime: '2024-01-02 00:00:00', "
      "timeZone: UTC}}", "is not the start of a calendar month: months start on the 1st"),
     ("{duration: 1Q, isRolling: false, calendar: {startTime: '2024-02-01 00:00:00', "
@@ -393,14 +457,14 @@ def test_calendar_window_maps_to_calendar_period(
     ("{duration: 1w, isRolling: false, calendar: {startTime: '2024-01-02 00:00:00', "
      "timeZone: UTC}}", "ISO weeks start on Monday"),
     ("{duration: 2w, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
-     "timeZone: UTC}}", "a calendar window must be 1w, 1M or 1Q, got '2w'"),
+     "timeZone: UTC}}", "a calendar window must be 1w, 1M, 1Q or 1Y, got '2w'"),
     ("{duration: 1M, isRolling: false, calendar: {startTime: '2024-01-01 00:00:00', "
      "timeZone: Mars/Olympus}}", "timeZone"),
     ("{duration: 1M, isRolling: true}", "a rolling window of '1M' has no fixed length"),
     ("{duration: 1Q, isRolling: true}", "a rolling window of '1Q' has no fixed length"),
 ])
 def test_time_windows_the_model_cannot_hold_are_rejected(window: str, reason: str) -> None:
-    """Months and quarters are calendar units, never 30 or 90 days; years do not exist."""
+    """Months, quarters and years are calendar units, never 30, 90 or 365 days."""
     [error] = _errors(_slo(window=f"timeWindow: [{window}]"))
     assert "documents[0].spec.timeWindow[0]" in error
     assert reason in error
@@ -414,15 +478,121 @@ def test_several_objectives_become_one_slo_each() -> None:
         ("availability-internal-objective", 0.995), ("availability-1", 0.99)]
 
 
-@pytest.mark.parametrize("objectives", [
-    "objectives: [{target: 0.99, compositeWeight: 2}, {target: 0.9, compositeWeight: 1}]",
-    "objectives: [{target: 0.99, indicatorRef: a}, {target: 0.9, indicatorRef: b}]",
+def _sli_doc(name: str, metric: str) -> str:
+    source = "{{metricSource: {{type: Prometheus, spec: {{query: {}}}}}}}"
+    return (f"apiVersion: openslo/v1\nkind: SLI\nmetadata: {{name: {name}}}\nspec:\n"
+            f"  ratioMetric:\n"
+            f"    good: {source.format(metric + '_ok_total')}\n"
+            f"    total: {source.format(metric + '_total')}\n"
+            "---\n")
+
+
+def _composite(objectives: str, *, method: str = "Occurrences", head: str = "") -> str:
+    """SLO checkout over objectives with their own indicators (SLIs cart and pay defined)."""
+    return (_sli_doc("cart", "cart") + _sli_doc("pay", "pay") + head
+            + "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: checkout}\nspec:\n"
+            + "  service: shop\n  timeWindow: [{duration: 28d, isRolling: true}]\n"
+            + f"  budgetingMethod: {method}\n  objectives:\n"
+            + textwrap.indent(textwrap.dedent(objectives), "    "))
+
+
+def test_weighted_objectives_make_a_weighted_composite_slo() -> None:
+    """Each objective is an SLO of its own indicator, named <slo>-<displayName> or
+    <slo>-<index>; those with a compositeWeight make the composite <slo> over them."""
+    [service] = _ok(_composite("""\
+        - {displayName: Cart, indicatorRef: cart, target: 0.99, compositeWeight: 3}
+        - {indicatorRef: pay, target: 0.99, compositeWeight: 1}
+        - {displayName: Pay strict, indicatorRef: pay, target: 0.999}
+        """))
+    cart, pay, strict, checkout = service.slos
+    assert [(s.name, s.objective) for s in service.slos] == [
+        ("checkout-cart", 0.99), ("checkout-1", 0.99), ("checkout-pay-strict", 0.999),
+        ("checkout", 0.99)]
+    assert cart.sli == model.RatioSLI(total=model.Selector("cart_total"),
+                                      good=model.Selector("cart_ok_total"))
+    assert pay.sli == strict.sli != cart.sli
+    assert checkout.sli == model.CompositeSLI("weighted", (
+        model.CompositeComponent(model.SLOId("shop", "checkout-cart"), 3.0),
+        model.CompositeComponent(model.SLOId("shop", "checkout-1"), 1.0)))
+    assert checkout.period == cart.period == model.RollingPeriod(28 * DAY)
+
+
+def test_a_composite_loads_as_a_config(tmp_path: Path) -> None:
+    """The whole loader accepts the composite: its components are SLOs of the same file."""
+    (tmp_path / "shop.yaml").write_text(_composite("""\
+        - {indicatorRef: cart, target: 0.99, compositeWeight: 3}
+        - {indicatorRef: pay, target: 0.99, compositeWeight: 1}
+        """))
+    config = load_config(str(tmp_path / "shop.yaml"))
+    assert [s.key for s in config.slos] == ["shop/checkout-0", "shop/checkout-1", "shop/checkout"]
+
+
+def test_a_single_weighted_objective_keeps_the_slo_name_for_the_composite() -> None:
+    """One objective with a weight: the objective is checkout-0, the composite checkout."""
+    [service] = _ok(_composite("- {indicatorRef: cart, target: 0.99, compositeWeight: 1}\n"))
+    assert [s.name for s in service.slos] == ["checkout-0", "checkout"]
+
+
+def test_objectives_with_own_indicators_but_no_weight_are_separate_slos() -> None:
+    """Without compositeWeight there is no composite: one SLO per objective."""
+    [service] = _ok(_composite("""\
+        - {indicatorRef: cart, target: 0.99}
+        - {indicatorRef: pay, target: 0.9}
+        """))
+    assert [s.name for s in service.slos] == ["checkout-0", "checkout-1"]
+
+
+def test_composite_budgeting_follows_its_objectives() -> None:
+    """Timeslices objectives that agree give the composite the same slices and target."""
+    [service] = _ok(_composite("""\
+        - {indicatorRef: cart, target: 0.99, compositeWeight: 2, timeSliceTarget: 0.9,
+           timeSliceWindow: 5m}
+        - {indicatorRef: pay, target: 0.99, compositeWeight: 1, timeSliceTarget: 0.9,
+           timeSliceWindow: 5m}
+        """, method="Timeslices"))
+    assert service.slos[-1].budgeting == model.Budgeting(
+        model.Timeslices(300.0, Decimal("0.9")))
+
+
+@pytest.mark.parametrize(("objectives", "method", "reason"), [
+    ("""\
+     - {indicatorRef: cart, target: 0.99, compositeWeight: 2}
+     - {indicatorRef: pay, target: 0.9, compositeWeight: 1}
+     """, "Occurrences",
+     "spec.objectives: the objectives with a compositeWeight have different targets: OpenSLO "
+     "gives a composite no target of its own"),
+    ("""\
+     - {indicatorRef: cart, target: 0.99, compositeWeight: 2, timeSliceWindow: 5m}
+     - {indicatorRef: pay, target: 0.99, compositeWeight: 1, timeSliceWindow: 1m}
+     """, "RatioTimeslices",
+     "spec.objectives: the objectives with a compositeWeight have different time slices"),
+    ("""\
+     - {indicatorRef: cart, target: 0.99, compositeWeight: 0}
+     """, "Occurrences", "spec.objectives[0].compositeWeight: must be a number above 0"),
+    ("""\
+     - {indicatorRef: cart, target: 0.99, compositeWeight: 1}
+     - {target: 0.99, compositeWeight: 1}
+     """, "Occurrences",
+     "spec.objectives[1]: missing required key 'indicator' or 'indicatorRef': in a composite "
+     "SLO every objective has its own"),
+    ("""\
+     - {indicatorRef: nowhere, target: 0.99, compositeWeight: 1}
+     """, "Occurrences",
+     "spec.objectives[0].indicatorRef: unknown SLI 'nowhere'"),
 ])
-def test_composite_objectives_are_rejected_with_reason(objectives: str) -> None:
-    """Objectives with their own indicator or a weight are a composite, which
-    OpenSLO gives no target of its own; never read as the SLO's indicator."""
-    [error] = _errors(_slo(objectives=objectives))
-    assert "documents[0].spec: composite SLOs (objectives with their own indicator" in error
+def test_composites_we_cannot_hold_are_rejected_with_reason(
+        objectives: str, method: str, reason: str) -> None:
+    """Different targets or slices (no composite target to take), a weight of 0, an objective
+    without its indicator, or an unknown indicator: a located error."""
+    [error] = _errors(_composite(objectives, method=method))
+    assert f"documents[2].{reason}" in error
+
+
+def test_indicator_on_the_slo_and_on_objectives_is_rejected() -> None:
+    """The SDK's rule: the indicator is on the SLO or on every objective, not both."""
+    [error] = _errors(_slo(objectives="objectives: [{target: 0.99, indicatorRef: a}]"))
+    assert "documents[0].spec.indicator: give the indicator either on the SLO or on every " \
+        "objective" in error
 
 
 def _policy(condition: str, target: str = "- targetRef: pager") -> str:
@@ -588,7 +758,7 @@ def test_a_native_config_includes_openslo_files(tmp_path: Path) -> None:
 
 def test_a_problem_in_an_included_openslo_file_names_that_file(tmp_path: Path) -> None:
     """The error names the included file, its line, the document and the field."""
-    (tmp_path / "shop.yaml").write_text(_slo(method="RatioTimeslices"))
+    (tmp_path / "shop.yaml").write_text(_slo(method="Fortnightly"))
     main = tmp_path / "config.yaml"
     main.write_text("include: ['shop.yaml']\n")
     with pytest.raises(ConfigError) as err:

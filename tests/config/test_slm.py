@@ -124,10 +124,10 @@ def test_hostile_time_zones_are_config_errors(zone: str) -> None:
 
 
 def test_bad_calendar_period_lists_the_choices() -> None:
-    """A calendar period other than week, month or quarter names the accepted ones."""
-    assert _errors(_doc("calendar: {period: year}")) == [
+    """A calendar period other than week, month, quarter or year names the accepted ones."""
+    assert _errors(_doc("calendar: {period: decade}")) == [
         "test.yaml:7: services[0].slos[0].calendar.period: must be a calendar period, "
-        "one of week, month, quarter, got 'year'"
+        "one of week, month, quarter, year, got 'decade'"
     ]
 
 

@@ -1,4 +1,4 @@
-"""Calendar periods: ISO weeks, months and quarters by wall-clock arithmetic in a zone."""
+"""Calendar periods: ISO weeks, months, quarters and years by wall-clock arithmetic in a zone."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ ZONES = (
     "Pacific/Chatham", "America/Santiago", "Africa/Casablanca", "Asia/Tokyo", "America/St_Johns",
 )
 #: The shortest each unit can be: its fewest days less one DST hour.
-SHORTEST = {"week": 7 * DAY - HOUR, "month": 28 * DAY - HOUR, "quarter": 90 * DAY - HOUR}
+SHORTEST = {
+    "week": 7 * DAY - HOUR, "month": 28 * DAY - HOUR, "quarter": 90 * DAY - HOUR,
+    "year": 365 * DAY - HOUR,
+}
 
 
 def utc(
@@ -40,7 +43,8 @@ def local(zone: str, year: int, month: int, day: int, hour: int = 0) -> float:
 
 def test_label_is_the_unit() -> None:
     """The window label of a calendar period is its unit, as in slo_sli_ratio{window="month"}."""
-    assert [CalendarPeriod(unit).label for unit in CALENDAR_UNITS] == ["week", "month", "quarter"]
+    assert [CalendarPeriod(unit).label for unit in CALENDAR_UNITS] == [
+        "week", "month", "quarter", "year"]
 
 
 def test_time_zone_defaults_to_utc() -> None:
@@ -50,8 +54,8 @@ def test_time_zone_defaults_to_utc() -> None:
 
 def test_unknown_unit_is_refused_with_the_choices() -> None:
     """An unknown unit is a ValueError naming the allowed units."""
-    with pytest.raises(ValueError, match=r"one of week, month, quarter, got 'year'"):
-        CalendarPeriod("year")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"one of week, month, quarter, year, got 'decade'"):
+        CalendarPeriod("decade")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "Europe", "../etc/passwd", "", "europe/berlin "])
@@ -236,6 +240,7 @@ def test_two_hour_dst_change_stays_within_longest() -> None:
         ("2026-Q4", "quarter", date(2026, 10, 1)),
         ("2026-W01", "week", date(2025, 12, 29)),
         ("2020-W53", "week", date(2020, 12, 28)),
+        ("2026", "year", date(2026, 1, 1)),
     ],
 )
 def test_parse_label(label: str, unit: str, first: date) -> None:
@@ -246,11 +251,12 @@ def test_parse_label(label: str, unit: str, first: date) -> None:
 @pytest.mark.parametrize(
     "label",
     ["2026-13", "2026-00", "2026-Q0", "2026-Q5", "2026-W00", "2025-W53", "2026-3", "26-03",
-     "2026-03-01", "2026-q1", "march", "", "2026-\u0663\u0663", " 2026-03"],
+     "2026-03-01", "2026-q1", "march", "", "2026-\u0663\u0663", " 2026-03",
+     "0000", "202", "20260"],
 )
 def test_parse_label_refuses_what_is_not_a_period(label: str) -> None:
     """A month 13, quarter 5, week 53 of a 52-week year or free text is refused with the forms."""
-    with pytest.raises(ValueError, match=r"unknown period .*2026-03.*2026-Q1.*2026-W10"):
+    with pytest.raises(ValueError, match=r"unknown period .*2026-03.*2026-Q1.*2026-W10.*2026\)"):
         parse_label(label)
 
 
@@ -369,3 +375,15 @@ def test_an_instant_a_hair_before_a_boundary_belongs_to_the_earlier_period() -> 
     for unit in ("week", "month", "quarter"):
         start, end = CalendarPeriod(unit, "UTC").current(at)
         assert start <= at < end == 2051222400.0, unit
+
+
+def test_a_year_is_the_calendar_year_in_its_zone() -> None:
+    """2024 in Berlin runs from local 2024-01-01 to 2025-01-01: 366 days, as a leap year has."""
+    year = CalendarPeriod("year", "Europe/Berlin")
+    start, end = year.current(utc(2024, 7, 1))
+    assert (start, end) == (utc(2023, 12, 31, 23), utc(2024, 12, 31, 23))
+    assert end - start == 366 * DAY
+    assert year.label_of(utc(2024, 7, 1)) == "2024"
+    assert year.span_of("2025") == year.next(utc(2024, 7, 1))
+    assert year.previous(utc(2024, 7, 1)) == year.span_of("2023")
+    assert year.longest == 367 * DAY
