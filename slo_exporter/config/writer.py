@@ -308,6 +308,8 @@ def _target(target: model.ProbeTarget) -> dict[str, Any]:
 
 
 def _budgeting(budgeting: model.Budgeting) -> dict[str, Any]:
+    if budgeting.ratio_timeslices is not None:
+        return {"ratio_timeslices": {"slice": format_duration(budgeting.ratio_timeslices.slice)}}
     slices = budgeting.timeslices
     if slices is None:
         return {}
