@@ -8,6 +8,8 @@ Owns the exact arithmetic of one SLO's events between two instants:
   is counted twice or extrapolated, across cycles, restarts and outages;
 * latency SLIs: the ``le`` bucket equal to the threshold and ``_count``,
   both as plain selectors;
+* bool gauges (``probe_success``): every raw sample is one event, good
+  when 1 (``fetch_bool_gauge``);
 * templated PromQL (``{{.window}}``): evaluated once per bucket end with a
   range query whose step is the bucket width, ``template_lag`` seconds
   behind the read (a template keeps no per-series state, so it must wait
@@ -310,6 +312,10 @@ def fetch_events(
     if not max_increase > 0:
         raise ValueError(f"max_increase must be > 0, got {max_increase!r}")
 
+    if isinstance(sli, model.BoolGaugeSLI):
+        span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
+        return fetch_bool_gauge(client, sli.gauge.text, span, series_state)
+
     good_role: str
     good_query: model.Query | None
     total_query: model.Query
@@ -534,6 +540,65 @@ def _range_pieces(
         mid = (lo + hi) // 2
         yield from _range_pieces(client, promql, lo, mid, res)
         yield from _range_pieces(client, promql, mid + 1, hi, res)
+
+
+# ---------------------------------------------------------------- bool gauge
+
+
+def bool_gauge_events(samples: Sequence[Sample], prev: Sample | None) -> Advance:
+    """One 0/1 gauge series read forward: ``increases`` holds ``(ts, good)``
+    per sample, each sample being one event.
+
+    Unlike a counter, a gauge sample is an event by itself, so a new series'
+    first sample counts. Samples not after ``prev`` (read before) are skipped;
+    a value other than 0 or 1 is rejected, not guessed at.
+    """
+    events: list[Sample] = []
+    rejected: list[tuple[float, str]] = []
+    step = math.inf
+    last = prev
+    for ts, value in samples:
+        if last is not None and ts <= last[0]:
+            continue
+        if last is not None:
+            step = min(step, ts - last[0])
+        if value in (0.0, 1.0):
+            events.append((ts, value))
+            last = (ts, value)
+        else:
+            # the state keeps only where reading goes on from, never a NaN
+            rejected.append((ts, f"bool gauge value {value!r} is neither 0 nor 1"))
+            last = (ts, REBASELINE)
+    return Advance(events, last, rejected, None if step == math.inf else step)
+
+
+def fetch_bool_gauge(
+    client: Source, selector: str, span: _Span, series_state: Mapping[str, Sample]
+) -> EventBatch:
+    """Events of a bool gauge in ``span``: every raw sample of every series of
+    ``selector`` is one event, good when 1, in the bucket of its timestamp."""
+    state = dict(series_state)
+    rejected: dict[str, Rejection] = {}
+    steps: list[float] = []
+    deltas: dict[float, tuple[float, float]] = {}
+    for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
+        for piece in _raw_pieces(client, selector, lo, hi):
+            for series in piece:
+                key = series_key("gauge", series.labels)
+                read = bool_gauge_events(series.samples, state.get(key))
+                for ts, good in read.increases:
+                    bucket = bucket_start(ts, span.resolution)
+                    g, t = deltas.get(bucket, (0.0, 0.0))
+                    deltas[bucket] = (g + good, t + 1.0)
+                if read.last is not None:
+                    state[key] = read.last
+                if read.step is not None:
+                    steps.append(read.step)
+                _reject(rejected, key, read.rejected)
+    return EventBatch(
+        deltas=dict(sorted(deltas.items())), series=state, covered_until=span.until,
+        rejected=tuple(rejected.values()), step=min(steps, default=None),
+    )
 
 
 # ------------------------------------------------------------------- latency

@@ -35,7 +35,7 @@ from typing import TypeVar
 from yaml.nodes import Node
 
 from slo_exporter import model
-from slo_exporter.config import openslo, sloth
+from slo_exporter.config import openslo, pyrra, sloth
 from slo_exporter.config.dialects import (
     DIALECTS,
     PREPARERS,
@@ -59,6 +59,7 @@ P = TypeVar("P", bound=ConfigProblem)
 # every dialect loader, by the name ``dialects.detect`` gives its documents
 DIALECTS["sloth"] = sloth.load
 DIALECTS["openslo"] = openslo.services
+DIALECTS["pyrra"] = pyrra.load
 PREPARERS["sloth"] = sloth.prepare  # AlertWindows catalogs, from any included file
 
 __all__ = ["ConfigWarning", "format_problems", "load_config", "parse_config"]

@@ -150,6 +150,14 @@ class LatencySLI:
         return text.split("{", 1)[1].rsplit("}", 1)[0].strip()
 
 
+@dataclass(frozen=True)
+class BoolGaugeSLI:
+    """A 0/1 gauge such as ``probe_success``: every raw sample is one event,
+    good when it is 1 and bad when it is 0 (Pyrra ``bool_gauge``)."""
+
+    gauge: Selector
+
+
 # -------------------------------------------------------------- probe kinds
 
 
@@ -223,7 +231,7 @@ class ProbeSLI:
         return t.address
 
 
-SLI = RatioSLI | RawRatioSLI | LatencySLI | ProbeSLI | CompositeSLI
+SLI = RatioSLI | RawRatioSLI | LatencySLI | BoolGaugeSLI | ProbeSLI | CompositeSLI
 
 
 # ------------------------------------------------------------- SLO / service
@@ -296,6 +304,8 @@ class SLO:
             return fingerprint("raw_ratio", sli.measures, sli.query.text)
         if isinstance(sli, LatencySLI):
             return fingerprint("latency", sli.histogram.text, repr(sli.threshold))
+        if isinstance(sli, BoolGaugeSLI):
+            return fingerprint("bool_gauge", sli.gauge.text)
         if isinstance(sli, CompositeSLI):
             return fingerprint("composite", sli.mode, *(
                 f"{c.slo.key}:{c.weight!r}" for c in sli.components))

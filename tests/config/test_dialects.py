@@ -94,11 +94,11 @@ def test_check_reads_a_sloth_file_directly(tmp_path: Path) -> None:
 
 
 def test_unsupported_dialect_is_named(tmp_path: Path) -> None:
-    """A Pyrra file is rejected naming its apiVersion and the supported dialects."""
-    path = _write(tmp_path / "p.yml", "apiVersion: pyrra.dev/v1alpha1\nkind: X\n")
+    """An OpenSLO v1alpha file is rejected naming its apiVersion and the supported dialects."""
+    path = _write(tmp_path / "p.yml", "apiVersion: openslo/v1alpha\nkind: X\n")
     (problem,) = _problems(path)
     assert problem.path == "documents[0]"
-    assert problem.reason.startswith("apiVersion 'pyrra.dev/v1alpha1', kind 'X' is not a supported")
+    assert problem.reason.startswith("apiVersion 'openslo/v1alpha', kind 'X' is not a supported")
 
 
 def test_include_mixes_native_and_sloth_files(tmp_path: Path) -> None:
