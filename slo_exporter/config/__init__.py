@@ -228,5 +228,5 @@ def _in_file(loader: DialectLoader) -> DialectLoader:
 # Where each SLO was read from (shown by ``convert``): the documents of
 # dialects whose documents stand alone are read one at a time; the SLOs
 # of the others are placed in their file (OpenSLO places its own).
-for _name, _placed in (("sloth", _by_document), ("openslo", _in_file)):
+for _name, _placed in (("sloth", _by_document), ("openslo", _in_file), ("pyrra", _by_document)):
     DIALECTS[_name] = _placed(DIALECTS[_name])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal
 
 from yaml.nodes import Node
 
@@ -33,6 +34,7 @@ MAX_ANNOTATION = 10_000
 #: the most windows of one catalogue
 MAX_WINDOWS = 20
 
+_DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _WINDOW_KEYS = ("severity", "long", "short", "budget_percent", "factor", "for")
 _SETTINGS_KEYS = ("name", "labels", "annotations", "disabled")
 
@@ -193,7 +195,12 @@ def _window(r: Reader, node: Node, path: str) -> model.AlertWindow | None:
             fields.report("budget_percent", "must be a percentage above 0 and at most 100, "
                                             f"got {number_text(percent)}")
             return None
-        fraction = None if percent is None else percent / 100.0
+        # from the text as written, as objectives are: every fraction has a
+        # percent text that reads back as it (1/48 is 2.0833333333333332)
+        text = str(getattr(fields.at("budget_percent"), "value", "")).replace("_", "")
+        exact = Decimal(text) if _DECIMAL.fullmatch(text) else None
+        fraction = None if percent is None else float(
+            exact / 100 if exact is not None else Decimal(repr(percent)) / 100)
     else:
         factor = fields.read("factor", r.number)
         if factor is not None and not factor > 0.0:

@@ -338,21 +338,12 @@ def _settings(settings: model.AlertSettings) -> dict[str, Any]:
     return data
 
 
-def _budget_percent(fraction: float) -> Decimal:
-    """The percentage text the reader divides by 100 back into ``fraction`` (2 for 0.02)."""
-    candidates = (_number(fraction).scaleb(2), _number(fraction * 100))
-    for text in candidates:
-        if float(text) / 100.0 == fraction:
-            return text
-    return candidates[0]  # reads back different: the conversion then says so
-
-
 def _window(window: model.AlertWindow) -> dict[str, Any]:
     data: dict[str, Any] = {"severity": window.severity, "long": format_duration(window.long)}
     if window.short is not None:
         data["short"] = format_duration(window.short)
     if window.budget_fraction is not None:
-        data["budget_percent"] = _budget_percent(window.budget_fraction)
+        data["budget_percent"] = _percent(window.budget_fraction)
     if window.factor is not None:
         data["factor"] = _number(window.factor)
     if window.hold:
