@@ -255,7 +255,11 @@ def _sli(sli: model.SLI, slo: model.SLO, problems: _Problems) -> dict[str, Any]:
         return {"composite": {"mode": sli.mode, "components": components}}
     if isinstance(sli, model.ProbeSLI):
         return {"probe": _probe(sli)}
-    problems.add(slo, "sli", f"{_CANNOT}: an SLI of kind {type(sli).__name__}")
+    if isinstance(sli, model.BoolGaugeSLI):
+        problems.add(slo, "sli", f"{_CANNOT}: a bool gauge SLI (Pyrra bool_gauge, each sample "
+                     f"of {sli.gauge.text} one event) has no native key")
+    else:
+        problems.add(slo, "sli", f"{_CANNOT}: an SLI of kind {type(sli).__name__}")
     return {}
 
 
