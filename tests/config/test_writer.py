@@ -502,3 +502,102 @@ WRITTEN = {
 def test_the_writer_knows_every_model_field(cls: type) -> None:
     """Each model class has exactly the fields the writer writes."""
     assert {f.name for f in dataclasses.fields(cls)} == WRITTEN[cls]
+
+
+# ------------------------------------------------------------- the new keys
+
+
+def test_own_alerting_is_written_with_the_agreed_keys(tmp_path: Path) -> None:
+    """Windows with budget_percent or factor, a single window, for:, and per-severity
+    settings are written under the native alerting keys and read back equal."""
+    config = _native("""\
+        services:
+          - name: api
+            slos:
+              - name: a
+                objective: 99.9
+                window: 30d
+                alerting:
+                  windows:
+                    - {severity: page, long: 1h, short: 5m, budget_percent: 2, for: 2m}
+                    - {severity: ticket, long: 1d, factor: 1.5}
+                  page: {name: ApiPage, labels: {team: web}, annotations: {summary: "{{ $value }}"}}
+                  ticket: {disabled: true}
+                sli: {ratio: {bad: e, total: t}}
+        """, tmp_path)
+    [service] = config_data(config)["services"]
+    assert service["slos"][0]["alerting"] == {
+        "windows": [
+            {"severity": "page", "long": "1h", "short": "5m", "budget_percent": Decimal(2),
+             "for": "2m"},
+            {"severity": "ticket", "long": "1d", "factor": Decimal("1.5")},
+        ],
+        "page": {"name": "ApiPage", "labels": {"team": "web"},
+                 "annotations": {"summary": "{{ $value }}"}},
+        "ticket": {"disabled": True},
+    }
+    assert_round_trip(config)
+
+
+def test_a_budget_fraction_without_short_decimal_reads_back_exactly(tmp_path: Path) -> None:
+    """Pyrra's 14x over 1h of 28d is a budget fraction of 1/48: written as
+    2.0833333333333332 percent, it reads back as the same float (not 1 ulp off)."""
+    config = _native("""\
+        services:
+          - name: api
+            slos: [{name: a, objective: 99, window: 28d, sli: {ratio: {bad: e, total: t}}}]
+        """, tmp_path)
+    window = model.AlertWindow("page", 3600.0, 300.0, 14 * 3600.0 / (28 * 86400.0))
+    slo = dataclasses.replace(config.slos[0], alerting=model.Alerting(windows=(window,)))
+    text = assert_round_trip(dataclasses.replace(
+        config, services=(dataclasses.replace(config.services[0], slos=(slo,)),)))
+    assert "budget_percent: 2.0833333333333332\n" in text
+
+
+def test_sloth_alert_window_catalog_becomes_the_slos_windows(tmp_path: Path) -> None:
+    """A Sloth SLO under an included AlertWindows catalog keeps the catalog's windows."""
+    (tmp_path / "windows.yaml").write_text(
+        (FIXTURES / "sloth" / "examples" / "windows" / "custom-30d.yaml").read_text())
+    (tmp_path / "sloth.yml").write_text(
+        (FIXTURES / "sloth" / "examples" / "getting-started.yml").read_text())
+    config = _native("include: [windows.yaml, sloth.yml]\n", tmp_path)
+    assert config.slos[0].alerting.windows != model.ALERT_WINDOWS
+    text = assert_round_trip(config)
+    assert "- severity: page\n              long: 30m\n              short: 2m\n" in text
+
+
+def test_raw_ratio_timeslices_and_year_are_written(tmp_path: Path) -> None:
+    """A raw error ratio SLI, ratio timeslice budgeting and a calendar year read back equal."""
+    config = _native("""\
+        services:
+          - name: wifi
+            slos:
+              - name: satisfaction
+                objective: 95
+                calendar: {period: year, time_zone: Europe/Madrid}
+                budgeting: {ratio_timeslices: {slice: 5m}}
+                sli:
+                  raw:
+                    success_ratio: avg_over_time(wifi_ok[{{.window}}])
+        """, tmp_path)
+    [service] = config_data(config)["services"]
+    assert {k: service["slos"][0][k] for k in ("calendar", "budgeting", "sli")} == {
+        "calendar": {"period": "year", "time_zone": "Europe/Madrid"},
+        "budgeting": {"ratio_timeslices": {"slice": "5m"}},
+        "sli": {"raw": {"success_ratio": "avg_over_time(wifi_ok[{{.window}}])"}},
+    }
+    assert_round_trip(config)
+
+
+def test_grouping_keys_are_written(tmp_path: Path) -> None:
+    """group_by and a max_groups other than 100 are written under their agreed keys."""
+    config = _native("""\
+        services:
+          - name: api
+            slos: [{name: a, objective: 99, window: 1d, sli: {ratio: {bad: e, total: t}}}]
+        """, tmp_path)
+    grouped = dataclasses.replace(config.slos[0], group_by=("route", "method"), max_groups=5)
+    [service] = config_data(dataclasses.replace(
+        config, services=(dataclasses.replace(config.services[0], slos=(grouped,)),)))["services"]
+    assert (service["slos"][0]["group_by"], service["slos"][0]["max_groups"]) == (
+        ["route", "method"], 5)
