@@ -1,10 +1,11 @@
-"""A converted config evaluates to the same numbers as the Sloth and OpenSLO specs it came from.
+"""A converted config evaluates to the same numbers as the dialect specs it came from.
 
 A real Prometheus holds two days of synthetic ``http_requests_total``
 history (a daily error burst and a counter reset), backfilled with
 promtool. A native config includes a Sloth file (one SLI that becomes exact
-selectors, one that stays a ``{{.window}}`` template) and an OpenSLO file
-(a calendar month over occurrences, a rolling week over timeslices).
+selectors, one that stays a ``{{.window}}`` template), an OpenSLO file
+(a calendar month over occurrences, a rolling week over timeslices) and a
+Pyrra file (a week with Pyrra's own alert windows).
 ``slo-exporter convert`` writes it as one native file. The engine then
 evaluates each config once, at the same instant, each into its own store:
 every SLO's windows, budget, alert states and period figures, and the whole
@@ -24,7 +25,7 @@ from slo_exporter import cli
 from slo_exporter.config import load_config
 from slo_exporter.engine import Engine
 from slo_exporter.exposition import SnapshotCollector
-from slo_exporter.model import Config, RatioSLI, Selector, Template
+from slo_exporter.model import ALERT_WINDOWS, Config, RatioSLI, Selector, Template
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.snapshot import Snapshot
 from slo_exporter.store import SQLiteStore
@@ -88,6 +89,19 @@ spec:
   objectives: [{target: 0.99, timeSliceTarget: 0.95, timeSliceWindow: 5m}]
 """
 
+PYRRA = """\
+apiVersion: pyrra.dev/v1alpha1
+kind: ServiceLevelObjective
+metadata: {name: api-errors, namespace: monitoring}
+spec:
+  target: '98.5'
+  window: 1w
+  indicator:
+    ratio:
+      errors: {metric: 'http_requests_total{job="api",code="500"}'}
+      total: {metric: 'http_requests_total{job="api"}'}
+"""
+
 
 @pytest.fixture(scope="module")
 def history() -> JobHistory:
@@ -132,15 +146,17 @@ def evaluate(config: Config, storage: Path, at: float) -> tuple[Snapshot, str]:
 def test_converted_config_evaluates_to_the_same_numbers(
     prometheus: str, history: JobHistory, tmp_path: Path
 ) -> None:
-    """Sloth and OpenSLO specs and their native conversion give identical statuses and
-    an identical /metrics exposition, with errors and traffic actually in the windows."""
+    """Sloth, OpenSLO and Pyrra specs and their native conversion give identical statuses
+    and an identical /metrics exposition, with errors and traffic actually in the windows
+    (Pyrra's own alert windows, scaled to its week, included)."""
     (tmp_path / "sloth.yml").write_text(SLOTH)
     (tmp_path / "openslo.yaml").write_text(OPENSLO)
+    (tmp_path / "pyrra.yaml").write_text(PYRRA)
     original = tmp_path / "slo.yaml"
     original.write_text(
         f"prometheus: {{url: {prometheus!r}, timeout: 20s, retries: 1}}\n"
         "evaluation_interval: 30s\n"
-        "include: [sloth.yml, openslo.yaml]\n")
+        "include: [sloth.yml, openslo.yaml, pyrra.yaml]\n")
     converted = tmp_path / "native.yaml"
     assert cli.main(["convert", f"--config.file={original}", f"--output={converted}"]) == 0
     assert "include" not in converted.read_text().split("services:")[0]
@@ -167,3 +183,6 @@ def test_converted_config_evaluates_to_the_same_numbers(
     assert availability.total > 1000
     assert availability.bad > 0
     assert 'slo_sli_ratio{service="shop",slo="uptime",window="7d"}' in before_text
+    [pyrra] = [s for s in before.slos if s.slo.key == "api-errors/api-errors"]
+    assert pyrra.slo.alerting.windows != ALERT_WINDOWS
+    assert {a.long_window for a in pyrra.alerts} == {w.long for w in pyrra.slo.alerting.windows}
