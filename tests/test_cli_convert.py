@@ -196,3 +196,40 @@ def test_warnings_are_printed_as_check_prints_them(
     out, err = capsys.readouterr()
     assert err.startswith(f"{path}:18: warning: documents[1].slos[0].objective: 0.5 means")
     assert "objective: 0.5\n" in out
+
+
+def test_data_source_credentials_are_not_carried_into_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An OpenSLO DataSource's URL password and access token are the data source's, not
+    an SLO's: the native output holds neither (nor its own Prometheus URL with them)."""
+    path = tmp_path / "openslo.yaml"
+    path.write_text(textwrap.dedent("""\
+        apiVersion: openslo/v1
+        kind: DataSource
+        metadata: {name: prom}
+        spec:
+          type: Prometheus
+          connectionDetails: [{url: "https://admin:url-s3cret@prom.example.com"},
+                              {accessToken: token-s3cret}]
+        ---
+        apiVersion: openslo/v1
+        kind: SLO
+        metadata: {name: availability}
+        spec:
+          service: web
+          indicator:
+            metadata: {name: sli}
+            spec:
+              ratioMetric:
+                good: {metricSource: {metricSourceRef: prom, spec: {query: ok_total}}}
+                total: {metricSource: {metricSourceRef: prom, spec: {query: all_total}}}
+          timeWindow: [{duration: 28d, isRolling: true}]
+          budgetingMethod: Occurrences
+          objectives: [{target: 0.99}]
+        """))
+    assert cli.main(["convert", f"--config.file={path}"]) == 0
+    out, err = capsys.readouterr()
+    assert "s3cret" not in out + err
+    assert "admin" not in out
+    assert f"# from {path} (documents[1])" in out
