@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import Decimal
 
 from yaml.nodes import Node
 
@@ -34,7 +33,6 @@ MAX_ANNOTATION = 10_000
 #: the most windows of one catalogue
 MAX_WINDOWS = 20
 
-_DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 _WINDOW_KEYS = ("severity", "long", "short", "budget_percent", "factor", "for")
 _SETTINGS_KEYS = ("name", "labels", "annotations", "disabled")
 
@@ -195,12 +193,13 @@ def _window(r: Reader, node: Node, path: str) -> model.AlertWindow | None:
             fields.report("budget_percent", "must be a percentage above 0 and at most 100, "
                                             f"got {number_text(percent)}")
             return None
-        # from the text as written, as objectives are: every fraction has a
-        # percent text that reads back as it (1/48 is 2.0833333333333332)
+        # from the text as written: moving its decimal point rounds once, where
+        # percent / 100.0 rounds twice, so every fraction has a percent that
+        # reads back as it (1/48 of the budget is 2.0833333333333332)
         text = str(getattr(fields.at("budget_percent"), "value", "")).replace("_", "")
-        exact = Decimal(text) if _DECIMAL.fullmatch(text) else None
-        fraction = None if percent is None else float(
-            exact / 100 if exact is not None else Decimal(repr(percent)) / 100)
+        fraction = None if percent is None else (
+            float(f"{text}e-2") if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)", text)
+            else percent / 100.0)
     else:
         factor = fields.read("factor", r.number)
         if factor is not None and not factor > 0.0:
