@@ -168,7 +168,8 @@ def _slo_row(slo: SLO, status: snapshot.SLOStatus | None) -> str:
     figures = _figures(status)
     label = figures.label if figures is not None else slo.period.label
     zone = period_zone(slo, figures)
-    budgeting = ("timeslices" if slo.budgeting.method == "timeslices" else "events")
+    budgeting = {"timeslices": "timeslices", "ratio_timeslices": "ratio timeslices"}.get(
+        slo.budgeting.method, "events")
     desc = f'<div class="desc">{escape(slo.description)}</div>' if slo.description else ""
     coverage = figures.coverage if figures is not None else None
     return (

@@ -6,12 +6,14 @@ key builds it and rejects what cannot mean anything."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import structlog
 
 from slo_exporter.compliance import period_figures
 from slo_exporter.config import parse_config
@@ -28,9 +30,11 @@ from slo_exporter.model import (
     Selector,
     Timeslices,
 )
+from slo_exporter.report import Request, build_report, render
 from slo_exporter.store import SQLiteStore
 from slo_exporter.timeslices import SliceRatios, slice_ratios
 from tests.engine.support import CONFIG, NOW, ScriptedSource
+from tests.report import scenario
 
 KEY = "checkout/availability"
 #: Monday 2026-03-02T00:00Z
@@ -214,3 +218,27 @@ def test_the_exported_budget_follows_ratio_timeslices(tmp_path: Path) -> None:
     assert probe.period.achieved == pytest.approx(0.5)
     assert probe.budget_remaining == pytest.approx(probe.period.budget_remaining)
     assert probe.budget_remaining == pytest.approx(1 - 6 / (0.1 * 144))
+
+
+def test_the_report_names_ratio_timeslices_and_their_figures(tmp_path: Path) -> None:
+    """The report's week of checkout/uptime, budgeted by 1-minute ratio timeslices:
+    10,080 slices, 120 in maintenance (Thu 02:00-04:00), the rest measured with events;
+    ratios 1 except Tue 10:00 (0.95) and Wed 12:00 (0.94): achieved =
+    (9,958 + 0.95 + 0.94) / 9,960 = 0.99998895..; every format says how it was budgeted."""
+    uptime = dataclasses.replace(
+        scenario.UPTIME, budgeting=Budgeting(ratio_timeslices=RatioTimeslices(60.0)))
+    writer = scenario.fill(tmp_path)
+    try:
+        report = build_report(scenario.config(uptime), Request.parse("2026-W10", None, None, None),
+                              store=writer, prometheus=None, now=scenario.NOW,
+                              log=structlog.get_logger(), days=True)
+    finally:
+        writer.close()
+    [entry] = json.loads(render(report, "json"))["slos"]
+    assert entry["budgeting"] == "ratio_timeslices"
+    assert entry["achieved"] == pytest.approx((9958 + 0.95 + 0.94) / 9960)
+    assert entry["evidence"] is None
+    markdown = render(report, "markdown")
+    assert "budgeting by ratio timeslices (the mean ratio of 1 min slices)" in markdown
+    assert "- Evidence: none: a mean of slice ratios is no count of trials" in markdown
+    assert "ratio timeslices (the mean ratio of 1 min slices)" in render(report, "html")

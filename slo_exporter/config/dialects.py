@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config.fields import Reader
@@ -37,14 +37,30 @@ MAX_INCLUDE_PATTERNS = 100
 
 
 @dataclass(frozen=True)
+class Peer:
+    """One dialect file of an ``include:``: its documents and the reader of its problems."""
+
+    file: str
+    documents: Sequence[Document]
+    reader: Reader
+
+
+@dataclass(frozen=True)
 class Context:
-    """Where the documents came from and what the including config settles for them."""
+    """Where the documents came from and what the including config settles for them.
+
+    ``peers`` are every dialect file the same ``include:`` reads (this one
+    among them), so that a dialect with references between documents
+    (OpenSLO) resolves them across files; ``cache`` is shared by the loader
+    calls of those files, so such an index is built once.
+    """
 
     file: str  # the file the documents came from (for messages)
     storage: model.StorageConfig  # the including config's storage (resolution)
     #: what dialects gather from every file of one config before any is loaded
-    #: (Sloth's AlertWindows catalogs), one entry per dialect
+    #: (Sloth's AlertWindows catalogs, the OpenSLO object index), one entry per dialect
     shared: dict[str, Any] = field(default_factory=dict)
+    peers: Sequence[Peer] = ()
 
 
 DialectLoader = Callable[[Sequence[Document], Reader, Context], list[model.Service]]
@@ -67,6 +83,9 @@ MARKERS = ("apiVersion", "version", "kind")
 
 def _top_scalar(document: Document, key: str) -> str | None:
     root = document.root
+    if isinstance(root, SequenceNode) and root.value:
+        # a YAML list of objects (as OpenSLO's Go SDK writes them) is of its first one's dialect
+        root = root.value[0]
     if not isinstance(root, MappingNode):
         return None
     for key_node, value_node in root.value:
@@ -249,15 +268,25 @@ class Includer:
                 self.r.report(item, item_path, f"{pattern[:200]!r} matches no file")
         services: list[model.Service] = []
         main = os.path.normpath(self.r.file)
-        # a glob such as '*.yaml' next to the config matches the config
-        read = [(file, *self._read(file)) for file in sorted(files) if file != main]
-        for file, problems, documents in read:
+        # Every file is read before any is loaded: a reference may point into a
+        # later file, and a problem found there belongs to that file (so the
+        # problems of every file are handed on after all are loaded).
+        # A glob such as '*.yaml' next to the config matches the config.
+        read = [(file, Reader(problems), documents) for file, (problems, documents) in
+                ((file, self._read(file)) for file in sorted(files) if file != main)]
+        for file, reader, documents in read:
             for name, prepare in PREPARERS.items():
                 group = [d for d in documents or () if detect(d) == name]
                 if group:
-                    prepare(group, Reader(problems), Context(file, self.storage, self.shared))
-        for file, problems, documents in read:
-            services.extend(self._file(file, problems, documents))
+                    prepare(group, Reader(reader.problems),
+                            Context(file, self.storage, self.shared))
+        peers = tuple(Peer(file, documents, reader) for file, reader, documents in read
+                      if documents and any(detect(d) is not None for d in documents))
+        for file, reader, documents in read:
+            services.extend(self._file(file, reader, documents, peers))
+        for _file, reader, _documents in read:
+            self.r.problems.errors.extend(reader.problems.errors)
+            self.r.problems.warnings.extend(reader.problems.warnings)
         return tuple(services)
 
     def _read(self, file: str) -> tuple[Problems, list[Document] | None]:
@@ -266,22 +295,19 @@ class Includer:
         return problems, None if text is None else compose(text, problems)
 
     def _file(
-        self, file: str, problems: Problems, documents: list[Document] | None
+        self, file: str, reader: Reader, documents: list[Document] | None,
+        peers: Sequence[Peer],
     ) -> list[model.Service]:
-        reader = Reader(problems)
         services: list[model.Service] = []
         if documents == []:
-            problems.error(None, "", "the file is empty; expected SLO documents")
+            reader.problems.error(None, "", "the file is empty; expected SLO documents")
         elif documents and any(detect(document) is not None for document in documents):
-            context = Context(file, self.storage, self.shared)
+            context = Context(file, self.storage, self.shared, peers)
             services.extend(load_dialect_documents(documents, reader, context))
         elif documents:
             for document in documents:
                 services.extend(self._native(document, reader))
-        kept = self._unique(services, file, reader)
-        self.r.problems.errors.extend(problems.errors)
-        self.r.problems.warnings.extend(problems.warnings)
-        return kept
+        return self._unique(services, file, reader)
 
     def _native(self, document: Document, reader: Reader) -> tuple[model.Service, ...]:
         prefix = document_path(document)

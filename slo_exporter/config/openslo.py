@@ -23,14 +23,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config import nodes
-from slo_exporter.config.dialects import Context, document_path
+from slo_exporter.config.dialects import Context, detect, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
 from slo_exporter.config.slm import OBJECT_NAME, SLICE_MAX
 from slo_exporter.config.text import label_name_problem
 from slo_exporter.durations import format_duration
-from slo_exporter.model.alerting import ALERT_WINDOWS
 from slo_exporter.model.calendar import get_zone
 
 V1 = "openslo/v1"
@@ -54,6 +53,56 @@ class _Object:
     version: str
     node: MappingNode
     path: str
+    file: str = ""  # the file it is defined in
+
+
+@dataclass(frozen=True)
+class _Index:
+    """Every object of the files loaded together, and which file's reader owns each node."""
+
+    objects: dict[tuple[str, str], _Object]
+    owner: dict[int, Reader]
+
+
+class _Routing(Reader):
+    """A reader that reports each problem to the file its node is in.
+
+    The files of one ``include:`` are loaded together, so an SLO in one file
+    may read an SLI or a condition defined in another: a problem found there
+    belongs to that file.
+    """
+
+    def __init__(self, base: Reader, owner: dict[int, Reader]) -> None:
+        super().__init__(base.problems)
+        self._base = base
+        self._owner = owner
+
+    def _of(self, node: Node | None) -> Reader:
+        return self._base if node is None else self._owner.get(id(node), self._base)
+
+    def report(self, node: Node | None, path: str, reason: str) -> None:
+        self._of(node).report(node, path, reason)
+
+    def warn(self, node: Node | None, path: str, reason: str) -> None:
+        self._of(node).warn(node, path, reason)
+
+
+def _own(owner: dict[int, Reader], root: Node, reader: Reader) -> None:
+    """Mark every node under ``root`` as ``reader``'s (bounded: nodes are bounded per file)."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in owner:
+            continue  # an alias seen before
+        owner[id(node)] = reader
+        if isinstance(node, SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend((key, value))
+
+
+_CACHE_KEY = "openslo"
 
 
 class _Reject(Exception):
@@ -156,10 +205,11 @@ class _Loader:
         self.objects: dict[tuple[str, str], _Object] = {}
 
     def load(self, documents: Sequence[nodes.Document]) -> list[model.Service]:
-        for document in documents:
-            self._collect(document)
+        self._index(documents)
         by_service: dict[str, list[model.SLO]] = {}
         for obj in list(self.objects.values()):
+            if obj.file != self.context.file:
+                continue  # another file's object: read where that file is loaded
             try:
                 if obj.kind == "SLO":
                     service, slos = self._slo(obj)
@@ -188,7 +238,35 @@ class _Loader:
 
     # --------------------------------------------------------- collecting
 
-    def _collect(self, document: nodes.Document) -> None:
+    def _index(self, documents: Sequence[nodes.Document]) -> None:
+        """Index the objects of ``documents``, or of every file of the same ``include:``.
+
+        Names resolve across all of those files, in file order, so the first
+        definition of a name is the same whichever file is being loaded; the
+        index is built once and shared through the context.
+        """
+        peers = self.context.peers
+        if not any(peer.file == self.context.file for peer in peers):
+            for document in documents:
+                self._collect(document, self.context.file)
+            return
+        cached = self.context.shared.get(_CACHE_KEY)
+        if isinstance(cached, _Index):
+            self.objects = cached.objects
+            self.r = _Routing(self.r, cached.owner)
+            return
+        index = _Index(self.objects, {})
+        chosen = [(peer, [d for d in peer.documents if detect(d) == "openslo"]) for peer in peers]
+        for peer, found in chosen:
+            for document in found:
+                _own(index.owner, document.root, peer.reader)
+        self.r = _Routing(self.r, index.owner)
+        for peer, found in chosen:
+            for document in found:
+                self._collect(document, peer.file)
+        self.context.shared[_CACHE_KEY] = index
+
+    def _collect(self, document: nodes.Document, file: str) -> None:
         path = document_path(document)
         root = document.root
         items: list[tuple[Node, str]]
@@ -205,12 +283,13 @@ class _Loader:
             key = (obj.kind, obj.name)
             if key in self.objects:
                 first = self.objects[key]
+                where = "" if first.file == file else f"{first.file}, "
                 self.r.report(
                     node, item_path,
-                    f"duplicate {obj.kind} {obj.name!r} (first defined at {first.path}, "
+                    f"duplicate {obj.kind} {obj.name!r} (first defined at {where}{first.path}, "
                     f"line {nodes.line(first.node)})")
                 continue
-            self.objects[key] = obj
+            self.objects[key] = replace(obj, file=file)
 
     def _object(
         self, node: Node, path: str, *, top_level: bool, kind: str | None = None,
@@ -255,7 +334,8 @@ class _Loader:
         elif obj.kind == "AlertCondition":
             self._condition(top["spec"], spec, path, None)
         else:
-            self._policy(spec, path, None, obj.version)
+            self._policy(spec, path, node=top["spec"], period=None, version=obj.version,
+                         name=obj.name)
 
     def _ref(self, kind: str, node: Node, path: str) -> _Object:
         name = _text(self.r, node, path)
@@ -336,7 +416,7 @@ class _Loader:
         description = ""
         if "description" in spec:
             description = _text(self.r, spec["description"], join(spec_path, "description"))
-        self._alert_policies(spec, spec_path, period, obj.version)
+        alerting = self._alert_policies(spec, spec_path, period, obj.version)
         weights = [self._weight(fields, path) for fields, (_n, path) in zip(
             fields_of, objectives, strict=True)]
         composite = any(w is not None for w in weights)
@@ -359,7 +439,7 @@ class _Loader:
             slos.append(model.SLO(
                 service=service, name=name, objective=float(self._target(fields, node, path)),
                 period=period, sli=sli, description=description, labels=labels,
-                budgeting=self._budgeting(method, fields, node, path, period),
+                budgeting=self._budgeting(method, fields, node, path, period), alerting=alerting,
             ))
         if composite:
             slos.append(self._composite(obj.name, spec_node, spec_path, slos, weights))
@@ -399,6 +479,7 @@ class _Loader:
             sli=model.CompositeSLI("weighted", tuple(
                 model.CompositeComponent(slo.id, weight) for slo, weight in members)),
             description=first.description, labels=first.labels, budgeting=first.budgeting,
+            alerting=first.alerting,
         )
 
     def _objective_nodes(self, spec: dict[str, Node], node: Node, path: str) -> list[Node]:
@@ -670,113 +751,210 @@ class _Loader:
 
     def _alert_policies(
         self, spec: dict[str, Node], path: str, period: model.Period, version: str
-    ) -> None:
+    ) -> model.Alerting:
+        """The SLO's alerting: every burn-rate condition of its policies, or the
+        built-in alerts when it has none."""
         node = spec.get("alertPolicies")
         if node is None or is_null(node):
-            return
+            return model.Alerting()
         ppath = join(path, "alertPolicies")
         if not isinstance(node, SequenceNode):
             raise _Reject(node, ppath, f"must be a list, got {describe(node)}")
+        alerts: list[_Alert] = []
         for index, item in enumerate(node.value):
             item_path = f"{ppath}[{index}]"
             fields = _entries(self.r, item, item_path)
             if "alertPolicyRef" in fields:
-                policy, policy_path = self._inline_or_ref(
-                    fields, item, item_path, ("spec", "alertPolicyRef"), kind="AlertPolicy",
-                    version=version)
+                if "spec" in fields:
+                    raise _Reject(item, item_path,
+                                  "give either 'spec' or 'alertPolicyRef', not both")
+                obj = self._ref("AlertPolicy", fields["alertPolicyRef"],
+                                join(item_path, "alertPolicyRef"))
             else:
-                policy, policy_path = self._inline(item, item_path, "AlertPolicy", version)
-            self._policy(policy, policy_path, period, version)
-
-    def _inline(
-        self, node: Node, path: str, kind: str, version: str
-    ) -> tuple[dict[str, Node], str]:
-        self._object(node, path, top_level=False, kind=kind, version=version)
-        fields = _entries(self.r, node, path)
-        return _entries(self.r, _need(fields, node, path, "spec"), join(path, "spec")), join(
-            path, "spec")
+                obj = self._object(item, item_path, top_level=False, kind="AlertPolicy",
+                                   version=version)
+            top = _entries(self.r, obj.node, obj.path)
+            policy_path = join(obj.path, "spec")
+            policy = _entries(self.r, _need(top, obj.node, obj.path, "spec"), policy_path)
+            alerts.extend(self._policy(policy, policy_path, node=top["spec"], period=period,
+                                       version=version, name=obj.name))
+        if not alerts:
+            raise _Reject(node, ppath, "no alert policy has a condition")
+        return _alerting(alerts)
 
     def _policy(
-        self, policy: dict[str, Node], path: str, period: model.Period | None, version: str
-    ) -> None:
-        breaching = policy.get("alertWhenBreaching")
-        if breaching is not None and not _bool(self.r, breaching, join(path, "alertWhenBreaching")):
-            raise _Reject(breaching, join(path, "alertWhenBreaching"),
-                          "alertWhenBreaching: false cannot map: the built-in burn-rate alerts "
-                          "fire when the budget burns too fast")
-        # alertWhenNoData and alertWhenResolved are informational: every SLO has a
-        # built-in no-data alert, and Alertmanager decides about resolved notifications
-        for key, ref, kind, check in (
-            ("conditions", "conditionRef", "AlertCondition", self._condition),
-            ("notificationTargets", "targetRef", "AlertNotificationTarget", None),
-        ):
-            node = policy.get(key)
-            if node is None or is_null(node):
-                continue
-            if not isinstance(node, SequenceNode):
-                raise _Reject(node, join(path, key), f"must be a list, got {describe(node)}")
-            for index, item in enumerate(node.value):
-                item_path = f"{join(path, key)}[{index}]"
-                fields = _entries(self.r, item, item_path)
-                owner, owner_path = item, item_path
-                if ref in fields:
-                    obj = self._ref(kind, fields[ref], join(item_path, ref))
-                    owner, owner_path = obj.node, obj.path
-                spec_node = _need(_entries(self.r, owner, owner_path), owner, owner_path, "spec")
-                target_path = join(owner_path, "spec")
-                target = _entries(self.r, spec_node, target_path)
-                if ref not in fields:
-                    self._object(item, item_path, top_level=False, kind=kind, version=version)
-                if check is not None:
-                    check(spec_node, target, target_path, period)
-                # notification targets are informational: Alertmanager routes the alerts
+        self, policy: dict[str, Node], path: str, *, node: Node, period: model.Period | None,
+        version: str, name: str,
+    ) -> list[_Alert]:
+        """Each condition of one policy as an alert window with its severity's settings.
+
+        ``alertWhenBreaching: false`` keeps the condition evaluated and
+        exported but sends nothing (``disabled``); ``alertWhenNoData: true`` is
+        the built-in no-data alert every SLO has; ``alertWhenResolved: true``
+        is Alertmanager announcing resolved alerts (``send_resolved``).
+        Notification targets become the ``notification_target`` label
+        (their names, comma-separated), for Alertmanager to route on.
+        """
+        flags: dict[str, bool] = {}
+        for key in ("alertWhenBreaching", "alertWhenResolved", "alertWhenNoData"):
+            if key in policy:
+                flags[key] = _bool(self.r, policy[key], join(path, key))
+        if flags.get("alertWhenResolved") is False:
+            raise _Reject(policy["alertWhenResolved"], join(path, "alertWhenResolved"),
+                          "alertWhenResolved: false cannot be honoured here: whether a "
+                          "resolved alert is announced is the Alertmanager receiver's "
+                          "send_resolved; remove the key and set send_resolved: false there")
+        if flags.get("alertWhenNoData") is False:
+            raise _Reject(policy["alertWhenNoData"], join(path, "alertWhenNoData"),
+                          "alertWhenNoData: false cannot be honoured: every SLO has the "
+                          "built-in no-data alert, which cannot be turned off per SLO")
+        conditions = self._items(policy, path, key="conditions", ref="conditionRef",
+                                 kind="AlertCondition", version=version)
+        if not conditions:
+            raise _Reject(node, path, "missing required key 'conditions'")
+        windows = [self._condition(spec_node, spec, spec_path, period)
+                   for _i, _p, _n, spec_node, spec, spec_path in conditions]
+        targets = self._targets(policy, path, version)
+        alerts: list[_Alert] = []
+        for (item, item_path, *_rest), (window, severity_text) in zip(
+                conditions, windows, strict=True):
+            labels: dict[str, str] = {}
+            if severity_text != window.severity:
+                labels["severity"] = severity_text
+            if targets:
+                labels["notification_target"] = ",".join(targets)
+            settings = model.AlertSettings(
+                name=_alert_name(name), labels=model.frozen_map(labels),
+                disabled=flags.get("alertWhenBreaching") is False)
+            alerts.append(_Alert(window, settings, item, item_path))
+        return alerts
+
+    def _targets(self, policy: dict[str, Node], path: str, version: str) -> list[str]:
+        found = self._items(policy, path, key="notificationTargets", ref="targetRef",
+                            kind="AlertNotificationTarget", version=version)
+        for _item, _path, _name, spec_node, spec, spec_path in found:
+            _text(self.r, _need(spec, spec_node, spec_path, "target"), join(spec_path, "target"))
+        return sorted({name for _i, _p, name, _n, _s, _sp in found})
+
+    def _items(
+        self, policy: dict[str, Node], path: str, *, key: str, ref: str, kind: str, version: str,
+    ) -> list[tuple[Node, str, str, Node, dict[str, Node], str]]:
+        """The objects a policy lists under ``key``, inline or by ``ref``: each item's node
+        and path, the object's name, and its spec (node, entries, path)."""
+        node = policy.get(key)
+        if node is None or is_null(node):
+            return []
+        if not isinstance(node, SequenceNode):
+            raise _Reject(node, join(path, key), f"must be a list, got {describe(node)}")
+        out: list[tuple[Node, str, str, Node, dict[str, Node], str]] = []
+        for index, item in enumerate(node.value):
+            item_path = f"{join(path, key)}[{index}]"
+            fields = _entries(self.r, item, item_path)
+            if ref in fields:
+                obj = self._ref(kind, fields[ref], join(item_path, ref))
+            else:
+                obj = self._object(item, item_path, top_level=False, kind=kind, version=version)
+            spec_node = _need(_entries(self.r, obj.node, obj.path), obj.node, obj.path, "spec")
+            spec_path = join(obj.path, "spec")
+            out.append((item, item_path, obj.name, spec_node,
+                        _entries(self.r, spec_node, spec_path), spec_path))
+        return out
 
     def _condition(
         self, spec_node: Node, spec: dict[str, Node], path: str, period: model.Period | None
-    ) -> None:
-        """A burn-rate condition must be one of the built-in alert windows.
+    ) -> tuple[model.AlertWindow, str]:
+        """A burn-rate condition as a single-window alert and its severity as written.
 
-        ``lookbackWindow`` is the long window, ``alertAfter`` the short one and
-        ``threshold`` the burn rate, which depends on the SLO period, so it is
-        checked only when ``period`` is given.
+        ``threshold`` is a fixed burn-rate factor, ``lookbackWindow`` the
+        window, ``alertAfter`` how long the condition must hold. Severity
+        ``page``, ``critical`` or ``high`` is a page, anything else a ticket.
+        The window must fit the SLO period, checked when ``period`` is given.
         """
+        severity_node = _need(spec, spec_node, path, "severity")
+        severity_text = _text(self.r, severity_node, join(path, "severity")).strip()
+        if not severity_text:
+            raise _Reject(severity_node, join(path, "severity"), "must not be empty")
+        severity = "page" if severity_text.lower() in _PAGE_SEVERITIES else "ticket"
         node = _need(spec, spec_node, path, "condition")
         cpath = join(path, "condition")
         fields = _entries(self.r, node, cpath)
-        kind = _text(self.r, _need(fields, node, cpath, "kind"), join(cpath, "kind"))
+        kind = _text(self.r, fields["kind"], join(cpath, "kind")) if "kind" in fields \
+            else "burnrate"
         if kind != "burnrate":
             raise _Reject(fields["kind"], join(cpath, "kind"),
                           f"condition kind {kind!r} is not supported; only burnrate is")
-        op = _text(self.r, _need(fields, node, cpath, "op"), join(cpath, "op"))
-        if op not in ("gt", "gte"):
+        op = _text(self.r, fields["op"], join(cpath, "op")) if "op" in fields else "gt"
+        if op != "gt":
             raise _Reject(fields["op"], join(cpath, "op"),
-                          f"a burn-rate alert fires above its threshold; op {op!r} cannot map")
+                          f"a burn-rate alert fires when the burn rate is above its threshold "
+                          f"(gt); op {op!r} cannot map")
         long = _fixed_seconds(self.r, _need(fields, node, cpath, "lookbackWindow"),
                               join(cpath, "lookbackWindow"))
-        short = _fixed_seconds(self.r, _need(fields, node, cpath, "alertAfter"),
-                               join(cpath, "alertAfter"))
-        threshold = _number(self.r, _need(fields, node, cpath, "threshold"),
-                            join(cpath, "threshold"))
-        pairs = [(w.long, w.short) for w in ALERT_WINDOWS]
-        if (long, short) not in pairs:
-            raise _Reject(node, cpath,
-                          "lookbackWindow/alertAfter must be a built-in alert window pair "
-                          "(1h/5m, 6h/30m, 1d/2h or 3d/6h)")
-        if period is None:
-            return
-        catalog = ", ".join(
-            f"{format_duration(w.long)}/{format_duration(w.short_or_long)} at "
-            f"{w.threshold(period.longest):g}"
-            for w in ALERT_WINDOWS if w.long <= period.longest)
-        for window in ALERT_WINDOWS:
-            factor = window.threshold(period.longest)
-            if (window.long, window.short) == (long, short) \
-                    and abs(threshold - factor) <= 1e-9 * factor and window.long <= period.longest:
-                return
-        raise _Reject(node, cpath,
-                      "the burn-rate alert does not match a built-in alert window "
-                      "(lookbackWindow/alertAfter at threshold); for this SLO period they are: "
-                      + catalog)
+        hold = 0.0
+        if "alertAfter" in fields:
+            after = fields["alertAfter"]
+            zero = isinstance(after, ScalarNode) and _ZERO.fullmatch(str(after.value))
+            hold = 0.0 if zero else _fixed_seconds(self.r, after, join(cpath, "alertAfter"))
+        threshold_node = _need(fields, node, cpath, "threshold")
+        threshold = _number(self.r, threshold_node, join(cpath, "threshold"))
+        if threshold <= 0:
+            raise _Reject(threshold_node, join(cpath, "threshold"),
+                          "must be a burn rate above 0")
+        if period is not None and long > period.longest:
+            raise _Reject(fields["lookbackWindow"], join(cpath, "lookbackWindow"),
+                          f"the window {format_duration(long)} is longer than the SLO period "
+                          f"{period.label}: it would need older data than the SLO keeps")
+        return model.AlertWindow(severity, long, None, factor=threshold, hold=hold), \
+            severity_text
+
+
+@dataclass(frozen=True)
+class _Alert:
+    """One condition of one policy as it maps: its window, its severity's settings, and
+    where it is written."""
+
+    window: model.AlertWindow
+    settings: model.AlertSettings
+    node: Node
+    path: str
+
+
+_PAGE_SEVERITIES = ("page", "critical", "high")
+_ALERT_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
+_ZERO = re.compile(r"0[mhdw]?")
+
+
+def _alert_name(name: str) -> str:
+    """A policy name as a Prometheus alert name: each character an alert name cannot
+    hold becomes ``_`` (``fast-burn`` is ``fast_burn``), and a leading digit gets one."""
+    text = _ALERT_CHARS.sub("_", name)
+    return f"_{text}" if text[:1].isdigit() else text
+
+
+def _alerting(alerts: list[_Alert]) -> model.Alerting:
+    """The windows of every condition, and one settings per severity (they must agree)."""
+    chosen: dict[str, _Alert] = {}
+    seen: dict[tuple[str, float, float | None], _Alert] = {}
+    for alert in alerts:
+        first = seen.get(alert.window.key)
+        if first is not None:
+            raise _Reject(alert.node, alert.path,
+                          f"the same {alert.window.severity} alert window as {first.path} "
+                          "(severity and lookbackWindow); give each condition its own")
+        seen[alert.window.key] = alert
+        severity = alert.window.severity
+        first = chosen.setdefault(severity, alert)
+        if first.settings != alert.settings:
+            raise _Reject(alert.node, alert.path,
+                          f"maps to {severity} alerts as {first.path} does, but with another "
+                          "policy name, severity, notification targets or alertWhenBreaching: "
+                          f"an SLO's {severity} alerts have one name and label set")
+    empty = model.AlertSettings()
+    return model.Alerting(
+        windows=tuple(alert.window for alert in alerts),
+        page=chosen["page"].settings if "page" in chosen else empty,
+        ticket=chosen["ticket"].settings if "ticket" in chosen else empty,
+    )
 
 
 def _boundary_problem(unit: str, start: datetime) -> str:

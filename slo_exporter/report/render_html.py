@@ -193,6 +193,9 @@ def _section(entry: Entry) -> str:
 
 def _budgeting(entry: Entry) -> str:
     timeslices = entry.slo.budgeting.timeslices
+    ratio = entry.slo.budgeting.ratio_timeslices
+    if entry.figures.budgeting == "ratio_timeslices" and ratio is not None:
+        return f"ratio timeslices (the mean ratio of {text.duration(ratio.slice)} slices)"
     if entry.figures.budgeting != "timeslices" or timeslices is None:
         return "events"
     return (f"timeslices (a {text.duration(timeslices.slice)} slice is good at "

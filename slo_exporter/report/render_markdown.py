@@ -91,6 +91,9 @@ def _details(entry: Entry) -> list[str]:
     if f.budgeting == "timeslices" and timeslices is not None:
         budgeting = (f"timeslices of {text.duration(timeslices.slice)}, good at "
                      f"{text.objective(float(timeslices.target))} good events or more")
+    ratio = slo.budgeting.ratio_timeslices
+    if f.budgeting == "ratio_timeslices" and ratio is not None:
+        budgeting = f"ratio timeslices (the mean ratio of {text.duration(ratio.slice)} slices)"
     lines += [
         f"- Period: {escape(f.label)}, {text.when(f.start, f.time_zone)} to "
         f"{text.when(f.end, f.time_zone)} ({escape(f.time_zone)})",

@@ -110,6 +110,8 @@ def slices_line(f: PeriodFigures) -> str:
 def evidence_line(f: PeriodFigures) -> str:
     """The confidence interval and its verdict, or ``no data``."""
     e = f.evidence
+    if e is None and f.budgeting == "ratio_timeslices" and f.achieved is not None:
+        return "none: a mean of slice ratios is no count of trials"
     if e is None:
         return NO_DATA
     return (f"{e.confidence * 100:g} % interval {percent(e.lower)} to {percent(e.upper)}: "

@@ -23,6 +23,7 @@ from slo_exporter.config.fields import Reader
 from slo_exporter.config.openslo import services
 from slo_exporter.config.problems import Problems, ordered
 from slo_exporter.errors import ConfigError
+from slo_exporter.rules import slo_rules
 
 CONFORMANCE = Path(__file__).parent.parent / "fixtures" / "conformance" / "openslo"
 DAY = 86400.0
@@ -86,7 +87,6 @@ def _slo(spec: str = "", *, window: str = "", objectives: str = "", indicator: s
 OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "go-sdk-v1/alert_conditions.yaml": ([], [
         ("documents[0][0].spec.condition.op", "op 'lte' cannot map"),
-        ("documents[0][1].spec.condition", "built-in alert window pair"),
     ]),
     "go-sdk-v1/alert_notification_targets.yaml": ([], []),
     "go-sdk-v1/alert_policies.yaml": ([], [
@@ -114,7 +114,6 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     ]),
     "go-sdk-v2alpha/alert_conditions.yaml": ([], [
         ("documents[0][0].spec.condition.op", "op 'lte' cannot map"),
-        ("documents[0][1].spec.condition", "built-in alert window pair"),
     ]),
     "go-sdk-v2alpha/alert_notification_targets.yaml": ([], []),
     "go-sdk-v2alpha/alert_policies.yaml": ([], [
@@ -186,16 +185,16 @@ def test_conformance_example(name: str) -> None:
 def test_examples_of_one_version_resolve_across_files() -> None:
     """Loaded together, the v1 policies find the condition defined in another
     file and are rejected for what it says (op lte) at the condition itself;
-    what stays unknown is the target no example defines."""
+    the 1d warning condition maps (a ticket); what stays unknown is the target
+    no example defines."""
     text = "\n---\n".join((CONFORMANCE / "go-sdk-v1" / f).read_text()
                           for f in ("alert_conditions.yaml", "alert_policies.yaml",
                                     "alert_notification_targets.yaml"))
     _found, problems = _load(text)
     assert [(p.path, p.reason.split(":")[0]) for p in ordered(problems.errors)] == [
         ("documents[0][0].spec.condition.op",
-         "a burn-rate alert fires above its threshold; op 'lte' cannot map"),
-        ("documents[0][1].spec.condition", "lookbackWindow/alertAfter must be a built-in alert "
-         "window pair (1h/5m, 6h/30m, 1d/2h or 3d/6h)"),
+         "a burn-rate alert fires when the burn rate is above its threshold (gt); "
+         "op 'lte' cannot map"),
         ("documents[1][1].spec.notificationTargets[0].targetRef",
          "unknown AlertNotificationTarget 'on-call-pd-notification'"),
     ]
@@ -595,16 +594,19 @@ def test_indicator_on_the_slo_and_on_objectives_is_rejected() -> None:
         "objective" in error
 
 
-def _policy(condition: str, target: str = "- targetRef: pager") -> str:
+def _policy(condition: str, target: str = "- targetRef: pager", *, severity: str = "page",
+            name: str = "fast-burn", flags: str = "") -> str:
     return f"""\
     alertPolicies:
       - kind: AlertPolicy
-        metadata: {{name: fast-burn}}
+        metadata: {{name: {name}}}
         spec:
+          {flags or "alertWhenBreaching: true"}
           conditions:
             - kind: AlertCondition
               metadata: {{name: page}}
               spec:
+                severity: {severity}
                 condition: {condition}
           notificationTargets:
             {target}
@@ -613,34 +615,114 @@ def _policy(condition: str, target: str = "- targetRef: pager") -> str:
 
 TARGET = ("apiVersion: openslo/v1\nkind: AlertNotificationTarget\nmetadata: {name: pager}\n"
           "spec: {target: pagerduty}\n---\n")
+FAST = "{kind: burnrate, op: gt, threshold: 14.4, lookbackWindow: 1h, alertAfter: 5m}"
+SLOW = "{kind: burnrate, op: gt, threshold: 2, lookbackWindow: 1d}"
 
 
-def test_burn_rate_condition_matching_a_catalog_pair_is_accepted() -> None:
-    """1h/5m at 0.02 * 28d / 1h = 0.02 * 672 = 13.44 is the built-in page pair for 28d."""
-    [service] = _ok(TARGET + _slo(_policy(
-        "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}")))
-    assert [s.name for s in service.slos] == ["availability"]
+def test_a_burn_rate_condition_becomes_the_slos_alert_window() -> None:
+    """threshold -> a fixed factor, lookbackWindow -> the (single) window, alertAfter -> hold;
+    severity page is a page alert named after the policy, routed by its target's name."""
+    [service] = _ok(TARGET + _slo(_policy(FAST)))
+    [slo] = service.slos
+    assert slo.alerting == model.Alerting(
+        windows=(model.AlertWindow("page", 3600.0, None, factor=14.4, hold=300.0),),
+        page=model.AlertSettings(name="fast_burn",
+                                 labels=model.frozen_map({"notification_target": "pager"})))
+    assert not slo.alerting.default
+
+
+def test_the_mapped_condition_is_a_generated_rule() -> None:
+    """The rule fires above 14.4 over 1h alone (no short window), for 5m, named after the
+    policy, with the target's name for routing."""
+    [service] = _ok(TARGET + _slo(_policy(FAST)))
+    [rule] = slo_rules(service.slos)
+    assert rule["alert"] == "fast_burn"
+    assert rule["for"] == "5m"
+    assert rule["labels"]["notification_target"] == "pager"
+    assert rule["labels"]["severity"] == "page"
+    assert '> 14.4' in rule["expr"]
+    assert 'window="1h"' in rule["expr"]
+    assert 'window="5m"' not in rule["expr"]
+
+
+@pytest.mark.parametrize(("severity", "ours", "labels"), [
+    ("page", "page", {}),
+    ("critical", "page", {"severity": "critical"}),
+    ("High", "page", {"severity": "High"}),
+    ("warning", "ticket", {"severity": "warning"}),
+    ("sev3", "ticket", {"severity": "sev3"}),
+])
+def test_severity_page_critical_or_high_pages_anything_else_is_a_ticket(
+        severity: str, ours: str, labels: dict[str, str]) -> None:
+    """Another word than ours is kept as the alert's severity label, for routing."""
+    [service] = _ok(TARGET + _slo(_policy(SLOW, "[]", severity=severity)))
+    alerting = service.slos[0].alerting
+    assert [w.severity for w in alerting.windows] == [ours]
+    assert alerting.settings(ours) == model.AlertSettings(
+        name="fast_burn", labels=model.frozen_map(labels))
+
+
+def test_several_policies_add_their_windows() -> None:
+    """A page and a ticket policy give both windows, each severity its policy's name;
+    alertWhenBreaching: false keeps the ticket evaluated and exported but sends nothing."""
+    page = textwrap.dedent(_policy(FAST)).split("\n", 1)[1]
+    ticket = textwrap.dedent(_policy(SLOW, "[]", severity="ticket", name="slow-burn",
+                                     flags="alertWhenBreaching: false")).split("\n", 1)[1]
+    [service] = _ok(TARGET + _slo("alertPolicies:\n" + page + ticket))
+    alerting = service.slos[0].alerting
+    assert [(w.severity, w.long, w.factor) for w in alerting.windows] == [
+        ("page", 3600.0, 14.4), ("ticket", 86400.0, 2.0)]
+    assert alerting.ticket == model.AlertSettings(name="slow_burn", disabled=True)
+    assert alerting.page.name == "fast_burn"
 
 
 @pytest.mark.parametrize(("condition", "reason"), [
-    ("{kind: burnrate, op: gt, threshold: 14.4, lookbackWindow: 1h, alertAfter: 5m}",
-     "for this SLO period they are: 1h/5m at 13.44, 6h/30m at 5.6, 1d/2h at 2.8"),
-    ("{kind: burnrate, op: gt, threshold: 2, lookbackWindow: 2h, alertAfter: 5m}",
-     "built-in alert window pair"),
-    ("{kind: burnrate, op: lt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}",
-     "op 'lt' cannot map"),
+    ("{kind: burnrate, op: gte, threshold: 2, lookbackWindow: 1h}", "op 'gte' cannot map"),
+    ("{kind: burnrate, op: lt, threshold: 2, lookbackWindow: 1h}", "op 'lt' cannot map"),
+    ("{kind: threshold, op: gt, threshold: 2, lookbackWindow: 1h}",
+     "condition kind 'threshold' is not supported"),
+    ("{kind: burnrate, op: gt, threshold: 0, lookbackWindow: 1h}", "must be a burn rate above 0"),
+    ("{kind: burnrate, op: gt, threshold: 2, lookbackWindow: 29d}",
+     "the window 29d is longer than the SLO period 28d"),
+    ("{kind: burnrate, op: gt, threshold: 2, lookbackWindow: 1M}", "is a calendar duration"),
 ])
-def test_burn_rate_condition_outside_the_catalog_is_rejected(condition: str, reason: str) -> None:
-    """A condition that is no built-in alert window is a located error, never dropped."""
+def test_burn_rate_conditions_that_cannot_map_are_rejected(condition: str, reason: str) -> None:
+    """A condition that is no burn rate above a threshold over a window the SLO keeps is a
+    located error, never dropped."""
     [error] = _errors(TARGET + _slo(_policy(condition)))
-    assert "documents[1].spec.alertPolicies[0].spec.conditions[0].spec.condition" in error
+    assert "documents[1].spec.alertPolicies[0].spec.conditions[0].spec" in error
     assert reason in error
+
+
+@pytest.mark.parametrize(("flags", "reason"), [
+    ("alertWhenResolved: false", "alertWhenResolved: false cannot be honoured here: whether a "
+     "resolved alert is announced is the Alertmanager receiver's send_resolved"),
+    ("alertWhenNoData: false", "alertWhenNoData: false cannot be honoured: every SLO has the "
+     "built-in no-data alert"),
+])
+def test_policy_switches_that_cannot_be_honoured_are_rejected(flags: str, reason: str) -> None:
+    """alertWhenResolved and alertWhenNoData true are what happens anyway; false cannot be."""
+    [error] = _errors(TARGET + _slo(_policy(SLOW, flags=flags)))
+    assert reason in error
+    [service] = _ok(TARGET + _slo(_policy(
+        SLOW, flags=flags.replace("false", "true"))))
+    assert len(service.slos[0].alerting.windows) == 1
+
+
+def test_two_policies_of_one_severity_must_agree_on_name_and_labels() -> None:
+    """An SLO's page alerts have one name: two page policies with different names conflict;
+    the same window twice is a duplicate."""
+    one = textwrap.dedent(_policy(FAST)).split("\n", 1)[1]
+    other = textwrap.dedent(_policy(SLOW, name="other")).split("\n", 1)[1]
+    [error] = _errors(TARGET + _slo("alertPolicies:\n" + one + other))
+    assert "alertPolicies[1].spec.conditions[0]: maps to page alerts as" in error
+    [error] = _errors(TARGET + _slo("alertPolicies:\n" + one + one))
+    assert "alertPolicies[1].spec.conditions[0]: the same page alert window as" in error
 
 
 def test_unknown_notification_target_and_policy_refs_are_errors() -> None:
     """targetRef and alertPolicyRef must name objects of the loaded documents."""
-    condition = "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}"
-    [error] = _errors(_slo(_policy(condition)))
+    [error] = _errors(_slo(_policy(FAST)))
     assert "notificationTargets[0].targetRef: unknown AlertNotificationTarget 'pager'" in error
     [error] = _errors(_slo("alertPolicies: [{alertPolicyRef: missing}]"))
     assert "spec.alertPolicies[0].alertPolicyRef: unknown AlertPolicy 'missing'" in error
@@ -778,14 +860,11 @@ def test_readme_openslo_example_loads() -> None:
     assert slo.budgeting.timeslices == model.Timeslices(300.0, Decimal("0.95"))
 
 
-def test_policy_that_never_alerts_on_breaching_is_rejected() -> None:
-    """alertWhenBreaching: false contradicts the built-in burn-rate alerts."""
-    policy = _policy(
-        "{kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}",
-    ).replace("      spec:\n          conditions:",
-              "      spec:\n          alertWhenBreaching: false\n          conditions:")
-    [error] = _errors(TARGET + _slo(policy))
-    assert "spec.alertPolicies[0].spec.alertWhenBreaching: alertWhenBreaching: false" in error
+def test_policy_that_never_alerts_on_breaching_is_evaluated_but_sends_nothing() -> None:
+    """alertWhenBreaching: false is a disabled severity: evaluated and exported, no rule, no
+    notification."""
+    [service] = _ok(TARGET + _slo(_policy(FAST, flags="alertWhenBreaching: false")))
+    assert service.slos[0].alerting.page.disabled
 
 
 @pytest.mark.parametrize(("query", "result"), [
@@ -813,3 +892,174 @@ def test_window_templates_follow_the_native_rules(query: str, result: str) -> No
         assert problem.path == "documents[0].spec.indicator.spec.ratioMetric.good.metricSource" \
             ".spec.query"
         assert result in problem.reason
+
+
+# ------------------------------------------------ references across included files
+
+SHARED = """\
+apiVersion: openslo/v1
+kind: DataSource
+metadata: {name: prom}
+spec: {type: Prometheus}
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata: {name: shared}
+spec:
+  ratioMetric:
+    good: {metricSource: {metricSourceRef: prom, spec: {query: ok_total}}}
+    total: {metricSource: {metricSourceRef: prom, spec: {query: all_total}}}
+---
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata: {name: fast-burn}
+spec:
+  conditions: [{conditionRef: page}]
+  notificationTargets: [{targetRef: pager}]
+---
+apiVersion: openslo/v1
+kind: AlertNotificationTarget
+metadata: {name: pager}
+spec: {target: pagerduty}
+"""
+
+CONDITION = """\
+apiVersion: openslo/v1
+kind: AlertCondition
+metadata: {name: page}
+spec:
+  severity: page
+  condition: {kind: burnrate, op: gt, threshold: 13.44, lookbackWindow: 1h, alertAfter: 5m}
+---
+"""
+
+
+def _two_files(tmp_path: Path, shop: str, shared: str = SHARED) -> str:
+    """config.yaml including a-shop.yaml and b-shared.yaml; returns the config path."""
+    (tmp_path / "a-shop.yaml").write_text(shop)
+    (tmp_path / "b-shared.yaml").write_text(shared)
+    (tmp_path / "config.yaml").write_text("include: ['a-shop.yaml', 'b-shared.yaml']\n")
+    return str(tmp_path / "config.yaml")
+
+
+def _shop(**refs: str) -> str:
+    indicator = refs.get("indicator", "indicatorRef: shared")
+    policy = refs.get("policy", "fast-burn")
+    spec = f"alertPolicies: [{{alertPolicyRef: {policy}}}]\n"
+    return CONDITION + _slo(indicator=indicator, spec=spec)
+
+
+def test_references_resolve_across_included_files(tmp_path: Path) -> None:
+    """indicatorRef, metricSourceRef, alertPolicyRef, conditionRef and targetRef each name an
+    object of the other included file (the condition is in the SLO's file, the policy not)."""
+    config = load_config(_two_files(tmp_path, _shop()))
+    [slo] = config.slos
+    assert slo.sli == model.RatioSLI(total=model.Selector("all_total"),
+                                     good=model.Selector("ok_total"))
+
+
+@pytest.mark.parametrize(("refs", "line", "path", "reason"), [
+    ({"indicator": "indicatorRef: nowhere"}, 15, "documents[1].spec.indicatorRef",
+     "unknown SLI 'nowhere': no document defines it"),
+    ({"policy": "slow-burn"}, 19, "documents[1].spec.alertPolicies[0].alertPolicyRef",
+     "unknown AlertPolicy 'slow-burn': no document defines it"),
+])
+def test_a_missing_name_is_an_error_at_the_reference(
+        tmp_path: Path, refs: dict[str, str], line: int, path: str, reason: str) -> None:
+    """A name no document of any included file defines is reported where it is used."""
+    with pytest.raises(ConfigError) as err:
+        load_config(_two_files(tmp_path, _shop(**refs)))
+    [problem] = err.value.problems
+    assert (problem.file, problem.line, problem.path, problem.reason) == (
+        str(tmp_path / "a-shop.yaml"), line, path, reason)
+
+
+def test_a_name_defined_in_two_files_is_a_duplicate_naming_the_first(tmp_path: Path) -> None:
+    """The second definition (in file order) is the error, and says where the first is."""
+    with pytest.raises(ConfigError) as err:
+        load_config(_two_files(tmp_path, _shop(), SHARED + "---\n" + CONDITION.rstrip("-\n")))
+    [problem] = err.value.problems
+    assert (problem.file, problem.path) == (str(tmp_path / "b-shared.yaml"), "documents[4]")
+    assert problem.reason == (
+        f"duplicate AlertCondition 'page' (first defined at {tmp_path / 'a-shop.yaml'}, "
+        "documents[0], line 1)")
+
+
+def test_a_problem_in_a_referenced_object_belongs_to_its_file(tmp_path: Path) -> None:
+    """A Datadog source in the shared SLI is reported once, in b-shared.yaml, at its line
+    (total is read first)."""
+    shared = SHARED.replace("spec: {type: Prometheus}", "spec: {type: Datadog}")
+    with pytest.raises(ConfigError) as err:
+        load_config(_two_files(tmp_path, _shop(), shared))
+    assert [(p.file, p.line, p.path) for p in err.value.problems] == [
+        (str(tmp_path / "b-shared.yaml"), 12,
+         "documents[1].spec.ratioMetric.total.metricSource")]
+    assert "data source type 'Datadog' cannot be read" in err.value.problems[0].reason
+
+
+# ------------------------------------------------ what the fixtures' mappable objects become
+
+FIXTURE_SLO = """\
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: wifi}
+spec:
+  service: home
+  indicatorRef: wifi-client-satisfaction
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.95}]
+  alertPolicies:
+    - kind: AlertPolicy
+      metadata: {name: warn-slow}
+      spec:
+        conditions: [{conditionRef: latency-too-high}]
+        notificationTargets: [{targetRef: devs-email-notification}]
+"""
+
+
+def test_the_fixtures_raw_sli_and_warning_condition_become_a_raw_slo_with_a_ticket(
+        tmp_path: Path) -> None:
+    """The Go SDK's v1 files (YAML lists of objects), included unchanged beside one SLO using
+    their objects: the raw wifi SLI (rawType success) is a success-ratio raw SLI, and the
+    'warning' condition (burnrate gt 200 over 1d, alertAfter 30m) a ticket window keeping
+    severity=warning; the files' own problems stay in their files."""
+    v1 = CONFORMANCE / "go-sdk-v1"
+    names = ("slis.yaml", "data_sources.yaml", "alert_conditions.yaml",
+             "alert_notification_targets.yaml")
+    for name in names:
+        (tmp_path / name).write_text((v1 / name).read_text())
+    (tmp_path / "wifi.yaml").write_text(FIXTURE_SLO)
+    (tmp_path / "config.yaml").write_text(f"include: {[*names, 'wifi.yaml']}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(tmp_path / "config.yaml"))
+    # the fixtures' own problems, each in its file; nothing about wifi.yaml
+    assert {Path(p.file).name for p in err.value.problems} == {
+        "slis.yaml", "alert_conditions.yaml"}
+    found, problems = _load("\n---\n".join(
+        [(v1 / "slis.yaml").read_text(), (v1 / "data_sources.yaml").read_text(),
+         (v1 / "alert_conditions.yaml").read_text(),
+         (v1 / "alert_notification_targets.yaml").read_text(), FIXTURE_SLO]))
+    [service] = found
+    [slo] = service.slos
+    assert isinstance(slo.sli, model.RawRatioSLI)
+    assert slo.sli.measures == "good"
+    assert "poller_client_satisfaction_ratio[{{.window}}]" in slo.sli.query.text
+    assert slo.alerting == model.Alerting(
+        windows=(model.AlertWindow("ticket", 86400.0, None, factor=200.0, hold=1800.0),),
+        ticket=model.AlertSettings(name="warn_slow", labels=model.frozen_map(
+            {"severity": "warning", "notification_target": "devs-email-notification"})))
+    assert {p.path.split(".")[0] for p in problems.errors} == {
+        "documents[0][0]", "documents[0][1]", "documents[0][3]", "documents[2][0]"}
+
+
+def test_the_spec_ratio_timeslices_example_maps_once_its_source_is_prometheus() -> None:
+    """budgeting-method__ratio-timeslices.yaml with 'Any' sources made Prometheus selectors:
+    a rolling 2w SLO of 0.99 by ratio timeslices of 1 minute."""
+    text = (CONFORMANCE / "spec-examples" / "budgeting-method__ratio-timeslices.yaml").read_text()
+    text = text.replace("type: Any", "type: Prometheus").replace("query: Any", "query: x_total")
+    [service] = _ok(text)
+    [slo] = service.slos
+    assert (slo.key, slo.objective, slo.period) == (
+        "web-shop/main-page", 0.99, model.RollingPeriod(14 * DAY))
+    assert slo.budgeting == model.Budgeting(ratio_timeslices=model.RatioTimeslices(60.0))
