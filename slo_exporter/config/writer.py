@@ -531,11 +531,11 @@ def _relocate(problem: ConfigProblem, config: model.Config, problems: _Problems)
     """A problem of the generated text, told at the SLO (or setting) it came from."""
     match = _PROBLEM_PATH.fullmatch(problem.path)
     reason = f"{_CANNOT}: {scrub(problem.reason)}"
-    if match is None:
+    if match is None or int(match[1]) >= len(config.services):
         problems.add(None, problem.path, reason)
         return
     service = config.services[int(match[1])]
-    if match[2] is None:
+    if match[2] is None or int(match[2]) >= len(service.slos):
         key = f"service {service.name}" + (f".{match[3]}" if match[3] else "")
         problems.add(service.slos[0] if service.slos else None, key, reason)
         return

@@ -603,3 +603,20 @@ def test_grouping_keys_are_written(tmp_path: Path) -> None:
         config, services=(dataclasses.replace(config.services[0], slos=(grouped,)),)))["services"]
     assert (service["slos"][0]["group_by"], service["slos"][0]["max_groups"]) == (
         ["route", "method"], 5)
+
+
+def test_a_service_the_reader_refuses_is_named_at_its_first_slo(tmp_path: Path) -> None:
+    """A problem of a whole service (a name the native reader refuses) is told at the
+    file and document of the service's first SLO, with the service's name."""
+    config = _native("""\
+        services:
+          - name: api
+            slos: [{name: a, objective: 99, window: 1d, sli: {ratio: {bad: e, total: t}}}]
+        """, tmp_path)
+    renamed = dataclasses.replace(config.services[0], name="-bad")
+    with pytest.raises(ConfigError) as info:
+        write(dataclasses.replace(config, services=(renamed,)))
+    [problem] = info.value.problems
+    assert (problem.file, problem.path) == (
+        str(tmp_path / "slo.yaml"), "documents[0] api/a.service -bad.name")
+    assert problem.reason.startswith("the native format cannot hold this value: must start")
