@@ -1,4 +1,4 @@
-"""Command line: ``slo-exporter run|check|rules|report|demo`` with Prometheus-style flags.
+"""Command line: ``slo-exporter run|check|convert|rules|report|demo`` with Prometheus-style flags.
 
 User errors (bad config, unusable storage path, port in use) print a located
 message and exit non-zero without a traceback; impossible shard flags (an
@@ -10,6 +10,10 @@ listen address is bound, and each failure is named for what failed:
 ``report`` exits 2 for a bad period or time (like a bad flag), 1 when the
 config or the store cannot be used or some SLO's Prometheus history could
 not be read (the report is still written, saying so), else 0.
+
+``convert`` exits 1 when the file is invalid, holds a value the native
+format cannot (each named with file, field and reason) or the output cannot
+be written, else 0.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from pathlib import Path
 import structlog
 
 from slo_exporter import __version__, logs
-from slo_exporter.config import ConfigWarning, load_config
+from slo_exporter.config import ConfigWarning, load_config, parse_config
+from slo_exporter.config.writer import carried_origins, convert
 from slo_exporter.daemon import (
     Daemon,
     ListenError,
@@ -113,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration file and exit")
     common(check)
     sharding(check)
+
+    convert = sub.add_parser(
+        "convert", help="write a configuration of any dialect (Sloth, OpenSLO, ...) as native")
+    common(convert)
+    convert.add_argument("-o", "--output", metavar="FILE", default="-",
+                         help="write here instead of standard output")
 
     report = sub.add_parser(
         "report", help="what every SLO achieved over a calendar period or a span of time")
@@ -240,7 +251,7 @@ def main(argv: Sequence[str] | None = None, *,
         sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration is invalid.\n")
         return 1
     # valid but probably not meant: said, never fatal
-    if args.command == "check":
+    if args.command in ("check", "convert"):
         sys.stderr.writelines(f"{warning}\n" for warning in warnings)
     else:
         log_config_warnings(warnings)
@@ -252,6 +263,8 @@ def main(argv: Sequence[str] | None = None, *,
         return 1
     if args.command == "report":
         return _report(args, config)
+    if args.command == "convert":
+        return _convert(args, config)
     shard: Shard | None
     try:
         if args.command == "check" and args.shard_index is None and args.shard_count is not None:
@@ -371,6 +384,31 @@ def _report(args: argparse.Namespace, config: Config) -> int:
         log.error("report_write_failed", output=args.output, error=str(exc))
         return 1
     return 1 if report.failures else 0
+
+
+def _convert(args: argparse.Namespace, config: Config) -> int:
+    """Write ``config`` as native YAML, checked by reading it back; 1 if it cannot be."""
+    # origin comments of a file convert wrote before are kept
+    try:
+        source = Path(args.config_file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        source = ""  # it was read a moment ago; without its comments it still converts
+    origins = carried_origins(source)
+    remember_config(config)  # a problem's text never shows a configured secret
+    name = "converted.yaml" if args.output == "-" else args.output
+    try:
+        text = convert(config, lambda written: parse_config(written, name), origins)
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        sys.stderr.write(
+            f"{len(exc.problems)} problem(s) found; the configuration cannot be converted.\n")
+        return 1
+    try:
+        _write(args.output, text)
+    except OSError as exc:
+        sys.stderr.write(f"slo-exporter convert: cannot write {args.output}: {exc.strerror}\n")
+        return 1
+    return 0
 
 
 def _write(output: str, content: str) -> None:

@@ -29,6 +29,7 @@ that does not hold the secrets.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from yaml.nodes import Node
@@ -41,6 +42,7 @@ from slo_exporter.config.dialects import (
     SLOTH_WITHOUT_VERSION,
     TOGETHER,
     Context,
+    DialectLoader,
     Includer,
     Origin,
     Services,
@@ -56,6 +58,8 @@ from slo_exporter.config.problems import ConfigWarning, Problems
 from slo_exporter.errors import ConfigError, ConfigProblem
 
 P = TypeVar("P", bound=ConfigProblem)
+
+
 
 # every dialect loader, by the name ``dialects.detect`` gives its documents
 DIALECTS["sloth"] = sloth.load
@@ -123,7 +127,10 @@ def _parse(text: str, problems: Problems) -> model.Config | None:
         if sloth_without_version(root):
             reader.report(root, "", SLOTH_WITHOUT_VERSION)
             return None
-        return NativeLoader(reader, _includer(reader)).config(root)
+        config = NativeLoader(reader, _includer(reader)).config(root)
+        if config is None:
+            return None
+        return replace(config, services=tuple(_stamp(config.services, reader.file, 0)))
     except RecursionError:
         # a last line of defence: nesting is bounded in nodes, but a regular
         # expression or a future reader could still recurse too deeply
@@ -170,9 +177,64 @@ def _native_services(
     loader = NativeLoader(reader, storage=storage)
     services = loader.services(node, path)
     loader.slm.check_references()
-    return services
+    # path is "documents[N].services": the services of document N of the file
+    document = int(path[len("documents["):path.index("]")])
+    return None if services is None else tuple(_stamp(services, reader.file, document))
 
 
 def format_problems(err: ConfigError) -> str:
     """The problems of ``err`` as text, one ``FILE:LINE: path: reason`` per line."""
     return "\n".join(str(problem) for problem in err.problems)
+
+
+def _stamp(
+    services: Sequence[model.Service], file: str, document: int | None
+) -> list[model.Service]:
+    """``services`` with each SLO not yet placed marked as read from ``file``'s ``document``.
+
+    A loader that knows each SLO's document stamps it itself (OpenSLO, whose
+    SLOs refer to other documents); this places the rest.
+    """
+    return [
+        replace(service, slos=tuple(
+            slo if slo.source_file else replace(slo, source_file=file, source_document=document)
+            for slo in service.slos
+        ))
+        for service in services
+    ]
+
+
+def _by_document(loader: DialectLoader) -> DialectLoader:
+    """``loader`` given one document at a time, for a dialect whose documents stand alone,
+    so each SLO is known to come from its document."""
+
+    def load(
+        documents: Sequence[Document], reader: Reader, context: Context
+    ) -> list[model.Service]:
+        return [
+            service
+            for document in documents
+            for service in _stamp(loader([document], reader, context), context.file,
+                                  document.index)
+        ]
+
+    return load
+
+
+def _in_file(loader: DialectLoader) -> DialectLoader:
+    """``loader`` whose SLOs it did not place are marked as read from the file."""
+
+    def load(
+        documents: Sequence[Document], reader: Reader, context: Context
+    ) -> list[model.Service]:
+        single = documents[0].index if len(documents) == 1 else None
+        return _stamp(loader(documents, reader, context), context.file, single)
+
+    return load
+
+
+# Where each SLO was read from (shown by ``convert``): the documents of
+# dialects whose documents stand alone are read one at a time; the SLOs
+# of the others are placed in their file (OpenSLO places its own).
+for _name, _placed in (("sloth", _by_document), ("openslo", _in_file), ("pyrra", _by_document)):
+    DIALECTS[_name] = _placed(DIALECTS[_name])

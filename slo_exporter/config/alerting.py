@@ -204,7 +204,13 @@ def _window(r: Reader, node: Node, path: str, whole: WholeBuckets) -> model.Aler
             fields.report("budget_percent", "must be a percentage above 0 and at most 100, "
                                             f"got {number_text(percent)}")
             return None
-        fraction = None if percent is None else percent / 100.0
+        # from the text as written: moving its decimal point rounds once, where
+        # percent / 100.0 rounds twice, so every fraction has a percent that
+        # reads back as it (1/48 of the budget is 2.0833333333333332)
+        text = str(getattr(fields.at("budget_percent"), "value", "")).replace("_", "")
+        fraction = None if percent is None else (
+            float(f"{text}e-2") if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)", text)
+            else percent / 100.0)
     else:
         factor = fields.read("factor", r.number)
         if factor is not None and not factor > 0.0:

@@ -276,7 +276,11 @@ class _Loader:
             try:
                 if obj.kind == "SLO":
                     service, slos = self._slo(obj)
-                    by_service.setdefault(service, []).extend(slos)
+                    # obj.path is "documents[N]..."; the SLO is read from document N
+                    index = int(obj.path[len("documents["):obj.path.index("]")])
+                    by_service.setdefault(service, []).extend(
+                        replace(slo, source_file=self.context.file, source_document=index)
+                        for slo in slos)
                 else:
                     self._alone(obj)
             except _Reject as reject:

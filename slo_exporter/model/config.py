@@ -261,6 +261,10 @@ class SLO:
     max_groups: int = 100
     #: the label values of one group of a grouped SLO (empty otherwise)
     group: Mapping[str, str] = field(default_factory=frozen_map)
+    #: where the definition was read: the file and its document index (shown
+    #: by ``convert``); not part of the definition, so equality ignores it
+    source_file: str = field(default="", compare=False, repr=False)
+    source_document: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def commitment(self) -> str:
