@@ -183,6 +183,7 @@ def _prometheus(settings: model.PrometheusConfig, reads: bool) -> dict[str, Any]
     _put(data, "max_response_size", settings.max_response_size, default.max_response_size)
     if settings.max_counter_increase != default.max_counter_increase:
         data["max_counter_increase"] = _number(settings.max_counter_increase)
+    _put(data, "partial_response", settings.partial_response, default.partial_response)
     return data
 
 
@@ -256,10 +257,8 @@ def _sli(sli: model.SLI, slo: model.SLO, problems: _Problems) -> dict[str, Any]:
     if isinstance(sli, model.ProbeSLI):
         return {"probe": _probe(sli)}
     if isinstance(sli, model.BoolGaugeSLI):
-        problems.add(slo, "sli", f"{_CANNOT}: a bool gauge SLI (Pyrra bool_gauge, each sample "
-                     f"of {sli.gauge.text} one event) has no native key")
-    else:
-        problems.add(slo, "sli", f"{_CANNOT}: an SLI of kind {type(sli).__name__}")
+        return {"bool_gauge": {"metric": sli.gauge.text}}
+    problems.add(slo, "sli", f"{_CANNOT}: an SLI of kind {type(sli).__name__}")
     return {}
 
 
