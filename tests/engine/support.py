@@ -1,11 +1,13 @@
 """Shared pieces of the engine tests: a config with one Prometheus and one probe SLO,
-a scripted Prometheus source, and one whose samples land late."""
+Prometheus stand-ins for SLIs read as raw samples (fixed series, scripted, late
+landing), and the helpers that build their samples."""
 
 from __future__ import annotations
 
 import itertools
 import math
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,9 +41,45 @@ services:
 """
 
 
+def within(series: Sequence[Series], start: float, end: float) -> list[Series]:
+    """The samples of each series in ``(start, end]``, as a range read answers them;
+    a series with none there is left out."""
+    out = []
+    for s in series:
+        seen = tuple((t, v) for t, v in s.samples if start < t <= end)
+        if seen:
+            out.append(Series(s.labels, seen))
+    return out
 
 
-class ScriptedSource:
+class RawSamplesOnly:
+    """Base of the stand-ins for SLIs read as raw samples: an instant or a range
+    query fails the test with ``reason``."""
+
+    reason = "ratio SLIs over selectors read raw samples only"
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        raise AssertionError(self.reason)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> QueryResult:
+        raise AssertionError(self.reason)
+
+
+class SeriesSource(RawSamplesOnly):
+    """Fixed series per selector, answered within ``(start, end]``; ``reads`` counts
+    the reads per selector, and a selector with no entry fails the test."""
+
+    def __init__(self, series: Mapping[str, Sequence[Series]]) -> None:
+        self.reads: Counter[str] = Counter()
+        self.series: dict[str, list[Series]] = {sel: list(v) for sel, v in series.items()}
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        self.reads[selector] += 1
+        return within(self.series[selector], start, end)
+
+
+class ScriptedSource(RawSamplesOnly):
     """A Prometheus source answering every range read with no series.
 
     ``on_read`` runs on each read (to fail, stop or interleave work), and
@@ -54,13 +92,6 @@ class ScriptedSource:
         self.reads: list[tuple[str, float, float, str]] = []
         self.threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        raise AssertionError("ratio SLIs over selectors read raw samples only")
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        raise AssertionError("ratio SLIs over selectors read raw samples only")
 
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
         with self._lock:
@@ -80,7 +111,7 @@ class Landing:
     landed: float
 
 
-class LandingSource:
+class LandingSource(RawSamplesOnly):
     """A Prometheus stand-in whose samples become visible when they land.
 
     ``feeds`` maps a selector to its series (labels -> samples with landing
@@ -98,13 +129,6 @@ class LandingSource:
         self.now = now
         self.on_read = on_read
         self.reads: list[tuple[str, float, float]] = []
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        raise AssertionError("ratio SLIs over selectors read raw samples only")
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        raise AssertionError("ratio SLIs over selectors read raw samples only")
 
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
         self.reads.append((selector, start, end))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -35,7 +34,7 @@ from slo_exporter.runtime import Collaborators, Runtime
 from slo_exporter.statuspage import render_status_page
 from slo_exporter.store import SQLiteStore
 from slo_exporter.store.protocol import EventStore
-from tests.engine.support import NOW
+from tests.engine.support import NOW, SeriesSource
 
 BAD = 'http_requests_total{code="500"}'
 TOTAL = "http_requests_total"
@@ -54,34 +53,20 @@ def _counter(per_minute: int, until: float) -> tuple[tuple[float, float], ...]:
     return tuple(samples)
 
 
-class RouteSource:
-    """Raw samples per selector, answered within ``(start, end]``; reads are counted."""
+class RouteSource(SeriesSource):
+    """Each route's total and bad counters up to ``until`` (plus ``extra`` total series),
+    answered within ``(start, end]``; reads are counted."""
+
+    reason = "grouped SLIs read raw samples only"
 
     def __init__(self, routes: Mapping[str, tuple[int, int]], until: float = NOW,
                  extra: Sequence[Series] = ()) -> None:
-        self.reads: Counter[str] = Counter()
-        self.series: dict[str, list[Series]] = {BAD: [], TOTAL: list(extra)}
+        super().__init__({BAD: [], TOTAL: list(extra)})
         for route, (total, bad) in routes.items():
             self.series[TOTAL].append(Series({"route": route}, _counter(total, until)))
             if bad:
                 self.series[BAD].append(
                     Series({"route": route, "code": "500"}, _counter(bad, until)))
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        raise AssertionError("grouped SLIs read raw samples only")
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        raise AssertionError("grouped SLIs read raw samples only")
-
-    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
-        self.reads[selector] += 1
-        out = []
-        for s in self.series[selector]:
-            seen = tuple((t, v) for t, v in s.samples if start < t <= end)
-            if seen:
-                out.append(Series(s.labels, seen))
-        return out
 
 
 RATIO_SLI = f"""\

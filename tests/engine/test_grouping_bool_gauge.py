@@ -9,7 +9,6 @@ every sample.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 from slo_exporter import model
@@ -17,9 +16,9 @@ from slo_exporter.accounting import fetch_grouped_events
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
 from slo_exporter.grouping import Groups
-from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.prometheus import Series
 from slo_exporter.store.protocol import EventStore
-from tests.engine.support import NOW
+from tests.engine.support import NOW, SeriesSource
 
 GAUGE = 'probe_success{job="blackbox"}'
 START = NOW - 3600.0
@@ -29,33 +28,18 @@ PYRRA = (Path(__file__).parent.parent / "fixtures" / "conformance" / "pyrra" / "
          / "prometheus-probe-success.yaml")
 
 
-class GaugeSource:
-    """Raw samples of the gauge within ``(start, end]``; reads are counted."""
+class GaugeSource(SeriesSource):
+    """Raw samples of the gauge (the only selector) within ``(start, end]``; reads are
+    counted."""
+
+    reason = "a bool gauge reads raw samples only"
 
     def __init__(self) -> None:
-        self.reads: Counter[str] = Counter()
-        self.series = [
+        super().__init__({GAUGE: [
             Series({"job": "blackbox", "target": target},
                    tuple((START + 60.0 * i, 0.0 if i in failed else 1.0) for i in range(61)))
             for target, failed in FAILED.items()
-        ]
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        raise AssertionError("a bool gauge reads raw samples only")
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        raise AssertionError("a bool gauge reads raw samples only")
-
-    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
-        assert selector == GAUGE
-        self.reads[selector] += 1
-        out = []
-        for s in self.series:
-            seen = tuple((t, v) for t, v in s.samples if start < t <= end)
-            if seen:
-                out.append(Series(s.labels, seen))
-        return out
+        ]})
 
 
 CONFIG = f"""\

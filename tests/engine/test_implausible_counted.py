@@ -4,39 +4,31 @@
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
 
 import structlog
 from structlog.testing import capture_logs
 
 from slo_exporter.config import parse_config
 from slo_exporter.ingest import Ingestor, adopt_definitions
-from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.prometheus import Series
 from slo_exporter.store import EventStore
-from tests.engine.support import CONFIG, NOW
+from tests.engine.support import CONFIG, NOW, SeriesSource
 
 API = "api/availability"
 
 
-class GlitchedSource:
+class GlitchedSource(SeriesSource):
     """Prometheus answering a total counter that goes negative once; bad stays at 0."""
 
-    SAMPLES: ClassVar[dict[str, tuple[tuple[float, float], ...]]] = {
-        "http_requests_total": ((NOW - 300, 10.0), (NOW - 240, -5.0), (NOW - 180, 12.0)),
-        'http_requests_total{code=~"5.."}': ((NOW - 300, 0.0), (NOW - 240, 0.0),
-                                             (NOW - 180, 0.0)),
-    }
+    reason = "selectors are read as raw samples"
 
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        raise AssertionError("selectors are read as raw samples")
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        raise AssertionError("selectors are read as raw samples")
-
-    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
-        samples = tuple((t, v) for t, v in self.SAMPLES[selector] if start < t <= end)
-        return [Series({"job": "api"}, samples)] if samples else []
+    def __init__(self) -> None:
+        super().__init__({
+            "http_requests_total": [Series({"job": "api"}, (
+                (NOW - 300, 10.0), (NOW - 240, -5.0), (NOW - 180, 12.0)))],
+            'http_requests_total{code=~"5.."}': [Series({"job": "api"}, (
+                (NOW - 300, 0.0), (NOW - 240, 0.0), (NOW - 180, 0.0)))],
+        })
 
 
 def test_a_negative_counter_is_logged_reported_as_implausible_and_never_stored(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections import Counter
 from pathlib import Path
 
 import structlog
@@ -18,9 +17,10 @@ from structlog.testing import capture_logs
 
 from slo_exporter.grouping import instance
 from slo_exporter.ingest import stored_fingerprint
-from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.prometheus import Series
 from slo_exporter.report import Report, Request, build_report, render
 from slo_exporter.store import SQLiteStore
+from tests.engine.support import SeriesSource
 from tests.report import scenario as s
 
 WEEK = Request.parse("2026-W10", None, None, None)
@@ -38,32 +38,18 @@ def _counter(per_hour: int) -> tuple[tuple[float, float], ...]:
     return tuple((s.START + (k - 1) * 3600.0, float(k * per_hour)) for k in range(HOURS + 2))
 
 
-class RouteHistory:
-    """Raw samples per selector within ``(start, end]``; reads are counted."""
+class RouteHistory(SeriesSource):
+    """Each route's total and bad counters over the week, answered within
+    ``(start, end]``; reads are counted."""
+
+    reason = "a grouped ratio reads raw samples only"
 
     def __init__(self) -> None:
-        self.reads: Counter[str] = Counter()
-        self.series: dict[str, list[Series]] = {TOTAL: [], BAD: []}
+        super().__init__({TOTAL: [], BAD: []})
         for route, (total, bad) in TRAFFIC.items():
             self.series[TOTAL].append(Series({"route": route}, _counter(total)))
             if bad:
                 self.series[BAD].append(Series({"route": route, "code": "500"}, _counter(bad)))
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        raise AssertionError("a grouped ratio reads raw samples only")
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        raise AssertionError("a grouped ratio reads raw samples only")
-
-    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
-        self.reads[selector] += 1
-        out = []
-        for series in self.series[selector]:
-            seen = tuple((t, v) for t, v in series.samples if start < t <= end)
-            if seen:
-                out.append(Series(series.labels, seen))
-        return out
 
 
 def _store(path: Path, routes: tuple[str, ...] = ("/b", "/a")) -> SQLiteStore:
