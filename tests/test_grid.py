@@ -15,22 +15,9 @@ from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.store import SQLiteStore
-from tests.engine.support import NOW, LandingSource, counter_feed
+from tests.engine.support import NOW, LandingSource, counter_feed, ratio_config
 
-CONFIG = """
-prometheus: {url: "http://127.0.0.1:1", timeout: 1s, retries: 1}
-evaluation_interval: 15s
-services:
-  - name: api
-    slos:
-      - name: availability
-        objective: 99
-        window: 1d
-        sli:
-          ratio:
-            bad: errors_total
-            total: requests_total
-"""
+CONFIG = ratio_config("errors_total", "requests_total", window="1d", interval="15s")
 
 
 @pytest.mark.parametrize(

@@ -15,19 +15,29 @@ from slo_exporter.prometheus import QueryResult, Series
 
 NOW = 1_800_000_000.0
 
-CONFIG = """
-prometheus: {url: "http://127.0.0.1:1", timeout: 1s, retries: 1}
-evaluation_interval: 10s
+
+def ratio_config(bad: str, total: str, *, objective: str = "99", window: str = "1d",
+                 interval: str = "10s") -> str:
+    """A config whose one SLO, api/availability, is the ratio of the selectors ``bad`` and
+    ``total``; its Prometheus is an unused local port (the tests pass a source)."""
+    return f"""
+prometheus: {{url: "http://127.0.0.1:1", timeout: 1s, retries: 1}}
+evaluation_interval: {interval}
 services:
   - name: api
     slos:
       - name: availability
-        objective: 99
-        window: 1d
+        objective: {objective}
+        window: {window}
         sli:
           ratio:
-            bad: http_requests_total{code=~"5.."}
-            total: http_requests_total
+            bad: {bad}
+            total: {total}
+"""
+
+
+#: api/availability (a ratio read from Prometheus) and web/probe (an HTTP probe)
+CONFIG = ratio_config('http_requests_total{code=~"5.."}', "http_requests_total") + """\
   - name: web
     slos:
       - name: probe

@@ -21,23 +21,11 @@ from slo_exporter.model import (
 )
 from slo_exporter.snapshot import SLOStatus
 from slo_exporter.store import EventStore
-from tests.engine.support import NOW, Landing, LandingSource, counter_feed
+from tests.engine.support import NOW, Landing, LandingSource, counter_feed, ratio_config
 
 KEY = "api/availability"
-CONFIG = """
-prometheus: {url: "http://127.0.0.1:1", timeout: 1s, retries: 1}
-evaluation_interval: 15s
-services:
-  - name: api
-    slos:
-      - name: availability
-        objective: 99.9
-        window: 30d
-        sli:
-          ratio:
-            bad: errors_total
-            total: requests_total
-"""
+CONFIG = ratio_config("errors_total", "requests_total", objective="99.9", window="30d",
+                      interval="15s")
 
 
 def _outage_at_now() -> dict[str, dict[str, list[Landing]]]:
