@@ -4,6 +4,7 @@ landing), and the helpers that build their samples."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import threading
@@ -11,7 +12,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
+from slo_exporter.config import parse_config
+from slo_exporter.engine import Engine
+from slo_exporter.exposition import SnapshotCollector
+from slo_exporter.model import SLO, Alerting, Config
 from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.snapshot import SLOStatus, Snapshot
+from slo_exporter.store import EventStore
 
 NOW = 1_800_000_000.0
 
@@ -49,6 +58,47 @@ CONFIG = ratio_config('http_requests_total{code=~"5.."}', "http_requests_total")
             interval: 10s
             timeout: 1s
 """
+
+PROBE = "web/probe"
+
+
+def probe_alerting(alerting: Alerting) -> Config:
+    """CONFIG with web/probe given ``alerting`` (the probe stands for any SLI: the
+    alerting is what is under test)."""
+    config = parse_config(CONFIG, "t.yaml")
+
+    def change(slo: SLO) -> SLO:
+        return dataclasses.replace(slo, alerting=alerting) if slo.key == PROBE else slo
+
+    services = tuple(dataclasses.replace(svc, slos=tuple(change(s) for s in svc.slos))
+                     for svc in config.services)
+    return dataclasses.replace(config, services=services)
+
+
+def exported(snapshot: Snapshot) -> CollectorRegistry:
+    """A fresh registry exporting ``snapshot``."""
+    registry = CollectorRegistry()
+    registry.register(SnapshotCollector(lambda: snapshot))
+    return registry
+
+
+def half_failing_probe(store: EventStore, config: Config
+                       ) -> tuple[SLOStatus, SLOStatus, Snapshot]:
+    """web/probe fails every other result, one every 30 s from NOW - 30 min (66 results);
+    an engine on ``config`` evaluates at NOW and at NOW + 180 s. Returns the probe's
+    status at each evaluation and the last snapshot."""
+    for i in range(66):
+        store.record(PROBE, NOW - 1800 + 30 * i, good=i % 2 == 0)
+    now = [NOW]
+    engine = Engine(config, store, ScriptedSource(), clock=lambda: now[0],
+                    probe_last_seen=lambda key: now[0])
+    try:
+        first = next(s for s in engine.evaluate().slos if s.slo.key == PROBE)
+        now[0] = NOW + 180
+        last = engine.evaluate()
+    finally:
+        engine.close()
+    return first, next(s for s in last.slos if s.slo.key == PROBE), last
 
 
 def within(series: Sequence[Series], start: float, end: float) -> list[Series]:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
-from prometheus_client import CollectorRegistry
 
-from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
-from slo_exporter.exposition import SnapshotCollector
-from slo_exporter.model import SLO, Alerting, AlertSettings, AlertWindow, Config
+from slo_exporter.model import Alerting, AlertSettings, AlertWindow, Config
 from slo_exporter.store import EventStore
-from tests.engine.support import CONFIG, NOW, ScriptedSource
+from tests.engine.support import (
+    NOW,
+    ScriptedSource,
+    exported,
+    half_failing_probe,
+    probe_alerting,
+)
 
-PROBE = "web/probe"
 #: page when 10m and 2m burn faster than 2 for 2 minutes; a single-window
 #: ticket on 20m at 1% of the 1d budget (threshold 0.01 * 86400 / 1200 = 0.72)
 CATALOGUE = (
@@ -24,17 +24,8 @@ CATALOGUE = (
 
 
 def _config() -> Config:
-    config = parse_config(CONFIG, "t.yaml")
-
-    def change(slo: SLO) -> SLO:
-        if slo.key != PROBE:
-            return slo
-        return dataclasses.replace(slo, alerting=Alerting(
-            windows=CATALOGUE, ticket=AlertSettings(disabled=True)))
-
-    services = tuple(dataclasses.replace(svc, slos=tuple(change(s) for s in svc.slos))
-                     for svc in config.services)
-    return dataclasses.replace(config, services=services)
+    """The probe SLO alerts on CATALOGUE, its ticket disabled."""
+    return probe_alerting(Alerting(windows=CATALOGUE, ticket=AlertSettings(disabled=True)))
 
 
 def test_custom_catalogue_and_hold_drive_the_alert_states(store: EventStore) -> None:
@@ -45,17 +36,7 @@ def test_custom_catalogue_and_hold_drive_the_alert_states(store: EventStore) -> 
     once it has held 2 minutes (at +180 s, not at +0). 5 > 0.72 on 20m: the
     disabled ticket still fires and is exported. Nothing else is alerted on.
     """
-    for i in range(66):
-        store.record(PROBE, NOW - 1800 + 30 * i, good=i % 2 == 0)
-    now = [NOW]
-    engine = Engine(_config(), store, ScriptedSource(), clock=lambda: now[0],
-                    probe_last_seen=lambda key: now[0])
-    try:
-        first = next(s for s in engine.evaluate().slos if s.slo.key == PROBE)
-        now[0] = NOW + 180
-        second = next(s for s in engine.evaluate().slos if s.slo.key == PROBE)
-    finally:
-        engine.close()
+    first, second, snapshot = half_failing_probe(store, _config())
 
     page, ticket = first.alerts
     assert (page.long_window, page.short_window, page.factor) == (600.0, 120.0, 2.0)
@@ -68,8 +49,7 @@ def test_custom_catalogue_and_hold_drive_the_alert_states(store: EventStore) -> 
     page, ticket = second.alerts
     assert (page.since, page.firing) == (NOW, True)
 
-    registry = CollectorRegistry()
-    registry.register(SnapshotCollector(lambda: engine.snapshot))
+    registry = exported(snapshot)
     labels = {"service": "web", "slo": "probe"}
     for window in ("2m", "10m", "20m"):
         assert registry.get_sample_value(
@@ -88,8 +68,7 @@ def test_slo_info_marks_custom_alerting(store: EventStore) -> None:
         engine.evaluate()
     finally:
         engine.close()
-    registry = CollectorRegistry()
-    registry.register(SnapshotCollector(lambda: engine.snapshot))
+    registry = exported(engine.snapshot)
     infos = {s.labels["slo"]: s.labels.get("alerting")
              for family in registry.collect() if family.name == "slo_info"
              for s in family.samples}

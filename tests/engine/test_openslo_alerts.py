@@ -8,19 +8,12 @@ exported as ``slo_burn_rate_alert``, with the policy's windows as
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
-from prometheus_client import CollectorRegistry
 
 from slo_exporter.config import parse_config
-from slo_exporter.engine import Engine
-from slo_exporter.exposition import SnapshotCollector
-from slo_exporter.model import SLO, Alerting, Config
+from slo_exporter.model import Alerting
 from slo_exporter.store import EventStore
-from tests.engine.support import CONFIG, NOW, ScriptedSource
-
-PROBE = "web/probe"
+from tests.engine.support import NOW, exported, half_failing_probe, probe_alerting
 
 #: page when 10m burns faster than 2 for 2m; a `warning` ticket when 20m burns faster than 4
 OPENSLO = """\
@@ -66,19 +59,6 @@ def _alerting() -> Alerting:
     return slo.alerting
 
 
-def _config(alerting: Alerting) -> Config:
-    """The engine tests' config, its probe SLO given the OpenSLO SLO's alerting (the probe
-    stands for the SLI: the alerting is what is under test)."""
-    config = parse_config(CONFIG, "t.yaml")
-
-    def change(slo: SLO) -> SLO:
-        return dataclasses.replace(slo, alerting=alerting) if slo.key == PROBE else slo
-
-    services = tuple(dataclasses.replace(svc, slos=tuple(change(s) for s in svc.slos))
-                     for svc in config.services)
-    return dataclasses.replace(config, services=services)
-
-
 def test_an_openslo_policy_holds_fires_and_is_exported(store: EventStore) -> None:
     """Half of the probes fail from 30 minutes before the first evaluation: error ratio
     0.5, objective 90 %, burn rate 0.5 / 0.1 = 5.
@@ -87,17 +67,7 @@ def test_an_openslo_policy_holds_fires_and_is_exported(store: EventStore) -> Non
     alertAfter 2m (at +180 s). 5 > 4 on 20m: the ticket fires at once, named after its
     policy, keeping the condition's `warning` as its severity label.
     """
-    for i in range(66):
-        store.record(PROBE, NOW - 1800 + 30 * i, good=i % 2 == 0)
-    now = [NOW]
-    engine = Engine(_config(_alerting()), store, ScriptedSource(), clock=lambda: now[0],
-                    probe_last_seen=lambda key: now[0])
-    try:
-        first = next(s for s in engine.evaluate().slos if s.slo.key == PROBE)
-        now[0] = NOW + 180
-        second = next(s for s in engine.evaluate().slos if s.slo.key == PROBE)
-    finally:
-        engine.close()
+    first, second, snapshot = half_failing_probe(store, probe_alerting(_alerting()))
 
     page, ticket = first.alerts
     assert (page.long_window, page.short_window, page.factor) == (600.0, 600.0, 2.0)
@@ -110,8 +80,7 @@ def test_an_openslo_policy_holds_fires_and_is_exported(store: EventStore) -> Non
     assert (settings.page.name, settings.ticket.name) == ("fast_burn", "slow_burn")
     assert dict(settings.ticket.labels) == {"severity": "warning"}
 
-    registry = CollectorRegistry()
-    registry.register(SnapshotCollector(lambda: engine.snapshot))
+    registry = exported(snapshot)
     labels = {"service": "web", "slo": "probe"}
     for window in ("10m", "20m"):
         assert registry.get_sample_value(
