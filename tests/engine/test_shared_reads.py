@@ -197,6 +197,14 @@ def _contents(store: EventStore) -> dict[str, object]:
                   store.cursor(key)) for key in _keys(store)}
 
 
+def _after_first_cycle(ing: Ingestor, src: MetricSource, slos: Sequence[model.SLO]) -> None:
+    """One shared cycle at T0 (the backfill), its reads forgotten, the source at T0 + STEP."""
+    src.now = T0
+    _cycle(ing, slos, T0, shared=True)
+    src.reads.clear()
+    src.now = T0 + STEP
+
+
 def _cycle(ing: Ingestor, slos: Sequence[model.SLO], at: float, *, shared: bool,
            fast: bool = False) -> None:
     source = ing.share(slos, at, fast=fast) if shared else None
@@ -277,10 +285,7 @@ def test_a_new_slo_backfills_alone_while_the_others_stay_shared(tmp_path: Path) 
     src = MetricSource(_feeds())
     with SQLiteStore(tmp_path, RES) as store:
         ing = _ingestor(store, src, [*slos, added])
-        src.now = T0
-        _cycle(ing, slos, T0, shared=True)
-        src.reads.clear()
-        src.now = T0 + STEP
+        _after_first_cycle(ing, src, slos)
         _cycle(ing, [*slos, added], T0 + STEP, shared=True)
     own = added.sli
     assert isinstance(own, model.RatioSLI)
@@ -296,11 +301,8 @@ def test_a_failed_shared_query_fails_each_read_with_its_error(tmp_path: Path) ->
     src = MetricSource(_feeds())
     with SQLiteStore(tmp_path, RES) as store:
         ing = _ingestor(store, src, slos)
-        src.now = T0
-        _cycle(ing, slos, T0, shared=True)
-        src.reads.clear()
+        _after_first_cycle(ing, src, slos)
         src.fail = errors.QueryHTTPError("boom", query="q", status=503)
-        src.now = T0 + STEP
         shared = ing.share(slos, T0 + STEP)
         for slo in slos:
             with pytest.raises(errors.QueryHTTPError, match="boom"):
@@ -316,10 +318,7 @@ def test_a_too_large_shared_answer_leaves_each_selector_to_its_own_query(
     src = MetricSource(_feeds())
     with SQLiteStore(tmp_path, RES) as store:
         ing = _ingestor(store, src, slos)
-        src.now = T0
-        _cycle(ing, slos, T0, shared=True)
-        src.reads.clear()
-        src.now = T0 + STEP
+        _after_first_cycle(ing, src, slos)
         real = src.raw_samples
 
         def too_large(selector: str, start: float, end: float) -> list[Series]:
@@ -350,11 +349,8 @@ def test_an_ambiguous_value_reads_that_selector_alone(tmp_path: Path) -> None:
     src = MetricSource(feeds)
     with SQLiteStore(tmp_path, RES) as store, capture_logs() as logs:
         ing = _ingestor(store, src, slos)
-        src.now = T0
-        _cycle(ing, slos, T0, shared=True)
-        src.reads.clear()
+        _after_first_cycle(ing, src, slos)
         logs.clear()
-        src.now = T0 + STEP
         shared = ing.share(slos, T0 + STEP)
         assert shared is not None
         found = shared.raw_samples('m{a=~"x.y"}', T0, T0 + STEP)
