@@ -169,6 +169,22 @@ def _native(text: str, tmp_path: Path, name: str = "slo.yaml") -> model.Config:
     return load_config(str(path))
 
 
+def _api_a(tmp_path: Path, window: str = "1d") -> model.Config:
+    """A native config whose one SLO is api/a: objective 99, a ratio of e over t."""
+    return _native(f"""\
+        services:
+          - name: api
+            slos:
+              - {{name: a, objective: 99, window: {window}, sli: {{ratio: {{bad: e, total: t}}}}}}
+        """, tmp_path)
+
+
+def _only(config: model.Config, slo: model.SLO) -> model.Config:
+    """``config`` with ``slo`` as the only SLO of its first service."""
+    return dataclasses.replace(
+        config, services=(dataclasses.replace(config.services[0], slos=(slo,)),))
+
+
 def test_defaults_are_left_out_and_objectives_are_percent(tmp_path: Path) -> None:
     """A minimal config is written as given: no default settings but the Prometheus URL
     its SLOs read, objective 99.9 as 99.9."""
@@ -257,14 +273,9 @@ def test_included_native_file_names_its_document(tmp_path: Path) -> None:
 def test_a_file_name_cannot_break_out_of_its_comment(tmp_path: Path) -> None:
     """A newline in a source file name is escaped: the comment stays one line, the
     text stays the same config."""
-    config = _native("""\
-        services:
-          - name: api
-            slos: [{name: a, objective: 99, window: 1d, sli: {ratio: {bad: e, total: t}}}]
-        """, tmp_path)
+    config = _api_a(tmp_path)
     slo = dataclasses.replace(config.slos[0], source_file="x.yaml\nservices: []\n#")
-    hostile = dataclasses.replace(
-        config, services=(dataclasses.replace(config.services[0], slos=(slo,)),))
+    hostile = _only(config, slo)
     text = write(hostile)
     assert "# from x.yaml\\x0aservices: []\\x0a# (documents[0])\n" in text
     assert parse_config(text, "c.yaml").slos == config.slos
@@ -347,15 +358,10 @@ def test_window_the_native_format_cannot_hold_names_the_source(tmp_path: Path) -
 
 def test_one_group_of_a_grouped_slo_is_not_written_as_an_slo(tmp_path: Path) -> None:
     """A group instance (SLO.group set) has no native form: its definition has."""
-    config = _native("""\
-        services:
-          - name: api
-            slos: [{name: a, objective: 99, window: 1d, sli: {ratio: {bad: e, total: t}}}]
-        """, tmp_path)
+    config = _api_a(tmp_path)
     grouped = dataclasses.replace(config.slos[0], group=model.frozen_map({"route": "/a"}))
     with pytest.raises(ConfigError) as info:
-        config_data(dataclasses.replace(
-            config, services=(dataclasses.replace(config.services[0], slos=(grouped,)),)))
+        config_data(_only(config, grouped))
     [problem] = info.value.problems
     # the group instance's key is the SLO's, with or without its group labels
     assert problem.path.startswith("documents[0] api/a")
@@ -421,8 +427,7 @@ def test_a_failure_never_shows_a_url_password(tmp_path: Path) -> None:
     assert isinstance(slo.sli, model.ProbeSLI)
     leaky = dataclasses.replace(slo, sli=dataclasses.replace(
         slo.sli, target=model.HTTPProbe(url="https://admin:hunter22@example.com/")))
-    config = dataclasses.replace(
-        config, services=(dataclasses.replace(config.services[0], slos=(leaky,)),))
+    config = _only(config, leaky)
     with pytest.raises(ConfigError) as info:
         write(config)
     assert "hunter22" not in str(info.value)
@@ -530,15 +535,10 @@ def test_own_alerting_is_written_with_the_agreed_keys(tmp_path: Path) -> None:
 def test_a_budget_fraction_without_short_decimal_reads_back_exactly(tmp_path: Path) -> None:
     """Pyrra's 14x over 1h of 28d is a budget fraction of 1/48: written as
     2.0833333333333332 percent, it reads back as the same float (not 1 ulp off)."""
-    config = _native("""\
-        services:
-          - name: api
-            slos: [{name: a, objective: 99, window: 28d, sli: {ratio: {bad: e, total: t}}}]
-        """, tmp_path)
+    config = _api_a(tmp_path, window="28d")
     window = model.AlertWindow("page", 3600.0, 300.0, 14 * 3600.0 / (28 * 86400.0))
     slo = dataclasses.replace(config.slos[0], alerting=model.Alerting(windows=(window,)))
-    text = assert_round_trip(dataclasses.replace(
-        config, services=(dataclasses.replace(config.services[0], slos=(slo,)),)))
+    text = assert_round_trip(_only(config, slo))
     assert "budget_percent: 2.0833333333333332\n" in text
 
 
@@ -579,14 +579,9 @@ def test_raw_ratio_timeslices_and_year_are_written(tmp_path: Path) -> None:
 
 def test_grouping_keys_are_written(tmp_path: Path) -> None:
     """group_by and a max_groups other than 100 are written under their agreed keys."""
-    config = _native("""\
-        services:
-          - name: api
-            slos: [{name: a, objective: 99, window: 1d, sli: {ratio: {bad: e, total: t}}}]
-        """, tmp_path)
+    config = _api_a(tmp_path)
     grouped = dataclasses.replace(config.slos[0], group_by=("route", "method"), max_groups=5)
-    [service] = config_data(dataclasses.replace(
-        config, services=(dataclasses.replace(config.services[0], slos=(grouped,)),)))["services"]
+    [service] = config_data(_only(config, grouped))["services"]
     assert (service["slos"][0]["group_by"], service["slos"][0]["max_groups"]) == (
         ["route", "method"], 5)
 
@@ -594,11 +589,7 @@ def test_grouping_keys_are_written(tmp_path: Path) -> None:
 def test_a_service_the_reader_refuses_is_named_at_its_first_slo(tmp_path: Path) -> None:
     """A problem of a whole service (a name the native reader refuses) is told at the
     file and document of the service's first SLO, with the service's name."""
-    config = _native("""\
-        services:
-          - name: api
-            slos: [{name: a, objective: 99, window: 1d, sli: {ratio: {bad: e, total: t}}}]
-        """, tmp_path)
+    config = _api_a(tmp_path)
     renamed = dataclasses.replace(config.services[0], name="-bad")
     with pytest.raises(ConfigError) as info:
         write(dataclasses.replace(config, services=(renamed,)))
