@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from slo_exporter import cli
+from tests.config.openslo_docs import FAST_30M
 
 SLOTH = """\
 version: prometheus/v1
@@ -38,23 +39,6 @@ slos:
       events:
         error_query: sum(rate(errors_total[{{.window}}])) by (x)
         total_query: sum(rate(requests_total[{{.window}}])) by (x)
-"""
-
-OPENSLO_30M = """\
-apiVersion: openslo/v1
-kind: SLO
-metadata: {name: fast}
-spec:
-  service: web
-  indicator:
-    metadata: {name: sli}
-    spec:
-      ratioMetric:
-        good: {metricSource: {type: Prometheus, spec: {query: ok_total}}}
-        total: {metricSource: {type: Prometheus, spec: {query: all_total}}}
-  timeWindow: [{duration: 30m, isRolling: true}]
-  budgetingMethod: Occurrences
-  objectives: [{target: 0.99}]
 """
 
 
@@ -124,7 +108,7 @@ def test_a_value_without_native_form_fails_at_its_source(
     """An OpenSLO 30m rolling window loads but cannot be native: exit 1, the OpenSLO file,
     document, SLO and field with the reason; never the generated text."""
     path = tmp_path / "openslo.yaml"
-    path.write_text(OPENSLO_30M)
+    path.write_text(FAST_30M)
     assert cli.main(["convert", f"--config.file={path}"]) == 1
     out, err = capsys.readouterr()
     assert out == ""

@@ -24,6 +24,7 @@ from slo_exporter import model
 from slo_exporter.config import load_config, parse_config
 from slo_exporter.config.writer import absolute_paths, carried_origins, config_data, convert
 from slo_exporter.errors import ConfigError
+from tests.config.openslo_docs import FAST_30M
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "conformance"
@@ -331,22 +332,7 @@ def test_window_the_native_format_cannot_hold_names_the_source(tmp_path: Path) -
     """An OpenSLO rolling 30m window loads but has no native form (windows are at least
     1h): the failure names the OpenSLO file, document, SLO and field, not the text."""
     path = tmp_path / "openslo.yaml"
-    path.write_text(textwrap.dedent("""\
-        apiVersion: openslo/v1
-        kind: SLO
-        metadata: {name: fast}
-        spec:
-          service: web
-          indicator:
-            metadata: {name: sli}
-            spec:
-              ratioMetric:
-                good: {metricSource: {type: Prometheus, spec: {query: ok_total}}}
-                total: {metricSource: {type: Prometheus, spec: {query: all_total}}}
-          timeWindow: [{duration: 30m, isRolling: true}]
-          budgetingMethod: Occurrences
-          objectives: [{target: 0.99}]
-        """))
+    path.write_text(FAST_30M)
     config = load_config(str(path))
     with pytest.raises(ConfigError) as info:
         write(config)
