@@ -14,16 +14,9 @@ import pytest
 from slo_exporter import model
 from slo_exporter.config import parse_config
 from slo_exporter.errors import ConfigError
+from tests.config.native_docs import api_slo
 
-SLO = (
-    "services:\n"
-    "  - name: api\n"
-    "    slos:\n"
-    "      - name: s\n"
-    "        objective: 99\n"
-    "        window: 30d\n"
-    "        sli: {ratio: {good: a, total: b}}\n"
-)
+SLO = api_slo("sli: {ratio: {good: a, total: b}}")
 
 
 def _prometheus(body: str) -> model.PrometheusConfig:

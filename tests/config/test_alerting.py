@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from slo_exporter import model
 from slo_exporter.config import parse_config
 from slo_exporter.errors import ConfigError
+from tests.config.native_docs import api_slo, under
 
 HOUR = 3600.0
 
 
 def _config(alerting: str, *, period: str = "window: 30d") -> str:
     """One SLO with ``alerting:`` set to ``alerting`` (a YAML body)."""
-    body = textwrap.indent(textwrap.dedent(alerting).strip("\n"), " " * 10)
-    return (
-        "services:\n"
-        "  - name: api\n"
-        "    slos:\n"
-        "      - name: s\n"
-        "        objective: 99\n"
-        f"        {period}\n"
-        "        sli:\n"
-        "          ratio:\n"
-        "            bad: errors_total\n"
-        "            total: requests_total\n"
-        "        alerting:\n"
-        f"{body}\n"
-    )
+    return api_slo("sli:\n  ratio:\n    bad: errors_total\n    total: requests_total\n"
+                   + under("alerting", alerting), period=period)
 
 
 def _alerting(alerting: str, **kwargs: str) -> model.Alerting:

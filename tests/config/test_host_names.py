@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 from slo_exporter.config import parse_config
-from slo_exporter.errors import ConfigError
 from slo_exporter.prometheus import PrometheusClient
+from tests.config.native_docs import messages as _messages
+from tests.config.native_docs import ratio_and_probe
 
 LONG_LABEL = "x" * 64 + ".example"
 LABELS = "a host name's labels (between dots) must be 1 to 63 characters long"
@@ -20,26 +21,7 @@ LABELS = "a host name's labels (between dots) must be 1 to 63 characters long"
 
 def _config(*, prometheus: str = "url: 'http://127.0.0.1:9090'",
             probe: str = "http: {url: 'http://127.0.0.1:9/'}") -> str:
-    return (
-        f"prometheus: {{{prometheus}}}\n"
-        "services:\n"
-        "  - name: api\n"
-        "    slos:\n"
-        "      - name: s\n"
-        "        objective: 99\n"
-        "        window: 30d\n"
-        "        sli: {ratio: {good: a, total: b}}\n"
-        "      - name: p\n"
-        "        objective: 99\n"
-        "        window: 30d\n"
-        f"        sli: {{probe: {{{probe}}}}}\n"
-    )
-
-
-def _messages(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, "test.yaml")
-    return [str(p) for p in info.value.problems]
+    return ratio_and_probe(prometheus, probe)
 
 
 @pytest.mark.parametrize(("config", "where"), [

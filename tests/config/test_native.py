@@ -17,6 +17,7 @@ import pytest
 from slo_exporter import model
 from slo_exporter.config import format_problems, load_config, parse_config
 from slo_exporter.errors import ConfigError, ConfigProblem
+from tests.config.native_docs import api_slo, under
 
 CONFIGS = Path(__file__).parent.parent / "configs"
 INVALID = sorted((CONFIGS / "invalid").glob("*.yaml"))
@@ -36,17 +37,7 @@ def _messages(text: str) -> list[str]:
 
 def _one_slo(sli: str, *, window: str = "30d") -> str:
     """A config with one SLO whose ``sli:`` body is ``sli`` (indented 4 spaces)."""
-    body = textwrap.indent(textwrap.dedent(sli).strip("\n"), " " * 10)
-    return (
-        "services:\n"
-        "  - name: api\n"
-        "    slos:\n"
-        "      - name: s\n"
-        "        objective: 99\n"
-        f"        window: {window}\n"
-        "        sli:\n"
-        f"{body}\n"
-    )
+    return api_slo(under("sli", sli), period=f"window: {window}")
 
 
 def _sli(sli: str, *, window: str = "30d") -> model.SLI:

@@ -9,32 +9,14 @@ import pytest
 
 from slo_exporter import cli
 from slo_exporter.config import parse_config
-from slo_exporter.errors import ConfigError
+from tests.config.native_docs import messages as _messages
+from tests.config.native_docs import ratio_and_probe
 
 SECRETS = ("hunter2-url", "tok-header-9f", "pw-basic-77", "probe-pw-31", "probe-hdr-55")
 
 
 def _config(*, prometheus: str = "", http: str = "url: 'http://a/'") -> str:
-    return (
-        f"prometheus: {{{prometheus}}}\n"
-        "services:\n"
-        "  - name: api\n"
-        "    slos:\n"
-        "      - name: s\n"
-        "        objective: 99\n"
-        "        window: 30d\n"
-        "        sli: {ratio: {good: a, total: b}}\n"
-        "      - name: p\n"
-        "        objective: 99\n"
-        "        window: 30d\n"
-        f"        sli: {{probe: {{http: {{{http}}}}}}}\n"
-    )
-
-
-def _messages(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, "test.yaml")
-    return [str(p) for p in info.value.problems]
+    return ratio_and_probe(prometheus, f"http: {{{http}}}")
 
 
 def test_probe_url_with_credentials_is_refused_with_a_hint() -> None:
