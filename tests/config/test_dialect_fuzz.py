@@ -20,6 +20,7 @@ from slo_exporter.config import nodes, parse_config
 from slo_exporter.config.dialects import detect
 from slo_exporter.config.problems import Problems
 from slo_exporter.errors import ConfigError
+from tests.config.fuzzing import paths, yaml_values
 
 CONFORMANCE = Path(__file__).parent.parent / "fixtures" / "conformance"
 
@@ -40,36 +41,15 @@ EXAMPLES = [
 DOCUMENTS = {name: [d for d in yaml.safe_load_all((CONFORMANCE / name).read_text())
                     if d is not None] for name in EXAMPLES}
 
-_VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=20),
-    st.sampled_from(["", "30d", "1M", "99.9", "{{.window}}", "sum(rate(x[{{.window}}]))",
-                     "openslo/v1", "SLO", "Prometheus", "prometheus/v1", "{{.foo}}", "0"]),
-    st.lists(st.text(max_size=5), max_size=3),
-    st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
-)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a value inside nested dicts and lists."""
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_paths(item, (*prefix, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_paths(item, (*prefix, index)))
-    return found
+_VALUES = yaml_values(20, ["", "30d", "1M", "99.9", "{{.window}}", "sum(rate(x[{{.window}}]))",
+                           "openslo/v1", "SLO", "Prometheus", "prometheus/v1", "{{.foo}}", "0"])
 
 
 def _mutated(name: str, choice: int, mutation: str, value: Any) -> str:
     """The example ``name`` changed at its ``choice``-th path (modulo their number)."""
     documents = yaml.safe_load(yaml.safe_dump(DOCUMENTS[name]))
-    paths = _paths(documents)
-    path = paths[choice % len(paths)]
+    found = paths(documents)
+    path = found[choice % len(found)]
     target = documents
     for key in path[:-1]:
         target = target[key]

@@ -21,6 +21,7 @@ from slo_exporter.config import ConfigWarning, load_config, parse_config
 from slo_exporter.config.pyrra import ALERT_NAME, pyrra_windows
 from slo_exporter.durations import parse_duration
 from slo_exporter.errors import ConfigError, ConfigProblem
+from tests.config.fuzzing import paths, yaml_values
 
 PYRRA = Path(__file__).parent.parent / "fixtures" / "conformance" / "pyrra"
 EXAMPLES = PYRRA / "examples"
@@ -493,28 +494,7 @@ def test_alert_settings_that_cannot_be_honoured_are_rejected(
 
 # ------------------------------------------------------------------ hostile
 
-_VALUES = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(-(10**30), 10**30),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30),
-    st.sampled_from(["", "4w", "99", "up", "le", 'x{le="1"}', "pyrra.dev/a", "0.5"]),
-    st.lists(st.text(max_size=5), max_size=3),
-    st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
-)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a value inside nested dicts and lists."""
-    found = [prefix] if prefix else []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found.extend(_paths(item, (*prefix, key)))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_paths(item, (*prefix, index)))
-    return found
+_VALUES = yaml_values(30, ["", "4w", "99", "up", "le", 'x{le="1"}', "pyrra.dev/a", "0.5"])
 
 
 FULL = yaml.safe_load(_spec(RATIO + textwrap.dedent("""\
@@ -522,7 +502,7 @@ FULL = yaml.safe_load(_spec(RATIO + textwrap.dedent("""\
     alerting: {name: A, disabled: false, burnrates: true, absent: true,
                severities: {fastBurn: a, mediumBurn: a, slowBurn: b, longTermBurn: b}}
 """), "name: x\nnamespace: n\nlabels: {pyrra.dev/team: t}\nannotations: {pyrra.dev/r: u}"))
-FULL_PATHS = _paths(FULL)
+FULL_PATHS = paths(FULL)
 
 
 @settings(max_examples=40, deadline=None)
