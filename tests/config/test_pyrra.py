@@ -78,6 +78,18 @@ indicator:
 """
 
 
+def _latency(success: str, total: str) -> str:
+    """A Pyrra latency objective (95 % over 7d) of the ``success`` and ``total`` metrics."""
+    return _spec(f"""\
+        target: '95'
+        window: 7d
+        indicator:
+          latency:
+            success: {{metric: '{success}'}}
+            total: {{metric: '{total}'}}
+    """)
+
+
 def _slo(text: str) -> model.SLO:
     (service,) = parse_config(text, "slo.yaml").services
     (slo,) = service.slos
@@ -161,14 +173,8 @@ def test_ratio_becomes_exact_selectors() -> None:
 
 def test_latency_of_one_histogram_becomes_a_histogram_sli() -> None:
     """_bucket{le} and _count of one histogram with the same matchers become a latency SLI."""
-    slo = _slo(_spec("""\
-        target: '95'
-        window: 7d
-        indicator:
-          latency:
-            success: {metric: 'rt_seconds_bucket{job="api",le="0.25",code!~"5.."}'}
-            total: {metric: 'rt_seconds_count{code!~"5..",job="api"}'}
-    """))
+    slo = _slo(_latency('rt_seconds_bucket{job="api",le="0.25",code!~"5.."}',
+                        'rt_seconds_count{code!~"5..",job="api"}'))
     assert slo.sli == model.LatencySLI(
         histogram=model.Selector('rt_seconds{code!~"5..",job="api"}'), threshold=0.25
     )
@@ -176,14 +182,7 @@ def test_latency_of_one_histogram_becomes_a_histogram_sli() -> None:
 
 def test_latency_of_other_selectors_becomes_an_exact_ratio() -> None:
     """Selectors that are not one histogram's bucket and count stay an exact good/total ratio."""
-    slo = _slo(_spec("""\
-        target: '95'
-        window: 7d
-        indicator:
-          latency:
-            success: {metric: 'rt_seconds_bucket{job="api",le="0.25"}'}
-            total: {metric: 'rt_seconds_count{job="web"}'}
-    """))
+    slo = _slo(_latency('rt_seconds_bucket{job="api",le="0.25"}', 'rt_seconds_count{job="web"}'))
     assert slo.sli == model.RatioSLI(
         total=model.Selector('rt_seconds_count{job="web"}'),
         good=model.Selector('rt_seconds_bucket{job="api",le="0.25"}'),
@@ -192,14 +191,8 @@ def test_latency_of_other_selectors_becomes_an_exact_ratio() -> None:
 
 def test_latency_success_without_a_numeric_le_is_rejected() -> None:
     """A success metric without an le= number is rejected, as Pyrra does."""
-    (problem,) = _problems_of(_spec("""\
-        target: '95'
-        window: 7d
-        indicator:
-          latency:
-            success: {metric: 'rt_seconds_bucket{job="api",le=~"0.2.*"}'}
-            total: {metric: 'rt_seconds_count{job="api"}'}
-    """))
+    (problem,) = _problems_of(_latency('rt_seconds_bucket{job="api",le=~"0.2.*"}',
+                                       'rt_seconds_count{job="api"}'))
     assert problem.path == "documents[0].spec.indicator.latency.success"
     assert "equality matcher on le whose value is a number" in problem.reason
 
