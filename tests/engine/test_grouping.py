@@ -94,9 +94,12 @@ def _config(max_groups: int = 100, sli: str = RATIO_SLI) -> str:
 
 
 def _engine(store: EventStore, source: RouteSource, *, max_groups: int = 100,
-            now: float = NOW) -> Engine:
+            now: float = NOW, clock: list[float] | None = None) -> Engine:
+    """An engine on the grouped ratio SLO reading ``source``; its clock reads ``now``,
+    or ``clock[0]`` when the test moves the clock."""
     config = parse_config(_config(max_groups), "test.yaml")
-    return Engine(config, store, source, clock=lambda: now, max_workers=1)
+    return Engine(config, store, source, max_workers=1,
+                  clock=(lambda: clock[0]) if clock is not None else (lambda: now))
 
 
 def _day(engine: Engine) -> dict[str, tuple[float, float]]:
@@ -190,8 +193,7 @@ def test_engine_evaluates_one_slo_per_group_with_one_read_per_selector(
     """
     source = RouteSource(TRAFFIC)
     clock = [NOW]
-    config = parse_config(_config(), "test.yaml")
-    engine = Engine(config, store, source, clock=lambda: clock[0], max_workers=1)
+    engine = _engine(store, source, clock=clock)
     try:
         engine.evaluate()
         assert source.reads == {BAD: 2, TOTAL: 2}
@@ -295,8 +297,7 @@ def test_fast_path_follows_new_samples_of_a_group(store: EventStore) -> None:
     """
     source = RouteSource(TRAFFIC)
     clock = [NOW]
-    config = parse_config(_config(), "test.yaml")
-    engine = Engine(config, store, source, clock=lambda: clock[0], max_workers=1)
+    engine = _engine(store, source, clock=clock)
     try:
         engine.evaluate()
         before = {st.slo.key: st.evaluated_at for st in engine.snapshot.slos}
@@ -439,8 +440,7 @@ def test_failed_read_marks_every_group_down_and_logs_once(store: EventStore) -> 
     """A read failure is one failure of the definition: each group is down, one log event."""
     source = RouteSource(TRAFFIC)
     clock = [NOW]
-    config = parse_config(_config(), "test.yaml")
-    engine = Engine(config, store, source, clock=lambda: clock[0], max_workers=1)
+    engine = _engine(store, source, clock=clock)
 
     def broken(selector: str, start: float, end: float) -> list[Series]:
         raise QueryTimeout("prometheus did not answer", query=selector)
