@@ -197,12 +197,13 @@ def _contents(store: EventStore) -> dict[str, object]:
                   store.cursor(key)) for key in _keys(store)}
 
 
-def _after_first_cycle(ing: Ingestor, src: MetricSource, slos: Sequence[model.SLO]) -> None:
-    """One shared cycle at T0 (the backfill), its reads forgotten, the source at T0 + STEP."""
+def _after_first_cycle(ing: Ingestor, src: MetricSource, slos: Sequence[model.SLO],
+                       then: float = T0 + STEP) -> None:
+    """One shared cycle at T0 (the backfill), its reads forgotten, the source at ``then``."""
     src.now = T0
     _cycle(ing, slos, T0, shared=True)
     src.reads.clear()
-    src.now = T0 + STEP
+    src.now = then
 
 
 def _cycle(ing: Ingestor, slos: Sequence[model.SLO], at: float, *, shared: bool,
@@ -424,9 +425,7 @@ def test_the_fast_plan_leaves_out_slos_a_full_read_holds(tmp_path: Path) -> None
     src = MetricSource(_feeds())
     with SQLiteStore(tmp_path, RES) as store:
         ing = _ingestor(store, src, slos)
-        _cycle(ing, slos, T0, shared=True)
-        src.reads.clear()
-        src.now = T0 + 7
+        _after_first_cycle(ing, src, slos, then=T0 + 7)
         held = [ing._lock(s) for s in slos[:3]]
         for lock in held:
             lock.acquire()
@@ -474,9 +473,7 @@ def test_a_long_evaluation_interval_still_shares(tmp_path: Path) -> None:
     src = MetricSource(_feeds())
     with SQLiteStore(tmp_path, RES) as store:
         ing = _ingestor(store, src, slos)
-        _cycle(ing, slos, T0, shared=True)
-        src.reads.clear()
-        src.now = T0 + 1800
+        _after_first_cycle(ing, src, slos, then=T0 + 1800)
         assert ing.share(slos, T0 + 1800) is None  # the default bound: each alone
         shared = ing.share(slos, T0 + 1800, interval=1800.0)
         for slo in slos:
