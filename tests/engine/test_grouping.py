@@ -31,6 +31,7 @@ from slo_exporter.notify.alerts import implied_alerts
 from slo_exporter.probes import ProbeMetrics
 from slo_exporter.prometheus import QueryResult, Series
 from slo_exporter.runtime import Collaborators, Runtime
+from slo_exporter.snapshot import Snapshot
 from slo_exporter.statuspage import render_status_page
 from slo_exporter.store import SQLiteStore
 from slo_exporter.store.protocol import EventStore
@@ -100,6 +101,15 @@ def _engine(store: EventStore, source: RouteSource, *, max_groups: int = 100,
     config = parse_config(_config(max_groups), "test.yaml")
     return Engine(config, store, source, max_workers=1,
                   clock=(lambda: clock[0]) if clock is not None else (lambda: now))
+
+
+def _evaluated(store: EventStore) -> Snapshot:
+    """The snapshot of one cycle at NOW of an engine reading TRAFFIC."""
+    engine = _engine(store, RouteSource(TRAFFIC))
+    try:
+        return engine.evaluate()
+    finally:
+        engine.close()
 
 
 def _day(engine: Engine) -> dict[str, tuple[float, float]]:
@@ -213,12 +223,8 @@ def test_group_labels_are_on_every_series(store: EventStore) -> None:
 
     /c: all 2 requests per minute fail, so the 1h SLI is 0.
     """
-    engine = _engine(store, RouteSource(TRAFFIC))
-    try:
-        engine.evaluate()
-    finally:
-        engine.close()
-    collector = SnapshotCollector(lambda: engine.snapshot)
+    snapshot = _evaluated(store)
+    collector = SnapshotCollector(lambda: snapshot)
     assert _sample(collector, "slo_sli_ratio", service="api", slo="availability",
                    route="/c", window="1h") == 0.0
     assert _sample(collector, "slo_groups", service="api", slo="availability") == 3.0
@@ -326,16 +332,12 @@ def test_instances_are_the_definition_with_group_set() -> None:
 
 def test_api_and_status_page_show_each_group(store: EventStore) -> None:
     """/api/v1/slos lists every group with its labels, in order; the page names the group."""
-    engine = _engine(store, RouteSource(TRAFFIC))
-    try:
-        engine.evaluate()
-    finally:
-        engine.close()
-    doc = render_slos(engine.snapshot)
+    snapshot = _evaluated(store)
+    doc = render_slos(snapshot)
     entries = cast("list[dict[str, Any]]", doc["slos"])
     assert [(e["slo"], e["group"]) for e in entries] == [
         ("availability", {"route": r}) for r in ("/a", "/b", "/c")]
-    page = render_status_page(engine.snapshot)
+    page = render_status_page(snapshot)
     assert page.count('<span class="group">{route=&quot;/') == 3
 
 
@@ -346,12 +348,8 @@ def test_direct_alerts_of_two_groups_stay_apart(store: EventStore) -> None:
     (every request fails, burn rate 100) and /a (1 in 10, burn rate 10)
     page, /b (no failure) does not.
     """
-    engine = _engine(store, RouteSource(TRAFFIC))
-    try:
-        engine.evaluate()
-    finally:
-        engine.close()
-    alerts = implied_alerts(engine.snapshot)
+    snapshot = _evaluated(store)
+    alerts = implied_alerts(snapshot)
     routes = {a.labels.get("route") for a in alerts.values()}
     assert routes == {"/a", "/c"}
 
