@@ -119,7 +119,9 @@ def test_own_figures_find_counters_and_progress_by_pattern() -> None:
 def test_own_figures_without_a_query_counter_say_none() -> None:
     """A build without a query counter reports None, not zero."""
     own = own_figures("# TYPE slo_exporter_evaluations counter\nslo_exporter_evaluations_total 1\n")
-    assert own.queries is None and own.query_metric is None and own.progress == {}
+    assert own.queries is None
+    assert own.query_metric is None
+    assert own.progress == {}
 
 
 def test_sample_count_skips_comments_and_blank_lines() -> None:
