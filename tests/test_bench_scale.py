@@ -190,6 +190,7 @@ def _run(slos: int, rss_mib: float, queries: float) -> Run:
 def test_report_extrapolates_from_two_runs_and_states_goals_and_load() -> None:
     """Memory 110 MiB at 300, 250 at 1,000: 50 + 0.2 x 10,000 = 2,050 MiB, over 500: missed.
 
+    Scaled from 3 to 30 days of buckets, the per-SLO part is 0.2 x 10 = 2 MiB: 50 + 20,000.
     Queries 40 at 1,000 SLOs over 20 counters: flat, 40 at 10,000 within 2 x 20: met.
     """
     report = render_report([_run(300, 110.0, 40.0), _run(1000, 250.0, 40.0)])
@@ -197,6 +198,9 @@ def test_report_extrapolates_from_two_runs_and_states_goals_and_load() -> None:
                   if line.startswith("| resident memory after the cold start"))
     assert memory == ("| resident memory after the cold start | 110 MiB | 250 MiB | "
                       "200 MiB per 1,000 | 2,050 MiB | ≤ 500 MiB | missed |")
+    scaled = next(line for line in report.splitlines()
+                  if line.startswith("| resident memory, per-SLO part scaled"))
+    assert "| 2,000 MiB per 1,000 | 20,050 MiB |" in scaled
     queries = next(line for line in report.splitlines()
                    if line.startswith("| Prometheus queries per cycle (query log)"))
     assert queries.endswith("| 40 | ≤ 40 | met |")
