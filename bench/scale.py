@@ -315,7 +315,8 @@ def own_figures(text: str) -> OwnFigures:
         totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
     queries = sorted(
         name for name in totals
-        if re.fullmatch(r"slo_exporter_\w*quer(y|ies)\w*_total", name) and "error" not in name
+        if re.fullmatch(r"slo_exporter_\w*(quer(y|ies)|prometheus_requests?)\w*_total", name)
+        and "error" not in name
     )
     progress = {
         name: value for name, value in totals.items()
@@ -398,6 +399,7 @@ class Run:
     metrics_s: float | None = None
     status_s: float | None = None
     api_s: float | None = None
+    api_rows: int | None = None  # SLOs in the unfiltered answer (a paged one holds fewer)
     filters: dict[str, str] = field(default_factory=dict)
     fds: int | None = None
     threads: int | None = None
@@ -419,6 +421,15 @@ def timed_get(url: str, timeout: float = 300) -> tuple[float, requests.Response]
 def median_time(url: str, times: int = 3) -> tuple[float, requests.Response]:
     results = [timed_get(url) for _ in range(times)]
     return statistics.median(t for t, _ in results), results[-1][1]
+
+
+def api_rows(resp: requests.Response) -> int | None:
+    """How many SLOs an ``/api/v1/slos`` answer holds; None when it is not that document."""
+    with contextlib.suppress(ValueError):
+        body = resp.json()
+        if isinstance(body, dict) and isinstance(body.get("slos"), list):
+            return len(body["slos"])
+    return None
 
 
 def api_filter(body: Any, allowed: set[str], total: int) -> bool:
@@ -619,7 +630,8 @@ def measure(args: argparse.Namespace, slos: int, work: Path) -> Run:
         run.metrics_bytes = len(resp.content)
         run.metrics_samples = sample_count(resp.text)
         run.status_s, _ = median_time(f"{exporter.url}/")
-        run.api_s, _ = median_time(f"{exporter.url}/api/v1/slos")
+        run.api_s, resp = median_time(f"{exporter.url}/api/v1/slos")
+        run.api_rows = api_rows(resp)
         run.filters = measure_filters(exporter.url, layout, slos + args.probes)
         if args.soak_minutes > 0:
             run.soak = soak(args.soak_minutes, exporter)
@@ -733,6 +745,8 @@ def render_report(runs: Sequence[Run]) -> str:
         details = [
             ["daemon CPU in steady state", f"{number((r.core_share or 0) * 100)} % of a core"],
             ["`/metrics` samples", number(r.metrics_samples)],
+            ["SLOs in the unfiltered `/api/v1/slos` answer",
+             f"{number(r.api_rows)} of {r.slos + r.probes:,}"],
             ["open fds / threads", f"{r.fds} / {r.threads}"],
             ["cold-start progress signal", r.progress],
         ]

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 
 from bench.scale import (
     Layout,
     Run,
     api_filter,
+    api_rows,
     cpu_seconds,
     fit,
     logged_queries,
@@ -122,6 +124,23 @@ def test_own_figures_without_a_query_counter_say_none() -> None:
     assert own.queries is None
     assert own.query_metric is None
     assert own.progress == {}
+
+
+def test_own_figures_accept_a_prometheus_requests_counter() -> None:
+    """A counter named for Prometheus requests counts as the query counter too."""
+    own = own_figures("# TYPE slo_exporter_prometheus_requests counter\n"
+                      "slo_exporter_prometheus_requests_total 5\n")
+    assert own.queries == 5
+
+
+def test_api_rows_count_the_slos_of_an_answer() -> None:
+    """A paged answer with 2 SLOs says 2; a body that is not the document says None."""
+    paged = requests.Response()
+    paged._content = b'{"slos": [{"service": "a"}, {"service": "b"}], "total": 9}'
+    other = requests.Response()
+    other._content = b"<html></html>"
+    assert api_rows(paged) == 2
+    assert api_rows(other) is None
 
 
 def test_sample_count_skips_comments_and_blank_lines() -> None:
