@@ -741,7 +741,7 @@ def render_report(runs: Sequence[Run]) -> str:
     parts = [markdown_table(header, goal_rows(runs)), ""]
     for r in runs:
         parts.append(f"**{r.slos:,} SLOs** over {r.metrics} counters, {r.probes:,} probe SLOs, "
-                     f"{r.days:g} days of history, {number(r.cycles)} steady cycles measured")
+                     f"{r.days:g} day(s) of history, {number(r.cycles)} steady cycles measured")
         details = [
             ["daemon CPU in steady state", f"{number((r.core_share or 0) * 100)} % of a core"],
             ["`/metrics` samples", number(r.metrics_samples)],
