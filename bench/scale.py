@@ -462,13 +462,17 @@ def measure_filters(base: str, layout: Layout, total: int) -> dict[str, str]:
         except HarnessError as exc:
             out[path] = f"not supported ({exc})"
             continue
-        out[path] = f"{seconds:.3f} s" if works(resp) else "not supported (ignored)"
+        try:
+            filtered = works(resp)
+        except ValueError:  # not the JSON document
+            filtered = False
+        out[path] = f"{seconds:.3f} s" if filtered else "not supported (ignored)"
     return out
 
 
 def wait_cold_start(
     exporter: ExporterProcess, timeout: float, poll: float, progress_poll: float
-) -> tuple[float, dict[str, float], str | None, list[ProcSample]]:
+) -> tuple[float, dict[str, float], str | None]:
     """Launch and wait for /-/ready; returns seconds, progress gauges seen, the 503 text.
 
     /metrics is read only every ``progress_poll`` seconds: each read costs the
@@ -477,17 +481,13 @@ def wait_cold_start(
     gauges: dict[str, float] = {}
     next_progress = [time.monotonic() + progress_poll]
     ready_text: list[str] = []
-    samples: list[ProcSample] = []
     began = time.monotonic()
     exporter.launch()
-    assert exporter.pid is not None
-    pid = exporter.pid
 
     def ready() -> bool | None:
         if not exporter.alive:
             raise HarnessError(f"slo-exporter exited with {exporter.returncode}\n"
                                + exporter.log_tail())
-        samples.append(proc_sample(pid))
         try:
             resp = requests.get(f"{exporter.url}/-/ready", timeout=5)
         except requests.RequestException:
@@ -507,7 +507,7 @@ def wait_cold_start(
 
     wait_until(ready, timeout=timeout, what="slo-exporter /-/ready", interval=poll,
                on_timeout=exporter.log_tail)
-    return time.monotonic() - began, gauges, ready_text[0] if ready_text else None, samples
+    return time.monotonic() - began, gauges, ready_text[0] if ready_text else None
 
 
 def steady_cycles(
@@ -604,7 +604,7 @@ def measure(args: argparse.Namespace, slos: int, work: Path) -> Run:
                                probe_urls=urls, probe_interval=args.probe_interval)
         exporter = ExporterProcess(work / "exporter", config)
         stack.callback(lambda: exporter.terminate(60))
-        seconds, gauges, ready_text, _ = wait_cold_start(
+        seconds, gauges, ready_text = wait_cold_start(
             exporter, args.ready_timeout, poll=args.cold_poll,
             progress_poll=args.progress_poll)
         run.cold_start_s = seconds
