@@ -21,7 +21,9 @@ RUN python3 -m venv /opt/slo-exporter
 COPY pyproject.toml README.md ./
 COPY slo_exporter ./slo_exporter
 # A regular (non-editable) install: the runtime stage copies only the venv.
-RUN /opt/slo-exporter/bin/pip install --no-cache-dir --disable-pip-version-check . \
+# The postgres extra (psycopg, pure Python) serves --storage.url; it needs
+# libpq at run time only.
+RUN /opt/slo-exporter/bin/pip install --no-cache-dir --disable-pip-version-check ".[postgres]" \
     && /opt/slo-exporter/bin/slo-exporter --version
 
 FROM ${BASE}
@@ -39,6 +41,13 @@ LABEL org.opencontainers.image.title="slo-exporter" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.licenses="Apache-2.0" \
       org.opencontainers.image.source="${SOURCE}"
+
+# libpq for the PostgreSQL store (--storage.url). Versions follow the base
+# image's own Debian release, which BASE chooses, so they are not pinned here.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpq5 \
+    && rm -rf /var/lib/apt/lists/*
 
 # A fixed numeric uid/gid, so Kubernetes runAsNonRoot and volume ownership work.
 RUN groupadd --system --gid 10950 slo-exporter \

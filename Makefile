@@ -12,7 +12,7 @@ CONFIG ?=
 EXAMPLE_CONFIG := config/example.yaml
 RUN_CONFIG = $(or $(CONFIG),$(STORAGE)/make-run.yaml)
 # Debian packages the integration tests run for real.
-DEB_TEST_PACKAGES := prometheus prometheus-alertmanager chromium
+DEB_TEST_PACKAGES := prometheus prometheus-alertmanager chromium postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Where a probe reaches a listen address: a wildcard or empty host means this
@@ -81,6 +81,7 @@ system-deps:
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $(DEB_TEST_PACKAGES)"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
@@ -90,7 +91,7 @@ system-deps:
 # Two workers, whole files per worker: the slow alerting end-to-end file runs
 # beside the rest instead of after it. --cov enforces the coverage floor
 # (pyproject.toml, [tool.coverage.report] fail_under).
-PYTEST_ARGS ?= -n 2 --dist loadfile --cov
+PYTEST_ARGS ?= -n 2 --dist loadfile --cov --durations=25
 
 test: venv system-deps
 	$(BIN)/pytest $(PYTEST_ARGS)

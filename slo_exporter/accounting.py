@@ -23,9 +23,9 @@ Owns the exact arithmetic of one SLO's events between two instants:
   counted once, in its own bucket.
 
 Grouped SLOs (``fetch_grouped_events``) are read the same way, once per
-selector for all groups; each series' increases go to the buckets of its
-group (its values of ``group_by``), and groups over the cap are dropped
-before anything of theirs is counted.
+selector for all groups; each series' increases (a bool gauge's samples)
+go to the buckets of its group (its values of ``group_by``), and groups
+over the cap are dropped before anything of theirs is counted.
 
 Implausible data is rejected per series, never stored: a negative or
 non-finite counter value, or an increase above ``max_increase``
@@ -61,8 +61,10 @@ Known limits, by design of counter semantics:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -204,6 +206,13 @@ def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float)
     is rejected with a reason; the state then becomes ``(ts, REBASELINE)``
     so that a later read (even an overlapping one) never counts across it.
     """
+    fast = _advance_plain(samples, prev, max_increase)
+    return fast if fast is not None else _advance_loop(samples, prev, max_increase)
+
+
+def _advance_loop(samples: Sequence[Sample], prev: Sample | None,
+                  max_increase: float) -> Advance:
+    """``advance`` one sample at a time: the definition ``_advance_plain`` must match."""
     increases: list[Sample] = []
     rejected: list[tuple[float, str]] = []
     step = math.inf
@@ -231,6 +240,46 @@ def advance(samples: Sequence[Sample], prev: Sample | None, max_increase: float)
     return Advance(increases, last, rejected, None if step == math.inf else step)
 
 
+def _advance_plain(samples: Sequence[Sample], prev: Sample | None,
+                   max_increase: float) -> Advance | None:
+    """``advance`` of the common case, a list at a time; None when the case is not plain.
+
+    Plain: the timestamps after ``prev``'s rise strictly, every value is
+    finite and not negative, ``prev`` is not a rebaseline and no increase is
+    above ``max_increase``. Then nothing is rejected and the loop in
+    ``advance`` gives exactly these increases (a value below the one before
+    is a reset: the value itself), last sample and step.
+    """
+    if not samples:
+        return Advance([], prev, [], None)
+    if prev is not None and prev[1] < 0:
+        return None
+    times = [ts for ts, _ in samples]
+    if not all(map(operator.lt, times, times[1:])):
+        return None  # out of order or repeated: the loop skips what it must
+    first = 0
+    if prev is not None:
+        first = bisect.bisect_right(times, prev[0])  # read again by an overlapping read
+        if first:
+            times = times[first:]
+            if not times:
+                return Advance([], prev, [], None)
+    values = [value for _, value in samples[first:]]
+    # a NaN or infinity makes the sum so (an overflow only sends it to the loop)
+    if not math.isfinite(sum(values)) or min(values) < 0:
+        return None  # implausible values: the loop rejects them one by one
+    if prev is not None:
+        times.insert(0, prev[0])
+        values.insert(0, prev[1])
+    before, after = values[:-1], values[1:]
+    increases = [v if v < p else v - p for v, p in zip(after, before, strict=True)]
+    if increases and max(increases) > max_increase:
+        return None
+    step = min(map(operator.sub, times[1:], times[:-1]), default=None)
+    return Advance(list(zip(times[1:], increases, strict=True)), (times[-1], values[-1]), [],
+                   step)
+
+
 def _implausible(value: float) -> str | None:
     if not math.isfinite(value):
         return f"non-finite counter value {value!r}"
@@ -250,10 +299,15 @@ def series_key(role: str, labels: Mapping[str, str]) -> str:
 
 
 def window_text(resolution: float) -> str:
-    """A resolution as a PromQL duration for ``{{.window}}`` (``60s``, ``1500ms``)."""
-    if resolution == int(resolution):
-        return f"{int(resolution)}s"
-    return f"{round(resolution * 1000)}ms"
+    """``{{.window}}`` of one bucket: its width less a millisecond (``59999ms`` for 60 s).
+
+    Evaluated at bucket end ``t``, the range is then ``(t - res, t]`` on
+    Prometheus 2, whose ranges are closed (``[t - 60s, t]`` would hold a
+    sample or subquery step lying on ``t - 60s``, which the previous bucket
+    holds too), and ``(t - res + 1ms, t]`` on Prometheus 3 (left-open), so a
+    point falls in at most one bucket on both.
+    """
+    return f"{round(resolution * 1000) - 1}ms"
 
 
 def read_start(
@@ -399,13 +453,15 @@ def fetch_grouped_events(
     batch. ``series_state`` holds each known group's series state. A group
     seen for the first time is kept only when ``admit`` says so; a dropped
     group's series leave no events and no state, and the group is listed
-    in ``dropped``. Only ratio SLIs of plain selectors and latency SLIs
-    can be grouped (``ValueError`` for any other).
+    in ``dropped``. Only ratio SLIs of plain selectors, latency SLIs and
+    bool gauges can be grouped (``ValueError`` for any other).
     """
     if not slo.group_by:
         raise ValueError(f"SLO {slo.key} has no group_by")
     span = _Span(since, until, resolution, overlap, chunk, max_increase)
-    good_role, good_query, total_query = _grouped_roles(client, slo, until, le_cache)
+    sli = slo.sli
+    roles = None if isinstance(sli, model.BoolGaugeSLI) else _grouped_roles(
+        client, slo, until, le_cache)
     state: dict[str, Sample] = {}
     owner: dict[str, GroupKey] = {}
     for group, series in series_state.items():
@@ -424,21 +480,30 @@ def fetch_grouped_events(
 
     rejected: dict[str, Rejection] = {}
     steps: list[float] = []
-    good = _split_selector_events(client, good_role, good_query.text, span, state=state,
-                                  rejected=rejected, steps=steps, group_of=group_of,
-                                  owner=owner)
-    total = _split_selector_events(client, "total", total_query.text, span, state=state,
-                                   rejected=rejected, steps=steps, group_of=group_of,
-                                   owner=owner)
+    deltas: dict[GroupKey, dict[float, tuple[float, float]]]
+    if roles is None:
+        assert isinstance(sli, model.BoolGaugeSLI)  # for the type checker: no roles
+        deltas = _split_gauge_events(client, sli.gauge.text, span, state=state,
+                                     rejected=rejected, steps=steps, group_of=group_of,
+                                     owner=owner)
+    else:
+        good_role, good_query, total_query = roles
+        good = _split_selector_events(client, good_role, good_query.text, span, state=state,
+                                      rejected=rejected, steps=steps, group_of=group_of,
+                                      owner=owner)
+        total = _split_selector_events(client, "total", total_query.text, span, state=state,
+                                       rejected=rejected, steps=steps, group_of=group_of,
+                                       owner=owner)
+        deltas = {group: _deltas(good_role, good.get(group, {}), total.get(group, {}))
+                  for group in good.keys() | total.keys()}
     by_group: dict[GroupKey, dict[str, Sample]] = {}
     for key, sample in state.items():
         by_group.setdefault(owner[key], {})[key] = sample
     step = min(steps, default=None)
     groups = {
-        group: EventBatch(
-            deltas=_deltas(good_role, good.get(group, {}), total.get(group, {})),
-            series=by_group.get(group, {}), covered_until=until, step=step)
-        for group in sorted(good.keys() | total.keys() | by_group.keys())
+        group: EventBatch(deltas=deltas.get(group, {}), series=by_group.get(group, {}),
+                          covered_until=until, step=step)
+        for group in sorted(deltas.keys() | by_group.keys())
     }
     return GroupedBatch(groups=groups, dropped=frozenset(dropped), covered_until=until,
                         rejected=tuple(rejected.values()), step=step)
@@ -461,8 +526,8 @@ def _grouped_roles(
         role, marked = ("good", sli.good) if sli.good is not None else ("bad", sli.bad)
         if isinstance(marked, model.Selector) and isinstance(sli.total, model.Selector):
             return role, marked, sli.total
-    raise ValueError(f"SLO {slo.key}: only ratio SLIs of plain selectors and latency SLIs "
-                     "can be grouped")
+    raise ValueError(f"SLO {slo.key}: only ratio SLIs of plain selectors, latency SLIs and "
+                     "bool gauges can be grouped")
 
 
 def _deltas(good_role: str, marked_events: Mapping[float, float],
@@ -572,6 +637,7 @@ def _split_selector_events(
     (``group_of``; a series of a dropped group, None, is skipped: no events,
     no state), and ``owner`` learns the group of each series key."""
     events: dict[GroupKey, dict[float, float]] = {}
+    res, floor = span.resolution, math.floor
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
@@ -584,8 +650,8 @@ def _split_selector_events(
                     owner[key] = group
                 step = advance(series.samples, state.get(key), span.max_increase)
                 buckets = events.setdefault(group, defaultdict(float))
-                for ts, increase in step.increases:
-                    buckets[bucket_start(ts, span.resolution)] += increase
+                for ts, increase in step.increases:  # bucket_start, inlined: once per sample
+                    buckets[floor(ts / res) * res] += increase
                 if step.last is not None:
                     state[key] = step.last
                 if step.step is not None:
@@ -616,7 +682,8 @@ def _template_events(
     """Evaluate a ``{{.window}}`` template once per bucket end in ``(since - lag,
     until - lag]``.
 
-    The value at bucket end ``t`` is the events of the bucket ``[t - res, t)``;
+    The value at bucket end ``t`` is the events of ``(t - res, t]`` (see
+    :func:`window_text`), stored in the bucket ``[t - res, t)``;
     a bucket whose end is not reached yet is left for a later call, which
     starts after this call's ``until - lag``. No series state: the query itself
     does the counting. A NaN point (no data) counts nothing; an infinite or
@@ -655,7 +722,7 @@ def raw_ratio_events(
 
     The ``{{.window}}`` template is evaluated once per bucket end, as
     :func:`_template_events` does for event templates, with the window one
-    bucket long; the value at bucket end ``t`` is the ratio of ``[t - res, t)``.
+    bucket long; the value at bucket end ``t`` is the ratio of ``(t - res, t]``.
     Each bucket with a value stores good = its success ratio (1 - the error
     ratio), total = 1, so the SLI of a window is the time-weighted mean of
     its buckets' ratios, not the exact event ratio. A NaN point (no data)
@@ -745,25 +812,51 @@ def fetch_bool_gauge(
     state = dict(series_state)
     rejected: dict[str, Rejection] = {}
     steps: list[float] = []
-    deltas: dict[float, tuple[float, float]] = {}
+    deltas = _split_gauge_events(client, selector, span, state=state, rejected=rejected,
+                                 steps=steps, group_of=lambda labels: (), owner={})
+    return EventBatch(
+        deltas=deltas.get((), {}), series=state, covered_until=span.until,
+        rejected=tuple(rejected.values()), step=min(steps, default=None),
+    )
+
+
+def _split_gauge_events(
+    client: Source,
+    selector: str,
+    span: _Span,
+    *,
+    state: dict[str, Sample],
+    rejected: dict[str, Rejection],
+    steps: list[float],
+    group_of: Callable[[Mapping[str, str]], GroupKey | None],
+    owner: dict[str, GroupKey],
+) -> dict[GroupKey, dict[float, tuple[float, float]]]:
+    """(good, total) per bucket of a bool gauge, per group: each series' samples
+    go to its group (``group_of``; a series of a dropped group, None, is skipped:
+    no events, no state), and ``owner`` learns the group of each series key."""
+    events: dict[GroupKey, dict[float, tuple[float, float]]] = {}
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = series_key("gauge", series.labels)
+                group = owner.get(key)
+                if group is None:
+                    group = group_of(series.labels)
+                    if group is None:
+                        continue
+                    owner[key] = group
                 read = bool_gauge_events(series.samples, state.get(key))
+                buckets = events.setdefault(group, {})
                 for ts, good in read.increases:
                     bucket = bucket_start(ts, span.resolution)
-                    g, t = deltas.get(bucket, (0.0, 0.0))
-                    deltas[bucket] = (g + good, t + 1.0)
+                    g, t = buckets.get(bucket, (0.0, 0.0))
+                    buckets[bucket] = (g + good, t + 1.0)
                 if read.last is not None:
                     state[key] = read.last
                 if read.step is not None:
                     steps.append(read.step)
                 _reject(rejected, key, read.rejected)
-    return EventBatch(
-        deltas=dict(sorted(deltas.items())), series=state, covered_until=span.until,
-        rejected=tuple(rejected.values()), step=min(steps, default=None),
-    )
+    return {group: dict(sorted(buckets.items())) for group, buckets in events.items()}
 
 
 # ------------------------------------------------------------------- latency
@@ -824,3 +917,26 @@ def _selector(metric: str, matchers: str, *extra: str) -> str:
 
 def _promql_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+# ------------------------------------------------------------ shared reads
+
+
+def plain_selectors(
+    client: Source, slo: model.SLO, at: float, le_cache: MutableMapping[str, str] | None,
+) -> tuple[str, ...]:
+    """The plain selectors a read of ``slo`` asks for raw samples (``sharing``
+    answers them from one query per metric); templates and raw ratios have none.
+
+    A latency SLI's ``le`` is discovered (and cached) here as its read would.
+    """
+    sli = slo.sli
+    if isinstance(sli, model.BoolGaugeSLI):
+        return (sli.gauge.text,)
+    if isinstance(sli, model.LatencySLI):
+        _, good, total = _latency_queries(client, sli, at, le_cache)
+        return (good.text, total.text)
+    if isinstance(sli, model.RatioSLI):
+        return tuple(q.text for q in (sli.good, sli.bad, sli.total)
+                     if isinstance(q, model.Selector))
+    return ()

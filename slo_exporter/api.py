@@ -14,7 +14,11 @@ Schema (version 1; fields are only ever added, never renamed)::
       "schema_version": 1,
       "generated_at": 1732300000.0,     # unix seconds the snapshot was taken; null before the first
       "complete": true,                 # false until the first full evaluation has finished
-      "slos": [                         # ordered by service, then SLO name
+      "paging": {"total": 1234,         # SLOs matching ?service= and ?owner= (all without them)
+                 "page": 1, "pages": 3, # ?page= (1-based) of how many
+                 "limit": 500,          # ?limit=: at most this many entries in "slos"
+                 "next": "?page=2"},    # the query of the next page; null on the last
+      "slos": [                         # ordered by service, then SLO name; one page of them
         {
           "service": "checkout",
           "slo": "availability",
@@ -32,7 +36,10 @@ Schema (version 1; fields are only ever added, never renamed)::
           "alerts": {"page": false, "ticket": false},   # a multiwindow condition holds now
           "alert_conditions": [         # every window pair behind "alerts"
             {"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 14.4,
+             "for": null,               # how long it must hold before firing; null = at once
              "long_burn_rate": 0.9, "short_burn_rate": 0.9, "firing": false}
+                                        # a single-window condition (OpenSLO): short_window
+                                        # and short_burn_rate are null
           ],
           "up": true,                   # the data source answered at the last evaluation
           "evaluated_at": 1732299970.0, # unix seconds the values describe; null if never evaluated
@@ -79,11 +86,14 @@ Schema (version 1; fields are only ever added, never renamed)::
           "commitment": "sla",          # "sla" when any of its SLOs carries an SLA
           "summary": {"slos": 2, "met": 1, "missed": 1, "unknown": 0,
                       "credit_percent": 10},   # largest projected credit; null without SLA
-          "slos": [                     # ordered by SLO name
-            {"service": "checkout", "slo": "availability", "commitment": "sla",
+          "slos": [                     # ordered by SLO name, then group
+            {"service": "checkout", "slo": "availability", "group": {},
+             "commitment": "sla",
              "objective": 0.999, "period": "2026-03", "achieved": 0.9936, "met": false,
              "coverage": 1.0, "credit_percent": 10, "up": true}
-          ]
+          ]                             # a grouped SLO: one entry per group in the
+                                        # snapshot ("group": {"route": "/cart"}); the
+                                        # definition alone until its first group is seen
         }
       ]
     }
@@ -97,16 +107,19 @@ A deploy gate can therefore check ``error_budget_remaining > 0`` and treat
 
 from __future__ import annotations
 
+import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slo_exporter import snapshot
 from slo_exporter.durations import format_duration
 from slo_exporter.figures import PeriodFigures
-from slo_exporter.model import SLO, Service
+from slo_exporter.model import SLO, Service, SLOId
 
 #: bumped only for incompatible changes, which the changelog must announce
 SCHEMA_VERSION = 1
@@ -114,19 +127,68 @@ SCHEMA_VERSION = 1
 History = Mapping[str, Sequence[tuple[float, float]]]
 
 
-def render_slos(snap: snapshot.Snapshot, history: History | None = None) -> dict[str, object]:
-    """The ``/api/v1/slos`` document for ``snap``.
+def render_slos(
+    snap: snapshot.Snapshot, history: History | None = None, *,
+    query: Mapping[str, str] | None = None,
+) -> dict[str, object]:
+    """The ``/api/v1/slos`` document for ``snap``: the page of it ``query`` selects.
 
-    The budget history is the one each status carries; ``history`` (SLO key to
-    ``(ts, remaining)`` pairs) replaces it for the SLOs it names.
+    ``query`` holds ``service``, ``owner``, ``limit`` and ``page`` (see
+    ``snapshot.Selection``; ``SelectionError`` when one is bad); without it,
+    the first ``DEFAULT_LIMIT`` SLOs. The budget history is the one each
+    status carries; ``history`` (SLO key to ``(ts, remaining)`` pairs)
+    replaces it for the SLOs it names.
     """
-    statuses = sorted(snap.slos, key=lambda s: s.slo.id)  # a definition's groups together
+    page = snapshot.Selection.parse(query or {}).of(snap)
+    return {
+        **_head(snap, page),
+        "slos": [_render_status(status, history_of(status, history)) for status in page.rows],
+    }
+
+
+def _head(snap: snapshot.Snapshot, page: snapshot.Page) -> dict[str, object]:
+    """The fields before ``slos``, in the order the document shows them."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": snap.taken_at if snap.taken_at > 0 else None,
         "complete": snap.complete,
-        "slos": [_render_status(status, history_of(status, history)) for status in statuses],
+        "paging": paging(page),
     }
+
+
+def paging(page: snapshot.Page) -> dict[str, object]:
+    """Where ``page`` lies among the matches, with the query of the next page."""
+    selection = page.selection
+    last = selection.page >= page.pages
+    return {
+        "total": page.total,
+        "page": selection.page,
+        "pages": page.pages,
+        "limit": selection.limit,
+        "next": None if last else "?" + urlencode(selection.query(page=selection.page + 1)),
+    }
+
+
+#: each status's ``/api/v1/slos`` entry, JSON-encoded at the depth the document puts it
+_ENTRIES: snapshot.PerStatus[str] = snapshot.PerStatus(
+    lambda status: textwrap.indent(
+        json.dumps(_render_status(status, status.budget_history.points), indent=2), "    "))
+
+#: stands in for the entries in the encoded head; JSON escapes the NULs, so no value matches
+_SLOT = "\0slos\0"
+
+
+def encode_slos(snap: snapshot.Snapshot, query: Mapping[str, str] | None = None) -> str:
+    """``json.dumps(render_slos(snap, query=query), indent=2)``, from cached entries.
+
+    An entry is encoded once per status object, so a request costs the
+    entries of its page that changed since they were last served, plus a join.
+    """
+    page = snapshot.Selection.parse(query or {}).of(snap)
+    head = json.dumps({**_head(snap, page), "slos": _SLOT}, indent=2)
+    entries = _ENTRIES.all(snap, page.rows)
+    slos = "[\n" + ",\n".join(entries) + "\n  ]" if entries else "[]"
+    return head.replace(json.dumps(_SLOT), slos, 1)
 
 
 def history_of(
@@ -168,10 +230,11 @@ def _render_status(
             {
                 "severity": a.severity,
                 "long_window": format_duration(a.long_window),
-                "short_window": format_duration(a.short_window),
+                "short_window": None if a.single else format_duration(a.short_window),
                 "factor": _number(a.factor),
+                "for": format_duration(a.hold) if a.hold > 0 else None,
                 "long_burn_rate": _number(a.long_burn_rate),
-                "short_burn_rate": _number(a.short_burn_rate),
+                "short_burn_rate": None if a.single else _number(a.short_burn_rate),
                 "firing": a.firing,
             }
             for a in status.alerts
@@ -231,7 +294,7 @@ def render_services(
     services: Sequence[Service], snap: snapshot.Snapshot
 ) -> dict[str, object]:
     """The ``/api/v1/services`` document: the configured services with their SLOs' standing."""
-    statuses = {status.slo.key: status for status in snap.slos}
+    statuses = catalog_statuses(snap)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": snap.taken_at if snap.taken_at > 0 else None,
@@ -243,13 +306,37 @@ def render_services(
     }
 
 
+def catalog_statuses(snap: snapshot.Snapshot) -> dict[SLOId, list[snapshot.SLOStatus]]:
+    """The statuses of ``snap`` by the SLO definition they belong to, a grouped
+    definition's groups in label order (see ``catalog_slos``)."""
+    by_definition: dict[SLOId, list[snapshot.SLOStatus]] = {}
+    for status in snap.ordered:
+        by_definition.setdefault(status.slo.id.definition, []).append(status)
+    return by_definition
+
+
+def catalog_slos(
+    service: Service, statuses: Mapping[SLOId, Sequence[snapshot.SLOStatus]]
+) -> list[tuple[SLO, snapshot.SLOStatus | None]]:
+    """What a catalog lists of ``service``, by SLO name: each ungrouped SLO with its
+    status, and each group of a grouped one (its definition has no events of its
+    own); a grouped definition with no group in the snapshot yet is listed alone."""
+    listed: list[tuple[SLO, snapshot.SLOStatus | None]] = []
+    for slo in sorted(service.slos, key=lambda s: s.name):
+        found = statuses.get(slo.id, ())
+        groups = [status for status in found if status.slo.group] if slo.group_by else []
+        if groups:
+            listed.extend((status.slo, status) for status in groups)
+        else:
+            own = [status for status in found if status.slo.id == slo.id]
+            listed.append((slo, own[0] if own else None))
+    return listed
+
+
 def _render_service(
-    service: Service, statuses: Mapping[str, snapshot.SLOStatus]
+    service: Service, statuses: Mapping[SLOId, Sequence[snapshot.SLOStatus]]
 ) -> dict[str, object]:
-    slos = [
-        _catalog_entry(slo, statuses.get(slo.key))
-        for slo in sorted(service.slos, key=lambda s: s.name)
-    ]
+    slos = [_catalog_entry(slo, status) for slo, status in catalog_slos(service, statuses)]
     credits = [e["credit_percent"] for e in slos if isinstance(e["credit_percent"], int | float)]
     return {
         "name": service.name,
@@ -275,6 +362,7 @@ def _catalog_entry(slo: SLO, status: snapshot.SLOStatus | None) -> dict[str, obj
     return {
         "service": slo.service,
         "slo": slo.name,
+        "group": dict(slo.group),
         "commitment": slo.commitment,
         "objective": _number(slo.objective),
         "period": figures.label if figures is not None else slo.period.label,

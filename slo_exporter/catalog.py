@@ -2,10 +2,11 @@
 
 Owns the HTML of the catalog: per service its description, owner,
 commitment (SLA or SLO), what it depends on and what depends on it (linked
-within the page), and per SLO the objective, the current period, what was
-achieved to date with a met/missed verdict, coverage and the projected SLA
-credit. One table, so columns line up across services; it scrolls sideways
-inside its container on a narrow screen. The frame, style and number formats
+within the page), and per SLO (per group of a grouped one, its label values
+shown) the objective, the current period, what was achieved to date with a
+met/missed verdict, coverage and the projected SLA credit. One table, so
+columns line up across services; it scrolls sideways inside its container
+on a narrow screen. The frame, style and number formats
 are the status page's (``slo_exporter.statuspage``).
 
 Must not read clocks, query anything or keep state: configured services and
@@ -21,15 +22,16 @@ from html import escape
 from urllib.parse import quote
 
 from slo_exporter import snapshot
-from slo_exporter.api import decimal_number, period_zone
+from slo_exporter.api import catalog_slos, catalog_statuses, decimal_number, period_zone
 from slo_exporter.figures import PeriodFigures
-from slo_exporter.model import SLO, Service
+from slo_exporter.model import SLO, Service, SLOId
 from slo_exporter.statuspage import (
     GRAFANA_OVERVIEW_UID,
     commitment_badge,
     document,
     grafana_base,
     grafana_link,
+    group_label,
     percent,
     table_head,
     timestamp,
@@ -48,7 +50,7 @@ def render_catalog(
     services: Sequence[Service], snap: snapshot.Snapshot, *, grafana_url: str | None = None
 ) -> str:
     """The catalog document for the configured ``services`` and their SLOs' standing in ``snap``."""
-    statuses = {status.slo.key: status for status in snap.slos}
+    statuses = catalog_statuses(snap)
     names = {service.name for service in services}
     used_by: dict[str, list[str]] = {}
     for service in services:
@@ -77,13 +79,14 @@ def render_catalog(
     return document("Service catalog", header, body, footer)
 
 
-def _summary(services: Sequence[Service], statuses: Mapping[str, snapshot.SLOStatus]) -> str:
-    figures = [
-        _figures(statuses.get(slo.key)) for service in services for slo in service.slos
-    ]
+def _summary(
+    services: Sequence[Service], statuses: Mapping[SLOId, Sequence[snapshot.SLOStatus]]
+) -> str:
+    listed = [entry for service in services for entry in catalog_slos(service, statuses)]
+    figures = [_figures(status) for _, status in listed]
     exposed = sum(
-        1 for service in services for slo in service.slos
-        if (credit := _credit(slo, _figures(statuses.get(slo.key)))) is not None and credit > 0
+        1 for slo, status in listed
+        if (credit := _credit(slo, _figures(status))) is not None and credit > 0
     )
     counts = (
         ("services", "services", len(services), False),
@@ -128,7 +131,7 @@ def _service_link(name: str, known: set[str]) -> str:
 
 def _service(
     service: Service,
-    statuses: Mapping[str, snapshot.SLOStatus],
+    statuses: Mapping[SLOId, Sequence[snapshot.SLOStatus]],
     known: set[str],
     used_by: Sequence[str],
     grafana: str | None,
@@ -156,8 +159,7 @@ def _service(
         f'<th colspan="{len(_COLUMNS)}">{commitment} {escape(service.name)}{owner_html}'
         f"{dashboard}{desc}{relation_html}</th></tr>"
     )
-    rows = "".join(_slo_row(slo, statuses.get(slo.key))
-                   for slo in sorted(service.slos, key=lambda s: s.name))
+    rows = "".join(_slo_row(slo, status) for slo, status in catalog_slos(service, statuses))
     if not service.slos:
         rows = f'<tr><td colspan="{len(_COLUMNS)}" class="empty">no SLOs</td></tr>'
     return (f'<tbody class="service" data-service="{escape(service.name)}">'
@@ -174,7 +176,7 @@ def _slo_row(slo: SLO, status: snapshot.SLOStatus | None) -> str:
     coverage = figures.coverage if figures is not None else None
     return (
         f'<tr class="slo" data-slo="{escape(slo.key)}">'
-        f'<td><span class="slo-name">{escape(slo.name)}</span>{desc}</td>'
+        f'<td><span class="slo-name">{escape(slo.name)}</span>{group_label(slo)}{desc}</td>'
         f"<td>{commitment_badge(slo)}</td>"
         f'<td class="num">{escape(percent(slo.objective))}</td>'
         f'<td>{escape(label)}<div class="desc">{escape(zone).replace("/", "/<wbr>")} '

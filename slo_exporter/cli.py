@@ -1,7 +1,9 @@
 """Command line: ``slo-exporter run|check|rules|report|demo`` with Prometheus-style flags.
 
 User errors (bad config, unusable storage path, port in use) print a located
-message and exit non-zero without a traceback. Storage is opened before the
+message and exit non-zero without a traceback; impossible shard flags (an
+index not below ``--shard.count``, no ordinal in the hostname) exit 2, a
+composite whose components are on another shard exits 1. Storage is opened before the
 listen address is bound, and each failure is named for what failed:
 ``storage_unusable`` (also a full disk) or ``listen_failed``.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -26,7 +29,13 @@ import structlog
 
 from slo_exporter import __version__, logs
 from slo_exporter.config import ConfigWarning, load_config
-from slo_exporter.daemon import Daemon, ListenError, Options, log_config_warnings
+from slo_exporter.daemon import (
+    Daemon,
+    ListenError,
+    Options,
+    load_logging_warnings,
+    log_config_warnings,
+)
 from slo_exporter.demo import serve
 from slo_exporter.durations import parse_duration
 from slo_exporter.errors import ConfigError, StoreError
@@ -37,7 +46,9 @@ from slo_exporter.redact import remember_config, scrub
 from slo_exporter.report import CHARTED, FORMATS, ReportArgumentError, Request, build_report, render
 from slo_exporter.rules import render_rules
 from slo_exporter.runtime import check_prometheus_settings, needs_prometheus
-from slo_exporter.store import FILENAME, EventStore, SQLiteStore
+from slo_exporter.sharding import Shard, ShardMetrics, describe, select
+from slo_exporter.store import FILENAME, EventStore, PostgresStore, SQLiteStore
+from slo_exporter.store.postgres import describe_url
 from slo_exporter.webconfig import load_web_config
 
 #: Outside the 9100-9999 exporter block of Prometheus's default port
@@ -62,14 +73,27 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--log.format", dest="log_format", default="logfmt",
                          choices=("logfmt", "json"), help="log line format (default: logfmt)")
 
+    def sharding(cmd: argparse.ArgumentParser) -> None:
+        cmd.add_argument("--shard.count", dest="shard_count", type=_shard_number,
+                         metavar="N", help="split the SLOs over N daemons by a stable hash "
+                         "of service/slo (see README \"Sharding\"); default: one, unsharded")
+        cmd.add_argument("--shard.index", dest="shard_index", type=_shard_number,
+                         metavar="I", help="this daemon's shard, 0..N-1; default with "
+                         "--shard.count: the -<ordinal> ending the hostname (StatefulSet pod)")
+
     run = sub.add_parser("run", help="run the daemon")
     common(run)
+    sharding(run)
     run.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN,
                      metavar="ADDR", help=f"address to serve HTTP on (default: {DEFAULT_LISTEN})")
     run.add_argument("--web.config.file", dest="web_config_file", default="", metavar="FILE",
                      help="TLS and basic auth settings (exporter-toolkit web config format)")
     run.add_argument("--storage.path", dest="storage_path", default="data",
                      metavar="DIR", help="directory of the event store (default: data)")
+    run.add_argument("--storage.url", dest="storage_url", default=None, type=_storage_url,
+                     metavar="URL",
+                     help="keep the events in PostgreSQL instead (postgresql://user:password@"
+                          "host:port/db), shared by replicas: one writes, the others stand by")
 
     run.add_argument("--alertmanager.url", dest="alertmanager_urls", action="append",
                      default=[], type=_alertmanager_url, metavar="URL",
@@ -88,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a configuration file and exit")
     common(check)
+    sharding(check)
 
     report = sub.add_parser(
         "report", help="what every SLO achieved over a calendar period or a span of time")
@@ -95,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--storage.path", dest="storage_path", default="data", metavar="DIR",
                         help="event store of the daemon, opened read-only (default: data); "
                              "where it does not reach back, Prometheus history is read")
+    report.add_argument("--storage.url", dest="storage_url", default=None, type=_storage_url,
+                        metavar="URL", help="the daemon's PostgreSQL store, opened read-only")
     report.add_argument("--period", metavar="LABEL",
                         help="a month (2026-03), quarter (2026-Q1) or ISO week (2026-W10), "
                              "in each SLO's calendar time zone (UTC for rolling windows)")
@@ -128,6 +155,14 @@ def _alertmanager_url(text: str) -> AlertmanagerURL:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _storage_url(text: str) -> str:
+    try:
+        describe_url(text)
+    except StoreError as exc:  # the message never repeats the URL: it may hold a password
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _positive_duration(text: str) -> float:
     try:
         seconds = parse_duration(text)
@@ -136,6 +171,12 @@ def _positive_duration(text: str) -> float:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
     return seconds
+
+
+def _shard_number(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
+    return int(text)
 
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
@@ -211,16 +252,35 @@ def main(argv: Sequence[str] | None = None, *,
         return 1
     if args.command == "report":
         return _report(args, config)
+    shard: Shard | None
+    try:
+        if args.command == "check" and args.shard_index is None and args.shard_count is not None:
+            shard = Shard(0, args.shard_count)  # check shows every shard: no index of its own
+        else:
+            shard = Shard.resolve(args.shard_index, args.shard_count, socket.gethostname())
+        owned = config if shard is None else select(config, shard)
+    except ValueError as exc:
+        sys.stderr.write(f"slo-exporter {args.command}: error: {exc}\n")
+        return 2
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration "
+                         f"cannot be split over {args.shard_count} shards.\n")
+        return 1
     if args.command == "check":
         slos = len(config.slos)
         sys.stdout.write(
             f"{args.config_file}: OK, {len(config.services)} service(s), {slos} SLO(s)\n")
+        if shard is not None:
+            sys.stdout.write(describe(config, shard.count))
         return 0
-    return _run(args, config, started, exiting)
+    return _run(args, owned, started, exiting, shard)
 
 
 def _run(args: argparse.Namespace, config: Config,
-         started: Callable[[Daemon], None] | None, exiting: bool) -> int:
+         started: Callable[[Daemon], None] | None, exiting: bool,
+         shard: Shard | None = None) -> int:
+    """Run the daemon on ``config`` (already narrowed to ``shard``'s SLOs)."""
     log = structlog.get_logger("slo_exporter")
     if args.web_config_file:
         try:
@@ -232,19 +292,28 @@ def _run(args: argparse.Namespace, config: Config,
     options = Options(args.listen_address, args.storage_path, args.config_file,
                       web_config_file=args.web_config_file,
                       alertmanager=_notifier_settings(args))
-    store = _open_store(options.storage_path, config.storage.resolution)
+    store = _open_store(options.storage_path, config.storage.resolution,
+                        args.storage_url or "")
     if store is None:
         return 1
+    load = load_logging_warnings
+    if shard is not None:
+        def load(path: str) -> Config:  # a reload keeps to this shard's SLOs
+            return select(load_logging_warnings(path), shard)
     try:
-        daemon = Daemon(config, options, store)
+        daemon = Daemon(config, options, store, load=load)
     except ListenError as exc:
         store.close()
         log.error("listen_failed", address=args.listen_address, error=str(exc))
         return 1
     except StoreError as exc:
         store.close()
-        log.error("storage_unusable", path=args.storage_path, error=str(exc))
+        log.error("storage_unusable", **_where(args), error=str(exc))
         return 1
+    if shard is not None:
+        daemon.registry.register(ShardMetrics(shard, lambda: daemon.config))
+        log.info("shard_selected", index=shard.index, count=shard.count,
+                 slos=len(config.slos))
     log.info("starting", version=__version__, config=args.config_file,
              services=len(config.services), slos=len(config.slos))
     if started is None:
@@ -270,7 +339,9 @@ def _report(args: argparse.Namespace, config: Config) -> int:
         return clients[-1]
 
     try:
-        if (Path(args.storage_path) / FILENAME).exists():
+        if args.storage_url:
+            store = PostgresStore(args.storage_url, config.storage.resolution, readonly=True)
+        elif (Path(args.storage_path) / FILENAME).exists():
             # read-only: no lock, so it runs beside the daemon that writes
             store = SQLiteStore(args.storage_path, config.storage.resolution, readonly=True)
         else:
@@ -284,7 +355,7 @@ def _report(args: argparse.Namespace, config: Config) -> int:
         sys.stderr.write(f"slo-exporter report: error: {exc}\n")
         return 2
     except (StoreError, sqlite3.Error, OSError) as exc:
-        log.error("storage_unusable", path=args.storage_path, error=str(exc))
+        log.error("storage_unusable", **_where(args), error=str(exc))
         return 1
     except ValueError as exc:  # data the figures cannot use: said, never a traceback
         log.error("report_failed", error=scrub(str(exc)))
@@ -318,17 +389,32 @@ def _write(output: str, content: str) -> None:
         raise
 
 
-def _open_store(path: str, resolution: float) -> EventStore | None:
+def _where(args: argparse.Namespace) -> dict[str, str]:
+    """Log fields naming the store: its directory, or its database without the password."""
+    if args.storage_url:
+        return {"url": describe_url(args.storage_url)}
+    return {"path": args.storage_path}
+
+
+def _open_store(path: str, resolution: float, url: str = "") -> EventStore | None:
     """The event store, or None after logging why it cannot be used.
 
     A full disk or a path that cannot be written shows up as OSError or a
     SQLite error as well as StoreError, depending on which write fails first;
-    each is a storage problem, never a listen problem.
+    each is a storage problem, never a listen problem. A PostgreSQL store
+    opens as the writer when the role is free, else as a standby.
     """
+    log = structlog.get_logger("slo_exporter")
     try:
+        if url:
+            store = PostgresStore(url, resolution, standby=True)
+            log.info("store_opened", url=store.name,
+                     role="standby" if store.readonly else "writer")
+            return store
         return SQLiteStore(path, resolution)
     except (StoreError, OSError, sqlite3.Error) as exc:
-        structlog.get_logger("slo_exporter").error("storage_unusable", path=path, error=str(exc))
+        log.error("storage_unusable", **({"url": describe_url(url)} if url else {"path": path}),
+                  error=str(exc))
         return None
 
 

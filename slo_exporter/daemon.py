@@ -9,10 +9,24 @@ APScheduler runs the evaluation job with ``coalesce=True`` and
 missed runs collapse into one. ``misfire_grace_time`` is one evaluation
 interval: a run more than one interval late is skipped, since the next one
 covers the same span anyway (each cycle reads everything since the cursor).
+Cycles fire on the epoch grid (``grid.first_fire``: multiples of the
+interval, plus ``query_delay``), not at multiples of the interval since the
+process started: one cycle right at start, then every grid instant, so two
+replicas started at different times evaluate the same instants.
 A second job (``refresh_probes``) recomputes probe SLOs from the store every
 second, a third (``catch_up``) is the fast path of Prometheus SLOs every
 ``FAST_PATH_EVERY`` seconds (``Engine.catch_up``); it never runs while a reload
 builds and evaluates the next runtime, whose engine reads the same store.
+
+With a shared store (``--storage.url``) a replica may start as a standby:
+its engine follows what the writer stores and it probes nothing. Each
+evaluation it tries to take the writer role (``_standby_step``); once it
+has it, it builds a writing runtime like a reload does (definitions, a
+first cycle reading every SLO from its stored cursor, probes) and swaps it
+in, so it takes over within one evaluation interval plus that cycle. A
+writer that finds, after a lost connection, that another replica took the
+role (``role_lost``) stops with exit code 1, to be started again as a
+standby.
 
 SIGHUP reloads the configuration file (``Daemon.reload``). SIGTERM and
 SIGINT stop the daemon (``Daemon.request_stop``), and stopping always wins:
@@ -37,15 +51,16 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any, NoReturn
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry, disable_created_metrics
+from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 
-from slo_exporter import api, catalog, statuspage
+from slo_exporter import api, catalog, grid, statuspage
 from slo_exporter.config import ConfigWarning, load_config
 from slo_exporter.errors import ConfigError
 from slo_exporter.exposition import SelfMetrics, SnapshotCollector
@@ -61,8 +76,16 @@ from slo_exporter.runtime import (
     check_prometheus_settings,
     default_client,
 )
-from slo_exporter.store import EventStore
-from slo_exporter.web import Query, WebServer, html_page, html_query_page, json_page
+from slo_exporter.store import EventStore, SharedStore
+from slo_exporter.web import (
+    Encoded,
+    Query,
+    WebServer,
+    html_page,
+    html_query_page,
+    json_page,
+    json_query_page,
+)
 
 log = structlog.get_logger("slo_exporter.daemon")
 
@@ -183,6 +206,13 @@ class Daemon:
         self._notify_lock = threading.Lock()  # snapshots reach the notifier in order
         self._started = False
         self._shut_down = False
+        #: a standby of a shared store: serves what another replica writes
+        self.standby = store.readonly and isinstance(store, SharedStore)
+        self._writer = Gauge(
+            "slo_exporter_store_writer", "1 while this replica writes the event store, "
+            "0 while it is a standby of a shared store", registry=self.registry)
+        self._writer.set(0 if self.standby else 1)
+        self.exit_code = 0  # what ``wait`` returns after an orderly stop
         self.deps = Collaborators(
             store=store,
             probe_metrics=self.probe_metrics,
@@ -196,17 +226,18 @@ class Daemon:
         remember_config(config)  # its secrets are masked in every log line and page
         check_prometheus_settings(config)  # bad settings fail here, at start-up
         self.rt = Runtime.build(config, self.deps)
-        self.registry.register(SnapshotCollector(lambda: self.rt.engine.snapshot))
+        snapshot_metrics = SnapshotCollector(lambda: self.rt.engine.snapshot)
+        self.registry.register(snapshot_metrics)
         try:
             self.web = WebServer(
                 options.listen_address, self.registry, lambda: self.rt.engine.snapshot,
                 pages={
                     "/": html_query_page(self._status_page),
                     "/catalog": html_page(self._catalog),
-                    "/api/v1/slos": json_page(self._api),
+                    "/api/v1/slos": json_query_page(self._api),
                     "/api/v1/services": json_page(self._services),
                 },
-                web_config_file=options.web_config_file,
+                web_config_file=options.web_config_file, snapshot_metrics=snapshot_metrics,
             )
         except (OSError, ValueError) as exc:
             self.rt.close()
@@ -231,15 +262,15 @@ class Daemon:
         rt = self.rt
         return statuspage.render_status_page(
             rt.engine.snapshot, grafana_url=rt.config.grafana_url, sort=query.get("sort", ""),
-            services=rt.config.services)
+            services=rt.config.services, query=query)
 
     def _catalog(self) -> str:
         rt = self.rt
         return catalog.render_catalog(
             rt.config.services, rt.engine.snapshot, grafana_url=rt.config.grafana_url)
 
-    def _api(self) -> Any:
-        return api.render_slos(self.rt.engine.snapshot)
+    def _api(self, query: Query) -> Encoded:
+        return Encoded(api.encode_slos(self.rt.engine.snapshot, query))
 
     def _services(self) -> Any:
         rt = self.rt
@@ -254,7 +285,20 @@ class Daemon:
         its own first cycle, and two engines must not read the same source
         into the same store at once) and once a stop was requested.
         """
-        if self._stop.is_set() or not self._cycle_lock.acquire(blocking=False):
+        if self._stop.is_set():
+            return False
+        if self.standby and self._standby_step():
+            return True
+        if isinstance(self.store, SharedStore) and self.store.role_lost:
+            # Another replica writes now. Exiting non-zero makes the supervisor
+            # start this one again, as a standby with a clean state.
+            log.error("writer_role_lost", reason="another replica took the writer role "
+                      "while this one was disconnected from the database")
+            self.exit_code = 1
+            self._writer.set(0)
+            self.request_stop("writer role lost")
+            return False
+        if not self._cycle_lock.acquire(blocking=False):
             return False
         try:
             started = time.monotonic()
@@ -270,6 +314,29 @@ class Daemon:
         log.info("evaluation_done", seconds=round(elapsed, 3), slos=len(snapshot.slos),
                  down=len(down))
         self._notify()
+        return True
+
+    def _standby_step(self) -> bool:
+        """Try to take the writer role; True when this replica took over (its first
+        writing cycle ran). Otherwise the cached reads the writer changed are dropped."""
+        store = self.store
+        assert isinstance(store, SharedStore)
+        if not store.try_promote():
+            store.refresh()
+            return False
+        log.info("writer_role_taken")
+        with self._reload_lock:
+            if self._stop.is_set():
+                return False
+            self.standby = False  # from here the new runtime probes
+            try:
+                self._apply(self.rt.config, self.rt)
+            except Exception as exc:  # the role stays; the next evaluation tries again
+                self.standby = True
+                log.error("takeover_failed", error=scrub(f"{type(exc).__name__}: {exc}"))
+                return False
+        self._writer.set(1)
+        log.info("takeover_done", slos=len(self.rt.config.slos))
         return True
 
     def refresh_probes(self) -> None:
@@ -344,13 +411,14 @@ class Daemon:
                 # before the swap, so scrapes never see a snapshot without
                 # values; old probes keep probing meanwhile.
                 new.engine.evaluate()
-                if config.evaluation_interval != old.config.evaluation_interval:
-                    self._reschedule(config.evaluation_interval)
+                regrid = _grid_of(config) != _grid_of(old.config)
+                if regrid:
+                    self._reschedule(config)
                 try:
                     self._move_probes(old, new)
                 except BaseException:
-                    if config.evaluation_interval != old.config.evaluation_interval:
-                        self._reschedule(old.config.evaluation_interval)
+                    if regrid:
+                        self._reschedule(old.config)
                     raise
             except BaseException:
                 new.close()
@@ -379,9 +447,16 @@ class Daemon:
             self._cycle_lock.release()
             raise _Stopping
 
-    def _reschedule(self, interval: float) -> None:
+    def _reschedule(self, config: Config) -> None:
         if self.scheduler.get_job("evaluate") is not None:
-            self.scheduler.reschedule_job("evaluate", trigger="interval", seconds=interval)
+            self.scheduler.reschedule_job("evaluate", trigger=self._grid_trigger(config))
+
+    def _grid_trigger(self, config: Config) -> IntervalTrigger:
+        """Fire times on the epoch grid of ``config``'s interval, shifted by its query_delay."""
+        interval = config.evaluation_interval
+        first = grid.first_fire(self.deps.clock(), interval, config.prometheus.query_delay)
+        return _GridTrigger(seconds=interval, start_date=datetime.fromtimestamp(first, UTC),
+                            timezone=UTC)
 
     def _move_probes(self, old: Runtime, new: Runtime) -> None:
         """Hand probing from ``old`` to ``new`` and make ``new`` current.
@@ -398,7 +473,8 @@ class Daemon:
                 log.warning("probes_still_running", seconds=self.timings.probe_stop)
             new.recorder.adopt_last_seen(old.recorder.last_seen_all())
             try:
-                new.start_probes()
+                if not self.standby:  # a standby reloading keeps probing nothing
+                    new.start_probes()
             except BaseException:
                 new.stop_probes(0)
                 self._restart_probes(old)
@@ -430,10 +506,14 @@ class Daemon:
         log.info("listening", address=self.listen_address, port=self.web.port)
         if self.notifier is not None:
             self.notifier.start()
-        with self._swap_lock:
-            self.rt.start_probes()
+        if not self.standby:  # a standby's probes start when it takes over
+            with self._swap_lock:
+                self.rt.start_probes()
+        # At once (describing the last grid instant), then at every grid
+        # instant: the grid trigger finds its next fire time from the grid, not
+        # from this first run's time.
         self.scheduler.add_job(
-            self.evaluate, "interval", seconds=interval, id="evaluate",
+            self.evaluate, self._grid_trigger(self.config), id="evaluate",
             coalesce=True, max_instances=1, misfire_grace_time=max(1, int(interval)),
             next_run_time=datetime.now(UTC),
         )
@@ -490,8 +570,8 @@ class Daemon:
             # Everything of value is closed already.
             log.warning("shutdown_forced", reason="work still running after a bounded stop")
             _flush()
-            self._hard_exit(0)
-        return 0
+            self._hard_exit(self.exit_code)
+        return self.exit_code
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         # Runs on the main thread between any two bytecodes, possibly while
@@ -576,7 +656,29 @@ class Daemon:
         return cycle_done and probes_done
 
 
+def _grid_of(config: Config) -> tuple[float, float]:
+    """What places ``config``'s cycles on the grid: the interval and the query delay."""
+    return config.evaluation_interval, config.prometheus.query_delay
+
+
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed or broken stream
             stream.flush()
+
+
+class _GridTrigger(IntervalTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """An interval trigger whose every fire time is on its grid (``start_date`` plus
+    whole intervals), even after a run off the grid such as the first one.
+
+    A one-off first job beside the interval job would do the same, but
+    APScheduler removes a one-off job after running it, and a shutdown
+    clearing the job store at that moment killed the scheduler thread
+    with ``JobLookupError``.
+    """
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None,
+                           now: datetime) -> datetime | None:
+        if previous_fire_time is not None:  # strictly later, so a run never repeats
+            now = max(now, previous_fire_time + timedelta(microseconds=1))
+        return super().get_next_fire_time(None, now)  # type: ignore[no-any-return]

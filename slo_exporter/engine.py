@@ -24,6 +24,17 @@ Service-level management, per status:
   logged (``period_failed``) and counted, and the window values stand. A
   probe refresh reuses figures younger than one evaluation interval.
 
+Reads are shared: before the reads of a full cycle, and before the fast
+path's, the ingester asks Prometheus once per metric that SLOs of several
+definitions read (``Ingestor.share``, ``sharing``); each SLO's read then
+takes its series from that answer (on the pool, shared queries of
+different metrics run at once).
+
+A cold start (or a long gap) is a backfill: before the reads of a cycle the
+ingester plans which SLOs read more than one chunk (``Ingestor.plan_backfill``)
+and follows them (``ingest.Backfill``); while one runs, ``snapshot`` carries
+its progress (``Snapshot.backfill``) for the gauges, ``/-/ready`` and ``/``.
+
 Grouped SLOs (``group_by``): the definition is read once per cycle for all
 its groups; each group instance (``grouping.Groups``) gets its own status,
 and instances first seen by a read join the snapshot. A read failure marks
@@ -39,6 +50,12 @@ reminded every ``REMIND_EVERY``); it never stops the others or the daemon.
 SLOs run on one thread pool kept for the engine's life, so per-thread
 Prometheus sessions and their connections are reused across cycles.
 
+On a read-only store (a standby replica of a shared PostgreSQL store,
+another replica writes) the engine follows: it records no definitions,
+reads no source and prunes nothing; every status is computed from what the
+writer stored, and a probe SLO's last result is the end of its stored
+coverage. The daemon builds a writing engine when the replica takes over.
+
 Must not read Prometheus or write the store itself (``ingest``), record
 probe results (``recorder``), or serve anything: readers only take the
 ``snapshot`` reference and never wait on a cycle.
@@ -51,15 +68,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import structlog
 
-from slo_exporter import accounting, compliance, exclusions, slomath
+from slo_exporter import accounting, compliance, exclusions, grid, slomath
 from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
+from slo_exporter.grouping import group_of
 from slo_exporter.history import BudgetAt, budget_history
 from slo_exporter.ingest import READ_OVERLAP, Ingestor, Pruner, adopt_definitions, load_groups
 from slo_exporter.model import (
@@ -138,7 +156,9 @@ class Engine:
                                   stop=self._stop, log=self._log, on_error=self._on_error,
                                   groups=groups)
         self._pruner = Pruner(store, config, self._log)
-        adopt_definitions(store, config.slos, self._log, at=self._clock(), groups=groups)
+        self._follower = store.readonly  # another replica writes what this one serves
+        if not self._follower:  # a store error fails the build here
+            adopt_definitions(store, config.slos, self._log, at=self._clock(), groups=groups)
         self._snapshot = Snapshot(slos=tuple(SLOStatus(slo=s) for s in self._instances()),
                                   groups=self._group_counts())
         workers = min(max(1, max_workers), len(config.slos))
@@ -150,16 +170,25 @@ class Engine:
 
     @property
     def snapshot(self) -> Snapshot:
-        """The latest complete snapshot; a plain reference read, never blocks."""
-        return self._snapshot
+        """The latest complete snapshot; a plain reference read, never blocks.
+
+        While a backfill runs, a copy that carries its progress."""
+        progress = self._ingestor.backfill.progress()
+        snap = self._snapshot
+        return snap if progress is None else replace(snap, backfill=progress)
 
     def evaluate(self) -> Snapshot:
         """Run one cycle for every SLO and swap in the new snapshot."""
         with self._lock:
             now = self._now()
             current = {st.slo.key: st for st in self._snapshot.slos}
+            # Every backfill of the cycle is counted before the first starts.
+            self._ingestor.plan_backfill(self._measured, grid.instant(
+                now - self._config.prometheus.query_delay, self._config.evaluation_interval))
+            shared = self._share(self._measured, now - self._config.prometheus.query_delay)
             statuses = self._map(
-                lambda slo: self._evaluate_definition(slo, now, current), self._measured)
+                lambda slo: self._evaluate_definition(slo, now, current, shared),
+                self._measured)
             fresh = {s.slo.key: s for found in statuses for s in found}
             # After their components, in the same cycle, so a composite
             # never describes older component data than the components show.
@@ -171,7 +200,7 @@ class Engine:
                     fresh[slo.key] = status
             finished = not self._stop.is_set() and len(fresh) == len(self._instances())
             snapshot = self._swap(fresh, taken_at=now, complete=finished)
-            if not self._stop.is_set():
+            if not self._stop.is_set() and not self._follower:
                 self._pruner.maybe_prune(now)
             return snapshot
 
@@ -204,22 +233,23 @@ class Engine:
         read here changes nothing and is logged at debug level; the next
         full cycle reads the same samples. Stops between SLOs on ``stop``.
         """
-        if not self._snapshot.complete or not self._fast:
+        if not self._snapshot.complete or not self._fast or self._follower:
             return self._snapshot
         at = self._now() - self._config.prometheus.query_delay
         current = {st.slo.key: st for st in self._snapshot.slos}
         fresh: dict[str, SLOStatus] = {}
+        shared = self._share([s for s in self._fast if self._up(s, current)], at, fast=True)
         for slo in self._fast:
             if self._stop.is_set():
                 break
             if slo.group_by:
-                self._catch_up_groups(slo, at, current, fresh)
+                self._catch_up_groups(slo, at, current, fresh, shared)
                 continue
             mine = current.get(slo.key)
             if mine is None or not mine.up or mine.evaluated_at is None:
                 continue
             try:
-                if not self._ingestor.catch_up(slo, at):
+                if not self._ingestor.catch_up(slo, at, shared):
                     continue
             except Exception as exc:  # the full cycle reads the same span and reports it
                 self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
@@ -257,14 +287,46 @@ class Engine:
     def _group_counts(self) -> tuple[GroupCount, ...]:
         return tuple(self._ingestor.groups(s).count() for s in self._config.slos if s.group_by)
 
+    def _up(self, slo: SLO, current: Mapping[str, SLOStatus]) -> bool:
+        """Whether the fast path reads ``slo``: its last status (each group's) is up."""
+        keys = ([i.key for i in self._ingestor.groups(slo).instances()] if slo.group_by
+                else [slo.key])
+        mine = [current.get(k) for k in keys]
+        return bool(mine) and all(m is not None and m.up and m.evaluated_at is not None
+                                  for m in mine)
+
+    def _share(self, slos: Sequence[SLO], at: float, *,
+               fast: bool = False) -> accounting.Source | None:
+        """The source of this cycle's reads: one query per metric that SLOs of
+        several definitions read (``Ingestor.share``), or None to read alone.
+
+        A failure to plan is logged and every SLO reads on its own, reporting
+        its own failure as before.
+        """
+        if self._stop.is_set():
+            return None
+        pool = self._pool
+
+        def mapper(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+            if pool is None or self._closed or len(items) <= 1:
+                return [fn(i) for i in items]
+            return list(pool.map(fn, items))
+
+        try:
+            return self._ingestor.share(slos, at, fast=fast, mapper=mapper,
+                                        interval=self._config.evaluation_interval)
+        except Exception as exc:  # each read then asks alone and reports its own failure
+            self._log.warning("shared_read_failed", error=short_error(repr(exc)))
+            return None
+
     def _catch_up_groups(self, slo: SLO, at: float, current: Mapping[str, SLOStatus],
-                         fresh: dict[str, SLOStatus]) -> None:
+                         fresh: dict[str, SLOStatus],
+                         shared: accounting.Source | None = None) -> None:
         """The fast path of a grouped definition: recompute the groups that got events."""
-        mine = [current.get(i.key) for i in self._ingestor.groups(slo).instances()]
-        if not mine or any(m is None or not m.up or m.evaluated_at is None for m in mine):
+        if not self._up(slo, current):
             return
         try:
-            changed = self._ingestor.catch_up_groups(slo, at)
+            changed = self._ingestor.catch_up_groups(slo, at, shared)
         except Exception as exc:  # the full cycle reads the same span and reports it
             self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
                             error=short_error(str(exc)))
@@ -273,14 +335,14 @@ class Engine:
             fresh[inst.key] = self._status(inst, at, up=True, error=None,
                                            previous=current.get(inst.key), refresh=True)
 
-    def _evaluate_definition(self, slo: SLO, now: float,
-                             current: Mapping[str, SLOStatus]) -> list[SLOStatus]:
+    def _evaluate_definition(self, slo: SLO, now: float, current: Mapping[str, SLOStatus],
+                             shared: accounting.Source | None = None) -> list[SLOStatus]:
         """The new statuses of ``slo``: its own, or each of its groups'."""
         if not slo.group_by:
-            status = self._evaluate_slo(slo, now, current.get(slo.key))
+            status = self._evaluate_slo(slo, now, current.get(slo.key), shared=shared)
             return [] if status is None else [status]
         at = now - self._config.prometheus.query_delay
-        found = self._evaluate_slo(slo, now, None, grouped=True)
+        found = self._evaluate_slo(slo, now, None, grouped=True, shared=shared)
         if found is None:
             return []
         if found.up:
@@ -320,7 +382,8 @@ class Engine:
             return self._snapshot
 
     def _evaluate_slo(self, slo: SLO, now: float, current: SLOStatus | None, *,
-                      grouped: bool = False) -> SLOStatus | None:
+                      grouped: bool = False,
+                      shared: accounting.Source | None = None) -> SLOStatus | None:
         """The SLO's new status, or None when stopped before it was read.
 
         ``grouped``: only read a grouped definition; the status returned
@@ -330,9 +393,18 @@ class Engine:
             return None
         if isinstance(slo.sli, ProbeSLI):
             return self._probe_status(slo, current)
-        at = now - self._config.prometheus.query_delay
+        at = grid.instant(now - self._config.prometheus.query_delay,
+                          self._config.evaluation_interval)  # an HA pair's instants agree
+        if self._follower:  # the writer reads the source; this replica serves its events
+            if grouped:  # the groups the writer has created so far
+                for key in self._store.slo_keys():
+                    group = group_of(key, slo)
+                    if group is not None:
+                        self._ingestor.groups(slo).admit(group)
+                return SLOStatus(slo=slo, up=True, evaluated_at=at)
+            return self._status(slo, at, up=True, error=None, healthy=True, previous=current)
         try:
-            if not self._ingestor.read(slo, at):
+            if not self._ingestor.read(slo, at, shared):
                 return None
         except QueryCancelled:
             return None  # a shutdown, not a failure: the SLO keeps its last status
@@ -389,6 +461,8 @@ class Engine:
         error = self._probe_fault(slo.key)
         if error is None:
             last = self._probe_last_seen(slo.key)
+            if last is None and self._follower:
+                last = self._stored_probe_time(slo, at)
             if last is None:
                 error = "no probe result yet"
             elif at - last > 2 * slo.sli.interval + slo.sli.timeout:
@@ -396,6 +470,14 @@ class Engine:
         # Probe events only ever land at the present, so past points stay valid.
         return self._status(slo, at, up=error is None, error=error, healthy=True,
                             previous=current, refresh=refresh)
+
+    def _stored_probe_time(self, slo: SLO, at: float) -> float | None:
+        """When the writer's newest stored probe result of ``slo`` was taken: each result
+        measures one interval, so its coverage ends one interval after the probe."""
+        assert isinstance(slo.sli, ProbeSLI)
+        spans = self._store.measured_spans(slo.key, at - self._config.evaluation_interval
+                                           - 3 * slo.sli.interval - slo.sli.timeout, at + 1e9)
+        return spans[-1][1] - slo.sli.interval if spans else None
 
     def _status(
         self, slo: SLO, at: float, *, up: bool, error: str | None, healthy: bool = False,

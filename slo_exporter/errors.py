@@ -16,6 +16,7 @@ belongs to, counted in a self-metric and logged, and never stops the daemon.
     │   │   ├── QueryAPIError       Prometheus answered status=error (bad_data, ...)
     │   │   ├── QueryDecodeError    the answer was not the JSON shape expected
     │   │   ├── QueryTooLarge       the decoded answer exceeded max_response_size
+    │   │   ├── QueryPartial        the answer says data is missing (Thanos partial response)
     │   │   └── QueryCancelled      the daemon is stopping; the call was abandoned
     │   └── HistogramBucketError    latency threshold is not a bucket boundary
     └── StoreError                  the embedded event store failed
@@ -112,6 +113,24 @@ class QueryTooLarge(QueryError):
 
     def __init__(self, message: str, *, query: str, endpoint: str = "", limit: int = 0) -> None:
         self.limit = limit
+        super().__init__(message, query=query, endpoint=endpoint)
+
+
+class QueryPartial(QueryError):
+    """The answer came with warnings that say part of the data is missing.
+
+    A Thanos querier whose store failed answers ``status=success`` with the
+    data it has and the failure in ``warnings``; counted as complete, its
+    missing events would be lost for good. ``warnings`` holds the server's
+    words, credentials scrubbed.
+    """
+
+    reason = "partial"
+
+    def __init__(
+        self, message: str, *, query: str, endpoint: str = "", warnings: tuple[str, ...] = ()
+    ) -> None:
+        self.warnings = warnings
         super().__init__(message, query=query, endpoint=endpoint)
 
 

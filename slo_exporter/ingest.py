@@ -28,6 +28,19 @@ Owns what the store holds for each SLO over time:
   key keeps the read cursor, committed after its groups', so a read that
   stops between them reads again what the per-series state then skips.
   ``grouping.Groups`` decides which groups exist (the cap).
+* SLOs of several definitions over one metric share their steady reads
+  (``share``, ``sharing``): the cycle asks once per metric, each read
+  takes its own series and span from that answer and counts with its own
+  state and cursor, exactly as its own query would. A backfill (more than
+  one chunk, or a cursor far behind) reads on its own, so an SLO added
+  beside steady ones never shifts their cursors or counts.
+* ``Backfill`` follows the backfills of a cycle: the engine plans them
+  before the reads (``Ingestor.plan_backfill``: which SLOs read more than
+  one chunk, and how many seconds of history each), each chunk read adds
+  its span and samples, and the log gets ``backfill_progress`` at most every
+  ``PROGRESS_EVERY`` seconds and ``backfill_finished`` once every planned
+  SLO is read. ``progress()`` is what the gauges, ``/-/ready`` and the
+  status page show meanwhile.
 * ``Pruner`` removes buckets older than the longest period plus the margin
   (a calendar SLO keeps its previous period too, for its report).
 
@@ -39,10 +52,12 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from slo_exporter import accounting
+from slo_exporter import accounting, sharing
 from slo_exporter.errors import SourceError
 from slo_exporter.grouping import Groups
 from slo_exporter.model import (
@@ -55,6 +70,7 @@ from slo_exporter.model import (
     Template,
     fingerprint,
 )
+from slo_exporter.prometheus import QueryResult, Series
 from slo_exporter.store import EventStore
 
 #: how often old buckets are pruned
@@ -75,6 +91,8 @@ TEMPLATE_SETTLE = 30.0
 #: the fast path reads only when the cursor is this recent; further behind,
 #: the full cycle reads the gap
 CATCH_UP_LIMIT = 600.0
+#: ``backfill_progress`` is logged at most this often
+PROGRESS_EVERY = 10.0
 #: the longest wait after fast reads that found nothing, while no scrape
 #: step is known yet (once known, the step is the longest)
 MAX_BACKOFF = 8.0
@@ -148,6 +166,121 @@ def retire_removed(store: EventStore, keep: Iterable[str], log: Any, at: float) 
         log.info("slo_restored", **SLOId.parse(key).log_fields)
 
 
+@dataclass(frozen=True)
+class BackfillProgress:
+    """Where the running backfills stand: SLOs, seconds of history, samples read.
+
+    ``seconds_total`` sums the history each planned SLO reads;
+    ``seconds_done`` what its committed chunks covered. ``elapsed`` is
+    the wall time since the first of them started.
+    """
+
+    slos_total: int
+    slos_done: int
+    seconds_total: float
+    seconds_done: float
+    samples: int
+    elapsed: float
+
+    @property
+    def slos_remaining(self) -> int:
+        return self.slos_total - self.slos_done
+
+    @property
+    def fraction(self) -> float:
+        """The share of the history read, 0 to 1."""
+        if self.seconds_total <= 0:
+            return 1.0
+        return min(1.0, self.seconds_done / self.seconds_total)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds until done at the rate so far; None before anything was read."""
+        if self.seconds_done <= 0 or self.elapsed <= 0:
+            return None
+        rate = self.seconds_done / self.elapsed
+        return max(0.0, self.seconds_total - self.seconds_done) / rate
+
+
+class Backfill:
+    """The backfills in progress, shared by the reads of a cycle (thread-safe).
+
+    ``plan`` adds an SLO with the span it will read (planning it again
+    only updates the span); ``chunk`` adds what one committed chunk read;
+    ``finished`` marks an SLO read. Once every planned SLO is read, the run
+    is logged (``backfill_finished``) and forgotten: ``progress()`` is None
+    again. An SLO whose read failed stays planned and is read on.
+    """
+
+    def __init__(self, log: Any, *, every: float = PROGRESS_EVERY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._log = log
+        self._every = every
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._spans: dict[str, float] = {}  # key -> seconds of history to read
+        self._read: dict[str, float] = {}  # key -> seconds read so far
+        self._done: set[str] = set()
+        self._samples = 0
+        self._started = 0.0
+        self._logged = 0.0
+
+    def plan(self, key: str, since: float, until: float) -> None:
+        """``key`` reads ``(since, until]`` as a backfill."""
+        with self._lock:
+            if not self._spans:
+                self._started = self._logged = self._clock()
+            if key in self._done:
+                return
+            self._spans[key] = self._read.get(key, 0.0) + max(0.0, until - since)
+
+    def chunk(self, key: str, seconds: float, samples: int) -> None:
+        """A chunk of ``key``'s backfill was committed; logs progress when due."""
+        with self._lock:
+            if key not in self._spans:
+                return
+            self._read[key] = self._read.get(key, 0.0) + max(0.0, seconds)
+            self._samples += samples
+            now = self._clock()
+            if now - self._logged < self._every:
+                return
+            self._logged = now
+            found = self._progress(now)
+        self._log.info("backfill_progress", slos_done=found.slos_done,
+                       slos_total=found.slos_total, percent=round(100 * found.fraction, 1),
+                       seconds_done=round(found.seconds_done),
+                       seconds_total=round(found.seconds_total), samples=found.samples,
+                       eta_seconds=None if found.eta is None else round(found.eta))
+
+    def finished(self, key: str) -> None:
+        """``key``'s backfill is read; the run ends when it was the last."""
+        with self._lock:
+            if key not in self._spans or key in self._done:
+                return
+            self._done.add(key)
+            self._read[key] = self._spans[key]
+            if len(self._done) < len(self._spans):
+                return
+            found = self._progress(self._clock())
+            self._spans, self._read, self._done = {}, {}, set()
+            self._samples = 0
+        self._log.info("backfill_finished", slos=found.slos_total,
+                       seconds=round(found.elapsed, 3), history_seconds=round(found.seconds_total),
+                       samples=found.samples)
+
+    def progress(self) -> BackfillProgress | None:
+        """The running backfills, or None when none is running."""
+        with self._lock:
+            return self._progress(self._clock()) if self._spans else None
+
+    def _progress(self, now: float) -> BackfillProgress:
+        return BackfillProgress(
+            slos_total=len(self._spans), slos_done=len(self._done),
+            seconds_total=sum(self._spans.values()),
+            seconds_done=sum(self._read.values()), samples=self._samples,
+            elapsed=now - self._started)
+
+
 class Ingestor:
     """Reads Prometheus SLOs' events since their cursors and commits them."""
 
@@ -185,17 +318,94 @@ class Ingestor:
         self._due: dict[str, float] = {}
         # fast reads in a row that found nothing: each waits twice as long
         self._misses: dict[str, int] = {}
+        self._sharing = sharing.Sharing(log)
+        #: the backfills in progress (gauges, ``/-/ready``, the status page)
+        self.backfill = Backfill(log)
+        # per SLO: the cursor its last full read left and where the next one
+        # starts from there, so planning a shared read need not load the state
+        self._next: dict[str, tuple[float, float]] = {}
 
-    def read(self, slo: SLO, until: float) -> bool:
+    def read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
         """Commit ``slo``'s events up to ``until``; False when stopped before.
 
+        ``source`` stands in for the client (the cycle's ``share``).
         Raises ``SourceError`` when Prometheus fails; every chunk committed
         before the failure stays, with its cursor.
         """
         with self._lock(slo):
             if slo.group_by:
-                return self._read_grouped(slo, until)
-            return self._read(slo, until)
+                return self._read_grouped(slo, until, source)
+            return self._read(slo, until, source)
+
+    def share(self, slos: Sequence[SLO], until: float, *, fast: bool = False,
+              mapper: sharing.Mapper | None = None,
+              interval: float = 0.0) -> accounting.Source | None:
+        """Read once per metric what ``slos``' reads up to ``until`` will ask for.
+
+        Plans each SLO's read as ``read`` (or, with ``fast``, ``catch_up``)
+        will make it, from the same cursor and series state, and returns the
+        source to pass to them (None when nothing is shared). Only steady
+        reads (one chunk) are shared; a backfill reads on its own. A plan
+        that turns out wrong costs a query, never a count: a read the shared
+        answer does not cover goes to Prometheus. A read reaching back more
+        than ``sharing.MAX_SHARED_SPAN``, or two evaluation ``interval``s and
+        ``LATE_LIMIT`` when that is longer, is not shared.
+        """
+        if self._client is None:
+            return None
+        needs: list[sharing.Need] = []
+        for slo in slos:
+            if isinstance(slo.sli, ProbeSLI) or slo.composite:
+                continue
+            lo = self._fast_start(slo, until) if fast else self._steady_start(slo, until)
+            if lo is None:
+                continue
+            le_cache = self._le_cache.setdefault(slo.key, {})
+            try:
+                selectors = accounting.plain_selectors(self._client, slo, until, le_cache)
+            except (SourceError, ValueError):  # its own read meets it again and reports it
+                continue
+            needs.extend(sharing.Need(slo.key, selector, lo, until) for selector in selectors)
+        span = max(sharing.MAX_SHARED_SPAN, 2 * interval + LATE_LIMIT)
+        found = self._sharing.read(self._client, needs, mapper, max_span=span)
+        return found if found.queries else None
+
+    def _state(self, slo: SLO) -> dict[str, accounting.Sample]:
+        """``slo``'s series state (its groups' merged for a grouped definition)."""
+        if slo.group_by:
+            return _merged(self._group_states(self.groups(slo)))
+        return self._store.series(slo.key)
+
+    def _steady_start(self, slo: SLO, until: float) -> float | None:
+        """Where ``read`` of ``slo`` up to ``until`` reads from, when it is one chunk."""
+        oldest = backfill_start(slo, until, self._store.resolution) - BACKFILL_LEAD
+        cursor = self._store.cursor(slo.key)
+        if cursor is None or cursor < oldest or cursor >= until or until - cursor > self._chunk:
+            return None
+        known = self._next.get(slo.key)
+        if known is not None and known[0] == cursor:
+            # A fast read since then only moved series forward: the start is the
+            # same or later, still inside what is planned.
+            return known[1]
+        return accounting.read_start(self._state(slo), cursor, overlap=READ_OVERLAP,
+                                     late_limit=LATE_LIMIT)
+
+    def _planned(self, key: str, cursor: float, state: Mapping[str, accounting.Sample]) -> None:
+        """Remember where the read after one that ended at ``cursor`` starts."""
+        self._next[key] = (cursor, accounting.read_start(
+            state, cursor, overlap=READ_OVERLAP, late_limit=LATE_LIMIT))
+
+    def _fast_start(self, slo: SLO, until: float) -> float | None:
+        """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
+        if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
+                or _has_template(slo) or self._lock(slo).locked()):
+            return None  # the cheap checks first: this runs for every SLO every second
+        cursor = self._store.cursor(slo.key)
+        if cursor is None or until - cursor > CATCH_UP_LIMIT:
+            return None
+        since = accounting.read_start(self._state(slo), until, overlap=0.0,
+                                      late_limit=LATE_LIMIT)
+        return None if since >= until else since
 
     def groups(self, slo: SLO) -> Groups:
         """The groups of a grouped definition (made on first use)."""
@@ -204,7 +414,8 @@ class Ingestor:
             found = self._groups.setdefault(slo.key, Groups(slo, log=self._log))
         return found
 
-    def catch_up(self, slo: SLO, until: float) -> bool:
+    def catch_up(self, slo: SLO, until: float,
+                 source: accounting.Source | None = None) -> bool:
         """The fast path: commit the samples newer than each live series' last one.
 
         True when new events were committed. Nothing is read (False) while
@@ -216,7 +427,8 @@ class Ingestor:
         samples of a series): Prometheus is asked about once per scrape. A
         read that finds nothing waits 1, 2, 4 ... seconds (at most one step,
         or ``MAX_BACKOFF`` before a step is known) before the next, so a
-        target that stopped costs a few reads a step.
+        target that stopped costs a few reads a step. ``source`` stands in
+        for the client (``share`` with ``fast``).
         The cursor and the measured spans stay: the next full read reaches
         back over what this one read, and the series state keeps it from
         counting twice. Raises like ``read``.
@@ -231,13 +443,13 @@ class Ingestor:
                     or until < self._due.get(slo.key, -math.inf)):
                 return False
             if slo.group_by:
-                return bool(self._catch_up_grouped(slo, until))
+                return bool(self._catch_up_grouped(slo, until, source))
             state = self._store.series(slo.key)
             since = accounting.read_start(state, until, overlap=0.0, late_limit=LATE_LIMIT)
             if since >= until or self._stop.is_set():
                 return False
             batch = accounting.fetch_events(
-                self._client, slo, since=since, until=until, series_state=state,
+                source or self._client, slo, since=since, until=until, series_state=state,
                 resolution=self._store.resolution, overlap=0.0, chunk=until - since,
                 le_cache=self._le_cache.setdefault(slo.key, {}),
                 max_increase=self._max_increase,
@@ -252,7 +464,8 @@ class Ingestor:
         finally:
             lock.release()
 
-    def catch_up_groups(self, slo: SLO, until: float) -> tuple[SLO, ...]:
+    def catch_up_groups(self, slo: SLO, until: float,
+                        source: accounting.Source | None = None) -> tuple[SLO, ...]:
         """``catch_up`` for a grouped definition: the group instances that got new events."""
         lock = self._lock(slo)
         if not lock.acquire(blocking=False):
@@ -263,7 +476,7 @@ class Ingestor:
                     or slo.key in self._backfilling or self._client is None
                     or until < self._due.get(slo.key, -math.inf)):
                 return ()
-            return self._catch_up_grouped(slo, until)
+            return self._catch_up_grouped(slo, until, source)
         finally:
             lock.release()
 
@@ -274,7 +487,8 @@ class Ingestor:
         wait = min(2.0 ** misses, self._step.get(key, MAX_BACKOFF))
         self._due[key] = max(self._due.get(key, -math.inf), until + wait)
 
-    def _catch_up_grouped(self, slo: SLO, until: float) -> tuple[SLO, ...]:
+    def _catch_up_grouped(self, slo: SLO, until: float,
+                          source: accounting.Source | None = None) -> tuple[SLO, ...]:
         groups = self.groups(slo)
         states = self._group_states(groups)
         since = accounting.read_start(_merged(states), until, overlap=0.0,
@@ -282,7 +496,7 @@ class Ingestor:
         if since >= until or self._stop.is_set() or self._client is None:
             return ()
         found = accounting.fetch_grouped_events(
-            self._client, slo, since=since, until=until, series_state=states,
+            source or self._client, slo, since=since, until=until, series_state=states,
             resolution=self._store.resolution, overlap=0.0, chunk=until - since,
             admit=groups.admit, le_cache=self._le_cache.setdefault(slo.key, {}),
             max_increase=self._max_increase,
@@ -312,7 +526,8 @@ class Ingestor:
             self._store.ensure_fingerprint(inst.key, stored_fingerprint(inst),
                                            keep_events=False)
 
-    def _read_grouped(self, slo: SLO, until: float) -> bool:
+    def _read_grouped(self, slo: SLO, until: float,
+                      source: accounting.Source | None = None) -> bool:
         """``_read`` for a grouped definition: one read per selector and chunk for
         every group; each group's events, state and span are committed under
         its own key, then the definition's cursor."""
@@ -331,11 +546,12 @@ class Ingestor:
                                                 late_limit=LATE_LIMIT)
         dropped: set[accounting.GroupKey] = set()
         seen = False  # whether any sample was read: a read of nothing says nothing
+        read = _Counted(source or self._client)
         for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
             if self._stop.is_set():
                 return False
             found = accounting.fetch_grouped_events(
-                self._client, slo, since=lo, until=hi, series_state=states,
+                read, slo, since=lo, until=hi, series_state=states,
                 resolution=res, overlap=overlap, chunk=self._chunk + overlap,
                 admit=groups.admit, le_cache=self._le_cache.setdefault(slo.key, {}),
                 max_increase=self._max_increase,
@@ -356,15 +572,42 @@ class Ingestor:
                 else:
                     states.setdefault(group, {})
             self._store.commit(slo.key, {}, cursor=found.covered_until)
+            self.backfill.chunk(slo.key, hi - lo, read.taken())
             self._learn(slo.key, _union(found), hi)
         if seen:
             groups.note_read(dropped, until)
+        self._planned(slo.key, until, _merged(states))
         self._announced(slo, until)
         return True
 
+    def plan_backfill(self, slos: Sequence[SLO], until: float) -> None:
+        """Tell ``backfill`` which of ``slos``' reads up to ``until`` are backfills,
+        before the reads start, so its progress counts them all from the first."""
+        res = self._store.resolution
+        # A cursor this recent is past the oldest instant (the period's start
+        # is never after ``until``, less the lead) and one chunk at most behind.
+        steady = min(self._chunk, BACKFILL_LEAD - res)
+        for slo in slos:
+            if isinstance(slo.sli, ProbeSLI) or slo.composite:
+                continue
+            known = self._next.get(slo.key)  # where the last full read left the cursor
+            if known is not None and until - known[0] < steady:
+                continue  # the usual cycle: the cursor only moved forward since
+            cursor = self._store.cursor(slo.key)
+            if cursor is not None and until - cursor < steady:
+                continue
+            oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
+            since = oldest if cursor is None or cursor < oldest else cursor
+            if since < until and self._is_backfill(since, until, cursor, oldest):
+                self.backfill.plan(slo.key, since, until)
+
+    def _is_backfill(self, since: float, until: float, cursor: float | None,
+                     oldest: float) -> bool:
+        return cursor is None or since == oldest or until - since > self._chunk
+
     def _announce(self, slo: SLO, since: float, until: float, cursor: float | None,
                   oldest: float) -> None:
-        backfill = cursor is None or since == oldest or until - since > self._chunk
+        backfill = self._is_backfill(since, until, cursor, oldest)
         if backfill and slo.key not in self._backfilling:
             self._backfilling.add(slo.key)
             self._log.info("backfill_started", service=slo.service, slo=slo.name,
@@ -374,6 +617,7 @@ class Ingestor:
         if slo.key in self._backfilling:
             self._backfilling.discard(slo.key)
             self._log.info("backfill_done", service=slo.service, slo=slo.name, until=until)
+        self.backfill.finished(slo.key)
 
     def _learn(self, key: str, batch: accounting.EventBatch, until: float) -> None:
         """Note the scrape step of ``key``'s series and when the oldest live one is due."""
@@ -389,7 +633,7 @@ class Ingestor:
     def _lock(self, slo: SLO) -> threading.Lock:
         return self._locks.setdefault(slo.key, threading.Lock())
 
-    def _read(self, slo: SLO, until: float) -> bool:
+    def _read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
         res = self._store.resolution
         oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
         cursor = self._store.cursor(slo.key)
@@ -404,11 +648,12 @@ class Ingestor:
         # of a live series, so none of them skips a sample that landed late.
         overlap = since - accounting.read_start(state, since, overlap=READ_OVERLAP,
                                                 late_limit=LATE_LIMIT)
+        read = _Counted(source or self._client)
         for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
             if self._stop.is_set():
                 return False
             batch = accounting.fetch_events(
-                self._client, slo,
+                read, slo,
                 since=lo, until=hi,
                 series_state=state,
                 resolution=res,
@@ -421,8 +666,10 @@ class Ingestor:
             )
             self._reject(slo, batch.rejected)
             self._commit(slo, lo, batch)
+            self.backfill.chunk(slo.key, hi - lo, read.taken())
             self._learn(slo.key, batch, hi)
             state = dict(batch.series)
+        self._planned(slo.key, until, state)
         self._announced(slo, until)
         return True
 
@@ -437,6 +684,31 @@ class Ingestor:
         # The one write of Prometheus events, with the span the read measured.
         self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until,
                            series=batch.series, measured=(since, batch.covered_until))
+
+
+class _Counted:
+    """A source that counts the raw samples read through it (backfill progress)."""
+
+    def __init__(self, source: accounting.Source) -> None:
+        self._source = source
+        self._samples = 0
+
+    def taken(self) -> int:
+        """The samples read since the last call."""
+        found, self._samples = self._samples, 0
+        return found
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        return self._source.query(promql, at, stats=stats)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> QueryResult:
+        return self._source.query_range(promql, start, end, step, stats=stats)
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        found = self._source.raw_samples(selector, start, end)
+        self._samples += sum(len(series.samples) for series in found)
+        return found
 
 
 def _merged(states: Mapping[Any, Mapping[str, accounting.Sample]]

@@ -22,6 +22,16 @@ and timestamps and get plain series back.
 Retries happen on connection errors, timeouts, HTTP 429 and 5xx. A 4xx
 answer (``bad_data``, a query that cannot execute), an answer too large and
 a cancelled call are raised at once: asking again would not help.
+
+Large query backends speak the same API: a path prefix in the URL
+(``http://mimir:8080/prometheus``) is kept in front of ``/api/v1/...``, the
+tenant travels as any other configured header (``X-Scope-OrgID``), and every
+query carries Thanos' ``partial_response`` parameter. With
+``partial_response: false`` (the default) a Thanos querier refuses to answer
+without one of its stores, and an answer that still says data is missing
+(a warning that is not a PromQL annotation) raises ``QueryPartial``: events
+missing from an answer taken as complete would be lost for good, since the
+cursor moves past them. Prometheus and Mimir ignore the parameter.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import errno
 import io
 import json
 import math
+import operator
 import os
 import re
 import selectors
@@ -62,6 +73,11 @@ _STOP_POLL = 0.2
 #: how much of a non-JSON error body goes into the exception message
 _BODY_SNIPPET = 200
 
+#: warnings that annotate a correct answer (Prometheus' and Thanos' PromQL
+#: engines: "PromQL info: metric might not be a counter ..."); any other
+#: warning (a store that did not answer) says data is missing
+_ANNOTATION_PREFIXES = ("PromQL info:", "PromQL warning:")
+
 
 @dataclass(frozen=True)
 class Series:
@@ -91,6 +107,11 @@ class QueryResult:
     stats: Mapping[str, Any] | None
     query: str
     warnings: tuple[str, ...] = field(default=())
+
+
+def partial_warnings(warnings: tuple[str, ...]) -> tuple[str, ...]:
+    """The warnings of an answer that say data is missing: all but PromQL annotations."""
+    return tuple(w for w in warnings if not w.lstrip().startswith(_ANNOTATION_PREFIXES))
 
 
 def label_text(labels: Mapping[str, str]) -> str:
@@ -458,7 +479,12 @@ class PrometheusClient:
             )
         out: list[Series] = []
         for series in result.series:
-            kept = tuple(s for s in series.samples if start_ms < round(s[0] * 1000) <= end_ms)
+            kept = series.samples
+            times = [ts for ts, _ in kept]
+            # the usual answer lies wholly inside: two comparisons instead of one per sample
+            if times and not (start_ms < round(min(times) * 1000)
+                              and round(max(times) * 1000) <= end_ms):
+                kept = tuple(s for s in kept if start_ms < round(s[0] * 1000) <= end_ms)
             if kept:
                 out.append(Series(series.labels, kept))
         return out
@@ -494,6 +520,7 @@ class PrometheusClient:
         call_deadline = self._clock() + self._max_total_time
         if stats:
             form["stats"] = "all"
+        form["partial_response"] = "true" if self._cfg.partial_response else "false"
         attempts = self._cfg.retries
         for attempt in range(attempts):
             self._check_stop(promql, endpoint)
@@ -543,6 +570,20 @@ class PrometheusClient:
                 f"answer from {endpoint} not decoded within {self._cfg.timeout:g}s",
                 query=promql,
                 endpoint=endpoint,
+            )
+        missing = partial_warnings(result.warnings)
+        if missing:
+            if not self._cfg.partial_response:
+                raise errors.QueryPartial(
+                    f"partial answer from {endpoint} refused (partial_response is false): "
+                    + "; ".join(w[:_BODY_SNIPPET] for w in missing[:3]),
+                    query=promql,
+                    endpoint=endpoint,
+                    warnings=missing,
+                )
+            self._log.warning(
+                "query_partial_accepted", endpoint=endpoint, query=promql,
+                warnings=[w[:_BODY_SNIPPET] for w in missing[:3]],
             )
         return result
 
@@ -825,7 +866,7 @@ def _decode(body: bytes | bytearray, promql: str, endpoint: str) -> QueryResult:
                 # Native histogram samples ("histograms") carry no float value
                 # and are not counters; only float samples are read.
                 values = item.get("values") or []
-                series.append(Series(_labels(item), tuple(_sample(v) for v in _as_list(values))))
+                series.append(Series(_labels(item), _samples(_as_list(values))))
         elif result_type == "scalar":
             scalar = _sample(result)[1]
         elif result_type == "string":
@@ -858,6 +899,26 @@ def _labels(item: Any) -> Mapping[str, str]:
     ):
         raise TypeError("'metric' is not a map of strings")
     return model.frozen_map(metric)
+
+
+def _samples(pairs: list[Any]) -> tuple[tuple[float, float], ...]:
+    """``_sample`` of every pair, a whole series at a time when every pair is plainly
+    well formed (a backfill decodes millions); otherwise pair by pair, which says
+    what is wrong."""
+    try:
+        if set(map(type, pairs)) <= {list} and set(map(len, pairs)) <= {2}:
+            times = list(map(_FIRST, pairs))
+            texts = list(map(_SECOND, pairs))
+            if (set(map(type, times)) <= {int, float} and set(map(type, texts)) <= {str}
+                    and math.isfinite(sum(times)) and "_" not in "".join(texts)):
+                return tuple([(float(ts), float(text)) for ts, text in pairs])
+    except ValueError:  # a text float() refuses: the pair by pair path says which
+        pass
+    return tuple(_sample(v) for v in pairs)
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 def _sample(pair: Any) -> tuple[float, float]:

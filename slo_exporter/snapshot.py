@@ -2,14 +2,28 @@
 
 The evaluator builds a new ``Snapshot`` and swaps it in with one reference
 assignment; readers never lock and never wait on a data source.
+
+Also owns what pages need to find statuses without scanning them: indexes
+built once per snapshot, on first use (by key, in page order, by service and
+by owner), the selection of one page of them (``Selection``: ``?service=``,
+``?owner=``, ``?limit=``, ``?page=``) and ``PerStatus``, a cache of what a
+renderer derived from a status object, kept while the status stays in the
+current snapshot. Must not read clocks, the store or anything else.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.model import SLO, AlertWindow
+
+if TYPE_CHECKING:
+    from slo_exporter.ingest import BackfillProgress
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,11 @@ class AlertState:
     since: float | None = None
     #: the condition's definition (name, labels and annotations derive from it)
     window: AlertWindow | None = None
+
+    @property
+    def single(self) -> bool:
+        """A single-window condition: its one window stands in for the short one."""
+        return self.short_window == self.long_window
 
 
 @dataclass(frozen=True)
@@ -102,6 +121,10 @@ class GroupCount:
     max_groups: int
 
 
+#: the ``slo_info`` label (from the SLO's or its service's labels) ``?owner=`` matches
+OWNER_LABEL = "owner"
+
+
 @dataclass(frozen=True)
 class Snapshot:
     slos: tuple[SLOStatus, ...] = ()
@@ -110,3 +133,196 @@ class Snapshot:
     complete: bool = False
     #: each grouped SLO definition's live and dropped groups
     groups: tuple[GroupCount, ...] = ()
+    #: the backfill running (a cold start), None when none is
+    backfill: BackfillProgress | None = None
+
+    # The indexes below are built once per snapshot, by the first reader that
+    # needs one (a snapshot never changes, so they never go stale). Two
+    # readers racing build the same value twice; either result is right.
+
+    @cached_property
+    def by_key(self) -> Mapping[str, SLOStatus]:
+        """Each status by its SLO key (``service/slo``, a group's with its labels)."""
+        return {status.slo.key: status for status in self.slos}
+
+    @cached_property
+    def ordered(self) -> tuple[SLOStatus, ...]:
+        """Every status by service, SLO name, then group: a definition's groups together."""
+        return tuple(sorted(self.slos, key=lambda s: s.slo.id))
+
+    @cached_property
+    def by_service(self) -> Mapping[str, tuple[SLOStatus, ...]]:
+        """The statuses of each service, in ``ordered`` order."""
+        return _index(self.ordered, lambda s: s.slo.service)
+
+    @cached_property
+    def by_owner(self) -> Mapping[str, tuple[SLOStatus, ...]]:
+        """The statuses of each ``owner`` label value, in ``ordered`` order."""
+        return _index(self.ordered, lambda s: s.slo.labels.get(OWNER_LABEL))
+
+    def status(self, key: str) -> SLOStatus | None:
+        """The status of the SLO with this key, if the snapshot holds one."""
+        return self.by_key.get(key)
+
+    def matching(self, service: str | None = None,
+                 owner: str | None = None) -> tuple[SLOStatus, ...]:
+        """The statuses of ``service`` and ``owner`` (None: any), in ``ordered`` order."""
+        if service is None and owner is None:
+            return self.ordered
+        if owner is None:
+            return self.by_service.get(service or "", ())
+        owned = self.by_owner.get(owner, ())
+        if service is None:
+            return owned
+        mine = {id(s) for s in owned}
+        return tuple(s for s in self.by_service.get(service, ()) if id(s) in mine)
+
+
+def _index(statuses: Sequence[SLOStatus],
+           key: Callable[[SLOStatus], str | None]) -> dict[str, tuple[SLOStatus, ...]]:
+    lists: dict[str, list[SLOStatus]] = {}
+    for status in statuses:
+        value = key(status)
+        if value is not None:
+            lists.setdefault(value, []).append(status)
+    return {value: tuple(members) for value, members in lists.items()}
+
+
+#: rows one page shows unless ``?limit=`` says otherwise; covers typical configs whole
+DEFAULT_LIMIT = 500
+#: the most rows one page may show (``?limit=`` above it is refused)
+MAX_LIMIT = 2000
+#: the longest ``?service=`` / ``?owner=`` value accepted
+MAX_VALUE_CHARS = 200
+
+
+class SelectionError(ValueError):
+    """A query parameter that does not select anything sensible; the page answers 400."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which statuses a page shows: a filter, then one page of the matches."""
+
+    service: str | None = None
+    owner: str | None = None
+    limit: int = DEFAULT_LIMIT
+    page: int = 1  # 1-based
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> Selection:
+        """``?service=``, ``?owner=``, ``?limit=`` and ``?page=``; SelectionError if bad.
+
+        Other parameters are left to the page (``?sort=``). An empty filter
+        value means no filter.
+        """
+        values: dict[str, str | None] = {}
+        for name in ("service", "owner"):
+            value = query.get(name) or None
+            if value is not None and len(value) > MAX_VALUE_CHARS:
+                raise SelectionError(f"{name} must be at most {MAX_VALUE_CHARS} characters")
+            values[name] = value
+        limit = _whole(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+        page = _whole(query, "page", 1, None)
+        return cls(values["service"], values["owner"], limit, page)
+
+    def of(self, snap: Snapshot) -> Page:
+        """This selection of ``snap``'s statuses, in page order."""
+        return self.apply(snap.matching(self.service, self.owner))
+
+    def apply(self, matches: Sequence[SLOStatus]) -> Page:
+        """This page of ``matches`` (already filtered and in the order shown)."""
+        start = (self.page - 1) * self.limit
+        return Page(tuple(matches[start:start + self.limit]), len(matches), self)
+
+    def query(self, **changes: int | str | None) -> dict[str, str]:
+        """The query parameters that ask for this selection with ``changes``, defaults left out."""
+        params: dict[str, int | str | None] = {
+            "service": self.service, "owner": self.owner,
+            "limit": self.limit if self.limit != DEFAULT_LIMIT else None,
+            "page": self.page if self.page != 1 else None,
+        }
+        params.update(changes)
+        defaults: dict[str, object] = {"limit": DEFAULT_LIMIT, "page": 1}
+        return {name: str(value) for name, value in params.items()
+                if value is not None and value != defaults.get(name)}
+
+
+def _whole(query: Mapping[str, str], name: str, default: int, most: int | None) -> int:
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise SelectionError(f"{name} must be a whole number from 1"
+                             + (f" to {most}" if most else "") + f", got {text[:20]!r}")
+    value = int(text)
+    if value < 1 or (most is not None and value > most):
+        raise SelectionError(f"{name} must be from 1" + (f" to {most}" if most else "")
+                             + f", got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Page:
+    """The statuses one page shows, out of ``total`` matching the selection's filter."""
+
+    rows: tuple[SLOStatus, ...]
+    total: int
+    selection: Selection = field(default_factory=Selection)
+
+    @property
+    def pages(self) -> int:
+        """Pages the matches fill (at least 1, so an empty fleet is one empty page)."""
+        return max(1, -(-self.total // self.selection.limit))
+
+    @property
+    def first(self) -> int:
+        """The 1-based position of the first row shown; 0 when none is."""
+        return (self.selection.page - 1) * self.selection.limit + 1 if self.rows else 0
+
+    @property
+    def whole(self) -> bool:
+        """Every match is shown: nothing to page through."""
+        return len(self.rows) == self.total
+
+
+_T = TypeVar("_T")
+
+
+class PerStatus(Generic[_T]):
+    """What ``derive`` made of each status object, kept while it is in the current snapshot.
+
+    The engine carries a status that did not change into the next snapshot
+    as the same object, so a renderer pays only for the statuses that did.
+    Entries are keyed by object identity and hold the status, so a key is
+    never reused for another object while its entry lives; at each new
+    snapshot the entries of statuses it no longer holds are dropped, which
+    bounds the cache by the snapshot's size.
+    """
+
+    def __init__(self, derive: Callable[[SLOStatus], _T]) -> None:
+        self._derive = derive
+        self._lock = threading.Lock()
+        self._entries: dict[int, tuple[SLOStatus, _T]] = {}
+        self._snapshot: Snapshot | None = None
+
+    def all(self, snap: Snapshot, statuses: Sequence[SLOStatus]) -> list[_T]:
+        """``derive(s)`` for each of ``statuses`` (all from ``snap``), in order."""
+        with self._lock:
+            if snap is not self._snapshot:
+                live = {id(s) for s in snap.slos}
+                self._entries = {k: v for k, v in self._entries.items() if k in live}
+                self._snapshot = snap
+            entries = self._entries
+        out: list[_T] = []
+        made: dict[int, tuple[SLOStatus, _T]] = {}
+        for status in statuses:
+            entry = entries.get(id(status))
+            if entry is None or entry[0] is not status:
+                entry = made[id(status)] = (status, self._derive(status))
+            out.append(entry[1])
+        if made:
+            with self._lock:
+                if self._snapshot is snap:
+                    self._entries.update(made)
+        return out

@@ -76,6 +76,7 @@ main { padding: 16px 24px; }
 .summary .alarm b { color: var(--bad); }
 nav.sort { margin: 0 0 8px; font-size: 13px; color: var(--muted); }
 nav.sort a, nav.sort b { margin-left: 8px; }
+nav.paging { margin: 0 0 8px; font-size: 13px; }
 .table-wrap { overflow-x: auto; background: #fff; border-radius: 8px;
               box-shadow: 0 1px 3px rgba(0,0,0,.1); }
 table { border-collapse: collapse; width: 100%; table-layout: fixed; }
@@ -166,8 +167,9 @@ def render_status_page(
     grafana_url: str | None = None,
     sort: str = "service",
     services: Sequence[Service] = (),
+    query: Mapping[str, str] | None = None,
 ) -> str:
-    """The whole HTML document for ``snap``.
+    """The whole HTML document for ``snap``: the page of it ``query`` selects.
 
     Sparklines draw the budget history each status carries; ``history`` (SLO
     key to ``(ts, remaining)`` pairs) replaces it for the SLOs it names.
@@ -175,9 +177,17 @@ def render_status_page(
     in any window first) or ``budget`` (most budget spent first); anything
     else means ``service``. ``grafana_url`` adds a dashboard link per SLO;
     ``services`` (the configured ones) add their descriptions to the headings.
+    ``query`` holds ``service``, ``owner``, ``limit`` and ``page`` (see
+    ``snapshot.Selection``; ``SelectionError`` when one is bad): the summary
+    counts every SLO the filter matches, the table shows one page of them in
+    the chosen order. Only the rows shown are rendered.
     """
     order: Sort = "burn" if sort == "burn" else "budget" if sort == "budget" else "service"
-    statuses = sorted(snap.slos, key=lambda s: s.slo.id)  # a definition's groups together
+    selection = snapshot.Selection.parse(query or {})
+    matches: Sequence[snapshot.SLOStatus] = snap.matching(selection.service, selection.owner)
+    if order != "service":
+        matches = _ranked(snap, matches, order)
+    page = selection.apply(matches)
     grafana = grafana_base(grafana_url)
     header = (
         f"<p>Snapshot taken {escape(timestamp(snap.taken_at if snap.taken_at > 0 else None))}"
@@ -187,43 +197,53 @@ def render_status_page(
         ' &middot; <a href="metrics">metrics</a></p>'
     )
     body: list[str] = []
+    if snap.backfill is not None:  # a cold start: the windows are being read from Prometheus
+        done = snap.backfill
+        body.append(
+            f'<div class="banner" id="backfilling">Backfilling history from Prometheus: '
+            f"{done.slos_done} of {done.slos_total} SLOs, {100 * done.fraction:.0f}% read"
+            "; windows may be incomplete until it finishes.</div>")
     if not snap.complete:
         body.append(
             '<div class="banner" id="incomplete">The first evaluation has not finished yet; '
             "values below may be missing.</div>"
         )
-    body.append(_summary(statuses))
-    if not statuses:
+    body.append(_summary(snap, matches))
+    if not snap.slos:
         body.append('<p class="empty">No SLOs are configured.</p>')
     else:
-        body.append(_sort_links(order))
+        body.append(_sort_links(order, selection))
+        filtered = selection.service is not None or selection.owner is not None
+        if filtered or not page.whole or selection.page > 1:
+            body.append(_paging(page, order))
         descriptions = {service.name: service.description for service in services}
-        body.append(_slo_table(statuses, history, grafana, order, descriptions))
+        if page.rows:
+            body.append(_slo_table(page.rows, history, grafana, order, descriptions))
     footer = (
         "Period to date: the current calendar period (or the rolling window) so far; coverage "
         "is the share of it that was measured, and unmeasured time never counts as good. "
         "Burn rate 1&times; spends the error budget exactly over the SLO period. An alert "
-        "fires when both windows of a pair burn faster than the pair&rsquo;s factor. "
+        "fires when both windows of a pair (1h/5m), or the one window of a single-window "
+        "condition (6h), burn faster than its factor, for as long as its hold (for 5m) "
+        "says. "
         "Budget history shows the remaining budget over the SLO period."
     )
     return document("SLO status", header, body, footer)
 
 
-def _summary(statuses: Sequence[snapshot.SLOStatus]) -> str:
-    alerts = [alert_summary(s) for s in statuses]
-    counts = (
-        ("slos", "SLOs", len(statuses)),
-        ("paging", "paging", sum(a["page"] for a in alerts)),
-        ("ticket", "ticket alerts", sum(a["ticket"] for a in alerts)),
-        ("missed", "missed this period",
-         sum(s.period is not None and s.period.met is False for s in statuses)),
-        (
-            "exhausted",
-            "budgets exhausted",
-            sum((left := _remaining(s)) is not None and left <= 0 for s in statuses),
-        ),
-        ("down", "sources down", sum(not s.up for s in statuses)),
-    )
+#: each status's contribution to the summary counts, kept while it is in the snapshot
+_COUNTS: snapshot.PerStatus[tuple[int, ...]] = snapshot.PerStatus(lambda s: (
+    1, int(alert_summary(s)["page"]), int(alert_summary(s)["ticket"]),
+    int(s.period is not None and s.period.met is False),
+    int((left := _remaining(s)) is not None and left <= 0), int(not s.up)))
+
+
+def _summary(snap: snapshot.Snapshot, statuses: Sequence[snapshot.SLOStatus]) -> str:
+    totals = [sum(column) for column in zip(*_COUNTS.all(snap, statuses), strict=True)] \
+        if statuses else [0] * 6
+    counts = zip(("slos", "paging", "ticket", "missed", "exhausted", "down"),
+                 ("SLOs", "paging", "ticket alerts", "missed this period",
+                  "budgets exhausted", "sources down"), totals, strict=True)
     alarm = ' class="alarm"'
     cells = "".join(
         f'<div id="summary-{key}"{alarm if count and key != "slos" else ""}>'
@@ -233,10 +253,51 @@ def _summary(statuses: Sequence[snapshot.SLOStatus]) -> str:
     return f'<div class="summary">{cells}</div>'
 
 
-def _sort_links(order: Sort) -> str:
+def _ranked(snap: snapshot.Snapshot, statuses: Sequence[snapshot.SLOStatus],
+            order: Sort) -> list[snapshot.SLOStatus]:
+    """``statuses`` most burning (``burn``) or most spent (``budget``) first."""
+    keys = (_BURN_KEYS if order == "burn" else _BUDGET_KEYS).all(snap, statuses)
+    ranked = sorted(range(len(statuses)), key=keys.__getitem__)
+    return [statuses[i] for i in ranked]
+
+
+def _paging(page: snapshot.Page, order: Sort) -> str:
+    """``Showing 1-500 of 10000 SLOs`` with the filter, and links to the other pages."""
+    selection = page.selection
+    sort = {"sort": order} if order != "service" else {}
+    shown = (f"{page.first}&ndash;{page.first + len(page.rows) - 1}" if page.rows else "0")
+    filters = [f"{name} {escape(value)}" for name, value in
+               (("service", selection.service), ("owner", selection.owner)) if value]
+    text = f"Showing {shown} of {page.total} SLOs"
+    if filters:
+        text += " of " + " and ".join(filters)
+    links = []
+
+    def link(label: str, key: str, **changes: int | str | None) -> str:
+        href = "?" + urlencode({**sort, **selection.query(**changes)}) if (
+            sort or selection.query(**changes)) else "."
+        return f'<a id="page-{key}" href="{escape(href)}">{escape(label)}</a>'
+
+    if selection.page > 1:
+        links.append(link("first", "first", page=1))
+        links.append(link("previous", "previous", page=min(selection.page - 1, page.pages)))
+    if selection.page < page.pages:
+        links.append(link("next", "next", page=selection.page + 1))
+        links.append(link(f"last ({page.pages})", "last", page=page.pages))
+    if filters:
+        links.append(link("all SLOs", "all", service=None, owner=None, page=None))
+    nav = " &middot; ".join(links)
+    return (f'<nav class="paging" id="paging"><span id="paging-shown">{text}</span>'
+            f"{' &middot; ' + nav if nav else ''}</nav>")
+
+
+def _sort_links(order: Sort, selection: snapshot.Selection) -> str:
+    # a new order starts at its first page, with the same filter and page size
+    keep = selection.query(page=None)
     links = [
         f'<b id="sort-{key}">{escape(label)}</b>' if key == order
-        else f'<a id="sort-{key}" href="?sort={key}">{escape(label)}</a>'
+        else f'<a id="sort-{key}" href="{escape("?" + urlencode({"sort": key, **keep}))}">'
+             f"{escape(label)}</a>"
         for key, label in SORTS
     ]
     return f'<nav class="sort">Order by{"".join(links)}</nav>'
@@ -280,9 +341,8 @@ def _slo_table(
                 f"{_service_head(service, members, grafana, descriptions.get(service, ''))}"
                 f"{rows}</tbody>")
     else:
-        ranked = sorted(statuses, key=_burn_key if order == "burn" else _budget_key)
         rows = "".join(
-            _slo_row(s, history_of(s, history), grafana, show_service=True) for s in ranked)
+            _slo_row(s, history_of(s, history), grafana, show_service=True) for s in statuses)
         parts.append(f'<tbody class="ranked">{rows}</tbody>')
     parts.append("</table></div>")
     return "".join(parts)
@@ -310,6 +370,11 @@ def _burn_key(status: snapshot.SLOStatus) -> tuple[float, float, str]:
 def _budget_key(status: snapshot.SLOStatus) -> tuple[float, str]:
     spent = _spent(status)
     return (-spent if spent is not None else math.inf, status.slo.key)
+
+
+#: the sort keys of each status, kept while it is in the snapshot
+_BURN_KEYS: snapshot.PerStatus[tuple[float, float, str]] = snapshot.PerStatus(_burn_key)
+_BUDGET_KEYS: snapshot.PerStatus[tuple[float, str]] = snapshot.PerStatus(_budget_key)
 
 
 def _spent(status: snapshot.SLOStatus) -> float | None:
@@ -377,7 +442,7 @@ def _slo_row(
     return (
         f'<tr class="slo" data-slo="{escape(slo.key)}">'
         f'<td>{service}<span class="slo-name" title="evaluated {evaluated}">'
-        f"{escape(slo.name)}</span>{_group(slo)}{_down_badge(status)}"
+        f"{escape(slo.name)}</span>{group_label(slo)}{_down_badge(status)}"
         f"{desc}{_error_details(status)}{link_html}</td>"
         f"<td>{_objective(slo, status.period)}</td>"
         f"<td>{_to_date(status)}</td>"
@@ -390,7 +455,7 @@ def _slo_row(
     )
 
 
-def _group(slo: SLO) -> str:
+def group_label(slo: SLO) -> str:
     """A group instance's label values (``{route="/a"}``) after its SLO name."""
     if not slo.group:
         return ""
@@ -562,15 +627,19 @@ def _alert_badges(status: snapshot.SLOStatus) -> str:
 
 
 def _pair(alert: snapshot.AlertState) -> str:
-    """Which window pair fires, e.g. ``1h/5m over 14.4x``, burn rates in the tooltip."""
+    """Which condition fires, e.g. ``1h/5m over 14.4x`` (a single window: ``6h over
+    14.4x``), with its hold (``for 5m``) where it has one; burn rates in the tooltip."""
     long_w, short_w = format_duration(alert.long_window), format_duration(alert.short_window)
+    windows = ((long_w, alert.long_burn_rate),) if alert.single else (
+        (long_w, alert.long_burn_rate), (short_w, alert.short_burn_rate))
     rates = ", ".join(
-        f"{name} burns {_rate(rate)}x" for name, rate in (
-            (long_w, alert.long_burn_rate), (short_w, alert.short_burn_rate))
+        f"{name} burns {_rate(rate)}x" for name, rate in windows
         if rate is not None and math.isfinite(rate))
+    shown = long_w if alert.single else f"{long_w}/{short_w}"
+    hold = f" for {format_duration(alert.hold)}" if alert.hold > 0 else ""
     return (
         f'<div class="pair" title="{escape(rates)}">'
-        f"{escape(long_w)}/{escape(short_w)} over {alert.factor:g}&times;</div>"
+        f"{escape(shown)} over {alert.factor:g}&times;{escape(hold)}</div>"
     )
 
 

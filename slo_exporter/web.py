@@ -7,9 +7,12 @@ authentication, compression and headers.
 Owns the listening socket, every client connection and the limits that keep
 the endpoints answering under hostile clients, plus TLS and basic auth from the
 web config file (parsed by ``webconfig``). Handlers only read the current
-snapshot (and the store for the budget history on the status page); they never
-call Prometheus or a probe. Nothing here may log a request header, a password
-or a password hash.
+snapshot (the budget history travels on it); they never read the store or call
+Prometheus or a probe. ``/metrics`` serves the snapshot's families as the
+``SnapshotCollector`` rendered them once per snapshot, then the rest of the
+registry. A page that takes query parameters gets them parsed and bounded
+here; a value it cannot serve (``SelectionError``) is a 400 with the reason.
+Nothing here may log a request header, a password or a password hash.
 
 How it stays bounded:
 
@@ -26,7 +29,8 @@ How it stays bounded:
   has not finished sending its request, so a crowd of slow clients cannot lock
   out a scraper that sends its request at once. When every connection is busy
   rendering, the new one is closed at once.
-- Heads, header counts and bodies have byte limits (we serve GET and HEAD only).
+- Heads, header counts and bodies have byte limits (we serve GET and HEAD only);
+  query strings have a length and a field-count limit (414 and 400 beyond them).
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from slo_exporter.errors import ConfigError
-from slo_exporter.snapshot import Snapshot
+from slo_exporter.exposition import SnapshotCollector, render_families
+from slo_exporter.snapshot import SelectionError, Snapshot
 from slo_exporter.webconfig import WebConfig, build_ssl_context, load_web_config
 
 log = structlog.get_logger("slo_exporter.web")
@@ -71,8 +76,10 @@ Page = Callable[[], tuple[str, bytes]]  # -> (content type, body)
 #: query parameters of a request: the first value of each name
 Query = Mapping[str, str]
 
-#: query strings longer than this are ignored; pages take a few short parameters
+#: query strings longer than this are refused (414); pages take a few short parameters
 MAX_QUERY_CHARS = 512
+#: query parameters beyond this many are refused (400)
+MAX_QUERY_FIELDS = 32
 
 TEXT = "text/plain; charset=utf-8"
 
@@ -163,17 +170,23 @@ def parse_head(head: bytes, limits: Limits) -> Request:
 
 
 def parse_query(text: str) -> dict[str, str]:
-    """The first value of each parameter; an oversized or undecodable query counts as none.
+    """The first value of each parameter; _BadRequest for an oversized query.
 
-    Pages only read a few short options (``?sort=burn``), so a long query is
-    noise, and nothing in it may fail a request.
+    Pages read a few short options (``?sort=burn``, ``?service=checkout``), so
+    a query longer than ``MAX_QUERY_CHARS`` or with more than
+    ``MAX_QUERY_FIELDS`` fields is refused: ignoring it would silently drop a
+    filter and answer with everything. Bad percent escapes are kept as text
+    and undecodable bytes replaced; the page then judges the values.
     """
-    if not text or len(text) > MAX_QUERY_CHARS:
+    if not text:
         return {}
+    if len(text) > MAX_QUERY_CHARS:
+        raise _BadRequest(414, f"query string longer than {MAX_QUERY_CHARS} characters")
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, errors="replace", max_num_fields=32)
-    except ValueError:  # more fields than any page reads
-        return {}
+        pairs = parse_qsl(text, keep_blank_values=True, errors="replace",
+                          max_num_fields=MAX_QUERY_FIELDS)
+    except ValueError:
+        raise _BadRequest(400, f"more than {MAX_QUERY_FIELDS} query parameters") from None
     query: dict[str, str] = {}
     for name, value in pairs:
         query.setdefault(name, value)
@@ -378,9 +391,12 @@ class WebServer:
         pages: Mapping[str, Page | QueryPage] | None = None,
         web_config_file: str = "",
         limits: Limits | None = None,
+        snapshot_metrics: SnapshotCollector | None = None,
     ) -> None:
         self.registry = registry
         self.snapshot = snapshot
+        #: the snapshot's families, registered on ``registry``, served from their cache
+        self.snapshot_metrics = snapshot_metrics
         self.pages = dict(pages or {})
         self.limits = limits or Limits()
         #: the connection cap actually used: never more than a quarter of the fd limit,
@@ -728,16 +744,23 @@ class WebServer:
         if path == "/-/healthy":
             return Response(200, TEXT, b"slo-exporter is healthy.\n")
         if path == "/-/ready":
-            if self.snapshot().complete:
+            snap = self.snapshot()
+            if snap.complete:  # stays ready: a later backfill (a gap) never flaps it
                 return Response(200, TEXT, b"slo-exporter is ready.\n")
-            return Response(503, TEXT,
-                            b"slo-exporter is not ready: first evaluation still running.\n")
+            doing = ("first evaluation still running" if snap.backfill is None else
+                     f"backfilling: {snap.backfill.slos_done} of "
+                     f"{snap.backfill.slos_total} SLOs")
+            return Response(503, TEXT, f"slo-exporter is not ready: {doing}.\n".encode())
+        if path == "/metrics" and self.snapshot_metrics is not None:
+            return self._cached_metrics(request, self.snapshot_metrics)
         page = self._metrics if path == "/metrics" else self.pages.get(path)
         if page is None:
             return Response(404, TEXT, b"not found\n")
         try:
             content_type, body = (page.render(request.query) if isinstance(page, QueryPage)
                                   else page())
+        except SelectionError as exc:  # a query parameter the page cannot serve
+            return Response(400, TEXT, f"bad query parameter: {exc}\n".encode())
         except Exception as exc:
             log.error("render_failed", path=path, error=repr(exc), exc_info=exc)
             return Response(500, TEXT, b"internal server error: the page failed to render\n")
@@ -745,6 +768,28 @@ class WebServer:
 
     def _metrics(self) -> tuple[str, bytes]:
         return CONTENT_TYPE_LATEST, generate_latest(self.registry)
+
+    def _cached_metrics(self, request: Request, cached: SnapshotCollector) -> Response:
+        """The snapshot's families as rendered once per snapshot, then the rest of the
+        registry (``render_families``: generate_latest's text, faster).
+
+        Gzip: the cached part is its own gzip member, compressed once per
+        snapshot, and the rest another; a gzip stream may hold several
+        members (RFC 1952), and Prometheus, curl and browsers read them all.
+        """
+        zipped = "gzip" in request.headers.get("accept-encoding", "")
+        try:
+            head = cached.exposition(gzipped=zipped)
+            with cached.skipped():
+                rest = render_families(self.registry.collect())
+        except Exception as exc:
+            log.error("render_failed", path=request.path, error=repr(exc), exc_info=exc)
+            return Response(500, TEXT, b"internal server error: the page failed to render\n")
+        if zipped:
+            return Response(200, CONTENT_TYPE_LATEST,
+                            head + gzip.compress(rest, compresslevel=5),
+                            (("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")))
+        return Response(200, CONTENT_TYPE_LATEST, head + rest, (("Vary", "Accept-Encoding"),))
 
     @staticmethod
     def _compressed(request: Request, content_type: str, body: bytes) -> Response:
@@ -758,6 +803,23 @@ def json_page(render: Callable[[], Any]) -> Page:
     def page() -> tuple[str, bytes]:
         return "application/json", json.dumps(render(), indent=2).encode()
     return page
+
+
+def json_query_page(render: Callable[[Query], Any]) -> QueryPage:
+    """A JSON page of the query parameters; ``render`` returns JSON-ready data or
+    ``Encoded`` (text already encoded)."""
+    def page(query: Query) -> tuple[str, bytes]:
+        doc = render(query)
+        text = doc.text if isinstance(doc, Encoded) else json.dumps(doc, indent=2)
+        return "application/json", text.encode()
+    return QueryPage(page)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A JSON document its renderer already encoded (from parts it keeps encoded)."""
+
+    text: str
 
 
 def html_page(render: Callable[[], str]) -> Page:

@@ -11,6 +11,7 @@ import structlog
 #: user_properties that are figures worth seeing in every run's output
 REPORTED_FIGURES = (
     "sloth_contrast", "cold_start_seconds", "detection_seconds", "resolved_after_recovery_seconds",
+    "sloth_parity", "sloth_parity_30d",
 )
 
 

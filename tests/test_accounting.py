@@ -195,10 +195,12 @@ def test_bucket_start_floors_to_the_resolution() -> None:
     assert accounting.bucket_start(0.0, 60) == 0
 
 
-def test_window_text_is_a_promql_duration() -> None:
-    """Resolutions render as whole seconds, or milliseconds when fractional."""
-    assert accounting.window_text(60.0) == "60s"
-    assert accounting.window_text(1.5) == "1500ms"
+def test_window_text_is_the_bucket_width_less_a_millisecond() -> None:
+    """A bucket's {{.window}} is res - 1 ms: 60 s -> 59999ms, 1 s -> 999ms, so at bucket
+    end t even Prometheus 2's closed range [t - 59.999 s, t] leaves out t - 60 s."""
+    assert accounting.window_text(60.0) == "59999ms"
+    assert accounting.window_text(300.0) == "299999ms"
+    assert accounting.window_text(1.0) == "999ms"
 
 
 def test_chunk_bounds_cover_the_span_without_gaps() -> None:
@@ -317,8 +319,8 @@ def test_late_sample_within_the_overlap_lands_in_its_own_bucket() -> None:
 
 
 def test_template_is_evaluated_once_per_bucket_end() -> None:
-    """{{.window}} becomes the resolution; the point at t is the bucket [t - res, t)."""
-    promql = "sum(increase(x[60s]))"
+    """{{.window}} becomes 59999ms; the point at t, of (t - res, t], is the bucket [t - res, t)."""
+    promql = "sum(increase(x[59999ms]))"
     source = Synthetic(templates={promql: lambda t: [t / 60, 1.0]})
     slo = ratio_slo(
         good=model.Template("sum(increase(x[{{.window}}]))"), total=model.Template(promql)

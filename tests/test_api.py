@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any, cast
 
-from slo_exporter import model, snapshot
+import pytest
+
+from slo_exporter import model, slomath, snapshot
 from slo_exporter.api import render_slos
 
 DAY = 86400.0
@@ -116,11 +119,46 @@ def test_alerts_summarise_any_firing_pair_per_severity() -> None:
         "long_window": "6h",
         "short_window": "30m",
         "factor": 6.0,
+        "for": None,
         "long_burn_rate": 7.0,
         "short_burn_rate": 8.0,
         "firing": True,
     }
     assert entry["alert_conditions"][0]["long_burn_rate"] is None
+
+
+def _single_window_states() -> tuple[snapshot.AlertState, ...]:
+    """An OpenSLO-style condition, 6h over a fixed 14.4x held 5m, and a 1h/5m pair held
+    2m, evaluated by slomath at t=1000 after holding since t=600.
+
+    Objective 0.999: 6h has 3 bad of 100 (error ratio 0.03, burn 30 > 14.4); 1h has
+    2 bad of 100 (burn 20), 5m 1 bad of 10 (burn 100).
+    """
+    windows = (
+        model.AlertWindow("page", 6 * 3600.0, None, factor=14.4, hold=300.0),
+        model.AlertWindow("ticket", 3600.0, 300.0, factor=14.4, hold=120.0),
+    )
+    counts = {6 * 3600.0: slomath.Counts(97.0, 100.0), 3600.0: slomath.Counts(98.0, 100.0),
+              300.0: slomath.Counts(9.0, 10.0)}
+    held = tuple(dataclasses.replace(s, since=600.0) for s in slomath.alert_states(
+        0.999, 30 * DAY, counts, windows, at=600.0))
+    return slomath.alert_states(0.999, 30 * DAY, counts, windows, at=1000.0, previous=held)
+
+
+def test_a_single_window_condition_has_no_short_window_and_shows_its_hold() -> None:
+    """A single-window condition reads short_window null (not 6h/6h), short_burn_rate
+    null; every condition gives its hold as for (5m, 2m), null where it has none."""
+    status = _status(_slo(), alerts=_single_window_states())
+    [entry] = cast("list[dict[str, Any]]", render_slos(snapshot.Snapshot(slos=(status,)))["slos"])
+    single, pair = entry["alert_conditions"]
+    assert single == {
+        "severity": "page", "long_window": "6h", "short_window": None, "factor": 14.4,
+        "for": "5m", "long_burn_rate": single["long_burn_rate"], "short_burn_rate": None,
+        "firing": True,
+    }
+    assert single["long_burn_rate"] == pytest.approx(30.0)
+    assert (pair["short_window"], pair["for"]) == ("5m", "2m")
+    assert pair["short_burn_rate"] == pytest.approx(100.0)
 
 
 def test_no_alert_states_means_both_severities_quiet() -> None:

@@ -135,7 +135,8 @@ def test_services_document_lists_each_service_with_its_slos() -> None:
     assert checkout["summary"] == {"slos": 2, "met": 1, "missed": 1, "unknown": 0,
                                    "credit_percent": 10}
     assert checkout["slos"][0] == {
-        "service": "checkout", "slo": "availability", "commitment": "sla", "objective": 0.999,
+        "service": "checkout", "slo": "availability", "group": {}, "commitment": "sla",
+        "objective": 0.999,
         "period": "2026-03", "achieved": 0.995, "met": False, "coverage": 0.97,
         "credit_percent": 10, "up": True}
     assert checkout["slos"][1]["commitment"] == "slo"

@@ -7,6 +7,7 @@ back; probes run through a counting runner function handed to real
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -429,6 +430,30 @@ def test_reload_applies_a_good_config(harness: Harness) -> None:
     assert any(e["event"] == "config_reloaded" and e["slos"] == 2 for e in logs)
 
 
+def _next_cycle(daemon: Daemon) -> float:
+    return float(daemon.scheduler.get_job("evaluate").next_run_time.timestamp())
+
+
+def test_cycles_fire_on_the_epoch_grid_plus_the_query_delay(harness: Harness) -> None:
+    """With a 7 s interval and a 2 s query_delay the next cycle fires at a multiple of 7 s
+    since the epoch plus 2 s, within 7 s; a reload to 11 s and 3 s moves it to that grid."""
+    config = make_config(probe_slo("home"), interval=7.0)
+    config = dataclasses.replace(
+        config, prometheus=dataclasses.replace(config.prometheus, query_delay=2.0))
+    daemon = harness.daemon(config)
+    started(daemon)
+    fire = _next_cycle(daemon)
+    assert (fire - 2.0) % 7.0 == 0.0
+    assert time.time() - 0.5 <= fire <= time.time() + 7.0
+    regrid = make_config(probe_slo("home"), interval=11.0)
+    harness.configs.append(dataclasses.replace(
+        regrid, prometheus=dataclasses.replace(regrid.prometheus, query_delay=3.0)))
+    assert daemon.reload() is True
+    fire = _next_cycle(daemon)
+    assert (fire - 3.0) % 11.0 == 0.0
+    assert time.time() - 0.5 <= fire <= time.time() + 11.0
+
+
 def test_probing_moves_over_without_losing_or_doubling_events(harness: Harness) -> None:
     """Across reloads each probe run is stored exactly once; no target is probed twice at once."""
     daemon = harness.daemon(make_config(probe_slo("home")))
@@ -502,6 +527,9 @@ def test_the_fast_path_waits_while_a_reload_reads_the_same_store(harness: Harnes
 
     daemon = harness.daemon(make_config(ratio_slo("api")), client_factory=factory)
     assert daemon.evaluate()
+    # The next config's first cycle reads only once the next 1 s grid instant is due;
+    # at the instant the running config has read, there is nothing new to read.
+    time.sleep(math.ceil(time.time()) - time.time() + 0.01)
     harness.configs.append(make_config(ratio_slo("api")))
     reload = threading.Thread(target=daemon.reload)
     reload.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import shutil
@@ -16,6 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from slo_exporter import cli
 from slo_exporter.cli import DEFAULT_PORT
 from slo_exporter.config import parse_config
 from slo_exporter.rules import render_prometheus_rule, render_rules
@@ -463,3 +465,108 @@ def test_make_run_config_follows_listen_and_demo_listen(tmp_path: Path) -> None:
     back = rendered.replace("127.0.0.1:20080", "127.0.0.1:8080").replace(
         "127.0.0.1:20950", "127.0.0.1:10950")
     assert back == EXAMPLE_CONFIG.read_text(), "only the two probe addresses may change"
+
+
+# ------------------------------------------------- Kubernetes, sharded
+
+
+SHARDED = DEPLOY / "kubernetes-sharded"
+POD_INDEX = "metadata.labels['apps.kubernetes.io/pod-index']"
+
+
+@functools.cache
+def _sharded_text() -> str:
+    built = _run(_binary("kubectl"), "kustomize", str(SHARDED))
+    assert built.returncode == 0, built.stderr
+    return built.stdout
+
+
+def _sharded_build() -> dict[str, dict[str, Any]]:
+    """``kubectl kustomize deploy/kubernetes-sharded``, keyed by kind (built once per run)."""
+    objects: dict[str, dict[str, Any]] = {}
+    for doc in yaml.safe_load_all(_sharded_text()):
+        assert doc["kind"] not in objects, f"two {doc['kind']} objects"
+        objects[doc["kind"]] = doc
+    return objects
+
+
+def _shard_flags(args: list[str]) -> dict[str, str]:
+    return {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.startswith("--shard.")}
+
+
+def test_sharded_variant_builds_a_statefulset_instead_of_the_deployment() -> None:
+    """The overlay keeps ConfigMap, rules and monitor; a StatefulSet replaces Deployment and PVC;
+    every object validates strictly and sits in the base's namespace."""
+    objects = _sharded_build()
+    assert set(objects) == {"ConfigMap", "Service", "StatefulSet", "ServiceMonitor",
+                            "PrometheusRule"}
+    version = kubernetes_validate.latest_version()
+    for kind in ("ConfigMap", "Service", "StatefulSet"):
+        kubernetes_validate.validate(objects[kind], version, strict=True)
+    namespace = yaml.safe_load((K8S / "kustomization.yaml").read_text())["namespace"]
+    assert {o["metadata"]["namespace"] for o in objects.values()} == {namespace}
+
+
+def test_sharded_statefulset_passes_each_pod_its_ordinal() -> None:
+    """replicas equals --shard.count, and --shard.index is the pod-index label via the env."""
+    spec = _sharded_build()["StatefulSet"]["spec"]
+    (container,) = spec["template"]["spec"]["containers"]
+    flags = _shard_flags(container["args"])
+    assert int(flags["--shard.count"]) == spec["replicas"] > 1
+    assert flags["--shard.index"] == "$(SHARD_INDEX)"
+    env = {e["name"]: e for e in container["env"]}
+    assert env["SHARD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == POD_INDEX
+    assert spec["podManagementPolicy"] == "Parallel"
+
+
+def test_sharded_pods_run_like_the_deployment_with_a_volume_each() -> None:
+    """Apart from the shard flags and their env, the container is the Deployment's; the store
+    mount is a volumeClaimTemplate, the config mount the same ConfigMap."""
+    spec = _sharded_build()["StatefulSet"]["spec"]
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    (base,) = _manifests()["Deployment"]["spec"]["template"]["spec"]["containers"]
+    plain = {k: v for k, v in container.items() if k != "env"}
+    plain["args"] = [a for a in container["args"] if not a.startswith("--shard.")]
+    assert plain == base
+    assert pod["securityContext"] == (
+        _manifests()["Deployment"]["spec"]["template"]["spec"]["securityContext"])
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == mounts[STATE_DIR]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes[mounts["/etc/slo-exporter"]]["configMap"]["name"] == "slo-exporter"
+
+
+def test_sharded_service_is_headless_and_monitored_per_shard() -> None:
+    """The governing Service is headless and selects the pods; the ServiceMonitor selects it,
+    so each shard is a target of its own."""
+    objects = _sharded_build()
+    service = objects["Service"]
+    statefulset = objects["StatefulSet"]["spec"]
+    assert service["spec"]["clusterIP"] == "None"
+    assert statefulset["serviceName"] == service["metadata"]["name"]
+    labels = statefulset["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert statefulset["selector"]["matchLabels"].items() <= labels.items()
+    monitor = objects["ServiceMonitor"]["spec"]
+    assert monitor["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    ports = {p["name"] for p in service["spec"]["ports"]}
+    assert {e["port"] for e in monitor["endpoints"]} <= ports
+
+
+def test_sharded_args_are_accepted_by_every_pod(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` with the StatefulSet's shard flags, the index of each pod filled in, accepts the
+    ConfigMap's configuration."""
+    objects = _sharded_build()
+    config = tmp_path / "config.yaml"
+    config.write_text(objects["ConfigMap"]["data"]["config.yaml"])
+    spec = objects["StatefulSet"]["spec"]
+    (container,) = spec["template"]["spec"]["containers"]
+    for ordinal in range(spec["replicas"]):
+        flags = [f.replace("$(SHARD_INDEX)", str(ordinal)) for f in container["args"]
+                 if f.startswith("--shard.")]
+        assert cli.main(["check", f"--config.file={config}", *flags]) == 0
+        assert f"shard {ordinal} of {spec['replicas']}:" in capsys.readouterr().out

@@ -147,14 +147,18 @@ EMPTY_VECTOR = success("vector", [])
 
 
 def test_query_posts_a_form_with_time_in_milliseconds_and_a_server_timeout() -> None:
-    """query() POSTs query, time (ms precision) and the timeout to /api/v1/query."""
+    """query() POSTs query, time (ms precision), the timeout and partial_response=false
+    to /api/v1/query."""
     r = rig(always((200, EMPTY_VECTOR)), timeout=7.5)
     r.client.query('up{job="a"}', 1700000000.1234)
     (sent,) = r.adapter.sent
     assert sent.request.method == "POST"
     assert sent.request.url == URL + "/api/v1/query"
     assert sent.request.headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert sent.form == {"query": 'up{job="a"}', "time": "1700000000.123", "timeout": "7.5"}
+    assert sent.form == {
+        "query": 'up{job="a"}', "time": "1700000000.123", "timeout": "7.5",
+        "partial_response": "false",
+    }
     assert sent.timeout == pytest.approx(7.5, abs=0.05)
 
 
@@ -170,6 +174,7 @@ def test_query_range_posts_start_end_and_step() -> None:
         "end": "1200.000",
         "step": "60",
         "timeout": "10",
+        "partial_response": "false",
     }
 
 
@@ -245,10 +250,73 @@ def test_scalar_result_sets_scalar() -> None:
     assert answer.series == ()
 
 
-def test_warnings_are_surfaced() -> None:
-    """Prometheus warnings (e.g. partial responses) are returned with the result."""
-    r = rig(always((200, {**EMPTY_VECTOR, "warnings": ["store down"]})))
-    assert r.client.query("x", 1).warnings == ("store down",)
+def test_promql_annotations_are_surfaced_and_the_answer_kept() -> None:
+    """A PromQL annotation in ``warnings`` annotates a complete answer: returned with it."""
+    note = 'PromQL info: metric might not be a counter, name does not end in _total: "x"'
+    r = rig(always((200, {**EMPTY_VECTOR, "warnings": [note]})))
+    assert r.client.query("x", 1).warnings == (note,)
+
+
+# ------------------------------------------------------- partial responses
+
+THANOS_WARNING = (
+    "fetch series for {region=\"eu\"} Addr: store-eu:10901: rpc error: code = Unavailable"
+)
+
+
+def test_partial_response_false_is_asked_for_by_default() -> None:
+    """Every query and range query carries partial_response=false unless configured."""
+    r = rig(always((200, EMPTY_VECTOR)))
+    r.client.query("x", 1)
+    r.client.query_range("x", 1, 2, 1)
+    assert [s.form["partial_response"] for s in r.adapter.sent] == ["false", "false"]
+
+
+def test_a_partial_answer_is_refused_by_default_and_not_retried() -> None:
+    """A success answer whose warnings say a store is missing raises QueryPartial
+    (reason partial), carries the warning, and is not asked again."""
+    answer = success("matrix", [{"metric": {"a": "1"}, "values": [[1, "5"]]}])
+    r = rig(always((200, {**answer, "warnings": [THANOS_WARNING]})))
+    with pytest.raises(errors.QueryPartial) as caught:
+        r.client.raw_samples("x", 0, 1)
+    assert caught.value.reason == "partial"
+    assert caught.value.warnings == (THANOS_WARNING,)
+    assert "partial_response is false" in str(caught.value)
+    assert "store-eu:10901" in str(caught.value)
+    assert len(r.adapter.sent) == 1
+
+
+def test_a_partial_answer_with_an_annotation_too_is_still_refused() -> None:
+    """One missing-data warning among PromQL annotations is enough to refuse."""
+    warnings = ["PromQL warning: encountered a mix of histograms and floats", THANOS_WARNING]
+    r = rig(always((200, {**EMPTY_VECTOR, "warnings": warnings})))
+    with pytest.raises(errors.QueryPartial) as caught:
+        r.client.query("x", 1)
+    assert caught.value.warnings == (THANOS_WARNING,)
+
+
+def test_a_partial_answer_never_shows_a_credential_from_the_warning() -> None:
+    """Warning text from the server passes the scrubber before it reaches the error."""
+    leak = "store http://u:hunter2secret@store:10901 down, token=abcdef123456"
+    r = rig(always((200, {**EMPTY_VECTOR, "warnings": [leak]})))
+    with pytest.raises(errors.QueryPartial) as caught:
+        r.client.query("x", 1)
+    assert "hunter2secret" not in str(caught.value)
+    assert "abcdef123456" not in str(caught.value)
+
+
+def test_partial_response_true_asks_for_and_keeps_partial_answers_with_a_warning() -> None:
+    """partial_response: true sends partial_response=true, returns the data and logs
+    query_partial_accepted with the warning."""
+    r = rig(always((200, {**EMPTY_VECTOR, "warnings": [THANOS_WARNING]})),
+            partial_response=True)
+    with structlog.testing.capture_logs() as logs:
+        answer = r.client.query("x", 1)
+    assert answer.warnings == (THANOS_WARNING,)
+    assert r.adapter.sent[0].form["partial_response"] == "true"
+    (event,) = [e for e in logs if e["event"] == "query_partial_accepted"]
+    assert event["log_level"] == "warning"
+    assert event["warnings"] == [THANOS_WARNING]
 
 
 @pytest.mark.parametrize(
@@ -588,7 +656,10 @@ def test_real_server_receives_form_headers_and_bearer_token(tmp_path: Path) -> N
     ((headers, form),) = seen
     assert headers["X-Scope-OrgID"] == "t1"
     assert headers["Authorization"] == "Bearer tok"
-    assert form == {"query": ["vector(2)"], "time": ["10.000"], "timeout": ["10"]}
+    assert form == {
+        "query": ["vector(2)"], "time": ["10.000"], "timeout": ["10"],
+        "partial_response": ["false"],
+    }
 
 
 def test_server_that_never_answers_times_out_within_bounds() -> None:
@@ -1145,8 +1216,10 @@ def test_server_text_in_errors_is_scrubbed_of_credentials(reply: Reply) -> None:
 
 
 def test_warnings_are_scrubbed_of_credentials() -> None:
-    """A warning carrying a credential is returned with it masked."""
-    r = rig(always((200, {**EMPTY_VECTOR, "warnings": [f"store token={SECRET} down"]})))
+    """A warning carrying a credential is returned with it masked (partial answers
+    accepted, so the warning comes back with the result)."""
+    r = rig(always((200, {**EMPTY_VECTOR, "warnings": [f"store token={SECRET} down"]})),
+            partial_response=True)
     (warning,) = r.client.query("x", 1).warnings
     assert SECRET not in warning
 

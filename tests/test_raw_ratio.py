@@ -16,7 +16,7 @@ from tests.test_accounting import Synthetic
 
 RES = 60.0
 ERRORS = "sum(rate(e[{{.window}}])) / sum(rate(t[{{.window}}]))"
-RENDERED = "sum(rate(e[60s])) / sum(rate(t[60s]))"
+RENDERED = "sum(rate(e[59999ms])) / sum(rate(t[59999ms]))"
 
 
 def raw_slo(measures: str = "bad") -> model.SLO:

@@ -20,7 +20,7 @@ SLI_SNIPPETS = [
 def test_readme_has_sli_examples() -> None:
     """Every SLI kind has an example in the README."""
     kinds = {re.search(r"^  (\w+):", s, flags=re.M).group(1) for s in SLI_SNIPPETS}  # type: ignore[union-attr]
-    assert kinds == {"ratio", "latency", "probe", "raw"}
+    assert kinds == {"ratio", "latency", "probe", "raw", "bool_gauge"}
 
 
 @pytest.mark.parametrize("snippet", SLI_SNIPPETS)

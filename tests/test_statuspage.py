@@ -204,3 +204,20 @@ def test_sparkline_draws_the_history_the_status_carries() -> None:
     page = render_status_page(
         snapshot.Snapshot(slos=(_status(_slo(), budget_history=carried),)))
     assert page.count("<svg") == 1
+
+
+def test_a_single_window_condition_shows_one_window_and_its_hold() -> None:
+    """A firing single-window condition (short_window == long_window, as OpenSLO gives)
+    reads "6h over 14.4x for 5m", not "6h/6h"; its tooltip names the one window; a
+    pair keeps "1h/5m" and shows its hold."""
+    single = snapshot.AlertState(
+        "page", 6 * 3600.0, 6 * 3600.0, 14.4, 30.0, 30.0, firing=True, hold=300.0,
+        window=model.AlertWindow("page", 6 * 3600.0, None, factor=14.4, hold=300.0))
+    pair = snapshot.AlertState("ticket", 3600.0, 300.0, 14.4, 20.0, 100.0, firing=True,
+                               hold=120.0)
+    page = render_status_page(snapshot.Snapshot(
+        slos=(_status(_slo(), alerts=(single, pair)),), complete=True))
+    assert '<div class="pair" title="6h burns 30.00x">6h over 14.4&times; for 5m</div>' in page
+    assert ('<div class="pair" title="1h burns 20.00x, 5m burns 100x">'
+            "1h/5m over 14.4&times; for 2m</div>") in page
+    assert "6h/6h" not in page

@@ -38,11 +38,16 @@ from slo_exporter.config import openslo, pyrra, sloth
 from slo_exporter.config.dialects import (
     DIALECTS,
     PREPARERS,
+    SLOTH_WITHOUT_VERSION,
+    TOGETHER,
     Context,
     Includer,
     Origin,
+    Services,
     detect,
-    load_dialect_documents,
+    expand_lists,
+    load_located,
+    sloth_without_version,
 )
 from slo_exporter.config.fields import Reader
 from slo_exporter.config.native import NativeLoader
@@ -57,6 +62,7 @@ DIALECTS["sloth"] = sloth.load
 DIALECTS["openslo"] = openslo.services
 DIALECTS["pyrra"] = pyrra.load
 PREPARERS["sloth"] = sloth.prepare  # AlertWindows catalogs, from any included file
+TOGETHER.add("openslo")  # its documents refer to each other
 
 __all__ = ["ConfigWarning", "format_problems", "load_config", "parse_config"]
 
@@ -102,8 +108,9 @@ def _by_file(found: Sequence[P]) -> list[P]:
 def _parse(text: str, problems: Problems) -> model.Config | None:
     try:
         documents = compose(text, problems)
-        if problems.errors:
+        if problems.errors or documents is None:
             return None
+        documents = expand_lists(documents)
         if not documents or (len(documents) == 1 and is_null(documents[0].root)):
             problems.error(1, "", "the file is empty; expected a 'services' list")
             return None
@@ -112,6 +119,9 @@ def _parse(text: str, problems: Problems) -> model.Config | None:
             return _dialect_config(documents, reader)
         root = single_root(documents, problems)
         if root is None:
+            return None
+        if sloth_without_version(root):
+            reader.report(root, "", SLOTH_WITHOUT_VERSION)
             return None
         return NativeLoader(reader, _includer(reader)).config(root)
     except RecursionError:
@@ -124,12 +134,10 @@ def _parse(text: str, problems: Problems) -> model.Config | None:
 def _dialect_config(documents: list[Document], reader: Reader) -> model.Config | None:
     """A config of one dialect file with the default settings (``check sloth.yml``)."""
     storage = model.StorageConfig()
-    services = load_dialect_documents(documents, reader, Context(reader.file, storage))
-    taken: dict[str, int] = {}
-    for service in services:
-        if service.name in taken:
-            reader.problems.error(None, "", f"duplicate service name {service.name!r}")
-        taken[service.name] = 1
+    loaded = Services({})
+    for service, source in load_located(documents, reader, Context(reader.file, storage)):
+        loaded.add(service, reader.file, reader, source, dialect=True)
+    services = list(loaded.found.values())
     if not services and not reader.problems.errors:
         # e.g. only Sloth AlertWindows catalogs: they serve SLOs of other files
         reader.problems.error(None, "", "the file defines no SLO; include it from a config "

@@ -5,9 +5,11 @@ registry of loaders (``DIALECTS``), ``detect`` (a document's dialect from its
 ``apiVersion``, ``version`` or ``kind``; native documents have none of them)
 and the reading of included files: globs relative to the including file
 (a directory stands for its ``*.yaml`` and ``*.yml`` files),
-a bounded number of files, each read through ``nodes.read_file``'s limits,
-every document given to its dialect, duplicate service names across files
-reported with both places.
+a bounded number of files (and bytes), each read through ``nodes.read_file``'s
+limits, a Kubernetes ``List`` read as its items, every document given to its
+dialect, and the services of every file put together (``Services``):
+dialect documents naming one service add their SLOs to it, any other
+duplicate is reported with both places.
 
 Must not know any dialect's schema (that is in ``native``, ``sloth``,
 ``openslo``), and must not read anything but the files an ``include:`` names.
@@ -19,8 +21,9 @@ from __future__ import annotations
 
 import glob
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -34,6 +37,8 @@ from slo_exporter.config.problems import Problems
 MAX_INCLUDED_FILES = 1000
 #: globs one ``include:`` list may hold
 MAX_INCLUDE_PATTERNS = 100
+#: bytes all included files may hold together (each is bounded by ``nodes.MAX_FILE_BYTES``)
+MAX_INCLUDED_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ Preparer = Callable[[Sequence[Document], Reader, Context], None]
 DIALECTS: dict[str, DialectLoader] = {}
 #: dialect name -> its first pass, for the dialects that have one
 PREPARERS: dict[str, Preparer] = {}
+#: the dialects whose documents refer to each other (OpenSLO), loaded together; the
+#: others' documents are loaded one at a time, so each service is located in its document
+TOGETHER: set[str] = set()
 
 #: the OpenSLO versions the OpenSLO dialect reads; v1alpha (which Sloth reads) is not one
 OPENSLO_VERSIONS = ("openslo/v1", "openslo.com/v2alpha")
@@ -127,8 +135,39 @@ def marker_text(document: Document) -> str:
     return ", ".join(parts)
 
 
+#: kind -> the apiVersion that marks it, for a document that gives the kind alone
+_KIND_API = {
+    "ServiceLevelObjective": "pyrra.dev/v1alpha1",
+    "PrometheusServiceLevel": "sloth.slok.dev/v1",
+    "AlertWindows": "sloth.slok.dev/v1",
+    **dict.fromkeys(("SLO", "SLI", "DataSource", "Service", "AlertPolicy", "AlertCondition",
+                     "AlertNotificationTarget"), "openslo/v1"),
+}
+
+#: what a Sloth spec without its ``version`` line is told (it reads as native)
+SLOTH_WITHOUT_VERSION = (
+    "this looks like a Sloth spec (service and slos) without 'version: prometheus/v1': add "
+    "that line, or write a native config (a 'services' list)"
+)
+
+
+def sloth_without_version(root: Node) -> bool:
+    """Whether a document without any dialect marker has the shape of a Sloth spec
+    (``service`` and ``slos``, no native ``services``)."""
+    if not isinstance(root, MappingNode):
+        return False
+    keys = {key.value for key, _ in root.value if isinstance(key, ScalarNode)}
+    return {"service", "slos"} <= keys and "services" not in keys
+
+
 def unsupported_reason(name: str, document: Document) -> str:
     """Why a document of dialect ``name`` (not in ``DIALECTS``) cannot be loaded."""
+    if _list_items(document) == []:
+        return "a Kubernetes List must hold its SLO objects in a non-empty 'items' list"
+    kind = _top_scalar(document, "kind")
+    if _top_scalar(document, "apiVersion") is None and kind in _KIND_API:
+        return (f"kind {kind!r} without an apiVersion: add 'apiVersion: {_KIND_API[kind]}' "
+                "so the document is read as that dialect")
     supported = ", ".join(sorted(["native", *DIALECTS]))
     return (
         f"{marker_text(document)} is not a supported SLO dialect "
@@ -137,20 +176,63 @@ def unsupported_reason(name: str, document: Document) -> str:
 
 
 def document_path(document: Document, path: str = "") -> str:
-    """``documents[2].spec``: a field of one document of a multi-document file."""
+    """``documents[2].spec``: a field of one document of a multi-document file
+    (``documents[0].items[3].spec`` in a Kubernetes List)."""
     prefix = f"documents[{document.index}]"
+    if document.item is not None:
+        prefix += f".items[{document.item}]"
     return f"{prefix}.{path}" if path else prefix
+
+
+def _list_items(document: Document) -> list[Node] | None:
+    """The items of a Kubernetes List document (``apiVersion: v1``, ``kind: List``, as
+    ``kubectl get -o yaml`` writes), or None for any other document."""
+    root = document.root
+    if (document.item is not None or not isinstance(root, MappingNode)
+            or _top_scalar(document, "apiVersion") != "v1"
+            or _top_scalar(document, "kind") != "List"):
+        return None
+    for key, value in root.value:
+        if isinstance(key, ScalarNode) and key.value == "items":
+            return list(value.value) if isinstance(value, SequenceNode) else []
+    return []
+
+
+def expand_lists(documents: Sequence[Document]) -> list[Document]:
+    """``documents`` with each Kubernetes List replaced by its items, each one a document
+    located by its List's index and its own (``documents[0].items[2]``).
+
+    A List without items stays, and is reported as such when it is loaded.
+    """
+    expanded: list[Document] = []
+    for document in documents:
+        items = _list_items(document)
+        if not items:
+            expanded.append(document)
+            continue
+        expanded.extend(
+            Document(document.index, item, item.start_mark.line + 1, item=position)
+            for position, item in enumerate(items))
+    return expanded
 
 
 def load_dialect_documents(
     documents: Sequence[Document], reader: Reader, context: Context
 ) -> list[model.Service]:
-    """Services of documents that are all of some dialect (not native).
+    """Services of documents that are all of some dialect (not native)."""
+    return [service for service, _ in load_located(documents, reader, context)]
 
-    Consecutive documents of one dialect go to its loader together, so that
-    a dialect with references between documents (OpenSLO) sees them all.
+
+def load_located(
+    documents: Sequence[Document], reader: Reader, context: Context
+) -> list[tuple[model.Service, Sequence[Document]]]:
+    """Services of documents that are all of some dialect, each with the documents it
+    was read from (for messages about it).
+
+    The documents of a dialect with references between documents (OpenSLO) go
+    to its loader together, so that it sees them all; the others one by one.
     """
-    services: list[model.Service] = []
+    services: list[tuple[model.Service, Sequence[Document]]] = []
     groups: dict[str, list[Document]] = {}
     for document in documents:
         name = detect(document)
@@ -171,11 +253,18 @@ def load_dialect_documents(
     for name, group in groups.items():
         if name in PREPARERS:
             PREPARERS[name](group, reader, context)
-        services.extend(DIALECTS[name](group, reader, context))
+        parts = [group] if name in TOGETHER else [[document] for document in group]
+        for part in parts:
+            services.extend((service, part) for service in DIALECTS[name](part, reader, context))
     return services
 
 
 # ----------------------------------------------------------------- include
+
+
+def format_bytes(count: int) -> str:
+    """``64 MiB`` for whole mebibytes, else ``1234 bytes``."""
+    return f"{count >> 20} MiB" if count and count % (1 << 20) == 0 else f"{count} bytes"
 
 #: the files a directory given to ``include:`` stands for (not its subdirectories)
 DIRECTORY_FILES = ("*.yaml", "*.yml")
@@ -200,15 +289,93 @@ NativeServices = Callable[
 
 @dataclass
 class Origin:
-    """Where a service name was first defined, for duplicate messages."""
+    """Where a service name was first defined, for duplicate messages; ``dialect``: by
+    dialect documents, whose services with one name add up (Sloth specs or OpenSLO SLOs
+    of one service in several files)."""
 
     file: str
     line: int | None
     path: str
+    dialect: bool = False
 
     def text(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         return f"{where} ({self.path})" if self.path else where
+
+
+#: the keys whose value names a document's service, in the order they are looked for
+_SERVICE_KEYS = (("service", "serviceRef"), ("name",))
+
+
+def _service_node(documents: Sequence[Document], name: str) -> tuple[Node | None, str]:
+    """The node (and path) of the first field of ``documents`` that names service ``name``:
+    Sloth's ``service``, an OpenSLO SLO's ``service``, Pyrra's ``metadata.name``."""
+    for keys in _SERVICE_KEYS:
+        for document in documents:
+            queue = deque([(document.root, document_path(document))])
+            while queue:  # bounded: nodes are bounded per file
+                node, path = queue.popleft()
+                if isinstance(node, SequenceNode):
+                    queue.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+                elif isinstance(node, MappingNode):
+                    for key, value in node.value:
+                        if not isinstance(key, ScalarNode):
+                            continue
+                        inner = f"{path}.{key.value}"
+                        if (key.value in keys and isinstance(value, ScalarNode)
+                                and value.value == name):
+                            return value, inner
+                        queue.append((value, inner))
+    return None, ""
+
+
+class Services:
+    """The services of one config by name, as its files and documents define them.
+
+    A name is defined once, except that dialect documents naming one service add
+    their SLOs to it (an SLO name twice in a service is an error naming both
+    files), and the service keeps the labels they agree on (each SLO keeps its
+    own). A duplicate is located at the field naming the service.
+    """
+
+    def __init__(self, taken: dict[str, Origin]) -> None:
+        #: service name -> where it was first defined (the including file's services first)
+        self.taken = taken
+        self.found: dict[str, model.Service] = {}
+        self._slos: dict[str, str] = {}  # slo key -> the file it was defined in
+
+    def add(
+        self, service: model.Service, file: str, reader: Reader,
+        documents: Sequence[Document] | None, *, dialect: bool,
+    ) -> None:
+        origin = self.taken.get(service.name)
+        node, path = _service_node(documents or (), service.name) if origin else (None, "")
+        if origin is not None and not (dialect and origin.dialect):
+            reader.report(node, path, (
+                f"duplicate service name {service.name!r}: also defined in {origin.text()}; "
+                "service names must be unique across the config and every included file"))
+            return
+        slos = []
+        for slo in service.slos:
+            first = self._slos.get(slo.key)
+            if first is not None:
+                reader.report(node, path, (
+                    f"duplicate SLO {slo.key!r}: also defined in {first}; an SLO name "
+                    "must be unique within its service"))
+                continue
+            self._slos[slo.key] = file
+            slos.append(slo)
+        before = self.found.get(service.name)
+        if before is None:
+            self.taken[service.name] = Origin(file, None, "", dialect)
+            self.found[service.name] = replace(service, slos=tuple(slos))
+            return
+        self.found[service.name] = replace(
+            before, slos=before.slos + tuple(slos),
+            labels=model.frozen_map({key: value for key, value in before.labels.items()
+                                     if service.labels.get(key, value) == value}),
+            description=before.description or service.description,
+        )
 
 
 class Includer:
@@ -229,8 +396,9 @@ class Includer:
         self.storage = storage
         self.native_services = native_services
         #: service name -> where it was defined (the including file's services first)
-        self.taken = taken
+        self.services = Services(taken)
         self.shared: dict[str, Any] = {}
+        self._bytes = 0  # read so far from included files
 
     def include(self, node: Node, path: str) -> tuple[model.Service, ...] | None:
         items = self.r.sequence(node, path, "file globs")
@@ -266,7 +434,6 @@ class Includer:
                     return None
             if matched == 0:
                 self.r.report(item, item_path, f"{pattern[:200]!r} matches no file")
-        services: list[model.Service] = []
         main = os.path.normpath(self.r.file)
         # Every file is read before any is loaded: a reference may point into a
         # later file, and a problem found there belongs to that file (so the
@@ -283,34 +450,48 @@ class Includer:
         peers = tuple(Peer(file, documents, reader) for file, reader, documents in read
                       if documents and any(detect(d) is not None for d in documents))
         for file, reader, documents in read:
-            services.extend(self._file(file, reader, documents, peers))
+            self._file(file, reader, documents, peers)
         for _file, reader, _documents in read:
             self.r.problems.errors.extend(reader.problems.errors)
             self.r.problems.warnings.extend(reader.problems.warnings)
-        return tuple(services)
+        return tuple(self.services.found.values())
 
     def _read(self, file: str) -> tuple[Problems, list[Document] | None]:
         problems = Problems(file)
         text = read_file(file, problems)
-        return problems, None if text is None else compose(text, problems)
+        if text is not None:
+            self._bytes += len(text.encode())
+            if self._bytes > MAX_INCLUDED_BYTES:
+                problems.error(None, "", f"the included files hold more than "
+                                         f"{format_bytes(MAX_INCLUDED_BYTES)} together; "
+                                         "include fewer or smaller files")
+                text = None
+        documents = None if text is None else compose(text, problems)
+        return problems, None if documents is None else expand_lists(documents)
 
     def _file(
         self, file: str, reader: Reader, documents: list[Document] | None,
         peers: Sequence[Peer],
-    ) -> list[model.Service]:
-        services: list[model.Service] = []
+    ) -> None:
+        services: list[tuple[model.Service, Sequence[Document]]] = []
+        dialect = bool(documents) and any(detect(d) is not None for d in documents or ())
         if documents == []:
             reader.problems.error(None, "", "the file is empty; expected SLO documents")
-        elif documents and any(detect(document) is not None for document in documents):
+        elif dialect:
             context = Context(file, self.storage, self.shared, peers)
-            services.extend(load_dialect_documents(documents, reader, context))
+            services.extend(load_located(documents or [], reader, context))
         elif documents:
             for document in documents:
-                services.extend(self._native(document, reader))
-        return self._unique(services, file, reader)
+                services.extend((service, [document])
+                                for service in self._native(document, reader))
+        for service, source in services:
+            self.services.add(service, file, reader, source, dialect=dialect)
 
     def _native(self, document: Document, reader: Reader) -> tuple[model.Service, ...]:
         prefix = document_path(document)
+        if sloth_without_version(document.root):
+            reader.report(document.root, prefix, SLOTH_WITHOUT_VERSION)
+            return ()
         fields = reader.mapping(
             document.root,
             prefix,
@@ -330,22 +511,3 @@ class Includer:
         if node is None:
             return ()
         return self.native_services(node, fields.key_path("services"), reader, self.storage) or ()
-
-    def _unique(
-        self, services: list[model.Service], file: str, reader: Reader
-    ) -> list[model.Service]:
-        """``services`` without names defined before, each duplicate reported with both places."""
-        kept: list[model.Service] = []
-        for service in services:
-            origin = self.taken.get(service.name)
-            if origin is not None:
-                reader.report(
-                    None,
-                    "",
-                    f"duplicate service name {service.name!r}: also defined in {origin.text()}; "
-                    "service names must be unique across the config and every included file",
-                )
-                continue
-            self.taken[service.name] = Origin(file, None, "")
-            kept.append(service)
-        return kept

@@ -4,9 +4,9 @@
 ``max_groups`` (default 100) caps how many groups one definition keeps.
 Owns reading both keys with located errors and the rule of what can be
 grouped (``sli_problem``, ``label_problem``), which other dialects' loaders
-reuse: only ratio SLIs over plain selectors and latency SLIs, whose raw
-samples carry the labels; group labels are valid label names other than
-``le``, which the SLO's own labels do not already hold (a label the
+reuse: only ratio SLIs over plain selectors, latency SLIs and bool gauges,
+whose raw samples carry the labels; group labels are valid label names
+other than ``le``, which the SLO's own labels do not already hold (a label the
 exporter sets itself, such as ``service``, is exported as
 ``exported_service``). A grouped SLO cannot be a composite's component
 (``check_components``): a component is one SLO.
@@ -33,7 +33,7 @@ DEFAULT_MAX_GROUPS = model.SLO.max_groups
 
 def sli_problem(sli: model.SLI) -> str | None:
     """Why ``sli`` cannot be grouped, or None when it can."""
-    if isinstance(sli, model.LatencySLI):
+    if isinstance(sli, model.LatencySLI | model.BoolGaugeSLI):
         return None
     if isinstance(sli, model.RatioSLI):
         if any(isinstance(q, model.Template) for q in (sli.good, sli.bad, sli.total)):
@@ -48,14 +48,18 @@ def sli_problem(sli: model.SLI) -> str | None:
     if isinstance(sli, model.CompositeSLI):
         return "a composite SLO is built from other SLOs and cannot be grouped"
     kind = type(sli).__name__.removesuffix("SLI")
-    return f"only ratio SLIs of plain selectors and latency SLIs can be grouped, not {kind}"
+    return (f"only ratio SLIs of plain selectors, latency SLIs and bool gauges can be grouped, "
+            f"not {kind}")
 
 
-def label_problem(name: str, own_labels: Mapping[str, str]) -> str | None:
+def label_problem(
+    name: str, own_labels: Mapping[str, str], listed: Sequence[str] = ()
+) -> str | None:
     """Why ``name`` cannot be a group label, or None when it can.
 
     A label the exporter sets itself (``service``) can be one: it is exported
-    as ``exported_service``.
+    as ``exported_service``. ``listed`` are the group labels before it, which
+    it must not repeat, nor be exported under the same name as.
     """
     if not LABEL_NAME.fullmatch(name):
         shown = name if len(name) <= 80 else name[:77] + "..."
@@ -68,6 +72,10 @@ def label_problem(name: str, own_labels: Mapping[str, str]) -> str | None:
         shown = name if exported == name else f"{name!r} (exported as {exported!r})"
         return (f"label {shown!r} is one of the SLO's own labels (value "
                 f"{own_labels[exported]!r}): a group label would give it a second value")
+    same = [n for n in listed if exported_name(n) == exported]
+    if same:
+        return (f"label {name!r} is listed twice" if name in same else
+                f"labels {same[0]!r} and {name!r} would both be exported as {exported!r}")
     return None
 
 
@@ -117,12 +125,7 @@ class GroupingReader:
             if name is None:
                 ok = False
                 continue
-            problem = label_problem(name, own)
-            same = [n for n in names if exported_name(n) == exported_name(name)]
-            if problem is None and same:
-                problem = (f"label {name!r} is listed twice" if name in same else
-                           f"labels {same[0]!r} and {name!r} would both be exported as "
-                           f"{exported_name(name)!r}")
+            problem = label_problem(name, own, names)
             if problem is not None:
                 self.r.report(item, item_path, problem)
                 ok = False

@@ -44,7 +44,7 @@ from slo_exporter.config.slm import OBJECT_NAME, SLMLoader
 from slo_exporter.config.text import label_name_problem, label_value_problem
 from slo_exporter.durations import format_duration
 
-_SLI_KINDS = ("composite", "latency", "probe", "ratio", "raw")
+_SLI_KINDS = ("bool_gauge", "composite", "latency", "probe", "ratio", "raw")
 _RAW_EXAMPLE = (
     "'sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}])) / "
     "sum(rate(http_requests_total[{{.window}}]))'"
@@ -62,6 +62,10 @@ RETRY_BACKOFF_MAX = 60.0
 BACKFILL_CHUNK_MAX = 30 * DAY
 RETENTION_MARGIN_MAX = 365 * DAY
 RESPONSE_SIZE = (1 << 20, 4 << 30)
+#: the tenant header of Mimir and Cortex, and what they accept in it: tenant
+#: IDs of at most 150 of these characters, "|" between several (federation)
+TENANT_HEADER = "x-scope-orgid"
+_TENANT_ID = re.compile(r"[A-Za-z0-9!._*'()-]{1,150}")
 
 
 def _kind(node: Node) -> str:
@@ -75,7 +79,9 @@ def _kind(node: Node) -> str:
 
 def _queries_prometheus(services: tuple[model.Service, ...]) -> bool:
     return any(
-        isinstance(slo.sli, model.RatioSLI | model.LatencySLI | model.RawRatioSLI)
+        isinstance(
+            slo.sli, model.RatioSLI | model.LatencySLI | model.RawRatioSLI | model.BoolGaugeSLI
+        )
         for service in services
         for slo in service.slos
     )
@@ -295,11 +301,14 @@ class NativeLoader:
                 "backfill_chunk",
                 "max_response_size",
                 "max_counter_increase",
+                "partial_response",
             ),
         )
         if fields is None:
             return None
         defaults = model.PrometheusConfig()
+        self._tenant(fields)
+        partial = fields.boolean("partial_response")
         url = fields.url("url")
         timeout = fields.duration(
             "timeout",
@@ -337,7 +346,27 @@ class NativeLoader:
                 defaults.max_response_size if response_size is None else response_size
             ),
             max_counter_increase=defaults.max_counter_increase if increase is None else increase,
+            partial_response=defaults.partial_response if partial is None else partial,
         )
+
+    def _tenant(self, fields: Fields) -> None:
+        """Report an ``X-Scope-OrgID`` header Mimir or Cortex would refuse at every query."""
+        headers = fields.get("headers")
+        if not isinstance(headers, MappingNode):
+            return
+        for key, value in headers.value:
+            if not (isinstance(key, ScalarNode) and key.value.lower() == TENANT_HEADER
+                    and isinstance(value, ScalarNode) and value.tag == STR):
+                continue
+            bad = [t for t in value.value.split("|")
+                   if not _TENANT_ID.fullmatch(t) or t in (".", "..")]
+            if bad:
+                self.r.report(
+                    value, join(fields.key_path("headers"), key.value),
+                    f"tenant ID {bad[0]!r} is not one Mimir or Cortex accepts: 1 to 150 of "
+                    "A-Z a-z 0-9 ! - _ . * ' ( ), not '.' or '..'; several tenants are "
+                    "joined with '|' (team-a|team-b)",
+                )
 
     def positive_number(self, node: Node, path: str) -> float | None:
         """A finite number above 0; ``1e12`` is taken although YAML 1.1 reads it as text."""
@@ -578,6 +607,8 @@ class NativeLoader:
             return self.slm.composite(value, kind_path, owner)
         if kind == "raw":
             return self.raw(value, kind_path)
+        if kind == "bool_gauge":
+            return self.bool_gauge(value, kind_path)
         return read_probe(self.r, value, kind_path)
 
     def raw(self, node: Node, path: str) -> model.RawRatioSLI | None:
@@ -601,6 +632,35 @@ class NativeLoader:
         if not isinstance(query, model.Template):
             return None
         return model.RawRatioSLI(query, "bad" if key == "error_ratio" else "good")
+
+    def bool_gauge(self, node: Node, path: str) -> model.BoolGaugeSLI | None:
+        """``bool_gauge: {metric: SELECTOR}``: a 0/1 gauge such as ``probe_success``,
+        each raw sample one event (``model.BoolGaugeSLI``, Pyrra's ``bool_gauge``)."""
+        fields = self.r.mapping(node, path, ("metric",), required=("metric",))
+        if fields is None:
+            return None
+        gauge = fields.read("metric", self.gauge)
+        return None if gauge is None else model.BoolGaugeSLI(gauge)
+
+    def gauge(self, node: Node, path: str) -> model.Selector | None:
+        """A bool gauge's selector: its raw samples are the events, so no PromQL."""
+        text = self.r.string(node, path)
+        if text is None:
+            return None
+        text = text.strip()
+        shown = text if len(text) <= 200 else text[:197] + "..."
+        try:
+            name, matchers = parse_selector(text)
+        except ValueError as exc:
+            self.r.report(
+                node,
+                path,
+                f"{shown!r} is not a plain series selector ({exc}); give the 0/1 gauge with "
+                'optional matchers, such as probe_success{job="blackbox"}: each raw sample '
+                "is one event",
+            )
+            return None
+        return model.Selector(selector_text(name, matchers))
 
     def ratio(self, node: Node, path: str) -> model.RatioSLI | None:
         fields = self.r.mapping(node, path, ("good", "bad", "total"), required=("total",))

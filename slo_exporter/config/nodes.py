@@ -41,11 +41,13 @@ NULL, BOOL, INT, FLOAT, STR, MERGE = (
 
 @dataclass(frozen=True)
 class Document:
-    """One YAML document of a stream: its position (0-based), root node and first line."""
+    """One YAML document of a stream: its position (0-based), root node and first line;
+    ``item`` is its index among the ``items`` of a Kubernetes List document."""
 
     index: int
     root: Node
     start_line: int
+    item: int | None = None
 
 
 # ----------------------------------------------------------------- reading

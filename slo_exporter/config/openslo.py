@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
+from typing import TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter import model
 from slo_exporter.config import nodes
+from slo_exporter.config.alerting import MAX_WINDOWS
 from slo_exporter.config.dialects import Context, detect, document_path
 from slo_exporter.config.fields import Reader, join
 from slo_exporter.config.nodes import describe, is_null
@@ -42,6 +45,31 @@ _DURATION = re.compile(r"([1-9][0-9]{0,5})(m|h|d|w|M|Q|Y)")
 _FIXED = {"m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _CALENDAR = {"w": "week", "M": "month", "Q": "quarter", "Y": "year"}
 _SLUG = re.compile(r"[^a-z0-9]+")
+
+#: the keys each part of an object may have; any other key is reported (a typo
+#: such as ``sevice`` or ``calender`` is never silently dropped)
+_TOP_KEYS = ("apiVersion", "kind", "metadata", "spec")
+_METADATA_KEYS = ("name", "displayName", "labels", "annotations")
+_SLO_KEYS = ("description", "timeWindow", "budgetingMethod", "objectives", "alertPolicies")
+_SPEC_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("SLO", V1): ("service", "indicator", "indicatorRef", *_SLO_KEYS),
+    ("SLO", V2ALPHA): ("serviceRef", "sli", "sliRef", *_SLO_KEYS),
+    ("SLI", V1): ("description", "ratioMetric", "thresholdMetric"),
+    ("DataSource", V1): ("description", "type", "connectionDetails"),
+    ("Service", V1): ("description",),
+    ("AlertPolicy", V1): ("description", "alertWhenNoData", "alertWhenResolved",
+                          "alertWhenBreaching", "conditions", "notificationTargets"),
+    ("AlertCondition", V1): ("description", "severity", "condition"),
+    ("AlertNotificationTarget", V1): ("description", "target"),
+}
+_OBJECTIVE_KEYS = ("displayName", "op", "value", "target", "targetPercent", "timeSliceTarget",
+                   "timeSliceWindow", "compositeWeight")
+_TIME_WINDOW_KEYS = ("duration", "isRolling", "calendar")
+_CALENDAR_KEYS = ("startTime", "timeZone")
+_RATIO_KEYS = ("counter", "good", "bad", "total", "rawType", "raw")
+_CONDITION_KEYS = ("kind", "op", "threshold", "lookbackWindow", "alertAfter")
+#: a Prometheus metric source's spec: the query alone
+_PROMETHEUS_KEYS = ("query",)
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,35 @@ class _Reject(Exception):
         self.reason = reason
 
 
+class _Reported(Exception):
+    """An object whose problems have all been reported already."""
+
+
+T = TypeVar("T")
+
+
+class _Checks:
+    """Runs independent checks of one object: each rejection is reported and the next
+    check still runs, so every problem among them is told at once."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.r = reader
+        self.failed = False
+        #: what was told: the SLO's one indicator is read for each of its objectives
+        self._told: set[tuple[int, str, str]] = set()
+
+    def __call__(self, check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except _Reject as reject:
+            told = (id(reject.node), reject.path, reject.reason)
+            if told not in self._told:
+                self._told.add(told)
+                self.r.report(reject.node, reject.path, reject.reason)
+            self.failed = True
+            return None
+
+
 def services(
     documents: Sequence[nodes.Document], reader: Reader, context: Context
 ) -> list[model.Service]:
@@ -125,9 +182,15 @@ def services(
 # ----------------------------------------------------------- node helpers
 
 
-def _entries(r: Reader, node: Node, path: str) -> dict[str, Node]:
+def _entries(
+    r: Reader, node: Node, path: str, allowed: tuple[str, ...] | None = None
+) -> dict[str, Node]:
+    """The entries of a mapping; with ``allowed``, every other key is reported (not raised,
+    so the rest of the object is still checked)."""
     if not isinstance(node, MappingNode):
         raise _Reject(node, path, f"must be a mapping, got {describe(node)}")
+    if allowed is not None:
+        r.mapping(node, path, allowed)
     return {key: value for key, (_k, value) in r.entries(node, path).items()}
 
 
@@ -218,6 +281,8 @@ class _Loader:
                     self._alone(obj)
             except _Reject as reject:
                 self.r.report(reject.node, reject.path, reject.reason)
+            except _Reported:
+                pass
         result: list[model.Service] = []
         for name, slos in by_service.items():
             description = ""
@@ -291,7 +356,7 @@ class _Loader:
         self, node: Node, path: str, *, top_level: bool, kind: str | None = None,
         version: str | None = None,
     ) -> _Object:
-        fields = _entries(self.r, node, path)
+        fields = _entries(self.r, node, path, _TOP_KEYS)
         assert isinstance(node, MappingNode)
         if top_level or "apiVersion" in fields:
             version = _text(self.r, _need(fields, node, path, "apiVersion"),
@@ -306,11 +371,16 @@ class _Loader:
                 expected = kind or ", ".join(KINDS)
                 raise _Reject(fields["kind"], join(path, "kind"),
                               f"unknown kind {found!r}; expected {expected}")
-        metadata = _entries(self.r, _need(fields, node, path, "metadata"), join(path, "metadata"))
+        metadata = _entries(self.r, _need(fields, node, path, "metadata"), join(path, "metadata"),
+                            _METADATA_KEYS)
         name = _text(self.r, _need(metadata, fields["metadata"], join(path, "metadata"), "name"),
                      join(path, "metadata.name"))
         assert found is not None
         assert version is not None
+        spec = fields.get("spec")
+        if isinstance(spec, MappingNode):
+            keys = _SPEC_KEYS.get((found, version)) or _SPEC_KEYS[(found, V1)]
+            self.r.mapping(spec, join(path, "spec"), keys)
         return _Object(found, name, version, node, path)
 
     def _alone(self, obj: _Object) -> None:
@@ -363,83 +433,151 @@ class _Loader:
     # ------------------------------------------------------------- SLOs
 
     def _slo(self, obj: _Object) -> tuple[str, list[model.SLO]]:
+        """The SLOs of one OpenSLO SLO: one per objective, and a weighted composite.
+
+        Independent parts (name, service, indicator, window, budgeting method,
+        labels, policies, each objective's SLI, target, budgeting and weight)
+        are checked one by one, so every problem among them is reported at once.
+        """
         v1 = obj.version == V1
         top = _entries(self.r, obj.node, obj.path)
         spec_path = join(obj.path, "spec")
         spec_node = _need(top, obj.node, obj.path, "spec")
         spec = _entries(self.r, spec_node, spec_path)
-        if not OBJECT_NAME.fullmatch(obj.name):
-            raise _Reject(top["metadata"], join(obj.path, "metadata.name"),
-                          "must start with a letter or digit and contain only letters, "
-                          f"digits, '_', '.', ':' and '-', got {obj.name!r}")
-        service_key = "service" if v1 else "serviceRef"
-        service = _text(self.r, _need(spec, spec_node, spec_path, service_key),
-                        join(spec_path, service_key))
-        if not OBJECT_NAME.fullmatch(service):
-            raise _Reject(spec[service_key], join(spec_path, service_key),
-                          f"{service!r} is not a valid service name")
-        indicator_key, ref_key = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
-        keys = (indicator_key, ref_key)
-        objective_nodes = self._objective_nodes(spec, spec_node, spec_path)
-        objectives = [(node, f"{spec_path}.objectives[{index}]") for index, node in
-                      enumerate(objective_nodes)]
-        fields_of = [_entries(self.r, node, path) for node, path in objectives]
-        own = [any(key in fields for key in keys) for fields in fields_of]
-        shared: tuple[dict[str, Node], str] | None = None
-        if any(own):
-            # the SDK's rule: an indicator per objective (composite) or one for the SLO
-            for key in keys:
-                if key in spec:
-                    raise _Reject(spec[key], join(spec_path, key),
-                                  "give the indicator either on the SLO or on every objective "
-                                  "(a composite SLO), not both")
-            missing = own.index(False) if not all(own) else None
-            if missing is not None:
-                node, path = objectives[missing]
-                raise _Reject(node, path, f"missing required key {indicator_key!r} or "
-                              f"{ref_key!r}: in a composite SLO every objective has its own")
-        else:
-            shared = self._inline_or_ref(spec, spec_node, spec_path, keys, kind="SLI",
-                                         version=obj.version)
-        period = self._period(spec, spec_node, spec_path)
-        method_node = _need(spec, spec_node, spec_path, "budgetingMethod")
-        method = _text(self.r, method_node, join(spec_path, "budgetingMethod"))
-        if method not in ("Occurrences", "Timeslices", "RatioTimeslices"):
-            raise _Reject(method_node, join(spec_path, "budgetingMethod"),
-                          f"unknown budgetingMethod {method!r}; expected Occurrences, "
-                          "Timeslices or RatioTimeslices")
-        labels = model.frozen_map(self._labels(top, obj.path))
-        description = ""
-        if "description" in spec:
-            description = _text(self.r, spec["description"], join(spec_path, "description"))
-        alerting = self._alert_policies(spec, spec_path, period, obj.version)
-        weights = [self._weight(fields, path) for fields, (_n, path) in zip(
-            fields_of, objectives, strict=True)]
+        check = _Checks(self.r)
+        check(lambda: self._slo_name(obj, top))
+        service = check(lambda: self._service(spec, spec_node, spec_path, v1))
+        keys = ("indicator", "indicatorRef") if v1 else ("sli", "sliRef")
+        objectives = check(lambda: self._objectives(spec, spec_node, spec_path, keys)) or []
+        shared = check(lambda: (self._shared_indicator(
+            spec, spec_node, spec_path, objectives, keys=keys, version=obj.version),))
+        period = check(lambda: self._period(spec, spec_node, spec_path))
+        method = check(lambda: self._method(spec, spec_node, spec_path))
+        labels = model.frozen_map(check(lambda: self._labels(top, obj.path)) or {})
+        description = check(lambda: self._description(spec, spec_path)) or ""
+        alerting = check(lambda: self._alert_policies(spec, spec_path, period, obj.version))
+        # a weight that fails is None here, and the SLO is not returned (check.failed)
+        weights = [check(partial(self._weight, fields, path)) for _node, path, fields in objectives]
         composite = any(w is not None for w in weights)
         slos: list[model.SLO] = []
         names: set[str] = set()
-        for index, ((node, path), fields) in enumerate(zip(objectives, fields_of, strict=True)):
-            sli_spec, sli_path = shared if shared is not None else self._inline_or_ref(
-                fields, node, path, keys, kind="SLI", version=obj.version)
-            sli = self._sli(sli_spec, sli_path, fields, node, path)
-            assert sli is not None  # an objective is given
+        for index, (node, path, fields) in enumerate(objectives):
+            sli = None if shared is None else check(partial(
+                self._objective_sli, shared[0], fields, node, path, keys=keys,
+                version=obj.version))
+            target = check(partial(self._target, fields, node, path))
+            budgeting = None
+            if method is not None and period is not None:
+                budgeting = check(partial(self._budgeting, method, fields, node, path, period))
+            suffix = check(partial(self._suffix, fields, path))
+            if (check.failed or service is None or sli is None or target is None
+                    or period is None or budgeting is None or alerting is None):
+                continue
             name = obj.name
             if len(objectives) > 1 or composite:
-                suffix = ""
-                if "displayName" in fields:
-                    suffix = _slug(_text(self.r, fields["displayName"], join(path, "displayName")))
                 name = f"{obj.name}-{suffix or index}"
                 if name in names:
                     name = f"{obj.name}-{index}"
             names.add(name)
             slos.append(model.SLO(
-                service=service, name=name, objective=float(self._target(fields, node, path)),
-                period=period, sli=sli, description=description, labels=labels,
-                budgeting=self._budgeting(method, fields, node, path, period), alerting=alerting,
+                service=service, name=name, objective=float(target), period=period, sli=sli,
+                description=description, labels=labels, budgeting=budgeting, alerting=alerting,
             ))
+        if check.failed or service is None:
+            raise _Reported
         if composite:
             slos.append(self._composite(obj.name, spec_node, spec_path, slos, weights))
         return service, slos
+
+    def _slo_name(self, obj: _Object, top: dict[str, Node]) -> None:
+        if not OBJECT_NAME.fullmatch(obj.name):
+            raise _Reject(top["metadata"], join(obj.path, "metadata.name"),
+                          "must start with a letter or digit and contain only letters, "
+                          f"digits, '_', '.', ':' and '-', got {obj.name!r}")
+
+    def _service(self, spec: dict[str, Node], node: Node, path: str, v1: bool) -> str:
+        key = "service" if v1 else "serviceRef"
+        service = _text(self.r, _need(spec, node, path, key), join(path, key))
+        if not OBJECT_NAME.fullmatch(service):
+            raise _Reject(spec[key], join(path, key), f"{service!r} is not a valid service name")
+        return service
+
+    def _objectives(
+        self, spec: dict[str, Node], node: Node, path: str, keys: tuple[str, str]
+    ) -> list[tuple[Node, str, dict[str, Node]]]:
+        """Each objective's node, path and entries (their unknown keys reported)."""
+        found = [(item, f"{path}.objectives[{index}]") for index, item in
+                 enumerate(self._objective_nodes(spec, node, path))]
+        return [(item, item_path, _entries(self.r, item, item_path, (*_OBJECTIVE_KEYS, *keys)))
+                for item, item_path in found]
+
+    def _shared_indicator(
+        self, spec: dict[str, Node], node: Node, path: str,
+        objectives: list[tuple[Node, str, dict[str, Node]]], *, keys: tuple[str, str],
+        version: str,
+    ) -> tuple[dict[str, Node], str] | None:
+        """The SLO's own indicator; None for a composite, whose objectives have theirs."""
+        own = [any(key in fields for key in keys) for _n, _p, fields in objectives]
+        if not any(own):
+            return self._inline_or_ref(spec, node, path, keys, kind="SLI", version=version)
+        # the SDK's rule: an indicator per objective (composite) or one for the SLO
+        for key in keys:
+            if key in spec:
+                raise _Reject(spec[key], join(path, key),
+                              "give the indicator either on the SLO or on every objective "
+                              "(a composite SLO), not both")
+        if not all(own):
+            item, item_path, _fields = objectives[own.index(False)]
+            raise _Reject(item, item_path, f"missing required key {keys[0]!r} or "
+                          f"{keys[1]!r}: in a composite SLO every objective has its own")
+        return None
+
+    def _method(self, spec: dict[str, Node], node: Node, path: str) -> str:
+        method_node = _need(spec, node, path, "budgetingMethod")
+        method = _text(self.r, method_node, join(path, "budgetingMethod"))
+        if method not in ("Occurrences", "Timeslices", "RatioTimeslices"):
+            raise _Reject(method_node, join(path, "budgetingMethod"),
+                          f"unknown budgetingMethod {method!r}; expected Occurrences, "
+                          "Timeslices or RatioTimeslices")
+        return method
+
+    def _description(self, spec: dict[str, Node], path: str) -> str:
+        if "description" not in spec:
+            return ""
+        return _text(self.r, spec["description"], join(path, "description"))
+
+    def _objective_sli(
+        self, shared: tuple[dict[str, Node], str] | None, fields: dict[str, Node], node: Node,
+        path: str, *, keys: tuple[str, str], version: str,
+    ) -> model.SLI:
+        """One objective's SLI: the SLO's indicator, or its own in a composite."""
+        sli_spec, sli_path = shared if shared is not None else self._inline_or_ref(
+            fields, node, path, keys, kind="SLI", version=version)
+        sli = self._sli(sli_spec, sli_path, fields, node, path)
+        assert sli is not None  # an objective is given
+        if not isinstance(sli, model.LatencySLI):
+            self._ratio_objective(fields, path)
+        return sli
+
+    def _suffix(self, fields: dict[str, Node], path: str) -> str:
+        """What names an objective's SLO after the SLO's name: its displayName as a slug."""
+        if "displayName" not in fields:
+            return ""
+        return _slug(_text(self.r, fields["displayName"], join(path, "displayName")))
+
+    def _ratio_objective(self, fields: dict[str, Node], path: str) -> None:
+        """A ratio SLI's objective has a target only: ``value`` (a thresholdMetric's
+        threshold) would be ignored, and ``op`` can only say the ratio must reach it."""
+        if "value" in fields:
+            raise _Reject(fields["value"], join(path, "value"),
+                          "value is the threshold of a thresholdMetric; the objective of a "
+                          "ratioMetric has only a target")
+        if "op" in fields:
+            op = _text(self.r, fields["op"], join(path, "op"))
+            if op not in ("gt", "gte"):
+                raise _Reject(fields["op"], join(path, "op"),
+                              f"op {op!r} cannot apply to a ratioMetric, whose good ratio must "
+                              "reach the target (gt or gte)")
 
     def _weight(self, fields: dict[str, Node], path: str) -> float | None:
         if "compositeWeight" not in fields:
@@ -493,6 +631,13 @@ class _Loader:
             raise _Reject(node, path, "missing required key 'target'")
         if value >= 1:
             raise _Reject(node, path, "an objective of 100% leaves no error budget")
+        if not 0.0 < float(value) < 1.0:
+            # more digits than a double holds: no error budget (or no objective) left
+            key = "target" if "target" in fields else "targetPercent"
+            raise _Reject(fields[key], join(path, key),
+                          f"{nodes.describe(fields[key]).strip(chr(39))} is "
+                          f"{'0' if float(value) == 0 else '1'} once held as a number (a "
+                          "double); write fewer digits")
         return value
 
     def _percent(self, node: Node, path: str) -> Decimal:
@@ -543,7 +688,7 @@ class _Loader:
             raise _Reject(windows, wpath, "must be a list of exactly one time window")
         wnode = windows.value[0]
         wpath += "[0]"
-        fields = _entries(self.r, wnode, wpath)
+        fields = _entries(self.r, wnode, wpath, _TIME_WINDOW_KEYS)
         duration_node = _need(fields, wnode, wpath, "duration")
         text = _text(self.r, duration_node, join(wpath, "duration"))
         parsed = _duration(text)
@@ -565,7 +710,7 @@ class _Loader:
                           + (" (m is minutes, M months)" if unit == "m" else ""))
         calendar_node = _need(fields, wnode, wpath, "calendar")
         cpath = join(wpath, "calendar")
-        calendar = _entries(self.r, calendar_node, cpath)
+        calendar = _entries(self.r, calendar_node, cpath, _CALENDAR_KEYS)
         zone_node = _need(calendar, calendar_node, cpath, "timeZone")
         zone = _text(self.r, zone_node, join(cpath, "timeZone"))
         try:
@@ -594,6 +739,9 @@ class _Loader:
         objective_node: Node, objective_path: str,
     ) -> model.SLI | None:
         """The native SLI; None for a threshold metric checked without an objective."""
+        if "ratioMetric" in sli and "thresholdMetric" in sli:
+            raise _Reject(sli["thresholdMetric"], join(sli_path, "thresholdMetric"),
+                          "give either ratioMetric or thresholdMetric, not both")
         if "ratioMetric" in sli:
             return self._ratio_metric(sli["ratioMetric"], join(sli_path, "ratioMetric"))
         if "thresholdMetric" in sli:
@@ -604,7 +752,7 @@ class _Loader:
                       "an SLI needs ratioMetric or thresholdMetric")
 
     def _ratio_metric(self, node: Node, path: str) -> model.RatioSLI | model.RawRatioSLI:
-        fields = _entries(self.r, node, path)
+        fields = _entries(self.r, node, path, _RATIO_KEYS)
         if "raw" in fields or "rawType" in fields:
             return self._raw_ratio(fields, node, path)
         if "counter" in fields and not _bool(self.r, fields["counter"], join(path, "counter")):
@@ -638,16 +786,19 @@ class _Loader:
     def _query(self, node: Node, path: str, *, raw: bool = False) -> model.Query:
         fields = _entries(self.r, node, path)
         if "metricSource" in fields:  # v1
+            _entries(self.r, node, path, ("metricSource",))
             path = join(path, "metricSource")
             node = fields["metricSource"]
-            fields = _entries(self.r, node, path)
+            fields = _entries(self.r, node, path, ("metricSourceRef", "type", "spec"))
             kind = self._source_type(fields, node, path, "metricSourceRef")
         else:  # v2alpha: dataSourceRef beside spec
+            _entries(self.r, node, path, ("dataSourceRef", "dataSourceSpec", "spec"))
             kind = self._source_type(fields, node, path, "dataSourceRef")
         if kind.lower() != "prometheus":
             raise _Reject(node, path,
                           f"data source type {kind!r} cannot be read; only Prometheus is")
-        spec = _entries(self.r, _need(fields, node, path, "spec"), join(path, "spec"))
+        spec = _entries(self.r, _need(fields, node, path, "spec"), join(path, "spec"),
+                        _PROMETHEUS_KEYS)
         query_node = _need(spec, fields["spec"], join(path, "spec"), "query")
         query_path = join(path, "spec.query")
         text = _text(self.r, query_node, query_path).strip()
@@ -746,7 +897,7 @@ class _Loader:
     # ----------------------------------------------------------- alerting
 
     def _alert_policies(
-        self, spec: dict[str, Node], path: str, period: model.Period, version: str
+        self, spec: dict[str, Node], path: str, period: model.Period | None, version: str
     ) -> model.Alerting:
         """The SLO's alerting: every burn-rate condition of its policies, or the
         built-in alerts when it has none."""
@@ -764,6 +915,7 @@ class _Loader:
                 if "spec" in fields:
                     raise _Reject(item, item_path,
                                   "give either 'spec' or 'alertPolicyRef', not both")
+                _entries(self.r, item, item_path, ("alertPolicyRef",))
                 obj = self._ref("AlertPolicy", fields["alertPolicyRef"],
                                 join(item_path, "alertPolicyRef"))
             else:
@@ -776,6 +928,9 @@ class _Loader:
                                        version=version, name=obj.name))
         if not alerts:
             raise _Reject(node, ppath, "no alert policy has a condition")
+        if len(alerts) > MAX_WINDOWS:
+            raise _Reject(node, ppath, f"the policies give {len(alerts)} alert windows; an SLO "
+                                       f"has at most {MAX_WINDOWS}")
         return _alerting(alerts)
 
     def _policy(
@@ -847,6 +1002,7 @@ class _Loader:
             item_path = f"{join(path, key)}[{index}]"
             fields = _entries(self.r, item, item_path)
             if ref in fields:
+                _entries(self.r, item, item_path, (ref,))
                 obj = self._ref(kind, fields[ref], join(item_path, ref))
             else:
                 obj = self._object(item, item_path, top_level=False, kind=kind, version=version)
@@ -873,7 +1029,7 @@ class _Loader:
         severity = "page" if severity_text.lower() in _PAGE_SEVERITIES else "ticket"
         node = _need(spec, spec_node, path, "condition")
         cpath = join(path, "condition")
-        fields = _entries(self.r, node, cpath)
+        fields = _entries(self.r, node, cpath, _CONDITION_KEYS)
         kind = _text(self.r, fields["kind"], join(cpath, "kind")) if "kind" in fields \
             else "burnrate"
         if kind != "burnrate":
@@ -884,8 +1040,13 @@ class _Loader:
             raise _Reject(fields["op"], join(cpath, "op"),
                           f"a burn-rate alert fires when the burn rate is above its threshold "
                           f"(gt); op {op!r} cannot map")
-        long = _fixed_seconds(self.r, _need(fields, node, cpath, "lookbackWindow"),
-                              join(cpath, "lookbackWindow"))
+        long_node = _need(fields, node, cpath, "lookbackWindow")
+        long = _fixed_seconds(self.r, long_node, join(cpath, "lookbackWindow"))
+        resolution = self.context.storage.resolution
+        if round(long * 1000) % round(resolution * 1000):
+            raise _Reject(long_node, join(cpath, "lookbackWindow"),
+                          f"must be a multiple of storage.resolution "
+                          f"({format_duration(resolution)}), got {nodes.describe(long_node)}")
         hold = 0.0
         if "alertAfter" in fields:
             after = fields["alertAfter"]

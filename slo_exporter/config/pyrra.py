@@ -8,10 +8,11 @@ Indicators map to exact SLIs: ``ratio`` to plain selectors (errors/total),
 ``latency`` to a histogram SLI when its two selectors are the ``_bucket``
 and ``_count`` of one histogram (else an exact ratio of the two
 selectors), ``bool_gauge`` to a bool gauge SLI (each raw sample one event),
-``grouping`` to ``SLO.group_by``. Pyrra's four multiwindow burn-rate alerts,
-whose windows scale with the SLO window, become the SLO's own alert windows
-(``pyrra_windows``); its critical and warning alerts are our page and
-ticket alerts, keeping Pyrra's alert name and ``severity`` text.
+``grouping`` to ``SLO.group_by`` (checked as the native ``group_by`` is).
+Pyrra's four multiwindow burn-rate alerts, whose windows scale with the SLO
+window, become the SLO's own alert windows (``pyrra_windows``); its critical
+and warning alerts are our page and ticket alerts, keeping Pyrra's alert
+name and ``severity`` text.
 
 Rejected with a located reason, never ignored: ``latencyNative`` (native
 histograms), alert names and severities the model cannot express (an absent
@@ -26,7 +27,7 @@ Must not do I/O; must not know the other dialects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -35,6 +36,7 @@ from yaml.nodes import Node, ScalarNode
 from slo_exporter import model
 from slo_exporter.config.dialects import Context, document_path
 from slo_exporter.config.fields import Fields, Reader
+from slo_exporter.config.grouping import label_problem, sli_problem
 from slo_exporter.config.native import object_name
 from slo_exporter.config.nodes import FLOAT, INT, STR, Document, describe
 from slo_exporter.config.promql import METRIC_NAME, Matcher, parse_selector, selector_text
@@ -251,7 +253,9 @@ class _PyrraLoader:
         objective = fields.read("target", self.target)
         window = fields.read("window", self.window)
         description = fields.string("description") or ""
-        indicator = fields.read("indicator", self.indicator)
+        indicator = fields.read(
+            "indicator", lambda n, p: self.indicator(n, p, metadata.labels)
+        )
         alerting = self.alerting(fields, window, metadata)
         self.no_effect(fields)
         if (
@@ -303,7 +307,13 @@ class _PyrraLoader:
                 f"target is a percentage from 0 to 100: {text} means {text} %; "
                 f"did you mean {percent * 100}?",
             )
-        return float(percent / 100)
+        ratio = float(percent / 100)
+        if not 0.0 < ratio < 1.0:
+            # more digits than a double holds: no error budget (or no objective) left
+            self.r.report(node, path, f"{text} is {'0' if ratio == 0 else '100'} % once held "
+                                      "as a number (a double); write fewer digits")
+            return None
+        return ratio
 
     def window(self, node: Node, path: str) -> float | None:
         """``spec.window``: the rolling period, long enough for Pyrra's alert windows."""
@@ -346,7 +356,11 @@ class _PyrraLoader:
 
     # ------------------------------------------------------------- indicator
 
-    def indicator(self, node: Node, path: str) -> tuple[model.SLI, tuple[str, ...]] | None:
+    def indicator(
+        self, node: Node, path: str, labels: Mapping[str, str]
+    ) -> tuple[model.SLI, tuple[str, ...]] | None:
+        """The SLI and its ``grouping``; ``labels`` are the SLO's own, which a group
+        label must not repeat."""
         fields = self.r.mapping(node, path, _INDICATORS)
         if fields is None:
             return None
@@ -365,26 +379,30 @@ class _PyrraLoader:
             return None
         node, path = fields.at(kind), fields.key_path(kind)
         if kind == "ratio":
-            return self.ratio(node, path)
+            return self.ratio(node, path, labels)
         if kind == "latency":
-            return self.latency(node, path)
-        return self.bool_gauge(node, path)
+            return self.latency(node, path, labels)
+        return self.bool_gauge(node, path, labels)
 
-    def ratio(self, node: Node, path: str) -> tuple[model.SLI, tuple[str, ...]] | None:
+    def ratio(
+        self, node: Node, path: str, labels: Mapping[str, str]
+    ) -> tuple[model.SLI, tuple[str, ...]] | None:
         fields = self.r.mapping(node, path, ("errors", "total", "grouping"), ("errors", "total"))
         if fields is None:
             return None
         errors = fields.read("errors", self.metric)
         total = fields.read("total", self.metric)
-        grouping = fields.read("grouping", self.grouping)
+        grouping = fields.read("grouping", lambda n, p: self.grouping(n, p, labels))
         if errors is None or total is None or (grouping is None and fields.has("grouping")):
             return None
         sli = model.RatioSLI(
             total=model.Selector(selector_text(*total)), bad=model.Selector(selector_text(*errors))
         )
-        return sli, grouping or ()
+        return self.grouped(fields, sli, grouping)
 
-    def latency(self, node: Node, path: str) -> tuple[model.SLI, tuple[str, ...]] | None:
+    def latency(
+        self, node: Node, path: str, labels: Mapping[str, str]
+    ) -> tuple[model.SLI, tuple[str, ...]] | None:
         fields = self.r.mapping(
             node, path, ("success", "total", "grouping"), ("success", "total")
         )
@@ -392,7 +410,7 @@ class _PyrraLoader:
             return None
         success = fields.read("success", self.metric)
         total = fields.read("total", self.metric)
-        grouping = fields.read("grouping", self.grouping)
+        grouping = fields.read("grouping", lambda n, p: self.grouping(n, p, labels))
         if success is None or total is None or (grouping is None and fields.has("grouping")):
             return None
         les = [m for m in success[1] if m[0] == "le"]
@@ -404,17 +422,30 @@ class _PyrraLoader:
                 'on le whose value is a number, such as NAME_bucket{le="0.5"}',
             )
             return None
-        return _latency_sli(success, total, threshold), grouping or ()
+        return self.grouped(fields, _latency_sli(success, total, threshold), grouping)
 
-    def bool_gauge(self, node: Node, path: str) -> tuple[model.SLI, tuple[str, ...]] | None:
+    def bool_gauge(
+        self, node: Node, path: str, labels: Mapping[str, str]
+    ) -> tuple[model.SLI, tuple[str, ...]] | None:
         fields = self.r.mapping(node, path, ("metric", "grouping"), ("metric",))
         if fields is None:
             return None
         gauge = fields.read("metric", self.selector)
-        grouping = fields.read("grouping", self.grouping)
+        grouping = fields.read("grouping", lambda n, p: self.grouping(n, p, labels))
         if gauge is None or (grouping is None and fields.has("grouping")):
             return None
-        return model.BoolGaugeSLI(model.Selector(selector_text(*gauge))), grouping or ()
+        return self.grouped(fields, model.BoolGaugeSLI(model.Selector(selector_text(*gauge))),
+                            grouping)
+
+    def grouped(
+        self, fields: Fields, sli: model.SLI, grouping: tuple[str, ...] | None
+    ) -> tuple[model.SLI, tuple[str, ...]] | None:
+        """``sli`` with its group labels, when the native rules let it be grouped."""
+        problem = sli_problem(sli) if grouping else None
+        if problem is not None:
+            fields.report("grouping", f"this indicator cannot be grouped: {problem}")
+            return None
+        return sli, grouping or ()
 
     def metric(self, node: Node, path: str) -> tuple[str, list[Matcher]] | None:
         """``{metric: SELECTOR}``: a Pyrra query."""
@@ -440,26 +471,28 @@ class _PyrraLoader:
             )
             return None
 
-    def grouping(self, node: Node, path: str) -> tuple[str, ...] | None:
+    def grouping(
+        self, node: Node, path: str, labels: Mapping[str, str]
+    ) -> tuple[str, ...] | None:
+        """The group labels, checked as the native ``group_by`` is (``label_problem``):
+        every bad one is reported, at its item."""
         items = self.r.sequence(node, path, "label names")
         if items is None:
             return None
         names: list[str] = []
+        ok = True
         for item, item_path in items:
             name = self.r.string(item, item_path)
             if name is None:
+                ok = False
                 continue
-            if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
-                self.r.report(
-                    item, item_path, f"invalid label name {name[:80]!r}: must match "
-                    "[a-zA-Z_][a-zA-Z0-9_]* and not start with __",
-                )
-                return None
-            if name in names:
-                self.r.report(item, item_path, f"label {name!r} is listed twice")
-                return None
+            problem = label_problem(name, labels, names)
+            if problem is not None:
+                self.r.report(item, item_path, problem)
+                ok = False
+                continue
             names.append(name)
-        return tuple(names)
+        return tuple(names) if ok else None
 
     # -------------------------------------------------------------- alerting
 

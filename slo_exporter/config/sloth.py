@@ -190,6 +190,12 @@ def _read_catalog(document: Document, r: Reader, context: Context, catalogs: _Ca
                                  f"{format_duration(period)}: the first is at {first.where}")
         return
     catalogs.by_period[period] = _Catalog(period, tuple(w for w, _, _ in windows), where)
+    if period != PERIOD:
+        # Sloth's --default-slo-period has no place in a spec: every SLO is read as 30d
+        r.warn(spec.at("sloPeriod"), spec.key_path("sloPeriod"), (
+            f"this catalog for {format_duration(period)} serves no SLO: Sloth specs are read "
+            f"with Sloth's default period {format_duration(PERIOD)} (a spec has no period "
+            "field); for another period write the SLOs natively"))
 
 
 def _catalog_window(

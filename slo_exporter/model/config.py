@@ -71,6 +71,9 @@ class PrometheusConfig:
     #: a counter increase between two samples above this is implausible: the
     #: series is rejected for that read instead of stored as events
     max_counter_increase: float = 1e12
+    #: Thanos ``partial_response``: False (the safe default) asks for a
+    #: complete answer and refuses one that says it is partial
+    partial_response: bool = False
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,10 @@ from slo_exporter.probes.result import SELF_REASONS, ProbeResult
 from slo_exporter.probes.runner import instance
 from slo_exporter.probes.scheduler import SchedulerStats
 
-#: Histogram upper bounds in seconds; probe timeouts rarely exceed a minute.
-BUCKETS: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-)
+#: Histogram upper bounds in seconds; probe timeouts rarely exceed a minute. Nine
+#: bounds (12 series per probe SLO with +Inf, _sum and _count), dense around the
+#: usual latency thresholds (100 ms to 1 s), since every probe SLO carries them.
+BUCKETS: tuple[float, ...] = (0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0)
 
 
 @dataclass

@@ -14,6 +14,14 @@ Owns choosing each SLO's source and reading it:
 * **unmeasured**: a probe SLO the store holds nothing for in the span. Its
   events existed only in the store, so achieved is null and coverage 0.
 
+A grouped SLO (``group_by``) is reported per group, as the daemon keeps it
+(its definition has no events of its own): the groups the store holds keys
+for (those retired before the span left out), read from the store when every
+one of them reaches back to the span's start; otherwise the span is read
+from Prometheus once for all groups (``accounting.fetch_grouped_events``,
+the definition's cap applied). With neither, the stored groups keep what
+the store holds, and a definition with no group anywhere is listed alone.
+
 A composite SLO is derived once through ``composite.CompositeReader`` over
 its components, each from its own source, into the temporary store. It says
 ``prometheus`` when any component came from there, ``unmeasured`` when none
@@ -44,7 +52,8 @@ from slo_exporter.compliance import period_figures
 from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import SourceError
 from slo_exporter.figures import PeriodFigures, Source
-from slo_exporter.ingest import BACKFILL_LEAD
+from slo_exporter.grouping import Groups, group_of, instance
+from slo_exporter.ingest import BACKFILL_LEAD, stored_fingerprint
 from slo_exporter.model import ALERT_WINDOWS, SLO, Config
 from slo_exporter.report.alerting import alert_seconds
 from slo_exporter.report.span import Request, Span, local_midnight
@@ -76,7 +85,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Report:
-    """Every configured SLO's figures, in configuration order."""
+    """Every configured SLO's figures, in configuration order (a grouped SLO's
+    groups in label order)."""
 
     entries: tuple[Entry, ...]
     generated_at: float
@@ -107,8 +117,11 @@ def build_report(
     with tempfile.TemporaryDirectory(prefix="slo-exporter-report-") as scratch:
         history = SQLiteStore(scratch, resolution)
         try:
-            sources, failures = _read_sources(config, spans=spans, store=store, history=history,
-                                              prometheus=prometheus, log=log)
+            listed, sources, failures = _read_sources(
+                config, spans=spans, store=store, history=history, prometheus=prometheus,
+                log=log)
+            for slo in listed:  # a group's span is its definition's
+                spans.setdefault(slo.key, spans[slo.id.definition.key])
             stored = {key for key, source in sources.items() if source == "store"}
             # CompositeReader takes an EventStore but only reads it; _Routed has every read.
             reader = cast("EventStore", _Routed(resolution, store, history, stored))
@@ -118,7 +131,7 @@ def build_report(
                       _days(reader, slo, spans[slo.key], config) if days else (),
                       alert_seconds(reader, slo, start=spans[slo.key].start,
                                     at=spans[slo.key].at, maintenance=config.maintenance))
-                for slo in config.slos
+                for slo in listed
             )
         finally:
             history.close()
@@ -207,6 +220,21 @@ def _source_of(slo: SLO, sources: Mapping[str, Source], config: Config) -> Sourc
     return "store"
 
 
+class _Client:
+    """The Prometheus client for history reads, made on first use, at most once."""
+
+    def __init__(self, make: Callable[[], accounting.Source] | None) -> None:
+        self._make = make
+        self._client: accounting.Source | None = None
+
+    def get(self) -> accounting.Source:
+        if self._client is None and self._make is not None:
+            self._client = self._make()
+        if self._client is None:
+            raise SourceError("Prometheus is not configured")
+        return self._client
+
+
 def _read_sources(
     config: Config,
     *,
@@ -215,25 +243,30 @@ def _read_sources(
     history: EventStore,
     prometheus: Callable[[], accounting.Source] | None,
     log: Any,
-) -> tuple[dict[str, Source], list[str]]:
-    """Each measured (non-composite) SLO's source; Prometheus history lands in ``history``."""
+) -> tuple[list[SLO], dict[str, Source], list[str]]:
+    """The SLOs the report lists (a grouped definition's groups in its place) and each
+    measured (non-composite) one's source; Prometheus history lands in ``history``."""
+    listed: list[SLO] = []
     sources: dict[str, Source] = {}
     failures: list[str] = []
-    client: accounting.Source | None = None
+    client = _Client(prometheus)
     for slo in config.slos:
         if slo.composite:
+            listed.append(slo)
             continue
         span = spans[slo.key]
+        if slo.group_by:
+            listed += _read_groups(slo, span, store=store, history=history, client=client,
+                                   config=config, log=log, sources=sources, failures=failures)
+            continue
+        listed.append(slo)
         if store is not None and _store_reaches(store, slo, span.start):
             sources[slo.key] = "store"
             continue
         if slo.remeasurable:
-            if client is None and prometheus is not None:
-                client = prometheus()
             try:
-                if client is None:
-                    raise SourceError("Prometheus is not configured")
-                _read_history(client, slo, span, config=config, history=history, log=log)
+                _read_history(client.get(), slo, span, config=config, history=history,
+                              log=log)
             except (SourceError, ValueError) as exc:
                 reason = str(exc)
                 log.error("history_read_failed", service=slo.service, slo=slo.name,
@@ -244,8 +277,45 @@ def _read_sources(
                 continue
         held = store is not None and _store_holds(store, slo, span)
         sources[slo.key] = "store" if held else "unmeasured"
-    return sources, failures
+    return listed, sources, failures
 
+
+def _read_groups(
+    slo: SLO, span: Span, *, store: EventStore | None, history: EventStore, client: _Client,
+    config: Config, log: Any, sources: dict[str, Source], failures: list[str],
+) -> list[SLO]:
+    """The groups of grouped ``slo`` the report lists, each with its source (see the
+    module docstring)."""
+    stored = _stored_groups(store, slo, span) if store is not None else []
+    if store is not None and stored and all(
+            _store_reaches(store, group, span.start) for group in stored):
+        sources.update({group.key: "store" for group in stored})
+        return stored
+    try:
+        read = _read_grouped_history(client.get(), slo, span, config=config,
+                                     history=history, log=log)
+    except (SourceError, ValueError) as exc:
+        reason = str(exc)
+        log.error("history_read_failed", service=slo.service, slo=slo.name, error=reason)
+        failures.append(f"{slo.key}: {reason}")
+    else:
+        sources.update({group.key: "prometheus" for group in read})
+        return read
+    listed = stored or [slo]
+    for group in listed:
+        held = store is not None and _store_holds(store, group, span)
+        sources[group.key] = "store" if held else "unmeasured"
+    return listed
+
+
+def _stored_groups(store: EventStore, slo: SLO, span: Span) -> list[SLO]:
+    """The groups of ``slo`` the store holds keys for, in label order; a group
+    retired before the span started is left out."""
+    retired = store.retired()
+    found = sorted({group for key in store.slo_keys()
+                    if (group := group_of(key, slo)) is not None
+                    and retired.get(key, math.inf) > span.start})
+    return [instance(slo, group) for group in found]
 
 def _store_reaches(store: EventStore, slo: SLO, start: float) -> bool:
     """Whether the store holds ``slo``'s events, as defined now, back to ``start``.
@@ -253,7 +323,7 @@ def _store_reaches(store: EventStore, slo: SLO, start: float) -> bool:
     A probe's events are kept whatever changed (they exist nowhere else),
     so only a re-measurable SLO is held to its current definition.
     """
-    if slo.remeasurable and store.fingerprint(slo.key) != slo.source_fingerprint:
+    if slo.remeasurable and store.fingerprint(slo.key) != stored_fingerprint(slo):
         return False
     first = store.first_bucket(slo.key)
     if first is not None and first <= start:
@@ -300,6 +370,49 @@ def _read_history(client: accounting.Source, slo: SLO, span: Span, *, config: Co
                        series=batch.series, measured=(lo, batch.covered_until))
     log.info("history_read", service=slo.service, slo=slo.name, source="prometheus",
              since=since, until=span.at)
+
+
+def _read_grouped_history(client: accounting.Source, slo: SLO, span: Span, *,
+                          config: Config, history: EventStore, log: Any) -> list[SLO]:
+    """Read grouped ``slo``'s events over the span from Prometheus into ``history``,
+    once per selector for all groups (at most ``max_groups``, the first seen kept,
+    as the daemon does); the groups read, in label order.
+
+    As ``_read_history``: committed only once every chunk was read, each chunk
+    measured for every group (a group without samples in a chunk had no events).
+    A definition whose read found no group is listed alone, measured and empty.
+    """
+    cfg = config.prometheus
+    res = history.resolution
+    since = math.floor(span.start / res) * res - BACKFILL_LEAD
+    groups = Groups(slo, log=log)
+    state: dict[tuple[str, ...], Mapping[str, accounting.Sample]] = {}
+    le_cache: dict[str, str] = {}
+    batches: list[tuple[float, accounting.GroupedBatch]] = []
+    for lo, hi in accounting.chunk_bounds(since, span.at, cfg.backfill_chunk):
+        batch = accounting.fetch_grouped_events(
+            client, slo, since=lo, until=hi, series_state=state, resolution=res,
+            overlap=cfg.query_delay, chunk=cfg.backfill_chunk + cfg.query_delay,
+            admit=groups.admit, le_cache=le_cache, max_increase=cfg.max_counter_increase,
+        )
+        for r in batch.rejected:
+            log.warning("series_rejected", service=slo.service, slo=slo.name,
+                        series=r.series, reason=r.reason, samples=r.samples, at=r.at)
+        groups.note_read(batch.dropped, hi)
+        batches.append((lo, batch))
+        state = {**state, **{g: b.series for g, b in batch.groups.items()}}
+    found = sorted(groups.items())
+    listed = [group_slo for _, group_slo in found] or [slo]
+    for lo, batch in batches:
+        for group, group_slo in found or [((), slo)]:
+            part = batch.groups.get(group)
+            history.commit(group_slo.key, part.deltas if part is not None else {},
+                           cursor=batch.covered_until,
+                           series=part.series if part is not None else None,
+                           measured=(lo, batch.covered_until))
+    log.info("history_read", service=slo.service, slo=slo.name, source="prometheus",
+             since=since, until=span.at, groups=len(found))
+    return listed
 
 
 class _Routed:

@@ -3,8 +3,10 @@
 Owns the shape below, which scripts rely on; fields are only ever added::
 
     {"schema_version": 1,
-     "slos": [{                            # configuration order
+     "slos": [{                            # configuration order (a grouped SLO's
+                                           # groups in label order, in its place)
        "service": "checkout", "slo": "availability",
+       "group": {},                        # a group's label values ({"route": "/a"})
        "commitment": "sla",                # "sla" when the SLO carries an SLA, else "slo"
        "period": {"label": "2026-03",      # --period, or "<from>/<to>"
                   "start": "2026-03-01T00:00:00+01:00",   # RFC 3339, offset of the zone
@@ -64,6 +66,7 @@ def entry_document(entry: Entry) -> dict[str, Any]:
     return {
         "service": entry.slo.service,
         "slo": entry.slo.name,
+        "group": dict(entry.slo.group),
         "commitment": entry.slo.commitment,
         "period": {
             "label": f.label,

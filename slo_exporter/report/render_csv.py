@@ -17,6 +17,7 @@ import io
 from collections.abc import Mapping
 from typing import Any
 
+from slo_exporter.model.identity import group_text
 from slo_exporter.report.build import Report
 from slo_exporter.report.document import entry_document
 
@@ -31,10 +32,11 @@ COLUMNS: tuple[str, ...] = (
     "evidence_confidence", "evidence_lower", "evidence_upper", "evidence_verdict",
     "sla_objective", "sla_met", "sla_credit_percent",
     "source", "alert_seconds_page", "alert_seconds_ticket",
+    "group",  # a group's label values, {route="/a"}; last, so earlier columns keep their place
 )
 
 #: cells holding configured names, which could start with a formula character
-_TEXT = frozenset({"service", "slo", "period_label"})
+_TEXT = frozenset({"service", "slo", "period_label", "group"})
 
 
 def render(report: Report) -> str:
@@ -44,6 +46,7 @@ def render(report: Report) -> str:
     writer.writerow(COLUMNS)
     for entry in report.entries:
         flat = _flatten(entry_document(entry))
+        flat["group"] = group_text(entry.slo.group)
         writer.writerow(_cell(column, flat.get(column)) for column in COLUMNS)
     return out.getvalue()
 

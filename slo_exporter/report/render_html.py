@@ -144,7 +144,7 @@ def _summary(report: Report) -> str:
         rows.append(
             f'<tr data-slo="{escape(entry.slo.key)}">'
             f'<td class="name">{escape(entry.slo.service)}</td>'
-            f'<td class="name">{escape(entry.slo.name)}</td>'
+            f'<td class="name">{escape(text.slo_name(entry.slo))}</td>'
             f"<td>{escape(entry.slo.commitment.upper())}</td>"
             f'<td class="num">{escape(text.objective(f.objective))}</td>'
             f'<td class="num">{escape(text.percent(f.achieved))}</td>'
@@ -186,7 +186,7 @@ def _section(entry: Entry) -> str:
                    if slo.description else "")
     return (
         f'<section class="slo" id="slo-{escape(slo.key)}">'
-        f"<h2>{escape(slo.service)} / {escape(slo.name)} {_verdict(f)}</h2>"
+        f"<h2>{escape(slo.service)} / {escape(text.slo_name(slo))} {_verdict(f)}</h2>"
         f"{description}<dl>{details}</dl>{chart(entry.days, f.objective)}</section>"
     )
 

@@ -65,7 +65,7 @@ def _summary(report: Report) -> list[str]:
         shown = f"**{verdict}**" if f.met is False else verdict
         credit = text.credit(f.sla.credit_percent) if f.sla is not None else "no SLA"
         rows.append(
-            f"| {escape(entry.slo.service)} | {escape(entry.slo.name)} "
+            f"| {escape(entry.slo.service)} | {escape(text.slo_name(entry.slo))} "
             f"| {text.objective(f.objective)} | {text.percent(f.achieved)} | {shown} "
             f"| {text.coverage(f)} | {text.budget(f.budget_spent_ratio)} | {credit} "
             f"| {f.source} |"
@@ -82,7 +82,7 @@ def _achieved(f: PeriodFigures) -> str:
 def _details(entry: Entry) -> list[str]:
     f = entry.figures
     slo = entry.slo
-    title = f"## {escape(slo.service)} / {escape(slo.name)}"
+    title = f"## {escape(slo.service)} / {escape(text.slo_name(slo))}"
     lines = [title, ""]
     if slo.description:
         lines += [escape(slo.description), ""]

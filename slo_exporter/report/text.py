@@ -18,9 +18,16 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from slo_exporter.figures import PeriodFigures
+from slo_exporter.model import SLO
+from slo_exporter.model.identity import group_text
 from slo_exporter.sla import percent_from_ratio
 
 NO_DATA = "no data"
+
+
+def slo_name(slo: SLO) -> str:
+    """The SLO's name, a group's label values after it: ``availability {route="/a"}``."""
+    return f"{slo.name} {group_text(slo.group)}" if slo.group else slo.name
 
 
 def percent(ratio: float | None) -> str:

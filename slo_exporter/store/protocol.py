@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from slo_exporter.slomath import Counts
 
@@ -178,3 +178,25 @@ class EventStore(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+@runtime_checkable
+class SharedStore(Protocol):
+    """A store several replicas open, one of which writes (``PostgresStore``).
+
+    A replica that opened it as a standby is ``readonly`` until
+    ``try_promote`` gets the writer role.
+    """
+
+    def try_promote(self) -> bool:
+        """Take the writer role if it is free; True when this replica now writes."""
+        ...
+
+    def refresh(self) -> None:
+        """Read-only: forget cached reads the writer has changed since."""
+        ...
+
+    @property
+    def role_lost(self) -> bool:
+        """True once this replica wrote, lost its connection, and another took the role."""
+        ...

@@ -26,6 +26,7 @@ not log, and must not read a clock: instants are passed in.
 from __future__ import annotations
 
 import fcntl
+import itertools
 import math
 import os
 import sqlite3
@@ -519,15 +520,17 @@ class SQLiteStore:
         ``[start, end)`` the read covered. Raises ``ValueError`` for
         non-finite numbers or a backwards span, before anything is written.
         """
-        merged: dict[float, list[float]] = {}
-        for ts, (good, total) in deltas.items():
-            _check_finite(f"delta at {ts!r}", ts, good, total)
-            if good == 0.0 and total == 0.0:
-                continue
-            acc = merged.setdefault(bucket_start(ts, self._resolution), [0.0, 0.0])
-            acc[0] += good
-            acc[1] += total
-        rows = sorted((start, g, t) for start, (g, t) in merged.items())
+        rows = _bucket_rows(deltas, self._resolution)
+        if rows is None:  # one delta at a time: says which number is bad
+            merged: dict[float, list[float]] = {}
+            for ts, (good, total) in deltas.items():
+                _check_finite(f"delta at {ts!r}", ts, good, total)
+                if good == 0.0 and total == 0.0:
+                    continue
+                acc = merged.setdefault(bucket_start(ts, self._resolution), [0.0, 0.0])
+                acc[0] += good
+                acc[1] += total
+            rows = sorted((start, g, t) for start, (g, t) in merged.items())
         for key, (ts, value) in (series or {}).items():
             _check_finite(f"series {key!r}", ts, value)
         if cursor is not None:
@@ -777,6 +780,20 @@ class _Access:
         self._store._lock.release()
         if isinstance(exc, sqlite3.Error):
             raise StoreError(f"event store {self._store.path}: {_describe(exc)}") from exc
+
+
+def _bucket_rows(deltas: Mapping[float, tuple[float, float]],
+                 resolution: float) -> list[tuple[float, float, float]] | None:
+    """The rows of ``deltas`` whose instants are all bucket starts and whose numbers
+    are all finite (a backfill's, a whole list at a time), else None."""
+    counts = list(itertools.chain.from_iterable(deltas.values()))
+    # a NaN or infinity makes the sum so (an overflow only takes the slow way)
+    if not math.isfinite(sum(deltas) + sum(counts)):
+        return None
+    floor = math.floor
+    if any(floor(ts / resolution) * resolution != ts for ts in deltas):
+        return None
+    return sorted((ts, g, t) for ts, (g, t) in deltas.items() if g != 0.0 or t != 0.0)
 
 
 def _describe(exc: sqlite3.Error) -> str:

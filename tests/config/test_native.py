@@ -559,7 +559,7 @@ _SNIPPETS: dict[str, tuple[str, list[str]]] = {
             (
                 "test.yaml:1: prometheus: must be a mapping with keys "
                 "backfill_chunk, basic_auth, bearer_token_file, headers, "
-                "max_counter_increase, max_response_size, "
+                "max_counter_increase, max_response_size, partial_response, "
                 "query_delay, retries, retry_backoff, timeout, tls, url, got "
                 "'http://localhost:9090'"
             ),
@@ -723,7 +723,7 @@ _SNIPPETS: dict[str, tuple[str, list[str]]] = {
         [
             (
                 "test.yaml:8: services[0].slos[0].sli: must be a mapping with one "
-                "SLI kind (composite, latency, probe, ratio, raw), got 'ratio'"
+                "SLI kind (bool_gauge, composite, latency, probe, ratio, raw), got 'ratio'"
             ),
         ],
     ),

@@ -111,6 +111,8 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "go-sdk-v1/slos.yaml": ([], [
         ("documents[0][0].spec.timeWindow[0].calendar.startTime",
          "not the start of a calendar week: periods start at local midnight"),
+        ("documents[0][0].spec.indicator.spec.ratioMetric.total.metricSource.spec.query",
+         "an expression without a window cannot be turned into event counts"),
     ]),
     "go-sdk-v2alpha/alert_conditions.yaml": ([], [
         ("documents[0][0].spec.condition.op", "op 'lte' cannot map"),
@@ -142,6 +144,8 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     "go-sdk-v2alpha/slos.yaml": ([], [
         ("documents[0][0].spec.timeWindow[0].calendar.startTime",
          "not the start of a calendar week: periods start at local midnight"),
+        ("documents[0][0].spec.sli.spec.ratioMetric.total.dataSourceRef",
+         "unknown DataSource 'my-prometheus'"),
     ]),
     "spec-examples/budgeting-method__occurences-slo.yaml": ([], [
         ("documents[0].spec.indicator.spec.thresholdMetric.metricSource",
@@ -153,10 +157,14 @@ OUTCOMES: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
     ]),
     "spec-examples/budgeting-method__timeslices-slo.yaml": ([], [
         ("documents[0].spec.timeWindow[0].duration", "got '1m' (m is minutes, M months)"),
+        ("documents[0].spec.indicator.spec.ratioMetric.total.metricSource",
+         "data source type 'Any' cannot be read; only Prometheus is"),
     ]),
     "spec-examples/treat-low-traffic-as-equally-important__timeslices-slo.yaml": ([], [
         ("documents[0].spec.timeWindow[0].calendar.startTime",
          "not the start of a calendar week"),
+        ("documents[0].spec.indicator.spec.ratioMetric.total.metricSource",
+         "data source type 'Any' cannot be read; only Prometheus is"),
     ]),
 }
 

@@ -300,7 +300,8 @@ def test_windows_must_be_whole_storage_buckets(tmp_path: Path) -> None:
         ),
         ("{bool_gauge: {metric: 'sum(up)'}}", "is not a plain series selector"),
         ("{bool_gauge: {metric: up, grouping: [job, job]}}", "label 'job' is listed twice"),
-        ("{bool_gauge: {metric: up, grouping: [__name__]}}", "invalid label name '__name__'"),
+        ("{bool_gauge: {metric: up, grouping: [__name__]}}",
+         "label '__name__' cannot be a group label"),
         ("{bool_gauge: {metric: up, threshold: 1}}", "unknown key"),
     ],
 )
@@ -309,6 +310,66 @@ def test_a_bad_indicator_is_rejected(indicator: str, reason: str) -> None:
     problems = _problems_of(_spec(f"target: '99'\nwindow: 4w\nindicator: {indicator}\n"))
     assert any(reason in p.reason for p in problems), problems
     assert all(p.path.startswith("documents[0].spec.indicator") for p in problems)
+
+
+LATENCY_GROUPED = """\
+target: '99'
+window: 4w
+indicator:
+  latency:
+    success: {metric: 'rt_seconds_bucket{job="api",le="0.5"}'}
+    total: {metric: 'rt_seconds_count{job="api"}'}
+    grouping: [GROUPING]
+"""
+
+
+@pytest.mark.parametrize(
+    ("grouping", "metadata", "where", "reason"),
+    [
+        (
+            "le", "name: api-latency", "[0]",
+            "label 'le' cannot be a group label: 'le' splits a histogram's buckets",
+        ),
+        (
+            "route, namespace", "name: api-latency\nnamespace: shop", "[1]",
+            "label 'namespace' is one of the SLO's own labels (value 'shop'): a group "
+            "label would give it a second value",
+        ),
+        (
+            "team", "name: api-latency\nlabels: {pyrra.dev/team: payments}", "[0]",
+            "label 'team' is one of the SLO's own labels (value 'payments')",
+        ),
+        (
+            "service, exported_service", "name: api-latency", "[1]",
+            "labels 'service' and 'exported_service' would both be exported as "
+            "'exported_service'",
+        ),
+    ],
+)
+def test_grouping_is_checked_as_the_native_group_by(
+    grouping: str, metadata: str, where: str, reason: str
+) -> None:
+    """A group label the native group_by refuses is refused in Pyrra's grouping too,
+    located at its item: le (it splits the histogram), an SLO label of the spec
+    (namespace, a pyrra.dev/ label), two labels exported under one name."""
+    text = _spec(LATENCY_GROUPED.replace("GROUPING", grouping), metadata)
+    (problem,) = _problems_of(text)
+    assert problem.path == f"documents[0].spec.indicator.latency.grouping{where}"
+    assert reason in problem.reason, problem.reason
+
+
+def test_every_bad_group_label_is_reported_together() -> None:
+    """Two bad labels of one grouping: two located problems, not only the first."""
+    text = _spec(LATENCY_GROUPED.replace("GROUPING", "le, route, __x"))
+    problems = _problems_of(text)
+    assert [p.path.rsplit(".", 1)[1] for p in problems] == ["grouping[0]", "grouping[2]"]
+
+
+def test_a_group_label_named_service_still_loads() -> None:
+    """A label the exporter sets itself (service) is a group label exported under
+    another name, as in the native config: Pyrra's connect-go example loads."""
+    slo = _slo(_spec(LATENCY_GROUPED.replace("GROUPING", "service, method")))
+    assert slo.group_by == ("service", "method")
 
 
 def test_an_unknown_field_is_not_ignored() -> None:

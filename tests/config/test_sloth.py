@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from slo_exporter import model
-from slo_exporter.config import load_config, parse_config
+from slo_exporter.config import ConfigWarning, load_config, parse_config
 from slo_exporter.config.sloth import PERIOD
 from slo_exporter.errors import ConfigError, ConfigProblem
 
@@ -302,10 +302,13 @@ def test_problem_in_second_document_names_its_index() -> None:
     ]
 
 
-def test_duplicate_service_in_one_file_is_rejected() -> None:
-    """Two documents of one file defining the same service are an error."""
+def test_duplicate_slo_in_one_file_is_rejected() -> None:
+    """Two documents of one file defining the same SLO of a service (Sloth's duplicate SLO
+    id) are an error at the second document's service."""
     good = _spec(EVENTS)
-    assert any("duplicate service name 'svc'" in m for m in _errors(good + "---\n" + good))
+    assert _errors(good + "---\n" + good) == [
+        "spec.yml:12: documents[1].service: duplicate SLO 'svc/avail': also defined in "
+        "spec.yml; an SLO name must be unique within its service"]
 
 
 def test_crd_with_wrong_kind_is_rejected() -> None:
@@ -440,3 +443,35 @@ def test_empty_severity_block_is_no_setting() -> None:
     text = _spec(EVENTS + "alerting:\n  name: Avail\n  page_alert:\n")
     alerting = parse_config(text, "spec.yml").services[0].slos[0].alerting
     assert alerting.page == model.AlertSettings(name="Avail")
+
+
+def test_an_slo_without_alerting_keeps_the_built_in_alerts() -> None:
+    """No ``alerting`` block (which Sloth would require): the built-in alerts, as README says."""
+    slo = parse_config(_spec(EVENTS), "spec.yml").services[0].slos[0]
+    assert slo.alerting == model.Alerting()
+    assert slo.alerting.default
+
+
+def test_service_labels_reach_the_slo_and_slo_labels_win() -> None:
+    """``labels`` of the service and of the SLO are merged, the SLO's winning a clash."""
+    text = _spec(EVENTS + "labels: {tier: '1', team: slo}\n",
+                 extra="labels: {team: service, owner: a}\n")
+    slo = parse_config(text, "spec.yml").services[0].slos[0]
+    assert dict(slo.labels) == {"team": "slo", "owner": "a", "tier": "1"}
+
+
+def test_a_catalog_for_another_period_than_30d_warns_that_it_applies_to_nothing(
+        tmp_path: Path) -> None:
+    """Beside a 30d catalog, Sloth's 7d one (for --default-slo-period=7d) loads but serves
+    no SLO, since every Sloth SLO is read as 30d: a warning at its sloPeriod says so."""
+    catalog_30d = (EXAMPLES / "windows" / "custom-30d.yaml").read_text()
+    (tmp_path / "30d.yaml").write_text(catalog_30d)
+    config = _including(tmp_path, EXAMPLES / "getting-started.yml",
+                        EXAMPLES / "windows" / "7d.yaml")
+    config.write_text("include: [getting-started.yml, 7d.yaml, 30d.yaml]\n")
+    warnings: list[ConfigWarning] = []
+    load_config(str(config), warnings)
+    assert [(w.file, w.line, w.path) for w in warnings] == [
+        (str(tmp_path / "7d.yaml"), 4, "documents[0].spec.sloPeriod")]
+    assert "serves no SLO: Sloth specs are read with Sloth's default period 30d" \
+        in warnings[0].reason

@@ -116,9 +116,10 @@ def test_a_composite_over_the_slo_follows_the_fast_path(store: EventStore) -> No
 def test_the_fast_path_counts_nothing_twice_with_the_full_cycle(store: EventStore) -> None:
     """Fast polls every 5 s and full cycles every 15 s over 5 minutes of outage.
 
-    At NOW + 302 the 1h window holds the buckets from NOW + 360 - 3600 = NOW - 3240:
-    the samples NOW - 3240 .. NOW + 300, (3540 / 15 + 1) * 150 = 35,550 events, of
-    which the 20 after NOW are bad, 20 * 150 = 3,000: exactly, nothing twice.
+    The last full cycle, at NOW + 317, describes the grid instant NOW + 315; its 1h
+    window holds the buckets from NOW + 360 - 3600 = NOW - 3240: the samples
+    NOW - 3240 .. NOW + 315, (3555 / 15 + 1) * 150 = 35,700 events, of which the 21
+    after NOW are bad, 21 * 150 = 3,150: exactly, nothing twice.
     """
     clock = [NOW + 0.5]
     source = LandingSource(_outage_at_now(), now=clock[0])
@@ -132,11 +133,11 @@ def test_the_fast_path_counts_nothing_twice_with_the_full_cycle(store: EventStor
             engine.catch_up()
             if t % 15 == 0:
                 engine.evaluate()
-        clock[0] = source.now = NOW + 302  # the sample at NOW + 300 lands at NOW + 301
+        clock[0] = source.now = NOW + 317  # the sample at NOW + 315 lands at NOW + 316
         engine.evaluate()
         hour = _status(engine).window(3600.0)
         assert hour is not None
-        assert (hour.total, hour.total - hour.good) == (35_550, 3_000)
+        assert (hour.total, hour.total - hour.good) == (35_700, 3_150)
     finally:
         engine.close()
 

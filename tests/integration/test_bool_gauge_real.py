@@ -6,7 +6,9 @@ known outages and one sample of 0.5, are turned into TSDB blocks with
 ``prometheus``. The SLO is loaded from a Pyrra spec; ``fetch_events``
 through the real ``PrometheusClient`` must give, per bucket, exactly one
 event per 0/1 sample and one good event per 1, whether read at once or
-cycle by cycle with overlapping reads; and the daemon, given the Pyrra file
+cycle by cycle with overlapping reads; the same spec grouped by ``target``
+(as Pyrra's ``prometheus-probe-success`` example is) gives each target
+exactly its own events from one read; and the daemon, given the Pyrra file
 through ``include:``, exports the same 28-day figures.
 """
 
@@ -20,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from slo_exporter import model
-from slo_exporter.accounting import EventBatch, bucket_start, fetch_events
+from slo_exporter.accounting import EventBatch, bucket_start, fetch_events, fetch_grouped_events
 from slo_exporter.config import parse_config
+from slo_exporter.grouping import Groups
 from slo_exporter.prometheus import PrometheusClient
 from tests.support.harness import ExporterFactory, HarnessError, PrometheusServer
 
@@ -51,13 +54,18 @@ class History:
     lines: list[str] = field(default_factory=list)
     #: (ts, value) of every 0/1 sample
     samples: list[tuple[float, float]] = field(default_factory=list)
+    #: the same per target
+    by_target: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     #: the timestamp of the one 0.5 sample
     odd: float = 0.0
 
-    def expected(self, since: float, until: float) -> dict[float, tuple[float, float]]:
-        """One event per sample in (since, until], good when 1, summed per bucket."""
+    def expected(
+        self, since: float, until: float, target: str | None = None
+    ) -> dict[float, tuple[float, float]]:
+        """One event per sample in (since, until] (of one target if given), good when 1,
+        summed per bucket."""
         per_bucket: dict[float, tuple[float, float]] = {}
-        for ts, value in self.samples:
+        for ts, value in self.samples if target is None else self.by_target[target]:
             if since < ts <= until:
                 good, total = per_bucket.get(bucket_start(ts, RES), (0.0, 0.0))
                 per_bucket[bucket_start(ts, RES)] = (good + value, total + 1)
@@ -82,6 +90,7 @@ def generate(start: float) -> History:
                 hist.odd = ts
             else:
                 hist.samples.append((ts, value))
+                hist.by_target.setdefault(target, []).append((ts, value))
             lines.append(f'probe_success{{job="blackbox",target="{target}"}} {value:g} {ts:.0f}')
         hist.end = ts
     hist.lines = [*lines, "# EOF"]
@@ -171,6 +180,32 @@ def test_cycle_by_cycle_reads_count_each_sample_once(
             total[bucket] = (g + good, t + events)
         since = until
     assert total == history.expected(history.start - 1, history.end)
+
+
+def test_grouped_by_target_each_target_gets_exactly_its_samples(
+    client: PrometheusClient, history: History
+) -> None:
+    """Grouped by target, one read gives each target its own buckets, exact.
+
+    Over 2 h at 15 s, 481 samples per target: a 481 - 40 = 441 good of 481,
+    b 481 - 69 = 412 of 481, c 480 of 480 (its 0.5 sample rejected).
+    """
+    spec = SPEC.replace("      metric:", "      grouping: [target]\n      metric:")
+    (slo,) = parse_config(spec, "probes.yaml").slos
+    assert slo.group_by == ("target",)
+    found = fetch_grouped_events(
+        client, slo, since=history.start - 1, until=history.end, series_state={},
+        resolution=RES, overlap=0.0, chunk=3600.0, admit=Groups(slo).admit,
+    )
+    assert set(found.groups) == {(t,) for t in TARGETS}
+    for target in TARGETS:
+        deltas = found.groups[(target,)].deltas
+        assert deltas == history.expected(history.start - 1, history.end, target), target
+    sums = {g: (sum(d[0] for d in b.deltas.values()), sum(d[1] for d in b.deltas.values()))
+            for g, b in found.groups.items()}
+    assert sums == {("a",): (441, 481), ("b",): (412, 481), ("c",): (480, 480)}
+    (rejected,) = found.rejected
+    assert rejected.at == history.odd
 
 
 def test_the_daemon_exports_the_pyrra_bool_gauge_slo(

@@ -3,9 +3,10 @@
 A hand-built snapshot (so every state appears at once) is served by the real
 web server on a loopback port: an SLA service missing its objective and owing
 a credit, a service whose Prometheus is down with a long urllib3 error, a
-vendor service and a composite business service. Chromium renders the pages
-at 800 and 1400 pixels wide; the screenshots are saved as test artifacts
-(``artifacts/statuspage-*.png``) for a person to look at.
+vendor service and a composite business service paging on a single-window
+(OpenSLO) condition. Chromium renders the pages at 800 and 1400 pixels wide;
+the screenshots are saved as test artifacts (``artifacts/statuspage-*.png``)
+for a person to look at.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def _alerts(long_page: float | None, short_page: float | None, long_ticket: floa
         AlertState("ticket", DAY, 7200.0, 3.0, long_ticket, short_ticket,
                    fires(long_ticket, short_ticket, 3.0)),
     )
+
+
+def _single_window_page(rate: float) -> AlertState:
+    """An OpenSLO burn-rate condition: 6h over a fixed 3x, held 5m (it has held)."""
+    window = model.AlertWindow("page", 6 * 3600.0, None, factor=3.0, hold=300.0)
+    return AlertState("page", 6 * 3600.0, 6 * 3600.0, 3.0, rate, rate, rate > 3.0,
+                      hold=300.0, since=AT - 600.0, window=window)
 
 
 def _history(*values: float) -> BudgetHistory:
@@ -148,7 +156,8 @@ def fleet() -> tuple[tuple[model.Service, ...], Snapshot]:
                            budget_spent_ratio=0.03)),
         SLOStatus(
             slo=journey, windows=_windows(2.1, 4.2, 3.8, 3.6, 1.9), budget_remaining=0.31,
-            alerts=_alerts(4.2, 2.1, 3.6, 3.9), up=True, evaluated_at=AT,
+            alerts=(*_alerts(4.2, 2.1, 3.6, 3.9), _single_window_page(3.8)), up=True,
+            evaluated_at=AT,
             budget_history=_history(1.0, 0.8, 0.6, 0.45, 0.31),
             period=figures("7d", achieved=0.99655, objective=0.995, coverage=0.93,
                            budget_spent_ratio=0.69, exhaustion_at=AT + 1.5 * DAY,
@@ -212,7 +221,8 @@ def _screenshot(chromium: str, url: str, name: str, width: int, height: int) -> 
 
 @pytest.mark.integration
 def test_status_page_of_a_fleet_in_chromium(chromium: str, site: str) -> None:
-    """Chromium shows verdicts, the credit, a one-line reason and the firing pairs; screenshots."""
+    """Chromium shows verdicts, the credit, a one-line reason and the firing conditions (a
+    single-window one as its one window, with its hold); screenshots."""
     dom = _chromium(chromium, 1400, 1000, "--dump-dom", f"{site}/")
     assert '<span class="badge missed verdict" title="95% interval 99.29% to 99.44%: missed">' \
         in dom
@@ -221,6 +231,8 @@ def test_status_page_of_a_fleet_in_chromium(chromium: str, site: str) -> None:
         in dom
     assert "1h/5m over 14.4\u00d7" in dom
     assert "1d/2h over 3\u00d7" in dom
+    assert "6h over 3\u00d7 for 5m" in dom
+    assert "6h/6h" not in dom
     assert "10% credit due" in dom
     assert "runs out 2026-03-11" in dom
     assert ">SLA 99.9%</span>" in dom

@@ -75,7 +75,7 @@ def test_latency_histogram(setup: tuple[ProbeMetrics, CollectorRegistry]) -> Non
     assert bucket("+Inf") == 5
     assert reg.get_sample_value("slo_probe_latency_seconds_count", base) == 5
     assert reg.get_sample_value("slo_probe_latency_seconds_sum", base) == pytest.approx(120.344)
-    assert len(BUCKETS) == 13
+    assert len(BUCKETS) == 9
 
 
 def test_cert_expiry_gauge_only_when_a_cert_was_seen(

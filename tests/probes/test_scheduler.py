@@ -69,7 +69,31 @@ def test_first_fires_are_spread_over_the_interval() -> None:
     bins = [0] * 10
     for at in starts.values():
         bins[min(9, int(at * 10))] += 1
-    assert all(50 <= n <= 150 for n in bins), bins  # about 100 per 100 ms
+    # About 100 per 100 ms; a timer thread starved for a moment on a busy
+    # machine fires what fell due meanwhile together, so only a burst of a
+    # large share is a failure here (the plan itself is checked below).
+    assert max(bins) <= 400, bins
+    assert sum(1 for n in bins if n >= 30) >= 6, bins
+
+
+def test_the_first_fire_plan_is_uniform_over_the_interval() -> None:
+    """The planned first fires of 1,000 targets on a 10 s interval fill each tenth of it
+    with 100 ± 50 targets (a uniform plan; seeded, so the same on every run)."""
+    frozen = 1000.0  # a clock that never moves: nothing fires, the plan stays in view
+    sched = ProbeScheduler([(f"k{i}", sli(10.0, name=f"t{i}")) for i in range(1000)],
+                           lambda *a: None, max_workers=2, runner=lambda s: OK,
+                           clock=lambda: frozen, rng=random.Random(7))
+    sched.start()
+    try:
+        planned = [due - frozen for due, _ in sched._heap]
+    finally:
+        assert sched.stop(2)
+    assert len(planned) == 1000
+    assert all(0.0 <= p <= 10.0 for p in planned)
+    bins = [0] * 10
+    for p in planned:
+        bins[min(9, int(p))] += 1
+    assert all(50 <= n <= 150 for n in bins), bins
 
 
 def test_each_target_keeps_its_interval() -> None:

@@ -37,7 +37,7 @@ def test_json_entry_is_the_contract(report: Report) -> None:
     entry["budget_spent_ratio"] = round(entry["budget_spent_ratio"], 9)
     entry["evidence"] = {**entry["evidence"], "lower": None, "upper": None}
     assert entry == {
-        "service": "checkout", "slo": "availability", "commitment": "sla",
+        "service": "checkout", "slo": "availability", "group": {}, "commitment": "sla",
         "period": {"label": "2026-W10", "start": "2026-03-02T00:00:00+00:00",
                    "end": "2026-03-09T00:00:00+00:00", "time_zone": "UTC"},
         "objective": 0.99, "budgeting": "occurrences",

@@ -15,8 +15,9 @@ import pytest
 
 from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts
-from slo_exporter.store import FILENAME, SQLiteStore
+from slo_exporter.store import FILENAME, EventStore, SQLiteStore
 from slo_exporter.store.marker import MARKER
+from tests.store.conftest import Backend
 from tests.store.values import KEY, RES, T0
 
 
@@ -30,24 +31,24 @@ def run_child(code: str, *args: str) -> subprocess.CompletedProcess[str]:
 # ------------------------------------------------------------ full disk
 
 
-def test_disk_full_on_commit_is_a_store_error(store: SQLiteStore) -> None:
+def test_disk_full_on_commit_is_a_store_error(sqlite_store: SQLiteStore) -> None:
     """SQLITE_FULL raises StoreError saying the disk is full; nothing half-written stays."""
-    store.commit(KEY, {T0: (1, 1)}, cursor=T0)
-    assert store.sum(KEY, 0, 2 * T0) == Counts(1, 1)
-    conn = store._conn  # fault injection: cap the file at its current size
+    sqlite_store.commit(KEY, {T0: (1, 1)}, cursor=T0)
+    assert sqlite_store.sum(KEY, 0, 2 * T0) == Counts(1, 1)
+    conn = sqlite_store._conn  # fault injection: cap the file at its current size
     assert conn is not None
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")
     many = {T0 + i * RES: (1.0, 1.0) for i in range(1, 5000)}
     with pytest.raises(StoreError, match=r"database or disk is full \(SQLITE_FULL\): free space"):
-        store.commit(KEY, many, cursor=T0 + 5000 * RES)
+        sqlite_store.commit(KEY, many, cursor=T0 + 5000 * RES)
     with pytest.raises(StoreError, match="disk is full"):
-        store.commit("probe/new", {T0 + i * RES: (1.0, 1.0) for i in range(2000)})
-    assert store.cursor(KEY) == T0
-    assert store.sum(KEY, 0, 2 * T0) == Counts(1, 1)
+        sqlite_store.commit("probe/new", {T0 + i * RES: (1.0, 1.0) for i in range(2000)})
+    assert sqlite_store.cursor(KEY) == T0
+    assert sqlite_store.sum(KEY, 0, 2 * T0) == Counts(1, 1)
     conn.execute("PRAGMA max_page_count = 1073741823")  # space freed: writing works again
-    store.commit(KEY, many)
-    assert store.sum(KEY, 0, 2 * T0) == Counts(5000, 5000)
+    sqlite_store.commit(KEY, many)
+    assert sqlite_store.sum(KEY, 0, 2 * T0) == Counts(5000, 5000)
 
 
 WRITE_LIMITED = """
@@ -188,21 +189,21 @@ def test_damaged_marker_is_a_store_error(tmp_path: Path) -> None:
         SQLiteStore(tmp_path, RES)
 
 
-def test_database_deleted_while_open_stops_writes(store: SQLiteStore) -> None:
+def test_database_deleted_while_open_stops_writes(sqlite_store: SQLiteStore) -> None:
     """Deleting events.db under a running writer makes the next write fail loudly."""
-    store.commit(KEY, {T0: (1, 1)})
-    store.path.unlink()
+    sqlite_store.commit(KEY, {T0: (1, 1)})
+    sqlite_store.path.unlink()
     with pytest.raises(StoreError, match="was deleted while slo-exporter had it open"):
-        store.record(KEY, T0, good=True)
+        sqlite_store.record(KEY, T0, good=True)
 
 
-def test_database_replaced_while_open_stops_writes(store: SQLiteStore) -> None:
+def test_database_replaced_while_open_stops_writes(sqlite_store: SQLiteStore) -> None:
     """Replacing events.db under a running writer makes the next write fail loudly."""
-    store.commit(KEY, {T0: (1, 1)})
-    store.path.rename(store.path.with_name("moved.db"))
-    store.path.write_bytes(b"")
+    sqlite_store.commit(KEY, {T0: (1, 1)})
+    sqlite_store.path.rename(sqlite_store.path.with_name("moved.db"))
+    sqlite_store.path.write_bytes(b"")
     with pytest.raises(StoreError, match="was replaced by another file"):
-        store.commit(KEY, {}, cursor=T0)
+        sqlite_store.commit(KEY, {}, cursor=T0)
 
 
 # ------------------------------------------------------------- one writer
@@ -291,10 +292,13 @@ def test_read_only_open_while_another_process_writes(tmp_path: Path) -> None:
         release(proc)
 
 
-def test_read_only_open_beside_a_writer_in_this_process(store: SQLiteStore) -> None:
+def test_read_only_open_beside_a_writer_in_this_process(
+    backend: Backend, store: EventStore
+) -> None:
     """Two instances: a read-only one sees what the writer commits, and never writes."""
     store.commit(KEY, {T0: (1, 1)})
-    with SQLiteStore(store.directory, RES, readonly=True) as ro:
+    with backend.open(readonly=True) as ro:
+        assert ro.readonly
         assert ro.sum(KEY, 0, 2 * T0) == Counts(1, 1)
         store.commit(KEY, {T0 + RES: (0, 1)})
         assert ro.sum(KEY, 0, 2 * T0) == Counts(1, 2)

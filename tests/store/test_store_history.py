@@ -8,14 +8,13 @@ when it returns.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from slo_exporter.slomath import Counts
-from slo_exporter.store import Pruned, Retirement, SQLiteStore
+from slo_exporter.store import EventStore, Pruned, Retirement
+from tests.store.conftest import Backend
 from tests.store.values import KEY, RES, T0
 
 
-def test_unchanged_fingerprint_keeps_everything(store: SQLiteStore) -> None:
+def test_unchanged_fingerprint_keeps_everything(store: EventStore) -> None:
     """Recording the same fingerprint again changes nothing and reports no change."""
     assert store.ensure_fingerprint(KEY, "f1", keep_events=False) is False
     store.commit(KEY, {T0: (1, 2)}, cursor=T0, series={"a": (T0, 1.0)}, measured=(T0 - 60, T0))
@@ -24,7 +23,7 @@ def test_unchanged_fingerprint_keeps_everything(store: SQLiteStore) -> None:
     assert store.cursor(KEY) == T0
 
 
-def test_changed_remeasurable_definition_drops_events_to_read_again(store: SQLiteStore) -> None:
+def test_changed_remeasurable_definition_drops_events_to_read_again(store: EventStore) -> None:
     """A changed Prometheus SLI drops that SLO's events, coverage, cursor and series only."""
     store.ensure_fingerprint(KEY, "f1", keep_events=False)
     store.commit(KEY, {T0: (1, 2)}, cursor=T0, series={"a": (T0, 1.0)}, measured=(T0 - 60, T0))
@@ -41,7 +40,7 @@ def test_changed_remeasurable_definition_drops_events_to_read_again(store: SQLit
     assert store.sum("other/slo", T0, T0 + RES) == Counts(1, 1)
 
 
-def test_changed_probe_target_keeps_its_events(store: SQLiteStore) -> None:
+def test_changed_probe_target_keeps_its_events(store: EventStore) -> None:
     """A changed probe definition keeps the events and coverage, and still reports the change."""
     store.ensure_fingerprint(KEY, "probe-a", keep_events=True)
     store.record(KEY, T0, good=True, span=15.0)
@@ -52,14 +51,14 @@ def test_changed_probe_target_keeps_its_events(store: SQLiteStore) -> None:
     assert store.ensure_fingerprint(KEY, "probe-b", keep_events=True) is False
 
 
-def test_first_fingerprint_keeps_existing_data(store: SQLiteStore) -> None:
+def test_first_fingerprint_keeps_existing_data(store: EventStore) -> None:
     """Recording a fingerprint for data stored without one does not reset it."""
     store.commit(KEY, {T0: (1, 1)})
     assert store.ensure_fingerprint(KEY, "f1", keep_events=False) is False
     assert store.sum(KEY, T0, T0 + RES) == Counts(1, 1)
 
 
-def test_removed_slo_keeps_its_events_and_comes_back(store: SQLiteStore) -> None:
+def test_removed_slo_keeps_its_events_and_comes_back(store: EventStore) -> None:
     """retire() marks SLOs gone from the config without deleting; adding one back restores it."""
     for key in ("a/x", "b/y", "c/z"):
         store.commit(key, {T0: (1, 1)}, cursor=T0, measured=(T0 - 60, T0))
@@ -80,21 +79,21 @@ def test_removed_slo_keeps_its_events_and_comes_back(store: SQLiteStore) -> None
     assert store.measured("a/x", 0, 2 * T0) == 60.0
 
 
-def test_renamed_slo_gets_its_events_back_when_renamed_back(tmp_path: Path) -> None:
+def test_renamed_slo_gets_its_events_back_when_renamed_back(backend: Backend) -> None:
     """Renaming an SLO and renaming it back, across restarts, finds the old events again."""
-    with SQLiteStore(tmp_path, RES) as s:
+    with backend.open() as s:
         s.ensure_fingerprint("shop/old", "f", keep_events=True)
         s.record("shop/old", T0, good=False, span=30.0)
-    with SQLiteStore(tmp_path, RES) as s:
+    with backend.open() as s:
         s.retire(["shop/new"], at=T0 + 60)
         s.ensure_fingerprint("shop/new", "f", keep_events=True)
-    with SQLiteStore(tmp_path, RES) as s:
+    with backend.open() as s:
         assert s.retire(["shop/old"], at=T0 + 120).restored == ("shop/old",)
         assert s.ensure_fingerprint("shop/old", "f", keep_events=True) is False
         assert s.sum("shop/old", T0, T0 + RES) == Counts(0, 1)
 
 
-def test_ensure_fingerprint_restores_a_retired_slo(store: SQLiteStore) -> None:
+def test_ensure_fingerprint_restores_a_retired_slo(store: EventStore) -> None:
     """A configured SLO is never left marked retired."""
     store.ensure_fingerprint(KEY, "f", keep_events=True)
     store.retire([], at=T0)
@@ -102,7 +101,7 @@ def test_ensure_fingerprint_restores_a_retired_slo(store: SQLiteStore) -> None:
     assert store.retired() == {}
 
 
-def test_prune_drops_buckets_that_end_before_the_horizon(store: SQLiteStore) -> None:
+def test_prune_drops_buckets_that_end_before_the_horizon(store: EventStore) -> None:
     """prune(before) deletes buckets ending at or before it and series last seen before it."""
     store.commit(KEY, {T0 + i * RES: (1, 1) for i in range(10)}, series={"old": (T0, 1.0)})
     store.commit(KEY, {}, series={"new": (T0 + 5 * RES, 1.0)})
@@ -116,7 +115,7 @@ def test_prune_drops_buckets_that_end_before_the_horizon(store: SQLiteStore) -> 
     assert store.series(KEY) == {"new": (T0 + 5 * RES, 1.0)}
 
 
-def test_prune_trims_coverage_to_the_horizon(store: SQLiteStore) -> None:
+def test_prune_trims_coverage_to_the_horizon(store: EventStore) -> None:
     """Coverage before the horizon is deleted; a run straddling it is cut at it."""
     store.commit(KEY, {}, measured=(T0, T0 + 100))
     store.commit(KEY, {}, measured=(T0 + 200, T0 + 300))
@@ -124,7 +123,7 @@ def test_prune_trims_coverage_to_the_horizon(store: SQLiteStore) -> None:
     assert store.measured_spans(KEY, 0, 2 * T0) == [(T0 + 250, T0 + 300)]
 
 
-def test_retired_slo_is_deleted_only_after_retention(store: SQLiteStore) -> None:
+def test_retired_slo_is_deleted_only_after_retention(store: EventStore) -> None:
     """prune() deletes a retired SLO's whole history once its retirement is older
     than the horizon, and says which SLOs it deleted."""
     store.ensure_fingerprint("gone/slo", "f", keep_events=False)

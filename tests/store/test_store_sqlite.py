@@ -17,19 +17,20 @@ from hypothesis import strategies as st
 
 from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts
-from slo_exporter.store import FILENAME, SQLiteStore
+from slo_exporter.store import FILENAME, EventStore, SQLiteStore
+from tests.store.conftest import Backend
 from tests.store.values import KEY, RES, T0
 
 # ------------------------------------------------------------ buckets/sums
 
 
-def test_deltas_land_in_the_bucket_holding_their_instant(store: SQLiteStore) -> None:
+def test_deltas_land_in_the_bucket_holding_their_instant(store: EventStore) -> None:
     """An instant inside a bucket adds to that bucket; deltas to one bucket add up."""
     store.commit(KEY, {T0: (1, 2), T0 + 59.9: (3, 3), T0 + 60: (0, 1)})
     assert store.buckets(KEY, T0, T0 + 600) == [(T0, 4.0, 5.0), (T0 + 60, 0.0, 1.0)]
 
 
-def test_commits_add_into_existing_buckets(store: SQLiteStore) -> None:
+def test_commits_add_into_existing_buckets(store: EventStore) -> None:
     """A second commit to the same bucket adds to it instead of replacing it."""
     store.commit(KEY, {T0: (1, 1)})
     assert store.sum(KEY, T0, T0 + RES) == Counts(1, 1)  # loads the index
@@ -38,14 +39,14 @@ def test_commits_add_into_existing_buckets(store: SQLiteStore) -> None:
     assert store.buckets(KEY, T0, T0 + RES) == [(T0, 1.0, 3.0)]
 
 
-def test_good_deltas_may_be_negative(store: SQLiteStore) -> None:
+def test_good_deltas_may_be_negative(store: EventStore) -> None:
     """Bad events counted as negative good (good = total - bad) are summed as given."""
     store.commit(KEY, {T0: (5, 5)})
     store.commit(KEY, {T0 + 60: (-2, 0)})
     assert store.sum(KEY, T0, T0 + 120) == Counts(3, 5)
 
 
-def test_sum_covers_buckets_starting_in_the_half_open_range(store: SQLiteStore) -> None:
+def test_sum_covers_buckets_starting_in_the_half_open_range(store: EventStore) -> None:
     """sum(start, end) counts buckets whose start lies in [start, end)."""
     store.commit(KEY, {T0 + i * RES: (1, 1) for i in range(10)})
     assert store.sum(KEY, T0, T0 + 5 * RES).total == 5
@@ -54,7 +55,7 @@ def test_sum_covers_buckets_starting_in_the_half_open_range(store: SQLiteStore) 
     assert store.sum(KEY, T0 + 5 * RES, T0) == Counts()
 
 
-def test_sums_of_many_windows_end_at_the_same_instant(store: SQLiteStore) -> None:
+def test_sums_of_many_windows_end_at_the_same_instant(store: EventStore) -> None:
     """sums() gives each window [end - w, end), keyed by window."""
     store.commit(KEY, {T0 + i * RES: (i % 2, 1) for i in range(60)})
     end = T0 + 60 * RES
@@ -67,14 +68,14 @@ def test_sums_of_many_windows_end_at_the_same_instant(store: SQLiteStore) -> Non
     }
 
 
-def test_unknown_slo_sums_to_zero(store: SQLiteStore) -> None:
+def test_unknown_slo_sums_to_zero(store: EventStore) -> None:
     """An SLO with no events sums to zero events, and has no cursor or series."""
     assert store.sums("nobody/nothing", T0, [300.0]) == {300.0: Counts()}
     assert store.cursor("nobody/nothing") is None
     assert store.series("nobody/nothing") == {}
 
 
-def test_record_stores_one_probe_event(store: SQLiteStore) -> None:
+def test_record_stores_one_probe_event(store: EventStore) -> None:
     """record() adds one event, good or bad, to the bucket of its instant."""
     store.record(KEY, T0 + 1, good=True)
     store.record(KEY, T0 + 2, good=False)
@@ -82,7 +83,7 @@ def test_record_stores_one_probe_event(store: SQLiteStore) -> None:
     assert store.buckets(KEY, T0, T0 + 120) == [(T0, 1.0, 2.0), (T0 + 60, 1.0, 1.0)]
 
 
-def test_slos_are_kept_apart(store: SQLiteStore) -> None:
+def test_slos_are_kept_apart(store: EventStore) -> None:
     """Events of one SLO never show up in another's sums."""
     store.commit("a/x", {T0: (1, 1)})
     store.commit("b/y", {T0: (0, 7)})
@@ -157,7 +158,7 @@ def test_sums_over_split_ranges_equal_sum_over_whole(
 # ------------------------------------------------------ cursor and series
 
 
-def test_cursor_and_series_state_are_stored(store: SQLiteStore) -> None:
+def test_cursor_and_series_state_are_stored(store: EventStore) -> None:
     """commit() sets the cursor and upserts the last sample of each series."""
     store.commit(KEY, {}, cursor=T0, series={"a": (T0 - 5, 10.0), "b": (T0 - 3, 2.0)})
     store.commit(KEY, {}, cursor=T0 + 30, series={"a": (T0 + 25, 12.0)})
@@ -165,26 +166,20 @@ def test_cursor_and_series_state_are_stored(store: SQLiteStore) -> None:
     assert store.series(KEY) == {"a": (T0 + 25, 12.0), "b": (T0 - 3, 2.0)}
 
 
-def test_commit_without_cursor_keeps_the_cursor(store: SQLiteStore) -> None:
+def test_commit_without_cursor_keeps_the_cursor(store: EventStore) -> None:
     """A commit that gives no cursor leaves the stored one unchanged."""
     store.commit(KEY, {T0: (1, 1)}, cursor=T0)
     store.commit(KEY, {T0 + 60: (1, 1)})
     assert store.cursor(KEY) == T0
 
 
-def test_a_failed_commit_writes_nothing(store: SQLiteStore) -> None:
+def test_a_failed_commit_writes_nothing(backend: Backend, store: EventStore) -> None:
     """When one part of a commit fails, its events, series and cursor are all rolled back."""
     store.commit(KEY, {T0: (1, 1)}, cursor=T0, series={"a": (T0, 1.0)})
     assert store.sum(KEY, T0, T0 + 600) == Counts(1, 1)
-    # Fault injection through SQLite itself: writing series state fails, after
-    # the buckets of the same commit were written.
-    conn = sqlite3.connect(store.path)
-    with conn:
-        conn.execute(
-            "CREATE TRIGGER fail BEFORE INSERT ON series "
-            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-        )
-    conn.close()
+    # Fault injection through the database itself: writing series state fails,
+    # after the buckets of the same commit were written.
+    backend.fail_writes("series", "disk on fire")
     with pytest.raises(StoreError, match="disk on fire"):
         store.commit(KEY, {T0 + 60: (5, 5)}, cursor=T0 + 60, series={"b": (T0 + 60, 1.0)})
     assert store.cursor(KEY) == T0
@@ -204,7 +199,7 @@ def test_a_failed_commit_writes_nothing(store: SQLiteStore) -> None:
     ],
 )
 def test_non_finite_numbers_are_rejected_before_writing(
-    store: SQLiteStore, kwargs: dict[str, object]
+    store: EventStore, kwargs: dict[str, object]
 ) -> None:
     """NaN or Inf anywhere in a commit is a ValueError and nothing is stored."""
     with pytest.raises(ValueError, match="must be finite"):
@@ -215,17 +210,16 @@ def test_non_finite_numbers_are_rejected_before_writing(
 # ------------------------------------------------------------- durability
 
 
-def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
+def test_everything_survives_close_and_reopen(backend: Backend) -> None:
     """Buckets, cursor, series state and fingerprint are read back after reopening."""
-    with SQLiteStore(tmp_path, RES) as s:
+    with backend.open() as s:
         s.ensure_fingerprint(KEY, "f1", keep_events=False)
         s.commit(KEY, {T0: (3, 4), T0 + 60: (1, 1)}, cursor=T0 + 70, series={"x": (T0 + 65, 9.0)})
-    with SQLiteStore(tmp_path, RES) as s:
+    with backend.open() as s:
         assert s.sum(KEY, T0, T0 + 120) == Counts(4, 5)
         assert s.cursor(KEY) == T0 + 70
         assert s.series(KEY) == {"x": (T0 + 65, 9.0)}
         assert s.fingerprint(KEY) == "f1"
-    assert (tmp_path / FILENAME).is_file()
 
 
 def test_store_uses_wal_journal(tmp_path: Path) -> None:
@@ -273,12 +267,12 @@ def test_committed_data_survives_sigkill(tmp_path: Path) -> None:
 # ------------------------------------------------------------- resolution
 
 
-def test_changed_resolution_rebuckets_stored_events(tmp_path: Path) -> None:
+def test_changed_resolution_rebuckets_stored_events(backend: Backend) -> None:
     """Reopening with a coarser resolution merges old buckets into the new ones."""
     t = 1_800_000_000.0 - 60  # one minute before a multiple of 180 s
-    with SQLiteStore(tmp_path, 60) as s:
+    with backend.open(60) as s:
         s.commit(KEY, {t + i * 60: (1, 2) for i in range(5)})
-    with SQLiteStore(tmp_path, 180) as s:
+    with backend.open(180) as s:
         assert s.buckets(KEY, 0, 2 * t) == [
             (t - 120, 1.0, 2.0),
             (t + 60, 3.0, 6.0),
@@ -325,7 +319,7 @@ def test_closed_store_raises(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- threads
 
 
-def test_concurrent_writers_and_readers(store: SQLiteStore) -> None:
+def test_concurrent_writers_and_readers(store: EventStore) -> None:
     """Threads recording and summing at once lose no event and see no error."""
     errors: list[BaseException] = []
     per_thread = 200

@@ -1,0 +1,179 @@
+"""Cold backfill throughput: raw samples per second through the real read path.
+
+Starts a stand-in Prometheus in a child process that answers raw range
+selectors (``selector[Nms]`` at ``t``) with counters sampled every ``--step``
+seconds (three series per SLO: ``code="200"`` and ``code="500"`` of one job,
+read as bad / total), then backfills ``--slos`` ratio SLOs of ``--days``-day
+windows into a fresh SQLite store with the daemon's own client and ingester
+(one SLO after the other, on one thread), and prints the raw samples read
+per CPU second of the daemon's process and the CPU time extrapolated to
+10,000 SLOs x 30 days (CPU, not wall time: the machine may be shared, and
+the stand-in's own work runs in the child). The answers are
+cached by query in the child, so what is timed is the daemon's side: HTTP,
+JSON decode, accounting and store commits.
+
+    python -m bench.backfill_bench [--slos 10] [--days 30] [--step 60] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import multiprocessing
+import pstats
+import re
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from slo_exporter.config import parse_config
+from slo_exporter.ingest import Ingestor
+from slo_exporter.prometheus import PrometheusClient
+from slo_exporter.store import SQLiteStore
+
+NOW = 1_800_000_000.0
+SELECTOR = re.compile(r'^http_requests_total\{job="([^"]+)"(?:,code="(\d+)")?\}\[(\d+)ms\]$')
+
+
+def _series(job: str, code: str, start: float, end: float, step: float) -> dict[str, Any]:
+    """Counter samples of one series in ``(start, end]``; ``code="500"`` grows 1 per
+    step, ``code="200"`` 100 per step, and both reset every 10,000 steps."""
+    first = int(start // step) + 1
+    last = int(end // step)
+    rate = 1 if code == "500" else 100
+    values = [[n * step, str((n % 10_000) * rate)] for n in range(first, last + 1)]
+    return {"metric": {"__name__": "http_requests_total", "job": job, "code": code},
+            "values": values}
+
+
+def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ignore[type-arg]
+    cache: dict[tuple[str, str], bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                            .decode())
+            query, at = form["query"][0], form["time"][0]
+            body = cache.get((query, at))
+            if body is None:
+                body = self._answer(query, float(at))
+                cache[(query, at)] = body
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _answer(self, query: str, at: float) -> bytes:
+            found = SELECTOR.match(query)
+            if found is None:
+                return b'{"status":"success","data":{"resultType":"vector","result":[]}}'
+            job, code, span = found.group(1), found.group(2), int(found.group(3)) / 1000
+            codes = [code] if code else ["200", "500"]
+            result = [_series(job, c, at - span, at, step) for c in codes]
+            return json.dumps({"status": "success",
+                               "data": {"resultType": "matrix", "result": result}}).encode()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port.put(httpd.server_address[1])
+    httpd.serve_forever()
+
+
+def config_text(port: int, slos: int) -> str:
+    entries = "\n".join(
+        f"""      - name: slo-{i}
+        objective: 99.9
+        window: 30d
+        sli:
+          ratio:
+            bad: http_requests_total{{job="api-{i}",code="500"}}
+            total: http_requests_total{{job="api-{i}"}}"""
+        for i in range(slos))
+    return f"""prometheus: {{url: "http://127.0.0.1:{port}", timeout: 30s}}
+services:
+  - name: api
+    slos:
+{entries}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slos", type=int, default=10)
+    parser.add_argument("--days", type=float, default=30.0)
+    parser.add_argument("--step", type=float, default=60.0, help="scrape interval, seconds")
+    parser.add_argument("--profile", action="store_true", help="print the top functions")
+    args = parser.parse_args()
+
+    ports: multiprocessing.SimpleQueue[int] = multiprocessing.SimpleQueue()
+    server = multiprocessing.Process(target=_serve, args=(ports, args.step), daemon=True)
+    server.start()
+    port = ports.get()
+    config = parse_config(config_text(port, args.slos), "bench.yaml")
+    # the window is 30 d; a shorter run starts its cursor that much later
+    start_cursor = NOW - args.days * 86400.0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = SQLiteStore(Path(tmp), config.storage.resolution)
+            for slo in config.slos:
+                if args.days < 30:
+                    store.commit(slo.key, {}, cursor=start_cursor)
+            client = PrometheusClient(config.prometheus)
+            ingestor = Ingestor(store, client, config.prometheus, config.slos,
+                                stop=threading.Event(), log=_Quiet())
+            # warm the answers' cache: the child's JSON encoding is not timed
+            for slo in config.slos[:1]:
+                ingestor.read(slo, NOW)
+            store.close()
+        with tempfile.TemporaryDirectory() as tmp:
+            store = SQLiteStore(Path(tmp), config.storage.resolution)
+            for slo in config.slos:
+                if args.days < 30:
+                    store.commit(slo.key, {}, cursor=start_cursor)
+            ingestor = Ingestor(store, client, config.prometheus, config.slos,
+                                stop=threading.Event(), log=_Quiet())
+            profile = cProfile.Profile(time.process_time) if args.profile else None
+            t, cpu = time.perf_counter(), time.process_time()
+            if profile is not None:
+                profile.enable()
+            for slo in config.slos:
+                ingestor.read(slo, NOW)
+            if profile is not None:
+                profile.disable()
+            elapsed = time.perf_counter() - t
+            cpu = time.process_time() - cpu
+            store.close()
+    finally:
+        server.terminate()
+    days = min(args.days, 30.0) + 600 / 86400  # the backfill's lead
+    samples = args.slos * 3 * days * 86400 / args.step
+    per_slo = cpu / args.slos * 30 / days
+    print(f"backfill bench: {args.slos} SLOs x {days:.2f} days, 3 series each at "
+          f"{args.step:g} s = {samples:,.0f} raw samples")
+    print(f"backfill:       {elapsed:.2f} s wall, {cpu:.2f} s CPU of this process = "
+          f"{samples / cpu:,.0f} samples per CPU second ({cpu / samples * 1e6:.2f} us each)")
+    print(f"extrapolated:   10,000 SLOs x 30 days: {per_slo * 10_000 / 60:,.1f} min of CPU "
+          f"({per_slo:.3f} s per SLO-month)")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+
+
+class _Quiet:
+    """A logger that drops everything (the bench times reads, not logging)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Shared raw-sample reads: one Prometheus query per metric for the SLOs reading it.
+
+Owns the step between the read plans of many SLOs and Prometheus: every
+plain selector that SLOs of at least two definitions read over the same
+metric, up to the same instant, is answered from one raw-sample query of a
+selector covering them all (``matchers.covering``), over the union of
+their spans. ``SharedReads`` then stands in for the client
+(``accounting.Source``): a read of a covered selector gets exactly the
+series and samples its own query would have returned (each series is
+matched locally with ``matchers``, each sample kept only inside the read's
+own span), so accounting counts what it counts today, per SLO, with its
+own series state. A read it cannot answer so (not covered, wider than the
+shared span, a regex ``matchers`` refuses or finds ambiguous) goes to
+Prometheus on its own, as before. A shared query too large even after
+``accounting``'s halving leaves its selectors to their own queries; any
+other failure is given to each read of those selectors, so every SLO fails
+with the same error it would have met, without asking again.
+
+Must not count events, touch the store or decide spans: ``ingest`` says
+which selectors are read from where, ``accounting`` counts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slo_exporter import accounting, errors, matchers
+from slo_exporter.prometheus import QueryResult, Series
+
+#: the longest span one shared query covers by default (the engine widens it
+#: to two evaluation intervals plus the late limit); a read reaching back
+#: further (a long gap, an SLO far behind) asks on its own
+MAX_SHARED_SPAN = 900.0
+#: parsed selectors kept between cycles
+PARSE_CACHE = 65536
+
+Mapper = Callable[[Callable[["_Query"], "_Answer"], Sequence["_Query"]], Iterable["_Answer"]]
+
+
+@dataclass(frozen=True)
+class Need:
+    """One raw-sample read a definition (``owner``) is about to make: ``(lo, hi]``."""
+
+    owner: str
+    selector: str
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class _Query:
+    covering: str
+    lo: float
+    hi: float
+    selectors: tuple[str, ...]
+
+
+@dataclass
+class _Answer:
+    """One shared query's series (pieces merged per series, in time order) or its failure."""
+
+    query: _Query
+    series: list[Series] = field(default_factory=list)
+    error: errors.QueryError | None = None
+    #: matched series per selector, and series per (label, value), filled on first use
+    matched: dict[str, list[Series]] = field(default_factory=dict)
+    index: dict[str, dict[str, list[Series]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE)
+def _parsed(text: str) -> matchers.Selector | str:
+    """``text`` parsed, or the reason it is not shared."""
+    try:
+        return matchers.parse(text)
+    except matchers.Unsupported as exc:
+        return str(exc)
+
+
+class Sharing:
+    """Plans shared reads; lives as long as the ingester (remembers what it has logged)."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self._told: set[str] = set()
+        self._lock = threading.Lock()
+
+    def read(self, client: accounting.Source, needs: Sequence[Need],
+             mapper: Mapper | None = None, *,
+             max_span: float = MAX_SHARED_SPAN) -> SharedReads:
+        """Ask Prometheus once per shared metric and return the stand-in client.
+
+        Needs spanning more than ``max_span`` seconds are left to their own reads.
+        """
+        by_metric: dict[tuple[str, float], list[tuple[Need, matchers.Selector]]] = {}
+        for need in needs:
+            if need.hi - need.lo > max_span or need.hi <= need.lo:
+                continue
+            parsed = _parsed(need.selector)
+            if isinstance(parsed, str):
+                self.tell(need.selector, parsed)
+                continue
+            by_metric.setdefault((parsed.metric, need.hi), []).append((need, parsed))
+        queries: list[_Query] = []
+        for (_, hi), found in sorted(by_metric.items()):
+            if len({need.owner for need, _ in found}) < 2:
+                continue  # one definition reads each selector once anyway
+            distinct = {need.selector: sel for need, sel in found}
+            queries.append(_Query(
+                covering=matchers.covering(list(distinct.values())),
+                lo=min(need.lo for need, _ in found), hi=hi,
+                selectors=tuple(sorted(distinct))))
+        run = mapper or map
+        answers = list(run(functools.partial(_ask, client), queries))
+        return SharedReads(client, answers, self.tell)
+
+    def tell(self, selector: str, reason: str) -> None:
+        """Log once per selector that it is read on its own, and why."""
+        with self._lock:
+            if selector in self._told:
+                return
+            self._told.add(selector)
+        self._log.info("read_not_shared", selector=selector, reason=reason)
+
+
+def _ask(client: accounting.Source, query: _Query) -> _Answer:
+    """The covering selector's raw samples over the shared span, halved while too large."""
+    answer = _Answer(query)
+    merged: dict[tuple[tuple[str, str], ...], tuple[Mapping[str, str], list[accounting.Sample]]]
+    merged = {}
+    try:
+        for piece in accounting._raw_pieces(client, query.covering, query.lo, query.hi):
+            for series in piece:
+                key = tuple(sorted(series.labels.items()))
+                merged.setdefault(key, (series.labels, []))[1].extend(series.samples)
+    except errors.QueryError as exc:
+        if accounting._too_large(exc):  # each selector then asks on its own
+            return _Answer(_Query(query.covering, query.lo, query.hi, ()))
+        answer.error = exc
+        return answer
+    answer.series = [Series(labels, tuple(samples)) for labels, samples in merged.values()]
+    return answer
+
+
+class SharedReads:
+    """An ``accounting.Source`` answering covered raw-sample reads from shared answers.
+
+    Every other call goes to the client. Thread-safe: reads of many SLOs use
+    it at once.
+    """
+
+    def __init__(self, client: accounting.Source, answers: Sequence[_Answer],
+                 tell: Callable[[str, str], None]) -> None:
+        self._client = client
+        self._tell = tell
+        self._by_selector = {s: a for a in answers for s in a.query.selectors}
+        #: shared queries asked (for logs and tests)
+        self.queries = len(answers)
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        return self._client.query(promql, at, stats=stats)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> QueryResult:
+        return self._client.query_range(promql, start, end, step, stats=stats)
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        """The series of ``selector`` with their samples in ``(start, end]``: from the
+        shared answer when it covers the read, from Prometheus otherwise."""
+        answer = self._by_selector.get(selector)
+        start_ms, end_ms = round(start * 1000), round(end * 1000)
+        if (answer is None or start_ms < round(answer.query.lo * 1000)
+                or end_ms > round(answer.query.hi * 1000)):
+            return self._client.raw_samples(selector, start, end)
+        if answer.error is not None:
+            raise answer.error
+        try:
+            series = _matched(answer, selector)
+        except matchers.Ambiguous as exc:
+            self._tell(selector, f"ambiguous match {exc}")
+            return self._client.raw_samples(selector, start, end)
+        if end_ms <= start_ms:
+            return []
+        out: list[Series] = []
+        for found in series:
+            samples = found.samples
+            first = bisect.bisect_right(samples, start_ms, key=_ms)
+            last = bisect.bisect_right(samples, end_ms, key=_ms)
+            if first < last:
+                out.append(found if first == 0 and last == len(samples)
+                           else Series(found.labels, samples[first:last]))
+        return out
+
+
+def _ms(sample: accounting.Sample) -> int:
+    return round(sample[0] * 1000)
+
+
+def _matched(answer: _Answer, selector: str) -> list[Series]:
+    """The answer's series that ``selector`` selects (computed once per answer)."""
+    with answer.lock:
+        found = answer.matched.get(selector)
+        if found is not None:
+            return found
+        parsed = _parsed(selector)
+        assert not isinstance(parsed, str)  # only parsed selectors are covered
+        candidates = answer.series
+        key = next((m for m in parsed.matchers
+                    if m.op == "=" and m.value and m.name != "__name__"), None)
+        if key is not None:
+            index = answer.index.get(key.name)
+            if index is None:
+                index = {}
+                for series in answer.series:
+                    index.setdefault(series.labels.get(key.name, ""), []).append(series)
+                answer.index[key.name] = index
+            candidates = index.get(key.value, [])
+        found = [s for s in candidates if parsed.matches(s.labels)]
+        answer.matched[selector] = found
+        return found

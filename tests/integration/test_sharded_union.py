@@ -1,0 +1,103 @@
+"""Three shards together export exactly what one unsharded daemon exports.
+
+Four daemons read the same Prometheus (the session's 32 days of history)
+with the same configuration and their own event stores: shards 0, 1 and 2
+of 3 (``--shard.index``/``--shard.count``) and one without shard flags.
+Cycles fire on the epoch grid, so once all four have evaluated the same grid
+instant, the shards' SLO samples put together are the unsharded daemon's,
+sample for sample, and no SLO appears on two shards. ``slo_exporter_*``
+series and the prober's own (``slo_probe_skipped_total``,
+``slo_probe_in_flight``: no ``slo`` label) describe each process (cycle
+counts and durations, the shard) and are left out of the comparison.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from slo_exporter.sharding import shard_of
+from tests.support.harness import (
+    ExporterFactory,
+    ExporterProcess,
+    PrometheusFactory,
+    Scrape,
+    SLOSpec,
+    exporter_config,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+GOOD = 'http_requests_total{job="api",code="200"}'
+BAD = 'http_requests_total{job="api",code="500"}'
+TOTAL = 'http_requests_total{job="api"}'
+#: shards of 3 (see tests/test_sharding.py TABLE_OF_3): 0, 0, 1, 1, 2, 2
+SLOS = (
+    SLOSpec("checkout", "availability", total=TOTAL, bad=BAD, objective=99.9, window="14d"),
+    SLOSpec("payments-vendor", "api", total=TOTAL, good=GOOD, objective=99.5, window="7d"),
+    SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="14d"),
+    SLOSpec("auth", "login", total=TOTAL, good=GOOD, objective=99, window="7d"),
+    SLOSpec("api", "latency", total=TOTAL, good=GOOD, objective=99.9, window="14d"),
+    SLOSpec("billing", "invoices", total=TOTAL, bad=BAD, objective=99.5, window="7d"),
+)
+SHARDS = 3
+INTERVAL = 4.0
+DELAY = 1.0
+#: series that describe the process, not the SLOs
+PER_PROCESS = ("slo_exporter_",)
+
+
+def _slo_series(scrape: Scrape) -> list[str]:
+    """Every sample of one SLO as text lines; per-process series left out."""
+    return [
+        f"{s.name}{sorted(s.labels.items())} {s.value!r}" for s in scrape.samples
+        if not s.name.startswith(PER_PROCESS) and "slo" in s.labels
+    ]
+
+
+def _instants(scrape: Scrape) -> set[float]:
+    return {s.value for s in scrape.find("slo_last_evaluation_timestamp_seconds")}
+
+
+def test_three_shards_export_what_one_daemon_exports(
+    make_prometheus: PrometheusFactory, make_exporter: ExporterFactory
+) -> None:
+    """At a grid instant all four evaluated, the union of shards 0-2 of 3 is the unsharded
+    daemon's SLO series exactly, each SLO on one shard only (2 SLOs per shard here)."""
+    assert sorted(shard_of(s.service, s.name, SHARDS) for s in SLOS) == [0, 0, 1, 1, 2, 2]
+    prometheus = make_prometheus()
+    config = exporter_config(prometheus.url, SLOS, evaluation_interval=f"{INTERVAL:g}s",
+                             query_delay=f"{DELAY:g}s", timeout="3s")
+    shards = [make_exporter(config, name=f"shard-{i}",
+                            extra_args=(f"--shard.index={i}", f"--shard.count={SHARDS}"))
+              for i in range(SHARDS)]
+    whole = make_exporter(config, name="unsharded")
+    everyone: list[ExporterProcess] = [*shards, whole]
+    for exporter in everyone:  # started together: four backfills share the two cores
+        exporter.launch()
+    for exporter in everyone:
+        exporter.wait_ready(60)
+
+    def same_instant() -> list[Scrape] | None:
+        scrapes = [e.scrape() for e in everyone]
+        instants = [_instants(s) for s in scrapes]
+        if len(instants[0]) != 1 or any(i != instants[0] for i in instants):
+            return None
+        # none moved on while the others were scraped
+        return scrapes if all(_instants(e.scrape()) == instants[0] for e in everyone) else None
+
+    scrapes = wait_until(same_instant, timeout=6 * INTERVAL, interval=0.2,
+                         what="all four daemons describing the same instant")
+    *parts, unsharded = scrapes
+    union = [line for part in parts for line in _slo_series(part)]
+    assert len(union) == len(set(union)), "a series came from two shards"
+    assert sorted(union) == sorted(_slo_series(unsharded))
+    assert len(union) > 100, "the comparison must cover the windows, not a handful"
+    for index, part in enumerate(parts):
+        assert part.value("slo_exporter_shard_info", index=str(index), count="3") == 1.0
+        assert part.value("slo_exporter_shard_slos") == 2.0
+        owners = {s.labels["service"] + "/" + s.labels["slo"]
+                  for s in part.find("slo_sli_up")}
+        assert owners == {f"{s.service}/{s.name}" for s in SLOS
+                          if shard_of(s.service, s.name, SHARDS) == index}
+    assert unsharded.get("slo_exporter_shard_info", index="0", count="1") is None

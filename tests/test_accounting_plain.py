@@ -1,0 +1,119 @@
+"""The backfill's list-at-a-time paths give exactly what the one-at-a-time ones give:
+``accounting.advance``, the decoding of raw samples and the store's bucket rows;
+anything unusual is left to the one-at-a-time path (and its errors)."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slo_exporter import prometheus
+from slo_exporter.accounting import REBASELINE, _advance_loop, _advance_plain, advance
+from slo_exporter.store import SQLiteStore
+
+Sample = tuple[float, float]
+
+
+def _series(rng: random.Random) -> tuple[list[Sample], Sample | None]:
+    """A counter with resets, sometimes a repeat, a step back, a bad value or a jump."""
+    ts, value, out = 1_000.0, rng.uniform(0, 50), []
+    for _ in range(rng.randint(0, 12)):
+        ts += rng.choice((15.0, 30.0, 60.0, 0.5))
+        value = rng.uniform(0, 5) if rng.random() < 0.1 else value + rng.uniform(0, 20)
+        out.append((ts, value))
+    roll = rng.random()
+    if out and roll < 0.1:
+        out.insert(rng.randrange(len(out)), out[rng.randrange(len(out))])  # repeat, step back
+    elif out and roll < 0.2:
+        i = rng.randrange(len(out))
+        out[i] = (out[i][0], rng.choice((math.nan, math.inf, -1.0, 1e15)))
+    prev: Sample | None = None
+    if out and rng.random() < 0.6:
+        pick = rng.choice(out)
+        prev = (pick[0] + rng.choice((-1.0, 0.0, 1.0)),
+                REBASELINE if rng.random() < 0.1 else pick[1])
+    return out, prev
+
+
+def _same(a: object, b: object) -> bool:
+    return repr(a) == repr(b)  # NaN-safe: equal texts
+
+
+def test_plain_path_matches_the_loop_on_random_series() -> None:
+    """2,000 random series: whenever the list path answers, it equals the loop's answer,
+    and advance() always equals the loop's answer."""
+    rng = random.Random(7)
+    answered = 0
+    for _ in range(2_000):
+        samples, prev = _series(rng)
+        loop = _advance_loop(samples, prev, 1e12)
+        plain = _advance_plain(samples, prev, 1e12)
+        if plain is not None:
+            answered += 1
+            assert _same(plain, loop), (samples, prev)
+        assert _same(advance(samples, prev, 1e12), loop), (samples, prev)
+    assert answered > 1_000  # the common case takes the list path
+
+
+@pytest.mark.parametrize(("samples", "prev"), [
+    ([(60.0, 1.0), (30.0, 2.0)], None),                 # out of order
+    ([(60.0, 1.0), (60.0, 2.0)], None),                 # repeated timestamp
+    ([(60.0, 1.0), (120.0, math.nan)], None),           # not finite
+    ([(60.0, 1.0), (120.0, -3.0)], None),               # negative
+    ([(60.0, 1.0), (120.0, 2e12)], None),               # increase above the bound
+    ([(60.0, 1.0)], (0.0, REBASELINE)),                 # after a rejected sample
+])
+def test_unusual_series_go_to_the_loop(samples: list[Sample], prev: Sample | None) -> None:
+    """Anything the loop would skip or reject one sample at a time is left to it."""
+    assert _advance_plain(samples, prev, 1e12) is None
+
+
+def test_plain_path_by_hand() -> None:
+    """prev (60, 10); samples 60 (repeat, skipped), 120 -> 15 (+5), 180 -> 3 (reset: +3):
+    increases [(120, 5), (180, 3)], last (180, 3), step 60."""
+    found = _advance_plain([(60.0, 10.0), (120.0, 15.0), (180.0, 3.0)], (60.0, 10.0), 1e12)
+    assert found is not None
+    assert found.increases == [(120.0, 5.0), (180.0, 3.0)]
+    assert found.last == (180.0, 3.0)
+    assert found.step == 60.0
+    assert found.rejected == []
+
+
+def test_decode_of_a_series_at_a_time_matches_pair_by_pair() -> None:
+    """Whole-series decoding gives the pairs _sample gives, NaN and infinities included."""
+    pairs: list[Any] = [[1_700_000_000, "1"], [1_700_000_000.5, "2.5"], [1_700_000_001, "NaN"],
+                        [1_700_000_002, "+Inf"], [1_700_000_003, "-Inf"], [1_700_000_004, "1e+21"]]
+    assert _same(prometheus._samples(pairs), tuple(prometheus._sample(p) for p in pairs))
+
+
+@pytest.mark.parametrize(("pair", "why"), [
+    ([True, "1"], "not a number"),
+    ([math.inf, "1"], "not a number"),
+    ([1.0, 1], "not a Prometheus float string"),
+    ([1.0, "1_000"], "not a Prometheus float string"),
+    ([1.0, "one"], "could not convert"),
+    ([1.0, "1", 2], "too many values"),
+])
+def test_decode_of_a_bad_pair_still_says_what_is_wrong(pair: list[Any], why: str) -> None:
+    """One bad pair among good ones sends the series pair by pair, to the same error."""
+    with pytest.raises((TypeError, ValueError), match=why):
+        prometheus._samples([[1.0, "1"], pair, [3.0, "3"]])
+
+
+def test_store_takes_bucket_starts_a_list_at_a_time_and_checks_the_rest(tmp_path: Path) -> None:
+    """Deltas at bucket starts are stored as given; one off a start (61 s) is merged into
+    its bucket (60 s: 1 + 2 = 3 good of 4 + 5 = 9); a NaN is still refused."""
+    store = SQLiteStore(tmp_path, 60.0)
+    try:
+        store.commit("a/x", {60.0: (1.0, 4.0), 120.0: (0.0, 0.0)})
+        store.commit("a/x", {61.0: (2.0, 5.0)})
+        found = store.sums("a/x", 180.0, (120.0,))[120.0]
+        assert (found.good, found.total) == (3.0, 9.0)
+        with pytest.raises(ValueError, match="finite"):
+            store.commit("a/x", {120.0: (math.nan, 1.0)})
+    finally:
+        store.close()
