@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from slo_exporter.slomath import bucket_start
-from slo_exporter.store.protocol import Bucket, Span
+from slo_exporter.store.protocol import Bucket, EventStore, Span
 
 MERGE_GAP = 1.0
 """Measured spans closer than this (seconds) are stored as one run.
@@ -141,36 +140,21 @@ def absorb_runs(last: Span, start: float, until: float, older: Iterable[Span]) -
 # ------------------------------------------------------------ shared methods
 
 
-class StoreBase(ABC):
-    """The ``EventStore`` methods both stores build the same way from their own."""
+class StoreBase:
+    """The ``EventStore`` methods both stores build the same way from their own.
 
-    @abstractmethod
-    def commit(
-        self,
-        slo_key: str,
-        deltas: Mapping[float, tuple[float, float]],
-        *,
-        cursor: float | None = None,
-        series: Mapping[str, tuple[float, float]] | None = None,
-        measured: Span | None = None,
+    A mixin: ``self`` is the store, typed by the protocol it implements.
+    """
+
+    def record(
+        self: EventStore, slo_key: str, ts: float, good: bool, *, span: float | None = None
     ) -> None:
-        ...
-
-    @abstractmethod
-    def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
-        ...
-
-    @abstractmethod
-    def close(self) -> None:
-        ...
-
-    def record(self, slo_key: str, ts: float, good: bool, *, span: float | None = None) -> None:
         """One event (a probe result) at ``ts``; with ``span`` (the probe
         interval), ``[ts, ts + span)`` counts as measured."""
         measured = None if span is None else (ts, ts + span)
         self.commit(slo_key, {ts: (1.0 if good else 0.0, 1.0)}, measured=measured)
 
-    def measured(self, slo_key: str, start: float, end: float) -> float:
+    def measured(self: EventStore, slo_key: str, start: float, end: float) -> float:
         """Seconds of ``[start, end)`` that were measured."""
         return sum(u - s for s, u in self.measured_spans(slo_key, start, end))
 
@@ -178,7 +162,7 @@ class StoreBase(ABC):
         return self
 
     def __exit__(
-        self,
+        self: EventStore,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
