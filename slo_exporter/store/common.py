@@ -8,8 +8,10 @@ the two cannot drift apart:
   summed into ``(start, good, total)`` bucket rows;
 * ``extend_run`` / ``absorb_runs``: how a measured span merges into an SLO's
   measured runs (the newest run on the SLO's row, older ones closed);
-* ``StoreBase``: the protocol methods that are built from other protocol
-  methods (``record``, ``measured``, the context manager).
+* ``StoreBase``: the memory in front of the database (bucket indexes, the
+  newest measured runs) and how a commit or prune updates it, and the
+  protocol methods built from other protocol methods (``record``,
+  ``measured``, the context manager).
 
 Must not do I/O, hold a connection or read a clock.
 """
@@ -18,12 +20,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from slo_exporter.slomath import bucket_start
+from slo_exporter.store.index import BucketIndex
 from slo_exporter.store.protocol import Bucket, EventStore, Span
 
 MERGE_GAP = 1.0
@@ -141,10 +145,61 @@ def absorb_runs(last: Span, start: float, until: float, older: Iterable[Span]) -
 
 
 class StoreBase:
-    """The ``EventStore`` methods both stores build the same way from their own.
+    """What both stores keep in memory in front of their database, and the
+    ``EventStore`` methods they build the same way from their own.
 
-    A mixin: ``self`` is the store, typed by the protocol it implements.
+    The memory: the bucket resolution, a ``BucketIndex`` per SLO (loaded
+    lazily) and the newest measured run of each SLO once read, so extending
+    it (every probe, every cycle) needs no read and no extra statement. Both
+    change only after a transaction committed, under ``_lock``. The methods
+    type ``self`` by the protocol the store implements.
     """
+
+    def __init__(self, resolution: float, *, readonly: bool) -> None:
+        if not (math.isfinite(resolution) and resolution > 0.0):
+            raise ValueError(f"resolution must be a positive number of seconds, got {resolution!r}")
+        self._resolution = float(resolution)
+        self._readonly = readonly
+        self._store_id = ""
+        self._lock = threading.Lock()
+        self._index: dict[str, BucketIndex] = {}
+        self._last_run: dict[str, Span] = {}
+
+    @property
+    def resolution(self) -> float:
+        return self._resolution
+
+    @property
+    def readonly(self) -> bool:
+        """True while this store may not write (opened read-only, or a standby)."""
+        return self._readonly
+
+    @property
+    def store_id(self) -> str:
+        """The store's identity, kept in its meta table."""
+        return self._store_id
+
+    def _forget(self, slo_key: str) -> None:
+        """After an SLO's events were dropped: read it again when asked."""
+        self._index.pop(slo_key, None)
+        self._last_run.pop(slo_key, None)
+
+    def _committed(self, slo_key: str, rows: Sequence[Bucket], newest: Span | None) -> None:
+        """After COMMIT (memory never runs ahead of the database): an index not
+        loaded yet reads these rows when it is."""
+        if newest is not None:
+            self._last_run[slo_key] = newest
+        index = self._index.get(slo_key)
+        if index is not None:
+            index.add(rows)
+
+    def _pruned(self, gone: Iterable[str], last_start: float) -> None:
+        """After a prune committed: what it deleted leaves memory too."""
+        self._last_run.clear()  # trimmed at the horizon
+        for key in gone:
+            self._index.pop(key, None)
+        for index in self._index.values():
+            index.drop_through(last_start)
 
     def record(
         self: EventStore, slo_key: str, ts: float, good: bool, *, span: float | None = None

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -189,27 +188,20 @@ class PostgresStore(StoreBase):
         statement_timeout: float = STATEMENT_TIMEOUT,
         max_staleness: float = MAX_STALENESS,
     ) -> None:
-        if not (math.isfinite(resolution) and resolution > 0.0):
-            raise ValueError(f"resolution must be a positive number of seconds, got {resolution!r}")
+        super().__init__(resolution, readonly=readonly or standby)
         self._url = url
         self.name = describe_url(url)
-        self._resolution = float(resolution)
-        self._readonly = readonly or standby
         self._can_promote = standby and not readonly
         self._connect_timeout = connect_timeout
         self._statement_timeout = statement_timeout
         self._max_staleness = max_staleness
-        self._lock = threading.Lock()
-        self._index: dict[str, BucketIndex] = {}
         # read-only: (version, epoch, last prune) each cached index reflects
         self._versions: dict[str, tuple[int, int, str]] = {}
         self._refreshed = -math.inf
-        self._last_run: dict[str, Span] = {}
         self._conn: Any = None
         self._closed = False
         self._role_lost = False
         self._retry_at = -math.inf
-        self._store_id = ""
         try:
             with self._errors("cannot open event store"):
                 self._conn = self._connect()
@@ -228,19 +220,6 @@ class PostgresStore(StoreBase):
         except BaseException:
             self._release()
             raise
-
-    @property
-    def resolution(self) -> float:
-        return self._resolution
-
-    @property
-    def readonly(self) -> bool:
-        """True while this replica may not write (read-only open, or a standby)."""
-        return self._readonly
-
-    @property
-    def store_id(self) -> str:
-        return self._store_id
 
     # ----------------------------------------------------------- the role
 
@@ -593,8 +572,7 @@ class PostgresStore(StoreBase):
                     (slo_key, fingerprint),
                 )
             if reset:
-                self._index.pop(slo_key, None)
-                self._last_run.pop(slo_key, None)
+                self._forget(slo_key)
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
@@ -646,12 +624,7 @@ class PostgresStore(StoreBase):
                     keys = list(series)
                     conn.execute(_UPSERT_SERIES, (slo_key, keys, [series[k][0] for k in keys],
                                                   [series[k][1] for k in keys]))
-            # Only after COMMIT: memory never runs ahead of the database.
-            if newest is not None:
-                self._last_run[slo_key] = newest
-            index = self._index.get(slo_key)
-            if index is not None:
-                index.add(rows)
+            self._committed(slo_key, rows, newest)
 
     def prune(self, before: float) -> Pruned:
         """Delete buckets, coverage and series retention no longer needs, and SLOs retired
@@ -682,11 +655,7 @@ class PostgresStore(StoreBase):
                     "INSERT INTO meta (key, value) "
                     "VALUES ('pruned', nextval('change')::text || ' ' || %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (repr(before),))
-            self._last_run.clear()
-            for key in gone:
-                self._index.pop(key, None)
-            for index in self._index.values():
-                index.drop_through(last_start)
+            self._pruned(gone, last_start)
         return Pruned(buckets=int(deleted), slos=gone)
 
     # -------------------------------------------------------------- reads

@@ -26,10 +26,8 @@ not log, and must not read a clock: instants are passed in.
 from __future__ import annotations
 
 import fcntl
-import math
 import os
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -95,24 +93,15 @@ class SQLiteStore(StoreBase):
     """
 
     def __init__(self, path: str | Path, resolution: float, *, readonly: bool = False) -> None:
-        if not (math.isfinite(resolution) and resolution > 0.0):
-            raise ValueError(f"resolution must be a positive number of seconds, got {resolution!r}")
-        self._resolution = float(resolution)
-        self._readonly = readonly
+        super().__init__(resolution, readonly=readonly)
         self.directory = Path(path)
         self.path = self.directory / FILENAME
-        self._lock = threading.Lock()
-        self._index: dict[str, BucketIndex] = {}
         self._reading = _Access(self, write=False)
         self._writing = _Access(self, write=True)
-        # The newest measured run of each SLO as committed, once read: extending
-        # it (every probe, every cycle) then needs no read and no extra statement.
-        self._last_run: dict[str, Span] = {}
         self._conn: sqlite3.Connection | None = None
         self._fd: int | None = None
         self._inode: tuple[int, int] = (0, 0)
         self._data_version: int | None = None
-        self._store_id = ""
         self._has_data = False
         try:
             with self._opening():
@@ -123,19 +112,6 @@ class SQLiteStore(StoreBase):
         except BaseException:
             self._release()
             raise
-
-    @property
-    def resolution(self) -> float:
-        return self._resolution
-
-    @property
-    def readonly(self) -> bool:
-        return self._readonly
-
-    @property
-    def store_id(self) -> str:
-        """The identity shared by the database and its ``store.id`` marker."""
-        return self._store_id
 
     # ------------------------------------------------------------- opening
 
@@ -468,8 +444,7 @@ class SQLiteStore(StoreBase):
                 (slo_key, fingerprint),
             )
             if reset:
-                self._index.pop(slo_key, None)
-                self._last_run.pop(slo_key, None)
+                self._forget(slo_key)
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
@@ -525,13 +500,7 @@ class SQLiteStore(StoreBase):
                 # Every SLO with data has a row, so listing SLOs stays cheap.
                 run_start, run_until = newest or (None, None)
                 conn.execute(_UPSERT_SLO, (slo_key, cursor, run_start, run_until))
-            # Only after COMMIT: memory never runs ahead of the disk. An index
-            # not loaded yet will read these rows when it is.
-            if newest is not None:
-                self._last_run[slo_key] = newest
-            index = self._index.get(slo_key)
-            if index is not None:
-                index.add(rows)
+            self._committed(slo_key, rows, newest)
             if rows:
                 self._note_data()
 
@@ -567,11 +536,7 @@ class SQLiteStore(StoreBase):
                 for key in gone:
                     deleted += self._drop(conn, key)
                     conn.execute("DELETE FROM slo WHERE slo_key = ?", (key,))
-            self._last_run.clear()  # trimmed at the horizon
-            for key in gone:
-                self._index.pop(key, None)
-            for index in self._index.values():
-                index.drop_through(last_start)
+            self._pruned(gone, last_start)
         return Pruned(buckets=int(deleted), slos=gone)
 
     # -------------------------------------------------------------- reads
