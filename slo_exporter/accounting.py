@@ -638,6 +638,40 @@ def _split_selector_events(
     no state), and ``owner`` learns the group of each series key."""
     events: dict[GroupKey, dict[float, float]] = {}
     res, floor = span.resolution, math.floor
+
+    def read(samples: Sequence[Sample], prev: Sample | None) -> Advance:
+        return advance(samples, prev, span.max_increase)
+
+    for group, step in _series_reads(client, role, selector, span, read, state=state,
+                                     rejected=rejected, steps=steps, group_of=group_of,
+                                     owner=owner):
+        buckets = events.setdefault(group, defaultdict(float))
+        for ts, increase in step.increases:  # bucket_start, inlined: once per sample
+            buckets[floor(ts / res) * res] += increase
+    return {group: dict(buckets) for group, buckets in events.items()}
+
+
+def _series_reads(
+    client: Source,
+    role: str,
+    selector: str,
+    span: _Span,
+    read: Callable[[Sequence[Sample], Sample | None], Advance],
+    *,
+    state: dict[str, Sample],
+    rejected: dict[str, Rejection],
+    steps: list[float],
+    group_of: Callable[[Mapping[str, str]], GroupKey | None],
+    owner: dict[str, GroupKey],
+) -> Iterator[tuple[GroupKey, Advance]]:
+    """Every raw series of ``selector`` in ``span``, read forward from its state by
+    ``read``, with its group.
+
+    Keeps the books of each read: ``state`` gets the series' last sample,
+    ``steps`` its shortest gap, ``rejected`` what it rejected. A series of a
+    dropped group (``group_of`` gives None) is skipped: no events, no state;
+    ``owner`` learns the group of each series key.
+    """
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
@@ -648,16 +682,13 @@ def _split_selector_events(
                     if group is None:
                         continue
                     owner[key] = group
-                step = advance(series.samples, state.get(key), span.max_increase)
-                buckets = events.setdefault(group, defaultdict(float))
-                for ts, increase in step.increases:  # bucket_start, inlined: once per sample
-                    buckets[floor(ts / res) * res] += increase
+                step = read(series.samples, state.get(key))
                 if step.last is not None:
                     state[key] = step.last
                 if step.step is not None:
                     steps.append(step.step)
                 _reject(rejected, key, step.rejected)
-    return {group: dict(buckets) for group, buckets in events.items()}
+                yield group, step
 
 
 def _raw_pieces(client: Source, selector: str, lo: float, hi: float) -> Iterator[list[Series]]:
@@ -689,30 +720,47 @@ def _template_events(
     does the counting. A NaN point (no data) counts nothing; an infinite or
     negative point, or one above ``max_increase``, is rejected.
     """
+    events: dict[float, float] = defaultdict(float)
+    for _, series, points in _template_points(client, query, span):
+        found: list[tuple[float, str]] = []
+        for start, ts, value in points:
+            problem = _implausible(value)
+            if problem is None and value > span.max_increase:
+                problem = f"{value:g} events above max_counter_increase"
+            if problem is not None:
+                found.append((ts, problem.replace("counter value", "template value")))
+                continue
+            events[start] += value
+        _reject(rejected, series_key(role, series.labels), found)
+    return dict(events)
+
+
+def _template_points(
+    client: Source, query: model.Template, span: _Span
+) -> Iterator[tuple[int, Series, list[tuple[float, float, float]]]]:
+    """``query`` with a one-bucket ``{{.window}}``, evaluated at each bucket end in
+    ``(since - lag, until - lag]``, as range queries of at most ``MAX_RANGE_STEPS``.
+
+    Yields each series of each answer with how many series that answer held,
+    and its points as ``(bucket start, ts, value)``: the value at bucket end
+    ``t`` belongs to the bucket ``[t - res, t)``. NaN points (no data) and
+    points outside the piece asked for are left out.
+    """
     res = span.resolution
     promql = query.render(window_text(res))
     # bucket-end indexes, end = index * res
     first = math.floor((span.since - span.template_lag) / res) + 1
     last = math.floor((span.until - span.template_lag) / res)
-    events: dict[float, float] = defaultdict(float)
     for group in range(first, last + 1, MAX_RANGE_STEPS):
         group_last = min(group + MAX_RANGE_STEPS - 1, last)
         for lo, hi, result in _range_pieces(client, promql, group, group_last, res):
             for series in result.series:
-                found: list[tuple[float, str]] = []
+                points = []
                 for ts, value in series.samples:
                     index = round(ts / res)
-                    if not lo <= index <= hi or math.isnan(value):
-                        continue
-                    problem = _implausible(value)
-                    if problem is None and value > span.max_increase:
-                        problem = f"{value:g} events above max_counter_increase"
-                    if problem is not None:
-                        found.append((ts, problem.replace("counter value", "template value")))
-                        continue
-                    events[(index - 1) * res] += value
-                _reject(rejected, series_key(role, series.labels), found)
-    return dict(events)
+                    if lo <= index <= hi and not math.isnan(value):
+                        points.append(((index - 1) * res, ts, value))
+                yield len(result.series), series, points
 
 
 def raw_ratio_events(
@@ -730,32 +778,21 @@ def raw_ratio_events(
     implausible and rejected, as is every point of a query that returns more
     than one series: ratios of several series do not add up to one ratio.
     """
-    res = span.resolution
-    promql = sli.query.render(window_text(res))
-    first = math.floor((span.since - span.template_lag) / res) + 1
-    last = math.floor((span.until - span.template_lag) / res)
     deltas: dict[float, tuple[float, float]] = {}
     rejected: dict[str, Rejection] = {}
-    for group in range(first, last + 1, MAX_RANGE_STEPS):
-        group_last = min(group + MAX_RANGE_STEPS - 1, last)
-        for lo, hi, result in _range_pieces(client, promql, group, group_last, res):
-            several = len(result.series) > 1
-            for series in result.series:
-                found: list[tuple[float, str]] = []
-                for ts, value in series.samples:
-                    index = round(ts / res)
-                    if not lo <= index <= hi or math.isnan(value):
-                        continue
-                    if several:
-                        found.append((ts, f"the raw ratio returned {len(result.series)} series; "
-                                          "aggregate it to one (sum(...) / sum(...))"))
-                    elif not -RATIO_SLACK <= value <= 1.0 + RATIO_SLACK:
-                        found.append((ts, f"ratio {value:g} outside [0, 1]"))
-                    else:
-                        ratio = min(max(value, 0.0), 1.0)
-                        good = 1.0 - ratio if sli.measures == "bad" else ratio
-                        deltas[(index - 1) * res] = (good, 1.0)
-                _reject(rejected, series_key("ratio", series.labels), found)
+    for count, series, points in _template_points(client, sli.query, span):
+        found: list[tuple[float, str]] = []
+        for start, ts, value in points:
+            if count > 1:
+                found.append((ts, f"the raw ratio returned {count} series; "
+                                  "aggregate it to one (sum(...) / sum(...))"))
+            elif not -RATIO_SLACK <= value <= 1.0 + RATIO_SLACK:
+                found.append((ts, f"ratio {value:g} outside [0, 1]"))
+            else:
+                ratio = min(max(value, 0.0), 1.0)
+                good = 1.0 - ratio if sli.measures == "bad" else ratio
+                deltas[start] = (good, 1.0)
+        _reject(rejected, series_key("ratio", series.labels), found)
     return EventBatch(deltas=deltas, series=dict(series_state), covered_until=span.until,
                       rejected=tuple(rejected.values()))
 
@@ -835,27 +872,14 @@ def _split_gauge_events(
     go to its group (``group_of``; a series of a dropped group, None, is skipped:
     no events, no state), and ``owner`` learns the group of each series key."""
     events: dict[GroupKey, dict[float, tuple[float, float]]] = {}
-    for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
-        for piece in _raw_pieces(client, selector, lo, hi):
-            for series in piece:
-                key = series_key("gauge", series.labels)
-                group = owner.get(key)
-                if group is None:
-                    group = group_of(series.labels)
-                    if group is None:
-                        continue
-                    owner[key] = group
-                read = bool_gauge_events(series.samples, state.get(key))
-                buckets = events.setdefault(group, {})
-                for ts, good in read.increases:
-                    bucket = bucket_start(ts, span.resolution)
-                    g, t = buckets.get(bucket, (0.0, 0.0))
-                    buckets[bucket] = (g + good, t + 1.0)
-                if read.last is not None:
-                    state[key] = read.last
-                if read.step is not None:
-                    steps.append(read.step)
-                _reject(rejected, key, read.rejected)
+    for group, read in _series_reads(client, "gauge", selector, span, bool_gauge_events,
+                                     state=state, rejected=rejected, steps=steps,
+                                     group_of=group_of, owner=owner):
+        buckets = events.setdefault(group, {})
+        for ts, good in read.increases:
+            bucket = bucket_start(ts, span.resolution)
+            g, t = buckets.get(bucket, (0.0, 0.0))
+            buckets[bucket] = (g + good, t + 1.0)
     return {group: dict(sorted(buckets.items())) for group, buckets in events.items()}
 
 
