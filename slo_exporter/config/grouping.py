@@ -3,7 +3,7 @@
 ``group_by: [route]`` makes one SLO per value set of the listed labels;
 ``max_groups`` (default 100) caps how many groups one definition keeps.
 Owns reading both keys with located errors and the rule of what can be
-grouped (``sli_problem``, ``label_problem``), which other dialects' loaders
+grouped (``sli_problem``, ``label_problem``, ``group_labels``), which other dialects' loaders
 reuse: only ratio SLIs over plain selectors, latency SLIs and bool gauges,
 whose raw samples carry the labels; group labels are valid label names
 other than ``le``, which the SLO's own labels do not already hold (a label the
@@ -50,6 +50,27 @@ def sli_problem(sli: model.SLI) -> str | None:
     kind = type(sli).__name__.removesuffix("SLI")
     return (f"only ratio SLIs of plain selectors, latency SLIs and bool gauges can be grouped, "
             f"not {kind}")
+
+
+def group_labels(
+    r: Reader, items: Sequence[tuple[Node, str]], own_labels: Mapping[str, str]
+) -> tuple[str, ...] | None:
+    """The group label names of a list's ``items`` (with their paths), or None
+    after reporting every bad one at its item (``label_problem``)."""
+    names: list[str] = []
+    ok = True
+    for item, item_path in items:
+        name = r.string(item, item_path)
+        if name is None:
+            ok = False
+            continue
+        problem = label_problem(name, own_labels, names)
+        if problem is not None:
+            r.report(item, item_path, problem)
+            ok = False
+            continue
+        names.append(name)
+    return tuple(names) if ok else None
 
 
 def label_problem(
@@ -118,20 +139,7 @@ class GroupingReader:
             self.r.report(node, path, "must list at least one label (leave group_by out for "
                           "one SLO)")
             return None
-        names: list[str] = []
-        ok = True
-        for item, item_path in items:
-            name = self.r.string(item, item_path)
-            if name is None:
-                ok = False
-                continue
-            problem = label_problem(name, own, names)
-            if problem is not None:
-                self.r.report(item, item_path, problem)
-                ok = False
-                continue
-            names.append(name)
-        return tuple(names) if ok else None
+        return group_labels(self.r, items, own)
 
     def check_components(self, services: Sequence[model.Service]) -> None:
         """Report every grouped SLO a composite includes, at its ``group_by``."""

@@ -230,12 +230,8 @@ def load(documents: Sequence[Document], reader: Reader, context: Context) -> lis
     """The services of Sloth ``documents``; problems go to ``reader``."""
     prepare(documents, reader, context)
     loader = _SlothLoader(reader, _catalogs(context))
-    services: list[model.Service] = []
-    for document in documents:
-        service = loader.document(document)
-        if service is not None:
-            services.append(service)
-    return services
+    return [service for document in documents
+            if (service := loader.document(document)) is not None]
 
 
 class _SlothLoader:
