@@ -114,6 +114,25 @@ class Source(Protocol):
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]: ...
 
 
+class SourceProxy:
+    """A ``Source`` that hands every call to ``source``; a subclass changes
+    the calls it must (counts samples, answers from elsewhere)."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        return self._source.query(promql, at, stats=stats)
+
+    def query_range(
+        self, promql: str, start: float, end: float, step: float, *, stats: bool = False
+    ) -> QueryResult:
+        return self._source.query_range(promql, start, end, step, stats=stats)
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        return self._source.raw_samples(selector, start, end)
+
+
 @dataclass(frozen=True)
 class Rejection:
     """One series whose data was implausible in one fetch.
