@@ -22,7 +22,7 @@ from yaml.nodes import Node
 
 from slo_exporter import model
 from slo_exporter.config.fields import Fields, Reader
-from slo_exporter.config.text import LABEL_NAME
+from slo_exporter.config.text import LABEL_NAME, shorten
 from slo_exporter.grouping import NOT_GROUPABLE, exported_name
 
 #: the most groups one definition may keep; a cap keeps a high-cardinality
@@ -83,7 +83,7 @@ def label_problem(
     it must not repeat, nor be exported under the same name as.
     """
     if not LABEL_NAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:77] + "..."
+        shown = shorten(name)
         return f"invalid label name {shown!r}: must match [a-zA-Z_][a-zA-Z0-9_]*"
     if name in NOT_GROUPABLE or name.startswith("__"):
         return (f"label {name!r} cannot be a group label: 'le' splits a histogram's buckets "

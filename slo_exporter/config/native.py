@@ -42,7 +42,7 @@ from slo_exporter.config.promql import (
     unbalanced,
 )
 from slo_exporter.config.slm import OBJECT_NAME, SLMLoader
-from slo_exporter.config.text import label_name_problem, label_value_problem
+from slo_exporter.config.text import label_name_problem, label_value_problem, shorten
 from slo_exporter.durations import format_duration
 
 _SLI_KINDS = ("bool_gauge", "composite", "latency", "probe", "ratio", "raw")
@@ -94,7 +94,7 @@ def object_name(fields: Fields, key: str) -> str | None:
     if name is None:
         return None
     if not OBJECT_NAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:77] + "..."
+        shown = shorten(name)
         fields.report(
             key,
             "must start with a letter or digit and contain only letters, digits, "
@@ -577,7 +577,7 @@ class NativeLoader:
         entries = self.r.entries(node, path)
         for key, (key_node, _) in entries.items():
             if key not in _SLI_KINDS:
-                shown = key if len(key) <= 80 else key[:77] + "..."
+                shown = shorten(key)
                 self.r.report(
                     key_node,
                     join(path, shown),
@@ -662,7 +662,7 @@ class NativeLoader:
         if text is None:
             return None
         text = text.strip()
-        shown = text if len(text) <= 200 else text[:197] + "..."
+        shown = shorten(text, 200)
         try:
             name, matchers = parse_selector(text)
         except ValueError as exc:
@@ -707,7 +707,7 @@ class NativeLoader:
         if not text:
             self.r.report(node, path, "must not be empty")
             return None
-        shown = text if len(text) <= 200 else text[:197] + "..."
+        shown = shorten(text, 200)
         variables = TEMPLATE_VAR.findall(text)
         if variables:
             unknown = sorted({v for v in variables if v != ".window"})

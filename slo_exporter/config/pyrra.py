@@ -40,7 +40,7 @@ from slo_exporter.config.grouping import group_labels, sli_problem
 from slo_exporter.config.native import object_name
 from slo_exporter.config.nodes import FLOAT, INT, STR, Document, describe
 from slo_exporter.config.promql import METRIC_NAME, Matcher, parse_selector, selector_text
-from slo_exporter.config.text import LABEL_NAME, label_name_problem, label_value_problem
+from slo_exporter.config.text import LABEL_NAME, label_name_problem, label_value_problem, shorten
 from slo_exporter.durations import format_duration
 
 API = "pyrra.dev/v1alpha1"
@@ -458,7 +458,7 @@ class _PyrraLoader:
         try:
             return parse_selector(text)
         except ValueError as exc:
-            shown = text if len(text) <= 200 else text[:197] + "..."
+            shown = shorten(text, 200)
             self.r.report(
                 node,
                 path,

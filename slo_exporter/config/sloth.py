@@ -45,6 +45,7 @@ from slo_exporter.config.fields import Reader, number_text
 from slo_exporter.config.native import object_name, read_labels, read_objective
 from slo_exporter.config.nodes import Document, describe
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
+from slo_exporter.config.text import shorten
 from slo_exporter.durations import format_duration
 
 #: Sloth's default SLO period (its --default-slo-period)
@@ -499,7 +500,7 @@ class _SlothLoader:
             return None
         problem = unbalanced(text)
         if problem:
-            shown = text if len(text) <= 200 else text[:197] + "..."
+            shown = shorten(text, 200)
             self.r.report(node, path, f"invalid PromQL template {shown!r}: {problem}")
             return None
         return TEMPLATE_VAR.sub("{{.window}}", text)
