@@ -68,7 +68,7 @@ import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from slo_exporter import errors, model
@@ -434,19 +434,11 @@ def fetch_events(
     if good_query is None:
         raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
 
-    state = dict(series_state)
     span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
-    rejected: dict[str, Rejection] = {}
-    steps: list[float] = []
-    good_events = _events(client, good_role, good_query, span, state=state, rejected=rejected,
-                          steps=steps)
-    total_events = _events(client, "total", total_query, span, state=state, rejected=rejected,
-                           steps=steps)
-
-    return EventBatch(
-        deltas=_deltas(good_role, good_events, total_events), series=state,
-        covered_until=until, rejected=tuple(rejected.values()), step=min(steps, default=None),
-    )
+    books = _Books(dict(series_state))
+    good_events = _events(client, good_role, good_query, span, books)
+    total_events = _events(client, "total", total_query, span, books)
+    return books.batch(_deltas(good_role, good_events, total_events), until)
 
 
 
@@ -497,35 +489,28 @@ def fetch_grouped_events(
         dropped.add(group)
         return None
 
-    rejected: dict[str, Rejection] = {}
-    steps: list[float] = []
+    books = _Books(state, group_of=group_of, owner=owner)
     deltas: dict[GroupKey, dict[float, tuple[float, float]]]
     if roles is None:
         assert isinstance(sli, model.BoolGaugeSLI)  # for the type checker: no roles
-        deltas = _split_gauge_events(client, sli.gauge.text, span, state=state,
-                                     rejected=rejected, steps=steps, group_of=group_of,
-                                     owner=owner)
+        deltas = _split_gauge_events(client, sli.gauge.text, span, books)
     else:
         good_role, good_query, total_query = roles
-        good = _split_selector_events(client, good_role, good_query.text, span, state=state,
-                                      rejected=rejected, steps=steps, group_of=group_of,
-                                      owner=owner)
-        total = _split_selector_events(client, "total", total_query.text, span, state=state,
-                                       rejected=rejected, steps=steps, group_of=group_of,
-                                       owner=owner)
+        good = _split_selector_events(client, good_role, good_query.text, span, books)
+        total = _split_selector_events(client, "total", total_query.text, span, books)
         deltas = {group: _deltas(good_role, good.get(group, {}), total.get(group, {}))
                   for group in good.keys() | total.keys()}
     by_group: dict[GroupKey, dict[str, Sample]] = {}
     for key, sample in state.items():
         by_group.setdefault(owner[key], {})[key] = sample
-    step = min(steps, default=None)
+    step = min(books.steps, default=None)
     groups = {
         group: EventBatch(deltas=deltas.get(group, {}), series=by_group.get(group, {}),
                           covered_until=until, step=step)
         for group in sorted(deltas.keys() | by_group.keys())
     }
     return GroupedBatch(groups=groups, dropped=frozenset(dropped), covered_until=until,
-                        rejected=tuple(rejected.values()), step=step)
+                        rejected=tuple(books.rejected.values()), step=step)
 
 
 def group_values(labels: Mapping[str, str], group_by: Sequence[str]) -> GroupKey:
@@ -586,6 +571,34 @@ class _Span:
             raise ValueError(f"max_increase must be > 0, got {self.max_increase!r}")
 
 
+def _one_group(labels: Mapping[str, str]) -> GroupKey | None:
+    return ()
+
+
+@dataclass
+class _Books:
+    """What one fetch learns across its series reads.
+
+    ``state`` holds each series' last sample (the next read goes on from
+    it), ``rejected`` what was rejected, ``steps`` each series' shortest gap
+    between samples. ``group_of`` puts a series seen for the first time in
+    its group (None: a dropped group) and ``owner`` remembers the group of
+    each series key; an ungrouped fetch has the one group ``()``.
+    """
+
+    state: dict[str, Sample]
+    rejected: dict[str, Rejection] = field(default_factory=dict)
+    steps: list[float] = field(default_factory=list)
+    group_of: Callable[[Mapping[str, str]], GroupKey | None] = _one_group
+    owner: dict[str, GroupKey] = field(default_factory=dict)
+
+    def batch(self, deltas: Mapping[float, tuple[float, float]], until: float) -> EventBatch:
+        """An ungrouped fetch's result: ``deltas`` and what the books learned."""
+        return EventBatch(deltas=deltas, series=self.state, covered_until=until,
+                          rejected=tuple(self.rejected.values()),
+                          step=min(self.steps, default=None))
+
+
 def _reject(
     rejected: dict[str, Rejection], key: str, found: Sequence[tuple[float, str]]
 ) -> None:
@@ -607,63 +620,24 @@ def _too_large(exc: errors.QueryError) -> bool:
 
 
 def _events(
-    client: Source,
-    role: str,
-    query: model.Query,
-    span: _Span,
-    *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
+    client: Source, role: str, query: model.Query, span: _Span, books: _Books
 ) -> dict[float, float]:
     if isinstance(query, model.Template):
-        return _template_events(client, role, query, span, rejected)
-    return _selector_events(client, role, query.text, span, state=state, rejected=rejected,
-                            steps=steps)
-
-
-def _selector_events(
-    client: Source,
-    role: str,
-    selector: str,
-    span: _Span,
-    *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
-) -> dict[float, float]:
-    """Exact increases of every series of ``selector``; updates ``state`` in place
-    and adds each series' shortest gap between samples to ``steps``."""
-    events = _split_selector_events(client, role, selector, span, state=state,
-                                    rejected=rejected, steps=steps,
-                                    group_of=lambda labels: (), owner={})
-    return events.get((), {})
+        return _template_events(client, role, query, span, books.rejected)
+    return _split_selector_events(client, role, query.text, span, books).get((), {})
 
 
 def _split_selector_events(
-    client: Source,
-    role: str,
-    selector: str,
-    span: _Span,
-    *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
-    group_of: Callable[[Mapping[str, str]], GroupKey | None],
-    owner: dict[str, GroupKey],
+    client: Source, role: str, selector: str, span: _Span, books: _Books
 ) -> dict[GroupKey, dict[float, float]]:
-    """``_selector_events`` per group: each series' increases go to its group
-    (``group_of``; a series of a dropped group, None, is skipped: no events,
-    no state), and ``owner`` learns the group of each series key."""
+    """Exact increases of every series of ``selector``, per group (``_series_reads``)."""
     events: dict[GroupKey, dict[float, float]] = {}
     res, floor = span.resolution, math.floor
 
     def read(samples: Sequence[Sample], prev: Sample | None) -> Advance:
         return advance(samples, prev, span.max_increase)
 
-    for group, step in _series_reads(client, role, selector, span, read, state=state,
-                                     rejected=rejected, steps=steps, group_of=group_of,
-                                     owner=owner):
+    for group, step in _series_reads(client, role, selector, span, books, read=read):
         buckets = events.setdefault(group, defaultdict(float))
         for ts, increase in step.increases:  # bucket_start, inlined: once per sample
             buckets[floor(ts / res) * res] += increase
@@ -675,29 +649,24 @@ def _series_reads(
     role: str,
     selector: str,
     span: _Span,
-    read: Callable[[Sequence[Sample], Sample | None], Advance],
+    books: _Books,
     *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
-    group_of: Callable[[Mapping[str, str]], GroupKey | None],
-    owner: dict[str, GroupKey],
+    read: Callable[[Sequence[Sample], Sample | None], Advance],
 ) -> Iterator[tuple[GroupKey, Advance]]:
     """Every raw series of ``selector`` in ``span``, read forward from its state by
-    ``read``, with its group.
+    ``read``, with its group; ``books`` learn what each read found.
 
-    Keeps the books of each read: ``state`` gets the series' last sample,
-    ``steps`` its shortest gap, ``rejected`` what it rejected. A series of a
-    dropped group (``group_of`` gives None) is skipped: no events, no state;
-    ``owner`` learns the group of each series key.
+    A series of a dropped group (``group_of`` gives None) is skipped: no
+    events, no state.
     """
+    state, owner = books.state, books.owner
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = series_key(role, series.labels)
                 group = owner.get(key)
                 if group is None:
-                    group = group_of(series.labels)
+                    group = books.group_of(series.labels)
                     if group is None:
                         continue
                     owner[key] = group
@@ -705,8 +674,8 @@ def _series_reads(
                 if step.last is not None:
                     state[key] = step.last
                 if step.step is not None:
-                    steps.append(step.step)
-                _reject(rejected, key, step.rejected)
+                    books.steps.append(step.step)
+                _reject(books.rejected, key, step.rejected)
                 yield group, step
 
 
@@ -865,35 +834,18 @@ def fetch_bool_gauge(
 ) -> EventBatch:
     """Events of a bool gauge in ``span``: every raw sample of every series of
     ``selector`` is one event, good when 1, in the bucket of its timestamp."""
-    state = dict(series_state)
-    rejected: dict[str, Rejection] = {}
-    steps: list[float] = []
-    deltas = _split_gauge_events(client, selector, span, state=state, rejected=rejected,
-                                 steps=steps, group_of=lambda labels: (), owner={})
-    return EventBatch(
-        deltas=deltas.get((), {}), series=state, covered_until=span.until,
-        rejected=tuple(rejected.values()), step=min(steps, default=None),
-    )
+    books = _Books(dict(series_state))
+    return books.batch(_split_gauge_events(client, selector, span, books).get((), {}),
+                       span.until)
 
 
 def _split_gauge_events(
-    client: Source,
-    selector: str,
-    span: _Span,
-    *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
-    group_of: Callable[[Mapping[str, str]], GroupKey | None],
-    owner: dict[str, GroupKey],
+    client: Source, selector: str, span: _Span, books: _Books
 ) -> dict[GroupKey, dict[float, tuple[float, float]]]:
-    """(good, total) per bucket of a bool gauge, per group: each series' samples
-    go to its group (``group_of``; a series of a dropped group, None, is skipped:
-    no events, no state), and ``owner`` learns the group of each series key."""
+    """(good, total) per bucket of a bool gauge, per group (``_series_reads``)."""
     events: dict[GroupKey, dict[float, tuple[float, float]]] = {}
-    for group, read in _series_reads(client, "gauge", selector, span, bool_gauge_events,
-                                     state=state, rejected=rejected, steps=steps,
-                                     group_of=group_of, owner=owner):
+    for group, read in _series_reads(client, "gauge", selector, span, books,
+                                     read=bool_gauge_events):
         buckets = events.setdefault(group, {})
         for ts, good in read.increases:
             bucket = bucket_start(ts, span.resolution)
