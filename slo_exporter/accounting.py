@@ -68,7 +68,7 @@ import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from slo_exporter import errors, model
@@ -112,6 +112,25 @@ class Source(Protocol):
     ) -> QueryResult: ...
 
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]: ...
+
+
+class SourceProxy:
+    """A ``Source`` that hands every call to ``source``; a subclass changes
+    the calls it must (counts samples, answers from elsewhere)."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        return self._source.query(promql, at, stats=stats)
+
+    def query_range(
+        self, promql: str, start: float, end: float, step: float, *, stats: bool = False
+    ) -> QueryResult:
+        return self._source.query_range(promql, start, end, step, stats=stats)
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        return self._source.raw_samples(selector, start, end)
 
 
 @dataclass(frozen=True)
@@ -415,19 +434,11 @@ def fetch_events(
     if good_query is None:
         raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
 
-    state = dict(series_state)
     span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
-    rejected: dict[str, Rejection] = {}
-    steps: list[float] = []
-    good_events = _events(client, good_role, good_query, span, state=state, rejected=rejected,
-                          steps=steps)
-    total_events = _events(client, "total", total_query, span, state=state, rejected=rejected,
-                           steps=steps)
-
-    return EventBatch(
-        deltas=_deltas(good_role, good_events, total_events), series=state,
-        covered_until=until, rejected=tuple(rejected.values()), step=min(steps, default=None),
-    )
+    books = _Books(dict(series_state))
+    good_events = _events(client, good_role, good_query, span, books)
+    total_events = _events(client, "total", total_query, span, books)
+    return books.batch(_deltas(good_role, good_events, total_events), until)
 
 
 
@@ -478,35 +489,28 @@ def fetch_grouped_events(
         dropped.add(group)
         return None
 
-    rejected: dict[str, Rejection] = {}
-    steps: list[float] = []
+    books = _Books(state, group_of=group_of, owner=owner)
     deltas: dict[GroupKey, dict[float, tuple[float, float]]]
     if roles is None:
         assert isinstance(sli, model.BoolGaugeSLI)  # for the type checker: no roles
-        deltas = _split_gauge_events(client, sli.gauge.text, span, state=state,
-                                     rejected=rejected, steps=steps, group_of=group_of,
-                                     owner=owner)
+        deltas = _split_gauge_events(client, sli.gauge.text, span, books)
     else:
         good_role, good_query, total_query = roles
-        good = _split_selector_events(client, good_role, good_query.text, span, state=state,
-                                      rejected=rejected, steps=steps, group_of=group_of,
-                                      owner=owner)
-        total = _split_selector_events(client, "total", total_query.text, span, state=state,
-                                       rejected=rejected, steps=steps, group_of=group_of,
-                                       owner=owner)
+        good = _split_selector_events(client, good_role, good_query.text, span, books)
+        total = _split_selector_events(client, "total", total_query.text, span, books)
         deltas = {group: _deltas(good_role, good.get(group, {}), total.get(group, {}))
                   for group in good.keys() | total.keys()}
     by_group: dict[GroupKey, dict[str, Sample]] = {}
     for key, sample in state.items():
         by_group.setdefault(owner[key], {})[key] = sample
-    step = min(steps, default=None)
+    step = min(books.steps, default=None)
     groups = {
         group: EventBatch(deltas=deltas.get(group, {}), series=by_group.get(group, {}),
                           covered_until=until, step=step)
         for group in sorted(deltas.keys() | by_group.keys())
     }
     return GroupedBatch(groups=groups, dropped=frozenset(dropped), covered_until=until,
-                        rejected=tuple(rejected.values()), step=step)
+                        rejected=tuple(books.rejected.values()), step=step)
 
 
 def group_values(labels: Mapping[str, str], group_by: Sequence[str]) -> GroupKey:
@@ -567,6 +571,34 @@ class _Span:
             raise ValueError(f"max_increase must be > 0, got {self.max_increase!r}")
 
 
+def _one_group(labels: Mapping[str, str]) -> GroupKey | None:
+    return ()
+
+
+@dataclass
+class _Books:
+    """What one fetch learns across its series reads.
+
+    ``state`` holds each series' last sample (the next read goes on from
+    it), ``rejected`` what was rejected, ``steps`` each series' shortest gap
+    between samples. ``group_of`` puts a series seen for the first time in
+    its group (None: a dropped group) and ``owner`` remembers the group of
+    each series key; an ungrouped fetch has the one group ``()``.
+    """
+
+    state: dict[str, Sample]
+    rejected: dict[str, Rejection] = field(default_factory=dict)
+    steps: list[float] = field(default_factory=list)
+    group_of: Callable[[Mapping[str, str]], GroupKey | None] = _one_group
+    owner: dict[str, GroupKey] = field(default_factory=dict)
+
+    def batch(self, deltas: Mapping[float, tuple[float, float]], until: float) -> EventBatch:
+        """An ungrouped fetch's result: ``deltas`` and what the books learned."""
+        return EventBatch(deltas=deltas, series=self.state, covered_until=until,
+                          rejected=tuple(self.rejected.values()),
+                          step=min(self.steps, default=None))
+
+
 def _reject(
     rejected: dict[str, Rejection], key: str, found: Sequence[tuple[float, str]]
 ) -> None:
@@ -588,76 +620,63 @@ def _too_large(exc: errors.QueryError) -> bool:
 
 
 def _events(
-    client: Source,
-    role: str,
-    query: model.Query,
-    span: _Span,
-    *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
+    client: Source, role: str, query: model.Query, span: _Span, books: _Books
 ) -> dict[float, float]:
     if isinstance(query, model.Template):
-        return _template_events(client, role, query, span, rejected)
-    return _selector_events(client, role, query.text, span, state=state, rejected=rejected,
-                            steps=steps)
-
-
-def _selector_events(
-    client: Source,
-    role: str,
-    selector: str,
-    span: _Span,
-    *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
-) -> dict[float, float]:
-    """Exact increases of every series of ``selector``; updates ``state`` in place
-    and adds each series' shortest gap between samples to ``steps``."""
-    events = _split_selector_events(client, role, selector, span, state=state,
-                                    rejected=rejected, steps=steps,
-                                    group_of=lambda labels: (), owner={})
-    return events.get((), {})
+        return _template_events(client, role, query, span, books.rejected)
+    return _split_selector_events(client, role, query.text, span, books).get((), {})
 
 
 def _split_selector_events(
+    client: Source, role: str, selector: str, span: _Span, books: _Books
+) -> dict[GroupKey, dict[float, float]]:
+    """Exact increases of every series of ``selector``, per group (``_series_reads``)."""
+    events: dict[GroupKey, dict[float, float]] = {}
+    res, floor = span.resolution, math.floor
+
+    def read(samples: Sequence[Sample], prev: Sample | None) -> Advance:
+        return advance(samples, prev, span.max_increase)
+
+    for group, step in _series_reads(client, role, selector, span, books, read=read):
+        buckets = events.setdefault(group, defaultdict(float))
+        for ts, increase in step.increases:  # bucket_start, inlined: once per sample
+            buckets[floor(ts / res) * res] += increase
+    return {group: dict(buckets) for group, buckets in events.items()}
+
+
+def _series_reads(
     client: Source,
     role: str,
     selector: str,
     span: _Span,
+    books: _Books,
     *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
-    group_of: Callable[[Mapping[str, str]], GroupKey | None],
-    owner: dict[str, GroupKey],
-) -> dict[GroupKey, dict[float, float]]:
-    """``_selector_events`` per group: each series' increases go to its group
-    (``group_of``; a series of a dropped group, None, is skipped: no events,
-    no state), and ``owner`` learns the group of each series key."""
-    events: dict[GroupKey, dict[float, float]] = {}
-    res, floor = span.resolution, math.floor
+    read: Callable[[Sequence[Sample], Sample | None], Advance],
+) -> Iterator[tuple[GroupKey, Advance]]:
+    """Every raw series of ``selector`` in ``span``, read forward from its state by
+    ``read``, with its group; ``books`` learn what each read found.
+
+    A series of a dropped group (``group_of`` gives None) is skipped: no
+    events, no state.
+    """
+    state, owner = books.state, books.owner
     for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = series_key(role, series.labels)
                 group = owner.get(key)
                 if group is None:
-                    group = group_of(series.labels)
+                    group = books.group_of(series.labels)
                     if group is None:
                         continue
                     owner[key] = group
-                step = advance(series.samples, state.get(key), span.max_increase)
-                buckets = events.setdefault(group, defaultdict(float))
-                for ts, increase in step.increases:  # bucket_start, inlined: once per sample
-                    buckets[floor(ts / res) * res] += increase
+                step = read(series.samples, state.get(key))
                 if step.last is not None:
                     state[key] = step.last
                 if step.step is not None:
-                    steps.append(step.step)
-                _reject(rejected, key, step.rejected)
-    return {group: dict(buckets) for group, buckets in events.items()}
+                    books.steps.append(step.step)
+                _reject(books.rejected, key, step.rejected)
+                yield group, step
 
 
 def _raw_pieces(client: Source, selector: str, lo: float, hi: float) -> Iterator[list[Series]]:
@@ -689,30 +708,47 @@ def _template_events(
     does the counting. A NaN point (no data) counts nothing; an infinite or
     negative point, or one above ``max_increase``, is rejected.
     """
+    events: dict[float, float] = defaultdict(float)
+    for _, series, points in _template_points(client, query, span):
+        found: list[tuple[float, str]] = []
+        for start, ts, value in points:
+            problem = _implausible(value)
+            if problem is None and value > span.max_increase:
+                problem = f"{value:g} events above max_counter_increase"
+            if problem is not None:
+                found.append((ts, problem.replace("counter value", "template value")))
+                continue
+            events[start] += value
+        _reject(rejected, series_key(role, series.labels), found)
+    return dict(events)
+
+
+def _template_points(
+    client: Source, query: model.Template, span: _Span
+) -> Iterator[tuple[int, Series, list[tuple[float, float, float]]]]:
+    """``query`` with a one-bucket ``{{.window}}``, evaluated at each bucket end in
+    ``(since - lag, until - lag]``, as range queries of at most ``MAX_RANGE_STEPS``.
+
+    Yields each series of each answer with how many series that answer held,
+    and its points as ``(bucket start, ts, value)``: the value at bucket end
+    ``t`` belongs to the bucket ``[t - res, t)``. NaN points (no data) and
+    points outside the piece asked for are left out.
+    """
     res = span.resolution
     promql = query.render(window_text(res))
     # bucket-end indexes, end = index * res
     first = math.floor((span.since - span.template_lag) / res) + 1
     last = math.floor((span.until - span.template_lag) / res)
-    events: dict[float, float] = defaultdict(float)
     for group in range(first, last + 1, MAX_RANGE_STEPS):
         group_last = min(group + MAX_RANGE_STEPS - 1, last)
         for lo, hi, result in _range_pieces(client, promql, group, group_last, res):
             for series in result.series:
-                found: list[tuple[float, str]] = []
+                points = []
                 for ts, value in series.samples:
                     index = round(ts / res)
-                    if not lo <= index <= hi or math.isnan(value):
-                        continue
-                    problem = _implausible(value)
-                    if problem is None and value > span.max_increase:
-                        problem = f"{value:g} events above max_counter_increase"
-                    if problem is not None:
-                        found.append((ts, problem.replace("counter value", "template value")))
-                        continue
-                    events[(index - 1) * res] += value
-                _reject(rejected, series_key(role, series.labels), found)
-    return dict(events)
+                    if lo <= index <= hi and not math.isnan(value):
+                        points.append(((index - 1) * res, ts, value))
+                yield len(result.series), series, points
 
 
 def raw_ratio_events(
@@ -730,32 +766,21 @@ def raw_ratio_events(
     implausible and rejected, as is every point of a query that returns more
     than one series: ratios of several series do not add up to one ratio.
     """
-    res = span.resolution
-    promql = sli.query.render(window_text(res))
-    first = math.floor((span.since - span.template_lag) / res) + 1
-    last = math.floor((span.until - span.template_lag) / res)
     deltas: dict[float, tuple[float, float]] = {}
     rejected: dict[str, Rejection] = {}
-    for group in range(first, last + 1, MAX_RANGE_STEPS):
-        group_last = min(group + MAX_RANGE_STEPS - 1, last)
-        for lo, hi, result in _range_pieces(client, promql, group, group_last, res):
-            several = len(result.series) > 1
-            for series in result.series:
-                found: list[tuple[float, str]] = []
-                for ts, value in series.samples:
-                    index = round(ts / res)
-                    if not lo <= index <= hi or math.isnan(value):
-                        continue
-                    if several:
-                        found.append((ts, f"the raw ratio returned {len(result.series)} series; "
-                                          "aggregate it to one (sum(...) / sum(...))"))
-                    elif not -RATIO_SLACK <= value <= 1.0 + RATIO_SLACK:
-                        found.append((ts, f"ratio {value:g} outside [0, 1]"))
-                    else:
-                        ratio = min(max(value, 0.0), 1.0)
-                        good = 1.0 - ratio if sli.measures == "bad" else ratio
-                        deltas[(index - 1) * res] = (good, 1.0)
-                _reject(rejected, series_key("ratio", series.labels), found)
+    for count, series, points in _template_points(client, sli.query, span):
+        found: list[tuple[float, str]] = []
+        for start, ts, value in points:
+            if count > 1:
+                found.append((ts, f"the raw ratio returned {count} series; "
+                                  "aggregate it to one (sum(...) / sum(...))"))
+            elif not -RATIO_SLACK <= value <= 1.0 + RATIO_SLACK:
+                found.append((ts, f"ratio {value:g} outside [0, 1]"))
+            else:
+                ratio = min(max(value, 0.0), 1.0)
+                good = 1.0 - ratio if sli.measures == "bad" else ratio
+                deltas[start] = (good, 1.0)
+        _reject(rejected, series_key("ratio", series.labels), found)
     return EventBatch(deltas=deltas, series=dict(series_state), covered_until=span.until,
                       rejected=tuple(rejected.values()))
 
@@ -809,53 +834,23 @@ def fetch_bool_gauge(
 ) -> EventBatch:
     """Events of a bool gauge in ``span``: every raw sample of every series of
     ``selector`` is one event, good when 1, in the bucket of its timestamp."""
-    state = dict(series_state)
-    rejected: dict[str, Rejection] = {}
-    steps: list[float] = []
-    deltas = _split_gauge_events(client, selector, span, state=state, rejected=rejected,
-                                 steps=steps, group_of=lambda labels: (), owner={})
-    return EventBatch(
-        deltas=deltas.get((), {}), series=state, covered_until=span.until,
-        rejected=tuple(rejected.values()), step=min(steps, default=None),
-    )
+    books = _Books(dict(series_state))
+    return books.batch(_split_gauge_events(client, selector, span, books).get((), {}),
+                       span.until)
 
 
 def _split_gauge_events(
-    client: Source,
-    selector: str,
-    span: _Span,
-    *,
-    state: dict[str, Sample],
-    rejected: dict[str, Rejection],
-    steps: list[float],
-    group_of: Callable[[Mapping[str, str]], GroupKey | None],
-    owner: dict[str, GroupKey],
+    client: Source, selector: str, span: _Span, books: _Books
 ) -> dict[GroupKey, dict[float, tuple[float, float]]]:
-    """(good, total) per bucket of a bool gauge, per group: each series' samples
-    go to its group (``group_of``; a series of a dropped group, None, is skipped:
-    no events, no state), and ``owner`` learns the group of each series key."""
+    """(good, total) per bucket of a bool gauge, per group (``_series_reads``)."""
     events: dict[GroupKey, dict[float, tuple[float, float]]] = {}
-    for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
-        for piece in _raw_pieces(client, selector, lo, hi):
-            for series in piece:
-                key = series_key("gauge", series.labels)
-                group = owner.get(key)
-                if group is None:
-                    group = group_of(series.labels)
-                    if group is None:
-                        continue
-                    owner[key] = group
-                read = bool_gauge_events(series.samples, state.get(key))
-                buckets = events.setdefault(group, {})
-                for ts, good in read.increases:
-                    bucket = bucket_start(ts, span.resolution)
-                    g, t = buckets.get(bucket, (0.0, 0.0))
-                    buckets[bucket] = (g + good, t + 1.0)
-                if read.last is not None:
-                    state[key] = read.last
-                if read.step is not None:
-                    steps.append(read.step)
-                _reject(rejected, key, read.rejected)
+    for group, read in _series_reads(client, "gauge", selector, span, books,
+                                     read=bool_gauge_events):
+        buckets = events.setdefault(group, {})
+        for ts, good in read.increases:
+            bucket = bucket_start(ts, span.resolution)
+            g, t = buckets.get(bucket, (0.0, 0.0))
+            buckets[bucket] = (g + good, t + 1.0)
     return {group: dict(sorted(buckets.items())) for group, buckets in events.items()}
 
 

@@ -70,7 +70,7 @@ from slo_exporter.model import (
     Template,
     fingerprint,
 )
-from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.prometheus import Series
 from slo_exporter.store import EventStore
 
 #: how often old buckets are pruned
@@ -531,22 +531,18 @@ class Ingestor:
         """``_read`` for a grouped definition: one read per selector and chunk for
         every group; each group's events, state and span are committed under
         its own key, then the definition's cursor."""
-        res = self._store.resolution
-        oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
-        cursor = self._store.cursor(slo.key)
-        since = oldest if cursor is None or cursor < oldest else cursor
-        if since >= until:
+        start = self._read_from(slo, until)
+        if start is None:
             return True
-        self._announce(slo, since, until, cursor, oldest)
-        if self._client is None:
-            raise SourceError(f"no Prometheus client for {slo.key}")
+        since, client = start
+        res = self._store.resolution
         groups = self.groups(slo)
         states = self._group_states(groups)
         overlap = since - accounting.read_start(_merged(states), since, overlap=READ_OVERLAP,
                                                 late_limit=LATE_LIMIT)
         dropped: set[accounting.GroupKey] = set()
         seen = False  # whether any sample was read: a read of nothing says nothing
-        read = _Counted(source or self._client)
+        read = _Counted(source or client)
         for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
             if self._stop.is_set():
                 return False
@@ -633,22 +629,33 @@ class Ingestor:
     def _lock(self, slo: SLO) -> threading.Lock:
         return self._locks.setdefault(slo.key, threading.Lock())
 
-    def _read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
-        res = self._store.resolution
-        oldest = backfill_start(slo, until, res) - BACKFILL_LEAD
+    def _read_from(self, slo: SLO, until: float) -> tuple[float, accounting.Source] | None:
+        """Where the read of ``slo`` up to ``until`` starts (its cursor, or the oldest
+        instant its period needs when the cursor is older or unset) and the
+        client that reads it. None when there is nothing to read; a backfill
+        is announced."""
+        oldest = backfill_start(slo, until, self._store.resolution) - BACKFILL_LEAD
         cursor = self._store.cursor(slo.key)
         since = oldest if cursor is None or cursor < oldest else cursor
         if since >= until:
-            return True
+            return None
         self._announce(slo, since, until, cursor, oldest)
         if self._client is None:  # the daemon makes one whenever a non-probe SLO exists
             raise SourceError(f"no Prometheus client for {slo.key}")
+        return since, self._client
+
+    def _read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
+        start = self._read_from(slo, until)
+        if start is None:
+            return True
+        since, client = start
+        res = self._store.resolution
         state = self._store.series(slo.key)
         # How far before each chunk a read reaches: to the oldest last sample
         # of a live series, so none of them skips a sample that landed late.
         overlap = since - accounting.read_start(state, since, overlap=READ_OVERLAP,
                                                 late_limit=LATE_LIMIT)
-        read = _Counted(source or self._client)
+        read = _Counted(source or client)
         for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
             if self._stop.is_set():
                 return False
@@ -686,24 +693,17 @@ class Ingestor:
                            series=batch.series, measured=(since, batch.covered_until))
 
 
-class _Counted:
+class _Counted(accounting.SourceProxy):
     """A source that counts the raw samples read through it (backfill progress)."""
 
     def __init__(self, source: accounting.Source) -> None:
-        self._source = source
+        super().__init__(source)
         self._samples = 0
 
     def taken(self) -> int:
         """The samples read since the last call."""
         found, self._samples = self._samples, 0
         return found
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        return self._source.query(promql, at, stats=stats)
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        return self._source.query_range(promql, start, end, step, stats=stats)
 
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
         found = self._source.raw_samples(selector, start, end)

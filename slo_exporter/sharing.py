@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slo_exporter import accounting, errors, matchers
-from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.prometheus import Series
 
 #: the longest span one shared query covers by default (the engine widens it
 #: to two evaluation intervals plus the late limit); a read reaching back
@@ -147,7 +147,7 @@ def _ask(client: accounting.Source, query: _Query) -> _Answer:
     return answer
 
 
-class SharedReads:
+class SharedReads(accounting.SourceProxy):
     """An ``accounting.Source`` answering covered raw-sample reads from shared answers.
 
     Every other call goes to the client. Thread-safe: reads of many SLOs use
@@ -156,18 +156,11 @@ class SharedReads:
 
     def __init__(self, client: accounting.Source, answers: Sequence[_Answer],
                  tell: Callable[[str, str], None]) -> None:
-        self._client = client
+        super().__init__(client)
         self._tell = tell
         self._by_selector = {s: a for a in answers for s in a.query.selectors}
         #: shared queries asked (for logs and tests)
         self.queries = len(answers)
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        return self._client.query(promql, at, stats=stats)
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        return self._client.query_range(promql, start, end, step, stats=stats)
 
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
         """The series of ``selector`` with their samples in ``(start, end]``: from the
@@ -176,14 +169,14 @@ class SharedReads:
         start_ms, end_ms = round(start * 1000), round(end * 1000)
         if (answer is None or start_ms < round(answer.query.lo * 1000)
                 or end_ms > round(answer.query.hi * 1000)):
-            return self._client.raw_samples(selector, start, end)
+            return self._source.raw_samples(selector, start, end)
         if answer.error is not None:
             raise answer.error
         try:
             series = _matched(answer, selector)
         except matchers.Ambiguous as exc:
             self._tell(selector, f"ambiguous match {exc}")
-            return self._client.raw_samples(selector, start, end)
+            return self._source.raw_samples(selector, start, end)
         if end_ms <= start_ms:
             return []
         out: list[Series] = []

@@ -21,7 +21,7 @@ from yaml.nodes import Node
 from slo_exporter import model
 from slo_exporter.config.fields import Reader, number_text
 from slo_exporter.config.nodes import describe
-from slo_exporter.config.text import LABEL_NAME
+from slo_exporter.config.text import LABEL_NAME, shorten
 from slo_exporter.durations import format_duration
 
 #: a Prometheus alert name (a metric name: Prometheus rejects any other)
@@ -44,13 +44,13 @@ def alert_name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a Prometheus alert, or None."""
     if ALERT_NAME.fullmatch(name):
         return None
-    shown = name if len(name) <= 80 else name[:77] + "..."
+    shown = shorten(name)
     return f"invalid alert name {shown!r}: must match [a-zA-Z_:][a-zA-Z0-9_:]*"
 
 
 def _alert_label_problem(name: str) -> str | None:
     if not LABEL_NAME.fullmatch(name) or name.startswith("__"):
-        shown = name if len(name) <= 80 else name[:77] + "..."
+        shown = shorten(name)
         return (f"invalid label name {shown!r}: must match [a-zA-Z_][a-zA-Z0-9_]* "
                 "and not start with __")
     if name in IDENTITY_LABELS:
@@ -62,7 +62,7 @@ def _alert_label_problem(name: str) -> str | None:
 def _annotation_name_problem(name: str) -> str | None:
     if LABEL_NAME.fullmatch(name):
         return None
-    shown = name if len(name) <= 80 else name[:77] + "..."
+    shown = shorten(name)
     return f"invalid annotation name {shown!r}: must match [a-zA-Z_][a-zA-Z0-9_]*"
 
 

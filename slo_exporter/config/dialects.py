@@ -32,6 +32,7 @@ from slo_exporter import model
 from slo_exporter.config.fields import Reader
 from slo_exporter.config.nodes import Document, compose, is_null, read_file
 from slo_exporter.config.problems import Problems
+from slo_exporter.config.text import shorten
 
 #: files one config may include in all, whatever its globs match
 MAX_INCLUDED_FILES = 1000
@@ -130,7 +131,7 @@ def marker_text(document: Document) -> str:
     for key in MARKERS:
         value = _top_scalar(document, key)
         if value is not None:
-            shown = value if len(value) <= 80 else value[:77] + "..."
+            shown = shorten(value)
             parts.append(f"{key} {shown!r}")
     return ", ".join(parts)
 

@@ -24,7 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter.config.nodes import BOOL, FLOAT, INT, MERGE, STR, TAG, describe, is_null, line
 from slo_exporter.config.problems import Problems
-from slo_exporter.config.text import url_problem
+from slo_exporter.config.text import shorten, url_problem
 from slo_exporter.durations import DurationTooLong, format_duration, parse_duration
 from slo_exporter.redact import redact_url
 
@@ -415,7 +415,7 @@ class Reader:
         problem = url_problem(text.strip())
         if problem:
             shown = redact_url(text)
-            shown = shown if len(shown) <= 120 else shown[:117] + "..."
+            shown = shorten(shown, 120)
             self.report(node, path, f"{problem}, got {shown!r}")
             return None
         return text.strip()
@@ -434,7 +434,7 @@ class Reader:
         try:
             re.compile(text)
         except (re.error, RecursionError, OverflowError, ValueError) as exc:
-            shown = text if len(text) <= 80 else text[:77] + "..."
+            shown = shorten(text)
             reason = exc if isinstance(exc, re.error) else "nested or repeated too deeply"
             self.report(node, path, f"invalid regular expression {shown!r}: {reason}")
             return None
@@ -469,7 +469,7 @@ class Reader:
                 return None
             value = normalize(text.strip())
             if value not in options:
-                shown = text if len(text) <= 80 else text[:77] + "..."
+                shown = shorten(text)
                 self.report(
                     node, path, f"must be {what}, one of {', '.join(options)}, got {shown!r}"
                 )

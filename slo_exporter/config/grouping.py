@@ -3,7 +3,7 @@
 ``group_by: [route]`` makes one SLO per value set of the listed labels;
 ``max_groups`` (default 100) caps how many groups one definition keeps.
 Owns reading both keys with located errors and the rule of what can be
-grouped (``sli_problem``, ``label_problem``), which other dialects' loaders
+grouped (``sli_problem``, ``label_problem``, ``group_labels``), which other dialects' loaders
 reuse: only ratio SLIs over plain selectors, latency SLIs and bool gauges,
 whose raw samples carry the labels; group labels are valid label names
 other than ``le``, which the SLO's own labels do not already hold (a label the
@@ -22,7 +22,7 @@ from yaml.nodes import Node
 
 from slo_exporter import model
 from slo_exporter.config.fields import Fields, Reader
-from slo_exporter.config.text import LABEL_NAME
+from slo_exporter.config.text import LABEL_NAME, shorten
 from slo_exporter.grouping import NOT_GROUPABLE, exported_name
 
 #: the most groups one definition may keep; a cap keeps a high-cardinality
@@ -52,6 +52,27 @@ def sli_problem(sli: model.SLI) -> str | None:
             f"not {kind}")
 
 
+def group_labels(
+    r: Reader, items: Sequence[tuple[Node, str]], own_labels: Mapping[str, str]
+) -> tuple[str, ...] | None:
+    """The group label names of a list's ``items`` (with their paths), or None
+    after reporting every bad one at its item (``label_problem``)."""
+    names: list[str] = []
+    ok = True
+    for item, item_path in items:
+        name = r.string(item, item_path)
+        if name is None:
+            ok = False
+            continue
+        problem = label_problem(name, own_labels, names)
+        if problem is not None:
+            r.report(item, item_path, problem)
+            ok = False
+            continue
+        names.append(name)
+    return tuple(names) if ok else None
+
+
 def label_problem(
     name: str, own_labels: Mapping[str, str], listed: Sequence[str] = ()
 ) -> str | None:
@@ -62,7 +83,7 @@ def label_problem(
     it must not repeat, nor be exported under the same name as.
     """
     if not LABEL_NAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:77] + "..."
+        shown = shorten(name)
         return f"invalid label name {shown!r}: must match [a-zA-Z_][a-zA-Z0-9_]*"
     if name in NOT_GROUPABLE or name.startswith("__"):
         return (f"label {name!r} cannot be a group label: 'le' splits a histogram's buckets "
@@ -118,20 +139,7 @@ class GroupingReader:
             self.r.report(node, path, "must list at least one label (leave group_by out for "
                           "one SLO)")
             return None
-        names: list[str] = []
-        ok = True
-        for item, item_path in items:
-            name = self.r.string(item, item_path)
-            if name is None:
-                ok = False
-                continue
-            problem = label_problem(name, own, names)
-            if problem is not None:
-                self.r.report(item, item_path, problem)
-                ok = False
-                continue
-            names.append(name)
-        return tuple(names) if ok else None
+        return group_labels(self.r, items, own)
 
     def check_components(self, services: Sequence[model.Service]) -> None:
         """Report every grouped SLO a composite includes, at its ``group_by``."""

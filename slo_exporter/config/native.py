@@ -36,12 +36,13 @@ from slo_exporter.config.promql import (
     SELECTOR_EXAMPLE,
     TEMPLATE_EXAMPLE,
     TEMPLATE_VAR,
+    Matcher,
     parse_selector,
     selector_text,
     unbalanced,
 )
 from slo_exporter.config.slm import OBJECT_NAME, SLMLoader
-from slo_exporter.config.text import label_name_problem, label_value_problem
+from slo_exporter.config.text import label_name_problem, label_value_problem, shorten
 from slo_exporter.durations import format_duration
 
 _SLI_KINDS = ("bool_gauge", "composite", "latency", "probe", "ratio", "raw")
@@ -93,7 +94,7 @@ def object_name(fields: Fields, key: str) -> str | None:
     if name is None:
         return None
     if not OBJECT_NAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:77] + "..."
+        shown = shorten(name)
         fields.report(
             key,
             "must start with a letter or digit and contain only letters, digits, "
@@ -576,7 +577,7 @@ class NativeLoader:
         entries = self.r.entries(node, path)
         for key, (key_node, _) in entries.items():
             if key not in _SLI_KINDS:
-                shown = key if len(key) <= 80 else key[:77] + "..."
+                shown = shorten(key)
                 self.r.report(
                     key_node,
                     join(path, shown),
@@ -644,23 +645,30 @@ class NativeLoader:
 
     def gauge(self, node: Node, path: str) -> model.Selector | None:
         """A bool gauge's selector: its raw samples are the events, so no PromQL."""
+        parsed = self.plain_selector(
+            node, path, "a plain series selector",
+            'give the 0/1 gauge with optional matchers, such as probe_success{job="blackbox"}: '
+            "each raw sample is one event",
+        )
+        return None if parsed is None else model.Selector(selector_text(*parsed[1:]))
+
+    def plain_selector(
+        self, node: Node, path: str, what: str, hint: str
+    ) -> tuple[str, str, list[Matcher]] | None:
+        """A series selector without PromQL around it, as (the text as shown in
+        messages, metric name, matchers); None after reporting that it is not
+        ``what``, with ``hint`` saying what to give."""
         text = self.r.string(node, path)
         if text is None:
             return None
         text = text.strip()
-        shown = text if len(text) <= 200 else text[:197] + "..."
+        shown = shorten(text, 200)
         try:
             name, matchers = parse_selector(text)
         except ValueError as exc:
-            self.r.report(
-                node,
-                path,
-                f"{shown!r} is not a plain series selector ({exc}); give the 0/1 gauge with "
-                'optional matchers, such as probe_success{job="blackbox"}: each raw sample '
-                "is one event",
-            )
+            self.r.report(node, path, f"{shown!r} is not {what} ({exc}); {hint}")
             return None
-        return model.Selector(selector_text(name, matchers))
+        return shown, name, matchers
 
     def ratio(self, node: Node, path: str) -> model.RatioSLI | None:
         fields = self.r.mapping(node, path, ("good", "bad", "total"), required=("total",))
@@ -699,7 +707,7 @@ class NativeLoader:
         if not text:
             self.r.report(node, path, "must not be empty")
             return None
-        shown = text if len(text) <= 200 else text[:197] + "..."
+        shown = shorten(text, 200)
         variables = TEMPLATE_VAR.findall(text)
         if variables:
             unknown = sorted({v for v in variables if v != ".window"})
@@ -760,21 +768,14 @@ class NativeLoader:
         return model.LatencySLI(histogram=histogram, threshold=threshold[0], buckets=buckets)
 
     def histogram(self, node: Node, path: str) -> model.Selector | None:
-        text = self.r.string(node, path)
-        if text is None:
+        parsed = self.plain_selector(
+            node, path, "a histogram selector",
+            "give the histogram's base name with optional matchers, such as "
+            'http_request_duration_seconds{job="api"}',
+        )
+        if parsed is None:
             return None
-        text = text.strip()
-        shown = text if len(text) <= 200 else text[:197] + "..."
-        try:
-            name, matchers = parse_selector(text)
-        except ValueError as exc:
-            self.r.report(
-                node,
-                path,
-                f"{shown!r} is not a histogram selector ({exc}); give the histogram's base name "
-                'with optional matchers, such as http_request_duration_seconds{job="api"}',
-            )
-            return None
+        shown, name, matchers = parsed
         if not name:
             self.r.report(
                 node, path, f"{shown!r} needs a metric name, such as http_request_duration_seconds"

@@ -20,7 +20,7 @@ from yaml.nodes import Node
 from slo_exporter import model
 from slo_exporter.config.fields import Reader, choices
 from slo_exporter.config.httpclient import CLIENT_KEYS, read_client, read_tls
-from slo_exporter.config.text import has_password, host_port_problem
+from slo_exporter.config.text import has_password, host_port_problem, shorten
 from slo_exporter.durations import format_duration
 
 PROBE_MODULES = ("dns", "http", "tcp", "tls")
@@ -194,7 +194,7 @@ def _http_method(r: Reader, node: Node, path: str) -> str | None:
         return None
     method = text.strip().upper()
     if not method or not set(method) <= _HTTP_METHOD_CHARS or len(method) > 20:
-        shown = text if len(text) <= 40 else text[:37] + "..."
+        shown = shorten(text, 40)
         r.report(node, path, f"must be an HTTP method such as GET or POST, got {shown!r}")
         return None
     return method
@@ -224,7 +224,7 @@ def _host_port(r: Reader, node: Node, path: str, *, port_required: bool) -> str 
     problem = host_port_problem(text.strip(), port_required=port_required)
     if problem:
         form = "host:port" if port_required else "host or host:port"
-        shown = text if len(text) <= 80 else text[:77] + "..."
+        shown = shorten(text)
         r.report(node, path, f"must be {form}, got {shown!r} ({problem})")
         return None
     return text.strip()

@@ -25,6 +25,7 @@ from yaml.composer import ComposerError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slo_exporter.config.problems import Problems
+from slo_exporter.config.text import shorten
 
 #: a config of 10,000 SLOs is well under 4 MiB
 MAX_FILE_BYTES = 4 << 20
@@ -283,7 +284,7 @@ def describe(node: Node) -> str:
     text = str(node.value)
     if node.tag == NULL:
         return "nothing (null)"
-    shown = text if len(text) <= 80 else text[:77] + "..."
+    shown = shorten(text)
     if node.tag == STR:
         return repr(shown)
     if not node.tag.startswith(TAG):

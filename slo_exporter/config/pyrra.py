@@ -36,11 +36,11 @@ from yaml.nodes import Node, ScalarNode
 from slo_exporter import model
 from slo_exporter.config.dialects import Context, document_path
 from slo_exporter.config.fields import Fields, Reader
-from slo_exporter.config.grouping import label_problem, sli_problem
+from slo_exporter.config.grouping import group_labels, sli_problem
 from slo_exporter.config.native import object_name
 from slo_exporter.config.nodes import FLOAT, INT, STR, Document, describe
 from slo_exporter.config.promql import METRIC_NAME, Matcher, parse_selector, selector_text
-from slo_exporter.config.text import LABEL_NAME, label_name_problem, label_value_problem
+from slo_exporter.config.text import LABEL_NAME, label_name_problem, label_value_problem, shorten
 from slo_exporter.durations import format_duration
 
 API = "pyrra.dev/v1alpha1"
@@ -138,12 +138,8 @@ MIN_ALERT_WINDOW = 8064 * 30.0
 def load(documents: Sequence[Document], reader: Reader, context: Context) -> list[model.Service]:
     """The services of Pyrra ``documents``; problems go to ``reader``."""
     loader = _PyrraLoader(reader, context)
-    services: list[model.Service] = []
-    for document in documents:
-        service = loader.document(document)
-        if service is not None:
-            services.append(service)
-    return services
+    return [service for document in documents
+            if (service := loader.document(document)) is not None]
 
 
 @dataclass(frozen=True)
@@ -462,7 +458,7 @@ class _PyrraLoader:
         try:
             return parse_selector(text)
         except ValueError as exc:
-            shown = text if len(text) <= 200 else text[:197] + "..."
+            shown = shorten(text, 200)
             self.r.report(
                 node,
                 path,
@@ -474,25 +470,10 @@ class _PyrraLoader:
     def grouping(
         self, node: Node, path: str, labels: Mapping[str, str]
     ) -> tuple[str, ...] | None:
-        """The group labels, checked as the native ``group_by`` is (``label_problem``):
+        """The group labels, checked as the native ``group_by`` is (``group_labels``):
         every bad one is reported, at its item."""
         items = self.r.sequence(node, path, "label names")
-        if items is None:
-            return None
-        names: list[str] = []
-        ok = True
-        for item, item_path in items:
-            name = self.r.string(item, item_path)
-            if name is None:
-                ok = False
-                continue
-            problem = label_problem(name, labels, names)
-            if problem is not None:
-                self.r.report(item, item_path, problem)
-                ok = False
-                continue
-            names.append(name)
-        return tuple(names) if ok else None
+        return None if items is None else group_labels(self.r, items, labels)
 
     # -------------------------------------------------------------- alerting
 

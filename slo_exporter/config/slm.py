@@ -30,7 +30,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from slo_exporter.config.fields import Fields, Reader, number_text
 from slo_exporter.config.nodes import FLOAT, INT, STR, describe, line
-from slo_exporter.config.text import has_password
+from slo_exporter.config.text import has_password, shorten
 from slo_exporter.durations import format_duration
 from slo_exporter.exclusions import validate_rrule
 from slo_exporter.model.calendar import CALENDAR_UNITS, CalendarPeriod, CalendarUnit
@@ -88,7 +88,7 @@ def zone_problem(name: str) -> str | None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        shown = name if len(name) <= 80 else name[:77] + "..."
+        shown = shorten(name)
         return f"unknown time zone {shown!r}: expected an IANA name such as UTC or Europe/Berlin"
     return None
 
@@ -411,7 +411,7 @@ class SLMLoader:
             return None
         preset = PRESETS.get(name.strip())
         if preset is None:
-            shown = name if len(name) <= 80 else name[:77] + "..."
+            shown = shorten(name)
             fields.report(
                 "preset",
                 f"unknown SLA preset {shown!r}; known presets: {', '.join(sorted(PRESETS))}",
@@ -573,7 +573,7 @@ class SLMLoader:
             return None
         service, slash, name = text.strip().partition("/")
         if not (slash and OBJECT_NAME.fullmatch(service) and OBJECT_NAME.fullmatch(name)):
-            shown = text if len(text) <= 80 else text[:77] + "..."
+            shown = shorten(text)
             self.r.report(
                 node, path, f"must name an SLO as service/slo, such as checkout/availability, "
                 f"got {shown!r}",
@@ -784,7 +784,7 @@ class SLMLoader:
         if text is None:
             return None
         match = _TIME.fullmatch(text.strip())
-        shown = text if len(text) <= 80 else text[:77] + "..."
+        shown = shorten(text)
         if match is None:
             self.r.report(node, path, f"must be a time such as {_TIME_EXAMPLE}, got {shown!r}")
             return None
@@ -845,7 +845,7 @@ class SLMLoader:
         self._check_cycles(composites)
 
     def _unknown_service(self, node: Node, path: str, name: str, what: str) -> None:
-        shown = name if len(name) <= 80 else name[:77] + "..."
+        shown = shorten(name)
         self.r.report(
             node, path, f"{what} an unknown service {shown!r}; known services: "
             f"{', '.join(sorted(self.declared)) or 'none'}",

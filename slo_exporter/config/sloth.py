@@ -45,6 +45,7 @@ from slo_exporter.config.fields import Reader, number_text
 from slo_exporter.config.native import object_name, read_labels, read_objective
 from slo_exporter.config.nodes import Document, describe
 from slo_exporter.config.promql import TEMPLATE_VAR, parse_selector, selector_text, unbalanced
+from slo_exporter.config.text import shorten
 from slo_exporter.durations import format_duration
 
 #: Sloth's default SLO period (its --default-slo-period)
@@ -230,12 +231,8 @@ def load(documents: Sequence[Document], reader: Reader, context: Context) -> lis
     """The services of Sloth ``documents``; problems go to ``reader``."""
     prepare(documents, reader, context)
     loader = _SlothLoader(reader, _catalogs(context))
-    services: list[model.Service] = []
-    for document in documents:
-        service = loader.document(document)
-        if service is not None:
-            services.append(service)
-    return services
+    return [service for document in documents
+            if (service := loader.document(document)) is not None]
 
 
 class _SlothLoader:
@@ -503,7 +500,7 @@ class _SlothLoader:
             return None
         problem = unbalanced(text)
         if problem:
-            shown = text if len(text) <= 200 else text[:197] + "..."
+            shown = shorten(text, 200)
             self.r.report(node, path, f"invalid PromQL template {shown!r}: {problem}")
             return None
         return TEMPLATE_VAR.sub("{{.window}}", text)

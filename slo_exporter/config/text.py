@@ -4,6 +4,7 @@ Each ``*_problem`` function returns why a text is not acceptable (or None), in
 words a message can carry after the field path. What passes here can be put
 on the wire as is: URLs are plain ASCII, header values are single-line
 Latin-1, as HTTP/1.1 sends them.
+``shorten`` cuts a long text to the length a message quotes.
 
 Must not echo secrets: a reason never quotes a URL's password or a header
 value. Must not know where in a config a text was found.
@@ -30,6 +31,11 @@ _HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 CREDENTIAL_HEADERS = frozenset(
     ("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "x-auth-token")
 )
+
+
+def shorten(text: str, most: int = 80) -> str:
+    """``text`` as a message quotes it: at most ``most`` characters, cut ones ending in ``...``."""
+    return text if len(text) <= most else text[:most - 3] + "..."
 
 
 def host_port_problem(text: str, *, port_required: bool) -> str | None:
@@ -126,7 +132,7 @@ def has_password(url: str) -> bool:
 def header_name_problem(name: str) -> str | None:
     if _HEADER_NAME.fullmatch(name):
         return None
-    shown = name if len(name) <= 80 else name[:77] + "..."
+    shown = shorten(name)
     return f"invalid HTTP header name {shown!r}"
 
 
@@ -145,7 +151,7 @@ def header_value_problem(value: str) -> str | None:
 
 def label_name_problem(name: str) -> str | None:
     if not LABEL_NAME.fullmatch(name):
-        shown = name if len(name) <= 80 else name[:77] + "..."
+        shown = shorten(name)
         return f"invalid label name {shown!r}: must match [a-zA-Z_][a-zA-Z0-9_]*"
     if name in RESERVED_LABELS or name.startswith("__"):
         return (

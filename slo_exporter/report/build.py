@@ -360,9 +360,7 @@ def _read_history(client: accounting.Source, slo: SLO, span: Span, *, config: Co
             overlap=cfg.query_delay, chunk=cfg.backfill_chunk + cfg.query_delay,
             le_cache=le_cache, max_increase=cfg.max_counter_increase,
         )
-        for r in batch.rejected:
-            log.warning("series_rejected", service=slo.service, slo=slo.name,
-                        series=r.series, reason=r.reason, samples=r.samples, at=r.at)
+        _log_rejected(log, slo, batch.rejected)
         batches.append((lo, batch))
         state = dict(batch.series)
     for lo, batch in batches:
@@ -370,6 +368,13 @@ def _read_history(client: accounting.Source, slo: SLO, span: Span, *, config: Co
                        series=batch.series, measured=(lo, batch.covered_until))
     log.info("history_read", service=slo.service, slo=slo.name, source="prometheus",
              since=since, until=span.at)
+
+
+def _log_rejected(log: Any, slo: SLO, rejected: Sequence[accounting.Rejection]) -> None:
+    """Implausible series data was left out of the report: say which, as the daemon does."""
+    for r in rejected:
+        log.warning("series_rejected", service=slo.service, slo=slo.name,
+                    series=r.series, reason=r.reason, samples=r.samples, at=r.at)
 
 
 def _read_grouped_history(client: accounting.Source, slo: SLO, span: Span, *,
@@ -395,9 +400,7 @@ def _read_grouped_history(client: accounting.Source, slo: SLO, span: Span, *,
             overlap=cfg.query_delay, chunk=cfg.backfill_chunk + cfg.query_delay,
             admit=groups.admit, le_cache=le_cache, max_increase=cfg.max_counter_increase,
         )
-        for r in batch.rejected:
-            log.warning("series_rejected", service=slo.service, slo=slo.name,
-                        series=r.series, reason=r.reason, samples=r.samples, at=r.at)
+        _log_rejected(log, slo, batch.rejected)
         groups.note_read(batch.dropped, hi)
         batches.append((lo, batch))
         state = {**state, **{g: b.series for g, b in batch.groups.items()}}

@@ -4,8 +4,10 @@
 default); ``schema`` holds its tables and upgrades; ``index`` keeps window
 sums O(log n); ``marker`` guards against a database deleted behind our back.
 ``postgres`` does the same in a PostgreSQL database shared by replicas, one
-of which writes (``pg_schema`` holds its tables). ``PostgresStore`` imports
-without the driver; opening one without it is a ``StoreError``.
+of which writes (``pg_schema`` holds its tables). ``common`` holds the rules
+both follow (the checks of ``commit``, how measured runs merge), without SQL.
+``PostgresStore`` imports without the driver; opening one without it is a
+``StoreError``.
 """
 
 from slo_exporter.store.postgres import PostgresStore

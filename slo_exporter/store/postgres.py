@@ -43,22 +43,27 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from slo_exporter.errors import StoreError
 from slo_exporter.redact import remember, scrub
-from slo_exporter.slomath import Counts, bucket_start
+from slo_exporter.slomath import Counts
 from slo_exporter.store import pg_schema
+from slo_exporter.store.common import (
+    MERGE_GAP,
+    StoreBase,
+    absorb_runs,
+    check_finite,
+    commit_rows,
+    extend_run,
+)
 from slo_exporter.store.index import BucketIndex
 from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
 from slo_exporter.store.schema import SCHEMA_VERSION
-from slo_exporter.store.sqlite import MERGE_GAP
 
 try:  # an optional dependency: pip install 'slo-exporter[postgres]'
     import psycopg
@@ -161,7 +166,7 @@ def _parse(url: str) -> dict[str, Any]:
     return params
 
 
-class PostgresStore:
+class PostgresStore(StoreBase):
     """Durable per-SLO events, coverage, cursors, series state and identity in PostgreSQL.
 
     Thread-safe: one lock serialises every call on the one connection.
@@ -183,27 +188,20 @@ class PostgresStore:
         statement_timeout: float = STATEMENT_TIMEOUT,
         max_staleness: float = MAX_STALENESS,
     ) -> None:
-        if not (math.isfinite(resolution) and resolution > 0.0):
-            raise ValueError(f"resolution must be a positive number of seconds, got {resolution!r}")
+        super().__init__(resolution, readonly=readonly or standby)
         self._url = url
         self.name = describe_url(url)
-        self._resolution = float(resolution)
-        self._readonly = readonly or standby
         self._can_promote = standby and not readonly
         self._connect_timeout = connect_timeout
         self._statement_timeout = statement_timeout
         self._max_staleness = max_staleness
-        self._lock = threading.Lock()
-        self._index: dict[str, BucketIndex] = {}
         # read-only: (version, epoch, last prune) each cached index reflects
         self._versions: dict[str, tuple[int, int, str]] = {}
         self._refreshed = -math.inf
-        self._last_run: dict[str, Span] = {}
         self._conn: Any = None
         self._closed = False
         self._role_lost = False
         self._retry_at = -math.inf
-        self._store_id = ""
         try:
             with self._errors("cannot open event store"):
                 self._conn = self._connect()
@@ -222,19 +220,6 @@ class PostgresStore:
         except BaseException:
             self._release()
             raise
-
-    @property
-    def resolution(self) -> float:
-        return self._resolution
-
-    @property
-    def readonly(self) -> bool:
-        """True while this replica may not write (read-only open, or a standby)."""
-        return self._readonly
-
-    @property
-    def store_id(self) -> str:
-        return self._store_id
 
     # ----------------------------------------------------------- the role
 
@@ -537,9 +522,8 @@ class PostgresStore:
     def _add_span(self, conn: Any, slo_key: str, start: float, until: float) -> Span:
         """Merge ``[start, until)`` into the SLO's measured runs; returns the newest run.
 
-        The same rule as ``SQLiteStore._add_span``: the newest run lives on
-        the SLO's row, older runs are rows of ``measured``, runs are disjoint
-        and more than ``MERGE_GAP`` apart.
+        The rule is ``common.extend_run`` / ``absorb_runs``: the newest run
+        lives on the SLO's row, older runs are rows of ``measured``.
         """
         last = self._last_run.get(slo_key)
         if last is None:
@@ -549,32 +533,21 @@ class PostgresStore:
             if row is None or row[0] is None:
                 return (start, until)
             last = (float(row[0]), float(row[1]))
-        if start > last[1] + MERGE_GAP:  # a new run: the newest one is closed
+        merge = extend_run(last, start, until)
+        if merge is None:
+            rows = conn.execute(
+                "SELECT start, until FROM measured WHERE slo_key = %s AND start <= %s "
+                "ORDER BY start DESC",
+                (slo_key, until + MERGE_GAP),
+            ).fetchall()
+            merge = absorb_runs(last, start, until, rows)
+            if merge.absorbed:
+                conn.execute("DELETE FROM measured WHERE slo_key = %s AND start = ANY(%s)",
+                             (slo_key, list(merge.absorbed)))
+        if merge.closed is not None:
             conn.execute("INSERT INTO measured (slo_key, start, until) VALUES (%s, %s, %s)",
-                         (slo_key, *last))
-            return (start, until)
-        if start >= last[0]:
-            return (last[0], max(until, last[1]))
-        rows = conn.execute(
-            "SELECT start, until FROM measured WHERE slo_key = %s AND start <= %s "
-            "ORDER BY start DESC",
-            (slo_key, until + MERGE_GAP),
-        ).fetchall()
-        lo, hi = start, until
-        absorbed: list[float] = []
-        for run_start, run_until in rows:
-            if run_until < start - MERGE_GAP:
-                break
-            lo, hi = min(lo, run_start), max(hi, run_until)
-            absorbed.append(run_start)
-        if absorbed:
-            conn.execute("DELETE FROM measured WHERE slo_key = %s AND start = ANY(%s)",
-                         (slo_key, absorbed))
-        if hi >= last[0] - MERGE_GAP:
-            return (lo, max(hi, last[1]))
-        conn.execute("INSERT INTO measured (slo_key, start, until) VALUES (%s, %s, %s)",
-                     (slo_key, lo, hi))
-        return last
+                         (slo_key, *merge.closed))
+        return merge.newest
 
     # ------------------------------------------------------------- writes
 
@@ -599,13 +572,12 @@ class PostgresStore:
                     (slo_key, fingerprint),
                 )
             if reset:
-                self._index.pop(slo_key, None)
-                self._last_run.pop(slo_key, None)
+                self._forget(slo_key)
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
         """Mark every stored SLO not in ``keep`` retired at ``at``; restore those in ``keep``."""
-        _check_finite("at", at)
+        check_finite("at", at)
         keep = set(keep)
         with self._access(write=True) as conn, conn.transaction():
             rows = conn.execute(
@@ -633,23 +605,8 @@ class PostgresStore:
 
         Same arguments and checks as ``SQLiteStore.commit``.
         """
-        merged: dict[float, list[float]] = {}
-        for ts, (good, total) in deltas.items():
-            _check_finite(f"delta at {ts!r}", ts, good, total)
-            if good == 0.0 and total == 0.0:
-                continue
-            acc = merged.setdefault(bucket_start(ts, self._resolution), [0.0, 0.0])
-            acc[0] += good
-            acc[1] += total
-        rows = sorted((start, g, t) for start, (g, t) in merged.items())
-        for key, (ts, value) in (series or {}).items():
-            _check_finite(f"series {key!r}", ts, value)
-        if cursor is not None:
-            _check_finite("cursor", cursor)
-        if measured is not None:
-            _check_finite("measured span", *measured)
-            if measured[1] < measured[0]:
-                raise ValueError(f"measured span ends before it starts: {measured!r}")
+        rows = commit_rows(deltas, self._resolution, cursor=cursor, series=series,
+                           measured=measured)
 
         newest: Span | None = None
         with self._access(write=True) as conn:
@@ -667,22 +624,12 @@ class PostgresStore:
                     keys = list(series)
                     conn.execute(_UPSERT_SERIES, (slo_key, keys, [series[k][0] for k in keys],
                                                   [series[k][1] for k in keys]))
-            # Only after COMMIT: memory never runs ahead of the database.
-            if newest is not None:
-                self._last_run[slo_key] = newest
-            index = self._index.get(slo_key)
-            if index is not None:
-                index.add(rows)
-
-    def record(self, slo_key: str, ts: float, good: bool, *, span: float | None = None) -> None:
-        """One probe result at ``ts``; with ``span``, ``[ts, ts + span)`` counts as measured."""
-        measured = None if span is None else (ts, ts + span)
-        self.commit(slo_key, {ts: (1.0 if good else 0.0, 1.0)}, measured=measured)
+            self._committed(slo_key, rows, newest)
 
     def prune(self, before: float) -> Pruned:
         """Delete buckets, coverage and series retention no longer needs, and SLOs retired
         before ``before``."""
-        _check_finite("before", before)
+        check_finite("before", before)
         last_start = before - self._resolution
         with self._access(write=True) as conn:
             with conn.transaction():
@@ -708,11 +655,7 @@ class PostgresStore:
                     "INSERT INTO meta (key, value) "
                     "VALUES ('pruned', nextval('change')::text || ' ' || %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (repr(before),))
-            self._last_run.clear()
-            for key in gone:
-                self._index.pop(key, None)
-            for index in self._index.values():
-                index.drop_through(last_start)
+            self._pruned(gone, last_start)
         return Pruned(buckets=int(deleted), slos=gone)
 
     # -------------------------------------------------------------- reads
@@ -774,9 +717,6 @@ class PostgresStore:
             ).fetchall()
         return [(max(float(s), start), min(float(u), end)) for s, u in rows]
 
-    def measured(self, slo_key: str, start: float, end: float) -> float:
-        return sum(u - s for s, u in self.measured_spans(slo_key, start, end))
-
     def slo_keys(self) -> tuple[str, ...]:
         with self._access(write=False) as conn:
             rows = conn.execute("SELECT slo_key FROM slo ORDER BY slo_key").fetchall()
@@ -804,24 +744,9 @@ class PostgresStore:
             except Exception as exc:
                 raise StoreError(f"event store {self.name}: {_message(exc)}") from None
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def _message(exc: BaseException) -> str:
     """The driver's message, one line, without anything that looks like a secret."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return scrub(text)
 
-
-def _check_finite(what: str, *numbers: float) -> None:
-    if not all(math.isfinite(n) for n in numbers):
-        raise ValueError(f"{what}: numbers must be finite, got {numbers!r}")

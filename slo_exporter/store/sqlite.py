@@ -26,22 +26,26 @@ not log, and must not read a clock: instants are passed in.
 from __future__ import annotations
 
 import fcntl
-import itertools
-import math
 import os
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Self
 from urllib.parse import quote
 
 from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts, bucket_start
 from slo_exporter.store import schema
+from slo_exporter.store.common import (
+    MERGE_GAP,
+    StoreBase,
+    absorb_runs,
+    check_finite,
+    commit_rows,
+    extend_run,
+)
 from slo_exporter.store.index import BucketIndex
 from slo_exporter.store.marker import MARKER, Marker, read_marker, write_marker
 from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
@@ -49,13 +53,6 @@ from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
 FILENAME = "events.db"
 LEGACY_LOCK = "lock"  # the side lock file of schema-1 releases
 SCHEMA_VERSION = schema.SCHEMA_VERSION
-
-MERGE_GAP = 1.0
-"""Measured spans closer than this (seconds) are stored as one run.
-
-Probes start on a fixed phase but a busy machine starts them a few
-milliseconds late; without this slack every probe would be its own row.
-"""
 
 _UPSERT_BUCKET = """
 INSERT INTO bucket (slo_key, start, good, total) VALUES (?, ?, ?, ?)
@@ -86,7 +83,7 @@ _FRESH_START = (
 )
 
 
-class SQLiteStore:
+class SQLiteStore(StoreBase):
     """Durable per-SLO event buckets, coverage, cursors, series state and identity.
 
     Thread-safe: one lock serialises every call. ``path`` is the storage
@@ -96,24 +93,15 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | Path, resolution: float, *, readonly: bool = False) -> None:
-        if not (math.isfinite(resolution) and resolution > 0.0):
-            raise ValueError(f"resolution must be a positive number of seconds, got {resolution!r}")
-        self._resolution = float(resolution)
-        self._readonly = readonly
+        super().__init__(resolution, readonly=readonly)
         self.directory = Path(path)
         self.path = self.directory / FILENAME
-        self._lock = threading.Lock()
-        self._index: dict[str, BucketIndex] = {}
         self._reading = _Access(self, write=False)
         self._writing = _Access(self, write=True)
-        # The newest measured run of each SLO as committed, once read: extending
-        # it (every probe, every cycle) then needs no read and no extra statement.
-        self._last_run: dict[str, Span] = {}
         self._conn: sqlite3.Connection | None = None
         self._fd: int | None = None
         self._inode: tuple[int, int] = (0, 0)
         self._data_version: int | None = None
-        self._store_id = ""
         self._has_data = False
         try:
             with self._opening():
@@ -124,19 +112,6 @@ class SQLiteStore:
         except BaseException:
             self._release()
             raise
-
-    @property
-    def resolution(self) -> float:
-        return self._resolution
-
-    @property
-    def readonly(self) -> bool:
-        return self._readonly
-
-    @property
-    def store_id(self) -> str:
-        """The identity shared by the database and its ``store.id`` marker."""
-        return self._store_id
 
     # ------------------------------------------------------------- opening
 
@@ -420,34 +395,23 @@ class SQLiteStore:
             if row is None or row[0] is None:
                 return (start, until)
             last = (float(row[0]), float(row[1]))
-        if start > last[1] + MERGE_GAP:  # a new run: the newest one is closed
+        merge = extend_run(last, start, until)
+        if merge is None:
+            # Older than the newest run: merge with the closed runs it touches,
+            # walking back from the last one that starts by `until`.
+            rows = conn.execute(
+                "SELECT start, until FROM measured WHERE slo_key = ? AND start <= ? "
+                "ORDER BY start DESC",
+                (slo_key, until + MERGE_GAP),
+            )
+            merge = absorb_runs(last, start, until, rows)
+            rows.close()
+            conn.executemany("DELETE FROM measured WHERE slo_key = ? AND start = ?",
+                             [(slo_key, run_start) for run_start in merge.absorbed])
+        if merge.closed is not None:
             conn.execute("INSERT INTO measured (slo_key, start, until) VALUES (?, ?, ?)",
-                         (slo_key, *last))
-            return (start, until)
-        if start >= last[0]:
-            return (last[0], max(until, last[1]))
-        # Older than the newest run: merge with the closed runs it touches,
-        # walking back from the last one that starts by `until`.
-        rows = conn.execute(
-            "SELECT start, until FROM measured WHERE slo_key = ? AND start <= ? "
-            "ORDER BY start DESC",
-            (slo_key, until + MERGE_GAP),
-        )
-        lo, hi = start, until
-        absorbed: list[tuple[str, float]] = []
-        for run_start, run_until in rows:
-            if run_until < start - MERGE_GAP:
-                break
-            lo, hi = min(lo, run_start), max(hi, run_until)
-            absorbed.append((slo_key, run_start))
-        rows.close()
-        conn.executemany("DELETE FROM measured WHERE slo_key = ? AND start = ?", absorbed)
-        if hi >= last[0] - MERGE_GAP:
-            return (lo, max(hi, last[1]))
-        conn.execute(
-            "INSERT INTO measured (slo_key, start, until) VALUES (?, ?, ?)", (slo_key, lo, hi)
-        )
-        return last
+                         (slo_key, *merge.closed))
+        return merge.newest
 
     def _note_data(self) -> None:
         """Say in the marker, once, that this store holds events."""
@@ -480,15 +444,14 @@ class SQLiteStore:
                 (slo_key, fingerprint),
             )
             if reset:
-                self._index.pop(slo_key, None)
-                self._last_run.pop(slo_key, None)
+                self._forget(slo_key)
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
         """Mark every stored SLO not in ``keep`` retired at ``at`` (unless it already
         is) and restore SLOs in ``keep`` that were retired. Nothing is deleted:
         ``prune`` removes a retired SLO once its retirement is past retention."""
-        _check_finite("at", at)
+        check_finite("at", at)
         keep = set(keep)
         with self._writing as conn, _transaction(conn):
             rows = conn.execute("SELECT slo_key, retired_at FROM slo ORDER BY slo_key").fetchall()
@@ -520,25 +483,8 @@ class SQLiteStore:
         ``[start, end)`` the read covered. Raises ``ValueError`` for
         non-finite numbers or a backwards span, before anything is written.
         """
-        rows = _bucket_rows(deltas, self._resolution)
-        if rows is None:  # one delta at a time: says which number is bad
-            merged: dict[float, list[float]] = {}
-            for ts, (good, total) in deltas.items():
-                _check_finite(f"delta at {ts!r}", ts, good, total)
-                if good == 0.0 and total == 0.0:
-                    continue
-                acc = merged.setdefault(bucket_start(ts, self._resolution), [0.0, 0.0])
-                acc[0] += good
-                acc[1] += total
-            rows = sorted((start, g, t) for start, (g, t) in merged.items())
-        for key, (ts, value) in (series or {}).items():
-            _check_finite(f"series {key!r}", ts, value)
-        if cursor is not None:
-            _check_finite("cursor", cursor)
-        if measured is not None:
-            _check_finite("measured span", *measured)
-            if measured[1] < measured[0]:
-                raise ValueError(f"measured span ends before it starts: {measured!r}")
+        rows = commit_rows(deltas, self._resolution, cursor=cursor, series=series,
+                           measured=measured)
 
         newest: Span | None = None
         with self._writing as conn:
@@ -554,21 +500,9 @@ class SQLiteStore:
                 # Every SLO with data has a row, so listing SLOs stays cheap.
                 run_start, run_until = newest or (None, None)
                 conn.execute(_UPSERT_SLO, (slo_key, cursor, run_start, run_until))
-            # Only after COMMIT: memory never runs ahead of the disk. An index
-            # not loaded yet will read these rows when it is.
-            if newest is not None:
-                self._last_run[slo_key] = newest
-            index = self._index.get(slo_key)
-            if index is not None:
-                index.add(rows)
+            self._committed(slo_key, rows, newest)
             if rows:
                 self._note_data()
-
-    def record(self, slo_key: str, ts: float, good: bool, *, span: float | None = None) -> None:
-        """One event (a probe result) at ``ts``; with ``span`` (the probe
-        interval), ``[ts, ts + span)`` counts as measured."""
-        measured = None if span is None else (ts, ts + span)
-        self.commit(slo_key, {ts: (1.0 if good else 0.0, 1.0)}, measured=measured)
 
     def prune(self, before: float) -> Pruned:
         """Delete what retention no longer needs; returns what was deleted.
@@ -577,7 +511,7 @@ class SQLiteStore:
         last seen before it, and every SLO retired before it (its events,
         cursor, series and fingerprint).
         """
-        _check_finite("before", before)
+        check_finite("before", before)
         # A bucket is kept while any part of it is at or after `before`.
         last_start = before - self._resolution
         with self._writing as conn:
@@ -602,11 +536,7 @@ class SQLiteStore:
                 for key in gone:
                     deleted += self._drop(conn, key)
                     conn.execute("DELETE FROM slo WHERE slo_key = ?", (key,))
-            self._last_run.clear()  # trimmed at the horizon
-            for key in gone:
-                self._index.pop(key, None)
-            for index in self._index.values():
-                index.drop_through(last_start)
+            self._pruned(gone, last_start)
         return Pruned(buckets=int(deleted), slos=gone)
 
     # -------------------------------------------------------------- reads
@@ -678,10 +608,6 @@ class SQLiteStore:
             ).fetchall()
         return [(max(float(s), start), min(float(u), end)) for s, u in rows]
 
-    def measured(self, slo_key: str, start: float, end: float) -> float:
-        """Seconds of ``[start, end)`` that were measured."""
-        return sum(u - s for s, u in self.measured_spans(slo_key, start, end))
-
     def slo_keys(self) -> tuple[str, ...]:
         """Every SLO the store holds anything for (retired ones too), sorted."""
         with self._reading as conn:
@@ -708,17 +634,6 @@ class SQLiteStore:
         finally:
             if fd is not None:
                 os.close(fd)  # after the connection: releases the flock
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 @contextmanager
@@ -782,20 +697,6 @@ class _Access:
             raise StoreError(f"event store {self._store.path}: {_describe(exc)}") from exc
 
 
-def _bucket_rows(deltas: Mapping[float, tuple[float, float]],
-                 resolution: float) -> list[tuple[float, float, float]] | None:
-    """The rows of ``deltas`` whose instants are all bucket starts and whose numbers
-    are all finite (a backfill's, a whole list at a time), else None."""
-    counts = list(itertools.chain.from_iterable(deltas.values()))
-    # a NaN or infinity makes the sum so (an overflow only takes the slow way)
-    if not math.isfinite(sum(deltas) + sum(counts)):
-        return None
-    floor = math.floor
-    if any(floor(ts / resolution) * resolution != ts for ts in deltas):
-        return None
-    return sorted((ts, g, t) for ts, (g, t) in deltas.items() if g != 0.0 or t != 0.0)
-
-
 def _describe(exc: sqlite3.Error) -> str:
     """SQLite's message and code, with what to do for the faults an operator must fix."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -812,7 +713,3 @@ def _describe(exc: sqlite3.Error) -> str:
         return f"{text}: check the storage device, its free space and file size limits"
     return text
 
-
-def _check_finite(what: str, *numbers: float) -> None:
-    if not all(math.isfinite(n) for n in numbers):
-        raise ValueError(f"{what}: numbers must be finite, got {numbers!r}")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from slo_exporter.errors import StoreError
 from slo_exporter.store import EventStore, SQLiteStore
-from slo_exporter.store.sqlite import MERGE_GAP
+from slo_exporter.store.common import MERGE_GAP
 from tests.store.conftest import Backend
 from tests.store.values import KEY, T0
 

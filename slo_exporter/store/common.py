@@ -1,0 +1,225 @@
+"""What every event store does the same way, whatever its database: no SQL here.
+
+``SQLiteStore`` and ``PostgresStore`` keep their own statements, locking
+and connections; this module holds the rules they must agree on, so that
+the two cannot drift apart:
+
+* ``commit_rows``: the checks of ``commit``'s arguments, and its deltas
+  summed into ``(start, good, total)`` bucket rows;
+* ``extend_run`` / ``absorb_runs``: how a measured span merges into an SLO's
+  measured runs (the newest run on the SLO's row, older ones closed);
+* ``StoreBase``: the memory in front of the database (bucket indexes, the
+  newest measured runs) and how a commit or prune updates it, and the
+  protocol methods built from other protocol methods (``record``,
+  ``measured``, the context manager).
+
+Must not do I/O, hold a connection or read a clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from slo_exporter.slomath import bucket_start
+from slo_exporter.store.index import BucketIndex
+from slo_exporter.store.protocol import Bucket, EventStore, Span
+
+MERGE_GAP = 1.0
+"""Measured spans closer than this (seconds) are stored as one run.
+
+Probes start on a fixed phase but a busy machine starts them a few
+milliseconds late; without this slack every probe would be its own row.
+"""
+
+
+def check_finite(what: str, *numbers: float) -> None:
+    if not all(math.isfinite(n) for n in numbers):
+        raise ValueError(f"{what}: numbers must be finite, got {numbers!r}")
+
+
+def commit_rows(
+    deltas: Mapping[float, tuple[float, float]],
+    resolution: float,
+    *,
+    cursor: float | None,
+    series: Mapping[str, tuple[float, float]] | None,
+    measured: Span | None,
+) -> list[Bucket]:
+    """The bucket rows ``commit`` adds, sorted by start, after checking every argument.
+
+    Raises ``ValueError`` for a non-finite number or a backwards span, so
+    nothing is written. Zero deltas are left out.
+    """
+    rows = _bucket_rows(deltas, resolution)
+    if rows is None:  # one delta at a time: says which number is bad
+        merged: dict[float, list[float]] = {}
+        for ts, (good, total) in deltas.items():
+            check_finite(f"delta at {ts!r}", ts, good, total)
+            if good == 0.0 and total == 0.0:
+                continue
+            acc = merged.setdefault(bucket_start(ts, resolution), [0.0, 0.0])
+            acc[0] += good
+            acc[1] += total
+        rows = sorted((start, g, t) for start, (g, t) in merged.items())
+    for key, (ts, value) in (series or {}).items():
+        check_finite(f"series {key!r}", ts, value)
+    if cursor is not None:
+        check_finite("cursor", cursor)
+    if measured is not None:
+        check_finite("measured span", *measured)
+        if measured[1] < measured[0]:
+            raise ValueError(f"measured span ends before it starts: {measured!r}")
+    return rows
+
+
+def _bucket_rows(deltas: Mapping[float, tuple[float, float]],
+                 resolution: float) -> list[Bucket] | None:
+    """The rows of ``deltas`` whose instants are all bucket starts and whose numbers
+    are all finite (a backfill's, a whole list at a time), else None."""
+    counts = list(itertools.chain.from_iterable(deltas.values()))
+    # a NaN or infinity makes the sum so (an overflow only takes the slow way)
+    if not math.isfinite(sum(deltas) + sum(counts)):
+        return None
+    floor = math.floor
+    if any(floor(ts / resolution) * resolution != ts for ts in deltas):
+        return None
+    return sorted((ts, g, t) for ts, (g, t) in deltas.items() if g != 0.0 or t != 0.0)
+
+
+# ------------------------------------------------------------- measured runs
+
+
+@dataclass(frozen=True)
+class RunMerge:
+    """What merging a span into an SLO's measured runs changes.
+
+    ``newest`` goes on the SLO's row; ``absorbed`` are the starts of closed
+    runs to delete (before ``closed`` is inserted: it may reuse a start);
+    ``closed`` is a run to insert among the closed ones, if any.
+    """
+
+    newest: Span
+    absorbed: tuple[float, ...] = ()
+    closed: Span | None = None
+
+
+def extend_run(last: Span, start: float, until: float) -> RunMerge | None:
+    """Merge ``[start, until)`` with the SLO's newest run ``last``.
+
+    None when the span lies before the newest run: then the closed runs it
+    touches decide (``absorb_runs``). Runs stay disjoint and more than
+    ``MERGE_GAP`` apart.
+    """
+    if start > last[1] + MERGE_GAP:  # a new run: the newest one is closed
+        return RunMerge(newest=(start, until), closed=last)
+    if start >= last[0]:
+        return RunMerge(newest=(last[0], max(until, last[1])))
+    return None
+
+
+def absorb_runs(last: Span, start: float, until: float, older: Iterable[Span]) -> RunMerge:
+    """Merge ``[start, until)``, older than the newest run ``last``, with the closed runs.
+
+    ``older`` are the closed runs starting by ``until + MERGE_GAP``, the
+    latest first; they are read only until one ends too early to touch.
+    """
+    lo, hi = start, until
+    absorbed: list[float] = []
+    for run_start, run_until in older:
+        if run_until < start - MERGE_GAP:
+            break
+        lo, hi = min(lo, run_start), max(hi, run_until)
+        absorbed.append(run_start)
+    if hi >= last[0] - MERGE_GAP:
+        return RunMerge(newest=(lo, max(hi, last[1])), absorbed=tuple(absorbed))
+    return RunMerge(newest=last, absorbed=tuple(absorbed), closed=(lo, hi))
+
+
+# ------------------------------------------------------------ shared methods
+
+
+class StoreBase:
+    """What both stores keep in memory in front of their database, and the
+    ``EventStore`` methods they build the same way from their own.
+
+    The memory: the bucket resolution, a ``BucketIndex`` per SLO (loaded
+    lazily) and the newest measured run of each SLO once read, so extending
+    it (every probe, every cycle) needs no read and no extra statement. Both
+    change only after a transaction committed, under ``_lock``. The methods
+    type ``self`` by the protocol the store implements.
+    """
+
+    def __init__(self, resolution: float, *, readonly: bool) -> None:
+        if not (math.isfinite(resolution) and resolution > 0.0):
+            raise ValueError(f"resolution must be a positive number of seconds, got {resolution!r}")
+        self._resolution = float(resolution)
+        self._readonly = readonly
+        self._store_id = ""
+        self._lock = threading.Lock()
+        self._index: dict[str, BucketIndex] = {}
+        self._last_run: dict[str, Span] = {}
+
+    @property
+    def resolution(self) -> float:
+        return self._resolution
+
+    @property
+    def readonly(self) -> bool:
+        """True while this store may not write (opened read-only, or a standby)."""
+        return self._readonly
+
+    @property
+    def store_id(self) -> str:
+        """The store's identity, kept in its meta table."""
+        return self._store_id
+
+    def _forget(self, slo_key: str) -> None:
+        """After an SLO's events were dropped: read it again when asked."""
+        self._index.pop(slo_key, None)
+        self._last_run.pop(slo_key, None)
+
+    def _committed(self, slo_key: str, rows: Sequence[Bucket], newest: Span | None) -> None:
+        """After COMMIT (memory never runs ahead of the database): an index not
+        loaded yet reads these rows when it is."""
+        if newest is not None:
+            self._last_run[slo_key] = newest
+        index = self._index.get(slo_key)
+        if index is not None:
+            index.add(rows)
+
+    def _pruned(self, gone: Iterable[str], last_start: float) -> None:
+        """After a prune committed: what it deleted leaves memory too."""
+        self._last_run.clear()  # trimmed at the horizon
+        for key in gone:
+            self._index.pop(key, None)
+        for index in self._index.values():
+            index.drop_through(last_start)
+
+    def record(
+        self: EventStore, slo_key: str, ts: float, good: bool, *, span: float | None = None
+    ) -> None:
+        """One event (a probe result) at ``ts``; with ``span`` (the probe
+        interval), ``[ts, ts + span)`` counts as measured."""
+        measured = None if span is None else (ts, ts + span)
+        self.commit(slo_key, {ts: (1.0 if good else 0.0, 1.0)}, measured=measured)
+
+    def measured(self: EventStore, slo_key: str, start: float, end: float) -> float:
+        """Seconds of ``[start, end)`` that were measured."""
+        return sum(u - s for s, u in self.measured_spans(slo_key, start, end))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self: EventStore,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
