@@ -21,7 +21,7 @@ import pytest
 from slo_exporter import errors, model
 from slo_exporter.accounting import EventBatch, bucket_start, fetch_events
 from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import backfilled_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -125,18 +125,8 @@ def history() -> History:
 def prometheus(history: History, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus holding the history; the test fails if the binaries are missing."""
     workdir = tmp_path_factory.mktemp("accounting-prometheus")
-    openmetrics = workdir / "history.om"
-    openmetrics.write_text("\n".join(history.lines) + "\n")
-    try:
-        server = PrometheusServer(workdir / "server")
-        server.backfill(openmetrics)
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with backfilled_prometheus(workdir, history.lines) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ import time
 import pytest
 
 from tests.support.harness import (
+    API_BAD,
+    API_GOOD,
+    API_TOTAL,
     ExporterFactory,
     PrometheusFactory,
     Scrape,
@@ -27,12 +30,9 @@ from tests.support.harness import (
 
 pytestmark = pytest.mark.integration
 
-GOOD = 'http_requests_total{job="api",code="200"}'
-BAD = 'http_requests_total{job="api",code="500"}'
-TOTAL = 'http_requests_total{job="api"}'
 SLOS = (
-    SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="30d"),
-    SLOSpec("api", "success", total=TOTAL, good=GOOD, objective=99.5, window="7d"),
+    SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="30d"),
+    SLOSpec("api", "success", total=API_TOTAL, good=API_GOOD, objective=99.5, window="7d"),
 )
 INTERVAL = 4.0
 DELAY = 1.0

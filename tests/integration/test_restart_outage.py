@@ -19,6 +19,9 @@ import pytest
 import requests
 
 from tests.support.harness import (
+    API_BAD,
+    API_GOOD,
+    API_TOTAL,
     HISTORY_DAYS,
     CounterTarget,
     ExporterFactory,
@@ -36,13 +39,9 @@ from tests.support.synth import DAY, Sample
 
 pytestmark = pytest.mark.integration
 
-BAD = 'http_requests_total{job="api",code="500"}'
-GOOD = 'http_requests_total{job="api",code="200"}'
-TOTAL = 'http_requests_total{job="api"}'
-
 SLOS = (
-    SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="30d"),
-    SLOSpec("api", "success", total=TOTAL, good=GOOD, objective=99.5, window="30d"),
+    SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="30d"),
+    SLOSpec("api", "success", total=API_TOTAL, good=API_GOOD, objective=99.5, window="30d"),
 )
 #: Every exported window, so the short ones (where live events land) count too.
 ALL_WINDOWS: Mapping[str, float] = {
@@ -61,7 +60,7 @@ def config(prometheus: PrometheusServer) -> dict[str, object]:
 def live_prometheus(make_prometheus: PrometheusFactory, target: CounterTarget) -> PrometheusServer:
     """Prometheus with the history, scraping the live target every second."""
     prometheus = make_prometheus(scrape_configs=[target.scrape_config()])
-    prometheus.wait_for_sample_after(TOTAL, time.time(), timeout=30)
+    prometheus.wait_for_sample_after(API_TOTAL, time.time(), timeout=30)
     return prometheus
 
 
@@ -126,7 +125,7 @@ def test_sigkill_and_restart_keep_windows_exact(
     prometheus = make_prometheus(
         scrape_configs=[live_counters.scrape_config()], query_log=True
     )
-    prometheus.wait_for_sample_after(TOTAL, time.time(), timeout=30)
+    prometheus.wait_for_sample_after(API_TOTAL, time.time(), timeout=30)
     exporter: ExporterProcess = make_exporter(config(prometheus))
 
     # killed as soon as it has a store, i.e. during the cold-start backfill
@@ -205,7 +204,7 @@ def test_prometheus_outage_shows_down_then_backfills_exactly(
 
     prometheus.start()
     restarted_at = time.time()
-    prometheus.wait_for_sample_after(TOTAL, restarted_at, timeout=30)
+    prometheus.wait_for_sample_after(API_TOTAL, restarted_at, timeout=30)
     scrape = exporter.wait_for_scrape(
         all_up_after(restarted_at), timeout=60, what="slo_sli_up back to 1 after the outage"
     )

@@ -17,6 +17,9 @@ import pytest
 
 from slo_exporter.sharding import shard_of
 from tests.support.harness import (
+    API_BAD,
+    API_GOOD,
+    API_TOTAL,
     ExporterFactory,
     ExporterProcess,
     PrometheusFactory,
@@ -28,17 +31,14 @@ from tests.support.harness import (
 
 pytestmark = pytest.mark.integration
 
-GOOD = 'http_requests_total{job="api",code="200"}'
-BAD = 'http_requests_total{job="api",code="500"}'
-TOTAL = 'http_requests_total{job="api"}'
 #: shards of 3 (see tests/test_sharding.py TABLE_OF_3): 0, 0, 1, 1, 2, 2
 SLOS = (
-    SLOSpec("checkout", "availability", total=TOTAL, bad=BAD, objective=99.9, window="14d"),
-    SLOSpec("payments-vendor", "api", total=TOTAL, good=GOOD, objective=99.5, window="7d"),
-    SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="14d"),
-    SLOSpec("auth", "login", total=TOTAL, good=GOOD, objective=99, window="7d"),
-    SLOSpec("api", "latency", total=TOTAL, good=GOOD, objective=99.9, window="14d"),
-    SLOSpec("billing", "invoices", total=TOTAL, bad=BAD, objective=99.5, window="7d"),
+    SLOSpec("checkout", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="14d"),
+    SLOSpec("payments-vendor", "api", total=API_TOTAL, good=API_GOOD, objective=99.5, window="7d"),
+    SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="14d"),
+    SLOSpec("auth", "login", total=API_TOTAL, good=API_GOOD, objective=99, window="7d"),
+    SLOSpec("api", "latency", total=API_TOTAL, good=API_GOOD, objective=99.9, window="14d"),
+    SLOSpec("billing", "invoices", total=API_TOTAL, bad=API_BAD, objective=99.5, window="7d"),
 )
 SHARDS = 3
 INTERVAL = 4.0
