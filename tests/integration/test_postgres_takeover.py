@@ -12,14 +12,13 @@ again, nothing that arrived while it was dead is lost.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
 from tests.support.harness import (
     API_BAD,
     API_TOTAL,
-    HISTORY_DAYS,
     CounterTarget,
     ExporterFactory,
     PrometheusFactory,
@@ -29,11 +28,13 @@ from tests.support.harness import (
     evaluated_at,
     exporter_config,
     failing_on_harness_error,
+    stored_samples,
+    up_after,
     wait_until,
     window_mismatches,
 )
 from tests.support.postgres import private_postgres
-from tests.support.synth import DAY, Sample
+from tests.support.synth import DAY
 
 pytestmark = pytest.mark.integration
 
@@ -50,21 +51,8 @@ def postgres_url() -> Iterator[str]:
         yield server.new_schema()
 
 
-def up_after(after: float) -> Callable[[Scrape], bool]:
-    """A scrape check: the SLO is up at an instant later than ``after``."""
-    def check(scrape: Scrape) -> bool:
-        slo = SLOS[0]
-        return (scrape.get("slo_sli_up", service=slo.service, slo=slo.name) == 1.0
-                and (scrape.get("slo_last_evaluation_timestamp_seconds",
-                                service=slo.service, slo=slo.name) or 0.0) > after)
-    return check
-
-
 def mismatches(scrape: Scrape, prometheus: PrometheusServer) -> list[str]:
-    def samples(selector: str, t: float) -> Mapping[str, Sequence[Sample]]:
-        return prometheus.raw_samples(selector, t, HISTORY_DAYS * DAY + 3600)
-
-    return window_mismatches(scrape, SLOS[0], samples, windows=WINDOWS)
+    return window_mismatches(scrape, SLOS[0], stored_samples(prometheus), windows=WINDOWS)
 
 
 def test_standby_takes_over_a_killed_writer_and_stays_exact(
@@ -85,11 +73,12 @@ def test_standby_takes_over_a_killed_writer_and_stays_exact(
     standby = make_exporter(config, name="standby", extra_args=args)
     with failing_on_harness_error():
         writer.start(ready_timeout=60)
-        scrape = writer.wait_for_scrape(up_after(0.0), timeout=30, what="the writer's first cycle")
+        scrape = writer.wait_for_scrape(up_after(SLOS, 0.0), timeout=30,
+                                        what="the writer's first cycle")
         assert not mismatches(scrape, prometheus)
         standby.start(ready_timeout=30)  # ready: its first (following) evaluation is done
         # the standby serves what the writer stores, and never wrote
-        assert up_after(0.0)(standby.scrape())
+        assert up_after(SLOS, 0.0)(standby.scrape())
     assert [e["role"] for e in writer.logged("store_opened")] == ["writer"]
     assert [e["role"] for e in standby.logged("store_opened")] == ["standby"]
     assert not standby.logged("backfill_started")
@@ -109,10 +98,10 @@ def test_standby_takes_over_a_killed_writer_and_stays_exact(
     assert took <= 2 * EVALUATION_INTERVAL, f"takeover took {took:.2f} s"
 
     with failing_on_harness_error():
-        scrape = standby.wait_for_scrape(up_after(killed_at), timeout=10,
+        scrape = standby.wait_for_scrape(up_after(SLOS, killed_at), timeout=10,
                                          what="an evaluation after the takeover")
         # one more cycle, with events that arrived after the takeover
-        scrape = standby.wait_for_scrape(up_after(evaluated_at(scrape, SLOS[0])), timeout=10,
+        scrape = standby.wait_for_scrape(up_after(SLOS, evaluated_at(scrape, SLOS[0])), timeout=10,
                                          what="a second evaluation after the takeover")
     problems = mismatches(scrape, prometheus)
     assert not problems, "\n".join(problems)

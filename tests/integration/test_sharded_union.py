@@ -26,7 +26,7 @@ from tests.support.harness import (
     Scrape,
     SLOSpec,
     exporter_config,
-    wait_until,
+    scrapes_at_one_instant,
 )
 
 pytestmark = pytest.mark.integration
@@ -55,10 +55,6 @@ def _slo_series(scrape: Scrape) -> list[str]:
     ]
 
 
-def _instants(scrape: Scrape) -> set[float]:
-    return {s.value for s in scrape.find("slo_last_evaluation_timestamp_seconds")}
-
-
 def test_three_shards_export_what_one_daemon_exports(
     make_prometheus: PrometheusFactory, make_exporter: ExporterFactory
 ) -> None:
@@ -78,16 +74,8 @@ def test_three_shards_export_what_one_daemon_exports(
     for exporter in everyone:
         exporter.wait_ready(60)
 
-    def same_instant() -> list[Scrape] | None:
-        scrapes = [e.scrape() for e in everyone]
-        instants = [_instants(s) for s in scrapes]
-        if len(instants[0]) != 1 or any(i != instants[0] for i in instants):
-            return None
-        # none moved on while the others were scraped
-        return scrapes if all(_instants(e.scrape()) == instants[0] for e in everyone) else None
-
-    scrapes = wait_until(same_instant, timeout=6 * INTERVAL, interval=0.2,
-                         what="all four daemons describing the same instant")
+    scrapes = scrapes_at_one_instant(everyone, timeout=6 * INTERVAL,
+                                     what="all four daemons describing the same instant")
     *parts, unsharded = scrapes
     union = [line for part in parts for line in _slo_series(part)]
     assert len(union) == len(set(union)), "a series came from two shards"

@@ -35,7 +35,7 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.synth import Sample, WindowSpec, expected_window, series_key
+from tests.support.synth import DAY, Sample, WindowSpec, expected_window, series_key
 
 T = TypeVar("T")
 
@@ -517,6 +517,30 @@ class ExporterProcess(_Process):
         return self.signal_and_wait(signal.SIGTERM, timeout)
 
 
+def evaluation_instants(scrape: Scrape) -> set[float]:
+    """The distinct instants the scraped SLO values describe."""
+    return {s.value for s in scrape.find("slo_last_evaluation_timestamp_seconds")}
+
+
+def scrapes_at_one_instant(
+    exporters: Sequence[ExporterProcess], *, timeout: float, what: str
+) -> list[Scrape]:
+    """One scrape per daemon, all describing the same single evaluation instant.
+
+    Every daemon is scraped again afterwards: none may have moved on while
+    the others were scraped.
+    """
+    def probe() -> list[Scrape] | None:
+        scrapes = [e.scrape() for e in exporters]
+        first = evaluation_instants(scrapes[0])
+        if len(first) != 1 or any(evaluation_instants(s) != first for s in scrapes):
+            return None
+        moved_on = any(evaluation_instants(e.scrape()) != first for e in exporters)
+        return None if moved_on else scrapes
+
+    return wait_until(probe, timeout=timeout, what=what, interval=0.2)
+
+
 # -------------------------------------------------------- live counters
 
 
@@ -704,6 +728,29 @@ def evaluated_at(scrape: Scrape, slo: SLOSpec) -> float:
     return scrape.value(
         "slo_last_evaluation_timestamp_seconds", service=slo.service, slo=slo.name
     )
+
+
+def up_after(slos: Sequence[SLOSpec], after: float) -> Callable[[Scrape], bool]:
+    """A scrape check: every SLO answered, at an instant later than ``after``."""
+    def check(scrape: Scrape) -> bool:
+        return all(
+            scrape.get("slo_sli_up", service=s.service, slo=s.name) == 1.0
+            and (scrape.get("slo_last_evaluation_timestamp_seconds",
+                            service=s.service, slo=s.name) or 0.0) > after
+            for s in slos
+        )
+
+    return check
+
+
+def stored_samples(
+    prometheus: PrometheusServer,
+) -> Callable[[str, float], Mapping[str, Sequence[Sample]]]:
+    """The oracle's view: Prometheus's raw samples of a selector as they stood at t."""
+    def samples(selector: str, t: float) -> Mapping[str, Sequence[Sample]]:
+        return prometheus.raw_samples(selector, t, HISTORY_DAYS * DAY + 3600)
+
+    return samples
 
 
 def window_mismatches(
