@@ -22,6 +22,7 @@ from slo_exporter import errors, model
 from slo_exporter.accounting import EventBatch, bucket_start, fetch_events
 from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
 from tests.support.harness import backfilled_prometheus
+from tests.support.synth import ending_two_days_ago
 
 pytestmark = pytest.mark.integration
 
@@ -117,8 +118,7 @@ def generate(start: float) -> History:
 @pytest.fixture(scope="module")
 def history() -> History:
     """Six hours ending two days ago, aligned to whole hours."""
-    start = (time.time() // 3600) * 3600 - 2 * 86400 - HOURS * 3600
-    return generate(start)
+    return generate(ending_two_days_ago(HOURS * 3600, time.time()))
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from slo_exporter.config import parse_config
 from slo_exporter.grouping import Groups
 from slo_exporter.prometheus import PrometheusClient
 from tests.support.harness import ExporterFactory, backfilled_prometheus
+from tests.support.synth import ending_two_days_ago
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +101,7 @@ def generate(start: float) -> History:
 @pytest.fixture(scope="module")
 def history() -> History:
     """Two hours ending two days ago, aligned to whole hours."""
-    return generate((time.time() // 3600) * 3600 - 2 * 86400 - HOURS * 3600)
+    return generate(ending_two_days_ago(HOURS * 3600, time.time()))
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.store import SQLiteStore
 from tests.support.harness import PrometheusServer, backfilled_prometheus
 from tests.support.sources import CountingSource
+from tests.support.synth import ending_two_days_ago
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +93,7 @@ def generate(start: float) -> History:
 @pytest.fixture(scope="module")
 def history() -> History:
     """Two hours ending two days ago, aligned to whole hours."""
-    return generate((time.time() // 3600) * 3600 - 2 * 86400 - HOURS * 3600)
+    return generate(ending_two_days_ago(HOURS * 3600, time.time()))
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.store import SQLiteStore
 from tests.support.harness import PrometheusServer, backfilled_prometheus
 from tests.support.sources import CountingSource
+from tests.support.synth import ending_two_days_ago
 from tests.test_matchers import TABLE
 
 pytestmark = pytest.mark.integration
@@ -118,7 +119,7 @@ def _om_escape(value: str) -> str:
 @pytest.fixture(scope="module")
 def history() -> History:
     """Ninety minutes ending two days ago, aligned to whole hours."""
-    return generate((time.time() // 3600) * 3600 - 2 * 86400 - MINUTES * 60)
+    return generate(ending_two_days_ago(MINUTES * 60, time.time()))
 
 
 @pytest.fixture(scope="module")
