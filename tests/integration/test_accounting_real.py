@@ -21,7 +21,8 @@ import pytest
 from slo_exporter import errors, model
 from slo_exporter.accounting import EventBatch, bucket_start, fetch_events
 from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import backfilled_prometheus
+from tests.support.synth import ending_two_days_ago
 
 pytestmark = pytest.mark.integration
 
@@ -117,26 +118,15 @@ def generate(start: float) -> History:
 @pytest.fixture(scope="module")
 def history() -> History:
     """Six hours ending two days ago, aligned to whole hours."""
-    start = (time.time() // 3600) * 3600 - 2 * 86400 - HOURS * 3600
-    return generate(start)
+    return generate(ending_two_days_ago(HOURS * 3600, time.time()))
 
 
 @pytest.fixture(scope="module")
 def prometheus(history: History, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus holding the history; the test fails if the binaries are missing."""
     workdir = tmp_path_factory.mktemp("accounting-prometheus")
-    openmetrics = workdir / "history.om"
-    openmetrics.write_text("\n".join(history.lines) + "\n")
-    try:
-        server = PrometheusServer(workdir / "server")
-        server.backfill(openmetrics)
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with backfilled_prometheus(workdir, history.lines) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

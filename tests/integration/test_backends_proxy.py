@@ -12,15 +12,15 @@ never become events.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
 
 from tests.support.harness import (
+    API_BAD,
+    API_TOTAL,
     ExporterFactory,
-    ExporterProcess,
     PrometheusFactory,
     Scrape,
     SLOSpec,
@@ -32,9 +32,7 @@ from tests.support.synth import JobHistory, Sample
 
 pytestmark = pytest.mark.integration
 
-BAD = 'http_requests_total{job="api",code="500"}'
-TOTAL = 'http_requests_total{job="api"}'
-SLO = SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="30d")
+SLO = SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="30d")
 KEY = {"service": SLO.service, "slo": SLO.name}
 
 
@@ -55,21 +53,11 @@ def _config(url: str, headers: Mapping[str, str] | None = None) -> dict[str, Any
 
 
 def _selectors(history: JobHistory) -> Mapping[str, Mapping[str, Sequence[Sample]]]:
-    return {BAD: history.bad_series(), TOTAL: history.series()}
+    return {API_BAD: history.bad_series(), API_TOTAL: history.series()}
 
 
 def _events(scrape: Scrape) -> list[float]:
     return [s.value for s in scrape.find("slo_events", **KEY)]
-
-
-def _logged(exporter: ExporterProcess, event: str) -> list[dict[str, Any]]:
-    found = []
-    for line in exporter.log_path.read_text(errors="replace").splitlines():
-        if line.startswith("{") and f'"{event}"' in line:
-            entry = json.loads(line)
-            if entry.get("event") == event:
-                found.append(entry)
-    return found
 
 
 def test_exact_windows_through_a_path_prefix_and_tenant_header(
@@ -110,7 +98,7 @@ def test_a_refused_request_is_a_source_error_never_events(
     assert scrape.value("slo_sli_up", **KEY) == 0.0
     assert scrape.value("slo_exporter_query_errors_total", reason="http") >= 1
     assert set(_events(scrape)) == {0.0}
-    (failed,) = _logged(exporter, "query_failed")
+    (failed,) = exporter.logged("query_failed")
     assert failed["reason"] == "http"
     assert f"HTTP {status}" in failed["error"]
     assert {s.status for s in proxy.seen} == {status}
@@ -137,7 +125,7 @@ def test_a_partial_answer_is_refused_then_the_span_is_read_exactly(
     assert scrape.value("slo_sli_up", **KEY) == 0.0
     assert scrape.value("slo_exporter_query_errors_total", reason=reason) >= 1
     assert set(_events(scrape)) == {0.0}
-    (failed,) = _logged(exporter, "query_failed")
+    (failed,) = exporter.logged("query_failed")
     assert failed["reason"] == reason
     assert says in failed["error"]
 
@@ -146,4 +134,4 @@ def test_a_partial_answer_is_refused_then_the_span_is_read_exactly(
         lambda s: s.get("slo_sli_up", **KEY) == 1.0, timeout=15, what="the SLO back up")
     selectors = _selectors(history)
     assert window_mismatches(scrape, SLO, lambda selector, _t: selectors[selector]) == []
-    assert _logged(exporter, "query_recovered")
+    assert exporter.logged("query_recovered")

@@ -18,6 +18,9 @@ import pytest
 import requests
 
 from tests.support.harness import (
+    API_BAD,
+    API_GOOD,
+    API_TOTAL,
     ExporterFactory,
     PrometheusFactory,
     Scrape,
@@ -28,11 +31,9 @@ from tests.support.harness import (
 
 pytestmark = pytest.mark.integration
 
-TOTAL = 'http_requests_total{job="api"}'
-BAD = 'http_requests_total{job="api",code="500"}'
-GOOD = 'http_requests_total{job="api",code="200"}'
 SLOS = tuple(
-    SLOSpec("api", f"slo-{i}", total=TOTAL, **({"bad": BAD} if i % 2 else {"good": GOOD}),
+    SLOSpec("api", f"slo-{i}", total=API_TOTAL,
+            **({"bad": API_BAD} if i % 2 else {"good": API_GOOD}),
             objective=99.0 + i / 10, window="30d")
     for i in range(6)
 )

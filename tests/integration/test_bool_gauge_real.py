@@ -26,7 +26,8 @@ from slo_exporter.accounting import EventBatch, bucket_start, fetch_events, fetc
 from slo_exporter.config import parse_config
 from slo_exporter.grouping import Groups
 from slo_exporter.prometheus import PrometheusClient
-from tests.support.harness import ExporterFactory, HarnessError, PrometheusServer
+from tests.support.harness import ExporterFactory, backfilled_prometheus
+from tests.support.synth import ending_two_days_ago
 
 pytestmark = pytest.mark.integration
 
@@ -100,25 +101,15 @@ def generate(start: float) -> History:
 @pytest.fixture(scope="module")
 def history() -> History:
     """Two hours ending two days ago, aligned to whole hours."""
-    return generate((time.time() // 3600) * 3600 - 2 * 86400 - HOURS * 3600)
+    return generate(ending_two_days_ago(HOURS * 3600, time.time()))
 
 
 @pytest.fixture(scope="module")
 def prometheus(history: History, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus holding the history; the test fails if the binaries are missing."""
     workdir = tmp_path_factory.mktemp("bool-gauge-prometheus")
-    openmetrics = workdir / "history.om"
-    openmetrics.write_text("\n".join(history.lines) + "\n")
-    try:
-        server = PrometheusServer(workdir / "server")
-        server.backfill(openmetrics)
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with backfilled_prometheus(workdir, history.lines) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from slo_exporter.model import ALERT_WINDOWS, Config, RatioSLI, Selector, Templa
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.snapshot import Snapshot
 from slo_exporter.store import SQLiteStore
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import backfilled_prometheus
 from tests.support.synth import JobHistory, generate_job, write_openmetrics
 
 pytestmark = pytest.mark.integration
@@ -115,16 +115,8 @@ def prometheus(history: JobHistory, tmp_path_factory: pytest.TempPathFactory) ->
     workdir = tmp_path_factory.mktemp("convert-prometheus")
     openmetrics = workdir / "history.om"
     write_openmetrics(openmetrics, [history])
-    try:
-        server = PrometheusServer(workdir / "server")
-        server.backfill(openmetrics)
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with backfilled_prometheus(workdir, openmetrics) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 def evaluate(config: Config, storage: Path, at: float) -> tuple[Snapshot, str]:

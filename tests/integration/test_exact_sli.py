@@ -16,6 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 import pytest
 
 from tests.support.harness import (
+    API_BAD,
+    API_GOOD,
+    API_TOTAL,
     HISTORY_DAYS,
     ExporterFactory,
     PrometheusFactory,
@@ -36,22 +39,18 @@ from tests.support.synth import (
 
 pytestmark = pytest.mark.integration
 
-GOOD = 'http_requests_total{job="api",code="200"}'
-BAD = 'http_requests_total{job="api",code="500"}'
-TOTAL = 'http_requests_total{job="api"}'
-
 SLOS = (
-    SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="30d"),
-    SLOSpec("api", "success", total=TOTAL, good=GOOD, objective=99.5, window="30d"),
+    SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="30d"),
+    SLOSpec("api", "success", total=API_TOTAL, good=API_GOOD, objective=99.5, window="30d"),
 )
 
 
 def generated(history: JobHistory) -> Mapping[str, Mapping[str, Sequence[Sample]]]:
     """The generated raw samples each selector of SLOS matches."""
     return {
-        GOOD: history.good_series(),
-        BAD: history.bad_series(),
-        TOTAL: history.series(),
+        API_GOOD: history.good_series(),
+        API_BAD: history.bad_series(),
+        API_TOTAL: history.series(),
     }
 
 
@@ -61,7 +60,7 @@ def test_prometheus_holds_the_generated_samples(
     """After the promtool backfill, Prometheus returns exactly the generated raw samples."""
     prometheus = make_prometheus()
     at = history.end_ms / 1000
-    stored = prometheus.raw_samples(TOTAL, at, HISTORY_DAYS * DAY + 60)
+    stored = prometheus.raw_samples(API_TOTAL, at, HISTORY_DAYS * DAY + 60)
     assert stored.keys() == history.series().keys()
     for key, samples in history.series().items():
         assert stored[key] == samples, f"{key}: stored samples differ from the generated ones"
@@ -78,7 +77,7 @@ def test_sloth_style_average_misses_the_exact_30d_error_ratio(
     exact = expected_window(history.series(), WindowSpec(t, 30 * DAY), bad=history.bad_series())
     assert exact.error_ratio is not None
     sloth_promql = prometheus.scalar(
-        f"avg_over_time((sum(rate({BAD}[5m])) / sum(rate({TOTAL}[5m])))[30d:5m])", t
+        f"avg_over_time((sum(rate({API_BAD}[5m])) / sum(rate({API_TOTAL}[5m])))[30d:5m])", t
     )
     sloth_direct = sloth_error_ratio(history.bad_series(), history.series(), t=t)
     miss = relative_miss(sloth_promql, exact.error_ratio)

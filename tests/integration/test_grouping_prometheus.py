@@ -19,7 +19,6 @@ import math
 import random
 import textwrap
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +31,11 @@ from slo_exporter import model
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
 from slo_exporter.exposition import SnapshotCollector
-from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
+from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.store import SQLiteStore
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import PrometheusServer, backfilled_prometheus
+from tests.support.sources import CountingSource
+from tests.support.synth import ending_two_days_ago
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +93,7 @@ def generate(start: float) -> History:
 @pytest.fixture(scope="module")
 def history() -> History:
     """Two hours ending two days ago, aligned to whole hours."""
-    return generate((time.time() // 3600) * 3600 - 2 * 86400 - HOURS * 3600)
+    return generate(ending_two_days_ago(HOURS * 3600, time.time()))
 
 
 @pytest.fixture(scope="module")
@@ -100,37 +101,8 @@ def server(history: History, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[PrometheusServer]:
     """A real Prometheus holding the history, with its query log on."""
     workdir = tmp_path_factory.mktemp("grouping-prometheus")
-    openmetrics = workdir / "history.om"
-    openmetrics.write_text("\n".join(history.lines) + "\n")
-    try:
-        prometheus = PrometheusServer(workdir / "server", query_log=True)
-        prometheus.backfill(openmetrics)
-        prometheus.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with backfilled_prometheus(workdir, history.lines, query_log=True) as prometheus:
         yield prometheus
-    finally:
-        prometheus.stop()
-
-
-class CountingSource:
-    """The real client, counting the raw-sample reads per selector."""
-
-    def __init__(self, client: PrometheusClient) -> None:
-        self.client = client
-        self.reads: Counter[str] = Counter()
-
-    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
-        self.reads[selector] += 1
-        return self.client.raw_samples(selector, start, end)
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        return self.client.query(promql, at, stats=stats)
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        return self.client.query_range(promql, start, end, step, stats=stats)
 
 
 def _config(url: str) -> model.Config:

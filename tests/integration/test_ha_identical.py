@@ -17,22 +17,23 @@ import time
 import pytest
 
 from tests.support.harness import (
+    API_BAD,
+    API_GOOD,
+    API_TOTAL,
     ExporterFactory,
     PrometheusFactory,
     Scrape,
     SLOSpec,
+    evaluation_instants,
     exporter_config,
-    wait_until,
+    scrapes_at_one_instant,
 )
 
 pytestmark = pytest.mark.integration
 
-GOOD = 'http_requests_total{job="api",code="200"}'
-BAD = 'http_requests_total{job="api",code="500"}'
-TOTAL = 'http_requests_total{job="api"}'
 SLOS = (
-    SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="30d"),
-    SLOSpec("api", "success", total=TOTAL, good=GOOD, objective=99.5, window="7d"),
+    SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="30d"),
+    SLOSpec("api", "success", total=API_TOTAL, good=API_GOOD, objective=99.5, window="7d"),
 )
 INTERVAL = 4.0
 DELAY = 1.0
@@ -46,10 +47,6 @@ def _slo_series(scrape: Scrape) -> list[str]:
         f"{s.name}{sorted(s.labels.items())} {s.value!r}" for s in scrape.samples
         if not s.name.startswith(PER_PROCESS)
     )
-
-
-def _instants(scrape: Scrape) -> set[float]:
-    return {s.value for s in scrape.find("slo_last_evaluation_timestamp_seconds")}
 
 
 def test_replicas_started_apart_export_identical_slo_series(
@@ -66,17 +63,9 @@ def test_replicas_started_apart_export_identical_slo_series(
     time.sleep(2.3)  # off the grid: the second starts at another phase of the interval
     second.start(ready_timeout=60)
 
-    def same_instant() -> tuple[Scrape, Scrape] | None:
-        a, b = first.scrape(), second.scrape()
-        instants = _instants(a)
-        if len(instants) != 1 or instants != _instants(b):
-            return None
-        # both still there: neither moved on between the two scrapes
-        return (a, b) if _instants(first.scrape()) == instants else None
-
-    a, b = wait_until(same_instant, timeout=5 * INTERVAL, interval=0.2,
-                      what="both replicas describing the same instant")
-    (instant,) = _instants(a)
+    a, b = scrapes_at_one_instant([first, second], timeout=5 * INTERVAL,
+                                  what="both replicas describing the same instant")
+    (instant,) = evaluation_instants(a)
     assert instant % INTERVAL == 0, f"{instant} is not on the {INTERVAL:g}s grid"
     assert a.value("slo_sli_up", service="api", slo="availability") == 1.0
     assert _slo_series(a) == _slo_series(b)

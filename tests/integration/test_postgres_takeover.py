@@ -11,17 +11,16 @@ again, nothing that arrived while it was dead is lost.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 
 import pytest
 
 from tests.support.harness import (
-    HISTORY_DAYS,
+    API_BAD,
+    API_TOTAL,
     CounterTarget,
     ExporterFactory,
-    ExporterProcess,
     PrometheusFactory,
     PrometheusServer,
     Scrape,
@@ -29,18 +28,18 @@ from tests.support.harness import (
     evaluated_at,
     exporter_config,
     failing_on_harness_error,
+    stored_samples,
+    up_after,
     wait_until,
     window_mismatches,
 )
-from tests.support.postgres import PostgresError, PostgresServer
-from tests.support.synth import DAY, Sample
+from tests.support.postgres import private_postgres
+from tests.support.synth import DAY
 
 pytestmark = pytest.mark.integration
 
-BAD = 'http_requests_total{job="api",code="500"}'
-TOTAL = 'http_requests_total{job="api"}'
 # A one-day SLO: the cold start reads one day, and every window is checked.
-SLOS = (SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="1d"),)
+SLOS = (SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="1d"),)
 WINDOWS: Mapping[str, float] = {"5m": 300.0, "1h": 3600.0, "6h": 21600.0, "1d": DAY}
 EVALUATION_INTERVAL = 2.0
 
@@ -48,46 +47,12 @@ EVALUATION_INTERVAL = 2.0
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A private PostgreSQL server with one empty schema for the store."""
-    try:
-        server = PostgresServer().start()
-    except PostgresError as exc:
-        problem = str(exc)
-    else:
-        try:
-            yield server.new_schema()
-        finally:
-            server.stop()
-        return
-    pytest.fail(problem, pytrace=False)
-
-
-def up_after(after: float) -> Callable[[Scrape], bool]:
-    """A scrape check: the SLO is up at an instant later than ``after``."""
-    def check(scrape: Scrape) -> bool:
-        slo = SLOS[0]
-        return (scrape.get("slo_sli_up", service=slo.service, slo=slo.name) == 1.0
-                and (scrape.get("slo_last_evaluation_timestamp_seconds",
-                                service=slo.service, slo=slo.name) or 0.0) > after)
-    return check
+    with private_postgres() as server:
+        yield server.new_schema()
 
 
 def mismatches(scrape: Scrape, prometheus: PrometheusServer) -> list[str]:
-    def samples(selector: str, t: float) -> Mapping[str, Sequence[Sample]]:
-        return prometheus.raw_samples(selector, t, HISTORY_DAYS * DAY + 3600)
-
-    return window_mismatches(scrape, SLOS[0], samples, windows=WINDOWS)
-
-
-def logged(exporter: ExporterProcess, event: str) -> list[dict[str, object]]:
-    """The daemon's JSON log lines with this event name."""
-    lines = exporter.log_path.read_text(errors="replace").splitlines()
-    found = []
-    for line in lines:
-        if line.startswith("{") and f'"{event}"' in line:
-            entry = json.loads(line)
-            if entry.get("event") == event:
-                found.append(entry)
-    return found
+    return window_mismatches(scrape, SLOS[0], stored_samples(prometheus), windows=WINDOWS)
 
 
 def test_standby_takes_over_a_killed_writer_and_stays_exact(
@@ -100,7 +65,7 @@ def test_standby_takes_over_a_killed_writer_and_stays_exact(
     """SIGKILL the writer: the standby writes within two evaluation intervals, from the
     stored cursors, and its windows are exact."""
     prometheus = make_prometheus(scrape_configs=[live_counters.scrape_config()])
-    prometheus.wait_for_sample_after(TOTAL, time.time(), timeout=30)
+    prometheus.wait_for_sample_after(API_TOTAL, time.time(), timeout=30)
     config = exporter_config(prometheus.url, SLOS, evaluation_interval="2s", query_delay="2s",
                              timeout="2s")
     args = [f"--storage.url={postgres_url}"]
@@ -108,20 +73,21 @@ def test_standby_takes_over_a_killed_writer_and_stays_exact(
     standby = make_exporter(config, name="standby", extra_args=args)
     with failing_on_harness_error():
         writer.start(ready_timeout=60)
-        scrape = writer.wait_for_scrape(up_after(0.0), timeout=30, what="the writer's first cycle")
+        scrape = writer.wait_for_scrape(up_after(SLOS, 0.0), timeout=30,
+                                        what="the writer's first cycle")
         assert not mismatches(scrape, prometheus)
         standby.start(ready_timeout=30)  # ready: its first (following) evaluation is done
         # the standby serves what the writer stores, and never wrote
-        assert up_after(0.0)(standby.scrape())
-    assert [e["role"] for e in logged(writer, "store_opened")] == ["writer"]
-    assert [e["role"] for e in logged(standby, "store_opened")] == ["standby"]
-    assert not logged(standby, "backfill_started")
+        assert up_after(SLOS, 0.0)(standby.scrape())
+    assert [e["role"] for e in writer.logged("store_opened")] == ["writer"]
+    assert [e["role"] for e in standby.logged("store_opened")] == ["standby"]
+    assert not standby.logged("backfill_started")
 
     writer.kill()
     killed_at, killed_mono = time.time(), time.monotonic()
 
     def took_over() -> float | None:
-        return time.monotonic() if logged(standby, "takeover_done") else None
+        return time.monotonic() if standby.logged("takeover_done") else None
 
     with failing_on_harness_error():
         done = wait_until(took_over, timeout=4 * EVALUATION_INTERVAL, interval=0.05,
@@ -132,12 +98,12 @@ def test_standby_takes_over_a_killed_writer_and_stays_exact(
     assert took <= 2 * EVALUATION_INTERVAL, f"takeover took {took:.2f} s"
 
     with failing_on_harness_error():
-        scrape = standby.wait_for_scrape(up_after(killed_at), timeout=10,
+        scrape = standby.wait_for_scrape(up_after(SLOS, killed_at), timeout=10,
                                          what="an evaluation after the takeover")
         # one more cycle, with events that arrived after the takeover
-        scrape = standby.wait_for_scrape(up_after(evaluated_at(scrape, SLOS[0])), timeout=10,
+        scrape = standby.wait_for_scrape(up_after(SLOS, evaluated_at(scrape, SLOS[0])), timeout=10,
                                          what="a second evaluation after the takeover")
     problems = mismatches(scrape, prometheus)
     assert not problems, "\n".join(problems)
     # it continued from the stored cursor: nothing was read again from the start
-    assert not logged(standby, "backfill_started")
+    assert not standby.logged("backfill_started")

@@ -23,7 +23,7 @@ from slo_exporter.compliance import period_figures
 from slo_exporter.config import load_config
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.store import SQLiteStore
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import backfilled_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -91,17 +91,8 @@ def prometheus(history_start: float, tmp_path_factory: pytest.TempPathFactory) -
         ts = history_start + i * STEP
         lines.append(f'requests_total{{code="200"}} {ok} {ts:.0f}')
         lines.append(f'requests_total{{code="500"}} {err} {ts:.0f}')
-    (workdir / "history.om").write_text("\n".join([*lines, "# EOF"]) + "\n")
-    try:
-        server = PrometheusServer(workdir / "server")
-        server.backfill(workdir / "history.om")
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with backfilled_prometheus(workdir, [*lines, "# EOF"]) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 def test_a_raw_ratio_slo_stores_bucket_ratios_and_averages_them_over_time(

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from slo_exporter import cli
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import backfilled_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -196,19 +196,8 @@ def month() -> Month:
 @pytest.fixture(scope="module")
 def prometheus(month: Month, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus holding the month, with a retention that keeps it."""
-    base = tmp_path_factory.mktemp("march")
-    openmetrics = base / "march.om"
-    openmetrics.write_text("\n".join(month.lines) + "\n")
-    server = PrometheusServer(base / "prometheus")
-    try:
-        server.backfill(openmetrics)
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with backfilled_prometheus(tmp_path_factory.mktemp("march"), month.lines) as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

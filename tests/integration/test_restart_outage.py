@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +19,9 @@ import pytest
 import requests
 
 from tests.support.harness import (
-    HISTORY_DAYS,
+    API_BAD,
+    API_GOOD,
+    API_TOTAL,
     CounterTarget,
     ExporterFactory,
     ExporterProcess,
@@ -29,20 +31,17 @@ from tests.support.harness import (
     SLOSpec,
     evaluated_at,
     exporter_config,
+    stored_samples,
+    up_after,
     wait_until,
     window_mismatches,
 )
-from tests.support.synth import DAY, Sample
 
 pytestmark = pytest.mark.integration
 
-BAD = 'http_requests_total{job="api",code="500"}'
-GOOD = 'http_requests_total{job="api",code="200"}'
-TOTAL = 'http_requests_total{job="api"}'
-
 SLOS = (
-    SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="30d"),
-    SLOSpec("api", "success", total=TOTAL, good=GOOD, objective=99.5, window="30d"),
+    SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="30d"),
+    SLOSpec("api", "success", total=API_TOTAL, good=API_GOOD, objective=99.5, window="30d"),
 )
 #: Every exported window, so the short ones (where live events land) count too.
 ALL_WINDOWS: Mapping[str, float] = {
@@ -61,31 +60,8 @@ def config(prometheus: PrometheusServer) -> dict[str, object]:
 def live_prometheus(make_prometheus: PrometheusFactory, target: CounterTarget) -> PrometheusServer:
     """Prometheus with the history, scraping the live target every second."""
     prometheus = make_prometheus(scrape_configs=[target.scrape_config()])
-    prometheus.wait_for_sample_after(TOTAL, time.time(), timeout=30)
+    prometheus.wait_for_sample_after(API_TOTAL, time.time(), timeout=30)
     return prometheus
-
-
-def stored_samples(
-    prometheus: PrometheusServer,
-) -> Callable[[str, float], Mapping[str, Sequence[Sample]]]:
-    """The oracle's view: Prometheus's raw samples of a selector as they stood at t."""
-    def samples(selector: str, t: float) -> Mapping[str, Sequence[Sample]]:
-        return prometheus.raw_samples(selector, t, HISTORY_DAYS * DAY + 3600)
-
-    return samples
-
-
-def all_up_after(after: float) -> Callable[[Scrape], bool]:
-    """A scrape check: every SLO answered, at an instant later than ``after``."""
-    def check(scrape: Scrape) -> bool:
-        return all(
-            scrape.get("slo_sli_up", service=s.service, slo=s.name) == 1.0
-            and (scrape.get("slo_last_evaluation_timestamp_seconds",
-                            service=s.service, slo=s.name) or 0.0) > after
-            for s in SLOS
-        )
-
-    return check
 
 
 def assert_exact(scrape: Scrape, prometheus: PrometheusServer) -> None:
@@ -126,7 +102,7 @@ def test_sigkill_and_restart_keep_windows_exact(
     prometheus = make_prometheus(
         scrape_configs=[live_counters.scrape_config()], query_log=True
     )
-    prometheus.wait_for_sample_after(TOTAL, time.time(), timeout=30)
+    prometheus.wait_for_sample_after(API_TOTAL, time.time(), timeout=30)
     exporter: ExporterProcess = make_exporter(config(prometheus))
 
     # killed as soon as it has a store, i.e. during the cold-start backfill
@@ -138,13 +114,13 @@ def test_sigkill_and_restart_keep_windows_exact(
     )
     exporter.kill()
     exporter.start(ready_timeout=120)
-    scrape = exporter.wait_for_scrape(all_up_after(0.0), timeout=30, what="a first evaluation")
+    scrape = exporter.wait_for_scrape(up_after(SLOS, 0.0), timeout=30, what="a first evaluation")
     assert_exact(scrape, prometheus)
 
     # killed mid-run; the app restarts meanwhile (counter reset) and
     # Prometheus keeps scraping, so the restarted daemon has a gap to fill
     exporter.wait_for_scrape(
-        all_up_after(evaluated_at(scrape, SLOS[0])), timeout=30, what="one more evaluation"
+        up_after(SLOS, evaluated_at(scrape, SLOS[0])), timeout=30, what="one more evaluation"
     )
     exporter.kill()
     assert not exporter.alive
@@ -154,7 +130,7 @@ def test_sigkill_and_restart_keep_windows_exact(
     restarted_at = time.time()
     exporter.start(ready_timeout=60)
     scrape = exporter.wait_for_scrape(
-        all_up_after(killed_at), timeout=60, what="an evaluation covering the killed span"
+        up_after(SLOS, killed_at), timeout=60, what="an evaluation covering the killed span"
     )
     caught_up_at = time.time()
     assert_exact(scrape, prometheus)
@@ -176,7 +152,7 @@ def test_prometheus_outage_shows_down_then_backfills_exactly(
     prometheus = live_prometheus(make_prometheus, live_counters)
     exporter: ExporterProcess = make_exporter(config(prometheus))
     exporter.start(ready_timeout=120)
-    scrape = exporter.wait_for_scrape(all_up_after(0.0), timeout=30, what="a first evaluation")
+    scrape = exporter.wait_for_scrape(up_after(SLOS, 0.0), timeout=30, what="a first evaluation")
     assert_exact(scrape, prometheus)
 
     prometheus.stop()
@@ -205,9 +181,9 @@ def test_prometheus_outage_shows_down_then_backfills_exactly(
 
     prometheus.start()
     restarted_at = time.time()
-    prometheus.wait_for_sample_after(TOTAL, restarted_at, timeout=30)
+    prometheus.wait_for_sample_after(API_TOTAL, restarted_at, timeout=30)
     scrape = exporter.wait_for_scrape(
-        all_up_after(restarted_at), timeout=60, what="slo_sli_up back to 1 after the outage"
+        up_after(SLOS, restarted_at), timeout=60, what="slo_sli_up back to 1 after the outage"
     )
     assert exporter.alive
     assert restarted_at - stopped_at >= 4 * EVALUATION_INTERVAL

@@ -17,28 +17,28 @@ import pytest
 
 from slo_exporter.sharding import shard_of
 from tests.support.harness import (
+    API_BAD,
+    API_GOOD,
+    API_TOTAL,
     ExporterFactory,
     ExporterProcess,
     PrometheusFactory,
     Scrape,
     SLOSpec,
     exporter_config,
-    wait_until,
+    scrapes_at_one_instant,
 )
 
 pytestmark = pytest.mark.integration
 
-GOOD = 'http_requests_total{job="api",code="200"}'
-BAD = 'http_requests_total{job="api",code="500"}'
-TOTAL = 'http_requests_total{job="api"}'
 #: shards of 3 (see tests/test_sharding.py TABLE_OF_3): 0, 0, 1, 1, 2, 2
 SLOS = (
-    SLOSpec("checkout", "availability", total=TOTAL, bad=BAD, objective=99.9, window="14d"),
-    SLOSpec("payments-vendor", "api", total=TOTAL, good=GOOD, objective=99.5, window="7d"),
-    SLOSpec("api", "availability", total=TOTAL, bad=BAD, objective=99.9, window="14d"),
-    SLOSpec("auth", "login", total=TOTAL, good=GOOD, objective=99, window="7d"),
-    SLOSpec("api", "latency", total=TOTAL, good=GOOD, objective=99.9, window="14d"),
-    SLOSpec("billing", "invoices", total=TOTAL, bad=BAD, objective=99.5, window="7d"),
+    SLOSpec("checkout", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="14d"),
+    SLOSpec("payments-vendor", "api", total=API_TOTAL, good=API_GOOD, objective=99.5, window="7d"),
+    SLOSpec("api", "availability", total=API_TOTAL, bad=API_BAD, objective=99.9, window="14d"),
+    SLOSpec("auth", "login", total=API_TOTAL, good=API_GOOD, objective=99, window="7d"),
+    SLOSpec("api", "latency", total=API_TOTAL, good=API_GOOD, objective=99.9, window="14d"),
+    SLOSpec("billing", "invoices", total=API_TOTAL, bad=API_BAD, objective=99.5, window="7d"),
 )
 SHARDS = 3
 INTERVAL = 4.0
@@ -53,10 +53,6 @@ def _slo_series(scrape: Scrape) -> list[str]:
         f"{s.name}{sorted(s.labels.items())} {s.value!r}" for s in scrape.samples
         if not s.name.startswith(PER_PROCESS) and "slo" in s.labels
     ]
-
-
-def _instants(scrape: Scrape) -> set[float]:
-    return {s.value for s in scrape.find("slo_last_evaluation_timestamp_seconds")}
 
 
 def test_three_shards_export_what_one_daemon_exports(
@@ -78,16 +74,8 @@ def test_three_shards_export_what_one_daemon_exports(
     for exporter in everyone:
         exporter.wait_ready(60)
 
-    def same_instant() -> list[Scrape] | None:
-        scrapes = [e.scrape() for e in everyone]
-        instants = [_instants(s) for s in scrapes]
-        if len(instants[0]) != 1 or any(i != instants[0] for i in instants):
-            return None
-        # none moved on while the others were scraped
-        return scrapes if all(_instants(e.scrape()) == instants[0] for e in everyone) else None
-
-    scrapes = wait_until(same_instant, timeout=6 * INTERVAL, interval=0.2,
-                         what="all four daemons describing the same instant")
+    scrapes = scrapes_at_one_instant(everyone, timeout=6 * INTERVAL,
+                                     what="all four daemons describing the same instant")
     *parts, unsharded = scrapes
     union = [line for part in parts for line in _slo_series(part)]
     assert len(union) == len(set(union)), "a series came from two shards"

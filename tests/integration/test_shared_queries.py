@@ -21,7 +21,6 @@ import json
 import math
 import random
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +30,11 @@ import pytest
 from slo_exporter import matchers, model
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
-from slo_exporter.prometheus import PrometheusClient, QueryResult, Series
+from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.store import SQLiteStore
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import PrometheusServer, backfilled_prometheus
+from tests.support.sources import CountingSource
+from tests.support.synth import ending_two_days_ago
 from tests.test_matchers import TABLE
 
 pytestmark = pytest.mark.integration
@@ -118,7 +119,7 @@ def _om_escape(value: str) -> str:
 @pytest.fixture(scope="module")
 def history() -> History:
     """Ninety minutes ending two days ago, aligned to whole hours."""
-    return generate((time.time() // 3600) * 3600 - 2 * 86400 - MINUTES * 60)
+    return generate(ending_two_days_ago(MINUTES * 60, time.time()))
 
 
 @pytest.fixture(scope="module")
@@ -126,37 +127,8 @@ def server(history: History, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[PrometheusServer]:
     """A real Prometheus holding the history, with its query log on."""
     workdir = tmp_path_factory.mktemp("shared-prometheus")
-    openmetrics = workdir / "history.om"
-    openmetrics.write_text("\n".join(history.lines) + "\n")
-    try:
-        prometheus = PrometheusServer(workdir / "server", query_log=True)
-        prometheus.backfill(openmetrics)
-        prometheus.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with backfilled_prometheus(workdir, history.lines, query_log=True) as prometheus:
         yield prometheus
-    finally:
-        prometheus.stop()
-
-
-class CountingSource:
-    """The real client, counting the raw-sample reads per selector."""
-
-    def __init__(self, client: PrometheusClient) -> None:
-        self.client = client
-        self.reads: Counter[str] = Counter()
-
-    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
-        self.reads[selector] += 1
-        return self.client.raw_samples(selector, start, end)
-
-    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
-        return self.client.query(promql, at, stats=stats)
-
-    def query_range(self, promql: str, start: float, end: float, step: float, *,
-                    stats: bool = False) -> QueryResult:
-        return self.client.query_range(promql, start, end, step, stats=stats)
 
 
 def _config(url: str) -> model.Config:

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -69,7 +68,7 @@ from slo_exporter.ingest import TEMPLATE_SETTLE
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.snapshot import SLOStatus
 from slo_exporter.store import SQLiteStore
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import HarnessError, PrometheusServer, run_tool
 from tests.support.sloth_history import (
     DAY,
     RESOLUTION,
@@ -119,18 +118,6 @@ class Parity:
     recorded_5m: tuple[int, int]  # first and last minute of Sloth's recorded 5m ratios
     exporter: Mapping[tuple[str, str], SLOStatus]
     seconds: Mapping[str, float]
-
-
-def _run(argv: list[str], what: str, timeout: float = 120) -> None:
-    try:
-        done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise HarnessError(f"{what} took over {timeout:g}s") from exc
-    if done.returncode != 0:
-        raise HarnessError(
-            f"{what} failed ({done.returncode}):\n"
-            + done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
-        )
 
 
 def _generated_rules() -> dict[str, dict[str, Any]]:
@@ -190,11 +177,11 @@ def _backfill_rules_at(prometheus: PrometheusServer, work: Path, start: int) -> 
         {"groups": [{"name": "sloth-slo-sli-recordings", "rules": _sli_rules()}]},
         sort_keys=False))
     out = work / "rule-blocks"
-    _run([
+    run_tool([
         prometheus.promtool, "tsdb", "create-blocks-from", "rules", "-q",
         f"--url={prometheus.url}", f"--start={start}", f"--end={start + 1}",
         f"--output-dir={out}", "--eval-interval=1s", str(rule_file),
-    ], "promtool create-blocks-from rules")
+    ], "promtool create-blocks-from rules", timeout=120)
     prometheus.stop()
     for block in out.iterdir():
         shutil.move(str(block), prometheus.data_dir / block.name)

@@ -26,7 +26,7 @@ import pytest
 from slo_exporter import model
 from slo_exporter.accounting import EventBatch, fetch_events
 from slo_exporter.prometheus import PrometheusClient
-from tests.support.harness import HarnessError, PrometheusServer
+from tests.support.harness import backfilled_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -69,19 +69,13 @@ def client(start: float, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         if k % 4 == 0:
             lines.append(f"slow_total {1000 + 15 * k} {ts:.0f}")
             lines.append(f"offset_total {1000 + 15 * k} {ts + 20:.0f}")
-    (workdir / "history.om").write_text("\n".join(sorted_families(lines)) + "\n# EOF\n")
-    try:
-        server = PrometheusServer(workdir / "server", scrape_interval="1m")
-        server.backfill(workdir / "history.om")
-        server.start()
-    except HarnessError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    prometheus = PrometheusClient(model.PrometheusConfig(url=server.url, timeout=30.0))
-    try:
-        yield prometheus
-    finally:
-        prometheus.close()
-        server.stop()
+    with backfilled_prometheus(workdir, [*sorted_families(lines), "# EOF"],
+                               scrape_interval="1m") as server:
+        prometheus = PrometheusClient(model.PrometheusConfig(url=server.url, timeout=30.0))
+        try:
+            yield prometheus
+        finally:
+            prometheus.close()
 
 
 def sorted_families(lines: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ import pytest
 
 from slo_exporter.store import EventStore, PostgresStore, SQLiteStore
 from tests.store.values import RES
-from tests.support.postgres import PostgresError, PostgresServer
+from tests.support.postgres import PostgresServer, private_postgres
 
 
 class Backend(Protocol):
@@ -98,15 +98,8 @@ class PostgresBackend:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A private PostgreSQL server for the whole session; fails (never skips) without one."""
-    try:
-        server = PostgresServer().start()
-    except PostgresError as exc:
-        problem = str(exc)
-    else:
+    with private_postgres() as server:
         yield server
-        server.stop()
-        return
-    pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -15,6 +15,7 @@ driven through its command line only).
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -34,7 +35,7 @@ import requests
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.synth import Sample, WindowSpec, expected_window, series_key
+from tests.support.synth import DAY, Sample, WindowSpec, expected_window, series_key
 
 T = TypeVar("T")
 
@@ -44,6 +45,10 @@ HOST = "127.0.0.1"
 #: before the session starts, like a scrape that stopped a little while ago.
 HISTORY_DAYS = 32
 HISTORY_LAG_SECONDS = 150
+#: Selectors of that history's request counters (one job, "api").
+API_TOTAL = 'http_requests_total{job="api"}'
+API_GOOD = 'http_requests_total{job="api",code="200"}'
+API_BAD = 'http_requests_total{job="api",code="500"}'
 
 
 class HarnessError(RuntimeError):
@@ -66,6 +71,19 @@ def require_binary(name: str) -> str:
             "Install Debian's `prometheus` package (`make test` does it) and retry."
         )
     return path
+
+
+def run_tool(argv: Sequence[str], what: str, timeout: float) -> None:
+    """Run a command line tool to completion; HarnessError with its output if it fails."""
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError(f"{what} took over {timeout:g}s") from exc
+    if done.returncode != 0:
+        raise HarnessError(
+            f"{what} failed ({done.returncode}):\n"
+            + done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+        )
 
 
 @contextlib.contextmanager
@@ -220,15 +238,7 @@ class PrometheusServer(_Process):
             self.promtool, "tsdb", "create-blocks-from", "openmetrics",
             "--max-block-duration=720h", "-q", str(openmetrics), str(self.data_dir),
         ]
-        try:
-            done = subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise HarnessError(f"promtool backfill took over {timeout:g}s") from exc
-        if done.returncode != 0:
-            raise HarnessError(
-                f"promtool backfill failed ({done.returncode}):\n"
-                + done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
-            )
+        run_tool(argv, "promtool backfill", timeout)
 
     def start(self, timeout: float = 60) -> None:
         """Start and wait until /-/ready answers 200."""
@@ -488,6 +498,16 @@ class ExporterProcess(_Process):
 
         return wait_until(probe, timeout=timeout, what=what, interval=0.5, on_timeout=self.log_tail)
 
+    def logged(self, event: str) -> list[dict[str, Any]]:
+        """The daemon's JSON log lines with this event name, in order."""
+        found = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{") and f'"{event}"' in line:
+                entry = json.loads(line)
+                if entry.get("event") == event:
+                    found.append(entry)
+        return found
+
     def kill(self) -> None:
         """SIGKILL: no chance to flush or close anything."""
         self.signal_and_wait(signal.SIGKILL, 10)
@@ -497,10 +517,62 @@ class ExporterProcess(_Process):
         return self.signal_and_wait(signal.SIGTERM, timeout)
 
 
+def evaluation_instants(scrape: Scrape) -> set[float]:
+    """The distinct instants the scraped SLO values describe."""
+    return {s.value for s in scrape.find("slo_last_evaluation_timestamp_seconds")}
+
+
+def scrapes_at_one_instant(
+    exporters: Sequence[ExporterProcess], *, timeout: float, what: str
+) -> list[Scrape]:
+    """One scrape per daemon, all describing the same single evaluation instant.
+
+    Every daemon is scraped again afterwards: none may have moved on while
+    the others were scraped.
+    """
+    def probe() -> list[Scrape] | None:
+        scrapes = [e.scrape() for e in exporters]
+        first = evaluation_instants(scrapes[0])
+        if len(first) != 1 or any(evaluation_instants(s) != first for s in scrapes):
+            return None
+        moved_on = any(evaluation_instants(e.scrape()) != first for e in exporters)
+        return None if moved_on else scrapes
+
+    return wait_until(probe, timeout=timeout, what=what, interval=0.2)
+
+
 # -------------------------------------------------------- live counters
 
 
-class ScrapeTarget:
+class LoopbackServer:
+    """A ThreadingHTTPServer on a free loopback port, run in a daemon thread."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.port = free_port()
+        self._server = ThreadingHTTPServer((HOST, self.port), handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ScrapeTarget(LoopbackServer):
     """A ``/metrics`` server on a free loopback port answering every GET with ``exposition()``.
 
     The shared part of the synthetic scrape targets: the server, its thread, the
@@ -509,7 +581,6 @@ class ScrapeTarget:
     """
 
     def __init__(self) -> None:
-        self.port = free_port()
         target = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -526,8 +597,7 @@ class ScrapeTarget:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # scrapes every second would drown the output
 
-        self._server = ThreadingHTTPServer((HOST, self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     def exposition(self) -> str:
         raise NotImplementedError
@@ -545,21 +615,6 @@ class ScrapeTarget:
             "static_configs": [{"targets": [self.address]}],
             "metric_relabel_configs": [{"action": "labeldrop", "regex": "instance"}],
         }
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 class CounterTarget(ScrapeTarget):
@@ -616,6 +671,35 @@ class CounterTarget(ScrapeTarget):
 
 
 @contextlib.contextmanager
+def backfilled_prometheus(
+    workdir: Path,
+    openmetrics: Path | list[str],
+    *,
+    query_log: bool = False,
+    scrape_interval: str = "1s",
+) -> Iterator[PrometheusServer]:
+    """A real Prometheus in ``workdir`` holding a history, stopped on the way out.
+
+    ``openmetrics`` is an OpenMetrics file or its lines (then written to
+    ``workdir/history.om``). For module fixtures that load their own history;
+    a harness failure (the binaries missing, a bad file) fails the test plainly.
+    """
+    if not isinstance(openmetrics, Path):
+        lines, openmetrics = openmetrics, workdir / "history.om"
+        openmetrics.write_text("\n".join(lines) + "\n")
+    with failing_on_harness_error():
+        server = PrometheusServer(
+            workdir / "server", query_log=query_log, scrape_interval=scrape_interval
+        )
+        server.backfill(openmetrics)
+        server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
 def running(process: PrometheusServer | ExporterProcess) -> Iterator[None]:
     """Stop ``process`` on the way out, whatever happened."""
     try:
@@ -644,6 +728,29 @@ def evaluated_at(scrape: Scrape, slo: SLOSpec) -> float:
     return scrape.value(
         "slo_last_evaluation_timestamp_seconds", service=slo.service, slo=slo.name
     )
+
+
+def up_after(slos: Sequence[SLOSpec], after: float) -> Callable[[Scrape], bool]:
+    """A scrape check: every SLO answered, at an instant later than ``after``."""
+    def check(scrape: Scrape) -> bool:
+        return all(
+            scrape.get("slo_sli_up", service=s.service, slo=s.name) == 1.0
+            and (scrape.get("slo_last_evaluation_timestamp_seconds",
+                            service=s.service, slo=s.name) or 0.0) > after
+            for s in slos
+        )
+
+    return check
+
+
+def stored_samples(
+    prometheus: PrometheusServer,
+) -> Callable[[str, float], Mapping[str, Sequence[Sample]]]:
+    """The oracle's view: Prometheus's raw samples of a selector as they stood at t."""
+    def samples(selector: str, t: float) -> Mapping[str, Sequence[Sample]]:
+        return prometheus.raw_samples(selector, t, HISTORY_DAYS * DAY + 3600)
+
+    return samples
 
 
 def window_mismatches(

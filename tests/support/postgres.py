@@ -5,7 +5,7 @@ under ``/usr/lib/postgresql/<major>/bin``), a cluster in a fresh temp
 directory that listens on no TCP port at all (its socket lives in that
 directory, so two test runs never meet), one empty schema per test (cheaper
 than a database; the store's tables and its writer lock follow the schema),
-and stopping the server whatever happens.
+and stopping the server whatever happens (``private_postgres()``, for fixtures).
 
 PostgreSQL refuses to run as root. When the tests run as root, the cluster
 belongs to an unprivileged account (``postgres`` where Debian created it,
@@ -21,6 +21,7 @@ a bound.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -178,6 +180,25 @@ class PostgresServer:
                 f"{Path(str(argv[0])).name} failed ({done.returncode}): "
                 f"{done.stderr.strip() or done.stdout.strip()}\n{tail}"
             )
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[PostgresServer]:
+    """A started private server, stopped on the way out; the test fails (never skips)
+    when there is none."""
+    import pytest  # here, so benchmarks import this module without the test tools
+
+    try:
+        server = PostgresServer().start()
+    except PostgresError as exc:
+        problem = str(exc)
+    else:
+        try:
+            yield server
+        finally:
+            server.stop()
+        return
+    pytest.fail(problem, pytrace=False)  # outside `except`: no chained traceback
 
 
 def _unprivileged_account() -> pwd.struct_passwd:

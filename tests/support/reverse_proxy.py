@@ -22,13 +22,13 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-HOST = "127.0.0.1"
+from tests.support.harness import LoopbackServer
 
 #: what a Thanos querier says when one of its stores did not answer
 PARTIAL_WARNING = (
@@ -47,7 +47,7 @@ class Seen:
     partial_response: str | None
 
 
-class ReverseProxy:
+class ReverseProxy(LoopbackServer):
     """Forwards ``prefix``-ed API calls carrying ``tenant`` to ``upstream``.
 
     ``tenant_header``/``tenant``: the header every request must carry with
@@ -78,27 +78,13 @@ class ReverseProxy:
         self.honor_partial_response = honor_partial_response
         self._seen: list[Seen] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((HOST, 0), self._handler())
+        super().__init__(self._handler())  # ``url``: scheme, host and port, without the prefix
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        """Scheme, host and port, without the prefix."""
-        return f"http://{HOST}:{self._server.server_address[1]}"
 
     @property
     def seen(self) -> list[Seen]:
         with self._lock:
             return list(self._seen)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     # ------------------------------------------------------------ serving
 
@@ -178,9 +164,5 @@ class ReverseProxy:
 @contextmanager
 def reverse_proxy(upstream: str, **kwargs: Any) -> Iterator[ReverseProxy]:
     """A started ``ReverseProxy``, stopped on the way out."""
-    proxy = ReverseProxy(upstream, **kwargs)
-    proxy.start()
-    try:
+    with ReverseProxy(upstream, **kwargs) as proxy:
         yield proxy
-    finally:
-        proxy.stop()

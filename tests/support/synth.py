@@ -116,6 +116,11 @@ def series_key(labels: Mapping[str, str]) -> str:
     return "{" + inner + "}"
 
 
+def ending_two_days_ago(span: float, now: float) -> float:
+    """The start of a ``span``-second history ending on the whole hour two days before ``now``."""
+    return (now // 3600) * 3600 - 2 * DAY - span
+
+
 def generate_job(
     job: str,
     *,
