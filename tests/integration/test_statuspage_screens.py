@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from slo_exporter import catalog, model, statuspage
 from slo_exporter.figures import Evidence, SLAOutcome
+from slo_exporter.ingest import BackfillProgress
 from slo_exporter.sla import SLA, CreditTier
 from slo_exporter.snapshot import AlertState, BudgetHistory, SLOStatus, Snapshot, WindowValues
 from slo_exporter.web import Query, WebServer, html_page, html_query_page
@@ -259,3 +261,57 @@ def test_service_catalog_of_a_fleet_in_chromium(chromium: str, site: str) -> Non
     assert '<div id="catalog-credit" class="alarm"><b>1</b>' in dom
     for width in (800, 1400):
         _screenshot(chromium, f"{site}/catalog", "statuspage-catalog", width, 1000)
+
+
+def grouped_fleet() -> tuple[tuple[model.Service, ...], Snapshot]:
+    """The fleet plus one SLO grouped by route (five routes), while a backfill runs."""
+    services, snap = fleet()
+    owner = model.frozen_map({"owner": "api-team"})
+    definition = _slo("api", "latency", 0.99, model.RollingPeriod(30 * DAY), labels=owner,
+                      description="API answers within 250 ms, per route")
+    definition = replace(definition, group_by=("route",))
+    routes = ("/cart", "/checkout", "/login", "/search", "/orders")
+    statuses = tuple(
+        SLOStatus(
+            slo=replace(definition, group=model.frozen_map({"route": route})),
+            windows=_windows(rate, rate, rate / 2, rate / 3, rate / 4),
+            budget_remaining=1.0 - rate / 10, alerts=_alerts(rate, rate, rate / 3, rate / 4),
+            up=True, evaluated_at=AT,
+            budget_history=_history(1.0, 1.0 - rate / 20, 1.0 - rate / 10),
+            period=figures("30d", achieved=1.0 - 0.01 * rate / 10, objective=0.99,
+                           coverage=1.0, budget_spent_ratio=rate / 10, time_zone="UTC",
+                           start=AT - 30 * DAY, end=AT))
+        for route, rate in zip(routes, (0.2, 16.0, 0.5, 1.2, 0.1), strict=True))
+    progress = BackfillProgress(slos_total=12, slos_done=9, seconds_total=12 * 30 * DAY,
+                                seconds_done=9.6 * 30 * DAY, samples=1_250_000, elapsed=42.0)
+    services = (*services, model.Service("api", (definition,), labels=owner,
+                                         description="Public HTTP API"))
+    return services, replace(snap, slos=(*snap.slos, *statuses), backfill=progress)
+
+
+@pytest.mark.integration
+def test_grouped_slos_paging_and_backfill_in_chromium(chromium: str) -> None:
+    """A grouped SLO's routes appear as rows with their route, the page shows its place in
+    the list with links, and a running backfill shows a banner; screenshots."""
+    services, snap = grouped_fleet()
+
+    def status_page(query: Query) -> str:
+        return statuspage.render_status_page(snap, grafana_url=GRAFANA, services=services,
+                                             sort=query.get("sort", ""), query=query)
+
+    server = WebServer("127.0.0.1:0", CollectorRegistry(), lambda: snap,
+                       pages={"/": html_query_page(status_page)})
+    server.start()
+    try:
+        site = f"http://127.0.0.1:{server.port}"
+        whole = requests.get(f"{site}/?service=api", timeout=5).text
+        for route in ("/cart", "/checkout", "/login", "/search", "/orders"):
+            assert f'<span class="group">{{route=&quot;{route}&quot;}}</span>' in whole, route
+        assert 'id="backfilling"' in whole
+        paged = requests.get(f"{site}/?limit=4&page=2", timeout=5).text
+        assert "of 10" in paged
+        for width in (800, 1400):
+            _screenshot(chromium, f"{site}/?limit=4&page=2", "statuspage-paged", width, 1100)
+            _screenshot(chromium, f"{site}/?service=api", "statuspage-grouped", width, 1100)
+    finally:
+        server.stop()
