@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import re
 import shutil
@@ -294,23 +293,68 @@ def test_schema_validation_rejects_a_broken_object(kind: str) -> None:
 # ------------------------------------------- the mistakes a new user met
 
 
-def _kustomize_build() -> Iterator[dict[str, Any]]:
-    """What ``kubectl kustomize deploy/kubernetes`` makes of the resources this kustomization uses.
+def _kustomize_build(directory: Path = K8S) -> Iterator[dict[str, Any]]:
+    """What ``kubectl kustomize DIR`` makes of the kustomizations under deploy/.
 
-    It uses resources and namespace only (a test below keeps it that way), so
-    the build is each resource in order with the namespace set.
+    They use resources (files, or a base directory built the same way),
+    patches by path and namespace only (a test below keeps it that way), so
+    the build is each resource in order, then each patch applied to the object
+    of its kind and name (``$patch: delete`` removes it, anything else is a
+    map merge), then the namespace set on every object. Modelled here rather
+    than run, so the tests need no kubectl.
     """
-    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    docs: list[dict[str, Any]] = []
     for name in kustomization["resources"]:
-        for doc in yaml.safe_load_all((K8S / name).read_text()):
-            doc["metadata"]["namespace"] = kustomization["namespace"]
-            yield doc
+        source = directory / name
+        if source.is_dir():
+            docs.extend(_kustomize_build(source))
+        else:
+            docs.extend(yaml.safe_load_all(source.read_text()))
+    for patch in kustomization.get("patches", ()):
+        (change,) = yaml.safe_load_all((directory / patch["path"]).read_text())
+        (i,) = [i for i, doc in enumerate(docs) if (doc["kind"], doc["metadata"]["name"])
+                == (change["kind"], change["metadata"]["name"])]
+        if change.get("$patch") == "delete":
+            del docs[i]
+        else:
+            _merge(docs[i], change)
+    for doc in docs:
+        doc["metadata"]["namespace"] = kustomization["namespace"]
+        yield doc
+
+
+def _merge(target: dict[str, Any], change: dict[str, Any]) -> None:
+    """A strategic merge of maps: the patches here hold no lists (a test checks)."""
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+def _holds_a_list(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_a_list(v) for v in value.values())
+    return isinstance(value, list)
 
 
 def test_kustomization_uses_only_what_the_test_build_models() -> None:
     """kustomization.yaml sets resources and namespace only, as _kustomize_build assumes."""
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     assert set(kustomization) == {"apiVersion", "kind", "namespace", "resources"}
+
+
+def test_sharded_kustomization_uses_only_what_the_test_build_models() -> None:
+    """The sharded overlay adds patches by path only, each deleting an object or merging
+    maps without lists, as _kustomize_build assumes."""
+    kustomization = yaml.safe_load((SHARDED / "kustomization.yaml").read_text())
+    assert set(kustomization) == {"apiVersion", "kind", "namespace", "resources", "patches"}
+    for patch in kustomization["patches"]:
+        assert set(patch) == {"path"}
+        (change,) = yaml.safe_load_all((SHARDED / patch["path"]).read_text())
+        assert change.get("$patch", "delete") == "delete"
+        assert not _holds_a_list(change), patch["path"]
 
 
 def test_no_manifest_hard_codes_the_namespace() -> None:
@@ -474,17 +518,10 @@ SHARDED = DEPLOY / "kubernetes-sharded"
 POD_INDEX = "metadata.labels['apps.kubernetes.io/pod-index']"
 
 
-@functools.cache
-def _sharded_text() -> str:
-    built = _run(_binary("kubectl"), "kustomize", str(SHARDED))
-    assert built.returncode == 0, built.stderr
-    return built.stdout
-
-
 def _sharded_build() -> dict[str, dict[str, Any]]:
-    """``kubectl kustomize deploy/kubernetes-sharded``, keyed by kind (built once per run)."""
+    """``kubectl kustomize deploy/kubernetes-sharded``, keyed by kind."""
     objects: dict[str, dict[str, Any]] = {}
-    for doc in yaml.safe_load_all(_sharded_text()):
+    for doc in _kustomize_build(SHARDED):
         assert doc["kind"] not in objects, f"two {doc['kind']} objects"
         objects[doc["kind"]] = doc
     return objects
