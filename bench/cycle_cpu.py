@@ -1,0 +1,163 @@
+"""CPU of steady evaluation cycles of the engine itself, in-process, at a given SLO count.
+
+Builds the ``bench.scale`` layout (ratio SLOs over ``--metrics`` counters,
+30-day rolling windows, 1-minute buckets) in a SQLite store in a temp dir,
+with ``--hours`` of stored buckets and a cursor just behind the first
+instant, so the first cycle reads a few minutes (no backfill). Prometheus is
+a stand-in ``accounting.Source`` that answers any plain selector over the
+layout's counters (a sample every ``--step`` seconds, matched locally), so
+what is measured is the engine's own work: shared reads matched per SLO,
+counting, the store commit, every status, the snapshot swap.
+
+Time is simulated: the clock advances one second at a time; every second
+runs the fast path (``Engine.catch_up``, as the daemon does) and every
+``--interval`` seconds a full cycle (``Engine.evaluate``). After
+``--warm`` cycles, CPU seconds of the process (``/proc/self/stat``, so
+threads count) are taken over ``--cycles`` cycles, and the figure is the
+CPU per cycle. ``--profile FILE`` writes cProfile stats of the measured
+cycles (the pool is set to one worker so every call is seen).
+
+    python -m bench.cycle_cpu [--slos 1000] [--cycles 4] [--hours 6] [--profile out.prof]
+
+Must not change what it measures: it only drives the public engine API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from bench.scale import Layout, native_config
+from slo_exporter import matchers
+from slo_exporter.config import parse_config
+from slo_exporter.engine import Engine
+from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.store import SQLiteStore
+
+RESOLUTION = 60.0
+START = 1_800_000_000.0  # a multiple of 60 and of 30
+GOOD_RPS = 5.0
+BAD_RPS = 0.01
+
+
+class SyntheticPrometheus:
+    """Answers raw-sample reads of the layout's counters; counts the reads."""
+
+    def __init__(self, layout: Layout, step: float) -> None:
+        self.step = step
+        self.reads = 0
+        self._lock = threading.Lock()
+        self._series: dict[str, list[dict[str, str]]] = {}
+        for slo in layout.all():
+            for code in ("200", "500"):
+                self._series.setdefault(slo.metric, []).append(
+                    {"__name__": slo.metric, **slo.labels, "code": code})
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        with self._lock:
+            self.reads += 1
+        parsed = matchers.parse(selector)
+        first = (int(start // self.step) + 1) * self.step
+        stamps = []
+        t = first
+        while t <= end:
+            stamps.append(t)
+            t += self.step
+        out = []
+        for labels in self._series.get(parsed.metric, []):
+            if not parsed.matches(labels):
+                continue
+            rate = GOOD_RPS if labels["code"] == "200" else BAD_RPS
+            out.append(Series(labels, tuple((ts, rate * (ts - START + 86400.0))
+                                            for ts in stamps)))
+        return out
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        raise NotImplementedError(promql)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> QueryResult:
+        raise NotImplementedError(promql)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process (every thread), from /proc."""
+    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def prefill(store: SQLiteStore, layout: Layout, hours: float, cursor: float) -> None:
+    """``hours`` of one-minute buckets per SLO ending at ``cursor``, and the cursor."""
+    buckets = int(hours * 3600 / RESOLUTION)
+    first = cursor - buckets * RESOLUTION
+    for slo in layout.all():
+        key = f"{slo.service}/{slo.name}"
+        deltas = {first + i * RESOLUTION: (GOOD_RPS * RESOLUTION, (GOOD_RPS + BAD_RPS)
+                                           * RESOLUTION) for i in range(buckets)}
+        store.commit(key, deltas, cursor=cursor, series={}, measured=(first, cursor))
+
+
+def run(args: argparse.Namespace) -> None:
+    layout = Layout(slos=args.slos, metrics=args.metrics)
+    config = parse_config(yaml.safe_dump(native_config(
+        layout, "http://127.0.0.1:1", evaluation_interval=args.interval)), "bench.yaml")
+    clock = [START]
+    source = SyntheticPrometheus(layout, args.step)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "events.db", RESOLUTION)
+        engine = Engine(config, store, source, clock=lambda: clock[0],
+                        max_workers=1 if args.profile else 8)
+        prefill(store, layout, args.hours, START - 120.0)
+        began = time.monotonic()
+        engine.evaluate()
+        print(f"first cycle: {time.monotonic() - began:.1f} s wall")
+
+        def cycles(n: int, tick: Callable[[], None] | None = None) -> None:
+            for _ in range(n):
+                for _ in range(int(args.interval)):
+                    clock[0] += 1.0
+                    engine.catch_up()
+                engine.evaluate()
+
+        cycles(args.warm)
+        profiler = cProfile.Profile() if args.profile else None
+        reads0 = source.reads
+        cpu0 = cpu_seconds()
+        if profiler is not None:
+            profiler.enable()
+        cycles(args.cycles)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        cpu = cpu_seconds() - cpu0
+        engine.close()
+        store.close()
+        per = cpu / args.cycles
+        print(f"slos={args.slos} cycles={args.cycles} cpu/cycle={per:.3f} s "
+              f"({per / args.slos * 1000:.3f} ms/SLO) reads/cycle="
+              f"{(source.reads - reads0) / args.cycles:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--slos", type=int, default=1000)
+    parser.add_argument("--metrics", type=int, default=20)
+    parser.add_argument("--hours", type=float, default=6.0)
+    parser.add_argument("--step", type=float, default=60.0, help="scrape step, s")
+    parser.add_argument("--interval", type=float, default=30.0, help="evaluation interval, s")
+    parser.add_argument("--warm", type=int, default=2)
+    parser.add_argument("--cycles", type=int, default=4)
+    parser.add_argument("--profile", default=None)
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
