@@ -67,6 +67,7 @@ It must not write to the store, read a clock or know the config files.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -171,7 +172,7 @@ def evidence(
         return None
     n = total
     p = min(max(good / n, 0.0), 1.0)
-    z = NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
+    z = _z(confidence)
     z2 = z * z
     denominator = 1.0 + z2 / n
     centre = (p + z2 / (2.0 * n)) / denominator
@@ -185,6 +186,12 @@ def evidence(
     else:
         verdict = "inconclusive"
     return Evidence(confidence=confidence, lower=lower, upper=upper, verdict=verdict)
+
+
+@functools.lru_cache(maxsize=64)
+def _z(confidence: float) -> float:
+    """The two-sided normal quantile of ``confidence``."""
+    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
 
 
 # --------------------------------------------------------------- internals
@@ -472,10 +479,28 @@ def _sum(reader: Reader, key: str, start: float, end: float) -> tuple[float, flo
 
 
 def _at_least(good: float, total: float, objective: float) -> bool:
-    """good / total >= objective, exactly (the objective as the decimal it prints as)."""
+    """good / total >= objective, exactly (the objective as the decimal it prints as).
+
+    Decided in floats when ``good - total * objective`` is far from zero (its
+    rounding error, and the float objective's distance from its decimal, are
+    below 1e-15 of ``|good| + total``); in exact fractions otherwise.
+    """
     if not (math.isfinite(good) and math.isfinite(total)) or total <= 0:
         return False
-    return Fraction(good) >= Fraction(total) * Fraction(repr(objective))
+    margin = good - total * objective
+    if abs(margin) > _SURE * (abs(good) + total):
+        return margin > 0
+    return Fraction(good) >= Fraction(total) * _decimal(objective)
+
+
+#: a float decision of ``_at_least`` margin this large relative to its terms is exact
+_SURE = 1e-12
+
+
+@functools.lru_cache(maxsize=1024)
+def _decimal(objective: float) -> Fraction:
+    """The objective as the decimal it prints as."""
+    return Fraction(repr(objective))
 
 
 def _exhaustion(
@@ -537,14 +562,24 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
                 worst = _worse(worst, day, c.good / (c.good + c.bad))
         return worst
     res = reader.resolution
+    key = slo.key
     events_end = _events_end(at, start, now, res)
+    # A sum per local day of every status: the loop is kept lean (a 30-day
+    # window has 31 days), with the reader's sum looked up once.
+    summed = getattr(reader, "sum", None)
+    last = len(days) - 1
     for i, (day, _) in enumerate(days):
         lo = counted.grid_start if i == 0 else math.floor(days[i][1] / res) * res
-        hi = math.floor(days[i + 1][1] / res) * res if i + 1 < len(days) else events_end
-        good, total = _sum(reader, slo.key, lo, hi)
-        for x, y in _bucket_ranges(excluded, res, lo, hi):
-            xg, xt = _sum(reader, slo.key, x, y)
-            good, total = good - xg, total - xt
+        hi = math.floor(days[i + 1][1] / res) * res if i < last else events_end
+        if summed is not None and hi > lo:
+            counts = summed(key, lo, hi)
+            good, total = float(counts.good), float(counts.total)
+        else:
+            good, total = _sum(reader, key, lo, hi)
+        if excluded:
+            for x, y in _bucket_ranges(excluded, res, lo, hi):
+                xg, xt = _sum(reader, key, x, y)
+                good, total = good - xg, total - xt
         if total > 0 and math.isfinite(total) and math.isfinite(good):
             worst = _worse(worst, day, min(max(good / total, 0.0), 1.0))
     return worst
@@ -556,8 +591,12 @@ def _worse(worst: WorstDay | None, day: date, achieved: float) -> WorstDay:
     return worst
 
 
-def _local_days(start: float, end: float, time_zone: str) -> list[tuple[date, float]]:
-    """Each local day touching ``[start, end)`` and where it starts in it (the first at start)."""
+@functools.lru_cache(maxsize=256)
+def _local_days(start: float, end: float, time_zone: str) -> tuple[tuple[date, float], ...]:
+    """Each local day touching ``[start, end)`` and where it starts in it (the first at start).
+
+    Cached: every SLO of a cycle with the same period and zone asks for the same days.
+    """
     zone = get_zone(time_zone)
     day = datetime.fromtimestamp(start, zone).date()
     out = [(day, start)]
@@ -568,7 +607,7 @@ def _local_days(start: float, end: float, time_zone: str) -> list[tuple[date, fl
             break
         if boundary > out[-1][1]:
             out.append((day, boundary))
-    return out
+    return tuple(out)
 
 
 def _sla(  # noqa: PLR0917 - private, called once with every argument in order

@@ -150,6 +150,7 @@ class Engine:
         self._composites = tuple(s for s in composite_order(config.slos) if s.composite)
         self._probe_composites = _dependents(self._composites, self._probe_slos)
         self._fast = tuple(s for s in self._measured if s.remeasurable)
+        self._plans: dict[str, tuple[SLO, _Plan]] = {}
         self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
         self._ingestor = Ingestor(store, client, config.prometheus, self._measured,
@@ -236,10 +237,15 @@ class Engine:
         if not self._snapshot.complete or not self._fast or self._follower:
             return self._snapshot
         at = self._now() - self._config.prometheus.query_delay
+        # Most seconds most SLOs are not due a sample: only the due ones cost more
+        # than a lookup, so a second of the fast path does not grow with every SLO.
+        due = self._ingestor.due(self._fast, at)
+        if not due:
+            return self._snapshot
         current = {st.slo.key: st for st in self._snapshot.slos}
         fresh: dict[str, SLOStatus] = {}
-        shared = self._share([s for s in self._fast if self._up(s, current)], at, fast=True)
-        for slo in self._fast:
+        shared = self._share([s for s in due if self._up(s, current)], at, fast=True)
+        for slo in due:
             if self._stop.is_set():
                 break
             if slo.group_by:
@@ -544,11 +550,12 @@ class Engine:
     ) -> SLOStatus:
         period = slo.period
         key = period.longest
+        plan = self._plan(slo)
         # An alert condition with a hold fires once it has held that long:
         # when it began to hold is carried from the previous status. A
         # restart, or a failed source (no previous status), starts it afresh.
         held = previous.alerts if previous is not None else ()
-        counter = _WindowCounter(self._reader, slo, self._maintenance(slo))
+        counter = _WindowCounter(self._reader, slo, plan.maintenance)
         start, end = period.bounds(at, counter.resolution)
         if isinstance(period, CalendarPeriod):
             # The period to date is the window keyed by `longest`; the
@@ -558,15 +565,15 @@ class Engine:
             spans[key] = (start, end)
             counts = counter.counts(spans)
             windows = tuple(slomath.window_values(w, counts[w], slo.objective)
-                            for w in slo.windows)
+                            for w in plan.windows)
             budget = counter.projected_budget(counts[key], at)
             alerts = slomath.alert_states(slo.objective, length, counts, slo.alerting.windows,
                                           at=at, previous=held)
         else:
             counts = counter.counts({w: (end - w, end) for w in slomath.required_windows(
-                key, slo.windows, slo.alerting.windows)})
+                key, plan.windows, slo.alerting.windows)})
             windows, budget, alerts = slomath.evaluate(
-                slo.objective, key, slo.windows, counts, slo.alerting.windows,
+                slo.objective, key, plan.windows, counts, slo.alerting.windows,
                 at=at, previous=held)
         budget_at = counter.budget_at(at)
         if slo.budgeting.slice is not None:
@@ -575,13 +582,23 @@ class Engine:
             budget = None if figures is None else figures.budget_remaining
             budget_at = self._period_budget(slo)
         history = budget_history(
-            self._reader, slo, at, budget, settle=self._settle(slo),
+            self._reader, slo, at, budget, settle=plan.settle,
             previous=previous.budget_history if previous is not None else None,
             budget_at=budget_at)
         return SLOStatus(
             slo=slo, windows=windows, budget_remaining=budget, alerts=alerts,
             up=up, evaluated_at=at, error=error, budget_history=history, period=figures,
         )
+
+    def _plan(self, slo: SLO) -> _Plan:
+        """What every status of ``slo`` reads from its definition, worked out once."""
+        found = self._plans.get(slo.key)
+        if found is not None and found[0] is slo:
+            return found[1]
+        plan = _Plan(windows=slo.windows, maintenance=self._maintenance(slo),
+                     settle=self._settle(slo))
+        self._plans[slo.key] = (slo, plan)
+        return plan
 
     def _settle(self, slo: SLO) -> float:
         """How late an event may still land in a past bucket: a Prometheus sample
@@ -598,6 +615,15 @@ class Engine:
 
     def _maintenance(self, slo: SLO) -> tuple[MaintenanceWindow, ...]:
         return tuple(w for w in self._config.maintenance if w.applies_to(slo.id))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The parts of an SLO's definition each status uses (``Engine._plan``)."""
+
+    windows: tuple[float, ...]  # ``SLO.windows``
+    maintenance: tuple[MaintenanceWindow, ...]  # the maintenance windows that apply to it
+    settle: float  # ``Engine._settle``
 
 
 def _calendar_windows(slo: SLO, length: float) -> set[float]:

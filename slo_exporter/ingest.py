@@ -414,6 +414,12 @@ class Ingestor:
             found = self._groups.setdefault(slo.key, Groups(slo, log=self._log))
         return found
 
+    def due(self, slos: Sequence[SLO], until: float) -> list[SLO]:
+        """The SLOs of ``slos`` whose fast read at ``until`` is not known to be early:
+        ``catch_up`` and a fast ``share`` skip every other one (one dict lookup each)."""
+        due = self._due
+        return [s for s in slos if not until < due.get(s.key, -math.inf)]
+
     def catch_up(self, slo: SLO, until: float,
                  source: accounting.Source | None = None) -> bool:
         """The fast path: commit the samples newer than each live series' last one.
@@ -437,10 +443,12 @@ class Ingestor:
         if not lock.acquire(blocking=False):
             return False
         try:
+            # The cheap checks first: this runs for every SLO every second.
+            if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
+                    or self._client is None or _has_template(slo)):
+                return False
             cursor = self._store.cursor(slo.key)
-            if (cursor is None or until - cursor > CATCH_UP_LIMIT or _has_template(slo)
-                    or slo.key in self._backfilling or self._client is None
-                    or until < self._due.get(slo.key, -math.inf)):
+            if cursor is None or until - cursor > CATCH_UP_LIMIT:
                 return False
             if slo.group_by:
                 return bool(self._catch_up_grouped(slo, until, source))

@@ -20,6 +20,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -122,6 +123,14 @@ def required_windows(
     alert_windows: Sequence[AlertWindow] = ALERT_WINDOWS,
 ) -> tuple[float, ...]:
     """Every window ``evaluate`` needs counts for, ascending and without duplicates."""
+    return _required(period, tuple(windows), tuple(alert_windows))
+
+
+@functools.lru_cache(maxsize=4096)
+def _required(
+    period: float, windows: tuple[float, ...], alert_windows: tuple[AlertWindow, ...]
+) -> tuple[float, ...]:
+    # cached: every status of every SLO asks, and SLOs share a handful of shapes
     needed = set(windows) | {period}
     for a in alert_pairs(period, alert_windows):
         needed.update(a.windows)
