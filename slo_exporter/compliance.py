@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import functools
 import math
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -110,14 +111,45 @@ class Reader(Protocol):
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]: ...
 
 
+class SettledDays:
+    """The event sums of an SLO's local days that can no longer change, carried from one
+    evaluation of its current figures to the next, so the worst day reads the store
+    for the days still open only (a 30-day window has 31 days).
+
+    The caller owns the promise: before each evaluation it sets ``settled``, an
+    instant before which no bucket of the SLO gets events any more (the engine
+    knows how late its reads reach), and it drops the object whenever that
+    may not hold (a failed read, another writer). A day is kept only once it
+    ends at or before ``settled``; each evaluation keeps only the days of its
+    span. Memory: 32 bytes a day. Thread-safe: a new table replaces the old.
+    """
+
+    __slots__ = ("_days", "settled")
+
+    def __init__(self) -> None:
+        self.settled = -math.inf
+        #: per kept day, in order: its start, end, good and total events
+        self._days = array("d")
+
+    def _table(self) -> dict[tuple[float, float], tuple[float, float]]:
+        days = self._days
+        return {(days[i], days[i + 1]): (days[i + 2], days[i + 3])
+                for i in range(0, len(days), 4)}
+
+    def _keep(self, found: Iterable[tuple[float, float, float, float]]) -> None:
+        self._days = array("d", (x for day in found for x in day))
+
+
 def current_figures(
-    reader: Reader, slo: SLO, at: float, maintenance: Sequence[MaintenanceWindow] = ()
+    reader: Reader, slo: SLO, at: float, maintenance: Sequence[MaintenanceWindow] = (),
+    *, days: SettledDays | None = None,
 ) -> PeriodFigures:
     """The SLO's current period to date at ``at``.
 
     A calendar period is the one holding ``at``, named by its label and in
     its zone; a rolling period is the window ending with the bucket that
     holds ``at``, on the bucket grid, labelled like ``30d``, in UTC.
+    ``days`` lends (and keeps) the sums of settled days for the worst day.
     """
     period = slo.period
     if isinstance(period, CalendarPeriod):
@@ -125,11 +157,12 @@ def current_figures(
         return _figures(
             reader, slo, start=start, end=end, at=at, label=period.label_of(at),
             time_zone=period.time_zone, maintenance=maintenance, source="store", rolling=False,
+            days=days,
         )
     start, end = period.bounds(at, reader.resolution)
     return _figures(
         reader, slo, start=start, end=end, at=at, label=period.label, time_zone="UTC",
-        maintenance=maintenance, source="store", rolling=True,
+        maintenance=maintenance, source="store", rolling=True, days=days,
     )
 
 
@@ -225,6 +258,7 @@ def _figures(
     maintenance: Sequence[MaintenanceWindow],
     source: Source,
     rolling: bool,
+    days: SettledDays | None = None,
 ) -> PeriodFigures:
     if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(at)) or end <= start:
         raise ValueError(f"a period must have start < end, got [{start!r}, {end!r})")
@@ -300,7 +334,8 @@ def _figures(
             spent, start=start, end=end, at=at, open_elapsed=open_elapsed,
             excluded=excluded_all, rolling=rolling,
         ),
-        worst_day=_worst_day(reader, slo, counted, start, now, at, time_zone, excluded_all),
+        worst_day=_worst_day(reader, slo, counted, start, now, at, time_zone, excluded_all,
+                             days),
         evidence=(
             evidence(judged_good, judged, objective)
             if judged > 0 and counted.ratios is None
@@ -546,6 +581,7 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     at: float,
     time_zone: str,
     excluded: list[Span],
+    settled: SettledDays | None = None,
 ) -> WorstDay | None:
     if now <= start:
         return None
@@ -568,20 +604,29 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     # window has 31 days), with the reader's sum looked up once.
     summed = getattr(reader, "sum", None)
     last = len(days) - 1
+    known = settled._table() if settled is not None else {}
+    keep: list[tuple[float, float, float, float]] = []
     for i, (day, _) in enumerate(days):
         lo = counted.grid_start if i == 0 else math.floor(days[i][1] / res) * res
         hi = math.floor(days[i + 1][1] / res) * res if i < last else events_end
-        if summed is not None and hi > lo:
+        found = known.get((lo, hi))
+        if found is not None:
+            good, total = found
+        elif summed is not None and hi > lo:
             counts = summed(key, lo, hi)
             good, total = float(counts.good), float(counts.total)
         else:
             good, total = _sum(reader, key, lo, hi)
+        if settled is not None and (found is not None or hi <= settled.settled):
+            keep.append((lo, hi, good, total))
         if excluded:
             for x, y in _bucket_ranges(excluded, res, lo, hi):
                 xg, xt = _sum(reader, key, x, y)
                 good, total = good - xg, total - xt
         if total > 0 and math.isfinite(total) and math.isfinite(good):
             worst = _worse(worst, day, min(max(good / total, 0.0), 1.0))
+    if settled is not None:
+        settled._keep(keep)
     return worst
 
 

@@ -79,7 +79,15 @@ from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.grouping import group_of
 from slo_exporter.history import BudgetAt, budget_history
-from slo_exporter.ingest import READ_OVERLAP, Ingestor, Pruner, adopt_definitions, load_groups
+from slo_exporter.ingest import (
+    CATCH_UP_LIMIT,
+    LATE_LIMIT,
+    READ_OVERLAP,
+    Ingestor,
+    Pruner,
+    adopt_definitions,
+    load_groups,
+)
 from slo_exporter.model import (
     SLO,
     CalendarPeriod,
@@ -97,6 +105,10 @@ from slo_exporter.store.protocol import Span
 REMIND_EVERY = 600.0
 #: error text in log lines is cut to this many characters
 ERROR_TEXT_LIMIT = 160
+#: how far before a status's instant the next reads of a Prometheus SLO that was
+#: up can still add events: the oldest cursor the fast path reads from, then the
+#: furthest a read reaches before its cursor (``Engine._settled_days``)
+SETTLE_MARGIN = CATCH_UP_LIMIT + LATE_LIMIT + READ_OVERLAP
 
 
 _T = TypeVar("_T")
@@ -151,6 +163,7 @@ class Engine:
         self._probe_composites = _dependents(self._composites, self._probe_slos)
         self._fast = tuple(s for s in self._measured if s.remeasurable)
         self._plans: dict[str, tuple[SLO, _Plan]] = {}
+        self._days: dict[str, compliance.SettledDays] = {}
         self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
         self._ingestor = Ingestor(store, client, config.prometheus, self._measured,
@@ -496,7 +509,7 @@ class Engine:
         """
         figures = previous.period if previous is not None and refresh else None
         if figures is None or not self._young(slo, figures, at):
-            figures = self._period(slo, at)
+            figures = self._period(slo, at, previous)
         try:
             status = self._compute(slo, at, up=up, error=error, previous=previous,
                                    figures=figures)
@@ -521,11 +534,13 @@ class Engine:
             return False
         return not isinstance(slo.period, CalendarPeriod) or at < figures.end
 
-    def _period(self, slo: SLO, at: float) -> PeriodFigures | None:
+    def _period(self, slo: SLO, at: float,
+                previous: SLOStatus | None = None) -> PeriodFigures | None:
         """The current period to date, or None when computing it failed (logged, counted)."""
         try:
             figures = compliance.current_figures(
-                self._reader, slo, at, self._config.maintenance)
+                self._reader, slo, at, self._config.maintenance,
+                days=self._settled_days(slo, at, previous))
         except Exception as exc:  # the window values stand without the figures
             self._on_error("internal")
             self._period_failures.failed(slo, "period", "internal", repr(exc), at,
@@ -533,6 +548,26 @@ class Engine:
             return None
         self._period_failures.recovered(slo, at)
         return figures
+
+    def _settled_days(self, slo: SLO, at: float,
+                      previous: SLOStatus | None) -> compliance.SettledDays | None:
+        """The settled days' sums ``slo``'s figures carry from status to status, if any.
+
+        Only an SLO this engine reads from Prometheus has them, and only while
+        its previous status was up: its reads then reach back at most
+        ``SETTLE_MARGIN`` before ``at`` (a fast read's cursor is at most
+        ``CATCH_UP_LIMIT`` old, and a read starts at most ``LATE_LIMIT``
+        before its cursor), so buckets older than that keep their events. A
+        failed read (its gap is read later, into old buckets), a follower
+        (another replica writes), a probe or a composite SLO start afresh.
+        """
+        if self._follower or slo.composite or isinstance(slo.sli, ProbeSLI):
+            return None
+        days = self._days.get(slo.key) if previous is not None and previous.up else None
+        if days is None:
+            days = self._days[slo.key] = compliance.SettledDays()
+        days.settled = at - SETTLE_MARGIN
+        return days
 
     def _period_budget(self, slo: SLO) -> BudgetAt:
         """A timeslice SLO's budget at a past instant: its period figures' then."""

@@ -17,6 +17,7 @@ import pytest
 from slo_exporter import matchers
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
+from slo_exporter.errors import QueryError
 from slo_exporter.prometheus import Series
 from slo_exporter.snapshot import SLOStatus
 from slo_exporter.store import SQLiteStore
@@ -81,26 +82,40 @@ class Counters(RawSamplesOnly):
                        for job in RATES for code in ("200", "500")]
         self._lock = threading.Lock()
         self.reads = 0
+        self.failing = False  # every read fails while set, as an unreachable Prometheus's
+        #: ``(start, end)``: bad events grow by 20 a second more meanwhile
+        self.burst: tuple[float, float] | None = None
 
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
         with self._lock:
             self.reads += 1
+        if self.failing:
+            raise QueryError("connection refused", query=selector)
         parsed = matchers.parse(selector)
         first = ((start - PHASE) // STEP + 1) * STEP + PHASE
         stamps = [first + i * STEP for i in range(int((end - first) // STEP) + 1)]
         out = []
         for labels in self.series:
             if parsed.matches(labels):
-                rate = RATES[labels["job"]][labels["code"] == "500"]
+                bad = labels["code"] == "500"
+                rate = RATES[labels["job"]][bad]
                 out.append(Series(labels, tuple(
-                    (t, rate * STEP * ((t - PHASE - NOW) // STEP + 10_000))
+                    (t, rate * STEP * ((t - PHASE - NOW) // STEP + 10_000)
+                     + (self._burst(t) if bad else 0.0))
                     for t in stamps if start < t <= end)))
         return out
 
+    def _burst(self, t: float) -> float:
+        if self.burst is None:
+            return 0.0
+        lo, hi = self.burst
+        return 20.0 * (min(max(t, lo), hi) - lo)
 
-def prefill(store: SQLiteStore, hours: float) -> None:
-    """``hours`` of buckets per SLO up to just before NOW, a bad hour in each, and the cursor."""
-    cursor = NOW - 120.0
+
+def prefill(store: SQLiteStore, hours: float, until: float = NOW) -> None:
+    """``hours`` of buckets per SLO up to just before ``until``, a bad hour in each, and
+    the cursor."""
+    cursor = until - 120.0
     first = cursor - hours * 3600.0
     for job, (good, bad) in RATES.items():
         key = f"{job}/{ {'a': 'avail', 'b': 'avail', 'c': 'month', 'd': 'slices'}[job] }"
@@ -166,6 +181,43 @@ def test_carried_statuses_equal_a_full_recompute(tmp_path: Path) -> None:
         assert page.firing  # the differential covers a firing alert too
         assert carried["c/month"].period is not None
         assert carried["c/month"].period.sla is not None
+    finally:
+        engine.close()
+        store.close()
+
+
+def test_a_gap_read_into_settled_days_is_not_hidden_by_carried_sums(tmp_path: Path) -> None:
+    """Prometheus is unreachable from 23:55 to 00:35 UTC: after midnight yesterday looks
+    settled, then the read after the outage adds its last minutes, a burst of errors
+    that makes it the worst day. The figures still equal a fresh engine's (worst day
+    included): a failed read drops the day sums the SLO carried."""
+    midnight = NOW - 8 * 3600.0 + 86400.0  # NOW is 08:00 UTC
+    path = tmp_path / "events.db"
+    store = SQLiteStore(path, RES)
+    now = [midnight - 600.0]
+    source = Counters()
+    source.burst = (midnight - 300.0, midnight - 60.0)
+    engine = Engine(parse_config(CONFIG, "t.yaml"), store, source, clock=lambda: now[0])
+    try:
+        prefill(store, 36.0, until=now[0])
+        engine.evaluate()
+        now[0] = midnight - 300.0
+        source.failing = True
+        while now[0] < midnight + 2100.0:
+            assert not any(s.up for s in engine.evaluate().slos)
+            now[0] += 600.0
+        source.failing = False
+        for _ in range(2):
+            carried = {s.slo.key: s for s in engine.evaluate().slos}
+            fresh = fresh_statuses(path, now[0])
+            for key, status in carried.items():
+                assert status.up, key
+                assert comparable(status) == comparable(fresh[key]), key
+            now[0] += INTERVAL
+        worst = carried["a/avail"].period
+        assert worst is not None
+        assert worst.worst_day is not None
+        assert worst.worst_day.date == "2027-01-15"  # the day the gap read changed
     finally:
         engine.close()
         store.close()
