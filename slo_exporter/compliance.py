@@ -131,13 +131,9 @@ class SettledDays:
         #: per kept day, in order: its start, end, good and total events
         self._days = array("d")
 
-    def _table(self) -> dict[tuple[float, float], tuple[float, float]]:
-        days = self._days
-        return {(days[i], days[i + 1]): (days[i + 2], days[i + 3])
-                for i in range(0, len(days), 4)}
-
-    def _keep(self, found: Iterable[tuple[float, float, float, float]]) -> None:
-        self._days = array("d", (x for day in found for x in day))
+    def _keep(self, flat: list[float]) -> None:
+        """Keep the days of ``flat``: start, end, good and total of each, in order."""
+        self._days = array("d", flat)
 
 
 def current_figures(
@@ -604,28 +600,36 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     # window has 31 days), with the reader's sum looked up once.
     summed = getattr(reader, "sum", None)
     last = len(days) - 1
-    known = settled._table() if settled is not None else {}
-    keep: list[tuple[float, float, float, float]] = []
+    # The settled days kept, in order, are walked beside the days (both ascend).
+    kept = settled._days if settled is not None else array("d")
+    bound = settled.settled if settled is not None else -math.inf
+    keep: list[float] = []
+    j, hits, added = 0, 0, False
     for i, (day, _) in enumerate(days):
         lo = counted.grid_start if i == 0 else math.floor(days[i][1] / res) * res
         hi = math.floor(days[i + 1][1] / res) * res if i < last else events_end
-        found = known.get((lo, hi))
-        if found is not None:
-            good, total = found
-        elif summed is not None and hi > lo:
-            counts = summed(key, lo, hi)
-            good, total = float(counts.good), float(counts.total)
+        while j < len(kept) and kept[j] < lo:
+            j += 4
+        if j < len(kept) and kept[j] == lo and kept[j + 1] == hi:
+            good, total = kept[j + 2], kept[j + 3]
+            hits += 1
+            keep.extend((lo, hi, good, total))
         else:
-            good, total = _sum(reader, key, lo, hi)
-        if settled is not None and (found is not None or hi <= settled.settled):
-            keep.append((lo, hi, good, total))
+            if summed is not None and hi > lo:
+                counts = summed(key, lo, hi)
+                good, total = float(counts.good), float(counts.total)
+            else:
+                good, total = _sum(reader, key, lo, hi)
+            if hi <= bound:
+                added = True
+                keep.extend((lo, hi, good, total))
         if excluded:
             for x, y in _bucket_ranges(excluded, res, lo, hi):
                 xg, xt = _sum(reader, key, x, y)
                 good, total = good - xg, total - xt
         if total > 0 and math.isfinite(total) and math.isfinite(good):
             worst = _worse(worst, day, min(max(good / total, 0.0), 1.0))
-    if settled is not None:
+    if settled is not None and (added or 4 * hits != len(kept)):
         settled._keep(keep)
     return worst
 
