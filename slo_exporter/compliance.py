@@ -599,18 +599,16 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     # A sum per local day of every status: the loop is kept lean (a 30-day
     # window has 31 days), with the reader's sum looked up once.
     summed = getattr(reader, "sum", None)
-    last = len(days) - 1
     # The settled days kept, in order, are walked beside the days (both ascend).
     kept = settled._days if settled is not None else array("d")
+    size = len(kept)
     bound = settled.settled if settled is not None else -math.inf
     keep: list[float] = []
     j, hits, added = 0, 0, False
-    for i, (day, _) in enumerate(days):
-        lo = counted.grid_start if i == 0 else math.floor(days[i][1] / res) * res
-        hi = math.floor(days[i + 1][1] / res) * res if i < last else events_end
-        while j < len(kept) and kept[j] < lo:
+    for day, lo, hi in _day_buckets(days, res, counted.grid_start, events_end):
+        while j < size and kept[j] < lo:
             j += 4
-        if j < len(kept) and kept[j] == lo and kept[j + 1] == hi:
+        if j < size and kept[j] == lo and kept[j + 1] == hi:
             good, total = kept[j + 2], kept[j + 3]
             hits += 1
             keep.extend((lo, hi, good, total))
@@ -632,6 +630,19 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     if settled is not None and (added or 4 * hits != len(kept)):
         settled._keep(keep)
     return worst
+
+
+@functools.lru_cache(maxsize=256)
+def _day_buckets(
+    days: tuple[tuple[date, float], ...], res: float, grid_start: float, events_end: float
+) -> tuple[tuple[date, float, float], ...]:
+    """Each local day and its buckets ``[lo, hi)``: from ``grid_start`` for the first,
+    to ``events_end`` for the last. Cached: every SLO of a cycle asks alike."""
+    last = len(days) - 1
+    return tuple(
+        (day, grid_start if i == 0 else math.floor(days[i][1] / res) * res,
+         math.floor(days[i + 1][1] / res) * res if i < last else events_end)
+        for i, (day, _) in enumerate(days))
 
 
 def _worse(worst: WorstDay | None, day: date, achieved: float) -> WorstDay:
