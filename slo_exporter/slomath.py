@@ -252,12 +252,16 @@ def _window_values(window: float, c: Counts, objective: float) -> WindowValues:
     # good + bad == total holds on /metrics.
     total = max(c.total, 0.0)
     good = min(max(c.good, 0.0), total)
+    # sli_ratio and burn_rate inlined (same arithmetic): this runs for every
+    # window of every status, and the objective was checked by the caller.
+    if not _has_events(c):
+        return WindowValues(window=window, good=good, total=total, sli=None, burn_rate=None)
     return WindowValues(
         window=window,
         good=good,
         total=total,
-        sli=sli_ratio(c),
-        burn_rate=burn_rate(c, objective),
+        sli=_clamp01(c.good / c.total),
+        burn_rate=_clamp01((c.total - c.good) / c.total) / (1.0 - objective),
     )
 
 

@@ -373,3 +373,19 @@ def test_non_positive_resolution_is_rejected() -> None:
     """A zero resolution is a ValueError, not a division by zero."""
     with pytest.raises(ValueError, match="resolution must be positive"):
         slomath.bucket_start(10.0, 0.0)
+
+
+@given(
+    good=st.floats(allow_nan=True, allow_infinity=True),
+    total=st.floats(allow_nan=True, allow_infinity=True),
+    objective=st.floats(0.5, 0.99999),
+)
+def test_window_values_are_the_plain_sli_and_burn_rate(
+    good: float, total: float, objective: float
+) -> None:
+    """A window's exported values equal sli_ratio and burn_rate of its counts, for any
+    counts (negative, non-finite, empty included)."""
+    c = Counts(good, total)
+    values = slomath.window_values(3600.0, c, objective)
+    assert values.sli == slomath.sli_ratio(c)
+    assert values.burn_rate == slomath.burn_rate(c, objective)
