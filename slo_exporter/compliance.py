@@ -116,18 +116,18 @@ class SettledDays:
     evaluation of its current figures to the next, so the worst day reads the store
     for the days still open only (a 30-day window has 31 days).
 
-    The caller owns the promise: before each evaluation it sets ``settled``, an
-    instant before which no bucket of the SLO gets events any more (the engine
-    knows how late its reads reach), and it drops the object whenever that
-    may not hold (a failed read, another writer). A day is kept only once it
-    ends at or before ``settled``; each evaluation keeps only the days of its
-    span. Memory: 32 bytes a day. Thread-safe: a new table replaces the old.
+    The caller owns the promise: with each evaluation it passes ``settled``,
+    an instant before which no bucket of the SLO gets events any more (the
+    engine knows how late its reads reach), and it drops the object whenever
+    that may not hold (a failed read, another writer). A day is kept only
+    once it ends at or before ``settled``; each evaluation keeps only the
+    days of its span. Memory: 32 bytes a day. Thread-safe: a new table
+    replaces the old.
     """
 
-    __slots__ = ("_days", "settled")
+    __slots__ = ("_days",)
 
     def __init__(self) -> None:
-        self.settled = -math.inf
         #: per kept day, in order: its start, end, good and total events
         self._days = array("d")
 
@@ -138,14 +138,15 @@ class SettledDays:
 
 def current_figures(
     reader: Reader, slo: SLO, at: float, maintenance: Sequence[MaintenanceWindow] = (),
-    *, days: SettledDays | None = None,
+    *, days: SettledDays | None = None, settled: float = -math.inf,
 ) -> PeriodFigures:
     """The SLO's current period to date at ``at``.
 
     A calendar period is the one holding ``at``, named by its label and in
     its zone; a rolling period is the window ending with the bucket that
     holds ``at``, on the bucket grid, labelled like ``30d``, in UTC.
-    ``days`` lends (and keeps) the sums of settled days for the worst day.
+    ``days`` lends (and keeps) the sums of the days that end by ``settled``
+    for the worst day.
     """
     period = slo.period
     if isinstance(period, CalendarPeriod):
@@ -153,12 +154,12 @@ def current_figures(
         return _figures(
             reader, slo, start=start, end=end, at=at, label=period.label_of(at),
             time_zone=period.time_zone, maintenance=maintenance, source="store", rolling=False,
-            days=days,
+            days=days, settled=settled,
         )
     start, end = period.bounds(at, reader.resolution)
     return _figures(
         reader, slo, start=start, end=end, at=at, label=period.label, time_zone="UTC",
-        maintenance=maintenance, source="store", rolling=True, days=days,
+        maintenance=maintenance, source="store", rolling=True, days=days, settled=settled,
     )
 
 
@@ -255,6 +256,7 @@ def _figures(
     source: Source,
     rolling: bool,
     days: SettledDays | None = None,
+    settled: float = -math.inf,
 ) -> PeriodFigures:
     if not (math.isfinite(start) and math.isfinite(end) and math.isfinite(at)) or end <= start:
         raise ValueError(f"a period must have start < end, got [{start!r}, {end!r})")
@@ -331,7 +333,7 @@ def _figures(
             excluded=excluded_all, rolling=rolling,
         ),
         worst_day=_worst_day(reader, slo, counted, start, now, at, time_zone, excluded_all,
-                             days),
+                             days, settled),
         evidence=(
             evidence(judged_good, judged, objective)
             if judged > 0 and counted.ratios is None
@@ -577,7 +579,8 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     at: float,
     time_zone: str,
     excluded: list[Span],
-    settled: SettledDays | None = None,
+    memo: SettledDays | None = None,
+    settled: float = -math.inf,
 ) -> WorstDay | None:
     if now <= start:
         return None
@@ -600,9 +603,8 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     # window has 31 days), with the reader's sum looked up once.
     summed = getattr(reader, "sum", None)
     # The settled days kept, in order, are walked beside the days (both ascend).
-    kept = settled._days if settled is not None else array("d")
+    kept = memo._days if memo is not None else array("d")
     size = len(kept)
-    bound = settled.settled if settled is not None else -math.inf
     keep: list[float] = []
     j, hits, added = 0, 0, False
     for day, lo, hi in _day_buckets(days, res, counted.grid_start, events_end):
@@ -618,7 +620,7 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
                 good, total = float(counts.good), float(counts.total)
             else:
                 good, total = _sum(reader, key, lo, hi)
-            if hi <= bound:
+            if hi <= settled:
                 added = True
                 keep.extend((lo, hi, good, total))
         if excluded:
@@ -627,8 +629,8 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
                 good, total = good - xg, total - xt
         if total > 0 and math.isfinite(total) and math.isfinite(good):
             worst = _worse(worst, day, min(max(good / total, 0.0), 1.0))
-    if settled is not None and (added or 4 * hits != len(kept)):
-        settled._keep(keep)
+    if memo is not None and (added or 4 * hits != len(kept)):
+        memo._keep(keep)
     return worst
 
 

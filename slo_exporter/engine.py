@@ -540,7 +540,7 @@ class Engine:
         try:
             figures = compliance.current_figures(
                 self._reader, slo, at, self._config.maintenance,
-                days=self._settled_days(slo, at, previous))
+                days=self._settled_days(slo, previous), settled=at - SETTLE_MARGIN)
         except Exception as exc:  # the window values stand without the figures
             self._on_error("internal")
             self._period_failures.failed(slo, "period", "internal", repr(exc), at,
@@ -549,13 +549,13 @@ class Engine:
         self._period_failures.recovered(slo, at)
         return figures
 
-    def _settled_days(self, slo: SLO, at: float,
+    def _settled_days(self, slo: SLO,
                       previous: SLOStatus | None) -> compliance.SettledDays | None:
         """The settled days' sums ``slo``'s figures carry from status to status, if any.
 
         Only an SLO this engine reads from Prometheus has them, and only while
         its previous status was up: its reads then reach back at most
-        ``SETTLE_MARGIN`` before ``at`` (a fast read's cursor is at most
+        ``SETTLE_MARGIN`` before a status's instant (a fast read's cursor is at most
         ``CATCH_UP_LIMIT`` old, and a read starts at most ``LATE_LIMIT``
         before its cursor), so buckets older than that keep their events. A
         failed read (its gap is read later, into old buckets), a follower
@@ -566,7 +566,6 @@ class Engine:
         days = self._days.get(slo.key) if previous is not None and previous.up else None
         if days is None:
             days = self._days[slo.key] = compliance.SettledDays()
-        days.settled = at - SETTLE_MARGIN
         return days
 
     def _period_budget(self, slo: SLO) -> BudgetAt:
