@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from slo_exporter import compliance
 from slo_exporter.exclusions import excluded_spans
+from slo_exporter.figures import WorstDay
 from slo_exporter.model import SLO, MaintenanceWindow, ProbeSLI, RollingPeriod, TCPProbe
 from slo_exporter.store import SQLiteStore
 
@@ -104,3 +105,36 @@ def test_worst_day_equals_a_plain_sum_per_day(tmp_path: Path) -> None:
     assert (figures.worst_day.date, figures.worst_day.achieved) == (
         min(d for d, v in plain.items() if v == worst), worst)
     assert len(plain) == 4  # a partial first day, two whole ones, today so far
+
+
+def test_settled_days_are_summed_once_and_open_days_every_time(tmp_path: Path) -> None:
+    """Figures that carry settled days equal plain figures while the promise holds: a day
+    ending after ``settled`` is summed afresh (events added to it count); a day ending by
+    ``settled`` is summed once and then read from what is carried (events wrongly added
+    to it later are not seen, which shows the store is not asked again)."""
+    res = 60.0
+    slo = SLO(service="s", name="x", objective=0.99, period=RollingPeriod(3 * 86400.0),
+              sli=ProbeSLI(TCPProbe("127.0.0.1:1")))
+    midnight = datetime(2026, 3, 20, tzinfo=ZoneInfo("UTC")).timestamp()
+    with SQLiteStore(tmp_path / "e.db", res) as store:
+        first = midnight - 3 * 86400.0
+        store.commit(slo.key, {first + i * res: (99.0, 100.0) for i in range(4 * 1440)},
+                     cursor=midnight + 3600.0, series={}, measured=(first, midnight + 3600.0))
+        days = compliance.SettledDays()
+
+        def both(at: float, settled: float) -> tuple[WorstDay | None, WorstDay | None]:
+            carried = compliance.current_figures(store, slo, at, days=days, settled=settled)
+            return carried.worst_day, compliance.current_figures(store, slo, at).worst_day
+
+        carried, plain = both(midnight + 100.0, settled=midnight - 60.0)
+        assert carried == plain
+        store.commit(slo.key, {midnight - res: (0.0, 5000.0)})  # yesterday's last minute
+        carried, plain = both(midnight + 200.0, settled=midnight - 60.0)
+        assert carried == plain
+        assert plain is not None
+        assert plain.date == "2026-03-19"  # the late minute made yesterday the worst day
+        carried, plain = both(midnight + 1200.0, settled=midnight)
+        assert carried == plain
+        store.commit(slo.key, {midnight - 2 * res: (0.0, 9000.0)})  # breaks the promise
+        carried, plain = both(midnight + 1300.0, settled=midnight)
+        assert carried != plain  # yesterday came from what was carried
