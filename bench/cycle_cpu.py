@@ -14,10 +14,13 @@ runs the fast path (``Engine.catch_up``, as the daemon does) and every
 ``--interval`` seconds a full cycle (``Engine.evaluate``). After
 ``--warm`` cycles, CPU seconds of the process (``/proc/self/stat``, so
 threads count) are taken over ``--cycles`` cycles, and the figure is the
-CPU per cycle. ``--profile FILE`` writes cProfile stats of the measured
-cycles (the pool is set to one worker so every call is seen).
+CPU per cycle. ``--spread`` gives each service (scrape target) its own
+offset in the step, so new samples land every few seconds as with many
+targets, instead of all at once. ``--profile FILE`` writes cProfile stats
+of the measured cycles (the pool is set to one worker so every call is seen).
 
-    python -m bench.cycle_cpu [--slos 1000] [--cycles 4] [--hours 6] [--profile out.prof]
+    python -m bench.cycle_cpu [--slos 1000] [--cycles 4] [--hours 6] [--spread]
+        [--profile out.prof]
 
 Must not change what it measures: it only drives the public engine API.
 """
@@ -53,31 +56,34 @@ PHASE = 17.0
 class SyntheticPrometheus:
     """Answers raw-sample reads of the layout's counters; counts the reads."""
 
-    def __init__(self, layout: Layout, step: float) -> None:
+    def __init__(self, layout: Layout, step: float, *, spread: bool = False) -> None:
         self.step = step
         self.reads = 0
         self._lock = threading.Lock()
-        self._series: dict[str, list[dict[str, str]]] = {}
-        for slo in layout.all():
+        #: per metric, each series' labels and the phase of its samples in the step
+        self._series: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for i, slo in enumerate(layout.all()):
+            # one scrape target per service: its offset in the step, when spread
+            phase = (PHASE + (i // layout.per_service) * 7.0) % step if spread else PHASE
             for code in ("200", "500"):
                 self._series.setdefault(slo.metric, []).append(
-                    {"__name__": slo.metric, **slo.labels, "code": code})
+                    ({"__name__": slo.metric, **slo.labels, "code": code}, phase))
 
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
         with self._lock:
             self.reads += 1
         parsed = _parse(selector)
-        # samples at PHASE past each step, so the fast path meets them between cycles
-        first = (int((start - PHASE) // self.step) + 1) * self.step + PHASE
-        stamps = []
-        t = first
-        while t <= end:
-            stamps.append(t)
-            t += self.step
         out = []
-        for labels in self._series.get(parsed.metric, []):
+        for labels, phase in self._series.get(parsed.metric, []):
             if not parsed.matches(labels):
                 continue
+            # samples at ``phase`` past each step, so the fast path meets them between cycles
+            first = (int((start - phase) // self.step) + 1) * self.step + phase
+            stamps = []
+            t = first
+            while t <= end:
+                stamps.append(t)
+                t += self.step
             rate = GOOD_RPS if labels["code"] == "200" else BAD_RPS
             out.append(Series(labels, tuple((ts, rate * (ts - START + 86400.0))
                                             for ts in stamps)))
@@ -119,7 +125,7 @@ def run(args: argparse.Namespace) -> None:
     config = parse_config(yaml.safe_dump(native_config(
         layout, "http://127.0.0.1:1", evaluation_interval=args.interval)), "bench.yaml")
     clock = [START]
-    source = SyntheticPrometheus(layout, args.step)
+    source = SyntheticPrometheus(layout, args.step, spread=args.spread)
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(Path(tmp) / "events.db", RESOLUTION)
         engine = Engine(config, store, source, clock=lambda: clock[0],
@@ -164,6 +170,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=30.0, help="evaluation interval, s")
     parser.add_argument("--warm", type=int, default=2)
     parser.add_argument("--cycles", type=int, default=4)
+    parser.add_argument("--spread", action="store_true",
+                        help="scrape targets (services) at different offsets in the step")
     parser.add_argument("--profile", default=None)
     run(parser.parse_args())
 

@@ -163,6 +163,7 @@ class Engine:
         self._probe_composites = _dependents(self._composites, self._probe_slos)
         self._fast = tuple(s for s in self._measured if s.remeasurable)
         self._plans: dict[str, tuple[SLO, _Plan]] = {}
+        self._grouped = tuple(s for s in config.slos if s.group_by)
         self._days: dict[str, compliance.SettledDays] = {}
         self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
@@ -195,7 +196,7 @@ class Engine:
         """Run one cycle for every SLO and swap in the new snapshot."""
         with self._lock:
             now = self._now()
-            current = {st.slo.key: st for st in self._snapshot.slos}
+            current = self._snapshot.by_key
             # Every backfill of the cycle is counted before the first starts.
             self._ingestor.plan_backfill(self._measured, grid.instant(
                 now - self._config.prometheus.query_delay, self._config.evaluation_interval))
@@ -227,7 +228,7 @@ class Engine:
         """
         if not self._snapshot.complete:  # nothing to merge into before the first cycle
             return self._snapshot
-        current = {st.slo.key: st for st in self._snapshot.slos}
+        current = self._snapshot.by_key
         fresh = {s.key: self._probe_status(s, current.get(s.key), refresh=True)
                  for s in self._probe_slos}
         # Composites built on probe SLOs follow their components, so a page
@@ -255,7 +256,7 @@ class Engine:
         due = self._ingestor.due(self._fast, at)
         if not due:
             return self._snapshot
-        current = {st.slo.key: st for st in self._snapshot.slos}
+        current = self._snapshot.by_key
         fresh: dict[str, SLOStatus] = {}
         shared = self._share([s for s in due if self._up(s, current)], at, fast=True)
         for slo in due:
@@ -304,7 +305,7 @@ class Engine:
             self._ingestor.groups(slo).instances() if slo.group_by else (slo,)))
 
     def _group_counts(self) -> tuple[GroupCount, ...]:
-        return tuple(self._ingestor.groups(s).count() for s in self._config.slos if s.group_by)
+        return tuple(self._ingestor.groups(s).count() for s in self._grouped)
 
     def _up(self, slo: SLO, current: Mapping[str, SLOStatus]) -> bool:
         """Whether the fast path reads ``slo``: its last status (each group's) is up."""
@@ -387,12 +388,9 @@ class Engine:
         with self._swap_lock:
             current = self._snapshot
             if fresh or taken_at is not None:
-                known = {st.slo.key for st in current.slos}
                 # groups a read created join after every status there was
-                joined = tuple(st for key, st in fresh.items() if key not in known)
-                self._snapshot = Snapshot(
-                    slos=(*(_newer(st, fresh.get(st.slo.key)) for st in current.slos),
-                          *joined),
+                self._snapshot = current.merged(
+                    fresh, _newer,
                     taken_at=current.taken_at if taken_at is None
                     else max(taken_at, current.taken_at),
                     complete=complete or current.complete,
@@ -775,10 +773,8 @@ def _minus(c: Counts, excluded: Counts) -> Counts:
     return Counts(c.good - excluded.good, c.total - excluded.total)
 
 
-def _newer(current: SLOStatus, new: SLOStatus | None) -> SLOStatus:
+def _newer(current: SLOStatus, new: SLOStatus) -> SLOStatus:
     """``new`` unless it describes an earlier instant than ``current``."""
-    if new is None:
-        return current
     if current.evaluated_at is None or new.evaluated_at is None:
         return new if current.evaluated_at is None else current
     return new if new.evaluated_at >= current.evaluated_at else current
