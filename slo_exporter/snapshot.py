@@ -175,6 +175,13 @@ class Snapshot:
                             groups=groups)
         if not joined:  # the same keys at the same places
             snapshot.__dict__["positions"] = positions
+        known = self.__dict__.get("by_key")
+        if known is not None:  # a copy at C speed, then the few changed
+            by_key = dict(known)
+            for key in fresh:
+                i = positions.get(key)
+                by_key[key] = slos[i] if i is not None else fresh[key]
+            snapshot.__dict__["by_key"] = by_key
         return snapshot
 
     @cached_property

@@ -39,11 +39,13 @@ def rebuilt(current: Snapshot, fresh: dict[str, SLOStatus]) -> tuple[SLOStatus, 
 )
 def test_merged_equals_a_full_rebuild(held: list[float | None], fresh: dict[int, float]) -> None:
     """Replacing, keeping (an older new status loses) and appending give the rebuild's
-    statuses in its order, and the carried key positions point at them."""
+    statuses in its order, and the carried key positions and key index point at them."""
     current = Snapshot(slos=tuple(status(i, at) for i, at in enumerate(held)))
     current.positions  # noqa: B018 - built, so that the merge carries it over
+    current.by_key  # noqa: B018 - likewise
     news = {s.slo.key: s for s in (status(k, at) for k, at in fresh.items())}
     merged = current.merged(news, newer, taken_at=5.0, complete=True, groups=())
     assert merged.slos == rebuilt(current, news)
     assert (merged.taken_at, merged.complete) == (5.0, True)
     assert merged.positions == {s.slo.key: i for i, s in enumerate(merged.slos)}
+    assert merged.by_key == {s.slo.key: s for s in merged.slos}
