@@ -173,6 +173,8 @@ def decode(data: bytes, resolution: float) -> Block:
     per_day = slots_per_day(resolution)
     if per_day is None:
         raise BlockError(f"buckets of {resolution:g} s are not stored in day blocks")
+    if not isinstance(data, bytes):
+        raise BlockError(f"a {type(data).__name__} value, not a blob")
     if len(data) < _HEADER.size:
         raise BlockError(f"{len(data)} bytes is shorter than a block header")
     magic, version, layout, res, n, first = _HEADER.unpack_from(data)

@@ -179,6 +179,7 @@ class SQLiteStore(StoreBase):
         # trigger; filled when an SLO commits or compact() looks at it.
         self._hot: dict[int, tuple[float, float]] = {}
         self._hot_complete = False
+        self._retry_at: dict[int, float] = {}  # after a failed compaction by a commit
         self._per_day = blocks.slots_per_day(self._resolution)
         try:
             with self._opening():
@@ -674,14 +675,15 @@ class SQLiteStore(StoreBase):
         else:
             edges = (min(edges[0], oldest), max(edges[1], newest))
         self._hot[slo_id] = edges
-        if edges[0] < edges[1] - SETTLE - COMPACT_EVERY * (1.0 + _spread(slo_id)):
+        due = edges[0] < edges[1] - SETTLE - COMPACT_EVERY * (1.0 + _spread(slo_id))
+        if due and edges[1] >= self._retry_at.get(slo_id, -math.inf):
             try:
                 self._compact_slo(conn, slo_id, COMMIT_COMPACT_DAYS, SETTLE)
             except StoreError:
                 # The events are committed and stay hot, where reads find them;
-                # a damaged block is reported by the reads that need it.
-                # Not again before another COMPACT_EVERY has passed.
-                self._hot[slo_id] = (edges[1] - SETTLE, edges[1])
+                # a damaged block is reported by the reads that need it and by
+                # compact(). Commits try again once COMPACT_EVERY has passed.
+                self._retry_at[slo_id] = edges[1] + COMPACT_EVERY
 
     def _hot_edges(self, conn: sqlite3.Connection, slo_id: int) -> tuple[float, float]:
         """Oldest and newest hot bucket start of the SLO (two index seeks)."""
