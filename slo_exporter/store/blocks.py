@@ -155,15 +155,16 @@ def encode(
 
 def _int_columns(goods: Sequence[float], totals: Sequence[float]) -> bytes | None:
     """Totals and bads as int32 planes, or None when a count is fractional or out of range."""
-    try:
-        t = array("i", map(int, totals))
-        b = array("i", map(int, map(operator.sub, totals, goods)))
-    except (OverflowError, ValueError):  # beyond int32, or not finite
+    total_f, good_f = array("d", totals), array("d", goods)
+    # is_integer is False for fractions, infinities and NaN alike.
+    if not (all(map(float.is_integer, total_f)) and all(map(float.is_integer, good_f))):
         return None
-    # Whole and exact: each count equals its integer, and good = total - bad.
-    if array("d", t) != array("d", totals) or array("d", map(operator.sub, t, b)) != array(
-        "d", goods
-    ):
+    try:
+        t = array("i", map(int, total_f))
+        # Exact: with the total within int32, a bad within int32 means a good
+        # below 2**53, where float subtraction of whole numbers is exact.
+        b = array("i", map(int, map(operator.sub, total_f, good_f)))
+    except OverflowError:
         return None
     return _planes(t, 4) + _planes(b, 4)
 

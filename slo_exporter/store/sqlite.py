@@ -34,6 +34,7 @@ import os
 import sqlite3
 import time
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -743,23 +744,25 @@ class SQLiteStore(StoreBase):
                     return 0
                 first_day = int(lo // DAY)
                 limit = min(horizon, (first_day + days) * DAY)
+                # Day and slot in SQL, columns by zip(): no Python step per row.
                 hot = conn.execute(
-                    "SELECT start, good, total FROM bucket "
-                    "WHERE slo_id = ? AND start < ? ORDER BY start",
-                    (slo_id, limit),
+                    "SELECT start / 86400, start % 86400 / ?, good, total FROM bucket "
+                    "WHERE slo_id = ? AND start >= 0 AND start < ? ORDER BY start",
+                    (int(res), slo_id, limit),
                 ).fetchall()
-                by_day: dict[int, list[tuple[int, float, float]]] = {}
-                for start, good, total in hot:
-                    day = int(start // DAY)
-                    slot = round((start - day * DAY) / res)
-                    by_day.setdefault(day, []).append((slot, good, total))
-                for day, day_rows in by_day.items():
-                    self._merge_day(conn, slo_id, day, day_rows)
+                if not hot:
+                    self._hot[slo_id] = (lo, hi)
+                    return 0
+                day_of, slots, goods, totals = zip(*hot, strict=True)
+                merged_days = sorted(set(day_of))
+                for day in merged_days:
+                    i, j = bisect_left(day_of, day), bisect_right(day_of, day)
+                    self._merge_day(conn, slo_id, int(day), (slots[i:j], goods[i:j], totals[i:j]))
                 conn.execute(
                     "DELETE FROM bucket WHERE slo_id = ? AND start < ?", (slo_id, limit)
                 )
             self._hot[slo_id] = (limit, hi)
-            return len(by_day)
+            return len(merged_days)
         except sqlite3.Error as exc:
             raise StoreError(f"event store {self.path}: {_describe(exc)}") from exc
 
@@ -768,15 +771,14 @@ class SQLiteStore(StoreBase):
         conn: sqlite3.Connection,
         slo_id: int,
         day: int,
-        rows: list[tuple[int, float, float]],
+        columns: tuple[Sequence[int], Sequence[float], Sequence[float]],
     ) -> None:
-        """Add ``(slot, good, total)`` rows (sorted by slot) into the SLO's day block."""
+        """Add hot rows, as columns of slots (increasing), goods and totals, into the
+        SLO's day block."""
+        slots, goods, totals = columns
         old = conn.execute(
             "SELECT data FROM block WHERE slo_id = ? AND day = ?", (slo_id, day)
         ).fetchone()
-        slots: list[int] = [r[0] for r in rows]
-        goods: list[float] = [r[1] for r in rows]
-        totals: list[float] = [r[2] for r in rows]
         if old is not None:
             block = self._decode(conn, slo_id, day, old[0])
             if block.slots[-1] < slots[0]:  # the usual case: the new rows follow
@@ -786,7 +788,7 @@ class SQLiteStore(StoreBase):
             else:
                 merged = dict(zip(block.slots, zip(block.goods(), block.totals, strict=True),
                                   strict=True))
-                for slot, good, total in rows:
+                for slot, good, total in zip(slots, goods, totals, strict=True):
                     g, t = merged.get(slot, (0.0, 0.0))
                     merged[slot] = (g + good, t + total)
                 slots = sorted(merged)
