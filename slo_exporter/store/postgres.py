@@ -1,8 +1,8 @@
 """The event store in PostgreSQL (``--storage.url=postgresql://...``), for replicas that share it.
 
 Same contract as ``SQLiteStore`` (``protocol.EventStore``): the same tables
-(``pg_schema``), the same one-transaction ``commit``, the same in-memory
-``BucketIndex`` per SLO in front of the database. What PostgreSQL adds is
+(``pg_schema``), the same one-transaction ``commit``, the same memory of
+running window sums per SLO in front of the database (``common.StoreBase``). What PostgreSQL adds is
 sharing: several slo-exporter replicas open one database, and exactly one of
 them writes.
 
@@ -20,13 +20,13 @@ Three ways to open:
   ``StoreError`` (another replica writes);
 * standby (``standby=True``): the writer if the lock is free, otherwise
   read-only until ``try_promote()`` gets the lock (the daemon tries once
-  per evaluation); promotion drops every cached index, since the old writer
-  wrote behind this replica's back;
+  per evaluation); promotion drops all memory, since the old writer wrote
+  behind this replica's back;
 * read-only (``readonly=True``, the ``report`` command): never writes,
   never takes the lock.
 
-A read-only store keeps its cached indexes until ``refresh()``, which reads
-each SLO's change counter and applies only the buckets written since
+A read-only store keeps its memory until ``refresh()``, which reads each
+SLO's change counter and forgets the memory of the SLOs written since
 (``pg_schema`` says how); reads also refresh by themselves once the last
 refresh is older than ``max_staleness`` seconds.
 
@@ -45,7 +45,7 @@ import contextlib
 import math
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -61,7 +61,6 @@ from slo_exporter.store.common import (
     commit_rows,
     extend_run,
 )
-from slo_exporter.store.index import BucketIndex
 from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
 from slo_exporter.store.schema import SCHEMA_VERSION
 
@@ -96,24 +95,6 @@ _UPSERT_SERIES = """
 INSERT INTO series (slo_key, series_key, ts, value)
 SELECT %s, k, t, v FROM unnest(%s::text[], %s::float8[], %s::float8[]) AS u(k, t, v)
 ON CONFLICT (slo_key, series_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
-"""
-
-# A whole SLO's buckets as three binary arrays (~4x faster to load than
-# rows), with the SLO's version and epoch: one statement, one snapshot.
-_ALL_BUCKETS = """
-SELECT s.version, s.epoch, (SELECT value FROM meta WHERE key = 'pruned'),
-       b.starts, b.goods, b.totals
-FROM (SELECT array_agg(start ORDER BY start) AS starts, array_agg(good ORDER BY start) AS goods,
-             array_agg(total ORDER BY start) AS totals
-      FROM bucket WHERE slo_key = %(key)s) AS b
-LEFT JOIN slo s ON s.slo_key = %(key)s
-"""
-
-# The buckets an SLO got since the version a standby knows it at: a range
-# of the (slo_key, rev) index. One statement per SLO, not one join over all:
-# the planner cannot know that few revisions are new, and scans the table.
-_CHANGED_BUCKETS = """
-SELECT start, good, total FROM bucket WHERE slo_key = %s AND rev > %s ORDER BY start
 """
 
 # One row write per commit: the cursor, the newest measured run (each kept
@@ -244,9 +225,8 @@ class PostgresStore(StoreBase):
                     self._readonly = True
                     conn.execute("SELECT pg_advisory_unlock_all()")
                     raise
-            self._index.clear()
+            self._forget_all()
             self._versions.clear()
-            self._last_run.clear()
             return True
 
     def refresh(self) -> None:
@@ -407,8 +387,7 @@ class PostgresStore(StoreBase):
                     yield conn
             except BaseException as exc:
                 if write:
-                    self._index.clear()
-                    self._last_run.clear()
+                    self._forget_all()
                 if isinstance(exc, StoreError) and conn.broken:
                     raise StoreError(f"{exc}; {self._lost()}") from None
                 raise
@@ -435,9 +414,8 @@ class PostgresStore(StoreBase):
         self._retry_at = now + self._connect_timeout
         with contextlib.suppress(Exception):
             self._conn.close()
-        self._index.clear()
+        self._forget_all()
         self._versions.clear()
-        self._last_run.clear()
         self._refreshed = -math.inf
         self._conn = self._connect()
         if self._readonly:
@@ -470,47 +448,22 @@ class PostgresStore(StoreBase):
         try:
             self._follow(conn)
         except BaseException:
-            self._index.clear()
+            self._forget_all()
             self._versions.clear()
             raise
         self._refreshed = time.monotonic()
 
     def _follow(self, conn: Any) -> None:
+        """Forget the memory of every SLO the writer changed (or moved, or a prune
+        trimmed) since the last look; it is read again from the tables when asked."""
         row = conn.execute("SELECT value FROM meta WHERE key = 'pruned'").fetchone()
         pruned = "" if row is None else str(row[0])
-        now = {str(k): (int(v), int(e)) for k, v, e in
+        now = {str(k): (int(v), int(e), pruned) for k, v, e in
                conn.execute("SELECT slo_key, version, epoch FROM slo")}
-        behind: dict[str, int] = {}
-        for key in list(self._index):
-            known, current = self._versions.get(key), now.get(key)
-            if known is None or current is None or known[1] != current[1]:
-                del self._index[key]  # deleted or moved: read again in full when asked
-                self._versions.pop(key, None)
-                continue
-            if known[2] != pruned:  # forget what prune deleted; later writes come next
-                self._index[key].drop_through(float(pruned.split()[1]) - self._resolution)
-            if known[:2] != current or known[2] != pruned:
-                behind[key] = known[0]
-                self._versions[key] = (*current, pruned)
-        if not behind:
-            return
-        for key, version in behind.items():
-            rows = conn.execute(_CHANGED_BUCKETS, (key, version)).fetchall()
-            index = self._index[key]
-            # Each row is the bucket's whole value now: add what differs.
-            index.add([(start, good - had.good, total - had.total) for start, good, total, had
-                       in ((s, g, t, index.sum(s, s + self._resolution)) for s, g, t in rows)])
-
-    def _loaded(self, conn: Any, slo_key: str) -> BucketIndex:
-        index = self._index.get(slo_key)
-        if index is None:
-            version, epoch, pruned, starts, goods, totals = conn.execute(
-                _ALL_BUCKETS, {"key": slo_key}, binary=True).fetchone()
-            rows = zip(starts or (), goods or (), totals or (), strict=True)
-            index = self._index[slo_key] = BucketIndex(rows)
-            if self._readonly and version is not None:
-                self._versions[slo_key] = (int(version), int(epoch), pruned or "")
-        return index
+        for key in list(self._memory):
+            if self._versions.get(key) != now.get(key):
+                self._memory.pop(key, None)
+        self._versions = now
 
     @staticmethod
     def _drop(conn: Any, slo_key: str) -> int:
@@ -684,20 +637,21 @@ class PostgresStore(StoreBase):
             ).fetchall()
         return {str(key): (float(ts), float(value)) for key, ts, value in rows}
 
-    def sum(self, slo_key: str, start: float, end: float) -> Counts:
-        with self._access(write=False) as conn:
-            return self._loaded(conn, slo_key).sum(start, end)
+    def _sync(self) -> None:
+        if self._readonly:  # a standby brings its memory up to the writer on entry
+            with self._access(write=False):
+                pass
 
-    def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
+    def _read_sum(self, slo_key: str, start: float, end: float) -> Counts:
         with self._access(write=False) as conn:
-            index = self._loaded(conn, slo_key)
-            return {w: index.sum(end - w, end) for w in windows}
+            good, total = conn.execute(
+                "SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM bucket "
+                "WHERE slo_key = %s AND start >= %s AND start < %s",
+                (slo_key, start, end),
+            ).fetchone()
+        return Counts(float(good), float(total))
 
-    def first_bucket(self, slo_key: str) -> float | None:
-        with self._access(write=False) as conn:
-            return self._loaded(conn, slo_key).first()
-
-    def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
+    def _read_buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
         with self._access(write=False) as conn:
             rows = conn.execute(
                 "SELECT start, good, total FROM bucket "
@@ -705,6 +659,13 @@ class PostgresStore(StoreBase):
                 (slo_key, start, end),
             ).fetchall()
         return [(float(s), float(g), float(t)) for s, g, t in rows]
+
+    def first_bucket(self, slo_key: str) -> float | None:
+        with self._access(write=False) as conn:
+            row = conn.execute(
+                "SELECT min(start) FROM bucket WHERE slo_key = %s", (slo_key,)
+            ).fetchone()
+        return None if row[0] is None else float(row[0])
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
         with self._access(write=False) as conn:
@@ -732,8 +693,7 @@ class PostgresStore(StoreBase):
 
     def _release(self) -> None:
         conn, self._conn = self._conn, None
-        self._index.clear()
-        self._last_run.clear()
+        self._forget_all()
         if conn is not None:
             try:
                 if not self._readonly and not conn.broken:

@@ -6,6 +6,11 @@ of the process; only a power loss may roll back the last few. Tables are in
 written in one transaction (``commit``), so a crash never leaves events
 without the cursor that says they were counted.
 
+Window sums go through the memory of ``common.StoreBase`` (running sums and
+edge blocks per SLO), so a cycle's windows cost no database read whatever
+their length; SQLite stays the durable copy, and memory is updated only
+after a transaction committed.
+
 Buckets live in two tiers whose values add up (``schema``): every commit
 adds into ``bucket`` rows (hot), and compaction moves settled hot rows into
 one ``block`` row per SLO per UTC day (``blocks`` encodes its buckets at
@@ -460,7 +465,7 @@ class SQLiteStore(StoreBase):
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._data_version = version
-            self._index.clear()
+            self._forget_all()
             self._ids.clear()  # a retired SLO's row may have been deleted
 
     def _open_conn(self) -> sqlite3.Connection:
@@ -909,6 +914,11 @@ class SQLiteStore(StoreBase):
             ).fetchall()
         return {key: (float(ts), float(value)) for key, ts, value in rows}
 
+    def _sync(self) -> None:
+        if self._data_version is not None:  # read-only: drops stale memory on entry
+            with self._reading:
+                pass
+
     def _read_sum(self, slo_key: str, start: float, end: float) -> Counts:
         """Events of the stored buckets whose start lies in [start, end), from the database:
         whole blocks by their day sums, the blocks at the edges decoded, hot rows summed."""
@@ -973,14 +983,6 @@ class SQLiteStore(StoreBase):
             "d0": _day_of(start), "d1": _day_of(end),
         }
 
-    def sum(self, slo_key: str, start: float, end: float) -> Counts:
-        """Events in the buckets whose start lies in ``[start, end)``."""
-        return self._read_sum(slo_key, start, end)
-
-    def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
-        """Events of each window ``[end - w, end)``, keyed by window."""
-        return {w: self._read_sum(slo_key, end - w, end) for w in windows}
-
     def first_bucket(self, slo_key: str) -> float | None:
         """Start of the oldest stored bucket of the SLO, or None when it has none."""
         with self._reading as conn:
@@ -989,10 +991,6 @@ class SQLiteStore(StoreBase):
                 return None
             starts = [r[0] for r in conn.execute(_FIRST_BUCKET, {"id": slo_id}) if r[0] is not None]
         return float(min(starts)) if starts else None
-
-    def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
-        """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
-        return self._read_buckets(slo_key, start, end)
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
         """The measured runs within ``[start, end)``, clipped to it, oldest first."""
@@ -1025,8 +1023,7 @@ class SQLiteStore(StoreBase):
     def _release(self) -> None:
         conn, self._conn = self._conn, None
         fd, self._fd = self._fd, None
-        self._index.clear()
-        self._last_run.clear()
+        self._forget_all()
         self._ids.clear()
         self._hot.clear()
         try:

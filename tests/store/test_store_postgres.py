@@ -72,26 +72,29 @@ def test_standby_takes_over_from_the_stored_state_when_the_writer_leaves(url: st
         standby.close()
 
 
-def test_standby_refresh_reads_only_what_the_writer_changed(url: str) -> None:
-    """refresh() applies the buckets the writer wrote since, to the cached index in place
-    (no full read); an SLO the writer did not touch is not read at all."""
+def test_standby_refresh_forgets_only_what_the_writer_changed(url: str) -> None:
+    """refresh() forgets the window sums of an SLO the writer wrote since (read again when
+    asked); an SLO the writer did not touch keeps its memory."""
+    window = 4 * RES
+    end = T0 + 3 * RES
     with PostgresStore(url, RES) as writer, PostgresStore(
         url, RES, readonly=True, max_staleness=3600.0
     ) as reader:
         writer.commit("a/x", {T0: (1, 1), T0 + RES: (1, 1)})
         writer.commit("b/y", {T0: (1, 1)})
         reader.refresh()
-        assert reader.sum("a/x", 0, 2 * T0) == Counts(2, 2)
-        assert reader.sum("b/y", 0, 2 * T0) == Counts(1, 1)
-        cached = dict(reader._index)
+        assert reader.sums("a/x", end, [window]) == {window: Counts(2, 2)}
+        assert reader.sums("b/y", end, [window]) == {window: Counts(1, 1)}
+        kept = reader._memory["b/y"]
         writer.commit("a/x", {T0: (0, 1), T0 + 2 * RES: (3, 3)})  # an old and a new bucket
-        assert reader.sum("a/x", 0, 2 * T0) == Counts(2, 2)  # cached until the refresh
+        assert reader.sums("a/x", end, [window]) == {window: Counts(2, 2)}  # until the refresh
         reader.refresh()
+        assert "a/x" not in reader._memory
         assert reader.buckets("a/x", 0, 2 * T0) == [
             (T0, 1.0, 2.0), (T0 + RES, 1.0, 1.0), (T0 + 2 * RES, 3.0, 3.0)]
-        assert reader.sum("a/x", 0, 2 * T0) == Counts(5, 6)  # 1+1+3 good, 2+1+3 total
+        assert reader.sums("a/x", end, [window]) == {window: Counts(5, 6)}  # 1+1+3, 2+1+3
         assert reader.sum("a/x", T0, T0 + RES) == Counts(1, 2)
-        assert reader._index == cached  # the same objects, updated in place
+        assert reader._memory["b/y"] is kept
 
 
 def test_standby_refresh_follows_every_kind_of_write(url: str) -> None:
