@@ -234,7 +234,7 @@ def main() -> None:
         )
         print(
             f"steady sums:   {sums_s / n * 1e6:,.0f} us per SLO for {len(windows)} windows "
-            "(from the database, no memory layer)"
+            "(the store's running sums over its database reads)"
         )
 
         t = time.perf_counter()
