@@ -401,3 +401,30 @@ def test_a_reader_beside_a_compacting_writer_sees_each_bucket_once(tmp_path: Pat
     assert not failures
     assert seen
     assert set(seen) <= valid
+
+
+# ------------------------------------------------------------- resolution
+
+
+def test_a_changed_resolution_rebuckets_blocks_too(tmp_path: Path) -> None:
+    """Three days of (1, 2) a minute, compacted, reopened at 300 s buckets: each 5-minute
+    bucket holds (5, 10), and the 3 * 288 of them sum to (4320, 8640)."""
+    with SQLiteStore(tmp_path, RES) as s:
+        s.commit(KEY, minutes(D0, 3 * 1440))
+        assert tiers(tmp_path)[1] == 3
+    with SQLiteStore(tmp_path, 300.0) as s:
+        rows = s.buckets(KEY, 0, 2 * D0)
+        assert rows == [(D0 + i * 300.0, 5.0, 10.0) for i in range(3 * 288)]
+        assert s.sum(KEY, 0, 2 * D0) == Counts(4320, 8640)
+        s.commit(KEY, {D0 + 3 * DAY: (1.0, 1.0)})  # compacts again, at 300 s
+        assert tiers(tmp_path)[1] == 3
+        assert s.sum(KEY, 0, 2 * D0) == Counts(4321, 8641)
+
+
+def test_buckets_that_do_not_tile_a_day_stay_hot(tmp_path: Path) -> None:
+    """At 7 s buckets (86400 / 7 is no whole number) nothing is compacted; reads are exact."""
+    with SQLiteStore(tmp_path, 7.0) as s:
+        s.commit(KEY, {D0 + i * 7.0: (1.0, 1.0) for i in range(2 * 12343)})
+        assert s.compact() == 0
+        assert tiers(tmp_path) == (2 * 12343, 0)
+        assert s.sum(KEY, D0, D0 + DAY) == Counts(12343, 12343)
