@@ -653,7 +653,8 @@ class SQLiteStore(StoreBase):
         with self._writing as conn:
             with _transaction(conn):
                 slo_id = self._id_or_new(conn, slo_key)
-                conn.executemany(_UPSERT_BUCKET, [(slo_id, s, g, t) for s, g, t in rows])
+                hot = self._write_through(conn, slo_id, rows)
+                conn.executemany(_UPSERT_BUCKET, [(slo_id, s, g, t) for s, g, t in hot])
                 if series:
                     conn.executemany(
                         _UPSERT_SERIES,
@@ -667,7 +668,56 @@ class SQLiteStore(StoreBase):
             self._committed(slo_key, rows, newest)
             if rows:
                 self._note_data()
-                self._after_commit(conn, slo_id, rows[0][0], rows[-1][0])
+            if hot:
+                self._after_commit(conn, slo_id, hot[0][0], hot[-1][0])
+
+    def _write_through(
+        self, conn: sqlite3.Connection, slo_id: int, rows: list[Bucket]
+    ) -> list[Bucket]:
+        """Inside the commit: write settled rows of days that have neither a block nor
+        hot rows straight into new blocks; returns the rows for the hot tier.
+
+        A backfill's chunks are such days, and go into blocks without a detour
+        through hot rows. Steady commits land within ``SETTLE`` of the newest
+        bucket and skip this at the cost of a comparison.
+        """
+        if self._per_day is None or not rows:
+            return rows
+        edges = self._hot.get(slo_id)
+        if edges is None:  # the committed state: valid whether or not this commits
+            edges = self._hot[slo_id] = self._hot_edges(conn, slo_id)
+        horizon = max(edges[1], rows[-1][0]) - SETTLE
+        if rows[0][0] >= horizon or rows[0][0] < 0:
+            return rows
+        settled = bisect_left(rows, (horizon,))
+        first_day, last_day = int(rows[0][0] // DAY), int(rows[settled - 1][0] // DAY)
+        taken = {
+            int(day) for (day,) in conn.execute(
+                "SELECT day FROM block WHERE slo_id = ? AND day BETWEEN ? AND ?",
+                (slo_id, first_day, last_day),
+            )
+        }
+        hot: list[Bucket] = []
+        res = self._resolution
+        i = 0
+        while i < settled:
+            day = int(rows[i][0] // DAY)
+            day_start = day * DAY
+            j = bisect_left(rows, (day_start + DAY,), i, settled)
+            # Hot rows of the day would have to be merged too: leave those days hot.
+            free = day not in taken and not (edges[0] < day_start + DAY and edges[1] >= day_start)
+            if free:
+                _, goods, totals = zip(*rows[i:j], strict=True)
+                slots = [round((start - day_start) / res) for start, _, _ in rows[i:j]]
+                conn.execute(_WRITE_BLOCK, (
+                    slo_id, day, rows[i][0], rows[j - 1][0], j - i,
+                    math.fsum(goods), math.fsum(totals),
+                    blocks.encode(res, slots, goods, totals),
+                ))
+            else:
+                hot += rows[i:j]
+            i = j
+        return hot + rows[settled:]
 
     def _after_commit(
         self, conn: sqlite3.Connection, slo_id: int, oldest: float, newest: float

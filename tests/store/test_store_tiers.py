@@ -69,6 +69,30 @@ def test_a_30_day_backfill_is_compacted_by_its_commit(tmp_path: Path, store: SQL
     store.close()
 
 
+def test_backfill_chunks_go_straight_into_blocks(tmp_path: Path, store: SQLiteStore) -> None:
+    """A day's chunk writes its settled 22 h as a block and keeps 121 buckets hot; the next
+    day's chunk does the same and moves the first day's last 2 h into its block."""
+    store.commit(KEY, minutes(D0, 1440))
+    assert tiers(tmp_path) == (121, 1)
+    store.commit(KEY, minutes(D0 + DAY, 1440))
+    assert tiers(tmp_path) == (121, 2)
+    assert store.sum(KEY, D0, D0 + DAY) == Counts(1440, 2880)
+    assert store.sum(KEY, D0 + DAY, D0 + 2 * DAY) == Counts(1440, 2880)
+    store.close()
+
+
+def test_a_chunk_read_twice_adds_into_its_block(tmp_path: Path, store: SQLiteStore) -> None:
+    """The same day committed twice (a block exists the second time): every bucket reads
+    (2, 4), 1440 * 2 = 2880 good and 5760 total, whatever tier holds which part."""
+    store.commit(KEY, minutes(D0, 1440))
+    store.commit(KEY, minutes(D0, 1440))
+    assert store.sum(KEY, D0, D0 + DAY) == Counts(2880, 5760)
+    assert set(store.buckets(KEY, D0, D0 + DAY)) == {
+        (D0 + i * RES, 2.0, 4.0) for i in range(1440)
+    }
+    store.close()
+
+
 def test_steady_commits_keep_a_few_hours_hot(tmp_path: Path, store: SQLiteStore) -> None:
     """A commit a minute for a day keeps at most SETTLE + 2 * COMPACT_EVERY of buckets hot."""
     for i in range(1440):
