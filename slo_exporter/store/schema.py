@@ -15,7 +15,7 @@ Schema history:
    runs of consecutive buckets for a probe SLO.
 3. every table refers to an SLO by its integer ``slo.id`` instead of
    repeating the key's text, and buckets live in two tiers whose values add
-   up: ``bucket`` (hot: one row per bucket, where every commit adds) and
+   up: ``bucket`` (hot: one row per bucket, where commits add) and
    ``block`` (one row per SLO per UTC day: the day's sums, its first and
    last bucket start, and the day's buckets encoded by ``blocks``).
    Compaction moves settled hot rows into their day's block. A ``block`` is

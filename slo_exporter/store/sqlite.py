@@ -11,12 +11,14 @@ edge blocks per SLO), so a cycle's windows cost no database read whatever
 their length; SQLite stays the durable copy, and memory is updated only
 after a transaction committed.
 
-Buckets live in two tiers whose values add up (``schema``): every commit
-adds into ``bucket`` rows (hot), and compaction moves settled hot rows into
-one ``block`` row per SLO per UTC day (``blocks`` encodes its buckets at
-about a byte each). A commit never reads first; a read adds the parts. The
-reads (``_read_sum``, ``_read_buckets``) are each one SQL statement, so a
-read-only store beside a compacting writer sees every bucket exactly once.
+Buckets live in two tiers whose values add up (``schema``): commits add
+into ``bucket`` rows (hot), and compaction moves settled hot rows into one
+``block`` row per SLO per UTC day (``blocks`` encodes its buckets at about a
+byte each). Adding into a bucket never reads it first; a read adds the
+parts. Only a day no block or hot row holds yet (a backfill's) is written
+straight into a new block. The reads (``_read_sum``, ``_read_buckets``)
+are each one SQL statement, so a read-only store beside a compacting
+writer sees every bucket exactly once.
 
 One writer per file: the writer holds an exclusive ``flock`` on the database
 file itself (not on a side file that could be deleted while held), and checks
@@ -641,9 +643,11 @@ class SQLiteStore(StoreBase):
         ``[start, end)`` the read covered. Raises ``ValueError`` for
         non-finite numbers or a backwards span, before anything is written.
 
-        The events go to hot rows, whatever their age. Once the SLO's settled
-        hot rows span ``COMPACT_EVERY`` or so, the commit then compacts them
-        (its own transactions: a failure there loses nothing and is not the
+        The events go to hot rows, whatever their age, except settled ones of
+        a day that has neither a block nor hot rows yet, which make its block
+        (``_write_through``). Once the SLO's settled hot rows span
+        ``COMPACT_EVERY`` or so, the commit then compacts them (its own
+        transactions: a failure there loses nothing and is not the
         commit's; the next commit tries again).
         """
         rows = commit_rows(deltas, self._resolution, cursor=cursor, series=series,
