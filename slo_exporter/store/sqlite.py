@@ -708,7 +708,9 @@ class SQLiteStore(StoreBase):
             day = int(rows[i][0] // DAY)
             day_start = day * DAY
             j = bisect_left(rows, (day_start + DAY,), i, settled)
-            # Hot rows of the day would have to be merged too: leave those days hot.
+            # Only an existing block must not be overwritten (the tiers add up,
+            # so hot rows of the day could stay); a day with hot rows is left
+            # to compaction, which merges them in one go.
             free = day not in taken and not (edges[0] < day_start + DAY and edges[1] >= day_start)
             if free:
                 _, goods, totals = zip(*rows[i:j], strict=True)
@@ -897,7 +899,7 @@ class SQLiteStore(StoreBase):
             for slo_id, key in gone:
                 self._ids.pop(key, None)
                 self._hot.pop(slo_id, None)
-            self._hot = {i: (max(lo, before), hi) for i, (lo, hi) in self._hot.items()}
+            self._hot = {i: (max(lo, last_start), hi) for i, (lo, hi) in self._hot.items()}
             self._pruned(keys, last_start)
             self._compact(conn, COMPACT_BUDGET, settle=SETTLE)
         return Pruned(buckets=int(deleted), slos=keys)
