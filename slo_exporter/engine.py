@@ -53,8 +53,9 @@ Prometheus sessions and their connections are reused across cycles.
 On a read-only store (a standby replica of a shared PostgreSQL store,
 another replica writes) the engine follows: it records no definitions,
 reads no source and prunes nothing; every status is computed from what the
-writer stored, and a probe SLO's last result is the end of its stored
-coverage. The daemon builds a writing engine when the replica takes over.
+writer stored, a Prometheus SLO is up or down as the writer last published
+it, and a probe SLO's last result is the end of its stored coverage. The
+daemon builds a writing engine when the replica takes over.
 
 Must not read Prometheus or write the store itself (``ingest``), record
 probe results (``recorder``), or serve anything: readers only take the
@@ -90,8 +91,8 @@ from slo_exporter.model import (
 )
 from slo_exporter.slomath import Counts
 from slo_exporter.snapshot import GroupCount, SLOStatus, Snapshot
-from slo_exporter.store import EventStore
-from slo_exporter.store.protocol import Span
+from slo_exporter.store import EventStore, SharedStore
+from slo_exporter.store.protocol import SourceState, Span
 
 #: a failure that lasts is logged again this often (``query_still_failing``)
 REMIND_EVERY = 600.0
@@ -396,13 +397,14 @@ class Engine:
         at = grid.instant(now - self._config.prometheus.query_delay,
                           self._config.evaluation_interval)  # an HA pair's instants agree
         if self._follower:  # the writer reads the source; this replica serves its events
+            up, error = self._writer_saw(slo)
             if grouped:  # the groups the writer has created so far
                 for key in self._store.slo_keys():
                     group = group_of(key, slo)
                     if group is not None:
                         self._ingestor.groups(slo).admit(group)
-                return SLOStatus(slo=slo, up=True, evaluated_at=at)
-            return self._status(slo, at, up=True, error=None, healthy=True, previous=current)
+                return SLOStatus(slo=slo, up=up, evaluated_at=at, error=error)
+            return self._status(slo, at, up=up, error=error, healthy=up, previous=current)
         try:
             if not self._ingestor.read(slo, at, shared):
                 return None
@@ -425,6 +427,15 @@ class Engine:
         # A history drawn while the source failed may miss events read since.
         return self._status(slo, at, up=True, error=None, healthy=True,
                             previous=current if current is not None and current.up else None)
+
+    def _writer_saw(self, slo: SLO) -> SourceState:
+        """A follower's view of ``slo``'s source: what the writer published (a shared
+        store's ``source_state``), down until it has published anything."""
+        store = self._store
+        if not isinstance(store, SharedStore):
+            return True, None
+        state = store.source_state(slo.key)
+        return state if state is not None else (False, "the writer has not evaluated it yet")
 
     def _down(self, slo: SLO, at: float, error: str, *, grouped: bool) -> SLOStatus:
         """The status of a failed read (a grouped definition's only says so)."""

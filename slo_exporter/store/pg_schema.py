@@ -12,6 +12,8 @@ writer without reading every bucket again:
   (``f``: reset, or a commit too large to be worth replaying), that a prune
   ran (``p``: ``horizon`` is the last bucket start it deleted, ``gone`` the
   SLOs it deleted whole), or that every bucket moved (``r``: re-bucketing).
+  A row of kind ``s`` says the writer's source state changed for the SLOs
+  in ``gone`` (each up when its ``errors`` entry is NULL).
   ``stream`` names the writer role that wrote the row (one per shard
   sharing the database); one writer commits its rows in sequence order, so
   a standby that has applied a stream up to ``seq`` needs only the rows
@@ -65,6 +67,7 @@ TABLES = (
         totals  double precision[],
         horizon double precision,
         gone    text[],
+        errors  text[],
         at      timestamptz NOT NULL DEFAULT now()
     )""",
     "CREATE INDEX IF NOT EXISTS change_log_stream ON change_log (stream, seq)",

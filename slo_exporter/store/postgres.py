@@ -78,7 +78,7 @@ from slo_exporter.store.common import (
     extend_run,
 )
 from slo_exporter.store.index import BucketIndex
-from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
+from slo_exporter.store.protocol import Bucket, Pruned, Retirement, SourceState, Span
 from slo_exporter.store.schema import SCHEMA_VERSION
 
 try:  # an optional dependency: pip install 'slo-exporter[postgres]'
@@ -156,10 +156,22 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value
 # statement of its snapshot, so both describe the same instant).
 _FLOOR = "SELECT value FROM meta WHERE key = 'log_floor ' || %s"
 _LOG_SINCE = """
-SELECT seq, kind, slo_key, starts, goods, totals, horizon, gone FROM change_log
+SELECT seq, kind, slo_key, starts, goods, totals, horizon, gone, errors FROM change_log
 WHERE stream = %s AND seq > %s ORDER BY seq
 """
 _LOG_END = "SELECT max(seq) FROM change_log WHERE stream = %s"
+_SOURCES = "SELECT slo_key, up, error FROM source WHERE stream = %s"
+
+# The source states that changed, and their log row, in one statement.
+_PUBLISH = """
+WITH logged AS (
+    INSERT INTO change_log (seq, stream, kind, gone, errors)
+    VALUES (nextval('change'), %(stream)s, 's', %(keys)s::text[], %(errors)s::text[]))
+INSERT INTO source (slo_key, stream, up, error)
+SELECT k, %(stream)s, e IS NULL, e FROM unnest(%(keys)s::text[], %(errors)s::text[]) AS u(k, e)
+ON CONFLICT (slo_key) DO UPDATE SET stream = excluded.stream, up = excluded.up,
+    error = excluded.error
+"""
 
 _SUM = """
 SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM bucket
@@ -257,6 +269,8 @@ class PostgresStore(StoreBase):
         self._trimmed = -math.inf
         #: a follower's position in the change log (None: not known, memory empty)
         self._seen: int | None = None
+        #: what the writer's source answered per SLO key: (up, error)
+        self._sources: dict[str, SourceState] = {}
         self._refreshed = -math.inf
         self._conn: Any = None
         self._closed = False
@@ -326,6 +340,28 @@ class PostgresStore(StoreBase):
         """True once another replica took the writer role while this one was disconnected."""
         return self._role_lost
 
+    def publish_sources(self, states: Mapping[str, SourceState]) -> None:
+        """Writer: what each SLO's source answered at the last evaluation, for standbys to
+        export. Only states that changed since the last publication are written."""
+        with self._access(write=True) as conn:
+            wanted = {k: (True, None) if up else (False, error or "the source did not answer")
+                      for k, (up, error) in states.items()}
+            changed = {k: v for k, v in wanted.items() if self._sources.get(k) != v}
+            if not changed:
+                return
+            keys = sorted(changed)
+            conn.execute(_PUBLISH, {"stream": self._stream, "keys": keys,
+                                    "errors": [changed[k][1] for k in keys]})
+            self._sources.update(changed)
+
+    def source_state(self, slo_key: str) -> SourceState | None:
+        """What the writer's source answered for ``slo_key`` at its last published
+        evaluation, as of this replica's snapshot; None when it never published one."""
+        if self._readonly:
+            with self._access(write=False):
+                pass
+        return self._sources.get(slo_key)
+
     # ------------------------------------------------------------- opening
 
     def _connect(self) -> Any:
@@ -392,7 +428,7 @@ class PostgresStore(StoreBase):
         with conn.transaction():
             if "resolution" in meta and float(meta["resolution"]) != self._resolution:
                 pg_schema.rebucket(conn, self._resolution, self._stream)
-                self._drop_memory()
+                self._forget_events()
             store_id = meta.get("store_id") or uuid.uuid4().hex
             for key, value in (("schema_version", str(SCHEMA_VERSION)),
                                ("resolution", repr(self._resolution)), ("store_id", store_id)):
@@ -536,10 +572,15 @@ class PostgresStore(StoreBase):
         return "the connection to PostgreSQL was lost; the next use reconnects"
 
     def _drop_memory(self) -> None:
-        """Forget every SLO's memory; it is read from the tables again when asked."""
+        """Forget everything read or written; it is read from the tables again when asked."""
+        self._forget_events()
+        self._sources = {}
+        self._seen = None
+
+    def _forget_events(self) -> None:
+        """Forget every SLO's events held in memory."""
         self._index.clear()
         self._last_run.clear()
-        self._seen = None
 
     def _refresh(self, conn: Any) -> None:
         """A new snapshot, and the memory brought to it from the change log.
@@ -568,18 +609,23 @@ class PostgresStore(StoreBase):
         if self._seen is None or self._seen < floor:
             self._drop_memory()
             end = conn.execute(_LOG_END, (self._stream,)).fetchone()[0]
+            self._sources = {str(k): (bool(up), None if up else str(error)) for k, up, error
+                             in conn.execute(_SOURCES, (self._stream,))}
             self._seen = max(floor, 0 if end is None else int(end))
             return
         entries = conn.execute(_LOG_SINCE, (self._stream, self._seen), binary=True)
-        for seq, kind, key, starts, goods, totals, horizon, gone in entries:
-            if kind == "a":
+        for seq, kind, key, starts, goods, totals, horizon, gone, errors in entries:
+            if kind == "s":
+                self._sources.update(
+                    (str(k), (e is None, e)) for k, e in zip(gone, errors, strict=True))
+            elif kind == "a":
                 self._committed(str(key), list(zip(starts, goods, totals, strict=True)), None)
             elif kind == "f":
                 self._forget(str(key))
             elif kind == "p":
                 self._pruned([str(k) for k in gone or ()], float(horizon))
             else:  # "r": every bucket moved
-                self._drop_memory()
+                self._forget_events()
             self._seen = int(seq)
 
     def _log(self, conn: Any, kind: str, slo_key: str | None = None, *,
@@ -746,6 +792,7 @@ class PostgresStore(StoreBase):
                 for key in gone:
                     deleted += self._drop(conn, key)
                     conn.execute("DELETE FROM slo WHERE slo_key = %s", (key,))
+                    conn.execute("DELETE FROM source WHERE slo_key = %s", (key,))
                 self._log(conn, "p", horizon=last_start, gone=gone)
             self._pruned(gone, last_start)
         return Pruned(buckets=int(deleted), slos=gone)
