@@ -346,19 +346,23 @@ class Daemon:
         return True
 
     def _publish_sources(self, snapshot: Snapshot) -> None:
-        """The writer of a shared store tells standbys whether each Prometheus SLO's source
-        answered (a grouped SLO's: every group's read), so theirs export the same
-        ``slo_sli_up``. A failure is logged; standbys then show the last state published."""
+        """The writer of a shared store tells standbys whether each SLO's source answered
+        (a grouped SLO's: every group's read), so theirs export the same ``slo_sli_up``,
+        and which instant it evaluated (other shards' composites describe no later one).
+        A failure is logged; standbys then show the last state published."""
         if self.standby or not isinstance(self.store, SharedStore):
             return
         states: dict[str, tuple[bool, str | None]] = {}
+        instant = 0.0  # the cycle's grid instant: the newest a Prometheus SLO describes
         for status in snapshot.slos:
-            if status.slo.remeasurable and status.evaluated_at is not None:
+            if not status.slo.composite and status.evaluated_at is not None:
                 key = status.slo.id.definition.key
                 if states.get(key, (True, None))[0]:
                     states[key] = (status.up, status.error)
+                if status.slo.remeasurable:
+                    instant = max(instant, status.evaluated_at)
         try:
-            self.store.publish_sources(states)
+            self.store.publish_sources(states, instant or snapshot.taken_at)
         except Exception as exc:  # a StoreError, or the role lost: the next cycle says so
             log.warning("source_publish_failed", error=scrub(str(exc)))
 

@@ -17,6 +17,9 @@ Service-level management, per status:
   from the rate so far and its alert factors scale to ``period.length``.
 * Composites are read through ``composite.CompositeReader``, after their
   components in the same cycle (``composite_order``), and never ingested.
+  A component another shard evaluates (``Config.followed``) has the status
+  its writer published in the shared store; such composites are recomputed
+  with the probe SLOs, so they follow the other shard within a second.
 * Maintenance: a bucket any applicable window overlaps drops out of every
   window's counts, so an outage in maintenance burns nothing and alerts
   nothing (the rule ``compliance`` and ``timeslices`` apply too).
@@ -144,12 +147,15 @@ class Engine:
         self._last_now = -math.inf
         self._probe_slos = tuple(s for s in config.slos if isinstance(s.sli, ProbeSLI))
         self._by_key = {s.key: s for s in config.slos}
+        self._followed_slos = {s.key: s for s in config.followed}
         # Composites read their components' stored events through this
         # reader; every other key passes straight to the store.
-        self._reader = CompositeReader(store, config.slos)
+        self._reader = CompositeReader(store, (*config.slos, *config.followed))
         self._measured = tuple(s for s in config.slos if not s.composite)
         self._composites = tuple(s for s in composite_order(config.slos) if s.composite)
-        self._probe_composites = _dependents(self._composites, self._probe_slos)
+        # recomputed every second: their probe parts, or another shard's parts, move on
+        self._probe_composites = _dependents(self._composites,
+                                             (*self._probe_slos, *config.followed))
         self._fast = tuple(s for s in self._measured if s.remeasurable)
         self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
@@ -428,6 +434,18 @@ class Engine:
         return self._status(slo, at, up=True, error=None, healthy=True,
                             previous=current if current is not None and current.up else None)
 
+    def _followed(self, key: str) -> SLOStatus | None:
+        """The status of a component another shard evaluates, as its writer published it
+        in the shared store (up or down, and the instant it describes); None before that."""
+        slo = self._followed_slos.get(key)
+        store = self._store
+        if slo is None or not isinstance(store, SharedStore):
+            return None
+        state, at = store.source_state(key), store.published_at(key)
+        if state is None or at is None:
+            return None
+        return SLOStatus(slo=slo, up=state[0], error=state[1], evaluated_at=at)
+
     def _writer_saw(self, slo: SLO) -> SourceState:
         """A follower's view of ``slo``'s source: what the writer published (a shared
         store's ``source_state``), down until it has published anything."""
@@ -450,7 +468,8 @@ class Engine:
         """The composite's status from its components' latest statuses, or None
         while one of them has none (a stopped cycle before the first)."""
         assert isinstance(slo.sli, CompositeSLI)
-        parts = [fresh.get(c.slo.key) or current.get(c.slo.key) for c in slo.sli.components]
+        parts = [fresh.get(c.slo.key) or current.get(c.slo.key) or self._followed(c.slo.key)
+                 for c in slo.sli.components]
         if any(p is None or p.evaluated_at is None for p in parts):
             return None
         # The instant every component has described: the oldest of theirs.

@@ -63,7 +63,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slo_exporter.errors import StoreError
 from slo_exporter.redact import remember, scrub
@@ -80,6 +80,9 @@ from slo_exporter.store.common import (
 from slo_exporter.store.index import BucketIndex
 from slo_exporter.store.protocol import Bucket, Pruned, Retirement, SourceState, Span
 from slo_exporter.store.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from slo_exporter.sharding import Shard
 
 try:  # an optional dependency: pip install 'slo-exporter[postgres]'
     import psycopg
@@ -245,7 +248,7 @@ class PostgresStore(StoreBase):
         *,
         readonly: bool = False,
         standby: bool = False,
-        shard: tuple[int, int] | None = None,
+        shard: Shard | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         statement_timeout: float = STATEMENT_TIMEOUT,
         max_staleness: float = MAX_STALENESS,
@@ -256,10 +259,9 @@ class PostgresStore(StoreBase):
         self._lock: Any = threading.RLock()
         self._url = url
         self.name = describe_url(url)
-        if shard is not None and not 0 <= shard[0] < shard[1]:
-            raise ValueError(f"shard index {shard[0]} is outside 0..{shard[1] - 1}")
+        self._shard = shard
         #: whose change log this store writes or follows ("" unsharded, else "index/count")
-        self._stream = "" if shard is None else f"{shard[0]}/{shard[1]}"
+        self._stream = "" if shard is None else f"{shard.index}/{shard.count}"
         self._can_promote = standby and not readonly
         self._connect_timeout = connect_timeout
         self._statement_timeout = statement_timeout
@@ -340,27 +342,48 @@ class PostgresStore(StoreBase):
         """True once another replica took the writer role while this one was disconnected."""
         return self._role_lost
 
-    def publish_sources(self, states: Mapping[str, SourceState]) -> None:
-        """Writer: what each SLO's source answered at the last evaluation, for standbys to
-        export. Only states that changed since the last publication are written."""
+    def publish_sources(self, states: Mapping[str, SourceState], at: float) -> None:
+        """Writer: what each SLO's source answered at the evaluation of instant ``at``, for
+        standbys (and other shards' composites) to use. Only states that changed since the
+        last publication are written."""
+        check_finite("at", at)
         with self._access(write=True) as conn:
             wanted = {k: (True, None) if up else (False, error or "the source did not answer")
                       for k, (up, error) in states.items()}
             changed = {k: v for k, v in wanted.items() if self._sources.get(k) != v}
-            if not changed:
-                return
-            keys = sorted(changed)
-            conn.execute(_PUBLISH, {"stream": self._stream, "keys": keys,
-                                    "errors": [changed[k][1] for k in keys]})
+            with conn.transaction():
+                if changed:
+                    keys = sorted(changed)
+                    conn.execute(_PUBLISH, {"stream": self._stream, "keys": keys,
+                                            "errors": [changed[k][1] for k in keys]})
+                conn.execute("INSERT INTO meta (key, value) VALUES ('evaluated ' || %s, %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                             (self._stream, repr(at)))
             self._sources.update(changed)
 
     def source_state(self, slo_key: str) -> SourceState | None:
         """What the writer's source answered for ``slo_key`` at its last published
-        evaluation, as of this replica's snapshot; None when it never published one."""
-        if self._readonly:
-            with self._access(write=False):
-                pass
-        return self._sources.get(slo_key)
+        evaluation, as of this replica's snapshot; None when it never published one.
+        Another shard's SLO is read from the database."""
+        with self._access(write=False) as conn:
+            if self._owns(slo_key):
+                return self._sources.get(slo_key)
+            row = conn.execute("SELECT up, error FROM source WHERE slo_key = %s",
+                               (slo_key,)).fetchone()
+        return None if row is None else (bool(row[0]), None if row[0] else str(row[1]))
+
+    def published_at(self, slo_key: str) -> float | None:
+        """The instant of the last evaluation whose source states the writer owning
+        ``slo_key`` published; None before its first."""
+        with self._access(write=False) as conn:
+            row = conn.execute(
+                "SELECT m.value FROM source s JOIN meta m ON m.key = 'evaluated ' || s.stream "
+                "WHERE s.slo_key = %s", (slo_key,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def _owns(self, slo_key: str) -> bool:
+        """Whether ``slo_key`` is this store's to write and remember (its shard's)."""
+        return self._shard is None or self._shard.owns_key(slo_key)
 
     # ------------------------------------------------------------- opening
 
@@ -712,12 +735,14 @@ class PostgresStore(StoreBase):
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
-        """Mark every stored SLO not in ``keep`` retired at ``at``; restore those in ``keep``."""
+        """Mark every stored SLO not in ``keep`` retired at ``at``; restore those in ``keep``.
+
+        A shard's store only considers its own SLOs: the others' shards keep theirs."""
         check_finite("at", at)
         keep = set(keep)
         with self._access(write=True) as conn, conn.transaction():
-            rows = conn.execute(
-                "SELECT slo_key, retired_at FROM slo ORDER BY slo_key").fetchall()
+            rows = [(k, r) for k, r in conn.execute(
+                "SELECT slo_key, retired_at FROM slo ORDER BY slo_key") if self._owns(k)]
             retired = tuple(str(k) for k, r in rows if k not in keep and r is None)
             restored = tuple(str(k) for k, r in rows if k in keep and r is not None)
             if retired:
@@ -770,24 +795,33 @@ class PostgresStore(StoreBase):
 
     def prune(self, before: float) -> Pruned:
         """Delete buckets, coverage and series retention no longer needs, and SLOs retired
-        before ``before``."""
+        before ``before`` (a shard's store: of its own SLOs only)."""
         check_finite("before", before)
         last_start = before - self._resolution
         with self._access(write=True) as conn:
             with conn.transaction():
+                # a shard's own SLOs, or (unsharded) every SLO
+                keys = [] if self._shard is None else [
+                    str(k) for (k,) in conn.execute("SELECT slo_key FROM slo") if self._owns(k)]
+                args = {"before": before, "last": last_start, "keys": keys,
+                        "all": self._shard is None}
                 deleted = conn.execute(
-                    "DELETE FROM bucket WHERE start <= %s", (last_start,)).rowcount
-                conn.execute("DELETE FROM series WHERE ts < %s", (before,))
-                conn.execute("DELETE FROM measured WHERE until <= %s", (before,))
-                conn.execute("UPDATE measured SET start = %s WHERE start < %s", (before, before))
-                conn.execute("UPDATE slo SET run_start = NULL, run_until = NULL "
-                             "WHERE run_until <= %s", (before,))
-                conn.execute("UPDATE slo SET run_start = %s WHERE run_start < %s",
-                             (before, before))
+                    "DELETE FROM bucket WHERE start <= %(last)s "
+                    "AND (%(all)s OR slo_key = ANY(%(keys)s))", args).rowcount
+                for statement in (
+                    "DELETE FROM series WHERE ts < %(before)s",
+                    "DELETE FROM measured WHERE until <= %(before)s",
+                    "UPDATE measured SET start = %(before)s WHERE start < %(before)s",
+                    "UPDATE slo SET run_start = NULL, run_until = NULL "
+                    "WHERE run_until <= %(before)s",
+                    "UPDATE slo SET run_start = %(before)s WHERE run_start < %(before)s",
+                ):
+                    conn.execute(statement + " AND (%(all)s OR slo_key = ANY(%(keys)s))", args)
                 gone = tuple(
                     str(row[0]) for row in conn.execute(
-                        "SELECT slo_key FROM slo WHERE retired_at < %s ORDER BY slo_key",
-                        (before,)).fetchall()
+                        "SELECT slo_key FROM slo WHERE retired_at < %(before)s "
+                        "AND (%(all)s OR slo_key = ANY(%(keys)s)) ORDER BY slo_key",
+                        args).fetchall()
                 )
                 for key in gone:
                     deleted += self._drop(conn, key)
@@ -825,10 +859,14 @@ class PostgresStore(StoreBase):
 
     def sum(self, slo_key: str, start: float, end: float) -> Counts:
         with self._access(write=False) as conn:
+            if not self._owns(slo_key):
+                return self._read_sum(slo_key, start, end)
             return self._loaded(conn, slo_key).sum(start, end)
 
     def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
         with self._access(write=False) as conn:
+            if not self._owns(slo_key):
+                return {w: self._read_sum(slo_key, end - w, end) for w in windows}
             index = self._loaded(conn, slo_key)
             return {w: index.sum(end - w, end) for w in windows}
 

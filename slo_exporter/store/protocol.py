@@ -204,10 +204,14 @@ class SharedStore(Protocol):
         """True once this replica wrote, lost its connection, and another took the role."""
         ...
 
-    def publish_sources(self, states: Mapping[str, SourceState]) -> None:
-        """The writer: each SLO's source state at its last evaluation, for standbys."""
+    def publish_sources(self, states: Mapping[str, SourceState], at: float) -> None:
+        """The writer: each SLO's source state at its evaluation of instant ``at``."""
         ...
 
     def source_state(self, slo_key: str) -> SourceState | None:
         """What the writer last published for ``slo_key``; None when nothing yet."""
+        ...
+
+    def published_at(self, slo_key: str) -> float | None:
+        """The instant the writer owning ``slo_key`` last published states for."""
         ...

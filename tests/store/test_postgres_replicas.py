@@ -248,11 +248,12 @@ def test_a_standby_shows_an_slo_down_until_the_writer_published_its_state(
         writing.commit("web/api", {0.0: (1.0, 1.0)})
         standby.refresh()
         assert standby.source_state("web/api") is None
-        writing.publish_sources({"web/api": (False, "query failed: HTTP 503")})
+        writing.publish_sources({"web/api": (False, "query failed: HTTP 503")}, 60.0)
         standby.refresh()
         assert standby.source_state("web/api") == (False, "query failed: HTTP 503")
-        writing.publish_sources({"web/api": (True, None)})
+        writing.publish_sources({"web/api": (True, None)}, 120.0)
         standby.refresh()
         assert standby.source_state("web/api") == (True, None)
+        assert standby.published_at("web/api") == 120.0
     with PostgresStore(url, 60.0, readonly=True) as fresh:  # a new replica reads the table
         assert fresh.source_state("web/api") == (True, None)
