@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -77,7 +76,6 @@ from slo_exporter.store.common import (
     commit_rows,
     extend_run,
 )
-from slo_exporter.store.index import BucketIndex
 from slo_exporter.store.protocol import Bucket, Pruned, Retirement, SourceState, Span
 from slo_exporter.store.schema import SCHEMA_VERSION
 
@@ -185,14 +183,6 @@ SELECT start, good, total FROM bucket
 WHERE slo_key = %s AND start >= %s AND start < %s ORDER BY start
 """
 
-# A whole SLO's buckets as three binary arrays (~4x faster to load than rows).
-_ALL_BUCKETS = """
-SELECT array_agg(start ORDER BY start), array_agg(good ORDER BY start),
-       array_agg(total ORDER BY start)
-FROM bucket WHERE slo_key = %s
-"""
-
-
 def describe_url(url: str) -> str:
     """``url`` as it may be shown: scheme, user, host, port and database, never a password.
 
@@ -255,8 +245,6 @@ class PostgresStore(StoreBase):
         log_keep: float = LOG_KEEP,
     ) -> None:
         super().__init__(resolution, readonly=readonly or standby)
-        # The memory's hooks read the database while the memory is locked.
-        self._lock: Any = threading.RLock()
         self._url = url
         self.name = describe_url(url)
         self._shard = shard
@@ -451,7 +439,7 @@ class PostgresStore(StoreBase):
         with conn.transaction():
             if "resolution" in meta and float(meta["resolution"]) != self._resolution:
                 pg_schema.rebucket(conn, self._resolution, self._stream)
-                self._forget_events()
+                self._forget_all()
             store_id = meta.get("store_id") or uuid.uuid4().hex
             for key, value in (("schema_version", str(SCHEMA_VERSION)),
                                ("resolution", repr(self._resolution)), ("store_id", store_id)):
@@ -596,14 +584,9 @@ class PostgresStore(StoreBase):
 
     def _drop_memory(self) -> None:
         """Forget everything read or written; it is read from the tables again when asked."""
-        self._forget_events()
+        self._forget_all()
         self._sources = {}
         self._seen = None
-
-    def _forget_events(self) -> None:
-        """Forget every SLO's events held in memory."""
-        self._index.clear()
-        self._last_run.clear()
 
     def _refresh(self, conn: Any) -> None:
         """A new snapshot, and the memory brought to it from the change log.
@@ -648,7 +631,7 @@ class PostgresStore(StoreBase):
             elif kind == "p":
                 self._pruned([str(k) for k in gone or ()], float(horizon))
             else:  # "r": every bucket moved
-                self._forget_events()
+                self._forget_all()
             self._seen = int(seq)
 
     def _log(self, conn: Any, kind: str, slo_key: str | None = None, *,
@@ -663,14 +646,6 @@ class PostgresStore(StoreBase):
             return
         self._trimmed = now
         conn.execute(_TRIM_LOG, {"stream": self._stream, "keep": self._log_keep})
-
-    def _loaded(self, conn: Any, slo_key: str) -> BucketIndex:
-        index = self._index.get(slo_key)
-        if index is None:
-            starts, goods, totals = conn.execute(_ALL_BUCKETS, (slo_key,), binary=True).fetchone()
-            rows = zip(starts or (), goods or (), totals or (), strict=True)
-            index = self._index[slo_key] = BucketIndex(rows)
-        return index
 
     @staticmethod
     def _drop(conn: Any, slo_key: str) -> int:
@@ -858,17 +833,28 @@ class PostgresStore(StoreBase):
         return {str(key): (float(ts), float(value)) for key, ts, value in rows}
 
     def sum(self, slo_key: str, start: float, end: float) -> Counts:
-        with self._access(write=False) as conn:
-            if not self._owns(slo_key):
-                return self._read_sum(slo_key, start, end)
-            return self._loaded(conn, slo_key).sum(start, end)
+        """Events in the buckets whose start lies in ``[start, end)``; another shard's SLO
+        from the database (its writer does not tell this store of its commits)."""
+        if not self._owns(slo_key):
+            self._sync()
+            return self._read_sum(slo_key, start, end) if end > start else Counts()
+        return super().sum(slo_key, start, end)
 
     def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
-        with self._access(write=False) as conn:
-            if not self._owns(slo_key):
-                return {w: self._read_sum(slo_key, end - w, end) for w in windows}
-            index = self._loaded(conn, slo_key)
-            return {w: index.sum(end - w, end) for w in windows}
+        """Events of each window ``[end - w, end)``: kept running for this store's SLOs,
+        from the database for another shard's."""
+        if not self._owns(slo_key):
+            self._sync()
+            return {w: self._read_sum(slo_key, end - w, end) if w > 0 else Counts()
+                    for w in windows}
+        return super().sums(slo_key, end, windows)
+
+    def _sync(self) -> None:
+        """A follower renews a snapshot older than ``max_staleness`` (replaying the log)
+        before a read; never in the middle of one."""
+        if self._readonly:
+            with self._access(write=False):
+                pass
 
     def first_bucket(self, slo_key: str) -> float | None:
         with self._access(write=False) as conn:
