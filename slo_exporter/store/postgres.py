@@ -529,7 +529,7 @@ class PostgresStore(StoreBase):
             try:
                 with self._errors("event store"):
                     if not write and self._readonly and (
-                            renew or _idle(conn) or (renew is None and (
+                            renew or not _in_snapshot(conn) or (renew is None and (
                                 time.monotonic() - self._refreshed >= self._max_staleness))):
                         self._refresh(conn)
                     yield conn
@@ -922,14 +922,14 @@ def _buckets(conn: Any, slo_key: str, start: float, end: float) -> list[Bucket]:
     return [(float(s), float(g), float(t)) for s, g, t in rows]
 
 
-def _idle(conn: Any) -> bool:
-    """True when no transaction is open on ``conn`` (a follower has no snapshot yet)."""
-    return bool(conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
+def _in_snapshot(conn: Any) -> bool:
+    """True while a follower's snapshot is open and usable (not ended, not failed)."""
+    return bool(conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS)
 
 
 def _end_snapshot(conn: Any) -> None:
     """End a follower's read-only snapshot, if one is open (nothing to commit)."""
-    if not _idle(conn):
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.execute("ROLLBACK")
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 
+from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts
 from slo_exporter.store import PostgresStore
 from slo_exporter.store.postgres import REPLAY_LIMIT
@@ -169,3 +171,22 @@ def test_promotion_replays_the_rest_of_the_log(
     standby.commit(KEY, {T0: (1, 1)})
     assert standby.sums(KEY, END, WINDOWS)[WINDOWS[0]] == Counts(4, 6)
     assert standby.sums(KEY, END, WINDOWS) == fresh_sums(url, KEY)
+
+
+def test_a_failed_read_does_not_leave_the_standby_stuck(
+    postgres: PostgresServer, url: str
+) -> None:
+    """A standby read that fails (here: blocked past its 1 s deadline by another session's
+    lock) aborts its snapshot; the next read starts a new one and answers, though the
+    snapshot is not stale yet."""
+    with PostgresStore(url, RES) as writer, PostgresStore(
+        url, RES, standby=True, max_staleness=3600.0, statement_timeout=1.0
+    ) as standby, psycopg.connect(url, autocommit=True) as other:
+        writer.commit(KEY, {T0: (1, 1)})
+        standby.refresh()
+        with other.transaction():
+            other.execute("LOCK TABLE bucket IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(StoreError, match="timeout"):
+                standby.buckets(KEY, 0, 2 * T0)
+        assert standby.buckets(KEY, 0, 2 * T0) == [(T0, 1.0, 1.0)]
+        assert standby.sums(KEY, END, WINDOWS)[WINDOWS[0]] == Counts(1, 1)
