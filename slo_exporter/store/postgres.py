@@ -42,6 +42,13 @@ The writer logs each commit's deltas in the commit's own transaction and
 trims entries older than ``log_keep`` seconds. A commit of more than
 ``REPLAY_LIMIT`` buckets (a backfill's day) is logged as a reset of that
 SLO's memory instead: re-reading it costs less than shipping its buckets.
+The writer also publishes each SLO's source state (``publish_sources``),
+which standbys export instead of asking the source themselves.
+
+Shards sharing the store (``shard``): each writes, retires and prunes only
+its own SLOs and logs to a stream of its own; another shard's SLO (a
+composite's component) is read from the database on every read, never
+kept in memory, since that shard's commits never reach this store's.
 
 Bounds: connecting waits at most ``connect_timeout`` seconds, every
 statement at most ``statement_timeout`` (a server-side deadline, with TCP
