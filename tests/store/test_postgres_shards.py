@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from slo_exporter.config import parse_config
+from slo_exporter.engine import Engine
 from slo_exporter.errors import StoreError
-from slo_exporter.sharding import Shard
+from slo_exporter.sharding import Shard, select
 from slo_exporter.slomath import Counts
 from slo_exporter.store import PostgresStore
 from tests.store.values import RES, T0
@@ -92,3 +94,52 @@ def test_a_shards_standby_follows_its_own_writer_and_reads_the_others(url: str) 
         assert standby.sums(THEIRS, END, WINDOWS)[WINDOWS[0]] == Counts(3, 3)
         assert standby.source_state(THEIRS) == (True, None)
         assert standby.published_at(THEIRS) == T0 + RES
+
+
+CONFIG = """\
+prometheus: {url: "http://127.0.0.1:9", query_delay: 0s}
+evaluation_interval: 60s
+services:
+  - name: checkout
+    slos:
+      - name: availability
+        objective: 99
+        window: 1h
+        sli: {ratio: {total: 'http_requests_total', bad: 'http_requests_total{code="500"}'}}
+  - name: shop
+    slos:
+      - name: journey
+        objective: 99
+        window: 1h
+        sli:
+          composite:
+            mode: weighted
+            components: [{slo: checkout/availability}]
+"""
+
+
+def test_a_composite_follows_its_other_shard_components_published_state(url: str) -> None:
+    """shop/journey (shard 0) over checkout/availability (shard 1): shard 0's engine never
+    reads the component's source; the composite describes the instant shard 1's writer
+    published, is down while shard 1 published its source down, and up (with the stored
+    events: 90 good of 100 -> 0.9) once shard 1 publishes it up again."""
+    config = select(parse_config(CONFIG, "shop.yaml"), ZERO, shared=True)
+    assert [s.key for s in config.slos] == ["shop/journey"]
+    assert [s.key for s in config.followed] == [THEIRS]
+    now = [T0 + 10 * RES]
+    with PostgresStore(url, RES, shard=ZERO) as zero, PostgresStore(url, RES, shard=ONE) as one:
+        one.commit(THEIRS, {T0 - RES: (90.0, 100.0)}, measured=(T0 - 30 * RES, T0 + 5 * RES))
+        one.publish_sources({THEIRS: (False, "HTTP 503")}, T0 + 5 * RES)
+        engine = Engine(config, zero, None, max_workers=1, clock=lambda: now[0])
+        try:
+            (journey,) = engine.evaluate().slos
+            assert not journey.up
+            assert journey.error == f"component {THEIRS} is down"
+            assert journey.evaluated_at == T0 + 5 * RES
+            one.publish_sources({THEIRS: (True, None)}, T0 + 6 * RES)
+            (journey,) = engine.refresh_probes().slos  # within a second, not a cycle
+            assert journey.up
+            assert journey.evaluated_at == T0 + 6 * RES
+            assert journey.windows[-1].sli == pytest.approx(0.9)
+        finally:
+            engine.close()
