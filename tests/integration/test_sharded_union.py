@@ -99,7 +99,7 @@ def test_three_shards_export_what_one_daemon_exports(
 
 def _composite(config: dict[str, Any], service: str, name: str, *parts: str) -> dict[str, Any]:
     """``config`` with an all_good composite SLO over ``parts`` (``service/slo`` each)."""
-    entry = {"name": name, "objective": 99.0, "window": "7d", "sli": {"composite": {
+    entry = {"name": name, "objective": 99.0, "window": "1d", "sli": {"composite": {
         "mode": "all_good", "components": [{"slo": p} for p in parts]}}}
     return {**config, "services": [*config["services"], {"name": service, "slos": [entry]}]}
 
@@ -111,7 +111,9 @@ def test_a_composite_reads_another_shards_component_through_postgresql(
     api/availability (shard 0) and checkout/availability (shard 1). At a grid instant both
     and an unsharded daemon (SQLite) evaluated, the shards' series together, the composite's
     included, are the unsharded daemon's exactly."""
-    ratios = (SLOS[0], SLOS[2])  # checkout/availability, api/availability
+    # one-day windows: each daemon backfills a day, not two weeks
+    ratios = (SLOSpec("checkout", "availability", total=API_TOTAL, bad=API_BAD, window="1d"),
+              SLOSpec("api", "availability", total=API_TOTAL, good=API_GOOD, window="1d"))
     assert [shard_of(s.service, s.name, 2) for s in ratios] == [1, 0]
     assert shard_of("shop", "journey", 2) == 0
     prometheus = make_prometheus()
