@@ -26,9 +26,9 @@ first cycle reading every SLO from its stored cursor, probes) and swaps it
 in, so it takes over within one evaluation interval plus that cycle. A
 writer that finds, after a lost connection, that another replica took the
 role (``role_lost``) stops with exit code 1, to be started again as a
-standby. After each cycle the writer publishes each Prometheus SLO's source
-state in the store (``_publish_sources``), which standbys export as their
-``slo_sli_up``.
+standby. After each cycle the writer publishes each SLO's source state in
+the store (``_publish_sources``), which standbys export as their
+``slo_sli_up`` and other shards' composites read.
 
 SIGHUP reloads the configuration file (``Daemon.reload``). SIGTERM and
 SIGINT stop the daemon (``Daemon.request_stop``), and stopping always wins:

@@ -441,7 +441,11 @@ class Engine:
         store = self._store
         if slo is None or not isinstance(store, SharedStore):
             return None
-        state, at = store.source_state(key), store.published_at(key)
+        try:
+            state, at = store.source_state(key), store.published_at(key)
+        except SloExporterError as exc:  # the composite keeps its last status meanwhile
+            self._log.warning("followed_read_failed", slo=key, error=short_error(str(exc)))
+            return None
         if state is None or at is None:
             return None
         return SLOStatus(slo=slo, up=state[0], error=state[1], evaluated_at=at)

@@ -8,6 +8,7 @@ shard 0's, checkout/availability shard 1's.
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
@@ -142,4 +143,28 @@ def test_a_composite_follows_its_other_shard_components_published_state(url: str
             assert journey.evaluated_at == T0 + 6 * RES
             assert journey.windows[-1].sli == pytest.approx(0.9)
         finally:
+            engine.close()
+
+
+def test_a_failed_read_of_another_shards_state_keeps_the_composites_last_status(
+    postgres: PostgresServer, url: str
+) -> None:
+    """When the other shard's published state cannot be read (here its table is renamed away),
+    the composite keeps its last status and the cycle goes on, logging followed_read_failed."""
+    config = select(parse_config(CONFIG, "shop.yaml"), ZERO, shared=True)
+    schema = url.rsplit("%3D", 1)[1]
+    with PostgresStore(url, RES, shard=ZERO) as zero, PostgresStore(url, RES, shard=ONE) as one:
+        one.commit(THEIRS, {T0 - RES: (90.0, 100.0)}, measured=(T0 - 30 * RES, T0 + 5 * RES))
+        one.publish_sources({THEIRS: (True, None)}, T0 + 5 * RES)
+        engine = Engine(config, zero, None, max_workers=1, clock=lambda: T0 + 10 * RES)
+        try:
+            (before,) = engine.evaluate().slos
+            assert before.up
+            postgres.sql(f"ALTER TABLE {schema}.source RENAME TO gone")
+            with capture_logs() as logs:
+                (after,) = engine.evaluate().slos
+            assert after == before
+            assert [e["slo"] for e in logs if e["event"] == "followed_read_failed"] == [THEIRS]
+        finally:
+            postgres.sql(f"ALTER TABLE {schema}.gone RENAME TO source")
             engine.close()
