@@ -154,15 +154,20 @@ class SLOMemory:
     # --------------------------------------------------------------- helpers
 
     def _match(self, start: float, end: float) -> Tracker | None:
-        """The tracker of the same width, else of the same start (a period to date)."""
+        """The tracker of the same width or the same start (a period to date) that is
+        cheapest to move here, if moving it reads less than summing the range afresh.
+
+        So a window asked at a far instant (a point of the budget history) gets
+        a tracker of its own, and the ones following the present stay put.
+        """
         width = end - start
-        by_start = None
+        best, best_cost = None, width
         for tracker in self._trackers:
-            if tracker.end - tracker.start == width:
-                return tracker
-            if tracker.start == start and by_start is None:
-                by_start = tracker
-        return by_start
+            if tracker.end - tracker.start == width or tracker.start == start:
+                cost = abs(end - tracker.end) + abs(start - tracker.start)
+                if cost <= best_cost:
+                    best, best_cost = tracker, cost
+        return best
 
     def _track(self, start: float, end: float, counts: Counts) -> Counts:
         if len(self._trackers) >= MAX_TRACKERS:

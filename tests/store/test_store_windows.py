@@ -50,7 +50,7 @@ def commit(db: Database, memory: SLOMemory, rows: list[tuple[float, float, float
 
 
 def test_windows_follow_commits_moves_and_late_events_exactly() -> None:
-    """Over 3,000 random steps (new events, late events into old buckets, negative good
+    """Over 1,200 random steps (new events, late events into old buckets, negative good
     deltas, the end moving forward and sometimes back, a period to date), every window the
     memory answers equals the sum of the database's buckets."""
     rng = random.Random(7)
@@ -59,9 +59,9 @@ def test_windows_follow_commits_moves_and_late_events_exactly() -> None:
     widths = [5 * RES, 60 * RES, 360 * RES, DAY, 3 * DAY]
     end = T0 + 4 * DAY
     period_start = T0 + DAY
-    for start in range(int(T0), int(end), int(RES) * 7):  # some history to begin with
+    for start in range(int(T0), int(end), int(RES) * 31):  # some history to begin with
         db.add(float(start), 3.0, 4.0)
-    for _ in range(3_000):
+    for _ in range(1_200):
         kind = rng.random()
         if kind < 0.5:  # events in the newest buckets
             rows = [(end - RES * rng.randint(1, 3), float(rng.randint(-1, 5)),
@@ -178,3 +178,26 @@ def test_unaligned_windows_count_buckets_starting_inside() -> None:
         end = base + 100 * res + step * res
         assert memory.window(end - 300, end, db.read_sum, db.read_buckets) == \
             db.truth(end - 300, end)
+
+
+def test_a_far_window_gets_its_own_tracker_and_the_present_one_stays() -> None:
+    """Summing a 30-day window at 48 past instants 15 hours apart (a budget history), oldest
+    first, reads one full range and then moves one tracker along; the tracker of the present
+    30-day window is not moved, so the next cycle's answer reads nothing."""
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    for i in range(0, 62 * 1440, 60):
+        db.add(T0 + i * RES, 1.0, 2.0)
+    width = 30 * DAY
+    end = T0 + 62 * DAY
+    present = (end - width, end)
+    assert memory.window(*present, db.read_sum, db.read_buckets) == db.truth(*present)
+    step = 15 * 3600.0
+    fresh = db.sum_reads
+    for i in range(47, -1, -1):
+        t = end - DAY - i * step
+        assert memory.window(t - width, t, db.read_sum, db.read_buckets) == db.truth(t - width, t)
+    assert db.sum_reads - fresh <= 1 + 2 * 47  # one fresh read, then two 15-hour ranges a move
+    before = (db.sum_reads, db.bucket_reads)
+    assert memory.window(*present, db.read_sum, db.read_buckets) == db.truth(*present)
+    assert (db.sum_reads, db.bucket_reads) == before
