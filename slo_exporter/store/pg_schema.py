@@ -22,8 +22,10 @@ writer without reading every bucket again:
   log when it was trimmed; a standby that has not yet seen that row cannot
   catch up from the log and re-reads its memory from the tables;
 * ``source``: what each SLO's writer saw of its data source at its last
-  evaluation (up, the error, the instant), which standbys export instead of
-  asking the source themselves.
+  evaluation (up, the error), which standbys export instead of asking the
+  source themselves, and the ``meta`` row ``evaluated <stream>``: the
+  instant of the evaluation the stream's writer last published (what
+  another shard's composite describes at most).
 
 They are created in the current schema (the first of the search path), so
 one database can hold several independent stores.
@@ -75,8 +77,7 @@ TABLES = (
         slo_key text PRIMARY KEY,
         stream  text NOT NULL,
         up      boolean NOT NULL,
-        error   text,
-        at      double precision
+        error   text
     )""",
     """CREATE TABLE IF NOT EXISTS series (
         slo_key    text NOT NULL,
