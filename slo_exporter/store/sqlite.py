@@ -768,8 +768,15 @@ class SQLiteStore(StoreBase):
         with self._writing as conn:
             return self._compact(conn, budget, settle=SETTLE)
 
-    def _compact(self, conn: sqlite3.Connection, budget: int, *, settle: float) -> int:
-        """``compact`` under the lock: the SLOs with the oldest settled rows first."""
+    def _compact(
+        self, conn: sqlite3.Connection, budget: int, *, settle: float, strict: bool = True
+    ) -> int:
+        """``compact`` under the lock: the SLOs with the oldest settled rows first.
+
+        An SLO that cannot be compacted (a damaged block) keeps its hot rows
+        and does not hold the others back; ``strict`` raises its error at the
+        end.
+        """
         if self._per_day is None:
             return 0
         if not self._hot_complete:
@@ -782,10 +789,16 @@ class SQLiteStore(StoreBase):
             (lo, slo_id) for slo_id, (lo, hi) in self._hot.items() if lo < hi - settle
         )
         written = 0
+        failed: StoreError | None = None
         for _, slo_id in due:
             if written >= budget:
                 break
-            written += self._compact_slo(conn, slo_id, budget - written, settle)
+            try:
+                written += self._compact_slo(conn, slo_id, budget - written, settle)
+            except StoreError as exc:
+                failed = failed or exc
+        if failed is not None and strict:
+            raise failed
         return written
 
     def _compact_slo(
@@ -901,7 +914,8 @@ class SQLiteStore(StoreBase):
                 self._hot.pop(slo_id, None)
             self._hot = {i: (max(lo, last_start), hi) for i, (lo, hi) in self._hot.items()}
             self._pruned(keys, last_start)
-            self._compact(conn, COMPACT_BUDGET, settle=SETTLE)
+            # Reads report a damaged block; prune's deletions stand either way.
+            self._compact(conn, COMPACT_BUDGET, settle=SETTLE, strict=False)
         return Pruned(buckets=int(deleted), slos=keys)
 
     def _prune_blocks(self, conn: sqlite3.Connection, last_start: float) -> int:

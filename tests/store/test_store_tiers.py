@@ -306,10 +306,14 @@ def test_a_changed_definition_drops_blocks_too(store: SQLiteStore) -> None:
 # ------------------------------------------------------------- damage
 
 
-def damage_block(directory: Path, day: int) -> None:
+def damage_block(directory: Path, day: int, key: str = KEY) -> None:
+    """Overwrite the SLO's block of ``day`` with a text value that starts like a block."""
     conn = sqlite3.connect(directory / FILENAME)
     with conn:
-        conn.execute("UPDATE block SET data = x'534c42' || zeroblob(40) WHERE day = ?", (day,))
+        conn.execute(
+            "UPDATE block SET data = x'534c42' || zeroblob(40) "
+            "WHERE day = ? AND slo_id = (SELECT id FROM slo WHERE slo_key = ?)", (day, key)
+        )
     conn.close()
 
 
@@ -339,6 +343,29 @@ def test_a_commit_into_a_damaged_day_is_kept_hot(tmp_path: Path) -> None:
             (D0 + 3 * DAY + 3 * HOUR, 1.0, 1.0)
         ]
         with pytest.raises(StoreError, match="is damaged"):
+            s.compact()
+
+
+def test_prune_compacts_past_a_damaged_block(tmp_path: Path) -> None:
+    """Prune succeeds and compacts another SLO's backlog although one SLO's block is damaged;
+    compact() then names the damaged one."""
+    with SQLiteStore(tmp_path, RES) as s:
+        s.commit(KEY, minutes(D0, 3 * 1440))
+        s.commit("other/slo", minutes(D0, 3 * 1440))
+    damage_block(tmp_path, int(D0 // DAY))
+    add_hot(tmp_path, {D0 + HOUR: (1.0, 1.0)})
+    conn = sqlite3.connect(tmp_path / FILENAME)
+    with conn:
+        conn.execute("INSERT INTO bucket VALUES ((SELECT id FROM slo WHERE slo_key = ?), ?, 1, 1)"
+                     " ON CONFLICT DO UPDATE SET total = total + 1, good = good + 1",
+                     ("other/slo", D0 + DAY + HOUR))
+    conn.close()
+    hot_before = tiers(tmp_path)[0]
+    with SQLiteStore(tmp_path, RES) as s:
+        s.prune(D0 - DAY)
+        assert tiers(tmp_path)[0] == hot_before - 1  # the other SLO's row moved into its block
+        assert s.sum("other/slo", D0 + DAY, D0 + 2 * DAY) == Counts(1441, 2881)
+        with pytest.raises(StoreError, match=f"block of SLO {KEY} for the day starting"):
             s.compact()
 
 
