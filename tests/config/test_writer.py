@@ -478,7 +478,7 @@ WRITTEN = {
 
 
 #: fields no configuration file holds: set at run time, never written or read back
-RUN_TIME = {
+RUN_TIME: dict[type, set[str]] = {
     model.Config: {"followed"},  # another shard's SLOs, from sharding.select
 }
 
