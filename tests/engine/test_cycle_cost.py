@@ -122,8 +122,10 @@ def prefill(store: SQLiteStore, hours: float, until: float = NOW) -> None:
         deltas: dict[float, tuple[float, float]] = {}
         for i in range(int(hours * 3600 / RES)):
             spoiled = 600 <= i < 660  # a bad hour ten hours in
-            errors = 30.0 if spoiled else bad * RES
-            deltas[first + i * RES] = ((good + bad) * RES - errors, (good + bad) * RES)
+            # whole events (0.05 * 60 is not 3 in floats): sums are then exact in any order
+            errors = 30.0 if spoiled else float(round(bad * RES))
+            total = float(round((good + bad) * RES))
+            deltas[first + i * RES] = (total - errors, total)
         store.commit(key, deltas, cursor=cursor, series={}, measured=(first, cursor))
 
 
