@@ -799,6 +799,209 @@ def _range_pieces(
         yield from _range_pieces(client, promql, mid + 1, hi, res)
 
 
+# ----------------------------------------------------------------- hour tier
+
+#: width of one hour of the hour tier
+HOUR = 3600.0
+#: a plain selector of one metric (its name first, no ``__name__`` matcher): the
+#: hour tier's range functions drop the name, which it then puts back
+_ONE_METRIC = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{.*\})?\s*", re.DOTALL)
+
+
+def hourly_readable(slo: model.SLO) -> bool:
+    """Whether ``slo``'s far history can be read at hour resolution
+    (``fetch_hourly_events``): an ungrouped counter SLI of plain selectors of
+    one metric each (ratio or latency), budgeted by occurrences (timeslices
+    need every bucket)."""
+    sli = slo.sli
+    if slo.group_by or slo.budgeting.method != "occurrences":
+        return False
+    if isinstance(sli, model.LatencySLI):
+        texts = [sli.histogram.text]
+    elif isinstance(sli, model.RatioSLI):
+        queries = [q for q in (sli.good, sli.bad, sli.total) if q is not None]
+        if not all(isinstance(q, model.Selector) for q in queries):
+            return False
+        texts = [q.text for q in queries]
+    else:
+        return False
+    return all(_metric_of(text) is not None for text in texts)
+
+
+def _metric_of(selector: str) -> str | None:
+    found = _ONE_METRIC.fullmatch(selector)
+    if found is None or "__name__" in selector:
+        return None
+    return found.group(1)
+
+
+def fetch_hourly_events(
+    client: Source,
+    slo: model.SLO,
+    *,
+    start: float,
+    end: float,
+    series_state: Mapping[str, Sample],
+    le_cache: MutableMapping[str, str] | None = None,
+    max_increase: float = DEFAULT_MAX_INCREASE,
+) -> EventBatch:
+    """Events of ``slo`` in ``[start, end)`` (both on whole hours) one hour at a time.
+
+    The exact increase of an hour is the sum of its samples' increases; the
+    events of hour ``[h, h + 1h)`` all land in its first bucket, ``h``. Per
+    series and hour the counter's last value before the hour's end is asked
+    (``last_over_time(sel[1h])`` evaluated 1 ms before each hour boundary, a
+    range query with a one-hour step) beside a check over the hour and the
+    one before it (``resets(sel[2h])``, plus ``0 * sum_over_time(sel[2h])``
+    so that a NaN or infinite sample shows as NaN). When the series' state
+    is the last sample of the hour before (its value equals that hour's last
+    value) and the check is 0, the samples from that one through the hour's
+    last rise without a reset, so the hour's increase is exactly the
+    difference of the two last values: what adding up the raw increases
+    gives. Any other hour of a series with samples (a reset or NaN in the
+    check, a value that fell, a series seen for the first time or after an
+    hour without samples, an increase above ``max_increase``) is read from
+    raw samples with ``advance``, one raw read per hour for all series that
+    need one, so sums over whole hours equal the per-sample path's. An hour
+    without samples counts nothing. The state after each hour is its last
+    sample; for an hour counted by difference, its value with the hour's
+    last millisecond as the time (the next read starts after it).
+
+    ``covered_until`` is ``end`` less a millisecond: a sample at ``end``
+    belongs to the next read. Prometheus 2 ranges include their left edge,
+    so a range may hold one extra sample 1 ms before the hour; it is the
+    hour before's last sample, which changes neither a last value nor the
+    check's verdict on the hours it guards.
+    """
+    if not hourly_readable(slo):
+        raise ValueError(f"SLO {slo.key} cannot be read at hour resolution")
+    if start % HOUR or end % HOUR or end <= start:
+        raise ValueError(f"an hourly read needs whole hours, got [{start!r}, {end!r})")
+    if not max_increase > 0:
+        raise ValueError(f"max_increase must be > 0, got {max_increase!r}")
+    sli = slo.sli
+    good_role: str
+    marked: model.Query | None
+    total: model.Query
+    if isinstance(sli, model.LatencySLI):
+        good_role, marked, total = _latency_queries(client, sli, end, le_cache)
+    else:
+        assert isinstance(sli, model.RatioSLI)  # for the type checker: hourly_readable
+        good_role = "good" if sli.good is not None else "bad"
+        marked = sli.good if sli.good is not None else sli.bad
+        total = sli.total
+    assert marked is not None  # a ratio SLI has good or bad
+    books = _Books(dict(series_state))
+    hours = round((end - start) / HOUR)
+    good = _hourly_events(client, good_role, marked.text, start=start, hours=hours,
+                          books=books, max_increase=max_increase)
+    totals = _hourly_events(client, "total", total.text, start=start, hours=hours,
+                            books=books, max_increase=max_increase)
+    batch = books.batch(_deltas(good_role, good, totals), end - SAME_SAMPLE)
+    return EventBatch(deltas=batch.deltas, series=batch.series,
+                      covered_until=batch.covered_until, rejected=batch.rejected)
+
+
+def _hourly_events(
+    client: Source, role: str, selector: str, *, start: float, hours: int, books: _Books,
+    max_increase: float,
+) -> dict[float, float]:
+    """Events of ``selector``'s series per hour-first bucket (``fetch_hourly_events``)."""
+    metric = _metric_of(selector)
+    assert metric is not None  # hourly_readable checked every selector
+    first = start - SAME_SAMPLE  # instant k is first + k hours: the end of hour k - 1
+    last_values = _hourly_points(client, f"last_over_time({selector}[1h])", first, hours)
+    checks = _hourly_points(
+        client, f"resets({selector}[2h]) + 0 * sum_over_time({selector}[2h])", first, hours)
+    keys = {labels: series_key(role, {**dict(labels), "__name__": metric})
+            for labels in last_values}
+    state = books.state
+    events: dict[float, float] = defaultdict(float)
+    for k in range(1, hours + 1):
+        bucket = start + (k - 1) * HOUR
+        raw: list[str] = []
+        for labels, values in last_values.items():
+            value = values.get(k)
+            if value is None:
+                continue  # no sample in this hour
+            key = keys[labels]
+            prev = state.get(key)
+            before = values.get(k - 1)
+            check = checks.get(labels, {}).get(k)
+            if (prev is not None and before is not None and prev[1] == before
+                    and prev[1] >= 0 and prev[0] > first + (k - 2) * HOUR
+                    and check == 0 and math.isfinite(value)
+                    and 0 <= value - before <= max_increase):
+                if value > before:
+                    events[bucket] += value - before
+                else:
+                    events.setdefault(bucket, 0.0)
+                state[key] = (first + k * HOUR, value)
+            else:
+                raw.append(key)
+        if raw:
+            found = _hour_from_raw(client, role, selector, first + (k - 1) * HOUR,
+                                   keys=set(raw), books=books, max_increase=max_increase)
+            events[bucket] += found
+    return dict(events)
+
+
+def _hour_from_raw(
+    client: Source, role: str, selector: str, lo: float, *, keys: set[str], books: _Books,
+    max_increase: float,
+) -> float:
+    """The events of the series ``keys`` over the hour ``(lo, lo + 1h]``, from raw
+    samples as the per-sample path reads them."""
+    found: list[float] = []
+    for piece in _raw_pieces(client, selector, lo, lo + HOUR):
+        for series in piece:
+            key = series_key(role, series.labels)
+            if key not in keys:
+                continue
+            step = advance(series.samples, books.state.get(key), max_increase)
+            if step.last is not None:
+                books.state[key] = step.last
+            _reject(books.rejected, key, step.rejected)
+            found.extend(inc for _, inc in step.increases)
+    return math.fsum(found)
+
+
+def _hourly_points(
+    client: Source, promql: str, first: float, hours: int
+) -> dict[tuple[tuple[str, str], ...], dict[int, float]]:
+    """``promql`` at ``first + k`` hours for k = 0 .. ``hours``: per series (its labels,
+    sorted), the value at each k that has one."""
+    found: dict[tuple[tuple[str, str], ...], dict[int, float]] = {}
+    for result in _hour_pieces(client, promql, first, 0, hours):
+        for series in result.series:
+            # some Prometheus versions keep the name on last_over_time: match without it
+            labels = tuple(sorted((k, v) for k, v in series.labels.items() if k != "__name__"))
+            points = found.setdefault(labels, {})
+            for ts, value in series.samples:
+                points[round((ts - first) / HOUR)] = value
+    return found
+
+
+def _hour_pieces(
+    client: Source, promql: str, first: float, lo: int, hi: int
+) -> Iterator[QueryResult]:
+    """Range queries over the instants ``lo..hi`` (in hours after ``first``), at most
+    ``MAX_RANGE_STEPS`` each, halved while answers are too large."""
+    if hi - lo >= MAX_RANGE_STEPS:
+        mid = lo + MAX_RANGE_STEPS - 1
+        yield from _hour_pieces(client, promql, first, lo, mid)
+        yield from _hour_pieces(client, promql, first, mid + 1, hi)
+        return
+    try:
+        yield client.query_range(promql, first + lo * HOUR, first + hi * HOUR, HOUR)
+    except errors.QueryError as exc:
+        if not _too_large(exc) or hi <= lo:
+            raise
+        mid = (lo + hi) // 2
+        yield from _hour_pieces(client, promql, first, lo, mid)
+        yield from _hour_pieces(client, promql, first, mid + 1, hi)
+
+
 # ---------------------------------------------------------------- bool gauge
 
 

@@ -73,6 +73,8 @@ from slo_exporter.model import (
 from slo_exporter.prometheus import Series
 from slo_exporter.store import EventStore
 
+#: the fewest hours worth reading at hour resolution
+MIN_HOURLY_HOURS = 2
 #: how often old buckets are pruned
 PRUNE_EVERY = 3600.0
 #: a backfill starts this far before the oldest window so that every series
@@ -300,6 +302,7 @@ class Ingestor:
         self._groups = dict(groups or {})
         self._client = client
         self._chunk = prometheus.backfill_chunk
+        self._hourly_after = prometheus.backfill_hourly_after
         self._template_lag = max(0.0, TEMPLATE_SETTLE - prometheus.query_delay)
         self._max_increase = prometheus.max_counter_increase
         self._on_error = on_error
@@ -656,21 +659,32 @@ class Ingestor:
         overlap = since - accounting.read_start(state, since, overlap=READ_OVERLAP,
                                                 late_limit=LATE_LIMIT)
         read = _Counted(source or client)
-        for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
+        hourly = self._hourly_span(slo, since, until)
+        for lo, hi, by_hour in _segments(since, until, hourly, self._chunk):
             if self._stop.is_set():
                 return False
-            batch = accounting.fetch_events(
-                read, slo,
-                since=lo, until=hi,
-                series_state=state,
-                resolution=res,
-                overlap=overlap,
-                # one query per chunk: the overlap rides on the chunk it precedes
-                chunk=self._chunk + overlap,
-                le_cache=self._le_cache.setdefault(slo.key, {}),
-                max_increase=self._max_increase,
-                template_lag=self._template_lag,
-            )
+            if by_hour:
+                batch = accounting.fetch_hourly_events(
+                    read, slo, start=lo + accounting.SAME_SAMPLE,
+                    end=hi + accounting.SAME_SAMPLE, series_state=state,
+                    le_cache=self._le_cache.setdefault(slo.key, {}),
+                    max_increase=self._max_increase)
+                # the raw reads after it reach back from its (newer) state
+                overlap = hi - accounting.read_start(
+                    batch.series, hi, overlap=READ_OVERLAP, late_limit=LATE_LIMIT)
+            else:
+                batch = accounting.fetch_events(
+                    read, slo,
+                    since=lo, until=hi,
+                    series_state=state,
+                    resolution=res,
+                    overlap=overlap,
+                    # one query per chunk: the overlap rides on the chunk it precedes
+                    chunk=self._chunk + overlap,
+                    le_cache=self._le_cache.setdefault(slo.key, {}),
+                    max_increase=self._max_increase,
+                    template_lag=self._template_lag,
+                )
             self._reject(slo, batch.rejected)
             self._commit(slo, lo, batch)
             self.backfill.chunk(slo.key, hi - lo, read.taken())
@@ -679,6 +693,30 @@ class Ingestor:
         self._planned(slo.key, until, state)
         self._announced(slo, until)
         return True
+
+    def _hourly_span(self, slo: SLO, since: float, until: float) -> tuple[float, float] | None:
+        """The whole hours ``[start, end)`` of ``slo``'s read over ``(since, until]`` that
+        are read at hour resolution (``accounting.fetch_hourly_events``), or None.
+
+        Only history older than ``backfill_hourly_after``, or than the SLO's
+        longest window short of its period when that is longer (a burn-rate
+        alert needs every bucket of its windows), and only at least
+        ``MIN_HOURLY_HOURS`` of it: the rest is read sample by sample. The
+        hour after the one ``since`` lies in is read sample by sample too,
+        so the period's oldest edge (``BACKFILL_LEAD`` after ``since``) stays
+        exact for the first 50 minutes at least; later it moves an hour at
+        a time.
+        """
+        if not accounting.hourly_readable(slo):
+            return None
+        hour = accounting.HOUR
+        shorter = [w for w in slo.windows if w < slo.period.longest]
+        recent = max([self._hourly_after, *shorter])
+        start = math.ceil((since + accounting.SAME_SAMPLE) / hour) * hour + hour
+        end = math.floor((until - recent) / hour) * hour
+        if end - start < MIN_HOURLY_HOURS * hour:
+            return None
+        return start, end
 
     def _reject(self, slo: SLO, rejected: Sequence[accounting.Rejection]) -> None:
         """Implausible series data is left out, logged and counted; the rest goes on."""
@@ -709,6 +747,20 @@ class _Counted(accounting.SourceProxy):
         found = self._source.raw_samples(selector, start, end)
         self._samples += sum(len(series.samples) for series in found)
         return found
+
+
+def _segments(since: float, until: float, hourly: tuple[float, float] | None,
+              chunk: float) -> list[tuple[float, float, bool]]:
+    """The reads of ``(since, until]``: ``(lo, hi, by_hour)``, chunks of at most
+    ``chunk`` seconds read sample by sample, and the hours ``hourly`` in one
+    read by hour. Those hours' reads end 1 ms before each hour boundary: a
+    sample on the boundary belongs to the hour it opens."""
+    if hourly is None:
+        return [(lo, hi, False) for lo, hi in accounting.chunk_bounds(since, until, chunk)]
+    start, end = (edge - accounting.SAME_SAMPLE for edge in hourly)
+    return [*((lo, hi, False) for lo, hi in accounting.chunk_bounds(since, start, chunk)),
+            (start, end, True),
+            *((lo, hi, False) for lo, hi in accounting.chunk_bounds(end, until, chunk))]
 
 
 def _merged(states: Mapping[Any, Mapping[str, accounting.Sample]]
