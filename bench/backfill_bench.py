@@ -38,17 +38,41 @@ from slo_exporter.store import SQLiteStore
 
 NOW = 1_800_000_000.0
 SELECTOR = re.compile(r'^http_requests_total\{job="([^"]+)"(?:,code="(\d+)")?\}\[(\d+)ms\]$')
+#: the hour tier's two range queries (``accounting.fetch_hourly_events``)
+LAST = re.compile(r'^last_over_time\(http_requests_total\{job="([^"]+)"(?:,code="(\d+)")?\}'
+                  r'\[1h\]\)$')
+CHECK = re.compile(r'^resets\(http_requests_total\{job="([^"]+)"(?:,code="(\d+)")?\}\[2h\]\)'
+                   r' \+ 0 \* sum_over_time\(.*\)$')
+#: a counter resets every this many samples
+RESET_EVERY = 10_000
 
 
 def _series(job: str, code: str, start: float, end: float, step: float) -> dict[str, Any]:
     """Counter samples of one series in ``(start, end]``; ``code="500"`` grows 1 per
-    step, ``code="200"`` 100 per step, and both reset every 10,000 steps."""
+    step, ``code="200"`` 100 per step, and both reset every ``RESET_EVERY`` steps."""
     first = int(start // step) + 1
     last = int(end // step)
     rate = 1 if code == "500" else 100
-    values = [[n * step, str((n % 10_000) * rate)] for n in range(first, last + 1)]
+    values = [[n * step, str((n % RESET_EVERY) * rate)] for n in range(first, last + 1)]
     return {"metric": {"__name__": "http_requests_total", "job": job, "code": code},
             "values": values}
+
+
+def _hourly(job: str, code: str, times: list[float], step: float, check: bool
+            ) -> dict[str, Any]:
+    """The hour tier's answer for one series at ``times``: the last value in ``(t - 1h,
+    t]``, or (``check``) the resets in ``(t - 2h, t]``, as Prometheus computes them."""
+    rate = 1 if code == "500" else 100
+    values = []
+    for t in times:
+        last = int(t // step)
+        if check:
+            first = int((t - 7200) // step) + 1
+            resets = sum(1 for n in range(first + 1, last + 1) if n % RESET_EVERY == 0)
+            values.append([t, str(resets)])
+        elif last * step > t - 3600:
+            values.append([t, str((last % RESET_EVERY) * rate)])
+    return {"metric": {"job": job, "code": code}, "values": values}
 
 
 def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ignore[type-arg]
@@ -60,10 +84,14 @@ def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ign
         def do_POST(self) -> None:
             form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0))
                             .decode())
-            query, at = form["query"][0], form["time"][0]
+            query = form["query"][0]
+            at = form["time"][0] if "time" in form else "{start}:{end}".format(
+                start=form["start"][0], end=form["end"][0])
             body = cache.get((query, at))
             if body is None:
-                body = self._answer(query, float(at))
+                body = (self._answer(query, float(at)) if "time" in form else
+                        self._range(query, float(form["start"][0]), float(form["end"][0]),
+                                    float(form["step"][0])))
                 cache[(query, at)] = body
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -81,6 +109,20 @@ def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ign
             return json.dumps({"status": "success",
                                "data": {"resultType": "matrix", "result": result}}).encode()
 
+        def _range(self, query: str, start: float, end: float, every: float) -> bytes:
+            found, check = LAST.match(query), False
+            if found is None:
+                found, check = CHECK.match(query), True
+            if found is None:
+                return b'{"status":"success","data":{"resultType":"matrix","result":[]}}'
+            job, code = found.group(1), found.group(2)
+            codes = [code] if code else ["200", "500"]
+            count = round((end - start) / every)
+            times = [round(start + i * every, 3) for i in range(count + 1)]
+            result = [_hourly(job, c, times, step, check) for c in codes]
+            return json.dumps({"status": "success",
+                               "data": {"resultType": "matrix", "result": result}}).encode()
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -89,7 +131,7 @@ def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ign
     httpd.serve_forever()
 
 
-def config_text(port: int, slos: int) -> str:
+def config_text(port: int, slos: int, hourly_after: str = "3d") -> str:
     entries = "\n".join(
         f"""      - name: slo-{i}
         objective: 99.9
@@ -99,7 +141,8 @@ def config_text(port: int, slos: int) -> str:
             bad: http_requests_total{{job="api-{i}",code="500"}}
             total: http_requests_total{{job="api-{i}"}}"""
         for i in range(slos))
-    return f"""prometheus: {{url: "http://127.0.0.1:{port}", timeout: 30s}}
+    return f"""prometheus:
+  {{url: "http://127.0.0.1:{port}", timeout: 30s, backfill_hourly_after: {hourly_after}}}
 services:
   - name: api
     slos:
@@ -112,6 +155,8 @@ def main() -> None:
     parser.add_argument("--slos", type=int, default=10)
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--step", type=float, default=60.0, help="scrape interval, seconds")
+    parser.add_argument("--hourly-after", default="3d",
+                        help="backfill_hourly_after (30d: every sample read one by one)")
     parser.add_argument("--profile", action="store_true", help="print the top functions")
     args = parser.parse_args()
 
@@ -119,7 +164,7 @@ def main() -> None:
     server = multiprocessing.Process(target=_serve, args=(ports, args.step), daemon=True)
     server.start()
     port = ports.get()
-    config = parse_config(config_text(port, args.slos), "bench.yaml")
+    config = parse_config(config_text(port, args.slos, args.hourly_after), "bench.yaml")
     # the window is 30 d; a shorter run starts its cursor that much later
     start_cursor = NOW - args.days * 86400.0
     try:

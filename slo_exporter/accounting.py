@@ -915,11 +915,22 @@ def _hourly_events(
         client, f"resets({selector}[2h]) + 0 * sum_over_time({selector}[2h])", first, hours)
     keys = {labels: series_key(role, {**dict(labels), "__name__": metric})
             for labels in last_values}
+
+    def rises(k: int, value: float, before: float | None, check: float | None) -> bool:
+        """Whether the samples from hour k - 1's last through hour k's rise without a reset."""
+        return (before is not None and before >= 0 and check == 0 and math.isfinite(value)
+                and 0 <= value - before <= max_increase)
+
+    # hours some series will read raw, known from the answers alone: each run of
+    # them is read in one query
+    raw_hours = {k for labels, values in last_values.items() for k, value in values.items()
+                 if k > 0 and not rises(k, value, values.get(k - 1),
+                                        checks.get(labels, {}).get(k))}
+    raw = _RawHours(client, role, selector, first, raw_hours)
     state = books.state
     events: dict[float, float] = defaultdict(float)
     for k in range(1, hours + 1):
         bucket = start + (k - 1) * HOUR
-        raw: list[str] = []
         for labels, values in last_values.items():
             value = values.get(k)
             if value is None:
@@ -927,43 +938,63 @@ def _hourly_events(
             key = keys[labels]
             prev = state.get(key)
             before = values.get(k - 1)
-            check = checks.get(labels, {}).get(k)
-            if (prev is not None and before is not None and prev[1] == before
-                    and prev[1] >= 0 and prev[0] > first + (k - 2) * HOUR
-                    and check == 0 and math.isfinite(value)
-                    and 0 <= value - before <= max_increase):
+            if (prev is not None and prev[1] == before and prev[0] > first + (k - 2) * HOUR
+                    and rises(k, value, before, checks.get(labels, {}).get(k))):
                 if value > before:
                     events[bucket] += value - before
                 else:
                     events.setdefault(bucket, 0.0)
                 state[key] = (first + k * HOUR, value)
-            else:
-                raw.append(key)
-        if raw:
-            found = _hour_from_raw(client, role, selector, first + (k - 1) * HOUR,
-                                   keys=set(raw), books=books, max_increase=max_increase)
-            events[bucket] += found
+                continue
+            step = advance(raw.samples(k, key), prev, max_increase)
+            if step.last is not None:
+                state[key] = step.last
+            _reject(books.rejected, key, step.rejected)
+            events[bucket] += math.fsum(inc for _, inc in step.increases)
     return dict(events)
 
 
-def _hour_from_raw(
-    client: Source, role: str, selector: str, lo: float, *, keys: set[str], books: _Books,
-    max_increase: float,
-) -> float:
-    """The events of the series ``keys`` over the hour ``(lo, lo + 1h]``, from raw
-    samples as the per-sample path reads them."""
-    found: list[float] = []
-    for piece in _raw_pieces(client, selector, lo, lo + HOUR):
-        for series in piece:
-            key = series_key(role, series.labels)
-            if key not in keys:
-                continue
-            step = advance(series.samples, books.state.get(key), max_increase)
-            if step.last is not None:
-                books.state[key] = step.last
-            _reject(books.rejected, key, step.rejected)
-            found.extend(inc for _, inc in step.increases)
-    return math.fsum(found)
+class _RawHours:
+    """Raw samples of one selector's series by hour, read once per run of hours
+    (``fetch_hourly_events`` reads an hour raw where a series reset, started or has
+    an implausible sample; a reset makes two hours in a row)."""
+
+    #: the longest run of hours one raw read covers
+    MAX_RUN = 24
+
+    def __init__(self, client: Source, role: str, selector: str, first: float,
+                 expected: set[int]) -> None:
+        self._client = client
+        self._role = role
+        self._selector = selector
+        self._first = first
+        self._expected = expected
+        self._hours: dict[int, dict[str, list[Sample]]] = {}
+
+    def samples(self, k: int, key: str) -> list[Sample]:
+        """The samples of series ``key`` in hour ``k``, ``(first + (k-1)h, first + kh]``."""
+        if k not in self._hours:
+            self._read(k)
+        return self._hours[k].get(key, [])
+
+    def _read(self, k: int) -> None:
+        last = k
+        while last + 1 in self._expected and last + 1 - k < self.MAX_RUN:
+            last += 1
+        self._hours.clear()  # hours are asked in order: older ones are done
+        for hour in range(k, last + 1):
+            self._hours[hour] = {}
+        edges = [round((self._first + h * HOUR) * 1000) for h in range(k - 1, last + 1)]
+        lo, hi = self._first + (k - 1) * HOUR, self._first + last * HOUR
+        for piece in _raw_pieces(self._client, self._selector, lo, hi):
+            for series in piece:
+                key = series_key(self._role, series.labels)
+                stamps = [round(ts * 1000) for ts, _ in series.samples]
+                cuts = [bisect.bisect_right(stamps, edge) for edge in edges]
+                for hour, (a, b) in zip(range(k, last + 1), itertools.pairwise(cuts),
+                                        strict=True):
+                    if a < b:
+                        self._hours[hour].setdefault(key, []).extend(series.samples[a:b])
 
 
 def _hourly_points(

@@ -70,7 +70,7 @@ from slo_exporter.model import (
     Template,
     fingerprint,
 )
-from slo_exporter.prometheus import Series
+from slo_exporter.prometheus import QueryResult, Series
 from slo_exporter.store import EventStore
 
 #: the fewest hours worth reading at hour resolution
@@ -732,7 +732,8 @@ class Ingestor:
 
 
 class _Counted(accounting.SourceProxy):
-    """A source that counts the raw samples read through it (backfill progress)."""
+    """A source that counts the samples read through it (backfill progress): raw
+    samples, and the points of range queries (the hour tier's)."""
 
     def __init__(self, source: accounting.Source) -> None:
         super().__init__(source)
@@ -746,6 +747,13 @@ class _Counted(accounting.SourceProxy):
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
         found = self._source.raw_samples(selector, start, end)
         self._samples += sum(len(series.samples) for series in found)
+        return found
+
+    def query_range(
+        self, promql: str, start: float, end: float, step: float, *, stats: bool = False
+    ) -> QueryResult:
+        found = self._source.query_range(promql, start, end, step, stats=stats)
+        self._samples += sum(len(series.samples) for series in found.series)
         return found
 
 
