@@ -57,7 +57,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slo_exporter import accounting, sharing
+from slo_exporter import accounting, matchers, sharing
 from slo_exporter.errors import SourceError
 from slo_exporter.grouping import Groups
 from slo_exporter.model import (
@@ -658,7 +658,10 @@ class Ingestor:
         # of a live series, so none of them skips a sample that landed late.
         overlap = since - accounting.read_start(state, since, overlap=READ_OVERLAP,
                                                 late_limit=LATE_LIMIT)
-        read = _Counted(source or client)
+        counted = _Counted(source or client)
+        read: accounting.Source = counted
+        if slo.key in self._backfilling:
+            read = _Subsets.of(read, slo, until, self._le_cache.setdefault(slo.key, {}))
         hourly = self._hourly_span(slo, since, until)
         for lo, hi, by_hour in _segments(since, until, hourly, self._chunk):
             if self._stop.is_set():
@@ -687,7 +690,7 @@ class Ingestor:
                 )
             self._reject(slo, batch.rejected)
             self._commit(slo, lo, batch)
-            self.backfill.chunk(slo.key, hi - lo, read.taken())
+            self.backfill.chunk(slo.key, hi - lo, counted.taken())
             self._learn(slo.key, batch, hi)
             state = dict(batch.series)
         self._planned(slo.key, until, state)
@@ -755,6 +758,53 @@ class _Counted(accounting.SourceProxy):
         found = self._source.query_range(promql, start, end, step, stats=stats)
         self._samples += sum(len(series.samples) for series in found.series)
         return found
+
+
+class _Subsets(accounting.SourceProxy):
+    """One SLO's reads where one selector's series are among another's it reads over
+    the same span (``bad: m{job="a",code="500"}`` among ``total: m{job="a"}``): the
+    narrower is matched locally in the wider's raw samples, so each span is asked
+    and decoded once. The wider's last answer is kept for its own read, which comes
+    next with the same span; any other read goes to the source."""
+
+    def __init__(self, source: accounting.Source,
+                 narrower: Mapping[str, tuple[str, matchers.Selector]]) -> None:
+        super().__init__(source)
+        self._narrower = narrower
+        self._kept: tuple[str, float, float, list[Series]] | None = None
+
+    @classmethod
+    def of(cls, source: accounting.Source, slo: SLO, at: float,
+           le_cache: dict[str, str]) -> accounting.Source:
+        """``source`` for ``slo``'s reads, with its narrower selectors matched locally."""
+        try:
+            texts = accounting.plain_selectors(source, slo, at, le_cache)
+            parsed = {text: matchers.parse(text) for text in texts}
+        except (SourceError, ValueError):  # its own read meets the error and reports it
+            return source
+        narrower = {}
+        for text, narrow in parsed.items():
+            for other, wide in parsed.items():
+                if (other != text and wide.metric == narrow.metric
+                        and set(wide.matchers) <= set(narrow.matchers)):
+                    narrower[text] = (other, narrow)
+                    break
+        return cls(source, narrower) if narrower else source
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        kept = self._kept
+        if kept is not None and kept[:3] == (selector, start, end):
+            return kept[3]
+        found = self._narrower.get(selector)
+        if found is None:
+            return self._source.raw_samples(selector, start, end)
+        wide, narrow = found
+        answer = self._source.raw_samples(wide, start, end)
+        self._kept = (wide, start, end, answer)
+        try:
+            return [series for series in answer if narrow.matches(series.labels)]
+        except matchers.Ambiguous:
+            return self._source.raw_samples(selector, start, end)
 
 
 def _segments(since: float, until: float, hourly: tuple[float, float] | None,

@@ -16,7 +16,7 @@ from slo_exporter.errors import SourceError
 from slo_exporter.ingest import BACKFILL_LEAD, PRUNE_EVERY, Ingestor, Pruner, adopt_definitions
 from slo_exporter.model import CalendarPeriod
 from slo_exporter.store import EventStore
-from tests.engine.support import CONFIG, NOW, ScriptedSource
+from tests.engine.support import CONFIG, NOW, ScriptedSource, ratio_config
 
 API = "api/availability"
 PROBE = "web/probe"
@@ -93,23 +93,39 @@ def _ingestor(store: EventStore, source: ScriptedSource, stop: threading.Event |
     return ingestor, config.prometheus.backfill_chunk
 
 
-def test_backfill_reads_one_query_per_selector_and_chunk(store: EventStore) -> None:
-    """A one-day backfill in 6 h chunks is five chunks of two selector reads, no more."""
+def test_backfill_reads_one_query_per_chunk_when_bad_is_among_total(store: EventStore) -> None:
+    """A one-day backfill in 6 h chunks is five chunk reads, no more: the bad selector's
+    series (``code=~"5.."``) are matched in the total selector's answer."""
     source = ScriptedSource()
     ingestor, chunk = _ingestor(store, source)
     slo = next(s for s in parse_config(CHUNKED, "t.yaml").slos if s.key == API)
     with capture_logs() as logs:
         assert ingestor.read(slo, NOW)
     assert chunk == 6 * 3600
-    assert len(source.reads) == 2 * 5
+    assert [selector for selector, *_ in source.reads] == ["http_requests_total"] * 5
     assert store.cursor(API) == NOW
     assert [e["event"] for e in logs] == ["backfill_started", "backfill_done"]
+
+
+def test_backfill_reads_a_selector_outside_total_on_its_own(store: EventStore) -> None:
+    """A bad selector over another metric, or one that total's matchers do not all
+    narrow, is read with its own query in every chunk: 5 chunks x 2 selectors."""
+    for bad, total in (('errors_total{job="a"}', 'requests_total{job="a"}'),
+                       ('requests_total{code="500"}', 'requests_total{job="a"}')):
+        text = ratio_config(bad, total, window="1d").replace("retries: 1}",
+                                                              "retries: 1, backfill_chunk: 6h}")
+        source = ScriptedSource()
+        ingestor, _ = _ingestor(store, source, text=text)
+        slo = parse_config(text, "t.yaml").slos[0]
+        store.ensure_fingerprint(slo.key, "other", keep_events=False)  # a fresh backfill
+        assert ingestor.read(slo, NOW)
+        assert sorted(selector for selector, *_ in source.reads) == [bad] * 5 + [total] * 5
 
 
 def test_a_failed_backfill_keeps_the_chunks_it_committed(store: EventStore) -> None:
     """A source that fails in the third chunk leaves the cursor at the end of the second."""
     def read(selector: str, start: float, end: float) -> None:
-        if len(source.reads) > 4:
+        if len(source.reads) > 2:  # one read a chunk
             raise SourceError("down")
 
     source = ScriptedSource(read)
@@ -130,7 +146,7 @@ def test_stop_ends_a_backfill_between_chunks(store: EventStore) -> None:
     stop = threading.Event()
 
     def read(selector: str, start: float, end: float) -> None:
-        if len(source.reads) == 4:
+        if len(source.reads) == 2:  # one read a chunk
             stop.set()
 
     source = ScriptedSource(read)
@@ -138,7 +154,7 @@ def test_stop_ends_a_backfill_between_chunks(store: EventStore) -> None:
     slo = next(s for s in parse_config(CHUNKED, "t.yaml").slos if s.key == API)
     since = slo.period.bounds(NOW, 60.0)[0] - BACKFILL_LEAD
     assert ingestor.read(slo, NOW) is False
-    assert len(source.reads) == 4
+    assert len(source.reads) == 2
     assert store.cursor(API) == since + 2 * chunk
 
 
