@@ -38,11 +38,9 @@ from slo_exporter.store import SQLiteStore
 
 NOW = 1_800_000_000.0
 SELECTOR = re.compile(r'^http_requests_total\{job="([^"]+)"(?:,code="(\d+)")?\}\[(\d+)ms\]$')
-#: the hour tier's two range queries (``accounting.fetch_hourly_events``)
-LAST = re.compile(r'^last_over_time\(http_requests_total\{job="([^"]+)"(?:,code="(\d+)")?\}'
-                  r'\[1h\]\)$')
-CHECK = re.compile(r'^resets\(http_requests_total\{job="([^"]+)"(?:,code="(\d+)")?\}\[2h\]\)'
-                   r' \+ 0 \* sum_over_time\(.*\)$')
+#: the hour tier's range query (``accounting._hourly_answer``): its selector
+HOURLY = re.compile(r'^label_replace\(last_over_time\(http_requests_total\{job="([^"]+)"'
+                    r'(?:,code="(\d+)")?\}\[1h\]\), "([a-z_]+)", "last", "", ""\) or ')
 #: a counter resets every this many samples
 RESET_EVERY = 10_000
 
@@ -58,10 +56,12 @@ def _series(job: str, code: str, start: float, end: float, step: float) -> dict[
             "values": values}
 
 
-def _hourly(job: str, code: str, times: list[float], step: float, check: bool
+def _hourly(job: str, code: str, times: list[float], step: float, part: tuple[str, str]
             ) -> dict[str, Any]:
     """The hour tier's answer for one series at ``times``: the last value in ``(t - 1h,
-    t]``, or (``check``) the resets in ``(t - 2h, t]``, as Prometheus computes them."""
+    t]``, or (``part`` is the check) the resets in ``(t - 2h, t]``, as Prometheus
+    computes them."""
+    check = part[1] == "check"
     rate = 1 if code == "500" else 100
     values = []
     for t in times:
@@ -72,7 +72,7 @@ def _hourly(job: str, code: str, times: list[float], step: float, check: bool
             values.append([t, str(resets)])
         elif last * step > t - 3600:
             values.append([t, str((last % RESET_EVERY) * rate)])
-    return {"metric": {"job": job, "code": code}, "values": values}
+    return {"metric": {"job": job, "code": code, part[0]: part[1]}, "values": values}
 
 
 def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ignore[type-arg]
@@ -110,16 +110,15 @@ def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ign
                                "data": {"resultType": "matrix", "result": result}}).encode()
 
         def _range(self, query: str, start: float, end: float, every: float) -> bytes:
-            found, check = LAST.match(query), False
-            if found is None:
-                found, check = CHECK.match(query), True
+            found = HOURLY.match(query)
             if found is None:
                 return b'{"status":"success","data":{"resultType":"matrix","result":[]}}'
-            job, code = found.group(1), found.group(2)
+            job, code, label = found.group(1), found.group(2), found.group(3)
             codes = [code] if code else ["200", "500"]
             count = round((end - start) / every)
             times = [round(start + i * every, 3) for i in range(count + 1)]
-            result = [_hourly(job, c, times, step, check) for c in codes]
+            result = [_hourly(job, c, times, step, (label, part))
+                      for c in codes for part in ("last", "check")]
             return json.dumps({"status": "success",
                                "data": {"resultType": "matrix", "result": result}}).encode()
 

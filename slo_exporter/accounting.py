@@ -71,7 +71,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from slo_exporter import errors, model
+from slo_exporter import errors, matchers, model
 from slo_exporter.prometheus import QueryResult, Series, label_text
 
 #: Prometheus refuses range queries of more than 11,000 points; stay below.
@@ -914,65 +914,167 @@ def fetch_hourly_events(
     assert marked is not None  # a ratio SLI has good or bad
     books = _Books(dict(series_state))
     hours = round((end - start) / HOUR)
-    good = _hourly_events(client, good_role, marked.text, start=start, hours=hours,
-                          books=books, max_increase=max_increase)
-    totals = _hourly_events(client, "total", total.text, start=start, hours=hours,
-                            books=books, max_increase=max_increase)
+    first = start - SAME_SAMPLE  # instant k is first + k hours: the end of hour k - 1
+    total_answer = _hourly_answer(client, total.text, first, hours)
+    marked_answer = _narrowed(total_answer, marked.text, total.text)
+    if marked_answer is None:
+        marked_answer = _hourly_answer(client, marked.text, first, hours)
+    good = _hourly_events(client, good_role, marked.text, marked_answer, start=start,
+                          hours=hours, books=books, max_increase=max_increase)
+    totals = _hourly_events(client, "total", total.text, total_answer, start=start,
+                            hours=hours, books=books, max_increase=max_increase)
     batch = books.batch(_deltas(good_role, good, totals), end - SAME_SAMPLE)
     return EventBatch(deltas=batch.deltas, series=batch.series,
                       covered_until=batch.covered_until, rejected=batch.rejected)
 
 
+#: per series of an hourly answer (its labels, sorted, without the name): the last
+#: value and the check, each by hour instant k (``fetch_hourly_events``)
+HourlyAnswer = dict[tuple[tuple[str, str], ...], tuple[dict[int, float], dict[int, float]]]
+#: the label that tells the two halves of the one hourly query apart
+_PART = "slo_exporter_hour_part"
+
+
+def _hourly_answer(client: Source, selector: str, first: float, hours: int) -> HourlyAnswer:
+    """The last value and the check of ``selector``'s series at ``first + k`` hours for
+    k = 0 .. ``hours``, in one range query (the two halves told apart by a label)."""
+    promql = (f'label_replace(last_over_time({selector}[1h]), "{_PART}", "last", "", "")'
+              f' or label_replace(resets({selector}[2h]) + 0 * sum_over_time({selector}[2h]),'
+              f' "{_PART}", "check", "", "")')
+    found: HourlyAnswer = {}
+    for result in _hour_pieces(client, promql, first, 0, hours):
+        for series in result.series:
+            part = series.labels.get(_PART)
+            # some Prometheus versions keep the name on last_over_time: match without it
+            labels = tuple(sorted((k, v) for k, v in series.labels.items()
+                                  if k not in ("__name__", _PART)))
+            last, check = found.setdefault(labels, ({}, {}))
+            times, values = zip(*series.samples, strict=True) if series.samples else ((), ())
+            ks = map(round, map(operator.truediv, map(operator.sub, times,
+                                                      itertools.repeat(first)),
+                                itertools.repeat(HOUR)))
+            (last if part == "last" else check).update(zip(ks, values, strict=True))
+    return found
+
+
+def _narrowed(answer: HourlyAnswer, narrow: str, wide: str) -> HourlyAnswer | None:
+    """The part of ``wide``'s answer that is ``narrow``'s, when ``narrow``'s series are
+    among ``wide``'s (same metric, every matcher of ``wide`` in ``narrow``); else None."""
+    pair = narrower_within(narrow, wide)
+    if pair is None:
+        return None
+    metric, selector = pair
+    try:
+        return {labels: found for labels, found in answer.items()
+                if selector.matches({**dict(labels), "__name__": metric})}
+    except matchers.Ambiguous:
+        return None
+
+
+def narrower_within(narrow: str, wide: str) -> tuple[str, matchers.Selector] | None:
+    """``narrow`` parsed with its metric when each series it selects is one ``wide``
+    selects too (same metric, every matcher of ``wide`` among its own), so it can be
+    matched locally in ``wide``'s answer; None when not, or when either cannot be
+    matched locally with certainty."""
+    if narrow == wide:
+        return None
+    try:
+        small, large = matchers.parse(narrow), matchers.parse(wide)
+    except matchers.Unsupported:
+        return None
+    if small.metric != large.metric or not set(large.matchers) <= set(small.matchers):
+        return None
+    return small.metric, small
+
+
 def _hourly_events(
-    client: Source, role: str, selector: str, *, start: float, hours: int, books: _Books,
-    max_increase: float,
+    client: Source, role: str, selector: str, answer: HourlyAnswer, *, start: float,
+    hours: int, books: _Books, max_increase: float,
 ) -> dict[float, float]:
-    """Events of ``selector``'s series per hour-first bucket (``fetch_hourly_events``)."""
+    """Events of ``selector``'s series per hour-first bucket (``fetch_hourly_events``).
+
+    The hours that some series reads raw (known from the answers) are visited
+    in order; before each, every series counts its hours up to it, runs of
+    rising hours by differences a list at a time; then the series that need
+    it read that hour raw, all from one query for the run of such hours.
+    """
     metric = _metric_of(selector)
     assert metric is not None  # hourly_readable checked every selector
-    first = start - SAME_SAMPLE  # instant k is first + k hours: the end of hour k - 1
-    last_values = _hourly_points(client, f"last_over_time({selector}[1h])", first, hours)
-    checks = _hourly_points(
-        client, f"resets({selector}[2h]) + 0 * sum_over_time({selector}[2h])", first, hours)
-    keys = {labels: series_key(role, {**dict(labels), "__name__": metric})
-            for labels in last_values}
+    hour = _Hour(start - SAME_SAMPLE, start, books, max_increase)
+    series = [(series_key(role, {**dict(labels), "__name__": metric}), last, check)
+              for labels, (last, check) in answer.items()]
+    rising = {key: _rising(last, check, hours, max_increase) for key, last, check in series}
+    expected = {k for key, last, _ in series for k in last if k and k not in rising[key]}
+    raw = _RawHours(client, role, selector, hour.first, expected)
+    events: dict[float, float] = {}
+    done = dict.fromkeys(rising, 0)  # per series: the hours counted so far
+    for k in [*sorted(expected), hours + 1]:
+        for key, last, _ in series:
+            done[key] = hour.count(key, last, rising[key], lo=done[key] + 1, hi=k - 1, raw=raw,
+                                   events=events)
+            if k <= hours and k in last and k not in rising[key]:
+                hour.raw(key, k, raw, events)
+                done[key] = k
+    return events
 
-    def rises(k: int, value: float, before: float | None, check: float | None) -> bool:
-        """Whether the samples from hour k - 1's last through hour k's rise without a reset."""
-        return (before is not None and before >= 0 and check == 0 and math.isfinite(value)
-                and 0 <= value - before <= max_increase)
 
-    # hours some series will read raw, known from the answers alone: each run of
-    # them is read in one query
-    raw_hours = {k for labels, values in last_values.items() for k, value in values.items()
-                 if k > 0 and not rises(k, value, values.get(k - 1),
-                                        checks.get(labels, {}).get(k))}
-    raw = _RawHours(client, role, selector, first, raw_hours)
-    state = books.state
-    events: dict[float, float] = defaultdict(float)
-    for k in range(1, hours + 1):
-        bucket = start + (k - 1) * HOUR
-        for labels, values in last_values.items():
-            value = values.get(k)
-            if value is None:
-                continue  # no sample in this hour
-            key = keys[labels]
-            prev = state.get(key)
-            before = values.get(k - 1)
-            if (prev is not None and prev[1] == before and prev[0] > first + (k - 2) * HOUR
-                    and rises(k, value, before, checks.get(labels, {}).get(k))):
-                if value > before:
-                    events[bucket] += value - before
-                else:
-                    events.setdefault(bucket, 0.0)
-                state[key] = (first + k * HOUR, value)
+@dataclass(frozen=True)
+class _Hour:
+    """Counting one selector's series hour by hour (``_hourly_events``)."""
+
+    first: float  # instant k is first + k hours: the end of hour k - 1
+    start: float  # the first hour's start (its bucket)
+    books: _Books
+    max_increase: float
+
+    def count(self, key: str, last: Mapping[int, float], rising: set[int], *, lo: int,
+              hi: int, raw: _RawHours, events: dict[float, float]) -> int:
+        """Count hours ``lo .. hi`` of series ``key``; returns ``hi``. A rising hour whose
+        hour before did not end where the state says (a rejected sample) is read raw."""
+        state = self.books.state
+        k = lo
+        while k <= hi:
+            if k not in last:
+                k += 1  # no sample in this hour
                 continue
-            step = advance(raw.samples(k, key), prev, max_increase)
-            if step.last is not None:
-                state[key] = step.last
-            _reject(books.rejected, key, step.rejected)
-            events[bucket] += math.fsum(inc for _, inc in step.increases)
-    return dict(events)
+            prev = state.get(key)
+            if (k in rising and prev is not None and prev[1] == last[k - 1]
+                    and prev[0] > self.first + (k - 2) * HOUR):
+                j = k
+                while j + 1 in rising and j + 1 <= hi:
+                    j += 1
+                values = [last[i] for i in range(k - 1, j + 1)]
+                add_to_buckets(events, list(zip(
+                    [self.start + (i - 1) * HOUR for i in range(k, j + 1)],
+                    map(operator.sub, values[1:], values[:-1]), strict=True)), HOUR)
+                state[key] = (self.first + j * HOUR, values[-1])
+                k = j + 1
+                continue
+            self.raw(key, k, raw, events)
+            k += 1
+        return hi
+
+    def raw(self, key: str, k: int, raw: _RawHours, events: dict[float, float]) -> None:
+        """Count hour ``k`` of series ``key`` from its raw samples, as the per-sample
+        path would."""
+        state = self.books.state
+        step = advance(raw.samples(k, key), state.get(key), self.max_increase)
+        if step.last is not None:
+            state[key] = step.last
+        _reject(self.books.rejected, key, step.rejected)
+        bucket = self.start + (k - 1) * HOUR
+        events[bucket] = events.get(bucket, 0.0) + math.fsum(i for _, i in step.increases)
+
+
+def _rising(last: Mapping[int, float], check: Mapping[int, float], hours: int,
+            max_increase: float) -> set[int]:
+    """The hours k (1 .. ``hours``) whose samples, from hour k - 1's last through hour
+    k's, rise without a reset: both last values known and finite, not negative, no
+    reset and no NaN in the check, an increase of at most ``max_increase``."""
+    return {k for k in range(1, hours + 1)
+            if (value := last.get(k)) is not None and (before := last.get(k - 1)) is not None
+            and check.get(k) == 0 and 0 <= before <= value <= before + max_increase
+            and math.isfinite(value)}
 
 
 class _RawHours:
@@ -993,7 +1095,10 @@ class _RawHours:
         self._hours: dict[int, dict[str, list[Sample]]] = {}
 
     def samples(self, k: int, key: str) -> list[Sample]:
-        """The samples of series ``key`` in hour ``k``, ``(first + (k-1)h, first + kh]``."""
+        """The samples of series ``key`` in hour ``k``, ``(first + (k-1)h, first + kh]``.
+
+        Hours are asked in order: asking one not read yet forgets those before.
+        """
         if k not in self._hours:
             self._read(k)
         return self._hours[k].get(key, [])
@@ -1002,7 +1107,8 @@ class _RawHours:
         last = k
         while last + 1 in self._expected and last + 1 - k < self.MAX_RUN:
             last += 1
-        self._hours.clear()  # hours are asked in order: older ones are done
+        for hour in [h for h in self._hours if h < k]:
+            del self._hours[hour]
         for hour in range(k, last + 1):
             self._hours[hour] = {}
         edges = [round((self._first + h * HOUR) * 1000) for h in range(k - 1, last + 1)]
@@ -1016,22 +1122,6 @@ class _RawHours:
                                         strict=True):
                     if a < b:
                         self._hours[hour].setdefault(key, []).extend(series.samples[a:b])
-
-
-def _hourly_points(
-    client: Source, promql: str, first: float, hours: int
-) -> dict[tuple[tuple[str, str], ...], dict[int, float]]:
-    """``promql`` at ``first + k`` hours for k = 0 .. ``hours``: per series (its labels,
-    sorted), the value at each k that has one."""
-    found: dict[tuple[tuple[str, str], ...], dict[int, float]] = {}
-    for result in _hour_pieces(client, promql, first, 0, hours):
-        for series in result.series:
-            # some Prometheus versions keep the name on last_over_time: match without it
-            labels = tuple(sorted((k, v) for k, v in series.labels.items() if k != "__name__"))
-            points = found.setdefault(labels, {})
-            for ts, value in series.samples:
-                points[round((ts - first) / HOUR)] = value
-    return found
 
 
 def _hour_pieces(
