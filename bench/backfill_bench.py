@@ -13,6 +13,17 @@ cached by query in the child, so what is timed is the daemon's side: HTTP,
 JSON decode, accounting and store commits.
 
     python -m bench.backfill_bench [--slos 10] [--days 30] [--step 60] [--profile]
+        [--hourly-after 3d]
+
+With ``--prometheus`` the source is a real Prometheus instead: ``--days``
+of history for ``--slos`` ratio SLOs over ``--metrics`` counters, laid out
+and generated as ``bench.scale`` does (two series per SLO, bad ``code="500"``
+within total, counter resets), backfilled with promtool. Every SLO is then
+read cold up to the end of the history (30-day windows: the days before
+the history are read too, and find nothing) and the CPU seconds of this
+process and of Prometheus are printed per SLO and per SLO-day of history.
+
+    python -m bench.backfill_bench --prometheus [--slos 1000] [--days 3] [--metrics 20]
 """
 
 from __future__ import annotations
@@ -30,6 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+import yaml
 
 from slo_exporter.config import parse_config
 from slo_exporter.ingest import Ingestor
@@ -149,6 +162,57 @@ services:
 """
 
 
+def real_prometheus(args: argparse.Namespace) -> None:
+    """The ``--prometheus`` run: a real Prometheus holding ``bench.scale``'s history."""
+    from bench import scale  # only this mode needs the harness
+    from tests.support.harness import PrometheusServer
+
+    layout = scale.Layout(slos=args.slos, metrics=args.metrics)
+    end = (time.time() // 60) * 60 - 120
+    with tempfile.TemporaryDirectory() as tmp:
+        history = Path(tmp) / "history.om"
+        _, samples = scale.write_history(history, layout, end=end, days=args.days,
+                                         step=int(args.step))
+        prometheus = PrometheusServer(Path(tmp) / "prometheus")
+        prometheus.backfill(history, timeout=3600)
+        history.unlink()
+        prometheus.start()
+        try:
+            document = scale.native_config(layout, prometheus.url, evaluation_interval=30)
+            document["prometheus"]["backfill_hourly_after"] = args.hourly_after
+            config = parse_config(yaml.safe_dump(document), "bench.yaml")
+            store = SQLiteStore(Path(tmp) / "store", config.storage.resolution)
+            client = PrometheusClient(config.prometheus)
+            ingestor = Ingestor(store, client, config.prometheus, config.slos,
+                                stop=threading.Event(), log=_Quiet())
+            assert prometheus.pid is not None
+            theirs = scale.proc_sample(prometheus.pid).cpu
+            profile = cProfile.Profile(time.process_time) if args.profile else None
+            t, cpu = time.perf_counter(), time.process_time()
+            if profile is not None:
+                profile.enable()
+            for slo in config.slos:
+                ingestor.read(slo, end)
+            if profile is not None:
+                profile.disable()
+            elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+            theirs = scale.proc_sample(prometheus.pid).cpu - theirs
+            events = sum(store.sum(slo.key, 0.0, end + 60).total for slo in config.slos)
+            store.close()
+            client.close()
+        finally:
+            prometheus.stop()
+    slo_days = args.slos * args.days
+    print(f"backfill bench (real Prometheus): {args.slos} SLOs over {args.metrics} counters, "
+          f"{args.days:g} days of history ({samples:,} raw samples, {events:,.0f} events "
+          f"stored), 30-day windows, backfill_hourly_after {args.hourly_after}")
+    print(f"this process:   {cpu:.2f} s CPU ({elapsed:.2f} s wall) = "
+          f"{cpu / args.slos * 1000:.1f} ms per SLO, {cpu / slo_days * 1000:.2f} ms per SLO-day")
+    print(f"prometheus:     {theirs:.2f} s CPU = {theirs / slo_days * 1000:.2f} ms per SLO-day")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slos", type=int, default=10)
@@ -157,7 +221,13 @@ def main() -> None:
     parser.add_argument("--hourly-after", default="3d",
                         help="backfill_hourly_after (30d: every sample read one by one)")
     parser.add_argument("--profile", action="store_true", help="print the top functions")
+    parser.add_argument("--prometheus", action="store_true",
+                        help="read from a real Prometheus holding bench.scale's history")
+    parser.add_argument("--metrics", type=int, default=20, help="counters (--prometheus)")
     args = parser.parse_args()
+    if args.prometheus:
+        real_prometheus(args)
+        return
 
     ports: multiprocessing.SimpleQueue[int] = multiprocessing.SimpleQueue()
     server = multiprocessing.Process(target=_serve, args=(ports, args.step), daemon=True)
