@@ -972,17 +972,19 @@ def _narrowed(answer: HourlyAnswer, narrow: str, wide: str) -> HourlyAnswer | No
 
 
 def narrower_within(narrow: str, wide: str) -> tuple[str, matchers.Selector] | None:
-    """``narrow`` parsed with its metric when each series it selects is one ``wide``
-    selects too (same metric, every matcher of ``wide`` among its own), so it can be
-    matched locally in ``wide``'s answer; None when not, or when either cannot be
-    matched locally with certainty."""
+    """``narrow`` parsed with its metric when it is ``wide`` plus label equalities
+    (``m{job="a",code="500"}`` within ``m{job="a"}``): each series it selects is one
+    ``wide`` selects, picked from ``wide``'s answer by plain string comparison (a
+    regex is left to Prometheus). None otherwise."""
     if narrow == wide:
         return None
     try:
         small, large = matchers.parse(narrow), matchers.parse(wide)
     except matchers.Unsupported:
         return None
-    if small.metric != large.metric or not set(large.matchers) <= set(small.matchers):
+    extra = set(small.matchers) - set(large.matchers)
+    if (small.metric != large.metric or not set(large.matchers) <= set(small.matchers)
+            or any(m.op != "=" for m in extra)):
         return None
     return small.metric, small
 

@@ -761,11 +761,12 @@ class _Counted(accounting.SourceProxy):
 
 
 class _Subsets(accounting.SourceProxy):
-    """One SLO's reads where one selector's series are among another's it reads over
-    the same span (``bad: m{job="a",code="500"}`` among ``total: m{job="a"}``): the
-    narrower is matched locally in the wider's raw samples, so each span is asked
-    and decoded once. The wider's last answer is kept for its own read, which comes
-    next with the same span; any other read goes to the source."""
+    """One SLO's reads where one selector is another it reads over the same span plus
+    label equalities (``bad: m{job="a",code="500"}`` within ``total: m{job="a"}``,
+    ``accounting.narrower_within``): the narrower is picked from the wider's raw
+    samples, so each span is asked and decoded once. The wider's last answer is
+    kept for its own read, which comes next with the same span; any other read
+    goes to the source."""
 
     def __init__(self, source: accounting.Source,
                  narrower: Mapping[str, tuple[str, matchers.Selector]]) -> None:
@@ -779,15 +780,14 @@ class _Subsets(accounting.SourceProxy):
         """``source`` for ``slo``'s reads, with its narrower selectors matched locally."""
         try:
             texts = accounting.plain_selectors(source, slo, at, le_cache)
-            parsed = {text: matchers.parse(text) for text in texts}
         except (SourceError, ValueError):  # its own read meets the error and reports it
             return source
         narrower = {}
-        for text, narrow in parsed.items():
-            for other, wide in parsed.items():
-                if (other != text and wide.metric == narrow.metric
-                        and set(wide.matchers) <= set(narrow.matchers)):
-                    narrower[text] = (other, narrow)
+        for text in texts:
+            for other in texts:
+                found = accounting.narrower_within(text, other)
+                if found is not None:
+                    narrower[text] = (other, found[1])
                     break
         return cls(source, narrower) if narrower else source
 

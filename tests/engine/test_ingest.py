@@ -93,27 +93,43 @@ def _ingestor(store: EventStore, source: ScriptedSource, stop: threading.Event |
     return ingestor, config.prometheus.backfill_chunk
 
 
-def test_backfill_reads_one_query_per_chunk_when_bad_is_among_total(store: EventStore) -> None:
-    """A one-day backfill in 6 h chunks is five chunk reads, no more: the bad selector's
-    series (``code=~"5.."``) are matched in the total selector's answer."""
+def test_backfill_reads_one_query_per_selector_and_chunk(store: EventStore) -> None:
+    """A one-day backfill in 6 h chunks is five chunks of two selector reads, no more."""
     source = ScriptedSource()
     ingestor, chunk = _ingestor(store, source)
     slo = next(s for s in parse_config(CHUNKED, "t.yaml").slos if s.key == API)
     with capture_logs() as logs:
         assert ingestor.read(slo, NOW)
     assert chunk == 6 * 3600
-    assert [selector for selector, *_ in source.reads] == ["http_requests_total"] * 5
+    assert len(source.reads) == 2 * 5
     assert store.cursor(API) == NOW
     assert [e["event"] for e in logs] == ["backfill_started", "backfill_done"]
 
 
+def _chunked(bad: str, total: str) -> str:
+    return ratio_config(bad, total, window="1d").replace("retries: 1}",
+                                                         "retries: 1, backfill_chunk: 6h}")
+
+
+def test_backfill_reads_one_query_per_chunk_when_bad_is_total_plus_equalities(
+        store: EventStore) -> None:
+    """bad ``m{job="a",code="500"}`` within total ``m{job="a"}``: a one-day backfill in
+    6 h chunks asks only for total, five times, and picks bad's series from its answer."""
+    text = _chunked('m{job="a",code="500"}', 'm{job="a"}')
+    source = ScriptedSource()
+    ingestor, _ = _ingestor(store, source, text=text)
+    assert ingestor.read(parse_config(text, "t.yaml").slos[0], NOW)
+    assert [selector for selector, *_ in source.reads] == ['m{job="a"}'] * 5
+
+
 def test_backfill_reads_a_selector_outside_total_on_its_own(store: EventStore) -> None:
-    """A bad selector over another metric, or one that total's matchers do not all
-    narrow, is read with its own query in every chunk: 5 chunks x 2 selectors."""
+    """A bad selector over another metric, one that total's matchers do not all narrow,
+    or one narrowed by a regex (left to Prometheus) is read with its own query in every
+    chunk: 5 chunks x 2 selectors."""
     for bad, total in (('errors_total{job="a"}', 'requests_total{job="a"}'),
-                       ('requests_total{code="500"}', 'requests_total{job="a"}')):
-        text = ratio_config(bad, total, window="1d").replace("retries: 1}",
-                                                              "retries: 1, backfill_chunk: 6h}")
+                       ('requests_total{code="500"}', 'requests_total{job="a"}'),
+                       ('requests_total{job="a",code=~"5.."}', 'requests_total{job="a"}')):
+        text = _chunked(bad, total)
         source = ScriptedSource()
         ingestor, _ = _ingestor(store, source, text=text)
         slo = parse_config(text, "t.yaml").slos[0]
@@ -125,7 +141,7 @@ def test_backfill_reads_a_selector_outside_total_on_its_own(store: EventStore) -
 def test_a_failed_backfill_keeps_the_chunks_it_committed(store: EventStore) -> None:
     """A source that fails in the third chunk leaves the cursor at the end of the second."""
     def read(selector: str, start: float, end: float) -> None:
-        if len(source.reads) > 2:  # one read a chunk
+        if len(source.reads) > 4:
             raise SourceError("down")
 
     source = ScriptedSource(read)
@@ -146,7 +162,7 @@ def test_stop_ends_a_backfill_between_chunks(store: EventStore) -> None:
     stop = threading.Event()
 
     def read(selector: str, start: float, end: float) -> None:
-        if len(source.reads) == 2:  # one read a chunk
+        if len(source.reads) == 4:
             stop.set()
 
     source = ScriptedSource(read)
@@ -154,7 +170,7 @@ def test_stop_ends_a_backfill_between_chunks(store: EventStore) -> None:
     slo = next(s for s in parse_config(CHUNKED, "t.yaml").slos if s.key == API)
     since = slo.period.bounds(NOW, 60.0)[0] - BACKFILL_LEAD
     assert ingestor.read(slo, NOW) is False
-    assert len(source.reads) == 2
+    assert len(source.reads) == 4
     assert store.cursor(API) == since + 2 * chunk
 
 

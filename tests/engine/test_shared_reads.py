@@ -291,8 +291,8 @@ def test_a_new_slo_backfills_alone_while_the_others_stay_shared(tmp_path: Path) 
     own = added.sli
     assert isinstance(own, model.RatioSLI)
     assert own.bad is not None
-    # the backfill: 1d + 10 min in 1d chunks, the bad series matched in the total's
-    assert src.reads == {COVER: 1, own.total.text: 2}
+    assert src.reads == {COVER: 1, own.bad.text: 2,
+                         own.total.text: 2}  # the backfill: 1d + 10 min in 1d chunks
 
 
 def test_a_failed_shared_query_fails_each_read_with_its_error(tmp_path: Path) -> None:
