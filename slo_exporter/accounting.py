@@ -1073,8 +1073,8 @@ def _rising(last: Mapping[int, float], check: Mapping[int, float], hours: int,
     """The hours k (1 .. ``hours``) whose samples, from hour k - 1's last through hour
     k's, rise without a reset: both last values known and finite, not negative, no
     reset and no NaN in the check, an increase of at most ``max_increase``."""
-    return {k for k in range(1, hours + 1)
-            if (value := last.get(k)) is not None and (before := last.get(k - 1)) is not None
+    return {k for k, value in last.items()
+            if 0 < k <= hours and (before := last.get(k - 1)) is not None
             and check.get(k) == 0 and 0 <= before <= value <= before + max_increase
             and math.isfinite(value)}
 
