@@ -873,8 +873,10 @@ def fetch_hourly_events(
     series and hour the counter's last value before the hour's end is asked
     (``last_over_time(sel[1h])`` evaluated 1 ms before each hour boundary, a
     range query with a one-hour step) beside a check over the hour and the
-    one before it (``resets(sel[2h])``, plus ``0 * sum_over_time(sel[2h])``
-    so that a NaN or infinite sample shows as NaN). When the series' state
+    one before it (``resets(sel[2h])``, plus ``0 * sum_over_time(sel[1h])``
+    so that a NaN or infinite sample in the hour shows as NaN; one in the hour
+    before made that hour's own check NaN or its last value not finite), in
+    one query per selector. When the series' state
     is the last sample of the hour before (its value equals that hour's last
     value) and the check is 0, the samples from that one through the hour's
     last rise without a reset, so the hour's increase is exactly the
@@ -883,7 +885,8 @@ def fetch_hourly_events(
     check, a value that fell, a series seen for the first time or after an
     hour without samples, an increase above ``max_increase``) is read from
     raw samples with ``advance``, one raw read per hour for all series that
-    need one, so sums over whole hours equal the per-sample path's. An hour
+    need it (a run of such hours in one), so sums over whole hours equal the
+    per-sample path's. An hour
     without samples counts nothing. The state after each hour is its last
     sample; for an hour counted by difference, its value with the hour's
     last millisecond as the time (the next read starts after it).
@@ -939,7 +942,7 @@ def _hourly_answer(client: Source, selector: str, first: float, hours: int) -> H
     """The last value and the check of ``selector``'s series at ``first + k`` hours for
     k = 0 .. ``hours``, in one range query (the two halves told apart by a label)."""
     promql = (f'label_replace(last_over_time({selector}[1h]), "{_PART}", "last", "", "")'
-              f' or label_replace(resets({selector}[2h]) + 0 * sum_over_time({selector}[2h]),'
+              f' or label_replace(resets({selector}[2h]) + 0 * sum_over_time({selector}[1h]),'
               f' "{_PART}", "check", "", "")')
     found: HourlyAnswer = {}
     for result in _hour_pieces(client, promql, first, 0, hours):
