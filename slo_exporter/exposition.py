@@ -114,7 +114,9 @@ class SnapshotCollector(Collector):
 
     def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
         self._snapshot = snapshot
-        self._lines: PerStatus[tuple[str, ...]] = PerStatus(_status_lines)
+        self._texts = _SLOTexts()
+        self._lines: PerStatus[tuple[str, ...]] = PerStatus(
+            lambda status: _status_lines(status, self._texts.of(status.slo)))
         self._local = threading.local()
         self._lock = threading.Lock()
         self._rendered: tuple[Snapshot, bytes] | None = None
@@ -155,6 +157,7 @@ class SnapshotCollector(Collector):
         return body
 
     def _render(self, snap: Snapshot) -> bytes:
+        self._texts.keep(snap)
         lines = self._lines.all(snap, snap.slos)
         out: list[str] = []
         for i, (name, doc) in enumerate(FAMILIES):
@@ -228,14 +231,7 @@ def status_samples(status: SLOStatus) -> Iterator[Sample]:
     yield PERIOD, (), (), slo.period.longest if at is None else slo.period.length(at)
     if slo.sla is not None:
         yield SLA_OBJECTIVE, (), (), float(slo.sla.objective / 100)
-    info = [*slo.labels.items(), ("sli_kind", _sli_kind(slo.sli)),
-            ("commitment", slo.commitment)]
-    if slo.runbook_url:
-        info.append(("runbook_url", slo.runbook_url))
-    if slo.alerting != _DEFAULT_ALERTING:  # not slo.alerting.default, without building one
-        # the generic burn-rate rules skip it: its own rules alert for it
-        info.append(("alerting", "custom"))
-    yield INFO, tuple(name for name, _ in info), tuple(text for _, text in info), 1.0
+    yield INFO, *_info(slo), 1.0
     yield UP, (), (), 1.0 if status.up else 0.0
     if at is None:
         return
@@ -276,35 +272,207 @@ def status_samples(status: SLOStatus) -> Iterator[Sample]:
         yield SLA_CREDIT, (), (), sla.credit_ratio(figures.sla.credit_percent) or 0.0
 
 
-def _status_lines(status: SLOStatus) -> tuple[str, ...]:
+def _info(slo: SLO) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names and values of the labels ``slo_info`` carries beyond the SLO's key."""
+    info = [*slo.labels.items(), ("sli_kind", _sli_kind(slo.sli)),
+            ("commitment", slo.commitment)]
+    if slo.runbook_url:
+        info.append(("runbook_url", slo.runbook_url))
+    if slo.alerting != _DEFAULT_ALERTING:  # not slo.alerting.default, without building one
+        # the generic burn-rate rules skip it: its own rules alert for it
+        info.append(("alerting", "custom"))
+    return tuple(name for name, _ in info), tuple(text for _, text in info)
+
+
+def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str, ...]:
     """The exposition lines of ``status``, one string per family (empty where it has none).
 
-    Every line's labels are sorted by name, as ``generate_latest`` sorts them.
-    Each family and set of label names has one format template (see
-    ``_template``), so a sample costs one ``str.format`` of its escaped values.
+    The same samples as ``status_samples`` yields, in the same order (a test
+    holds the two equal on every kind of status), written from the prefixes
+    ``text`` made once for the SLO's definition: a sample costs its number's
+    text and a concatenation. Labels are sorted by name, as
+    ``generate_latest`` sorts them.
     """
-    key = slo_key(status.slo)
-    names = tuple(key)
-    values = tuple(_escape(value) for value in key.values())
-    parts: list[list[str]] = [[] for _ in FAMILIES]
-    for index, extra, texts, value in status_samples(status):
-        template = _template(index, names, extra)
-        if len(texts) == 1:
-            line = template.format(*values, _escape(texts[0]), _number(value))
-        else:
-            line = template.format(*values, *map(_escape, texts), _number(value))
-        parts[index].append(line)
-    return tuple("".join(p) for p in parts)
+    slo = status.slo
+    t = text if text is not None and text.slo is slo else _SLOText(slo)
+    parts = [""] * len(FAMILIES)
+    parts[OBJECTIVE] = t.objective
+    parts[SLA_OBJECTIVE] = t.sla_objective
+    parts[INFO] = t.info
+    at = status.evaluated_at
+    # A calendar period is as long as the one running now (alert rules
+    # scale their factors with it): 31 days in March.
+    parts[PERIOD] = t.line(PERIOD, slo.period.longest if at is None else slo.period.length(at))
+    parts[UP] = t.up if status.up else t.down
+    if at is None:
+        return tuple(parts)
+    parts[LAST] = t.line(LAST, at)
+    lo, hi = period_span(slo, at)
+    parts[START] = t.line(START, lo)
+    parts[END] = t.line(END, hi)
+    events: list[str] = []
+    sli: list[str] = []
+    burn: list[str] = []
+    for w in status.windows:
+        good, bad, ratio, rate = t.window(w.window)
+        events.append(f"{good}{_number(min(w.good, w.total) if w.total > 0 else 0.0)}\n"
+                      f"{bad}{_number(w.bad)}\n")
+        if w.sli is not None:
+            sli.append(f"{ratio}{_number(w.sli)}\n")
+        if w.burn_rate is not None:
+            burn.append(f"{rate}{_number(w.burn_rate)}\n")
+    parts[EVENTS] = "".join(events)
+    parts[SLI] = "".join(sli)
+    parts[BURN] = "".join(burn)
+    if status.budget_remaining is not None:
+        parts[BUDGET] = t.line(BUDGET, status.budget_remaining)
+    page = ticket = False
+    for a in status.alerts:
+        if a.firing:
+            page = page or a.severity == "page"
+            ticket = ticket or a.severity == "ticket"
+    parts[ALERT] = t.alerts[2 * page + ticket]
+    figures = status.period
+    if figures is None:
+        return tuple(parts)
+    if figures.coverage is not None:
+        parts[COVERAGE] = f"{t.coverage}{_number(figures.coverage)}\n"
+    parts[EXCLUDED] = f"{t.excluded}{_number(figures.excluded_seconds)}\n"
+    if figures.exhaustion_at is not None:
+        parts[EXHAUSTION] = t.line(EXHAUSTION, figures.exhaustion_at)
+    if figures.met is not None:
+        parts[MET] = t.met if figures.met else t.missed
+    if figures.sla is not None and figures.sla.credit_percent is not None:
+        parts[SLA_CREDIT] = t.line(SLA_CREDIT,
+                                   sla.credit_ratio(figures.sla.credit_percent) or 0.0)
+    return tuple(parts)
 
 
-@functools.lru_cache(maxsize=4096)
-def _template(index: int, key: tuple[str, ...], extra: tuple[str, ...]) -> str:
-    """``family{labels} value`` of FAMILIES[index] as a format template: ``{i}`` is the
-    i-th value of ``key`` then ``extra`` (a name in both takes the extra value), the
-    last one the sample value; labels sorted by name."""
+class _SLOText:
+    """The text of one SLO definition's series that does not depend on its values.
+
+    Made once per definition object (``_SLOTexts``): each series' prefix
+    ``family{labels} `` (labels sorted by name, values escaped) and the
+    whole lines whose value the definition fixes or that take one of two
+    values. Windows' prefixes are made on first use.
+    """
+
+    __slots__ = ("_braced", "_burn", "_events", "_names", "_prefixes", "_sli", "_templates",
+                 "_values", "_windows", "alerts", "coverage", "down", "excluded", "info", "met",
+                 "missed", "objective", "sla_objective", "slo", "up")
+
+    def __init__(self, slo: SLO) -> None:
+        self.slo = slo
+        key = slo_key(slo)
+        self._names = tuple(key)
+        self._values = tuple(_escape(value) for value in key.values())
+        self._braced = tuple(value.replace("{", "{{").replace("}", "}}")
+                             for value in self._values)
+        self._templates = _partial_templates(self._names)
+        self._prefixes = [""] * len(FAMILIES)  # made on first use
+        self.objective = self.line(OBJECTIVE, slo.objective)
+        self.sla_objective = ("" if slo.sla is None else
+                              self.line(SLA_OBJECTIVE, float(slo.sla.objective / 100)))
+        names, texts = _info(slo)
+        self.info = self._partial(INFO, names).format(*map(_escape, texts)) + "1.0\n"
+        self.up = self.line(UP, 1.0)
+        self.down = self.line(UP, 0.0)
+        severity = self._partial(ALERT, _SEVERITY)
+        page, ticket = severity.format("page"), severity.format("ticket")
+        #: both severities' lines, indexed by 2 * (page firing) + (ticket firing)
+        self.alerts = tuple(f"{page}{_number(1.0 if fired_page else 0.0)}\n"
+                            f"{ticket}{_number(1.0 if fired_ticket else 0.0)}\n"
+                            for fired_page in (False, True) for fired_ticket in (False, True))
+        period = _escape(slo.period.label)
+        self.coverage = self._partial(COVERAGE, _WINDOW).format(period)
+        self.excluded = self._partial(EXCLUDED, _WINDOW).format(period)
+        met = self._partial(MET, _WINDOW).format(period)
+        self.met, self.missed = f"{met}{_number(1.0)}\n", f"{met}{_number(0.0)}\n"
+        self._events = self._partial(EVENTS, _WINDOW_RESULT)
+        self._sli = self._partial(SLI, _WINDOW)
+        self._burn = self._partial(BURN, _WINDOW)
+        self._windows: dict[float, tuple[str, str, str, str]] = {}
+
+    def line(self, index: int, value: float) -> str:
+        """The line of a family whose series has no labels beyond the SLO's key."""
+        prefix = self._prefixes[index]
+        if not prefix:
+            prefix = self._prefixes[index] = self._partial(index, ()).format()
+        return f"{prefix}{_number(value)}\n"
+
+    def window(self, seconds: float) -> tuple[str, str, str, str]:
+        """Prefixes of a window's good and bad events, SLI and burn rate."""
+        found = self._windows.get(seconds)
+        if found is None:
+            slo = self.slo
+            label = _escape(slo.period.label if seconds == slo.period.longest
+                            else _duration(seconds))
+            found = self._windows[seconds] = (
+                self._events.format(label, "good"), self._events.format(label, "bad"),
+                self._sli.format(label), self._burn.format(label))
+        return found
+
+    def _partial(self, index: int, extra: tuple[str, ...]) -> str:
+        """The prefix template of ``extra`` labels with this SLO's key filled in: its
+        fields ``{0}``, ``{1}``... take the escaped values of ``extra``. A label of
+        ``extra`` overrides the key's of the same name."""
+        template = self._templates.get((index, extra))
+        if template is None:
+            template = self._templates[index, extra] = _partial_template(index, self._names, extra)
+        return template.format(*self._braced)
+
+
+@functools.lru_cache(maxsize=256)
+def _partial_templates(key: tuple[str, ...]) -> dict[tuple[int, tuple[str, ...]], str]:
+    """The ``_partial_template`` of each family and extra labels for SLOs keyed by
+    ``key``, filled on first use: one lookup per SLO instead of one per family."""
+    return {}
+
+
+def _partial_template(index: int, key: tuple[str, ...], extra: tuple[str, ...]) -> str:
+    """``family{labels} `` of FAMILIES[index] as a template of a template: formatted
+    with the values of ``key`` (escaped, braces doubled) it gives a format template
+    whose fields ``{0}``, ``{1}``... take the escaped values of ``extra``. A name in
+    both takes the extra value; labels sorted by name."""
     slots = {name: i for i, name in enumerate((*key, *extra))}  # a later name wins
-    pairs = ",".join(f'{_label_name(name)}="{{{slots[name]}}}"' for name in sorted(slots))
-    return f"{FAMILIES[index][0]}{{{{{pairs}}}}} {{{len(key) + len(extra)}}}\n"
+    width = len(key)
+    pairs = ",".join(
+        f'{_label_name(name)}="' + (f"{{{slots[name]}}}" if slots[name] < width
+                                    else f"{{{{{slots[name] - width}}}}}") + '"'
+        for name in sorted(slots))
+    return f"{FAMILIES[index][0]}{{{{{{{{{pairs}}}}}}}}} "
+
+
+class _SLOTexts:
+    """The ``_SLOText`` of each SLO definition in the current snapshot.
+
+    Keyed by the definition's identity and holding it, so a key is never
+    reused for another object while its entry lives; ``keep`` drops the
+    definitions a new snapshot no longer holds, which bounds the cache by the
+    snapshot's size (a reload brings new definition objects).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_slo: dict[int, _SLOText] = {}
+        self._snapshot: Snapshot | None = None
+
+    def keep(self, snap: Snapshot) -> None:
+        """Forget the definitions ``snap`` does not hold (once per snapshot)."""
+        with self._lock:
+            if snap is not self._snapshot:
+                live = {id(s.slo) for s in snap.slos}
+                self._by_slo = {k: v for k, v in self._by_slo.items() if k in live}
+                self._snapshot = snap
+
+    def of(self, slo: SLO) -> _SLOText:
+        """The text of ``slo``, made on first use."""
+        found = self._by_slo.get(id(slo))
+        if found is None:  # an entry holds its SLO: no other object has that id meanwhile
+            found = _SLOText(slo)
+            with self._lock:
+                found = self._by_slo.setdefault(id(slo), found)
+        return found
 
 
 _DEFAULT_ALERTING = Alerting()
@@ -326,8 +494,7 @@ def _pair(name: str, value: str) -> str:
 
 def _header(name: str, doc: str) -> str:
     """HELP and TYPE lines of a gauge family, escaped as ``generate_latest`` does."""
-    text = doc.replace("\\", r"\\").replace("\n", r"\n")
-    return f"# HELP {name} {text}\n# TYPE {name} gauge\n"
+    return family_header(name, doc, "gauge")
 
 
 def _line(name: str, labels: Mapping[str, str], value: float) -> str:
@@ -347,6 +514,55 @@ def _escape(value: str) -> str:
     return value
 
 
+class RenderedFamily(Metric):
+    """A family its collector has already written in the text format.
+
+    A collector yields one only while ``text_wanted()``: ``render_families``
+    copies ``text`` (HELP and TYPE lines, then the samples) as it is, so it
+    must be exactly what ``generate_latest`` would write for the family.
+    """
+
+    def __init__(self, name: str, documentation: str, typ: str, text: str) -> None:
+        super().__init__(name, documentation, typ)
+        self.text = text
+
+
+_TEXT_MODE = threading.local()
+
+
+@contextlib.contextmanager
+def rendering_text() -> Iterator[None]:
+    """While inside, ``text_wanted()`` is true in this thread: collectors may yield
+    ``RenderedFamily`` (only ``render_families`` may consume them)."""
+    _TEXT_MODE.on = True
+    try:
+        yield
+    finally:
+        _TEXT_MODE.on = False
+
+
+def text_wanted() -> bool:
+    """Whether the families collected now in this thread go to ``render_families``."""
+    return bool(getattr(_TEXT_MODE, "on", False))
+
+
+def family_header(name: str, doc: str, typ: str) -> str:
+    """HELP and TYPE lines of a family as the text format names it (``name`` with the
+    ``_total`` of a counter), the help escaped as ``generate_latest`` escapes it."""
+    text = doc.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {text}\n# TYPE {name} {typ}\n"
+
+
+def label_pairs(labels: Mapping[str, str]) -> str:
+    """``a="x",b="y"``: the labels sorted by name, values escaped, as sample lines hold them."""
+    return ",".join(_pair(k, v) for k, v in sorted(labels.items()))
+
+
+def number_text(value: float) -> str:
+    """``value`` as ``generate_latest`` prints a sample value (Go's formatting)."""
+    return _number(value)
+
+
 _TYPES = {"counter": "counter", "info": "gauge", "stateset": "gauge",
           "gaugehistogram": "histogram", "unknown": "untyped"}
 _SUFFIXES = {"counter": "_total", "info": "_info"}
@@ -363,6 +579,9 @@ def render_families(families: Iterable[Metric]) -> bytes:
     """
     out: list[str] = []
     for metric in families:
+        if isinstance(metric, RenderedFamily):
+            out.append(metric.text)
+            continue
         if not all(s.timestamp is None and _LEGACY_NAME.match(s.name)
                    for s in metric.samples) or not _LEGACY_NAME.match(metric.name):
             out.append(generate_latest(_Families((metric,))).decode())

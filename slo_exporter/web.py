@@ -66,7 +66,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from slo_exporter.errors import ConfigError
-from slo_exporter.exposition import SnapshotCollector, render_families
+from slo_exporter.exposition import SnapshotCollector, render_families, rendering_text
 from slo_exporter.snapshot import SelectionError, Snapshot
 from slo_exporter.webconfig import WebConfig, build_ssl_context, load_web_config
 
@@ -771,7 +771,8 @@ class WebServer:
 
     def _cached_metrics(self, request: Request, cached: SnapshotCollector) -> Response:
         """The snapshot's families as rendered once per snapshot, then the rest of the
-        registry (``render_families``: generate_latest's text, faster).
+        registry (``render_families``: generate_latest's text, faster; a collector
+        that keeps its own text, like the probe metrics, hands it over as it is).
 
         Gzip: the cached part is its own gzip member, compressed once per
         snapshot, and the rest another; a gzip stream may hold several
@@ -780,7 +781,7 @@ class WebServer:
         zipped = "gzip" in request.headers.get("accept-encoding", "")
         try:
             head = cached.exposition(gzipped=zipped)
-            with cached.skipped():
+            with cached.skipped(), rendering_text():
                 rest = render_families(self.registry.collect())
         except Exception as exc:
             log.error("render_failed", path=request.path, error=repr(exc), exc_info=exc)
