@@ -9,10 +9,12 @@ the endpoints answering under hostile clients, plus TLS and basic auth from the
 web config file (parsed by ``webconfig``). Handlers only read the current
 snapshot (the budget history travels on it); they never read the store or call
 Prometheus or a probe. ``/metrics`` serves the snapshot's families as the
-``SnapshotCollector`` rendered them once per snapshot, then the rest of the
-registry. A page that takes query parameters gets them parsed and bounded
-here; a value it cannot serve (``SelectionError``) is a 400 with the reason.
-Nothing here may log a request header, a password or a password hash.
+``SnapshotCollector`` keeps them (lines per status, a gzip member per
+snapshot), then the rest of the registry, whose collectors may hand over
+text they keep (the probe metrics' per-target lines). A page that takes
+query parameters gets them parsed and bounded here; a value it cannot serve
+(``SelectionError``) is a 400 with the reason. Nothing here may log a request
+header, a password or a password hash.
 
 How it stays bounded:
 
@@ -774,7 +776,7 @@ class WebServer:
         registry (``render_families``: generate_latest's text, faster; a collector
         that keeps its own text, like the probe metrics, hands it over as it is).
 
-        Gzip: the cached part is its own gzip member, compressed once per
+        Gzip: the snapshot's part is its own gzip member, compressed once per
         snapshot, and the rest another; a gzip stream may hold several
         members (RFC 1952), and Prometheus, curl and browsers read them all.
         """

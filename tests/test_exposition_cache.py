@@ -53,10 +53,12 @@ def test_cached_text_equals_generate_latest_of_collect() -> None:
 
 def test_one_render_per_snapshot_and_unchanged_statuses_keep_their_lines(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scrapes of one snapshot share one render; a new snapshot re-renders only new statuses.
+    """Scrapes of one snapshot share each status's lines and one gzip member; a new
+    snapshot re-renders only new statuses.
 
-    Two statuses, three scrapes of the first snapshot: 2 renders. A second
-    snapshot carries one status over and replaces the other: 1 more.
+    Two statuses, three plain and two gzip scrapes of the first snapshot: 2
+    renders, 1 gzip member. A second snapshot carries one status over and
+    replaces the other: 1 more.
     """
     rendered: list[str] = []
     real = exposition._status_lines
@@ -71,8 +73,11 @@ def test_one_render_per_snapshot_and_unchanged_statuses_keep_their_lines(
     holder = [Snapshot(slos=(a, b), taken_at=AT, complete=True)]
     collector = SnapshotCollector(lambda: holder[0])
     first = collector.exposition()
-    assert collector.exposition() is first
-    assert collector.exposition() is first
+    assert collector.exposition() == first
+    assert collector.exposition() == first
+    zipped = collector.exposition(gzipped=True)
+    assert collector.exposition(gzipped=True) is zipped
+    assert gzip.decompress(zipped) == first
     assert sorted(rendered) == ["a/x", "b/x"]
     newer = status(ratio_slo("b", "x"), {3600.0: (8.0, 10.0)}, at=AT + 60)
     holder[0] = Snapshot(slos=(a, newer), taken_at=AT + 60, complete=True)
