@@ -4,8 +4,9 @@ The engine owns the cycle and nothing else. A full cycle (``evaluate``) has
 the ingester read each Prometheus SLO's new events into the store, computes
 every SLO's windows, budget and budget history from the store with the pure
 SLO math, and swaps in an immutable snapshot. ``refresh_probes`` recomputes
-only the probe SLOs, whose events the probe recorder writes, and the
-composites built on them. ``catch_up`` is the fast path of Prometheus SLOs:
+only the probe SLOs whose values may have moved (a new result, a bucket edge:
+``_refresh_due``), whose events the probe recorder writes, and the composites
+built on them. ``catch_up`` is the fast path of Prometheus SLOs:
 it commits only the samples newer than each series' last one and recomputes
 the SLOs that got new events (and the composites built on them), so a page
 follows new samples within seconds instead of waiting for the next cycle.
