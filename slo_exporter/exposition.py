@@ -290,13 +290,14 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     """The exposition lines of ``status``, one string per family (empty where it has none).
 
     The same samples as ``status_samples`` yields, in the same order (a test
-    holds the two equal on every kind of status), written from the prefixes
-    ``text`` made once for the SLO's definition: a sample costs its number's
-    text and a concatenation. Labels are sorted by name, as
-    ``generate_latest`` sorts them.
+    holds the two equal on every kind of status), each line one ``str.format``
+    of a template shared by every SLO whose key has the same label names,
+    with the key's values ``text`` escaped once per definition. Labels are
+    sorted by name, as ``generate_latest`` sorts them.
     """
     slo = status.slo
     t = text if text is not None and text.slo is slo else _SLOText(slo)
+    key, tp = t.values, t.templates
     parts = [""] * len(FAMILIES)
     parts[OBJECTIVE] = t.objective
     parts[SLA_OBJECTIVE] = t.sla_objective
@@ -315,35 +316,37 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     events: list[str] = []
     sli: list[str] = []
     burn: list[str] = []
+    longest = slo.period.longest
     for w in status.windows:
-        good, bad, ratio, rate = t.window(w.window)
-        events.append(f"{good}{_number(min(w.good, w.total) if w.total > 0 else 0.0)}\n"
-                      f"{bad}{_number(w.bad)}\n")
+        # slo.window_label(w.window), with the duration text memoised: a fleet has few windows
+        window = t.period if w.window == longest else _duration(w.window)
+        good = min(w.good, w.total) if w.total > 0 else 0.0
+        events.append(tp.events.format(*key, window, "good", _number(good)))
+        events.append(tp.events.format(*key, window, "bad", _number(w.bad)))
         if w.sli is not None:
-            sli.append(f"{ratio}{_number(w.sli)}\n")
+            sli.append(tp.sli.format(*key, window, _number(w.sli)))
         if w.burn_rate is not None:
-            burn.append(f"{rate}{_number(w.burn_rate)}\n")
+            burn.append(tp.burn.format(*key, window, _number(w.burn_rate)))
     parts[EVENTS] = "".join(events)
     parts[SLI] = "".join(sli)
     parts[BURN] = "".join(burn)
     if status.budget_remaining is not None:
         parts[BUDGET] = t.line(BUDGET, status.budget_remaining)
-    page = ticket = False
+    fired: dict[str, bool] = {}
     for a in status.alerts:
-        if a.firing:
-            page = page or a.severity == "page"
-            ticket = ticket or a.severity == "ticket"
-    parts[ALERT] = t.alerts[2 * page + ticket]
+        fired[a.severity] = fired.get(a.severity, False) or a.firing
+    parts[ALERT] = "".join(tp.alert.format(*key, severity, "1.0" if fired.get(severity) else "0.0")
+                           for severity in ("page", "ticket"))
     figures = status.period
     if figures is None:
         return tuple(parts)
     if figures.coverage is not None:
-        parts[COVERAGE] = f"{t.coverage}{_number(figures.coverage)}\n"
-    parts[EXCLUDED] = f"{t.excluded}{_number(figures.excluded_seconds)}\n"
+        parts[COVERAGE] = tp.coverage.format(*key, t.period, _number(figures.coverage))
+    parts[EXCLUDED] = tp.excluded.format(*key, t.period, _number(figures.excluded_seconds))
     if figures.exhaustion_at is not None:
         parts[EXHAUSTION] = t.line(EXHAUSTION, figures.exhaustion_at)
     if figures.met is not None:
-        parts[MET] = t.met if figures.met else t.missed
+        parts[MET] = tp.met.format(*key, t.period, "1.0" if figures.met else "0.0")
     if figures.sla is not None and figures.sla.credit_percent is not None:
         parts[SLA_CREDIT] = t.line(SLA_CREDIT,
                                    sla.credit_ratio(figures.sla.credit_percent) or 0.0)
@@ -351,98 +354,59 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
 
 
 class _SLOText:
-    """The text of one SLO definition's series that does not depend on its values.
+    """What the lines of one SLO definition share, made once per definition object
+    (``_SLOTexts``): its key's escaped values, the templates of its key's label
+    names, and the lines whose value the definition fixes."""
 
-    Made once per definition object (``_SLOTexts``): each series' prefix
-    ``family{labels} `` (labels sorted by name, values escaped) and the
-    whole lines whose value the definition fixes or that take one of two
-    values. Windows' prefixes are made on first use.
-    """
-
-    __slots__ = ("_braced", "_burn", "_events", "_names", "_prefixes", "_sli", "_templates",
-                 "_values", "_windows", "alerts", "coverage", "down", "excluded", "info", "met",
-                 "missed", "objective", "sla_objective", "slo", "up")
+    __slots__ = ("down", "info", "objective", "period", "sla_objective", "slo", "templates",
+                 "up", "values")
 
     def __init__(self, slo: SLO) -> None:
         self.slo = slo
         key = slo_key(slo)
-        self._names = tuple(key)
-        self._values = tuple(_escape(value) for value in key.values())
-        self._braced = tuple(value.replace("{", "{{").replace("}", "}}")
-                             for value in self._values)
-        self._templates = _partial_templates(self._names)
-        self._prefixes = [""] * len(FAMILIES)  # made on first use
+        names = tuple(key)
+        self.values = tuple(_escape(value) for value in key.values())
+        self.templates = _templates(names)
+        self.period = _escape(slo.period.label)
         self.objective = self.line(OBJECTIVE, slo.objective)
         self.sla_objective = ("" if slo.sla is None else
                               self.line(SLA_OBJECTIVE, float(slo.sla.objective / 100)))
-        names, texts = _info(slo)
-        self.info = self._partial(INFO, names).format(*map(_escape, texts)) + "1.0\n"
+        extra, texts = _info(slo)
+        self.info = _template(INFO, names, extra).format(
+            *self.values, *map(_escape, texts), _number(1.0))
         self.up = self.line(UP, 1.0)
         self.down = self.line(UP, 0.0)
-        severity = self._partial(ALERT, _SEVERITY)
-        page, ticket = severity.format("page"), severity.format("ticket")
-        #: both severities' lines, indexed by 2 * (page firing) + (ticket firing)
-        self.alerts = tuple(f"{page}{_number(1.0 if fired_page else 0.0)}\n"
-                            f"{ticket}{_number(1.0 if fired_ticket else 0.0)}\n"
-                            for fired_page in (False, True) for fired_ticket in (False, True))
-        period = _escape(slo.period.label)
-        self.coverage = self._partial(COVERAGE, _WINDOW).format(period)
-        self.excluded = self._partial(EXCLUDED, _WINDOW).format(period)
-        met = self._partial(MET, _WINDOW).format(period)
-        self.met, self.missed = f"{met}{_number(1.0)}\n", f"{met}{_number(0.0)}\n"
-        self._events = self._partial(EVENTS, _WINDOW_RESULT)
-        self._sli = self._partial(SLI, _WINDOW)
-        self._burn = self._partial(BURN, _WINDOW)
-        self._windows: dict[float, tuple[str, str, str, str]] = {}
 
     def line(self, index: int, value: float) -> str:
         """The line of a family whose series has no labels beyond the SLO's key."""
-        prefix = self._prefixes[index]
-        if not prefix:
-            prefix = self._prefixes[index] = self._partial(index, ()).format()
-        return f"{prefix}{_number(value)}\n"
-
-    def window(self, seconds: float) -> tuple[str, str, str, str]:
-        """Prefixes of a window's good and bad events, SLI and burn rate."""
-        found = self._windows.get(seconds)
-        if found is None:
-            slo = self.slo
-            label = _escape(slo.period.label if seconds == slo.period.longest
-                            else _duration(seconds))
-            found = self._windows[seconds] = (
-                self._events.format(label, "good"), self._events.format(label, "bad"),
-                self._sli.format(label), self._burn.format(label))
-        return found
-
-    def _partial(self, index: int, extra: tuple[str, ...]) -> str:
-        """The prefix template of ``extra`` labels with this SLO's key filled in: its
-        fields ``{0}``, ``{1}``... take the escaped values of ``extra``. A label of
-        ``extra`` overrides the key's of the same name."""
-        template = self._templates.get((index, extra))
-        if template is None:
-            template = self._templates[index, extra] = _partial_template(index, self._names, extra)
-        return template.format(*self._braced)
+        return self.templates.plain[index].format(*self.values, _number(value))
 
 
-@functools.lru_cache(maxsize=256)
-def _partial_templates(key: tuple[str, ...]) -> dict[tuple[int, tuple[str, ...]], str]:
-    """The ``_partial_template`` of each family and extra labels for SLOs keyed by
-    ``key``, filled on first use: one lookup per SLO instead of one per family."""
-    return {}
+class _Templates:
+    """The line templates (``_template``) of every family for keys of these label names."""
+
+    def __init__(self, key: tuple[str, ...]) -> None:
+        self.plain = tuple(_template(index, key, ()) for index in range(len(FAMILIES)))
+        self.events = _template(EVENTS, key, _WINDOW_RESULT)
+        self.sli = _template(SLI, key, _WINDOW)
+        self.burn = _template(BURN, key, _WINDOW)
+        self.alert = _template(ALERT, key, _SEVERITY)
+        self.coverage = _template(COVERAGE, key, _WINDOW)
+        self.excluded = _template(EXCLUDED, key, _WINDOW)
+        self.met = _template(MET, key, _WINDOW)
 
 
-def _partial_template(index: int, key: tuple[str, ...], extra: tuple[str, ...]) -> str:
-    """``family{labels} `` of FAMILIES[index] as a template of a template: formatted
-    with the values of ``key`` (escaped, braces doubled) it gives a format template
-    whose fields ``{0}``, ``{1}``... take the escaped values of ``extra``. A name in
-    both takes the extra value; labels sorted by name."""
+#: a fleet's keys have few sets of label names (one per set of group labels)
+_templates = functools.lru_cache(maxsize=256)(_Templates)
+
+
+def _template(index: int, key: tuple[str, ...], extra: tuple[str, ...]) -> str:
+    """``family{labels} value`` of FAMILIES[index] as a format template: ``{i}`` is the
+    i-th escaped value of ``key`` then ``extra`` (a name in both takes the extra
+    value), the last one the value's text; labels sorted by name."""
     slots = {name: i for i, name in enumerate((*key, *extra))}  # a later name wins
-    width = len(key)
-    pairs = ",".join(
-        f'{_label_name(name)}="' + (f"{{{slots[name]}}}" if slots[name] < width
-                                    else f"{{{{{slots[name] - width}}}}}") + '"'
-        for name in sorted(slots))
-    return f"{FAMILIES[index][0]}{{{{{{{{{pairs}}}}}}}}} "
+    pairs = ",".join(f'{_label_name(name)}="{{{slots[name]}}}"' for name in sorted(slots))
+    return f"{FAMILIES[index][0]}{{{{{pairs}}}}} {{{len(key) + len(extra)}}}\n"
 
 
 class _SLOTexts:
