@@ -99,6 +99,7 @@ Sample = tuple[int, tuple[str, ...], tuple[str, ...], float]
 
 _WINDOW = ("window",)
 _WINDOW_RESULT = ("window", "result")
+_RESULT_WINDOW = ("result", "window")  # sorted, as the line holds them
 _SEVERITY = ("severity",)
 
 
@@ -290,14 +291,12 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     """The exposition lines of ``status``, one string per family (empty where it has none).
 
     The same samples as ``status_samples`` yields, in the same order (a test
-    holds the two equal on every kind of status), each line one ``str.format``
-    of a template shared by every SLO whose key has the same label names,
-    with the key's values ``text`` escaped once per definition. Labels are
-    sorted by name, as ``generate_latest`` sorts them.
+    holds the two equal on every kind of status), each line the text ``text``
+    keeps for the SLO's definition around the sample's own label values and
+    number. Labels are sorted by name, as ``generate_latest`` sorts them.
     """
     slo = status.slo
     t = text if text is not None and text.slo is slo else _SLOText(slo)
-    key, tp = t.values, t.templates
     parts = [""] * len(FAMILIES)
     parts[OBJECTIVE] = t.objective
     parts[SLA_OBJECTIVE] = t.sla_objective
@@ -316,17 +315,18 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     events: list[str] = []
     sli: list[str] = []
     burn: list[str] = []
+    (e0, e1, e2), (s0, s1), (b0, b1) = t.events, t.sli, t.burn
     longest = slo.period.longest
     for w in status.windows:
         # slo.window_label(w.window), with the duration text memoised: a fleet has few windows
         window = t.period if w.window == longest else _duration(w.window)
         good = min(w.good, w.total) if w.total > 0 else 0.0
-        events.append(tp.events.format(*key, window, "good", _number(good)))
-        events.append(tp.events.format(*key, window, "bad", _number(w.bad)))
+        events.append(f"{e0}good{e1}{window}{e2}{_number(good)}\n"
+                      f"{e0}bad{e1}{window}{e2}{_number(w.bad)}\n")
         if w.sli is not None:
-            sli.append(tp.sli.format(*key, window, _number(w.sli)))
+            sli.append(f"{s0}{window}{s1}{_number(w.sli)}\n")
         if w.burn_rate is not None:
-            burn.append(tp.burn.format(*key, window, _number(w.burn_rate)))
+            burn.append(f"{b0}{window}{b1}{_number(w.burn_rate)}\n")
     parts[EVENTS] = "".join(events)
     parts[SLI] = "".join(sli)
     parts[BURN] = "".join(burn)
@@ -335,18 +335,19 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     fired: dict[str, bool] = {}
     for a in status.alerts:
         fired[a.severity] = fired.get(a.severity, False) or a.firing
-    parts[ALERT] = "".join(tp.alert.format(*key, severity, "1.0" if fired.get(severity) else "0.0")
-                           for severity in ("page", "ticket"))
+    a0, a1 = t.alert
+    parts[ALERT] = (f"{a0}page{a1}{'1.0' if fired.get('page') else '0.0'}\n"
+                    f"{a0}ticket{a1}{'1.0' if fired.get('ticket') else '0.0'}\n")
     figures = status.period
     if figures is None:
         return tuple(parts)
     if figures.coverage is not None:
-        parts[COVERAGE] = tp.coverage.format(*key, t.period, _number(figures.coverage))
-    parts[EXCLUDED] = tp.excluded.format(*key, t.period, _number(figures.excluded_seconds))
+        parts[COVERAGE] = f"{t.coverage}{_number(figures.coverage)}\n"
+    parts[EXCLUDED] = f"{t.excluded}{_number(figures.excluded_seconds)}\n"
     if figures.exhaustion_at is not None:
         parts[EXHAUSTION] = t.line(EXHAUSTION, figures.exhaustion_at)
     if figures.met is not None:
-        parts[MET] = tp.met.format(*key, t.period, "1.0" if figures.met else "0.0")
+        parts[MET] = t.met if figures.met else t.missed
     if figures.sla is not None and figures.sla.credit_percent is not None:
         parts[SLA_CREDIT] = t.line(SLA_CREDIT,
                                    sla.credit_ratio(figures.sla.credit_percent) or 0.0)
@@ -354,59 +355,67 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
 
 
 class _SLOText:
-    """What the lines of one SLO definition share, made once per definition object
-    (``_SLOTexts``): its key's escaped values, the templates of its key's label
-    names, and the lines whose value the definition fixes."""
+    """The text the lines of one SLO definition share, made once per definition
+    object (``_SLOTexts``): the lines whose value the definition fixes, each
+    family's prefix ``family{labels} `` and, for a family with labels beyond
+    the key (``window``, ``result``, ``severity``), the literal pieces around
+    their values, so a line is one f-string of its pieces and values.
 
-    __slots__ = ("down", "info", "objective", "period", "sla_objective", "slo", "templates",
-                 "up", "values")
+    About 1.5 KB per definition, whatever its number of windows.
+    """
+
+    __slots__ = ("_pairs", "_prefixes", "alert", "burn", "coverage", "down", "events",
+                 "excluded", "info", "met", "missed", "objective", "period", "sla_objective",
+                 "sli", "slo", "up")
 
     def __init__(self, slo: SLO) -> None:
         self.slo = slo
-        key = slo_key(slo)
-        names = tuple(key)
-        self.values = tuple(_escape(value) for value in key.values())
-        self.templates = _templates(names)
-        self.period = _escape(slo.period.label)
+        #: each key label's ``name="escaped value"``
+        self._pairs = {name: _pair(name, value) for name, value in slo_key(slo).items()}
+        self._prefixes = [""] * len(FAMILIES)  # made on first use
         self.objective = self.line(OBJECTIVE, slo.objective)
         self.sla_objective = ("" if slo.sla is None else
                               self.line(SLA_OBJECTIVE, float(slo.sla.objective / 100)))
-        extra, texts = _info(slo)
-        self.info = _template(INFO, names, extra).format(
-            *self.values, *map(_escape, texts), _number(1.0))
+        extra = dict(zip(*_info(slo), strict=True))  # a later name wins, as in a sample
+        names = tuple(sorted(extra))
+        info = self._pieces(INFO, names)
+        self.info = "".join(p + _escape(extra[n]) for p, n in zip(info, names, strict=False)) + (
+            f"{info[-1]}{_number(1.0)}\n")
         self.up = self.line(UP, 1.0)
         self.down = self.line(UP, 0.0)
+        self.period = _escape(slo.period.label)
+        self.events = self._pieces(EVENTS, _RESULT_WINDOW)
+        self.sli = self._pieces(SLI, _WINDOW)
+        self.burn = self._pieces(BURN, _WINDOW)
+        self.alert = self._pieces(ALERT, _SEVERITY)
+        self.coverage = self.period.join(self._pieces(COVERAGE, _WINDOW))
+        self.excluded = self.period.join(self._pieces(EXCLUDED, _WINDOW))
+        met = self.period.join(self._pieces(MET, _WINDOW))
+        self.met, self.missed = f"{met}{_number(1.0)}\n", f"{met}{_number(0.0)}\n"
 
     def line(self, index: int, value: float) -> str:
         """The line of a family whose series has no labels beyond the SLO's key."""
-        return self.templates.plain[index].format(*self.values, _number(value))
+        prefix = self._prefixes[index]
+        if not prefix:
+            prefix = self._prefixes[index] = self._pieces(index, ())[0]
+        return f"{prefix}{_number(value)}\n"
 
-
-class _Templates:
-    """The line templates (``_template``) of every family for keys of these label names."""
-
-    def __init__(self, key: tuple[str, ...]) -> None:
-        self.plain = tuple(_template(index, key, ()) for index in range(len(FAMILIES)))
-        self.events = _template(EVENTS, key, _WINDOW_RESULT)
-        self.sli = _template(SLI, key, _WINDOW)
-        self.burn = _template(BURN, key, _WINDOW)
-        self.alert = _template(ALERT, key, _SEVERITY)
-        self.coverage = _template(COVERAGE, key, _WINDOW)
-        self.excluded = _template(EXCLUDED, key, _WINDOW)
-        self.met = _template(MET, key, _WINDOW)
-
-
-#: a fleet's keys have few sets of label names (one per set of group labels)
-_templates = functools.lru_cache(maxsize=256)(_Templates)
-
-
-def _template(index: int, key: tuple[str, ...], extra: tuple[str, ...]) -> str:
-    """``family{labels} value`` of FAMILIES[index] as a format template: ``{i}`` is the
-    i-th escaped value of ``key`` then ``extra`` (a name in both takes the extra
-    value), the last one the value's text; labels sorted by name."""
-    slots = {name: i for i, name in enumerate((*key, *extra))}  # a later name wins
-    pairs = ",".join(f'{_label_name(name)}="{{{slots[name]}}}"' for name in sorted(slots))
-    return f"{FAMILIES[index][0]}{{{{{pairs}}}}} {{{len(key) + len(extra)}}}\n"
+    def _pieces(self, index: int, extra: tuple[str, ...]) -> tuple[str, ...]:
+        """The literal text of FAMILIES[index]'s line before, between and after the
+        values of ``extra`` labels (escaped values go between the pieces, the
+        number after the last): labels sorted by name, a label of ``extra``
+        overriding the key's of the same name. ``extra`` must be in sorted order."""
+        pieces: list[str] = []
+        current = FAMILIES[index][0] + "{"
+        for i, name in enumerate(sorted({*self._pairs, *extra})):
+            current += "," if i else ""
+            if name in extra:
+                pieces.append(f'{current}{_label_name(name)}="')
+                current = '"'
+            else:
+                current += self._pairs[name]
+        pieces.append(current + "} ")
+        return tuple(pieces)
 
 
 class _SLOTexts:
