@@ -6,9 +6,19 @@ of the process; only a power loss may roll back the last few. Tables are in
 written in one transaction (``commit``), so a crash never leaves events
 without the cursor that says they were counted.
 
-Reads go through an in-memory ``BucketIndex`` per SLO (loaded lazily), so
-summing a window costs two binary searches whatever its length. SQLite stays
-the durable copy; the index is updated only after a transaction committed.
+Window sums go through the memory of ``common.StoreBase`` (running sums and
+edge blocks per SLO), so a cycle's windows cost no database read whatever
+their length; SQLite stays the durable copy, and memory is updated only
+after a transaction committed.
+
+Buckets live in two tiers whose values add up (``schema``): commits add
+into ``bucket`` rows (hot), and compaction moves settled hot rows into one
+``block`` row per SLO per UTC day (``blocks`` encodes its buckets at about a
+byte each). Adding into a bucket never reads it first; a read adds the
+parts. Only a day no block or hot row holds yet (a backfill's) is written
+straight into a new block. The reads (``_read_sum``, ``_read_buckets``)
+are each one SQL statement, so a read-only store beside a compacting
+writer sees every bucket exactly once.
 
 One writer per file: the writer holds an exclusive ``flock`` on the database
 file itself (not on a side file that could be deleted while held), and checks
@@ -26,9 +36,12 @@ not log, and must not read a clock: instants are passed in.
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import sqlite3
+import time
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +50,7 @@ from urllib.parse import quote
 
 from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts, bucket_start
-from slo_exporter.store import schema
+from slo_exporter.store import blocks, schema
 from slo_exporter.store.common import (
     MERGE_GAP,
     StoreBase,
@@ -46,7 +59,6 @@ from slo_exporter.store.common import (
     commit_rows,
     extend_run,
 )
-from slo_exporter.store.index import BucketIndex
 from slo_exporter.store.marker import MARKER, Marker, read_marker, write_marker
 from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
 
@@ -54,25 +66,91 @@ FILENAME = "events.db"
 LEGACY_LOCK = "lock"  # the side lock file of schema-1 releases
 SCHEMA_VERSION = schema.SCHEMA_VERSION
 
+DAY = float(blocks.DAY)
+PAGE_SIZE = 8192
+
+SETTLE = 7200.0
+"""Hot rows this far (seconds) behind an SLO's newest bucket are settled:
+compaction may move them into their day's block. Late samples of a read
+land well within it, so they rarely touch a block again (if they do, they
+still only add to a hot row)."""
+
+COMPACT_EVERY = 3600.0
+"""A commit compacts its SLO once its settled hot rows span about this long
+(between one and two times it, spread by SLO so that SLOs do not all
+compact in the same cycle): the hot tier of a steady daemon holds two to
+four hours of buckets."""
+
+COMMIT_COMPACT_DAYS = 32
+"""At most this many day blocks are written by the compaction a commit
+starts: a 30-day backfill commit is compacted at once."""
+
+COMPACT_BUDGET = 2000
+"""Day blocks written by one ``compact()`` call unless told otherwise."""
+
 _UPSERT_BUCKET = """
-INSERT INTO bucket (slo_key, start, good, total) VALUES (?, ?, ?, ?)
-ON CONFLICT (slo_key, start)
+INSERT INTO bucket (slo_id, start, good, total) VALUES (?, ?, ?, ?)
+ON CONFLICT (slo_id, start)
 DO UPDATE SET good = good + excluded.good, total = total + excluded.total
 """
 
 _UPSERT_SERIES = """
-INSERT INTO series (slo_key, series_key, ts, value) VALUES (?, ?, ?, ?)
-ON CONFLICT (slo_key, series_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
+INSERT INTO series (slo_id, series_key, ts, value) VALUES (?, ?, ?, ?)
+ON CONFLICT (slo_id, series_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
 """
 
 # One row write per commit: the cursor and the newest measured run (each
 # kept when NULL is given).
-_UPSERT_SLO = """
-INSERT INTO slo (slo_key, cursor, run_start, run_until) VALUES (?, ?, ?, ?)
-ON CONFLICT (slo_key) DO UPDATE SET
-    cursor = coalesce(excluded.cursor, cursor),
-    run_start = coalesce(excluded.run_start, run_start),
-    run_until = coalesce(excluded.run_until, run_until)
+_UPDATE_SLO = """
+UPDATE slo SET
+    cursor = coalesce(?, cursor),
+    run_start = coalesce(?, run_start),
+    run_until = coalesce(?, run_until)
+WHERE id = ?
+"""
+
+# One statement per read, so that it sees one snapshot of both tiers even
+# while a writer in another process compacts. Blocks lying wholly in the
+# range are summed from their day sums; the rest are decoded.
+_READ_SUM = """
+SELECT 0, SUM(good), SUM(total), NULL FROM block
+WHERE slo_id = :id AND day BETWEEN :d0 AND :d1 AND first >= :start AND last < :end
+UNION ALL
+SELECT 0, SUM(good), SUM(total), NULL FROM bucket
+WHERE slo_id = :id AND start >= :start AND start < :end
+UNION ALL
+SELECT 1, day, NULL, data FROM block
+WHERE slo_id = :id AND day BETWEEN :d0 AND :d1 AND first < :end AND last >= :start
+AND NOT (first >= :start AND last < :end)
+"""
+
+_READ_BUCKETS = """
+SELECT 1, day, NULL, data FROM block
+WHERE slo_id = :id AND day BETWEEN :d0 AND :d1 AND first < :end AND last >= :start
+UNION ALL
+SELECT 0, start, good, total FROM bucket
+WHERE slo_id = :id AND start >= :start AND start < :end
+"""
+
+_FIRST_BUCKET = """
+SELECT first FROM (SELECT first FROM block WHERE slo_id = :id ORDER BY day LIMIT 1)
+UNION ALL
+SELECT MIN(start) FROM bucket WHERE slo_id = :id
+"""
+
+_HOT_EDGES = """
+SELECT (SELECT MIN(start) FROM bucket WHERE slo_id = :id),
+       (SELECT MAX(start) FROM bucket WHERE slo_id = :id)
+"""
+
+# An update in place keeps the row's rowid, so its page keeps it: a
+# replacement would be a new row at the end of the table and leave a hole
+# that no later row fills.
+_WRITE_BLOCK = """
+INSERT INTO block (slo_id, day, first, last, buckets, good, total, data)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (slo_id, day) DO UPDATE SET first = excluded.first, last = excluded.last,
+buckets = excluded.buckets, good = excluded.good, total = excluded.total, data = excluded.data
 """
 
 _OPENING = "cannot open event store"
@@ -103,6 +181,14 @@ class SQLiteStore(StoreBase):
         self._inode: tuple[int, int] = (0, 0)
         self._data_version: int | None = None
         self._has_data = False
+        # SLO key -> slo.id, filled after a commit or read found the row.
+        self._ids: dict[str, int] = {}
+        # slo.id -> (oldest, newest) hot bucket start, for the compaction
+        # trigger; filled when an SLO commits or compact() looks at it.
+        self._hot: dict[int, tuple[float, float]] = {}
+        self._hot_complete = False
+        self._retry_at: dict[int, float] = {}  # after a failed compaction by a commit
+        self._per_day = blocks.slots_per_day(self._resolution)
         try:
             with self._opening():
                 if readonly:
@@ -130,6 +216,10 @@ class SQLiteStore(StoreBase):
         conn = self._connect(f"file:{quote(str(self.path))}")
         self._conn = conn
         self._check_identity(conn, marker)
+        # A new file gets 8 KiB pages: 4 day blocks of about 1.7 KiB fit a
+        # page where 4 KiB pages hold 2 with a quarter left over (a no-op on
+        # an existing file).
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(
@@ -140,13 +230,13 @@ class SQLiteStore(StoreBase):
         with self._opening(), _transaction(conn):
             meta = self._read_meta(conn)
             self._check_version(meta)
+            old = int(meta.get("schema_version", SCHEMA_VERSION))
+            file_res = float(meta.get("resolution", self._resolution))
             if "schema_version" in meta:
-                old = int(meta["schema_version"])
-                file_res = float(meta.get("resolution", self._resolution))
                 schema.upgrade(conn, old, file_res)
             schema.create(conn)
-            if "resolution" in meta and float(meta["resolution"]) != self._resolution:
-                self._rebucket(conn)
+            if file_res != self._resolution:
+                self._rebucket(conn, file_res)
             store_id = meta.get("store_id")
             if store_id is None:
                 keep = marker is not None and not marker.has_data
@@ -168,6 +258,23 @@ class SQLiteStore(StoreBase):
         wanted = Marker(store_id, self._has_data)
         if marker != wanted:
             write_marker(self.directory, wanted)
+        if old < 3:
+            self._compact_upgraded(conn)
+
+    def _compact_upgraded(self, conn: sqlite3.Connection) -> None:
+        """After an upgrade from a file without blocks: compact every settled
+        bucket, then rewrite the file without the pages that freed.
+
+        Each SLO is compacted in its own transactions and ``VACUUM`` is one
+        too, so a crash leaves a valid file whose commits compact the rest.
+        """
+        with self._lock:
+            while self._compact(conn, COMPACT_BUDGET, settle=SETTLE) >= COMPACT_BUDGET:
+                pass
+            try:
+                conn.execute("VACUUM")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{_OPENING} {self.path}: {_describe(exc)}") from exc
 
     def _open_readonly(self) -> None:
         if not self.path.is_file():
@@ -311,26 +418,33 @@ class SQLiteStore(StoreBase):
             return {}
         return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta")}
 
-    def _rebucket(self, conn: sqlite3.Connection) -> None:
+    def _rebucket(self, conn: sqlite3.Connection, old_resolution: float) -> None:
         """Move every bucket into the bucket of the new resolution holding its start.
 
         Exact when the new resolution is a multiple of the old one; otherwise
         events shift by less than one old bucket, which beats dropping probe
-        history that no source can replay.
+        history that no source can replay. Blocks are decoded back into hot
+        rows first (a block at a time); commits compact them again.
         """
+        blocks_of = conn.execute("SELECT slo_id, day, data FROM block ORDER BY slo_id, day")
+        for slo_id, day, data in blocks_of:
+            block = self._decode(conn, slo_id, day, data, old_resolution)
+            rows = block.rows(day * DAY, old_resolution)
+            conn.executemany(_UPSERT_BUCKET, [(slo_id, *row) for row in rows])
+        conn.execute("DELETE FROM block")
         # Done inside SQLite so that millions of rows never sit in memory.
         resolution = self._resolution
         conn.create_function(
             "new_bucket", 1, lambda start: bucket_start(start, resolution), deterministic=True
         )
         conn.execute(
-            "CREATE TEMP TABLE rebucketed AS SELECT slo_key, new_bucket(start) AS start, "
+            "CREATE TEMP TABLE rebucketed AS SELECT slo_id, new_bucket(start) AS start, "
             "SUM(good) AS good, SUM(total) AS total FROM bucket GROUP BY 1, 2"
         )
         conn.execute("DELETE FROM bucket")
         conn.execute(
-            "INSERT INTO bucket (slo_key, start, good, total) "
-            "SELECT slo_key, start, good, total FROM rebucketed"
+            "INSERT INTO bucket (slo_id, start, good, total) "
+            "SELECT slo_id, start, good, total FROM rebucketed"
         )
         conn.execute("DROP TABLE rebucketed")
 
@@ -349,36 +463,71 @@ class SQLiteStore(StoreBase):
             ) from exc
 
     def _refresh(self, conn: sqlite3.Connection) -> None:
-        """Read-only: drop cached indexes when the writer committed since the last read."""
+        """Read-only: drop cached ids when the writer committed since the last read."""
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._data_version = version
-            self._index.clear()
+            self._forget_all()
+            self._ids.clear()  # a retired SLO's row may have been deleted
 
     def _open_conn(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError(f"event store {self.path} is closed")
         return self._conn
 
-    def _loaded(self, conn: sqlite3.Connection, slo_key: str) -> BucketIndex:
-        index = self._index.get(slo_key)
-        if index is None:
-            rows = conn.execute(
-                "SELECT start, good, total FROM bucket WHERE slo_key = ? ORDER BY start",
-                (slo_key,),
-            )
-            index = self._index[slo_key] = BucketIndex(rows)
-        return index
+    def _id(self, conn: sqlite3.Connection, slo_key: str) -> int | None:
+        """The SLO's ``slo.id``, or None when the store has no row for it."""
+        slo_id = self._ids.get(slo_key)
+        if slo_id is None:
+            row = conn.execute("SELECT id FROM slo WHERE slo_key = ?", (slo_key,)).fetchone()
+            if row is None:
+                return None
+            slo_id = int(row[0])
+            if not conn.in_transaction:  # a row read inside one might be rolled back
+                self._ids[slo_key] = slo_id
+        return slo_id
+
+    def _id_or_new(self, conn: sqlite3.Connection, slo_key: str) -> int:
+        """Inside a write transaction: the SLO's id, making its row when it has none."""
+        slo_id = self._id(conn, slo_key)
+        if slo_id is None:
+            cur = conn.execute("INSERT INTO slo (slo_key) VALUES (?)", (slo_key,))
+            slo_id = int(cur.lastrowid or 0)
+        return slo_id
 
     @staticmethod
-    def _drop(conn: sqlite3.Connection, slo_key: str) -> int:
-        deleted = conn.execute("DELETE FROM bucket WHERE slo_key = ?", (slo_key,)).rowcount
-        conn.execute("DELETE FROM series WHERE slo_key = ?", (slo_key,))
-        conn.execute("DELETE FROM measured WHERE slo_key = ?", (slo_key,))
-        return int(deleted)
+    def _drop(conn: sqlite3.Connection, slo_id: int) -> int:
+        """Delete the SLO's buckets, series and coverage; returns the buckets deleted."""
+        deleted = conn.execute("DELETE FROM bucket WHERE slo_id = ?", (slo_id,)).rowcount
+        in_blocks = conn.execute(
+            "SELECT coalesce(SUM(buckets), 0) FROM block WHERE slo_id = ?", (slo_id,)
+        ).fetchone()[0]
+        conn.execute("DELETE FROM block WHERE slo_id = ?", (slo_id,))
+        conn.execute("DELETE FROM series WHERE slo_id = ?", (slo_id,))
+        conn.execute("DELETE FROM measured WHERE slo_id = ?", (slo_id,))
+        return int(deleted) + int(in_blocks)
+
+    def _decode(
+        self,
+        conn: sqlite3.Connection,
+        slo_id: int,
+        day: int,
+        data: bytes,
+        resolution: float | None = None,
+    ) -> blocks.Block:
+        """The block of the SLO's day; ``StoreError`` naming both when it is damaged."""
+        try:
+            return blocks.decode(data, resolution or self._resolution)
+        except blocks.BlockError as exc:
+            row = conn.execute("SELECT slo_key FROM slo WHERE id = ?", (slo_id,)).fetchone()
+            name = f"SLO {row[0]}" if row else f"SLO id {slo_id}"
+            raise StoreError(
+                f"event store {self.path}: the block of {name} for the day starting "
+                f"{_utc_day(day)} is damaged ({exc}); restore the file from a backup"
+            ) from exc
 
     def _add_span(
-        self, conn: sqlite3.Connection, slo_key: str, start: float, until: float
+        self, conn: sqlite3.Connection, slo_key: str, slo_id: int, start: float, until: float
     ) -> Span:
         """Merge ``[start, until)`` into the SLO's measured runs; returns the newest run.
 
@@ -390,7 +539,7 @@ class SQLiteStore(StoreBase):
         last = self._last_run.get(slo_key)
         if last is None:
             row = conn.execute(
-                "SELECT run_start, run_until FROM slo WHERE slo_key = ?", (slo_key,)
+                "SELECT run_start, run_until FROM slo WHERE id = ?", (slo_id,)
             ).fetchone()
             if row is None or row[0] is None:
                 return (start, until)
@@ -400,17 +549,17 @@ class SQLiteStore(StoreBase):
             # Older than the newest run: merge with the closed runs it touches,
             # walking back from the last one that starts by `until`.
             rows = conn.execute(
-                "SELECT start, until FROM measured WHERE slo_key = ? AND start <= ? "
+                "SELECT start, until FROM measured WHERE slo_id = ? AND start <= ? "
                 "ORDER BY start DESC",
-                (slo_key, until + MERGE_GAP),
+                (slo_id, until + MERGE_GAP),
             )
             merge = absorb_runs(last, start, until, rows)
             rows.close()
-            conn.executemany("DELETE FROM measured WHERE slo_key = ? AND start = ?",
-                             [(slo_key, run_start) for run_start in merge.absorbed])
+            conn.executemany("DELETE FROM measured WHERE slo_id = ? AND start = ?",
+                             [(slo_id, run_start) for run_start in merge.absorbed])
         if merge.closed is not None:
-            conn.execute("INSERT INTO measured (slo_key, start, until) VALUES (?, ?, ?)",
-                         (slo_key, *merge.closed))
+            conn.execute("INSERT INTO measured (slo_id, start, until) VALUES (?, ?, ?)",
+                         (slo_id, *merge.closed))
         return merge.newest
 
     def _note_data(self) -> None:
@@ -429,22 +578,33 @@ class SQLiteStore(StoreBase):
         ``keep_events=True`` only the fingerprint is replaced. Either way the
         SLO is no longer retired.
         """
-        with self._writing as conn, _transaction(conn):
-            row = conn.execute(
-                "SELECT fingerprint FROM slo WHERE slo_key = ?", (slo_key,)
-            ).fetchone()
-            changed = row is not None and row[0] is not None and row[0] != fingerprint
-            reset = changed and not keep_events
-            if reset:
-                self._drop(conn, slo_key)
-                conn.execute("DELETE FROM slo WHERE slo_key = ?", (slo_key,))
-            conn.execute(
-                "INSERT INTO slo (slo_key, fingerprint) VALUES (?, ?) ON CONFLICT (slo_key) "
-                "DO UPDATE SET fingerprint = excluded.fingerprint, retired_at = NULL",
-                (slo_key, fingerprint),
-            )
+        with self._writing as conn:
+            with _transaction(conn):
+                row = conn.execute(
+                    "SELECT id, fingerprint FROM slo WHERE slo_key = ?", (slo_key,)
+                ).fetchone()
+                changed = row is not None and row[1] is not None and row[1] != fingerprint
+                reset = changed and not keep_events
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO slo (slo_key, fingerprint) VALUES (?, ?)",
+                        (slo_key, fingerprint),
+                    )
+                elif reset:  # the row (and its id) stays; all it held goes
+                    self._drop(conn, int(row[0]))
+                    conn.execute(
+                        "UPDATE slo SET fingerprint = ?, cursor = NULL, retired_at = NULL, "
+                        "run_start = NULL, run_until = NULL WHERE id = ?",
+                        (fingerprint, row[0]),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE slo SET fingerprint = ?, retired_at = NULL WHERE id = ?",
+                        (fingerprint, row[0]),
+                    )
             if reset:
                 self._forget(slo_key)
+                self._hot.pop(int(row[0]), None)
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
@@ -482,6 +642,13 @@ class SQLiteStore(StoreBase):
         A ``cursor`` of None leaves the cursor as it is. ``measured`` is the
         ``[start, end)`` the read covered. Raises ``ValueError`` for
         non-finite numbers or a backwards span, before anything is written.
+
+        The events go to hot rows, whatever their age, except settled ones of
+        a day that has neither a block nor hot rows yet, which make its block
+        (``_write_through``). Once the SLO's settled hot rows span
+        ``COMPACT_EVERY`` or so, the commit then compacts them (its own
+        transactions: a failure there loses nothing and is not the
+        commit's; the next commit tries again).
         """
         rows = commit_rows(deltas, self._resolution, cursor=cursor, series=series,
                            measured=measured)
@@ -489,27 +656,234 @@ class SQLiteStore(StoreBase):
         newest: Span | None = None
         with self._writing as conn:
             with _transaction(conn):
-                conn.executemany(_UPSERT_BUCKET, [(slo_key, s, g, t) for s, g, t in rows])
+                slo_id = self._id_or_new(conn, slo_key)
+                hot = self._write_through(conn, slo_id, rows)
+                conn.executemany(_UPSERT_BUCKET, [(slo_id, s, g, t) for s, g, t in hot])
                 if series:
                     conn.executemany(
                         _UPSERT_SERIES,
-                        [(slo_key, key, ts, value) for key, (ts, value) in series.items()],
+                        [(slo_id, key, ts, value) for key, (ts, value) in series.items()],
                     )
                 if measured is not None and measured[1] > measured[0]:
-                    newest = self._add_span(conn, slo_key, *measured)
-                # Every SLO with data has a row, so listing SLOs stays cheap.
+                    newest = self._add_span(conn, slo_key, slo_id, *measured)
                 run_start, run_until = newest or (None, None)
-                conn.execute(_UPSERT_SLO, (slo_key, cursor, run_start, run_until))
+                conn.execute(_UPDATE_SLO, (cursor, run_start, run_until, slo_id))
+            self._ids[slo_key] = slo_id
             self._committed(slo_key, rows, newest)
             if rows:
                 self._note_data()
+            if hot:
+                self._after_commit(conn, slo_id, hot[0][0], hot[-1][0])
+
+    def _write_through(
+        self, conn: sqlite3.Connection, slo_id: int, rows: list[Bucket]
+    ) -> list[Bucket]:
+        """Inside the commit: write settled rows of days that have neither a block nor
+        hot rows straight into new blocks; returns the rows for the hot tier.
+
+        A backfill's chunks are such days, and go into blocks without a detour
+        through hot rows. Steady commits land within ``SETTLE`` of the newest
+        bucket and skip this at the cost of a comparison.
+        """
+        if self._per_day is None or not rows:
+            return rows
+        edges = self._hot.get(slo_id)
+        if edges is None:  # the committed state: valid whether or not this commits
+            edges = self._hot[slo_id] = self._hot_edges(conn, slo_id)
+        horizon = max(edges[1], rows[-1][0]) - SETTLE
+        if rows[0][0] >= horizon or rows[0][0] < 0:
+            return rows
+        settled = bisect_left(rows, (horizon,))
+        first_day, last_day = int(rows[0][0] // DAY), int(rows[settled - 1][0] // DAY)
+        taken = {
+            int(day) for (day,) in conn.execute(
+                "SELECT day FROM block WHERE slo_id = ? AND day BETWEEN ? AND ?",
+                (slo_id, first_day, last_day),
+            )
+        }
+        hot: list[Bucket] = []
+        res = self._resolution
+        i = 0
+        while i < settled:
+            day = int(rows[i][0] // DAY)
+            day_start = day * DAY
+            j = bisect_left(rows, (day_start + DAY,), i, settled)
+            # Only an existing block must not be overwritten (the tiers add up,
+            # so hot rows of the day could stay); a day with hot rows is left
+            # to compaction, which merges them in one go.
+            free = day not in taken and not (edges[0] < day_start + DAY and edges[1] >= day_start)
+            if free:
+                _, goods, totals = zip(*rows[i:j], strict=True)
+                slots = [round((start - day_start) / res) for start, _, _ in rows[i:j]]
+                conn.execute(_WRITE_BLOCK, (
+                    slo_id, day, rows[i][0], rows[j - 1][0], j - i,
+                    math.fsum(goods), math.fsum(totals),
+                    blocks.encode(res, slots, goods, totals),
+                ))
+            else:
+                hot += rows[i:j]
+            i = j
+        return hot + rows[settled:]
+
+    def _after_commit(
+        self, conn: sqlite3.Connection, slo_id: int, oldest: float, newest: float
+    ) -> None:
+        """Note the SLO's new hot rows; compact them when enough have settled."""
+        if self._per_day is None:
+            return
+        edges = self._hot.get(slo_id)
+        if edges is None:
+            edges = self._hot_edges(conn, slo_id)
+        else:
+            edges = (min(edges[0], oldest), max(edges[1], newest))
+        self._hot[slo_id] = edges
+        due = edges[0] < edges[1] - SETTLE - COMPACT_EVERY * (1.0 + _spread(slo_id))
+        if due and edges[1] >= self._retry_at.get(slo_id, -math.inf):
+            try:
+                self._compact_slo(conn, slo_id, COMMIT_COMPACT_DAYS, SETTLE)
+            except StoreError:
+                # The events are committed and stay hot, where reads find them;
+                # a damaged block is reported by the reads that need it and by
+                # compact(). Commits try again once COMPACT_EVERY has passed.
+                self._retry_at[slo_id] = edges[1] + COMPACT_EVERY
+
+    def _hot_edges(self, conn: sqlite3.Connection, slo_id: int) -> tuple[float, float]:
+        """Oldest and newest hot bucket start of the SLO (two index seeks)."""
+        lo, hi = conn.execute(_HOT_EDGES, {"id": slo_id}).fetchone()
+        if lo is None:
+            return (math.inf, -math.inf)
+        return (float(lo), float(hi))
+
+    def compact(self, budget: int = COMPACT_BUDGET) -> int:
+        """Move settled hot rows of every SLO into their day blocks; returns the
+        day blocks written, at most about ``budget`` (less: nothing settled is left).
+
+        Commits compact their own SLO already; this catches up after a
+        backfill or an upgrade, and prune calls it. Each SLO's days are
+        merged in one transaction, so a crash leaves every bucket in exactly
+        one of the tiers' parts it had. Raises ``StoreError``.
+        """
+        if budget < 1:
+            raise ValueError(f"compaction budget must be at least 1 block, got {budget!r}")
+        with self._writing as conn:
+            return self._compact(conn, budget, settle=SETTLE)
+
+    def _compact(
+        self, conn: sqlite3.Connection, budget: int, *, settle: float, strict: bool = True
+    ) -> int:
+        """``compact`` under the lock: the SLOs with the oldest settled rows first.
+
+        An SLO that cannot be compacted (a damaged block) keeps its hot rows
+        and does not hold the others back; ``strict`` raises its error at the
+        end.
+        """
+        if self._per_day is None:
+            return 0
+        if not self._hot_complete:
+            ids = [int(row[0]) for row in conn.execute("SELECT id FROM slo").fetchall()]
+            for slo_id in ids:
+                if slo_id not in self._hot:
+                    self._hot[slo_id] = self._hot_edges(conn, slo_id)
+            self._hot_complete = True
+        due = sorted(
+            (lo, slo_id) for slo_id, (lo, hi) in self._hot.items() if lo < hi - settle
+        )
+        written = 0
+        failed: StoreError | None = None
+        for _, slo_id in due:
+            if written >= budget:
+                break
+            try:
+                written += self._compact_slo(conn, slo_id, budget - written, settle)
+            except StoreError as exc:
+                failed = failed or exc
+        if failed is not None and strict:
+            raise failed
+        return written
+
+    def _compact_slo(
+        self, conn: sqlite3.Connection, slo_id: int, days: int, settle: float
+    ) -> int:
+        """Merge the SLO's hot rows older than ``settle`` behind its newest into
+        their day blocks, at most ``days`` blocks, oldest first, in one
+        transaction; returns the blocks written."""
+        assert self._per_day is not None
+        res = self._resolution
+        try:
+            with _transaction(conn):
+                lo, hi = self._hot_edges(conn, slo_id)
+                horizon = hi - settle
+                if not lo < horizon:
+                    self._hot[slo_id] = (lo, hi)
+                    return 0
+                first_day = int(lo // DAY)
+                limit = min(horizon, (first_day + days) * DAY)
+                # Day and slot in SQL, columns by zip(): no Python step per row.
+                hot = conn.execute(
+                    "SELECT start / 86400, start % 86400 / ?, good, total FROM bucket "
+                    "WHERE slo_id = ? AND start >= 0 AND start < ? ORDER BY start",
+                    (int(res), slo_id, limit),
+                ).fetchall()
+                if not hot:
+                    self._hot[slo_id] = (lo, hi)
+                    return 0
+                day_of, slots, goods, totals = zip(*hot, strict=True)
+                merged_days = sorted(set(day_of))
+                for day in merged_days:
+                    i, j = bisect_left(day_of, day), bisect_right(day_of, day)
+                    self._merge_day(conn, slo_id, int(day), (slots[i:j], goods[i:j], totals[i:j]))
+                conn.execute(
+                    "DELETE FROM bucket WHERE slo_id = ? AND start < ?", (slo_id, limit)
+                )
+            self._hot[slo_id] = (limit, hi)
+            return len(merged_days)
+        except sqlite3.Error as exc:
+            raise StoreError(f"event store {self.path}: {_describe(exc)}") from exc
+
+    def _merge_day(
+        self,
+        conn: sqlite3.Connection,
+        slo_id: int,
+        day: int,
+        columns: tuple[Sequence[int], Sequence[float], Sequence[float]],
+    ) -> None:
+        """Add hot rows, as columns of slots (increasing), goods and totals, into the
+        SLO's day block."""
+        slots, goods, totals = columns
+        old = conn.execute(
+            "SELECT data FROM block WHERE slo_id = ? AND day = ?", (slo_id, day)
+        ).fetchone()
+        if old is not None:
+            block = self._decode(conn, slo_id, day, old[0])
+            if block.slots[-1] < slots[0]:  # the usual case: the new rows follow
+                slots = [*block.slots, *slots]
+                goods = [*block.goods(), *goods]
+                totals = [*block.totals, *totals]
+            else:
+                merged = dict(zip(block.slots, zip(block.goods(), block.totals, strict=True),
+                                  strict=True))
+                for slot, good, total in zip(slots, goods, totals, strict=True):
+                    g, t = merged.get(slot, (0.0, 0.0))
+                    merged[slot] = (g + good, t + total)
+                slots = sorted(merged)
+                goods = [merged[s][0] for s in slots]
+                totals = [merged[s][1] for s in slots]
+        start = day * DAY
+        res = self._resolution
+        conn.execute(_WRITE_BLOCK, (
+            slo_id, day, start + slots[0] * res, start + slots[-1] * res, len(slots),
+            math.fsum(goods), math.fsum(totals),
+            blocks.encode(res, slots, goods, totals),
+        ))
 
     def prune(self, before: float) -> Pruned:
         """Delete what retention no longer needs; returns what was deleted.
 
         Buckets that end at or before ``before``, coverage before it, series
         last seen before it, and every SLO retired before it (its events,
-        cursor, series and fingerprint).
+        cursor, series and fingerprint). Blocks of days before the horizon's
+        day go whole; the block of that day keeps only its buckets after the
+        horizon. Then settled hot rows are compacted (``compact``).
         """
         check_finite("before", before)
         # A bucket is kept while any part of it is at or after `before`.
@@ -519,6 +893,7 @@ class SQLiteStore(StoreBase):
                 deleted = conn.execute(
                     "DELETE FROM bucket WHERE start <= ?", (last_start,)
                 ).rowcount
+                deleted += self._prune_blocks(conn, last_start)
                 conn.execute("DELETE FROM series WHERE ts < ?", (before,))
                 conn.execute("DELETE FROM measured WHERE until <= ?", (before,))
                 conn.execute("UPDATE measured SET start = ? WHERE start < ?", (before, before))
@@ -527,17 +902,54 @@ class SQLiteStore(StoreBase):
                     (before,),
                 )
                 conn.execute("UPDATE slo SET run_start = ? WHERE run_start < ?", (before, before))
-                gone = tuple(
-                    str(row[0])
-                    for row in conn.execute(
-                        "SELECT slo_key FROM slo WHERE retired_at < ? ORDER BY slo_key", (before,)
-                    ).fetchall()
-                )
-                for key in gone:
-                    deleted += self._drop(conn, key)
-                    conn.execute("DELETE FROM slo WHERE slo_key = ?", (key,))
-            self._pruned(gone, last_start)
-        return Pruned(buckets=int(deleted), slos=gone)
+                gone = conn.execute(
+                    "SELECT id, slo_key FROM slo WHERE retired_at < ? ORDER BY slo_key", (before,)
+                ).fetchall()
+                for slo_id, _ in gone:
+                    deleted += self._drop(conn, slo_id)
+                    conn.execute("DELETE FROM slo WHERE id = ?", (slo_id,))
+            keys = tuple(str(key) for _, key in gone)
+            for slo_id, key in gone:
+                self._ids.pop(key, None)
+                self._hot.pop(slo_id, None)
+            self._hot = {i: (max(lo, last_start), hi) for i, (lo, hi) in self._hot.items()}
+            self._pruned(keys, last_start)
+            # Reads report a damaged block; prune's deletions stand either way.
+            self._compact(conn, COMPACT_BUDGET, settle=SETTLE, strict=False)
+        return Pruned(buckets=int(deleted), slos=keys)
+
+    def _prune_blocks(self, conn: sqlite3.Connection, last_start: float) -> int:
+        """Delete the blocks' buckets starting at or before ``last_start``; returns how many."""
+        if not math.isfinite(last_start / DAY):
+            return 0
+        edge = math.floor(last_start / DAY)
+        whole = conn.execute(
+            "SELECT coalesce(SUM(buckets), 0) FROM block WHERE day < ?", (edge,)
+        ).fetchone()[0]
+        conn.execute("DELETE FROM block WHERE day < ?", (edge,))
+        deleted = int(whole)
+        trimmed = conn.execute(
+            "SELECT slo_id, last, buckets, data FROM block WHERE day = ? AND first <= ?",
+            (edge, last_start),
+        ).fetchall()
+        res = self._resolution
+        start = edge * DAY
+        for slo_id, last, count, data in trimmed:
+            if last <= last_start:
+                conn.execute("DELETE FROM block WHERE slo_id = ? AND day = ?", (slo_id, edge))
+                deleted += int(count)
+                continue
+            block = self._decode(conn, slo_id, edge, data)
+            keep = block.rows(start, res, math.floor((last_start - start) / res) + 1)
+            deleted += len(block) - len(keep)
+            slots = [round((s - start) / res) for s, _, _ in keep]
+            goods = [g for _, g, _ in keep]
+            totals = [t for _, _, t in keep]
+            conn.execute(_WRITE_BLOCK, (
+                slo_id, edge, keep[0][0], keep[-1][0], len(keep),
+                math.fsum(goods), math.fsum(totals), blocks.encode(res, slots, goods, totals),
+            ))
+        return deleted
 
     # -------------------------------------------------------------- reads
 
@@ -566,45 +978,102 @@ class SQLiteStore(StoreBase):
         """Last ``(ts, value)`` of every counter series of the SLO."""
         with self._reading as conn:
             rows = conn.execute(
-                "SELECT series_key, ts, value FROM series WHERE slo_key = ?", (slo_key,)
+                "SELECT series_key, ts, value FROM series "
+                "WHERE slo_id = (SELECT id FROM slo WHERE slo_key = ?)",
+                (slo_key,),
             ).fetchall()
         return {key: (float(ts), float(value)) for key, ts, value in rows}
 
-    def sum(self, slo_key: str, start: float, end: float) -> Counts:
-        """Events in the buckets whose start lies in ``[start, end)``."""
-        with self._reading as conn:
-            return self._loaded(conn, slo_key).sum(start, end)
+    def _sync(self) -> None:
+        if self._data_version is not None:  # read-only: drops stale memory on entry
+            with self._reading:
+                pass
 
-    def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
-        """Events of each window ``[end - w, end)``, keyed by window."""
+    def _read_sum(self, slo_key: str, start: float, end: float) -> Counts:
+        """Events of the stored buckets whose start lies in [start, end), from the database:
+        whole blocks by their day sums, the blocks at the edges decoded, hot rows summed."""
+        if not end > start:
+            return Counts()
         with self._reading as conn:
-            index = self._loaded(conn, slo_key)
-            return {w: index.sum(end - w, end) for w in windows}
+            slo_id = self._id(conn, slo_key)
+            if slo_id is None:
+                return Counts()
+            rows = conn.execute(_READ_SUM, self._range(slo_id, start, end)).fetchall()
+            good = total = 0.0
+            res = self._resolution
+            for decoded, a, b, data in rows:
+                if not decoded:
+                    good += a or 0.0
+                    total += b or 0.0
+                    continue
+                day_start = a * DAY
+                g, t = self._decode(conn, slo_id, a, data).sum(
+                    math.ceil((start - day_start) / res), math.ceil((end - day_start) / res)
+                )
+                good += g
+                total += t
+        return Counts(good, total)
+
+    def _read_buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
+        """Each stored bucket (start, good, total) with start in [start, end), oldest
+        first, from the database: decoded blocks and hot rows, a bucket's parts added."""
+        if not end > start:
+            return []
+        with self._reading as conn:
+            slo_id = self._id(conn, slo_key)
+            if slo_id is None:
+                return []
+            rows = conn.execute(_READ_BUCKETS, self._range(slo_id, start, end)).fetchall()
+            res = self._resolution
+            stored: list[Bucket] = []
+            hot: list[Bucket] = []
+            for decoded, a, b, c in sorted(rows, key=lambda r: (-r[0], r[1])):
+                if decoded:
+                    day_start = a * DAY
+                    stored += self._decode(conn, slo_id, a, c).rows(
+                        day_start, res,
+                        math.ceil((start - day_start) / res), math.ceil((end - day_start) / res),
+                    )
+                else:
+                    hot.append((float(a), float(b), float(c)))
+        if not stored:
+            return hot
+        if not hot or hot[0][0] > stored[-1][0]:
+            return stored + hot
+        merged: dict[float, tuple[float, float]] = {s: (g, t) for s, g, t in stored}
+        for s, g, t in hot:
+            g0, t0 = merged.get(s, (0.0, 0.0))
+            merged[s] = (g0 + g, t0 + t)
+        return [(s, *merged[s]) for s in sorted(merged)]
+
+    def _range(self, slo_id: int, start: float, end: float) -> dict[str, float]:
+        """Parameters of the read statements: the range and the days it touches."""
+        return {
+            "id": slo_id, "start": start, "end": end,
+            "d0": _day_of(start), "d1": _day_of(end),
+        }
 
     def first_bucket(self, slo_key: str) -> float | None:
         """Start of the oldest stored bucket of the SLO, or None when it has none."""
         with self._reading as conn:
-            return self._loaded(conn, slo_key).first()
-
-    def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
-        """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
-        with self._reading as conn:
-            rows = conn.execute(
-                "SELECT start, good, total FROM bucket "
-                "WHERE slo_key = ? AND start >= ? AND start < ? ORDER BY start",
-                (slo_key, start, end),
-            ).fetchall()
-        return [(float(s), float(g), float(t)) for s, g, t in rows]
+            slo_id = self._id(conn, slo_key)
+            if slo_id is None:
+                return None
+            starts = [r[0] for r in conn.execute(_FIRST_BUCKET, {"id": slo_id}) if r[0] is not None]
+        return float(min(starts)) if starts else None
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
         """The measured runs within ``[start, end)``, clipped to it, oldest first."""
         with self._reading as conn:
+            slo_id = self._id(conn, slo_key)
+            if slo_id is None:
+                return []
             rows = conn.execute(
-                "SELECT start, until FROM measured WHERE slo_key = :key "
+                "SELECT start, until FROM measured WHERE slo_id = :id "
                 "AND start < :end AND until > :start "
-                "UNION ALL SELECT run_start, run_until FROM slo WHERE slo_key = :key "
+                "UNION ALL SELECT run_start, run_until FROM slo WHERE id = :id "
                 "AND run_start < :end AND run_until > :start ORDER BY 1",
-                {"key": slo_key, "start": start, "end": end},
+                {"id": slo_id, "start": start, "end": end},
             ).fetchall()
         return [(max(float(s), start), min(float(u), end)) for s, u in rows]
 
@@ -624,8 +1093,9 @@ class SQLiteStore(StoreBase):
     def _release(self) -> None:
         conn, self._conn = self._conn, None
         fd, self._fd = self._fd, None
-        self._index.clear()
-        self._last_run.clear()
+        self._forget_all()
+        self._ids.clear()
+        self._hot.clear()
         try:
             if conn is not None:
                 conn.close()
@@ -695,6 +1165,25 @@ class _Access:
         self._store._lock.release()
         if isinstance(exc, sqlite3.Error):
             raise StoreError(f"event store {self._store.path}: {_describe(exc)}") from exc
+
+
+def _spread(slo_id: int) -> float:
+    """A fraction in [0, 1) fixed per SLO that spreads SLOs' compactions in time."""
+    return (slo_id * 0x9E3779B1 % 2**32) / 2**32
+
+
+_FAR_DAY = 2**40  # beyond any day a bucket start can name
+
+
+def _day_of(instant: float) -> int:
+    """The UTC day number holding ``instant`` (clamped for unbounded ranges)."""
+    if not math.isfinite(instant):
+        return _FAR_DAY if instant > 0 else -_FAR_DAY
+    return max(-_FAR_DAY, min(_FAR_DAY, math.floor(instant / DAY)))
+
+
+def _utc_day(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day * DAY))
 
 
 def _describe(exc: sqlite3.Error) -> str:

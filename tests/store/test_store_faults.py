@@ -40,10 +40,13 @@ def test_disk_full_on_commit_is_a_store_error(sqlite_store: SQLiteStore) -> None
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")
     many = {T0 + i * RES: (1.0, 1.0) for i in range(1, 5000)}
+    # Settled buckets compress to a few bytes each; the series state takes room.
+    state = {f"series-{i}": (T0, float(i)) for i in range(3000)}
     with pytest.raises(StoreError, match=r"database or disk is full \(SQLITE_FULL\): free space"):
-        sqlite_store.commit(KEY, many, cursor=T0 + 5000 * RES)
+        sqlite_store.commit(KEY, many, cursor=T0 + 5000 * RES, series=state)
     with pytest.raises(StoreError, match="disk is full"):
-        sqlite_store.commit("probe/new", {T0 + i * RES: (1.0, 1.0) for i in range(2000)})
+        sqlite_store.commit("probe/new", {T0 + i * RES: (1.0, 1.0) for i in range(2000)},
+                            series=state)
     assert sqlite_store.cursor(KEY) == T0
     assert sqlite_store.sum(KEY, 0, 2 * T0) == Counts(1, 1)
     conn.execute("PRAGMA max_page_count = 1073741823")  # space freed: writing works again
