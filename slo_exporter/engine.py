@@ -229,9 +229,11 @@ class Engine:
         now = self._now()
         fresh = {s.key: self._probe_status(s, current.get(s.key), refresh=True)
                  for s in self._probe_slos if self._refresh_due(s, current.get(s.key), now)}
-        # Composites built on probe SLOs follow their components, so a page
-        # on a business service waits no longer than one on its probe.
-        for slo in _dependents(self._probe_composites, [self._by_key[k] for k in fresh]):
+        # Composites built on probe SLOs follow their recomputed components, so a
+        # page on a business service waits no longer than one on its probe; those
+        # on another shard's SLOs read what it published, every second.
+        moved = [*(self._by_key[k] for k in fresh), *self._config.followed]
+        for slo in _dependents(self._probe_composites, moved):
             status = self._composite_status(slo, fresh, current, refresh=True)
             if status is not None:
                 fresh[slo.key] = status
