@@ -533,9 +533,8 @@ def label_pairs(labels: Mapping[str, str]) -> str:
     return ",".join(_pair(k, v) for k, v in sorted(labels.items()))
 
 
-def number_text(value: float) -> str:
-    """``value`` as ``generate_latest`` prints a sample value (Go's formatting)."""
-    return _number(value)
+#: ``value`` as ``generate_latest`` prints a sample value (Go's formatting)
+number_text = _number
 
 
 _TYPES = {"counter": "counter", "info": "gauge", "stateset": "gauge",

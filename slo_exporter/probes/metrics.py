@@ -104,6 +104,8 @@ class _Series:
     count: int = 0
     #: this target's lines of each of TARGET_FAMILIES, None until written after a result
     text: tuple[str, ...] | None = None
+    #: the escaped ``service="..",slo=".."``, ``module=".."`` and ``instance=".."``
+    labels: tuple[str, str, str] = ("", "", "")
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,7 @@ class _Values:
     """One target's values as a scrape found them, to write its lines outside the lock."""
 
     key: tuple[str, str]
-    module: str
-    instance: str
+    labels: tuple[str, str, str]  # _Series.labels
     success: float
     duration: float
     cert_not_after: float | None
@@ -123,7 +124,7 @@ class _Values:
 
     @staticmethod
     def of(key: tuple[str, str], s: _Series) -> _Values:
-        return _Values(key, s.module, s.instance, s.success, s.duration, s.cert_not_after,
+        return _Values(key, s.labels, s.success, s.duration, s.cert_not_after,
                        tuple(sorted(s.results.items())), tuple(s.buckets), s.total, s.count)
 
 
@@ -161,6 +162,9 @@ class ProbeMetrics(Collector):
                     if series is None:
                         self._order = None
                     series = self._series[key] = _Series(sli.module, label)
+                    series.labels = (label_pairs({"service": key[0], "slo": key[1]}),
+                                     label_pairs({"module": sli.module}),
+                                     label_pairs({"instance": label}))
                 series.sli = sli
             series.success = 1.0 if result.success else 0.0
             series.duration = result.duration
@@ -278,10 +282,7 @@ def _target_lines(v: _Values) -> tuple[str, ...]:
     Label names sort as instance < le < module < reason < result < service < slo;
     ``result`` and ``reason`` come from closed sets that need no escaping.
     """
-    service, slo = v.key
-    key = label_pairs({"service": service, "slo": slo})
-    module = label_pairs({"module": v.module})
-    target = label_pairs({"instance": v.instance})
+    key, module, target = v.labels
     n = number_text
     success = f"{SUCCESS[0]}{{{target},{module},{key}}} {n(v.success)}\n"
     duration = f"{DURATION[0]}{{{target},{module},{key}}} {n(v.duration)}\n"
