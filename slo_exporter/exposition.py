@@ -50,6 +50,11 @@ ERROR_REASONS = ("timeout", "connection", "http", "api", "decode", "too_large", 
                  "query", "store", "internal")
 
 
+#: gzip level of /metrics: the fastest, since a probe fleet's snapshot changes about every
+#: second and so is compressed for nearly every scrape (10,000 probe SLOs: 0.08 s of CPU
+#: and 2.1 MB, against 0.19 s and 1.6 MB at level 5)
+METRICS_GZIP_LEVEL = 1
+
 #: the per-SLO families, in the order they are exposed: (name, help)
 FAMILIES: tuple[tuple[str, str], ...] = (
     ("slo_objective_ratio", "The SLO target as a ratio, e.g. 0.999."),
@@ -153,7 +158,7 @@ class SnapshotCollector(Collector):
         with self._lock:
             if self._zipped is not None and self._zipped[0] is snap:
                 return self._zipped[1]
-        body = gzip.compress(self._render(snap), compresslevel=5)
+        body = gzip.compress(self._render(snap), compresslevel=METRICS_GZIP_LEVEL)
         with self._lock:
             if self._snapshot() is snap:
                 self._zipped = (snap, body)

@@ -68,7 +68,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from slo_exporter.errors import ConfigError
-from slo_exporter.exposition import SnapshotCollector, render_families, rendering_text
+from slo_exporter.exposition import (
+    METRICS_GZIP_LEVEL,
+    SnapshotCollector,
+    render_families,
+    rendering_text,
+)
 from slo_exporter.snapshot import SelectionError, Snapshot
 from slo_exporter.webconfig import WebConfig, build_ssl_context, load_web_config
 
@@ -790,7 +795,7 @@ class WebServer:
             return Response(500, TEXT, b"internal server error: the page failed to render\n")
         if zipped:
             return Response(200, CONTENT_TYPE_LATEST,
-                            head + gzip.compress(rest, compresslevel=5),
+                            head + gzip.compress(rest, compresslevel=METRICS_GZIP_LEVEL),
                             (("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")))
         return Response(200, CONTENT_TYPE_LATEST, head + rest, (("Vary", "Accept-Encoding"),))
 
