@@ -460,9 +460,10 @@ _DEFAULT_ALERTING = Alerting()
 _duration = functools.lru_cache(maxsize=256)(format_duration)
 
 
-def _number(value: float) -> str:
+def _number(value: float, _low: float = -math.inf) -> str:
     """``value`` as ``generate_latest`` prints it (Go's formatting)."""
-    if -math.inf < value < 1e6:  # Python's text is Go's (NaN fails the test)
+    # _low: -inf bound at definition, not looked up for each of a fleet's 600,000 samples
+    if _low < value < 1e6:  # Python's text is Go's (NaN fails the test)
         return repr(float(value))
     # Go switches to exponents sooner than Python does; the library knows how
     return str(floatToGoString(value))  # type: ignore[no-untyped-call]
