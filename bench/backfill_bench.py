@@ -13,6 +13,17 @@ cached by query in the child, so what is timed is the daemon's side: HTTP,
 JSON decode, accounting and store commits.
 
     python -m bench.backfill_bench [--slos 10] [--days 30] [--step 60] [--profile]
+        [--hourly-after 3d]
+
+With ``--prometheus`` the source is a real Prometheus instead: ``--days``
+of history for ``--slos`` ratio SLOs over ``--metrics`` counters, laid out
+and generated as ``bench.scale`` does (two series per SLO, bad ``code="500"``
+within total, counter resets), backfilled with promtool. Every SLO is then
+read cold up to the end of the history (30-day windows: the days before
+the history are read too, and find nothing) and the CPU seconds of this
+process and of Prometheus are printed per SLO and per SLO-day of history.
+
+    python -m bench.backfill_bench --prometheus [--slos 1000] [--days 3] [--metrics 20]
 """
 
 from __future__ import annotations
@@ -31,6 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import yaml
+
 from slo_exporter.config import parse_config
 from slo_exporter.ingest import Ingestor
 from slo_exporter.prometheus import PrometheusClient
@@ -38,17 +51,41 @@ from slo_exporter.store import SQLiteStore
 
 NOW = 1_800_000_000.0
 SELECTOR = re.compile(r'^http_requests_total\{job="([^"]+)"(?:,code="(\d+)")?\}\[(\d+)ms\]$')
+#: the hour tier's range query (``accounting._hourly_answer``): its selector
+HOURLY = re.compile(r'^label_replace\(last_over_time\(http_requests_total\{job="([^"]+)"'
+                    r'(?:,code="(\d+)")?\}\[1h\]\), "([a-z_]+)", "last", "", ""\) or ')
+#: a counter resets every this many samples
+RESET_EVERY = 10_000
 
 
 def _series(job: str, code: str, start: float, end: float, step: float) -> dict[str, Any]:
     """Counter samples of one series in ``(start, end]``; ``code="500"`` grows 1 per
-    step, ``code="200"`` 100 per step, and both reset every 10,000 steps."""
+    step, ``code="200"`` 100 per step, and both reset every ``RESET_EVERY`` steps."""
     first = int(start // step) + 1
     last = int(end // step)
     rate = 1 if code == "500" else 100
-    values = [[n * step, str((n % 10_000) * rate)] for n in range(first, last + 1)]
+    values = [[n * step, str((n % RESET_EVERY) * rate)] for n in range(first, last + 1)]
     return {"metric": {"__name__": "http_requests_total", "job": job, "code": code},
             "values": values}
+
+
+def _hourly(job: str, code: str, times: list[float], step: float, part: tuple[str, str]
+            ) -> dict[str, Any]:
+    """The hour tier's answer for one series at ``times``: the last value in ``(t - 1h,
+    t]``, or (``part`` is the check) the resets in ``(t - 2h, t]``, as Prometheus
+    computes them."""
+    check = part[1] == "check"
+    rate = 1 if code == "500" else 100
+    values = []
+    for t in times:
+        last = int(t // step)
+        if check:
+            first = int((t - 7200) // step) + 1
+            resets = sum(1 for n in range(first + 1, last + 1) if n % RESET_EVERY == 0)
+            values.append([t, str(resets)])
+        elif last * step > t - 3600:
+            values.append([t, str((last % RESET_EVERY) * rate)])
+    return {"metric": {"job": job, "code": code, part[0]: part[1]}, "values": values}
 
 
 def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ignore[type-arg]
@@ -60,10 +97,14 @@ def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ign
         def do_POST(self) -> None:
             form = parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0))
                             .decode())
-            query, at = form["query"][0], form["time"][0]
+            query = form["query"][0]
+            at = form["time"][0] if "time" in form else "{start}:{end}".format(
+                start=form["start"][0], end=form["end"][0])
             body = cache.get((query, at))
             if body is None:
-                body = self._answer(query, float(at))
+                body = (self._answer(query, float(at)) if "time" in form else
+                        self._range(query, float(form["start"][0]), float(form["end"][0]),
+                                    float(form["step"][0])))
                 cache[(query, at)] = body
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -81,6 +122,19 @@ def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ign
             return json.dumps({"status": "success",
                                "data": {"resultType": "matrix", "result": result}}).encode()
 
+        def _range(self, query: str, start: float, end: float, every: float) -> bytes:
+            found = HOURLY.match(query)
+            if found is None:
+                return b'{"status":"success","data":{"resultType":"matrix","result":[]}}'
+            job, code, label = found.group(1), found.group(2), found.group(3)
+            codes = [code] if code else ["200", "500"]
+            count = round((end - start) / every)
+            times = [round(start + i * every, 3) for i in range(count + 1)]
+            result = [_hourly(job, c, times, step, (label, part))
+                      for c in codes for part in ("last", "check")]
+            return json.dumps({"status": "success",
+                               "data": {"resultType": "matrix", "result": result}}).encode()
+
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
@@ -89,7 +143,7 @@ def _serve(port: multiprocessing.SimpleQueue, step: float) -> None:  # type: ign
     httpd.serve_forever()
 
 
-def config_text(port: int, slos: int) -> str:
+def config_text(port: int, slos: int, hourly_after: str = "3d") -> str:
     entries = "\n".join(
         f"""      - name: slo-{i}
         objective: 99.9
@@ -99,7 +153,8 @@ def config_text(port: int, slos: int) -> str:
             bad: http_requests_total{{job="api-{i}",code="500"}}
             total: http_requests_total{{job="api-{i}"}}"""
         for i in range(slos))
-    return f"""prometheus: {{url: "http://127.0.0.1:{port}", timeout: 30s}}
+    return f"""prometheus:
+  {{url: "http://127.0.0.1:{port}", timeout: 30s, backfill_hourly_after: {hourly_after}}}
 services:
   - name: api
     slos:
@@ -107,19 +162,78 @@ services:
 """
 
 
+def real_prometheus(args: argparse.Namespace) -> None:
+    """The ``--prometheus`` run: a real Prometheus holding ``bench.scale``'s history."""
+    from bench import scale  # only this mode needs the harness
+    from tests.support.harness import PrometheusServer
+
+    layout = scale.Layout(slos=args.slos, metrics=args.metrics)
+    end = (time.time() // 60) * 60 - 120
+    with tempfile.TemporaryDirectory() as tmp:
+        history = Path(tmp) / "history.om"
+        _, samples = scale.write_history(history, layout, end=end, days=args.days,
+                                         step=int(args.step))
+        prometheus = PrometheusServer(Path(tmp) / "prometheus")
+        prometheus.backfill(history, timeout=3600)
+        history.unlink()
+        prometheus.start()
+        try:
+            document = scale.native_config(layout, prometheus.url, evaluation_interval=30)
+            document["prometheus"]["backfill_hourly_after"] = args.hourly_after
+            config = parse_config(yaml.safe_dump(document), "bench.yaml")
+            store = SQLiteStore(Path(tmp) / "store", config.storage.resolution)
+            client = PrometheusClient(config.prometheus)
+            ingestor = Ingestor(store, client, config.prometheus, config.slos,
+                                stop=threading.Event(), log=_Quiet())
+            assert prometheus.pid is not None
+            theirs = scale.proc_sample(prometheus.pid).cpu
+            profile = cProfile.Profile(time.process_time) if args.profile else None
+            t, cpu = time.perf_counter(), time.process_time()
+            if profile is not None:
+                profile.enable()
+            for slo in config.slos:
+                ingestor.read(slo, end)
+            if profile is not None:
+                profile.disable()
+            elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+            theirs = scale.proc_sample(prometheus.pid).cpu - theirs
+            events = sum(store.sum(slo.key, 0.0, end + 60).total for slo in config.slos)
+            store.close()
+            client.close()
+        finally:
+            prometheus.stop()
+    slo_days = args.slos * args.days
+    print(f"backfill bench (real Prometheus): {args.slos} SLOs over {args.metrics} counters, "
+          f"{args.days:g} days of history ({samples:,} raw samples, {events:,.0f} events "
+          f"stored), 30-day windows, backfill_hourly_after {args.hourly_after}")
+    print(f"this process:   {cpu:.2f} s CPU ({elapsed:.2f} s wall) = "
+          f"{cpu / args.slos * 1000:.1f} ms per SLO, {cpu / slo_days * 1000:.2f} ms per SLO-day")
+    print(f"prometheus:     {theirs:.2f} s CPU = {theirs / slo_days * 1000:.2f} ms per SLO-day")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slos", type=int, default=10)
     parser.add_argument("--days", type=float, default=30.0)
     parser.add_argument("--step", type=float, default=60.0, help="scrape interval, seconds")
+    parser.add_argument("--hourly-after", default="3d",
+                        help="backfill_hourly_after (30d: every sample read one by one)")
     parser.add_argument("--profile", action="store_true", help="print the top functions")
+    parser.add_argument("--prometheus", action="store_true",
+                        help="read from a real Prometheus holding bench.scale's history")
+    parser.add_argument("--metrics", type=int, default=20, help="counters (--prometheus)")
     args = parser.parse_args()
+    if args.prometheus:
+        real_prometheus(args)
+        return
 
     ports: multiprocessing.SimpleQueue[int] = multiprocessing.SimpleQueue()
     server = multiprocessing.Process(target=_serve, args=(ports, args.step), daemon=True)
     server.start()
     port = ports.get()
-    config = parse_config(config_text(port, args.slos), "bench.yaml")
+    config = parse_config(config_text(port, args.slos, args.hourly_after), "bench.yaml")
     # the window is 30 d; a shorter run starts its cursor that much later
     start_cursor = NOW - args.days * 86400.0
     try:

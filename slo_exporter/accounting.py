@@ -71,7 +71,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from slo_exporter import errors, model
+from slo_exporter import errors, matchers, model
 from slo_exporter.prometheus import QueryResult, Series, label_text
 
 #: Prometheus refuses range queries of more than 11,000 points; stay below.
@@ -537,12 +537,11 @@ def _grouped_roles(
 def _deltas(good_role: str, marked_events: Mapping[float, float],
             total_events: Mapping[float, float]) -> dict[float, tuple[float, float]]:
     """(good, total) per bucket from the marked (good or bad) and total events."""
-    deltas: dict[float, tuple[float, float]] = {}
-    for bucket in sorted(marked_events.keys() | total_events.keys()):
-        total = total_events.get(bucket, 0.0)
-        marked = marked_events.get(bucket, 0.0)
-        deltas[bucket] = (marked if good_role == "good" else total - marked, total)
-    return deltas
+    buckets = sorted(marked_events.keys() | total_events.keys())
+    totals = list(map(total_events.get, buckets, itertools.repeat(0.0)))
+    marked = list(map(marked_events.get, buckets, itertools.repeat(0.0)))
+    good = marked if good_role == "good" else list(map(operator.sub, totals, marked))
+    return dict(zip(buckets, zip(good, totals, strict=True), strict=True))
 
 
 @dataclass(frozen=True)
@@ -632,16 +631,38 @@ def _split_selector_events(
 ) -> dict[GroupKey, dict[float, float]]:
     """Exact increases of every series of ``selector``, per group (``_series_reads``)."""
     events: dict[GroupKey, dict[float, float]] = {}
-    res, floor = span.resolution, math.floor
+    res = span.resolution
 
     def read(samples: Sequence[Sample], prev: Sample | None) -> Advance:
         return advance(samples, prev, span.max_increase)
 
     for group, step in _series_reads(client, role, selector, span, books, read=read):
-        buckets = events.setdefault(group, defaultdict(float))
-        for ts, increase in step.increases:  # bucket_start, inlined: once per sample
-            buckets[floor(ts / res) * res] += increase
-    return {group: dict(buckets) for group, buckets in events.items()}
+        add_to_buckets(events.setdefault(group, {}), step.increases, res)
+    return events
+
+
+def add_to_buckets(buckets: dict[float, float], increases: Sequence[Sample],
+                   resolution: float) -> None:
+    """Add each ``(ts, increase)`` to ``buckets`` at ``bucket_start(ts)``.
+
+    A list at a time (C loops, no Python call per sample) when no two of the
+    samples share a bucket, the usual case of a backfill with one sample per
+    bucket or fewer; one sample at a time otherwise. Either way each bucket
+    gets ``buckets.get(start, 0.0) + increase`` per sample, in order.
+    """
+    if not increases:
+        return
+    times, values = zip(*increases, strict=True)
+    starts = list(map(operator.mul, map(math.floor, map(operator.truediv, times,
+                                                        itertools.repeat(resolution))),
+                      itertools.repeat(resolution)))
+    if len(set(starts)) < len(starts):
+        for start, value in zip(starts, values, strict=True):
+            buckets[start] = buckets.get(start, 0.0) + value
+        return
+    # every start differs, so no get below sees a value this update wrote
+    found = map(buckets.get, starts, itertools.repeat(0.0))
+    buckets.update(zip(starts, map(operator.add, found, values), strict=True))
 
 
 def _series_reads(
@@ -797,6 +818,335 @@ def _range_pieces(
         mid = (lo + hi) // 2
         yield from _range_pieces(client, promql, lo, mid, res)
         yield from _range_pieces(client, promql, mid + 1, hi, res)
+
+
+# ----------------------------------------------------------------- hour tier
+
+#: width of one hour of the hour tier
+HOUR = 3600.0
+#: a plain selector of one metric (its name first, no ``__name__`` matcher): the
+#: hour tier's range functions drop the name, which it then puts back
+_ONE_METRIC = re.compile(r"\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{.*\})?\s*", re.DOTALL)
+
+
+def hourly_readable(slo: model.SLO) -> bool:
+    """Whether ``slo``'s far history can be read at hour resolution
+    (``fetch_hourly_events``): an ungrouped counter SLI of plain selectors of
+    one metric each (ratio or latency), budgeted by occurrences (timeslices
+    need every bucket)."""
+    sli = slo.sli
+    if slo.group_by or slo.budgeting.method != "occurrences":
+        return False
+    if isinstance(sli, model.LatencySLI):
+        texts = [sli.histogram.text]
+    elif isinstance(sli, model.RatioSLI):
+        queries = [q for q in (sli.good, sli.bad, sli.total) if q is not None]
+        if not all(isinstance(q, model.Selector) for q in queries):
+            return False
+        texts = [q.text for q in queries]
+    else:
+        return False
+    return all(_metric_of(text) is not None for text in texts)
+
+
+def _metric_of(selector: str) -> str | None:
+    found = _ONE_METRIC.fullmatch(selector)
+    if found is None or "__name__" in selector:
+        return None
+    return found.group(1)
+
+
+def fetch_hourly_events(
+    client: Source,
+    slo: model.SLO,
+    *,
+    start: float,
+    end: float,
+    series_state: Mapping[str, Sample],
+    le_cache: MutableMapping[str, str] | None = None,
+    max_increase: float = DEFAULT_MAX_INCREASE,
+) -> EventBatch:
+    """Events of ``slo`` in ``[start, end)`` (both on whole hours) one hour at a time.
+
+    The exact increase of an hour is the sum of its samples' increases; the
+    events of hour ``[h, h + 1h)`` all land in its first bucket, ``h``. Per
+    series and hour the counter's last value before the hour's end is asked
+    (``last_over_time(sel[1h])`` evaluated 1 ms before each hour boundary, a
+    range query with a one-hour step) beside a check over the hour and the
+    one before it (``resets(sel[2h])``, plus ``0 * sum_over_time(sel[1h])``
+    so that a NaN or infinite sample in the hour shows as NaN; one in the hour
+    before made that hour's own check NaN or its last value not finite), in
+    one query per selector. When the series' state
+    is the last sample of the hour before (its value equals that hour's last
+    value) and the check is 0, the samples from that one through the hour's
+    last rise without a reset, so the hour's increase is exactly the
+    difference of the two last values: what adding up the raw increases
+    gives. Any other hour of a series with samples (a reset or NaN in the
+    check, a value that fell, a series seen for the first time or after an
+    hour without samples, an increase above ``max_increase``) is read from
+    raw samples with ``advance``, one raw read per hour for all series that
+    need it (a run of such hours in one), so sums over whole hours equal the
+    per-sample path's. An hour
+    without samples counts nothing. The state after each hour is its last
+    sample; for an hour counted by difference, its value with the hour's
+    last millisecond as the time (the next read starts after it).
+
+    ``covered_until`` is ``end`` less a millisecond: a sample at ``end``
+    belongs to the next read. Prometheus 2 ranges include their left edge,
+    so a range may hold one extra sample 1 ms before the hour; it is the
+    hour before's last sample, which changes neither a last value nor the
+    check's verdict on the hours it guards.
+    """
+    if not hourly_readable(slo):
+        raise ValueError(f"SLO {slo.key} cannot be read at hour resolution")
+    if start % HOUR or end % HOUR or end <= start:
+        raise ValueError(f"an hourly read needs whole hours, got [{start!r}, {end!r})")
+    if not max_increase > 0:
+        raise ValueError(f"max_increase must be > 0, got {max_increase!r}")
+    sli = slo.sli
+    good_role: str
+    marked: model.Query | None
+    total: model.Query
+    if isinstance(sli, model.LatencySLI):
+        good_role, marked, total = _latency_queries(client, sli, end, le_cache)
+    else:
+        assert isinstance(sli, model.RatioSLI)  # for the type checker: hourly_readable
+        good_role = "good" if sli.good is not None else "bad"
+        marked = sli.good if sli.good is not None else sli.bad
+        total = sli.total
+    assert marked is not None  # a ratio SLI has good or bad
+    books = _Books(dict(series_state))
+    hours = round((end - start) / HOUR)
+    first = start - SAME_SAMPLE  # instant k is first + k hours: the end of hour k - 1
+    total_answer = _hourly_answer(client, total.text, first, hours)
+    marked_answer = _narrowed(total_answer, marked.text, total.text)
+    if marked_answer is None:
+        marked_answer = _hourly_answer(client, marked.text, first, hours)
+    good = _hourly_events(client, good_role, marked.text, marked_answer, start=start,
+                          hours=hours, books=books, max_increase=max_increase)
+    totals = _hourly_events(client, "total", total.text, total_answer, start=start,
+                            hours=hours, books=books, max_increase=max_increase)
+    batch = books.batch(_deltas(good_role, good, totals), end - SAME_SAMPLE)
+    return EventBatch(deltas=batch.deltas, series=batch.series,
+                      covered_until=batch.covered_until, rejected=batch.rejected)
+
+
+#: per series of an hourly answer (its labels, sorted, without the name): the last
+#: value and the check, each by hour instant k (``fetch_hourly_events``)
+HourlyAnswer = dict[tuple[tuple[str, str], ...], tuple[dict[int, float], dict[int, float]]]
+#: the label that tells the two halves of the one hourly query apart
+_PART = "slo_exporter_hour_part"
+
+
+def _hourly_answer(client: Source, selector: str, first: float, hours: int) -> HourlyAnswer:
+    """The last value and the check of ``selector``'s series at ``first + k`` hours for
+    k = 0 .. ``hours``, in one range query (the two halves told apart by a label)."""
+    promql = (f'label_replace(last_over_time({selector}[1h]), "{_PART}", "last", "", "")'
+              f' or label_replace(resets({selector}[2h]) + 0 * sum_over_time({selector}[1h]),'
+              f' "{_PART}", "check", "", "")')
+    found: HourlyAnswer = {}
+    for result in _hour_pieces(client, promql, first, 0, hours):
+        for series in result.series:
+            part = series.labels.get(_PART)
+            # some Prometheus versions keep the name on last_over_time: match without it
+            labels = tuple(sorted((k, v) for k, v in series.labels.items()
+                                  if k not in ("__name__", _PART)))
+            last, check = found.setdefault(labels, ({}, {}))
+            times, values = zip(*series.samples, strict=True) if series.samples else ((), ())
+            ks = map(round, map(operator.truediv, map(operator.sub, times,
+                                                      itertools.repeat(first)),
+                                itertools.repeat(HOUR)))
+            (last if part == "last" else check).update(zip(ks, values, strict=True))
+    return found
+
+
+def _narrowed(answer: HourlyAnswer, narrow: str, wide: str) -> HourlyAnswer | None:
+    """The part of ``wide``'s answer that is ``narrow``'s, when ``narrow``'s series are
+    among ``wide``'s (same metric, every matcher of ``wide`` in ``narrow``); else None."""
+    pair = narrower_within(narrow, wide)
+    if pair is None:
+        return None
+    metric, selector = pair
+    try:
+        return {labels: found for labels, found in answer.items()
+                if selector.matches({**dict(labels), "__name__": metric})}
+    except matchers.Ambiguous:
+        return None
+
+
+def narrower_within(narrow: str, wide: str) -> tuple[str, matchers.Selector] | None:
+    """``narrow`` parsed with its metric when it is ``wide`` plus label equalities
+    (``m{job="a",code="500"}`` within ``m{job="a"}``): each series it selects is one
+    ``wide`` selects, picked from ``wide``'s answer by plain string comparison (a
+    regex is left to Prometheus). None otherwise."""
+    if narrow == wide:
+        return None
+    try:
+        small, large = matchers.parse(narrow), matchers.parse(wide)
+    except matchers.Unsupported:
+        return None
+    extra = set(small.matchers) - set(large.matchers)
+    if (small.metric != large.metric or not set(large.matchers) <= set(small.matchers)
+            or any(m.op != "=" for m in extra)):
+        return None
+    return small.metric, small
+
+
+def _hourly_events(
+    client: Source, role: str, selector: str, answer: HourlyAnswer, *, start: float,
+    hours: int, books: _Books, max_increase: float,
+) -> dict[float, float]:
+    """Events of ``selector``'s series per hour-first bucket (``fetch_hourly_events``).
+
+    The hours that some series reads raw (known from the answers) are visited
+    in order; before each, every series counts its hours up to it, runs of
+    rising hours by differences a list at a time; then the series that need
+    it read that hour raw, all from one query for the run of such hours.
+    """
+    metric = _metric_of(selector)
+    assert metric is not None  # hourly_readable checked every selector
+    hour = _Hour(start - SAME_SAMPLE, start, books, max_increase)
+    series = [(series_key(role, {**dict(labels), "__name__": metric}), last, check)
+              for labels, (last, check) in answer.items()]
+    rising = {key: _rising(last, check, hours, max_increase) for key, last, check in series}
+    expected = {k for key, last, _ in series for k in last if k and k not in rising[key]}
+    raw = _RawHours(client, role, selector, hour.first, expected)
+    events: dict[float, float] = {}
+    done = dict.fromkeys(rising, 0)  # per series: the hours counted so far
+    for k in [*sorted(expected), hours + 1]:
+        for key, last, _ in series:
+            done[key] = hour.count(key, last, rising[key], lo=done[key] + 1, hi=k - 1, raw=raw,
+                                   events=events)
+            if k <= hours and k in last and k not in rising[key]:
+                hour.raw(key, k, raw, events)
+                done[key] = k
+    return events
+
+
+@dataclass(frozen=True)
+class _Hour:
+    """Counting one selector's series hour by hour (``_hourly_events``)."""
+
+    first: float  # instant k is first + k hours: the end of hour k - 1
+    start: float  # the first hour's start (its bucket)
+    books: _Books
+    max_increase: float
+
+    def count(self, key: str, last: Mapping[int, float], rising: set[int], *, lo: int,
+              hi: int, raw: _RawHours, events: dict[float, float]) -> int:
+        """Count hours ``lo .. hi`` of series ``key``; returns ``hi``. A rising hour whose
+        hour before did not end where the state says (a rejected sample) is read raw."""
+        state = self.books.state
+        k = lo
+        while k <= hi:
+            if k not in last:
+                k += 1  # no sample in this hour
+                continue
+            prev = state.get(key)
+            if (k in rising and prev is not None and prev[1] == last[k - 1]
+                    and prev[0] > self.first + (k - 2) * HOUR):
+                j = k
+                while j + 1 in rising and j + 1 <= hi:
+                    j += 1
+                values = [last[i] for i in range(k - 1, j + 1)]
+                add_to_buckets(events, list(zip(
+                    [self.start + (i - 1) * HOUR for i in range(k, j + 1)],
+                    map(operator.sub, values[1:], values[:-1]), strict=True)), HOUR)
+                state[key] = (self.first + j * HOUR, values[-1])
+                k = j + 1
+                continue
+            self.raw(key, k, raw, events)
+            k += 1
+        return hi
+
+    def raw(self, key: str, k: int, raw: _RawHours, events: dict[float, float]) -> None:
+        """Count hour ``k`` of series ``key`` from its raw samples, as the per-sample
+        path would."""
+        state = self.books.state
+        step = advance(raw.samples(k, key), state.get(key), self.max_increase)
+        if step.last is not None:
+            state[key] = step.last
+        _reject(self.books.rejected, key, step.rejected)
+        bucket = self.start + (k - 1) * HOUR
+        events[bucket] = events.get(bucket, 0.0) + math.fsum(i for _, i in step.increases)
+
+
+def _rising(last: Mapping[int, float], check: Mapping[int, float], hours: int,
+            max_increase: float) -> set[int]:
+    """The hours k (1 .. ``hours``) whose samples, from hour k - 1's last through hour
+    k's, rise without a reset: both last values known and finite, not negative, no
+    reset and no NaN in the check, an increase of at most ``max_increase``."""
+    return {k for k, value in last.items()
+            if 0 < k <= hours and (before := last.get(k - 1)) is not None
+            and check.get(k) == 0 and 0 <= before <= value <= before + max_increase
+            and math.isfinite(value)}
+
+
+class _RawHours:
+    """Raw samples of one selector's series by hour, read once per run of hours
+    (``fetch_hourly_events`` reads an hour raw where a series reset, started or has
+    an implausible sample; a reset makes two hours in a row)."""
+
+    #: the longest run of hours one raw read covers
+    MAX_RUN = 24
+
+    def __init__(self, client: Source, role: str, selector: str, first: float,
+                 expected: set[int]) -> None:
+        self._client = client
+        self._role = role
+        self._selector = selector
+        self._first = first
+        self._expected = expected
+        self._hours: dict[int, dict[str, list[Sample]]] = {}
+
+    def samples(self, k: int, key: str) -> list[Sample]:
+        """The samples of series ``key`` in hour ``k``, ``(first + (k-1)h, first + kh]``.
+
+        Hours are asked in order: asking one not read yet forgets those before.
+        """
+        if k not in self._hours:
+            self._read(k)
+        return self._hours[k].get(key, [])
+
+    def _read(self, k: int) -> None:
+        last = k
+        while last + 1 in self._expected and last + 1 - k < self.MAX_RUN:
+            last += 1
+        for hour in [h for h in self._hours if h < k]:
+            del self._hours[hour]
+        for hour in range(k, last + 1):
+            self._hours[hour] = {}
+        edges = [round((self._first + h * HOUR) * 1000) for h in range(k - 1, last + 1)]
+        lo, hi = self._first + (k - 1) * HOUR, self._first + last * HOUR
+        for piece in _raw_pieces(self._client, self._selector, lo, hi):
+            for series in piece:
+                key = series_key(self._role, series.labels)
+                stamps = [round(ts * 1000) for ts, _ in series.samples]
+                cuts = [bisect.bisect_right(stamps, edge) for edge in edges]
+                for hour, (a, b) in zip(range(k, last + 1), itertools.pairwise(cuts),
+                                        strict=True):
+                    if a < b:
+                        self._hours[hour].setdefault(key, []).extend(series.samples[a:b])
+
+
+def _hour_pieces(
+    client: Source, promql: str, first: float, lo: int, hi: int
+) -> Iterator[QueryResult]:
+    """Range queries over the instants ``lo..hi`` (in hours after ``first``), at most
+    ``MAX_RANGE_STEPS`` each, halved while answers are too large."""
+    if hi - lo >= MAX_RANGE_STEPS:
+        mid = lo + MAX_RANGE_STEPS - 1
+        yield from _hour_pieces(client, promql, first, lo, mid)
+        yield from _hour_pieces(client, promql, first, mid + 1, hi)
+        return
+    try:
+        yield client.query_range(promql, first + lo * HOUR, first + hi * HOUR, HOUR)
+    except errors.QueryError as exc:
+        if not _too_large(exc) or hi <= lo:
+            raise
+        mid = (lo + hi) // 2
+        yield from _hour_pieces(client, promql, first, lo, mid)
+        yield from _hour_pieces(client, promql, first, mid + 1, hi)
 
 
 # ---------------------------------------------------------------- bool gauge

@@ -57,7 +57,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slo_exporter import accounting, sharing
+from slo_exporter import accounting, matchers, sharing
 from slo_exporter.errors import SourceError
 from slo_exporter.grouping import Groups
 from slo_exporter.model import (
@@ -70,9 +70,11 @@ from slo_exporter.model import (
     Template,
     fingerprint,
 )
-from slo_exporter.prometheus import Series
+from slo_exporter.prometheus import QueryResult, Series
 from slo_exporter.store import EventStore
 
+#: the fewest hours worth reading at hour resolution
+MIN_HOURLY_HOURS = 2
 #: how often old buckets are pruned
 PRUNE_EVERY = 3600.0
 #: a backfill starts this far before the oldest window so that every series
@@ -300,6 +302,7 @@ class Ingestor:
         self._groups = dict(groups or {})
         self._client = client
         self._chunk = prometheus.backfill_chunk
+        self._hourly_after = prometheus.backfill_hourly_after
         self._template_lag = max(0.0, TEMPLATE_SETTLE - prometheus.query_delay)
         self._max_increase = prometheus.max_counter_increase
         self._on_error = on_error
@@ -655,30 +658,68 @@ class Ingestor:
         # of a live series, so none of them skips a sample that landed late.
         overlap = since - accounting.read_start(state, since, overlap=READ_OVERLAP,
                                                 late_limit=LATE_LIMIT)
-        read = _Counted(source or client)
-        for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
+        counted = _Counted(source or client)
+        read: accounting.Source = counted
+        if slo.key in self._backfilling:
+            read = _Subsets.of(read, slo, until, self._le_cache.setdefault(slo.key, {}))
+        hourly = self._hourly_span(slo, since, until)
+        for lo, hi, by_hour in _segments(since, until, hourly, self._chunk):
             if self._stop.is_set():
                 return False
-            batch = accounting.fetch_events(
-                read, slo,
-                since=lo, until=hi,
-                series_state=state,
-                resolution=res,
-                overlap=overlap,
-                # one query per chunk: the overlap rides on the chunk it precedes
-                chunk=self._chunk + overlap,
-                le_cache=self._le_cache.setdefault(slo.key, {}),
-                max_increase=self._max_increase,
-                template_lag=self._template_lag,
-            )
+            if by_hour:
+                batch = accounting.fetch_hourly_events(
+                    read, slo, start=lo + accounting.SAME_SAMPLE,
+                    end=hi + accounting.SAME_SAMPLE, series_state=state,
+                    le_cache=self._le_cache.setdefault(slo.key, {}),
+                    max_increase=self._max_increase)
+                # the raw reads after it reach back from its (newer) state
+                overlap = hi - accounting.read_start(
+                    batch.series, hi, overlap=READ_OVERLAP, late_limit=LATE_LIMIT)
+            else:
+                batch = accounting.fetch_events(
+                    read, slo,
+                    since=lo, until=hi,
+                    series_state=state,
+                    resolution=res,
+                    overlap=overlap,
+                    # one query per chunk: the overlap rides on the chunk it precedes
+                    chunk=self._chunk + overlap,
+                    le_cache=self._le_cache.setdefault(slo.key, {}),
+                    max_increase=self._max_increase,
+                    template_lag=self._template_lag,
+                )
             self._reject(slo, batch.rejected)
             self._commit(slo, lo, batch)
-            self.backfill.chunk(slo.key, hi - lo, read.taken())
+            self.backfill.chunk(slo.key, hi - lo, counted.taken())
             self._learn(slo.key, batch, hi)
             state = dict(batch.series)
         self._planned(slo.key, until, state)
         self._announced(slo, until)
         return True
+
+    def _hourly_span(self, slo: SLO, since: float, until: float) -> tuple[float, float] | None:
+        """The whole hours ``[start, end)`` of ``slo``'s read over ``(since, until]`` that
+        are read at hour resolution (``accounting.fetch_hourly_events``), or None.
+
+        Only history older than ``backfill_hourly_after``, or than the SLO's
+        longest window short of its period when that is longer (a burn-rate
+        alert needs every bucket of its windows), and only at least
+        ``MIN_HOURLY_HOURS`` of it: the rest is read sample by sample. The
+        hour after the one ``since`` lies in is read sample by sample too,
+        so the period's oldest edge (``BACKFILL_LEAD`` after ``since``) stays
+        exact for the first 50 minutes at least; later it moves an hour at
+        a time.
+        """
+        if not accounting.hourly_readable(slo):
+            return None
+        hour = accounting.HOUR
+        shorter = [w for w in slo.windows if w < slo.period.longest]
+        recent = max([self._hourly_after, *shorter])
+        start = math.ceil((since + accounting.SAME_SAMPLE) / hour) * hour + hour
+        end = math.floor((until - recent) / hour) * hour
+        if end - start < MIN_HOURLY_HOURS * hour:
+            return None
+        return start, end
 
     def _reject(self, slo: SLO, rejected: Sequence[accounting.Rejection]) -> None:
         """Implausible series data is left out, logged and counted; the rest goes on."""
@@ -694,7 +735,8 @@ class Ingestor:
 
 
 class _Counted(accounting.SourceProxy):
-    """A source that counts the raw samples read through it (backfill progress)."""
+    """A source that counts the samples read through it (backfill progress): raw
+    samples, and the points of range queries (the hour tier's)."""
 
     def __init__(self, source: accounting.Source) -> None:
         super().__init__(source)
@@ -709,6 +751,74 @@ class _Counted(accounting.SourceProxy):
         found = self._source.raw_samples(selector, start, end)
         self._samples += sum(len(series.samples) for series in found)
         return found
+
+    def query_range(
+        self, promql: str, start: float, end: float, step: float, *, stats: bool = False
+    ) -> QueryResult:
+        found = self._source.query_range(promql, start, end, step, stats=stats)
+        self._samples += sum(len(series.samples) for series in found.series)
+        return found
+
+
+class _Subsets(accounting.SourceProxy):
+    """One SLO's reads where one selector is another it reads over the same span plus
+    label equalities (``bad: m{job="a",code="500"}`` within ``total: m{job="a"}``,
+    ``accounting.narrower_within``): the narrower is picked from the wider's raw
+    samples, so each span is asked and decoded once. The wider's last answer is
+    kept for its own read, which comes next with the same span; any other read
+    goes to the source."""
+
+    def __init__(self, source: accounting.Source,
+                 narrower: Mapping[str, tuple[str, matchers.Selector]]) -> None:
+        super().__init__(source)
+        self._narrower = narrower
+        self._kept: tuple[str, float, float, list[Series]] | None = None
+
+    @classmethod
+    def of(cls, source: accounting.Source, slo: SLO, at: float,
+           le_cache: dict[str, str]) -> accounting.Source:
+        """``source`` for ``slo``'s reads, with its narrower selectors matched locally."""
+        try:
+            texts = accounting.plain_selectors(source, slo, at, le_cache)
+        except (SourceError, ValueError):  # its own read meets the error and reports it
+            return source
+        narrower = {}
+        for text in texts:
+            for other in texts:
+                found = accounting.narrower_within(text, other)
+                if found is not None:
+                    narrower[text] = (other, found[1])
+                    break
+        return cls(source, narrower) if narrower else source
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        kept = self._kept
+        if kept is not None and kept[:3] == (selector, start, end):
+            return kept[3]
+        found = self._narrower.get(selector)
+        if found is None:
+            return self._source.raw_samples(selector, start, end)
+        wide, narrow = found
+        answer = self._source.raw_samples(wide, start, end)
+        self._kept = (wide, start, end, answer)
+        try:
+            return [series for series in answer if narrow.matches(series.labels)]
+        except matchers.Ambiguous:
+            return self._source.raw_samples(selector, start, end)
+
+
+def _segments(since: float, until: float, hourly: tuple[float, float] | None,
+              chunk: float) -> list[tuple[float, float, bool]]:
+    """The reads of ``(since, until]``: ``(lo, hi, by_hour)``, chunks of at most
+    ``chunk`` seconds read sample by sample, and the hours ``hourly`` in one
+    read by hour. Those hours' reads end 1 ms before each hour boundary: a
+    sample on the boundary belongs to the hour it opens."""
+    if hourly is None:
+        return [(lo, hi, False) for lo, hi in accounting.chunk_bounds(since, until, chunk)]
+    start, end = (edge - accounting.SAME_SAMPLE for edge in hourly)
+    return [*((lo, hi, False) for lo, hi in accounting.chunk_bounds(since, start, chunk)),
+            (start, end, True),
+            *((lo, hi, False) for lo, hi in accounting.chunk_bounds(end, until, chunk))]
 
 
 def _merged(states: Mapping[Any, Mapping[str, accounting.Sample]]

@@ -911,7 +911,7 @@ def _samples(pairs: list[Any]) -> tuple[tuple[float, float], ...]:
             texts = list(map(_SECOND, pairs))
             if (set(map(type, times)) <= {int, float} and set(map(type, texts)) <= {str}
                     and math.isfinite(sum(times)) and "_" not in "".join(texts)):
-                return tuple([(float(ts), float(text)) for ts, text in pairs])
+                return tuple(zip(map(float, times), map(float, texts), strict=True))
     except ValueError:  # a text float() refuses: the pair by pair path says which
         pass
     return tuple(_sample(v) for v in pairs)

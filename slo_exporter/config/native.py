@@ -61,6 +61,8 @@ QUERY_DELAY_MAX = 3600.0
 RETRIES_MAX = 10
 RETRY_BACKOFF_MAX = 60.0
 BACKFILL_CHUNK_MAX = 30 * DAY
+HOUR = 3600.0
+BACKFILL_HOURLY_AFTER_MAX = 366 * DAY
 RETENTION_MARGIN_MAX = 365 * DAY
 RESPONSE_SIZE = (1 << 20, 4 << 30)
 #: the tenant header of Mimir and Cortex, and what they accept in it: tenant
@@ -300,6 +302,7 @@ class NativeLoader:
                 "retries",
                 "retry_backoff",
                 "backfill_chunk",
+                "backfill_hourly_after",
                 "max_response_size",
                 "max_counter_increase",
                 "partial_response",
@@ -328,6 +331,12 @@ class NativeLoader:
             fields.at("backfill_chunk"), fields.key_path("backfill_chunk"), chunk
         ):
             chunk = None
+        hourly_after = fields.duration("backfill_hourly_after", minimum=HOUR,
+                                       maximum=BACKFILL_HOURLY_AFTER_MAX)
+        if hourly_after is not None and hourly_after % HOUR:
+            node = fields.at("backfill_hourly_after")
+            fields.report("backfill_hourly_after", f"must be whole hours, got {describe(node)}")
+            hourly_after = None
         response_size = fields.byte_size(
             "max_response_size", minimum=RESPONSE_SIZE[0], maximum=RESPONSE_SIZE[1]
         )
@@ -343,6 +352,9 @@ class NativeLoader:
             retries=defaults.retries if retries is None else retries,
             retry_backoff=defaults.retry_backoff if retry_backoff is None else retry_backoff,
             backfill_chunk=defaults.backfill_chunk if chunk is None else chunk,
+            backfill_hourly_after=(
+                defaults.backfill_hourly_after if hourly_after is None else hourly_after
+            ),
             max_response_size=(
                 defaults.max_response_size if response_size is None else response_size
             ),

@@ -175,7 +175,7 @@ def _prometheus(settings: model.PrometheusConfig, reads: bool) -> dict[str, Any]
         data["timeout"] = format_duration(settings.timeout)
     _client(data, HTTPClientSettings(settings.headers, settings.basic_auth,
                                      settings.bearer_token_file, settings.tls), "tls")
-    for key in ("query_delay", "retry_backoff", "backfill_chunk"):
+    for key in ("query_delay", "retry_backoff", "backfill_chunk", "backfill_hourly_after"):
         value = getattr(settings, key)
         if value != getattr(default, key):
             data[key] = format_duration(value)

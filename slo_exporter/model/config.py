@@ -65,6 +65,9 @@ class PrometheusConfig:
     retry_backoff: float = 0.5
     #: widest span one backfill query may cover
     backfill_chunk: float = 86400.0
+    #: a backfill reads history older than this (or than the SLO's longest
+    #: alert window) at hour resolution; see ``accounting.fetch_hourly_events``
+    backfill_hourly_after: float = 3 * 86400.0
     #: largest decoded answer accepted, in bytes; sized for about 10,000
     #: series of raw samples per query
     max_response_size: int = 256 << 20

@@ -549,7 +549,7 @@ _SNIPPETS: dict[str, tuple[str, list[str]]] = {
         [
             (
                 "test.yaml:1: prometheus: must be a mapping with keys "
-                "backfill_chunk, basic_auth, bearer_token_file, headers, "
+                "backfill_chunk, backfill_hourly_after, basic_auth, bearer_token_file, headers, "
                 "max_counter_increase, max_response_size, partial_response, "
                 "query_delay, retries, retry_backoff, timeout, tls, url, got "
                 "'http://localhost:9090'"
@@ -606,6 +606,14 @@ _SNIPPETS: dict[str, tuple[str, list[str]]] = {
                 "storage.resolution (1m), got '90s'"
             ),
         ],
+    ),
+    "hourly_after_uneven": (
+        "prometheus: {backfill_hourly_after: 90m}\n" + _one_slo(_R),
+        ["test.yaml:1: prometheus.backfill_hourly_after: must be whole hours, got '90m'"],
+    ),
+    "hourly_after_short": (
+        "prometheus: {backfill_hourly_after: 30m}\n" + _one_slo(_R),
+        ["test.yaml:1: prometheus.backfill_hourly_after: must be at least 1h, got '30m'"],
     ),
     "basic_auth_no_user": (
         "prometheus: {basic_auth: {password: x}}\n" + _one_slo(_R),

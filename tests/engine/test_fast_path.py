@@ -24,8 +24,10 @@ from slo_exporter.store import EventStore
 from tests.engine.support import NOW, Landing, LandingSource, counter_feed, ratio_config
 
 KEY = "api/availability"
+# every sample read one by one: the stand-in answers raw reads only (no hour tier)
 CONFIG = ratio_config("errors_total", "requests_total", objective="99.9", window="30d",
-                      interval="15s")
+                      interval="15s").replace("retries: 1}",
+                                              "backfill_hourly_after: 30d, retries: 1}")
 
 
 def _outage_at_now() -> dict[str, dict[str, list[Landing]]]:

@@ -16,7 +16,7 @@ from slo_exporter.errors import SourceError
 from slo_exporter.ingest import BACKFILL_LEAD, PRUNE_EVERY, Ingestor, Pruner, adopt_definitions
 from slo_exporter.model import CalendarPeriod
 from slo_exporter.store import EventStore
-from tests.engine.support import CONFIG, NOW, ScriptedSource
+from tests.engine.support import CONFIG, NOW, ScriptedSource, ratio_config
 
 API = "api/availability"
 PROBE = "web/probe"
@@ -104,6 +104,38 @@ def test_backfill_reads_one_query_per_selector_and_chunk(store: EventStore) -> N
     assert len(source.reads) == 2 * 5
     assert store.cursor(API) == NOW
     assert [e["event"] for e in logs] == ["backfill_started", "backfill_done"]
+
+
+def _chunked(bad: str, total: str) -> str:
+    return ratio_config(bad, total, window="1d").replace("retries: 1}",
+                                                         "retries: 1, backfill_chunk: 6h}")
+
+
+def test_backfill_reads_one_query_per_chunk_when_bad_is_total_plus_equalities(
+        store: EventStore) -> None:
+    """bad ``m{job="a",code="500"}`` within total ``m{job="a"}``: a one-day backfill in
+    6 h chunks asks only for total, five times, and picks bad's series from its answer."""
+    text = _chunked('m{job="a",code="500"}', 'm{job="a"}')
+    source = ScriptedSource()
+    ingestor, _ = _ingestor(store, source, text=text)
+    assert ingestor.read(parse_config(text, "t.yaml").slos[0], NOW)
+    assert [selector for selector, *_ in source.reads] == ['m{job="a"}'] * 5
+
+
+def test_backfill_reads_a_selector_outside_total_on_its_own(store: EventStore) -> None:
+    """A bad selector over another metric, one that total's matchers do not all narrow,
+    or one narrowed by a regex (left to Prometheus) is read with its own query in every
+    chunk: 5 chunks x 2 selectors."""
+    for bad, total in (('errors_total{job="a"}', 'requests_total{job="a"}'),
+                       ('requests_total{code="500"}', 'requests_total{job="a"}'),
+                       ('requests_total{job="a",code=~"5.."}', 'requests_total{job="a"}')):
+        text = _chunked(bad, total)
+        source = ScriptedSource()
+        ingestor, _ = _ingestor(store, source, text=text)
+        slo = parse_config(text, "t.yaml").slos[0]
+        store.ensure_fingerprint(slo.key, "other", keep_events=False)  # a fresh backfill
+        assert ingestor.read(slo, NOW)
+        assert sorted(selector for selector, *_ in source.reads) == [bad] * 5 + [total] * 5
 
 
 def test_a_failed_backfill_keeps_the_chunks_it_committed(store: EventStore) -> None:

@@ -49,6 +49,8 @@ def test_cold_start_reports_progress_until_ready(
     prometheus = make_prometheus()
     config = exporter_config(prometheus.url, SLOS, evaluation_interval="10s", query_delay="2s")
     config["prometheus"]["backfill_chunk"] = "1d"
+    # every sample read one by one: the hour tier would finish before a poll sees it
+    config["prometheus"]["backfill_hourly_after"] = "30d"
     exporter = make_exporter(config)
     exporter.launch()
 
