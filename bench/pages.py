@@ -14,12 +14,23 @@ once per snapshot, never per request).
 Per page it prints the size (plain and gzipped), the first render after a
 new snapshot and the median of ``--repeat`` renders after it, each as wall
 time and as this process's CPU time (the honest figure on a shared
-machine); for /metrics also the samples per SLO. Every status object is
-rendered for the first time in the first /metrics request of a size; the
-later pages get a new snapshot holding the same status objects, as the
-engine's snapshots do for SLOs whose values did not change.
+machine); for /metrics also the samples per SLO. The other pages get a new
+snapshot holding the same status objects, as the engine's snapshots do for
+SLOs whose values did not change.
 
-    python -m bench.pages [--slos 1000 3000 10000] [--repeat 3] [--store-slos 200]
+/metrics is measured in three states, plain and gzipped (as Prometheus asks):
+
+- ``new definitions``: the first scrape after start or a reload, every SLO
+  definition and status object new;
+- ``new statuses``: the steady scrape: a snapshot whose every status is a new
+  object (each SLO recomputed since, as after a full cycle) and, for probe
+  SLOs, one new result per target since the last scrape;
+- ``same snapshot``: the median of ``--repeat`` scrapes with nothing new.
+
+``--kind ratio`` builds ratio SLOs instead of probe SLOs (no probe metrics).
+
+    python -m bench.pages [--slos 1000 3000 10000] [--kind probe] [--repeat 3]
+                          [--store-slos 200] [--metrics-only]
 """
 
 from __future__ import annotations
@@ -41,7 +52,7 @@ from prometheus_client import CollectorRegistry
 from slo_exporter import api, catalog, history, statuspage, web
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.figures import PeriodFigures
-from slo_exporter.model import SLO, HTTPProbe, ProbeSLI, RollingPeriod, Service
+from slo_exporter.model import SLO, HTTPProbe, ProbeSLI, RatioSLI, RollingPeriod, Selector, Service
 from slo_exporter.model.config import frozen_map
 from slo_exporter.probes.metrics import ProbeMetrics
 from slo_exporter.probes.result import ProbeResult
@@ -60,11 +71,16 @@ PERIOD = 30 * 86400.0
 RESOLUTION = 60.0
 
 
-def definitions(n: int) -> list[SLO]:
-    """N probe SLOs, ten per service, owners spread over 20 teams."""
+RATIO = RatioSLI(total=Selector('http_requests_total{job="api"}'),
+                 bad=Selector('http_requests_total{job="api",code=~"5.."}'))
+
+
+def definitions(n: int, kind: str = "probe") -> list[SLO]:
+    """N probe (or ratio) SLOs, ten per service, owners spread over 20 teams."""
     out = []
     for i in range(n):
-        sli = ProbeSLI(HTTPProbe(f"http://127.0.0.1:9/{i}"))
+        sli: ProbeSLI | RatioSLI = (ProbeSLI(HTTPProbe(f"http://127.0.0.1:9/{i}"))
+                                    if kind == "probe" else RATIO)
         out.append(SLO(service=f"svc-{i // 10:04d}", name=f"probe-{i % 10}", objective=0.999,
                        period=RollingPeriod(PERIOD), sli=sli,
                        labels=frozen_map({"owner": f"team-{i % 20:02d}"})))
@@ -116,15 +132,15 @@ def store_histories(slos: list[SLO], directory: Path) -> tuple[dict[str, BudgetH
         return out, time.perf_counter() - began
 
 
-def build(n: int, store_slos: int, directory: Path) -> tuple[Snapshot, list[Service],
-                                                            ProbeMetrics, float]:
+def build(n: int, store_slos: int, directory: Path, kind: str = "probe",
+          ) -> tuple[Snapshot, list[Service], ProbeMetrics, float]:
     rng = random.Random(n)
-    slos = definitions(n)
+    slos = definitions(n, kind)
     stored, spent = store_histories(slos[:store_slos], directory)
     statuses = tuple(status_of(slo, rng, stored.get(slo.key) or synthetic_history(0.9))
                      for slo in slos)
     probes = ProbeMetrics()
-    for slo in slos:
+    for slo in slos if kind == "probe" else ():
         for d in (0.002, 0.004, 0.03):
             probes.observe(slo, ProbeResult(True, d, "ok"))
     services: dict[str, list[SLO]] = {}
@@ -150,14 +166,43 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def measure(n: int, repeat: int, store_slos: int) -> None:
+def metrics_states(server: WebServer, holder: list[Snapshot], snap: Snapshot,
+                   probes: ProbeMetrics, repeat: int) -> None:
+    """/metrics after new definitions, after new statuses (and results), unchanged."""
+    kind = "probe" if isinstance(snap.slos[0].slo.sli, ProbeSLI) else "ratio"
+
+    def renewed(statuses: tuple[SLOStatus, ...], *, definitions: bool) -> Snapshot:
+        if kind == "probe":
+            for status in statuses:
+                probes.observe(status.slo, ProbeResult(True, 0.003, "ok"))
+        return replace(snap, slos=tuple(
+            replace(st, slo=replace(st.slo)) if definitions else replace(st) for st in statuses))
+
+    for encoding in ("", "gzip"):
+        request = Request("GET", "/metrics", {"accept-encoding": encoding} if encoding else {},
+                          False, {})
+        holder[0] = renewed(snap.slos, definitions=True)
+        for state in ("new definitions", "new statuses", "same snapshot"):
+            if state == "new statuses":
+                holder[0] = renewed(holder[0].slos, definitions=False)
+            began, cpu = time.perf_counter(), time.process_time()
+            resp = server._route(request)
+            wall, spent = time.perf_counter() - began, time.process_time() - cpu
+            if state == "same snapshot":
+                wall, spent = timed(functools.partial(server._route, request), repeat)
+            shown = f"/metrics {state}" + (" gz" if encoding else "")
+            print(f"{shown:<34}{len(resp.body):>12,}{wall:>9.3f}{spent:>7.3f}")
+
+
+def measure(n: int, repeat: int, store_slos: int, kind: str = "probe",
+            metrics_only: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        snap, services, probes, spent = build(n, min(store_slos, n), Path(tmp))
+        snap, services, probes, spent = build(n, min(store_slos, n), Path(tmp), kind)
     holder = [snap]
     registry = CollectorRegistry()
     collector = SnapshotCollector(lambda: holder[0])
+    registry.register(probes)  # before the snapshot's families, as the daemon registers them
     registry.register(collector)
-    registry.register(probes)
 
     # the same script measures the build before the query parameters existed
     paged = "query" in inspect.signature(statuspage.render_status_page).parameters
@@ -180,7 +225,13 @@ def measure(n: int, repeat: int, store_slos: int) -> None:
         "/api/v1/services": json_page(lambda: api.render_services(services, holder[0])),
     })
     try:
-        print(f"\n{n} SLOs (budget history of {min(store_slos, n)} from SQLite: "
+        print(f"\n{n} {kind} SLOs: /metrics")
+        print(f"{'state':<34}{'bytes':>12}{'wall s':>9}{'cpu':>7}")
+        if cached:
+            metrics_states(server, holder, snap, probes, repeat)
+        if metrics_only:
+            return
+        print(f"\n{n} {kind} SLOs (budget history of {min(store_slos, n)} from SQLite: "
               f"{spent * 1000 / max(min(store_slos, n), 1):.2f} ms per SLO, once per snapshot)")
         print(f"{'page':<28}{'bytes':>12}{'gzip bytes':>12}{'first s':>9}{'cpu':>7}"
               f"{'median s':>10}{'cpu':>7}")
@@ -211,9 +262,12 @@ def main() -> None:
     parser.add_argument("--slos", type=int, nargs="+", default=[1000, 3000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--store-slos", type=int, default=200)
+    parser.add_argument("--kind", choices=("probe", "ratio"), default="probe")
+    parser.add_argument("--metrics-only", action="store_true",
+                        help="measure /metrics only, not the other pages")
     args = parser.parse_args()
     for n in args.slos:
-        measure(n, args.repeat, args.store_slos)
+        measure(n, args.repeat, args.store_slos, args.kind, args.metrics_only)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,26 @@ runs in its own process, so its CPU is not counted), this runs:
 
 Each phase warms up for one interval (the jittered first fires), then
 measures for ``--seconds``. Run: ``python -m bench.probe_throughput`` from the repository root.
+
+Two more measurements, instead of the comparison:
+
+- ``--daemon``: the whole daemon (``slo-exporter run`` in its own process,
+  SQLite store, every job) probing the same target server, one probe SLO per
+  target at ``--interval``, scraped like Prometheus (gzip) every
+  ``--scrape-every`` seconds. After one interval plus the first evaluation
+  it reports the daemon's CPU (utime+stime from ``/proc``) as a share of a
+  core and per probe, its resident memory, and the scrapes' time and size.
+- ``--refresh``: ``Engine.refresh_probes`` in this process over a SQLite
+  store holding ``--hours`` of minute buckets per probe SLO: the CPU of one
+  refresh while no result arrives (idle), and while results arrive at
+  targets / ``--interval`` per second.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
 import shutil
@@ -29,6 +43,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,11 +281,199 @@ def requests_reference(url: str, n: int = 2000) -> float:
     return 1000 * (time.process_time() - cpu0) / n
 
 
+# ------------------------------------------------------------- the daemon
+
+
+def probe_config(urls: list[str], interval: float) -> str:
+    """A native config of one HTTP probe SLO per URL, ten per service."""
+    lines = ['prometheus: {url: "http://127.0.0.1:1"}', "evaluation_interval: 30s", "services:"]
+    for i, url in enumerate(urls):
+        if i % 10 == 0:
+            lines += [f"  - name: svc-{i // 10:04d}", "    slos:"]
+        lines += [f"      - name: probe-{i % 10}", "        objective: 99.9",
+                  "        window: 30d", "        sli:", "          probe:",
+                  f'            http: {{url: "{url}"}}', f"            interval: {interval:g}s",
+                  "            timeout: 5s"]
+    return "\n".join(lines) + "\n"
+
+
+def probes_run(text: str) -> float:
+    """Probes counted in a /metrics text: the sum of slo_probe_results_total."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("slo_probe_results_total{"))
+
+
+def get(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
+    """GET a local http:// URL as Prometheus would (gzip accepted); status and plain body."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})  # noqa: S310 (http only)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body = response.read()
+            if response.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            return response.status, body
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def daemon_phase(tmp: Path, urls: list[str], interval: float, seconds: float,
+                 scrape_every: float) -> dict[str, float]:
+    """Run the daemon on one probe SLO per URL; measure after the warm-up."""
+    n = len(urls)
+    config = tmp / f"probes-{n}.yaml"
+    config.write_text(probe_config(urls, interval))
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slo_exporter", "run", f"--config.file={config}",
+         f"--web.listen-address=127.0.0.1:{port}", f"--storage.path={tmp / f'store-{n}'}",
+         "--log.level=warn"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if get(f"{base}/-/ready", 5)[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("the daemon did not become ready")
+        time.sleep(interval + 5)  # every target has fired; refreshes and cycles are steady
+        started = probes_run(get(f"{base}/metrics")[1].decode())
+        cpu0, t0 = proc_cpu(proc.pid), time.monotonic()
+        walls: list[float] = []
+        size = 0
+        text = ""
+        while time.monotonic() - t0 < seconds:
+            began = time.perf_counter()
+            body = get(f"{base}/metrics")[1]
+            walls.append(time.perf_counter() - began)
+            size, text = len(body), body.decode()
+            time.sleep(max(0.0, scrape_every - (time.perf_counter() - began)))
+        cpu1, t1 = proc_cpu(proc.pid), time.monotonic()
+        probes = probes_run(text) - started
+        return {"targets": n, "seconds": t1 - t0, "cpu": cpu1 - cpu0, "probes": probes,
+                "rss": rss_mib(proc.pid), "scrape_p50": statistics.median(walls),
+                "scrape_max": max(walls), "bytes": size}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def run_daemon(targets: list[int], interval: float, seconds: float, scrape_every: float) -> None:
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        target, port = start_target_server(tmp)
+        rows = []
+        try:
+            for n in targets:
+                print(f"daemon with {n} probe targets every {interval:g} s ...", file=sys.stderr)
+                urls = [f"http://127.0.0.1:{port}/t{i}" for i in range(n)]
+                rows.append(daemon_phase(tmp, urls, interval, seconds, scrape_every))
+        finally:
+            target.terminate()
+            target.wait(5)
+    print(f"\nslo-exporter run, HTTP probe SLOs on loopback every {interval:g} s, /metrics "
+          f"scraped (gzip) every {scrape_every:g} s, {seconds:g} s measured per row\n")
+    header = (f"{'targets':>7} {'probes/s':>9} {'CPU % core':>10} {'CPU ms/probe':>12} "
+              f"{'RSS MiB':>8} {'/metrics MB':>11} {'scrape p50 s':>12} {'max s':>6}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['targets']:>7.0f} {r['probes'] / r['seconds']:>9.1f} "
+              f"{100 * r['cpu'] / r['seconds']:>10.1f} "
+              f"{1000 * r['cpu'] / max(r['probes'], 1):>12.3f} {r['rss']:>8.0f} "
+              f"{r['bytes'] / 1e6:>11.1f} {r['scrape_p50']:>12.3f} {r['scrape_max']:>6.3f}")
+
+
+# ---------------------------------------------------------- probe refresh
+
+
+class SetClock:
+    """A clock the benchmark moves."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def run_refresh(targets: list[int], interval: float, hours: float, refreshes: int) -> None:
+    """CPU of Engine.refresh_probes over a SQLite store, idle and with results arriving."""
+    from slo_exporter.config import parse_config
+    from slo_exporter.engine import Engine
+    from slo_exporter.store import SQLiteStore
+
+    now0 = 1_800_000_000.0  # the start of a bucket: no edge is passed in the first minute
+    print(f"\nEngine.refresh_probes, {hours:g} h of minute buckets per probe SLO, results "
+          f"every {interval:g} s per target when arriving; CPU s per refresh (median of "
+          f"{refreshes})\n")
+    print(f"{'targets':>7} {'idle':>8} {'results arriving':>17}")
+    for n in targets:
+        urls = [f"http://127.0.0.1:9/t{i}" for i in range(n)]
+        config = parse_config(probe_config(urls, interval), "bench.yaml")
+        figures = []
+        for arriving in (False, True):
+            clock = SetClock(now0)
+            seen = {slo.key: now0 - 1 for slo in config.slos}
+            with tempfile.TemporaryDirectory() as tmp:
+                store = SQLiteStore(Path(tmp), 60.0)
+                start = now0 - hours * 3600
+                for slo in config.slos:
+                    deltas = {start + 60 * i: (4.0, 4.0) for i in range(int(hours * 60))}
+                    store.commit(slo.key, deltas, cursor=now0, series={}, measured=(start, now0))
+                engine = Engine(config, store, None, clock=clock,
+                                probe_last_seen=seen.get)
+                try:
+                    engine.evaluate()
+                    cpus = []
+                    per_second = max(1, round(interval))
+                    for i in range(refreshes):
+                        clock.now += 1
+                        if arriving:  # each second, the results of 1 / interval of the targets
+                            for slo in config.slos[i % per_second::per_second]:
+                                store.record(slo.key, clock.now - 0.5, True, span=interval)
+                                seen[slo.key] = clock.now - 0.5
+                        began = time.process_time()
+                        engine.refresh_probes()
+                        cpus.append(time.process_time() - began)
+                    figures.append(statistics.median(cpus))
+                finally:
+                    engine.close()
+                    store.close()
+        print(f"{n:>7} {figures[0]:>8.4f} {figures[1]:>17.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--targets", default="100,1000,5000")
     parser.add_argument("--rate", type=float, default=600.0, help="probes per second to sustain")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured span per phase")
+    parser.add_argument("--daemon", action="store_true",
+                        help="measure the whole daemon instead (see the module docstring)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="measure Engine.refresh_probes instead")
+    parser.add_argument("--interval", type=float, default=15.0,
+                        help="probe interval of --daemon and --refresh (seconds)")
+    parser.add_argument("--scrape-every", type=float, default=15.0,
+                        help="seconds between the /metrics scrapes of --daemon")
+    parser.add_argument("--hours", type=float, default=6.0,
+                        help="stored history per probe SLO for --refresh")
     parser.add_argument("--serve", metavar="PORT_FILE", help=argparse.SUPPRESS)
     parser.add_argument("--drive", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -279,6 +482,13 @@ def main() -> None:
         return
     if args.drive:
         drive()
+        return
+    counts = [int(x) for x in args.targets.split(",")]
+    if args.daemon:
+        run_daemon(counts, args.interval, args.seconds, args.scrape_every)
+        return
+    if args.refresh:
+        run_refresh(counts, args.interval, args.hours, 30)
         return
 
     with tempfile.TemporaryDirectory() as tmpdir:

@@ -4,8 +4,9 @@ The engine owns the cycle and nothing else. A full cycle (``evaluate``) has
 the ingester read each Prometheus SLO's new events into the store, computes
 every SLO's windows, budget and budget history from the store with the pure
 SLO math, and swaps in an immutable snapshot. ``refresh_probes`` recomputes
-only the probe SLOs, whose events the probe recorder writes, and the
-composites built on them. ``catch_up`` is the fast path of Prometheus SLOs:
+only the probe SLOs whose values may have moved (a new result, a bucket edge:
+``_refresh_due``), whose events the probe recorder writes, and the composites
+built on them. ``catch_up`` is the fast path of Prometheus SLOs:
 it commits only the samples newer than each series' last one and recomputes
 the SLOs that got new events (and the composites built on them), so a page
 follows new samples within seconds instead of waiting for the next cycle.
@@ -158,6 +159,8 @@ class Engine:
         self._clock_lock = threading.Lock()
         self._last_now = -math.inf
         self._probe_slos = tuple(s for s in config.slos if isinstance(s.sli, ProbeSLI))
+        #: each probe SLO's last computed status and the recorder's (fault, last result) then
+        self._probe_inputs: dict[str, tuple[SLOStatus, tuple[str | None, float | None]]] = {}
         self._by_key = {s.key: s for s in config.slos}
         self._followed_slos = {s.key: s for s in config.followed}
         # Composites read their components' stored events through this
@@ -227,20 +230,25 @@ class Engine:
             return snapshot
 
     def refresh_probes(self) -> Snapshot:
-        """Recompute only the probe SLOs and swap them into the current snapshot.
+        """Recompute the probe SLOs whose values may have moved; swap them in.
 
         Probe SLOs read nothing but the store's in-memory index, so they can
         be refreshed every second; a page on a probe SLO then waits for the
-        next probe, not for the next full cycle over Prometheus.
+        next probe, not for the next full cycle over Prometheus. A status is
+        kept (the same object) unless ``_refresh_due``: recomputed, it would
+        differ only in its instant.
         """
         if not self._snapshot.complete:  # nothing to merge into before the first cycle
             return self._snapshot
         current = self._snapshot.by_key
+        now = self._now()
         fresh = {s.key: self._probe_status(s, current.get(s.key), refresh=True)
-                 for s in self._probe_slos}
-        # Composites built on probe SLOs follow their components, so a page
-        # on a business service waits no longer than one on its probe.
-        for slo in self._probe_composites:
+                 for s in self._probe_slos if self._refresh_due(s, current.get(s.key), now)}
+        # Composites built on probe SLOs follow their recomputed components, so a
+        # page on a business service waits no longer than one on its probe; those
+        # on another shard's SLOs read what it published, every second.
+        moved = [*(self._by_key[k] for k in fresh), *self._config.followed]
+        for slo in _dependents(self._probe_composites, moved):
             status = self._composite_status(slo, fresh, current, refresh=True)
             if status is not None:
                 fresh[slo.key] = status
@@ -503,15 +511,36 @@ class Engine:
                             previous=mine if mine is not None and mine.up else None,
                             refresh=refresh)
 
+    def _refresh_due(self, slo: SLO, status: SLOStatus | None, now: float) -> bool:
+        """Whether a probe refresh at ``now`` must recompute ``status``: a result was
+        stored or a write failed or recovered since, its window end passed a bucket
+        edge, its probes became late, an alert hold ran out, its period figures aged
+        past an evaluation interval, or it is down, a follower's or a calendar
+        period's (whose projected budget moves with time)."""
+        assert isinstance(slo.sli, ProbeSLI)
+        seen = self._probe_inputs.get(slo.key)
+        if (status is None or seen is None or seen[0] is not status or self._follower
+                or status.evaluated_at is None or not status.up or status.period is None
+                or isinstance(slo.period, CalendarPeriod)
+                or seen[1] != (self._probe_fault(slo.key), self._probe_last_seen(slo.key))):
+            return True
+        at, res, last = status.evaluated_at, self._reader.resolution, seen[1][1]
+        return (now // res != at // res
+                or (last is not None and now - last > 2 * slo.sli.interval + slo.sli.timeout)
+                or any(a.since is not None and not a.firing and now - a.since >= a.hold
+                       for a in status.alerts)
+                or not 0.0 <= now - status.period.at < self._config.evaluation_interval)
+
     def _probe_status(
         self, slo: SLO, current: SLOStatus | None, *, refresh: bool = False
     ) -> SLOStatus:
         assert isinstance(slo.sli, ProbeSLI)
         at = self._now()
         # A failed write is the recorder's to log; the status only shows it.
-        error = self._probe_fault(slo.key)
+        inputs = (self._probe_fault(slo.key), self._probe_last_seen(slo.key))
+        error = inputs[0]
         if error is None:
-            last = self._probe_last_seen(slo.key)
+            last = inputs[1]
             if last is None and self._follower:
                 last = self._stored_probe_time(slo, at)
             if last is None:
@@ -519,8 +548,10 @@ class Engine:
             elif at - last > 2 * slo.sli.interval + slo.sli.timeout:
                 error = "probes are late"
         # Probe events only ever land at the present, so past points stay valid.
-        return self._status(slo, at, up=error is None, error=error, healthy=True,
-                            previous=current, refresh=refresh)
+        status = self._status(slo, at, up=error is None, error=error, healthy=True,
+                              previous=current, refresh=refresh)
+        self._probe_inputs[slo.key] = (status, inputs)  # read before: a later write shows
+        return status
 
     def _stored_probe_time(self, slo: SLO, at: float) -> float | None:
         """When the writer's newest stored probe result of ``slo`` was taken: each result

@@ -9,10 +9,12 @@ the endpoints answering under hostile clients, plus TLS and basic auth from the
 web config file (parsed by ``webconfig``). Handlers only read the current
 snapshot (the budget history travels on it); they never read the store or call
 Prometheus or a probe. ``/metrics`` serves the snapshot's families as the
-``SnapshotCollector`` rendered them once per snapshot, then the rest of the
-registry. A page that takes query parameters gets them parsed and bounded
-here; a value it cannot serve (``SelectionError``) is a 400 with the reason.
-Nothing here may log a request header, a password or a password hash.
+``SnapshotCollector`` keeps them (lines per status, a gzip member per
+snapshot), then the rest of the registry, whose collectors may hand over
+text they keep (the probe metrics' per-target lines). A page that takes
+query parameters gets them parsed and bounded here; a value it cannot serve
+(``SelectionError``) is a 400 with the reason. Nothing here may log a request
+header, a password or a password hash.
 
 How it stays bounded:
 
@@ -66,7 +68,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from slo_exporter.errors import ConfigError
-from slo_exporter.exposition import SnapshotCollector, render_families
+from slo_exporter.exposition import (
+    METRICS_GZIP_LEVEL,
+    SnapshotCollector,
+    render_families,
+    rendering_text,
+)
 from slo_exporter.snapshot import SelectionError, Snapshot
 from slo_exporter.webconfig import WebConfig, build_ssl_context, load_web_config
 
@@ -771,23 +778,24 @@ class WebServer:
 
     def _cached_metrics(self, request: Request, cached: SnapshotCollector) -> Response:
         """The snapshot's families as rendered once per snapshot, then the rest of the
-        registry (``render_families``: generate_latest's text, faster).
+        registry (``render_families``: generate_latest's text, faster; a collector
+        that keeps its own text, like the probe metrics, hands it over as it is).
 
-        Gzip: the cached part is its own gzip member, compressed once per
+        Gzip: the snapshot's part is its own gzip member, compressed once per
         snapshot, and the rest another; a gzip stream may hold several
         members (RFC 1952), and Prometheus, curl and browsers read them all.
         """
         zipped = "gzip" in request.headers.get("accept-encoding", "")
         try:
             head = cached.exposition(gzipped=zipped)
-            with cached.skipped():
+            with cached.skipped(), rendering_text():
                 rest = render_families(self.registry.collect())
         except Exception as exc:
             log.error("render_failed", path=request.path, error=repr(exc), exc_info=exc)
             return Response(500, TEXT, b"internal server error: the page failed to render\n")
         if zipped:
             return Response(200, CONTENT_TYPE_LATEST,
-                            head + gzip.compress(rest, compresslevel=5),
+                            head + gzip.compress(rest, compresslevel=METRICS_GZIP_LEVEL),
                             (("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")))
         return Response(200, CONTENT_TYPE_LATEST, head + rest, (("Vary", "Accept-Encoding"),))
 

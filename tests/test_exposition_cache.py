@@ -53,17 +53,19 @@ def test_cached_text_equals_generate_latest_of_collect() -> None:
 
 def test_one_render_per_snapshot_and_unchanged_statuses_keep_their_lines(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Scrapes of one snapshot share one render; a new snapshot re-renders only new statuses.
+    """Scrapes of one snapshot share each status's lines and one gzip member; a new
+    snapshot re-renders only new statuses.
 
-    Two statuses, three scrapes of the first snapshot: 2 renders. A second
-    snapshot carries one status over and replaces the other: 1 more.
+    Two statuses, three plain and two gzip scrapes of the first snapshot: 2
+    renders, 1 gzip member. A second snapshot carries one status over and
+    replaces the other: 1 more.
     """
     rendered: list[str] = []
     real = exposition._status_lines
 
-    def counting(st: SLOStatus) -> tuple[str, ...]:
+    def counting(st: SLOStatus, text: exposition._SLOText) -> tuple[str, ...]:
         rendered.append(st.slo.key)
-        return real(st)
+        return real(st, text)
 
     monkeypatch.setattr(exposition, "_status_lines", counting)
     a = status(ratio_slo("a", "x"), {3600.0: (9.0, 10.0)}, at=AT)
@@ -71,8 +73,11 @@ def test_one_render_per_snapshot_and_unchanged_statuses_keep_their_lines(
     holder = [Snapshot(slos=(a, b), taken_at=AT, complete=True)]
     collector = SnapshotCollector(lambda: holder[0])
     first = collector.exposition()
-    assert collector.exposition() is first
-    assert collector.exposition() is first
+    assert collector.exposition() == first
+    assert collector.exposition() == first
+    zipped = collector.exposition(gzipped=True)
+    assert collector.exposition(gzipped=True) is zipped
+    assert gzip.decompress(zipped) == first
     assert sorted(rendered) == ["a/x", "b/x"]
     newer = status(ratio_slo("b", "x"), {3600.0: (8.0, 10.0)}, at=AT + 60)
     holder[0] = Snapshot(slos=(a, newer), taken_at=AT + 60, complete=True)
@@ -147,3 +152,30 @@ def test_fast_text_of_any_registry_equals_generate_latest() -> None:
             probes.observe(slo, ProbeResult(duration < 100, duration,
                                             "ok" if duration < 100 else "timeout"))
     assert exposition.render_families(reg.collect()) == generate_latest(reg)
+
+
+@pytest.mark.parametrize("group", [
+    {}, {"route": "/a"}, {"zone": "eu{1}"}, {"a": "x", "zz": "y"}, {"window": "w"},
+    {"result": "r", "severity": "s"}, {"service": "inner", "slo": "inner"},
+])
+def test_fast_lines_equal_the_samples_whatever_the_group_labels(group: dict[str, str]) -> None:
+    """Status text from per-SLO prefixes equals generate_latest's for group labels that sort
+    before, between or after the window, result and severity labels, or share their names."""
+    base = dataclasses.replace(ratio_slo("shop", "latency"), group_by=tuple(group),
+                               group=model.frozen_map(group))
+    statuses = (
+        status(base, {300.0: (99.0, 100.0), 3600.0: (0.0, 0.0), 30 * 86400.0: (5e6, 5e6 + 7)},
+               at=AT, page=True),
+        dataclasses.replace(calendar_status(figures(sla=None), sla=MONTHLY),
+                            slo=dataclasses.replace(base, period=model.CalendarPeriod(
+                                "month", "UTC"), sla=MONTHLY)),
+        SLOStatus(slo=base),
+    )
+    snap = Snapshot(slos=statuses, taken_at=AT, complete=True)
+    collector = SnapshotCollector(lambda: snap)
+    reg = CollectorRegistry()
+    reg.register(collector)
+    assert collector.exposition() == generate_latest(reg)
+    again = Snapshot(slos=tuple(dataclasses.replace(s) for s in statuses), taken_at=AT)
+    snap = again  # new status objects of the same definitions reuse the prefixes
+    assert collector.exposition() == generate_latest(reg)

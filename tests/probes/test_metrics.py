@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from slo_exporter import model
+from slo_exporter.exposition import render_families, rendering_text
 from slo_exporter.probes import ProbeMetrics, ProbeResult
+from slo_exporter.probes import metrics as probe_metrics
 from slo_exporter.probes.metrics import BUCKETS
 
 URL = "https://shop.example.com/healthz"
@@ -183,3 +186,89 @@ def test_instance_label_has_no_user_info(setup: tuple[ProbeMetrics, CollectorReg
     assert f'instance="{URL}"' in text
     assert "s3cr3t" not in text
     assert "bob" not in text
+
+
+def _text(reg: CollectorRegistry) -> bytes:
+    """/metrics' way of rendering: collectors hand over the text they keep."""
+    with rendering_text():
+        return render_families(reg.collect())
+
+
+def test_kept_text_equals_generate_latest(setup: tuple[ProbeMetrics, CollectorRegistry]) -> None:
+    """The text /metrics takes equals the library's rendering of collect(), for targets
+    with several outcomes, a certificate, self errors and scheduler counters."""
+    from slo_exporter.probes import SchedulerStats
+
+    metrics, reg = setup
+    metrics.watch(lambda: SchedulerStats(10, 9, 2, 5, 0, 1))
+    for name, url in (("b", URL), ("a", 'http://h/"q"\\'), ("c", "http://x/")):
+        slo = probe_slo(name, url)
+        metrics.observe(slo, ProbeResult(True, 0.2, "ok", cert_not_after=1.9e9))
+        metrics.observe(slo, ProbeResult(False, 61.0, "timeout"))
+        metrics.observe(slo, ProbeResult(False, 0.0, "probe_late", "the daemon"))
+    assert _text(reg) == generate_latest(reg)
+    assert _text(reg) == generate_latest(reg)  # from the kept lines this time
+
+
+def test_a_target_is_written_once_per_result(
+    setup: tuple[ProbeMetrics, CollectorRegistry], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Scrapes without new results write nothing; a result re-writes only its target.
+
+    Two targets, two scrapes: 2 writes. One more result of "a", one scrape: 3.
+    """
+    metrics, reg = setup
+    written: list[str] = []
+    real = probe_metrics._target_lines
+
+    def counting(values: Any) -> tuple[str, ...]:
+        written.append(values.key[1])
+        return real(values)
+
+    monkeypatch.setattr(probe_metrics, "_target_lines", counting)
+    for name in ("a", "b"):
+        metrics.observe(probe_slo(name), ProbeResult(True, 0.2, "ok"))
+    _text(reg)
+    _text(reg)
+    assert sorted(written) == ["a", "b"]
+    metrics.observe(probe_slo("a"), ProbeResult(True, 0.3, "ok"))
+    assert b"slo_probe_duration_seconds" in _text(reg)
+    assert sorted(written) == ["a", "a", "b"]
+    assert _text(reg) == generate_latest(reg)
+
+
+def test_a_result_landing_while_a_scrape_writes_shows_in_the_next(
+    setup: tuple[ProbeMetrics, CollectorRegistry], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lines written from values a newer result replaced are served once, never kept."""
+    metrics, reg = setup
+    slo = probe_slo()
+    metrics.observe(slo, ProbeResult(True, 0.2, "ok"))
+    real = probe_metrics._target_lines
+    landed: list[bool] = []
+
+    def racing(values: Any) -> tuple[str, ...]:
+        if not landed:  # the next result arrives while this scrape writes, outside the lock
+            landed.append(True)
+            metrics.observe(slo, ProbeResult(False, 0.4, "timeout"))
+        return real(values)
+
+    monkeypatch.setattr(probe_metrics, "_target_lines", racing)
+    assert b'result="failure"' not in _text(reg)
+    assert b'result="failure"' in _text(reg)
+    assert _text(reg) == generate_latest(reg)
+
+
+def test_kept_text_follows_new_and_removed_targets(
+    setup: tuple[ProbeMetrics, CollectorRegistry],
+) -> None:
+    """A target first seen after a scrape joins in label order; retain() drops one."""
+    metrics, reg = setup
+    metrics.observe(probe_slo("b"), ProbeResult(True, 0.2, "ok"))
+    _text(reg)
+    metrics.observe(probe_slo("a"), ProbeResult(True, 0.2, "ok"))
+    assert _text(reg) == generate_latest(reg)
+    assert b'slo="a"' in _text(reg)
+    metrics.retain([probe_slo("b")])
+    assert b'slo="a"' not in _text(reg)
+    assert _text(reg) == generate_latest(reg)
