@@ -44,6 +44,7 @@ does, from the collaborators given here) or parse configuration.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -99,6 +100,24 @@ PROBE_REFRESH = 1.0
 #: seconds between fast-path polls of Prometheus SLOs (each SLO asks only when
 #: a series is due a new sample)
 FAST_PATH_EVERY = 1.0
+#: the cyclic garbage collector's youngest-generation threshold (CPython's is
+#: 700): a cycle of thousands of SLOs makes millions of short-lived objects,
+#: and each young collection also walks what is still alive
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_heap() -> None:
+    """Collect what start-up or a reload left behind, then freeze the survivors.
+
+    The configuration, the runtime and the store's memory live as long as the
+    process (or until the next reload); frozen, the collector's full passes
+    skip them, which a full pass over 10,000 SLOs' objects otherwise costs
+    about 0.4 s of a cycle or a scrape. Unfreezing first lets a reload's old
+    runtime be collected: frozen reference cycles are never freed.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def load_logging_warnings(path: str) -> Config:
@@ -208,6 +227,7 @@ class Daemon:
         self._swap_lock = threading.Lock()  # a swap of runtimes and a stop never overlap
         self._notify_lock = threading.Lock()  # snapshots reach the notifier in order
         self._started = False
+        self._heap_settled = False
         self._shut_down = False
         #: a standby of a shared store: serves what another replica writes
         self.standby = store.readonly and isinstance(store, SharedStore)
@@ -309,6 +329,9 @@ class Daemon:
             elapsed = time.monotonic() - started
         finally:
             self._cycle_lock.release()
+        if not self._heap_settled:  # after the first cycle: what lives on is built
+            settle_heap()
+            self._heap_settled = True
         self._publish_sources(snapshot)
         self.self_metrics.evaluation_duration.observe(elapsed)
         self.self_metrics.evaluations.inc()
@@ -455,6 +478,7 @@ class Daemon:
             self._fast_lock.release()
             self._cycle_lock.release()
         old.close()
+        settle_heap()  # the old runtime goes, the new one is kept frozen
 
     def _reclaim(self, old: Runtime) -> None:
         """After a failed reload, the old configuration's definitions hold in the store again."""
@@ -529,6 +553,7 @@ class Daemon:
     def start(self) -> None:
         """Serve HTTP, start the probes and schedule the evaluation jobs."""
         interval = self.config.evaluation_interval
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         self.web.start()
         log.info("listening", address=self.listen_address, port=self.web.port)
         if self.notifier is not None:

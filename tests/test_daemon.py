@@ -26,7 +26,15 @@ from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
 from slo_exporter.config import load_config
-from slo_exporter.daemon import Daemon, ListenError, Options, Timings, load_logging_warnings
+from slo_exporter.daemon import (
+    GC_YOUNG_THRESHOLD,
+    Daemon,
+    ListenError,
+    Options,
+    Timings,
+    load_logging_warnings,
+    settle_heap,
+)
 from slo_exporter.errors import ConfigError, ConfigProblem, StoreError
 from slo_exporter.model import (
     SLO,
@@ -898,3 +906,47 @@ def test_a_reload_logs_the_new_files_warnings(tmp_path: Path) -> None:
     warnings = [e for e in logs if e["event"] == "config_warning"]
     assert len(warnings) == 1
     assert warnings[0]["path"] == "services[0].slos[0].objective"
+
+
+def test_the_heap_is_frozen_after_the_first_cycle_and_after_a_reload(harness: Harness) -> None:
+    """After the first cycle the collector's young threshold is raised and the surviving
+    objects are frozen (full collections skip them); a reload freezes again."""
+    import gc
+
+    daemon = harness.daemon(make_config(probe_slo("home")))
+    try:
+        gc.unfreeze()
+        started(daemon)
+        wait_for(lambda: daemon._heap_settled, "the first cycle")
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        harness.configs.append(make_config(probe_slo("home"), probe_slo("new")))
+        assert daemon.reload() is True
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_settling_the_heap_again_frees_frozen_reference_cycles() -> None:
+    """What a reload drops is freed though it was frozen and holds a reference cycle: each
+    settling unfreezes and collects before it freezes."""
+    import gc
+    import weakref
+
+    class Runtime:
+        pass
+
+    try:
+        runtime = Runtime()
+        alive = weakref.ref(runtime)
+        cycle: dict[str, object] = {"runtime": runtime}
+        cycle["self"] = cycle
+        settle_heap()  # frozen while in use
+        del runtime, cycle  # then dropped, as a reload drops the old runtime
+        gc.collect()
+        assert alive() is not None  # frozen: a plain collection leaves it
+        settle_heap()
+        assert alive() is None
+    finally:
+        gc.unfreeze()
