@@ -49,6 +49,7 @@ import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,11 @@ def series_labels(slo: BenchSLO, code: str) -> str:
     return "{" + inner + "}"
 
 
+def probe_timeout(interval: float) -> int:
+    """Whole seconds (the config takes no fractions): half the interval, 1 to 5 s."""
+    return max(1, min(5, int(interval // 2)))
+
+
 def native_config(
     layout: Layout,
     prometheus_url: str,
@@ -165,7 +171,7 @@ def native_config(
         entry["slos"].append({
             "name": f"target-{n % layout.per_service}", "objective": 99.9, "window": "30d",
             "sli": {"probe": {"http": {"url": url}, "interval": f"{probe_interval:g}s",
-                              "timeout": f"{min(5.0, probe_interval / 2):g}s"}},
+                              "timeout": f"{probe_timeout(probe_interval)}s"}},
         })
     return {
         "prometheus": {"url": prometheus_url, "timeout": f"{evaluation_interval:g}s"},
@@ -239,9 +245,20 @@ class LiveCounters(ScrapeTarget):
 
 
 class ProbeTarget(ScrapeTarget):
-    """An HTTP target for probe SLOs: every GET answers 200."""
+    """An HTTP target for probe SLOs: every GET answers 200 and is counted.
+
+    The count shows that the probes really run: N targets probed every
+    ``interval`` seconds make about N / interval hits a second.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.hits = 0
+        super().__init__()
 
     def exposition(self) -> str:
+        with self._lock:
+            self.hits += 1
         return "ok\n"
 
 
@@ -385,6 +402,7 @@ class Run:
     cold_start_s: float | None = None
     progress: str = "none seen"
     rss_cold: float | None = None
+    cold_cpu_s: float | None = None  # process CPU from launch to /-/ready
     rss_steady: float | None = None
     store_bytes: float | None = None
     cycles: float | None = None
@@ -403,7 +421,7 @@ class Run:
     filters: dict[str, str] = field(default_factory=dict)
     fds: int | None = None
     threads: int | None = None
-    soak: dict[str, float | None] = field(default_factory=dict)
+    soak: dict[str, Any] = field(default_factory=dict)
 
 
 def timed_get(url: str, timeout: float = 300) -> tuple[float, requests.Response]:
@@ -544,13 +562,34 @@ def steady_cycles(
                               / (after.duration_count - before.duration_count))
 
 
-def soak(minutes: float, exporter: ExporterProcess) -> dict[str, float | None]:
-    """Memory slope, fds and threads while /metrics is scraped and the pages read."""
+def warm_up_seconds(minutes: float) -> float:
+    """The start of a soak left out of the settled slope: a quarter, at most 15 minutes."""
+    return min(15.0, minutes / 4) * 60
+
+
+def soak(minutes: float, exporter: ExporterProcess,
+         probe_target: ProbeTarget | None = None) -> dict[str, Any]:
+    """Memory slope, fds and threads while /metrics is scraped and the pages read.
+
+    A ``/proc`` sample is taken every ``SOAK_SAMPLE_SECONDS`` and printed to
+    stderr as it is taken, so a long soak shows its course while it runs. The
+    slope is given over the whole soak and over what follows the warm-up.
+    """
     assert exporter.pid is not None
     samples: list[ProcSample] = [proc_sample(exporter.pid)]
-    end = time.monotonic() + minutes * 60
-    next_sample = time.monotonic() + SOAK_SAMPLE_SECONDS
-    next_pages = time.monotonic()
+    hits: list[int] = [probe_target.hits if probe_target else 0]
+    began = time.monotonic()
+    end = began + minutes * 60
+    next_sample = began + SOAK_SAMPLE_SECONDS
+    next_pages = began
+
+    def record(sample: ProcSample) -> None:
+        samples.append(sample)
+        hits.append(probe_target.hits if probe_target else 0)
+        print(f"[soak] t={sample.at - began:7.0f} s rss={sample.rss / MIB:8.1f} MiB "
+              f"cpu={sample.cpu:9.1f} s fds={sample.fds} threads={sample.threads} "
+              f"probe_hits={hits[-1]}", file=sys.stderr, flush=True)
+
     while time.monotonic() < end:
         timed_get(f"{exporter.url}/metrics")
         if time.monotonic() >= next_pages:
@@ -558,17 +597,34 @@ def soak(minutes: float, exporter: ExporterProcess) -> dict[str, float | None]:
             timed_get(f"{exporter.url}/api/v1/slos")
             next_pages += 60
         if time.monotonic() >= next_sample:
-            samples.append(proc_sample(exporter.pid))
+            record(proc_sample(exporter.pid))
             next_sample += SOAK_SAMPLE_SECONDS
-        time.sleep(max(0.0, min(SOAK_SCRAPE_SECONDS, end - time.monotonic())))
-    samples.append(proc_sample(exporter.pid))
-    t0 = samples[0].at
+        time.sleep(max(0.0, min(SOAK_SCRAPE_SECONDS, next_sample - time.monotonic(),
+                                end - time.monotonic())))
+    record(proc_sample(exporter.pid))
+    points = [(s.at - began, s.rss / MIB) for s in samples]
+    settled = [(t, v) for t, v in points if t >= warm_up_seconds(minutes)]
+    span = samples[-1].at - samples[0].at
     return {
         "minutes": minutes,
+        "sample_seconds": SOAK_SAMPLE_SECONDS,
+        "warm_up_minutes": warm_up_seconds(minutes) / 60,
         "rss_start": samples[0].rss, "rss_end": samples[-1].rss,
-        "rss_slope": slope_per_hour([(s.at - t0, s.rss / MIB) for s in samples]),
+        "rss_max": max(s.rss for s in samples),
+        "rss_slope": slope_per_hour(points),
+        "rss_slope_settled": slope_per_hour(settled),
+        "cpu_seconds": samples[-1].cpu - samples[0].cpu,
+        "core_share": (samples[-1].cpu - samples[0].cpu) / span if span > 0 else None,
         "fds_start": samples[0].fds, "fds_end": samples[-1].fds,
+        "fds_max": max(s.fds for s in samples),
         "threads_start": samples[0].threads, "threads_end": samples[-1].threads,
+        "threads_max": max(s.threads for s in samples),
+        "probe_hits_per_s": (hits[-1] - hits[0]) / span if span > 0 else None,
+        "samples": [
+            {"t": round(s.at - began, 1), "rss_mib": round(s.rss / MIB, 2),
+             "cpu_s": round(s.cpu, 2), "fds": s.fds, "threads": s.threads, "probe_hits": h}
+            for s, h in zip(samples, hits, strict=True)
+        ],
     }
 
 
@@ -615,7 +671,8 @@ def measure(args: argparse.Namespace, slos: int, work: Path) -> Run:
             signals.append(f"/-/ready: {ready_text!r}")
         run.progress = "; ".join(signals) or "none seen"
         assert exporter.pid is not None
-        run.rss_cold = proc_sample(exporter.pid).rss
+        cold = proc_sample(exporter.pid)
+        run.rss_cold, run.cold_cpu_s = cold.rss, cold.cpu
         print(f"[{slos} SLOs] ready after {seconds:.1f} s", file=sys.stderr)
 
         # one settling cycle, then the steady ones
@@ -634,7 +691,7 @@ def measure(args: argparse.Namespace, slos: int, work: Path) -> Run:
         run.api_rows = api_rows(resp)
         run.filters = measure_filters(exporter.url, layout, slos + args.probes)
         if args.soak_minutes > 0:
-            run.soak = soak(args.soak_minutes, exporter)
+            run.soak = soak(args.soak_minutes, exporter, probe_target)
     run.load_after = os.getloadavg()
     return run
 
@@ -758,10 +815,18 @@ def render_report(runs: Sequence[Run]) -> str:
             details += [
                 ["soak", f"{number(s['minutes'])} min"],
                 ["soak memory", f"{number(_mib(s['rss_start']), 'MiB')} → "
-                                f"{number(_mib(s['rss_end']), 'MiB')}, slope "
-                                f"{number(s['rss_slope'], 'MiB/h')}"],
-                ["soak fds", f"{number(s['fds_start'])} → {number(s['fds_end'])}"],
-                ["soak threads", f"{number(s['threads_start'])} → {number(s['threads_end'])}"],
+                                f"{number(_mib(s['rss_end']), 'MiB')} "
+                                f"(peak {number(_mib(s['rss_max']), 'MiB')}), slope "
+                                f"{number(s['rss_slope'], 'MiB/h')}, after the first "
+                                f"{number(s['warm_up_minutes'])} min "
+                                f"{number(s['rss_slope_settled'], 'MiB/h')}"],
+                ["soak CPU", f"{number(s['cpu_seconds'], 's')} of process CPU "
+                             f"({number((s['core_share'] or 0) * 100)} % of a core)"],
+                ["soak fds", f"{number(s['fds_start'])} → {number(s['fds_end'])} "
+                             f"(max {number(s['fds_max'])})"],
+                ["soak threads", f"{number(s['threads_start'])} → "
+                                 f"{number(s['threads_end'])} (max {number(s['threads_max'])})"],
+                ["soak probe target hits", f"{number(s['probe_hits_per_s'])} per s"],
             ]
         details.append(["load average (1, 5, 15 min) before → after",
                         f"{', '.join(f'{x:.2f}' for x in r.load_before)} → "
