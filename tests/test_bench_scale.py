@@ -303,9 +303,9 @@ def test_fit_names_the_runs_missing_when_terms_cannot_be_told_apart() -> None:
 def test_sizing_row_derives_requests_limits_and_volume() -> None:
     """At 1,000 SLOs + 1,000 probes over 30 days:
 
-    memory 60 + 0.1·1000 + 0.02·1000 + 0.01·2000·30 = 780 MiB → request 832 Mi (13 × 64),
-    limit 780 × 1.5 = 1,170 → 1,216 Mi (19 × 64); disk 1 + 0.05·2000·30 = 3,001 MiB,
-    × 1.5 = 4,501.5 → 5 Gi; CPU 0.01 + 0.0001·1000 + 0.00005·1000 = 0.16 cores → 200m.
+    memory 60 + 0.1·1000 + 0.02·1000 + 0.01·2000·30 = 780 MiB → request 832 Mi (13 x 64),
+    limit 780 x 1.5 = 1,170 → 1,216 Mi (19 x 64); disk 1 + 0.05·2000·30 = 3,001 MiB,
+    x 1.5 = 4,501.5 → 5 Gi; CPU 0.01 + 0.0001·1000 + 0.00005·1000 = 0.16 cores → 200m.
     """
     sizing = Sizing(memory=Linear(60, 0.1, 0.02, 0.01), disk=Linear(1, 0, 0, 0.05),
                     cores=Linear(0.01, 0.0001, 0.00005), cycle_cpu=Linear(0, 0.001, 0),
@@ -356,5 +356,5 @@ def test_sizing_from_a_file_that_is_not_runs_is_a_clear_error(tmp_path: Path) ->
     """A JSON object instead of the list of runs is refused, naming the file."""
     bad = tmp_path / "bad.json"
     bad.write_text('{"slos": 3}')
-    with pytest.raises(HarnessError, match="bad.json: not runs saved by --json"):
+    with pytest.raises(HarnessError, match=r"bad\.json: not runs saved by --json"):
         load_runs([bad])
