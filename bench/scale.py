@@ -983,9 +983,9 @@ class Sizing:
         """One size's figures and the Kubernetes values derived from them."""
         memory = self.memory.at(slos, probes, days)
         disk = self.disk.at(slos, probes, days)
-        cores = self.cores.at(slos, probes, 0)
+        cores = max(0.0, self.cores.at(slos, probes, 0))
         return {
-            "cores": cores, "cycle_cpu": self.cycle_cpu.at(slos, probes, 0),
+            "cores": cores, "cycle_cpu": max(0.0, self.cycle_cpu.at(slos, probes, 0)),
             "memory_mib": memory, "disk_mib": disk,
             "cpu_request": round_up(cores, CPU_STEP),
             "memory_request_mib": round_up(memory, MEMORY_STEP),
@@ -1024,7 +1024,7 @@ def millicores(cores: float) -> str:
 
 def render_sizing(sizing: Sizing, rows: Sequence[tuple[int, int]] = SIZING_ROWS) -> str:
     """The sizing table in Markdown, then how it was fitted and the runs behind it."""
-    header = ["ratio SLOs", "probe targets", "CPU, steady", "CPU per cycle",
+    header = ["ratio SLOs", "probe targets", "CPU, steady", "CPU per cycle (probes included)",
               f"memory, peak ({TARGET_DAYS} days)", "memory request / limit",
               f"disk ({TARGET_DAYS} days)", "volume"]
     table = []
@@ -1047,14 +1047,14 @@ def render_sizing(sizing: Sizing, rows: Sequence[tuple[int, int]] = SIZING_ROWS)
     runs = [[f"{r.slos:,}", f"{r.probes:,}", f"{r.days:g}", number(_mib(peak_rss(r)), "MiB"),
              number(r.core_share, "cores"), number(r.cpu_per_cycle, "s"),
              number(_mib(r.store_bytes), "MiB"), number(r.cold_start_s, "s"),
-             number(r.cold_cpu_s, "s"),
+             cold_cpu(r),
              ", ".join(f"{x:.1f}" for x in (*r.load_before[:1], *r.load_after[:1]))]
             for r in sizing.runs]
     return "\n".join([
         markdown_table(header, table), "",
-        f"CPU is the steady state (cycles and probes, no page reads) at the runs' evaluation "
-        f"interval, requested rounded up to {CPU_STEP * 1000:.0f}m; memory is the highest "
-        f"resident memory seen (cold start or steady), requested rounded up to {MEMORY_STEP} MiB, "
+        f"CPU is process CPU in the steady state (cycles and probes, no page reads) at the "
+        f"runs' evaluation interval, requested rounded up to {CPU_STEP * 1000:.0f}m; "
+        f"memory is the highest resident memory seen (cold start or steady), requested rounded up to {MEMORY_STEP} MiB, "
         f"limit {MEMORY_HEADROOM:g} x that; disk is the storage directory, the volume "
         f"{DISK_HEADROOM:g} x that in whole GiB. Figures at {TARGET_DAYS} days hold every SLO's "
         "and probe's full window of 1-minute buckets. Fitted by least squares over the runs "
@@ -1065,6 +1065,15 @@ def render_sizing(sizing: Sizing, rows: Sequence[tuple[int, int]] = SIZING_ROWS)
                             "CPU per cycle", "disk", "cold start", "cold-start CPU",
                             "load before, after"], runs),
     ])
+
+
+def cold_cpu(run: Run) -> str:
+    """Process CPU of the cold start, and the cores it kept busy on average."""
+    if run.cold_cpu_s is None:
+        return "—"
+    if not run.cold_start_s:
+        return number(run.cold_cpu_s, "s")
+    return f"{number(run.cold_cpu_s, 's')} ({number(run.cold_cpu_s / run.cold_start_s)} cores)"
 
 
 def load_runs(paths: Sequence[Path]) -> list[Run]:
