@@ -1054,7 +1054,8 @@ def render_sizing(sizing: Sizing, rows: Sequence[tuple[int, int]] = SIZING_ROWS)
         markdown_table(header, table), "",
         f"CPU is process CPU in the steady state (cycles and probes, no page reads) at the "
         f"runs' evaluation interval, requested rounded up to {CPU_STEP * 1000:.0f}m; "
-        f"memory is the highest resident memory seen (cold start or steady), requested rounded up to {MEMORY_STEP} MiB, "
+        "memory is the highest resident memory seen (cold start or steady), requested "
+        f"rounded up to {MEMORY_STEP} MiB, "
         f"limit {MEMORY_HEADROOM:g} x that; disk is the storage directory, the volume "
         f"{DISK_HEADROOM:g} x that in whole GiB. Figures at {TARGET_DAYS} days hold every SLO's "
         "and probe's full window of 1-minute buckets. Fitted by least squares over the runs "
