@@ -271,7 +271,8 @@ def main(argv: Sequence[str] | None = None, *,
             shard = Shard(0, args.shard_count)  # check shows every shard: no index of its own
         else:
             shard = Shard.resolve(args.shard_index, args.shard_count, socket.gethostname())
-        owned = config if shard is None else select(config, shard)
+        shared = bool(getattr(args, "storage_url", None))  # shards read each other's SLOs
+        owned = config if shard is None else select(config, shard, shared=shared)
     except ValueError as exc:
         sys.stderr.write(f"slo-exporter {args.command}: error: {exc}\n")
         return 2
@@ -306,13 +307,13 @@ def _run(args: argparse.Namespace, config: Config,
                       web_config_file=args.web_config_file,
                       alertmanager=_notifier_settings(args))
     store = _open_store(options.storage_path, config.storage.resolution,
-                        args.storage_url or "")
+                        args.storage_url or "", shard)
     if store is None:
         return 1
     load = load_logging_warnings
     if shard is not None:
         def load(path: str) -> Config:  # a reload keeps to this shard's SLOs
-            return select(load_logging_warnings(path), shard)
+            return select(load_logging_warnings(path), shard, shared=bool(args.storage_url))
     try:
         daemon = Daemon(config, options, store, load=load)
     except ListenError as exc:
@@ -434,18 +435,20 @@ def _where(args: argparse.Namespace) -> dict[str, str]:
     return {"path": args.storage_path}
 
 
-def _open_store(path: str, resolution: float, url: str = "") -> EventStore | None:
+def _open_store(path: str, resolution: float, url: str = "",
+                shard: Shard | None = None) -> EventStore | None:
     """The event store, or None after logging why it cannot be used.
 
     A full disk or a path that cannot be written shows up as OSError or a
     SQLite error as well as StoreError, depending on which write fails first;
     each is a storage problem, never a listen problem. A PostgreSQL store
-    opens as the writer when the role is free, else as a standby.
+    opens as the writer when the role is free, else as a standby (of its
+    shard's writer role, when sharded).
     """
     log = structlog.get_logger("slo_exporter")
     try:
         if url:
-            store = PostgresStore(url, resolution, standby=True)
+            store = PostgresStore(url, resolution, standby=True, shard=shard)
             log.info("store_opened", url=store.name,
                      role="standby" if store.readonly else "writer")
             return store

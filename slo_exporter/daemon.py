@@ -26,7 +26,9 @@ first cycle reading every SLO from its stored cursor, probes) and swaps it
 in, so it takes over within one evaluation interval plus that cycle. A
 writer that finds, after a lost connection, that another replica took the
 role (``role_lost``) stops with exit code 1, to be started again as a
-standby.
+standby. After each cycle the writer publishes each SLO's source state in
+the store (``_publish_sources``), which standbys export as their
+``slo_sli_up`` and other shards' composites read.
 
 SIGHUP reloads the configuration file (``Daemon.reload``). SIGTERM and
 SIGINT stop the daemon (``Daemon.request_stop``), and stopping always wins:
@@ -76,6 +78,7 @@ from slo_exporter.runtime import (
     check_prometheus_settings,
     default_client,
 )
+from slo_exporter.snapshot import Snapshot
 from slo_exporter.store import EventStore, SharedStore
 from slo_exporter.web import (
     Encoded,
@@ -306,6 +309,7 @@ class Daemon:
             elapsed = time.monotonic() - started
         finally:
             self._cycle_lock.release()
+        self._publish_sources(snapshot)
         self.self_metrics.evaluation_duration.observe(elapsed)
         self.self_metrics.evaluations.inc()
         down = [s.slo.key for s in snapshot.slos if not s.up]
@@ -318,16 +322,17 @@ class Daemon:
 
     def _standby_step(self) -> bool:
         """Try to take the writer role; True when this replica took over (its first
-        writing cycle ran). Otherwise the cached reads the writer changed are dropped."""
+        writing cycle ran). Otherwise the store moves on to what the writer committed since."""
         store = self.store
         assert isinstance(store, SharedStore)
-        if not store.try_promote():
-            store.refresh()
-            return False
-        log.info("writer_role_taken")
+        # One takeover, though the scheduled and a direct evaluation may both get here.
         with self._reload_lock:
-            if self._stop.is_set():
+            if self._stop.is_set() or not self.standby:
                 return False
+            if not store.try_promote():
+                store.refresh()
+                return False
+            log.info("writer_role_taken")
             self.standby = False  # from here the new runtime probes
             try:
                 self._apply(self.rt.config, self.rt)
@@ -337,7 +342,29 @@ class Daemon:
                 return False
         self._writer.set(1)
         log.info("takeover_done", slos=len(self.rt.config.slos))
+        self._publish_sources(self.rt.engine.snapshot)
         return True
+
+    def _publish_sources(self, snapshot: Snapshot) -> None:
+        """The writer of a shared store tells standbys whether each SLO's source answered
+        (a grouped SLO's: every group's read), so theirs export the same ``slo_sli_up``,
+        and which instant it evaluated (other shards' composites describe no later one).
+        A failure is logged; standbys then show the last state published."""
+        if self.standby or not isinstance(self.store, SharedStore):
+            return
+        states: dict[str, tuple[bool, str | None]] = {}
+        instant = 0.0  # the cycle's grid instant: the newest a Prometheus SLO describes
+        for status in snapshot.slos:
+            if not status.slo.composite and status.evaluated_at is not None:
+                key = status.slo.id.definition.key
+                if states.get(key, (True, None))[0]:
+                    states[key] = (status.up, status.error)
+                if status.slo.remeasurable:
+                    instant = max(instant, status.evaluated_at)
+        try:
+            self.store.publish_sources(states, instant or snapshot.taken_at)
+        except Exception as exc:  # a StoreError, or the role lost: the next cycle says so
+            log.warning("source_publish_failed", error=scrub(str(exc)))
 
     def refresh_probes(self) -> None:
         self.rt.engine.refresh_probes()

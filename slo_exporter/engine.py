@@ -17,6 +17,9 @@ Service-level management, per status:
   from the rate so far and its alert factors scale to ``period.length``.
 * Composites are read through ``composite.CompositeReader``, after their
   components in the same cycle (``composite_order``), and never ingested.
+  A component another shard evaluates (``Config.followed``) has the status
+  its writer published in the shared store; such composites are recomputed
+  with the probe SLOs, so they follow the other shard within a second.
 * Maintenance: a bucket any applicable window overlaps drops out of every
   window's counts, so an outage in maintenance burns nothing and alerts
   nothing (the rule ``compliance`` and ``timeslices`` apply too).
@@ -53,8 +56,9 @@ Prometheus sessions and their connections are reused across cycles.
 On a read-only store (a standby replica of a shared PostgreSQL store,
 another replica writes) the engine follows: it records no definitions,
 reads no source and prunes nothing; every status is computed from what the
-writer stored, and a probe SLO's last result is the end of its stored
-coverage. The daemon builds a writing engine when the replica takes over.
+writer stored, a Prometheus SLO is up or down as the writer last published
+it, and a probe SLO's last result is the end of its stored coverage. The
+daemon builds a writing engine when the replica takes over.
 
 Must not read Prometheus or write the store itself (``ingest``), record
 probe results (``recorder``), or serve anything: readers only take the
@@ -90,8 +94,8 @@ from slo_exporter.model import (
 )
 from slo_exporter.slomath import Counts
 from slo_exporter.snapshot import GroupCount, SLOStatus, Snapshot
-from slo_exporter.store import EventStore
-from slo_exporter.store.protocol import Span
+from slo_exporter.store import EventStore, SharedStore
+from slo_exporter.store.protocol import SourceState, Span
 
 #: a failure that lasts is logged again this often (``query_still_failing``)
 REMIND_EVERY = 600.0
@@ -143,12 +147,15 @@ class Engine:
         self._last_now = -math.inf
         self._probe_slos = tuple(s for s in config.slos if isinstance(s.sli, ProbeSLI))
         self._by_key = {s.key: s for s in config.slos}
+        self._followed_slos = {s.key: s for s in config.followed}
         # Composites read their components' stored events through this
         # reader; every other key passes straight to the store.
-        self._reader = CompositeReader(store, config.slos)
+        self._reader = CompositeReader(store, (*config.slos, *config.followed))
         self._measured = tuple(s for s in config.slos if not s.composite)
         self._composites = tuple(s for s in composite_order(config.slos) if s.composite)
-        self._probe_composites = _dependents(self._composites, self._probe_slos)
+        # recomputed every second: their probe parts, or another shard's parts, move on
+        self._probe_composites = _dependents(self._composites,
+                                             (*self._probe_slos, *config.followed))
         self._fast = tuple(s for s in self._measured if s.remeasurable)
         self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
@@ -396,13 +403,14 @@ class Engine:
         at = grid.instant(now - self._config.prometheus.query_delay,
                           self._config.evaluation_interval)  # an HA pair's instants agree
         if self._follower:  # the writer reads the source; this replica serves its events
+            up, error = self._writer_saw(slo)
             if grouped:  # the groups the writer has created so far
                 for key in self._store.slo_keys():
                     group = group_of(key, slo)
                     if group is not None:
                         self._ingestor.groups(slo).admit(group)
-                return SLOStatus(slo=slo, up=True, evaluated_at=at)
-            return self._status(slo, at, up=True, error=None, healthy=True, previous=current)
+                return SLOStatus(slo=slo, up=up, evaluated_at=at, error=error)
+            return self._status(slo, at, up=up, error=error, healthy=up, previous=current)
         try:
             if not self._ingestor.read(slo, at, shared):
                 return None
@@ -426,6 +434,31 @@ class Engine:
         return self._status(slo, at, up=True, error=None, healthy=True,
                             previous=current if current is not None and current.up else None)
 
+    def _followed(self, key: str) -> SLOStatus | None:
+        """The status of a component another shard evaluates, as its writer published it
+        in the shared store (up or down, and the instant it describes); None before that."""
+        slo = self._followed_slos.get(key)
+        store = self._store
+        if slo is None or not isinstance(store, SharedStore):
+            return None
+        try:
+            state, at = store.source_state(key), store.published_at(key)
+        except SloExporterError as exc:  # the composite keeps its last status meanwhile
+            self._log.warning("followed_read_failed", slo=key, error=short_error(str(exc)))
+            return None
+        if state is None or at is None:
+            return None
+        return SLOStatus(slo=slo, up=state[0], error=state[1], evaluated_at=at)
+
+    def _writer_saw(self, slo: SLO) -> SourceState:
+        """A follower's view of ``slo``'s source: what the writer published (a shared
+        store's ``source_state``), down until it has published anything."""
+        store = self._store
+        if not isinstance(store, SharedStore):
+            return True, None
+        state = store.source_state(slo.key)
+        return state if state is not None else (False, "the writer has not evaluated it yet")
+
     def _down(self, slo: SLO, at: float, error: str, *, grouped: bool) -> SLOStatus:
         """The status of a failed read (a grouped definition's only says so)."""
         if grouped:
@@ -439,7 +472,8 @@ class Engine:
         """The composite's status from its components' latest statuses, or None
         while one of them has none (a stopped cycle before the first)."""
         assert isinstance(slo.sli, CompositeSLI)
-        parts = [fresh.get(c.slo.key) or current.get(c.slo.key) for c in slo.sli.components]
+        parts = [fresh.get(c.slo.key) or current.get(c.slo.key) or self._followed(c.slo.key)
+                 for c in slo.sli.components]
         if any(p is None or p.evaluated_at is None for p in parts):
             return None
         # The instant every component has described: the oldest of theirs.

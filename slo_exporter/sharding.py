@@ -15,11 +15,15 @@ query or labels never moves an SLO. Changing the shard count moves about
 stays in its own store, so resharding means each moved SLO is read again
 from Prometheus, which ``storage`` does for any new SLO anyway).
 
-Composites: each shard has its own event store, so a composite can only be
-computed where all its components are. A composite whose components sit on
+Composites: a composite is computed from its components' stored events.
+With SQLite each shard has its own event store, so a composite can only be
+computed where all its components are: a composite whose components sit on
 another shard is a configuration problem at start (all shards refuse the
 same configuration, naming the composite and the shards), never a silently
-missing SLO.
+missing SLO. Shards that share one PostgreSQL store (``shared``) read a
+component owned by another shard from that store, as its shard stored it;
+only a component that is itself a composite (its events are derived, never
+stored) must still be on the composite's shard.
 
 Also owns the two self-metrics that say which shard a process is:
 ``slo_exporter_shard_info{index,count}`` (always 1) and
@@ -42,7 +46,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from slo_exporter.errors import ConfigError, ConfigProblem
-from slo_exporter.model import SLO, CompositeSLI, Config
+from slo_exporter.model import SLO, CompositeSLI, Config, SLOId
 
 #: the ``-<ordinal>`` a StatefulSet appends to its name for each pod's hostname
 _ORDINAL = re.compile(r"-(0|[1-9][0-9]*)$")
@@ -106,6 +110,11 @@ class Shard:
     def owns(self, slo: SLO) -> bool:
         return shard_of(slo.service, slo.name, self.count) == self.index
 
+    def owns_key(self, slo_key: str) -> bool:
+        """Whether the SLO (or group instance) a store key names is this shard's."""
+        ident = SLOId.parse(slo_key)
+        return shard_of(ident.service, ident.name, self.count) == self.index
+
 
 def assignment(config: Config, count: int) -> dict[int, tuple[SLO, ...]]:
     """Every shard's SLO definitions, in configuration order (empty shards included)."""
@@ -115,9 +124,12 @@ def assignment(config: Config, count: int) -> dict[int, tuple[SLO, ...]]:
     return {i: tuple(slos) for i, slos in owned.items()}
 
 
-def cross_shard_problems(config: Config, count: int) -> list[ConfigProblem]:
-    """One problem per composite whose components are owned by another shard."""
+def cross_shard_problems(config: Config, count: int, *,
+                         shared: bool = False) -> list[ConfigProblem]:
+    """One problem per composite whose components are owned by another shard (with a
+    ``shared`` store: only components that are themselves composites)."""
     problems: list[ConfigProblem] = []
+    derived = {slo.key for slo in config.slos if slo.composite}
     for i, service in enumerate(config.services):
         for j, slo in enumerate(service.slos):
             if not isinstance(slo.sli, CompositeSLI):
@@ -127,27 +139,35 @@ def cross_shard_problems(config: Config, count: int) -> list[ConfigProblem]:
                 (shard_of(c.slo.service, c.slo.name, count), c.slo.definition.key)
                 for c in slo.sli.components
                 if shard_of(c.slo.service, c.slo.name, count) != home
+                and (not shared or c.slo.definition.key in derived)
             })
             if not away:
                 continue
             parts = ", ".join(f"{key} (shard {shard})" for shard, key in away)
+            reason = (
+                "a composite's events are derived, never stored, so a composite component "
+                "must be on its shard even with a shared PostgreSQL store" if shared else
+                "each shard has its own SQLite event store, so a composite needs all its "
+                "components on its shard: share one PostgreSQL store (--storage.url) "
+                "between the shards, rename so they hash together, or run unsharded")
             problems.append(ConfigProblem(
                 config.source_file, f"services[{i}].slos[{j}]",
                 f"composite {slo.service}/{slo.name} is on shard {home} of {count} but reads "
-                f"{parts}; each shard has its own event store, so a composite needs all its "
-                f"components on its shard: rename so they hash together, or run unsharded"))
+                f"{parts}; {reason}"))
     return problems
 
 
-def select(config: Config, shard: Shard) -> Config:
+def select(config: Config, shard: Shard, *, shared: bool = False) -> Config:
     """``config`` narrowed to the SLOs ``shard`` owns.
 
     Services keep their order, labels and dependencies; a service left
     without SLOs on this shard is dropped (its series come from the shards
-    that own its SLOs). Raises ``ConfigError`` naming every composite that
-    would read another shard.
+    that own its SLOs). The definitions of other shards' SLOs that this
+    shard's composites read become ``followed`` (read from the store,
+    never evaluated or exported here). Raises ``ConfigError`` naming every composite that would read
+    another shard's store (``shared``: one store for all shards).
     """
-    problems = cross_shard_problems(config, shard.count)
+    problems = cross_shard_problems(config, shard.count, shared=shared)
     if problems:
         raise ConfigError(problems)
     services = tuple(
@@ -155,7 +175,14 @@ def select(config: Config, shard: Shard) -> Config:
         for svc in config.services
         if (owned := tuple(s for s in svc.slos if shard.owns(s)))
     )
-    return dataclasses.replace(config, services=services)
+    definitions = {slo.key: slo for slo in config.slos}
+    followed = {  # ordered, each once
+        key: definitions[key]
+        for svc in services for slo in svc.slos if isinstance(slo.sli, CompositeSLI)
+        for c in slo.sli.components
+        if (key := c.slo.definition.key) in definitions and not shard.owns(definitions[key])
+    }
+    return dataclasses.replace(config, services=services, followed=tuple(followed.values()))
 
 
 def describe(config: Config, count: int) -> str:

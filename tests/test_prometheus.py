@@ -663,7 +663,8 @@ def test_real_server_receives_form_headers_and_bearer_token(tmp_path: Path) -> N
 
 
 def test_server_that_never_answers_times_out_within_bounds() -> None:
-    """A server that accepts and never answers gives QueryTimeout after each attempt's timeout."""
+    """A server that accepts and never answers gives QueryTimeout after each attempt's timeout
+    (the last attempt's may be a few milliseconds shorter: the query's whole budget bounds it)."""
     release = threading.Event()
     arrived: list[float] = []
 
@@ -676,7 +677,7 @@ def test_server_that_never_answers_times_out_within_bounds() -> None:
         client, sleeps = real_client(url, timeout=0.3, retries=2, retry_backoff=0.01)
         started = time.monotonic()
         try:
-            with pytest.raises(errors.QueryTimeout, match=r"within 0\.3s") as info:
+            with pytest.raises(errors.QueryTimeout, match=r"within 0\.(3|2[5-9])s") as info:
                 client.query("up", 1)
         finally:
             release.set()

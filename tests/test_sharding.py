@@ -143,6 +143,49 @@ def test_a_composite_with_its_components_on_its_shard_is_kept() -> None:
     assert "shop/homepage" not in {s.key for s in select(config, Shard(1, 3)).slos}
 
 
+def test_with_a_shared_store_a_composite_reads_other_shards() -> None:
+    """Shards sharing a PostgreSQL store keep auth/login (shard 1) over checkout/availability
+    and payments-vendor/api (both shard 0): shard 1 follows those two, evaluates neither."""
+    config = parse_config(
+        FOUR + _composite("auth", "login", "payments-vendor/api", "checkout/availability"),
+        "login.yaml")
+    one = select(config, Shard(1, 3), shared=True)
+    assert [s.key for s in one.slos] == ["api/availability", "auth/login"]
+    assert [s.key for s in one.followed] == ["payments-vendor/api", "checkout/availability"]
+    zero = select(config, Shard(0, 3), shared=True)
+    assert [s.key for s in zero.slos] == ["checkout/availability", "payments-vendor/api"]
+    assert zero.followed == ()
+
+
+def test_a_composite_of_another_shards_composite_is_refused_even_when_shared() -> None:
+    """auth/login (shard 1) reads shop/homepage (shard 0), itself a composite: derived
+    events are never stored, so even a shared store cannot give them; every shard says so."""
+    config = parse_config(
+        FOUR + _composite("shop", "homepage", "checkout/availability")
+        + _composite("auth", "login", "shop/homepage"), "login.yaml")
+    for index in range(3):
+        with pytest.raises(ConfigError, match=r"composite auth/login is on shard 1 of 3 "
+                           r"but reads shop/homepage \(shard 0\); a composite's events are "
+                           "derived, never stored"):
+            select(config, Shard(index, 3), shared=True)
+
+
+def test_without_a_shared_store_the_refusal_says_how_to_share_one() -> None:
+    """The SQLite refusal names the way out: one PostgreSQL store for all shards."""
+    config = parse_config(FOUR + _composite("billing", "invoices", "checkout/availability"),
+                          "b.yaml")
+    with pytest.raises(ConfigError, match=r"share one PostgreSQL store \(--storage.url\)"):
+        select(config, Shard(0, 3))
+
+
+def test_a_shard_owns_the_store_keys_of_its_slos_and_their_groups() -> None:
+    """owns_key places a store key (group instances too) where its definition is."""
+    assert Shard(1, 3).owns_key("api/availability")
+    assert Shard(1, 3).owns_key('api/availability{route="/a"}')
+    assert not Shard(0, 3).owns_key("api/availability")
+    assert Shard(0, 3).owns_key("checkout/availability")
+
+
 @pytest.mark.parametrize(("hostname", "ordinal"), [
     ("slo-exporter-0", 0), ("slo-exporter-2", 2), ("slo-exporter-12.slo-exporter.monitoring"
                                                    ".svc.cluster.local", 12)])

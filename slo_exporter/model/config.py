@@ -361,6 +361,9 @@ class Config:
     maintenance: tuple[MaintenanceWindow, ...] = ()
     #: base URL of Grafana; the status page links each SLO's dashboard there
     grafana_url: str | None = None
+    #: SLOs another shard evaluates whose stored events this shard's composites
+    #: read through a shared store (``sharding.select``); never evaluated here
+    followed: tuple[SLO, ...] = ()
 
     @property
     def slos(self) -> tuple[SLO, ...]:

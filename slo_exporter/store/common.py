@@ -8,10 +8,12 @@ the two cannot drift apart:
   summed into ``(start, good, total)`` bucket rows;
 * ``extend_run`` / ``absorb_runs``: how a measured span merges into an SLO's
   measured runs (the newest run on the SLO's row, older ones closed);
-* ``StoreBase``: the memory in front of the database (bucket indexes, the
-  newest measured runs) and how a commit or prune updates it, and the
-  protocol methods built from other protocol methods (``record``,
-  ``measured``, the context manager).
+* ``StoreBase``: the memory in front of the database (running window sums
+  and edge blocks per SLO, ``windows.SLOMemory``; the newest measured runs),
+  how a commit or prune updates it, the window sums built on it over two
+  database reads each store implements (``_read_sum``, ``_read_buckets``),
+  and the protocol methods built from other protocol methods (``record``,
+  ``measured``, ``buckets``, the context manager).
 
 Must not do I/O, hold a connection or read a clock.
 """
@@ -21,14 +23,14 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
-from slo_exporter.slomath import bucket_start
-from slo_exporter.store.index import BucketIndex
+from slo_exporter.slomath import Counts, bucket_start
 from slo_exporter.store.protocol import Bucket, EventStore, Span
+from slo_exporter.store.windows import SLOMemory
 
 MERGE_GAP = 1.0
 """Measured spans closer than this (seconds) are stored as one run.
@@ -148,11 +150,17 @@ class StoreBase:
     """What both stores keep in memory in front of their database, and the
     ``EventStore`` methods they build the same way from their own.
 
-    The memory: the bucket resolution, a ``BucketIndex`` per SLO (loaded
-    lazily) and the newest measured run of each SLO once read, so extending
-    it (every probe, every cycle) needs no read and no extra statement. Both
-    change only after a transaction committed, under ``_lock``. The methods
-    type ``self`` by the protocol the store implements.
+    The memory: the bucket resolution, an ``SLOMemory`` per SLO (created when
+    its windows are first summed: running window sums and a few edge blocks,
+    a few kilobytes whatever the window length) and the newest measured run
+    of each SLO once read, so extending it (every probe, every cycle) needs
+    no read and no extra statement. Both change only after a transaction
+    committed, under ``_lock`` (re-entrant: the database reads a window sum
+    makes take it again).
+
+    A store implements two reads of the database alone, called under
+    ``_lock``: ``_read_sum`` and ``_read_buckets``; ``_sync`` lets a read-only
+    store drop memory the writer has made stale before a read.
     """
 
     def __init__(self, resolution: float, *, readonly: bool) -> None:
@@ -161,8 +169,8 @@ class StoreBase:
         self._resolution = float(resolution)
         self._readonly = readonly
         self._store_id = ""
-        self._lock = threading.Lock()
-        self._index: dict[str, BucketIndex] = {}
+        self._lock = threading.RLock()
+        self._memory: dict[str, SLOMemory] = {}
         self._last_run: dict[str, Span] = {}
 
     @property
@@ -179,27 +187,80 @@ class StoreBase:
         """The store's identity, kept in its meta table."""
         return self._store_id
 
+    # ----------------------------------------------------- database reads
+
+    def _read_sum(self, slo_key: str, start: float, end: float) -> Counts:
+        """Events of the stored buckets whose start lies in ``[start, end)``, from the database."""
+        raise NotImplementedError
+
+    def _read_buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
+        """Each stored bucket with start in ``[start, end)``, oldest first, from the database."""
+        raise NotImplementedError
+
+    def _sync(self) -> None:
+        """Before a read: forget memory the writer made stale (read-only stores)."""
+
+    # ---------------------------------------------------------- window sums
+
+    def sum(self, slo_key: str, start: float, end: float) -> Counts:
+        """Events in the buckets whose start lies in ``[start, end)``."""
+        if end <= start:
+            return Counts()
+        self._sync()
+        with self._lock:
+            memory = self._memory.get(slo_key)
+            if memory is None:
+                return self._read_sum(slo_key, start, end)
+            return memory.range(start, end, *self._reads(slo_key))
+
+    def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
+        """Events of each window ``[end - w, end)``, keyed by window, kept running."""
+        self._sync()
+        with self._lock:
+            memory = self._memory.get(slo_key)
+            if memory is None:
+                memory = self._memory[slo_key] = SLOMemory(slo_key, self._resolution)
+            reads = self._reads(slo_key)
+            return {w: memory.window(end - w, end, *reads) if w > 0 else Counts()
+                    for w in windows}
+
+    def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
+        """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
+        return self._read_buckets(slo_key, start, end)
+
+    def _reads(self, slo_key: str) -> tuple[Callable[[float, float], Counts],
+                                            Callable[[float, float], list[Bucket]]]:
+        return (lambda a, b: self._read_sum(slo_key, a, b),
+                lambda a, b: self._read_buckets(slo_key, a, b))
+
+    # --------------------------------------------------------- memory upkeep
+
     def _forget(self, slo_key: str) -> None:
         """After an SLO's events were dropped: read it again when asked."""
-        self._index.pop(slo_key, None)
+        self._memory.pop(slo_key, None)
         self._last_run.pop(slo_key, None)
 
+    def _forget_all(self) -> None:
+        """Every SLO is read again when asked (another writer changed the database)."""
+        self._memory.clear()
+        self._last_run.clear()
+
     def _committed(self, slo_key: str, rows: Sequence[Bucket], newest: Span | None) -> None:
-        """After COMMIT (memory never runs ahead of the database): an index not
-        loaded yet reads these rows when it is."""
+        """After COMMIT (memory never runs ahead of the database): the window sums
+        and edge blocks holding these buckets take their events."""
         if newest is not None:
             self._last_run[slo_key] = newest
-        index = self._index.get(slo_key)
-        if index is not None:
-            index.add(rows)
+        memory = self._memory.get(slo_key)
+        if memory is not None:
+            memory.add(rows)
 
     def _pruned(self, gone: Iterable[str], last_start: float) -> None:
         """After a prune committed: what it deleted leaves memory too."""
         self._last_run.clear()  # trimmed at the horizon
         for key in gone:
-            self._index.pop(key, None)
-        for index in self._index.values():
-            index.drop_through(last_start)
+            self._memory.pop(key, None)
+        for memory in self._memory.values():
+            memory.drop_through(last_start)
 
     def record(
         self: EventStore, slo_key: str, ts: float, good: bool, *, span: float | None = None

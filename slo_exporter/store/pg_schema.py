@@ -1,22 +1,31 @@
-"""The PostgreSQL tables of the event store: the SQLite schema's, plus a change counter.
+"""The PostgreSQL tables of the event store: the SQLite schema's, plus a change log.
 
 The tables and columns are those of ``schema`` at ``SCHEMA_VERSION`` (the
 PostgreSQL store started at that version, so it has no upgrades yet), with
-``double precision`` for SQLite's REAL, and what lets a standby follow the
+``double precision`` for SQLite's REAL, and what lets standbys follow the
 writer without reading every bucket again:
 
-* ``change``, a sequence: every write of an SLO takes its next value as the
-  SLO's ``slo.version``, and each bucket it writes carries it as
-  ``bucket.rev`` (indexed), so a standby that knows an SLO at version v
-  reads only the buckets with ``rev > v``; one writer commits in sequence
-  order, and a bucket is read whole, so reading one twice is harmless;
-* ``slo.epoch``, a value of the same sequence taken when the SLO's buckets
-  were deleted or moved (a reset, a re-bucketing): a standby whose epoch
-  differs reads the SLO again in full;
-* ``meta.pruned``: the id (a value of the sequence) and horizon of the last
-  prune; a standby that has not seen that prune forgets the buckets up to
-  the horizon, then reads the buckets written since as above (which
-  brings back any bucket written before the horizon after that prune).
+* ``change_log``: one row per write that changes bucket sums, written in the
+  writer's own transaction and numbered by the ``change`` sequence. A row
+  holds the events a commit added (``kind`` ``a``: bucket starts and the
+  good and total deltas), or says that a key's events are gone or replaced
+  (``f``: reset, or a commit too large to be worth replaying), that a prune
+  ran (``p``: ``horizon`` is the last bucket start it deleted, ``gone`` the
+  SLOs it deleted whole), or that every bucket moved (``r``: re-bucketing).
+  A row of kind ``s`` says the writer's source state changed for the SLOs
+  in ``gone`` (each up when its ``errors`` entry is NULL).
+  ``stream`` names the writer role that wrote the row (one per shard
+  sharing the database); one writer commits its rows in sequence order, so
+  a standby that has applied a stream up to ``seq`` needs only the rows
+  after it;
+* ``meta`` row ``log_floor <stream>``: the newest ``seq`` deleted from the
+  log when it was trimmed; a standby that has not yet seen that row cannot
+  catch up from the log and re-reads its memory from the tables;
+* ``source``: what each SLO's writer saw of its data source at its last
+  evaluation (up, the error), which standbys export instead of asking the
+  source themselves, and the ``meta`` row ``evaluated <stream>``: the
+  instant of the evaluation the stream's writer last published (what
+  another shard's composite describes at most).
 
 They are created in the current schema (the first of the search path), so
 one database can hold several independent stores.
@@ -40,20 +49,36 @@ TABLES = (
         cursor      double precision,
         retired_at  double precision,
         run_start   double precision,
-        run_until   double precision,
-        version     bigint NOT NULL DEFAULT 0,
-        epoch       bigint NOT NULL DEFAULT 0
+        run_until   double precision
     )""",
     """CREATE TABLE IF NOT EXISTS bucket (
         slo_key text NOT NULL,
         start   double precision NOT NULL,
         good    double precision NOT NULL,
         total   double precision NOT NULL,
-        rev     bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (slo_key, start)
     )""",
-    "CREATE INDEX IF NOT EXISTS bucket_rev ON bucket (slo_key, rev)",
     "CREATE SEQUENCE IF NOT EXISTS change",
+    """CREATE TABLE IF NOT EXISTS change_log (
+        seq     bigint PRIMARY KEY,
+        stream  text NOT NULL,
+        kind    text NOT NULL,
+        slo_key text,
+        starts  double precision[],
+        goods   double precision[],
+        totals  double precision[],
+        horizon double precision,
+        gone    text[],
+        errors  text[],
+        at      timestamptz NOT NULL DEFAULT now()
+    )""",
+    "CREATE INDEX IF NOT EXISTS change_log_stream ON change_log (stream, seq)",
+    """CREATE TABLE IF NOT EXISTS source (
+        slo_key text PRIMARY KEY,
+        stream  text NOT NULL,
+        up      boolean NOT NULL,
+        error   text
+    )""",
     """CREATE TABLE IF NOT EXISTS series (
         slo_key    text NOT NULL,
         series_key text NOT NULL,
@@ -76,7 +101,7 @@ def create(conn: Any) -> None:
         conn.execute(statement)
 
 
-def rebucket(conn: Any, resolution: float) -> None:
+def rebucket(conn: Any, resolution: float, stream: str) -> None:
     """Move every bucket into the bucket of ``resolution`` holding its start.
 
     The same rule as the SQLite store's (``slomath.bucket_start``: the
@@ -94,5 +119,7 @@ def rebucket(conn: Any, resolution: float) -> None:
     conn.execute("DELETE FROM bucket")
     conn.execute("INSERT INTO bucket (slo_key, start, good, total) "
                  "SELECT slo_key, start, good, total FROM rebucketed")
-    conn.execute("UPDATE slo SET version = v.n, epoch = v.n "
-                 "FROM (SELECT nextval('change') AS n) AS v")
+    # every stream's standbys forget everything they hold
+    conn.execute("INSERT INTO change_log (seq, stream, kind) "
+                 "SELECT nextval('change'), s, 'r' FROM (SELECT DISTINCT stream FROM change_log "
+                 "UNION SELECT %s) AS u(s)", (stream,))

@@ -1,18 +1,20 @@
 """The event store in PostgreSQL (``--storage.url=postgresql://...``), for replicas that share it.
 
 Same contract as ``SQLiteStore`` (``protocol.EventStore``): the same tables
-(``pg_schema``), the same one-transaction ``commit``, the same in-memory
-``BucketIndex`` per SLO in front of the database. What PostgreSQL adds is
-sharing: several slo-exporter replicas open one database, and exactly one of
-them writes.
+(``pg_schema``), the same one-transaction ``commit``, the same memory in
+front of the database (``common.StoreBase``), which this module feeds from
+two plain database reads (``_read_sum``, ``_read_buckets``). What PostgreSQL
+adds is sharing: several slo-exporter replicas open one database, and
+exactly one of them writes.
 
 The writer role is a session-level advisory lock taken on the store's one
 connection, and every write runs on that same connection. The lock and the
 right to write therefore end together: when the writer's process dies, its
 session ends, PostgreSQL frees the lock, and no late write of the old writer
 can land after a standby took over (its connection is gone). The lock key
-is derived from the schema, so stores in different schemas of one database
-are independent.
+is derived from the schema and the shard (``shard``: shards sharing one
+schema each have a writer of their own), so stores in different schemas of
+one database are independent.
 
 Three ways to open:
 
@@ -20,23 +22,43 @@ Three ways to open:
   ``StoreError`` (another replica writes);
 * standby (``standby=True``): the writer if the lock is free, otherwise
   read-only until ``try_promote()`` gets the lock (the daemon tries once
-  per evaluation); promotion drops every cached index, since the old writer
-  wrote behind this replica's back;
+  per evaluation);
 * read-only (``readonly=True``, the ``report`` command): never writes,
   never takes the lock.
 
-A read-only store keeps its cached indexes until ``refresh()``, which reads
-each SLO's change counter and applies only the buckets written since
-(``pg_schema`` says how); reads also refresh by themselves once the last
-refresh is older than ``max_staleness`` seconds.
+How a read-only store follows the writer, exactly: every read runs in one
+read-only REPEATABLE READ snapshot, and the memory holds what the tables
+held in that snapshot. ``refresh()`` starts the next snapshot and replays
+into the memory the changes the writer logged since (``pg_schema``'s
+``change_log``: the deltas of each commit, resets, prunes), in order, so
+the memory again equals the tables, without reading any bucket. A standby
+that fell behind the trimmed log, and any replica after a lost connection,
+forgets its memory and reads the tables again. Reads also refresh by
+themselves once the snapshot is older than ``max_staleness`` seconds (never
+in the middle of a read that fills the memory). Promotion replays the log
+to its end, under the lock, before the first write.
+
+The writer logs each commit's deltas in the commit's own transaction and
+trims entries older than ``log_keep`` seconds. A commit of more than
+``REPLAY_LIMIT`` buckets (a backfill's day) is logged as a reset of that
+SLO's memory instead: re-reading it costs less than shipping its buckets.
+The writer also publishes each SLO's source state (``publish_sources``),
+which standbys export instead of asking the source themselves.
+
+Shards sharing the store (``shard``): each writes, retires and prunes only
+its own SLOs and logs to a stream of its own; another shard's SLO (a
+composite's component) is read from the database on every read, never
+kept in memory, since that shard's commits never reach this store's.
 
 Bounds: connecting waits at most ``connect_timeout`` seconds, every
 statement at most ``statement_timeout`` (a server-side deadline, with TCP
-keepalives so a vanished server or client is noticed). Errors are
-``StoreError`` whose text names the database without its password and is
-passed through ``redact.scrub``. This module must not log, compute beyond
-sums, or read the wall clock (instants are passed in; ``max_staleness``
-uses the monotonic clock only to bound how old a cache may get).
+keepalives so a vanished server or client is noticed). A follower's
+snapshot is exempt from the idle-in-transaction deadline (it holds no lock;
+the daemon renews it every evaluation). Errors are ``StoreError`` whose text
+names the database without its password and is passed through
+``redact.scrub``. This module must not log, compute beyond sums, or read
+the wall clock (instants are passed in; the monotonic clock only bounds how
+old a snapshot may get and how often the log is trimmed).
 """
 
 from __future__ import annotations
@@ -47,7 +69,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slo_exporter.errors import StoreError
 from slo_exporter.redact import remember, scrub
@@ -61,9 +83,11 @@ from slo_exporter.store.common import (
     commit_rows,
     extend_run,
 )
-from slo_exporter.store.index import BucketIndex
-from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
+from slo_exporter.store.protocol import Bucket, Pruned, Retirement, SourceState, Span
 from slo_exporter.store.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from slo_exporter.sharding import Shard
 
 try:  # an optional dependency: pip install 'slo-exporter[postgres]'
     import psycopg
@@ -71,7 +95,7 @@ try:  # an optional dependency: pip install 'slo-exporter[postgres]'
 except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
 
-#: first key of the writer lock ("SLOE"); the second is a hash of the schema
+#: first key of the writer lock ("SLOE"); the second is a hash of the schema and shard
 LOCK_CLASS = 0x534C4F45
 #: first key of the short lock that serialises creating the tables
 SCHEMA_LOCK_CLASS = LOCK_CLASS + 1
@@ -79,17 +103,27 @@ SCHEMA_LOCK_CLASS = LOCK_CLASS + 1
 CONNECT_TIMEOUT = 5.0
 STATEMENT_TIMEOUT = 30.0
 MAX_STALENESS = 1.0
+#: seconds of change log kept for standbys; one further behind re-reads its memory
+LOG_KEEP = 600.0
+#: a commit of more buckets is logged as a reset of the SLO's memory, not as deltas
+REPLAY_LIMIT = 256
 
 _SCHEMES = ("postgresql://", "postgres://")
 
 # One statement per commit, the rows as arrays: a day of buckets is one
 # round trip instead of 1,440 (a 30-day backfill writes ~4x faster). Starts
 # and series keys are distinct within a commit, as ON CONFLICT requires.
+# The change log row for standbys rides in the same statement.
 _UPSERT_BUCKET = """
-INSERT INTO bucket (slo_key, start, good, total, rev)
-SELECT %s, s, g, t, %s FROM unnest(%s::float8[], %s::float8[], %s::float8[]) AS u(s, g, t)
+WITH logged AS (
+    INSERT INTO change_log (seq, stream, kind, slo_key, starts, goods, totals)
+    VALUES (nextval('change'), %(stream)s, %(kind)s, %(key)s,
+            %(log_s)s::float8[], %(log_g)s::float8[], %(log_t)s::float8[]))
+INSERT INTO bucket (slo_key, start, good, total)
+SELECT %(key)s, s, g, t
+FROM unnest(%(s)s::float8[], %(g)s::float8[], %(t)s::float8[]) AS u(s, g, t)
 ON CONFLICT (slo_key, start) DO UPDATE SET
-    good = bucket.good + excluded.good, total = bucket.total + excluded.total, rev = excluded.rev
+    good = bucket.good + excluded.good, total = bucket.total + excluded.total
 """
 
 _UPSERT_SERIES = """
@@ -98,39 +132,63 @@ SELECT %s, k, t, v FROM unnest(%s::text[], %s::float8[], %s::float8[]) AS u(k, t
 ON CONFLICT (slo_key, series_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
 """
 
-# A whole SLO's buckets as three binary arrays (~4x faster to load than
-# rows), with the SLO's version and epoch: one statement, one snapshot.
-_ALL_BUCKETS = """
-SELECT s.version, s.epoch, (SELECT value FROM meta WHERE key = 'pruned'),
-       b.starts, b.goods, b.totals
-FROM (SELECT array_agg(start ORDER BY start) AS starts, array_agg(good ORDER BY start) AS goods,
-             array_agg(total ORDER BY start) AS totals
-      FROM bucket WHERE slo_key = %(key)s) AS b
-LEFT JOIN slo s ON s.slo_key = %(key)s
-"""
-
-# The buckets an SLO got since the version a standby knows it at: a range
-# of the (slo_key, rev) index. One statement per SLO, not one join over all:
-# the planner cannot know that few revisions are new, and scans the table.
-_CHANGED_BUCKETS = """
-SELECT start, good, total FROM bucket WHERE slo_key = %s AND rev > %s ORDER BY start
-"""
-
-# One row write per commit: the cursor, the newest measured run (each kept
-# when NULL is given) and the change counter standbys compare, which the
-# commit's buckets then carry.
+# One row write per commit: the cursor and the newest measured run (each
+# kept when NULL is given).
 _UPSERT_SLO = """
-WITH v AS (SELECT nextval('change') AS n)
-INSERT INTO slo (slo_key, cursor, run_start, run_until, version, epoch)
-SELECT %s, %s::float8, %s::float8, %s::float8, n, n FROM v
+INSERT INTO slo (slo_key, cursor, run_start, run_until)
+VALUES (%s, %s::float8, %s::float8, %s::float8)
 ON CONFLICT (slo_key) DO UPDATE SET
     cursor = coalesce(excluded.cursor, slo.cursor),
     run_start = coalesce(excluded.run_start, slo.run_start),
-    run_until = coalesce(excluded.run_until, slo.run_until),
-    version = excluded.version
-RETURNING version
+    run_until = coalesce(excluded.run_until, slo.run_until)
 """
 
+_LOG = """
+INSERT INTO change_log (seq, stream, kind, slo_key, horizon, gone)
+VALUES (nextval('change'), %s, %s, %s, %s::float8, %s::text[])
+"""
+
+# Entries older than the log keeps go; the newest one deleted becomes the
+# floor a standby must have seen to follow on from the log.
+_TRIM_LOG = """
+WITH gone AS (
+    DELETE FROM change_log
+    WHERE stream = %(stream)s AND at < now() - make_interval(secs => %(keep)s)
+    RETURNING seq)
+INSERT INTO meta (key, value)
+SELECT 'log_floor ' || %(stream)s, max(seq)::text FROM gone HAVING max(seq) IS NOT NULL
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+"""
+
+# What a follower replays, oldest first, after the floor (the first
+# statement of its snapshot, so both describe the same instant).
+_FLOOR = "SELECT value FROM meta WHERE key = 'log_floor ' || %s"
+_LOG_SINCE = """
+SELECT seq, kind, slo_key, starts, goods, totals, horizon, gone, errors FROM change_log
+WHERE stream = %s AND seq > %s ORDER BY seq
+"""
+_LOG_END = "SELECT max(seq) FROM change_log WHERE stream = %s"
+_SOURCES = "SELECT slo_key, up, error FROM source WHERE stream = %s"
+
+# The source states that changed, and their log row, in one statement.
+_PUBLISH = """
+WITH logged AS (
+    INSERT INTO change_log (seq, stream, kind, gone, errors)
+    VALUES (nextval('change'), %(stream)s, 's', %(keys)s::text[], %(errors)s::text[]))
+INSERT INTO source (slo_key, stream, up, error)
+SELECT k, %(stream)s, e IS NULL, e FROM unnest(%(keys)s::text[], %(errors)s::text[]) AS u(k, e)
+ON CONFLICT (slo_key) DO UPDATE SET stream = excluded.stream, up = excluded.up,
+    error = excluded.error
+"""
+
+_SUM = """
+SELECT coalesce(sum(good), 0), coalesce(sum(total), 0) FROM bucket
+WHERE slo_key = %s AND start >= %s AND start < %s
+"""
+_BUCKETS = """
+SELECT start, good, total FROM bucket
+WHERE slo_key = %s AND start >= %s AND start < %s ORDER BY start
+"""
 
 def describe_url(url: str) -> str:
     """``url`` as it may be shown: scheme, user, host, port and database, never a password.
@@ -169,12 +227,15 @@ def _parse(url: str) -> dict[str, Any]:
 class PostgresStore(StoreBase):
     """Durable per-SLO events, coverage, cursors, series state and identity in PostgreSQL.
 
-    Thread-safe: one lock serialises every call on the one connection.
-    ``url`` is a libpq URL; the tables go into the first schema of its search
-    path. Raises ``StoreError`` when the database cannot be reached in time,
-    the URL is bad, another replica holds the writer role (unless
-    ``standby``), the tables were written by a newer schema, or a read-only
-    open finds no store or another resolution.
+    Thread-safe: one (re-entrant) lock serialises every call on the one
+    connection and every change of the memory. ``url`` is a libpq URL; the
+    tables go into the first schema of its search path. ``shard``
+    (index, count) gives the writer role of that shard: shards sharing the
+    schema each have their own writer and change log. Raises ``StoreError``
+    when the database cannot be reached in time, the URL is bad, another
+    replica holds the writer role (unless ``standby``), the tables were
+    written by a newer schema, or a read-only open finds no store or another
+    resolution.
     """
 
     def __init__(
@@ -184,19 +245,29 @@ class PostgresStore(StoreBase):
         *,
         readonly: bool = False,
         standby: bool = False,
+        shard: Shard | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         statement_timeout: float = STATEMENT_TIMEOUT,
         max_staleness: float = MAX_STALENESS,
+        log_keep: float = LOG_KEEP,
     ) -> None:
         super().__init__(resolution, readonly=readonly or standby)
         self._url = url
         self.name = describe_url(url)
+        self._shard = shard
+        #: whose change log this store writes or follows ("" unsharded, else "index/count")
+        self._stream = "" if shard is None else f"{shard.index}/{shard.count}"
         self._can_promote = standby and not readonly
         self._connect_timeout = connect_timeout
         self._statement_timeout = statement_timeout
+        self._deadline_ms = max(1, round(statement_timeout * 1000))
         self._max_staleness = max_staleness
-        # read-only: (version, epoch, last prune) each cached index reflects
-        self._versions: dict[str, tuple[int, int, str]] = {}
+        self._log_keep = log_keep
+        self._trimmed = -math.inf
+        #: a follower's position in the change log (None: not known, memory empty)
+        self._seen: int | None = None
+        #: what the writer's source answered per SLO key: (up, error)
+        self._sources: dict[str, SourceState] = {}
         self._refreshed = -math.inf
         self._conn: Any = None
         self._closed = False
@@ -226,8 +297,9 @@ class PostgresStore(StoreBase):
     def try_promote(self) -> bool:
         """A standby takes the writer role if it is free; True when this store now writes.
 
-        Cheap (one statement) while another replica writes. On success every
-        cached index is dropped: the old writer changed the database since.
+        Cheap (one statement) while another replica writes. On success the
+        memory first replays the rest of the change log: the old writer is
+        gone, so that brings it to what the tables hold.
         """
         with self._lock:
             if not self._readonly:
@@ -236,30 +308,84 @@ class PostgresStore(StoreBase):
                 return False
             with self._errors("cannot take over event store"):
                 conn = self._open_conn()
+                _end_snapshot(conn)
                 if not self._take_lock():
                     return False
                 try:
+                    self._refresh(conn)
+                    _end_snapshot(conn)
                     self._become_writer()
                 except BaseException:
                     self._readonly = True
-                    conn.execute("SELECT pg_advisory_unlock_all()")
+                    if not conn.broken:
+                        conn.execute("SELECT pg_advisory_unlock_all()")
                     raise
-            self._index.clear()
-            self._versions.clear()
             self._last_run.clear()
+            self._seen = None
             return True
 
     def refresh(self) -> None:
-        """Read-only: drop the cached indexes of SLOs the writer changed since the last look."""
+        """Read-only: a new snapshot, with the changes the writer committed since replayed
+        into the memory. A writer has nothing to do."""
+        if not self._readonly:
+            return
+        with self._access(write=False, renew=True):
+            pass
+
+    @property
+    def role_lost(self) -> bool:
+        """True once another replica took the writer role while this one was disconnected."""
+        return self._role_lost
+
+    def publish_sources(self, states: Mapping[str, SourceState], at: float) -> None:
+        """Writer: what each SLO's source answered at the evaluation of instant ``at``, for
+        standbys (and other shards' composites) to use. Only states that changed since the
+        last publication are written."""
+        check_finite("at", at)
+        with self._access(write=True) as conn:
+            wanted = {k: (True, None) if up else (False, error or "the source did not answer")
+                      for k, (up, error) in states.items()}
+            changed = {k: v for k, v in wanted.items() if self._sources.get(k) != v}
+            with conn.transaction():
+                if changed:
+                    keys = sorted(changed)
+                    conn.execute(_PUBLISH, {"stream": self._stream, "keys": keys,
+                                            "errors": [changed[k][1] for k in keys]})
+                conn.execute("INSERT INTO meta (key, value) VALUES ('evaluated ' || %s, %s) "
+                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                             (self._stream, repr(at)))
+            self._sources.update(changed)
+
+    def source_state(self, slo_key: str) -> SourceState | None:
+        """What the writer's source answered for ``slo_key`` at its last published
+        evaluation, as of this replica's snapshot; None when it never published one.
+        Another shard's SLO is read from the database."""
         with self._access(write=False) as conn:
-            self._refresh(conn)
+            if self._owns(slo_key):
+                return self._sources.get(slo_key)
+            row = conn.execute("SELECT up, error FROM source WHERE slo_key = %s",
+                               (slo_key,)).fetchone()
+        return None if row is None else (bool(row[0]), None if row[0] else str(row[1]))
+
+    def published_at(self, slo_key: str) -> float | None:
+        """The instant of the last evaluation whose source states the writer owning
+        ``slo_key`` published; None before its first."""
+        with self._access(write=False) as conn:
+            row = conn.execute(
+                "SELECT m.value FROM source s JOIN meta m ON m.key = 'evaluated ' || s.stream "
+                "WHERE s.slo_key = %s", (slo_key,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def _owns(self, slo_key: str) -> bool:
+        """Whether ``slo_key`` is this store's to write and remember (its shard's)."""
+        return self._shard is None or self._shard.owns_key(slo_key)
 
     # ------------------------------------------------------------- opening
 
     def _connect(self) -> Any:
         params = _parse(self._url)
         timeout = max(2, math.ceil(self._connect_timeout))  # libpq's minimum
-        deadline = max(1, round(self._statement_timeout * 1000))
+        deadline = self._deadline_ms
         try:
             conn = psycopg.connect(
                 self._url, autocommit=True, connect_timeout=timeout,
@@ -278,7 +404,9 @@ class PostgresStore(StoreBase):
             # and the server notices a vanished writer, so its lock is freed
             conn.execute(f"SET statement_timeout = {deadline}")
             conn.execute(f"SET lock_timeout = {deadline}")
-            conn.execute(f"SET idle_in_transaction_session_timeout = {deadline}")
+            # a follower's snapshot stays open between reads on purpose
+            idle = 0 if self._readonly else deadline
+            conn.execute(f"SET idle_in_transaction_session_timeout = {idle}")
             conn.execute("SET tcp_keepalives_idle = 10")
             conn.execute("SET tcp_keepalives_interval = 5")
             conn.execute("SET tcp_keepalives_count = 3")
@@ -290,8 +418,10 @@ class PostgresStore(StoreBase):
         return conn
 
     def _take_lock(self) -> bool:
+        suffix = f" shard {self._stream}" if self._stream else ""
         row = self._conn.execute(
-            "SELECT pg_try_advisory_lock(%s, hashtext(current_schema()))", (LOCK_CLASS,)
+            "SELECT pg_try_advisory_lock(%s, hashtext(current_schema() || %s))",
+            (LOCK_CLASS, suffix),
         ).fetchone()
         return bool(row[0])
 
@@ -315,16 +445,17 @@ class PostgresStore(StoreBase):
         self._check_version(meta)
         with conn.transaction():
             if "resolution" in meta and float(meta["resolution"]) != self._resolution:
-                pg_schema.rebucket(conn, self._resolution)
+                pg_schema.rebucket(conn, self._resolution, self._stream)
+                self._forget_all()
             store_id = meta.get("store_id") or uuid.uuid4().hex
             for key, value in (("schema_version", str(SCHEMA_VERSION)),
                                ("resolution", repr(self._resolution)), ("store_id", store_id)):
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES (%s, %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+        conn.execute(f"SET idle_in_transaction_session_timeout = {self._deadline_ms}")
         self._store_id = store_id
         self._readonly = False
-
     def _open_standby(self) -> None:
         meta = self._ensure_tables()
         self._check_meta(meta, missing_ok=True)
@@ -387,12 +518,15 @@ class PostgresStore(StoreBase):
             raise
 
     @contextmanager
-    def _access(self, *, write: bool) -> Iterator[Any]:
+    def _access(self, *, write: bool, renew: bool | None = None) -> Iterator[Any]:
         """The connection, under the store's lock, with errors turned into StoreError.
 
         A write on a read-only store is refused. A write that fails drops
-        every cached index: after a lost connection nobody knows whether the
-        COMMIT landed, and the database is read again.
+        the memory: after a lost connection nobody knows whether the COMMIT
+        landed, and the database is read again. A follower's read runs in
+        its snapshot, renewed first when ``renew``, or (None) when older
+        than ``max_staleness``; a hook filling the memory passes False, so
+        the memory never mixes two snapshots.
         """
         with self._lock:
             conn = self._open_conn()
@@ -402,13 +536,13 @@ class PostgresStore(StoreBase):
             try:
                 with self._errors("event store"):
                     if not write and self._readonly and (
-                            time.monotonic() - self._refreshed >= self._max_staleness):
+                            renew or not _in_snapshot(conn) or (renew is None and (
+                                time.monotonic() - self._refreshed >= self._max_staleness))):
                         self._refresh(conn)
                     yield conn
             except BaseException as exc:
                 if write:
-                    self._index.clear()
-                    self._last_run.clear()
+                    self._drop_memory()
                 if isinstance(exc, StoreError) and conn.broken:
                     raise StoreError(f"{exc}; {self._lost()}") from None
                 raise
@@ -426,7 +560,7 @@ class PostgresStore(StoreBase):
         Attempts are at least ``connect_timeout`` apart, so a database that
         stays down fails each read at once instead of each waiting. A writer
         must win its role back: if a standby took it meanwhile, this store
-        has lost it for good (``role_lost``) and only reads. Every cache is
+        has lost it for good (``role_lost``) and only reads. The memory is
         dropped: others may have written while this one was away.
         """
         now = time.monotonic()
@@ -435,9 +569,7 @@ class PostgresStore(StoreBase):
         self._retry_at = now + self._connect_timeout
         with contextlib.suppress(Exception):
             self._conn.close()
-        self._index.clear()
-        self._versions.clear()
-        self._last_run.clear()
+        self._drop_memory()
         self._refreshed = -math.inf
         self._conn = self._connect()
         if self._readonly:
@@ -448,12 +580,8 @@ class PostgresStore(StoreBase):
         self._readonly = True
         self._can_promote = False
         self._role_lost = True
+        self._conn.execute("SET idle_in_transaction_session_timeout = 0")
         raise StoreError(f"event store {self.name}: {self._lost()}")
-
-    @property
-    def role_lost(self) -> bool:
-        """True once another replica took the writer role while this one was disconnected."""
-        return self._role_lost
 
     def _lost(self) -> str:
         if self._role_lost:
@@ -461,56 +589,70 @@ class PostgresStore(StoreBase):
                     "nothing more is written here")
         return "the connection to PostgreSQL was lost; the next use reconnects"
 
-    def _refresh(self, conn: Any) -> None:
-        """Bring the cached indexes up to what the writer committed, reading only changes.
+    def _drop_memory(self) -> None:
+        """Forget everything read or written; it is read from the tables again when asked."""
+        self._forget_all()
+        self._sources = {}
+        self._seen = None
 
-        A refresh that fails half-way forgets every cached index: they are
-        read again in full rather than trusted half brought up to date.
+    def _refresh(self, conn: Any) -> None:
+        """A new snapshot, and the memory brought to it from the change log.
+
+        A refresh that fails half-way forgets the memory: it is read again
+        rather than trusted half brought up to date.
         """
         try:
+            _end_snapshot(conn)
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             self._follow(conn)
         except BaseException:
-            self._index.clear()
-            self._versions.clear()
+            self._drop_memory()
             raise
         self._refreshed = time.monotonic()
 
     def _follow(self, conn: Any) -> None:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'pruned'").fetchone()
-        pruned = "" if row is None else str(row[0])
-        now = {str(k): (int(v), int(e)) for k, v, e in
-               conn.execute("SELECT slo_key, version, epoch FROM slo")}
-        behind: dict[str, int] = {}
-        for key in list(self._index):
-            known, current = self._versions.get(key), now.get(key)
-            if known is None or current is None or known[1] != current[1]:
-                del self._index[key]  # deleted or moved: read again in full when asked
-                self._versions.pop(key, None)
-                continue
-            if known[2] != pruned:  # forget what prune deleted; later writes come next
-                self._index[key].drop_through(float(pruned.split()[1]) - self._resolution)
-            if known[:2] != current or known[2] != pruned:
-                behind[key] = known[0]
-                self._versions[key] = (*current, pruned)
-        if not behind:
-            return
-        for key, version in behind.items():
-            rows = conn.execute(_CHANGED_BUCKETS, (key, version)).fetchall()
-            index = self._index[key]
-            # Each row is the bucket's whole value now: add what differs.
-            index.add([(start, good - had.good, total - had.total) for start, good, total, had
-                       in ((s, g, t, index.sum(s, s + self._resolution)) for s, g, t in rows)])
+        """Replay the stream's log entries after ``_seen``, oldest first.
 
-    def _loaded(self, conn: Any, slo_key: str) -> BucketIndex:
-        index = self._index.get(slo_key)
-        if index is None:
-            version, epoch, pruned, starts, goods, totals = conn.execute(
-                _ALL_BUCKETS, {"key": slo_key}, binary=True).fetchone()
-            rows = zip(starts or (), goods or (), totals or (), strict=True)
-            index = self._index[slo_key] = BucketIndex(rows)
-            if self._readonly and version is not None:
-                self._versions[slo_key] = (int(version), int(epoch), pruned or "")
-        return index
+        Behind the floor (the log was trimmed past this replica's position),
+        or with no position yet, the memory is dropped and the position is
+        the log's end in this snapshot.
+        """
+        row = conn.execute(_FLOOR, (self._stream,)).fetchone()
+        floor = 0 if row is None else int(row[0])
+        if self._seen is None or self._seen < floor:
+            self._drop_memory()
+            end = conn.execute(_LOG_END, (self._stream,)).fetchone()[0]
+            self._sources = {str(k): (bool(up), None if up else str(error)) for k, up, error
+                             in conn.execute(_SOURCES, (self._stream,))}
+            self._seen = max(floor, 0 if end is None else int(end))
+            return
+        entries = conn.execute(_LOG_SINCE, (self._stream, self._seen), binary=True)
+        for seq, kind, key, starts, goods, totals, horizon, gone, errors in entries:
+            if kind == "s":
+                self._sources.update(
+                    (str(k), (e is None, e)) for k, e in zip(gone, errors, strict=True))
+            elif kind == "a":
+                self._committed(str(key), list(zip(starts, goods, totals, strict=True)), None)
+            elif kind == "f":
+                self._forget(str(key))
+            elif kind == "p":
+                self._pruned([str(k) for k in gone or ()], float(horizon))
+            else:  # "r": every bucket moved
+                self._forget_all()
+            self._seen = int(seq)
+
+    def _log(self, conn: Any, kind: str, slo_key: str | None = None, *,
+             horizon: float | None = None, gone: Sequence[str] = ()) -> None:
+        """Tell followers, in the writer's transaction, of a change to replay."""
+        conn.execute(_LOG, (self._stream, kind, slo_key, horizon, list(gone)))
+
+    def _trim_log(self, conn: Any) -> None:
+        """At most every tenth of ``log_keep``: delete the log entries older than it."""
+        now = time.monotonic()
+        if now - self._trimmed < self._log_keep / 10:
+            return
+        self._trimmed = now
+        conn.execute(_TRIM_LOG, {"stream": self._stream, "keep": self._log_keep})
 
     @staticmethod
     def _drop(conn: Any, slo_key: str) -> int:
@@ -563,12 +705,11 @@ class PostgresStore(StoreBase):
                 if reset:
                     self._drop(conn, slo_key)
                     conn.execute("DELETE FROM slo WHERE slo_key = %s", (slo_key,))
+                    self._log(conn, "f", slo_key)
                 conn.execute(
-                    "WITH v AS (SELECT nextval('change') AS n) "
-                    "INSERT INTO slo (slo_key, fingerprint, version, epoch) "
-                    "SELECT %s, %s, n, n FROM v "
+                    "INSERT INTO slo (slo_key, fingerprint) VALUES (%s, %s) "
                     "ON CONFLICT (slo_key) DO UPDATE SET fingerprint = excluded.fingerprint, "
-                    "retired_at = NULL, version = excluded.version",
+                    "retired_at = NULL",
                     (slo_key, fingerprint),
                 )
             if reset:
@@ -576,12 +717,14 @@ class PostgresStore(StoreBase):
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
-        """Mark every stored SLO not in ``keep`` retired at ``at``; restore those in ``keep``."""
+        """Mark every stored SLO not in ``keep`` retired at ``at``; restore those in ``keep``.
+
+        A shard's store only considers its own SLOs: the others' shards keep theirs."""
         check_finite("at", at)
         keep = set(keep)
         with self._access(write=True) as conn, conn.transaction():
-            rows = conn.execute(
-                "SELECT slo_key, retired_at FROM slo ORDER BY slo_key").fetchall()
+            rows = [(k, r) for k, r in conn.execute(
+                "SELECT slo_key, retired_at FROM slo ORDER BY slo_key") if self._owns(k)]
             retired = tuple(str(k) for k, r in rows if k not in keep and r is None)
             restored = tuple(str(k) for k, r in rows if k in keep and r is not None)
             if retired:
@@ -603,7 +746,9 @@ class PostgresStore(StoreBase):
     ) -> None:
         """Add events, series state, cursor and measured span in one transaction.
 
-        Same arguments and checks as ``SQLiteStore.commit``.
+        Same arguments and checks as ``SQLiteStore.commit``. The deltas go to
+        the change log too, for standbys to replay (a commit of more than
+        ``REPLAY_LIMIT`` buckets tells them to read the SLO again instead).
         """
         rows = commit_rows(deltas, self._resolution, cursor=cursor, series=series,
                            measured=measured)
@@ -614,47 +759,57 @@ class PostgresStore(StoreBase):
                 if measured is not None and measured[1] > measured[0]:
                     newest = self._add_span(conn, slo_key, *measured)
                 run_start, run_until = newest or (None, None)
-                version = conn.execute(
-                    _UPSERT_SLO, (slo_key, cursor, run_start, run_until)).fetchone()[0]
+                conn.execute(_UPSERT_SLO, (slo_key, cursor, run_start, run_until))
                 if rows:
-                    starts, goods, totals = zip(*rows, strict=True)
-                    conn.execute(_UPSERT_BUCKET,
-                                 (slo_key, version, list(starts), list(goods), list(totals)))
+                    starts, goods, totals = (list(c) for c in zip(*rows, strict=True))
+                    replay = len(rows) <= REPLAY_LIMIT
+                    conn.execute(_UPSERT_BUCKET, {
+                        "stream": self._stream, "kind": "a" if replay else "f", "key": slo_key,
+                        "log_s": starts if replay else None, "log_g": goods if replay else None,
+                        "log_t": totals if replay else None,
+                        "s": starts, "g": goods, "t": totals})
                 if series:
                     keys = list(series)
                     conn.execute(_UPSERT_SERIES, (slo_key, keys, [series[k][0] for k in keys],
                                                   [series[k][1] for k in keys]))
+                self._trim_log(conn)
             self._committed(slo_key, rows, newest)
 
     def prune(self, before: float) -> Pruned:
         """Delete buckets, coverage and series retention no longer needs, and SLOs retired
-        before ``before``."""
+        before ``before`` (a shard's store: of its own SLOs only)."""
         check_finite("before", before)
         last_start = before - self._resolution
         with self._access(write=True) as conn:
             with conn.transaction():
+                # a shard's own SLOs, or (unsharded) every SLO
+                keys = [] if self._shard is None else [
+                    str(k) for (k,) in conn.execute("SELECT slo_key FROM slo") if self._owns(k)]
+                args = {"before": before, "last": last_start, "keys": keys,
+                        "all": self._shard is None}
                 deleted = conn.execute(
-                    "DELETE FROM bucket WHERE start <= %s", (last_start,)).rowcount
-                conn.execute("DELETE FROM series WHERE ts < %s", (before,))
-                conn.execute("DELETE FROM measured WHERE until <= %s", (before,))
-                conn.execute("UPDATE measured SET start = %s WHERE start < %s", (before, before))
-                conn.execute("UPDATE slo SET run_start = NULL, run_until = NULL "
-                             "WHERE run_until <= %s", (before,))
-                conn.execute("UPDATE slo SET run_start = %s WHERE run_start < %s",
-                             (before, before))
+                    "DELETE FROM bucket WHERE start <= %(last)s "
+                    "AND (%(all)s OR slo_key = ANY(%(keys)s))", args).rowcount
+                for statement in (
+                    "DELETE FROM series WHERE ts < %(before)s",
+                    "DELETE FROM measured WHERE until <= %(before)s",
+                    "UPDATE measured SET start = %(before)s WHERE start < %(before)s",
+                    "UPDATE slo SET run_start = NULL, run_until = NULL "
+                    "WHERE run_until <= %(before)s",
+                    "UPDATE slo SET run_start = %(before)s WHERE run_start < %(before)s",
+                ):
+                    conn.execute(statement + " AND (%(all)s OR slo_key = ANY(%(keys)s))", args)
                 gone = tuple(
                     str(row[0]) for row in conn.execute(
-                        "SELECT slo_key FROM slo WHERE retired_at < %s ORDER BY slo_key",
-                        (before,)).fetchall()
+                        "SELECT slo_key FROM slo WHERE retired_at < %(before)s "
+                        "AND (%(all)s OR slo_key = ANY(%(keys)s)) ORDER BY slo_key",
+                        args).fetchall()
                 )
                 for key in gone:
                     deleted += self._drop(conn, key)
                     conn.execute("DELETE FROM slo WHERE slo_key = %s", (key,))
-                # standbys forget the same buckets (``pg_schema``)
-                conn.execute(
-                    "INSERT INTO meta (key, value) "
-                    "VALUES ('pruned', nextval('change')::text || ' ' || %s) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (repr(before),))
+                    conn.execute("DELETE FROM source WHERE slo_key = %s", (key,))
+                self._log(conn, "p", horizon=last_start, gone=gone)
             self._pruned(gone, last_start)
         return Pruned(buckets=int(deleted), slos=gone)
 
@@ -685,26 +840,51 @@ class PostgresStore(StoreBase):
         return {str(key): (float(ts), float(value)) for key, ts, value in rows}
 
     def sum(self, slo_key: str, start: float, end: float) -> Counts:
-        with self._access(write=False) as conn:
-            return self._loaded(conn, slo_key).sum(start, end)
+        """Events in the buckets whose start lies in ``[start, end)``; another shard's SLO
+        from the database (its writer does not tell this store of its commits)."""
+        if not self._owns(slo_key):
+            self._sync()
+            return self._read_sum(slo_key, start, end) if end > start else Counts()
+        return super().sum(slo_key, start, end)
 
     def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
-        with self._access(write=False) as conn:
-            index = self._loaded(conn, slo_key)
-            return {w: index.sum(end - w, end) for w in windows}
+        """Events of each window ``[end - w, end)``: kept running for this store's SLOs,
+        from the database for another shard's."""
+        if not self._owns(slo_key):
+            self._sync()
+            return {w: self._read_sum(slo_key, end - w, end) if w > 0 else Counts()
+                    for w in windows}
+        return super().sums(slo_key, end, windows)
+
+    def _sync(self) -> None:
+        """A follower renews a snapshot older than ``max_staleness`` (replaying the log)
+        before a read; never in the middle of one."""
+        if self._readonly:
+            with self._access(write=False):
+                pass
 
     def first_bucket(self, slo_key: str) -> float | None:
         with self._access(write=False) as conn:
-            return self._loaded(conn, slo_key).first()
+            row = conn.execute(
+                "SELECT min(start) FROM bucket WHERE slo_key = %s", (slo_key,)).fetchone()
+        return None if row[0] is None else float(row[0])
 
     def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
+        """Each stored bucket with start in ``[start, end)``, oldest first (no memory)."""
         with self._access(write=False) as conn:
-            rows = conn.execute(
-                "SELECT start, good, total FROM bucket "
-                "WHERE slo_key = %s AND start >= %s AND start < %s ORDER BY start",
-                (slo_key, start, end),
-            ).fetchall()
-        return [(float(s), float(g), float(t)) for s, g, t in rows]
+            return _buckets(conn, slo_key, start, end)
+
+    def _read_sum(self, slo_key: str, start: float, end: float) -> Counts:
+        """Events of the stored buckets whose start lies in ``[start, end)``: one SUM in
+        the database (a follower's in its current snapshot)."""
+        with self._access(write=False, renew=False) as conn:
+            good, total = conn.execute(_SUM, (slo_key, start, end)).fetchone()
+        return Counts(float(good), float(total))
+
+    def _read_buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
+        """Each stored bucket with start in ``[start, end)``, oldest first, from the database."""
+        with self._access(write=False, renew=False) as conn:
+            return _buckets(conn, slo_key, start, end)
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
         with self._access(write=False) as conn:
@@ -732,8 +912,7 @@ class PostgresStore(StoreBase):
 
     def _release(self) -> None:
         conn, self._conn = self._conn, None
-        self._index.clear()
-        self._last_run.clear()
+        self._drop_memory()
         if conn is not None:
             try:
                 if not self._readonly and not conn.broken:
@@ -743,6 +922,22 @@ class PostgresStore(StoreBase):
                 conn.close()
             except Exception as exc:
                 raise StoreError(f"event store {self.name}: {_message(exc)}") from None
+
+
+def _buckets(conn: Any, slo_key: str, start: float, end: float) -> list[Bucket]:
+    rows = conn.execute(_BUCKETS, (slo_key, start, end)).fetchall()
+    return [(float(s), float(g), float(t)) for s, g, t in rows]
+
+
+def _in_snapshot(conn: Any) -> bool:
+    """True while a follower's snapshot is open and usable (not ended, not failed)."""
+    return bool(conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS)
+
+
+def _end_snapshot(conn: Any) -> None:
+    """End a follower's read-only snapshot, if one is open (nothing to commit)."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.execute("ROLLBACK")
 
 
 def _message(exc: BaseException) -> str:

@@ -36,6 +36,9 @@ Bucket = tuple[float, float, float]
 Span = tuple[float, float]
 """``[start, end)`` in seconds since the epoch."""
 
+SourceState = tuple[bool, str | None]
+"""Whether an SLO's data source answered at an evaluation, and the error when it did not."""
+
 
 @dataclass(frozen=True)
 class Retirement:
@@ -199,4 +202,16 @@ class SharedStore(Protocol):
     @property
     def role_lost(self) -> bool:
         """True once this replica wrote, lost its connection, and another took the role."""
+        ...
+
+    def publish_sources(self, states: Mapping[str, SourceState], at: float) -> None:
+        """The writer: each SLO's source state at its evaluation of instant ``at``."""
+        ...
+
+    def source_state(self, slo_key: str) -> SourceState | None:
+        """What the writer last published for ``slo_key``; None when nothing yet."""
+        ...
+
+    def published_at(self, slo_key: str) -> float | None:
+        """The instant the writer owning ``slo_key`` last published states for."""
         ...

@@ -6,9 +6,10 @@ of the process; only a power loss may roll back the last few. Tables are in
 written in one transaction (``commit``), so a crash never leaves events
 without the cursor that says they were counted.
 
-Reads go through an in-memory ``BucketIndex`` per SLO (loaded lazily), so
-summing a window costs two binary searches whatever its length. SQLite stays
-the durable copy; the index is updated only after a transaction committed.
+Window sums go through the memory of ``common.StoreBase`` (running sums and
+edge blocks per SLO), so a cycle's windows cost no database read whatever
+their length; SQLite stays the durable copy, and memory is updated only
+after a transaction committed.
 
 One writer per file: the writer holds an exclusive ``flock`` on the database
 file itself (not on a side file that could be deleted while held), and checks
@@ -29,7 +30,7 @@ import fcntl
 import os
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -46,7 +47,6 @@ from slo_exporter.store.common import (
     commit_rows,
     extend_run,
 )
-from slo_exporter.store.index import BucketIndex
 from slo_exporter.store.marker import MARKER, Marker, read_marker, write_marker
 from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
 
@@ -353,22 +353,12 @@ class SQLiteStore(StoreBase):
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self._data_version:
             self._data_version = version
-            self._index.clear()
+            self._forget_all()
 
     def _open_conn(self) -> sqlite3.Connection:
         if self._conn is None:
             raise StoreError(f"event store {self.path} is closed")
         return self._conn
-
-    def _loaded(self, conn: sqlite3.Connection, slo_key: str) -> BucketIndex:
-        index = self._index.get(slo_key)
-        if index is None:
-            rows = conn.execute(
-                "SELECT start, good, total FROM bucket WHERE slo_key = ? ORDER BY start",
-                (slo_key,),
-            )
-            index = self._index[slo_key] = BucketIndex(rows)
-        return index
 
     @staticmethod
     def _drop(conn: sqlite3.Connection, slo_key: str) -> int:
@@ -570,23 +560,22 @@ class SQLiteStore(StoreBase):
             ).fetchall()
         return {key: (float(ts), float(value)) for key, ts, value in rows}
 
-    def sum(self, slo_key: str, start: float, end: float) -> Counts:
-        """Events in the buckets whose start lies in ``[start, end)``."""
-        with self._reading as conn:
-            return self._loaded(conn, slo_key).sum(start, end)
+    def _sync(self) -> None:
+        if self._data_version is not None:  # read-only: drops stale memory on entry
+            with self._reading:
+                pass
 
-    def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
-        """Events of each window ``[end - w, end)``, keyed by window."""
+    def _read_sum(self, slo_key: str, start: float, end: float) -> Counts:
+        """Events of the stored buckets whose start lies in ``[start, end)``."""
         with self._reading as conn:
-            index = self._loaded(conn, slo_key)
-            return {w: index.sum(end - w, end) for w in windows}
+            good, total = conn.execute(
+                "SELECT TOTAL(good), TOTAL(total) FROM bucket "
+                "WHERE slo_key = ? AND start >= ? AND start < ?",
+                (slo_key, start, end),
+            ).fetchone()
+        return Counts(float(good), float(total))
 
-    def first_bucket(self, slo_key: str) -> float | None:
-        """Start of the oldest stored bucket of the SLO, or None when it has none."""
-        with self._reading as conn:
-            return self._loaded(conn, slo_key).first()
-
-    def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
+    def _read_buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
         """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
         with self._reading as conn:
             rows = conn.execute(
@@ -595,6 +584,14 @@ class SQLiteStore(StoreBase):
                 (slo_key, start, end),
             ).fetchall()
         return [(float(s), float(g), float(t)) for s, g, t in rows]
+
+    def first_bucket(self, slo_key: str) -> float | None:
+        """Start of the oldest stored bucket of the SLO, or None when it has none."""
+        with self._reading as conn:
+            row = conn.execute(
+                "SELECT MIN(start) FROM bucket WHERE slo_key = ?", (slo_key,)
+            ).fetchone()
+        return None if row[0] is None else float(row[0])
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
         """The measured runs within ``[start, end)``, clipped to it, oldest first."""
@@ -624,8 +621,7 @@ class SQLiteStore(StoreBase):
     def _release(self) -> None:
         conn, self._conn = self._conn, None
         fd, self._fd = self._fd, None
-        self._index.clear()
-        self._last_run.clear()
+        self._forget_all()
         try:
             if conn is not None:
                 conn.close()

@@ -1,4 +1,5 @@
-"""Two daemons share a PostgreSQL store: the writer is SIGKILLed, the standby takes over exactly.
+"""Two daemons share a PostgreSQL store: the writer is SIGKILLed, or cut off from the database,
+and the standby takes over exactly.
 
 A real PostgreSQL (tests/support/postgres.py) and a real Prometheus holding
 the synthetic history while it keeps scraping a live target, so events
@@ -33,7 +34,7 @@ from tests.support.harness import (
     wait_until,
     window_mismatches,
 )
-from tests.support.postgres import private_postgres
+from tests.support.postgres import PostgresServer, private_postgres
 from tests.support.synth import DAY
 
 pytestmark = pytest.mark.integration
@@ -45,10 +46,16 @@ EVALUATION_INTERVAL = 2.0
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A private PostgreSQL server with one empty schema for the store."""
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server."""
     with private_postgres() as server:
-        yield server.new_schema()
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """One empty schema of the private server, for the store."""
+    return postgres_server.new_schema()
 
 
 def mismatches(scrape: Scrape, prometheus: PrometheusServer) -> list[str]:
@@ -106,4 +113,64 @@ def test_standby_takes_over_a_killed_writer_and_stays_exact(
     problems = mismatches(scrape, prometheus)
     assert not problems, "\n".join(problems)
     # it continued from the stored cursor: nothing was read again from the start
+    assert not standby.logged("backfill_started")
+
+
+def test_a_writer_cut_off_while_a_standby_took_over_exits_1(
+    make_prometheus: PrometheusFactory,
+    make_exporter: ExporterFactory,
+    live_counters: CounterTarget,
+    postgres_server: PostgresServer,
+    record_property: Callable[[str, object], None],
+) -> None:
+    """The server ends the writer's sessions (pg_terminate_backend, as a network cut or a
+    database failover does) until the standby holds the role: the old writer's next
+    reconnection finds the role taken, it logs writer_role_lost and exits 1, and the new
+    writer's windows are exact (nothing counted twice)."""
+    postgres_url = postgres_server.new_schema()
+    prometheus = make_prometheus(scrape_configs=[live_counters.scrape_config()])
+    prometheus.wait_for_sample_after(API_TOTAL, time.time(), timeout=30)
+    config = exporter_config(prometheus.url, SLOS, evaluation_interval="2s", query_delay="2s",
+                             timeout="2s")
+    # each daemon's sessions carry its name, so the server can end only the writer's
+    writer = make_exporter(config, name="writer",
+                           extra_args=[f"--storage.url={postgres_url}&application_name=slo-a"])
+    standby = make_exporter(config, name="standby",
+                            extra_args=[f"--storage.url={postgres_url}&application_name=slo-b"])
+    with failing_on_harness_error():
+        writer.start(ready_timeout=60)
+        writer.wait_for_scrape(up_after(SLOS, 0.0), timeout=30, what="the writer's first cycle")
+        standby.start(ready_timeout=30)
+    assert [e["role"] for e in standby.logged("store_opened")] == ["standby"]
+
+    cut_at = time.monotonic()
+
+    def standby_writes() -> bool | None:
+        # A writer reconnects at most once per connect timeout (5 s), so ending
+        # its sessions as they come leaves the role free for the standby.
+        postgres_server.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE application_name = 'slo-a'")
+        return True if standby.logged("takeover_done") else None
+
+    with failing_on_harness_error():
+        wait_until(standby_writes, timeout=6 * EVALUATION_INTERVAL, interval=0.05,
+                   what="the standby to take over", on_timeout=standby.log_tail)
+        took = time.monotonic() - cut_at
+        assert writer.proc is not None
+        code = writer.proc.wait(timeout=20)
+    stopped = time.monotonic() - cut_at
+    record_property("takeover_seconds", round(took, 2))
+    record_property("old_writer_exit_seconds", round(stopped, 2))
+    print(f"takeover {took:.2f} s after the cut, old writer gone after {stopped:.2f} s")
+    assert code == 1, writer.log_tail()
+    assert writer.logged("writer_role_lost")
+    assert [e["event"] for e in writer.logged("stopped")] == ["stopped"]
+
+    with failing_on_harness_error():
+        scrape = standby.wait_for_scrape(up_after(SLOS, 0.0), timeout=10,
+                                         what="an evaluation after the takeover")
+        scrape = standby.wait_for_scrape(up_after(SLOS, evaluated_at(scrape, SLOS[0])),
+                                         timeout=10, what="a second evaluation by the new writer")
+    problems = mismatches(scrape, prometheus)
+    assert not problems, "\n".join(problems)
     assert not standby.logged("backfill_started")

@@ -6,8 +6,11 @@ counting runner of the daemon specifications, so no socket is probed.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -20,8 +23,18 @@ from slo_exporter.store import PostgresStore
 from tests.engine.test_grouping import TRAFFIC, RouteSource
 from tests.engine.test_grouping import _day as day_windows
 from tests.engine.test_grouping import _engine as grouping_engine
+from tests.support.fake_prometheus import EMPTY_MATRIX
+from tests.support.harness import LoopbackServer
 from tests.support.postgres import PostgresServer
-from tests.test_daemon import FAST, ExitRecorder, Prober, make_config, probe_slo, wait_for
+from tests.test_daemon import (
+    FAST,
+    ExitRecorder,
+    Prober,
+    make_config,
+    probe_slo,
+    ratio_slo,
+    wait_for,
+)
 
 KEY = "web/home"
 
@@ -89,6 +102,30 @@ def test_standby_probes_nothing_serves_the_writers_events_and_takes_over(
     wait_for(lambda: sum(standby_probes.runs.values()) >= 3, "the new writer's probes")
 
 
+def test_two_evaluations_racing_for_the_free_role_take_over_once(replicas: Replicas) -> None:
+    """The scheduled evaluation and a direct one both find the role free: one takes over,
+    the other neither logs a second takeover nor builds a second writing runtime."""
+    writer, _ = replicas.start()
+    standby, _ = replicas.start()
+    standby.scheduler.pause()
+    writer.shutdown()
+    barrier = threading.Barrier(2)
+
+    def evaluate() -> None:
+        barrier.wait(5)
+        standby.evaluate()
+
+    with capture_logs() as logs:
+        threads = [threading.Thread(target=evaluate) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+    assert [e["event"] for e in logs if e["event"].startswith(("writer_", "takeover"))] == [
+        "writer_role_taken", "takeover_done"]
+    assert not standby.standby
+
+
 def test_a_standby_reloading_its_config_still_probes_nothing(replicas: Replicas) -> None:
     """SIGHUP on a standby applies the file, and the new configuration stays a follower."""
     replicas.start()
@@ -146,3 +183,77 @@ def test_a_following_engine_serves_the_writers_groups_and_reads_no_source(
             "/a": (540.0, 600.0), "/b": (300.0, 300.0), "/c": (0.0, 120.0)}
         assert source.reads == {}
         assert standby.readonly
+
+
+def sli_up(daemon: Daemon, slo: str) -> float | None:
+    return daemon.registry.get_sample_value("slo_sli_up", {"service": "web", "slo": slo})
+
+
+class FailablePrometheus(LoopbackServer):
+    """Answers every query with an empty result, or with HTTP 503 while ``failing`` is set."""
+
+    def __init__(self) -> None:
+        self.failing = threading.Event()
+        self.requests = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.requests += 1
+                failing = owner.failing.is_set()
+                body = b"unavailable" if failing else EMPTY_MATRIX
+                self.send_response(503 if failing else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        super().__init__(Handler)
+
+
+def test_a_standby_exports_the_source_state_the_writer_saw(replicas: Replicas) -> None:
+    """slo_sli_up of a standby is the writer's: 1 while the writer's Prometheus answers, 0
+    (with the writer's error on the status) while it fails, 1 again once it recovers; the
+    standby never asks Prometheus itself."""
+    with FailablePrometheus() as prometheus:
+        replicas.config = make_config(ratio_slo("api"), url=prometheus.url, interval=1.0)
+        writer, _ = replicas.start()
+        wait_for(lambda: sli_up(writer, "api") == 1.0, "the writer's first cycle")
+        standby, _ = replicas.start()
+        assert standby.standby
+        wait_for(lambda: sli_up(standby, "api") == 1.0, "the standby to show the source up")
+        prometheus.failing.set()
+        wait_for(lambda: sli_up(writer, "api") == 0.0, "the writer to see its source down")
+        wait_for(lambda: sli_up(standby, "api") == 0.0, "the standby to show the writer's view")
+        (down,) = [s for s in standby.rt.engine.snapshot.slos if s.slo.name == "api"]
+        assert down.error is not None
+        assert "503" in down.error  # the writer's own error text
+        prometheus.failing.clear()
+        wait_for(lambda: sli_up(standby, "api") == 1.0, "the standby to show the recovery")
+        assert standby.store.readonly
+
+
+def test_a_standby_shows_an_slo_down_until_the_writer_published_its_state(
+    postgres: PostgresServer,
+) -> None:
+    """An SLO the writer never evaluated (a standby started first, or its configuration is
+    newer) is down on the standby, saying why, not up by default."""
+    url = postgres.new_schema()
+    with PostgresStore(url, 60.0) as writing, PostgresStore(url, 60.0, standby=True) as standby:
+        writing.commit("web/api", {0.0: (1.0, 1.0)})
+        standby.refresh()
+        assert standby.source_state("web/api") is None
+        writing.publish_sources({"web/api": (False, "query failed: HTTP 503")}, 60.0)
+        standby.refresh()
+        assert standby.source_state("web/api") == (False, "query failed: HTTP 503")
+        writing.publish_sources({"web/api": (True, None)}, 120.0)
+        standby.refresh()
+        assert standby.source_state("web/api") == (True, None)
+        assert standby.published_at("web/api") == 120.0
+    with PostgresStore(url, 60.0, readonly=True) as fresh:  # a new replica reads the table
+        assert fresh.source_state("web/api") == (True, None)

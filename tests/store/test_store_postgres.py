@@ -6,7 +6,6 @@ this directory, and runs against both.
 
 from __future__ import annotations
 
-import random
 import socket
 import subprocess
 import sys
@@ -70,63 +69,6 @@ def test_standby_takes_over_from_the_stored_state_when_the_writer_leaves(url: st
     finally:
         writer.close()
         standby.close()
-
-
-def test_standby_refresh_reads_only_what_the_writer_changed(url: str) -> None:
-    """refresh() applies the buckets the writer wrote since, to the cached index in place
-    (no full read); an SLO the writer did not touch is not read at all."""
-    with PostgresStore(url, RES) as writer, PostgresStore(
-        url, RES, readonly=True, max_staleness=3600.0
-    ) as reader:
-        writer.commit("a/x", {T0: (1, 1), T0 + RES: (1, 1)})
-        writer.commit("b/y", {T0: (1, 1)})
-        reader.refresh()
-        assert reader.sum("a/x", 0, 2 * T0) == Counts(2, 2)
-        assert reader.sum("b/y", 0, 2 * T0) == Counts(1, 1)
-        cached = dict(reader._index)
-        writer.commit("a/x", {T0: (0, 1), T0 + 2 * RES: (3, 3)})  # an old and a new bucket
-        assert reader.sum("a/x", 0, 2 * T0) == Counts(2, 2)  # cached until the refresh
-        reader.refresh()
-        assert reader.buckets("a/x", 0, 2 * T0) == [
-            (T0, 1.0, 2.0), (T0 + RES, 1.0, 1.0), (T0 + 2 * RES, 3.0, 3.0)]
-        assert reader.sum("a/x", 0, 2 * T0) == Counts(5, 6)  # 1+1+3 good, 2+1+3 total
-        assert reader.sum("a/x", T0, T0 + RES) == Counts(1, 2)
-        assert reader._index == cached  # the same objects, updated in place
-
-
-def test_standby_refresh_follows_every_kind_of_write(url: str) -> None:
-    """After any mix of commits (new and old buckets, also behind the prune horizon), resets,
-    prunes and retirements, several between two refreshes, a refreshed standby sums exactly
-    what the writer sums, for every SLO and range."""
-    rng = random.Random(11)
-    keys = ("a/x", "b/y", "c/z")
-    with PostgresStore(url, RES) as writer, PostgresStore(
-        url, RES, readonly=True, max_staleness=3600.0
-    ) as reader:
-        horizon = T0 - 62 * RES
-        for step in range(100):
-            key = rng.choice(keys)
-            kind = rng.random()
-            if kind < 0.7:
-                writer.commit(key, {T0 - rng.randrange(60) * RES: (rng.randrange(-2, 5),
-                                                                   rng.randrange(0, 5))
-                                    for _ in range(rng.randrange(1, 6))})
-            elif kind < 0.8:
-                writer.ensure_fingerprint(key, f"f{step}", keep_events=rng.random() < 0.5)
-            elif kind < 0.9:
-                horizon += rng.randrange(0, 10) * RES
-                writer.prune(horizon)
-            else:
-                writer.retire([k for k in keys if k != key], at=horizon - RES)
-                writer.prune(horizon)
-            if rng.random() < 0.6:
-                continue
-            reader.refresh()
-            for k in keys:
-                for lo in range(-70, 1, 7):
-                    start = T0 + lo * RES
-                    assert reader.sum(k, start, T0 + RES) == writer.sum(k, start, T0 + RES), (
-                        f"step {step}: {k} from {lo}")
 
 
 def test_killed_writer_frees_the_role(url: str) -> None:

@@ -1,0 +1,234 @@
+"""What a store keeps in memory per SLO so window sums cost no database read.
+
+Not every bucket: a 30-day SLO at 60 s buckets has 43,200 of them, and
+10,000 such SLOs would need gigabytes. Instead, per SLO:
+
+* **running window sums** (``Tracker``): the events of ``[start, end)`` as
+  last asked. When the next cycle asks for the same window at a later end,
+  only the buckets that entered and the buckets that left are read, and a
+  commit into a tracked range adds its events at once. A window is matched
+  by its width (rolling windows) or by its start (a calendar period to
+  date);
+* **edge blocks**: the buckets of a few short runs of ``BLOCK`` buckets
+  around the window edges (the newest run, where events land, and the one
+  each long window's start is passing through), kept up to date by commits.
+  A window edge moves one bucket at a time, so each block is read once and
+  serves ``BLOCK`` moves.
+
+Everything else (a range no tracker holds, a report's span) is summed by the
+database. A tracker is re-read from the database after ``RESYNC`` moves, so
+the float arithmetic of adding and subtracting never drifts for long.
+
+Owns no I/O: the store passes its database reads in (``read_sum`` and
+``read_buckets``). Not thread-safe: the store calls it under its lock.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+
+from slo_exporter.slomath import Counts
+
+BLOCK = 16
+"""Buckets per edge block."""
+
+MAX_BLOCKS = 10
+"""Edge blocks kept per SLO: the newest, a few short windows' and each long window's start."""
+
+MAX_TRACKERS = 16
+"""Window sums kept per SLO (the alert and exported windows, a period to date, spares)."""
+
+RESYNC = 2048
+"""Moves of a tracker after which it is summed again by the database."""
+
+BLOCK_READS = 4
+"""A range spanning more blocks than this is summed by the database instead."""
+
+ReadSum = Callable[[float, float], Counts]
+"""Events of the stored buckets whose start lies in ``[start, end)``."""
+
+ReadBuckets = Callable[[float, float], Sequence[tuple[float, float, float]]]
+"""The stored ``(start, good, total)`` buckets with start in ``[start, end)``."""
+
+
+class Tracker:
+    """The events of ``[start, end)``; ``used`` orders eviction, ``moves`` resyncs."""
+
+    __slots__ = ("end", "good", "moves", "start", "total", "used")
+
+    def __init__(self, start: float, end: float, counts: Counts, used: int, moves: int) -> None:
+        self.start = start
+        self.end = end
+        self.good = float(counts.good)
+        self.total = float(counts.total)
+        self.used = used
+        self.moves = moves
+
+
+class SLOMemory:
+    """One SLO's window sums and edge blocks, over a resolution of ``res`` seconds."""
+
+    __slots__ = ("_blocks", "_clock", "_key", "_res", "_trackers")
+
+    def __init__(self, key: str, resolution: float) -> None:
+        self._key = key
+        self._res = resolution
+        self._trackers: list[Tracker] = []
+        # block start -> good and total of its BLOCK buckets, interleaved
+        self._blocks: dict[float, array[float]] = {}
+        self._clock = 0  # bumped per use, for least-recently-used eviction
+
+    def __len__(self) -> int:
+        """Trackers and blocks held: what this SLO costs in memory, roughly."""
+        return len(self._trackers) + len(self._blocks)
+
+    # ------------------------------------------------------------------ reads
+
+    def window(self, start: float, end: float, read_sum: ReadSum,
+               read_buckets: ReadBuckets) -> Counts:
+        """Events of ``[start, end)`` (bucket-aligned), moving the tracker that fits."""
+        self._clock += 1
+        tracker = self._match(start, end)
+        if tracker is None:
+            return self._track(start, end, read_sum(start, end))
+        tracker.used = self._clock
+        if tracker.start == start and tracker.end == end:
+            return Counts(tracker.good, tracker.total)
+        if tracker.moves >= RESYNC:
+            self._trackers.remove(tracker)
+            return self._track(start, end, read_sum(start, end))
+        # new = old + what entered at the end - what left at the start; a
+        # move backwards makes the ranges negative, which the sign handles
+        res = self._res
+        if end - tracker.end == res and start - tracker.start == res:  # the steady move
+            g_in, t_in = self._bucket(tracker.end, read_buckets)
+            g_out, t_out = self._bucket(tracker.start, read_buckets)
+        else:
+            g_in, t_in = self._signed(tracker.end, end, read_sum, read_buckets)
+            g_out, t_out = self._signed(tracker.start, start, read_sum, read_buckets)
+        tracker.good += g_in - g_out
+        tracker.total += t_in - t_out
+        tracker.start, tracker.end = start, end
+        tracker.moves += 1
+        return Counts(tracker.good, tracker.total)
+
+    def range(self, start: float, end: float, read_sum: ReadSum,
+              read_buckets: ReadBuckets) -> Counts:
+        """Events of ``[start, end)`` without tracking it: a tracker holding exactly
+        this range, the edge blocks when it is short, else the database."""
+        if end <= start:
+            return Counts()
+        for tracker in self._trackers:
+            if tracker.start == start and tracker.end == end:
+                return Counts(tracker.good, tracker.total)
+        g, t = self._signed(start, end, read_sum, read_buckets)
+        return Counts(g, t)
+
+    # ----------------------------------------------------------------- writes
+
+    def add(self, rows: Iterable[tuple[float, float, float]]) -> None:
+        """Committed ``(start, good, total)`` deltas: into every range holding them."""
+        span = BLOCK * self._res
+        trackers, blocks = self._trackers, self._blocks
+        for start, good, total in rows:
+            for tracker in trackers:
+                if tracker.start <= start < tracker.end:
+                    tracker.good += good
+                    tracker.total += total
+            if blocks:
+                base = (start // span) * span
+                values = blocks.get(base)
+                if values is not None:
+                    i = 2 * round((start - base) / self._res)
+                    values[i] += good
+                    values[i + 1] += total
+
+    def drop_through(self, last_start: float) -> None:
+        """Buckets starting at or before ``last_start`` were deleted: forget what held them."""
+        self._trackers = [t for t in self._trackers if t.start > last_start]
+        self._blocks = {b: v for b, v in self._blocks.items() if b > last_start}
+
+    # --------------------------------------------------------------- helpers
+
+    def _match(self, start: float, end: float) -> Tracker | None:
+        """The tracker of the same width or the same start (a period to date) that is
+        cheapest to move here, if moving it reads less than summing the range afresh.
+
+        So a window asked at a far instant (a point of the budget history) gets
+        a tracker of its own, and the ones following the present stay put.
+        """
+        width = end - start
+        best, best_cost = None, width
+        for tracker in self._trackers:
+            if tracker.end - tracker.start == width or tracker.start == start:
+                cost = abs(end - tracker.end) + abs(start - tracker.start)
+                if cost <= best_cost:
+                    best, best_cost = tracker, cost
+        return best
+
+    def _track(self, start: float, end: float, counts: Counts) -> Counts:
+        if len(self._trackers) >= MAX_TRACKERS:
+            self._trackers.remove(min(self._trackers, key=lambda t: t.used))
+        # Spread the resyncs of many SLOs over time instead of one burst.
+        offset = zlib.crc32(f"{self._key}/{end - start}".encode()) % RESYNC
+        self._trackers.append(Tracker(start, end, counts, self._clock, offset))
+        return counts
+
+    def _signed(self, a: float, b: float, read_sum: ReadSum,
+                read_buckets: ReadBuckets) -> tuple[float, float]:
+        """Events of ``[a, b)``, or minus those of ``[b, a)`` when ``b < a``."""
+        if a == b:
+            return 0.0, 0.0
+        sign = 1.0
+        if b < a:
+            a, b, sign = b, a, -1.0
+        span = BLOCK * self._res
+        first = (a // span) * span
+        if (b - first) > BLOCK_READS * span:
+            counts = read_sum(a, b)
+            return sign * counts.good, sign * counts.total
+        good = total = 0.0
+        base = first
+        while base < b:
+            values = self._block(base, read_buckets)
+            lo = _index(max(a, base) - base, self._res)
+            hi = _index(min(b, base + span) - base, self._res)
+            good += sum(values[2 * lo:2 * hi:2])
+            total += sum(values[2 * lo + 1:2 * hi:2])
+            base += span
+        return sign * good, sign * total
+
+    def _bucket(self, start: float, read_buckets: ReadBuckets) -> tuple[float, float]:
+        """The events of the one bucket starting at ``start`` (an aligned instant)."""
+        span = BLOCK * self._res
+        base = (start // span) * span
+        values = self._blocks.get(base)
+        if values is None:
+            values = self._block(base, read_buckets)
+        i = 2 * round((start - base) / self._res)
+        return values[i], values[i + 1]
+
+    def _block(self, base: float, read_buckets: ReadBuckets) -> array[float]:
+        values = self._blocks.get(base)
+        if values is not None:
+            # re-insert: dicts keep insertion order, so the first is the least recent
+            del self._blocks[base]
+            self._blocks[base] = values
+            return values
+        values = array("d", bytes(16 * BLOCK))
+        for start, good, total in read_buckets(base, base + BLOCK * self._res):
+            i = 2 * round((start - base) / self._res)
+            values[i] += good
+            values[i + 1] += total
+        if len(self._blocks) >= MAX_BLOCKS:
+            del self._blocks[next(iter(self._blocks))]
+        self._blocks[base] = values
+        return values
+
+
+def _index(offset: float, res: float) -> int:
+    """Index of the first bucket starting at or after ``offset`` seconds into a block."""
+    return math.ceil(offset / res - 1e-9)

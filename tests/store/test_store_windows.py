@@ -1,0 +1,203 @@
+"""The per-SLO memory of running window sums and edge blocks (``store.windows``).
+
+Pure logic: the "database" is a dict of buckets, and every answer is checked
+against a sum over it.
+"""
+
+from __future__ import annotations
+
+import random
+
+from slo_exporter.slomath import Counts
+from slo_exporter.store import windows
+from slo_exporter.store.windows import BLOCK, MAX_BLOCKS, MAX_TRACKERS, SLOMemory
+
+RES = 60.0
+DAY = 86_400.0
+T0 = 1_700_006_400.0  # a multiple of BLOCK * RES
+
+
+class Database:
+    """Buckets by start, and how often each read was made."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[float, tuple[float, float]] = {}
+        self.sum_reads = 0
+        self.bucket_reads = 0
+
+    def add(self, start: float, good: float, total: float) -> None:
+        g, t = self.buckets.get(start, (0.0, 0.0))
+        self.buckets[start] = (g + good, t + total)
+
+    def read_sum(self, start: float, end: float) -> Counts:
+        self.sum_reads += 1
+        return self.truth(start, end)
+
+    def read_buckets(self, start: float, end: float) -> list[tuple[float, float, float]]:
+        self.bucket_reads += 1
+        return sorted((s, g, t) for s, (g, t) in self.buckets.items() if start <= s < end)
+
+    def truth(self, start: float, end: float) -> Counts:
+        good = sum(g for s, (g, _) in self.buckets.items() if start <= s < end)
+        total = sum(t for s, (_, t) in self.buckets.items() if start <= s < end)
+        return Counts(good, total)
+
+
+def commit(db: Database, memory: SLOMemory, rows: list[tuple[float, float, float]]) -> None:
+    for start, good, total in rows:
+        db.add(start, good, total)
+    memory.add(rows)
+
+
+def test_windows_follow_commits_moves_and_late_events_exactly() -> None:
+    """Over 1,200 random steps (new events, late events into old buckets, negative good
+    deltas, the end moving forward and sometimes back, a period to date), every window the
+    memory answers equals the sum of the database's buckets."""
+    rng = random.Random(7)
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    widths = [5 * RES, 60 * RES, 360 * RES, DAY, 3 * DAY]
+    end = T0 + 4 * DAY
+    period_start = T0 + DAY
+    for start in range(int(T0), int(end), int(RES) * 31):  # some history to begin with
+        db.add(float(start), 3.0, 4.0)
+    for _ in range(1_200):
+        kind = rng.random()
+        if kind < 0.5:  # events in the newest buckets
+            rows = [(end - RES * rng.randint(1, 3), float(rng.randint(-1, 5)),
+                     float(rng.randint(0, 9)))]
+            commit(db, memory, rows)
+        elif kind < 0.6:  # a late event, anywhere in the history
+            rows = [(T0 + RES * rng.randint(0, int((end - T0) / RES)), 1.0, 2.0)]
+            commit(db, memory, rows)
+        elif kind < 0.95:
+            end += RES
+        else:
+            end -= RES * rng.randint(1, 40)  # a report or an older snapshot asks
+        for width in widths:
+            assert memory.window(end - width, end, db.read_sum, db.read_buckets) == \
+                db.truth(end - width, end), (width, end)
+        assert memory.window(period_start, end, db.read_sum, db.read_buckets) == \
+            db.truth(period_start, end)
+
+
+def test_steady_moves_read_the_database_once_per_block_per_edge() -> None:
+    """Moving a 1-day and a 30-day window one bucket at a time over 10 blocks reads each
+    edge's block once (2 edges x 10 blocks, +3 for the first reads), and sums nothing in
+    full after the first answer."""
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    for i in range(31 * 1440):
+        db.add(T0 + i * RES, 1.0, 1.0)
+    end = T0 + 31 * DAY
+    widths = [DAY, 30 * DAY]
+    for width in widths:
+        memory.window(end - width, end, db.read_sum, db.read_buckets)
+    assert db.sum_reads == 2
+    for _ in range(10 * BLOCK):
+        end += RES
+        db.add(end - RES, 1.0, 1.0)
+        memory.add([(end - RES, 1.0, 1.0)])
+        for width in widths:
+            assert memory.window(end - width, end, db.read_sum, db.read_buckets) == \
+                Counts(width / RES, width / RES)
+    assert db.sum_reads == 2
+    # the newest edge's block and each window start's block: 10 + 1 each, the newest shared
+    assert db.bucket_reads <= 3 * 11
+
+
+def test_memory_per_slo_is_bounded() -> None:
+    """However many windows are asked for and however far they move, an SLO keeps at most
+    MAX_TRACKERS window sums and MAX_BLOCKS edge blocks, and answers stay exact."""
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    for i in range(0, 3 * 1440, 3):
+        db.add(T0 + i * RES, 1.0, 2.0)
+    end = T0 + 3 * DAY
+    for w in range(1, 60):
+        width = w * 7 * RES
+        assert memory.window(end - width, end, db.read_sum, db.read_buckets) == \
+            db.truth(end - width, end)
+        end -= 3 * RES
+    assert len(memory._trackers) <= MAX_TRACKERS
+    assert len(memory._blocks) <= MAX_BLOCKS
+
+
+def test_a_tracker_is_read_again_after_resync_moves(monkeypatch: object) -> None:
+    """After RESYNC moves a tracker's sum comes from the database again, so float
+    rounding from adding and subtracting cannot build up."""
+    import pytest
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(windows, "RESYNC", 8)
+    try:
+        db = Database()
+        memory = SLOMemory("svc/slo", RES)
+        for i in range(200):
+            db.add(T0 + i * RES, 0.1, 0.3)
+        end = T0 + 100 * RES
+        memory.window(end - 50 * RES, end, db.read_sum, db.read_buckets)
+        reads = db.sum_reads
+        for _ in range(20):
+            end += RES
+            memory.window(end - 50 * RES, end, db.read_sum, db.read_buckets)
+        assert db.sum_reads > reads
+    finally:
+        mp.undo()
+
+
+def test_drop_through_forgets_what_holds_pruned_buckets() -> None:
+    """After a prune of buckets up to T0 + 10 min, a window starting before it is summed
+    again (without the pruned buckets); one starting after it keeps running."""
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    for i in range(60):
+        db.add(T0 + i * RES, 1.0, 1.0)
+    end = T0 + 60 * RES
+    memory.window(end - 60 * RES, end, db.read_sum, db.read_buckets)  # holds pruned buckets
+    memory.window(end - 30 * RES, end, db.read_sum, db.read_buckets)
+    last = T0 + 10 * RES
+    for start in [s for s in db.buckets if s <= last]:
+        del db.buckets[start]
+    memory.drop_through(last)
+    assert [t.start for t in memory._trackers] == [end - 30 * RES]
+    assert memory.window(end - 60 * RES, end, db.read_sum, db.read_buckets) == Counts(49, 49)
+    assert memory.range(T0, T0 + 20 * RES, db.read_sum, db.read_buckets) == Counts(9, 9)
+
+
+def test_unaligned_windows_count_buckets_starting_inside() -> None:
+    """With 7 s buckets and a 5-minute window, the buckets counted are those whose start
+    lies in [end - 300, end), as the protocol says, at every end."""
+    res = 7.0
+    db = Database()
+    memory = SLOMemory("svc/slo", res)
+    base = 7.0 * 10**8
+    for i in range(500):
+        db.add(base + i * res, 1.0, 1.0)
+    for step in range(200):
+        end = base + 100 * res + step * res
+        assert memory.window(end - 300, end, db.read_sum, db.read_buckets) == \
+            db.truth(end - 300, end)
+
+
+def test_a_far_window_gets_its_own_tracker_and_the_present_one_stays() -> None:
+    """Summing a 30-day window at 48 past instants 15 hours apart (a budget history), oldest
+    first, reads one full range and then moves one tracker along; the tracker of the present
+    30-day window is not moved, so the next cycle's answer reads nothing."""
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    for i in range(0, 62 * 1440, 60):
+        db.add(T0 + i * RES, 1.0, 2.0)
+    width = 30 * DAY
+    end = T0 + 62 * DAY
+    present = (end - width, end)
+    assert memory.window(*present, db.read_sum, db.read_buckets) == db.truth(*present)
+    step = 15 * 3600.0
+    fresh = db.sum_reads
+    for i in range(47, -1, -1):
+        t = end - DAY - i * step
+        assert memory.window(t - width, t, db.read_sum, db.read_buckets) == db.truth(t - width, t)
+    assert db.sum_reads - fresh <= 1 + 2 * 47  # one fresh read, then two 15-hour ranges a move
+    before = (db.sum_reads, db.bucket_reads)
+    assert memory.window(*present, db.read_sum, db.read_buckets) == db.truth(*present)
+    assert (db.sum_reads, db.bucket_reads) == before
