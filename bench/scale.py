@@ -57,6 +57,7 @@ import re
 import statistics
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -1040,9 +1041,11 @@ def render_sizing(sizing: Sizing, rows: Sequence[tuple[int, int]] = SIZING_ROWS)
         ])
 
     def line(name: str, fit: Linear, unit: str) -> str:
-        return (f"- {name}: {number(fit.base, unit)} + {number(fit.per_slo * 1000, unit)} per "
+        return textwrap.fill(
+            f"- {name}: {number(fit.base, unit)} + {number(fit.per_slo * 1000, unit)} per "
                 f"1,000 SLOs + {number(fit.per_probe * 1000, unit)} per 1,000 probe targets + "
-                f"{number(fit.per_slo_day * 1000, unit)} per 1,000 SLO-days of buckets")
+                f"{number(fit.per_slo_day * 1000, unit)} per 1,000 SLO-days of buckets",
+            width=100, subsequent_indent="  ")
 
     runs = [[f"{r.slos:,}", f"{r.probes:,}", f"{r.days:g}", number(_mib(peak_rss(r)), "MiB"),
              number(r.core_share, "cores"), number(r.cpu_per_cycle, "s"),
@@ -1050,16 +1053,17 @@ def render_sizing(sizing: Sizing, rows: Sequence[tuple[int, int]] = SIZING_ROWS)
              cold_cpu(r),
              ", ".join(f"{x:.1f}" for x in (*r.load_before[:1], *r.load_after[:1]))]
             for r in sizing.runs]
+    note = (
+        "CPU is process CPU in the steady state (cycles and probes, no page reads) at the runs' "
+        f"evaluation interval, requested rounded up to {CPU_STEP * 1000:.0f}m; memory is the "
+        "highest resident memory seen (cold start or steady), requested rounded up to "
+        f"{MEMORY_STEP} MiB, limit {MEMORY_HEADROOM:g} x that; disk is the storage directory, "
+        f"the volume {DISK_HEADROOM:g} x that in whole GiB. Figures at {TARGET_DAYS} days hold "
+        "every SLO's and probe's full window of 1-minute buckets. Fitted by least squares over "
+        "the runs (a negative slope counts as zero):"
+    )
     return "\n".join([
-        markdown_table(header, table), "",
-        f"CPU is process CPU in the steady state (cycles and probes, no page reads) at the "
-        f"runs' evaluation interval, requested rounded up to {CPU_STEP * 1000:.0f}m; "
-        "memory is the highest resident memory seen (cold start or steady), requested "
-        f"rounded up to {MEMORY_STEP} MiB, "
-        f"limit {MEMORY_HEADROOM:g} x that; disk is the storage directory, the volume "
-        f"{DISK_HEADROOM:g} x that in whole GiB. Figures at {TARGET_DAYS} days hold every SLO's "
-        "and probe's full window of 1-minute buckets. Fitted by least squares over the runs "
-        "(a negative slope counts as zero):", "",
+        markdown_table(header, table), "", textwrap.fill(note, width=100), "",
         line("memory", sizing.memory, "MiB"), line("disk", sizing.disk, "MiB"),
         line("CPU, steady", sizing.cores, "cores"), line("CPU per cycle", sizing.cycle_cpu, "s"),
         "", markdown_table(["SLOs", "probes", "days", "peak memory", "CPU, steady",
