@@ -28,7 +28,15 @@ the report states the per-SLO slope and the extrapolation to 10,000 SLOs
 beside each goal.
 
     python -m bench.scale [--slos 1000] [--metrics 20] [--days 3] [--probes 0]
-        [--cycles 6] [--evaluation-interval 30] [--soak-minutes 0]
+        [--cycles 6] [--evaluation-interval 30] [--soak-minutes 0] [--json FILE]
+
+``--sizing`` runs the ``--grid`` of (SLOs, probes, days) points instead and
+prints the sizing table: CPU, memory and disk at each size of
+``SIZING_ROWS``, from a least-squares fit over the runs (fixed part, per
+SLO, per probe target, per SLO-day of buckets), with the Kubernetes requests,
+limits and volume derived from them. ``--sizing-from FILE...`` prints the same
+table from runs saved with ``--json`` (a soak run included) without running
+anything.
 
 It prints a Markdown table and exits 0 whenever the measurement ran (missed
 goals are reported, not failed), 2 when the set-up failed. Needs
@@ -49,9 +57,11 @@ import re
 import statistics
 import sys
 import tempfile
+import textwrap
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -143,6 +153,11 @@ def series_labels(slo: BenchSLO, code: str) -> str:
     return "{" + inner + "}"
 
 
+def probe_timeout(interval: float) -> int:
+    """Whole seconds (the config takes no fractions): half the interval, 1 to 5 s."""
+    return max(1, min(5, int(interval // 2)))
+
+
 def native_config(
     layout: Layout,
     prometheus_url: str,
@@ -165,7 +180,7 @@ def native_config(
         entry["slos"].append({
             "name": f"target-{n % layout.per_service}", "objective": 99.9, "window": "30d",
             "sli": {"probe": {"http": {"url": url}, "interval": f"{probe_interval:g}s",
-                              "timeout": f"{min(5.0, probe_interval / 2):g}s"}},
+                              "timeout": f"{probe_timeout(probe_interval)}s"}},
         })
     return {
         "prometheus": {"url": prometheus_url, "timeout": f"{evaluation_interval:g}s"},
@@ -239,9 +254,20 @@ class LiveCounters(ScrapeTarget):
 
 
 class ProbeTarget(ScrapeTarget):
-    """An HTTP target for probe SLOs: every GET answers 200."""
+    """An HTTP target for probe SLOs: every GET answers 200 and is counted.
+
+    The count shows that the probes really run: N targets probed every
+    ``interval`` seconds make about N / interval hits a second.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.hits = 0
+        super().__init__()
 
     def exposition(self) -> str:
+        with self._lock:
+            self.hits += 1
         return "ok\n"
 
 
@@ -385,6 +411,7 @@ class Run:
     cold_start_s: float | None = None
     progress: str = "none seen"
     rss_cold: float | None = None
+    cold_cpu_s: float | None = None  # process CPU from launch to /-/ready
     rss_steady: float | None = None
     store_bytes: float | None = None
     cycles: float | None = None
@@ -403,7 +430,7 @@ class Run:
     filters: dict[str, str] = field(default_factory=dict)
     fds: int | None = None
     threads: int | None = None
-    soak: dict[str, float | None] = field(default_factory=dict)
+    soak: dict[str, Any] = field(default_factory=dict)
 
 
 def timed_get(url: str, timeout: float = 300) -> tuple[float, requests.Response]:
@@ -544,13 +571,34 @@ def steady_cycles(
                               / (after.duration_count - before.duration_count))
 
 
-def soak(minutes: float, exporter: ExporterProcess) -> dict[str, float | None]:
-    """Memory slope, fds and threads while /metrics is scraped and the pages read."""
+def warm_up_seconds(minutes: float) -> float:
+    """The start of a soak left out of the settled slope: a quarter, at most 15 minutes."""
+    return min(15.0, minutes / 4) * 60
+
+
+def soak(minutes: float, exporter: ExporterProcess,
+         probe_target: ProbeTarget | None = None) -> dict[str, Any]:
+    """Memory slope, fds and threads while /metrics is scraped and the pages read.
+
+    A ``/proc`` sample is taken every ``SOAK_SAMPLE_SECONDS`` and printed to
+    stderr as it is taken, so a long soak shows its course while it runs. The
+    slope is given over the whole soak and over what follows the warm-up.
+    """
     assert exporter.pid is not None
     samples: list[ProcSample] = [proc_sample(exporter.pid)]
-    end = time.monotonic() + minutes * 60
-    next_sample = time.monotonic() + SOAK_SAMPLE_SECONDS
-    next_pages = time.monotonic()
+    hits: list[int] = [probe_target.hits if probe_target else 0]
+    began = time.monotonic()
+    end = began + minutes * 60
+    next_sample = began + SOAK_SAMPLE_SECONDS
+    next_pages = began
+
+    def record(sample: ProcSample) -> None:
+        samples.append(sample)
+        hits.append(probe_target.hits if probe_target else 0)
+        print(f"[soak] t={sample.at - began:7.0f} s rss={sample.rss / MIB:8.1f} MiB "
+              f"cpu={sample.cpu:9.1f} s fds={sample.fds} threads={sample.threads} "
+              f"probe_hits={hits[-1]}", file=sys.stderr, flush=True)
+
     while time.monotonic() < end:
         timed_get(f"{exporter.url}/metrics")
         if time.monotonic() >= next_pages:
@@ -558,17 +606,34 @@ def soak(minutes: float, exporter: ExporterProcess) -> dict[str, float | None]:
             timed_get(f"{exporter.url}/api/v1/slos")
             next_pages += 60
         if time.monotonic() >= next_sample:
-            samples.append(proc_sample(exporter.pid))
+            record(proc_sample(exporter.pid))
             next_sample += SOAK_SAMPLE_SECONDS
-        time.sleep(max(0.0, min(SOAK_SCRAPE_SECONDS, end - time.monotonic())))
-    samples.append(proc_sample(exporter.pid))
-    t0 = samples[0].at
+        time.sleep(max(0.0, min(SOAK_SCRAPE_SECONDS, next_sample - time.monotonic(),
+                                end - time.monotonic())))
+    record(proc_sample(exporter.pid))
+    points = [(s.at - began, s.rss / MIB) for s in samples]
+    settled = [(t, v) for t, v in points if t >= warm_up_seconds(minutes)]
+    span = samples[-1].at - samples[0].at
     return {
         "minutes": minutes,
+        "sample_seconds": SOAK_SAMPLE_SECONDS,
+        "warm_up_minutes": warm_up_seconds(minutes) / 60,
         "rss_start": samples[0].rss, "rss_end": samples[-1].rss,
-        "rss_slope": slope_per_hour([(s.at - t0, s.rss / MIB) for s in samples]),
+        "rss_max": max(s.rss for s in samples),
+        "rss_slope": slope_per_hour(points),
+        "rss_slope_settled": slope_per_hour(settled),
+        "cpu_seconds": samples[-1].cpu - samples[0].cpu,
+        "core_share": (samples[-1].cpu - samples[0].cpu) / span if span > 0 else None,
         "fds_start": samples[0].fds, "fds_end": samples[-1].fds,
+        "fds_max": max(s.fds for s in samples),
         "threads_start": samples[0].threads, "threads_end": samples[-1].threads,
+        "threads_max": max(s.threads for s in samples),
+        "probe_hits_per_s": (hits[-1] - hits[0]) / span if span > 0 else None,
+        "samples": [
+            {"t": round(s.at - began, 1), "rss_mib": round(s.rss / MIB, 2),
+             "cpu_s": round(s.cpu, 2), "fds": s.fds, "threads": s.threads, "probe_hits": h}
+            for s, h in zip(samples, hits, strict=True)
+        ],
     }
 
 
@@ -615,7 +680,8 @@ def measure(args: argparse.Namespace, slos: int, work: Path) -> Run:
             signals.append(f"/-/ready: {ready_text!r}")
         run.progress = "; ".join(signals) or "none seen"
         assert exporter.pid is not None
-        run.rss_cold = proc_sample(exporter.pid).rss
+        cold = proc_sample(exporter.pid)
+        run.rss_cold, run.cold_cpu_s = cold.rss, cold.cpu
         print(f"[{slos} SLOs] ready after {seconds:.1f} s", file=sys.stderr)
 
         # one settling cycle, then the steady ones
@@ -634,7 +700,7 @@ def measure(args: argparse.Namespace, slos: int, work: Path) -> Run:
         run.api_rows = api_rows(resp)
         run.filters = measure_filters(exporter.url, layout, slos + args.probes)
         if args.soak_minutes > 0:
-            run.soak = soak(args.soak_minutes, exporter)
+            run.soak = soak(args.soak_minutes, exporter, probe_target)
     run.load_after = os.getloadavg()
     return run
 
@@ -758,10 +824,18 @@ def render_report(runs: Sequence[Run]) -> str:
             details += [
                 ["soak", f"{number(s['minutes'])} min"],
                 ["soak memory", f"{number(_mib(s['rss_start']), 'MiB')} → "
-                                f"{number(_mib(s['rss_end']), 'MiB')}, slope "
-                                f"{number(s['rss_slope'], 'MiB/h')}"],
-                ["soak fds", f"{number(s['fds_start'])} → {number(s['fds_end'])}"],
-                ["soak threads", f"{number(s['threads_start'])} → {number(s['threads_end'])}"],
+                                f"{number(_mib(s['rss_end']), 'MiB')} "
+                                f"(peak {number(_mib(s['rss_max']), 'MiB')}), slope "
+                                f"{number(s['rss_slope'], 'MiB/h')}, after the first "
+                                f"{number(s['warm_up_minutes'])} min "
+                                f"{number(s['rss_slope_settled'], 'MiB/h')}"],
+                ["soak CPU", f"{number(s['cpu_seconds'], 's')} of process CPU "
+                             f"({number((s['core_share'] or 0) * 100)} % of a core)"],
+                ["soak fds", f"{number(s['fds_start'])} → {number(s['fds_end'])} "
+                             f"(max {number(s['fds_max'])})"],
+                ["soak threads", f"{number(s['threads_start'])} → "
+                                 f"{number(s['threads_end'])} (max {number(s['threads_max'])})"],
+                ["soak probe target hits", f"{number(s['probe_hits_per_s'])} per s"],
             ]
         details.append(["load average (1, 5, 15 min) before → after",
                         f"{', '.join(f'{x:.2f}' for x in r.load_before)} → "
@@ -772,6 +846,255 @@ def render_report(runs: Sequence[Run]) -> str:
         f"disk and cold start are scaled to {TARGET_DAYS} days of history. Query goal: "
         "2 x distinct counters.")
     return "\n".join(parts)
+
+
+# ------------------------------------------------------------------ sizing
+
+#: the size the shipped manifests are set for: the soak's 1,000 ratio SLOs and 1,000 probes
+DEFAULT_SIZE = (1_000, 1_000)
+#: rows of the sizing table: (ratio SLOs, probe targets)
+SIZING_ROWS = ((100, 0), (300, 0), (1_000, 0), (1_000, 1_000), (3_000, 0), (10_000, 0))
+#: the runs of ``--sizing``: SLOs:probes:days; 300:0:3 tells the per-bucket part apart
+SIZING_GRID = "100:0:1,300:0:1,1000:0:1,100:1000:1,1000:1000:1,300:0:3"
+MEMORY_HEADROOM = 1.5  # limit = fitted 30-day peak x this
+DISK_HEADROOM = 1.5  # volume = fitted 30-day store x this
+CPU_STEP = 0.05  # requests are rounded up to 50m
+MEMORY_STEP = 64  # MiB
+DISK_STEP = 1024  # MiB: volumes in whole GiB
+
+
+def grid_points(text: str) -> list[tuple[int, int, float]]:
+    """``--grid`` as (SLOs, probes, days) triples: ``"100:0:1,300:0:3"``."""
+    points = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            slos, probes, days = part.split(":")
+            point = (int(slos), int(probes), float(days))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not SLOS:PROBES:DAYS: {part!r} (e.g. 300:0:1)") from None
+        if point[0] < 1 or point[1] < 0 or point[2] <= 0:
+            raise argparse.ArgumentTypeError(
+                f"SLOs must be positive, probes not negative, days positive: {part!r}")
+        points.append(point)
+    if not points:
+        raise argparse.ArgumentTypeError("an empty grid")
+    return points
+
+
+def solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """x with matrix · x = vector (Gaussian elimination); ValueError when singular."""
+    n = len(vector)
+    rows = [[*matrix[i], vector[i]] for i in range(n)]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(rows[r][col]))
+        scale = max(abs(v) for row in rows for v in row[:n]) or 1.0
+        if abs(rows[pivot][col]) <= 1e-12 * scale:
+            raise ValueError("singular")
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        for r in range(n):
+            if r != col:
+                factor = rows[r][col] / rows[col][col]
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col], strict=True)]
+    return [rows[i][n] / rows[i][i] for i in range(n)]
+
+
+def least_squares(features: Sequence[Sequence[float]], values: Sequence[float]) -> list[float]:
+    """Coefficients minimising the squared error of features · c against values."""
+    k = len(features[0])
+    normal = [[sum(f[i] * f[j] for f in features) for j in range(k)] for i in range(k)]
+    target = [sum(f[i] * v for f, v in zip(features, values, strict=True)) for i in range(k)]
+    return solve(normal, target)
+
+
+@dataclass(frozen=True)
+class Linear:
+    """A fitted figure: ``base + per_slo·S + per_probe·P + per_slo_day·(S + P)·D``.
+
+    S ratio SLOs, P probe targets, D days of buckets held. A run holds D days
+    for its ratio SLOs (backfilled) and almost none for its probes (they start
+    empty), so ``per_slo_day`` is fitted on S·D alone; at a size it is charged
+    to the probes as well, since a probe SLO holds a 30-day window of the same
+    1-minute buckets once it has run that long.
+    """
+
+    base: float
+    per_slo: float
+    per_probe: float
+    per_slo_day: float = 0.0
+
+    def at(self, slos: int, probes: int, days: float) -> float:
+        return (self.base + self.per_slo * slos + self.per_probe * probes
+                + self.per_slo_day * (slos + probes) * days)
+
+
+def fit_linear(points: Sequence[tuple[int, int, float, float]], *, with_days: bool) -> Linear:
+    """Least squares through (SLOs, probes, days, value) points.
+
+    A negative slope is noise (nothing shrinks as SLOs are added) and counts as
+    zero; the fit is then repeated without that term. ValueError names the runs
+    missing when the points cannot tell the terms apart.
+    """
+    terms = ["base", "per_slo", "per_probe"] + (["per_slo_day"] if with_days else [])
+    columns: dict[str, Callable[[int, int, float], float]] = {
+        "base": lambda s, p, d: 1.0, "per_slo": lambda s, p, d: float(s),
+        "per_probe": lambda s, p, d: float(p), "per_slo_day": lambda s, p, d: s * d,
+    }
+    while True:
+        try:
+            coefficients = least_squares(
+                [[columns[t](s, p, d) for t in terms] for s, p, d, _ in points],
+                [v for *_, v in points])
+        except ValueError:
+            raise ValueError(
+                "the runs cannot tell the terms apart: sizing needs at least two SLO counts, "
+                "a run with probes and, for memory and disk, a run at a second history length "
+                f"(e.g. --grid {SIZING_GRID})") from None
+        fitted = dict(zip(terms, coefficients, strict=True))
+        negative = [t for t in terms if t != "base" and fitted[t] < 0]
+        if not negative:
+            return Linear(**{t: fitted.get(t, 0.0) for t in columns})
+        terms = [t for t in terms if t not in negative]
+
+
+def round_up(value: float, step: float) -> float:
+    """The next multiple of ``step`` at or above ``value``."""
+    return max(step, -(-value // step) * step)
+
+
+def peak_rss(run: Run) -> float | None:
+    """Highest resident memory seen in the run (cold start, steady state, soak), bytes."""
+    seen = [v for v in (run.rss_cold, run.rss_steady, run.soak.get("rss_max")) if v is not None]
+    return max(seen) if seen else None
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The fitted figures behind the sizing table."""
+
+    memory: Linear  # MiB, peak
+    disk: Linear  # MiB
+    cores: Linear  # steady CPU, cores
+    cycle_cpu: Linear  # s per evaluation cycle
+    runs: tuple[Run, ...]
+
+    def row(self, slos: int, probes: int, days: float = TARGET_DAYS) -> dict[str, float]:
+        """One size's figures and the Kubernetes values derived from them."""
+        memory = self.memory.at(slos, probes, days)
+        disk = self.disk.at(slos, probes, days)
+        cores = max(0.0, self.cores.at(slos, probes, 0))
+        return {
+            "cores": cores, "cycle_cpu": max(0.0, self.cycle_cpu.at(slos, probes, 0)),
+            "memory_mib": memory, "disk_mib": disk,
+            "cpu_request": round_up(cores, CPU_STEP),
+            "memory_request_mib": round_up(memory, MEMORY_STEP),
+            "memory_limit_mib": round_up(memory * MEMORY_HEADROOM, MEMORY_STEP),
+            "volume_mib": round_up(disk * DISK_HEADROOM, DISK_STEP),
+        }
+
+
+def fit_sizing(runs: Sequence[Run]) -> Sizing:
+    """Fit memory, disk, steady CPU and cycle CPU over the runs; ValueError if they cannot."""
+    def points(value: Callable[[Run], float | None]) -> list[tuple[int, int, float, float]]:
+        out = []
+        for r in runs:
+            v = value(r)
+            if v is not None:
+                out.append((r.slos, r.probes, r.days, v))
+        return out
+
+    return Sizing(
+        memory=fit_linear(points(lambda r: _mib(peak_rss(r))), with_days=True),
+        disk=fit_linear(points(lambda r: _mib(r.store_bytes)), with_days=True),
+        cores=fit_linear(points(lambda r: r.core_share), with_days=False),
+        cycle_cpu=fit_linear(points(lambda r: r.cpu_per_cycle), with_days=False),
+        runs=tuple(runs),
+    )
+
+
+def quantity(mib: float) -> str:
+    """A Kubernetes memory or storage quantity: whole GiB as ``Gi``, else ``Mi``."""
+    return f"{mib / 1024:.0f}Gi" if mib % 1024 == 0 else f"{mib:.0f}Mi"
+
+
+def millicores(cores: float) -> str:
+    return f"{round(cores * 1000)}m"
+
+
+def render_sizing(sizing: Sizing, rows: Sequence[tuple[int, int]] = SIZING_ROWS) -> str:
+    """The sizing table in Markdown, then how it was fitted and the runs behind it."""
+    header = ["ratio SLOs", "probe targets", "CPU, steady", "CPU per cycle (probes included)",
+              f"memory, peak ({TARGET_DAYS} days)", "memory request / limit",
+              f"disk ({TARGET_DAYS} days)", "volume"]
+    table = []
+    for slos, probes in rows:
+        f = sizing.row(slos, probes)
+        default = " (default)" if (slos, probes) == DEFAULT_SIZE else ""
+        table.append([
+            f"{slos:,}{default}", f"{probes:,}",
+            f"{number(f['cores'])} cores ({millicores(f['cpu_request'])})",
+            number(f["cycle_cpu"], "s"), number(f["memory_mib"], "MiB"),
+            f"{quantity(f['memory_request_mib'])} / {quantity(f['memory_limit_mib'])}",
+            number(f["disk_mib"], "MiB"), quantity(f["volume_mib"]),
+        ])
+
+    def line(name: str, fit: Linear, unit: str) -> str:
+        return textwrap.fill(
+            f"- {name}: {number(fit.base, unit)} + {number(fit.per_slo * 1000, unit)} per "
+                f"1,000 SLOs + {number(fit.per_probe * 1000, unit)} per 1,000 probe targets + "
+                f"{number(fit.per_slo_day * 1000, unit)} per 1,000 SLO-days of buckets",
+            width=100, subsequent_indent="  ")
+
+    runs = [[f"{r.slos:,}", f"{r.probes:,}", f"{r.days:g}", number(_mib(peak_rss(r)), "MiB"),
+             number(r.core_share, "cores"), number(r.cpu_per_cycle, "s"),
+             number(_mib(r.store_bytes), "MiB"), number(r.cold_start_s, "s"),
+             cold_cpu(r),
+             ", ".join(f"{x:.1f}" for x in (*r.load_before[:1], *r.load_after[:1]))]
+            for r in sizing.runs]
+    note = (
+        "CPU is process CPU in the steady state (cycles and probes, no page reads) at the runs' "
+        f"evaluation interval, requested rounded up to {CPU_STEP * 1000:.0f}m; memory is the "
+        "highest resident memory seen (cold start or steady), requested rounded up to "
+        f"{MEMORY_STEP} MiB, limit {MEMORY_HEADROOM:g} x that; disk is the storage directory, "
+        f"the volume {DISK_HEADROOM:g} x that in whole GiB. Figures at {TARGET_DAYS} days hold "
+        "every SLO's and probe's full window of 1-minute buckets. Fitted by least squares over "
+        "the runs (a negative slope counts as zero):"
+    )
+    return "\n".join([
+        markdown_table(header, table), "", textwrap.fill(note, width=100), "",
+        line("memory", sizing.memory, "MiB"), line("disk", sizing.disk, "MiB"),
+        line("CPU, steady", sizing.cores, "cores"), line("CPU per cycle", sizing.cycle_cpu, "s"),
+        "", markdown_table(["SLOs", "probes", "days", "peak memory", "CPU, steady",
+                            "CPU per cycle", "disk", "cold start", "cold-start CPU",
+                            "load before, after"], runs),
+    ])
+
+
+def cold_cpu(run: Run) -> str:
+    """Process CPU of the cold start, and the cores it kept busy on average."""
+    if run.cold_cpu_s is None:
+        return "—"
+    if not run.cold_start_s:
+        return number(run.cold_cpu_s, "s")
+    return f"{number(run.cold_cpu_s, 's')} ({number(run.cold_cpu_s / run.cold_start_s)} cores)"
+
+
+def load_runs(paths: Sequence[Path]) -> list[Run]:
+    """Runs saved by ``--json``; HarnessError for a file that is not such a list."""
+    names = {f.name for f in fields(Run)}
+    runs = []
+    for path in paths:
+        try:
+            saved = json.loads(path.read_text())
+            for entry in saved:
+                kept: dict[str, Any] = {k: (tuple(v) if k.startswith("load_") else v)
+                                        for k, v in entry.items() if k in names}
+                runs.append(Run(**kept))
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise HarnessError(f"{path}: not runs saved by --json ({exc})") from exc
+    return runs
 
 
 # ------------------------------------------------------------------ main
@@ -806,21 +1129,43 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--progress-poll", type=float, default=30,
                         help="seconds between /metrics reads (progress gauge) in the cold start")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--sizing", action="store_true",
+                        help="run the --grid and print the sizing table (Markdown)")
+    parser.add_argument("--grid", type=grid_points, default=grid_points(SIZING_GRID),
+                        help=f"the sizing runs, SLOS:PROBES:DAYS,... (default {SIZING_GRID})")
+    parser.add_argument("--sizing-from", type=Path, nargs="+", metavar="JSON",
+                        help="print the sizing table from runs saved by --json; runs nothing")
     args = parser.parse_args(argv)
     if args.metrics < 1 or args.days <= 0 or args.cycles < 1 or args.probes < 0:
         parser.error("--metrics, --days and --cycles must be positive, --probes not negative")
     return args
 
 
+def print_sizing(runs: Sequence[Run]) -> int:
+    try:
+        print(render_sizing(fit_sizing(runs)))
+    except ValueError as exc:
+        print(f"sizing failed: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.sizing_from:
+        return print_sizing(load_runs(args.sizing_from))
+    points = (args.grid if args.sizing
+              else [(slos, args.probes, args.days) for slos in args.slos])
     runs: list[Run] = []
-    for slos in args.slos:
+    for slos, probes, days in points:
         with tempfile.TemporaryDirectory(prefix="scale-bench-") as tmp:
-            runs.append(measure(args, slos, Path(tmp)))
+            point = argparse.Namespace(**{**vars(args), "probes": probes, "days": days})
+            runs.append(measure(point, slos, Path(tmp)))
+        if args.json:  # after every run, so a late failure keeps the earlier ones
+            args.json.write_text(json.dumps([r.__dict__ for r in runs], indent=2))
+    if args.sizing:
+        return print_sizing(runs)
     print(render_report(runs))
-    if args.json:
-        args.json.write_text(json.dumps([r.__dict__ for r in runs], indent=2))
     return 0
 
 

@@ -12,24 +12,38 @@ import yaml
 
 from bench.scale import (
     Layout,
+    Linear,
+    ProbeTarget,
     Run,
+    Sizing,
     api_filter,
     api_rows,
     cpu_seconds,
     fit,
+    fit_linear,
+    fit_sizing,
+    grid_points,
+    load_runs,
     logged_queries,
+    millicores,
     native_config,
     own_figures,
     page_filter,
+    probe_timeout,
     progress_events,
+    quantity,
     render_report,
+    render_sizing,
+    round_up,
     sample_count,
     slo_counts,
     slope_per_hour,
     status_field,
+    warm_up_seconds,
     write_history,
 )
 from slo_exporter.config import parse_config
+from tests.support.harness import HarnessError
 
 STAT = (
     "4242 (slo-exporter (py)) S 1 4242 4242 0 -1 4194304 9000 0 12 0 "
@@ -225,3 +239,122 @@ def test_report_extrapolates_from_two_runs_and_states_goals_and_load() -> None:
     assert queries.endswith("| 40 | ≤ 40 | met |")
     assert "| `/?service=` | not supported (ignored) |" in report
     assert "1.00, 2.00, 3.00 → 1.50, 2.00, 3.00" in report
+
+
+def test_probe_timeouts_are_whole_seconds_the_config_accepts() -> None:
+    """A 5 s probe interval gives a 2 s timeout (5 // 2), not '2.5s', which the parser refuses."""
+    assert [probe_timeout(i) for i in (1, 5, 15, 60)] == [1, 2, 5, 5]
+    config = native_config(Layout(1), "http://127.0.0.1:9090", evaluation_interval=30,
+                           probe_urls=["http://127.0.0.1:8080/t/0"], probe_interval=5)
+    assert len(parse_config(yaml.safe_dump(config), "bench.yaml").slos) == 2
+
+
+def test_probe_target_counts_every_get() -> None:
+    """Three GETs on any path are three hits: the soak's proof that the probes run."""
+    with ProbeTarget() as target:
+        for n in range(3):
+            assert requests.get(f"http://{target.address}/t/{n}", timeout=5).text == "ok\n"
+        assert target.hits == 3
+
+
+def test_soak_warm_up_is_a_quarter_of_the_soak_at_most_15_minutes() -> None:
+    """60 min: 15 min left out; 8 min: 2 min."""
+    assert warm_up_seconds(60) == 900
+    assert warm_up_seconds(8) == 120
+
+
+def test_grid_points_parse_and_refuse_nonsense() -> None:
+    """'100:0:1,300:1000:3' is two points; missing parts, 0 SLOs and 0 days are clear errors."""
+    assert grid_points("100:0:1, 300:1000:3") == [(100, 0, 1.0), (300, 1000, 3.0)]
+    for bad in ("100:0", "x:0:1", "0:0:1", "100:0:0", "100:-1:1", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            grid_points(bad)
+
+
+def test_least_squares_recovers_an_exact_plane() -> None:
+    """v = 50 + 0.1 S + 0.02 P + 0.03 S·D on four independent points gives those coefficients."""
+    points = [(100, 0, 1.0), (1000, 0, 1.0), (1000, 1000, 1.0), (300, 0, 3.0)]
+    values = [50 + 0.1 * s + 0.02 * p + 0.03 * s * d for s, p, d in points]
+    fitted = fit_linear([(s, p, d, v) for (s, p, d), v in zip(points, values, strict=True)],
+                        with_days=True)
+    assert (fitted.base, fitted.per_slo, fitted.per_probe, fitted.per_slo_day) == \
+        pytest.approx((50, 0.1, 0.02, 0.03))
+
+
+def test_a_negative_slope_counts_as_zero() -> None:
+    """Probes 'saving' 10 MiB is noise: the per-probe term is dropped and the rest refitted.
+
+    Without it the points (100, 0) → 60 and (1000, 0) → 150 give 0.1 per SLO over 50;
+    (1000, 1000) → 140 is then 10 above the line's 150 below it, and per_probe stays 0.
+    """
+    fitted = fit_linear([(100, 0, 1, 60.0), (1000, 0, 1, 150.0), (1000, 1000, 1, 140.0)],
+                        with_days=False)
+    assert fitted.per_probe == 0
+    assert fitted.per_slo > 0
+
+
+def test_fit_names_the_runs_missing_when_terms_cannot_be_told_apart() -> None:
+    """All runs at one history length cannot separate per-SLO from per-SLO-day memory."""
+    with pytest.raises(ValueError, match="second history length"):
+        fit_linear([(100, 0, 1, 60.0), (1000, 0, 1, 150.0), (1000, 1000, 1, 170.0)],
+                   with_days=True)
+
+
+def test_sizing_row_derives_requests_limits_and_volume() -> None:
+    """At 1,000 SLOs + 1,000 probes over 30 days:
+
+    memory 60 + 0.1·1000 + 0.02·1000 + 0.01·2000·30 = 780 MiB → request 832 Mi (13 x 64),
+    limit 780 x 1.5 = 1,170 → 1,216 Mi (19 x 64); disk 1 + 0.05·2000·30 = 3,001 MiB,
+    x 1.5 = 4,501.5 → 5 Gi; CPU 0.01 + 0.0001·1000 + 0.00005·1000 = 0.16 cores → 200m.
+    """
+    sizing = Sizing(memory=Linear(60, 0.1, 0.02, 0.01), disk=Linear(1, 0, 0, 0.05),
+                    cores=Linear(0.01, 0.0001, 0.00005), cycle_cpu=Linear(0, 0.001, 0),
+                    runs=())
+    row = sizing.row(1000, 1000)
+    assert row["memory_mib"] == pytest.approx(780)
+    assert (row["memory_request_mib"], row["memory_limit_mib"]) == (832, 1216)
+    assert row["volume_mib"] == 5 * 1024
+    assert row["cpu_request"] == pytest.approx(0.2)
+    assert (quantity(1216), quantity(5120), millicores(0.2)) == ("1216Mi", "5Gi", "200m")
+
+
+def test_round_up_goes_to_the_next_step_and_never_to_zero() -> None:
+    """0.16 → 0.2 in steps of 0.05 (0.15 < 0.16); 0 → one step; 128 stays 128."""
+    assert round_up(0.16, 0.05) == pytest.approx(0.2)
+    assert round_up(0, 64) == 64
+    assert round_up(128, 64) == 128
+
+
+def _sized(slos: int, probes: int, days: float, rss: float, disk: float) -> Run:
+    run = _run(slos, rss, 20.0)
+    run.probes, run.days, run.store_bytes = probes, days, disk * 2**20
+    run.core_share, run.cpu_per_cycle = 0.001 * slos + 0.0001 * probes, 0.002 * slos
+    return run
+
+
+def test_sizing_from_saved_runs_marks_the_default_row(tmp_path: Path) -> None:
+    """Runs saved as --json load back and fit; the 1,000 + 1,000 row says (default).
+
+    Memory 50 + 0.1 S + 0.02 P + 0.01 S·D, so at 1,000 + 1,000 over 30 days:
+    50 + 100 + 20 + 0.01 · 2000 · 30 = 770 MiB.
+    """
+    grid = [(100, 0, 1.0), (300, 0, 1.0), (1000, 0, 1.0), (1000, 1000, 1.0), (300, 0, 3.0)]
+    runs = [_sized(s, p, d, 50 + 0.1 * s + 0.02 * p + 0.01 * s * d, 0.05 * s * d)
+            for s, p, d in grid]
+    saved = tmp_path / "runs.json"
+    saved.write_text(json.dumps([r.__dict__ for r in runs]))
+    loaded = load_runs([saved])
+    assert [(r.slos, r.probes, r.days) for r in loaded] == grid
+    assert loaded[0].load_before == (1.0, 2.0, 3.0)
+    table = render_sizing(fit_sizing(loaded), rows=[(100, 0), (1000, 1000)])
+    default = next(line for line in table.splitlines() if "(default)" in line)
+    assert default.startswith("| 1,000 (default) | 1,000 | ")
+    assert "| 770 MiB |" in default
+
+
+def test_sizing_from_a_file_that_is_not_runs_is_a_clear_error(tmp_path: Path) -> None:
+    """A JSON object instead of the list of runs is refused, naming the file."""
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"slos": 3}')
+    with pytest.raises(HarnessError, match=r"bad\.json: not runs saved by --json"):
+        load_runs([bad])
