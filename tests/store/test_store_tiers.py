@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import subprocess
-import sys
 import tempfile
-import textwrap
 import threading
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts
 from slo_exporter.store import FILENAME, SQLiteStore
 from slo_exporter.store.sqlite import COMPACT_EVERY, SETTLE
+from tests.store.crash import run_until
 from tests.store.values import KEY, RES
 
 DAY = 86400.0
@@ -370,34 +368,6 @@ def test_prune_compacts_past_a_damaged_block(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------- crashes
-
-CRASH = """
-import os, sqlite3, sys
-real = sqlite3.connect
-def connect(*args, **kwargs):
-    conn = real(*args, **kwargs)
-    def trace(statement):
-        if statement.startswith(sys.argv[2]):
-            os._exit(9)
-    conn.set_trace_callback(trace)
-    return conn
-sqlite3.connect = connect
-from slo_exporter.store import SQLiteStore
-s = SQLiteStore(sys.argv[1], 60.0)
-{action}
-os._exit(0)
-"""
-
-
-def run_until(statement: str, directory: Path, action: str) -> int:
-    """Run ``action`` on a store in a child process killed when ``statement`` starts."""
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(CRASH).replace("{action}", action),
-         str(directory), statement],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-    return proc.returncode
-
 
 def test_a_crash_inside_compaction_loses_and_doubles_nothing(tmp_path: Path) -> None:
     """Killed after the block was written but before its hot rows were deleted, the

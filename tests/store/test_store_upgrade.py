@@ -5,9 +5,6 @@ blocks, and a crash at any point of the upgrade leaves a file that opens with al
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts
 from slo_exporter.store import FILENAME, SCHEMA_VERSION, SQLiteStore
 from slo_exporter.store.sqlite import SETTLE
+from tests.store.crash import run_until
 from tests.store.test_store_schema import write_schema_1
 from tests.store.values import RES
 
@@ -152,32 +150,6 @@ def test_upgrade_shrinks_the_file(tmp_path: Path) -> None:
     assert (tmp_path / FILENAME).stat().st_size < before / 3
 
 
-CRASH = """
-import os, sqlite3, sys
-real = sqlite3.connect
-def connect(*args, **kwargs):
-    conn = real(*args, **kwargs)
-    def trace(statement):
-        if statement.startswith(sys.argv[2]):
-            os._exit(9)
-    conn.set_trace_callback(trace)
-    return conn
-sqlite3.connect = connect
-from slo_exporter.store import SQLiteStore
-SQLiteStore(sys.argv[1], 60.0)
-os._exit(0)
-"""
-
-
-def open_until(statement: str, directory: Path) -> int:
-    """Open the store in a child process that is killed when ``statement`` starts."""
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(CRASH), str(directory), statement],
-        capture_output=True, text=True, timeout=60, check=False,
-    )
-    return proc.returncode
-
-
 @pytest.mark.parametrize(
     ("statement", "left"),
     [
@@ -193,7 +165,7 @@ def test_a_crash_during_the_upgrade_leaves_a_file_that_opens(
     """Killed at any step, the upgrade leaves schema 2 or 3, never a mix; the next start
     upgrades or compacts what is left and every record is there."""
     write_schema_2(tmp_path)
-    assert open_until(statement, tmp_path) == 9
+    assert run_until(statement, tmp_path) == 9
     assert file_state(tmp_path)[0] == left
     with SQLiteStore(tmp_path, RES) as s:
         assert_everything_kept(s)
