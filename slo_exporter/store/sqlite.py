@@ -68,6 +68,9 @@ SCHEMA_VERSION = schema.SCHEMA_VERSION
 
 DAY = float(blocks.DAY)
 PAGE_SIZE = 8192
+#: bytes the write-ahead log is cut back to after a checkpoint; without it the
+#: log keeps the size of the largest transaction ever written (a backfill's)
+WAL_LIMIT = 16 * 2**20
 
 SETTLE = 7200.0
 """Hot rows this far (seconds) behind an SLO's newest bucket are settled:
@@ -227,6 +230,7 @@ class SQLiteStore(StoreBase):
                 f"(got {mode!r}); put the storage path on a local disk"
             )
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
         with self._opening(), _transaction(conn):
             meta = self._read_meta(conn)
             self._check_version(meta)

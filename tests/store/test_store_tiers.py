@@ -449,3 +449,21 @@ def test_buckets_that_do_not_tile_a_day_stay_hot(tmp_path: Path) -> None:
         assert s.compact() == 0
         assert tiers(tmp_path) == (2 * 12343, 0)
         assert s.sum(KEY, D0, D0 + DAY) == Counts(12343, 12343)
+
+
+def test_the_write_ahead_log_is_cut_back_after_a_large_transaction(tmp_path: Path) -> None:
+    """One commit larger than the 16 MiB limit (120,000 series rows of ~230 bytes, as a
+    backfill's transaction may be) grows the log past it; after the next checkpoint the log
+    is cut back to at most WAL_LIMIT, so the storage directory does not keep the largest
+    transaction's size for ever."""
+    from slo_exporter.store.sqlite import WAL_LIMIT
+
+    end = 1_700_006_400.0
+    wal = tmp_path / (FILENAME + "-wal")
+    with SQLiteStore(tmp_path, RES) as store:
+        store.commit(KEY, {}, series={
+            f"series-{i:06d}-{'x' * 200}": (end, float(i)) for i in range(120_000)})
+        assert wal.stat().st_size > WAL_LIMIT
+        store._open_conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        store.commit(KEY, {end: (1.0, 1.0)})
+        assert wal.stat().st_size <= WAL_LIMIT
