@@ -81,10 +81,6 @@ class SLOMemory:
         self._blocks: dict[float, array[float]] = {}
         self._clock = 0  # bumped per use, for least-recently-used eviction
 
-    def __len__(self) -> int:
-        """Trackers and blocks held: what this SLO costs in memory, roughly."""
-        return len(self._trackers) + len(self._blocks)
-
     # ------------------------------------------------------------------ reads
 
     def window(self, start: float, end: float, read_sum: ReadSum,
@@ -131,7 +127,6 @@ class SLOMemory:
 
     def add(self, rows: Iterable[tuple[float, float, float]]) -> None:
         """Committed ``(start, good, total)`` deltas: into every range holding them."""
-        span = BLOCK * self._res
         trackers, blocks = self._trackers, self._blocks
         for start, good, total in rows:
             for tracker in trackers:
@@ -139,10 +134,9 @@ class SLOMemory:
                     tracker.good += good
                     tracker.total += total
             if blocks:
-                base = (start // span) * span
+                base, i = self._slot(start)
                 values = blocks.get(base)
                 if values is not None:
-                    i = 2 * round((start - base) / self._res)
                     values[i] += good
                     values[i + 1] += total
 
@@ -203,13 +197,18 @@ class SLOMemory:
 
     def _bucket(self, start: float, read_buckets: ReadBuckets) -> tuple[float, float]:
         """The events of the one bucket starting at ``start`` (an aligned instant)."""
-        span = BLOCK * self._res
-        base = (start // span) * span
+        base, i = self._slot(start)
         values = self._blocks.get(base)
         if values is None:
             values = self._block(base, read_buckets)
-        i = 2 * round((start - base) / self._res)
         return values[i], values[i + 1]
+
+    def _slot(self, start: float) -> tuple[float, int]:
+        """The start of the block holding the bucket at ``start``, and the bucket's
+        good value's index in it (its total follows)."""
+        span = BLOCK * self._res
+        base = (start // span) * span
+        return base, 2 * round((start - base) / self._res)
 
     def _block(self, base: float, read_buckets: ReadBuckets) -> array[float]:
         values = self._blocks.get(base)
@@ -220,7 +219,7 @@ class SLOMemory:
             return values
         values = array("d", bytes(16 * BLOCK))
         for start, good, total in read_buckets(base, base + BLOCK * self._res):
-            i = 2 * round((start - base) / self._res)
+            i = self._slot(start)[1]
             values[i] += good
             values[i + 1] += total
         if len(self._blocks) >= MAX_BLOCKS:
