@@ -118,6 +118,10 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration file and exit")
     common(check)
     sharding(check)
+    check.add_argument("--storage.url", dest="storage_url", default=None, type=_storage_url,
+                       metavar="URL",
+                       help="check as for shards sharing this PostgreSQL store, where a "
+                            "composite may read other shards' SLOs (nothing is connected)")
 
     convert = sub.add_parser(
         "convert", help="write a configuration of any dialect (Sloth, OpenSLO, ...) as native")

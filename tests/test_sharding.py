@@ -294,6 +294,32 @@ def test_check_refuses_a_cross_shard_composite(tmp_path: Path,
     assert "cannot be split over 3 shards" in err
 
 
+def test_check_with_a_shared_store_accepts_a_cross_shard_composite(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the shards' PostgreSQL URL, check accepts what the daemons will run (a composite
+    reading another shard through the shared store), connects nowhere, and never prints the
+    URL's password."""
+    path = tmp_path / "c.yaml"
+    path.write_text(FOUR + _composite("billing", "invoices", "checkout/availability"))
+    url = "--storage.url=postgresql://slo:s3cr3t-pw@192.0.2.1:1/slo?connect_timeout=1"
+    assert cli.main(["check", f"--config.file={path}", "--shard.count=3", url]) == 0
+    out, err = capsys.readouterr()
+    assert "OK, " in out
+    assert "shard 2 of 3:" in out
+    assert "s3cr3t-pw" not in out + err
+
+
+def test_check_refuses_a_malformed_storage_url(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A storage URL that is not postgresql:// is refused with exit 2, without echoing it."""
+    path = tmp_path / "c.yaml"
+    path.write_text(FOUR)
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["check", f"--config.file={path}", "--storage.url=mysql://u:pw-9x@h/db"])
+    assert caught.value.code == 2
+    assert "pw-9x" not in capsys.readouterr().err
+
+
 def _free_address() -> str:
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
