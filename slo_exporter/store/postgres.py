@@ -148,16 +148,20 @@ INSERT INTO change_log (seq, stream, kind, slo_key, horizon, gone)
 VALUES (nextval('change'), %s, %s, %s, %s::float8, %s::text[])
 """
 
-# Entries older than the log keeps go; the newest one deleted becomes the
-# floor a standby must have seen to follow on from the log.
+# Entries older than the log keeps go, of every stream: a stream whose writer
+# is gone for good (the shard count changed) is trimmed by the writers that
+# remain. The newest entry deleted of a stream becomes its floor, the position
+# a standby must have seen to follow on from the log; a floor never moves
+# back (two writers trimming one old stream at once).
 _TRIM_LOG = """
 WITH gone AS (
     DELETE FROM change_log
-    WHERE stream = %(stream)s AND at < now() - make_interval(secs => %(keep)s)
-    RETURNING seq)
+    WHERE at < now() - make_interval(secs => %(keep)s)
+    RETURNING stream, seq)
 INSERT INTO meta (key, value)
-SELECT 'log_floor ' || %(stream)s, max(seq)::text FROM gone HAVING max(seq) IS NOT NULL
-ON CONFLICT (key) DO UPDATE SET value = excluded.value
+SELECT 'log_floor ' || stream, max(seq)::text FROM gone GROUP BY stream
+ON CONFLICT (key) DO UPDATE
+SET value = greatest(meta.value::bigint, excluded.value::bigint)::text
 """
 
 # What a follower replays, oldest first, after the floor (the first

@@ -7,6 +7,7 @@ shard 0's, checkout/availability shard 1's.
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from structlog.testing import capture_logs
 
@@ -95,6 +96,48 @@ def test_a_shards_standby_follows_its_own_writer_and_reads_the_others(url: str) 
         assert standby.sums(THEIRS, END, WINDOWS)[WINDOWS[0]] == Counts(3, 3)
         assert standby.source_state(THEIRS) == (True, None)
         assert standby.published_at(THEIRS) == T0 + RES
+
+
+def _log_rows(url: str, stream: str) -> int:
+    with psycopg.connect(url) as conn:
+        return int(conn.execute("SELECT count(*) FROM change_log WHERE stream = %s",
+                                (stream,)).fetchone()[0])
+
+
+def test_a_stream_left_behind_by_a_reshard_is_trimmed_by_the_writers_that_remain(
+        url: str) -> None:
+    """After 2 shards become 3, nobody writes stream 0/2 again: a writer of the new layout
+    (log_keep 0) trims its entries too and sets its floor, so a standby still on 0/2 reads
+    the tables instead of following a log with a hole."""
+    with PostgresStore(url, RES, shard=ZERO) as old:
+        old.commit(MINE, {T0: (1, 1)})
+        old.commit(MINE, {T0 + RES: (1, 1)})
+    assert _log_rows(url, "0/2") == 2
+    with PostgresStore(url, RES, shard=Shard(0, 3), log_keep=0.0) as new:
+        new.commit(MINE, {T0: (2, 2)})
+        new.commit(MINE, {T0: (3, 3)})  # trims what is older than now
+    assert _log_rows(url, "0/2") == 0
+    with psycopg.connect(url) as conn:
+        floor = conn.execute("SELECT value FROM meta WHERE key = 'log_floor 0/2'").fetchone()
+    assert floor is not None
+
+
+def test_a_log_floor_never_moves_back(url: str) -> None:
+    """A floor already past what a trim deletes (another writer trimmed further meanwhile)
+    stays where it is: 10**12 is kept over the few sequence numbers deleted now."""
+    with PostgresStore(url, RES, shard=ZERO) as zero:
+        zero.commit(MINE, {T0: (1, 1)})
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('log_floor 0/2', '1000000000000') "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+    with PostgresStore(url, RES, shard=ONE, log_keep=0.0) as one:
+        one.commit(THEIRS, {T0: (1, 1)})
+        one.commit(THEIRS, {T0: (1, 1)})
+    with psycopg.connect(url) as conn:
+        (floor,) = conn.execute(
+            "SELECT value FROM meta WHERE key = 'log_floor 0/2'").fetchone()
+    assert floor == "1000000000000"
+    assert _log_rows(url, "0/2") == 0
 
 
 CONFIG = """\
