@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", help="what every SLO achieved over a calendar period or a span of time")
     common(report)
+    sharding(report)
     report.add_argument("--storage.path", dest="storage_path", default="data", metavar="DIR",
                         help="event store of the daemon, opened read-only (default: data); "
                              "where it does not reach back, Prometheus history is read")
@@ -265,8 +266,6 @@ def main(argv: Sequence[str] | None = None, *,
         sys.stderr.write(f"{args.config_file}: {scrub(str(exc))}\n")
         sys.stderr.write("1 problem(s) found; the configuration is invalid.\n")
         return 1
-    if args.command == "report":
-        return _report(args, config)
     if args.command == "convert":
         return _convert(args, config)
     shard: Shard | None
@@ -285,6 +284,8 @@ def main(argv: Sequence[str] | None = None, *,
         sys.stderr.write(f"{len(exc.problems)} problem(s) found; the configuration "
                          f"cannot be split over {args.shard_count} shards.\n")
         return 1
+    if args.command == "report":  # a shard's report: the SLOs its store holds
+        return _report(args, owned)
     if args.command == "check":
         slos = len(config.slos)
         sys.stdout.write(

@@ -216,3 +216,28 @@ def test_a_prometheus_echoing_a_configured_secret_does_not_put_it_in_the_report(
     assert "refused" in written  # the failure is listed ...
     assert secret not in written  # ... without the key
     assert secret not in err
+
+
+def test_a_shards_report_holds_only_the_slos_its_store_holds(
+    writer: SQLiteStore, config_file: Path, tmp_path: Path
+) -> None:
+    """With a shard's flags the report covers that shard's SLOs only: of 2 shards,
+    checkout/availability is shard 1's (from its store, exit 0) and api/availability
+    shard 0's, which this store lacks (without the flags the report would read it from the
+    unreachable Prometheus and exit 1)."""
+    config_file.write_text(config_file.read_text() + """\
+  - name: api
+    slos:
+      - name: availability
+        objective: 99
+        window: 7d
+        sli: {ratio: {total: api_requests_total, bad: 'api_requests_total{code="500"}'}}
+""")
+    out = tmp_path / "report.json"
+    args = ("--period=2026-W10", "--format=json", f"--output={out}")
+    assert _report(config_file, tmp_path, *args, "--shard.count=2", "--shard.index=1") == 0
+    slos = json.loads(out.read_text())["slos"]
+    assert [(e["service"], e["slo"], e["achieved"]) for e in slos] == [
+        ("checkout", "availability", 0.945)]
+    assert _report(config_file, tmp_path, *args) == 1
+    assert {e["service"] for e in json.loads(out.read_text())["slos"]} == {"checkout", "api"}
