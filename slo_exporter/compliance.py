@@ -272,7 +272,8 @@ def _figures(
     coverage = measured_seconds / open_elapsed if open_elapsed > 0 else None
 
     counted = _tally(
-        reader, slo, start=start, end=end, at=at, excluded=excluded_all, time_zone=time_zone
+        reader, slo, start=start, end=end, at=at, excluded=excluded_all, time_zone=time_zone,
+        tracked=days is not None,
     )
     objective = slo.objective
     timeslices = slo.budgeting.timeslices
@@ -353,14 +354,19 @@ def _tally(
     at: float,
     excluded: list[Span],
     time_zone: str,
+    tracked: bool = False,
 ) -> _Tally:
-    """Events (and slices, for timeslice budgeting) of ``[start, end)`` up to ``at``."""
+    """Events (and slices, for timeslice budgeting) of ``[start, end)`` up to ``at``;
+    ``tracked``: the span to date is a window the reader keeps running (``_window``)."""
     res = reader.resolution
     grid_start = math.floor(start / res) * res
     now = min(max(at, start), end)
     events_end = _events_end(at, start, end, res)
     hidden = _bucket_ranges(excluded, res, grid_start, events_end)
-    good, total = _sum(reader, slo.key, grid_start, events_end)
+    if tracked:
+        good, total = _window(reader, slo.key, grid_start, events_end)
+    else:
+        good, total = _sum(reader, slo.key, grid_start, events_end)
     x_good = x_total = 0.0
     for a, b in hidden:
         g, t = _sum(reader, slo.key, a, b)
@@ -511,6 +517,18 @@ def _sum(reader: Reader, key: str, start: float, end: float) -> tuple[float, flo
     return good, total
 
 
+def _window(reader: Reader, key: str, start: float, end: float) -> tuple[float, float]:
+    """``_sum`` of a range the current figures ask for again at every status (the
+    period to date, the first and the open local days): through the reader's
+    running window sums where it keeps them, so moving the range by a bucket
+    reads that bucket instead of the whole range. A report's spans are not kept."""
+    sums = getattr(reader, "sums", None)
+    if sums is None or end <= start:
+        return _sum(reader, key, start, end)
+    counts = sums(key, end, (end - start,))[end - start]
+    return float(counts.good), float(counts.total)
+
+
 def _at_least(good: float, total: float, objective: float) -> bool:
     """good / total >= objective, exactly (the objective as the decimal it prints as).
 
@@ -600,7 +618,8 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     key = slo.key
     events_end = _events_end(at, start, now, res)
     # A sum per local day of every status: the loop is kept lean (a 30-day
-    # window has 31 days), with the reader's sum looked up once.
+    # window has 31 days), with the reader's sum looked up once. With the
+    # settled days carried, the days still open are kept running (``_window``).
     summed = getattr(reader, "sum", None)
     # The settled days kept, in order, are walked beside the days (both ascend).
     kept = memo._days if memo is not None else array("d")
@@ -615,7 +634,11 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
             hits += 1
             keep.extend((lo, hi, good, total))
         else:
-            if summed is not None and hi > lo:
+            if memo is not None and (hi > settled or lo == counted.grid_start):
+                # asked again at the next status: the first day (its start
+                # moves with the period's) and the days still open
+                good, total = _window(reader, key, lo, hi)
+            elif summed is not None and hi > lo:
                 counts = summed(key, lo, hi)
                 good, total = float(counts.good), float(counts.total)
             else:
