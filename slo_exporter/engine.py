@@ -667,11 +667,10 @@ class Engine:
             alerts = slomath.alert_states(slo.objective, length, counts, slo.alerting.windows,
                                           at=at, previous=held)
         else:
-            counts = counter.counts({w: (end - w, end) for w in slomath.required_windows(
-                key, plan.windows, slo.alerting.windows)})
-            windows, budget, alerts = slomath.evaluate(
-                slo.objective, key, plan.windows, counts, slo.alerting.windows,
-                at=at, previous=held)
+            assert plan.rolling is not None  # every period but a calendar one
+            counts = counter.rolling(end, plan.rolling.required)
+            windows, budget, alerts = slomath.evaluate_plan(
+                plan.rolling, counts, at=at, previous=held)
         budget_at = counter.budget_at(at)
         if slo.budgeting.slice is not None:
             # A timeslice budget counts slices, not events: only the period
@@ -692,8 +691,10 @@ class Engine:
         found = self._plans.get(slo.key)
         if found is not None and found[0] is slo:
             return found[1]
+        rolling = None if isinstance(slo.period, CalendarPeriod) else slomath.plan(
+            slo.objective, slo.period.longest, slo.windows, slo.alerting.windows)
         plan = _Plan(windows=slo.windows, maintenance=self._maintenance(slo),
-                     settle=self._settle(slo))
+                     settle=self._settle(slo), rolling=rolling)
         self._plans[slo.key] = (slo, plan)
         return plan
 
@@ -721,6 +722,7 @@ class _Plan:
     windows: tuple[float, ...]  # ``SLO.windows``
     maintenance: tuple[MaintenanceWindow, ...]  # the maintenance windows that apply to it
     settle: float  # ``Engine._settle``
+    rolling: slomath.Plan | None  # the math of a rolling period's statuses
 
 
 def _calendar_windows(slo: SLO, length: float) -> set[float]:
@@ -778,6 +780,17 @@ class _WindowCounter:
         if not excluded:
             return counts
         return {w: _minus(counts[w], self._in(excluded, a, b)) for w, (a, b) in spans.items()}
+
+    def rolling(self, end: float, widths: Sequence[float]) -> dict[float, Counts]:
+        """``counts`` of the windows ``[end - w, end)`` of ``widths`` (ascending, distinct):
+        the running sums as they are when no maintenance applies."""
+        counts = self._reader.sums(self._slo.key, end, widths)
+        if not self._maintenance:
+            return counts
+        excluded = self._excluded(end - widths[-1], end)
+        if not excluded:
+            return counts
+        return {w: _minus(counts[w], self._in(excluded, end - w, end)) for w in widths}
 
     def projected_budget(self, counts: Counts, at: float) -> float | None:
         """A calendar SLO's budget left at ``at``, from the counts of its period to date.
