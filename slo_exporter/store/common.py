@@ -220,9 +220,7 @@ class StoreBase:
             memory = self._memory.get(slo_key)
             if memory is None:
                 memory = self._memory[slo_key] = SLOMemory(slo_key, self._resolution)
-            reads = self._reads(slo_key)
-            return {w: memory.window(end - w, end, *reads) if w > 0 else Counts()
-                    for w in windows}
+            return memory.windows(end, windows, *self._reads(slo_key))
 
     def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
         """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""

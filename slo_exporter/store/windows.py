@@ -112,6 +112,38 @@ class SLOMemory:
         tracker.moves += 1
         return Counts(tracker.good, tracker.total)
 
+    def windows(self, end: float, widths: Sequence[float], read_sum: ReadSum,
+                read_buckets: ReadBuckets) -> dict[float, Counts]:
+        """Events of each window ``[end - w, end)`` (``Counts()`` for ``w <= 0``), keyed by
+        width: ``window`` of each, the steady case (every tracker a bucket behind)
+        taken at once, the bucket that entered read once for all of them."""
+        res = self._res
+        behind = end - res
+        by_width: dict[float, Tracker] = {}
+        for tracker in self._trackers:
+            if tracker.end == behind or tracker.end == end:
+                by_width.setdefault(tracker.end - tracker.start, tracker)
+        out: dict[float, Counts] = {}
+        entered: tuple[float, float] | None = None
+        for w in widths:
+            tracker = by_width.get(w) if w > 0 else None
+            if tracker is None or tracker.moves >= RESYNC:
+                out[w] = self.window(end - w, end, read_sum, read_buckets) if w > 0 \
+                    else Counts()
+                continue
+            self._clock += 1
+            tracker.used = self._clock
+            if tracker.end == behind:  # the steady move, as ``window`` makes it
+                if entered is None:
+                    entered = self._bucket(behind, read_buckets)
+                g_out, t_out = self._bucket(tracker.start, read_buckets)
+                tracker.good += entered[0] - g_out
+                tracker.total += entered[1] - t_out
+                tracker.start, tracker.end = end - w, end
+                tracker.moves += 1
+            out[w] = Counts(tracker.good, tracker.total)
+        return out
+
     def range(self, start: float, end: float, read_sum: ReadSum,
               read_buckets: ReadBuckets) -> Counts:
         """Events of ``[start, end)`` without tracking it: a tracker holding exactly

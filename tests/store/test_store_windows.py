@@ -263,3 +263,34 @@ def test_a_rolling_window_never_borrows_a_tracker_of_another_width_by_its_end() 
                 db.truth(end - width, end)
         end += RES
     assert sorted(t.end - t.start for t in memory._trackers) == [5 * RES, 6 * RES]
+
+
+def test_windows_at_once_follow_commits_moves_and_late_events_exactly() -> None:
+    """``windows`` (every width ending together, the steady move taken at once) over
+    1,200 random steps of commits, late events, moves forward and back, and a
+    period to date asked in between, answers each window as the database's sum."""
+    rng = random.Random(11)
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    widths = [0.0, 5 * RES, 60 * RES, 360 * RES, DAY, 3 * DAY]
+    end = T0 + 4 * DAY
+    period_start = T0 + DAY
+    for start in range(int(T0), int(end), int(RES) * 29):
+        db.add(float(start), 2.0, 5.0)
+    for _ in range(1_200):
+        kind = rng.random()
+        if kind < 0.5:
+            commit(db, memory, [(end - RES * rng.randint(1, 3), float(rng.randint(-1, 5)),
+                                 float(rng.randint(0, 9)))])
+        elif kind < 0.6:
+            commit(db, memory, [(T0 + RES * rng.randint(0, int((end - T0) / RES)), 1.0, 2.0)])
+        elif kind < 0.95:
+            end += RES
+        else:
+            end -= RES * rng.randint(1, 40)
+        got = memory.windows(end, widths, db.read_sum, db.read_buckets)
+        assert got == {w: db.truth(end - w, end) if w > 0 else Counts() for w in widths}, end
+        if kind < 0.2:
+            assert memory.window(period_start, end, db.read_sum, db.read_buckets) == \
+                db.truth(period_start, end)
+    assert len(memory._trackers) <= MAX_TRACKERS
