@@ -222,6 +222,20 @@ class StoreBase:
                 memory = self._memory[slo_key] = SLOMemory(slo_key, self._resolution)
             return memory.windows(end, windows, *self._reads(slo_key))
 
+    def first_kept(self, slo_key: str) -> float | None:
+        """``first_bucket``, kept in the SLO's window memory once read: only an SLO whose
+        windows this store keeps running (so every commit and prune of it passes
+        here) has it; any other is read from the database each time."""
+        self._sync()
+        with self._lock:
+            memory = self._memory.get(slo_key)
+            if memory is None:
+                return self.first_bucket(slo_key)  # type: ignore[attr-defined, no-any-return]
+            if not memory.first_known:
+                memory.first = self.first_bucket(slo_key)  # type: ignore[attr-defined]
+                memory.first_known = True
+            return memory.first
+
     def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
         """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
         return self._read_buckets(slo_key, start, end)

@@ -72,7 +72,7 @@ class Tracker:
 class SLOMemory:
     """One SLO's window sums and edge blocks, over a resolution of ``res`` seconds."""
 
-    __slots__ = ("_blocks", "_clock", "_key", "_res", "_trackers")
+    __slots__ = ("_blocks", "_clock", "_key", "_res", "_trackers", "first", "first_known")
 
     def __init__(self, key: str, resolution: float) -> None:
         self._key = key
@@ -81,6 +81,10 @@ class SLOMemory:
         # block start -> good and total of its BLOCK buckets, interleaved
         self._blocks: dict[float, array[float]] = {}
         self._clock = 0  # bumped per use, for least-recently-used eviction
+        #: the start of the oldest stored bucket (None: none stored), once
+        #: ``first_known``: commits lower it, a prune forgets it
+        self.first: float | None = None
+        self.first_known = False
 
     # ------------------------------------------------------------------ reads
 
@@ -121,16 +125,17 @@ class SLOMemory:
         behind = end - res
         by_width: dict[float, Tracker] = {}
         for tracker in self._trackers:
-            if tracker.end == behind or tracker.end == end:
+            if tracker.end in (behind, end):
                 by_width.setdefault(tracker.end - tracker.start, tracker)
         out: dict[float, Counts] = {}
         entered: tuple[float, float] | None = None
         for w in widths:
-            tracker = by_width.get(w) if w > 0 else None
-            if tracker is None or tracker.moves >= RESYNC:
+            found = by_width.get(w) if w > 0 else None
+            if found is None or found.moves >= RESYNC:
                 out[w] = self.window(end - w, end, read_sum, read_buckets) if w > 0 \
                     else Counts()
                 continue
+            tracker = found
             self._clock += 1
             tracker.used = self._clock
             if tracker.end == behind:  # the steady move, as ``window`` makes it
@@ -161,6 +166,10 @@ class SLOMemory:
     def add(self, rows: Iterable[tuple[float, float, float]]) -> None:
         """Committed ``(start, good, total)`` deltas: into every range holding them."""
         trackers, blocks = self._trackers, self._blocks
+        if self.first_known and rows:
+            oldest = min(row[0] for row in rows)
+            if self.first is None or oldest < self.first:
+                self.first = oldest
         for start, good, total in rows:
             for tracker in trackers:
                 if tracker.start <= start < tracker.end:
@@ -175,6 +184,7 @@ class SLOMemory:
 
     def drop_through(self, last_start: float) -> None:
         """Buckets starting at or before ``last_start`` were deleted: forget what held them."""
+        self.first_known = False
         self._trackers = [t for t in self._trackers if t.start > last_start]
         self._blocks = {b: v for b, v in self._blocks.items() if b > last_start}
 
