@@ -200,7 +200,6 @@ def evaluate_plan(
             rates[w] = _burn(counts[w], allowed)
     budget_rate = rates[p.period]
     budget = None if budget_rate is None else 1.0 - budget_rate
-    before = {_state_key(s): s for s in previous} if previous else {}
     alerts = []
     for a, factor, short_w in p.pairs:
         long_rate = rates[a.long]
@@ -208,7 +207,9 @@ def evaluate_plan(
         since: float | None = None
         if (long_rate is not None and short_rate is not None
                 and long_rate > factor and short_rate > factor):
-            last = before.get((a.severity, a.long, short_w))
+            # the same condition in the last evaluation (looked up only when it holds)
+            last = next((s for s in previous if s.severity == a.severity
+                         and s.long_window == a.long and s.short_window == short_w), None)
             since = at if last is None or last.since is None else min(last.since, at)
         alerts.append(AlertState(
             severity=a.severity, long_window=a.long, short_window=short_w, factor=factor,

@@ -72,7 +72,8 @@ class Tracker:
 class SLOMemory:
     """One SLO's window sums and edge blocks, over a resolution of ``res`` seconds."""
 
-    __slots__ = ("_blocks", "_clock", "_key", "_res", "_trackers", "first", "first_known")
+    __slots__ = ("_blocks", "_clock", "_key", "_res", "_trackers", "first", "first_known",
+                 "reads")
 
     def __init__(self, key: str, resolution: float) -> None:
         self._key = key
@@ -85,6 +86,8 @@ class SLOMemory:
         #: ``first_known``: commits lower it, a prune forgets it
         self.first: float | None = None
         self.first_known = False
+        #: the store's two database reads of this SLO, made once (``StoreBase``)
+        self.reads: tuple[ReadSum, ReadBuckets] | None = None
 
     # ------------------------------------------------------------------ reads
 
