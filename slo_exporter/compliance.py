@@ -123,9 +123,13 @@ class SettledDays:
     once it ends at or before ``settled``; each evaluation keeps only the
     days of its span. Memory: 32 bytes a day. Thread-safe: a new table
     replaces the old.
+
+    It also keeps the sums of settled ranges of maintenance (``sum``): the
+    excluded buckets every window, period and day leaves out, up to
+    ``RANGES_KEPT`` of them.
     """
 
-    __slots__ = ("_days", "_run")
+    __slots__ = ("_days", "_ranges", "_run")
 
     def __init__(self) -> None:
         #: per kept day, in order: its start, end, good and total events
@@ -134,9 +138,30 @@ class SettledDays:
         #: ``(first start, last end, days, what its worst day depends on, worst day)``
         self._run: _Run | None = None
 
+        #: (start, end) -> good and total events of a settled range
+        self._ranges: dict[tuple[float, float], tuple[float, float]] = {}
+
     def _keep(self, flat: list[float]) -> None:
         """Keep the days of ``flat``: start, end, good and total of each, in order."""
         self._days = array("d", flat)
+
+    def sum(self, reader: Reader, key: str, start: float, end: float,
+            settled: float) -> tuple[float, float]:
+        """Good and total events of ``[start, end)``: summed once when it ends by
+        ``settled``, else every time."""
+        if end > settled:
+            return _sum(reader, key, start, end)
+        found = self._ranges.get((start, end))
+        if found is None:
+            found = _sum(reader, key, start, end)
+            if len(self._ranges) >= RANGES_KEPT:  # a cache: start afresh
+                self._ranges = {}
+            self._ranges[start, end] = found
+        return found
+
+
+RANGES_KEPT = 512
+"""Settled range sums an SLO keeps (a 30-day window has 30 nightly maintenance spans)."""
 
 
 def current_figures(
@@ -276,7 +301,7 @@ def _figures(
 
     counted = _tally(
         reader, slo, start=start, end=end, at=at, excluded=excluded_all, time_zone=time_zone,
-        tracked=days is not None,
+        tracked=days, settled=settled,
     )
     objective = slo.objective
     timeslices = slo.budgeting.timeslices
@@ -357,22 +382,25 @@ def _tally(
     at: float,
     excluded: list[Span],
     time_zone: str,
-    tracked: bool = False,
+    tracked: SettledDays | None = None,
+    settled: float = -math.inf,
 ) -> _Tally:
     """Events (and slices, for timeslice budgeting) of ``[start, end)`` up to ``at``;
-    ``tracked``: the span to date is a window the reader keeps running (``_window``)."""
+    with ``tracked`` (the engine's figures), the span to date is a window the reader
+    keeps running (``_window``) and settled maintenance ranges are summed once."""
     res = reader.resolution
     grid_start = math.floor(start / res) * res
     now = min(max(at, start), end)
     events_end = _events_end(at, start, end, res)
     hidden = _bucket_ranges(excluded, res, grid_start, events_end)
-    if tracked:
+    if tracked is not None:
         good, total = _window(reader, slo.key, grid_start, events_end)
     else:
         good, total = _sum(reader, slo.key, grid_start, events_end)
     x_good = x_total = 0.0
     for a, b in hidden:
-        g, t = _sum(reader, slo.key, a, b)
+        g, t = (_sum(reader, slo.key, a, b) if tracked is None
+                else tracked.sum(reader, slo.key, a, b, settled))
         x_good += g
         x_total += t
     good, total = good - x_good, total - x_total
@@ -675,7 +703,8 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
                 keep.extend((lo, hi, good, total))
         if excluded:
             for x, y in _bucket_ranges(excluded, res, lo, hi):
-                xg, xt = _sum(reader, key, x, y)
+                xg, xt = (_sum(reader, key, x, y) if memo is None
+                          else memo.sum(reader, key, x, y, settled))
                 good, total = good - xg, total - xt
         in_run = hit and i > 0
         if total > 0 and math.isfinite(total) and math.isfinite(good):

@@ -570,12 +570,13 @@ class Engine:
         ``previous`` lends its budget history (and, on a probe ``refresh``,
         its period figures while they are young).
         """
+        days = self._settled_days(slo, previous)
         figures = previous.period if previous is not None and refresh else None
         if figures is None or not self._young(slo, figures, at):
-            figures = self._period(slo, at, previous)
+            figures = self._period(slo, at, days)
         try:
             status = self._compute(slo, at, up=up, error=error, previous=previous,
-                                   figures=figures)
+                                   figures=figures, days=days)
         except Exception as exc:  # same isolation for the read side
             self._on_error("store")
             self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
@@ -598,12 +599,13 @@ class Engine:
         return not isinstance(slo.period, CalendarPeriod) or at < figures.end
 
     def _period(self, slo: SLO, at: float,
-                previous: SLOStatus | None = None) -> PeriodFigures | None:
-        """The current period to date, or None when computing it failed (logged, counted)."""
+                days: compliance.SettledDays | None = None) -> PeriodFigures | None:
+        """The current period to date, or None when computing it failed (logged, counted);
+        ``days``: what the SLO carries from status to status (``_settled_days``)."""
         try:
             figures = compliance.current_figures(
                 self._reader, slo, at, self._config.maintenance,
-                days=self._settled_days(slo, previous), settled=at - SETTLE_MARGIN)
+                days=days, settled=at - SETTLE_MARGIN)
         except Exception as exc:  # the window values stand without the figures
             self._on_error("internal")
             self._period_failures.failed(slo, "period", "internal", repr(exc), at,
@@ -644,6 +646,7 @@ class Engine:
     def _compute(
         self, slo: SLO, at: float, *, up: bool, error: str | None,
         previous: SLOStatus | None, figures: PeriodFigures | None,
+        days: compliance.SettledDays | None = None,
     ) -> SLOStatus:
         period = slo.period
         key = period.longest
@@ -652,7 +655,8 @@ class Engine:
         # when it began to hold is carried from the previous status. A
         # restart, or a failed source (no previous status), starts it afresh.
         held = previous.alerts if previous is not None else ()
-        counter = _WindowCounter(self._reader, slo, plan.maintenance)
+        counter = _WindowCounter(self._reader, slo, plan.maintenance, days=days,
+                                 settled=at - SETTLE_MARGIN)
         start, end = period.bounds(at, counter.resolution)
         if isinstance(period, CalendarPeriod):
             # The period to date is the window keyed by `longest`; the
@@ -755,11 +759,16 @@ class _WindowCounter:
     """
 
     def __init__(self, reader: CompositeReader, slo: SLO,
-                 maintenance: Sequence[MaintenanceWindow]) -> None:
+                 maintenance: Sequence[MaintenanceWindow], *,
+                 days: compliance.SettledDays | None = None,
+                 settled: float = -math.inf) -> None:
         self._reader = reader
         self._slo = slo
         self._maintenance = maintenance
         self.resolution = reader.resolution
+        # excluded buckets that end by ``settled`` are summed once (``SettledDays.sum``)
+        self._days = days
+        self._settled = settled
 
     def counts(self, spans: Mapping[float, Span]) -> dict[float, Counts]:
         """The events of each window ``w -> [start, end)``, maintenance left out."""
@@ -840,10 +849,15 @@ class _WindowCounter:
     def _in(self, excluded: Sequence[Span], start: float, end: float) -> Counts:
         """Events of the excluded buckets within ``[start, end)``."""
         total = Counts()
+        days = self._days
         for lo, hi in excluded:
             a, b = max(lo, start), min(hi, end)
             if a < b:
-                total = total + self._reader.sum(self._slo.key, a, b)
+                if days is None:
+                    total = total + self._reader.sum(self._slo.key, a, b)
+                else:
+                    total = total + Counts(*days.sum(self._reader, self._slo.key, a, b,
+                                                     self._settled))
         return total
 
 
