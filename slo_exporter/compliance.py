@@ -123,17 +123,45 @@ class SettledDays:
     once it ends at or before ``settled``; each evaluation keeps only the
     days of its span. Memory: 32 bytes a day. Thread-safe: a new table
     replaces the old.
+
+    It also keeps the sums of settled ranges of maintenance (``sum``): the
+    excluded buckets every window, period and day leaves out, up to
+    ``RANGES_KEPT`` of them.
     """
 
-    __slots__ = ("_days",)
+    __slots__ = ("_days", "_ranges", "_run")
 
     def __init__(self) -> None:
         #: per kept day, in order: its start, end, good and total events
         self._days = array("d")
+        #: the longest run of consecutive kept days the last evaluation read, folded:
+        #: ``(first start, last end, days, what its worst day depends on, worst day)``
+        self._run: _Run | None = None
+
+        #: (start, end) -> good and total events of a settled range
+        self._ranges: dict[tuple[float, float], tuple[float, float]] = {}
 
     def _keep(self, flat: list[float]) -> None:
         """Keep the days of ``flat``: start, end, good and total of each, in order."""
         self._days = array("d", flat)
+
+    def sum(self, reader: Reader, key: str, start: float, end: float,
+            settled: float) -> tuple[float, float]:
+        """Good and total events of ``[start, end)``: summed once when it ends by
+        ``settled``, else every time."""
+        if end > settled:
+            return _sum(reader, key, start, end)
+        found = self._ranges.get((start, end))
+        if found is None:
+            found = _sum(reader, key, start, end)
+            if len(self._ranges) >= RANGES_KEPT:  # a cache: start afresh
+                self._ranges = {}
+            self._ranges[start, end] = found
+        return found
+
+
+RANGES_KEPT = 512
+"""Settled range sums an SLO keeps (a 30-day window has 30 nightly maintenance spans)."""
 
 
 def current_figures(
@@ -272,7 +300,8 @@ def _figures(
     coverage = measured_seconds / open_elapsed if open_elapsed > 0 else None
 
     counted = _tally(
-        reader, slo, start=start, end=end, at=at, excluded=excluded_all, time_zone=time_zone
+        reader, slo, start=start, end=end, at=at, excluded=excluded_all, time_zone=time_zone,
+        tracked=days, settled=settled,
     )
     objective = slo.objective
     timeslices = slo.budgeting.timeslices
@@ -353,17 +382,25 @@ def _tally(
     at: float,
     excluded: list[Span],
     time_zone: str,
+    tracked: SettledDays | None = None,
+    settled: float = -math.inf,
 ) -> _Tally:
-    """Events (and slices, for timeslice budgeting) of ``[start, end)`` up to ``at``."""
+    """Events (and slices, for timeslice budgeting) of ``[start, end)`` up to ``at``;
+    with ``tracked`` (the engine's figures), the span to date is a window the reader
+    keeps running (``_window``) and settled maintenance ranges are summed once."""
     res = reader.resolution
     grid_start = math.floor(start / res) * res
     now = min(max(at, start), end)
     events_end = _events_end(at, start, end, res)
     hidden = _bucket_ranges(excluded, res, grid_start, events_end)
-    good, total = _sum(reader, slo.key, grid_start, events_end)
+    if tracked is not None:
+        good, total = _window(reader, slo.key, grid_start, events_end)
+    else:
+        good, total = _sum(reader, slo.key, grid_start, events_end)
     x_good = x_total = 0.0
     for a, b in hidden:
-        g, t = _sum(reader, slo.key, a, b)
+        g, t = (_sum(reader, slo.key, a, b) if tracked is None
+                else tracked.sum(reader, slo.key, a, b, settled))
         x_good += g
         x_total += t
     good, total = good - x_good, total - x_total
@@ -511,6 +548,18 @@ def _sum(reader: Reader, key: str, start: float, end: float) -> tuple[float, flo
     return good, total
 
 
+def _window(reader: Reader, key: str, start: float, end: float) -> tuple[float, float]:
+    """``_sum`` of a range the current figures ask for again at every status (the
+    period to date, the first and the open local days): through the reader's
+    running window sums where it keeps them, so moving the range by a bucket
+    reads that bucket instead of the whole range. A report's spans are not kept."""
+    sums = getattr(reader, "sums", None)
+    if sums is None or end <= start:
+        return _sum(reader, key, start, end)
+    counts = sums(key, end, (end - start,))[end - start]
+    return float(counts.good), float(counts.total)
+
+
 def _at_least(good: float, total: float, objective: float) -> bool:
     """good / total >= objective, exactly (the objective as the decimal it prints as).
 
@@ -600,22 +649,51 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     key = slo.key
     events_end = _events_end(at, start, now, res)
     # A sum per local day of every status: the loop is kept lean (a 30-day
-    # window has 31 days), with the reader's sum looked up once.
+    # window has 31 days), with the reader's sum looked up once. With the
+    # settled days carried, the days still open are kept running (``_window``),
+    # and the run of kept days the last evaluation read is taken whole.
     summed = getattr(reader, "sum", None)
     # The settled days kept, in order, are walked beside the days (both ascend).
     kept = memo._days if memo is not None else array("d")
     size = len(kept)
     keep: list[float] = []
     j, hits, added = 0, 0, False
-    for day, lo, hi in _day_buckets(days, res, counted.grid_start, events_end):
+    spans = _day_buckets(days, res, counted.grid_start, events_end)
+    last_run = memo._run if memo is not None else None
+    depends = (time_zone, res)
+    # the run of consecutive kept days being read (never the first day: its
+    # start moves), folded as it goes, and the longest one read
+    run_lo = run_hi = 0.0
+    run_days, run_worst = 0, None
+    longest: _Run | None = None
+    i = 0
+    while i < len(spans):
+        day, lo, hi = spans[i]
         while j < size and kept[j] < lo:
             j += 4
-        if j < size and kept[j] == lo and kept[j + 1] == hi:
+        taken = _take_run(last_run, spans, i, kept, j, excluded, depends) if i else 0
+        if taken:  # the kept days of the last evaluation's longest run, whole
+            assert last_run is not None
+            worst = _fold(worst, last_run.worst)
+            run_worst = _fold(run_worst, last_run.worst)
+            run_lo, run_hi = (run_lo if run_days else lo), last_run.end
+            run_days += taken
+            keep.extend(kept[j:j + 4 * taken])
+            hits += taken
+            j += 4 * taken
+            i += taken
+            continue
+        hit = j < size and kept[j] == lo and kept[j + 1] == hi
+        if hit:
             good, total = kept[j + 2], kept[j + 3]
             hits += 1
             keep.extend((lo, hi, good, total))
         else:
-            if summed is not None and hi > lo:
+            if memo is not None and (hi > settled or lo == counted.grid_start):
+                # asked again at the next status: the first day (its start
+                # moves with the period's) and the days still open
+                good, total = _window(reader, key, lo, hi)
+            elif summed is not None and hi > lo:
                 counts = summed(key, lo, hi)
                 good, total = float(counts.good), float(counts.total)
             else:
@@ -625,12 +703,96 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
                 keep.extend((lo, hi, good, total))
         if excluded:
             for x, y in _bucket_ranges(excluded, res, lo, hi):
-                xg, xt = _sum(reader, key, x, y)
+                xg, xt = (_sum(reader, key, x, y) if memo is None
+                          else memo.sum(reader, key, x, y, settled))
                 good, total = good - xg, total - xt
+        in_run = hit and i > 0
         if total > 0 and math.isfinite(total) and math.isfinite(good):
-            worst = _worse(worst, day, min(max(good / total, 0.0), 1.0))
-    if memo is not None and (added or 4 * hits != len(kept)):
-        memo._keep(keep)
+            achieved = min(max(good / total, 0.0), 1.0)
+            worst = _worse(worst, day, achieved)
+            if in_run:
+                run_worst = _worse(run_worst, day, achieved)
+        if in_run:
+            run_lo, run_hi = (run_lo if run_days else lo), hi
+            run_days += 1
+        elif run_days:
+            longest = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends)
+            run_days, run_worst = 0, None
+        i += 1
+    if memo is not None:
+        memo._run = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends)
+        if added or 4 * hits != len(kept):
+            memo._keep(keep)
+    return worst
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive kept days ``[start, end)`` and their worst day (``SettledDays._run``).
+
+    Kept days never change (the caller's promise), so the worst of the run
+    stands as long as the same days are read again with the same exclusions.
+    """
+
+    start: float
+    end: float
+    days: int
+    depends: tuple[object, ...]  # the zone, the resolution, the exclusions inside
+    worst: WorstDay | None
+
+
+def _depends(excluded: Sequence[Span], start: float, end: float,
+             depends: tuple[object, ...]) -> tuple[object, ...]:
+    return (*depends, tuple(_clip(excluded, start, end)))
+
+
+def _longer(  # noqa: PLR0917 - private, called twice with every argument in order
+    longest: _Run | None,
+    start: float,
+    end: float,
+    days: int,
+    worst: WorstDay | None,
+    excluded: Sequence[Span],
+    depends: tuple[object, ...],
+) -> _Run | None:
+    """The longer of ``longest`` and the run just read (two days at least)."""
+    if days < 2 or (longest is not None and longest.days >= days):
+        return longest
+    return _Run(start, end, days, _depends(excluded, start, end, depends), worst)
+
+
+def _take_run(  # noqa: PLR0917 - private, called once with every argument in order
+    run: _Run | None,
+    spans: Sequence[tuple[date, float, float]],
+    i: int,
+    kept: array[float],
+    j: int,
+    excluded: Sequence[Span],
+    depends: tuple[object, ...],
+) -> int:
+    """How many days from ``spans[i]`` are the run of kept days ``run``, whole; 0 when
+    they are not (other days, not all kept, other exclusions)."""
+    if run is None or spans[i][1] != run.start:
+        return 0
+    last = i + run.days - 1
+    if last >= len(spans) or spans[last][2] != run.end:
+        return 0
+    # the kept days from j: the run's first day starts there and its last ends where the run does
+    end = j + 4 * (run.days - 1)
+    if end + 1 >= len(kept) or kept[j] != run.start or kept[end + 1] != run.end:
+        return 0
+    if run.depends != _depends(excluded, run.start, run.end, depends):
+        return 0
+    return run.days
+
+
+def _fold(worst: WorstDay | None, later: WorstDay | None) -> WorstDay | None:
+    """``_worse`` over days whose own worst is ``later``, after the days of ``worst``:
+    the earlier wins a tie."""
+    if later is None:
+        return worst
+    if worst is None or later.achieved < worst.achieved:
+        return later
     return worst
 
 

@@ -137,7 +137,8 @@ class CompositeReader:
         """Start of the oldest bucket; for a composite, the latest of its components' first."""
         found = self._composite(slo_key)
         if found is None:
-            return self._store.first_bucket(slo_key)
+            kept = getattr(self._store, "first_kept", None)  # a store's window memory has it
+            return kept(slo_key) if kept is not None else self._store.first_bucket(slo_key)
         firsts = [self.first_bucket(c.slo.key) for c in found[1].components]
         if not firsts or any(f is None for f in firsts):
             return None

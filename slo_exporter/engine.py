@@ -570,12 +570,13 @@ class Engine:
         ``previous`` lends its budget history (and, on a probe ``refresh``,
         its period figures while they are young).
         """
+        days = self._settled_days(slo, previous)
         figures = previous.period if previous is not None and refresh else None
         if figures is None or not self._young(slo, figures, at):
-            figures = self._period(slo, at, previous)
+            figures = self._period(slo, at, days)
         try:
             status = self._compute(slo, at, up=up, error=error, previous=previous,
-                                   figures=figures)
+                                   figures=figures, days=days)
         except Exception as exc:  # same isolation for the read side
             self._on_error("store")
             self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
@@ -598,12 +599,13 @@ class Engine:
         return not isinstance(slo.period, CalendarPeriod) or at < figures.end
 
     def _period(self, slo: SLO, at: float,
-                previous: SLOStatus | None = None) -> PeriodFigures | None:
-        """The current period to date, or None when computing it failed (logged, counted)."""
+                days: compliance.SettledDays | None = None) -> PeriodFigures | None:
+        """The current period to date, or None when computing it failed (logged, counted);
+        ``days``: what the SLO carries from status to status (``_settled_days``)."""
         try:
             figures = compliance.current_figures(
                 self._reader, slo, at, self._config.maintenance,
-                days=self._settled_days(slo, previous), settled=at - SETTLE_MARGIN)
+                days=days, settled=at - SETTLE_MARGIN)
         except Exception as exc:  # the window values stand without the figures
             self._on_error("internal")
             self._period_failures.failed(slo, "period", "internal", repr(exc), at,
@@ -644,6 +646,7 @@ class Engine:
     def _compute(
         self, slo: SLO, at: float, *, up: bool, error: str | None,
         previous: SLOStatus | None, figures: PeriodFigures | None,
+        days: compliance.SettledDays | None = None,
     ) -> SLOStatus:
         period = slo.period
         key = period.longest
@@ -652,7 +655,8 @@ class Engine:
         # when it began to hold is carried from the previous status. A
         # restart, or a failed source (no previous status), starts it afresh.
         held = previous.alerts if previous is not None else ()
-        counter = _WindowCounter(self._reader, slo, plan.maintenance)
+        counter = _WindowCounter(self._reader, slo, plan.maintenance, days=days,
+                                 settled=at - SETTLE_MARGIN)
         start, end = period.bounds(at, counter.resolution)
         if isinstance(period, CalendarPeriod):
             # The period to date is the window keyed by `longest`; the
@@ -667,11 +671,10 @@ class Engine:
             alerts = slomath.alert_states(slo.objective, length, counts, slo.alerting.windows,
                                           at=at, previous=held)
         else:
-            counts = counter.counts({w: (end - w, end) for w in slomath.required_windows(
-                key, plan.windows, slo.alerting.windows)})
-            windows, budget, alerts = slomath.evaluate(
-                slo.objective, key, plan.windows, counts, slo.alerting.windows,
-                at=at, previous=held)
+            assert plan.rolling is not None  # every period but a calendar one
+            counts = counter.rolling(end, plan.rolling.required)
+            windows, budget, alerts = slomath.evaluate_plan(
+                plan.rolling, counts, at=at, previous=held)
         budget_at = counter.budget_at(at)
         if slo.budgeting.slice is not None:
             # A timeslice budget counts slices, not events: only the period
@@ -692,8 +695,10 @@ class Engine:
         found = self._plans.get(slo.key)
         if found is not None and found[0] is slo:
             return found[1]
+        rolling = None if isinstance(slo.period, CalendarPeriod) else slomath.plan(
+            slo.objective, slo.period.longest, slo.windows, slo.alerting.windows)
         plan = _Plan(windows=slo.windows, maintenance=self._maintenance(slo),
-                     settle=self._settle(slo))
+                     settle=self._settle(slo), rolling=rolling)
         self._plans[slo.key] = (slo, plan)
         return plan
 
@@ -721,6 +726,7 @@ class _Plan:
     windows: tuple[float, ...]  # ``SLO.windows``
     maintenance: tuple[MaintenanceWindow, ...]  # the maintenance windows that apply to it
     settle: float  # ``Engine._settle``
+    rolling: slomath.Plan | None  # the math of a rolling period's statuses
 
 
 def _calendar_windows(slo: SLO, length: float) -> set[float]:
@@ -753,11 +759,16 @@ class _WindowCounter:
     """
 
     def __init__(self, reader: CompositeReader, slo: SLO,
-                 maintenance: Sequence[MaintenanceWindow]) -> None:
+                 maintenance: Sequence[MaintenanceWindow], *,
+                 days: compliance.SettledDays | None = None,
+                 settled: float = -math.inf) -> None:
         self._reader = reader
         self._slo = slo
         self._maintenance = maintenance
         self.resolution = reader.resolution
+        # excluded buckets that end by ``settled`` are summed once (``SettledDays.sum``)
+        self._days = days
+        self._settled = settled
 
     def counts(self, spans: Mapping[float, Span]) -> dict[float, Counts]:
         """The events of each window ``w -> [start, end)``, maintenance left out."""
@@ -778,6 +789,17 @@ class _WindowCounter:
         if not excluded:
             return counts
         return {w: _minus(counts[w], self._in(excluded, a, b)) for w, (a, b) in spans.items()}
+
+    def rolling(self, end: float, widths: Sequence[float]) -> dict[float, Counts]:
+        """``counts`` of the windows ``[end - w, end)`` of ``widths`` (ascending, distinct):
+        the running sums as they are when no maintenance applies."""
+        counts = self._reader.sums(self._slo.key, end, widths)
+        if not self._maintenance:
+            return counts
+        excluded = self._excluded(end - widths[-1], end)
+        if not excluded:
+            return counts
+        return {w: _minus(counts[w], self._in(excluded, end - w, end)) for w in widths}
 
     def projected_budget(self, counts: Counts, at: float) -> float | None:
         """A calendar SLO's budget left at ``at``, from the counts of its period to date.
@@ -827,10 +849,15 @@ class _WindowCounter:
     def _in(self, excluded: Sequence[Span], start: float, end: float) -> Counts:
         """Events of the excluded buckets within ``[start, end)``."""
         total = Counts()
+        days = self._days
         for lo, hi in excluded:
             a, b = max(lo, start), min(hi, end)
             if a < b:
-                total = total + self._reader.sum(self._slo.key, a, b)
+                if days is None:
+                    total = total + self._reader.sum(self._slo.key, a, b)
+                else:
+                    total = total + Counts(*days.sum(self._reader, self._slo.key, a, b,
+                                                     self._settled))
         return total
 
 

@@ -137,6 +137,96 @@ def _required(
     return tuple(sorted(needed))
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What every evaluation of one SLO shape works out alike, worked out once (``plan``).
+
+    ``required``: the windows ``evaluate`` needs counts for, ascending;
+    ``pairs``: each alert condition that fits the period, with its threshold
+    and the window standing in for its short one.
+    """
+
+    objective: float
+    period: float
+    windows: tuple[float, ...]
+    required: tuple[float, ...]
+    pairs: tuple[tuple[AlertWindow, float, float], ...]
+
+
+def plan(
+    objective: float,
+    period: float,
+    windows: Sequence[float],
+    alert_windows: Sequence[AlertWindow] = ALERT_WINDOWS,
+) -> Plan:
+    """The plan of an SLO's evaluations (raises ``ValueError`` for a bad objective)."""
+    _check_objective(objective)
+    pairs = tuple((a, a.threshold(period), a.long if a.short is None else a.short)
+                  for a in alert_pairs(period, alert_windows))
+    return Plan(objective, period, tuple(windows),
+                required_windows(period, windows, alert_windows), pairs)
+
+
+def evaluate_plan(
+    p: Plan, counts: Mapping[float, Counts], *, at: float = 0.0,
+    previous: Sequence[AlertState] = (),
+) -> tuple[tuple[WindowValues, ...], float | None, tuple[AlertState, ...]]:
+    """``evaluate`` by a plan: the same numbers, each window's burn rate computed once.
+
+    ``counts`` must hold every window of ``p.required`` (``KeyError`` otherwise).
+    """
+    objective = p.objective
+    allowed = 1.0 - objective
+    isfinite = math.isfinite
+    rates: dict[float, float | None] = {}
+    values = []
+    for w in p.windows:
+        c = counts[w]
+        good, total = c.good, c.total
+        # _window_values and burn_rate inlined (the same arithmetic, in the same order)
+        kept_total = max(total, 0.0)
+        kept_good = min(max(good, 0.0), kept_total)
+        if total > 0.0 and isfinite(total) and isfinite(good):
+            rate = min(max((total - good) / total, 0.0), 1.0) / allowed
+            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
+                                       sli=min(max(good / total, 0.0), 1.0), burn_rate=rate))
+        else:
+            rate = None
+            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
+                                       sli=None, burn_rate=None))
+        rates[w] = rate
+    for w in p.required:
+        if w not in rates:
+            rates[w] = _burn(counts[w], allowed)
+    budget_rate = rates[p.period]
+    budget = None if budget_rate is None else 1.0 - budget_rate
+    alerts = []
+    for a, factor, short_w in p.pairs:
+        long_rate = rates[a.long]
+        short_rate = rates[short_w]
+        since: float | None = None
+        if (long_rate is not None and short_rate is not None
+                and long_rate > factor and short_rate > factor):
+            # the same condition in the last evaluation (looked up only when it holds)
+            last = next((s for s in previous if s.severity == a.severity
+                         and s.long_window == a.long and s.short_window == short_w), None)
+            since = at if last is None or last.since is None else min(last.since, at)
+        alerts.append(AlertState(
+            severity=a.severity, long_window=a.long, short_window=short_w, factor=factor,
+            long_burn_rate=long_rate, short_burn_rate=short_rate,
+            firing=since is not None and at - since >= a.hold, hold=a.hold, since=since,
+            window=a))
+    return tuple(values), budget, tuple(alerts)
+
+
+def _burn(c: Counts, allowed: float) -> float | None:
+    """``burn_rate`` with ``1 - objective`` given (checked by the caller)."""
+    good, total = c.good, c.total
+    if not (total > 0.0 and math.isfinite(total) and math.isfinite(good)):
+        return None
+    return min(max((total - good) / total, 0.0), 1.0) / allowed
+
+
 def evaluate(
     objective: float,
     period: float,
@@ -154,15 +244,11 @@ def evaluate(
     budget uses the period's counts. Raises ``ValueError`` if one is missing.
     ``at`` and ``previous`` are as for ``alert_states``.
     """
-    _check_objective(objective)
-    missing = [w for w in required_windows(period, windows, alert_windows) if w not in counts]
+    p = plan(objective, period, windows, alert_windows)
+    missing = [w for w in p.required if w not in counts]
     if missing:
         raise ValueError(f"no counts for windows {missing} (seconds)")
-
-    values = tuple(_window_values(w, counts[w], objective) for w in windows)
-    budget = budget_remaining(counts[period], objective)
-    states = alert_states(objective, period, counts, alert_windows, at=at, previous=previous)
-    return values, budget, states
+    return evaluate_plan(p, counts, at=at, previous=previous)
 
 
 def alert_states(

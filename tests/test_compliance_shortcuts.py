@@ -138,3 +138,41 @@ def test_settled_days_are_summed_once_and_open_days_every_time(tmp_path: Path) -
         store.commit(slo.key, {midnight - 2 * res: (0.0, 9000.0)})  # breaks the promise
         carried, plain = both(midnight + 1300.0, settled=midnight)
         assert carried != plain  # yesterday came from what was carried
+
+
+def test_the_carried_run_of_settled_days_gives_the_plain_worst_day(tmp_path: Path) -> None:
+    """A 10-day rolling SLO over 13 days of random minutes (some days all good, some with
+    equal ratios, so ties by the earliest day matter), with nightly maintenance: figures
+    carried hour after hour for three days (the run of settled days taken whole, the
+    run growing by a day at each midnight and losing one as the period moves on, the
+    settled maintenance spans summed once) equal plain figures at every hour, worst
+    day included."""
+    import random
+
+    rng = random.Random(5)
+    res = 3600.0  # hour buckets keep the store small
+    slo = SLO(service="s", name="x", objective=0.99, period=RollingPeriod(10 * 86400.0),
+              sli=ProbeSLI(TCPProbe("127.0.0.1:1")))
+    nightly = MaintenanceWindow(name="n", start=datetime(2026, 3, 1, 2, tzinfo=ZoneInfo("UTC")),
+                                duration=3600.0, rrule="FREQ=DAILY", slos=())
+    midnight = datetime(2026, 3, 20, tzinfo=ZoneInfo("UTC")).timestamp()
+    first = midnight - 10 * 86400.0
+    with SQLiteStore(tmp_path / "e.db", res) as store:
+        deltas = {}
+        for i in range(13 * 24):
+            shape = (i // 24) % 4
+            bad = 0.0 if shape == 0 else (1.0 if shape == 1 else float(rng.randint(0, 3)))
+            deltas[first + i * res] = (100.0 - bad, 100.0)
+        store.commit(slo.key, deltas, cursor=first + 13 * 86400.0, series={},
+                     measured=(first, first + 13 * 86400.0))
+        for maintenance in ((), (nightly,)):
+            days = compliance.SettledDays()
+            for hour in range(3 * 24):
+                at = midnight + hour * 3600.0 + 1800.0
+                carried = compliance.current_figures(store, slo, at, maintenance, days=days,
+                                                     settled=at - 7200.0)
+                plain = compliance.current_figures(store, slo, at, maintenance)
+                assert carried == plain, (maintenance, hour)
+            assert days._run is not None
+            assert days._run.days >= 7
+        assert len(days._ranges) >= 10  # the settled nightly spans, summed once

@@ -23,14 +23,14 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from slo_exporter.slomath import Counts, bucket_start
 from slo_exporter.store.protocol import Bucket, EventStore, Span
-from slo_exporter.store.windows import SLOMemory
+from slo_exporter.store.windows import ReadBuckets, ReadSum, SLOMemory
 
 MERGE_GAP = 1.0
 """Measured spans closer than this (seconds) are stored as one run.
@@ -211,7 +211,7 @@ class StoreBase:
             memory = self._memory.get(slo_key)
             if memory is None:
                 return self._read_sum(slo_key, start, end)
-            return memory.range(start, end, *self._reads(slo_key))
+            return memory.range(start, end, *self._reads(slo_key, memory))
 
     def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
         """Events of each window ``[end - w, end)``, keyed by window, kept running."""
@@ -220,18 +220,34 @@ class StoreBase:
             memory = self._memory.get(slo_key)
             if memory is None:
                 memory = self._memory[slo_key] = SLOMemory(slo_key, self._resolution)
-            reads = self._reads(slo_key)
-            return {w: memory.window(end - w, end, *reads) if w > 0 else Counts()
-                    for w in windows}
+            return memory.windows(end, windows, *self._reads(slo_key, memory))
+
+    def first_kept(self, slo_key: str) -> float | None:
+        """``first_bucket``, kept in the SLO's window memory once read: only an SLO whose
+        windows this store keeps running (so every commit and prune of it passes
+        here) has it; any other is read from the database each time."""
+        self._sync()
+        with self._lock:
+            memory = self._memory.get(slo_key)
+            if memory is None:
+                return self.first_bucket(slo_key)  # type: ignore[attr-defined, no-any-return]
+            if not memory.first_known:
+                memory.first = self.first_bucket(slo_key)  # type: ignore[attr-defined]
+                memory.first_known = True
+            return memory.first
 
     def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
         """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
         return self._read_buckets(slo_key, start, end)
 
-    def _reads(self, slo_key: str) -> tuple[Callable[[float, float], Counts],
-                                            Callable[[float, float], list[Bucket]]]:
-        return (lambda a, b: self._read_sum(slo_key, a, b),
-                lambda a, b: self._read_buckets(slo_key, a, b))
+    def _reads(self, slo_key: str, memory: SLOMemory) -> tuple[ReadSum, ReadBuckets]:
+        """The two database reads of one SLO, made once and kept on its memory (every
+        status asks)."""
+        reads = memory.reads
+        if reads is None:
+            reads = memory.reads = (lambda a, b: self._read_sum(slo_key, a, b),
+                                    lambda a, b: self._read_buckets(slo_key, a, b))
+        return reads
 
     # --------------------------------------------------------- memory upkeep
 

@@ -7,8 +7,9 @@ Not every bucket: a 30-day SLO at 60 s buckets has 43,200 of them, and
   last asked. When the next cycle asks for the same window at a later end,
   only the buckets that entered and the buckets that left are read, and a
   commit into a tracked range adds its events at once. A window is matched
-  by its width (rolling windows) or by its start (a calendar period to
-  date);
+  by its width (rolling windows), by its start (a calendar period or a
+  local day to date, growing) or else by its end (the first, partial day
+  of a rolling period, whose start moves);
 * **edge blocks**: the buckets of a few short runs of ``BLOCK`` buckets
   around the window edges (the newest run, where events land, and the one
   each long window's start is passing through), kept up to date by commits.
@@ -71,7 +72,8 @@ class Tracker:
 class SLOMemory:
     """One SLO's window sums and edge blocks, over a resolution of ``res`` seconds."""
 
-    __slots__ = ("_blocks", "_clock", "_key", "_res", "_trackers")
+    __slots__ = ("_blocks", "_clock", "_key", "_res", "_trackers", "first", "first_known",
+                 "reads")
 
     def __init__(self, key: str, resolution: float) -> None:
         self._key = key
@@ -80,6 +82,12 @@ class SLOMemory:
         # block start -> good and total of its BLOCK buckets, interleaved
         self._blocks: dict[float, array[float]] = {}
         self._clock = 0  # bumped per use, for least-recently-used eviction
+        #: the start of the oldest stored bucket (None: none stored), once
+        #: ``first_known``: commits lower it, a prune forgets it
+        self.first: float | None = None
+        self.first_known = False
+        #: the store's two database reads of this SLO, made once (``StoreBase``)
+        self.reads: tuple[ReadSum, ReadBuckets] | None = None
 
     # ------------------------------------------------------------------ reads
 
@@ -95,7 +103,7 @@ class SLOMemory:
             return Counts(tracker.good, tracker.total)
         if tracker.moves >= RESYNC:
             self._trackers.remove(tracker)
-            return self._track(start, end, read_sum(start, end))
+            return self._track(start, end, read_sum(start, end), moves=0)
         # new = old + what entered at the end - what left at the start; a
         # move backwards makes the ranges negative, which the sign handles
         res = self._res
@@ -110,6 +118,39 @@ class SLOMemory:
         tracker.start, tracker.end = start, end
         tracker.moves += 1
         return Counts(tracker.good, tracker.total)
+
+    def windows(self, end: float, widths: Sequence[float], read_sum: ReadSum,
+                read_buckets: ReadBuckets) -> dict[float, Counts]:
+        """Events of each window ``[end - w, end)`` (``Counts()`` for ``w <= 0``), keyed by
+        width: ``window`` of each, the steady case (every tracker a bucket behind)
+        taken at once, the bucket that entered read once for all of them."""
+        res = self._res
+        behind = end - res
+        by_width: dict[float, Tracker] = {}
+        for tracker in self._trackers:
+            if tracker.end in (behind, end):
+                by_width.setdefault(tracker.end - tracker.start, tracker)
+        out: dict[float, Counts] = {}
+        entered: tuple[float, float] | None = None
+        for w in widths:
+            found = by_width.get(w) if w > 0 else None
+            if found is None or found.moves >= RESYNC:
+                out[w] = self.window(end - w, end, read_sum, read_buckets) if w > 0 \
+                    else Counts()
+                continue
+            tracker = found
+            self._clock += 1
+            tracker.used = self._clock
+            if tracker.end == behind:  # the steady move, as ``window`` makes it
+                if entered is None:
+                    entered = self._bucket(behind, read_buckets)
+                g_out, t_out = self._bucket(tracker.start, read_buckets)
+                tracker.good += entered[0] - g_out
+                tracker.total += entered[1] - t_out
+                tracker.start, tracker.end = end - w, end
+                tracker.moves += 1
+            out[w] = Counts(tracker.good, tracker.total)
+        return out
 
     def range(self, start: float, end: float, read_sum: ReadSum,
               read_buckets: ReadBuckets) -> Counts:
@@ -128,6 +169,10 @@ class SLOMemory:
     def add(self, rows: Iterable[tuple[float, float, float]]) -> None:
         """Committed ``(start, good, total)`` deltas: into every range holding them."""
         trackers, blocks = self._trackers, self._blocks
+        if self.first_known and rows:
+            oldest = min(row[0] for row in rows)
+            if self.first is None or oldest < self.first:
+                self.first = oldest
         for start, good, total in rows:
             for tracker in trackers:
                 if tracker.start <= start < tracker.end:
@@ -142,33 +187,53 @@ class SLOMemory:
 
     def drop_through(self, last_start: float) -> None:
         """Buckets starting at or before ``last_start`` were deleted: forget what held them."""
+        self.first_known = False
         self._trackers = [t for t in self._trackers if t.start > last_start]
         self._blocks = {b: v for b, v in self._blocks.items() if b > last_start}
 
     # --------------------------------------------------------------- helpers
 
     def _match(self, start: float, end: float) -> Tracker | None:
-        """The tracker of the same width or the same start (a period to date) that is
-        cheapest to move here, if moving it reads less than summing the range afresh.
+        """The tracker cheapest to move here, if moving it reads less than summing the
+        range afresh: one of the same width (a rolling window), or of the same start
+        that this range extends (a period or a local day to date); failing those, for
+        a range ending before the newest tracked end, one of the same end that this
+        range cuts at its start (the first local day of a rolling period: its start
+        moves with the period's, its end stays at a midnight).
 
         So a window asked at a far instant (a point of the budget history) gets
-        a tracker of its own, and the ones following the present stay put.
+        a tracker of its own, and the ones following the present stay put: a range
+        never takes a tracker it would shrink from its end (a local day to date
+        the period's, a first day the period's), and a rolling window, ending at
+        the present, never takes one by its end.
         """
         width = end - start
         best, best_cost = None, width
         for tracker in self._trackers:
-            if tracker.end - tracker.start == width or tracker.start == start:
+            if tracker.end - tracker.start == width or (
+                    tracker.start == start and tracker.end <= end):
                 cost = abs(end - tracker.end) + abs(start - tracker.start)
                 if cost <= best_cost:
                     best, best_cost = tracker, cost
+        if best is None and self._trackers and end < max(t.end for t in self._trackers):
+            for tracker in self._trackers:
+                if tracker.end == end and tracker.start <= start:
+                    cost = start - tracker.start
+                    if cost <= best_cost:
+                        best, best_cost = tracker, cost
         return best
 
-    def _track(self, start: float, end: float, counts: Counts) -> Counts:
+    def _track(self, start: float, end: float, counts: Counts,
+               moves: int | None = None) -> Counts:
+        """Keep ``counts`` as the sum of ``[start, end)``; ``moves``: how many the tracker
+        counts as made (a resynced one starts from 0)."""
         if len(self._trackers) >= MAX_TRACKERS:
             self._trackers.remove(min(self._trackers, key=lambda t: t.used))
-        # Spread the resyncs of many SLOs over time instead of one burst.
-        offset = zlib.crc32(f"{self._key}/{end - start}".encode()) % RESYNC
-        self._trackers.append(Tracker(start, end, counts, self._clock, offset))
+        if moves is None:
+            # Spread the first resyncs of many SLOs over time instead of one
+            # burst; after that each comes a full RESYNC moves after the last.
+            moves = zlib.crc32(f"{self._key}/{end - start}".encode()) % RESYNC
+        self._trackers.append(Tracker(start, end, counts, self._clock, moves))
         return counts
 
     def _signed(self, a: float, b: float, read_sum: ReadSum,

@@ -10,7 +10,7 @@ import dataclasses
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -19,6 +19,7 @@ from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
 from slo_exporter.errors import QueryError
 from slo_exporter.prometheus import Series
+from slo_exporter.slomath import Counts
 from slo_exporter.snapshot import SLOStatus
 from slo_exporter.store import SQLiteStore
 from tests.engine.support import NOW, RawSamplesOnly
@@ -264,6 +265,74 @@ def test_fast_path_seconds_without_a_due_sample_read_no_store(
         changed = engine.catch_up()
         assert source.reads > reads  # due again: read, and the SLOs recomputed
         assert all(s.evaluated_at == now[0] for s in changed.slos)
+    finally:
+        engine.close()
+        store.close()
+
+
+def test_carried_statuses_equal_a_full_recompute_across_midnight(tmp_path: Path) -> None:
+    """From four minutes before to four after midnight UTC (the rolling SLOs' local days;
+    the first day of each rolling period ends at a midnight and its start moves with
+    the period's, the open day starts afresh at midnight), every 40 s each status
+    equals, field by field, the one a new engine computes from the store alone."""
+    midnight = NOW - 8 * 3600.0 + 86400.0  # NOW is 08:00 UTC
+    path = tmp_path / "events.db"
+    store = SQLiteStore(path, RES)
+    now = [midnight - 240.0]
+    source = Counters()
+    engine = Engine(parse_config(CONFIG, "t.yaml"), store, source, clock=lambda: now[0])
+    try:
+        prefill(store, 36.0, until=now[0])
+        engine.evaluate()
+        compared = 0
+        while now[0] < midnight + 240.0:
+            for _ in range(4):
+                now[0] += 5.0
+                engine.catch_up()
+            carried = {s.slo.key: s for s in engine.evaluate().slos}
+            fresh = fresh_statuses(path, now[0])
+            for key, status in carried.items():
+                assert status.up, key
+                assert comparable(status) == comparable(fresh[key]), key
+                compared += 1
+        assert compared == 4 * 24
+    finally:
+        engine.close()
+        store.close()
+
+
+class SumCountingStore(SQLiteStore):
+    """The SQLite store, noting each SLO whose window sum it reads from the database."""
+
+    summed: ClassVar[list[str]] = []
+
+    def _read_sum(self, slo_key: str, start: float, end: float) -> Counts:
+        SumCountingStore.summed.append(slo_key)
+        return super()._read_sum(slo_key, start, end)
+
+
+def test_steady_statuses_sum_no_window_in_the_database(tmp_path: Path) -> None:
+    """Once running, a status of a rolling or calendar SLO (windows, budget, and the
+    period figures: the period to date, its first local day and the open one) moves
+    running window sums by a bucket instead of summing a range in the database again,
+    and the settled nightly maintenance spans b/avail leaves out are summed once: over
+    five cycles a minute apart, at most the sums of a point of the budget history whose
+    grid (a step of 45 min over 36 h stored) moved (two for b/avail)."""
+    store = SumCountingStore(tmp_path / "events.db", RES)
+    now = [NOW]
+    engine = Engine(parse_config(CONFIG, "t.yaml"), store, Counters(), clock=lambda: now[0])
+    try:
+        prefill(store, 36.0)
+        for _ in range(3):
+            engine.evaluate()
+            now[0] += RES
+        SumCountingStore.summed.clear()
+        for _ in range(5):
+            engine.evaluate()
+            now[0] += RES
+        assert SumCountingStore.summed.count("a/avail") <= 1
+        assert SumCountingStore.summed.count("b/avail") <= 2
+        assert SumCountingStore.summed.count("c/month") <= 1
     finally:
         engine.close()
         store.close()

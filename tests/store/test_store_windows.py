@@ -201,3 +201,96 @@ def test_a_far_window_gets_its_own_tracker_and_the_present_one_stays() -> None:
     before = (db.sum_reads, db.bucket_reads)
     assert memory.window(*present, db.read_sum, db.read_buckets) == db.truth(*present)
     assert (db.sum_reads, db.bucket_reads) == before
+
+
+def test_after_a_resync_a_tracker_waits_a_full_resync_again() -> None:
+    """A tracker whose first resync comes early (its spread offset is RESYNC - 1, so
+    one move after it is tracked) is read again once more in the next RESYNC moves,
+    not at every move: 3 * RESYNC moves after tracking read the database 1 (tracking)
+    + 1 (the early resync) + 3 (one per RESYNC moves after it) = 5 times at most."""
+    import zlib
+
+    width = 50 * RES
+    key = next(f"svc/slo-{i}" for i in range(10_000)
+               if zlib.crc32(f"svc/slo-{i}/{width}".encode()) % windows.RESYNC
+               == windows.RESYNC - 1)
+    db = Database()
+    memory = SLOMemory(key, RES)
+    for i in range(3 * windows.RESYNC + 200):
+        db.add(T0 + i * RES, 1.0, 2.0)
+    end = T0 + 100 * RES
+    memory.window(end - width, end, db.read_sum, db.read_buckets)
+    for _ in range(3 * windows.RESYNC):
+        end += RES
+        assert memory.window(end - width, end, db.read_sum, db.read_buckets) == \
+            db.truth(end - width, end)
+    assert db.sum_reads <= 5
+
+
+def test_a_range_with_a_fixed_end_and_a_moving_start_moves_its_tracker() -> None:
+    """The first local day of a rolling period, ``[period start, next midnight)``, ends
+    before the period does: its start moves a bucket per status and its end stays;
+    after the first sum, 50 such moves read no database sum (the start's edge blocks
+    serve them) and stay exact."""
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    for i in range(400):
+        db.add(T0 + i * RES, 1.0, 1.5)
+    now = T0 + 350 * RES
+    end = T0 + 300 * RES
+    start = T0 + 10 * RES
+    memory.window(now - 340 * RES, now, db.read_sum, db.read_buckets)  # the period
+    memory.window(start, end, db.read_sum, db.read_buckets)
+    reads = db.sum_reads
+    for _ in range(50):
+        start += RES
+        assert memory.window(start, end, db.read_sum, db.read_buckets) == db.truth(start, end)
+    assert db.sum_reads == reads
+    assert len(memory._trackers) == 2
+
+
+def test_a_rolling_window_never_borrows_a_tracker_of_another_width_by_its_end() -> None:
+    """Windows of 5 and 6 buckets ending together each keep their own tracker: an end
+    match is only a fallback when no tracker has the width or the start."""
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    for i in range(100):
+        db.add(T0 + i * RES, 1.0, 1.0)
+    end = T0 + 50 * RES
+    for _ in range(5):
+        for width in (5 * RES, 6 * RES):
+            assert memory.window(end - width, end, db.read_sum, db.read_buckets) == \
+                db.truth(end - width, end)
+        end += RES
+    assert sorted(t.end - t.start for t in memory._trackers) == [5 * RES, 6 * RES]
+
+
+def test_windows_at_once_follow_commits_moves_and_late_events_exactly() -> None:
+    """``windows`` (every width ending together, the steady move taken at once) over
+    1,200 random steps of commits, late events, moves forward and back, and a
+    period to date asked in between, answers each window as the database's sum."""
+    rng = random.Random(11)
+    db = Database()
+    memory = SLOMemory("svc/slo", RES)
+    widths = [0.0, 5 * RES, 60 * RES, 360 * RES, DAY, 3 * DAY]
+    end = T0 + 4 * DAY
+    period_start = T0 + DAY
+    for start in range(int(T0), int(end), int(RES) * 29):
+        db.add(float(start), 2.0, 5.0)
+    for _ in range(1_200):
+        kind = rng.random()
+        if kind < 0.5:
+            commit(db, memory, [(end - RES * rng.randint(1, 3), float(rng.randint(-1, 5)),
+                                 float(rng.randint(0, 9)))])
+        elif kind < 0.6:
+            commit(db, memory, [(T0 + RES * rng.randint(0, int((end - T0) / RES)), 1.0, 2.0)])
+        elif kind < 0.95:
+            end += RES
+        else:
+            end -= RES * rng.randint(1, 40)
+        got = memory.windows(end, widths, db.read_sum, db.read_buckets)
+        assert got == {w: db.truth(end - w, end) if w > 0 else Counts() for w in widths}, end
+        if kind < 0.2:
+            assert memory.window(period_start, end, db.read_sum, db.read_buckets) == \
+                db.truth(period_start, end)
+    assert len(memory._trackers) <= MAX_TRACKERS
