@@ -89,6 +89,7 @@ from slo_exporter.ingest import (
     LATE_LIMIT,
     READ_OVERLAP,
     Ingestor,
+    Pending,
     Pruner,
     adopt_definitions,
     load_groups,
@@ -117,9 +118,19 @@ SETTLE_MARGIN = CATCH_UP_LIMIT + LATE_LIMIT + READ_OVERLAP
 
 
 _T = TypeVar("_T")
+_I = TypeVar("_I")
 
 #: counts one failure under its reason (``slo_exporter_query_errors_total``)
 ErrorCounter = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A read of ``slo`` at ``at`` that succeeded; its status waits for its commits."""
+
+    slo: SLO
+    at: float
+    grouped: bool = False
 
 
 class Engine:
@@ -211,9 +222,17 @@ class Engine:
             self._ingestor.plan_backfill(self._measured, grid.instant(
                 now - self._config.prometheus.query_delay, self._config.evaluation_interval))
             shared = self._share(self._measured, now - self._config.prometheus.query_delay)
+            # Every read first, their steady commits then in one transaction, and only
+            # then the statuses, which must see what the reads committed.
+            pending = Pending()
+            reads = self._map(lambda slo: self._evaluate_slo(
+                slo, now, None if slo.group_by else current.get(slo.key),
+                grouped=bool(slo.group_by), shared=shared, pending=pending), self._measured)
+            failed = self._ingestor.flush(pending) if not self._follower else {}
             statuses = self._map(
-                lambda slo: self._evaluate_definition(slo, now, current, shared),
-                self._measured)
+                lambda found: self._evaluate_definition(found[0], now, current, found[1],
+                                                        failed),
+                list(zip(self._measured, reads, strict=True)))
             fresh = {s.slo.key: s for found in statuses for s in found}
             # After their components, in the same cycle, so a composite
             # never describes older component data than the components show.
@@ -371,13 +390,16 @@ class Engine:
                                            previous=current.get(inst.key), refresh=True)
 
     def _evaluate_definition(self, slo: SLO, now: float, current: Mapping[str, SLOStatus],
-                             shared: accounting.Source | None = None) -> list[SLOStatus]:
-        """The new statuses of ``slo``: its own, or each of its groups'."""
+                             read: SLOStatus | _Read | None,
+                             failed: Mapping[str, Exception]) -> list[SLOStatus]:
+        """The new statuses of ``slo``: its own, or each of its groups', after its
+        read (``_evaluate_slo``) and the flush of the cycle's commits (``failed``:
+        the definitions whose commits failed)."""
+        found = read if not isinstance(read, _Read) else self._after_read(
+            read, None if slo.group_by else current.get(slo.key), failed.get(slo.key))
         if not slo.group_by:
-            status = self._evaluate_slo(slo, now, current.get(slo.key), shared=shared)
-            return [] if status is None else [status]
+            return [] if found is None else [found]
         at = now - self._config.prometheus.query_delay
-        found = self._evaluate_slo(slo, now, None, grouped=True, shared=shared)
         if found is None:
             return []
         if found.up:
@@ -392,10 +414,10 @@ class Engine:
                                     previous=mine if mine is not None and mine.up else None))
         return out
 
-    def _map(self, fn: Callable[[SLO], _T], slos: Sequence[SLO]) -> list[_T]:
-        if self._pool is None or self._closed or len(slos) <= 1:
-            return [fn(slo) for slo in slos]
-        return list(self._pool.map(fn, slos))
+    def _map(self, fn: Callable[[_I], _T], items: Sequence[_I]) -> list[_T]:
+        if self._pool is None or self._closed or len(items) <= 1:
+            return [fn(item) for item in items]
+        return list(self._pool.map(fn, items))
 
     def _swap(
         self, fresh: Mapping[str, SLOStatus], *, taken_at: float | None, complete: bool
@@ -414,12 +436,15 @@ class Engine:
             return self._snapshot
 
     def _evaluate_slo(self, slo: SLO, now: float, current: SLOStatus | None, *,
-                      grouped: bool = False,
-                      shared: accounting.Source | None = None) -> SLOStatus | None:
+                      grouped: bool = False, shared: accounting.Source | None = None,
+                      pending: Pending | None = None) -> SLOStatus | _Read | None:
         """The SLO's new status, or None when stopped before it was read.
 
         ``grouped``: only read a grouped definition; the status returned
-        says whether the read succeeded (its groups get theirs).
+        says whether the read succeeded (its groups get theirs). With
+        ``pending``, a read that succeeded gives a ``_Read``: its steady
+        commit waits there, and ``_after_read`` computes the status once
+        it is flushed.
         """
         if self._stop.is_set():
             return None
@@ -437,7 +462,7 @@ class Engine:
                 return SLOStatus(slo=slo, up=up, evaluated_at=at, error=error)
             return self._status(slo, at, up=up, error=error, healthy=up, previous=current)
         try:
-            if not self._ingestor.read(slo, at, shared):
+            if not self._ingestor.read(slo, at, shared, pending):
                 return None
         except QueryCancelled:
             return None  # a shutdown, not a failure: the SLO keeps its last status
@@ -453,6 +478,22 @@ class Engine:
             self._on_error("internal")
             self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
             return self._down(slo, at, f"internal error: {exc!r}", grouped=grouped)
+        read = _Read(slo, at, grouped)
+        return read if pending is not None else self._after_read(read, current, None)
+
+    def _after_read(self, read: _Read, current: SLOStatus | None,
+                    failure: Exception | None) -> SLOStatus:
+        """The status of an SLO whose read succeeded, once its commits are written
+        (``failure``: they were not, and nothing of them was)."""
+        slo, at, grouped = read.slo, read.at, read.grouped
+        if isinstance(failure, SloExporterError):
+            self._on_error("store")
+            self._failures.failed(slo, "store", "store", str(failure), at)
+            return self._down(slo, at, str(failure), grouped=grouped)
+        if failure is not None:
+            self._on_error("internal")
+            self._failures.failed(slo, "evaluation", "internal", repr(failure), at)
+            return self._down(slo, at, f"internal error: {failure!r}", grouped=grouped)
         if grouped:
             return SLOStatus(slo=slo, up=True, evaluated_at=at)
         # A history drawn while the source failed may miss events read since.

@@ -71,7 +71,7 @@ from slo_exporter.model import (
     fingerprint,
 )
 from slo_exporter.prometheus import QueryResult, Series
-from slo_exporter.store import EventStore
+from slo_exporter.store import Commit, EventStore
 
 #: the fewest hours worth reading at hour resolution
 MIN_HOURLY_HOURS = 2
@@ -283,6 +283,27 @@ class Backfill:
             elapsed=now - self._started)
 
 
+class Pending:
+    """The commits of a cycle's steady reads, written together by ``Ingestor.flush``
+    (one transaction instead of one per SLO). Thread-safe: the reads of a
+    cycle add to it at once. Each commit is kept under the definition whose
+    read made it (a grouped definition commits its groups' keys too)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._commits: list[tuple[str, Commit]] = []
+
+    def add(self, owner: str, commit: Commit) -> None:
+        with self._lock:
+            self._commits.append((owner, commit))
+
+    def take(self) -> list[tuple[str, Commit]]:
+        """Every commit added so far (the batch is empty afterwards)."""
+        with self._lock:
+            found, self._commits = self._commits, []
+        return found
+
+
 class Ingestor:
     """Reads Prometheus SLOs' events since their cursors and commits them."""
 
@@ -327,18 +348,59 @@ class Ingestor:
         # per SLO: the cursor its last full read left and where the next one
         # starts from there, so planning a shared read need not load the state
         self._next: dict[str, tuple[float, float]] = {}
+        # definitions whose commits wait in a ``Pending`` batch: the store does not
+        # hold their new cursor and series state yet, so the fast path leaves them
+        self._unflushed: set[str] = set()
 
-    def read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
+    def read(self, slo: SLO, until: float, source: accounting.Source | None = None,
+             pending: Pending | None = None) -> bool:
         """Commit ``slo``'s events up to ``until``; False when stopped before.
 
         ``source`` stands in for the client (the cycle's ``share``).
         Raises ``SourceError`` when Prometheus fails; every chunk committed
-        before the failure stays, with its cursor.
+        before the failure stays, with its cursor. With ``pending``, a
+        steady read (one chunk, no backfill) adds its commit there instead,
+        for ``flush``; until then the fast path leaves ``slo`` alone.
         """
         with self._lock(slo):
             if slo.group_by:
-                return self._read_grouped(slo, until, source)
-            return self._read(slo, until, source)
+                return self._read_grouped(slo, until, source, pending)
+            return self._read(slo, until, source, pending)
+
+    def flush(self, pending: Pending) -> dict[str, Exception]:
+        """Write ``pending``'s commits in one transaction; the failures by definition key.
+
+        When that transaction fails, nothing of it was written and each
+        commit is tried alone, so one bad commit fails only its own
+        definition, as it would have without the batch.
+        """
+        taken = pending.take()
+        failed: dict[str, Exception] = {}
+        try:
+            self._store.commit_many([commit for _, commit in taken])
+        except Exception:  # each commit alone then says whose it was
+            for owner, commit in taken:
+                if owner in failed:
+                    continue  # its definition failed: the rest of its read waits too
+                try:
+                    self._store.commit(commit.slo_key, commit.deltas, cursor=commit.cursor,
+                                       series=commit.series, measured=commit.measured)
+                except Exception as exc:  # the caller reports it as the SLO's failure
+                    failed[owner] = exc
+        finally:
+            self._unflushed.difference_update(owner for owner, _ in taken)
+        for owner in failed:
+            self._next.pop(owner, None)  # planned from a cursor the store does not hold
+        return failed
+
+    def _commit_to(self, owner: str, pending: Pending | None, commit: Commit) -> None:
+        """``commit`` now, or into ``pending`` (under ``owner``'s read lock)."""
+        if pending is None:
+            self._store.commit(commit.slo_key, commit.deltas, cursor=commit.cursor,
+                               series=commit.series, measured=commit.measured)
+            return
+        self._unflushed.add(owner)
+        pending.add(owner, commit)
 
     def share(self, slos: Sequence[SLO], until: float, *, fast: bool = False,
               mapper: sharing.Mapper | None = None,
@@ -401,7 +463,8 @@ class Ingestor:
     def _fast_start(self, slo: SLO, until: float) -> float | None:
         """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
         if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                or _has_template(slo) or self._lock(slo).locked()):
+                or _has_template(slo) or self._lock(slo).locked()
+                or slo.key in self._unflushed):
             return None  # the cheap checks first: this runs for every SLO every second
         cursor = self._store.cursor(slo.key)
         if cursor is None or until - cursor > CATCH_UP_LIMIT:
@@ -448,7 +511,8 @@ class Ingestor:
         try:
             # The cheap checks first: this runs for every SLO every second.
             if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                    or self._client is None or _has_template(slo)):
+                    or self._client is None or _has_template(slo)
+                    or slo.key in self._unflushed):
                 return False
             cursor = self._store.cursor(slo.key)
             if cursor is None or until - cursor > CATCH_UP_LIMIT:
@@ -469,7 +533,7 @@ class Ingestor:
             if not batch.deltas and dict(batch.series) == state:
                 self._missed(slo.key, until)
                 return False
-            self._store.commit(slo.key, batch.deltas, series=batch.series)
+            self._store.commit(slo.key, batch.deltas, series=_moved(batch.series, state))
             self._learn(slo.key, batch, until)
             return True
         finally:
@@ -482,6 +546,8 @@ class Ingestor:
         if not lock.acquire(blocking=False):
             return ()
         try:
+            if slo.key in self._unflushed:
+                return ()
             cursor = self._store.cursor(slo.key)
             if (cursor is None or until - cursor > CATCH_UP_LIMIT
                     or slo.key in self._backfilling or self._client is None
@@ -538,7 +604,8 @@ class Ingestor:
                                            keep_events=False)
 
     def _read_grouped(self, slo: SLO, until: float,
-                      source: accounting.Source | None = None) -> bool:
+                      source: accounting.Source | None = None,
+                      pending: Pending | None = None) -> bool:
         """``_read`` for a grouped definition: one read per selector and chunk for
         every group; each group's events, state and span are committed under
         its own key, then the definition's cursor."""
@@ -554,7 +621,10 @@ class Ingestor:
         dropped: set[accounting.GroupKey] = set()
         seen = False  # whether any sample was read: a read of nothing says nothing
         read = _Counted(source or client)
-        for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
+        chunks = accounting.chunk_bounds(since, until, self._chunk)
+        if len(chunks) > 1 or slo.key in self._backfilling:
+            pending = None  # a backfill commits chunk by chunk, to resume where it stopped
+        for lo, hi in chunks:
             if self._stop.is_set():
                 return False
             found = accounting.fetch_grouped_events(
@@ -571,14 +641,16 @@ class Ingestor:
             for group, inst in groups.items():
                 batch = found.groups.get(group)
                 self._claim(inst, group not in states)
-                self._store.commit(
+                self._commit_to(slo.key, pending, Commit(
                     inst.key, {} if batch is None else batch.deltas, cursor=hi,
-                    series=None if batch is None else batch.series, measured=(lo, hi))
+                    series=None if batch is None else _moved(batch.series,
+                                                             states.get(group, {})),
+                    measured=(lo, hi)))
                 if batch is not None:
                     states[group] = dict(batch.series)
                 else:
                     states.setdefault(group, {})
-            self._store.commit(slo.key, {}, cursor=found.covered_until)
+            self._commit_to(slo.key, pending, Commit(slo.key, {}, cursor=found.covered_until))
             self.backfill.chunk(slo.key, hi - lo, read.taken())
             self._learn(slo.key, _union(found), hi)
         if seen:
@@ -655,7 +727,8 @@ class Ingestor:
             raise SourceError(f"no Prometheus client for {slo.key}")
         return since, self._client
 
-    def _read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
+    def _read(self, slo: SLO, until: float, source: accounting.Source | None = None,
+              pending: Pending | None = None) -> bool:
         start = self._read_from(slo, until)
         if start is None:
             return True
@@ -670,8 +743,14 @@ class Ingestor:
         read: accounting.Source = counted
         if slo.key in self._backfilling:
             read = _Subsets.of(read, slo, until, self._le_cache.setdefault(slo.key, {}))
-        hourly = self._hourly_span(slo, since, until)
-        for lo, hi, by_hour in _segments(since, until, hourly, self._chunk):
+        # The hour tier's whole hours start an hour after the one `since` lies in:
+        # a read shorter than that and MIN_HOURLY_HOURS has none (a steady read).
+        hourly = (self._hourly_span(slo, since, until)
+                  if until - since >= (MIN_HOURLY_HOURS + 1) * accounting.HOUR else None)
+        segments = _segments(since, until, hourly, self._chunk)
+        if len(segments) > 1 or slo.key in self._backfilling:
+            pending = None  # a backfill commits chunk by chunk, to resume where it stopped
+        for lo, hi, by_hour in segments:
             if self._stop.is_set():
                 return False
             if by_hour:
@@ -697,7 +776,10 @@ class Ingestor:
                     template_lag=self._template_lag,
                 )
             self._reject(slo, batch.rejected)
-            self._commit(slo, lo, batch)
+            # The one write of Prometheus events, with the span the read measured.
+            self._commit_to(slo.key, pending, Commit(
+                slo.key, batch.deltas, cursor=batch.covered_until,
+                series=_moved(batch.series, state), measured=(lo, batch.covered_until)))
             self.backfill.chunk(slo.key, hi - lo, counted.taken())
             self._learn(slo.key, batch, hi)
             state = dict(batch.series)
@@ -735,11 +817,6 @@ class Ingestor:
             self._on_error("implausible")
             self._log.warning("series_rejected", service=slo.service, slo=slo.name,
                               series=r.series, reason=r.reason, samples=r.samples, at=r.at)
-
-    def _commit(self, slo: SLO, since: float, batch: accounting.EventBatch) -> None:
-        # The one write of Prometheus events, with the span the read measured.
-        self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until,
-                           series=batch.series, measured=(since, batch.covered_until))
 
 
 class _Counted(accounting.SourceProxy):
@@ -827,6 +904,13 @@ def _segments(since: float, until: float, hourly: tuple[float, float] | None,
     return [*((lo, hi, False) for lo, hi in accounting.chunk_bounds(since, start, chunk)),
             (start, end, True),
             *((lo, hi, False) for lo, hi in accounting.chunk_bounds(end, until, chunk))]
+
+
+def _moved(series: Mapping[str, accounting.Sample],
+           before: Mapping[str, accounting.Sample]) -> dict[str, accounting.Sample]:
+    """The series of a batch whose last sample differs from ``before``: the store
+    keeps the others as they are (a commit's series state is an upsert)."""
+    return {key: last for key, last in series.items() if before.get(key) != last}
 
 
 def _merged(states: Mapping[Any, Mapping[str, accounting.Sample]]
