@@ -225,10 +225,13 @@ class Engine:
             # Every read first, their steady commits then in one transaction, and only
             # then the statuses, which must see what the reads committed.
             pending = Pending()
-            reads = self._map(lambda slo: self._evaluate_slo(
-                slo, now, None if slo.group_by else current.get(slo.key),
-                grouped=bool(slo.group_by), shared=shared, pending=pending), self._measured)
-            failed = self._ingestor.flush(pending) if not self._follower else {}
+            try:
+                reads = self._map(lambda slo: self._evaluate_slo(
+                    slo, now, None if slo.group_by else current.get(slo.key),
+                    grouped=bool(slo.group_by), shared=shared, pending=pending),
+                    self._measured)
+            finally:  # whatever happened, the reads' locks are released
+                failed = self._ingestor.flush(pending)
             statuses = self._map(
                 lambda found: self._evaluate_definition(found[0], now, current, found[1],
                                                         failed),
@@ -293,24 +296,34 @@ class Engine:
         current = self._snapshot.by_key
         fresh: dict[str, SLOStatus] = {}
         shared = self._share([s for s in due if self._up(s, current)], at, fast=True)
-        for slo in due:
-            if self._stop.is_set():
-                break
-            if slo.group_by:
-                self._catch_up_groups(slo, at, current, fresh, shared)
-                continue
-            mine = current.get(slo.key)
-            if mine is None or not mine.up or mine.evaluated_at is None:
-                continue
-            try:
-                if not self._ingestor.catch_up(slo, at, shared):
+        # The reads first, their commits then in one transaction, then the statuses.
+        pending = Pending()
+        moved: list[SLO] = []
+        try:
+            for slo in due:
+                if self._stop.is_set():
+                    break
+                if slo.group_by:
+                    self._catch_up_groups(slo, at, current, fresh, shared)
                     continue
-            except Exception as exc:  # the full cycle reads the same span and reports it
+                mine = current.get(slo.key)
+                if mine is None or not mine.up or mine.evaluated_at is None:
+                    continue
+                try:
+                    if self._ingestor.catch_up(slo, at, shared, pending):
+                        moved.append(slo)
+                except Exception as exc:  # the full cycle reads the same span and reports it
+                    self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
+                                    error=short_error(str(exc)))
+        finally:
+            failed = self._ingestor.flush(pending)
+        for slo in moved:
+            if slo.key in failed:  # nothing of it was written: the full cycle reads it
                 self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
-                                error=short_error(str(exc)))
+                                error=short_error(str(failed[slo.key])))
                 continue
-            fresh[slo.key] = self._status(slo, at, up=True, error=None, previous=mine,
-                                          refresh=True)
+            fresh[slo.key] = self._status(slo, at, up=True, error=None,
+                                          previous=current.get(slo.key), refresh=True)
         if fresh:
             for slo in _dependents(self._composites, [s.slo for s in fresh.values()]):
                 status = self._composite_status(slo, fresh, current, refresh=True)

@@ -284,24 +284,36 @@ class Backfill:
 
 
 class Pending:
-    """The commits of a cycle's steady reads, written together by ``Ingestor.flush``
-    (one transaction instead of one per SLO). Thread-safe: the reads of a
-    cycle add to it at once. Each commit is kept under the definition whose
-    read made it (a grouped definition commits its groups' keys too)."""
+    """The commits of a cycle's reads, written together by ``Ingestor.flush`` (one
+    transaction instead of one per SLO). Thread-safe: the reads of a cycle add
+    to it at once. Each commit is kept under the definition whose read made it
+    (a grouped definition commits its groups' keys too), and that definition's
+    read lock stays held until the flush: the store does not hold its new
+    cursor and series state before, so no other read of it may start."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._commits: list[tuple[str, Commit]] = []
+        self._held: dict[str, threading.Lock] = {}
 
     def add(self, owner: str, commit: Commit) -> None:
         with self._lock:
             self._commits.append((owner, commit))
 
-    def take(self) -> list[tuple[str, Commit]]:
-        """Every commit added so far (the batch is empty afterwards)."""
+    def hold(self, owner: str, lock: threading.Lock) -> bool:
+        """Keep ``owner``'s read lock until the flush when it added a commit; True if so."""
+        with self._lock:
+            if not any(key == owner for key, _ in self._commits):
+                return False
+            self._held[owner] = lock
+            return True
+
+    def take(self) -> tuple[list[tuple[str, Commit]], list[threading.Lock]]:
+        """Every commit added so far and the locks held for them (now the caller's)."""
         with self._lock:
             found, self._commits = self._commits, []
-        return found
+            held, self._held = list(self._held.values()), {}
+        return found, held
 
 
 class Ingestor:
@@ -348,9 +360,6 @@ class Ingestor:
         # per SLO: the cursor its last full read left and where the next one
         # starts from there, so planning a shared read need not load the state
         self._next: dict[str, tuple[float, float]] = {}
-        # definitions whose commits wait in a ``Pending`` batch: the store does not
-        # hold their new cursor and series state yet, so the fast path leaves them
-        self._unflushed: set[str] = set()
 
     def read(self, slo: SLO, until: float, source: accounting.Source | None = None,
              pending: Pending | None = None) -> bool:
@@ -360,21 +369,27 @@ class Ingestor:
         Raises ``SourceError`` when Prometheus fails; every chunk committed
         before the failure stays, with its cursor. With ``pending``, a
         steady read (one chunk, no backfill) adds its commit there instead,
-        for ``flush``; until then the fast path leaves ``slo`` alone.
+        and ``slo``'s read lock stays held until ``flush`` writes it.
         """
-        with self._lock(slo):
+        lock = self._lock(slo)
+        lock.acquire()
+        try:
             if slo.group_by:
                 return self._read_grouped(slo, until, source, pending)
             return self._read(slo, until, source, pending)
+        finally:
+            if pending is None or not pending.hold(slo.key, lock):
+                lock.release()
 
     def flush(self, pending: Pending) -> dict[str, Exception]:
-        """Write ``pending``'s commits in one transaction; the failures by definition key.
+        """Write ``pending``'s commits in one transaction and release their SLOs' read
+        locks; returns the failures by definition key.
 
         When that transaction fails, nothing of it was written and each
         commit is tried alone, so one bad commit fails only its own
         definition, as it would have without the batch.
         """
-        taken = pending.take()
+        taken, held = pending.take()
         failed: dict[str, Exception] = {}
         try:
             self._store.commit_many([commit for _, commit in taken])
@@ -388,9 +403,10 @@ class Ingestor:
                 except Exception as exc:  # the caller reports it as the SLO's failure
                     failed[owner] = exc
         finally:
-            self._unflushed.difference_update(owner for owner, _ in taken)
-        for owner in failed:
-            self._next.pop(owner, None)  # planned from a cursor the store does not hold
+            for owner in failed:
+                self._next.pop(owner, None)  # planned from a cursor the store does not hold
+            for lock in held:
+                lock.release()
         return failed
 
     def _commit_to(self, owner: str, pending: Pending | None, commit: Commit) -> None:
@@ -398,9 +414,8 @@ class Ingestor:
         if pending is None:
             self._store.commit(commit.slo_key, commit.deltas, cursor=commit.cursor,
                                series=commit.series, measured=commit.measured)
-            return
-        self._unflushed.add(owner)
-        pending.add(owner, commit)
+        else:
+            pending.add(owner, commit)
 
     def share(self, slos: Sequence[SLO], until: float, *, fast: bool = False,
               mapper: sharing.Mapper | None = None,
@@ -463,8 +478,7 @@ class Ingestor:
     def _fast_start(self, slo: SLO, until: float) -> float | None:
         """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
         if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                or _has_template(slo) or self._lock(slo).locked()
-                or slo.key in self._unflushed):
+                or _has_template(slo) or self._lock(slo).locked()):
             return None  # the cheap checks first: this runs for every SLO every second
         cursor = self._store.cursor(slo.key)
         if cursor is None or until - cursor > CATCH_UP_LIMIT:
@@ -486,8 +500,8 @@ class Ingestor:
         due = self._due
         return [s for s in slos if not until < due.get(s.key, -math.inf)]
 
-    def catch_up(self, slo: SLO, until: float,
-                 source: accounting.Source | None = None) -> bool:
+    def catch_up(self, slo: SLO, until: float, source: accounting.Source | None = None,
+                 pending: Pending | None = None) -> bool:
         """The fast path: commit the samples newer than each live series' last one.
 
         True when new events were committed. Nothing is read (False) while
@@ -503,7 +517,8 @@ class Ingestor:
         for the client (``share`` with ``fast``).
         The cursor and the measured spans stay: the next full read reaches
         back over what this one read, and the series state keeps it from
-        counting twice. Raises like ``read``.
+        counting twice. Raises like ``read``. With ``pending``, the commit of
+        an ungrouped SLO waits there, as a full read's does.
         """
         lock = self._lock(slo)
         if not lock.acquire(blocking=False):
@@ -511,8 +526,7 @@ class Ingestor:
         try:
             # The cheap checks first: this runs for every SLO every second.
             if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                    or self._client is None or _has_template(slo)
-                    or slo.key in self._unflushed):
+                    or self._client is None or _has_template(slo)):
                 return False
             cursor = self._store.cursor(slo.key)
             if cursor is None or until - cursor > CATCH_UP_LIMIT:
@@ -533,11 +547,13 @@ class Ingestor:
             if not batch.deltas and dict(batch.series) == state:
                 self._missed(slo.key, until)
                 return False
-            self._store.commit(slo.key, batch.deltas, series=_moved(batch.series, state))
+            self._commit_to(slo.key, pending,
+                            Commit(slo.key, batch.deltas, series=_moved(batch.series, state)))
             self._learn(slo.key, batch, until)
             return True
         finally:
-            lock.release()
+            if pending is None or not pending.hold(slo.key, lock):
+                lock.release()
 
     def catch_up_groups(self, slo: SLO, until: float,
                         source: accounting.Source | None = None) -> tuple[SLO, ...]:
@@ -546,8 +562,6 @@ class Ingestor:
         if not lock.acquire(blocking=False):
             return ()
         try:
-            if slo.key in self._unflushed:
-                return ()
             cursor = self._store.cursor(slo.key)
             if (cursor is None or until - cursor > CATCH_UP_LIMIT
                     or slo.key in self._backfilling or self._client is None

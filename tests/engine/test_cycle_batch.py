@@ -117,6 +117,30 @@ def test_a_steady_cycle_opens_one_transaction_for_all_its_slos(tmp_path: Path) -
         store.close()
 
 
+def test_a_second_of_the_fast_path_commits_its_slos_together(tmp_path: Path) -> None:
+    """Both SLOs' next samples (scraped at NOW + 15, landed at NOW + 16) are read by
+    the fast path at NOW + 16 and committed in one transaction; both statuses follow,
+    and the windows hold each increase once."""
+    feeds = _feeds()
+    source = LandingSource(feeds, NOW)
+    store = SQLiteStore(tmp_path, RES)
+    clock = [NOW]
+    engine = Engine(parse_config(_config(), "t.yaml"), store, source, clock=lambda: clock[0])
+    try:
+        engine.evaluate()
+        begins = _begins(store)
+        clock[0] = source.now = NOW + 16.0
+        snapshot = engine.catch_up()
+        assert len(begins) == 1
+        for name, key in zip(("a", "b"), KEYS, strict=True):
+            assert next(s for s in snapshot.slos if s.slo.key == key).evaluated_at == NOW + 16
+            counts = store.sum(key, 0, NOW + 3600)
+            assert counts.total == _exact(feeds, f"requests_{name}_total", NOW + 15.0)
+    finally:
+        engine.close()
+        store.close()
+
+
 def test_a_failed_commit_marks_its_slo_down_and_the_next_cycle_counts_it_once(
     tmp_path: Path,
 ) -> None:
