@@ -294,25 +294,27 @@ class Pending:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._commits: list[tuple[str, Commit]] = []
-        self._held: dict[str, threading.Lock] = {}
+        self._owners: set[str] = set()
+        self._held: list[threading.Lock] = []
 
     def add(self, owner: str, commit: Commit) -> None:
         with self._lock:
             self._commits.append((owner, commit))
+            self._owners.add(owner)
 
     def hold(self, owner: str, lock: threading.Lock) -> bool:
         """Keep ``owner``'s read lock until the flush when it added a commit; True if so."""
         with self._lock:
-            if not any(key == owner for key, _ in self._commits):
+            if owner not in self._owners:
                 return False
-            self._held[owner] = lock
+            self._held.append(lock)
             return True
 
     def take(self) -> tuple[list[tuple[str, Commit]], list[threading.Lock]]:
         """Every commit added so far and the locks held for them (now the caller's)."""
         with self._lock:
-            found, self._commits = self._commits, []
-            held, self._held = list(self._held.values()), {}
+            found, self._commits, self._owners = self._commits, [], set()
+            held, self._held = self._held, []
         return found, held
 
 
