@@ -50,6 +50,7 @@ log its query failures (``engine``), or record probe results (``recorder``).
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -354,6 +355,14 @@ class Ingestor:
         # its oldest live series is next due, so the fast path asks only then
         self._step: dict[str, float] = {}
         self._due: dict[str, float] = {}
+        # ``due`` without a look at every SLO every second: the keys that may be due
+        # now, and the others on a heap of (due instant, key) until then (entries
+        # a later ``_set_due`` replaced are skipped when they come up)
+        self._due_lock = threading.Lock()
+        self._due_for: Sequence[SLO] | None = None
+        self._position: dict[str, tuple[int, SLO]] = {}
+        self._ready: set[str] = set()
+        self._waiting: list[tuple[float, str]] = []
         # fast reads in a row that found nothing: each waits twice as long
         self._misses: dict[str, int] = {}
         self._sharing = sharing.Sharing(log)
@@ -497,10 +506,37 @@ class Ingestor:
         return found
 
     def due(self, slos: Sequence[SLO], until: float) -> list[SLO]:
-        """The SLOs of ``slos`` whose fast read at ``until`` is not known to be early:
-        ``catch_up`` and a fast ``share`` skip every other one (one dict lookup each)."""
+        """The SLOs of ``slos`` whose fast read at ``until`` is not known to be early,
+        in their order: ``catch_up`` and a fast ``share`` skip every other one.
+
+        The cost grows with the SLOs due, not with all of them: an SLO waits on
+        a heap until its due instant. Asked about another sequence than last
+        time, every SLO of it is looked at once.
+        """
         due = self._due
-        return [s for s in slos if not until < due.get(s.key, -math.inf)]
+        with self._due_lock:
+            if slos is not self._due_for:
+                self._due_for = slos
+                self._position = {s.key: (i, s) for i, s in enumerate(slos)}
+                self._ready = set(self._position)
+            waiting, ready = self._waiting, self._ready
+            while waiting and waiting[0][0] <= until:
+                at, key = heapq.heappop(waiting)
+                if due.get(key) == at:
+                    ready.add(key)
+            for key in [k for k in ready if until < due.get(k, -math.inf)]:
+                ready.discard(key)  # set early before it was first looked at
+                heapq.heappush(waiting, (due[key], key))
+            position = self._position
+            return [position[k][1] for k in sorted(
+                (k for k in ready if k in position), key=lambda k: position[k][0])]
+
+    def _set_due(self, key: str, at: float) -> None:
+        """``key``'s next fast read is due at ``at``."""
+        with self._due_lock:
+            self._due[key] = at
+            self._ready.discard(key)
+            heapq.heappush(self._waiting, (at, key))
 
     def catch_up(self, slo: SLO, until: float, source: accounting.Source | None = None,
                  pending: Pending | None = None) -> bool:
@@ -578,7 +614,7 @@ class Ingestor:
         misses = self._misses.get(key, 0)
         self._misses[key] = misses + 1
         wait = min(2.0 ** misses, self._step.get(key, MAX_BACKOFF))
-        self._due[key] = max(self._due.get(key, -math.inf), until + wait)
+        self._set_due(key, max(self._due.get(key, -math.inf), until + wait))
 
     def _catch_up_grouped(self, slo: SLO, until: float,
                           source: accounting.Source | None = None) -> tuple[SLO, ...]:
@@ -723,7 +759,7 @@ class Ingestor:
         if batch.deltas or batch.step is not None:  # something new landed
             self._misses[key] = 0
         if not self._misses.get(key):
-            self._due[key] = min(live) + step if live and step is not None else -math.inf
+            self._set_due(key, min(live) + step if live and step is not None else -math.inf)
 
     def _lock(self, slo: SLO) -> threading.Lock:
         return self._locks.setdefault(slo.key, threading.Lock())

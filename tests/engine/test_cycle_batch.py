@@ -4,6 +4,8 @@ the fast path leaves an SLO whose commit still waits."""
 
 from __future__ import annotations
 
+import math
+import random
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -204,5 +206,35 @@ def test_the_fast_path_leaves_an_slo_whose_commit_waits_in_a_batch(tmp_path: Pat
         assert ingestor.catch_up(slo, NOW + 35.0)
         counts = store.sum(slo.key, 0, NOW + 3600)
         assert counts.total == _exact(feeds, "requests_a_total", NOW + 34.0)
+    finally:
+        store.close()
+
+
+def test_due_lists_what_a_look_at_every_slo_would(tmp_path: Path) -> None:
+    """``due`` keeps SLOs on a heap until their instant; at every second it lists, in
+    config order, exactly the SLOs a look at each one's due instant would list, while
+    due instants move on (a read that found samples, a miss that backs off)."""
+    config = parse_config(_config().replace("services:", "services:" + "".join(f"""
+  - name: s{i}
+    slos:
+      - name: availability
+        objective: 99
+        window: 1d
+        sli: {{ratio: {{bad: e{i}_total, total: r{i}_total}}}}""" for i in range(8))), "t.yaml")
+    store = SQLiteStore(tmp_path, RES)
+    ingestor = Ingestor(store, LandingSource({}, NOW), config.prometheus, config.slos,
+                        stop=threading.Event(), log=structlog.get_logger())
+    slos = config.slos
+    rng = random.Random(7)
+    try:
+        for second in range(300):
+            until = NOW + second
+            for slo in rng.sample(list(slos), 3):
+                if rng.random() < 0.5:
+                    ingestor._set_due(slo.key, until + rng.choice([-5.0, 0.0, 1.0, 7.5, 30.0]))
+                else:
+                    ingestor._missed(slo.key, until)
+            expected = [s for s in slos if not until < ingestor._due.get(s.key, -math.inf)]
+            assert ingestor.due(slos, until) == expected
     finally:
         store.close()
