@@ -273,6 +273,16 @@ def _advance_plain(samples: Sequence[Sample], prev: Sample | None,
         return Advance([], prev, [], None)
     if prev is not None and prev[1] < 0:
         return None
+    if len(samples) == 1 and prev is not None:  # a steady read: one new sample
+        ts, value = samples[0]
+        if ts <= prev[0]:
+            return Advance([], prev, [], None)  # read again by an overlapping read
+        if not math.isfinite(value) or value < 0:
+            return None
+        increase = value if value < prev[1] else value - prev[1]
+        if increase > max_increase:
+            return None
+        return Advance([(ts, increase)], (ts, value), [], ts - prev[0])
     times = [ts for ts, _ in samples]
     if not all(map(operator.lt, times, times[1:])):
         return None  # out of order or repeated: the loop skips what it must
