@@ -28,6 +28,11 @@ Service-level management, per status:
   logged (``period_failed``) and counted, and the window values stand. A
   probe refresh reuses figures younger than one evaluation interval.
 
+A cycle reads first, then writes the steady reads' commits in one
+transaction (``ingest.Pending``, ``Ingestor.flush``), then computes the
+statuses, which see what was written; an SLO whose commit failed is down
+with the store's error. The fast path does the same per second.
+
 Reads are shared: before the reads of a full cycle, and before the fast
 path's, the ingester asks Prometheus once per metric that SLOs of several
 definitions read (``Ingestor.share``, ``sharing``); each SLO's read then

@@ -17,6 +17,12 @@ Owns what the store holds for each SLO over time:
   reaches back to the oldest last sample of the series still scraped
   (``accounting.read_start``), so a sample that lands late is counted once,
   in its own bucket.
+* a steady read (one chunk) given a ``Pending`` batch adds its commit there,
+  and ``Ingestor.flush`` writes the batch in one transaction
+  (``EventStore.commit_many``) before the engine computes any status; the
+  SLO's read lock is held until then, so no other read of it starts from
+  the cursor the store still holds. A failed batch is retried commit by
+  commit, so a bad commit fails only its own SLO.
 * ``Ingestor.catch_up`` is the fast path: only the samples newer than each
   live series' last one, committed without moving the cursor, so a ratio
   SLO's status can follow new samples between full cycles. It never runs

@@ -4,7 +4,11 @@ WAL journal, ``synchronous=NORMAL``: a committed transaction survives a crash
 of the process; only a power loss may roll back the last few. Tables are in
 ``schema``. Events, series state, cursor and measured span of one SLO are
 written in one transaction (``commit``), so a crash never leaves events
-without the cursor that says they were counted.
+without the cursor that says they were counted; ``commit_many`` writes many
+SLOs' commits (a cycle's steady reads) in one transaction, all or none.
+The writer remembers each SLO's cursor and series state once read (it is
+their only writer), so a steady read asks the database for neither; a
+failed write drops them, and they are read again.
 
 Window sums go through the memory of ``common.StoreBase`` (running sums and
 edge blocks per SLO), so a cycle's windows cost no database read whatever
