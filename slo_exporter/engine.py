@@ -237,10 +237,10 @@ class Engine:
                     self._measured)
             finally:  # whatever happened, the reads' locks are released
                 failed = self._ingestor.flush(pending)
-            statuses = self._map(
-                lambda found: self._evaluate_definition(found[0], now, current, found[1],
-                                                        failed),
-                list(zip(self._measured, reads, strict=True)))
+            # Computing statuses is CPU work: threads would only take turns on the GIL.
+            statuses = [self._evaluate_definition(slo, now, current, read, failed)
+                        for slo, read in zip(self._measured, reads, strict=True)
+                        if not self._stop.is_set()]
             fresh = {s.slo.key: s for found in statuses for s in found}
             # After their components, in the same cycle, so a composite
             # never describes older component data than the components show.
