@@ -361,6 +361,7 @@ class Ingestor:
         # its oldest live series is next due, so the fast path asks only then
         self._step: dict[str, float] = {}
         self._due: dict[str, float] = {}
+        self._template_of: dict[str, tuple[SLO, bool]] = {}
         # ``due`` without a look at every SLO every second: the keys that may be due
         # now, and the others on a heap of (due instant, key) until then (entries
         # a later ``_set_due`` replaced are skipped when they come up)
@@ -495,7 +496,7 @@ class Ingestor:
     def _fast_start(self, slo: SLO, until: float) -> float | None:
         """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
         if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                or _has_template(slo) or self._lock(slo).locked()):
+                or self._templated(slo) or self._lock(slo).locked()):
             return None  # the cheap checks first: this runs for every SLO every second
         cursor = self._store.cursor(slo.key)
         if cursor is None or until - cursor > CATCH_UP_LIMIT:
@@ -570,7 +571,7 @@ class Ingestor:
         try:
             # The cheap checks first: this runs for every SLO every second.
             if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                    or self._client is None or _has_template(slo)):
+                    or self._client is None or self._templated(slo)):
                 return False
             cursor = self._store.cursor(slo.key)
             if cursor is None or until - cursor > CATCH_UP_LIMIT:
@@ -766,6 +767,13 @@ class Ingestor:
             self._misses[key] = 0
         if not self._misses.get(key):
             self._set_due(key, min(live) + step if live and step is not None else -math.inf)
+
+    def _templated(self, slo: SLO) -> bool:
+        """``_has_template(slo)``, found once per SLO (the fast path asks every second)."""
+        found = self._template_of.get(slo.key)
+        if found is None or found[0] is not slo:
+            found = self._template_of[slo.key] = (slo, _has_template(slo))
+        return found[1]
 
     def _lock(self, slo: SLO) -> threading.Lock:
         return self._locks.setdefault(slo.key, threading.Lock())
