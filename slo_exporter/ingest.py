@@ -367,7 +367,8 @@ class Ingestor:
         # a later ``_set_due`` replaced are skipped when they come up)
         self._due_lock = threading.Lock()
         self._due_for: Sequence[SLO] | None = None
-        self._position: dict[str, tuple[int, SLO]] = {}
+        self._index: dict[str, int] = {}
+        self._slo_of: dict[str, SLO] = {}
         self._ready: set[str] = set()
         self._waiting: list[tuple[float, str]] = []
         # fast reads in a row that found nothing: each waits twice as long
@@ -524,8 +525,9 @@ class Ingestor:
         with self._due_lock:
             if slos is not self._due_for:
                 self._due_for = slos
-                self._position = {s.key: (i, s) for i, s in enumerate(slos)}
-                self._ready = set(self._position)
+                self._index = {s.key: i for i, s in enumerate(slos)}
+                self._slo_of = {s.key: s for s in slos}
+                self._ready = set(self._index)
             waiting, ready = self._waiting, self._ready
             while waiting and waiting[0][0] <= until:
                 at, key = heapq.heappop(waiting)
@@ -534,9 +536,8 @@ class Ingestor:
             for key in [k for k in ready if until < due.get(k, -math.inf)]:
                 ready.discard(key)  # set early before it was first looked at
                 heapq.heappush(waiting, (due[key], key))
-            position = self._position
-            return [position[k][1] for k in sorted(
-                (k for k in ready if k in position), key=lambda k: position[k][0])]
+            index, slo_of = self._index, self._slo_of
+            return [slo_of[k] for k in sorted(ready & index.keys(), key=index.__getitem__)]
 
     def _set_due(self, key: str, at: float) -> None:
         """``key``'s next fast read is due at ``at``."""
