@@ -11,7 +11,7 @@ import pytest
 from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts
 from slo_exporter.store import Commit, EventStore, SQLiteStore
-from tests.store.conftest import Backend
+from tests.store.conftest import Backend, SQLiteBackend
 from tests.store.crash import run_until
 from tests.store.values import KEY, RES, T0
 
@@ -59,8 +59,6 @@ def test_a_failed_batch_writes_none_of_its_commits(tmp_path: Path) -> None:
     """The second commit's series write fails: the first commit's events and cursor, which
     were written before it in the same transaction, are rolled back with it, and the
     remembered cursor and series state are what the file holds."""
-    from tests.store.conftest import SQLiteBackend
-
     backend = SQLiteBackend(tmp_path)
     with backend.open() as store:
         store.commit(KEY, {T0: (1.0, 1.0)}, cursor=T0, series={"a": (T0, 1.0)})
