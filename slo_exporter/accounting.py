@@ -691,7 +691,11 @@ def _series_reads(
     events, no state.
     """
     state, owner = books.state, books.owner
-    for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
+    start = span.since - span.overlap
+    # a steady read is one chunk: chunk_bounds' answer without building it
+    bounds = ([(start, span.until)] if 0 < span.until - start <= span.chunk
+              else chunk_bounds(start, span.until, span.chunk))
+    for lo, hi in bounds:
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = series_key(role, series.labels)
