@@ -273,6 +273,16 @@ def _advance_plain(samples: Sequence[Sample], prev: Sample | None,
         return Advance([], prev, [], None)
     if prev is not None and prev[1] < 0:
         return None
+    if len(samples) == 1 and prev is not None:  # a steady read: one new sample
+        ts, value = samples[0]
+        if ts <= prev[0]:
+            return Advance([], prev, [], None)  # read again by an overlapping read
+        if not math.isfinite(value) or value < 0:
+            return None
+        increase = value if value < prev[1] else value - prev[1]
+        if increase > max_increase:
+            return None
+        return Advance([(ts, increase)], (ts, value), [], ts - prev[0])
     times = [ts for ts, _ in samples]
     if not all(map(operator.lt, times, times[1:])):
         return None  # out of order or repeated: the loop skips what it must
@@ -681,7 +691,11 @@ def _series_reads(
     events, no state.
     """
     state, owner = books.state, books.owner
-    for lo, hi in chunk_bounds(span.since - span.overlap, span.until, span.chunk):
+    start = span.since - span.overlap
+    # a steady read is one chunk: chunk_bounds' answer without building it
+    bounds = ([(start, span.until)] if 0 < span.until - start <= span.chunk
+              else chunk_bounds(start, span.until, span.chunk))
+    for lo, hi in bounds:
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = series_key(role, series.labels)

@@ -28,6 +28,11 @@ Service-level management, per status:
   logged (``period_failed``) and counted, and the window values stand. A
   probe refresh reuses figures younger than one evaluation interval.
 
+A cycle reads first, then writes the steady reads' commits in one
+transaction (``ingest.Pending``, ``Ingestor.flush``), then computes the
+statuses, which see what was written; an SLO whose commit failed is down
+with the store's error. The fast path does the same per second.
+
 Reads are shared: before the reads of a full cycle, and before the fast
 path's, the ingester asks Prometheus once per metric that SLOs of several
 definitions read (``Ingestor.share``, ``sharing``); each SLO's read then
@@ -89,6 +94,7 @@ from slo_exporter.ingest import (
     LATE_LIMIT,
     READ_OVERLAP,
     Ingestor,
+    Pending,
     Pruner,
     adopt_definitions,
     load_groups,
@@ -117,9 +123,19 @@ SETTLE_MARGIN = CATCH_UP_LIMIT + LATE_LIMIT + READ_OVERLAP
 
 
 _T = TypeVar("_T")
+_I = TypeVar("_I")
 
 #: counts one failure under its reason (``slo_exporter_query_errors_total``)
 ErrorCounter = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A read of ``slo`` at ``at`` that succeeded; its status waits for its commits."""
+
+    slo: SLO
+    at: float
+    grouped: bool = False
 
 
 class Engine:
@@ -211,9 +227,20 @@ class Engine:
             self._ingestor.plan_backfill(self._measured, grid.instant(
                 now - self._config.prometheus.query_delay, self._config.evaluation_interval))
             shared = self._share(self._measured, now - self._config.prometheus.query_delay)
-            statuses = self._map(
-                lambda slo: self._evaluate_definition(slo, now, current, shared),
-                self._measured)
+            # Every read first, their steady commits then in one transaction, and only
+            # then the statuses, which must see what the reads committed.
+            pending = Pending()
+            try:
+                reads = self._map(lambda slo: self._evaluate_slo(
+                    slo, now, None if slo.group_by else current.get(slo.key),
+                    grouped=bool(slo.group_by), shared=shared, pending=pending),
+                    self._measured)
+            finally:  # whatever happened, the reads' locks are released
+                failed = self._ingestor.flush(pending)
+            # Computing statuses is CPU work: threads would only take turns on the GIL.
+            statuses = [self._evaluate_definition(slo, now, current, read, failed)
+                        for slo, read in zip(self._measured, reads, strict=True)
+                        if not self._stop.is_set()]
             fresh = {s.slo.key: s for found in statuses for s in found}
             # After their components, in the same cycle, so a composite
             # never describes older component data than the components show.
@@ -274,24 +301,34 @@ class Engine:
         current = self._snapshot.by_key
         fresh: dict[str, SLOStatus] = {}
         shared = self._share([s for s in due if self._up(s, current)], at, fast=True)
-        for slo in due:
-            if self._stop.is_set():
-                break
-            if slo.group_by:
-                self._catch_up_groups(slo, at, current, fresh, shared)
-                continue
-            mine = current.get(slo.key)
-            if mine is None or not mine.up or mine.evaluated_at is None:
-                continue
-            try:
-                if not self._ingestor.catch_up(slo, at, shared):
+        # The reads first, their commits then in one transaction, then the statuses.
+        pending = Pending()
+        moved: list[SLO] = []
+        try:
+            for slo in due:
+                if self._stop.is_set():
+                    break
+                if slo.group_by:
+                    self._catch_up_groups(slo, at, current, fresh, shared)
                     continue
-            except Exception as exc:  # the full cycle reads the same span and reports it
+                mine = current.get(slo.key)
+                if mine is None or not mine.up or mine.evaluated_at is None:
+                    continue
+                try:
+                    if self._ingestor.catch_up(slo, at, shared, pending):
+                        moved.append(slo)
+                except Exception as exc:  # the full cycle reads the same span and reports it
+                    self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
+                                    error=short_error(str(exc)))
+        finally:
+            failed = self._ingestor.flush(pending)
+        for slo in moved:
+            if slo.key in failed:  # nothing of it was written: the full cycle reads it
                 self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
-                                error=short_error(str(exc)))
+                                error=short_error(str(failed[slo.key])))
                 continue
-            fresh[slo.key] = self._status(slo, at, up=True, error=None, previous=mine,
-                                          refresh=True)
+            fresh[slo.key] = self._status(slo, at, up=True, error=None,
+                                          previous=current.get(slo.key), refresh=True)
         if fresh:
             for slo in _dependents(self._composites, [s.slo for s in fresh.values()]):
                 status = self._composite_status(slo, fresh, current, refresh=True)
@@ -371,13 +408,16 @@ class Engine:
                                            previous=current.get(inst.key), refresh=True)
 
     def _evaluate_definition(self, slo: SLO, now: float, current: Mapping[str, SLOStatus],
-                             shared: accounting.Source | None = None) -> list[SLOStatus]:
-        """The new statuses of ``slo``: its own, or each of its groups'."""
+                             read: SLOStatus | _Read | None,
+                             failed: Mapping[str, Exception]) -> list[SLOStatus]:
+        """The new statuses of ``slo``: its own, or each of its groups', after its
+        read (``_evaluate_slo``) and the flush of the cycle's commits (``failed``:
+        the definitions whose commits failed)."""
+        found = read if not isinstance(read, _Read) else self._after_read(
+            read, None if slo.group_by else current.get(slo.key), failed.get(slo.key))
         if not slo.group_by:
-            status = self._evaluate_slo(slo, now, current.get(slo.key), shared=shared)
-            return [] if status is None else [status]
+            return [] if found is None else [found]
         at = now - self._config.prometheus.query_delay
-        found = self._evaluate_slo(slo, now, None, grouped=True, shared=shared)
         if found is None:
             return []
         if found.up:
@@ -392,10 +432,10 @@ class Engine:
                                     previous=mine if mine is not None and mine.up else None))
         return out
 
-    def _map(self, fn: Callable[[SLO], _T], slos: Sequence[SLO]) -> list[_T]:
-        if self._pool is None or self._closed or len(slos) <= 1:
-            return [fn(slo) for slo in slos]
-        return list(self._pool.map(fn, slos))
+    def _map(self, fn: Callable[[_I], _T], items: Sequence[_I]) -> list[_T]:
+        if self._pool is None or self._closed or len(items) <= 1:
+            return [fn(item) for item in items]
+        return list(self._pool.map(fn, items))
 
     def _swap(
         self, fresh: Mapping[str, SLOStatus], *, taken_at: float | None, complete: bool
@@ -414,12 +454,15 @@ class Engine:
             return self._snapshot
 
     def _evaluate_slo(self, slo: SLO, now: float, current: SLOStatus | None, *,
-                      grouped: bool = False,
-                      shared: accounting.Source | None = None) -> SLOStatus | None:
+                      grouped: bool = False, shared: accounting.Source | None = None,
+                      pending: Pending | None = None) -> SLOStatus | _Read | None:
         """The SLO's new status, or None when stopped before it was read.
 
         ``grouped``: only read a grouped definition; the status returned
-        says whether the read succeeded (its groups get theirs).
+        says whether the read succeeded (its groups get theirs). With
+        ``pending``, a read that succeeded gives a ``_Read``: its steady
+        commit waits there, and ``_after_read`` computes the status once
+        it is flushed.
         """
         if self._stop.is_set():
             return None
@@ -437,7 +480,7 @@ class Engine:
                 return SLOStatus(slo=slo, up=up, evaluated_at=at, error=error)
             return self._status(slo, at, up=up, error=error, healthy=up, previous=current)
         try:
-            if not self._ingestor.read(slo, at, shared):
+            if not self._ingestor.read(slo, at, shared, pending):
                 return None
         except QueryCancelled:
             return None  # a shutdown, not a failure: the SLO keeps its last status
@@ -453,6 +496,22 @@ class Engine:
             self._on_error("internal")
             self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
             return self._down(slo, at, f"internal error: {exc!r}", grouped=grouped)
+        read = _Read(slo, at, grouped)
+        return read if pending is not None else self._after_read(read, current, None)
+
+    def _after_read(self, read: _Read, current: SLOStatus | None,
+                    failure: Exception | None) -> SLOStatus:
+        """The status of an SLO whose read succeeded, once its commits are written
+        (``failure``: they were not, and nothing of them was)."""
+        slo, at, grouped = read.slo, read.at, read.grouped
+        if isinstance(failure, SloExporterError):
+            self._on_error("store")
+            self._failures.failed(slo, "store", "store", str(failure), at)
+            return self._down(slo, at, str(failure), grouped=grouped)
+        if failure is not None:
+            self._on_error("internal")
+            self._failures.failed(slo, "evaluation", "internal", repr(failure), at)
+            return self._down(slo, at, f"internal error: {failure!r}", grouped=grouped)
         if grouped:
             return SLOStatus(slo=slo, up=True, evaluated_at=at)
         # A history drawn while the source failed may miss events read since.

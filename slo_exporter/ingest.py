@@ -17,6 +17,12 @@ Owns what the store holds for each SLO over time:
   reaches back to the oldest last sample of the series still scraped
   (``accounting.read_start``), so a sample that lands late is counted once,
   in its own bucket.
+* a steady read (one chunk) given a ``Pending`` batch adds its commit there,
+  and ``Ingestor.flush`` writes the batch in one transaction
+  (``EventStore.commit_many``) before the engine computes any status; the
+  SLO's read lock is held until then, so no other read of it starts from
+  the cursor the store still holds. A failed batch is retried commit by
+  commit, so a bad commit fails only its own SLO.
 * ``Ingestor.catch_up`` is the fast path: only the samples newer than each
   live series' last one, committed without moving the cursor, so a ratio
   SLO's status can follow new samples between full cycles. It never runs
@@ -50,6 +56,7 @@ log its query failures (``engine``), or record probe results (``recorder``).
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 import time
@@ -71,7 +78,7 @@ from slo_exporter.model import (
     fingerprint,
 )
 from slo_exporter.prometheus import QueryResult, Series
-from slo_exporter.store import EventStore
+from slo_exporter.store import Commit, EventStore
 
 #: the fewest hours worth reading at hour resolution
 MIN_HOURLY_HOURS = 2
@@ -283,6 +290,41 @@ class Backfill:
             elapsed=now - self._started)
 
 
+class Pending:
+    """The commits of a cycle's reads, written together by ``Ingestor.flush`` (one
+    transaction instead of one per SLO). Thread-safe: the reads of a cycle add
+    to it at once. Each commit is kept under the definition whose read made it
+    (a grouped definition commits its groups' keys too), and that definition's
+    read lock stays held until the flush: the store does not hold its new
+    cursor and series state before, so no other read of it may start."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._commits: list[tuple[str, Commit]] = []
+        self._owners: set[str] = set()
+        self._held: list[threading.Lock] = []
+
+    def add(self, owner: str, commit: Commit) -> None:
+        with self._lock:
+            self._commits.append((owner, commit))
+            self._owners.add(owner)
+
+    def hold(self, owner: str, lock: threading.Lock) -> bool:
+        """Keep ``owner``'s read lock until the flush when it added a commit; True if so."""
+        with self._lock:
+            if owner not in self._owners:
+                return False
+            self._held.append(lock)
+            return True
+
+    def take(self) -> tuple[list[tuple[str, Commit]], list[threading.Lock]]:
+        """Every commit added so far and the locks held for them (now the caller's)."""
+        with self._lock:
+            found, self._commits, self._owners = self._commits, [], set()
+            held, self._held = self._held, []
+        return found, held
+
+
 class Ingestor:
     """Reads Prometheus SLOs' events since their cursors and commits them."""
 
@@ -319,6 +361,16 @@ class Ingestor:
         # its oldest live series is next due, so the fast path asks only then
         self._step: dict[str, float] = {}
         self._due: dict[str, float] = {}
+        self._template_of: dict[str, tuple[SLO, bool]] = {}
+        # ``due`` without a look at every SLO every second: the keys that may be due
+        # now, and the others on a heap of (due instant, key) until then (entries
+        # a later ``_set_due`` replaced are skipped when they come up)
+        self._due_lock = threading.Lock()
+        self._due_for: Sequence[SLO] | None = None
+        self._index: dict[str, int] = {}
+        self._slo_of: dict[str, SLO] = {}
+        self._ready: set[str] = set()
+        self._waiting: list[tuple[float, str]] = []
         # fast reads in a row that found nothing: each waits twice as long
         self._misses: dict[str, int] = {}
         self._sharing = sharing.Sharing(log)
@@ -328,17 +380,61 @@ class Ingestor:
         # starts from there, so planning a shared read need not load the state
         self._next: dict[str, tuple[float, float]] = {}
 
-    def read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
+    def read(self, slo: SLO, until: float, source: accounting.Source | None = None,
+             pending: Pending | None = None) -> bool:
         """Commit ``slo``'s events up to ``until``; False when stopped before.
 
         ``source`` stands in for the client (the cycle's ``share``).
         Raises ``SourceError`` when Prometheus fails; every chunk committed
-        before the failure stays, with its cursor.
+        before the failure stays, with its cursor. With ``pending``, a
+        steady read (one chunk, no backfill) adds its commit there instead,
+        and ``slo``'s read lock stays held until ``flush`` writes it.
         """
-        with self._lock(slo):
+        lock = self._lock(slo)
+        lock.acquire()
+        try:
             if slo.group_by:
-                return self._read_grouped(slo, until, source)
-            return self._read(slo, until, source)
+                return self._read_grouped(slo, until, source, pending)
+            return self._read(slo, until, source, pending)
+        finally:
+            if pending is None or not pending.hold(slo.key, lock):
+                lock.release()
+
+    def flush(self, pending: Pending) -> dict[str, Exception]:
+        """Write ``pending``'s commits in one transaction and release their SLOs' read
+        locks; returns the failures by definition key.
+
+        When that transaction fails, nothing of it was written and each
+        commit is tried alone, so one bad commit fails only its own
+        definition, as it would have without the batch.
+        """
+        taken, held = pending.take()
+        failed: dict[str, Exception] = {}
+        try:
+            self._store.commit_many([commit for _, commit in taken])
+        except Exception:  # each commit alone then says whose it was
+            for owner, commit in taken:
+                if owner in failed:
+                    continue  # its definition failed: the rest of its read waits too
+                try:
+                    self._store.commit(commit.slo_key, commit.deltas, cursor=commit.cursor,
+                                       series=commit.series, measured=commit.measured)
+                except Exception as exc:  # the caller reports it as the SLO's failure
+                    failed[owner] = exc
+        finally:
+            for owner in failed:
+                self._next.pop(owner, None)  # planned from a cursor the store does not hold
+            for lock in held:
+                lock.release()
+        return failed
+
+    def _commit_to(self, owner: str, pending: Pending | None, commit: Commit) -> None:
+        """``commit`` now, or into ``pending`` (under ``owner``'s read lock)."""
+        if pending is None:
+            self._store.commit(commit.slo_key, commit.deltas, cursor=commit.cursor,
+                               series=commit.series, measured=commit.measured)
+        else:
+            pending.add(owner, commit)
 
     def share(self, slos: Sequence[SLO], until: float, *, fast: bool = False,
               mapper: sharing.Mapper | None = None,
@@ -401,7 +497,7 @@ class Ingestor:
     def _fast_start(self, slo: SLO, until: float) -> float | None:
         """Where ``catch_up`` of ``slo`` at ``until`` reads from, if it reads."""
         if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                or _has_template(slo) or self._lock(slo).locked()):
+                or self._templated(slo) or self._lock(slo).locked()):
             return None  # the cheap checks first: this runs for every SLO every second
         cursor = self._store.cursor(slo.key)
         if cursor is None or until - cursor > CATCH_UP_LIMIT:
@@ -418,13 +514,40 @@ class Ingestor:
         return found
 
     def due(self, slos: Sequence[SLO], until: float) -> list[SLO]:
-        """The SLOs of ``slos`` whose fast read at ``until`` is not known to be early:
-        ``catch_up`` and a fast ``share`` skip every other one (one dict lookup each)."""
-        due = self._due
-        return [s for s in slos if not until < due.get(s.key, -math.inf)]
+        """The SLOs of ``slos`` whose fast read at ``until`` is not known to be early,
+        in their order: ``catch_up`` and a fast ``share`` skip every other one.
 
-    def catch_up(self, slo: SLO, until: float,
-                 source: accounting.Source | None = None) -> bool:
+        The cost grows with the SLOs due, not with all of them: an SLO waits on
+        a heap until its due instant. Asked about another sequence than last
+        time, every SLO of it is looked at once.
+        """
+        due = self._due
+        with self._due_lock:
+            if slos is not self._due_for:
+                self._due_for = slos
+                self._index = {s.key: i for i, s in enumerate(slos)}
+                self._slo_of = {s.key: s for s in slos}
+                self._ready = set(self._index)
+            waiting, ready = self._waiting, self._ready
+            while waiting and waiting[0][0] <= until:
+                at, key = heapq.heappop(waiting)
+                if due.get(key) == at:
+                    ready.add(key)
+            for key in [k for k in ready if until < due.get(k, -math.inf)]:
+                ready.discard(key)  # set early before it was first looked at
+                heapq.heappush(waiting, (due[key], key))
+            index, slo_of = self._index, self._slo_of
+            return [slo_of[k] for k in sorted(ready & index.keys(), key=index.__getitem__)]
+
+    def _set_due(self, key: str, at: float) -> None:
+        """``key``'s next fast read is due at ``at``."""
+        with self._due_lock:
+            self._due[key] = at
+            self._ready.discard(key)
+            heapq.heappush(self._waiting, (at, key))
+
+    def catch_up(self, slo: SLO, until: float, source: accounting.Source | None = None,
+                 pending: Pending | None = None) -> bool:
         """The fast path: commit the samples newer than each live series' last one.
 
         True when new events were committed. Nothing is read (False) while
@@ -440,7 +563,8 @@ class Ingestor:
         for the client (``share`` with ``fast``).
         The cursor and the measured spans stay: the next full read reaches
         back over what this one read, and the series state keeps it from
-        counting twice. Raises like ``read``.
+        counting twice. Raises like ``read``. With ``pending``, the commit of
+        an ungrouped SLO waits there, as a full read's does.
         """
         lock = self._lock(slo)
         if not lock.acquire(blocking=False):
@@ -448,7 +572,7 @@ class Ingestor:
         try:
             # The cheap checks first: this runs for every SLO every second.
             if (until < self._due.get(slo.key, -math.inf) or slo.key in self._backfilling
-                    or self._client is None or _has_template(slo)):
+                    or self._client is None or self._templated(slo)):
                 return False
             cursor = self._store.cursor(slo.key)
             if cursor is None or until - cursor > CATCH_UP_LIMIT:
@@ -469,11 +593,13 @@ class Ingestor:
             if not batch.deltas and dict(batch.series) == state:
                 self._missed(slo.key, until)
                 return False
-            self._store.commit(slo.key, batch.deltas, series=batch.series)
+            self._commit_to(slo.key, pending,
+                            Commit(slo.key, batch.deltas, series=_moved(batch.series, state)))
             self._learn(slo.key, batch, until)
             return True
         finally:
-            lock.release()
+            if pending is None or not pending.hold(slo.key, lock):
+                lock.release()
 
     def catch_up_groups(self, slo: SLO, until: float,
                         source: accounting.Source | None = None) -> tuple[SLO, ...]:
@@ -496,7 +622,7 @@ class Ingestor:
         misses = self._misses.get(key, 0)
         self._misses[key] = misses + 1
         wait = min(2.0 ** misses, self._step.get(key, MAX_BACKOFF))
-        self._due[key] = max(self._due.get(key, -math.inf), until + wait)
+        self._set_due(key, max(self._due.get(key, -math.inf), until + wait))
 
     def _catch_up_grouped(self, slo: SLO, until: float,
                           source: accounting.Source | None = None) -> tuple[SLO, ...]:
@@ -538,7 +664,8 @@ class Ingestor:
                                            keep_events=False)
 
     def _read_grouped(self, slo: SLO, until: float,
-                      source: accounting.Source | None = None) -> bool:
+                      source: accounting.Source | None = None,
+                      pending: Pending | None = None) -> bool:
         """``_read`` for a grouped definition: one read per selector and chunk for
         every group; each group's events, state and span are committed under
         its own key, then the definition's cursor."""
@@ -554,7 +681,10 @@ class Ingestor:
         dropped: set[accounting.GroupKey] = set()
         seen = False  # whether any sample was read: a read of nothing says nothing
         read = _Counted(source or client)
-        for lo, hi in accounting.chunk_bounds(since, until, self._chunk):
+        chunks = accounting.chunk_bounds(since, until, self._chunk)
+        if len(chunks) > 1 or slo.key in self._backfilling:
+            pending = None  # a backfill commits chunk by chunk, to resume where it stopped
+        for lo, hi in chunks:
             if self._stop.is_set():
                 return False
             found = accounting.fetch_grouped_events(
@@ -571,14 +701,16 @@ class Ingestor:
             for group, inst in groups.items():
                 batch = found.groups.get(group)
                 self._claim(inst, group not in states)
-                self._store.commit(
+                self._commit_to(slo.key, pending, Commit(
                     inst.key, {} if batch is None else batch.deltas, cursor=hi,
-                    series=None if batch is None else batch.series, measured=(lo, hi))
+                    series=None if batch is None else _moved(batch.series,
+                                                             states.get(group, {})),
+                    measured=(lo, hi)))
                 if batch is not None:
                     states[group] = dict(batch.series)
                 else:
                     states.setdefault(group, {})
-            self._store.commit(slo.key, {}, cursor=found.covered_until)
+            self._commit_to(slo.key, pending, Commit(slo.key, {}, cursor=found.covered_until))
             self.backfill.chunk(slo.key, hi - lo, read.taken())
             self._learn(slo.key, _union(found), hi)
         if seen:
@@ -635,7 +767,14 @@ class Ingestor:
         if batch.deltas or batch.step is not None:  # something new landed
             self._misses[key] = 0
         if not self._misses.get(key):
-            self._due[key] = min(live) + step if live and step is not None else -math.inf
+            self._set_due(key, min(live) + step if live and step is not None else -math.inf)
+
+    def _templated(self, slo: SLO) -> bool:
+        """``_has_template(slo)``, found once per SLO (the fast path asks every second)."""
+        found = self._template_of.get(slo.key)
+        if found is None or found[0] is not slo:
+            found = self._template_of[slo.key] = (slo, _has_template(slo))
+        return found[1]
 
     def _lock(self, slo: SLO) -> threading.Lock:
         return self._locks.setdefault(slo.key, threading.Lock())
@@ -655,7 +794,8 @@ class Ingestor:
             raise SourceError(f"no Prometheus client for {slo.key}")
         return since, self._client
 
-    def _read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
+    def _read(self, slo: SLO, until: float, source: accounting.Source | None = None,
+              pending: Pending | None = None) -> bool:
         start = self._read_from(slo, until)
         if start is None:
             return True
@@ -670,8 +810,14 @@ class Ingestor:
         read: accounting.Source = counted
         if slo.key in self._backfilling:
             read = _Subsets.of(read, slo, until, self._le_cache.setdefault(slo.key, {}))
-        hourly = self._hourly_span(slo, since, until)
-        for lo, hi, by_hour in _segments(since, until, hourly, self._chunk):
+        # The hour tier's whole hours start an hour after the one `since` lies in:
+        # a read shorter than that and MIN_HOURLY_HOURS has none (a steady read).
+        hourly = (self._hourly_span(slo, since, until)
+                  if until - since >= (MIN_HOURLY_HOURS + 1) * accounting.HOUR else None)
+        segments = _segments(since, until, hourly, self._chunk)
+        if len(segments) > 1 or slo.key in self._backfilling:
+            pending = None  # a backfill commits chunk by chunk, to resume where it stopped
+        for lo, hi, by_hour in segments:
             if self._stop.is_set():
                 return False
             if by_hour:
@@ -697,7 +843,10 @@ class Ingestor:
                     template_lag=self._template_lag,
                 )
             self._reject(slo, batch.rejected)
-            self._commit(slo, lo, batch)
+            # The one write of Prometheus events, with the span the read measured.
+            self._commit_to(slo.key, pending, Commit(
+                slo.key, batch.deltas, cursor=batch.covered_until,
+                series=_moved(batch.series, state), measured=(lo, batch.covered_until)))
             self.backfill.chunk(slo.key, hi - lo, counted.taken())
             self._learn(slo.key, batch, hi)
             state = dict(batch.series)
@@ -735,11 +884,6 @@ class Ingestor:
             self._on_error("implausible")
             self._log.warning("series_rejected", service=slo.service, slo=slo.name,
                               series=r.series, reason=r.reason, samples=r.samples, at=r.at)
-
-    def _commit(self, slo: SLO, since: float, batch: accounting.EventBatch) -> None:
-        # The one write of Prometheus events, with the span the read measured.
-        self._store.commit(slo.key, batch.deltas, cursor=batch.covered_until,
-                           series=batch.series, measured=(since, batch.covered_until))
 
 
 class _Counted(accounting.SourceProxy):
@@ -827,6 +971,13 @@ def _segments(since: float, until: float, hourly: tuple[float, float] | None,
     return [*((lo, hi, False) for lo, hi in accounting.chunk_bounds(since, start, chunk)),
             (start, end, True),
             *((lo, hi, False) for lo, hi in accounting.chunk_bounds(end, until, chunk))]
+
+
+def _moved(series: Mapping[str, accounting.Sample],
+           before: Mapping[str, accounting.Sample]) -> dict[str, accounting.Sample]:
+    """The series of a batch whose last sample differs from ``before``: the store
+    keeps the others as they are (a commit's series state is an upsert)."""
+    return {key: last for key, last in series.items() if before.get(key) != last}
 
 
 def _merged(states: Mapping[Any, Mapping[str, accounting.Sample]]

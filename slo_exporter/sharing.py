@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -194,25 +195,60 @@ def _ms(sample: accounting.Sample) -> int:
     return round(sample[0] * 1000)
 
 
+@dataclass(frozen=True)
+class _Test:
+    """How the series of an answer are tested against one parsed selector, in the
+    order Prometheus' result does not depend on: the metric name, every equality
+    at once (one tuple comparison), then each other matcher. An equality that
+    fails leaves a series out whatever a regex says, so a regex that would be
+    ambiguous on it is not asked."""
+
+    metric: str
+    #: the first equality with a value other than the metric name: the answer's index
+    index: tuple[str, str] | None
+    names: tuple[str, ...]
+    values: tuple[str, ...]
+    others: tuple[matchers.Matcher, ...]
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """``matchers.Selector.matches``; raises ``matchers.Ambiguous`` as it does."""
+        if labels.get("__name__", self.metric) != self.metric:
+            return False
+        if tuple(map(labels.get, self.names, itertools.repeat(""))) != self.values:
+            return False
+        return all(m.matches(labels) for m in self.others)
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE)
+def _test(text: str) -> _Test:
+    """The test of a parsed (shared) selector ``text``."""
+    parsed = _parsed(text)
+    assert not isinstance(parsed, str)  # only parsed selectors are covered
+    equal = [m for m in parsed.matchers if m.op == "="]
+    index = next(((m.name, m.value) for m in equal if m.value and m.name != "__name__"),
+                 None)
+    return _Test(parsed.metric, index, tuple(m.name for m in equal),
+                 tuple(m.value for m in equal),
+                 tuple(m for m in parsed.matchers if m.op != "="))
+
+
 def _matched(answer: _Answer, selector: str) -> list[Series]:
     """The answer's series that ``selector`` selects (computed once per answer)."""
     with answer.lock:
         found = answer.matched.get(selector)
         if found is not None:
             return found
-        parsed = _parsed(selector)
-        assert not isinstance(parsed, str)  # only parsed selectors are covered
+        test = _test(selector)
         candidates = answer.series
-        key = next((m for m in parsed.matchers
-                    if m.op == "=" and m.value and m.name != "__name__"), None)
-        if key is not None:
-            index = answer.index.get(key.name)
+        if test.index is not None:
+            name, value = test.index
+            index = answer.index.get(name)
             if index is None:
                 index = {}
                 for series in answer.series:
-                    index.setdefault(series.labels.get(key.name, ""), []).append(series)
-                answer.index[key.name] = index
-            candidates = index.get(key.value, [])
-        found = [s for s in candidates if parsed.matches(s.labels)]
+                    index.setdefault(series.labels.get(name, ""), []).append(series)
+                answer.index[name] = index
+            candidates = index.get(value, [])
+        found = [s for s in candidates if test.matches(s.labels)]
         answer.matched[selector] = found
         return found

@@ -59,6 +59,22 @@ def test_plain_path_matches_the_loop_on_random_series() -> None:
     assert answered > 1_000  # the common case takes the list path
 
 
+def test_one_new_sample_matches_the_loop() -> None:
+    """A steady read's one sample after a known last one, 2,000 random cases (later,
+    the same instant, earlier; a reset, a bad value, a jump, after a rejection): the
+    shortcut answers what the loop answers, or leaves it to the loop."""
+    rng = random.Random(11)
+    for _ in range(2_000):
+        prev = (1_000.0, REBASELINE if rng.random() < 0.05 else rng.uniform(0, 100))
+        ts = prev[0] + rng.choice((-15.0, 0.0, 0.001, 15.0, 60.0))
+        value = rng.choice((rng.uniform(0, 200), rng.uniform(0, 5), math.nan, math.inf,
+                            -2.0, 5e12))
+        loop = _advance_loop([(ts, value)], prev, 1e12)
+        plain = _advance_plain([(ts, value)], prev, 1e12)
+        assert plain is None or _same(plain, loop), (ts, value, prev)
+        assert _same(advance([(ts, value)], prev, 1e12), loop), (ts, value, prev)
+
+
 @pytest.mark.parametrize(("samples", "prev"), [
     ([(60.0, 1.0), (30.0, 2.0)], None),                 # out of order
     ([(60.0, 1.0), (60.0, 2.0)], None),                 # repeated timestamp

@@ -13,6 +13,7 @@ both follow (the checks of ``commit``, how measured runs merge), without SQL.
 from slo_exporter.store.postgres import PostgresStore
 from slo_exporter.store.protocol import (
     Bucket,
+    Commit,
     EventStore,
     Pruned,
     Retirement,
@@ -26,6 +27,7 @@ __all__ = [
     "FILENAME",
     "SCHEMA_VERSION",
     "Bucket",
+    "Commit",
     "EventStore",
     "PostgresStore",
     "Pruned",

@@ -83,7 +83,7 @@ from slo_exporter.store.common import (
     commit_rows,
     extend_run,
 )
-from slo_exporter.store.protocol import Bucket, Pruned, Retirement, SourceState, Span
+from slo_exporter.store.protocol import Bucket, Commit, Pruned, Retirement, SourceState, Span
 from slo_exporter.store.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -778,6 +778,17 @@ class PostgresStore(StoreBase):
                                                   [series[k][1] for k in keys]))
                 self._trim_log(conn)
             self._committed(slo_key, rows, newest)
+
+    def commit_many(self, commits: Sequence[Commit]) -> None:
+        """Each of ``commits`` as ``commit`` does it, in order, each in its own transaction
+        (and change log entry, which standbys replay one at a time). The arguments
+        of every one are checked before the first is written."""
+        for c in commits:
+            commit_rows(c.deltas, self._resolution, cursor=c.cursor, series=c.series,
+                        measured=c.measured)
+        for c in commits:
+            self.commit(c.slo_key, c.deltas, cursor=c.cursor, series=c.series,
+                        measured=c.measured)
 
     def prune(self, before: float) -> Pruned:
         """Delete buckets, coverage and series retention no longer needs, and SLOs retired

@@ -63,6 +63,17 @@ class Pruned:
         return bool(self.buckets or self.slos)
 
 
+@dataclass(frozen=True)
+class Commit:
+    """One SLO's ``commit``, as an item of ``commit_many``: the same arguments."""
+
+    slo_key: str
+    deltas: Mapping[float, tuple[float, float]]
+    cursor: float | None = None
+    series: Mapping[str, tuple[float, float]] | None = None
+    measured: Span | None = None
+
+
 class EventStore(Protocol):
     """Durable per-SLO events, coverage, ingestion state and identity.
 
@@ -112,6 +123,13 @@ class EventStore(Protocol):
         to its last ``(ts, value)``; a ``cursor`` of None keeps the cursor;
         ``measured`` is the ``[start, end)`` the read covered.
         """
+        ...
+
+    def commit_many(self, commits: Sequence[Commit]) -> None:
+        """Each of ``commits`` as ``commit`` does it, in order; all of them or none
+        durable together where the database allows (a store may also commit
+        them one at a time: each is still whole). Raises like ``commit``; the
+        arguments of every one are checked before anything is written."""
         ...
 
     def record(self, slo_key: str, ts: float, good: bool, *, span: float | None = None) -> None:

@@ -4,7 +4,11 @@ WAL journal, ``synchronous=NORMAL``: a committed transaction survives a crash
 of the process; only a power loss may roll back the last few. Tables are in
 ``schema``. Events, series state, cursor and measured span of one SLO are
 written in one transaction (``commit``), so a crash never leaves events
-without the cursor that says they were counted.
+without the cursor that says they were counted; ``commit_many`` writes many
+SLOs' commits (a cycle's steady reads) in one transaction, all or none.
+The writer remembers each SLO's cursor and series state once read (it is
+their only writer), so a steady read asks the database for neither; a
+failed write drops them, and they are read again.
 
 Window sums go through the memory of ``common.StoreBase`` (running sums and
 edge blocks per SLO), so a cycle's windows cost no database read whatever
@@ -60,7 +64,7 @@ from slo_exporter.store.common import (
     extend_run,
 )
 from slo_exporter.store.marker import MARKER, Marker, read_marker, write_marker
-from slo_exporter.store.protocol import Bucket, Pruned, Retirement, Span
+from slo_exporter.store.protocol import Bucket, Commit, Pruned, Retirement, Span
 
 FILENAME = "events.db"
 LEGACY_LOCK = "lock"  # the side lock file of schema-1 releases
@@ -191,6 +195,12 @@ class SQLiteStore(StoreBase):
         self._hot: dict[int, tuple[float, float]] = {}
         self._hot_complete = False
         self._retry_at: dict[int, float] = {}  # after a failed compaction by a commit
+        # The writer's memory of what only it writes: each SLO's cursor and
+        # series state as committed, filled by the first read and kept by
+        # commits, so a steady read asks the database for neither. A
+        # read-only store keeps none (another process writes them).
+        self._cursors: dict[str, float | None] = {}
+        self._states: dict[str, dict[str, tuple[float, float]]] = {}
         self._per_day = blocks.slots_per_day(self._resolution)
         try:
             with self._opening():
@@ -566,6 +576,21 @@ class SQLiteStore(StoreBase):
                          (slo_id, *merge.closed))
         return merge.newest
 
+    def _kept_state(self, slo_key: str, cursor: float | None,
+                    series: Mapping[str, tuple[float, float]] | None) -> None:
+        """After COMMIT: the remembered cursor and series state take what was written
+        (an SLO not remembered yet is read on its first use)."""
+        if cursor is not None and slo_key in self._cursors:
+            self._cursors[slo_key] = cursor
+        state = self._states.get(slo_key)
+        if state is not None and series:
+            state.update(series)
+
+    def _forget_state(self, slo_key: str) -> None:
+        """The SLO's cursor and series state are read from the database again."""
+        self._cursors.pop(slo_key, None)
+        self._states.pop(slo_key, None)
+
     def _note_data(self) -> None:
         """Say in the marker, once, that this store holds events."""
         if not self._has_data:
@@ -608,6 +633,7 @@ class SQLiteStore(StoreBase):
                     )
             if reset:
                 self._forget(slo_key)
+                self._forget_state(slo_key)
                 self._hot.pop(int(row[0]), None)
         return changed
 
@@ -654,30 +680,95 @@ class SQLiteStore(StoreBase):
         transactions: a failure there loses nothing and is not the
         commit's; the next commit tries again).
         """
-        rows = commit_rows(deltas, self._resolution, cursor=cursor, series=series,
-                           measured=measured)
+        self.commit_many([Commit(slo_key, deltas, cursor, series, measured)])
 
-        newest: Span | None = None
+    def commit_many(self, commits: Sequence[Commit]) -> None:
+        """Each of ``commits`` as ``commit`` does it, in order, in one transaction:
+        all of them are durable together or none is. The arguments of every
+        one are checked first (``ValueError``); memory follows after COMMIT,
+        and a failure drops each SLO's remembered cursor and series state.
+        A cycle's steady reads commit so, one transaction instead of one per SLO.
+        """
+        checked = [(c, commit_rows(c.deltas, self._resolution, cursor=c.cursor,
+                                   series=c.series, measured=c.measured)) for c in commits]
+        if not checked:
+            return
         with self._writing as conn:
-            with _transaction(conn):
-                slo_id = self._id_or_new(conn, slo_key)
-                hot = self._write_through(conn, slo_id, rows)
-                conn.executemany(_UPSERT_BUCKET, [(slo_id, s, g, t) for s, g, t in hot])
-                if series:
-                    conn.executemany(
-                        _UPSERT_SERIES,
-                        [(slo_id, key, ts, value) for key, (ts, value) in series.items()],
-                    )
-                if measured is not None and measured[1] > measured[0]:
-                    newest = self._add_span(conn, slo_key, slo_id, *measured)
-                run_start, run_until = newest or (None, None)
-                conn.execute(_UPDATE_SLO, (cursor, run_start, run_until, slo_id))
-            self._ids[slo_key] = slo_id
-            self._committed(slo_key, rows, newest)
-            if rows:
-                self._note_data()
-            if hot:
-                self._after_commit(conn, slo_id, hot[0][0], hot[-1][0])
+            written: list[tuple[int, list[Bucket], Span | None]] = []
+            try:
+                with _transaction(conn):
+                    if len({commit.slo_key for commit, _ in checked}) < len(checked):
+                        # an SLO twice: each commit sees the row the one before wrote
+                        for commit, rows in checked:
+                            written.append(self._write(conn, commit, rows))
+                    else:
+                        written = self._write_all(conn, checked)
+            except BaseException:
+                for commit, _ in checked:  # the next read asks the database
+                    self._forget_state(commit.slo_key)
+                # hot edges read inside the transaction may hold rows rolled back
+                self._hot.clear()
+                self._hot_complete = False
+                raise
+            for (commit, rows), (slo_id, _, newest) in zip(checked, written, strict=True):
+                self._ids[commit.slo_key] = slo_id
+                self._committed(commit.slo_key, rows, newest)
+                self._kept_state(commit.slo_key, commit.cursor, commit.series)
+                if rows:
+                    self._note_data()
+            for slo_id, hot, _ in written:
+                if hot:
+                    self._after_commit(conn, slo_id, hot[0][0], hot[-1][0])
+
+    def _write_all(self, conn: sqlite3.Connection, checked: Sequence[tuple[Commit, list[Bucket]]]
+                   ) -> list[tuple[int, list[Bucket], Span | None]]:
+        """Inside the transaction: commits of distinct SLOs, each table's rows in one
+        statement; each SLO's id, hot rows and newest measured run."""
+        buckets: list[tuple[int, float, float, float]] = []
+        states: list[tuple[int, str, float, float]] = []
+        slos: list[tuple[float | None, float | None, float | None, int]] = []
+        written: list[tuple[int, list[Bucket], Span | None]] = []
+        for commit, rows in checked:
+            slo_id = self._id_or_new(conn, commit.slo_key)
+            hot = self._write_through(conn, slo_id, rows)
+            buckets += [(slo_id, s, g, t) for s, g, t in hot]
+            if commit.series:
+                states += [(slo_id, key, ts, value)
+                           for key, (ts, value) in commit.series.items()]
+            newest: Span | None = None
+            measured = commit.measured
+            if measured is not None and measured[1] > measured[0]:
+                # reads only this SLO's row, which no statement below changes first
+                newest = self._add_span(conn, commit.slo_key, slo_id, *measured)
+            run_start, run_until = newest or (None, None)
+            slos.append((commit.cursor, run_start, run_until, slo_id))
+            written.append((slo_id, hot, newest))
+        if buckets:
+            conn.executemany(_UPSERT_BUCKET, buckets)
+        if states:
+            conn.executemany(_UPSERT_SERIES, states)
+        conn.executemany(_UPDATE_SLO, slos)
+        return written
+
+    def _write(self, conn: sqlite3.Connection, commit: Commit,
+               rows: list[Bucket]) -> tuple[int, list[Bucket], Span | None]:
+        """Inside the transaction: one commit's statements; its SLO id, hot rows and
+        newest measured run."""
+        slo_id = self._id_or_new(conn, commit.slo_key)
+        hot = self._write_through(conn, slo_id, rows)
+        if hot:
+            conn.executemany(_UPSERT_BUCKET, [(slo_id, s, g, t) for s, g, t in hot])
+        series = commit.series
+        if series:
+            conn.executemany(
+                _UPSERT_SERIES, [(slo_id, key, ts, value) for key, (ts, value) in series.items()])
+        newest: Span | None = None
+        measured = commit.measured
+        if measured is not None and measured[1] > measured[0]:
+            newest = self._add_span(conn, commit.slo_key, slo_id, *measured)
+        run_start, run_until = newest or (None, None)
+        conn.execute(_UPDATE_SLO, (commit.cursor, run_start, run_until, slo_id))
+        return slo_id, hot, newest
 
     def _write_through(
         self, conn: sqlite3.Connection, slo_id: int, rows: list[Bucket]
@@ -916,6 +1007,10 @@ class SQLiteStore(StoreBase):
             for slo_id, key in gone:
                 self._ids.pop(key, None)
                 self._hot.pop(slo_id, None)
+                self._forget_state(key)
+            for state in self._states.values():  # as the DELETE of series above
+                for series_key in [k for k, (ts, _) in state.items() if ts < before]:
+                    del state[series_key]
             self._hot = {i: (max(lo, last_start), hi) for i, (lo, hi) in self._hot.items()}
             self._pruned(keys, last_start)
             # Reads report a damaged block; prune's deletions stand either way.
@@ -960,8 +1055,13 @@ class SQLiteStore(StoreBase):
     def cursor(self, slo_key: str) -> float | None:
         """The instant up to which the SLO's source has been read, if any."""
         with self._reading as conn:
+            if slo_key in self._cursors:
+                return self._cursors[slo_key]
             row = conn.execute("SELECT cursor FROM slo WHERE slo_key = ?", (slo_key,)).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+            found = None if row is None or row[0] is None else float(row[0])
+            if self._remembers(conn):
+                self._cursors[slo_key] = found
+        return found
 
     def fingerprint(self, slo_key: str) -> str | None:
         with self._reading as conn:
@@ -981,12 +1081,23 @@ class SQLiteStore(StoreBase):
     def series(self, slo_key: str) -> dict[str, tuple[float, float]]:
         """Last ``(ts, value)`` of every counter series of the SLO."""
         with self._reading as conn:
+            state = self._states.get(slo_key)
+            if state is not None:
+                return dict(state)
             rows = conn.execute(
                 "SELECT series_key, ts, value FROM series "
                 "WHERE slo_id = (SELECT id FROM slo WHERE slo_key = ?)",
                 (slo_key,),
             ).fetchall()
-        return {key: (float(ts), float(value)) for key, ts, value in rows}
+            found = {key: (float(ts), float(value)) for key, ts, value in rows}
+            if self._remembers(conn):
+                self._states[slo_key] = dict(found)
+        return found
+
+    def _remembers(self, conn: sqlite3.Connection) -> bool:
+        """Whether a cursor or series state just read may be remembered: by the writer,
+        outside a transaction (whose rows might still be rolled back)."""
+        return not self.readonly and not conn.in_transaction
 
     def _sync(self) -> None:
         if self._data_version is not None:  # read-only: drops stale memory on entry
@@ -1100,6 +1211,8 @@ class SQLiteStore(StoreBase):
         self._forget_all()
         self._ids.clear()
         self._hot.clear()
+        self._cursors.clear()
+        self._states.clear()
         try:
             if conn is not None:
                 conn.close()

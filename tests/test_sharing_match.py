@@ -1,0 +1,78 @@
+"""The shared answer's series test (``sharing._Test``) selects exactly what the parsed
+selector selects: equalities compared at once, the other matchers one by one."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from slo_exporter import matchers, sharing
+
+SELECTORS = [
+    'm{job="a"}',
+    'm{job="a",route="/r1"}',
+    'm{job="a",code=~"5.."}',
+    'm{code!="500",job="b"}',
+    'm{job=~"a|b",route!~"/r2"}',
+    'm{route=""}',
+    'm{job="a",route=~"x.y"}',
+    "m",
+    'other{job="a"}',
+]
+VALUES = ["a", "b", "", "/r1", "/r2", "500", "200", "x\ny", "xzy"]
+NAMES = ["job", "route", "code"]
+
+
+def _labels(rng: random.Random) -> dict[str, str]:
+    """A random label set: some labels missing, sometimes another metric name."""
+    out = {name: rng.choice(VALUES) for name in NAMES if rng.random() < 0.8}
+    if rng.random() < 0.9:
+        out["__name__"] = rng.choice(["m", "m", "m", "other"])
+    return out
+
+
+def test_the_test_agrees_with_the_selector_on_random_series() -> None:
+    """5,000 random (selector, label set) pairs: where the parsed selector answers, the
+    test answers the same; where it finds the value ambiguous, the test is ambiguous
+    too, or says no because an equality fails (then no reading of the regex selects it)."""
+    rng = random.Random(3)
+    for _ in range(5_000):
+        text, labels = rng.choice(SELECTORS), _labels(rng)
+        parsed = matchers.parse(text)
+        test = sharing._test(text)
+        try:
+            want = parsed.matches(labels)
+        except matchers.Ambiguous:
+            try:
+                assert not test.matches(labels)
+            except matchers.Ambiguous:
+                continue
+            equal = [m for m in parsed.matchers if m.op == "="]
+            assert not all(m.matches(labels) for m in equal), (text, labels)
+            continue
+        assert test.matches(labels) == want, (text, labels)
+
+
+@pytest.mark.parametrize(("text", "index"), [
+    ('m{job="a",route="/r1"}', ("job", "a")),
+    ('m{route="",job="a"}', ("job", "a")),  # an empty value selects series without it
+    ('m{code=~"5.."}', None),
+])
+def test_the_index_is_the_first_equality_with_a_value(
+        text: str, index: tuple[str, str] | None) -> None:
+    """Series are looked up by the first equality with a non-empty value."""
+    assert sharing._test(text).index == index
+
+
+def test_every_label_combination_by_hand() -> None:
+    """m{job="a",code=~"5.."}: selected only with job a and a code 500..599, of metric m
+    or with no name at all: 1 job x 2 codes (500, 503) x 2 names = 4 of the 2 x 3 x 2
+    combinations below."""
+    test = sharing._test('m{job="a",code=~"5.."}')
+    picked = [combo for combo in itertools.product(["a", "b"], ["500", "200", "503"], ["m", None])
+              if test.matches({"job": combo[0], "code": combo[1],
+                               **({"__name__": combo[2]} if combo[2] else {})})]
+    assert picked == [("a", "500", "m"), ("a", "500", None), ("a", "503", "m"),
+                      ("a", "503", None)]
