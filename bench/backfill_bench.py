@@ -210,7 +210,13 @@ def real_prometheus(args: argparse.Namespace) -> None:
           f"{cpu / args.slos * 1000:.1f} ms per SLO, {cpu / slo_days * 1000:.2f} ms per SLO-day")
     print(f"prometheus:     {theirs:.2f} s CPU = {theirs / slo_days * 1000:.2f} ms per SLO-day")
     if profile is not None:
-        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        _print_profile(profile, args.profile_out)
+
+
+def _print_profile(profile: cProfile.Profile, out: str | None) -> None:
+    if out:
+        profile.dump_stats(out)
+    pstats.Stats(profile).sort_stats("tottime").print_stats(25)
 
 
 def main() -> None:
@@ -221,6 +227,8 @@ def main() -> None:
     parser.add_argument("--hourly-after", default="3d",
                         help="backfill_hourly_after (30d: every sample read one by one)")
     parser.add_argument("--profile", action="store_true", help="print the top functions")
+    parser.add_argument("--profile-out", default=None,
+                        help="with --profile, also save the statistics to this file")
     parser.add_argument("--prometheus", action="store_true",
                         help="read from a real Prometheus holding bench.scale's history")
     parser.add_argument("--metrics", type=int, default=20, help="counters (--prometheus)")
@@ -279,7 +287,7 @@ def main() -> None:
     print(f"extrapolated:   10,000 SLOs x 30 days: {per_slo * 10_000 / 60:,.1f} min of CPU "
           f"({per_slo:.3f} s per SLO-month)")
     if profile is not None:
-        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+        _print_profile(profile, args.profile_out)
 
 
 class _Quiet:

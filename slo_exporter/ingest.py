@@ -50,6 +50,7 @@ log its query failures (``engine``), or record probe results (``recorder``).
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -820,13 +821,31 @@ def _segments(since: float, until: float, hourly: tuple[float, float] | None,
     """The reads of ``(since, until]``: ``(lo, hi, by_hour)``, chunks of at most
     ``chunk`` seconds read sample by sample, and the hours ``hourly`` in one
     read by hour. Those hours' reads end 1 ms before each hour boundary: a
-    sample on the boundary belongs to the hour it opens."""
+    sample on the boundary belongs to the hour it opens. A span of more
+    than one chunk is cut on multiples of ``chunk`` (``_chunks``)."""
     if hourly is None:
-        return [(lo, hi, False) for lo, hi in accounting.chunk_bounds(since, until, chunk)]
+        return [(lo, hi, False) for lo, hi in _chunks(since, until, chunk)]
     start, end = (edge - accounting.SAME_SAMPLE for edge in hourly)
-    return [*((lo, hi, False) for lo, hi in accounting.chunk_bounds(since, start, chunk)),
+    return [*((lo, hi, False) for lo, hi in _chunks(since, start, chunk)),
             (start, end, True),
-            *((lo, hi, False) for lo, hi in accounting.chunk_bounds(end, until, chunk))]
+            *((lo, hi, False) for lo, hi in _chunks(end, until, chunk))]
+
+
+def _chunks(since: float, until: float, chunk: float) -> list[tuple[float, float]]:
+    """``(since, until]`` in reads of at most ``chunk`` seconds. A span of more than
+    one chunk is cut 1 ms before each multiple of ``chunk`` (UTC midnights for the
+    default day), so each chunk of a backfill holds whole days and the store
+    writes each day's block once instead of merging two halves; one chunk or
+    less is one read."""
+    if until - since <= chunk:
+        return accounting.chunk_bounds(since, until, chunk)
+    edges = [since]
+    k = math.floor((since + accounting.SAME_SAMPLE) / chunk) + 1
+    while k * chunk - accounting.SAME_SAMPLE < until:
+        edges.append(k * chunk - accounting.SAME_SAMPLE)
+        k += 1
+    edges.append(until)
+    return [(lo, hi) for lo, hi in itertools.pairwise(edges) if hi > lo]
 
 
 def _merged(states: Mapping[Any, Mapping[str, accounting.Sample]]
