@@ -191,6 +191,7 @@ def real_prometheus(args: argparse.Namespace) -> None:
             t, cpu = time.perf_counter(), time.process_time()
             if profile is not None:
                 profile.enable()
+            ingestor.plan_backfill(config.slos, end)  # as the daemon's cycle does first
             for slo in config.slos:
                 ingestor.read(slo, end)
             if profile is not None:
