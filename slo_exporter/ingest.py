@@ -105,7 +105,10 @@ PROGRESS_EVERY = 10.0
 MAX_BACKOFF = 8.0
 #: the most SLOs whose backfills read together (``Ingestor.plan_backfill``): one
 #: chunk's shared answer holds all their series, so this bounds its size
-BACKFILL_BATCH = 25
+BACKFILL_BATCH = 20
+#: how many such batches read at once: each holds a chunk of all its SLOs'
+#: samples in memory, and two keep Prometheus and the decoding both busy
+BATCHES_AT_ONCE = 2
 
 
 def stored_fingerprint(slo: SLO) -> str:
@@ -337,6 +340,7 @@ class Ingestor:
         self._next: dict[str, tuple[float, float]] = {}
         # SLOs whose backfills are read together, by key, until the first is read
         self._batches: dict[str, _Batch] = {}
+        self._batches_at_once = threading.BoundedSemaphore(BATCHES_AT_ONCE)
 
     def read(self, slo: SLO, until: float, source: accounting.Source | None = None) -> bool:
         """Commit ``slo``'s events up to ``until``; False when stopped before.
@@ -633,8 +637,9 @@ class Ingestor:
 
     def _read_batch(self, batch: _Batch, until: float) -> None:
         """Read the backfills of ``batch`` together, once: the first of its SLOs to be
-        read does it while the others wait. A failure leaves each SLO to read on
-        alone from its cursor, where it meets (and reports) the error itself."""
+        read does it while the others wait, ``BATCHES_AT_ONCE`` batches at a time.
+        A failure leaves each SLO to read on alone from its cursor, where it meets
+        (and reports) the error itself."""
         with batch.lock:
             if batch.read:
                 return
@@ -642,16 +647,17 @@ class Ingestor:
             for slo in batch.members:
                 self._batches.pop(slo.key, None)
             locks = [self._lock(slo) for slo in sorted(batch.members, key=lambda s: s.key)]
-            for lock in locks:
-                lock.acquire()
-            try:
-                self._read_together(batch.members, until)
-            except Exception as exc:  # each SLO's own read meets it again and reports it
-                self._log.info("backfill_shared_failed", slos=len(batch.members),
-                               error=str(exc)[:200])
-            finally:
+            with self._batches_at_once:
                 for lock in locks:
-                    lock.release()
+                    lock.acquire()
+                try:
+                    self._read_together(batch.members, until)
+                except Exception as exc:  # each SLO's own read meets it again, reports it
+                    self._log.info("backfill_shared_failed", slos=len(batch.members),
+                                   error=str(exc)[:200])
+                finally:
+                    for lock in locks:
+                        lock.release()
 
     def _read_together(self, slos: Sequence[SLO], until: float) -> None:
         """The backfills of ``slos`` (same metric, same span), segment by segment: one
