@@ -32,8 +32,14 @@ Owns what the store holds for each SLO over time:
   (``share``, ``sharing``): the cycle asks once per metric, each read
   takes its own series and span from that answer and counts with its own
   state and cursor, exactly as its own query would. A backfill (more than
-  one chunk, or a cursor far behind) reads on its own, so an SLO added
+  one chunk, or a cursor far behind) does not join them, so an SLO added
   beside steady ones never shifts their cursors or counts.
+* backfills that start at the period's start in the same cycle, over one
+  metric, are read together (``plan_backfill`` groups them, up to
+  ``BACKFILL_BATCH``; the first of a batch to be read reads them all,
+  ``BATCHES_AT_ONCE`` batches at a time): each chunk and the hour tier is
+  one query for all of them, and each SLO counts and commits what its own
+  query would have returned. A failure there leaves each to read alone.
 * ``Backfill`` follows the backfills of a cycle: the engine plans them
   before the reads (``Ingestor.plan_backfill``: which SLOs read more than
   one chunk, and how many seconds of history each), each chunk read adds
@@ -105,7 +111,7 @@ PROGRESS_EVERY = 10.0
 MAX_BACKOFF = 8.0
 #: the most SLOs whose backfills read together (``Ingestor.plan_backfill``): one
 #: chunk's shared answer holds all their series, so this bounds its size
-BACKFILL_BATCH = 20
+BACKFILL_BATCH = 10
 #: how many such batches read at once: each holds a chunk of all its SLOs'
 #: samples in memory, and two keep Prometheus and the decoding both busy
 BATCHES_AT_ONCE = 2
