@@ -879,6 +879,7 @@ def fetch_hourly_events(
     series_state: Mapping[str, Sample],
     le_cache: MutableMapping[str, str] | None = None,
     max_increase: float = DEFAULT_MAX_INCREASE,
+    shared: Mapping[str, HourlyAnswer] | None = None,
 ) -> EventBatch:
     """Events of ``slo`` in ``[start, end)`` (both on whole hours) one hour at a time.
 
@@ -910,6 +911,10 @@ def fetch_hourly_events(
     so a range may hold one extra sample 1 ms before the hour; it is the
     hour before's last sample, which changes neither a last value nor the
     check's verdict on the hours it guards.
+
+    ``shared`` holds answers of the same hours asked once for several SLOs
+    (``shared_hourly_answers``), by selector; a selector it lacks is asked
+    here.
     """
     if not hourly_readable(slo):
         raise ValueError(f"SLO {slo.key} cannot be read at hour resolution")
@@ -932,8 +937,13 @@ def fetch_hourly_events(
     books = _Books(dict(series_state))
     hours = round((end - start) / HOUR)
     first = start - SAME_SAMPLE  # instant k is first + k hours: the end of hour k - 1
-    total_answer = _hourly_answer(client, total.text, first, hours)
+    shared = shared or {}
+    total_answer = shared.get(total.text)
+    if total_answer is None:
+        total_answer = _hourly_answer(client, total.text, first, hours)
     marked_answer = _narrowed(total_answer, marked.text, total.text)
+    if marked_answer is None:
+        marked_answer = shared.get(marked.text)
     if marked_answer is None:
         marked_answer = _hourly_answer(client, marked.text, first, hours)
     good = _hourly_events(client, good_role, marked.text, marked_answer, start=start,
@@ -971,6 +981,43 @@ def _hourly_answer(client: Source, selector: str, first: float, hours: int) -> H
                                                       itertools.repeat(first)),
                                 itertools.repeat(HOUR)))
             (last if part == "last" else check).update(zip(ks, values, strict=True))
+    return found
+
+
+def shared_hourly_answers(client: Source, selectors: Sequence[str], *, start: float,
+                          end: float) -> dict[str, HourlyAnswer]:
+    """The hourly answers (``fetch_hourly_events``) of ``selectors`` over ``[start, end)``,
+    one query per metric that several of them read: a selector covering them all
+    (``matchers.covering``) is asked, and each series it returns goes to every
+    selector that selects it, matched locally with Prometheus' rules, so each
+    answer holds exactly the series its own query would. A selector read
+    alone anyway (the only one of its metric), or one ``matchers`` refuses or
+    finds ambiguous on a series, is left out: its SLO asks on its own."""
+    if start % HOUR or end % HOUR or end <= start:
+        raise ValueError(f"an hourly read needs whole hours, got [{start!r}, {end!r})")
+    by_metric: dict[str, dict[str, matchers.Selector]] = {}
+    for text in selectors:
+        metric = _metric_of(text)
+        if metric is None:
+            continue
+        try:
+            by_metric.setdefault(metric, {})[text] = matchers.parse(text)
+        except matchers.Unsupported:
+            continue
+    hours = round((end - start) / HOUR)
+    found: dict[str, HourlyAnswer] = {}
+    for metric, parsed in by_metric.items():
+        if len(parsed) < 2:
+            continue
+        answer = _hourly_answer(client, matchers.covering(list(parsed.values())),
+                                start - SAME_SAMPLE, hours)
+        named = [(labels, {**dict(labels), "__name__": metric}) for labels in answer]
+        for text, selector in parsed.items():
+            try:
+                found[text] = {labels: answer[labels] for labels, full in named
+                               if selector.matches(full)}
+            except matchers.Ambiguous:
+                continue
     return found
 
 

@@ -38,8 +38,14 @@ Owns what the store holds for each SLO over time:
   (``share``, ``sharing``): the cycle asks once per metric, each read
   takes its own series and span from that answer and counts with its own
   state and cursor, exactly as its own query would. A backfill (more than
-  one chunk, or a cursor far behind) reads on its own, so an SLO added
+  one chunk, or a cursor far behind) does not join them, so an SLO added
   beside steady ones never shifts their cursors or counts.
+* backfills that start at the period's start in the same cycle, over one
+  metric, are read together (``plan_backfill`` groups them, up to
+  ``BACKFILL_BATCH``; the first of a batch to be read reads them all,
+  ``BATCHES_AT_ONCE`` batches at a time): each chunk and the hour tier is
+  one query for all of them, and each SLO counts and commits what its own
+  query would have returned. A failure there leaves each to read alone.
 * ``Backfill`` follows the backfills of a cycle: the engine plans them
   before the reads (``Ingestor.plan_backfill``: which SLOs read more than
   one chunk, and how many seconds of history each), each chunk read adds
@@ -57,11 +63,12 @@ log its query failures (``engine``), or record probe results (``recorder``).
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slo_exporter import accounting, matchers, sharing
@@ -69,10 +76,14 @@ from slo_exporter.errors import SourceError
 from slo_exporter.grouping import Groups
 from slo_exporter.model import (
     SLO,
+    BoolGaugeSLI,
     CalendarPeriod,
     Config,
+    LatencySLI,
     ProbeSLI,
     PrometheusConfig,
+    RatioSLI,
+    Selector,
     SLOId,
     Template,
     fingerprint,
@@ -105,6 +116,12 @@ PROGRESS_EVERY = 10.0
 #: the longest wait after fast reads that found nothing, while no scrape
 #: step is known yet (once known, the step is the longest)
 MAX_BACKOFF = 8.0
+#: the most SLOs whose backfills read together (``Ingestor.plan_backfill``): one
+#: chunk's shared answer holds all their series, so this bounds its size
+BACKFILL_BATCH = 10
+#: how many such batches read at once: each holds a chunk of all its SLOs'
+#: samples in memory, and two keep Prometheus and the decoding both busy
+BATCHES_AT_ONCE = 2
 
 
 def stored_fingerprint(slo: SLO) -> str:
@@ -379,6 +396,9 @@ class Ingestor:
         # per SLO: the cursor its last full read left and where the next one
         # starts from there, so planning a shared read need not load the state
         self._next: dict[str, tuple[float, float]] = {}
+        # SLOs whose backfills are read together, by key, until the first is read
+        self._batches: dict[str, _Batch] = {}
+        self._batches_at_once = threading.BoundedSemaphore(BATCHES_AT_ONCE)
 
     def read(self, slo: SLO, until: float, source: accounting.Source | None = None,
              pending: Pending | None = None) -> bool:
@@ -390,6 +410,9 @@ class Ingestor:
         steady read (one chunk, no backfill) adds its commit there instead,
         and ``slo``'s read lock stays held until ``flush`` writes it.
         """
+        batch = self._batches.pop(slo.key, None)
+        if batch is not None:  # before its own lock: the batch's reader takes them all
+            self._read_batch(batch, until)
         lock = self._lock(slo)
         lock.acquire()
         try:
@@ -726,6 +749,7 @@ class Ingestor:
         # A cursor this recent is past the oldest instant (the period's start
         # is never after ``until``, less the lead) and one chunk at most behind.
         steady = min(self._chunk, BACKFILL_LEAD - res)
+        together: dict[tuple[str, float, tuple[float, float] | None], list[SLO]] = {}
         for slo in slos:
             if isinstance(slo.sli, ProbeSLI) or slo.composite:
                 continue
@@ -739,6 +763,93 @@ class Ingestor:
             since = oldest if cursor is None or cursor < oldest else cursor
             if since < until and self._is_backfill(since, until, cursor, oldest):
                 self.backfill.plan(slo.key, since, until)
+                metric = _shared_metric(slo)
+                if metric is not None and since == oldest:
+                    together.setdefault((metric, since, self._hourly_span(slo, since, until)),
+                                        []).append(slo)
+        for members in together.values():
+            for i in range(0, len(members), BACKFILL_BATCH):
+                batch = _Batch(tuple(members[i:i + BACKFILL_BATCH]))
+                if len(batch.members) > 1:
+                    self._batches.update(dict.fromkeys((m.key for m in batch.members), batch))
+
+    def _read_batch(self, batch: _Batch, until: float) -> None:
+        """Read the backfills of ``batch`` together, once: the first of its SLOs to be
+        read does it while the others wait, ``BATCHES_AT_ONCE`` batches at a time.
+        A failure leaves each SLO to read on alone from its cursor, where it meets
+        (and reports) the error itself."""
+        with batch.lock:
+            if batch.read:
+                return
+            batch.read = True
+            for slo in batch.members:
+                self._batches.pop(slo.key, None)
+            locks = [self._lock(slo) for slo in sorted(batch.members, key=lambda s: s.key)]
+            with self._batches_at_once:
+                for lock in locks:
+                    lock.acquire()
+                try:
+                    self._read_together(batch.members, until)
+                except Exception as exc:  # each SLO's own read meets it again, reports it
+                    self._log.info("backfill_shared_failed", slos=len(batch.members),
+                                   error=str(exc)[:200])
+                finally:
+                    for lock in locks:
+                        lock.release()
+
+    def _read_together(self, slos: Sequence[SLO], until: float) -> None:
+        """The backfills of ``slos`` (same metric, same span), segment by segment: one
+        query per metric and chunk for all of them (``sharing``, and
+        ``accounting.shared_hourly_answers`` for the hour tier), each SLO given
+        exactly the series and samples its own query would return and counted and
+        committed as ``_read`` does. SLOs whose read turns out to differ (a cursor
+        moved since the plan) are left to read alone."""
+        readings: list[_Reading] = []
+        selectors: dict[str, tuple[str, ...]] = {}
+        span: tuple[float, tuple[float, float] | None] | None = None
+        client: accounting.Source | None = None
+        for slo in slos:
+            start = self._read_from(slo, until)
+            if start is None:
+                continue
+            since, client = start
+            mine = (since, self._hourly_span(slo, since, until))
+            if span is None:
+                span = mine
+            if mine != span:
+                continue
+            try:
+                selectors[slo.key] = accounting.plain_selectors(
+                    client, slo, until, self._le_cache.setdefault(slo.key, {}))
+            except (SourceError, ValueError):
+                continue
+            readings.append(self._reading(slo, since, client))
+        if len(readings) < 2 or span is None or client is None:
+            return
+        texts = sorted({text for found in selectors.values() for text in found})
+        for lo, hi, by_hour in _segments(span[0], until, span[1], self._chunk):
+            if self._stop.is_set():
+                return
+            if by_hour:
+                answers = accounting.shared_hourly_answers(
+                    client, texts, start=lo + accounting.SAME_SAMPLE,
+                    end=hi + accounting.SAME_SAMPLE)
+                for reading in readings:
+                    # the raw hours (resets, new series) each SLO reads on its own
+                    reading.counted = _Counted(client)
+                    read = _Subsets.of(reading.counted, reading.slo, until,
+                                       self._le_cache.setdefault(reading.slo.key, {}))
+                    self._segment(reading, read, lo, hi, by_hour=True, hourly=answers)
+                continue
+            shared = self._sharing.read(client, [
+                sharing.Need(r.slo.key, text, lo - r.overlap, hi)
+                for r in readings for text in selectors[r.slo.key]], max_span=math.inf)
+            for reading in readings:
+                reading.counted = _Counted(shared)
+                self._segment(reading, reading.counted, lo, hi, by_hour=False)
+        for reading in readings:
+            self._planned(reading.slo.key, until, reading.state)
+            self._announced(reading.slo, until)
 
     def _is_backfill(self, since: float, until: float, cursor: float | None,
                      oldest: float) -> bool:
@@ -800,14 +911,8 @@ class Ingestor:
         if start is None:
             return True
         since, client = start
-        res = self._store.resolution
-        state = self._store.series(slo.key)
-        # How far before each chunk a read reaches: to the oldest last sample
-        # of a live series, so none of them skips a sample that landed late.
-        overlap = since - accounting.read_start(state, since, overlap=READ_OVERLAP,
-                                                late_limit=LATE_LIMIT)
-        counted = _Counted(source or client)
-        read: accounting.Source = counted
+        reading = self._reading(slo, since, source or client)
+        read: accounting.Source = reading.counted
         if slo.key in self._backfilling:
             read = _Subsets.of(read, slo, until, self._le_cache.setdefault(slo.key, {}))
         # The hour tier's whole hours start an hour after the one `since` lies in:
@@ -820,39 +925,57 @@ class Ingestor:
         for lo, hi, by_hour in segments:
             if self._stop.is_set():
                 return False
-            if by_hour:
-                batch = accounting.fetch_hourly_events(
-                    read, slo, start=lo + accounting.SAME_SAMPLE,
-                    end=hi + accounting.SAME_SAMPLE, series_state=state,
-                    le_cache=self._le_cache.setdefault(slo.key, {}),
-                    max_increase=self._max_increase)
-                # the raw reads after it reach back from its (newer) state
-                overlap = hi - accounting.read_start(
-                    batch.series, hi, overlap=READ_OVERLAP, late_limit=LATE_LIMIT)
-            else:
-                batch = accounting.fetch_events(
-                    read, slo,
-                    since=lo, until=hi,
-                    series_state=state,
-                    resolution=res,
-                    overlap=overlap,
-                    # one query per chunk: the overlap rides on the chunk it precedes
-                    chunk=self._chunk + overlap,
-                    le_cache=self._le_cache.setdefault(slo.key, {}),
-                    max_increase=self._max_increase,
-                    template_lag=self._template_lag,
-                )
-            self._reject(slo, batch.rejected)
-            # The one write of Prometheus events, with the span the read measured.
-            self._commit_to(slo.key, pending, Commit(
-                slo.key, batch.deltas, cursor=batch.covered_until,
-                series=_moved(batch.series, state), measured=(lo, batch.covered_until)))
-            self.backfill.chunk(slo.key, hi - lo, counted.taken())
-            self._learn(slo.key, batch, hi)
-            state = dict(batch.series)
-        self._planned(slo.key, until, state)
+            self._segment(reading, read, lo, hi, by_hour=by_hour, pending=pending)
+        self._planned(slo.key, until, reading.state)
         self._announced(slo, until)
         return True
+
+    def _reading(self, slo: SLO, since: float, source: accounting.Source) -> _Reading:
+        state = self._store.series(slo.key)
+        # How far before each chunk a read reaches: to the oldest last sample
+        # of a live series, so none of them skips a sample that landed late.
+        overlap = since - accounting.read_start(state, since, overlap=READ_OVERLAP,
+                                                late_limit=LATE_LIMIT)
+        return _Reading(slo, state, overlap, _Counted(source))
+
+    def _segment(self, reading: _Reading, read: accounting.Source, lo: float, hi: float, *,
+                 by_hour: bool,
+                 hourly: Mapping[str, accounting.HourlyAnswer] | None = None,
+                 pending: Pending | None = None) -> None:
+        """Read and commit one segment of ``reading``'s SLO (``_segments``) through
+        ``read``; ``hourly`` holds answers shared with other SLOs; with ``pending``
+        the commit waits there (``Ingestor.flush``)."""
+        slo = reading.slo
+        le_cache = self._le_cache.setdefault(slo.key, {})
+        if by_hour:
+            batch = accounting.fetch_hourly_events(
+                read, slo, start=lo + accounting.SAME_SAMPLE,
+                end=hi + accounting.SAME_SAMPLE, series_state=reading.state,
+                le_cache=le_cache, max_increase=self._max_increase, shared=hourly)
+            # the raw reads after it reach back from its (newer) state
+            reading.overlap = hi - accounting.read_start(
+                batch.series, hi, overlap=READ_OVERLAP, late_limit=LATE_LIMIT)
+        else:
+            batch = accounting.fetch_events(
+                read, slo,
+                since=lo, until=hi,
+                series_state=reading.state,
+                resolution=self._store.resolution,
+                overlap=reading.overlap,
+                # one query per chunk: the overlap rides on the chunk it precedes
+                chunk=self._chunk + reading.overlap,
+                le_cache=le_cache,
+                max_increase=self._max_increase,
+                template_lag=self._template_lag,
+            )
+        self._reject(slo, batch.rejected)
+        # The one write of Prometheus events, with the span the read measured.
+        self._commit_to(slo.key, pending, Commit(
+            slo.key, batch.deltas, cursor=batch.covered_until,
+            series=_moved(batch.series, reading.state), measured=(lo, batch.covered_until)))
+        self.backfill.chunk(slo.key, hi - lo, reading.counted.taken())
+        self._learn(slo.key, batch, hi)
+        reading.state = dict(batch.series)
 
     def _hourly_span(self, slo: SLO, since: float, until: float) -> tuple[float, float] | None:
         """The whole hours ``[start, end)`` of ``slo``'s read over ``(since, until]`` that
@@ -884,6 +1007,46 @@ class Ingestor:
             self._on_error("implausible")
             self._log.warning("series_rejected", service=slo.service, slo=slo.name,
                               series=r.series, reason=r.reason, samples=r.samples, at=r.at)
+
+
+@dataclass(eq=False)
+class _Batch:
+    """SLOs whose backfills are read together (``Ingestor.plan_backfill``)."""
+
+    members: tuple[SLO, ...]
+    read: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _shared_metric(slo: SLO) -> str | None:
+    """The metric over which ``slo``'s backfill may read with others', or None when it
+    reads alone (grouped, templates, raw ratios, a selector ``matchers`` refuses)."""
+    sli = slo.sli
+    if slo.group_by or _has_template(slo):
+        return None
+    if isinstance(sli, LatencySLI):
+        text = sli.histogram.text
+    elif isinstance(sli, RatioSLI) and isinstance(sli.total, Selector):
+        text = sli.total.text
+    elif isinstance(sli, BoolGaugeSLI):
+        text = sli.gauge.text
+    else:
+        return None
+    try:
+        return matchers.parse(text).metric
+    except matchers.Unsupported:
+        return None
+
+
+@dataclass
+class _Reading:
+    """One SLO's read in progress: its series state and overlap move on per segment,
+    ``counted`` is what it reads through (the samples it took, for progress)."""
+
+    slo: SLO
+    state: dict[str, accounting.Sample]
+    overlap: float
+    counted: _Counted
 
 
 class _Counted(accounting.SourceProxy):
@@ -964,13 +1127,31 @@ def _segments(since: float, until: float, hourly: tuple[float, float] | None,
     """The reads of ``(since, until]``: ``(lo, hi, by_hour)``, chunks of at most
     ``chunk`` seconds read sample by sample, and the hours ``hourly`` in one
     read by hour. Those hours' reads end 1 ms before each hour boundary: a
-    sample on the boundary belongs to the hour it opens."""
+    sample on the boundary belongs to the hour it opens. A span of more
+    than one chunk is cut on multiples of ``chunk`` (``_chunks``)."""
     if hourly is None:
-        return [(lo, hi, False) for lo, hi in accounting.chunk_bounds(since, until, chunk)]
+        return [(lo, hi, False) for lo, hi in _chunks(since, until, chunk)]
     start, end = (edge - accounting.SAME_SAMPLE for edge in hourly)
-    return [*((lo, hi, False) for lo, hi in accounting.chunk_bounds(since, start, chunk)),
+    return [*((lo, hi, False) for lo, hi in _chunks(since, start, chunk)),
             (start, end, True),
-            *((lo, hi, False) for lo, hi in accounting.chunk_bounds(end, until, chunk))]
+            *((lo, hi, False) for lo, hi in _chunks(end, until, chunk))]
+
+
+def _chunks(since: float, until: float, chunk: float) -> list[tuple[float, float]]:
+    """``(since, until]`` in reads of at most ``chunk`` seconds. A span of more than
+    one chunk is cut 1 ms before each multiple of ``chunk`` (UTC midnights for the
+    default day), so each chunk of a backfill holds whole days and the store
+    writes each day's block once instead of merging two halves; one chunk or
+    less is one read."""
+    if until - since <= chunk:
+        return accounting.chunk_bounds(since, until, chunk)
+    edges = [since]
+    k = math.floor((since + accounting.SAME_SAMPLE) / chunk) + 1
+    while k * chunk - accounting.SAME_SAMPLE < until:
+        edges.append(k * chunk - accounting.SAME_SAMPLE)
+        k += 1
+    edges.append(until)
+    return [(lo, hi) for lo, hi in itertools.pairwise(edges) if hi > lo]
 
 
 def _moved(series: Mapping[str, accounting.Sample],

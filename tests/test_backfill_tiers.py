@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from slo_exporter import accounting
+from slo_exporter import accounting, ingest
 from slo_exporter.config import parse_config
 from slo_exporter.model import SLO
 
@@ -72,3 +72,20 @@ def test_a_selector_is_picked_from_another_only_when_it_adds_label_equalities(
     """``narrower_within``: every series of the narrower is one of the wider's, and a
     plain string comparison picks them."""
     assert (accounting.narrower_within(narrow, wide) is not None) is within
+
+
+def test_a_backfill_cuts_its_sample_reads_on_utc_midnights() -> None:
+    """Chunks of a span longer than one day end 1 ms before each UTC midnight, so
+    each day's block is written once: (1,000, 3 d + 5 s] with 1 d chunks reads
+    (1,000, 86,399.999], then whole days, then the last 5 s + 1 ms; the hours read
+    by hour keep their edges, and a span of one chunk or less stays one read."""
+    day = 86_400.0
+    assert ingest._segments(1_000.0, 3 * day + 5.0, None, day) == [
+        (1_000.0, day - 0.001, False), (day - 0.001, 2 * day - 0.001, False),
+        (2 * day - 0.001, 3 * day - 0.001, False), (3 * day - 0.001, 3 * day + 5.0, False)]
+    hourly = (7_200.0, 2 * day)
+    assert ingest._segments(1_000.0, 3 * day + 5.0, hourly, day) == [
+        (1_000.0, 7_199.999, False), (7_199.999, 2 * day - 0.001, True),
+        (2 * day - 0.001, 3 * day - 0.001, False), (3 * day - 0.001, 3 * day + 5.0, False)]
+    assert ingest._segments(1_000.0, day + 1_000.0, None, day) == [
+        (1_000.0, day + 1_000.0, False)]

@@ -139,7 +139,11 @@ def test_backfill_reads_a_selector_outside_total_on_its_own(store: EventStore) -
 
 
 def test_a_failed_backfill_keeps_the_chunks_it_committed(store: EventStore) -> None:
-    """A source that fails in the third chunk leaves the cursor at the end of the second."""
+    """A source that fails in the third chunk leaves the cursor at the end of the second.
+
+    Chunks of a backfill end 1 ms before multiples of the chunk (6 h): ``since`` is
+    1,799,913,060 (83,329 chunks and 6,660 s), so the second chunk ends at
+    83,331 x 21,600 - 0.001 = 1,799,949,599.999."""
     def read(selector: str, start: float, end: float) -> None:
         if len(source.reads) > 4:
             raise SourceError("down")
@@ -154,11 +158,14 @@ def test_a_failed_backfill_keeps_the_chunks_it_committed(store: EventStore) -> N
         pass
     else:
         raise AssertionError("the failure must reach the engine")
-    assert store.cursor(API) == since + 2 * chunk
+    assert since == 1_799_913_060.0
+    assert chunk == 21_600.0
+    assert store.cursor(API) == 1_799_949_599.999
 
 
 def test_stop_ends_a_backfill_between_chunks(store: EventStore) -> None:
-    """With stop set during the second chunk, no third chunk is read and the second is kept."""
+    """With stop set during the second chunk, no third chunk is read and the second is kept
+    (it ends at 1,799,949,599.999, as in the test above)."""
     stop = threading.Event()
 
     def read(selector: str, start: float, end: float) -> None:
@@ -171,7 +178,9 @@ def test_stop_ends_a_backfill_between_chunks(store: EventStore) -> None:
     since = slo.period.bounds(NOW, 60.0)[0] - BACKFILL_LEAD
     assert ingestor.read(slo, NOW) is False
     assert len(source.reads) == 4
-    assert store.cursor(API) == since + 2 * chunk
+    assert since == 1_799_913_060.0
+    assert chunk == 21_600.0
+    assert store.cursor(API) == 1_799_949_599.999
 
 
 def test_pruner_deletes_old_buckets_at_most_once_an_hour(store: EventStore) -> None:

@@ -30,6 +30,7 @@ import pytest
 from slo_exporter import matchers, model
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
+from slo_exporter.ingest import BACKFILL_BATCH
 from slo_exporter.prometheus import PrometheusClient
 from slo_exporter.store import SQLiteStore
 from tests.support.harness import PrometheusServer, backfilled_prometheus
@@ -171,9 +172,10 @@ def test_200_slos_over_2_metrics_ask_twice_per_steady_cycle_and_stay_exact(
         engine = Engine(_config(server.url), store, source, clock=lambda: clock[0],
                         max_workers=2)
         try:
-            engine.evaluate()  # the backfills: each SLO alone
-            # one read each: bad (total plus code="500") is picked from total's answer
-            assert sum(source.reads.values()) == 200
+            engine.evaluate()  # the backfills: read together, 10 SLOs of one metric a read
+            # 100 SLOs per metric in batches of BACKFILL_BATCH (10): 2 x 10 reads
+            assert BACKFILL_BATCH == 10
+            assert sum(source.reads.values()) == 20
             source.reads.clear()
             assert server.query_log_path is not None
             logged = len(server.query_log_path.read_text().splitlines())
