@@ -126,12 +126,17 @@ class SettledDays:
 
     It also keeps the sums of settled ranges of maintenance (``sum``): the
     excluded buckets every window, period and day leaves out, up to
-    ``RANGES_KEPT`` of them.
+    ``RANGES_KEPT`` of them, and when the SLO's budget history grid was worked
+    out (``history``), so its points stand when the grid moves.
     """
 
-    __slots__ = ("_days", "_ranges", "_run")
+    __slots__ = ("_days", "_ranges", "_run", "history")
 
     def __init__(self) -> None:
+        #: the grid end of the SLO's budget history and the instant of the evaluation
+        #: that worked its points out (kept by the engine, ``history.budget_history``'s
+        #: ``carry``): points on it ending ``settled`` before then took all their events
+        self.history: tuple[float | None, float] = (None, -math.inf)
         #: per kept day, in order: its start, end, good and total events
         self._days = array("d")
         #: the longest run of consecutive kept days the last evaluation read, folded:

@@ -108,7 +108,7 @@ from slo_exporter.model import (
     ProbeSLI,
 )
 from slo_exporter.slomath import Counts
-from slo_exporter.snapshot import GroupCount, SLOStatus, Snapshot
+from slo_exporter.snapshot import BudgetHistory, GroupCount, SLOStatus, Snapshot
 from slo_exporter.store import EventStore, SharedStore
 from slo_exporter.store.protocol import SourceState, Span
 
@@ -740,10 +740,12 @@ class Engine:
             # figures know it.
             budget = None if figures is None else figures.budget_remaining
             budget_at = self._period_budget(slo)
-        history = budget_history(
-            self._reader, slo, at, budget, settle=plan.settle,
-            previous=previous.budget_history if previous is not None else None,
-            budget_at=budget_at)
+        before = previous.budget_history if previous is not None else None
+        history = budget_history(self._reader, slo, at, budget, settle=plan.settle,
+                                 previous=before, budget_at=budget_at,
+                                 carry=_carry(before, days))
+        if days is not None and (before is None or history.past is not before.past):
+            days.history = (history.grid_end, at)  # its points worked out now
         return SLOStatus(
             slo=slo, windows=windows, budget_remaining=budget, alerts=alerts,
             up=up, evaluated_at=at, error=error, budget_history=history, period=figures,
@@ -786,6 +788,20 @@ class _Plan:
     maintenance: tuple[MaintenanceWindow, ...]  # the maintenance windows that apply to it
     settle: float  # ``Engine._settle``
     rolling: slomath.Plan | None  # the math of a rolling period's statuses
+
+
+def _carry(before: BudgetHistory | None, days: compliance.SettledDays | None) -> float:
+    """Up to when the points of the previous budget history stand after its grid moves
+    (``history.budget_history``'s ``carry``), by the promise of the SLO's settled days
+    (``Engine._settled_days``, which are carried only while its statuses are up):
+    a point ending ``SETTLE_MARGIN`` before the evaluation that worked it out had taken
+    all its events, and so had every point carried then."""
+    if days is None or before is None:
+        return -math.inf
+    grid_end, worked_out = days.history
+    if grid_end is None or grid_end != before.grid_end:
+        return -math.inf
+    return worked_out - SETTLE_MARGIN
 
 
 def _calendar_windows(slo: SLO, length: float) -> set[float]:

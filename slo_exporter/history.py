@@ -12,7 +12,9 @@ The past points sit on a grid of whole steps (the stored span divided into
 ``POINTS - 1``), which moves only when a new step has passed: about every
 15 hours for a 30-day SLO. Until then every status (a full cycle, a probe
 refresh every second) reuses them from the previous status instead of
-summing the store again.
+summing the store again; when it moves, the points the caller vouches for
+(``carry``: their buckets take no more events) stay where they are on the
+grid, and only the new step's points are summed.
 
 Must not write to the store, read a clock (the instant comes in) or be called
 from a request handler.
@@ -21,7 +23,7 @@ from a request handler.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from slo_exporter import slomath
@@ -57,6 +59,7 @@ def budget_history(
     previous: BudgetHistory | None = None,
     points: int = POINTS,
     budget_at: BudgetAt | None = None,
+    carry: float = -math.inf,
 ) -> BudgetHistory:
     """The history of ``slo`` as seen at instant ``at``, whose budget is ``remaining``.
 
@@ -75,6 +78,11 @@ def budget_history(
     ``budget_at(t)`` is the budget remaining at a past instant ``t`` on the
     grid; by default the plain budget of the period ending there, which the
     engine replaces with its own (maintenance left out).
+
+    ``carry``: the caller's promise that no bucket before it gets events any
+    more since ``previous`` was worked out; past points of ``previous`` at or
+    before it stand when the grid moves by whole steps (the same step and
+    first bucket), so a move computes the new points only.
     """
     first = store.first_bucket(slo.key)
     if first is None:
@@ -93,8 +101,11 @@ def budget_history(
             and previous.step == step):
         past = previous.past
     else:
+        known = ({t: r for t, r in previous.past if t <= carry}
+                 if previous is not None and previous.first == first
+                 and previous.step == step else {})
         past = _past_points(budget_at or _plain_budget(store, slo, at), newest=newest,
-                            step=step, first=first, count=points - 1)
+                            step=step, first=first, count=points - 1, known=known)
     latest = (at, remaining) if remaining is not None and at > first else None
     return BudgetHistory(past=past, latest=latest, grid_end=newest, first=first, step=step)
 
@@ -114,15 +125,19 @@ def _plain_budget(store: StoreSums, slo: SLO, at: float) -> BudgetAt:
 
 
 def _past_points(
-    budget_at: BudgetAt, *, newest: float, step: float, first: float, count: int
+    budget_at: BudgetAt, *, newest: float, step: float, first: float, count: int,
+    known: Mapping[float, float],
 ) -> tuple[tuple[float, float], ...]:
-    """Up to ``count`` points at ``newest - i * step``, each after ``first``."""
+    """Up to ``count`` points at ``newest - i * step``, each after ``first``; those
+    ``known`` are taken as they are."""
     out: list[tuple[float, float]] = []
     for i in range(count - 1, -1, -1):
         t = newest - i * step
         if t <= first:
             continue
-        remaining = budget_at(t)
+        remaining = known.get(t)
+        if remaining is None:
+            remaining = budget_at(t)
         if remaining is not None:
             out.append((t, remaining))
     return tuple(out)

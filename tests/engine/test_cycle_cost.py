@@ -7,6 +7,7 @@ computes everything from the store at the same instant."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -333,6 +334,44 @@ def test_steady_statuses_sum_no_window_in_the_database(tmp_path: Path) -> None:
         assert SumCountingStore.summed.count("a/avail") <= 1
         assert SumCountingStore.summed.count("b/avail") <= 2
         assert SumCountingStore.summed.count("c/month") <= 1
+    finally:
+        engine.close()
+        store.close()
+
+
+def test_a_moved_budget_history_grid_sums_only_its_new_point(tmp_path: Path) -> None:
+    """With 80 h stored, a/avail's history spans its 2-day window in steps of 3660 s
+    (172800 / 47 = 3676, in whole minutes); ten minutes after the engine starts the grid
+    moves by a step: the points the start worked out (all ending before it, less the
+    930 s of ``SETTLE_MARGIN``) stand, only the new newest one is summed, and every
+    status, before and after, still equals a fresh engine's."""
+    step, settle = 3660.0, 30.0
+    move = (math.floor((NOW - settle) / step) + 1) * step + settle  # the grid moves here
+    path = tmp_path / "events.db"
+    store = SumCountingStore(path, RES)
+    now = [move - 600.0]
+    engine = Engine(parse_config(CONFIG, "t.yaml"), store, Counters(), clock=lambda: now[0])
+    try:
+        prefill(store, 80.0, until=now[0])
+        first = {s.slo.key: s for s in engine.evaluate().slos}["a/avail"].budget_history
+        compared = 0
+        while now[0] < move + 60.0:
+            now[0] += 30.0
+            SumCountingStore.summed.clear()
+            carried = {s.slo.key: s for s in engine.evaluate().slos}
+            history = carried["a/avail"].budget_history
+            if history.grid_end != first.grid_end:
+                assert history.grid_end == first.grid_end + step  # type: ignore[operator]
+                assert history.past[:-1] == first.past[1:]
+                assert SumCountingStore.summed.count("a/avail") <= 1
+            if now[0] >= move - 60.0:
+                fresh = fresh_statuses(path, now[0])
+                for key, status in carried.items():
+                    assert status.up, key
+                    assert comparable(status) == comparable(fresh[key]), key
+                    compared += 1
+        assert carried["a/avail"].budget_history.grid_end == first.grid_end + step  # type: ignore[operator]
+        assert compared == 4 * 5
     finally:
         engine.close()
         store.close()
