@@ -25,8 +25,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from slo_exporter.frozen import builder
 from slo_exporter.model import ALERT_WINDOWS, AlertWindow
 from slo_exporter.snapshot import AlertState, WindowValues
+
+_window_state = builder(WindowValues)
+_alert_state = builder(AlertState)
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,8 @@ def evaluate_plan(
     p: Plan, counts: Mapping[float, Counts], *, at: float = 0.0,
     previous: Sequence[AlertState] = (),
 ) -> tuple[tuple[WindowValues, ...], float | None, tuple[AlertState, ...]]:
-    """``evaluate`` by a plan: the same numbers, each window's burn rate computed once.
+    """``evaluate`` by a plan: the same numbers, each window's burn rate computed once,
+    the same objects built without their ``__init__`` (``frozen.builder``).
 
     ``counts`` must hold every window of ``p.required`` (``KeyError`` otherwise).
     """
@@ -188,11 +193,11 @@ def evaluate_plan(
         kept_good = min(max(good, 0.0), kept_total)
         if total > 0.0 and isfinite(total) and isfinite(good):
             rate = min(max((total - good) / total, 0.0), 1.0) / allowed
-            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
+            values.append(_window_state(window=w, good=kept_good, total=kept_total,
                                        sli=min(max(good / total, 0.0), 1.0), burn_rate=rate))
         else:
             rate = None
-            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
+            values.append(_window_state(window=w, good=kept_good, total=kept_total,
                                        sli=None, burn_rate=None))
         rates[w] = rate
     for w in p.required:
@@ -211,7 +216,7 @@ def evaluate_plan(
             last = next((s for s in previous if s.severity == a.severity
                          and s.long_window == a.long and s.short_window == short_w), None)
             since = at if last is None or last.since is None else min(last.since, at)
-        alerts.append(AlertState(
+        alerts.append(_alert_state(
             severity=a.severity, long_window=a.long, short_window=short_w, factor=factor,
             long_burn_rate=long_rate, short_burn_rate=short_rate,
             firing=since is not None and at - since >= a.hold, hold=a.hold, since=since,
