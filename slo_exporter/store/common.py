@@ -9,7 +9,8 @@ the two cannot drift apart:
 * ``extend_run`` / ``absorb_runs``: how a measured span merges into an SLO's
   measured runs (the newest run on the SLO's row, older ones closed);
 * ``StoreBase``: the memory in front of the database (running window sums
-  and edge blocks per SLO, ``windows.SLOMemory``; the newest measured runs),
+  and edge blocks per SLO, ``windows.SLOMemory``; the newest measured run,
+  and a writer's measured runs of each SLO once read),
   how a commit or prune updates it, the window sums built on it over two
   database reads each store implements (``_read_sum``, ``_read_buckets``),
   and the protocol methods built from other protocol methods (``record``,
@@ -96,6 +97,9 @@ def _bucket_rows(deltas: Mapping[float, tuple[float, float]],
 
 # ------------------------------------------------------------- measured runs
 
+RUNS_KEPT = 64
+"""Measured runs a writer keeps in memory per SLO; one with more is read each time."""
+
 
 @dataclass(frozen=True)
 class RunMerge:
@@ -172,6 +176,8 @@ class StoreBase:
         self._lock = threading.RLock()
         self._memory: dict[str, SLOMemory] = {}
         self._last_run: dict[str, Span] = {}
+        # every measured run of an SLO, oldest first, the newest last (``_kept_spans``)
+        self._runs: dict[str, tuple[Span, ...]] = {}
 
     @property
     def resolution(self) -> float:
@@ -240,6 +246,41 @@ class StoreBase:
         """``(start, good, total)`` of each stored bucket with start in ``[start, end)``."""
         return self._read_buckets(slo_key, start, end)
 
+    # -------------------------------------------------------- measured runs
+
+    def _kept_spans(self, slo_key: str, start: float, end: float) -> list[Span] | None:
+        """``measured_spans`` from the SLO's runs kept in memory, or None when they are not
+        kept: a writer keeps them once read while it knows the SLO's newest run (every
+        commit with a measured span tells it), and moves them with its own commits
+        (``_committed``); a read-only store always asks its database."""
+        if self._readonly:
+            return None
+        with self._lock:
+            runs = self._runs.get(slo_key)
+            if runs is None or self._last_run.get(slo_key) != runs[-1]:
+                return None
+        return [(max(s, start), min(u, end)) for s, u in runs if s < end and u > start]
+
+    def _keep_runs(self, slo_key: str, runs: Sequence[Span]) -> None:
+        """Keep ``runs`` (every measured run of the SLO as just read, oldest first) when
+        the newest is the one this writer knows and there are few (``RUNS_KEPT``).
+        Called under ``_lock``, in the read."""
+        if (not self._readonly and runs and len(runs) <= RUNS_KEPT
+                and self._last_run.get(slo_key) == runs[-1]):
+            self._runs[slo_key] = tuple(runs)
+
+    def _moved_runs(self, slo_key: str, last: Span | None, newest: Span) -> None:
+        """After a commit moved the SLO's newest run from ``last`` to ``newest``: the kept
+        runs follow when the closed ones cannot have changed (a run extended at its end,
+        or a new run after the last, which closes it), else they are read again."""
+        runs = self._runs.pop(slo_key, None)
+        if runs is None or last is None or runs[-1] != last:
+            return
+        if newest[0] == last[0] and newest[1] > last[1]:
+            self._runs[slo_key] = (*runs[:-1], newest)
+        elif newest[0] > last[1]:
+            self._runs[slo_key] = (*runs, newest)
+
     def _reads(self, slo_key: str, memory: SLOMemory) -> tuple[ReadSum, ReadBuckets]:
         """The two database reads of one SLO, made once and kept on its memory (every
         status asks)."""
@@ -255,16 +296,19 @@ class StoreBase:
         """After an SLO's events were dropped: read it again when asked."""
         self._memory.pop(slo_key, None)
         self._last_run.pop(slo_key, None)
+        self._runs.pop(slo_key, None)
 
     def _forget_all(self) -> None:
         """Every SLO is read again when asked (another writer changed the database)."""
         self._memory.clear()
         self._last_run.clear()
+        self._runs.clear()
 
     def _committed(self, slo_key: str, rows: Sequence[Bucket], newest: Span | None) -> None:
         """After COMMIT (memory never runs ahead of the database): the window sums
         and edge blocks holding these buckets take their events."""
         if newest is not None:
+            self._moved_runs(slo_key, self._last_run.get(slo_key), newest)
             self._last_run[slo_key] = newest
         memory = self._memory.get(slo_key)
         if memory is not None:
@@ -273,6 +317,7 @@ class StoreBase:
     def _pruned(self, gone: Iterable[str], last_start: float) -> None:
         """After a prune committed: what it deleted leaves memory too."""
         self._last_run.clear()  # trimmed at the horizon
+        self._runs.clear()
         for key in gone:
             self._memory.pop(key, None)
         for memory in self._memory.values():

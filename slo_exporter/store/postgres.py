@@ -902,15 +902,24 @@ class PostgresStore(StoreBase):
             return _buckets(conn, slo_key, start, end)
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
+        """As ``SQLiteStore.measured_spans``: a writer keeps the runs it knows the newest of."""
+        kept = self._kept_spans(slo_key, start, end)
+        if kept is not None:
+            return kept
         with self._access(write=False) as conn:
+            whole = not self._readonly and slo_key in self._last_run
+            lo, hi = (-math.inf, math.inf) if whole else (start, end)
             rows = conn.execute(
                 "SELECT start, until FROM measured WHERE slo_key = %(key)s "
                 "AND start < %(end)s AND until > %(start)s "
                 "UNION ALL SELECT run_start, run_until FROM slo WHERE slo_key = %(key)s "
                 "AND run_start < %(end)s AND run_until > %(start)s ORDER BY 1",
-                {"key": slo_key, "start": start, "end": end},
+                {"key": slo_key, "start": lo, "end": hi},
             ).fetchall()
-        return [(max(float(s), start), min(float(u), end)) for s, u in rows]
+            runs = [(float(s), float(u)) for s, u in rows]
+            if whole:
+                self._keep_runs(slo_key, runs)
+        return [(max(s, start), min(u, end)) for s, u in runs if s < end and u > start]
 
     def slo_keys(self) -> tuple[str, ...]:
         with self._access(write=False) as conn:

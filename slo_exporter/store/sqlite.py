@@ -1178,19 +1178,29 @@ class SQLiteStore(StoreBase):
         return float(min(starts)) if starts else None
 
     def measured_spans(self, slo_key: str, start: float, end: float) -> list[Span]:
-        """The measured runs within ``[start, end)``, clipped to it, oldest first."""
+        """The measured runs within ``[start, end)``, clipped to it, oldest first: from
+        the runs kept in memory (``StoreBase._kept_spans``), else the database (all of
+        the SLO's runs, to keep, when this writer knows its newest)."""
+        kept = self._kept_spans(slo_key, start, end)
+        if kept is not None:
+            return kept
         with self._reading as conn:
             slo_id = self._id(conn, slo_key)
             if slo_id is None:
                 return []
+            whole = not self._readonly and slo_key in self._last_run
+            lo, hi = (-math.inf, math.inf) if whole else (start, end)
             rows = conn.execute(
                 "SELECT start, until FROM measured WHERE slo_id = :id "
                 "AND start < :end AND until > :start "
                 "UNION ALL SELECT run_start, run_until FROM slo WHERE id = :id "
                 "AND run_start < :end AND run_until > :start ORDER BY 1",
-                {"id": slo_id, "start": start, "end": end},
+                {"id": slo_id, "start": lo, "end": hi},
             ).fetchall()
-        return [(max(float(s), start), min(float(u), end)) for s, u in rows]
+            runs = [(float(s), float(u)) for s, u in rows]
+            if whole:
+                self._keep_runs(slo_key, runs)
+        return [(max(s, start), min(u, end)) for s, u in runs if s < end and u > start]
 
     def slo_keys(self) -> tuple[str, ...]:
         """Every SLO the store holds anything for (retired ones too), sorted."""
