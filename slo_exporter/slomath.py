@@ -188,17 +188,24 @@ def evaluate_plan(
     for w in p.windows:
         c = counts[w]
         good, total = c.good, c.total
-        # _window_values and burn_rate inlined (the same arithmetic, in the same order)
-        kept_total = max(total, 0.0)
-        kept_good = min(max(good, 0.0), kept_total)
+        # _window_values and burn_rate inlined (the same arithmetic, in the same order),
+        # each min and max written as the comparison it makes (max(x, 0.0) is 0.0 only
+        # when x < 0.0; min(x, y) is y only when y < x): the same values, NaN alike
+        kept_total = 0.0 if total < 0.0 else total
+        kept_good = 0.0 if good < 0.0 else good
+        kept_good = kept_total if kept_total < kept_good else kept_good
         if total > 0.0 and isfinite(total) and isfinite(good):
-            rate = min(max((total - good) / total, 0.0), 1.0) / allowed
+            err = (total - good) / total
+            err = 0.0 if err < 0.0 else 1.0 if err > 1.0 else err
+            sli = good / total
+            sli = 0.0 if sli < 0.0 else 1.0 if sli > 1.0 else sli
+            rate = err / allowed
             values.append(_window_state(window=w, good=kept_good, total=kept_total,
-                                       sli=min(max(good / total, 0.0), 1.0), burn_rate=rate))
+                                        sli=sli, burn_rate=rate))
         else:
             rate = None
             values.append(_window_state(window=w, good=kept_good, total=kept_total,
-                                       sli=None, burn_rate=None))
+                                        sli=None, burn_rate=None))
         rates[w] = rate
     for w in p.required:
         if w not in rates:

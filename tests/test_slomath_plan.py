@@ -36,7 +36,9 @@ def test_a_plan_gives_exactly_what_the_plain_functions_give(
     previous = slomath.alert_states(objective, PERIOD, counts, ALERT_WINDOWS, at=at - 60.0)
     prior = previous if held else ()
     values, budget, alerts = slomath.evaluate_plan(p, counts, at=at, previous=prior)
-    assert values == tuple(slomath.window_values(w, counts[w], objective) for w in WINDOWS)
+    plain = tuple(slomath.window_values(w, counts[w], objective) for w in WINDOWS)
+    assert values == plain
+    assert repr(values) == repr(plain)  # -0.0 and NaN too, which == cannot tell
     assert budget == slomath.budget_remaining(counts[PERIOD], objective)
     assert alerts == slomath.alert_states(objective, PERIOD, counts, ALERT_WINDOWS,
                                           at=at, previous=prior)

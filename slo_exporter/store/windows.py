@@ -31,10 +31,13 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 
+from slo_exporter.frozen import builder
 from slo_exporter.slomath import Counts
 
 BLOCK = 16
 """Buckets per edge block."""
+
+_counts = builder(Counts)  # every window of every status (``frozen.builder``)
 
 MAX_BLOCKS = 10
 """Edge blocks kept per SLO: the newest, a few short windows' and each long window's start."""
@@ -126,10 +129,23 @@ class SLOMemory:
         taken at once, the bucket that entered read once for all of them."""
         res = self._res
         behind = end - res
+        # the first tracker of each width ending at ``end`` or a bucket behind
         by_width: dict[float, Tracker] = {}
-        for tracker in self._trackers:
-            if tracker.end in (behind, end):
-                by_width.setdefault(tracker.end - tracker.start, tracker)
+        edges = (end, behind)
+        if len(widths) == 1:  # a period figure's range: only its width is looked for
+            (only,) = widths
+            for tracker in self._trackers:
+                tracker_end = tracker.end
+                if tracker_end in edges and tracker_end - tracker.start == only:
+                    by_width[only] = tracker
+                    break
+        else:
+            for tracker in self._trackers:
+                tracker_end = tracker.end
+                if tracker_end in edges:
+                    width = tracker_end - tracker.start
+                    if width not in by_width:
+                        by_width[width] = tracker
         out: dict[float, Counts] = {}
         entered: tuple[float, float] | None = None
         for w in widths:
@@ -149,7 +165,7 @@ class SLOMemory:
                 tracker.total += entered[1] - t_out
                 tracker.start, tracker.end = end - w, end
                 tracker.moves += 1
-            out[w] = Counts(tracker.good, tracker.total)
+            out[w] = _counts(good=tracker.good, total=tracker.total)
         return out
 
     def range(self, start: float, end: float, read_sum: ReadSum,
