@@ -110,9 +110,12 @@ class SLOMemory:
         # new = old + what entered at the end - what left at the start; a
         # move backwards makes the ranges negative, which the sign handles
         res = self._res
-        if end - tracker.end == res and start - tracker.start == res:  # the steady move
-            g_in, t_in = self._bucket(tracker.end, read_buckets)
-            g_out, t_out = self._bucket(tracker.start, read_buckets)
+        grew, shrank = end - tracker.end, start - tracker.start
+        if grew in (res, 0.0) and shrank in (res, 0.0):
+            # the steady moves: a rolling window's, a day to date's (its end), a first
+            # day's (its start), each edge by one bucket or none
+            g_in, t_in = self._bucket(tracker.end, read_buckets) if grew else (0.0, 0.0)
+            g_out, t_out = self._bucket(tracker.start, read_buckets) if shrank else (0.0, 0.0)
         else:
             g_in, t_in = self._signed(tracker.end, end, read_sum, read_buckets)
             g_out, t_out = self._signed(tracker.start, start, read_sum, read_buckets)
