@@ -87,7 +87,6 @@ from slo_exporter.figures import (
     Verdict,
     WorstDay,
 )
-from slo_exporter.frozen import builder
 from slo_exporter.lru import BoundedCache
 from slo_exporter.model import SLO, Budgeting, CalendarPeriod, MaintenanceWindow
 from slo_exporter.model.calendar import get_zone
@@ -95,11 +94,6 @@ from slo_exporter.timeslices import SliceCounts, SliceRatios, classify, merge_sp
 
 if TYPE_CHECKING:
     from slo_exporter.store.protocol import Bucket, Span
-
-# every status builds these (``frozen.builder``)
-_period_figures = builder(PeriodFigures)
-_worst = builder(WorstDay)
-_evidence = builder(Evidence)
 
 
 class Reader(Protocol):
@@ -254,7 +248,7 @@ def evidence(
         verdict = "missed"
     else:
         verdict = "inconclusive"
-    return _evidence(confidence=confidence, lower=lower, upper=upper, verdict=verdict)
+    return Evidence(confidence=confidence, lower=lower, upper=upper, verdict=verdict)
 
 
 @functools.lru_cache(maxsize=64)
@@ -350,7 +344,7 @@ def _figures(
         spent = judged_bad / ((1.0 - objective) * projected) if judged > 0 else None
     achieved = min(max(judged_good / judged, 0.0), 1.0) if judged > 0 else None
 
-    return _period_figures(
+    return PeriodFigures(
         label=label,
         start=start,
         end=end,
@@ -822,7 +816,7 @@ def _day_buckets(
 
 def _worse(worst: WorstDay | None, day: date, achieved: float) -> WorstDay:
     if worst is None or achieved < worst.achieved:
-        return _worst(date=day.isoformat(), achieved=achieved)
+        return WorstDay(date=day.isoformat(), achieved=achieved)
     return worst
 
 

@@ -87,7 +87,6 @@ from slo_exporter import accounting, compliance, exclusions, grid, slomath
 from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
-from slo_exporter.frozen import builder
 from slo_exporter.grouping import group_of
 from slo_exporter.history import BudgetAt, budget_history
 from slo_exporter.ingest import (
@@ -117,8 +116,6 @@ from slo_exporter.store.protocol import SourceState, Span
 REMIND_EVERY = 600.0
 #: error text in log lines is cut to this many characters
 ERROR_TEXT_LIMIT = 160
-#: every status of every cycle builds one (``frozen.builder``)
-_new_status = builder(SLOStatus)
 #: how far before a status's instant the next reads of a Prometheus SLO that was
 #: up can still add events: the oldest cursor the fast path reads from, then the
 #: furthest a read reaches before its cursor (``Engine._settled_days``)
@@ -749,7 +746,7 @@ class Engine:
                                  carry=_carry(before, days))
         if days is not None and (before is None or history.past is not before.past):
             days.history = (history.grid_end, at)  # its points worked out now
-        return _new_status(
+        return SLOStatus(
             slo=slo, windows=windows, budget_remaining=budget, alerts=alerts,
             up=up, evaluated_at=at, error=error, budget_history=history, period=figures,
         )

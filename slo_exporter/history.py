@@ -27,15 +27,12 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from slo_exporter import slomath
-from slo_exporter.frozen import builder
 from slo_exporter.model import SLO, CalendarPeriod
 from slo_exporter.slomath import Counts
 from slo_exporter.snapshot import BudgetHistory
 
 #: points on the status page sparkline and in ``error_budget_history``
 POINTS = 48
-
-_history = builder(BudgetHistory)
 
 #: the budget remaining as of a past instant
 BudgetAt = Callable[[float], float | None]
@@ -110,7 +107,7 @@ def budget_history(
         past = _past_points(budget_at or _plain_budget(store, slo, at), newest=newest,
                             step=step, first=first, count=points - 1, known=known)
     latest = (at, remaining) if remaining is not None and at > first else None
-    return _history(past=past, latest=latest, grid_end=newest, first=first, step=step)
+    return BudgetHistory(past=past, latest=latest, grid_end=newest, first=first, step=step)
 
 
 def _plain_budget(store: StoreSums, slo: SLO, at: float) -> BudgetAt:

@@ -25,12 +25,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from slo_exporter.frozen import builder
 from slo_exporter.model import ALERT_WINDOWS, AlertWindow
 from slo_exporter.snapshot import AlertState, WindowValues
-
-_window_state = builder(WindowValues)
-_alert_state = builder(AlertState)
 
 
 @dataclass(frozen=True)
@@ -175,8 +171,7 @@ def evaluate_plan(
     p: Plan, counts: Mapping[float, Counts], *, at: float = 0.0,
     previous: Sequence[AlertState] = (),
 ) -> tuple[tuple[WindowValues, ...], float | None, tuple[AlertState, ...]]:
-    """``evaluate`` by a plan: the same numbers, each window's burn rate computed once,
-    the same objects built without their ``__init__`` (``frozen.builder``).
+    """``evaluate`` by a plan: the same numbers, each window's burn rate computed once.
 
     ``counts`` must hold every window of ``p.required`` (``KeyError`` otherwise).
     """
@@ -200,11 +195,11 @@ def evaluate_plan(
             sli = good / total
             sli = 0.0 if sli < 0.0 else 1.0 if sli > 1.0 else sli
             rate = err / allowed
-            values.append(_window_state(window=w, good=kept_good, total=kept_total,
+            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
                                         sli=sli, burn_rate=rate))
         else:
             rate = None
-            values.append(_window_state(window=w, good=kept_good, total=kept_total,
+            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
                                         sli=None, burn_rate=None))
         rates[w] = rate
     for w in p.required:
@@ -223,7 +218,7 @@ def evaluate_plan(
             last = next((s for s in previous if s.severity == a.severity
                          and s.long_window == a.long and s.short_window == short_w), None)
             since = at if last is None or last.since is None else min(last.since, at)
-        alerts.append(_alert_state(
+        alerts.append(AlertState(
             severity=a.severity, long_window=a.long, short_window=short_w, factor=factor,
             long_burn_rate=long_rate, short_burn_rate=short_rate,
             firing=since is not None and at - since >= a.hold, hold=a.hold, since=since,

@@ -111,9 +111,11 @@ class SLOMemory:
         # move backwards makes the ranges negative, which the sign handles
         res = self._res
         grew, shrank = end - tracker.end, start - tracker.start
-        if grew in (res, 0.0) and shrank in (res, 0.0):
+        if (grew in (res, 0.0) and shrank in (res, 0.0)
+                and tracker.end % res == 0.0 and tracker.start % res == 0.0):
             # the steady moves: a rolling window's, a day to date's (its end), a first
-            # day's (its start), each edge by one bucket or none
+            # day's (its start), each edge by one bucket or none, on the bucket grid
+            # (a calendar period may end between buckets)
             g_in, t_in = self._bucket(tracker.end, read_buckets) if grew else (0.0, 0.0)
             g_out, t_out = self._bucket(tracker.start, read_buckets) if shrank else (0.0, 0.0)
         else:
