@@ -215,9 +215,13 @@ def evaluate_plan(
         if (long_rate is not None and short_rate is not None
                 and long_rate > factor and short_rate > factor):
             # the same condition in the last evaluation (looked up only when it holds)
-            last = next((s for s in previous if s.severity == a.severity
-                         and s.long_window == a.long and s.short_window == short_w), None)
-            since = at if last is None or last.since is None else min(last.since, at)
+            since = at
+            for s in previous:
+                if (s.severity == a.severity and s.long_window == a.long
+                        and s.short_window == short_w):
+                    if s.since is not None:
+                        since = min(s.since, at)
+                    break
         alerts.append(AlertState(
             severity=a.severity, long_window=a.long, short_window=short_w, factor=factor,
             long_burn_rate=long_rate, short_burn_rate=short_rate,
