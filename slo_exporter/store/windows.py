@@ -153,6 +153,7 @@ class SLOMemory:
                         by_width[width] = tracker
         out: dict[float, Counts] = {}
         entered: tuple[float, float] | None = None
+        blocks, span = self._blocks, BLOCK * res
         for w in widths:
             found = by_width.get(w) if w > 0 else None
             if found is None or found.moves >= RESYNC:
@@ -165,9 +166,15 @@ class SLOMemory:
             if tracker.end == behind:  # the steady move, as ``window`` makes it
                 if entered is None:
                     entered = self._bucket(behind, read_buckets)
-                g_out, t_out = self._bucket(tracker.start, read_buckets)
-                tracker.good += entered[0] - g_out
-                tracker.total += entered[1] - t_out
+                # ``_bucket`` of the bucket that left, inlined (every window, every status)
+                left = tracker.start
+                base = (left // span) * span
+                values = blocks.get(base)
+                if values is None:
+                    values = self._block(base, read_buckets)
+                i = 2 * round((left - base) / res)
+                tracker.good += entered[0] - values[i]
+                tracker.total += entered[1] - values[i + 1]
                 tracker.start, tracker.end = end - w, end
                 tracker.moves += 1
             out[w] = _counts(good=tracker.good, total=tracker.total)
