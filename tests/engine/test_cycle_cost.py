@@ -375,3 +375,45 @@ def test_a_moved_budget_history_grid_sums_only_its_new_point(tmp_path: Path) -> 
     finally:
         engine.close()
         store.close()
+
+
+def test_after_a_failed_read_the_history_is_summed_afresh_then_carried(
+    tmp_path: Path,
+) -> None:
+    """Prometheus is unreachable for three cycles before a/avail's grid moves: the first
+    status after the failure sums every point afresh (after the read that may land
+    events in old buckets; the down statuses carry none), the move then sums only its
+    new point, and the statuses equal a fresh engine's."""
+    step, settle = 3660.0, 30.0
+    move = (math.floor((NOW - settle) / step) + 1) * step + settle
+    path = tmp_path / "events.db"
+    store = SumCountingStore(path, RES)
+    now = [move - 1800.0]
+    source = Counters()
+    engine = Engine(parse_config(CONFIG, "t.yaml"), store, source, clock=lambda: now[0])
+    try:
+        prefill(store, 80.0, until=now[0])
+        engine.evaluate()
+        source.failing = True
+        for _ in range(3):
+            now[0] += 60.0
+            assert not any(s.up for s in engine.evaluate().slos)
+        source.failing = False
+        now[0] += 60.0
+        SumCountingStore.summed.clear()
+        assert all(s.up for s in engine.evaluate().slos)  # the read after the failure
+        assert SumCountingStore.summed.count("a/avail") > 10  # every point summed again
+        while now[0] < move - 60.0:
+            now[0] += 60.0
+            engine.evaluate()
+        now[0] = move
+        SumCountingStore.summed.clear()
+        carried = {s.slo.key: s for s in engine.evaluate().slos}
+        assert SumCountingStore.summed.count("a/avail") <= 1
+        fresh = fresh_statuses(path, now[0])
+        for key, status in carried.items():
+            assert status.up, key
+            assert comparable(status) == comparable(fresh[key]), key
+    finally:
+        engine.close()
+        store.close()
