@@ -1,0 +1,72 @@
+"""What a status costs in memory: packed budget history points, no per-instance dicts."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from slo_exporter.snapshot import AlertState, BudgetHistory, Points, SLOStatus, WindowValues
+
+PAIRS = tuple((1_800_000_000.0 + 3600.0 * i, 1.0 - i / 1000) for i in range(47))
+
+
+def test_history_reads_back_the_points_it_was_given() -> None:
+    """Packed points index, iterate, slice and compare as the tuple they came from."""
+    history = BudgetHistory(past=PAIRS, latest=(1_900_000_000.0, 0.5))
+    assert isinstance(history.past, Points)
+    assert history.past == PAIRS
+    assert list(history.past) == list(PAIRS)
+    assert history.past[0] == PAIRS[0] and history.past[-1] == PAIRS[-1]
+    assert history.past[1:3] == PAIRS[1:3]
+    assert history.points == (*PAIRS, (1_900_000_000.0, 0.5))
+    assert history == BudgetHistory(past=list(PAIRS), latest=(1_900_000_000.0, 0.5))
+    assert hash(history.past) == hash(PAIRS)
+    with pytest.raises(IndexError):
+        history.past[47]
+
+
+def test_empty_history_has_no_points() -> None:
+    """No past points and no latest point: ``points`` is the empty tuple."""
+    assert BudgetHistory().points == ()
+    assert BudgetHistory(past=()).past == ()
+    assert not BudgetHistory().past
+
+
+def test_reused_points_are_shared_not_copied() -> None:
+    """A history built from another's ``past`` holds the same object (the engine reuses it)."""
+    first = BudgetHistory(past=PAIRS)
+    again = BudgetHistory(past=first.past, latest=(2.0, 0.1))
+    assert again.past is first.past
+
+
+def test_history_points_cost_about_16_bytes_each() -> None:
+    """100 histories of 47 points stay under 100 KB: 47 x 16 bytes packed plus headers
+    is about 0.9 KB each, where tuples of floats cost about 4.5 KB each."""
+    pairs = [tuple((float(t), t / 7.0) for t in range(k, k + 47)) for k in range(100)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [BudgetHistory(past=p) for p in pairs]
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 100
+    assert used < 100_000
+
+
+@pytest.mark.parametrize("value", [
+    WindowValues(window=300.0, good=1.0, total=2.0, sli=0.5, burn_rate=500.0),
+    AlertState(severity="page", long_window=3600.0, short_window=300.0, factor=14.4,
+               long_burn_rate=None, short_burn_rate=None, firing=False),
+    BudgetHistory(),
+])
+def test_per_status_values_have_no_attribute_dict(value: object) -> None:
+    """Window values, alert states and histories keep their fields in slots, no dict each."""
+    assert not hasattr(value, "__dict__")
+
+
+def test_status_has_no_attribute_dict() -> None:
+    """An SLO status keeps its fields in slots."""
+    assert "__dict__" not in dir(SLOStatus)
+    assert SLOStatus.__slots__
