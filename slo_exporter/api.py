@@ -169,10 +169,12 @@ def paging(page: snapshot.Page) -> dict[str, object]:
     }
 
 
-#: each status's ``/api/v1/slos`` entry, JSON-encoded at the depth the document puts it
+#: each status's ``/api/v1/slos`` entry, JSON-encoded at the depth the document puts it;
+#: about 7.5 KB each, so only the largest page's worth is kept, not the whole fleet's
 _ENTRIES: snapshot.PerStatus[str] = snapshot.PerStatus(
     lambda status: textwrap.indent(
-        json.dumps(_render_status(status, status.budget_history.points), indent=2), "    "))
+        json.dumps(_render_status(status, status.budget_history.points), indent=2), "    "),
+    most=snapshot.MAX_LIMIT)
 
 #: stands in for the entries in the encoded head; JSON escapes the NULs, so no value matches
 _SLOT = "\0slos\0"

@@ -393,11 +393,14 @@ class PerStatus(Generic[_T]):
     Entries are keyed by object identity and hold the status, so a key is
     never reused for another object while its entry lives; at each new
     snapshot the entries of statuses it no longer holds are dropped, which
-    bounds the cache by the snapshot's size.
+    bounds the cache by the snapshot's size. ``most`` bounds it further, for
+    what is large and read a page at a time: past that many entries, what is
+    derived is returned but not kept.
     """
 
-    def __init__(self, derive: Callable[[SLOStatus], _T]) -> None:
+    def __init__(self, derive: Callable[[SLOStatus], _T], *, most: int | None = None) -> None:
         self._derive = derive
+        self._most = most
         self._lock = threading.Lock()
         self._entries: dict[int, tuple[SLOStatus, _T]] = {}
         self._snapshot: Snapshot | None = None
@@ -420,5 +423,10 @@ class PerStatus(Generic[_T]):
         if made:
             with self._lock:
                 if self._snapshot is snap:
-                    self._entries.update(made)
+                    room = (len(made) if self._most is None
+                            else max(self._most - len(self._entries), 0))
+                    if room >= len(made):
+                        self._entries.update(made)
+                    elif room:
+                        self._entries.update(list(made.items())[:room])
         return out

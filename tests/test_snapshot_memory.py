@@ -1,4 +1,5 @@
-"""What a status costs in memory: packed budget history points, no per-instance dicts."""
+"""What a status costs in memory: packed budget history points, no per-instance dicts,
+bounded per-status caches."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import tracemalloc
 
 import pytest
 
-from slo_exporter.snapshot import AlertState, BudgetHistory, Points, SLOStatus, WindowValues
+from slo_exporter.snapshot import (
+    AlertState,
+    BudgetHistory,
+    PerStatus,
+    Points,
+    SLOStatus,
+    Snapshot,
+    WindowValues,
+)
+from tests.support.helpers import ratio_slo
 
 PAIRS = tuple((1_800_000_000.0 + 3600.0 * i, 1.0 - i / 1000) for i in range(47))
 
@@ -17,7 +27,8 @@ def test_history_reads_back_the_points_it_was_given() -> None:
     assert isinstance(history.past, Points)
     assert history.past == PAIRS
     assert list(history.past) == list(PAIRS)
-    assert history.past[0] == PAIRS[0] and history.past[-1] == PAIRS[-1]
+    assert history.past[0] == PAIRS[0]
+    assert history.past[-1] == PAIRS[-1]
     assert history.past[1:3] == PAIRS[1:3]
     assert history.points == (*PAIRS, (1_900_000_000.0, 0.5))
     assert history == BudgetHistory(past=list(PAIRS), latest=(1_900_000_000.0, 0.5))
@@ -70,3 +81,37 @@ def test_status_has_no_attribute_dict() -> None:
     """An SLO status keeps its fields in slots."""
     assert "__dict__" not in dir(SLOStatus)
     assert SLOStatus.__slots__
+
+
+def test_bounded_per_status_cache_keeps_at_most_its_bound() -> None:
+    """Past ``most`` entries, derived values are returned but not kept: five statuses
+    through a cache of two derive 5 values, and 3 again on the second pass (5 - 2 kept)."""
+    statuses = tuple(SLOStatus(slo=ratio_slo("svc", f"slo-{i}")) for i in range(5))
+    snap = Snapshot(slos=statuses)
+    calls: list[str] = []
+
+    def derive(status: SLOStatus) -> str:
+        calls.append(status.slo.name)
+        return status.slo.name.upper()
+
+    cache = PerStatus(derive, most=2)
+    assert cache.all(snap, statuses) == [f"SLO-{i}" for i in range(5)]
+    assert len(calls) == 5
+    assert cache.all(snap, statuses) == [f"SLO-{i}" for i in range(5)]
+    assert len(calls) == 8
+
+
+def test_unbounded_per_status_cache_derives_each_status_once() -> None:
+    """Without a bound, a second pass over the same snapshot derives nothing."""
+    statuses = tuple(SLOStatus(slo=ratio_slo("svc", f"slo-{i}")) for i in range(5))
+    snap = Snapshot(slos=statuses)
+    calls: list[str] = []
+
+    def derive(status: SLOStatus) -> int:
+        calls.append(status.slo.name)
+        return len(calls)
+
+    cache = PerStatus(derive)
+    cache.all(snap, statuses)
+    cache.all(snap, statuses)
+    assert len(calls) == 5
