@@ -7,6 +7,7 @@ import tracemalloc
 
 import pytest
 
+from slo_exporter.figures import PeriodFigures
 from slo_exporter.snapshot import (
     AlertState,
     BudgetHistory,
@@ -115,3 +116,10 @@ def test_unbounded_per_status_cache_derives_each_status_once() -> None:
     cache.all(snap, statuses)
     cache.all(snap, statuses)
     assert len(calls) == 5
+
+
+def test_period_figures_have_no_attribute_dict() -> None:
+    """The period figures every status carries keep their fields in slots."""
+    figures = PeriodFigures(label="30d", start=0.0, end=1.0, at=1.0, time_zone="UTC",
+                            objective=0.999, budgeting="occurrences", achieved=None, met=None)
+    assert not hasattr(figures, "__dict__")
