@@ -30,6 +30,7 @@ import platform
 import re
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
@@ -129,7 +130,8 @@ class SnapshotCollector(Collector):
             lambda status: _status_lines(status, self._texts.of(status.slo)))
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._zipped: tuple[Snapshot, bytes] | None = None
+        #: the gzip member of one snapshot (weakly: a scrape does not keep it alive)
+        self._zipped: tuple[weakref.ref[Snapshot], bytes] | None = None
 
     def describe(self) -> Iterator[Metric]:
         # Describing would force a snapshot read at registration; returning
@@ -157,12 +159,12 @@ class SnapshotCollector(Collector):
         if not gzipped:
             return self._render(snap)
         with self._lock:
-            if self._zipped is not None and self._zipped[0] is snap:
+            if self._zipped is not None and self._zipped[0]() is snap:
                 return self._zipped[1]
         body = gzip.compress(self._render(snap), compresslevel=METRICS_GZIP_LEVEL)
         with self._lock:
             if self._snapshot() is snap:
-                self._zipped = (snap, body)
+                self._zipped = (weakref.ref(snap), body)
         return body
 
     def _render(self, snap: Snapshot) -> bytes:
@@ -473,15 +475,15 @@ class _SLOTexts:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_slo: dict[int, _SLOText] = {}
-        self._snapshot: Snapshot | None = None
+        self._snapshot: weakref.ref[Snapshot] | None = None  # not kept alive by this
 
     def keep(self, snap: Snapshot) -> None:
         """Forget the definitions ``snap`` does not hold (once per snapshot)."""
         with self._lock:
-            if snap is not self._snapshot:
+            if self._snapshot is None or self._snapshot() is not snap:
                 live = {id(s.slo) for s in snap.slos}
                 self._by_slo = {k: v for k, v in self._by_slo.items() if k in live}
-                self._snapshot = snap
+                self._snapshot = weakref.ref(snap)
 
     def of(self, slo: SLO) -> _SLOText:
         """The text of ``slo``, made on first use."""

@@ -14,6 +14,7 @@ current snapshot. Must not read clocks, the store or anything else.
 from __future__ import annotations
 
 import threading
+import weakref
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,7 +147,7 @@ class BudgetHistory:
         return tuple(self.past) if self.latest is None else (*self.past, self.latest)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class SLOStatus:
     slo: SLO
     windows: tuple[WindowValues, ...] = ()
@@ -390,39 +391,42 @@ class PerStatus(Generic[_T]):
 
     The engine carries a status that did not change into the next snapshot
     as the same object, so a renderer pays only for the statuses that did.
-    Entries are keyed by object identity and hold the status, so a key is
-    never reused for another object while its entry lives; at each new
-    snapshot the entries of statuses it no longer holds are dropped, which
-    bounds the cache by the snapshot's size. ``most`` bounds it further, for
-    what is large and read a page at a time: past that many entries, what is
-    derived is returned but not kept.
+    Entries are keyed by object identity and hold a weak reference to the
+    status, checked on each read, so a key another object reuses never
+    answers for it; at each new snapshot the entries of statuses it no
+    longer holds are dropped, which bounds the cache by the snapshot's size.
+    Neither the snapshot nor its statuses are held: a page read once does
+    not keep that snapshot's statuses alive until the next read. ``most``
+    bounds the cache further, for what is large and read a page at a time:
+    past that many entries, what is derived is returned but not kept.
     """
 
     def __init__(self, derive: Callable[[SLOStatus], _T], *, most: int | None = None) -> None:
         self._derive = derive
         self._most = most
         self._lock = threading.Lock()
-        self._entries: dict[int, tuple[SLOStatus, _T]] = {}
-        self._snapshot: Snapshot | None = None
+        self._entries: dict[int, tuple[weakref.ref[SLOStatus], _T]] = {}
+        self._snapshot: weakref.ref[Snapshot] | None = None
 
     def all(self, snap: Snapshot, statuses: Sequence[SLOStatus]) -> list[_T]:
         """``derive(s)`` for each of ``statuses`` (all from ``snap``), in order."""
         with self._lock:
-            if snap is not self._snapshot:
+            if self._snapshot is None or self._snapshot() is not snap:
                 live = {id(s) for s in snap.slos}
-                self._entries = {k: v for k, v in self._entries.items() if k in live}
-                self._snapshot = snap
+                self._entries = {k: v for k, v in self._entries.items()
+                                 if k in live and v[0]() is not None}
+                self._snapshot = weakref.ref(snap)
             entries = self._entries
         out: list[_T] = []
-        made: dict[int, tuple[SLOStatus, _T]] = {}
+        made: dict[int, tuple[weakref.ref[SLOStatus], _T]] = {}
         for status in statuses:
             entry = entries.get(id(status))
-            if entry is None or entry[0] is not status:
-                entry = made[id(status)] = (status, self._derive(status))
+            if entry is None or entry[0]() is not status:
+                entry = made[id(status)] = (weakref.ref(status), self._derive(status))
             out.append(entry[1])
         if made:
             with self._lock:
-                if self._snapshot is snap:
+                if self._snapshot() is snap:
                     room = (len(made) if self._most is None
                             else max(self._most - len(self._entries), 0))
                     if room >= len(made):

@@ -3,7 +3,9 @@ bounded per-status caches."""
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
+import weakref
 
 import pytest
 
@@ -123,3 +125,26 @@ def test_period_figures_have_no_attribute_dict() -> None:
     figures = PeriodFigures(label="30d", start=0.0, end=1.0, at=1.0, time_zone="UTC",
                             objective=0.999, budgeting="occurrences", achieved=None, met=None)
     assert not hasattr(figures, "__dict__")
+
+
+def test_per_status_cache_does_not_keep_old_statuses_alive() -> None:
+    """Once the engine drops a snapshot, a cache that served it holds neither the
+    snapshot nor its statuses (a page read once must not pin 10,000 statuses)."""
+    statuses = tuple(SLOStatus(slo=ratio_slo("svc", f"slo-{i}")) for i in range(3))
+    snap = Snapshot(slos=statuses)
+    cache = PerStatus(lambda s: s.slo.name)
+    assert cache.all(snap, statuses) == ["slo-0", "slo-1", "slo-2"]
+    gone = [weakref.ref(s) for s in statuses] + [weakref.ref(snap)]
+    del snap, statuses
+    gc.collect()
+    assert all(ref() is None for ref in gone)
+
+
+def test_per_status_cache_rederives_for_a_new_object_at_a_reused_address() -> None:
+    """An entry answers only for its own status object, never for a later one."""
+    first = SLOStatus(slo=ratio_slo("svc", "a"))
+    cache = PerStatus(lambda s: s.slo.name)
+    assert cache.all(Snapshot(slos=(first,)), (first,)) == ["a"]
+    second = SLOStatus(slo=ratio_slo("svc", "b"))
+    snap = Snapshot(slos=(first, second))
+    assert cache.all(snap, (second, first)) == ["b", "a"]
