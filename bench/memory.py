@@ -16,9 +16,11 @@ Then it reports, per SLO:
 * by line (``--trace``): live allocations from ``tracemalloc``, each one
   charged to the innermost line of the package that made it, grouped by
   module and by line (``--top`` lines);
-* resident memory (``VmRSS``) before the set-up and at the end.
+* resident memory (``VmRSS``) before the set-up and at the end, with glibc's
+  malloc arenas limited as the daemon limits them (``--default-arenas``: not).
 
     python -m bench.memory [--slos 1000] [--hours 6] [--cycles 3] [--trace] [--top 25]
+        [--types 6] [--default-arenas]
 
 tracemalloc slows the run down several times and adds its own memory to the
 resident figure; run without ``--trace`` for the resident memory.
@@ -47,6 +49,7 @@ from bench.cycle_cpu import RESOLUTION, START, SyntheticPrometheus, prefill
 from bench.scale import Layout, native_config
 from slo_exporter import api, statuspage
 from slo_exporter.config import parse_config
+from slo_exporter.daemon import limit_malloc_arenas
 from slo_exporter.engine import Engine
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.snapshot import MAX_LIMIT
@@ -126,6 +129,8 @@ def charged(snapshot: tracemalloc.Snapshot) -> tuple[dict[str, int], dict[str, i
 
 
 def run(args: argparse.Namespace) -> None:
+    if not args.default_arenas:
+        limit_malloc_arenas()  # as the daemon does before its threads start
     rss0 = rss()
     if args.trace:
         tracemalloc.start(args.frames)
@@ -228,6 +233,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hours", type=float, default=6.0, help="stored history per SLO")
     parser.add_argument("--interval", type=float, default=30.0, help="evaluation interval, s")
     parser.add_argument("--cycles", type=int, default=3, help="steady cycles after the first")
+    parser.add_argument("--default-arenas", action="store_true",
+                        help="leave glibc's malloc arenas as they are (the daemon limits them)")
     parser.add_argument("--trace", action="store_true", help="tracemalloc, by module and line")
     parser.add_argument("--frames", type=int, default=12, help="frames tracemalloc keeps")
     parser.add_argument("--types", type=int, default=6,
