@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slo_exporter import accounting, errors, matchers
-from slo_exporter.prometheus import Series
+from slo_exporter.prometheus import Series, label_text
 
 #: the longest span one shared query covers by default (the engine widens it
 #: to two evaluation intervals plus the late limit); a read reaching back
@@ -68,9 +68,11 @@ class _Answer:
     query: _Query
     series: list[Series] = field(default_factory=list)
     error: errors.QueryError | None = None
-    #: matched series per selector, and series per (label, value), filled on first use
+    #: matched series per selector, and per tuple of equality label names the series
+    #: by their values of those labels, filled on first use
     matched: dict[str, list[Series]] = field(default_factory=dict)
-    index: dict[str, dict[str, list[Series]]] = field(default_factory=dict)
+    index: dict[tuple[str, ...], dict[tuple[str, ...], list[Series]]] = field(
+        default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -113,7 +115,7 @@ class Sharing:
                 continue  # one definition reads each selector once anyway
             distinct = {need.selector: sel for need, sel in found}
             queries.append(_Query(
-                covering=matchers.covering(list(distinct.values())),
+                covering=_covering(tuple(sorted(distinct))),
                 lo=min(need.lo for need, _ in found), hi=hi,
                 selectors=tuple(sorted(distinct))))
         run = mapper or map
@@ -144,7 +146,9 @@ def _ask(client: accounting.Source, query: _Query) -> _Answer:
             return _Answer(_Query(query.covering, query.lo, query.hi, ()))
         answer.error = exc
         return answer
-    answer.series = [Series(labels, tuple(samples)) for labels, samples in merged.values()]
+    # each series' key text made once here, not once per SLO reading it
+    answer.series = [Series(labels, tuple(samples), label_text(labels))
+                     for labels, samples in merged.values()]
     return answer
 
 
@@ -187,7 +191,7 @@ class SharedReads(accounting.SourceProxy):
             last = bisect.bisect_right(samples, end_ms, key=_ms)
             if first < last:
                 out.append(found if first == 0 and last == len(samples)
-                           else Series(found.labels, samples[first:last]))
+                           else Series(found.labels, samples[first:last], found.text))
         return out
 
 
@@ -199,22 +203,25 @@ def _ms(sample: accounting.Sample) -> int:
 class _Test:
     """How the series of an answer are tested against one parsed selector, in the
     order Prometheus' result does not depend on: the metric name, every equality
-    at once (one tuple comparison), then each other matcher. An equality that
-    fails leaves a series out whatever a regex says, so a regex that would be
-    ambiguous on it is not asked."""
+    at once (one tuple comparison, or one look-up in the answer's index), then
+    each other matcher. An equality that fails leaves a series out whatever a
+    regex says, so a regex that would be ambiguous on it is not asked."""
 
     metric: str
-    #: the first equality with a value other than the metric name: the answer's index
-    index: tuple[str, str] | None
+    #: the names of the equalities (``=``), the answer's index, and their values
     names: tuple[str, ...]
     values: tuple[str, ...]
     others: tuple[matchers.Matcher, ...]
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """``matchers.Selector.matches``; raises ``matchers.Ambiguous`` as it does."""
-        if labels.get("__name__", self.metric) != self.metric:
-            return False
         if tuple(map(labels.get, self.names, itertools.repeat(""))) != self.values:
+            return False
+        return self.rest(labels)
+
+    def rest(self, labels: Mapping[str, str]) -> bool:
+        """``matches`` of a series whose equalities hold."""
+        if labels.get("__name__", self.metric) != self.metric:
             return False
         return all(m.matches(labels) for m in self.others)
 
@@ -224,31 +231,40 @@ def _test(text: str) -> _Test:
     """The test of a parsed (shared) selector ``text``."""
     parsed = _parsed(text)
     assert not isinstance(parsed, str)  # only parsed selectors are covered
-    equal = [m for m in parsed.matchers if m.op == "="]
-    index = next(((m.name, m.value) for m in equal if m.value and m.name != "__name__"),
-                 None)
-    return _Test(parsed.metric, index, tuple(m.name for m in equal),
-                 tuple(m.value for m in equal),
+    equal = sorted((m.name, m.value) for m in parsed.matchers if m.op == "=")
+    return _Test(parsed.metric, tuple(n for n, _ in equal), tuple(v for _, v in equal),
                  tuple(m for m in parsed.matchers if m.op != "="))
 
 
+@functools.lru_cache(maxsize=1024)
+def _covering(selectors: tuple[str, ...]) -> str:
+    """``matchers.covering`` of parsed selectors (the same ones every cycle)."""
+    parsed = [_parsed(text) for text in selectors]
+    return matchers.covering([p for p in parsed if not isinstance(p, str)])
+
+
 def _matched(answer: _Answer, selector: str) -> list[Series]:
-    """The answer's series that ``selector`` selects (computed once per answer)."""
+    """The answer's series that ``selector`` selects (computed once per answer).
+
+    The series whose labels hold the selector's equalities are looked up at
+    once: the answer is indexed by the values of each set of equality names
+    asked about, in the answer's order, on first use.
+    """
     with answer.lock:
         found = answer.matched.get(selector)
         if found is not None:
             return found
         test = _test(selector)
         candidates = answer.series
-        if test.index is not None:
-            name, value = test.index
-            index = answer.index.get(name)
+        if test.names:
+            index = answer.index.get(test.names)
             if index is None:
-                index = {}
+                index = answer.index[test.names] = {}
+                names, blank = test.names, itertools.repeat("")
                 for series in answer.series:
-                    index.setdefault(series.labels.get(name, ""), []).append(series)
-                answer.index[name] = index
-            candidates = index.get(value, [])
-        found = [s for s in candidates if test.matches(s.labels)]
+                    index.setdefault(tuple(map(series.labels.get, names, blank)),
+                                     []).append(series)
+            candidates = index.get(test.values, [])
+        found = [s for s in candidates if test.rest(s.labels)]
         answer.matched[selector] = found
         return found

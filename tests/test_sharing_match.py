@@ -9,6 +9,7 @@ import random
 import pytest
 
 from slo_exporter import matchers, sharing
+from slo_exporter.prometheus import Series
 
 SELECTORS = [
     'm{job="a"}',
@@ -55,15 +56,42 @@ def test_the_test_agrees_with_the_selector_on_random_series() -> None:
         assert test.matches(labels) == want, (text, labels)
 
 
-@pytest.mark.parametrize(("text", "index"), [
-    ('m{job="a",route="/r1"}', ("job", "a")),
-    ('m{route="",job="a"}', ("job", "a")),  # an empty value selects series without it
-    ('m{code=~"5.."}', None),
+@pytest.mark.parametrize(("text", "names", "values"), [
+    ('m{job="a",route="/r1"}', ("job", "route"), ("a", "/r1")),
+    ('m{route="",job="a"}', ("job", "route"), ("a", "")),  # "" selects series without it
+    ('m{code=~"5.."}', (), ()),
 ])
-def test_the_index_is_the_first_equality_with_a_value(
-        text: str, index: tuple[str, str] | None) -> None:
-    """Series are looked up by the first equality with a non-empty value."""
-    assert sharing._test(text).index == index
+def test_the_index_is_every_equality_by_name(
+        text: str, names: tuple[str, ...], values: tuple[str, ...]) -> None:
+    """Series are looked up by the values of all equalities at once, sorted by name."""
+    test = sharing._test(text)
+    assert (test.names, test.values) == (names, values)
+
+
+def _answer(rng: random.Random, count: int) -> sharing._Answer:
+    query = sharing._Query("m", 0.0, 60.0, tuple(SELECTORS))
+    return sharing._Answer(query, [Series(_labels(rng), ((30.0, 1.0),)) for _ in range(count)])
+
+
+def test_matched_series_are_the_selected_ones_in_answer_order() -> None:
+    """200 random answers of 30 series, every selector asked in a random order: the
+    matched series are exactly those the parsed selector selects, in the answer's order
+    (a selector ambiguous on a series that its equalities admit is ambiguous here too)."""
+    rng = random.Random(11)
+    for _ in range(200):
+        answer = _answer(rng, 30)
+        for text in rng.sample(SELECTORS, len(SELECTORS)):
+            parsed = matchers.parse(text)
+            equal = [m for m in parsed.matchers if m.op == "="]
+            try:  # a series an equality leaves out is never ambiguous
+                want = [s for s in answer.series
+                        if all(m.matches(s.labels) for m in equal) and parsed.matches(s.labels)]
+            except matchers.Ambiguous:
+                with pytest.raises(matchers.Ambiguous):
+                    sharing._matched(answer, text)
+                continue
+            assert sharing._matched(answer, text) == want, text
+            assert sharing._matched(answer, text) is sharing._matched(answer, text)
 
 
 def test_every_label_combination_by_hand() -> None:
