@@ -134,19 +134,23 @@ class Sharing:
 def _ask(client: accounting.Source, query: _Query) -> _Answer:
     """The covering selector's raw samples over the shared span, halved while too large."""
     answer = _Answer(query)
-    merged: dict[tuple[tuple[str, str], ...], tuple[Mapping[str, str], list[accounting.Sample]]]
-    merged = {}
     try:
-        for piece in accounting._raw_pieces(client, query.covering, query.lo, query.hi):
-            for series in piece:
-                key = tuple(sorted(series.labels.items()))
-                merged.setdefault(key, (series.labels, []))[1].extend(series.samples)
+        pieces = list(accounting._raw_pieces(client, query.covering, query.lo, query.hi))
     except errors.QueryError as exc:
         if accounting._too_large(exc):  # each selector then asks on its own
             return _Answer(_Query(query.covering, query.lo, query.hi, ()))
         answer.error = exc
         return answer
     # each series' key text made once here, not once per SLO reading it
+    if len(pieces) == 1:  # one answer holds each series once
+        answer.series = [Series(s.labels, s.samples, label_text(s.labels)) for s in pieces[0]]
+        return answer
+    merged: dict[tuple[tuple[str, str], ...], tuple[Mapping[str, str], list[accounting.Sample]]]
+    merged = {}
+    for piece in pieces:
+        for series in piece:
+            key = tuple(sorted(series.labels.items()))
+            merged.setdefault(key, (series.labels, []))[1].extend(series.samples)
     answer.series = [Series(labels, tuple(samples), label_text(labels))
                      for labels, samples in merged.values()]
     return answer
@@ -187,6 +191,9 @@ class SharedReads(accounting.SourceProxy):
         out: list[Series] = []
         for found in series:
             samples = found.samples
+            if samples and _ms(samples[0]) > start_ms and _ms(samples[-1]) <= end_ms:
+                out.append(found)  # the usual steady read: all of it
+                continue
             first = bisect.bisect_right(samples, start_ms, key=_ms)
             last = bisect.bisect_right(samples, end_ms, key=_ms)
             if first < last:

@@ -69,8 +69,9 @@ def commit_rows(
             acc[0] += good
             acc[1] += total
         rows = sorted((start, g, t) for start, (g, t) in merged.items())
-    for key, (ts, value) in (series or {}).items():
-        check_finite(f"series {key!r}", ts, value)
+    if series and not all(map(math.isfinite, itertools.chain.from_iterable(series.values()))):
+        for key, (ts, value) in series.items():  # says which one
+            check_finite(f"series {key!r}", ts, value)
     if cursor is not None:
         check_finite("cursor", cursor)
     if measured is not None:
