@@ -68,12 +68,16 @@ class _Answer:
     query: _Query
     series: list[Series] = field(default_factory=list)
     error: errors.QueryError | None = None
-    #: matched series per selector, and per tuple of equality label names the series
-    #: by their values of those labels, filled on first use
+    #: matched series per selector, and per metric and tuple of equality label names
+    #: the series by their name and values of those labels, filled on first use
     matched: dict[str, list[Series]] = field(default_factory=dict)
-    index: dict[tuple[str, ...], dict[tuple[str, ...], list[Series]]] = field(
+    index: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], list[Series]]] = field(
         default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        #: the shared span in milliseconds, as reads compare it
+        self.lo_ms, self.hi_ms = round(self.query.lo * 1000), round(self.query.hi * 1000)
 
 
 @functools.lru_cache(maxsize=PARSE_CACHE)
@@ -176,8 +180,7 @@ class SharedReads(accounting.SourceProxy):
         shared answer when it covers the read, from Prometheus otherwise."""
         answer = self._by_selector.get(selector)
         start_ms, end_ms = round(start * 1000), round(end * 1000)
-        if (answer is None or start_ms < round(answer.query.lo * 1000)
-                or end_ms > round(answer.query.hi * 1000)):
+        if answer is None or start_ms < answer.lo_ms or end_ms > answer.hi_ms:
             return self._source.raw_samples(selector, start, end)
         if answer.error is not None:
             raise answer.error
@@ -224,10 +227,6 @@ class _Test:
         """``matchers.Selector.matches``; raises ``matchers.Ambiguous`` as it does."""
         if tuple(map(labels.get, self.names, itertools.repeat(""))) != self.values:
             return False
-        return self.rest(labels)
-
-    def rest(self, labels: Mapping[str, str]) -> bool:
-        """``matches`` of a series whose equalities hold."""
         if labels.get("__name__", self.metric) != self.metric:
             return False
         return all(m.matches(labels) for m in self.others)
@@ -253,25 +252,26 @@ def _covering(selectors: tuple[str, ...]) -> str:
 def _matched(answer: _Answer, selector: str) -> list[Series]:
     """The answer's series that ``selector`` selects (computed once per answer).
 
-    The series whose labels hold the selector's equalities are looked up at
-    once: the answer is indexed by the values of each set of equality names
-    asked about, in the answer's order, on first use.
+    The series whose name (or none) and equalities are the selector's are
+    looked up at once, in the answer's order: the answer is indexed by the
+    name and the values of each set of equality names asked about, on first
+    use. Only the other matchers are then asked, series by series.
     """
     with answer.lock:
         found = answer.matched.get(selector)
         if found is not None:
             return found
         test = _test(selector)
-        candidates = answer.series
-        if test.names:
-            index = answer.index.get(test.names)
-            if index is None:
-                index = answer.index[test.names] = {}
-                names, blank = test.names, itertools.repeat("")
-                for series in answer.series:
-                    index.setdefault(tuple(map(series.labels.get, names, blank)),
-                                     []).append(series)
-            candidates = index.get(test.values, [])
-        found = [s for s in candidates if test.rest(s.labels)]
+        index = answer.index.get((test.metric, test.names))
+        if index is None:
+            index = answer.index[test.metric, test.names] = {}
+            metric, names, blank = test.metric, test.names, itertools.repeat("")
+            for series in answer.series:
+                labels = series.labels
+                key = (labels.get("__name__", metric), *map(labels.get, names, blank))
+                index.setdefault(key, []).append(series)
+        found = index.get((test.metric, *test.values), [])
+        if test.others:
+            found = [s for s in found if all(m.matches(s.labels) for m in test.others)]
         answer.matched[selector] = found
         return found
