@@ -716,7 +716,8 @@ def _series_reads(
                     state[key] = step.last
                 if step.step is not None:
                     books.steps.append(step.step)
-                _reject(books.rejected, key, step.rejected)
+                if step.rejected:
+                    _reject(books.rejected, key, step.rejected)
                 yield group, step
 
 

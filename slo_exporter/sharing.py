@@ -194,7 +194,8 @@ class SharedReads(accounting.SourceProxy):
         out: list[Series] = []
         for found in series:
             samples = found.samples
-            if samples and _ms(samples[0]) > start_ms and _ms(samples[-1]) <= end_ms:
+            if (samples and round(samples[0][0] * 1000) > start_ms
+                    and round(samples[-1][0] * 1000) <= end_ms):
                 out.append(found)  # the usual steady read: all of it
                 continue
             first = bisect.bisect_right(samples, start_ms, key=_ms)
@@ -222,6 +223,8 @@ class _Test:
     names: tuple[str, ...]
     values: tuple[str, ...]
     others: tuple[matchers.Matcher, ...]
+    #: the series' key in the answer's index: the metric name and ``values``
+    key: tuple[str, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """``matchers.Selector.matches``; raises ``matchers.Ambiguous`` as it does."""
@@ -238,8 +241,9 @@ def _test(text: str) -> _Test:
     parsed = _parsed(text)
     assert not isinstance(parsed, str)  # only parsed selectors are covered
     equal = sorted((m.name, m.value) for m in parsed.matchers if m.op == "=")
-    return _Test(parsed.metric, tuple(n for n, _ in equal), tuple(v for _, v in equal),
-                 tuple(m for m in parsed.matchers if m.op != "="))
+    values = tuple(v for _, v in equal)
+    return _Test(parsed.metric, tuple(n for n, _ in equal), values,
+                 tuple(m for m in parsed.matchers if m.op != "="), (parsed.metric, *values))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -270,7 +274,7 @@ def _matched(answer: _Answer, selector: str) -> list[Series]:
                 labels = series.labels
                 key = (labels.get("__name__", metric), *map(labels.get, names, blank))
                 index.setdefault(key, []).append(series)
-        found = index.get((test.metric, *test.values), [])
+        found = index.get(test.key, [])
         if test.others:
             found = [s for s in found if all(m.matches(s.labels) for m in test.others)]
         answer.matched[selector] = found
