@@ -72,10 +72,12 @@ def commit_rows(
     if series and not all(map(math.isfinite, itertools.chain.from_iterable(series.values()))):
         for key, (ts, value) in series.items():  # says which one
             check_finite(f"series {key!r}", ts, value)
-    if cursor is not None:
+    isfinite = math.isfinite
+    if cursor is not None and not isfinite(cursor):
         check_finite("cursor", cursor)
     if measured is not None:
-        check_finite("measured span", *measured)
+        if not (isfinite(measured[0]) and isfinite(measured[1])):
+            check_finite("measured span", *measured)
         if measured[1] < measured[0]:
             raise ValueError(f"measured span ends before it starts: {measured!r}")
     return rows

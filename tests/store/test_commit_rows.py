@@ -60,3 +60,15 @@ def test_a_non_finite_series_state_is_named() -> None:
     with pytest.raises(ValueError, match=re.escape("series 'total|x'")):
         commit_rows({}, RES, cursor=None, series={"ok": (1.0, 2.0), "total|x": (1.0, math.inf)},
                     measured=None)
+
+
+@pytest.mark.parametrize(("cursor", "measured", "what"), [
+    (math.inf, None, "cursor"),
+    (None, (1.0, math.nan), "measured span"),
+    (None, (-math.inf, 1.0), "measured span"),
+])
+def test_a_non_finite_cursor_or_span_is_named(
+        cursor: float | None, measured: tuple[float, float] | None, what: str) -> None:
+    """An infinite or NaN cursor or measured edge is refused, naming which."""
+    with pytest.raises(ValueError, match=f"^{what}: numbers must be finite"):
+        commit_rows({}, RES, cursor=cursor, series=None, measured=measured)
