@@ -662,6 +662,11 @@ def add_to_buckets(buckets: dict[float, float], increases: Sequence[Sample],
     """
     if not increases:
         return
+    if len(increases) == 1:  # a steady read: one new sample
+        ts, value = increases[0]
+        start = math.floor(ts / resolution) * resolution
+        buckets[start] = buckets.get(start, 0.0) + value
+        return
     times, values = zip(*increases, strict=True)
     starts = list(map(operator.mul, map(math.floor, map(operator.truediv, times,
                                                         itertools.repeat(resolution))),
@@ -695,10 +700,11 @@ def _series_reads(
     # a steady read is one chunk: chunk_bounds' answer without building it
     bounds = ([(start, span.until)] if 0 < span.until - start <= span.chunk
               else chunk_bounds(start, span.until, span.chunk))
+    prefix = f"{role}|"  # series_key, with the label text a shared answer made once
     for lo, hi in bounds:
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
-                key = series_key(role, series.labels)
+                key = prefix + series.label_text()
                 group = owner.get(key)
                 if group is None:
                     group = books.group_of(series.labels)
@@ -710,7 +716,8 @@ def _series_reads(
                     state[key] = step.last
                 if step.step is not None:
                     books.steps.append(step.step)
-                _reject(books.rejected, key, step.rejected)
+                if step.rejected:
+                    _reject(books.rejected, key, step.rejected)
                 yield group, step
 
 

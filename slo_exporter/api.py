@@ -169,10 +169,12 @@ def paging(page: snapshot.Page) -> dict[str, object]:
     }
 
 
-#: each status's ``/api/v1/slos`` entry, JSON-encoded at the depth the document puts it
+#: each status's ``/api/v1/slos`` entry, JSON-encoded at the depth the document puts it;
+#: about 7.5 KB each, so only the largest page's worth is kept, not the whole fleet's
 _ENTRIES: snapshot.PerStatus[str] = snapshot.PerStatus(
     lambda status: textwrap.indent(
-        json.dumps(_render_status(status, status.budget_history.points), indent=2), "    "))
+        json.dumps(_render_status(status, status.budget_history.points), indent=2), "    "),
+    most=snapshot.MAX_LIMIT)
 
 #: stands in for the entries in the encoded head; JSON escapes the NULs, so no value matches
 _SLOT = "\0slos\0"
@@ -186,9 +188,17 @@ def encode_slos(snap: snapshot.Snapshot, query: Mapping[str, str] | None = None)
     """
     page = snapshot.Selection.parse(query or {}).of(snap)
     head = json.dumps({**_head(snap, page), "slos": _SLOT}, indent=2)
+    before, after = head.split(json.dumps(_SLOT), 1)
     entries = _ENTRIES.all(snap, page.rows)
-    slos = "[\n" + ",\n".join(entries) + "\n  ]" if entries else "[]"
-    return head.replace(json.dumps(_SLOT), slos, 1)
+    if not entries:
+        return f"{before}[]{after}"
+    # one join of every piece: the document is made once, not joined and then copied
+    parts = [before, "[\n"]
+    for entry in entries:
+        parts += (entry, ",\n")
+    parts[-1] = "\n  ]"
+    parts.append(after)
+    return "".join(parts)
 
 
 def history_of(

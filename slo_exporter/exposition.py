@@ -28,7 +28,9 @@ import gzip
 import math
 import platform
 import re
+import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
@@ -128,7 +130,8 @@ class SnapshotCollector(Collector):
             lambda status: _status_lines(status, self._texts.of(status.slo)))
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._zipped: tuple[Snapshot, bytes] | None = None
+        #: the gzip member of one snapshot (weakly: a scrape does not keep it alive)
+        self._zipped: tuple[weakref.ref[Snapshot], bytes] | None = None
 
     def describe(self) -> Iterator[Metric]:
         # Describing would force a snapshot read at registration; returning
@@ -156,12 +159,12 @@ class SnapshotCollector(Collector):
         if not gzipped:
             return self._render(snap)
         with self._lock:
-            if self._zipped is not None and self._zipped[0] is snap:
+            if self._zipped is not None and self._zipped[0]() is snap:
                 return self._zipped[1]
         body = gzip.compress(self._render(snap), compresslevel=METRICS_GZIP_LEVEL)
         with self._lock:
             if self._snapshot() is snap:
-                self._zipped = (snap, body)
+                self._zipped = (weakref.ref(snap), body)
         return body
 
     def _render(self, snap: Snapshot) -> bytes:
@@ -309,7 +312,7 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     at = status.evaluated_at
     # A calendar period is as long as the one running now (alert rules
     # scale their factors with it): 31 days in March.
-    parts[PERIOD] = t.line(PERIOD, slo.period.longest if at is None else slo.period.length(at))
+    parts[PERIOD] = t.kept(PERIOD, slo.period.longest if at is None else slo.period.length(at))
     parts[UP] = t.up if status.up else t.down
     if at is None:
         return tuple(parts)
@@ -320,7 +323,8 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     events: list[str] = []
     sli: list[str] = []
     burn: list[str] = []
-    (e0, e1, e2), (s0, s1), (b0, b1) = t.events, t.sli, t.burn
+    (e0, e1, e2), (w0, w1) = t.events, t.window
+    s0, b0 = _NAMES[SLI] + w0, _NAMES[BURN] + w0
     longest = slo.period.longest
     for w in status.windows:
         # slo.window_label(w.window), with the duration text memoised: a fleet has few windows
@@ -329,9 +333,9 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
         events.append(f"{e0}good{e1}{window}{e2}{_number(good)}\n"
                       f"{e0}bad{e1}{window}{e2}{_number(w.bad)}\n")
         if w.sli is not None:
-            sli.append(f"{s0}{window}{s1}{_number(w.sli)}\n")
+            sli.append(f"{s0}{window}{w1}{_number(w.sli)}\n")
         if w.burn_rate is not None:
-            burn.append(f"{b0}{window}{b1}{_number(w.burn_rate)}\n")
+            burn.append(f"{b0}{window}{w1}{_number(w.burn_rate)}\n")
     parts[EVENTS] = "".join(events)
     parts[SLI] = "".join(sli)
     parts[BURN] = "".join(burn)
@@ -340,15 +344,13 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     fired: dict[str, bool] = {}
     for a in status.alerts:
         fired[a.severity] = fired.get(a.severity, False) or a.firing
-    a0, a1 = t.alert
-    parts[ALERT] = (f"{a0}page{a1}{'1.0' if fired.get('page') else '0.0'}\n"
-                    f"{a0}ticket{a1}{'1.0' if fired.get('ticket') else '0.0'}\n")
+    parts[ALERT] = t.alerts(bool(fired.get("page")), bool(fired.get("ticket")))
     figures = status.period
     if figures is None:
         return tuple(parts)
     if figures.coverage is not None:
-        parts[COVERAGE] = f"{t.coverage}{_number(figures.coverage)}\n"
-    parts[EXCLUDED] = f"{t.excluded}{_number(figures.excluded_seconds)}\n"
+        parts[COVERAGE] = t.windowed(COVERAGE, figures.coverage)
+    parts[EXCLUDED] = t.kept(EXCLUDED, figures.excluded_seconds, windowed=True)
     if figures.exhaustion_at is not None:
         parts[EXHAUSTION] = t.line(EXHAUSTION, figures.exhaustion_at)
     if figures.met is not None:
@@ -359,68 +361,106 @@ def _status_lines(status: SLOStatus, text: _SLOText | None = None) -> tuple[str,
     return tuple(parts)
 
 
+#: each family's name, by index into FAMILIES
+_NAMES = tuple(name for name, _ in FAMILIES)
+
+
 class _SLOText:
     """The text the lines of one SLO definition share, made once per definition
-    object (``_SLOTexts``): the lines whose value the definition fixes, each
-    family's prefix ``family{labels} `` and, for a family with labels beyond
-    the key (``window``, ``result``, ``severity``), the literal pieces around
+    object (``_SLOTexts``): the lines whose value the definition fixes, the
+    label text after a family's name (``{service="a",slo="b"} ``; every family
+    without labels beyond the key shares it) and, for the labels beyond the
+    key (``window``, ``result``, ``severity``), the literal pieces around
     their values, so a line is one f-string of its pieces and values.
 
-    About 1.5 KB per definition, whatever its number of windows.
+    Lines most statuses of the definition repeat (the period's length, no
+    excluded time, no alert firing) are kept and shared by the statuses'
+    lines instead of made again for each. Pieces every definition has alike
+    (``{result="``, ``"} ``) are interned, so a fleet holds one copy.
     """
 
-    __slots__ = ("_pairs", "_prefixes", "alert", "burn", "coverage", "down", "events",
-                 "excluded", "info", "met", "missed", "objective", "period", "sla_objective",
-                 "sli", "slo", "up")
+    __slots__ = ("_kept", "alert", "down", "events", "info", "key", "met", "missed",
+                 "objective", "period", "sla_objective", "slo", "up", "window")
 
     def __init__(self, slo: SLO) -> None:
         self.slo = slo
         #: each key label's ``name="escaped value"``
-        self._pairs = {name: _pair(name, value) for name, value in slo_key(slo).items()}
-        self._prefixes = [""] * len(FAMILIES)  # made on first use
+        pairs = {name: _pair(name, value) for name, value in slo_key(slo).items()}
+        self.key = _pieces(pairs, ())[0]
         self.objective = self.line(OBJECTIVE, slo.objective)
         self.sla_objective = ("" if slo.sla is None else
                               self.line(SLA_OBJECTIVE, float(slo.sla.objective / 100)))
         extra = dict(zip(*_info(slo), strict=True))  # a later name wins, as in a sample
         names = tuple(sorted(extra))
-        info = self._pieces(INFO, names)
-        self.info = "".join(p + _escape(extra[n]) for p, n in zip(info, names, strict=False)) + (
+        info = _pieces(pairs, names)
+        self.info = _NAMES[INFO] + "".join(
+            p + _escape(extra[n]) for p, n in zip(info, names, strict=False)) + (
             f"{info[-1]}{_number(1.0)}\n")
         self.up = self.line(UP, 1.0)
         self.down = self.line(UP, 0.0)
         self.period = _escape(slo.period.label)
-        self.events = self._pieces(EVENTS, _RESULT_WINDOW)
-        self.sli = self._pieces(SLI, _WINDOW)
-        self.burn = self._pieces(BURN, _WINDOW)
-        self.alert = self._pieces(ALERT, _SEVERITY)
-        self.coverage = self.period.join(self._pieces(COVERAGE, _WINDOW))
-        self.excluded = self.period.join(self._pieces(EXCLUDED, _WINDOW))
-        met = self.period.join(self._pieces(MET, _WINDOW))
+        self.events = _named(EVENTS, _pieces(pairs, _RESULT_WINDOW))
+        self.alert = _named(ALERT, _pieces(pairs, _SEVERITY))
+        self.window = _pieces(pairs, _WINDOW)
+        met = self.windowed(MET, None)
         self.met, self.missed = f"{met}{_number(1.0)}\n", f"{met}{_number(0.0)}\n"
+        #: per family index, the last line ``kept`` made; per alert combination its lines
+        self._kept: dict[int, str] = {}
 
     def line(self, index: int, value: float) -> str:
         """The line of a family whose series has no labels beyond the SLO's key."""
-        prefix = self._prefixes[index]
-        if not prefix:
-            prefix = self._prefixes[index] = self._pieces(index, ())[0]
-        return f"{prefix}{_number(value)}\n"
+        return f"{_NAMES[index]}{self.key}{_number(value)}\n"
 
-    def _pieces(self, index: int, extra: tuple[str, ...]) -> tuple[str, ...]:
-        """The literal text of FAMILIES[index]'s line before, between and after the
-        values of ``extra`` labels (escaped values go between the pieces, the
-        number after the last): labels sorted by name, a label of ``extra``
-        overriding the key's of the same name. ``extra`` must be in sorted order."""
-        pieces: list[str] = []
-        current = FAMILIES[index][0] + "{"
-        for i, name in enumerate(sorted({*self._pairs, *extra})):
-            current += "," if i else ""
-            if name in extra:
-                pieces.append(f'{current}{_label_name(name)}="')
-                current = '"'
-            else:
-                current += self._pairs[name]
-        pieces.append(current + "} ")
-        return tuple(pieces)
+    def kept(self, index: int, value: float, *, windowed: bool = False) -> str:
+        """``line(index, value)`` (``windowed(index, value)`` if ``windowed``), the
+        same string object while the line repeats."""
+        text = self.windowed(index, value) if windowed else self.line(index, value)
+        last = self._kept.get(index)
+        if last is not None and last == text:
+            return last
+        self._kept[index] = text
+        return text
+
+    def windowed(self, index: int, value: float | None) -> str:
+        """The line of a family labelled with the period's window; its start without the
+        number when ``value`` is None."""
+        w0, w1 = self.window
+        start = f"{_NAMES[index]}{w0}{self.period}{w1}"
+        return start if value is None else f"{start}{_number(value)}\n"
+
+    def alerts(self, page: bool, ticket: bool) -> str:
+        """The ``slo_burn_rate_alert`` lines of both severities; kept per combination."""
+        index = -(1 + 2 * page + ticket)  # negative: apart from the families' own
+        text = self._kept.get(index)
+        if text is None:
+            a0, a1 = self.alert
+            text = self._kept[index] = (f"{a0}page{a1}{'1.0' if page else '0.0'}\n"
+                                        f"{a0}ticket{a1}{'1.0' if ticket else '0.0'}\n")
+        return text
+
+
+def _named(index: int, pieces: tuple[str, ...]) -> tuple[str, ...]:
+    """``pieces`` with the family's name before the first (interned too)."""
+    return (sys.intern(_NAMES[index] + pieces[0]), *pieces[1:])
+
+
+def _pieces(pairs: Mapping[str, str], extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The literal text of a line after the family's name, before, between and after
+    the values of ``extra`` labels (escaped values go between the pieces, the number
+    after the last): labels sorted by name, a label of ``extra`` overriding the key's
+    of the same name. ``extra`` must be in sorted order. Interned: most pieces are
+    alike across definitions."""
+    pieces: list[str] = []
+    current = "{"
+    for i, name in enumerate(sorted({*pairs, *extra})):
+        current += "," if i else ""
+        if name in extra:
+            pieces.append(sys.intern(f'{current}{_label_name(name)}="'))
+            current = '"'
+        else:
+            current += pairs[name]
+    pieces.append(sys.intern(current + "} "))
+    return tuple(pieces)
 
 
 class _SLOTexts:
@@ -435,15 +475,15 @@ class _SLOTexts:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_slo: dict[int, _SLOText] = {}
-        self._snapshot: Snapshot | None = None
+        self._snapshot: weakref.ref[Snapshot] | None = None  # not kept alive by this
 
     def keep(self, snap: Snapshot) -> None:
         """Forget the definitions ``snap`` does not hold (once per snapshot)."""
         with self._lock:
-            if snap is not self._snapshot:
+            if self._snapshot is None or self._snapshot() is not snap:
                 live = {id(s.slo) for s in snap.slos}
                 self._by_slo = {k: v for k, v in self._by_slo.items() if k in live}
-                self._snapshot = snap
+                self._snapshot = weakref.ref(snap)
 
     def of(self, slo: SLO) -> _SLOText:
         """The text of ``slo``, made on first use."""

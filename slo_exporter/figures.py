@@ -24,7 +24,7 @@ Verdict = Literal["met", "missed", "inconclusive"]
 Source = Literal["store", "prometheus", "unmeasured"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """A binomial confidence interval on the achieved ratio, and what it says.
 
@@ -38,13 +38,13 @@ class Evidence:
     verdict: Verdict
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorstDay:
     date: str  # ISO date, local to the period's time zone
     achieved: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SLAOutcome:
     """The SLA's verdict for the SLA period holding the figures' instant."""
 
@@ -57,7 +57,7 @@ class SLAOutcome:
     credit_percent: Decimal | None  # projected while the SLA period runs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PeriodFigures:
     """One SLO over ``[start, end)``, as of ``at`` (``at <= end``; to date while it runs).
 

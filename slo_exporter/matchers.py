@@ -35,6 +35,7 @@ and selector text out.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -66,7 +67,7 @@ class _Regex:
     folds: bool  # case-insensitive (RE2 folds Unicode, the translation ASCII only)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Matcher:
     """One label matcher: ``name op value`` with ``value`` unquoted."""
 
@@ -93,7 +94,7 @@ class Matcher:
         return f"{self.name}{self.op}{quote(self.value)}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Selector:
     """A plain selector: its metric name and every matcher (``__name__`` included)."""
 
@@ -119,13 +120,15 @@ def parse(text: str) -> Selector:
     for label, op, quoted in raw:
         value = unquote(quoted)
         regex = compile_regex(value) if op in ("=~", "!~") else None
-        matchers.append(Matcher(label, op, value, regex))
+        # interned: a fleet's selectors repeat the same label names, operators and
+        # many values (job, code="500") thousands of times
+        matchers.append(Matcher(sys.intern(label), sys.intern(op), sys.intern(value), regex))
     if not name:
         names = [m.value for m in matchers if m.name == "__name__" and m.op == "="]
         if not names:
             raise Unsupported("no exact metric name (a __name__ regex selects several)")
         name = names[0]
-    return Selector(name, tuple(matchers))
+    return Selector(sys.intern(name), tuple(matchers))
 
 
 def unquote(quoted: str) -> str:

@@ -85,10 +85,13 @@ class Series:
 
     labels: Mapping[str, str]
     samples: tuple[tuple[float, float], ...]
+    #: ``label_text(labels)`` when already known (a shared answer's series make it
+    #: once, not once per SLO reading them); never part of equality
+    text: str | None = field(default=None, compare=False, repr=False)
 
     def label_text(self) -> str:
         """Canonical ``{a="1",b="2"}`` text: sorted names, Prometheus escaping."""
-        return label_text(self.labels)
+        return self.text if self.text is not None else label_text(self.labels)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,9 @@ def label_text(labels: Mapping[str, str]) -> str:
 
 
 def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    if "\\" in value or '"' in value or "\n" in value:  # rare: most values are plain
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
 
 
 class _Abort(Exception):

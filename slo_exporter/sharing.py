@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slo_exporter import accounting, errors, matchers
-from slo_exporter.prometheus import Series
+from slo_exporter.prometheus import Series, label_text
 
 #: the longest span one shared query covers by default (the engine widens it
 #: to two evaluation intervals plus the late limit); a read reaching back
@@ -68,10 +68,16 @@ class _Answer:
     query: _Query
     series: list[Series] = field(default_factory=list)
     error: errors.QueryError | None = None
-    #: matched series per selector, and series per (label, value), filled on first use
+    #: matched series per selector, and per metric and tuple of equality label names
+    #: the series by their name and values of those labels, filled on first use
     matched: dict[str, list[Series]] = field(default_factory=dict)
-    index: dict[str, dict[str, list[Series]]] = field(default_factory=dict)
+    index: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], list[Series]]] = field(
+        default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        #: the shared span in milliseconds, as reads compare it
+        self.lo_ms, self.hi_ms = round(self.query.lo * 1000), round(self.query.hi * 1000)
 
 
 @functools.lru_cache(maxsize=PARSE_CACHE)
@@ -113,7 +119,7 @@ class Sharing:
                 continue  # one definition reads each selector once anyway
             distinct = {need.selector: sel for need, sel in found}
             queries.append(_Query(
-                covering=matchers.covering(list(distinct.values())),
+                covering=_covering(tuple(sorted(distinct))),
                 lo=min(need.lo for need, _ in found), hi=hi,
                 selectors=tuple(sorted(distinct))))
         run = mapper or map
@@ -132,19 +138,25 @@ class Sharing:
 def _ask(client: accounting.Source, query: _Query) -> _Answer:
     """The covering selector's raw samples over the shared span, halved while too large."""
     answer = _Answer(query)
-    merged: dict[tuple[tuple[str, str], ...], tuple[Mapping[str, str], list[accounting.Sample]]]
-    merged = {}
     try:
-        for piece in accounting._raw_pieces(client, query.covering, query.lo, query.hi):
-            for series in piece:
-                key = tuple(sorted(series.labels.items()))
-                merged.setdefault(key, (series.labels, []))[1].extend(series.samples)
+        pieces = list(accounting._raw_pieces(client, query.covering, query.lo, query.hi))
     except errors.QueryError as exc:
         if accounting._too_large(exc):  # each selector then asks on its own
             return _Answer(_Query(query.covering, query.lo, query.hi, ()))
         answer.error = exc
         return answer
-    answer.series = [Series(labels, tuple(samples)) for labels, samples in merged.values()]
+    # each series' key text made once here, not once per SLO reading it
+    if len(pieces) == 1:  # one answer holds each series once
+        answer.series = [Series(s.labels, s.samples, label_text(s.labels)) for s in pieces[0]]
+        return answer
+    merged: dict[tuple[tuple[str, str], ...], tuple[Mapping[str, str], list[accounting.Sample]]]
+    merged = {}
+    for piece in pieces:
+        for series in piece:
+            key = tuple(sorted(series.labels.items()))
+            merged.setdefault(key, (series.labels, []))[1].extend(series.samples)
+    answer.series = [Series(labels, tuple(samples), label_text(labels))
+                     for labels, samples in merged.values()]
     return answer
 
 
@@ -168,8 +180,7 @@ class SharedReads(accounting.SourceProxy):
         shared answer when it covers the read, from Prometheus otherwise."""
         answer = self._by_selector.get(selector)
         start_ms, end_ms = round(start * 1000), round(end * 1000)
-        if (answer is None or start_ms < round(answer.query.lo * 1000)
-                or end_ms > round(answer.query.hi * 1000)):
+        if answer is None or start_ms < answer.lo_ms or end_ms > answer.hi_ms:
             return self._source.raw_samples(selector, start, end)
         if answer.error is not None:
             raise answer.error
@@ -183,11 +194,15 @@ class SharedReads(accounting.SourceProxy):
         out: list[Series] = []
         for found in series:
             samples = found.samples
+            if (samples and round(samples[0][0] * 1000) > start_ms
+                    and round(samples[-1][0] * 1000) <= end_ms):
+                out.append(found)  # the usual steady read: all of it
+                continue
             first = bisect.bisect_right(samples, start_ms, key=_ms)
             last = bisect.bisect_right(samples, end_ms, key=_ms)
             if first < last:
                 out.append(found if first == 0 and last == len(samples)
-                           else Series(found.labels, samples[first:last]))
+                           else Series(found.labels, samples[first:last], found.text))
         return out
 
 
@@ -199,22 +214,23 @@ def _ms(sample: accounting.Sample) -> int:
 class _Test:
     """How the series of an answer are tested against one parsed selector, in the
     order Prometheus' result does not depend on: the metric name, every equality
-    at once (one tuple comparison), then each other matcher. An equality that
-    fails leaves a series out whatever a regex says, so a regex that would be
-    ambiguous on it is not asked."""
+    at once (one tuple comparison, or one look-up in the answer's index), then
+    each other matcher. An equality that fails leaves a series out whatever a
+    regex says, so a regex that would be ambiguous on it is not asked."""
 
     metric: str
-    #: the first equality with a value other than the metric name: the answer's index
-    index: tuple[str, str] | None
+    #: the names of the equalities (``=``), the answer's index, and their values
     names: tuple[str, ...]
     values: tuple[str, ...]
     others: tuple[matchers.Matcher, ...]
+    #: the series' key in the answer's index: the metric name and ``values``
+    key: tuple[str, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """``matchers.Selector.matches``; raises ``matchers.Ambiguous`` as it does."""
-        if labels.get("__name__", self.metric) != self.metric:
-            return False
         if tuple(map(labels.get, self.names, itertools.repeat(""))) != self.values:
+            return False
+        if labels.get("__name__", self.metric) != self.metric:
             return False
         return all(m.matches(labels) for m in self.others)
 
@@ -224,31 +240,42 @@ def _test(text: str) -> _Test:
     """The test of a parsed (shared) selector ``text``."""
     parsed = _parsed(text)
     assert not isinstance(parsed, str)  # only parsed selectors are covered
-    equal = [m for m in parsed.matchers if m.op == "="]
-    index = next(((m.name, m.value) for m in equal if m.value and m.name != "__name__"),
-                 None)
-    return _Test(parsed.metric, index, tuple(m.name for m in equal),
-                 tuple(m.value for m in equal),
-                 tuple(m for m in parsed.matchers if m.op != "="))
+    equal = sorted((m.name, m.value) for m in parsed.matchers if m.op == "=")
+    values = tuple(v for _, v in equal)
+    return _Test(parsed.metric, tuple(n for n, _ in equal), values,
+                 tuple(m for m in parsed.matchers if m.op != "="), (parsed.metric, *values))
+
+
+@functools.lru_cache(maxsize=1024)
+def _covering(selectors: tuple[str, ...]) -> str:
+    """``matchers.covering`` of parsed selectors (the same ones every cycle)."""
+    parsed = [_parsed(text) for text in selectors]
+    return matchers.covering([p for p in parsed if not isinstance(p, str)])
 
 
 def _matched(answer: _Answer, selector: str) -> list[Series]:
-    """The answer's series that ``selector`` selects (computed once per answer)."""
+    """The answer's series that ``selector`` selects (computed once per answer).
+
+    The series whose name (or none) and equalities are the selector's are
+    looked up at once, in the answer's order: the answer is indexed by the
+    name and the values of each set of equality names asked about, on first
+    use. Only the other matchers are then asked, series by series.
+    """
     with answer.lock:
         found = answer.matched.get(selector)
         if found is not None:
             return found
         test = _test(selector)
-        candidates = answer.series
-        if test.index is not None:
-            name, value = test.index
-            index = answer.index.get(name)
-            if index is None:
-                index = {}
-                for series in answer.series:
-                    index.setdefault(series.labels.get(name, ""), []).append(series)
-                answer.index[name] = index
-            candidates = index.get(value, [])
-        found = [s for s in candidates if test.matches(s.labels)]
+        index = answer.index.get((test.metric, test.names))
+        if index is None:
+            index = answer.index[test.metric, test.names] = {}
+            metric, names, blank = test.metric, test.names, itertools.repeat("")
+            for series in answer.series:
+                labels = series.labels
+                key = (labels.get("__name__", metric), *map(labels.get, names, blank))
+                index.setdefault(key, []).append(series)
+        found = index.get(test.key, [])
+        if test.others:
+            found = [s for s in found if all(m.matches(s.labels) for m in test.others)]
         answer.matched[selector] = found
         return found

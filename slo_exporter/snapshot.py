@@ -14,10 +14,12 @@ current snapshot. Must not read clocks, the store or anything else.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.model import SLO, AlertWindow
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from slo_exporter.ingest import BackfillProgress
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WindowValues:
     window: float  # seconds
     good: float
@@ -39,7 +41,7 @@ class WindowValues:
         return max(self.total - self.good, 0.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AlertState:
     """One alert condition of an SLO at one evaluation.
 
@@ -66,7 +68,57 @@ class AlertState:
         return self.short_window == self.long_window
 
 
-@dataclass(frozen=True)
+class Points(Sequence[tuple[float, float]]):
+    """``(unix seconds, value)`` pairs, oldest first, packed as 16 bytes each.
+
+    A tuple of float pairs costs about 100 bytes a point, and every SLO
+    carries its budget history's ~50 points on its status; packed, the
+    points cost an eighth of that. Reads as the tuple it was made from
+    (indexing, iteration, equality with a tuple or list of pairs).
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, pairs: Iterable[tuple[float, float]] = ()) -> None:
+        self._values = array("d", [v for pair in pairs for v in pair])
+
+    def __len__(self) -> int:
+        return len(self._values) // 2
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[float, float]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[tuple[float, float], ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return tuple(self)[index]
+        i = range(len(self))[index]  # negative indexes, IndexError past the end
+        return self._values[2 * i], self._values[2 * i + 1]
+
+    def __iter__(self) -> Iterator[tuple[float, float]]:
+        values = iter(self._values)
+        return zip(values, values, strict=True)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Points):
+            return self._values == other._values
+        if isinstance(other, tuple | list):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Points({tuple(self)!r})"
+
+
+_NO_POINTS = Points()
+
+
+@dataclass(frozen=True, slots=True)
 class BudgetHistory:
     """Remaining error budget at past instants, computed once per status.
 
@@ -74,22 +126,28 @@ class BudgetHistory:
     ``grid_end`` and starting after ``first`` (the oldest stored bucket);
     all three are kept so a later status can reuse the past points while
     the grid has not moved. ``latest`` is the point at the instant the
-    status describes, never later.
+    status describes, never later. Any sequence of pairs given as ``past``
+    is kept packed (``Points``); a ``Points`` is kept as it is, so a status
+    that reuses the previous past points shares them.
     """
 
-    past: tuple[tuple[float, float], ...] = ()
+    past: Sequence[tuple[float, float]] = _NO_POINTS
     latest: tuple[float, float] | None = None
     grid_end: float | None = None
     first: float | None = None
     step: float | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.past, Points):
+            object.__setattr__(self, "past", Points(self.past) if self.past else _NO_POINTS)
+
     @property
     def points(self) -> tuple[tuple[float, float], ...]:
         """``(unix seconds, remaining)`` pairs, oldest first."""
-        return self.past if self.latest is None else (*self.past, self.latest)
+        return tuple(self.past) if self.latest is None else (*self.past, self.latest)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class SLOStatus:
     slo: SLO
     windows: tuple[WindowValues, ...] = ()
@@ -110,7 +168,7 @@ class SLOStatus:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupCount:
     """One grouped SLO definition's groups as its latest read left them."""
 
@@ -333,35 +391,46 @@ class PerStatus(Generic[_T]):
 
     The engine carries a status that did not change into the next snapshot
     as the same object, so a renderer pays only for the statuses that did.
-    Entries are keyed by object identity and hold the status, so a key is
-    never reused for another object while its entry lives; at each new
-    snapshot the entries of statuses it no longer holds are dropped, which
-    bounds the cache by the snapshot's size.
+    Entries are keyed by object identity and hold a weak reference to the
+    status, checked on each read, so a key another object reuses never
+    answers for it; at each new snapshot the entries of statuses it no
+    longer holds are dropped, which bounds the cache by the snapshot's size.
+    Neither the snapshot nor its statuses are held: a page read once does
+    not keep that snapshot's statuses alive until the next read. ``most``
+    bounds the cache further, for what is large and read a page at a time:
+    past that many entries, what is derived is returned but not kept.
     """
 
-    def __init__(self, derive: Callable[[SLOStatus], _T]) -> None:
+    def __init__(self, derive: Callable[[SLOStatus], _T], *, most: int | None = None) -> None:
         self._derive = derive
+        self._most = most
         self._lock = threading.Lock()
-        self._entries: dict[int, tuple[SLOStatus, _T]] = {}
-        self._snapshot: Snapshot | None = None
+        self._entries: dict[int, tuple[weakref.ref[SLOStatus], _T]] = {}
+        self._snapshot: weakref.ref[Snapshot] | None = None
 
     def all(self, snap: Snapshot, statuses: Sequence[SLOStatus]) -> list[_T]:
         """``derive(s)`` for each of ``statuses`` (all from ``snap``), in order."""
         with self._lock:
-            if snap is not self._snapshot:
+            if self._snapshot is None or self._snapshot() is not snap:
                 live = {id(s) for s in snap.slos}
-                self._entries = {k: v for k, v in self._entries.items() if k in live}
-                self._snapshot = snap
+                self._entries = {k: v for k, v in self._entries.items()
+                                 if k in live and v[0]() is not None}
+                self._snapshot = weakref.ref(snap)
             entries = self._entries
         out: list[_T] = []
-        made: dict[int, tuple[SLOStatus, _T]] = {}
+        made: dict[int, tuple[weakref.ref[SLOStatus], _T]] = {}
         for status in statuses:
             entry = entries.get(id(status))
-            if entry is None or entry[0] is not status:
-                entry = made[id(status)] = (status, self._derive(status))
+            if entry is None or entry[0]() is not status:
+                entry = made[id(status)] = (weakref.ref(status), self._derive(status))
             out.append(entry[1])
         if made:
             with self._lock:
-                if self._snapshot is snap:
-                    self._entries.update(made)
+                if self._snapshot() is snap:
+                    room = (len(made) if self._most is None
+                            else max(self._most - len(self._entries), 0))
+                    if room >= len(made):
+                        self._entries.update(made)
+                    elif room:
+                        self._entries.update(list(made.items())[:room])
         return out

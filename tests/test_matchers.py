@@ -190,3 +190,14 @@ def test_covering_alternation_selects_exactly_the_values(values: list[str], prob
     cover = matchers.parse(matchers.covering([matchers.parse(f"m{{a={matchers.quote(v)}}}")
                                               for v in values]))
     assert cover.matches({"__name__": "m", "a": probe}) is (probe in values)
+
+
+def test_parsed_selectors_share_repeated_text() -> None:
+    """Label names, operators and values a fleet repeats are one string object each,
+    and matchers keep no attribute dict."""
+    first = matchers.parse('http_requests_total{job="api",code="500"}')
+    second = matchers.parse('http_requests_total{job="web",code="' + "".join("500") + '"}')
+    assert first.metric is second.metric
+    assert first.matchers[0].name is second.matchers[0].name
+    assert first.matchers[1].value is second.matchers[1].value
+    assert not hasattr(first.matchers[0], "__dict__")

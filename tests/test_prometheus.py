@@ -1250,3 +1250,12 @@ def test_a_refused_url_is_shown_without_its_password() -> None:
     with pytest.raises(ValueError, match="must be absolute") as info:
         PrometheusClient(model.PrometheusConfig(url=f"ftp://bob:{SECRET}@prom:9090"))
     assert SECRET not in str(info.value)
+
+
+def test_label_text_escapes_each_special_character_alone() -> None:
+    """A value with only one of backslash, quote or newline is escaped all the same
+    (one backslash before each), and a plain value is kept as it is."""
+    assert label_text({"a": "x\\y"}) == '{a="x\\\\y"}'
+    assert label_text({"a": 'x"y'}) == '{a="x\\"y"}'
+    assert label_text({"a": "x\ny"}) == '{a="x\\ny"}'
+    assert label_text({"a": "plain", "b": ""}) == '{a="plain",b=""}'

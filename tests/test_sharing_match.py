@@ -8,7 +8,8 @@ import random
 
 import pytest
 
-from slo_exporter import matchers, sharing
+from slo_exporter import errors, matchers, sharing
+from slo_exporter.prometheus import QueryResult, Series, label_text
 
 SELECTORS = [
     'm{job="a"}',
@@ -55,15 +56,42 @@ def test_the_test_agrees_with_the_selector_on_random_series() -> None:
         assert test.matches(labels) == want, (text, labels)
 
 
-@pytest.mark.parametrize(("text", "index"), [
-    ('m{job="a",route="/r1"}', ("job", "a")),
-    ('m{route="",job="a"}', ("job", "a")),  # an empty value selects series without it
-    ('m{code=~"5.."}', None),
+@pytest.mark.parametrize(("text", "names", "values"), [
+    ('m{job="a",route="/r1"}', ("job", "route"), ("a", "/r1")),
+    ('m{route="",job="a"}', ("job", "route"), ("a", "")),  # "" selects series without it
+    ('m{code=~"5.."}', (), ()),
 ])
-def test_the_index_is_the_first_equality_with_a_value(
-        text: str, index: tuple[str, str] | None) -> None:
-    """Series are looked up by the first equality with a non-empty value."""
-    assert sharing._test(text).index == index
+def test_the_index_is_every_equality_by_name(
+        text: str, names: tuple[str, ...], values: tuple[str, ...]) -> None:
+    """Series are looked up by the values of all equalities at once, sorted by name."""
+    test = sharing._test(text)
+    assert (test.names, test.values) == (names, values)
+
+
+def _answer(rng: random.Random, count: int) -> sharing._Answer:
+    query = sharing._Query("m", 0.0, 60.0, tuple(SELECTORS))
+    return sharing._Answer(query, [Series(_labels(rng), ((30.0, 1.0),)) for _ in range(count)])
+
+
+def test_matched_series_are_the_selected_ones_in_answer_order() -> None:
+    """200 random answers of 30 series, every selector asked in a random order: the
+    matched series are exactly those the parsed selector selects, in the answer's order
+    (a selector ambiguous on a series that its equalities admit is ambiguous here too)."""
+    rng = random.Random(11)
+    for _ in range(200):
+        answer = _answer(rng, 30)
+        for text in rng.sample(SELECTORS, len(SELECTORS)):
+            parsed = matchers.parse(text)
+            equal = [m for m in parsed.matchers if m.op == "="]
+            try:  # a series an equality leaves out is never ambiguous
+                want = [s for s in answer.series
+                        if all(m.matches(s.labels) for m in equal) and parsed.matches(s.labels)]
+            except matchers.Ambiguous:
+                with pytest.raises(matchers.Ambiguous):
+                    sharing._matched(answer, text)
+                continue
+            assert sharing._matched(answer, text) == want, text
+            assert sharing._matched(answer, text) is sharing._matched(answer, text)
 
 
 def test_every_label_combination_by_hand() -> None:
@@ -76,3 +104,48 @@ def test_every_label_combination_by_hand() -> None:
                                **({"__name__": combo[2]} if combo[2] else {})})]
     assert picked == [("a", "500", "m"), ("a", "500", None), ("a", "503", "m"),
                       ("a", "503", None)]
+
+
+class _Halving:
+    """A stand-in source with fixed series that refuses spans over ``widest`` seconds as
+    too large (so a shared query is asked in halves, each series in two pieces)."""
+
+    def __init__(self, series: list[Series], widest: float = 1e9) -> None:
+        self.series = series
+        self.widest = widest
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        if end - start > self.widest:
+            raise errors.QueryTooLarge("too large", query=selector)
+        return [Series(s.labels, tuple(p for p in s.samples if start < p[0] <= end))
+                for s in self.series]
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:
+        raise NotImplementedError(promql)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> QueryResult:
+        raise NotImplementedError(promql)
+
+
+@pytest.mark.parametrize("labels", [
+    {"__name__": "m", "job": "a", "path": 'say "hi"\\now'},
+    {"__name__": "m", "job": "b"},
+])
+@pytest.mark.parametrize("widest", [1e9, 60.0])
+def test_an_answer_series_carries_its_key_text(labels: dict[str, str], widest: float) -> None:
+    """A shared answer's series (asked whole, or in two halves of 90 s / 2 = 45 s that
+    are merged) carry ``label_text`` of their labels and all three samples, and so do
+    the slices a read takes; the text is no part of a series' equality."""
+    samples = ((10.0, 1.0), (40.0, 2.0), (70.0, 3.0))
+    source = _Halving([Series(labels, samples)], widest)
+    answer = sharing._ask(source, sharing._Query('m{job=~"a|b"}', 0.0, 90.0,
+                                                 ('m{job="a"}', 'm{job="b"}')))
+    (series,) = answer.series
+    assert series.samples == samples
+    assert series.text == label_text(labels)
+    reads = sharing.SharedReads(source, [answer], lambda selector, reason: None)
+    (part,) = reads.raw_samples(f'm{{job="{labels["job"]}"}}', 30.0, 60.0)
+    assert part.samples == ((40.0, 2.0),)
+    assert part.label_text() == label_text(labels)
+    assert part == Series(labels, ((40.0, 2.0),))

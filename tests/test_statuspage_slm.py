@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import replace
 from decimal import Decimal
 from html.parser import HTMLParser
 
@@ -65,10 +66,10 @@ def _page(*statuses: snapshot.SLOStatus, **kwargs: object) -> str:
 def test_period_to_date_shows_achieved_verdict_and_coverage() -> None:
     """Each SLO shows achieved to date, met or missed, coverage and excluded maintenance time."""
     ok = status(ratio_slo("search", "latency"), {30 * DAY: (999, 1000)})
-    ok = snapshot.SLOStatus(**{**ok.__dict__, "period": figures(achieved=0.9995, coverage=0.98)})
+    ok = replace(ok, period=figures(achieved=0.9995, coverage=0.98))
     bad = status(ratio_slo(), {30 * DAY: (99, 100)})
-    bad = snapshot.SLOStatus(**{**bad.__dict__, "period": figures(
-        achieved=0.99, coverage=1.0, excluded_seconds=9000.0)})
+    bad = replace(bad, period=figures(
+        achieved=0.99, coverage=1.0, excluded_seconds=9000.0))
     page = _page(ok, bad)
     assert '<span class="badge met verdict">met</span>' in page
     assert '<span class="badge missed verdict">missed</span>' in page
@@ -93,7 +94,7 @@ def test_evidence_interval_is_in_the_verdict_tooltip() -> None:
     """The confidence interval and its verdict are one hover away from met/missed."""
     base = status(ratio_slo(), {30 * DAY: (999, 1000)})
     evidence = Evidence(confidence=0.95, lower=0.9991, upper=0.9998, verdict="met")
-    page = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures(evidence=evidence)}))
+    page = _page(replace(base, period=figures(evidence=evidence)))
     assert 'title="95% interval 99.91% to 99.98%: met">met</span>' in page
 
 
@@ -104,16 +105,16 @@ def test_exhaustion_forecast_is_shown_in_the_period_time_zone() -> None:
     so 2026-03-14 14:53:20 UTC, 15:53 in Berlin (CET, UTC+1).
     """
     base = status(ratio_slo(), {30 * DAY: (998, 1000)})
-    page = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures(
-        exhaustion_at=1_773_500_000.0, budget_spent_ratio=0.6)}))
+    page = _page(replace(base, period=figures(
+        exhaustion_at=1_773_500_000.0, budget_spent_ratio=0.6)))
     assert '<div class="forecast">runs out 2026-03-14 15:53 CET</div>' in page
 
 
 def test_no_forecast_once_the_budget_is_spent() -> None:
     """An overspent budget shows no 'runs out' line, even when the figures carry an instant."""
     base = status(ratio_slo(), {30 * DAY: (900, 1000)})  # budget remaining 1 - 100 = -99
-    page = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures(
-        exhaustion_at=AT, budget_spent_ratio=100.0)}))
+    page = _page(replace(base, period=figures(
+        exhaustion_at=AT, budget_spent_ratio=100.0)))
     assert "runs out" not in page.split("</style>")[1]
     assert "overspent by" in page
 
@@ -123,14 +124,14 @@ def test_budget_bar_shows_the_period_budget() -> None:
     base = snapshot.SLOStatus(slo=ratio_slo(), up=True, evaluated_at=AT, budget_remaining=0.9,
                               period=figures(budget_spent_ratio=0.6))
     assert "40.0% left" in _page(base)
-    unknown = snapshot.SLOStatus(**{**base.__dict__, "period": figures()})
+    unknown = replace(base, period=figures())
     assert "90.0% left" in _page(unknown)
 
 
 def test_down_source_shows_one_line_reason_with_details_on_demand() -> None:
     """A long urllib3 error becomes 'Prometheus unreachable: connection refused'; the rest folds."""
     down = status(ratio_slo(), {30 * DAY: (0, 0)}, up=False)
-    down = snapshot.SLOStatus(**{**down.__dict__, "error": URLLIB3_REFUSED})
+    down = replace(down, error=URLLIB3_REFUSED)
     page = _page(down)
     summary = re.search(r'<details class="error"><summary>([^<]*)</summary><pre>', page)
     assert summary is not None
@@ -180,7 +181,7 @@ def test_error_text_on_the_page_is_scrubbed_of_secrets() -> None:
     """A credential that slipped into an error never reaches the page."""
     leaky = "HTTP 401 from http://admin:hunter2@p:9090/api/v1/query (Authorization: Bearer abc)"
     down = status(ratio_slo(), {30 * DAY: (0, 0)}, up=False)
-    page = _page(snapshot.SLOStatus(**{**down.__dict__, "error": leaky}))
+    page = _page(replace(down, error=leaky))
     assert "hunter2" not in page
     assert "Bearer abc" not in page
 
@@ -307,8 +308,7 @@ def test_hostile_description_and_error_are_escaped() -> None:
     """A <script> in a description, service name or error arrives as text."""
     evil = "<script>alert(1)</script>"
     slo = model.SLO(**{**ratio_slo(evil, "x").__dict__, "description": evil})
-    down = snapshot.SLOStatus(**{**status(slo, {DAY: (0, 0)}, up=False).__dict__,
-                                 "error": evil})
+    down = replace(status(slo, {DAY: (0, 0)}, up=False), error=evil)
     page = _page(down, grafana_url="https://g.example")
     assert "script" not in _parse(page).tags
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -320,8 +320,8 @@ def test_sla_figures_do_not_break_the_page() -> None:
                          achieved_percent=Decimal("99.5"), met=False,
                          credit_percent=Decimal("10"))
     base = status(_sla_slo(), {DAY: (995, 1000)})
-    page = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures(
-        achieved=0.995, sla=outcome)}))
+    page = _page(replace(base, period=figures(
+        achieved=0.995, sla=outcome)))
     assert '<span class="badge missed verdict">missed</span>' in page
     assert '<div class="credit">10% credit due</div>' in page
 
@@ -331,9 +331,9 @@ def test_sla_without_credit_or_outcome_says_so() -> None:
     met = SLAOutcome(objective=Decimal("99.9"), label="2026-03", start=0.0, end=1.0,
                      achieved_percent=Decimal("99.95"), met=True, credit_percent=Decimal("0"))
     base = status(_sla_slo(), {DAY: (1, 1)})
-    page = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures(sla=met)}))
+    page = _page(replace(base, period=figures(sla=met)))
     assert '<div class="desc">no credit due</div>' in page
-    unknown = _page(snapshot.SLOStatus(**{**base.__dict__, "period": figures()}))
+    unknown = _page(replace(base, period=figures()))
     assert "SLA credit: no data" in unknown
 
 

@@ -45,6 +45,9 @@ from slo_exporter.config.slm import OBJECT_NAME, SLMLoader
 from slo_exporter.config.text import label_name_problem, label_value_problem, shorten
 from slo_exporter.durations import format_duration
 
+#: the default budgeting (events), shared by every SLO that keeps it
+_EVENTS = model.Budgeting()
+
 _SLI_KINDS = ("bool_gauge", "composite", "latency", "probe", "ratio", "raw")
 _RAW_EXAMPLE = (
     "'sum(rate(http_requests_total{code=~\"5..\"}[{{.window}}])) / "
@@ -535,9 +538,9 @@ class NativeLoader:
             description=description,
             labels=model.frozen_map({**service_labels, **labels}),
             runbook_url=runbook_url,
-            budgeting=budgeting or model.Budgeting(),
+            budgeting=budgeting if budgeting and budgeting != _EVENTS else _EVENTS,
             sla=sla,
-            alerting=alerting or model.Alerting(),
+            alerting=(alerting or model.DEFAULT_ALERTING).shared(),
         )
 
     def period(self, fields: Fields) -> model.Period | None:

@@ -11,6 +11,7 @@ Must not parse YAML, read files or clocks.
 
 from slo_exporter.model.alerting import (
     ALERT_WINDOWS,
+    DEFAULT_ALERTING,
     SEVERITIES,
     Alerting,
     AlertSettings,
@@ -64,6 +65,7 @@ from slo_exporter.model.slm import (
 __all__ = [
     "ALERT_WINDOWS",
     "CALENDAR_UNITS",
+    "DEFAULT_ALERTING",
     "SEVERITIES",
     "SLI",
     "SLO",

@@ -28,9 +28,14 @@ STANDARD_WINDOWS: tuple[float, ...] = (
 )
 
 
+#: the one empty read-only map every object without labels shares (a fleet of SLOs
+#: would otherwise hold one empty dict and view per SLO and field)
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
 def frozen_map(items: Mapping[str, str] | None = None) -> Mapping[str, str]:
     """A read-only mapping, sorted by key for stable label order."""
-    return MappingProxyType(dict(sorted((items or {}).items())))
+    return MappingProxyType(dict(sorted(items.items()))) if items else _EMPTY
 
 
 @dataclass(frozen=True)

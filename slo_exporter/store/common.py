@@ -59,7 +59,7 @@ def commit_rows(
     Raises ``ValueError`` for a non-finite number or a backwards span, so
     nothing is written. Zero deltas are left out.
     """
-    rows = _bucket_rows(deltas, resolution)
+    rows = _one_row(deltas, resolution) if len(deltas) == 1 else _bucket_rows(deltas, resolution)
     if rows is None:  # one delta at a time: says which number is bad
         merged: dict[float, list[float]] = {}
         for ts, (good, total) in deltas.items():
@@ -70,15 +70,28 @@ def commit_rows(
             acc[0] += good
             acc[1] += total
         rows = sorted((start, g, t) for start, (g, t) in merged.items())
-    for key, (ts, value) in (series or {}).items():
-        check_finite(f"series {key!r}", ts, value)
-    if cursor is not None:
+    if series and not all(map(math.isfinite, itertools.chain.from_iterable(series.values()))):
+        for key, (ts, value) in series.items():  # says which one
+            check_finite(f"series {key!r}", ts, value)
+    isfinite = math.isfinite
+    if cursor is not None and not isfinite(cursor):
         check_finite("cursor", cursor)
     if measured is not None:
-        check_finite("measured span", *measured)
+        if not (isfinite(measured[0]) and isfinite(measured[1])):
+            check_finite("measured span", *measured)
         if measured[1] < measured[0]:
             raise ValueError(f"measured span ends before it starts: {measured!r}")
     return rows
+
+
+def _one_row(deltas: Mapping[float, tuple[float, float]],
+             resolution: float) -> list[Bucket] | None:
+    """``_bucket_rows`` of one delta (a steady commit's), without building lists."""
+    ((ts, (good, total)),) = deltas.items()
+    # a NaN or infinity makes the sum so (an overflow only takes the slow way)
+    if not math.isfinite(ts + good + total) or math.floor(ts / resolution) * resolution != ts:
+        return None
+    return [(ts, good, total)] if good != 0.0 or total != 0.0 else []
 
 
 def _bucket_rows(deltas: Mapping[float, tuple[float, float]],

@@ -740,14 +740,16 @@ class SQLiteStore(StoreBase):
             if measured is not None and measured[1] > measured[0]:
                 # reads only this SLO's row, which no statement below changes first
                 newest = self._add_span(conn, commit.slo_key, slo_id, *measured)
-            run_start, run_until = newest or (None, None)
-            slos.append((commit.cursor, run_start, run_until, slo_id))
+            if commit.cursor is not None or newest is not None:  # else the row stays as is
+                run_start, run_until = newest or (None, None)
+                slos.append((commit.cursor, run_start, run_until, slo_id))
             written.append((slo_id, hot, newest))
         if buckets:
             conn.executemany(_UPSERT_BUCKET, buckets)
         if states:
             conn.executemany(_UPSERT_SERIES, states)
-        conn.executemany(_UPDATE_SLO, slos)
+        if slos:
+            conn.executemany(_UPDATE_SLO, slos)
         return written
 
     def _write(self, conn: sqlite3.Connection, commit: Commit,
@@ -766,8 +768,9 @@ class SQLiteStore(StoreBase):
         measured = commit.measured
         if measured is not None and measured[1] > measured[0]:
             newest = self._add_span(conn, commit.slo_key, slo_id, *measured)
-        run_start, run_until = newest or (None, None)
-        conn.execute(_UPDATE_SLO, (commit.cursor, run_start, run_until, slo_id))
+        if commit.cursor is not None or newest is not None:  # else the row stays as is
+            run_start, run_until = newest or (None, None)
+            conn.execute(_UPDATE_SLO, (commit.cursor, run_start, run_until, slo_id))
         return slo_id, hot, newest
 
     def _write_through(
