@@ -699,8 +699,8 @@ class SQLiteStore(StoreBase):
                 with _transaction(conn):
                     if len({commit.slo_key for commit, _ in checked}) < len(checked):
                         # an SLO twice: each commit sees the row the one before wrote
-                        for commit, rows in checked:
-                            written.append(self._write(conn, commit, rows))
+                        for item in checked:
+                            written += self._write_all(conn, [item])
                     else:
                         written = self._write_all(conn, checked)
             except BaseException:
@@ -751,27 +751,6 @@ class SQLiteStore(StoreBase):
         if slos:
             conn.executemany(_UPDATE_SLO, slos)
         return written
-
-    def _write(self, conn: sqlite3.Connection, commit: Commit,
-               rows: list[Bucket]) -> tuple[int, list[Bucket], Span | None]:
-        """Inside the transaction: one commit's statements; its SLO id, hot rows and
-        newest measured run."""
-        slo_id = self._id_or_new(conn, commit.slo_key)
-        hot = self._write_through(conn, slo_id, rows)
-        if hot:
-            conn.executemany(_UPSERT_BUCKET, [(slo_id, s, g, t) for s, g, t in hot])
-        series = commit.series
-        if series:
-            conn.executemany(
-                _UPSERT_SERIES, [(slo_id, key, ts, value) for key, (ts, value) in series.items()])
-        newest: Span | None = None
-        measured = commit.measured
-        if measured is not None and measured[1] > measured[0]:
-            newest = self._add_span(conn, commit.slo_key, slo_id, *measured)
-        if commit.cursor is not None or newest is not None:  # else the row stays as is
-            run_start, run_until = newest or (None, None)
-            conn.execute(_UPDATE_SLO, (commit.cursor, run_start, run_until, slo_id))
-        return slo_id, hot, newest
 
     def _write_through(
         self, conn: sqlite3.Connection, slo_id: int, rows: list[Bucket]
