@@ -68,7 +68,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from slo_exporter import accounting, matchers, sharing
@@ -562,6 +562,11 @@ class Ingestor:
             index, slo_of = self._index, self._slo_of
             return [slo_of[k] for k in sorted(ready & index.keys(), key=index.__getitem__)]
 
+    def scrape_step(self, key: str) -> float | None:
+        """The shortest gap between two samples of one series of ``key`` seen so far
+        (what the fast path expects between scrapes), None before two were seen."""
+        return self._step.get(key)
+
     def _set_due(self, key: str, at: float) -> None:
         """``key``'s next fast read is due at ``at``."""
         with self._due_lock:
@@ -974,8 +979,11 @@ class Ingestor:
             slo.key, batch.deltas, cursor=batch.covered_until,
             series=_moved(batch.series, reading.state), measured=(lo, batch.covered_until)))
         self.backfill.chunk(slo.key, hi - lo, reading.counted.taken())
-        self._learn(slo.key, batch, hi)
+        # A gap from an hour instant to the next sample is no scrape step: a step
+        # learned from it would make the fast path read every second.
+        self._learn(slo.key, replace(batch, step=None) if reading.by_hour else batch, hi)
         reading.state = dict(batch.series)
+        reading.by_hour = by_hour
 
     def _hourly_span(self, slo: SLO, since: float, until: float) -> tuple[float, float] | None:
         """The whole hours ``[start, end)`` of ``slo``'s read over ``(since, until]`` that
@@ -1047,6 +1055,8 @@ class _Reading:
     state: dict[str, accounting.Sample]
     overlap: float
     counted: _Counted
+    #: the state is at hour instants (an hour-tier segment left it), not at samples
+    by_hour: bool = False
 
 
 class _Counted(accounting.SourceProxy):

@@ -206,3 +206,24 @@ def test_30_day_sli_with_a_mid_hour_edge_is_within_a_tenth_of_a_percent(
     miss = abs(got.good / got.total - want.sli) / want.sli
     assert miss < 1e-3, f"SLI {got.good / got.total!r} vs exact {want.sli!r}"
     assert got.total != want.total  # the hour tier did answer this window
+
+
+def test_the_scrape_step_is_learned_from_samples_not_from_hour_instants(
+        prometheus: PrometheusServer, tmp_path: Path) -> None:
+    """After an hour-tier backfill the fast path expects each job's real scrape step (api
+    30 s, late 15 s, gappy and glitch 60 s): the gap from the hour tier's last instant to
+    the first raw sample is no step (a step of a few milliseconds made every SLO due each
+    second)."""
+    config = _config(prometheus.url, "3d")
+    store = SQLiteStore(tmp_path / "s", config.storage.resolution)
+    client = PrometheusClient(config.prometheus)
+    ingestor = Ingestor(store, client, config.prometheus, config.slos,
+                        stop=threading.Event(), log=_Quiet())
+    try:
+        for slo in config.slos:
+            assert ingestor.read(slo, UNTIL)
+        steps = {slo.name: ingestor.scrape_step(slo.key) for slo in config.slos}
+    finally:
+        client.close()
+        store.close()
+    assert steps == {"api": 30.0, "late": 15.0, "gappy": 60.0, "glitch": 60.0}
