@@ -440,8 +440,7 @@ class Ingestor:
                 if owner in failed:
                     continue  # its definition failed: the rest of its read waits too
                 try:
-                    self._store.commit(commit.slo_key, commit.deltas, cursor=commit.cursor,
-                                       series=commit.series, measured=commit.measured)
+                    self._store.commit_many([commit])
                 except Exception as exc:  # the caller reports it as the SLO's failure
                     failed[owner] = exc
         finally:
@@ -454,8 +453,7 @@ class Ingestor:
     def _commit_to(self, owner: str, pending: Pending | None, commit: Commit) -> None:
         """``commit`` now, or into ``pending`` (under ``owner``'s read lock)."""
         if pending is None:
-            self._store.commit(commit.slo_key, commit.deltas, cursor=commit.cursor,
-                               series=commit.series, measured=commit.measured)
+            self._store.commit_many([commit])
         else:
             pending.add(owner, commit)
 
