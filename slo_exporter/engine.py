@@ -488,30 +488,30 @@ class Engine:
             self._on_error(exc.reason)
             self._failures.failed(slo, "query", exc.reason, str(exc), at)
             return self._down(slo, at, str(exc), grouped=grouped)
-        except SloExporterError as exc:
+        except Exception as exc:  # one broken SLO must not stop the others
+            return self._read_failed(slo, at, exc, grouped=grouped, exc_info=True)
+        read = _Read(slo, at, grouped)
+        return read if pending is not None else self._after_read(read, current, None)
+
+    def _read_failed(self, slo: SLO, at: float, exc: Exception, *, grouped: bool,
+                     exc_info: bool = False) -> SLOStatus:
+        """The down status of a read, or of its commits, that raised ``exc``: a store
+        error is the store's, anything else an internal error (counted, logged)."""
+        if isinstance(exc, SloExporterError):
             self._on_error("store")
             self._failures.failed(slo, "store", "store", str(exc), at)
             return self._down(slo, at, str(exc), grouped=grouped)
-        except Exception as exc:  # one broken SLO must not stop the others
-            self._on_error("internal")
-            self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=True)
-            return self._down(slo, at, f"internal error: {exc!r}", grouped=grouped)
-        read = _Read(slo, at, grouped)
-        return read if pending is not None else self._after_read(read, current, None)
+        self._on_error("internal")
+        self._failures.failed(slo, "evaluation", "internal", repr(exc), at, exc_info=exc_info)
+        return self._down(slo, at, f"internal error: {exc!r}", grouped=grouped)
 
     def _after_read(self, read: _Read, current: SLOStatus | None,
                     failure: Exception | None) -> SLOStatus:
         """The status of an SLO whose read succeeded, once its commits are written
         (``failure``: they were not, and nothing of them was)."""
         slo, at, grouped = read.slo, read.at, read.grouped
-        if isinstance(failure, SloExporterError):
-            self._on_error("store")
-            self._failures.failed(slo, "store", "store", str(failure), at)
-            return self._down(slo, at, str(failure), grouped=grouped)
         if failure is not None:
-            self._on_error("internal")
-            self._failures.failed(slo, "evaluation", "internal", repr(failure), at)
-            return self._down(slo, at, f"internal error: {failure!r}", grouped=grouped)
+            return self._read_failed(slo, at, failure, grouped=grouped)
         if grouped:
             return SLOStatus(slo=slo, up=True, evaluated_at=at)
         # A history drawn while the source failed may miss events read since.
