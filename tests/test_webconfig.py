@@ -154,7 +154,8 @@ def test_a_password_that_is_not_a_bcrypt_hash_is_refused_without_echoing_it(
     [problem] = _problems(_write(tmp_path, f"basic_auth_users:\n  alice: {value!s}\n"))
     assert "basic_auth_users.alice:" in problem
     assert "value not shown" in problem
-    assert str(value) not in problem
+    # the temp directory's own name may hold the digits (pytest-1422 holds 42)
+    assert str(value) not in problem.replace(str(tmp_path), "")
 
 
 def test_missing_unreadable_and_mismatched_certificates_are_located(
