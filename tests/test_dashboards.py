@@ -14,7 +14,8 @@ import yaml
 
 GRAFANA_DIR = Path(__file__).resolve().parents[1] / "deploy" / "grafana"
 
-#: the metric contract (PRODUCT.md) plus the probe metrics of probe SLIs
+#: the metric contract (PRODUCT.md: core and service-level management), the period
+#: verdict the README documents, and the probe metrics of probe SLIs
 CONTRACT_METRICS = {
     "slo_objective_ratio",
     "slo_period_seconds",
@@ -26,6 +27,14 @@ CONTRACT_METRICS = {
     "slo_info",
     "slo_sli_up",
     "slo_last_evaluation_timestamp_seconds",
+    "slo_period_start_timestamp_seconds",
+    "slo_period_end_timestamp_seconds",
+    "slo_coverage_ratio",
+    "slo_excluded_seconds",
+    "slo_error_budget_exhaustion_timestamp_seconds",
+    "slo_sla_objective_ratio",
+    "slo_sla_credit_ratio",
+    "slo_period_objective_met",
     "slo_probe_duration_seconds",
     "slo_probe_latency_seconds_bucket",
 }
@@ -149,12 +158,34 @@ def test_detail_covers_sli_burn_budget_events_and_probes() -> None:
         "slo_burn_rate{",
         "slo_error_budget_remaining_ratio",
         "slo_events",
+        "slo_period_objective_met",
+        "slo_coverage_ratio",
+        "slo_excluded_seconds",
+        "slo_error_budget_exhaustion_timestamp_seconds",
+        "slo_sla_credit_ratio",
+        "slo_period_end_timestamp_seconds",
         "slo_probe_duration_seconds",
         "slo_probe_latency_seconds_bucket",
     ):
         assert metric in exprs
     titles = {p["title"] for p in model["panels"]}
     assert {"SLI by window", "Burn rate by window", "Error budget burn-down"} <= titles
+    assert {"Objective met", "Coverage", "SLA credit (projected)"} <= titles
+
+
+def test_overview_table_shows_the_period_verdict_coverage_and_credit() -> None:
+    """The overview table has the service-level columns, each from its contract metric."""
+    model = _committed("slo-overview.json")
+    table = next(p for p in model["panels"] if p["type"] == "table")
+    by_ref = {t["refId"]: t["expr"] for t in table["targets"]}
+    assert "slo_period_objective_met" in by_ref["met"]
+    assert "slo_coverage_ratio" in by_ref["coverage"]
+    assert "slo_sla_credit_ratio" in by_ref["credit"]
+    organize = next(t for t in table["transformations"] if t["id"] == "organize")
+    names = organize["options"]["renameByName"]
+    assert names["Value #met"] == "Period"
+    assert names["Value #coverage"] == "Coverage"
+    assert names["Value #credit"] == "SLA credit"
 
 
 @pytest.mark.parametrize("name", ["slo-overview.json", "slo-detail.json"])

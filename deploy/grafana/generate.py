@@ -3,11 +3,14 @@
 Owns the two dashboards shipped in ``dashboards/`` next to this file:
 
 * ``slo-overview.json``: every SLO in one table (objective, SLI over the
-  period, budget left, current burn rates, alert and data-source state),
+  period, budget left, current burn rates, alert and data-source state,
+  whether the period meets the objective, coverage, projected SLA credit),
   sorted by budget left, worst first, with a link to the detail dashboard.
 * ``slo-detail.json``: one SLO picked with ``$service``/``$slo``: SLI and
   burn rate over time per window, the error-budget burn-down, event volume,
-  alert state, and probe latency when the SLI is a probe.
+  alert state, the current period as service-level managers read it
+  (objective met, coverage, maintenance excluded, when the budget runs out,
+  projected SLA credit), and probe latency when the SLI is a probe.
 
 The dashboards are built with grafana-foundation-sdk, Grafana's own typed
 builders, never written by hand; the committed JSON is this script's output
@@ -111,6 +114,8 @@ def _thresholds(*steps: tuple[float | None, str]) -> Any:
 
 #: budget left: red when spent, orange below a fifth, green otherwise
 BUDGET_THRESHOLDS = ((None, RED), (0.0, ORANGE), (0.2, YELLOW), (0.5, GREEN))
+#: coverage: measured share of the period's open time; unmeasured time is never counted good
+COVERAGE_THRESHOLDS = ((None, RED), (0.9, ORANGE), (0.99, GREEN))
 #: burn rate: 1 spends the budget exactly over the period; 6 and 14.4 page
 BURN_THRESHOLDS = ((None, GREEN), (1.0, YELLOW), (6.0, ORANGE), (14.4, RED))
 
@@ -121,6 +126,17 @@ def _alert_mapping() -> list[dashboard.ValueMapping]:
             options={
                 "0": dashboard.ValueMappingResult(text="ok", color=GREEN, index=0),
                 "1": dashboard.ValueMappingResult(text="FIRING", color=RED, index=1),
+            }
+        )
+    ]
+
+
+def _met_mapping() -> list[dashboard.ValueMapping]:
+    return [
+        dashboard.ValueMap(
+            options={
+                "0": dashboard.ValueMappingResult(text="missed", color=RED, index=0),
+                "1": dashboard.ValueMappingResult(text="met", color=GREEN, index=1),
             }
         )
     ]
@@ -233,6 +249,9 @@ def overview() -> dashboard_b.Dashboard:
                     "ticket",
                 ),
                 _table_query(f"max by (service, slo) (slo_sli_up{{{f}}})", "up"),
+                _table_query(f"max by (service, slo) (slo_period_objective_met{{{f}}})", "met"),
+                _table_query(f"min by (service, slo) (slo_coverage_ratio{{{f}}})", "coverage"),
+                _table_query(f"max by (service, slo) (slo_sla_credit_ratio{{{f}}})", "credit"),
             ]
         )
         .with_transformation(dashboard.DataTransformerConfig(id_val="merge", options={}))
@@ -281,6 +300,31 @@ def overview() -> dashboard_b.Dashboard:
             "Data",
             [
                 _prop("mappings", _up_mapping()),
+                _prop("custom.cellOptions", {"type": "color-text"}),
+            ],
+        )
+        .override_by_name(
+            "Period",
+            [
+                _prop("mappings", _met_mapping()),
+                _prop("custom.cellOptions", {"type": "color-text"}),
+            ],
+        )
+        .override_by_name(
+            "Coverage",
+            [
+                _prop("unit", "percentunit"),
+                _prop("decimals", 2),
+                _prop("thresholds", _thresholds(*COVERAGE_THRESHOLDS).build()),
+                _prop("custom.cellOptions", {"type": "color-text"}),
+            ],
+        )
+        .override_by_name(
+            "SLA credit",
+            [
+                _prop("unit", "percentunit"),
+                _prop("decimals", 0),
+                _prop("thresholds", _thresholds((None, GREEN), (0.000001, RED)).build()),
                 _prop("custom.cellOptions", {"type": "color-text"}),
             ],
         )
@@ -382,6 +426,9 @@ _COLUMNS = (
     ("Value #page", "Page"),
     ("Value #ticket", "Ticket"),
     ("Value #up", "Data"),
+    ("Value #met", "Period"),
+    ("Value #coverage", "Coverage"),
+    ("Value #credit", "SLA credit"),
 )
 
 
@@ -551,6 +598,88 @@ def detail() -> dashboard_b.Dashboard:
             .with_target(_query(f"slo_burn_rate_alert{{{f}}}", "A", "{{severity}}"))
             .line_interpolation(common.LineInterpolation.STEP_AFTER)
             .min(0)
+            .max(1)
+            .span(24)
+            .height(6)
+        )
+        .with_row(dashboard_b.Row("Service level (current period)").collapsed(False))
+        .with_panel(
+            _stat(
+                "Objective met",
+                f"max by (service, slo) (slo_period_objective_met{{{f}}})",
+                description="Whether the period to date meets the objective "
+                "(excluded maintenance time left out); empty while nothing was measured.",
+            )
+            .mappings(_met_mapping())
+            .span(4)
+        )
+        .with_panel(
+            _stat(
+                "Coverage",
+                f"min by (service, slo) (slo_coverage_ratio{{{f}}})",
+                unit="percentunit",
+                description="Measured time / (elapsed - excluded time) in the period to date. "
+                "Unmeasured time (source or exporter down) is never counted as good.",
+            )
+            .decimals(2)
+            .thresholds(_thresholds(*COVERAGE_THRESHOLDS))
+            .span(4)
+        )
+        .with_panel(
+            _stat(
+                "Maintenance excluded",
+                f"max by (service, slo) (slo_excluded_seconds{{{f}}})",
+                unit="s",
+                description="Maintenance time left out of the period to date.",
+            )
+            .color_mode(common.BigValueColorMode.NONE)
+            .span(4)
+        )
+        .with_panel(
+            _stat(
+                "Budget runs out",
+                f"max by (service, slo) "
+                f"(slo_error_budget_exhaustion_timestamp_seconds{{{f}}}) * 1000",
+                unit="dateTimeAsIso",
+                description="When the period's error budget runs out at the current burn; "
+                "empty when it will not within the period.",
+            )
+            .no_value("not this period")
+            .color_mode(common.BigValueColorMode.NONE)
+            .span(4)
+        )
+        .with_panel(
+            _stat(
+                "SLA credit (projected)",
+                f"max by (service, slo) (slo_sla_credit_ratio{{{f}}})",
+                unit="percentunit",
+                description="Service credit owed for the current SLA period at the level "
+                "achieved so far; empty for an SLO without an SLA.",
+            )
+            .no_value("no SLA")
+            .decimals(0)
+            .thresholds(_thresholds((None, GREEN), (0.000001, RED)))
+            .span(4)
+        )
+        .with_panel(
+            _stat(
+                "Period ends",
+                f"max by (service, slo) (slo_period_end_timestamp_seconds{{{f}}}) * 1000",
+                unit="dateTimeAsIso",
+                description="End of the current period; now for a rolling window.",
+            )
+            .color_mode(common.BigValueColorMode.NONE)
+            .span(4)
+        )
+        .with_panel(
+            _timeseries(
+                "Coverage over time",
+                "Measured share of the period's open time; a dip is time the source or the "
+                "exporter was down.",
+                "percentunit",
+            )
+            .with_target(_query(f"slo_coverage_ratio{{{f}}}", "A", "{{window}}"))
+            .decimals(3)
             .max(1)
             .span(24)
             .height(6)

@@ -39,8 +39,11 @@ def _load_generator() -> ModuleType:
 
 @pytest.fixture
 def exporter(make_exporter: Any) -> Iterator[ExporterProcess]:
-    """A running exporter with one probe SLO against a local healthy endpoint."""
-    with FlakyTarget() as target:  # failure share 0: every request answered 200
+    """A running exporter with a probe SLO against a local healthy endpoint, and one under
+    an SLA against an endpoint that always fails: so the period verdict, the exhaustion
+    forecast and the SLA credit, which only such an SLO has, are exported too."""
+    with FlakyTarget() as target, FlakyTarget() as broken:  # failure shares 0 and 1
+        broken.set_failure_share(1.0)
         config = {
             "evaluation_interval": "1s",
             "services": [
@@ -61,7 +64,32 @@ def exporter(make_exporter: Any) -> Iterator[ExporterProcess]:
                             },
                         }
                     ],
-                }
+                },
+                {
+                    "name": "billing",
+                    "labels": {"owner": "finance-team"},
+                    "slos": [
+                        {
+                            "name": "invoices",
+                            "objective": 99.9,
+                            "calendar": {"period": "month", "time_zone": "Europe/Berlin"},
+                            "sla": {
+                                "objective": 99.5,
+                                "credits": [
+                                    {"below": 99.5, "credit": 10},
+                                    {"below": 95.0, "credit": 100},
+                                ],
+                            },
+                            "sli": {
+                                "probe": {
+                                    "http": {"url": f"{broken.url}/invoices"},
+                                    "interval": "1s",
+                                    "timeout": "500ms",
+                                }
+                            },
+                        }
+                    ],
+                },
             ],
         }
         process: ExporterProcess = make_exporter(config)
