@@ -25,6 +25,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from slo_exporter.frozen import slotted
 from slo_exporter.model import ALERT_WINDOWS, AlertWindow
 from slo_exporter.snapshot import AlertState, WindowValues
 
@@ -175,9 +176,9 @@ def evaluate_plan(
 
     ``counts`` must hold every window of ``p.required`` (``KeyError`` otherwise).
     """
-    objective = p.objective
-    allowed = 1.0 - objective
+    allowed = 1.0 - p.objective
     isfinite = math.isfinite
+    window_values = _window_values_of
     rates: dict[float, float | None] = {}
     values = []
     for w in p.windows:
@@ -194,20 +195,26 @@ def evaluate_plan(
             err = 0.0 if err < 0.0 else 1.0 if err > 1.0 else err
             sli = good / total
             sli = 0.0 if sli < 0.0 else 1.0 if sli > 1.0 else sli
-            rate = err / allowed
-            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
-                                        sli=sli, burn_rate=rate))
+            rate: float | None = err / allowed
+            values.append(window_values(w, kept_good, kept_total, sli, rate))
         else:
             rate = None
-            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
-                                        sli=None, burn_rate=None))
+            values.append(window_values(w, kept_good, kept_total, None, None))
         rates[w] = rate
     for w in p.required:
         if w not in rates:
-            rates[w] = _burn(counts[w], allowed)
+            c = counts[w]
+            good, total = c.good, c.total
+            if total > 0.0 and isfinite(total) and isfinite(good):
+                # ``_burn`` inlined, its min and max as above
+                err = (total - good) / total
+                rates[w] = (0.0 if err < 0.0 else 1.0 if err > 1.0 else err) / allowed
+            else:
+                rates[w] = None
     budget_rate = rates[p.period]
     budget = None if budget_rate is None else 1.0 - budget_rate
     alerts = []
+    alert_state = _alert_state_of
     for a, factor, short_w in p.pairs:
         long_rate = rates[a.long]
         short_rate = rates[short_w]
@@ -222,20 +229,15 @@ def evaluate_plan(
                     if s.since is not None:
                         since = min(s.since, at)
                     break
-        alerts.append(AlertState(
-            severity=a.severity, long_window=a.long, short_window=short_w, factor=factor,
-            long_burn_rate=long_rate, short_burn_rate=short_rate,
-            firing=since is not None and at - since >= a.hold, hold=a.hold, since=since,
-            window=a))
+        alerts.append(alert_state(
+            a.severity, a.long, short_w, factor, long_rate, short_rate,
+            since is not None and at - since >= a.hold, a.hold, since, a))
     return tuple(values), budget, tuple(alerts)
 
 
-def _burn(c: Counts, allowed: float) -> float | None:
-    """``burn_rate`` with ``1 - objective`` given (checked by the caller)."""
-    good, total = c.good, c.total
-    if not (total > 0.0 and math.isfinite(total) and math.isfinite(good)):
-        return None
-    return min(max((total - good) / total, 0.0), 1.0) / allowed
+# every window and alert condition of every status builds one (``frozen.slotted``)
+_window_values_of = slotted(WindowValues)
+_alert_state_of = slotted(AlertState)
 
 
 def evaluate(
