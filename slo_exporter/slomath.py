@@ -30,7 +30,7 @@ from slo_exporter.model import ALERT_WINDOWS, AlertWindow
 from slo_exporter.snapshot import AlertState, WindowValues
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
     """Good and total events over some span.
 

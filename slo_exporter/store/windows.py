@@ -31,13 +31,13 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 
-from slo_exporter.frozen import builder
+from slo_exporter.frozen import slotted
 from slo_exporter.slomath import Counts
 
 BLOCK = 16
 """Buckets per edge block."""
 
-_counts = builder(Counts)  # every window of every status (``frozen.builder``)
+_counts = slotted(Counts)  # every window of every status (``frozen.slotted``)
 
 MAX_BLOCKS = 10
 """Edge blocks kept per SLO: the newest, a few short windows' and each long window's start."""
@@ -153,19 +153,23 @@ class SLOMemory:
                         by_width[width] = tracker
         out: dict[float, Counts] = {}
         entered: tuple[float, float] | None = None
-        blocks, span = self._blocks, BLOCK * res
+        g_in = t_in = 0.0
+        blocks, span, counts = self._blocks, BLOCK * res, _counts
+        clock = self._clock  # kept in a local, written back around ``window``
         for w in widths:
             found = by_width.get(w) if w > 0 else None
             if found is None or found.moves >= RESYNC:
+                self._clock = clock
                 out[w] = self.window(end - w, end, read_sum, read_buckets) if w > 0 \
                     else Counts()
+                clock = self._clock
                 continue
             tracker = found
-            self._clock += 1
-            tracker.used = self._clock
+            clock += 1
+            tracker.used = clock
             if tracker.end == behind:  # the steady move, as ``window`` makes it
                 if entered is None:
-                    entered = self._bucket(behind, read_buckets)
+                    entered = g_in, t_in = self._bucket(behind, read_buckets)
                 # ``_bucket`` of the bucket that left, inlined (every window, every status)
                 left = tracker.start
                 base = (left // span) * span
@@ -173,11 +177,15 @@ class SLOMemory:
                 if values is None:
                     values = self._block(base, read_buckets)
                 i = 2 * round((left - base) / res)
-                tracker.good += entered[0] - values[i]
-                tracker.total += entered[1] - values[i + 1]
+                # the same sums as ``good += g_in - g_out`` in ``window``
+                good = tracker.good = tracker.good + (g_in - values[i])
+                total = tracker.total = tracker.total + (t_in - values[i + 1])
                 tracker.start, tracker.end = end - w, end
                 tracker.moves += 1
-            out[w] = _counts(good=tracker.good, total=tracker.total)
+                out[w] = counts(good, total)
+            else:
+                out[w] = counts(tracker.good, tracker.total)
+        self._clock = clock
         return out
 
     def range(self, start: float, end: float, read_sum: ReadSum,
