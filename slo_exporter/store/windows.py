@@ -324,9 +324,26 @@ class SLOMemory:
             values[i] += good
             values[i + 1] += total
         if len(self._blocks) >= MAX_BLOCKS:
-            del self._blocks[next(iter(self._blocks))]
+            self._evict()
         self._blocks[base] = values
         return values
+
+    def _evict(self) -> None:
+        """Drop the least recently read block that no tracker's next move reads (the
+        bucket leaving at its start, the one entering at its end), else the least
+        recent. The steady moves take their blocks without marking them used, so
+        dropping by recency alone could drop one still in use: read again, it
+        drops another in use, and each block came to be read twice."""
+        span = BLOCK * self._res
+        needed = set()
+        for tracker in self._trackers:
+            needed.add((tracker.start // span) * span)
+            needed.add((tracker.end // span) * span)
+        for base in self._blocks:
+            if base not in needed:
+                del self._blocks[base]
+                return
+        del self._blocks[next(iter(self._blocks))]
 
 
 def _index(offset: float, res: float) -> int:
