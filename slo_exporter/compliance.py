@@ -78,6 +78,7 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Protocol
 
 from slo_exporter import sla as sla_math
+from slo_exporter.durations import format_duration
 from slo_exporter.exclusions import excluded_spans, intersect
 from slo_exporter.figures import (
     Evidence,
@@ -197,9 +198,15 @@ def current_figures(
         )
     start, end = period.bounds(at, reader.resolution)
     return _figures(
-        reader, slo, start=start, end=end, at=at, label=period.label, time_zone="UTC",
+        reader, slo, start=start, end=end, at=at, label=_label(period.seconds), time_zone="UTC",
         maintenance=maintenance, source="store", rolling=True, days=days, settled=settled,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _label(seconds: float) -> str:
+    """A rolling period's label (``RollingPeriod.label``), worked out once per length."""
+    return format_duration(seconds)
 
 
 def period_figures(
@@ -644,7 +651,6 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
 ) -> WorstDay | None:
     if now <= start:
         return None
-    days = _local_days(start, now, time_zone)
     worst: WorstDay | None = None
     if counted.ratios is not None:
         for day, r in counted.ratio_days:
@@ -669,7 +675,7 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     size = len(kept)
     keep: list[float] = []
     j, hits, added = 0, 0, False
-    spans = _day_buckets(days, res, counted.grid_start, events_end)
+    spans = _day_buckets(start, now, time_zone, res, counted.grid_start, events_end)
     last_run = memo._run if memo is not None else None
     depends = (time_zone, res)
     # the run of consecutive kept days being read (never the first day: its
@@ -808,11 +814,14 @@ def _fold(worst: WorstDay | None, later: WorstDay | None) -> WorstDay | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _day_buckets(
-    days: tuple[tuple[date, float], ...], res: float, grid_start: float, events_end: float
+def _day_buckets(  # noqa: PLR0917 - private, its arguments are its cache key
+    start: float, now: float, time_zone: str, res: float, grid_start: float, events_end: float
 ) -> tuple[tuple[date, float, float], ...]:
-    """Each local day and its buckets ``[lo, hi)``: from ``grid_start`` for the first,
-    to ``events_end`` for the last. Cached: every SLO of a cycle asks alike."""
+    """Each local day of ``[start, now)`` (``_local_days``) and its buckets ``[lo, hi)``:
+    from ``grid_start`` for the first, to ``events_end`` for the last. Cached by plain
+    numbers (a key of the days themselves would hash a month of dates per call): every
+    SLO of a cycle asks alike."""
+    days = _local_days(start, now, time_zone)
     last = len(days) - 1
     return tuple(
         (day, grid_start if i == 0 else math.floor(days[i][1] / res) * res,
