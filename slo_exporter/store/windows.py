@@ -245,18 +245,23 @@ class SLOMemory:
         """
         width = end - start
         best, best_cost = None, width
+        # one pass: the same-end candidate (and the newest end) is looked for beside the
+        # others, and taken only when none of those fits
+        by_end, by_end_cost = None, width
+        newest = -math.inf
         for tracker in self._trackers:
-            if tracker.end - tracker.start == width or (
-                    tracker.start == start and tracker.end <= end):
-                cost = abs(end - tracker.end) + abs(start - tracker.start)
+            t_start, t_end = tracker.start, tracker.end
+            newest = max(newest, t_end)
+            if t_end - t_start == width or (t_start == start and t_end <= end):
+                cost = abs(end - t_end) + abs(start - t_start)
                 if cost <= best_cost:
                     best, best_cost = tracker, cost
-        if best is None and self._trackers and end < max(t.end for t in self._trackers):
-            for tracker in self._trackers:
-                if tracker.end == end and tracker.start <= start:
-                    cost = start - tracker.start
-                    if cost <= best_cost:
-                        best, best_cost = tracker, cost
+            if t_end == end and t_start <= start:
+                cost = start - t_start
+                if cost <= by_end_cost:
+                    by_end, by_end_cost = tracker, cost
+        if best is None and end < newest:
+            return by_end
         return best
 
     def _track(self, start: float, end: float, counts: Counts,
