@@ -153,9 +153,13 @@ class SettledDays:
         #: (start, end) -> good and total events of a settled range
         self._ranges: dict[tuple[float, float], tuple[float, float]] = {}
 
-    def _keep(self, flat: list[float]) -> None:
-        """Keep the days of ``flat``: start, end, good and total of each, in order."""
-        self._days = array("d", flat)
+    def _keep(self, pieces: Iterable[Sequence[float]]) -> None:
+        """Keep the days of ``pieces`` (runs of start, end, good and total of each day, in
+        order), joined."""
+        days = array("d")
+        for piece in pieces:
+            days.extend(piece)
+        self._days = days
 
     def sum(self, reader: Reader, key: str, start: float, end: float,
             settled: float) -> tuple[float, float]:
@@ -673,7 +677,9 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     # The settled days kept, in order, are walked beside the days (both ascend).
     kept = memo._days if memo is not None else array("d")
     size = len(kept)
-    keep: list[float] = []
+    # what to keep, in pieces (a kept run is an array slice, not a list of its floats)
+    keep: list[Sequence[float]] = []
+    whole: _Run | None = None  # the last run, when taken whole (its exclusions checked)
     j, hits, added = 0, 0, False
     spans = _day_buckets(start, now, time_zone, res, counted.grid_start, events_end)
     last_run = memo._run if memo is not None else None
@@ -695,7 +701,8 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
             run_worst = _fold(run_worst, last_run.worst)
             run_lo, run_hi = (run_lo if run_days else lo), last_run.end
             run_days += taken
-            keep.extend(kept[j:j + 4 * taken])
+            keep.append(kept[j:j + 4 * taken])
+            whole = last_run
             hits += taken
             j += 4 * taken
             i += taken
@@ -704,7 +711,7 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
         if hit:
             good, total = kept[j + 2], kept[j + 3]
             hits += 1
-            keep.extend((lo, hi, good, total))
+            keep.append((lo, hi, good, total))
         else:
             if memo is not None and (hi > settled or lo == counted.grid_start):
                 # asked again at the next status: the first day (its start
@@ -717,7 +724,7 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
                 good, total = _sum(reader, key, lo, hi)
             if hi <= settled:
                 added = True
-                keep.extend((lo, hi, good, total))
+                keep.append((lo, hi, good, total))
         if excluded:
             for x, y in _bucket_ranges(excluded, res, lo, hi):
                 xg, xt = (_sum(reader, key, x, y) if memo is None
@@ -733,11 +740,13 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
             run_lo, run_hi = (run_lo if run_days else lo), hi
             run_days += 1
         elif run_days:
-            longest = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends)
+            longest = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends,
+                              whole)
             run_days, run_worst = 0, None
         i += 1
     if memo is not None:
-        memo._run = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends)
+        memo._run = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends,
+                            whole)
         if added or 4 * hits != len(kept):
             memo._keep(keep)
     return worst
@@ -771,10 +780,16 @@ def _longer(  # noqa: PLR0917 - private, called twice with every argument in ord
     worst: WorstDay | None,
     excluded: Sequence[Span],
     depends: tuple[object, ...],
+    whole: _Run | None = None,
 ) -> _Run | None:
-    """The longer of ``longest`` and the run just read (two days at least)."""
+    """The longer of ``longest`` and the run just read (two days at least); ``whole``,
+    the last evaluation's run taken whole (its exclusions checked), stands for the run
+    just read when that is the same days with the same worst (an equal ``_Run``)."""
     if days < 2 or (longest is not None and longest.days >= days):
         return longest
+    if (whole is not None and whole.start == start and whole.end == end
+            and whole.days == days and whole.worst == worst):
+        return whole
     return _Run(start, end, days, _depends(excluded, start, end, depends), worst)
 
 
