@@ -144,7 +144,10 @@ class Plan:
 
     ``required``: the windows ``evaluate`` needs counts for, ascending;
     ``pairs``: each alert condition that fits the period, with its threshold
-    and the window standing in for its short one.
+    and the window standing in for its short one; ``others``: the required
+    windows that are not exported (only their burn rates are wanted);
+    ``conditions``: each pair's values as ``evaluate_plan`` reads them
+    (severity, long window, short window, threshold, hold, the condition).
     """
 
     objective: float
@@ -152,6 +155,8 @@ class Plan:
     windows: tuple[float, ...]
     required: tuple[float, ...]
     pairs: tuple[tuple[AlertWindow, float, float], ...]
+    others: tuple[float, ...] = ()
+    conditions: tuple[tuple[str, float, float, float, float, AlertWindow], ...] = ()
 
 
 def plan(
@@ -164,8 +169,12 @@ def plan(
     _check_objective(objective)
     pairs = tuple((a, a.threshold(period), a.long if a.short is None else a.short)
                   for a in alert_pairs(period, alert_windows))
-    return Plan(objective, period, tuple(windows),
-                required_windows(period, windows, alert_windows), pairs)
+    required = required_windows(period, windows, alert_windows)
+    exported = set(windows)
+    return Plan(objective, period, tuple(windows), required, pairs,
+                others=tuple(w for w in required if w not in exported),
+                conditions=tuple((a.severity, a.long, short_w, factor, a.hold, a)
+                                 for a, factor, short_w in pairs))
 
 
 def evaluate_plan(
@@ -201,22 +210,21 @@ def evaluate_plan(
             rate = None
             values.append(window_values(w, kept_good, kept_total, None, None))
         rates[w] = rate
-    for w in p.required:
-        if w not in rates:
-            c = counts[w]
-            good, total = c.good, c.total
-            if total > 0.0 and isfinite(total) and isfinite(good):
-                # ``_burn`` inlined, its min and max as above
-                err = (total - good) / total
-                rates[w] = (0.0 if err < 0.0 else 1.0 if err > 1.0 else err) / allowed
-            else:
-                rates[w] = None
+    for w in p.others:
+        c = counts[w]
+        good, total = c.good, c.total
+        if total > 0.0 and isfinite(total) and isfinite(good):
+            # ``burn_rate`` inlined, its min and max as above
+            err = (total - good) / total
+            rates[w] = (0.0 if err < 0.0 else 1.0 if err > 1.0 else err) / allowed
+        else:
+            rates[w] = None
     budget_rate = rates[p.period]
     budget = None if budget_rate is None else 1.0 - budget_rate
     alerts = []
     alert_state = _alert_state_of
-    for a, factor, short_w in p.pairs:
-        long_rate = rates[a.long]
+    for severity, long_w, short_w, factor, hold, a in p.conditions:
+        long_rate = rates[long_w]
         short_rate = rates[short_w]
         since: float | None = None
         if (long_rate is not None and short_rate is not None
@@ -224,14 +232,14 @@ def evaluate_plan(
             # the same condition in the last evaluation (looked up only when it holds)
             since = at
             for s in previous:
-                if (s.severity == a.severity and s.long_window == a.long
+                if (s.severity == severity and s.long_window == long_w
                         and s.short_window == short_w):
                     if s.since is not None:
                         since = min(s.since, at)
                     break
         alerts.append(alert_state(
-            a.severity, a.long, short_w, factor, long_rate, short_rate,
-            since is not None and at - since >= a.hold, a.hold, since, a))
+            severity, long_w, short_w, factor, long_rate, short_rate,
+            since is not None and at - since >= hold, hold, since, a))
     return tuple(values), budget, tuple(alerts)
 
 
