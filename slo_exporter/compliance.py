@@ -313,12 +313,15 @@ def _figures(
     get_zone(time_zone)
     now = min(max(at, start), end)  # the end of elapsed time
     closed = at >= end
-    excluded_all = excluded_spans(maintenance, slo.id, start, end)
-    excluded_now = _clip(excluded_all, start, now)
-    excluded_seconds = _length(excluded_now)
+    # without maintenance (most SLOs, every status) the exclusions are skipped: an
+    # empty span list has no length, and nothing of it is measured
+    excluded_all = excluded_spans(maintenance, slo.id, start, end) if maintenance else []
+    excluded_now = _clip(excluded_all, start, now) if excluded_all else []
+    excluded_seconds = _length(excluded_now) if excluded_now else 0.0
     open_elapsed = (now - start) - excluded_seconds
     measured = merge_spans(reader.measured_spans(slo.key, start, now))
-    measured_seconds = _length(measured) - _length(intersect(measured, excluded_now))
+    measured_seconds = _length(measured) - (_length(intersect(measured, excluded_now))
+                                            if excluded_now else 0.0)
     coverage = measured_seconds / open_elapsed if open_elapsed > 0 else None
 
     counted = _tally(
@@ -414,7 +417,7 @@ def _tally(
     grid_start = math.floor(start / res) * res
     now = min(max(at, start), end)
     events_end = _events_end(at, start, end, res)
-    hidden = _bucket_ranges(excluded, res, grid_start, events_end)
+    hidden = _bucket_ranges(excluded, res, grid_start, events_end) if excluded else []
     if tracked is not None:
         good, total = _window(reader, slo.key, grid_start, events_end)
     else:
