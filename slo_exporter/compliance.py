@@ -277,7 +277,7 @@ def _z(confidence: float) -> float:
 # --------------------------------------------------------------- internals
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Tally:
     """What one span holds up to ``now``, before it is turned into figures."""
 
@@ -291,6 +291,9 @@ class _Tally:
     #: ratio timeslices only: the period's slice ratios, and each local day's
     ratios: SliceRatios | None = None
     ratio_days: tuple[tuple[date, SliceRatios], ...] = ()
+
+
+_tally_of = slotted(_Tally)  # every period figures' tally (``frozen.slotted``)
 
 
 def _figures(
@@ -434,7 +437,7 @@ def _tally(
 
     budgeting = slo.budgeting
     if budgeting.slice is None:
-        return _Tally(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
+        return _tally_of(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
     days = _slice_days(
         reader, slo.key, slo.source_fingerprint, budgeting, start=grid_start, now=now,
         days=_local_days(start, now, time_zone), excluded=_clip(excluded, grid_start, now),

@@ -837,6 +837,8 @@ class _WindowCounter:
     burn rate, no alert) and the budget counts only time outside it.
     """
 
+    __slots__ = ("_days", "_maintenance", "_reader", "_settled", "_slo", "resolution")
+
     def __init__(self, reader: CompositeReader, slo: SLO,
                  maintenance: Sequence[MaintenanceWindow], *,
                  days: compliance.SettledDays | None = None,
