@@ -156,13 +156,19 @@ class SLOMemory:
         g_in = t_in = 0.0
         blocks, span, counts = self._blocks, BLOCK * res, _counts
         clock = self._clock  # kept in a local, written back around ``window``
+        # ``window`` may move a tracker found here for a later width (one ending at
+        # ``end`` it cuts at its start, when another tracker ends later): after it ran,
+        # a tracker found is taken only while it still holds its width at ``end``
+        moved = False
         for w in widths:
             found = by_width.get(w) if w > 0 else None
-            if found is None or found.moves >= RESYNC:
+            if (found is None or found.moves >= RESYNC
+                    or (moved and (found.end - found.start != w or found.end not in edges))):
                 self._clock = clock
                 out[w] = self.window(end - w, end, read_sum, read_buckets) if w > 0 \
                     else Counts()
                 clock = self._clock
+                moved = moved or w > 0
                 continue
             tracker = found
             clock += 1

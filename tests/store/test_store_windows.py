@@ -331,3 +331,41 @@ def test_windows_at_once_follow_commits_moves_and_late_events_exactly() -> None:
             assert memory.window(period_start, end, db.read_sum, db.read_buckets) == \
                 db.truth(period_start, end)
     assert len(memory._trackers) <= MAX_TRACKERS
+
+
+def test_a_full_block_memory_follows_commits_moves_and_late_events_exactly() -> None:
+    """Eight windows and a day to date (more edges than blocks kept, so blocks are dropped
+    and read again all along) over 1,500 random steps of commits, late events into old
+    buckets, moves forward by a bucket and back: every answer is the database's sum,
+    whichever blocks were dropped. After a move back, the 30-minute window took the
+    1-hour window's tracker by its end (another tracker ended later) and ``windows``
+    then answered the hour with it: 136 good of 291 where the hour held 209 of 395."""
+    rng = random.Random(23)
+    db = GridDatabase()
+    memory = SLOMemory("svc/slo", RES)
+    widths = [5 * RES, 30 * RES, 60 * RES, 120 * RES, 360 * RES, DAY, 3 * DAY, 4 * DAY]
+    end = T0 + 5 * DAY + 7 * RES
+    for start in range(int(T0), int(end), int(RES) * 7):
+        db.add(float(start), 3.0, 4.0)
+    dropped = 0
+    for _ in range(1_500):
+        kind = rng.random()
+        if kind < 0.4:
+            commit(db, memory, [(end - RES * rng.randint(1, 3), float(rng.randint(-1, 5)),
+                                 float(rng.randint(0, 9)))])
+        elif kind < 0.55:
+            commit(db, memory, [(end - RES * rng.randint(1, 6000), 1.0, 2.0)])
+        elif kind < 0.97:
+            end += RES
+        else:
+            end -= RES * rng.randint(1, 20)
+        before = set(memory._blocks)
+        got = memory.windows(end, widths, db.read_sum, db.read_buckets)
+        assert got == {w: db.truth(end - w, end) for w in widths}, end
+        midnight = (end // DAY) * DAY
+        if midnight < end:
+            assert memory.window(midnight, end, db.read_sum, db.read_buckets) == \
+                db.truth(midnight, end)
+        dropped += len(before - set(memory._blocks))
+        assert len(memory._blocks) <= MAX_BLOCKS
+    assert dropped > 100  # the memory was full and dropping blocks all along
