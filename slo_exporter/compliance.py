@@ -78,6 +78,7 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Protocol
 
 from slo_exporter import sla as sla_math
+from slo_exporter.durations import format_duration
 from slo_exporter.exclusions import excluded_spans, intersect
 from slo_exporter.figures import (
     Evidence,
@@ -87,6 +88,7 @@ from slo_exporter.figures import (
     Verdict,
     WorstDay,
 )
+from slo_exporter.frozen import slotted
 from slo_exporter.lru import BoundedCache
 from slo_exporter.model import SLO, Budgeting, CalendarPeriod, MaintenanceWindow
 from slo_exporter.model.calendar import get_zone
@@ -94,6 +96,11 @@ from slo_exporter.timeslices import SliceCounts, SliceRatios, classify, merge_sp
 
 if TYPE_CHECKING:
     from slo_exporter.store.protocol import Bucket, Span
+
+# every status builds these (``frozen.slotted``: the class's own objects, built faster)
+_period_figures = slotted(PeriodFigures)
+_worst = slotted(WorstDay)
+_evidence = slotted(Evidence)
 
 
 class Reader(Protocol):
@@ -146,9 +153,13 @@ class SettledDays:
         #: (start, end) -> good and total events of a settled range
         self._ranges: dict[tuple[float, float], tuple[float, float]] = {}
 
-    def _keep(self, flat: list[float]) -> None:
-        """Keep the days of ``flat``: start, end, good and total of each, in order."""
-        self._days = array("d", flat)
+    def _keep(self, pieces: Iterable[Sequence[float]]) -> None:
+        """Keep the days of ``pieces`` (runs of start, end, good and total of each day, in
+        order), joined."""
+        days = array("d")
+        for piece in pieces:
+            days.extend(piece)
+        self._days = days
 
     def sum(self, reader: Reader, key: str, start: float, end: float,
             settled: float) -> tuple[float, float]:
@@ -191,9 +202,15 @@ def current_figures(
         )
     start, end = period.bounds(at, reader.resolution)
     return _figures(
-        reader, slo, start=start, end=end, at=at, label=period.label, time_zone="UTC",
+        reader, slo, start=start, end=end, at=at, label=_label(period.seconds), time_zone="UTC",
         maintenance=maintenance, source="store", rolling=True, days=days, settled=settled,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _label(seconds: float) -> str:
+    """A rolling period's label (``RollingPeriod.label``), worked out once per length."""
+    return format_duration(seconds)
 
 
 def period_figures(
@@ -248,7 +265,7 @@ def evidence(
         verdict = "missed"
     else:
         verdict = "inconclusive"
-    return Evidence(confidence=confidence, lower=lower, upper=upper, verdict=verdict)
+    return _evidence(confidence=confidence, lower=lower, upper=upper, verdict=verdict)
 
 
 @functools.lru_cache(maxsize=64)
@@ -260,7 +277,7 @@ def _z(confidence: float) -> float:
 # --------------------------------------------------------------- internals
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Tally:
     """What one span holds up to ``now``, before it is turned into figures."""
 
@@ -274,6 +291,9 @@ class _Tally:
     #: ratio timeslices only: the period's slice ratios, and each local day's
     ratios: SliceRatios | None = None
     ratio_days: tuple[tuple[date, SliceRatios], ...] = ()
+
+
+_tally_of = slotted(_Tally)  # every period figures' tally (``frozen.slotted``)
 
 
 def _figures(
@@ -296,12 +316,15 @@ def _figures(
     get_zone(time_zone)
     now = min(max(at, start), end)  # the end of elapsed time
     closed = at >= end
-    excluded_all = excluded_spans(maintenance, slo.id, start, end)
-    excluded_now = _clip(excluded_all, start, now)
-    excluded_seconds = _length(excluded_now)
+    # without maintenance (most SLOs, every status) the exclusions are skipped: an
+    # empty span list has no length, and nothing of it is measured
+    excluded_all = excluded_spans(maintenance, slo.id, start, end) if maintenance else []
+    excluded_now = _clip(excluded_all, start, now) if excluded_all else []
+    excluded_seconds = _length(excluded_now) if excluded_now else 0.0
     open_elapsed = (now - start) - excluded_seconds
     measured = merge_spans(reader.measured_spans(slo.key, start, now))
-    measured_seconds = _length(measured) - _length(intersect(measured, excluded_now))
+    measured_seconds = _length(measured) - (_length(intersect(measured, excluded_now))
+                                            if excluded_now else 0.0)
     coverage = measured_seconds / open_elapsed if open_elapsed > 0 else None
 
     counted = _tally(
@@ -344,7 +367,7 @@ def _figures(
         spent = judged_bad / ((1.0 - objective) * projected) if judged > 0 else None
     achieved = min(max(judged_good / judged, 0.0), 1.0) if judged > 0 else None
 
-    return PeriodFigures(
+    return _period_figures(
         label=label,
         start=start,
         end=end,
@@ -397,7 +420,7 @@ def _tally(
     grid_start = math.floor(start / res) * res
     now = min(max(at, start), end)
     events_end = _events_end(at, start, end, res)
-    hidden = _bucket_ranges(excluded, res, grid_start, events_end)
+    hidden = _bucket_ranges(excluded, res, grid_start, events_end) if excluded else []
     if tracked is not None:
         good, total = _window(reader, slo.key, grid_start, events_end)
     else:
@@ -414,7 +437,7 @@ def _tally(
 
     budgeting = slo.budgeting
     if budgeting.slice is None:
-        return _Tally(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
+        return _tally_of(good_events, bad_events, max(x_total, 0.0), None, (), grid_start)
     days = _slice_days(
         reader, slo.key, slo.source_fingerprint, budgeting, start=grid_start, now=now,
         days=_local_days(start, now, time_zone), excluded=_clip(excluded, grid_start, now),
@@ -638,7 +661,6 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
 ) -> WorstDay | None:
     if now <= start:
         return None
-    days = _local_days(start, now, time_zone)
     worst: WorstDay | None = None
     if counted.ratios is not None:
         for day, r in counted.ratio_days:
@@ -661,9 +683,11 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
     # The settled days kept, in order, are walked beside the days (both ascend).
     kept = memo._days if memo is not None else array("d")
     size = len(kept)
-    keep: list[float] = []
+    # what to keep, in pieces (a kept run is an array slice, not a list of its floats)
+    keep: list[Sequence[float]] = []
+    whole: _Run | None = None  # the last run, when taken whole (its exclusions checked)
     j, hits, added = 0, 0, False
-    spans = _day_buckets(days, res, counted.grid_start, events_end)
+    spans = _day_buckets(start, now, time_zone, res, counted.grid_start, events_end)
     last_run = memo._run if memo is not None else None
     depends = (time_zone, res)
     # the run of consecutive kept days being read (never the first day: its
@@ -683,7 +707,8 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
             run_worst = _fold(run_worst, last_run.worst)
             run_lo, run_hi = (run_lo if run_days else lo), last_run.end
             run_days += taken
-            keep.extend(kept[j:j + 4 * taken])
+            keep.append(kept[j:j + 4 * taken])
+            whole = last_run
             hits += taken
             j += 4 * taken
             i += taken
@@ -692,7 +717,7 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
         if hit:
             good, total = kept[j + 2], kept[j + 3]
             hits += 1
-            keep.extend((lo, hi, good, total))
+            keep.append((lo, hi, good, total))
         else:
             if memo is not None and (hi > settled or lo == counted.grid_start):
                 # asked again at the next status: the first day (its start
@@ -705,7 +730,7 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
                 good, total = _sum(reader, key, lo, hi)
             if hi <= settled:
                 added = True
-                keep.extend((lo, hi, good, total))
+                keep.append((lo, hi, good, total))
         if excluded:
             for x, y in _bucket_ranges(excluded, res, lo, hi):
                 xg, xt = (_sum(reader, key, x, y) if memo is None
@@ -721,11 +746,13 @@ def _worst_day(  # noqa: PLR0917 - private, called once with every argument in o
             run_lo, run_hi = (run_lo if run_days else lo), hi
             run_days += 1
         elif run_days:
-            longest = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends)
+            longest = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends,
+                              whole)
             run_days, run_worst = 0, None
         i += 1
     if memo is not None:
-        memo._run = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends)
+        memo._run = _longer(longest, run_lo, run_hi, run_days, run_worst, excluded, depends,
+                            whole)
         if added or 4 * hits != len(kept):
             memo._keep(keep)
     return worst
@@ -759,10 +786,16 @@ def _longer(  # noqa: PLR0917 - private, called twice with every argument in ord
     worst: WorstDay | None,
     excluded: Sequence[Span],
     depends: tuple[object, ...],
+    whole: _Run | None = None,
 ) -> _Run | None:
-    """The longer of ``longest`` and the run just read (two days at least)."""
+    """The longer of ``longest`` and the run just read (two days at least); ``whole``,
+    the last evaluation's run taken whole (its exclusions checked), stands for the run
+    just read when that is the same days with the same worst (an equal ``_Run``)."""
     if days < 2 or (longest is not None and longest.days >= days):
         return longest
+    if (whole is not None and whole.start == start and whole.end == end
+            and whole.days == days and whole.worst == worst):
+        return whole
     return _Run(start, end, days, _depends(excluded, start, end, depends), worst)
 
 
@@ -802,11 +835,14 @@ def _fold(worst: WorstDay | None, later: WorstDay | None) -> WorstDay | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _day_buckets(
-    days: tuple[tuple[date, float], ...], res: float, grid_start: float, events_end: float
+def _day_buckets(  # noqa: PLR0917 - private, its arguments are its cache key
+    start: float, now: float, time_zone: str, res: float, grid_start: float, events_end: float
 ) -> tuple[tuple[date, float, float], ...]:
-    """Each local day and its buckets ``[lo, hi)``: from ``grid_start`` for the first,
-    to ``events_end`` for the last. Cached: every SLO of a cycle asks alike."""
+    """Each local day of ``[start, now)`` (``_local_days``) and its buckets ``[lo, hi)``:
+    from ``grid_start`` for the first, to ``events_end`` for the last. Cached by plain
+    numbers (a key of the days themselves would hash a month of dates per call): every
+    SLO of a cycle asks alike."""
+    days = _local_days(start, now, time_zone)
     last = len(days) - 1
     return tuple(
         (day, grid_start if i == 0 else math.floor(days[i][1] / res) * res,
@@ -816,7 +852,7 @@ def _day_buckets(
 
 def _worse(worst: WorstDay | None, day: date, achieved: float) -> WorstDay:
     if worst is None or achieved < worst.achieved:
-        return WorstDay(date=day.isoformat(), achieved=achieved)
+        return _worst(date=day.isoformat(), achieved=achieved)
     return worst
 
 

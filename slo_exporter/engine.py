@@ -87,6 +87,7 @@ from slo_exporter import accounting, compliance, exclusions, grid, slomath
 from slo_exporter.composite import CompositeReader, composite_order
 from slo_exporter.errors import QueryCancelled, SloExporterError, SourceError
 from slo_exporter.figures import PeriodFigures
+from slo_exporter.frozen import slotted
 from slo_exporter.grouping import group_of
 from slo_exporter.history import BudgetAt, budget_history
 from slo_exporter.ingest import (
@@ -746,7 +747,7 @@ class Engine:
                                  carry=_carry(before, days))
         if days is not None and (before is None or history.past is not before.past):
             days.history = (history.grid_end, at)  # its points worked out now
-        return SLOStatus(
+        return _slo_status(
             slo=slo, windows=windows, budget_remaining=budget, alerts=alerts,
             up=up, evaluated_at=at, error=error, budget_history=history, period=figures,
         )
@@ -778,6 +779,9 @@ class Engine:
 
     def _maintenance(self, slo: SLO) -> tuple[MaintenanceWindow, ...]:
         return tuple(w for w in self._config.maintenance if w.applies_to(slo.id))
+
+
+_slo_status = slotted(SLOStatus)  # every status builds one (``frozen.slotted``)
 
 
 @dataclass(frozen=True)
@@ -832,6 +836,8 @@ class _WindowCounter:
     that holds it, so a window wholly in maintenance has no events (no
     burn rate, no alert) and the budget counts only time outside it.
     """
+
+    __slots__ = ("_days", "_maintenance", "_reader", "_settled", "_slo", "resolution")
 
     def __init__(self, reader: CompositeReader, slo: SLO,
                  maintenance: Sequence[MaintenanceWindow], *,

@@ -25,11 +25,12 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from slo_exporter.frozen import slotted
 from slo_exporter.model import ALERT_WINDOWS, AlertWindow
 from slo_exporter.snapshot import AlertState, WindowValues
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
     """Good and total events over some span.
 
@@ -143,7 +144,10 @@ class Plan:
 
     ``required``: the windows ``evaluate`` needs counts for, ascending;
     ``pairs``: each alert condition that fits the period, with its threshold
-    and the window standing in for its short one.
+    and the window standing in for its short one; ``others``: the required
+    windows that are not exported (only their burn rates are wanted);
+    ``conditions``: each pair's values as ``evaluate_plan`` reads them
+    (severity, long window, short window, threshold, hold, the condition).
     """
 
     objective: float
@@ -151,6 +155,8 @@ class Plan:
     windows: tuple[float, ...]
     required: tuple[float, ...]
     pairs: tuple[tuple[AlertWindow, float, float], ...]
+    others: tuple[float, ...] = ()
+    conditions: tuple[tuple[str, float, float, float, float, AlertWindow], ...] = ()
 
 
 def plan(
@@ -163,8 +169,12 @@ def plan(
     _check_objective(objective)
     pairs = tuple((a, a.threshold(period), a.long if a.short is None else a.short)
                   for a in alert_pairs(period, alert_windows))
-    return Plan(objective, period, tuple(windows),
-                required_windows(period, windows, alert_windows), pairs)
+    required = required_windows(period, windows, alert_windows)
+    exported = set(windows)
+    return Plan(objective, period, tuple(windows), required, pairs,
+                others=tuple(w for w in required if w not in exported),
+                conditions=tuple((a.severity, a.long, short_w, factor, a.hold, a)
+                                 for a, factor, short_w in pairs))
 
 
 def evaluate_plan(
@@ -175,9 +185,9 @@ def evaluate_plan(
 
     ``counts`` must hold every window of ``p.required`` (``KeyError`` otherwise).
     """
-    objective = p.objective
-    allowed = 1.0 - objective
+    allowed = 1.0 - p.objective
     isfinite = math.isfinite
+    window_values = _window_values_of
     rates: dict[float, float | None] = {}
     values = []
     for w in p.windows:
@@ -194,22 +204,27 @@ def evaluate_plan(
             err = 0.0 if err < 0.0 else 1.0 if err > 1.0 else err
             sli = good / total
             sli = 0.0 if sli < 0.0 else 1.0 if sli > 1.0 else sli
-            rate = err / allowed
-            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
-                                        sli=sli, burn_rate=rate))
+            rate: float | None = err / allowed
+            values.append(window_values(w, kept_good, kept_total, sli, rate))
         else:
             rate = None
-            values.append(WindowValues(window=w, good=kept_good, total=kept_total,
-                                        sli=None, burn_rate=None))
+            values.append(window_values(w, kept_good, kept_total, None, None))
         rates[w] = rate
-    for w in p.required:
-        if w not in rates:
-            rates[w] = _burn(counts[w], allowed)
+    for w in p.others:
+        c = counts[w]
+        good, total = c.good, c.total
+        if total > 0.0 and isfinite(total) and isfinite(good):
+            # ``burn_rate`` inlined, its min and max as above
+            err = (total - good) / total
+            rates[w] = (0.0 if err < 0.0 else 1.0 if err > 1.0 else err) / allowed
+        else:
+            rates[w] = None
     budget_rate = rates[p.period]
     budget = None if budget_rate is None else 1.0 - budget_rate
     alerts = []
-    for a, factor, short_w in p.pairs:
-        long_rate = rates[a.long]
+    alert_state = _alert_state_of
+    for severity, long_w, short_w, factor, hold, a in p.conditions:
+        long_rate = rates[long_w]
         short_rate = rates[short_w]
         since: float | None = None
         if (long_rate is not None and short_rate is not None
@@ -217,25 +232,20 @@ def evaluate_plan(
             # the same condition in the last evaluation (looked up only when it holds)
             since = at
             for s in previous:
-                if (s.severity == a.severity and s.long_window == a.long
+                if (s.severity == severity and s.long_window == long_w
                         and s.short_window == short_w):
                     if s.since is not None:
                         since = min(s.since, at)
                     break
-        alerts.append(AlertState(
-            severity=a.severity, long_window=a.long, short_window=short_w, factor=factor,
-            long_burn_rate=long_rate, short_burn_rate=short_rate,
-            firing=since is not None and at - since >= a.hold, hold=a.hold, since=since,
-            window=a))
+        alerts.append(alert_state(
+            severity, long_w, short_w, factor, long_rate, short_rate,
+            since is not None and at - since >= hold, hold, since, a))
     return tuple(values), budget, tuple(alerts)
 
 
-def _burn(c: Counts, allowed: float) -> float | None:
-    """``burn_rate`` with ``1 - objective`` given (checked by the caller)."""
-    good, total = c.good, c.total
-    if not (total > 0.0 and math.isfinite(total) and math.isfinite(good)):
-        return None
-    return min(max((total - good) / total, 0.0), 1.0) / allowed
+# every window and alert condition of every status builds one (``frozen.slotted``)
+_window_values_of = slotted(WindowValues)
+_alert_state_of = slotted(AlertState)
 
 
 def evaluate(

@@ -1,4 +1,5 @@
-"""``frozen.builder``: the same frozen objects as the dataclass's own constructor."""
+"""``frozen.builder`` and ``frozen.slotted``: the same frozen objects as the dataclass's own
+constructor."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from slo_exporter.frozen import builder
+from slo_exporter.figures import PeriodFigures
+from slo_exporter.frozen import builder, slotted
 from slo_exporter.snapshot import AlertState, WindowValues
 
 
@@ -57,3 +59,54 @@ def test_classes_it_cannot_build_come_back_as_they_are() -> None:
     assert builder(Slotted) is Slotted
     assert builder(Checked) is Checked
 
+
+
+def test_a_slotted_object_equals_hashes_reprs_and_freezes_as_the_constructed_one() -> None:
+    """``slotted``: by position or keyword, an object of the class itself, with slots and no
+    dict, equal to (hashed, printed as) the constructor's; assigning a field raises."""
+    fields = {"severity": "page", "long_window": 3600.0, "short_window": 300.0,
+              "factor": 14.4, "long_burn_rate": -0.0, "short_burn_rate": float("nan"),
+              "firing": False, "hold": 60.0, "since": 5.0, "window": None}
+    made = AlertState(**fields)  # type: ignore[arg-type]
+    for built in (slotted(AlertState)(**fields), slotted(AlertState)(*fields.values())):
+        assert type(built) is AlertState
+        assert not hasattr(built, "__dict__")
+        assert repr(built) == repr(made)  # -0.0 and NaN alike
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            built.firing = True  # type: ignore[misc]
+    same = dict(fields, short_burn_rate=1.0)
+    assert slotted(AlertState)(**same) == AlertState(**same)  # type: ignore[arg-type]
+    assert hash(slotted(AlertState)(**same)) == hash(AlertState(**same))  # type: ignore[arg-type]
+
+
+def test_a_slotted_constructor_takes_the_defaults_and_refuses_what_the_class_refuses() -> None:
+    """Defaults fill fields left out; a required field left out, or an unknown one, is a
+    ``TypeError`` as with the class."""
+    build = slotted(AlertState)
+    assert build("ticket", 1.0, 1.0, 1.0, None, None, False) == AlertState(
+        "ticket", 1.0, 1.0, 1.0, None, None, False)
+    with pytest.raises(TypeError):
+        build("ticket", 1.0, 1.0, 1.0, None, None)
+    with pytest.raises(TypeError):
+        slotted(WindowValues)(window=60.0, good=1.0, total=1.0, sli=1.0, burn_rate=1.0,
+                              bad=0.0)
+    assert type(slotted(PeriodFigures)) is not type  # the figures' many fields too
+
+
+def test_classes_slotted_cannot_build_come_back_as_they_are() -> None:
+    """A class without slots, or with ``__post_init__``, is its own constructor."""
+
+    @dataclass(frozen=True)
+    class Plain:
+        a: int
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            if self.a < 0:
+                raise ValueError("negative")
+
+    assert slotted(Plain) is Plain
+    assert slotted(Checked) is Checked

@@ -31,13 +31,13 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 
-from slo_exporter.frozen import builder
+from slo_exporter.frozen import slotted
 from slo_exporter.slomath import Counts
 
 BLOCK = 16
 """Buckets per edge block."""
 
-_counts = builder(Counts)  # every window of every status (``frozen.builder``)
+_counts = slotted(Counts)  # every window of every status (``frozen.slotted``)
 
 MAX_BLOCKS = 10
 """Edge blocks kept per SLO: the newest, a few short windows' and each long window's start."""
@@ -153,19 +153,29 @@ class SLOMemory:
                         by_width[width] = tracker
         out: dict[float, Counts] = {}
         entered: tuple[float, float] | None = None
-        blocks, span = self._blocks, BLOCK * res
+        g_in = t_in = 0.0
+        blocks, span, counts = self._blocks, BLOCK * res, _counts
+        clock = self._clock  # kept in a local, written back around ``window``
+        # ``window`` may move a tracker found here for a later width (one ending at
+        # ``end`` it cuts at its start, when another tracker ends later): after it ran,
+        # a tracker found is taken only while it still holds its width at ``end``
+        moved = False
         for w in widths:
             found = by_width.get(w) if w > 0 else None
-            if found is None or found.moves >= RESYNC:
+            if (found is None or found.moves >= RESYNC
+                    or (moved and (found.end - found.start != w or found.end not in edges))):
+                self._clock = clock
                 out[w] = self.window(end - w, end, read_sum, read_buckets) if w > 0 \
                     else Counts()
+                clock = self._clock
+                moved = moved or w > 0
                 continue
             tracker = found
-            self._clock += 1
-            tracker.used = self._clock
+            clock += 1
+            tracker.used = clock
             if tracker.end == behind:  # the steady move, as ``window`` makes it
                 if entered is None:
-                    entered = self._bucket(behind, read_buckets)
+                    entered = g_in, t_in = self._bucket(behind, read_buckets)
                 # ``_bucket`` of the bucket that left, inlined (every window, every status)
                 left = tracker.start
                 base = (left // span) * span
@@ -173,11 +183,15 @@ class SLOMemory:
                 if values is None:
                     values = self._block(base, read_buckets)
                 i = 2 * round((left - base) / res)
-                tracker.good += entered[0] - values[i]
-                tracker.total += entered[1] - values[i + 1]
+                # the same sums as ``good += g_in - g_out`` in ``window``
+                good = tracker.good = tracker.good + (g_in - values[i])
+                total = tracker.total = tracker.total + (t_in - values[i + 1])
                 tracker.start, tracker.end = end - w, end
                 tracker.moves += 1
-            out[w] = _counts(good=tracker.good, total=tracker.total)
+                out[w] = counts(good, total)
+            else:
+                out[w] = counts(tracker.good, tracker.total)
+        self._clock = clock
         return out
 
     def range(self, start: float, end: float, read_sum: ReadSum,
@@ -237,18 +251,23 @@ class SLOMemory:
         """
         width = end - start
         best, best_cost = None, width
+        # one pass: the same-end candidate (and the newest end) is looked for beside the
+        # others, and taken only when none of those fits
+        by_end, by_end_cost = None, width
+        newest = -math.inf
         for tracker in self._trackers:
-            if tracker.end - tracker.start == width or (
-                    tracker.start == start and tracker.end <= end):
-                cost = abs(end - tracker.end) + abs(start - tracker.start)
+            t_start, t_end = tracker.start, tracker.end
+            newest = max(newest, t_end)
+            if t_end - t_start == width or (t_start == start and t_end <= end):
+                cost = abs(end - t_end) + abs(start - t_start)
                 if cost <= best_cost:
                     best, best_cost = tracker, cost
-        if best is None and self._trackers and end < max(t.end for t in self._trackers):
-            for tracker in self._trackers:
-                if tracker.end == end and tracker.start <= start:
-                    cost = start - tracker.start
-                    if cost <= best_cost:
-                        best, best_cost = tracker, cost
+            if t_end == end and t_start <= start:
+                cost = start - t_start
+                if cost <= by_end_cost:
+                    by_end, by_end_cost = tracker, cost
+        if best is None and end < newest:
+            return by_end
         return best
 
     def _track(self, start: float, end: float, counts: Counts,
@@ -316,9 +335,26 @@ class SLOMemory:
             values[i] += good
             values[i + 1] += total
         if len(self._blocks) >= MAX_BLOCKS:
-            del self._blocks[next(iter(self._blocks))]
+            self._evict()
         self._blocks[base] = values
         return values
+
+    def _evict(self) -> None:
+        """Drop the least recently read block that no tracker's next move reads (the
+        bucket leaving at its start, the one entering at its end), else the least
+        recent. The steady moves take their blocks without marking them used, so
+        dropping by recency alone could drop one still in use: read again, it
+        drops another in use, and each block came to be read twice."""
+        span = BLOCK * self._res
+        needed = set()
+        for tracker in self._trackers:
+            needed.add((tracker.start // span) * span)
+            needed.add((tracker.end // span) * span)
+        for base in self._blocks:
+            if base not in needed:
+                del self._blocks[base]
+                return
+        del self._blocks[next(iter(self._blocks))]
 
 
 def _index(offset: float, res: float) -> int:
