@@ -158,6 +158,26 @@ def test_a_failing_commit_leaves_nothing_of_the_batch(postgres: PostgresServer, 
         standby.close()
 
 
+def test_a_standby_replays_the_rows_an_earlier_release_logged(
+    postgres: PostgresServer, url: str
+) -> None:
+    """A log row of one commit's deltas (kind ``a``, as a writer of an earlier release
+    writes it) still reaches a standby's windows: 1/1 held, plus 2/3 logged at T0."""
+    with PostgresStore(url, RES) as writer, PostgresStore(
+            url, RES, standby=True, max_staleness=3600.0) as standby:
+        writer.commit(KEY, {T0: (1.0, 1.0)})
+        standby.refresh()
+        assert standby.sums(KEY, END, WINDOWS)[WINDOWS[1]] == Counts(1, 1)
+        s = _schema(url)
+        postgres.sql(
+            f"BEGIN; UPDATE {s}.bucket SET good = good + 2, total = total + 3; "  # noqa: S608
+            f"INSERT INTO {s}.change_log (seq, stream, kind, slo_key, starts, goods, totals) "
+            f"VALUES (nextval('{s}.change'), '', 'a', '{KEY}', ARRAY[{T0!r}]::float8[], "
+            "ARRAY[2]::float8[], ARRAY[3]::float8[]); COMMIT")
+        standby.refresh()
+        assert standby.sums(KEY, END, WINDOWS)[WINDOWS[1]] == Counts(3, 4)
+
+
 # ------------------------------------------------------------- writer memory
 
 
