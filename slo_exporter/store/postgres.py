@@ -131,14 +131,17 @@ _T = TypeVar("_T")
 # 1,000 SLOs is one too. Starts are distinct within a commit and keys within
 # a round, as ON CONFLICT requires. The change log rows for standbys ride in
 # the same statement: one row ``b`` of every replayable delta of the round
-# (its key, start, good and total as four equal-length arrays), and a row
-# ``f`` for each commit of more than ``REPLAY_LIMIT`` buckets.
+# (its key, start, good and total as four equal-length arrays: the bucket
+# rows' own unless some are not replayed), and a row ``f`` for each commit of
+# more than ``REPLAY_LIMIT`` buckets.
 _UPSERT_BUCKETS = """
 WITH batch AS (
     INSERT INTO change_log (seq, stream, kind, gone, starts, goods, totals)
-    SELECT nextval('change'), %(stream)s, 'b', %(log_k)s::text[],
-           %(log_s)s::float8[], %(log_g)s::float8[], %(log_t)s::float8[]
-    WHERE cardinality(%(log_k)s::text[]) > 0),
+    SELECT nextval('change'), %(stream)s, 'b', coalesce(%(log_k)s::text[], %(k)s::text[]),
+           coalesce(%(log_s)s::float8[], %(s)s::float8[]),
+           coalesce(%(log_g)s::float8[], %(g)s::float8[]),
+           coalesce(%(log_t)s::float8[], %(t)s::float8[])
+    WHERE %(logged)s),
 reset AS (
     INSERT INTO change_log (seq, stream, kind, slo_key)
     SELECT nextval('change'), %(stream)s, 'f', k FROM unnest(%(reset)s::text[]) AS r(k))
@@ -160,6 +163,15 @@ ON CONFLICT (slo_key, series_key) DO UPDATE SET ts = excluded.ts, value = exclud
 _UPSERT_SLOS = """
 INSERT INTO slo (slo_key, cursor, run_start, run_until)
 SELECT k, c, s, u FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::float8[]) AS n(k, c, s, u)
+ON CONFLICT (slo_key) DO UPDATE SET
+    cursor = coalesce(excluded.cursor, slo.cursor),
+    run_start = coalesce(excluded.run_start, slo.run_start),
+    run_until = coalesce(excluded.run_until, slo.run_until)
+"""
+
+_UPSERT_SLO = """
+INSERT INTO slo (slo_key, cursor, run_start, run_until)
+VALUES (%s, %s::float8, %s::float8, %s::float8)
 ON CONFLICT (slo_key) DO UPDATE SET
     cursor = coalesce(excluded.cursor, slo.cursor),
     run_start = coalesce(excluded.run_start, slo.run_start),
@@ -916,13 +928,17 @@ class PostgresStore(StoreBase):
                 states[1].extend(names)
                 states[2].extend(commit.series[n][0] for n in names)
                 states[3].extend(commit.series[n][1] for n in names)
-        conn.execute(_UPSERT_SLOS, (keys, cursors, run_starts, run_untils))
+        if len(keys) == 1:  # a probe result's commit: scalars cost the driver less
+            conn.execute(_UPSERT_SLO, (keys[0], cursors[0], run_starts[0], run_untils[0]))
+        else:
+            conn.execute(_UPSERT_SLOS, (keys, cursors, run_starts, run_untils))
         if b_key:
-            logged = [j for j, small in enumerate(replay) if small] if reset else None
+            # the log's arrays are the buckets' own (None), or their replayed part
+            picked = [j for j, small in enumerate(replay) if small] if reset else None
             conn.execute(_UPSERT_BUCKETS, {
-                "stream": self._stream, "reset": reset,
-                "log_k": _pick(b_key, logged), "log_s": _pick(b_start, logged),
-                "log_g": _pick(b_good, logged), "log_t": _pick(b_total, logged),
+                "stream": self._stream, "reset": reset, "logged": picked != [],
+                "log_k": _pick(b_key, picked), "log_s": _pick(b_start, picked),
+                "log_g": _pick(b_good, picked), "log_t": _pick(b_total, picked),
                 "k": b_key, "s": b_start, "g": b_good, "t": b_total})
         if states[0]:
             conn.execute(_UPSERT_SERIES, states)
@@ -1139,9 +1155,9 @@ def _rounds(keys: Iterable[str]) -> list[list[int]]:
     return rounds
 
 
-def _pick(values: list[_T], at: list[int] | None) -> list[_T]:
-    """``values`` at the positions ``at`` (None: all of them)."""
-    return values if at is None else [values[j] for j in at]
+def _pick(values: list[_T], at: list[int] | None) -> list[_T] | None:
+    """``values`` at the positions ``at``; None (all of them) when ``at`` is None."""
+    return None if at is None else [values[j] for j in at]
 
 
 def _buckets(conn: Any, slo_key: str, start: float, end: float) -> list[Bucket]:
