@@ -7,8 +7,10 @@ writer without reading every bucket again:
 
 * ``change_log``: one row per write that changes bucket sums, written in the
   writer's own transaction and numbered by the ``change`` sequence. A row
-  holds the events a commit added (``kind`` ``a``: bucket starts and the
-  good and total deltas), or says that a key's events are gone or replaced
+  holds the events a batch of commits added (``kind`` ``b``: per bucket,
+  the SLO key in ``gone``, the start and the good and total deltas; an
+  earlier release wrote one commit's as ``a``, with the key in
+  ``slo_key``), or says that a key's events are gone or replaced
   (``f``: reset, or a commit too large to be worth replaying), that a prune
   ran (``p``: ``horizon`` is the last bucket start it deleted, ``gone`` the
   SLOs it deleted whole), or that every bucket moved (``r``: re-bucketing).

@@ -1,11 +1,13 @@
 """The event store in PostgreSQL (``--storage.url=postgresql://...``), for replicas that share it.
 
 Same contract as ``SQLiteStore`` (``protocol.EventStore``): the same tables
-(``pg_schema``), the same one-transaction ``commit``, the same memory in
-front of the database (``common.StoreBase``), which this module feeds from
-two plain database reads (``_read_sum``, ``_read_buckets``). What PostgreSQL
-adds is sharing: several slo-exporter replicas open one database, and
-exactly one of them writes.
+(``pg_schema``), the same one-transaction ``commit`` and ``commit_many`` (a
+cycle's commits of every SLO in one transaction, each table's rows in one
+statement), the same memory in front of the database (``common.StoreBase``),
+which this module feeds from two plain database reads (``_read_sum``,
+``_read_buckets``), and the writer's memory of its SLOs' cursors and series
+state. What PostgreSQL adds is sharing: several slo-exporter replicas open
+one database, and exactly one of them writes.
 
 The writer role is a session-level advisory lock taken on the store's one
 connection, and every write runs on that same connection. The lock and the
@@ -38,10 +40,21 @@ themselves once the snapshot is older than ``max_staleness`` seconds (never
 in the middle of a read that fills the memory). Promotion replays the log
 to its end, under the lock, before the first write.
 
-The writer logs each commit's deltas in the commit's own transaction and
-trims entries older than ``log_keep`` seconds. A commit of more than
-``REPLAY_LIMIT`` buckets (a backfill's day) is logged as a reset of that
-SLO's memory instead: re-reading it costs less than shipping its buckets.
+The writer logs the deltas of each batch (``commit_many``) in the batch's
+own transaction, as one log row for all its SLOs (a standby applies a
+transaction whole anyway, and one row costs one insert and one fetch
+instead of one per SLO), and trims entries older than ``log_keep`` seconds.
+A commit of more than ``REPLAY_LIMIT`` buckets (a backfill's day) is logged
+as a reset of that SLO's memory instead: re-reading it costs less than
+shipping its buckets.
+
+The writer remembers each of its SLOs' cursor and series state once read
+and moves them with its own commits, so a steady cycle reads neither. Only
+the writer writes them, so the memory is right while it holds the role; it
+goes with the rest of the memory on a failed write, a lost connection or
+close, and a writer that reconnects after another replica held the role
+(even briefly) does not get the role back (``_reconnect``). A standby keeps
+none: it reads them from its snapshot.
 The writer also publishes each SLO's source state (``publish_sources``),
 which standbys export instead of asking the source themselves.
 
@@ -69,7 +82,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from slo_exporter.errors import StoreError
 from slo_exporter.redact import remember, scrub
@@ -110,30 +123,52 @@ REPLAY_LIMIT = 256
 
 _SCHEMES = ("postgresql://", "postgres://")
 
-# One statement per commit, the rows as arrays: a day of buckets is one
-# round trip instead of 1,440 (a 30-day backfill writes ~4x faster). Starts
-# and series keys are distinct within a commit, as ON CONFLICT requires.
-# The change log row for standbys rides in the same statement.
-_UPSERT_BUCKET = """
-WITH logged AS (
-    INSERT INTO change_log (seq, stream, kind, slo_key, starts, goods, totals)
-    VALUES (nextval('change'), %(stream)s, %(kind)s, %(key)s,
-            %(log_s)s::float8[], %(log_g)s::float8[], %(log_t)s::float8[]))
+_T = TypeVar("_T")
+
+# One statement per round of a batch (each SLO at most once; a batch normally
+# is one round), the rows as arrays: a day of buckets is one round trip
+# instead of 1,440 (a 30-day backfill writes ~4x faster), and a cycle of
+# 1,000 SLOs is one too. Starts are distinct within a commit and keys within
+# a round, as ON CONFLICT requires. The change log rows for standbys ride in
+# the same statement: one row ``b`` of every replayable delta of the round
+# (its key, start, good and total as four equal-length arrays: the bucket
+# rows' own unless some are not replayed), and a row ``f`` for each commit of
+# more than ``REPLAY_LIMIT`` buckets.
+_UPSERT_BUCKETS = """
+WITH batch AS (
+    INSERT INTO change_log (seq, stream, kind, gone, starts, goods, totals)
+    SELECT nextval('change'), %(stream)s, 'b', coalesce(%(log_k)s::text[], %(k)s::text[]),
+           coalesce(%(log_s)s::float8[], %(s)s::float8[]),
+           coalesce(%(log_g)s::float8[], %(g)s::float8[]),
+           coalesce(%(log_t)s::float8[], %(t)s::float8[])
+    WHERE %(logged)s),
+reset AS (
+    INSERT INTO change_log (seq, stream, kind, slo_key)
+    SELECT nextval('change'), %(stream)s, 'f', k FROM unnest(%(reset)s::text[]) AS r(k))
 INSERT INTO bucket (slo_key, start, good, total)
-SELECT %(key)s, s, g, t
-FROM unnest(%(s)s::float8[], %(g)s::float8[], %(t)s::float8[]) AS u(s, g, t)
+SELECT k, s, g, t
+FROM unnest(%(k)s::text[], %(s)s::float8[], %(g)s::float8[], %(t)s::float8[]) AS u(k, s, g, t)
 ON CONFLICT (slo_key, start) DO UPDATE SET
     good = bucket.good + excluded.good, total = bucket.total + excluded.total
 """
 
 _UPSERT_SERIES = """
 INSERT INTO series (slo_key, series_key, ts, value)
-SELECT %s, k, t, v FROM unnest(%s::text[], %s::float8[], %s::float8[]) AS u(k, t, v)
+SELECT s, k, t, v FROM unnest(%s::text[], %s::text[], %s::float8[], %s::float8[]) AS u(s, k, t, v)
 ON CONFLICT (slo_key, series_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
 """
 
-# One row write per commit: the cursor and the newest measured run (each
-# kept when NULL is given).
+# One row write per SLO of a round: the cursor and the newest measured run
+# (each kept when NULL is given).
+_UPSERT_SLOS = """
+INSERT INTO slo (slo_key, cursor, run_start, run_until)
+SELECT k, c, s, u FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::float8[]) AS n(k, c, s, u)
+ON CONFLICT (slo_key) DO UPDATE SET
+    cursor = coalesce(excluded.cursor, slo.cursor),
+    run_start = coalesce(excluded.run_start, slo.run_start),
+    run_until = coalesce(excluded.run_until, slo.run_until)
+"""
+
 _UPSERT_SLO = """
 INSERT INTO slo (slo_key, cursor, run_start, run_until)
 VALUES (%s, %s::float8, %s::float8, %s::float8)
@@ -141,6 +176,13 @@ ON CONFLICT (slo_key) DO UPDATE SET
     cursor = coalesce(excluded.cursor, slo.cursor),
     run_start = coalesce(excluded.run_start, slo.run_start),
     run_until = coalesce(excluded.run_until, slo.run_until)
+"""
+
+# The newest measured run of each SLO a batch extends that this writer does not
+# know yet (its first commit of the SLO since it opened): one read for them all.
+_LAST_RUNS = """
+SELECT slo_key, run_start, run_until FROM slo
+WHERE slo_key = ANY(%s::text[]) AND run_start IS NOT NULL
 """
 
 _LOG = """
@@ -272,6 +314,15 @@ class PostgresStore(StoreBase):
         self._seen: int | None = None
         #: what the writer's source answered per SLO key: (up, error)
         self._sources: dict[str, SourceState] = {}
+        # The writer's memory of what only it writes: each of its SLOs' cursor and
+        # series state as committed, filled by the first read and kept by its
+        # commits, so a steady read asks the database for neither. Dropped with
+        # the rest of the memory (a failed write, a lost connection, close); a
+        # read-only store or standby keeps none (another replica writes them).
+        self._cursors: dict[str, float | None] = {}
+        self._states: dict[str, dict[str, tuple[float, float]]] = {}
+        #: this writer's mark in the meta table (``_become_writer``), checked on reconnecting
+        self._token = ""
         self._refreshed = -math.inf
         self._conn: Any = None
         self._closed = False
@@ -452,13 +503,18 @@ class PostgresStore(StoreBase):
                 pg_schema.rebucket(conn, self._resolution, self._stream)
                 self._forget_all()
             store_id = meta.get("store_id") or uuid.uuid4().hex
+            token = uuid.uuid4().hex
             for key, value in (("schema_version", str(SCHEMA_VERSION)),
-                               ("resolution", repr(self._resolution)), ("store_id", store_id)):
+                               ("resolution", repr(self._resolution)), ("store_id", store_id),
+                               (f"writer {self._stream}", token)):
                 conn.execute(
                     "INSERT INTO meta (key, value) VALUES (%s, %s) "
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
         conn.execute(f"SET idle_in_transaction_session_timeout = {self._deadline_ms}")
         self._store_id = store_id
+        self._token = token
+        self._cursors = {}
+        self._states = {}
         self._readonly = False
     def _open_standby(self) -> None:
         meta = self._ensure_tables()
@@ -564,7 +620,10 @@ class PostgresStore(StoreBase):
         Attempts are at least ``connect_timeout`` apart, so a database that
         stays down fails each read at once instead of each waiting. A writer
         must win its role back: if a standby took it meanwhile, this store
-        has lost it for good (``role_lost``) and only reads. The memory is
+        has lost it for good (``role_lost``) and only reads, also when that
+        standby has let it go again (its mark replaced this writer's in the
+        meta table): a write this one computed from a cursor or series state
+        it remembered from before would count events twice. The memory is
         dropped: others may have written while this one was away.
         """
         now = time.monotonic()
@@ -580,12 +639,23 @@ class PostgresStore(StoreBase):
             return
         with self._errors("cannot reconnect to event store"):
             if self._take_lock():
-                return
+                if self._still_mine():
+                    return
+                # The role is free again, but another replica held it meanwhile:
+                # what this one computed from its memory may be stale.
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
         self._readonly = True
         self._can_promote = False
         self._role_lost = True
         self._conn.execute("SET idle_in_transaction_session_timeout = 0")
         raise StoreError(f"event store {self.name}: {self._lost()}")
+
+    def _still_mine(self) -> bool:
+        """Whether no other writer took the role since this one's ``_become_writer``
+        (its mark in the meta table is still there)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = %s",
+                                 (f"writer {self._stream}",)).fetchone()
+        return row is not None and row[0] == self._token
 
     def _lost(self) -> str:
         if self._role_lost:
@@ -598,6 +668,8 @@ class PostgresStore(StoreBase):
         self._forget_all()
         self._sources = {}
         self._seen = None
+        self._cursors = {}
+        self._states = {}
 
     def _refresh(self, conn: Any) -> None:
         """A new snapshot, and the memory brought to it from the change log.
@@ -635,7 +707,9 @@ class PostgresStore(StoreBase):
             if kind == "s":
                 self._sources.update(
                     (str(k), (e is None, e)) for k, e in zip(gone, errors, strict=True))
-            elif kind == "a":
+            elif kind == "b":
+                self._replay_batch(gone, starts, goods, totals)
+            elif kind == "a":  # one commit's, as a writer of an earlier release logs it
                 self._committed(str(key), list(zip(starts, goods, totals, strict=True)), None)
             elif kind == "f":
                 self._forget(str(key))
@@ -644,6 +718,18 @@ class PostgresStore(StoreBase):
             else:  # "r": every bucket moved
                 self._forget_all()
             self._seen = int(seq)
+
+    def _replay_batch(self, keys: Sequence[str], starts: Sequence[float],
+                      goods: Sequence[float], totals: Sequence[float]) -> None:
+        """A batch's deltas (one per bucket, each with its SLO's key) into the memory of
+        the SLOs it holds, each SLO's in the order its commits added them."""
+        rows: dict[str, list[Bucket]] = {}
+        memory = self._memory
+        for key, start, good, total in zip(keys, starts, goods, totals, strict=True):
+            if key in memory:
+                rows.setdefault(key, []).append((start, good, total))
+        for key, found in rows.items():
+            self._committed(key, found, None)
 
     def _log(self, conn: Any, kind: str, slo_key: str | None = None, *,
              horizon: float | None = None, gone: Sequence[str] = ()) -> None:
@@ -665,20 +751,16 @@ class PostgresStore(StoreBase):
         conn.execute("DELETE FROM measured WHERE slo_key = %s", (slo_key,))
         return int(deleted)
 
-    def _add_span(self, conn: Any, slo_key: str, start: float, until: float) -> Span:
-        """Merge ``[start, until)`` into the SLO's measured runs; returns the newest run.
+    def _add_span(self, conn: Any, slo_key: str, start: float, until: float,
+                  last: Span | None) -> Span:
+        """Merge ``[start, until)`` into the SLO's measured runs, whose newest is ``last``
+        (None: it has none); returns the newest run.
 
         The rule is ``common.extend_run`` / ``absorb_runs``: the newest run
         lives on the SLO's row, older runs are rows of ``measured``.
         """
-        last = self._last_run.get(slo_key)
         if last is None:
-            row = conn.execute(
-                "SELECT run_start, run_until FROM slo WHERE slo_key = %s", (slo_key,)
-            ).fetchone()
-            if row is None or row[0] is None:
-                return (start, until)
-            last = (float(row[0]), float(row[1]))
+            return (start, until)
         merge = extend_run(last, start, until)
         if merge is None:
             rows = conn.execute(
@@ -718,6 +800,7 @@ class PostgresStore(StoreBase):
                 )
             if reset:
                 self._forget(slo_key)
+                self._forget_state(slo_key)
         return changed
 
     def retire(self, keep: Iterable[str], at: float) -> Retirement:
@@ -750,45 +833,130 @@ class PostgresStore(StoreBase):
     ) -> None:
         """Add events, series state, cursor and measured span in one transaction.
 
-        Same arguments and checks as ``SQLiteStore.commit``. The deltas go to
-        the change log too, for standbys to replay (a commit of more than
-        ``REPLAY_LIMIT`` buckets tells them to read the SLO again instead).
+        Same arguments and checks as ``SQLiteStore.commit``; a batch of one
+        (``commit_many``).
         """
-        rows = commit_rows(deltas, self._resolution, cursor=cursor, series=series,
-                           measured=measured)
-
-        newest: Span | None = None
-        with self._access(write=True) as conn:
-            with conn.transaction():
-                if measured is not None and measured[1] > measured[0]:
-                    newest = self._add_span(conn, slo_key, *measured)
-                run_start, run_until = newest or (None, None)
-                conn.execute(_UPSERT_SLO, (slo_key, cursor, run_start, run_until))
-                if rows:
-                    starts, goods, totals = (list(c) for c in zip(*rows, strict=True))
-                    replay = len(rows) <= REPLAY_LIMIT
-                    conn.execute(_UPSERT_BUCKET, {
-                        "stream": self._stream, "kind": "a" if replay else "f", "key": slo_key,
-                        "log_s": starts if replay else None, "log_g": goods if replay else None,
-                        "log_t": totals if replay else None,
-                        "s": starts, "g": goods, "t": totals})
-                if series:
-                    keys = list(series)
-                    conn.execute(_UPSERT_SERIES, (slo_key, keys, [series[k][0] for k in keys],
-                                                  [series[k][1] for k in keys]))
-                self._trim_log(conn)
-            self._committed(slo_key, rows, newest)
+        self.commit_many([Commit(slo_key, deltas, cursor, series, measured)])
 
     def commit_many(self, commits: Sequence[Commit]) -> None:
-        """Each of ``commits`` as ``commit`` does it, in order, each in its own transaction
-        (and change log entry, which standbys replay one at a time). The arguments
-        of every one are checked before the first is written."""
-        for c in commits:
-            commit_rows(c.deltas, self._resolution, cursor=c.cursor, series=c.series,
-                        measured=c.measured)
-        for c in commits:
-            self.commit(c.slo_key, c.deltas, cursor=c.cursor, series=c.series,
-                        measured=c.measured)
+        """Each of ``commits`` as ``commit`` does it, in order, in one transaction: all of
+        them are durable together or none is.
+
+        The arguments of every one are checked first (``ValueError``, nothing
+        written). Each table's rows go in one statement per round (a round
+        holds each SLO at most once, so a batch of distinct SLOs is one round;
+        an SLO's later commits go in later rounds, in order). Standbys replay
+        the batch from one change log row (``_UPSERT_BUCKETS``), in the same
+        order the commits would have added them one by one: per SLO, the
+        order of its commits. Memory follows after COMMIT; a failure drops it
+        (``_access``).
+        """
+        checked = [(c, commit_rows(c.deltas, self._resolution, cursor=c.cursor,
+                                   series=c.series, measured=c.measured)) for c in commits]
+        if not checked:
+            return
+        with self._access(write=True) as conn:
+            with conn.transaction():
+                runs = self._known_runs(conn, checked)
+                newest: list[Span | None] = [None] * len(checked)
+                for batch in _rounds(c.slo_key for c, _ in checked):
+                    self._write_round(conn, [(i, *checked[i]) for i in batch], runs, newest)
+                self._trim_log(conn)
+            for (commit, rows), run in zip(checked, newest, strict=True):
+                self._committed(commit.slo_key, rows, run)
+                self._kept_state(commit.slo_key, commit.cursor, commit.series)
+
+    def _known_runs(self, conn: Any, checked: Sequence[tuple[Commit, list[Bucket]]]
+                    ) -> dict[str, Span]:
+        """Inside the transaction: the newest measured run of each SLO whose span a commit
+        extends, from memory, else (one read for all) from the database."""
+        runs: dict[str, Span] = {}
+        unknown: list[str] = []
+        for commit, _ in checked:
+            key, span = commit.slo_key, commit.measured
+            if span is None or span[1] <= span[0] or key in runs:
+                continue
+            last = self._last_run.get(key)
+            if last is not None:
+                runs[key] = last
+            else:
+                unknown.append(key)
+        if unknown:
+            for key, start, until in conn.execute(_LAST_RUNS, (unknown,)):
+                runs[str(key)] = (float(start), float(until))
+        return runs
+
+    def _write_round(self, conn: Any, items: Sequence[tuple[int, Commit, list[Bucket]]],
+                     runs: dict[str, Span], newest: list[Span | None]) -> None:
+        """Inside the transaction: commits of distinct SLOs, each table's rows in one
+        statement. ``runs`` holds each SLO's newest measured run as the transaction has
+        left it so far (this round moves it); ``newest[i]`` gets commit ``i``'s."""
+        keys: list[str] = []
+        cursors: list[float | None] = []
+        run_starts: list[float | None] = []
+        run_untils: list[float | None] = []
+        b_key: list[str] = []
+        b_start: list[float] = []
+        b_good: list[float] = []
+        b_total: list[float] = []
+        replay: list[bool] = []
+        reset: list[str] = []
+        states: tuple[list[str], list[str], list[float], list[float]] = ([], [], [], [])
+        for i, commit, rows in items:
+            key, span = commit.slo_key, commit.measured
+            run: Span | None = None
+            if span is not None and span[1] > span[0]:
+                run = runs[key] = self._add_span(conn, key, *span, runs.get(key))
+            newest[i] = run
+            keys.append(key)
+            cursors.append(commit.cursor)
+            run_starts.append(None if run is None else run[0])
+            run_untils.append(None if run is None else run[1])
+            if rows:
+                b_key += [key] * len(rows)
+                starts, goods, totals = zip(*rows, strict=True)
+                b_start += starts
+                b_good += goods
+                b_total += totals
+                small = len(rows) <= REPLAY_LIMIT
+                replay += [small] * len(rows)
+                if not small:
+                    reset.append(key)
+            if commit.series:
+                names = list(commit.series)
+                states[0].extend([key] * len(names))
+                states[1].extend(names)
+                states[2].extend(commit.series[n][0] for n in names)
+                states[3].extend(commit.series[n][1] for n in names)
+        if len(keys) == 1:  # a probe result's commit: scalars cost the driver less
+            conn.execute(_UPSERT_SLO, (keys[0], cursors[0], run_starts[0], run_untils[0]))
+        else:
+            conn.execute(_UPSERT_SLOS, (keys, cursors, run_starts, run_untils))
+        if b_key:
+            # the log's arrays are the buckets' own (None), or their replayed part
+            picked = [j for j, small in enumerate(replay) if small] if reset else None
+            conn.execute(_UPSERT_BUCKETS, {
+                "stream": self._stream, "reset": reset, "logged": picked != [],
+                "log_k": _pick(b_key, picked), "log_s": _pick(b_start, picked),
+                "log_g": _pick(b_good, picked), "log_t": _pick(b_total, picked),
+                "k": b_key, "s": b_start, "g": b_good, "t": b_total})
+        if states[0]:
+            conn.execute(_UPSERT_SERIES, states)
+
+    def _kept_state(self, slo_key: str, cursor: float | None,
+                    series: Mapping[str, tuple[float, float]] | None) -> None:
+        """After COMMIT: the remembered cursor and series state take what was written
+        (an SLO not remembered yet is read on its first use)."""
+        if cursor is not None and slo_key in self._cursors:
+            self._cursors[slo_key] = cursor
+        state = self._states.get(slo_key)
+        if state is not None and series:
+            state.update(series)
+
+    def _forget_state(self, slo_key: str) -> None:
+        """The SLO's cursor and series state are read from the database again."""
+        self._cursors.pop(slo_key, None)
+        self._states.pop(slo_key, None)
 
     def prune(self, before: float) -> Pruned:
         """Delete buckets, coverage and series retention no longer needs, and SLOs retired
@@ -825,15 +993,27 @@ class PostgresStore(StoreBase):
                     conn.execute("DELETE FROM slo WHERE slo_key = %s", (key,))
                     conn.execute("DELETE FROM source WHERE slo_key = %s", (key,))
                 self._log(conn, "p", horizon=last_start, gone=gone)
+            for key in gone:
+                self._forget_state(key)
+            for state in self._states.values():  # as the DELETE of series above
+                for series_key in [k for k, (ts, _) in state.items() if ts < before]:
+                    del state[series_key]
             self._pruned(gone, last_start)
         return Pruned(buckets=int(deleted), slos=gone)
 
     # -------------------------------------------------------------- reads
 
     def cursor(self, slo_key: str) -> float | None:
+        """The instant up to which the SLO's source has been read, if any; a writer's own
+        SLO from memory once read."""
         with self._access(write=False) as conn:
+            if not self._readonly and slo_key in self._cursors:
+                return self._cursors[slo_key]
             row = conn.execute("SELECT cursor FROM slo WHERE slo_key = %s", (slo_key,)).fetchone()
-        return None if row is None or row[0] is None else float(row[0])
+            found = None if row is None or row[0] is None else float(row[0])
+            if self._remembers(slo_key):
+                self._cursors[slo_key] = found
+        return found
 
     def fingerprint(self, slo_key: str) -> str | None:
         with self._access(write=False) as conn:
@@ -848,11 +1028,24 @@ class PostgresStore(StoreBase):
         return {str(k): float(at) for k, at in rows}
 
     def series(self, slo_key: str) -> dict[str, tuple[float, float]]:
+        """Last ``(ts, value)`` of every counter series of the SLO; a writer's own SLO
+        from memory once read (a copy: the caller's to change)."""
         with self._access(write=False) as conn:
+            state = None if self._readonly else self._states.get(slo_key)
+            if state is not None:
+                return dict(state)
             rows = conn.execute(
                 "SELECT series_key, ts, value FROM series WHERE slo_key = %s", (slo_key,)
             ).fetchall()
-        return {str(key): (float(ts), float(value)) for key, ts, value in rows}
+            found = {str(key): (float(ts), float(value)) for key, ts, value in rows}
+            if self._remembers(slo_key):
+                self._states[slo_key] = dict(found)
+        return found
+
+    def _remembers(self, slo_key: str) -> bool:
+        """Whether a cursor or series state just read may be kept: by the writer, of its
+        own SLOs (another shard's writer moves the others). Called under ``_lock``."""
+        return not self._readonly and self._owns(slo_key)
 
     def sum(self, slo_key: str, start: float, end: float) -> Counts:
         """Events in the buckets whose start lies in ``[start, end)``; another shard's SLO
@@ -946,6 +1139,25 @@ class PostgresStore(StoreBase):
                 conn.close()
             except Exception as exc:
                 raise StoreError(f"event store {self.name}: {_message(exc)}") from None
+
+
+def _rounds(keys: Iterable[str]) -> list[list[int]]:
+    """The positions of ``keys`` in rounds: round n holds each key's (n+1)-th position,
+    so no key is twice in a round and each key's positions keep their order."""
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    return rounds
+
+
+def _pick(values: list[_T], at: list[int] | None) -> list[_T] | None:
+    """``values`` at the positions ``at``; None (all of them) when ``at`` is None."""
+    return None if at is None else [values[j] for j in at]
 
 
 def _buckets(conn: Any, slo_key: str, start: float, end: float) -> list[Bucket]:
