@@ -639,15 +639,44 @@ def _events(
 def _split_selector_events(
     client: Source, role: str, selector: str, span: _Span, books: _Books
 ) -> dict[GroupKey, dict[float, float]]:
-    """Exact increases of every series of ``selector``, per group (``_series_reads``)."""
+    """Exact increases of every series of ``selector``, per group: ``_series_reads``
+    with ``advance``, each series' increases added to its group's buckets.
+
+    The steady read, one new sample of a series with a plausible state, is
+    counted in place (``_advance_plain``'s first case, without the objects
+    of a read); any other read of a series goes through ``advance``.
+    """
     events: dict[GroupKey, dict[float, float]] = {}
-    res = span.resolution
-
-    def read(samples: Sequence[Sample], prev: Sample | None) -> Advance:
-        return advance(samples, prev, span.max_increase)
-
-    for group, step in _series_reads(client, role, selector, span, books, read=read):
-        add_to_buckets(events.setdefault(group, {}), step.increases, res)
+    res, max_increase = span.resolution, span.max_increase
+    state, owner, steps = books.state, books.owner, books.steps
+    prefix = f"{role}|"
+    for lo, hi in _bounds(span):
+        for piece in _raw_pieces(client, selector, lo, hi):
+            for series in piece:
+                key = prefix + series.label_text()
+                group = owner.get(key)
+                if group is None:
+                    group = books.group_of(series.labels)
+                    if group is None:
+                        continue
+                    owner[key] = group
+                buckets = events.setdefault(group, {})
+                samples, prev = series.samples, state.get(key)
+                if len(samples) == 1 and prev is not None and prev[1] >= 0:
+                    ts, value = samples[0]
+                    if ts <= prev[0]:
+                        continue  # read again by an overlapping read: nothing moves
+                    if math.isfinite(value) and value >= 0:
+                        increase = value if value < prev[1] else value - prev[1]
+                        if increase <= max_increase:
+                            state[key] = (ts, value)
+                            steps.append(ts - prev[0])
+                            start = math.floor(ts / res) * res
+                            buckets[start] = buckets.get(start, 0.0) + increase
+                            continue
+                step = advance(samples, prev, max_increase)
+                _note(books, key, step)
+                add_to_buckets(buckets, step.increases, res)
     return events
 
 
@@ -696,12 +725,8 @@ def _series_reads(
     events, no state.
     """
     state, owner = books.state, books.owner
-    start = span.since - span.overlap
-    # a steady read is one chunk: chunk_bounds' answer without building it
-    bounds = ([(start, span.until)] if 0 < span.until - start <= span.chunk
-              else chunk_bounds(start, span.until, span.chunk))
     prefix = f"{role}|"  # series_key, with the label text a shared answer made once
-    for lo, hi in bounds:
+    for lo, hi in _bounds(span):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = prefix + series.label_text()
@@ -712,13 +737,27 @@ def _series_reads(
                         continue
                     owner[key] = group
                 step = read(series.samples, state.get(key))
-                if step.last is not None:
-                    state[key] = step.last
-                if step.step is not None:
-                    books.steps.append(step.step)
-                if step.rejected:
-                    _reject(books.rejected, key, step.rejected)
+                _note(books, key, step)
                 yield group, step
+
+
+def _bounds(span: _Span) -> list[tuple[float, float]]:
+    """The chunks a read of ``span`` asks for, from ``since - overlap``."""
+    start = span.since - span.overlap
+    # a steady read is one chunk: chunk_bounds' answer without building it
+    if 0 < span.until - start <= span.chunk:
+        return [(start, span.until)]
+    return chunk_bounds(start, span.until, span.chunk)
+
+
+def _note(books: _Books, key: str, step: Advance) -> None:
+    """``books`` learn what one read of series ``key`` found."""
+    if step.last is not None:
+        books.state[key] = step.last
+    if step.step is not None:
+        books.steps.append(step.step)
+    if step.rejected:
+        _reject(books.rejected, key, step.rejected)
 
 
 def _raw_pieces(client: Source, selector: str, lo: float, hi: float) -> Iterator[list[Series]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from slo_exporter import prometheus
+from slo_exporter import accounting, prometheus
 from slo_exporter.accounting import REBASELINE, _advance_loop, _advance_plain, advance
 from slo_exporter.store import SQLiteStore
 
@@ -133,3 +133,74 @@ def test_store_takes_bucket_starts_a_list_at_a_time_and_checks_the_rest(tmp_path
             store.commit("a/x", {120.0: (math.nan, 1.0)})
     finally:
         store.close()
+
+
+class _Answers:
+    """A stand-in source giving every read the same fixed series."""
+
+    def __init__(self, series: list[prometheus.Series]) -> None:
+        self.series = series
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[prometheus.Series]:
+        return self.series
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> Any:
+        raise NotImplementedError(promql)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> Any:
+        raise NotImplementedError(promql)
+
+
+def _steady(rng: random.Random) -> tuple[list[Sample], Sample | None]:
+    """Mostly one new sample after a known state (the steady read), with its odd cases:
+    a late or repeated sample, a reset, NaN, infinity, a negative value, a jump above
+    the bound, a rebaselined or NaN state, no state; else a ``_series`` counter."""
+    if rng.random() < 0.3:
+        return _series(rng)
+    prev = (1_000.0, rng.uniform(0, 50))
+    ts = prev[0] + rng.choice((15.0, 0.0, -15.0, 0.001))
+    value = rng.choice((prev[1] + rng.uniform(0, 20), rng.uniform(0, 5), math.nan, math.inf,
+                        -1.0, prev[1] + 2e6, prev[1]))
+    roll = rng.random()
+    state: Sample | None = (prev if roll < 0.8 else None if roll < 0.9
+                            else (prev[0], rng.choice((REBASELINE, math.nan))))
+    return [(ts, value)], state
+
+
+def _plain_split(client: accounting.Source, role: str, span: accounting._Span,
+                 books: accounting._Books) -> dict[accounting.GroupKey, dict[float, float]]:
+    """``_split_selector_events`` spelled out: ``advance`` on every series read."""
+    events: dict[accounting.GroupKey, dict[float, float]] = {}
+    for group, step in accounting._series_reads(
+            client, role, "m", span, books,
+            read=lambda samples, prev: advance(samples, prev, span.max_increase)):
+        accounting.add_to_buckets(events.setdefault(group, {}), step.increases,
+                                  span.resolution)
+    return events
+
+
+def test_split_selector_events_match_advance_on_random_reads() -> None:
+    """500 random reads of 0-6 series (steady ones and their odd cases, some series in
+    a dropped group): the events per group and bucket, the series state, the steps,
+    the rejections and the groups learned are those of ``advance`` on every series."""
+    rng = random.Random(5)
+    for _ in range(500):
+        series, state = [], {}
+        for i in range(rng.randrange(7)):
+            samples, prev = _steady(rng)
+            labels = {"__name__": "m", "i": str(i), "g": rng.choice("abc")}
+            series.append(prometheus.Series(labels, tuple(samples)))
+            if prev is not None:
+                state["total|" + prometheus.label_text(labels)] = prev
+        span = accounting._Span(900.0, 1_100.0, 60.0, 0.0, 300.0, 1e6)
+        client = _Answers(series)
+        found = []
+        for split in (accounting._split_selector_events, None):
+            books = accounting._Books(
+                dict(state), group_of=lambda labels: None if labels["g"] == "c"
+                else (labels["g"],))
+            events = (split(client, "total", "m", span, books) if split is not None
+                      else _plain_split(client, "total", span, books))
+            found.append((events, books.state, books.steps, books.rejected, books.owner))
+        assert _same(found[0], found[1]), series
