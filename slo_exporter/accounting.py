@@ -409,21 +409,9 @@ def fetch_events(
     sli = slo.sli
     if isinstance(sli, model.ProbeSLI):
         raise ValueError(f"SLO {slo.key} is a probe SLI: probes record their own events")
-    if not resolution > 0:
-        raise ValueError(f"resolution must be > 0 seconds, got {resolution!r}")
-    if not chunk > 0:
-        raise ValueError(f"chunk must be > 0 seconds, got {chunk!r}")
-    if overlap < 0:
-        raise ValueError(f"overlap must be >= 0 seconds, got {overlap!r}")
-    if template_lag < 0:
-        raise ValueError(f"template_lag must be >= 0 seconds, got {template_lag!r}")
-    if until < since:
-        raise ValueError(f"until {until!r} is before since {since!r}")
-    if not max_increase > 0:
-        raise ValueError(f"max_increase must be > 0, got {max_increase!r}")
-
+    # checks every argument (``ValueError``) before anything is asked
+    span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
     if isinstance(sli, model.BoolGaugeSLI):
-        span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
         return fetch_bool_gauge(client, sli.gauge.text, span, series_state)
 
     good_role: str
@@ -434,9 +422,7 @@ def fetch_events(
     elif isinstance(sli, model.CompositeSLI):
         raise ValueError(f"SLO {slo.key}: a composite SLI is not read from Prometheus")
     elif isinstance(sli, model.RawRatioSLI):
-        return raw_ratio_events(
-            client, sli, _Span(since, until, resolution, overlap, chunk, max_increase,
-                               template_lag), series_state)
+        return raw_ratio_events(client, sli, span, series_state)
     else:
         good_role = "good" if sli.good is not None else "bad"
         good_query = sli.good if sli.good is not None else sli.bad
@@ -444,7 +430,6 @@ def fetch_events(
     if good_query is None:
         raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
 
-    span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
     books = _Books(dict(series_state))
     good_events = _events(client, good_role, good_query, span, books)
     total_events = _events(client, "total", total_query, span, books)
@@ -547,6 +532,15 @@ def _grouped_roles(
 def _deltas(good_role: str, marked_events: Mapping[float, float],
             total_events: Mapping[float, float]) -> dict[float, tuple[float, float]]:
     """(good, total) per bucket from the marked (good or bad) and total events."""
+    if len(total_events) <= 1 and len(marked_events) <= 1 and (
+            marked_events.keys() <= total_events.keys()):
+        # a steady read: one bucket or none, the lists below without building them
+        if not total_events:
+            return {}
+        ((bucket, all_events),) = total_events.items()
+        marked_here = marked_events.get(bucket, 0.0)
+        return {bucket: (marked_here if good_role == "good" else all_events - marked_here,
+                         all_events)}
     buckets = sorted(marked_events.keys() | total_events.keys())
     totals = list(map(total_events.get, buckets, itertools.repeat(0.0)))
     marked = list(map(marked_events.get, buckets, itertools.repeat(0.0)))

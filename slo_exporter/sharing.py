@@ -28,7 +28,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from slo_exporter import accounting, errors, matchers
 from slo_exporter.prometheus import Series, label_text
@@ -43,9 +43,11 @@ PARSE_CACHE = 65536
 Mapper = Callable[[Callable[["_Query"], "_Answer"], Sequence["_Query"]], Iterable["_Answer"]]
 
 
-@dataclass(frozen=True)
-class Need:
-    """One raw-sample read a definition (``owner``) is about to make: ``(lo, hi]``."""
+class Need(NamedTuple):
+    """One raw-sample read a definition (``owner``) is about to make: ``(lo, hi]``.
+
+    A named tuple, not a dataclass: a cycle plans one per SLO and selector, and
+    a tuple is made several times faster."""
 
     owner: str
     selector: str

@@ -204,3 +204,27 @@ def test_split_selector_events_match_advance_on_random_reads() -> None:
                       else _plain_split(client, "total", span, books))
             found.append((events, books.state, books.steps, books.rejected, books.owner))
         assert _same(found[0], found[1]), series
+
+
+def _deltas_spelled_out(role: str, marked: dict[float, float],
+                        total: dict[float, float]) -> dict[float, tuple[float, float]]:
+    """(good, total) per bucket of either, 0.0 where one lacks it; good = total - bad."""
+    out = {}
+    for bucket in sorted(marked.keys() | total.keys()):
+        m, t = marked.get(bucket, 0.0), total.get(bucket, 0.0)
+        out[bucket] = (m if role == "good" else t - m, t)
+    return out
+
+
+def test_deltas_of_steady_reads_match_the_spelled_out_rule() -> None:
+    """2,000 random pairs of 0-2 buckets each (the steady one-bucket case, a bucket only
+    one side has, NaN counts): the deltas are those of the rule, in bucket order."""
+    rng = random.Random(9)
+    for _ in range(2_000):
+        role = rng.choice(["good", "bad"])
+        marked, total = ({rng.choice([0.0, 60.0, 120.0]): rng.choice([0.0, 1.5, math.nan, 7.0])
+                          for _ in range(rng.choice([0, 1, 1, 2]))} for _ in range(2))
+        want = _deltas_spelled_out(role, marked, total)
+        got = accounting._deltas(role, marked, total)
+        assert _same(got, want), (role, marked, total)
+        assert list(got) == list(want)
