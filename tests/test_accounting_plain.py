@@ -100,10 +100,37 @@ def test_plain_path_by_hand() -> None:
 
 
 def test_decode_of_a_series_at_a_time_matches_pair_by_pair() -> None:
-    """Whole-series decoding gives the pairs _sample gives, NaN and infinities included."""
+    """Whole-series decoding (12 pairs: long enough for it) gives the pairs _sample gives,
+    NaN and infinities included."""
     pairs: list[Any] = [[1_700_000_000, "1"], [1_700_000_000.5, "2.5"], [1_700_000_001, "NaN"],
                         [1_700_000_002, "+Inf"], [1_700_000_003, "-Inf"], [1_700_000_004, "1e+21"]]
+    pairs *= 2
+    assert len(pairs) >= prometheus._WHOLE_SERIES_FROM
     assert _same(prometheus._samples(pairs), tuple(prometheus._sample(p) for p in pairs))
+
+
+def test_decode_of_random_series_matches_pair_by_pair() -> None:
+    """1,000 random series of 0-14 pairs (short ones decoded pair by pair, long ones a
+    series at a time), some with a bad pair: the same samples as _sample of each pair,
+    or the same error."""
+    rng = random.Random(13)
+    good: list[Any] = [[1_700_000_000, "1"], [1_700_000_000.5, "2.5"], [1.0, "NaN"],
+                       [2, "+Inf"], [3.25, "-1e+21"]]
+    bad: list[Any] = [[True, "1"], [math.inf, "1"], [1.0, 1], [1.0, "1_000"], [1.0, "one"],
+                      [1.0, "1", 2], (1.0, "1")]
+    for _ in range(1_000):
+        pairs = [rng.choice(good) for _ in range(rng.randrange(15))]
+        if pairs and rng.random() < 0.3:
+            pairs[rng.randrange(len(pairs))] = rng.choice(bad)
+        try:
+            want: Any = tuple(prometheus._sample(p) for p in pairs)
+        except (TypeError, ValueError) as exc:
+            want = repr(exc)
+        try:
+            got: Any = prometheus._samples(pairs)
+        except (TypeError, ValueError) as exc:
+            got = repr(exc)
+        assert _same(got, want), pairs
 
 
 @pytest.mark.parametrize(("pair", "why"), [
@@ -115,9 +142,10 @@ def test_decode_of_a_series_at_a_time_matches_pair_by_pair() -> None:
     ([1.0, "1", 2], "too many values"),
 ])
 def test_decode_of_a_bad_pair_still_says_what_is_wrong(pair: list[Any], why: str) -> None:
-    """One bad pair among good ones sends the series pair by pair, to the same error."""
+    """One bad pair among good ones (of a series long enough to be decoded whole) sends
+    the series pair by pair, to the same error."""
     with pytest.raises((TypeError, ValueError), match=why):
-        prometheus._samples([[1.0, "1"], pair, [3.0, "3"]])
+        prometheus._samples([[1.0, "1"], pair, *([[3.0, "3"]] * prometheus._WHOLE_SERIES_FROM)])
 
 
 def test_store_takes_bucket_starts_a_list_at_a_time_and_checks_the_rest(tmp_path: Path) -> None:
