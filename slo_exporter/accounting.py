@@ -409,21 +409,9 @@ def fetch_events(
     sli = slo.sli
     if isinstance(sli, model.ProbeSLI):
         raise ValueError(f"SLO {slo.key} is a probe SLI: probes record their own events")
-    if not resolution > 0:
-        raise ValueError(f"resolution must be > 0 seconds, got {resolution!r}")
-    if not chunk > 0:
-        raise ValueError(f"chunk must be > 0 seconds, got {chunk!r}")
-    if overlap < 0:
-        raise ValueError(f"overlap must be >= 0 seconds, got {overlap!r}")
-    if template_lag < 0:
-        raise ValueError(f"template_lag must be >= 0 seconds, got {template_lag!r}")
-    if until < since:
-        raise ValueError(f"until {until!r} is before since {since!r}")
-    if not max_increase > 0:
-        raise ValueError(f"max_increase must be > 0, got {max_increase!r}")
-
+    # checks every argument (``ValueError``) before anything is asked
+    span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
     if isinstance(sli, model.BoolGaugeSLI):
-        span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
         return fetch_bool_gauge(client, sli.gauge.text, span, series_state)
 
     good_role: str
@@ -434,9 +422,7 @@ def fetch_events(
     elif isinstance(sli, model.CompositeSLI):
         raise ValueError(f"SLO {slo.key}: a composite SLI is not read from Prometheus")
     elif isinstance(sli, model.RawRatioSLI):
-        return raw_ratio_events(
-            client, sli, _Span(since, until, resolution, overlap, chunk, max_increase,
-                               template_lag), series_state)
+        return raw_ratio_events(client, sli, span, series_state)
     else:
         good_role = "good" if sli.good is not None else "bad"
         good_query = sli.good if sli.good is not None else sli.bad
@@ -444,7 +430,6 @@ def fetch_events(
     if good_query is None:
         raise ValueError(f"SLO {slo.key}: a ratio SLI needs good or bad")
 
-    span = _Span(since, until, resolution, overlap, chunk, max_increase, template_lag)
     books = _Books(dict(series_state))
     good_events = _events(client, good_role, good_query, span, books)
     total_events = _events(client, "total", total_query, span, books)
@@ -547,6 +532,15 @@ def _grouped_roles(
 def _deltas(good_role: str, marked_events: Mapping[float, float],
             total_events: Mapping[float, float]) -> dict[float, tuple[float, float]]:
     """(good, total) per bucket from the marked (good or bad) and total events."""
+    if len(total_events) <= 1 and len(marked_events) <= 1 and (
+            marked_events.keys() <= total_events.keys()):
+        # a steady read: one bucket or none, the lists below without building them
+        if not total_events:
+            return {}
+        ((bucket, all_events),) = total_events.items()
+        marked_here = marked_events.get(bucket, 0.0)
+        return {bucket: (marked_here if good_role == "good" else all_events - marked_here,
+                         all_events)}
     buckets = sorted(marked_events.keys() | total_events.keys())
     totals = list(map(total_events.get, buckets, itertools.repeat(0.0)))
     marked = list(map(marked_events.get, buckets, itertools.repeat(0.0)))
@@ -639,15 +633,44 @@ def _events(
 def _split_selector_events(
     client: Source, role: str, selector: str, span: _Span, books: _Books
 ) -> dict[GroupKey, dict[float, float]]:
-    """Exact increases of every series of ``selector``, per group (``_series_reads``)."""
+    """Exact increases of every series of ``selector``, per group: ``_series_reads``
+    with ``advance``, each series' increases added to its group's buckets.
+
+    The steady read, one new sample of a series with a plausible state, is
+    counted in place (``_advance_plain``'s first case, without the objects
+    of a read); any other read of a series goes through ``advance``.
+    """
     events: dict[GroupKey, dict[float, float]] = {}
-    res = span.resolution
-
-    def read(samples: Sequence[Sample], prev: Sample | None) -> Advance:
-        return advance(samples, prev, span.max_increase)
-
-    for group, step in _series_reads(client, role, selector, span, books, read=read):
-        add_to_buckets(events.setdefault(group, {}), step.increases, res)
+    res, max_increase = span.resolution, span.max_increase
+    state, owner, steps = books.state, books.owner, books.steps
+    prefix = f"{role}|"
+    for lo, hi in _bounds(span):
+        for piece in _raw_pieces(client, selector, lo, hi):
+            for series in piece:
+                key = prefix + series.label_text()
+                group = owner.get(key)
+                if group is None:
+                    group = books.group_of(series.labels)
+                    if group is None:
+                        continue
+                    owner[key] = group
+                buckets = events.setdefault(group, {})
+                samples, prev = series.samples, state.get(key)
+                if len(samples) == 1 and prev is not None and prev[1] >= 0:
+                    ts, value = samples[0]
+                    if ts <= prev[0]:
+                        continue  # read again by an overlapping read: nothing moves
+                    if math.isfinite(value) and value >= 0:
+                        increase = value if value < prev[1] else value - prev[1]
+                        if increase <= max_increase:
+                            state[key] = (ts, value)
+                            steps.append(ts - prev[0])
+                            start = math.floor(ts / res) * res
+                            buckets[start] = buckets.get(start, 0.0) + increase
+                            continue
+                step = advance(samples, prev, max_increase)
+                _note(books, key, step)
+                add_to_buckets(buckets, step.increases, res)
     return events
 
 
@@ -696,12 +719,8 @@ def _series_reads(
     events, no state.
     """
     state, owner = books.state, books.owner
-    start = span.since - span.overlap
-    # a steady read is one chunk: chunk_bounds' answer without building it
-    bounds = ([(start, span.until)] if 0 < span.until - start <= span.chunk
-              else chunk_bounds(start, span.until, span.chunk))
     prefix = f"{role}|"  # series_key, with the label text a shared answer made once
-    for lo, hi in bounds:
+    for lo, hi in _bounds(span):
         for piece in _raw_pieces(client, selector, lo, hi):
             for series in piece:
                 key = prefix + series.label_text()
@@ -712,13 +731,27 @@ def _series_reads(
                         continue
                     owner[key] = group
                 step = read(series.samples, state.get(key))
-                if step.last is not None:
-                    state[key] = step.last
-                if step.step is not None:
-                    books.steps.append(step.step)
-                if step.rejected:
-                    _reject(books.rejected, key, step.rejected)
+                _note(books, key, step)
                 yield group, step
+
+
+def _bounds(span: _Span) -> list[tuple[float, float]]:
+    """The chunks a read of ``span`` asks for, from ``since - overlap``."""
+    start = span.since - span.overlap
+    # a steady read is one chunk: chunk_bounds' answer without building it
+    if 0 < span.until - start <= span.chunk:
+        return [(start, span.until)]
+    return chunk_bounds(start, span.until, span.chunk)
+
+
+def _note(books: _Books, key: str, step: Advance) -> None:
+    """``books`` learn what one read of series ``key`` found."""
+    if step.last is not None:
+        books.state[key] = step.last
+    if step.step is not None:
+        books.steps.append(step.step)
+    if step.rejected:
+        _reject(books.rejected, key, step.rejected)
 
 
 def _raw_pieces(client: Source, selector: str, lo: float, hi: float) -> Iterator[list[Series]]:

@@ -203,7 +203,7 @@ class Engine:
             adopt_definitions(store, config.slos, self._log, at=self._clock(), groups=groups)
         self._snapshot = Snapshot(slos=tuple(SLOStatus(slo=s) for s in self._instances()),
                                   groups=self._group_counts())
-        workers = min(max(1, max_workers), len(config.slos))
+        workers = self._workers = min(max(1, max_workers), len(config.slos))
         self._pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slo-eval")
                       if workers > 1 else None)
         self._closed = False
@@ -436,7 +436,7 @@ class Engine:
     def _map(self, fn: Callable[[_I], _T], items: Sequence[_I]) -> list[_T]:
         if self._pool is None or self._closed or len(items) <= 1:
             return [fn(item) for item in items]
-        return list(self._pool.map(fn, items))
+        return _pulled(self._pool, self._workers, fn, items)
 
     def _swap(
         self, fresh: Mapping[str, SLOStatus], *, taken_at: float | None, complete: bool
@@ -1007,3 +1007,36 @@ def short_error(text: str, limit: int = ERROR_TEXT_LIMIT) -> str:
     """``text`` on one line and at most ``limit`` characters, for log lines."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _pulled(pool: ThreadPoolExecutor, workers: int, fn: Callable[[_I], _T],
+            items: Sequence[_I]) -> list[_T]:
+    """``[fn(item) for item in items]`` on up to ``workers`` threads of ``pool``, each
+    taking the next item whenever it is done with one (as ``pool.map`` hands them out).
+
+    One task per thread, not one per item: a cycle reads thousands of SLOs, most
+    from shared answers in microseconds, and a task per read cost a future and a
+    thread wake-up each, more than many reads themselves. The first failure (in
+    the order of ``items``) is raised once every thread has stopped; items after
+    a failure are left undone, as ``pool.map`` cancels them.
+    """
+    results: list[Any] = [None] * len(items)
+    failed: dict[int, BaseException] = {}
+    order = iter(range(len(items)))  # each index to one thread: next() holds the GIL
+
+    def work() -> None:
+        for i in order:
+            if failed and i > min(failed):  # an earlier item still runs, as in pool.map
+                return
+            try:
+                results[i] = fn(items[i])
+            except BaseException as exc:  # raised by the caller, as pool.map would
+                failed[i] = exc
+                return
+
+    tasks = [pool.submit(work) for _ in range(min(workers, len(items)))]
+    for task in tasks:
+        task.result()
+    if failed:
+        raise failed[min(failed)]
+    return results

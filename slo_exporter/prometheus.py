@@ -490,8 +490,8 @@ class PrometheusClient:
             if times and not (start_ms < round(min(times) * 1000)
                               and round(max(times) * 1000) <= end_ms):
                 kept = tuple(s for s in kept if start_ms < round(s[0] * 1000) <= end_ms)
-            if kept:
-                out.append(Series(series.labels, kept))
+            if kept:  # nothing left out: the decoded series as it is
+                out.append(series if kept is series.samples else Series(series.labels, kept))
         return out
 
     def healthy(self) -> bool:
@@ -909,7 +909,10 @@ def _labels(item: Any) -> Mapping[str, str]:
 def _samples(pairs: list[Any]) -> tuple[tuple[float, float], ...]:
     """``_sample`` of every pair, a whole series at a time when every pair is plainly
     well formed (a backfill decodes millions); otherwise pair by pair, which says
-    what is wrong."""
+    what is wrong. A short series (a steady read's one or two samples per series)
+    goes pair by pair anyway: the whole-series checks cost more than they save."""
+    if len(pairs) < _WHOLE_SERIES_FROM:
+        return tuple(map(_sample, pairs))
     try:
         if set(map(type, pairs)) <= {list} and set(map(len, pairs)) <= {2}:
             times = list(map(_FIRST, pairs))
@@ -922,6 +925,9 @@ def _samples(pairs: list[Any]) -> tuple[tuple[float, float], ...]:
     return tuple(_sample(v) for v in pairs)
 
 
+#: the length from which a series is decoded a whole series at a time (measured:
+#: 2.3 us against 0.8 us pair by pair for one sample, even at ten)
+_WHOLE_SERIES_FROM = 10
 _FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 

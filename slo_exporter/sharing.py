@@ -28,7 +28,7 @@ import itertools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from slo_exporter import accounting, errors, matchers
 from slo_exporter.prometheus import Series, label_text
@@ -43,9 +43,11 @@ PARSE_CACHE = 65536
 Mapper = Callable[[Callable[["_Query"], "_Answer"], Sequence["_Query"]], Iterable["_Answer"]]
 
 
-@dataclass(frozen=True)
-class Need:
-    """One raw-sample read a definition (``owner``) is about to make: ``(lo, hi]``."""
+class Need(NamedTuple):
+    """One raw-sample read a definition (``owner``) is about to make: ``(lo, hi]``.
+
+    A named tuple, not a dataclass: a cycle plans one per SLO and selector, and
+    a tuple is made several times faster."""
 
     owner: str
     selector: str
@@ -73,6 +75,8 @@ class _Answer:
     matched: dict[str, list[Series]] = field(default_factory=dict)
     index: dict[tuple[str, tuple[str, ...]], dict[tuple[str, ...], list[Series]]] = field(
         default_factory=dict)
+    #: the selectors ``matchers`` finds ambiguous on a series of the answer
+    ambiguous: dict[str, matchers.Ambiguous] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -148,15 +152,22 @@ def _ask(client: accounting.Source, query: _Query) -> _Answer:
     # each series' key text made once here, not once per SLO reading it
     if len(pieces) == 1:  # one answer holds each series once
         answer.series = [Series(s.labels, s.samples, label_text(s.labels)) for s in pieces[0]]
-        return answer
-    merged: dict[tuple[tuple[str, str], ...], tuple[Mapping[str, str], list[accounting.Sample]]]
-    merged = {}
-    for piece in pieces:
-        for series in piece:
-            key = tuple(sorted(series.labels.items()))
-            merged.setdefault(key, (series.labels, []))[1].extend(series.samples)
-    answer.series = [Series(labels, tuple(samples), label_text(labels))
-                     for labels, samples in merged.values()]
+    else:
+        merged: dict[tuple[tuple[str, str], ...],
+                     tuple[Mapping[str, str], list[accounting.Sample]]] = {}
+        for piece in pieces:
+            for series in piece:
+                key = tuple(sorted(series.labels.items()))
+                merged.setdefault(key, (series.labels, []))[1].extend(series.samples)
+        answer.series = [Series(labels, tuple(samples), label_text(labels))
+                         for labels, samples in merged.values()]
+    # Every selector matched here, before any read: the reads (of many SLOs, on many
+    # threads) then only look their series up, never waiting on the answer's lock.
+    for selector in query.selectors:
+        try:
+            _matched(answer, selector)
+        except matchers.Ambiguous as exc:
+            answer.ambiguous[selector] = exc
     return answer
 
 
@@ -184,11 +195,18 @@ class SharedReads(accounting.SourceProxy):
             return self._source.raw_samples(selector, start, end)
         if answer.error is not None:
             raise answer.error
-        try:
-            series = _matched(answer, selector)
-        except matchers.Ambiguous as exc:
-            self._tell(selector, f"ambiguous match {exc}")
-            return self._source.raw_samples(selector, start, end)
+        # matched when the answer was made (a dict's get needs no lock); else now
+        series = answer.matched.get(selector)
+        if series is None:
+            ambiguous = answer.ambiguous.get(selector)
+            try:
+                if ambiguous is None:
+                    series = _matched(answer, selector)
+            except matchers.Ambiguous as exc:
+                ambiguous = exc
+            if ambiguous is not None or series is None:
+                self._tell(selector, f"ambiguous match {ambiguous}")
+                return self._source.raw_samples(selector, start, end)
         if end_ms <= start_ms:
             return []
         out: list[Series] = []

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from slo_exporter import prometheus
+from slo_exporter import accounting, prometheus
 from slo_exporter.accounting import REBASELINE, _advance_loop, _advance_plain, advance
 from slo_exporter.store import SQLiteStore
 
@@ -100,10 +100,37 @@ def test_plain_path_by_hand() -> None:
 
 
 def test_decode_of_a_series_at_a_time_matches_pair_by_pair() -> None:
-    """Whole-series decoding gives the pairs _sample gives, NaN and infinities included."""
+    """Whole-series decoding (12 pairs: long enough for it) gives the pairs _sample gives,
+    NaN and infinities included."""
     pairs: list[Any] = [[1_700_000_000, "1"], [1_700_000_000.5, "2.5"], [1_700_000_001, "NaN"],
                         [1_700_000_002, "+Inf"], [1_700_000_003, "-Inf"], [1_700_000_004, "1e+21"]]
+    pairs *= 2
+    assert len(pairs) >= prometheus._WHOLE_SERIES_FROM
     assert _same(prometheus._samples(pairs), tuple(prometheus._sample(p) for p in pairs))
+
+
+def test_decode_of_random_series_matches_pair_by_pair() -> None:
+    """1,000 random series of 0-14 pairs (short ones decoded pair by pair, long ones a
+    series at a time), some with a bad pair: the same samples as _sample of each pair,
+    or the same error."""
+    rng = random.Random(13)
+    good: list[Any] = [[1_700_000_000, "1"], [1_700_000_000.5, "2.5"], [1.0, "NaN"],
+                       [2, "+Inf"], [3.25, "-1e+21"]]
+    bad: list[Any] = [[True, "1"], [math.inf, "1"], [1.0, 1], [1.0, "1_000"], [1.0, "one"],
+                      [1.0, "1", 2], (1.0, "1")]
+    for _ in range(1_000):
+        pairs = [rng.choice(good) for _ in range(rng.randrange(15))]
+        if pairs and rng.random() < 0.3:
+            pairs[rng.randrange(len(pairs))] = rng.choice(bad)
+        try:
+            want: Any = tuple(prometheus._sample(p) for p in pairs)
+        except (TypeError, ValueError) as exc:
+            want = repr(exc)
+        try:
+            got: Any = prometheus._samples(pairs)
+        except (TypeError, ValueError) as exc:
+            got = repr(exc)
+        assert _same(got, want), pairs
 
 
 @pytest.mark.parametrize(("pair", "why"), [
@@ -115,9 +142,10 @@ def test_decode_of_a_series_at_a_time_matches_pair_by_pair() -> None:
     ([1.0, "1", 2], "too many values"),
 ])
 def test_decode_of_a_bad_pair_still_says_what_is_wrong(pair: list[Any], why: str) -> None:
-    """One bad pair among good ones sends the series pair by pair, to the same error."""
+    """One bad pair among good ones (of a series long enough to be decoded whole) sends
+    the series pair by pair, to the same error."""
     with pytest.raises((TypeError, ValueError), match=why):
-        prometheus._samples([[1.0, "1"], pair, [3.0, "3"]])
+        prometheus._samples([[1.0, "1"], pair, *([[3.0, "3"]] * prometheus._WHOLE_SERIES_FROM)])
 
 
 def test_store_takes_bucket_starts_a_list_at_a_time_and_checks_the_rest(tmp_path: Path) -> None:
@@ -133,3 +161,98 @@ def test_store_takes_bucket_starts_a_list_at_a_time_and_checks_the_rest(tmp_path
             store.commit("a/x", {120.0: (math.nan, 1.0)})
     finally:
         store.close()
+
+
+class _Answers:
+    """A stand-in source giving every read the same fixed series."""
+
+    def __init__(self, series: list[prometheus.Series]) -> None:
+        self.series = series
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[prometheus.Series]:
+        return self.series
+
+    def query(self, promql: str, at: float, *, stats: bool = False) -> Any:
+        raise NotImplementedError(promql)
+
+    def query_range(self, promql: str, start: float, end: float, step: float, *,
+                    stats: bool = False) -> Any:
+        raise NotImplementedError(promql)
+
+
+def _steady(rng: random.Random) -> tuple[list[Sample], Sample | None]:
+    """Mostly one new sample after a known state (the steady read), with its odd cases:
+    a late or repeated sample, a reset, NaN, infinity, a negative value, a jump above
+    the bound, a rebaselined or NaN state, no state; else a ``_series`` counter."""
+    if rng.random() < 0.3:
+        return _series(rng)
+    prev = (1_000.0, rng.uniform(0, 50))
+    ts = prev[0] + rng.choice((15.0, 0.0, -15.0, 0.001))
+    value = rng.choice((prev[1] + rng.uniform(0, 20), rng.uniform(0, 5), math.nan, math.inf,
+                        -1.0, prev[1] + 2e6, prev[1]))
+    roll = rng.random()
+    state: Sample | None = (prev if roll < 0.8 else None if roll < 0.9
+                            else (prev[0], rng.choice((REBASELINE, math.nan))))
+    return [(ts, value)], state
+
+
+def _plain_split(client: accounting.Source, role: str, span: accounting._Span,
+                 books: accounting._Books) -> dict[accounting.GroupKey, dict[float, float]]:
+    """``_split_selector_events`` spelled out: ``advance`` on every series read."""
+    events: dict[accounting.GroupKey, dict[float, float]] = {}
+    for group, step in accounting._series_reads(
+            client, role, "m", span, books,
+            read=lambda samples, prev: advance(samples, prev, span.max_increase)):
+        accounting.add_to_buckets(events.setdefault(group, {}), step.increases,
+                                  span.resolution)
+    return events
+
+
+def test_split_selector_events_match_advance_on_random_reads() -> None:
+    """500 random reads of 0-6 series (steady ones and their odd cases, some series in
+    a dropped group): the events per group and bucket, the series state, the steps,
+    the rejections and the groups learned are those of ``advance`` on every series."""
+    rng = random.Random(5)
+    for _ in range(500):
+        series, state = [], {}
+        for i in range(rng.randrange(7)):
+            samples, prev = _steady(rng)
+            labels = {"__name__": "m", "i": str(i), "g": rng.choice("abc")}
+            series.append(prometheus.Series(labels, tuple(samples)))
+            if prev is not None:
+                state["total|" + prometheus.label_text(labels)] = prev
+        span = accounting._Span(900.0, 1_100.0, 60.0, 0.0, 300.0, 1e6)
+        client = _Answers(series)
+        found = []
+        for split in (accounting._split_selector_events, None):
+            books = accounting._Books(
+                dict(state), group_of=lambda labels: None if labels["g"] == "c"
+                else (labels["g"],))
+            events = (split(client, "total", "m", span, books) if split is not None
+                      else _plain_split(client, "total", span, books))
+            found.append((events, books.state, books.steps, books.rejected, books.owner))
+        assert _same(found[0], found[1]), series
+
+
+def _deltas_spelled_out(role: str, marked: dict[float, float],
+                        total: dict[float, float]) -> dict[float, tuple[float, float]]:
+    """(good, total) per bucket of either, 0.0 where one lacks it; good = total - bad."""
+    out = {}
+    for bucket in sorted(marked.keys() | total.keys()):
+        m, t = marked.get(bucket, 0.0), total.get(bucket, 0.0)
+        out[bucket] = (m if role == "good" else t - m, t)
+    return out
+
+
+def test_deltas_of_steady_reads_match_the_spelled_out_rule() -> None:
+    """2,000 random pairs of 0-2 buckets each (the steady one-bucket case, a bucket only
+    one side has, NaN counts): the deltas are those of the rule, in bucket order."""
+    rng = random.Random(9)
+    for _ in range(2_000):
+        role = rng.choice(["good", "bad"])
+        marked, total = ({rng.choice([0.0, 60.0, 120.0]): rng.choice([0.0, 1.5, math.nan, 7.0])
+                          for _ in range(rng.choice([0, 1, 1, 2]))} for _ in range(2))
+        want = _deltas_spelled_out(role, marked, total)
+        got = accounting._deltas(role, marked, total)
+        assert _same(got, want), (role, marked, total)
+        assert list(got) == list(want)

@@ -149,3 +149,42 @@ def test_an_answer_series_carries_its_key_text(labels: dict[str, str], widest: f
     assert part.samples == ((40.0, 2.0),)
     assert part.label_text() == label_text(labels)
     assert part == Series(labels, ((40.0, 2.0),))
+
+
+def _own_read(series: list[Series], text: str, start: float, end: float) -> list[Series]:
+    """What the selector's own raw read returns: each selected series with its samples in
+    ``(start, end]`` (compared in milliseconds, as Prometheus does), if it has any."""
+    parsed = matchers.parse(text)
+    lo, hi = round(start * 1000), round(end * 1000)
+    out = []
+    for s in series:
+        if not parsed.matches(s.labels):
+            continue
+        kept = tuple(p for p in s.samples if lo < round(p[0] * 1000) <= hi)
+        if kept:
+            out.append(Series(s.labels, kept))
+    return out
+
+
+def test_shared_reads_equal_own_reads_on_random_answers() -> None:
+    """300 random answers (0-12 series, some without samples, samples on and off the
+    read edges) and 20 random reads each, steady ones over the whole answer included:
+    every read from the shared answer gives exactly the series and samples of the
+    selector's own read, in the same order."""
+    rng = random.Random(11)
+    texts = [t for t in SELECTORS if "x.y" not in t]
+    for _ in range(300):
+        series = []
+        for _ in range(rng.randrange(13)):
+            stamps = sorted(rng.sample(range(1, 120), rng.choice([0, 1, 1, 2, 3])))
+            labels = {k: v for k, v in _labels(rng).items() if "\n" not in v}  # never ambiguous
+            series.append(Series(labels, tuple((float(t), float(t)) for t in stamps)))
+        source = _Halving(series)
+        answer = sharing._ask(source, sharing._Query("m", 0.0, 120.0, tuple(texts)))
+        reads = sharing.SharedReads(source, [answer], lambda selector, reason: None)
+        for _ in range(20):
+            start = rng.choice([0.0, 0.0005, float(rng.randrange(120)), rng.uniform(0, 120)])
+            end = rng.choice([120.0, float(rng.randrange(120)), rng.uniform(start, 120)])
+            text = rng.choice(texts)
+            assert reads.raw_samples(text, start, end) == _own_read(series, text, start,
+                                                                    end), (text, start, end)

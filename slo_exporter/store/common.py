@@ -59,7 +59,8 @@ def commit_rows(
     Raises ``ValueError`` for a non-finite number or a backwards span, so
     nothing is written. Zero deltas are left out.
     """
-    rows = _one_row(deltas, resolution) if len(deltas) == 1 else _bucket_rows(deltas, resolution)
+    rows = (_one_row(deltas, resolution) if len(deltas) == 1
+            else _bucket_rows(deltas, resolution) if deltas else [])  # [] often: nothing new
     if rows is None:  # one delta at a time: says which number is bad
         merged: dict[float, list[float]] = {}
         for ts, (good, total) in deltas.items():
