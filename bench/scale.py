@@ -854,8 +854,9 @@ def render_report(runs: Sequence[Run]) -> str:
 DEFAULT_SIZE = (1_000, 1_000)
 #: rows of the sizing table: (ratio SLOs, probe targets)
 SIZING_ROWS = ((100, 0), (300, 0), (1_000, 0), (1_000, 1_000), (3_000, 0), (10_000, 0))
-#: the runs of ``--sizing``: SLOs:probes:days; 300:0:3 tells the per-bucket part apart
-SIZING_GRID = "100:0:1,300:0:1,1000:0:1,100:1000:1,1000:1000:1,300:0:3"
+#: the runs of ``--sizing``: SLOs:probes:days; 1000:0:30 tells the per-bucket part apart, at
+#: the history length the table is for (memory hardly grows with it: window sums, not buckets)
+SIZING_GRID = "100:0:1,300:0:1,1000:0:1,3000:0:1,100:1000:1,1000:1000:1,1000:0:30"
 MEMORY_HEADROOM = 1.5  # limit = fitted 30-day peak x this
 DISK_HEADROOM = 1.5  # volume = fitted 30-day store x this
 CPU_STEP = 0.05  # requests are rounded up to 50m
@@ -959,6 +960,31 @@ def fit_linear(points: Sequence[tuple[int, int, float, float]], *, with_days: bo
         terms = [t for t in terms if t not in negative]
 
 
+def fit_staged(points: Sequence[tuple[int, int, float, float]]) -> Linear:
+    """CPU through (SLOs, probes, days, value) points, in two stages: the fixed and
+    per-SLO terms from the runs without probes, then the per-probe term, through
+    the origin, from what the runs with probes add over that line.
+
+    A joint fit lets the runs with probes, whose CPU is mostly probing and
+    noisier, set the per-SLO slope too: one sizing grid measured 1,000 SLOs plus
+    1,000 probes at less CPU per cycle than 100 SLOs plus 1,000 probes, and the
+    joint fit then called the SLOs free. A negative slope counts as zero.
+    ValueError names the runs missing.
+    """
+    plain = [(float(s), v) for s, p, _, v in points if p == 0]
+    probed = [(s, p, v) for s, p, _, v in points if p > 0]
+    if len({s for s, _ in plain}) < 2 or not probed:
+        raise ValueError(
+            "the runs cannot tell the terms apart: CPU needs runs without probes at two SLO "
+            f"counts at least and a run with probes (e.g. --grid {SIZING_GRID})")
+    line = statistics.linear_regression([s for s, _ in plain], [v for _, v in plain])
+    per_slo = max(line.slope, 0.0)
+    base = line.intercept if line.slope >= 0 else statistics.fmean(v for _, v in plain)
+    added = [(p, v - base - per_slo * s) for s, p, v in probed]
+    per_probe = sum(p * extra for p, extra in added) / sum(p * p for p, _ in added)
+    return Linear(base=base, per_slo=per_slo, per_probe=max(per_probe, 0.0))
+
+
 def round_up(value: float, step: float) -> float:
     """The next multiple of ``step`` at or above ``value``."""
     return max(step, -(-value // step) * step)
@@ -1008,8 +1034,8 @@ def fit_sizing(runs: Sequence[Run]) -> Sizing:
     return Sizing(
         memory=fit_linear(points(lambda r: _mib(peak_rss(r))), with_days=True),
         disk=fit_linear(points(lambda r: _mib(r.store_bytes)), with_days=True),
-        cores=fit_linear(points(lambda r: r.core_share), with_days=False),
-        cycle_cpu=fit_linear(points(lambda r: r.cpu_per_cycle), with_days=False),
+        cores=fit_staged(points(lambda r: r.core_share)),
+        cycle_cpu=fit_staged(points(lambda r: r.cpu_per_cycle)),
         runs=tuple(runs),
     )
 
@@ -1060,7 +1086,8 @@ def render_sizing(sizing: Sizing, rows: Sequence[tuple[int, int]] = SIZING_ROWS)
         f"{MEMORY_STEP} MiB, limit {MEMORY_HEADROOM:g} x that; disk is the storage directory, "
         f"the volume {DISK_HEADROOM:g} x that in whole GiB. Figures at {TARGET_DAYS} days hold "
         "every SLO's and probe's full window of 1-minute buckets. Fitted by least squares over "
-        "the runs (a negative slope counts as zero):"
+        "the runs (a negative slope counts as zero); CPU in two stages, the SLO terms from the "
+        "runs without probes, then the probe term from what the runs with probes add:"
     )
     return "\n".join([
         markdown_table(header, table), "", textwrap.fill(note, width=100), "",

@@ -22,6 +22,7 @@ from bench.scale import (
     fit,
     fit_linear,
     fit_sizing,
+    fit_staged,
     grid_points,
     load_runs,
     logged_queries,
@@ -298,6 +299,30 @@ def test_fit_names_the_runs_missing_when_terms_cannot_be_told_apart() -> None:
     with pytest.raises(ValueError, match="second history length"):
         fit_linear([(100, 0, 1, 60.0), (1000, 0, 1, 150.0), (1000, 1000, 1, 170.0)],
                    with_days=True)
+
+
+def test_cpu_takes_the_slo_terms_from_the_runs_without_probes() -> None:
+    """The runs without probes lie on 0.01 + 0.0004 S; the probe runs add 0.0015 per probe
+    and 0.0025, so noise of -0.05 and +0.05 at 100 + 1,000 and 1,000 + 1,000 probes:
+
+    100 + 1,000: 0.01 + 0.04 + 1.5 + 0.05 = 1.60; 1,000 + 1,000: 0.01 + 0.4 + 1.5 - 0.05 = 1.86.
+    The added CPU over the line is 1.55 and 1.45, so per probe (1,000·1.55 + 1,000·1.45) /
+    (2·1,000²) = 0.0015. A joint fit of the same points would give the SLOs a slope of
+    0.0003 instead: the probe runs' noise would move it.
+    """
+    points = [(100, 0, 1.0, 0.05), (300, 0, 1.0, 0.13), (1000, 0, 1.0, 0.41),
+              (100, 1000, 1.0, 1.60), (1000, 1000, 1.0, 1.86)]
+    staged = fit_staged(points)
+    assert (staged.base, staged.per_slo, staged.per_probe) == pytest.approx((0.01, 0.0004, 0.0015))
+    assert fit_linear(points, with_days=False).per_slo != pytest.approx(0.0004)
+
+
+def test_cpu_needs_two_slo_counts_without_probes_and_a_run_with_probes() -> None:
+    """Without a probe run, or with one SLO count only, the terms cannot be told apart."""
+    with pytest.raises(ValueError, match="two SLO counts"):
+        fit_staged([(100, 0, 1.0, 0.05), (300, 0, 1.0, 0.13)])
+    with pytest.raises(ValueError, match="two SLO counts"):
+        fit_staged([(100, 0, 1.0, 0.05), (100, 1000, 1.0, 1.6)])
 
 
 def test_sizing_row_derives_requests_limits_and_volume() -> None:
