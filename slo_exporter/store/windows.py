@@ -163,7 +163,7 @@ class SLOMemory:
             if t_end in edges and t_end - t_start == w:
                 found = tracker
                 break
-            if t_end > newest:  # max(newest, t_end), without the call
+            if t_end > newest:  # noqa: PLR1730 - max(newest, t_end) without a call per tracker
                 newest = t_end
             if t_end - t_start == width or (t_start == start and t_end <= end):
                 cost = abs(end - t_end) + abs(start - t_start)
