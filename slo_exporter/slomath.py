@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -242,7 +243,8 @@ class Evaluation:
     (``evaluate_kept``); ``counts`` is None when it may not be reused."""
 
     plan: Plan
-    counts: tuple[float, ...] | None  # good and total of each required window, in order
+    #: good and total of each required window, in order, packed (16 bytes a window)
+    counts: array[float] | None
     result: tuple[tuple[WindowValues, ...], float | None, tuple[AlertState, ...]]
 
 
@@ -256,9 +258,9 @@ def evaluate_kept(
     Exact: the windows and the budget are a function of the plan and the counts
     only, and so are the alert states but for ``since`` and ``firing`` of a
     condition that holds (which read ``at`` and ``previous``): those are worked
-    out again. Equal counts are equal floats or the very same float object (a NaN
-    only then: the same bits give the same result), and a result worked out from
-    a zero is not kept (0.0 and -0.0 are equal floats that give different values).
+    out again. Equal counts are equal floats (a NaN is never equal), and a result
+    worked out from a zero is not kept (0.0 and -0.0 are equal floats that give
+    different values).
     A status whose counts did not move since the last (nothing committed, the
     same end bucket) skips the window math and its objects.
     """
@@ -267,7 +269,7 @@ def evaluate_kept(
         c = counts[w]
         values.append(c.good)
         values.append(c.total)
-    key = tuple(values)
+    key = array("d", values)
     if kept is None or kept.plan is not p or kept.counts != key:
         return _evaluation_of(p, None if 0.0 in key else key,
                               evaluate_plan(p, counts, at=at, previous=previous))
