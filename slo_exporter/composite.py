@@ -72,6 +72,10 @@ class CompositeReader:
         self._store = store
         composite_order(slos)  # refuse a cycle now, not at the first read
         self._slos = {slo.key: slo for slo in slos}
+        # every status asks several times: most keys are no composite's, told by a set
+        self._composed = frozenset(s.key for s in slos if isinstance(s.sli, CompositeSLI))
+        # the store's first bucket as its window memory keeps it, when it has one
+        self._first_kept = getattr(store, "first_kept", None)
 
     @property
     def resolution(self) -> float:
@@ -84,9 +88,10 @@ class CompositeReader:
         return None if found is None else str(found)
 
     def _composite(self, slo_key: str) -> tuple[SLO, CompositeSLI] | None:
-        slo = self._slos.get(slo_key)
-        if slo is None or not isinstance(slo.sli, CompositeSLI):
+        if slo_key not in self._composed:
             return None
+        slo = self._slos[slo_key]
+        assert isinstance(slo.sli, CompositeSLI)
         return slo, slo.sli
 
     def buckets(self, slo_key: str, start: float, end: float) -> list[Bucket]:
@@ -129,7 +134,7 @@ class CompositeReader:
 
     def sums(self, slo_key: str, end: float, windows: Sequence[float]) -> dict[float, Counts]:
         """Events of each window ``[end - w, end)``, keyed by window."""
-        if self._composite(slo_key) is None:
+        if slo_key not in self._composed:
             return self._store.sums(slo_key, end, windows)
         return {w: self.sum(slo_key, end - w, end) for w in windows}
 
@@ -137,7 +142,7 @@ class CompositeReader:
         """Start of the oldest bucket; for a composite, the latest of its components' first."""
         found = self._composite(slo_key)
         if found is None:
-            kept = getattr(self._store, "first_kept", None)  # a store's window memory has it
+            kept = self._first_kept
             return kept(slo_key) if kept is not None else self._store.first_bucket(slo_key)
         firsts = [self.first_bucket(c.slo.key) for c in found[1].components]
         if not firsts or any(f is None for f in firsts):

@@ -192,6 +192,8 @@ class Engine:
         self._plans: dict[str, tuple[SLO, _Plan]] = {}
         self._grouped = tuple(s for s in config.slos if s.group_by)
         self._days: dict[str, compliance.SettledDays] = {}
+        # each rolling SLO's last window math (``slomath.evaluate_kept``)
+        self._evaluated: dict[str, slomath.Evaluation] = {}
         self._period_failures = FailureLog(self._log)
         self._failures = FailureLog(self._log)
         self._ingestor = Ingestor(store, client, config.prometheus, self._measured,
@@ -733,8 +735,11 @@ class Engine:
         else:
             assert plan.rolling is not None  # every period but a calendar one
             counts = counter.rolling(end, plan.rolling.required)
-            windows, budget, alerts = slomath.evaluate_plan(
-                plan.rolling, counts, at=at, previous=held)
+            # a third of statuses see the counts of the last (nothing committed since,
+            # the same end bucket): its result is taken when that is exact
+            evaluated = self._evaluated[slo.key] = slomath.evaluate_kept(
+                plan.rolling, counts, at=at, previous=held, kept=self._evaluated.get(slo.key))
+            windows, budget, alerts = evaluated.result
         budget_at = counter.budget_at(at)
         if slo.budgeting.slice is not None:
             # A timeslice budget counts slices, not events: only the period

@@ -10,7 +10,9 @@ snapshot keeps (window values, alert states, period figures).
 
 Owns this shortcut only. Must not be used where ``cls(**fields)`` would do
 more than store the fields: a class with ``__post_init__`` or without
-``__slots__`` gets ``cls`` itself back.
+``__slots__`` gets ``cls`` itself back, unless the caller passes
+``skip_post_init`` for fields it gives only as ``__post_init__`` would leave
+them (a budget history's points already packed).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from typing import Any, TypeVar
 _T = TypeVar("_T")
 
 
-def slotted(cls: type[_T]) -> Callable[..., _T]:
+def slotted(cls: type[_T], *, skip_post_init: bool = False) -> Callable[..., _T]:
     """A constructor of the slotted frozen dataclass ``cls`` taking what ``cls`` takes
     (positional or keyword, the same defaults), storing each field by its slot's
-    setter; ``cls`` itself for any other class."""
+    setter; ``cls`` itself for any other class. ``skip_post_init``: the constructor
+    does not run ``cls.__post_init__`` (the caller's fields need none)."""
     if (not dataclasses.is_dataclass(cls) or "__slots__" not in cls.__dict__
-            or hasattr(cls, "__post_init__")):
+            or (hasattr(cls, "__post_init__") and not skip_post_init)):
         return cls
     fields = dataclasses.fields(cls)
     if any(f.default_factory is not dataclasses.MISSING or not f.init or f.kw_only is True

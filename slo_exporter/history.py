@@ -27,9 +27,10 @@ from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from slo_exporter import slomath
+from slo_exporter.frozen import slotted
 from slo_exporter.model import SLO, CalendarPeriod
 from slo_exporter.slomath import Counts
-from slo_exporter.snapshot import BudgetHistory
+from slo_exporter.snapshot import BudgetHistory, Points
 
 #: points on the status page sparkline and in ``error_budget_history``
 POINTS = 48
@@ -107,7 +108,14 @@ def budget_history(
         past = _past_points(budget_at or _plain_budget(store, slo, at), newest=newest,
                             step=step, first=first, count=points - 1, known=known)
     latest = (at, remaining) if remaining is not None and at > first else None
+    if isinstance(past, Points):  # packed already (most statuses: the previous points)
+        return _packed(past, latest, newest, first, step)
     return BudgetHistory(past=past, latest=latest, grid_end=newest, first=first, step=step)
+
+
+#: a history whose past points are packed already: ``BudgetHistory.__post_init__``
+#: would keep them as they are (``frozen.slotted``)
+_packed = slotted(BudgetHistory, skip_post_init=True)
 
 
 def _plain_budget(store: StoreSums, slo: SLO, at: float) -> BudgetAt:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -229,23 +230,79 @@ def evaluate_plan(
         since: float | None = None
         if (long_rate is not None and short_rate is not None
                 and long_rate > factor and short_rate > factor):
-            # the same condition in the last evaluation (looked up only when it holds)
-            since = at
-            for s in previous:
-                if (s.severity == severity and s.long_window == long_w
-                        and s.short_window == short_w):
-                    if s.since is not None:
-                        since = min(s.since, at)
-                    break
+            since = _since(severity, long_w, short_w, at, previous)
         alerts.append(alert_state(
             severity, long_w, short_w, factor, long_rate, short_rate,
             since is not None and at - since >= hold, hold, since, a))
     return tuple(values), budget, tuple(alerts)
 
 
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """An ``evaluate_plan`` result kept with the counts it was worked out from
+    (``evaluate_kept``); ``counts`` is None when it may not be reused."""
+
+    plan: Plan
+    #: good and total of each required window, in order, packed (16 bytes a window)
+    counts: array[float] | None
+    result: tuple[tuple[WindowValues, ...], float | None, tuple[AlertState, ...]]
+
+
+def evaluate_kept(
+    p: Plan, counts: Mapping[float, Counts], *, at: float = 0.0,
+    previous: Sequence[AlertState] = (), kept: Evaluation | None = None,
+) -> Evaluation:
+    """``evaluate_plan``'s result, taken from ``kept`` when that was worked out by the
+    same plan from equal counts, else worked out now.
+
+    Exact: the windows and the budget are a function of the plan and the counts
+    only, and so are the alert states but for ``since`` and ``firing`` of a
+    condition that holds (which read ``at`` and ``previous``): those are worked
+    out again. Equal counts are equal floats (a NaN is never equal), and a result
+    worked out from a zero is not kept (0.0 and -0.0 are equal floats that give
+    different values).
+    A status whose counts did not move since the last (nothing committed, the
+    same end bucket) skips the window math and its objects.
+    """
+    values: list[float] = []
+    for w in p.required:
+        c = counts[w]
+        values.append(c.good)
+        values.append(c.total)
+    key = array("d", values)
+    if kept is None or kept.plan is not p or kept.counts != key:
+        return _evaluation_of(p, None if 0.0 in key else key,
+                              evaluate_plan(p, counts, at=at, previous=previous))
+    windows, budget, alerts = kept.result
+    if all(a.since is None for a in alerts):
+        return kept
+    # the same conditions hold (their rates are the same): when each began is the
+    # previous evaluation's, as ``evaluate_plan`` works it out
+    held = []
+    for a in alerts:
+        if a.since is not None:
+            since = _since(a.severity, a.long_window, a.short_window, at, previous)
+            a = _alert_state_of(  # noqa: PLW2901 - the condition, as it holds now
+                a.severity, a.long_window, a.short_window, a.factor, a.long_burn_rate,
+                a.short_burn_rate, at - since >= a.hold, a.hold, since, a.window)
+        held.append(a)
+    return _evaluation_of(p, key, (windows, budget, tuple(held)))
+
+
+def _since(severity: str, long_w: float, short_w: float, at: float,
+           previous: Sequence[AlertState]) -> float:
+    """When a condition that holds at ``at`` began to hold: as the same condition of the
+    last evaluation says (looked up only when it holds), else ``at``."""
+    for s in previous:
+        if s.severity == severity and s.long_window == long_w and s.short_window == short_w:
+            return at if s.since is None else min(s.since, at)
+    return at
+
+
 # every window and alert condition of every status builds one (``frozen.slotted``)
 _window_values_of = slotted(WindowValues)
 _alert_state_of = slotted(AlertState)
+_evaluation_of = slotted(Evaluation)
 
 
 def evaluate(

@@ -10,7 +10,7 @@ import pytest
 
 from slo_exporter.figures import PeriodFigures
 from slo_exporter.frozen import slotted
-from slo_exporter.snapshot import AlertState, WindowValues
+from slo_exporter.snapshot import AlertState, BudgetHistory, Points, WindowValues
 
 
 def test_classes_it_cannot_build_come_back_as_they_are() -> None:
@@ -81,3 +81,20 @@ def test_classes_slotted_cannot_build_come_back_as_they_are() -> None:
 
     assert slotted(Plain) is Plain
     assert slotted(Checked) is Checked
+
+
+def test_skip_post_init_builds_a_post_init_class_without_running_it() -> None:
+    """With ``skip_post_init`` a class with ``__post_init__`` gets a slot constructor that
+    does not run it: a budget history given packed points equals the one the class
+    builds (its ``__post_init__`` keeps packed points as they are), sharing them."""
+    points = Points([(60.0, 0.5), (120.0, 0.25)])
+    build = slotted(BudgetHistory, skip_post_init=True)
+    assert build is not BudgetHistory
+    made = build(points, (130.0, 0.2), 120.0, 0.0, 60.0)
+    plain = BudgetHistory(past=points, latest=(130.0, 0.2), grid_end=120.0, first=0.0,
+                          step=60.0)
+    assert type(made) is BudgetHistory
+    assert made == plain
+    assert repr(made) == repr(plain)
+    assert made.past is points
+    assert plain.past is points

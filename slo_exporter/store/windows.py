@@ -98,7 +98,11 @@ class SLOMemory:
                read_buckets: ReadBuckets) -> Counts:
         """Events of ``[start, end)`` (bucket-aligned), moving the tracker that fits."""
         self._clock += 1
-        tracker = self._match(start, end)
+        return self._moved(self._match(start, end), start, end, read_sum, read_buckets)
+
+    def _moved(self, tracker: Tracker | None, start: float, end: float, read_sum: ReadSum,
+               read_buckets: ReadBuckets) -> Counts:
+        """``window`` once its tracker (``_match``'s) is found, the clock moved."""
         if tracker is None:
             return self._track(start, end, read_sum(start, end))
         tracker.used = self._clock
@@ -132,25 +136,82 @@ class SLOMemory:
         """Events of each window ``[end - w, end)`` (``Counts()`` for ``w <= 0``), keyed by
         width: ``window`` of each, the steady case (every tracker a bucket behind)
         taken at once, the bucket that entered read once for all of them."""
+        if len(widths) == 1:  # a period figure's range
+            (only,) = widths
+            return {only: self._one(end, only, read_sum, read_buckets)}
+        return self._windows(end, widths, read_sum, read_buckets)
+
+    def _one(self, end: float, w: float, read_sum: ReadSum,
+             read_buckets: ReadBuckets) -> Counts:
+        """``_windows`` of the one width ``w``, the same sums and moves: the tracker
+        ``_windows`` takes, or else the one ``window`` would move (``_match``), is
+        found in one pass over the trackers instead of two."""
+        if w <= 0:
+            return Counts()
+        res = self._res
+        behind = end - res
+        start = end - w
+        # ``_match(start, end)``, beside the look for a tracker of width ``w`` at the end
+        width = end - start
+        best, best_cost = None, width
+        by_end, by_end_cost = None, width
+        newest = -math.inf
+        found = None
+        edges = (end, behind)
+        for tracker in self._trackers:
+            t_start, t_end = tracker.start, tracker.end
+            if t_end in edges and t_end - t_start == w:
+                found = tracker
+                break
+            if t_end > newest:  # noqa: PLR1730 - max(newest, t_end) without a call per tracker
+                newest = t_end
+            if t_end - t_start == width or (t_start == start and t_end <= end):
+                cost = abs(end - t_end) + abs(start - t_start)
+                if cost <= best_cost:
+                    best, best_cost = tracker, cost
+            if t_end == end and t_start <= start:
+                cost = start - t_start
+                if cost <= by_end_cost:
+                    by_end, by_end_cost = tracker, cost
+        if found is None:  # as ``window`` moves it
+            self._clock += 1
+            matched = by_end if best is None and end < newest else best
+            return self._moved(matched, start, end, read_sum, read_buckets)
+        if found.moves >= RESYNC:
+            return self.window(start, end, read_sum, read_buckets)
+        self._clock += 1
+        found.used = self._clock
+        if found.end != behind:
+            return _counts(found.good, found.total)
+        # the steady move, as ``_windows`` makes it
+        g_in, t_in = self._bucket(behind, read_buckets)
+        left = found.start
+        span = BLOCK * res
+        base = (left // span) * span
+        values = self._blocks.get(base)
+        if values is None:
+            values = self._block(base, read_buckets)
+        i = 2 * round((left - base) / res)
+        good = found.good = found.good + (g_in - values[i])
+        total = found.total = found.total + (t_in - values[i + 1])
+        found.start, found.end = end - w, end
+        found.moves += 1
+        return _counts(good, total)
+
+    def _windows(self, end: float, widths: Sequence[float], read_sum: ReadSum,
+                 read_buckets: ReadBuckets) -> dict[float, Counts]:
+        """``windows`` of any widths."""
         res = self._res
         behind = end - res
         # the first tracker of each width ending at ``end`` or a bucket behind
         by_width: dict[float, Tracker] = {}
         edges = (end, behind)
-        if len(widths) == 1:  # a period figure's range: only its width is looked for
-            (only,) = widths
-            for tracker in self._trackers:
-                tracker_end = tracker.end
-                if tracker_end in edges and tracker_end - tracker.start == only:
-                    by_width[only] = tracker
-                    break
-        else:
-            for tracker in self._trackers:
-                tracker_end = tracker.end
-                if tracker_end in edges:
-                    width = tracker_end - tracker.start
-                    if width not in by_width:
-                        by_width[width] = tracker
+        for tracker in self._trackers:
+            tracker_end = tracker.end
+            if tracker_end in edges:
+                width = tracker_end - tracker.start
+                if width not in by_width:
+                    by_width[width] = tracker
         out: dict[float, Counts] = {}
         entered: tuple[float, float] | None = None
         g_in = t_in = 0.0

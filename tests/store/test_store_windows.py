@@ -335,7 +335,7 @@ def test_windows_at_once_follow_commits_moves_and_late_events_exactly() -> None:
 
 def test_a_full_block_memory_follows_commits_moves_and_late_events_exactly() -> None:
     """Eight windows and a day to date (more edges than blocks kept, so blocks are dropped
-    and read again all along) over 1,500 random steps of commits, late events into old
+    and read again all along) over 400 random steps of commits, late events into old
     buckets, moves forward by a bucket and back: every answer is the database's sum,
     whichever blocks were dropped. After a move back, the 30-minute window took the
     1-hour window's tracker by its end (another tracker ended later) and ``windows``
@@ -369,3 +369,74 @@ def test_a_full_block_memory_follows_commits_moves_and_late_events_exactly() -> 
         dropped += len(before - set(memory._blocks))
         assert len(memory._blocks) <= MAX_BLOCKS
     assert dropped > 100  # the memory was full and dropping blocks all along
+
+
+def _state(memory: SLOMemory) -> tuple[object, ...]:
+    trackers = tuple((t.start, t.end, t.good, t.total, t.used, t.moves)
+                     for t in memory._trackers)
+    blocks = tuple((b, tuple(v)) for b, v in memory._blocks.items())
+    return repr(trackers), blocks, memory._clock
+
+
+def test_one_width_asked_alone_moves_and_answers_as_any_widths_do(monkeypatch: object) -> None:
+    """``windows`` of one width (its own one-pass path: a period to date, a first or an
+    open local day, a history point) gives, bit for bit, the sums, tracker moves, clock
+    and blocks that the path of several widths gives for it, over 400 random steps of
+    commits of fractional events, late events, moves on and off the grid and back,
+    resyncs, rolling windows and plain ``window`` asks in between (twin memories)."""
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(windows, "RESYNC", 40)  # resyncs all along
+    rng = random.Random(5)
+    db = GridDatabase()
+    one, many = SLOMemory("svc/slo", RES), SLOMemory("svc/slo", RES)
+    rolling = [5 * RES, 60 * RES, 360 * RES, DAY, 3 * DAY]
+    end = T0 + 5 * DAY
+    for start in range(int(T0), int(end), int(RES) * 3):
+        db.add(float(start), rng.randint(0, 30) / 10, 3.3)
+    period = 3 * DAY
+    for step in range(400):
+        kind = rng.random()
+        if kind < 0.3:  # into buckets on the grid
+            on_grid = (end // RES) * RES
+            rows = [(on_grid - RES * rng.randint(0, 2), rng.randint(-5, 50) / 10,
+                     rng.randint(0, 90) / 10)]
+            if rng.random() < 0.2:  # a late event far back
+                rows.append((on_grid - RES * rng.randint(1, 5000), 0.1, 0.3))
+            for bucket, good, total in rows:
+                db.add(bucket, good, total)
+            one.add(rows)
+            many.add(rows)
+        elif kind < 0.8:
+            end += RES
+        elif kind < 0.9:
+            end += 30.0  # off the grid, or back on it
+        elif kind < 0.97:
+            end -= RES * rng.randint(1, 30)
+        else:
+            end += RES * rng.randint(2, 50)
+        grid_end = (end // RES) * RES + (RES if end % RES else 0.0)
+        assert repr(one.windows(grid_end, rolling, db.read_sum, db.read_buckets)) == \
+            repr(many.windows(grid_end, rolling, db.read_sum, db.read_buckets))
+        first = grid_end - period
+        midnight = (first // DAY + 1) * DAY
+        today = (end // DAY) * DAY
+        far = grid_end - RES * 60 * rng.randint(1, 40)
+        asks = [(grid_end, period), (midnight, midnight - first), (end, end - today),
+                (far, period), (grid_end, rng.choice([0.0, -RES, RES, 60 * RES]))]
+        for _ in range(3):  # short ranges near the end: same widths, same ends, same starts
+            asks.append((grid_end - RES * rng.randint(0, 4), RES * rng.randint(1, 6)))
+        for at_end, width in asks:
+            got = one.windows(at_end, (width,), db.read_sum, db.read_buckets)
+            assert repr(got) == repr(many._windows(at_end, (width,), db.read_sum,
+                                                   db.read_buckets)), (at_end, width)
+            if width > 0 and step % 10 == 0:  # right, up to the rounding of running sums
+                truth = db.truth(at_end - width, at_end)
+                assert abs(got[width].good - truth.good) < 1e-6
+                assert abs(got[width].total - truth.total) < 1e-6
+            assert _state(one) == _state(many)
+        if kind < 0.05:
+            assert repr(one.window(today, end, db.read_sum, db.read_buckets)) == \
+                repr(many.window(today, end, db.read_sum, db.read_buckets))
+    assert len(one._trackers) <= MAX_TRACKERS
