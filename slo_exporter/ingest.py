@@ -604,7 +604,7 @@ class Ingestor:
             if cursor is None or until - cursor > CATCH_UP_LIMIT:
                 return False
             if slo.group_by:
-                return bool(self._catch_up_grouped(slo, until, source))
+                return bool(self._catch_up_grouped(slo, until, source, pending))
             state = self._store.series(slo.key)
             since = accounting.read_start(state, until, overlap=0.0, late_limit=LATE_LIMIT)
             if since >= until or self._stop.is_set():
@@ -628,8 +628,11 @@ class Ingestor:
                 lock.release()
 
     def catch_up_groups(self, slo: SLO, until: float,
-                        source: accounting.Source | None = None) -> tuple[SLO, ...]:
-        """``catch_up`` for a grouped definition: the group instances that got new events."""
+                        source: accounting.Source | None = None,
+                        pending: Pending | None = None) -> tuple[SLO, ...]:
+        """``catch_up`` for a grouped definition: the group instances that got new events.
+        With ``pending``, their commits wait there under the definition's key, as a
+        full read's do."""
         lock = self._lock(slo)
         if not lock.acquire(blocking=False):
             return ()
@@ -639,9 +642,10 @@ class Ingestor:
                     or slo.key in self._backfilling or self._client is None
                     or until < self._due.get(slo.key, -math.inf)):
                 return ()
-            return self._catch_up_grouped(slo, until, source)
+            return self._catch_up_grouped(slo, until, source, pending)
         finally:
-            lock.release()
+            if pending is None or not pending.hold(slo.key, lock):
+                lock.release()
 
     def _missed(self, key: str, until: float) -> None:
         """A fast read found nothing: wait twice as long as after the previous miss."""
@@ -651,7 +655,8 @@ class Ingestor:
         self._set_due(key, max(self._due.get(key, -math.inf), until + wait))
 
     def _catch_up_grouped(self, slo: SLO, until: float,
-                          source: accounting.Source | None = None) -> tuple[SLO, ...]:
+                          source: accounting.Source | None = None,
+                          pending: Pending | None = None) -> tuple[SLO, ...]:
         groups = self.groups(slo)
         states = self._group_states(groups)
         since = accounting.read_start(_merged(states), until, overlap=0.0,
@@ -671,7 +676,8 @@ class Ingestor:
                 continue
             inst = groups.instance(group)
             self._claim(inst, group not in states)
-            self._store.commit(inst.key, batch.deltas, series=batch.series)
+            self._commit_to(slo.key, pending, Commit(
+                inst.key, batch.deltas, series=_moved(batch.series, states.get(group, {}))))
             changed.append(inst)
         if not changed:
             self._missed(slo.key, until)
