@@ -67,7 +67,7 @@ import math
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -435,6 +435,45 @@ def fetch_events(
     total_events = _events(client, "total", total_query, span, books)
     return books.batch(_deltas(good_role, good_events, total_events), until)
 
+
+
+def ratio_reads(slo: model.SLO) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """The ``(role, selector)`` raw-sample reads ``fetch_events`` makes of a ratio SLI
+    of plain selectors, marked (good or bad) first; None for any other SLI."""
+    sli = slo.sli
+    if not isinstance(sli, model.RatioSLI) or not isinstance(sli.total, model.Selector):
+        return None
+    role, marked = ("good", sli.good) if sli.good is not None else ("bad", sli.bad)
+    if not isinstance(marked, model.Selector):
+        return None
+    return (role, marked.text), ("total", sli.total.text)
+
+
+def nothing_new(found: Iterable[tuple[str, Sequence[Series]]],
+                series_state: Mapping[str, Sample]) -> bool:
+    """True when counting ``found`` (each role and the series its raw-sample read
+    returns) from ``series_state`` moves nothing: no sample lies after its series'
+    last known one. ``fetch_events`` over those reads then gives no deltas, the
+    state as it was, no step and no rejection (every such sample is skipped as
+    read before), so a caller may leave the count out.
+
+    A series not in the state with a sample is new (its baseline moves the state).
+    """
+    get = series_state.get
+    for role, series in found:
+        prefix = role + "|"
+        for one in series:
+            samples = one.samples
+            if not samples:
+                continue
+            prev = get(prefix + one.label_text())
+            if prev is None:
+                return False
+            last = prev[0]
+            if samples[-1][0] > last if len(samples) == 1 else any(
+                    ts > last for ts, _ in samples):
+                return False
+    return True
 
 
 def fetch_grouped_events(

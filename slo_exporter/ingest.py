@@ -880,11 +880,17 @@ class Ingestor:
 
     def _learn(self, key: str, batch: accounting.EventBatch, until: float) -> None:
         """Note the scrape step of ``key``'s series and when the oldest live one is due."""
-        if batch.step is not None and batch.step > 0:
-            self._step[key] = min(self._step.get(key, math.inf), batch.step)
-        live = [ts for ts, _ in batch.series.values() if ts >= until - LATE_LIMIT]
+        self._learned(key, batch.step, batch.series, bool(batch.deltas), until)
+
+    def _learned(self, key: str, seen: float | None, series: Mapping[str, accounting.Sample],
+                 counted: bool, until: float) -> None:
+        """``_learn`` of a read whose shortest step was ``seen``, that left ``series`` and
+        counted events or not."""
+        if seen is not None and seen > 0:
+            self._step[key] = min(self._step.get(key, math.inf), seen)
+        live = [ts for ts, _ in series.values() if ts >= until - LATE_LIMIT]
         step = self._step.get(key)
-        if batch.deltas or batch.step is not None:  # something new landed
+        if counted or seen is not None:  # something new landed
             self._misses[key] = 0
         if not self._misses.get(key):
             self._set_due(key, min(live) + step if live and step is not None else -math.inf)
@@ -931,10 +937,40 @@ class Ingestor:
         segments = _segments(since, until, hourly, self._chunk)
         if len(segments) > 1 or slo.key in self._backfilling:
             pending = None  # a backfill commits chunk by chunk, to resume where it stopped
+        elif pending is not None and self._unchanged(reading, source, since, until, pending):
+            return True
         for lo, hi, by_hour in segments:
             if self._stop.is_set():
                 return False
             self._segment(reading, read, lo, hi, by_hour=by_hour, pending=pending)
+        self._planned(slo.key, until, reading.state)
+        self._announced(slo, until)
+        return True
+
+    def _unchanged(self, reading: _Reading, source: accounting.Source | None, since: float,
+                   until: float, pending: Pending) -> bool:
+        """A steady read (one segment) that a shared answer shows has nothing newer than
+        the SLO's series state: committed as its count would be (no events, the
+        series as they are, the cursor and measured span moved to ``until``) without
+        counting. False, with nothing done, for any other read."""
+        slo = reading.slo
+        reads = accounting.ratio_reads(slo)
+        if reads is None or not isinstance(source, sharing.SharedReads):
+            return False
+        start = since - reading.overlap  # fetch_events' one chunk
+        found = []
+        for role, selector in reads:
+            series = source.answered(selector, start, until)
+            if series is None:
+                return False
+            found.append((role, series))
+        if not accounting.nothing_new(found, reading.state):
+            return False
+        self._commit_to(slo.key, pending, Commit(
+            slo.key, {}, cursor=until, series={}, measured=(since, until)))
+        self.backfill.chunk(slo.key, until - since,
+                            sum(len(s.samples) for _, series in found for s in series))
+        self._learned(slo.key, None, reading.state, False, until)
         self._planned(slo.key, until, reading.state)
         self._announced(slo, until)
         return True

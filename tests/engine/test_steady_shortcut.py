@@ -1,0 +1,143 @@
+"""A steady read that a shared answer shows has nothing new since the SLO's series state
+commits without counting (``Ingestor._unchanged``): it must leave exactly what the full
+count leaves, the same buckets, cursor, series state, measured spans and fast-path plans."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+
+from slo_exporter import accounting, matchers
+from slo_exporter.config import parse_config
+from slo_exporter.ingest import Ingestor, Pending
+from slo_exporter.model import SLO
+from slo_exporter.prometheus import Series
+from slo_exporter.store import SQLiteStore
+from tests.engine.support import NOW, RawSamplesOnly
+
+RES = 60.0
+SERVICES = ("a", "b", "c")
+
+
+def _config() -> str:
+    """Three ratio SLOs over one counter (so their reads are shared), one per job."""
+    services = "".join(f"""
+  - name: {name}
+    slos:
+      - name: availability
+        objective: 99
+        window: 1d
+        sli:
+          ratio:
+            bad: 'requests_total{{job="{name}",code="500"}}'
+            total: 'requests_total{{job="{name}"}}'
+""" for name in SERVICES)
+    return ('prometheus: {url: "http://127.0.0.1:1", timeout: 1s, retries: 1}\n'
+            'evaluation_interval: 10s\nservices:' + services)
+
+
+class RandomCounters(RawSamplesOnly):
+    """Counters of every job and code, sampled as the test adds samples; a read gets each
+    series' samples in ``(start, end]``, matched with the selector's own matchers."""
+
+    def __init__(self) -> None:
+        self.samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        parsed = matchers.parse(selector)
+        out = []
+        for (job, code), samples in sorted(self.samples.items()):
+            labels = {"__name__": "requests_total", "job": job, "code": code}
+            seen = tuple(s for s in samples if start < s[0] <= end)
+            if seen and parsed.matches(labels):
+                out.append(Series(labels, seen))
+        return out
+
+
+class Observed(Ingestor):
+    """An ingester that notes what its shortcut decided (observation only)."""
+
+    taken: list[bool]
+
+    def _unchanged(self, *args: object, **kwargs: object) -> bool:
+        found = super()._unchanged(*args, **kwargs)  # type: ignore[arg-type]
+        self.taken.append(found)
+        return found
+
+
+def _grow(rng: random.Random, source: RandomCounters, now: float) -> None:
+    """Some series get a sample at ``now`` or a little before (late), some several, some
+    reset, a new series now and then; most get nothing."""
+    for job in SERVICES:
+        for code in ("200", "500"):
+            roll = rng.random()
+            if roll < 0.55:
+                continue
+            samples = source.samples.setdefault((job, code), [])
+            last_ts, last_value = samples[-1] if samples else (now - 300.0, 0.0)
+            for _ in range(1 if roll < 0.9 else 3):
+                ts = max(last_ts + 1.0, now - rng.choice([0.0, 0.0, 5.0, 20.0]))
+                value = 0.0 if rng.random() < 0.05 else last_value + rng.randint(0, 9)
+                samples.append((ts, value))
+                last_ts, last_value = ts, value
+
+
+def _state(store: SQLiteStore, ingestor: Ingestor, slos: Sequence[SLO]) -> list[object]:
+    keys = [s.key for s in slos]
+    return [(store.buckets(k, 0, 2 * NOW), store.cursor(k), store.series(k),
+             store.measured_spans(k, 0, 2 * NOW), ingestor._next.get(k),
+             ingestor._due.get(k), ingestor._misses.get(k), ingestor._step.get(k))
+            for k in keys]
+
+
+def test_the_shortcut_leaves_what_the_full_count_leaves(tmp_path: Path) -> None:
+    """300 random steps of samples landing (late ones, several at once, resets, new
+    series, series going stale), fast reads and steady reads: one store read through
+    shared answers (the shortcut allowed) and one read alone (always counted) hold the
+    same buckets, cursors, series state and measured spans, and plan the same next
+    reads; the shortcut was taken and declined many times."""
+    config = parse_config(_config(), "t.yaml")
+    slos = config.slos
+    rng = random.Random(11)
+    source = RandomCounters()
+    stores = [SQLiteStore(tmp_path / "shared", RES), SQLiteStore(tmp_path / "alone", RES)]
+    log = structlog.get_logger()
+    shared = Observed(stores[0], source, config.prometheus, slos, stop=threading.Event(),
+                      log=log)
+    shared.taken = []
+    alone = Ingestor(stores[1], source, config.prometheus, slos, stop=threading.Event(),
+                     log=log)
+    try:
+        now = NOW
+        for ingestor in (shared, alone):  # the first read: a backfill of nothing
+            for slo in slos:
+                assert ingestor.read(slo, now)
+        for _ in range(300):
+            now += rng.choice([1.0, 3.0, 10.0, 15.0, 15.0, 120.0, 400.0])
+            if rng.random() < 0.8:  # else every series idles (stale after LATE_LIMIT)
+                _grow(rng, source, now)
+            if rng.random() < 0.4:  # the fast path, shared by the one and alone by the other
+                answer = shared.share(slos, now, fast=True)
+                for ingestor, through in ((shared, answer), (alone, None)):
+                    pending = Pending()
+                    for slo in slos:
+                        ingestor.catch_up(slo, now, through, pending)
+                    assert ingestor.flush(pending) == {}
+            if rng.random() < 0.6:  # a steady cycle
+                answer = shared.share(slos, now)
+                assert isinstance(answer, accounting.SourceProxy)
+                for ingestor, through in ((shared, answer), (alone, None)):
+                    pending = Pending()
+                    for slo in slos:
+                        assert ingestor.read(slo, now, through, pending)
+                    assert ingestor.flush(pending) == {}
+            assert _state(stores[0], shared, slos) == _state(stores[1], alone, slos)
+        assert shared.taken.count(True) > 50
+        assert shared.taken.count(False) > 50
+    finally:
+        for store in stores:
+            store.close()
