@@ -616,7 +616,7 @@ class Ingestor:
                 max_increase=self._max_increase,
             )
             self._reject(slo, batch.rejected)
-            if not batch.deltas and dict(batch.series) == state:
+            if not batch.deltas and batch.series == state:
                 self._missed(slo.key, until)
                 return False
             self._commit_to(slo.key, pending,
@@ -672,7 +672,7 @@ class Ingestor:
         self._reject(slo, found.rejected)
         changed: list[SLO] = []
         for group, batch in found.groups.items():
-            if not batch.deltas and dict(batch.series) == states.get(group, {}):
+            if not batch.deltas and batch.series == states.get(group, {}):
                 continue
             inst = groups.instance(group)
             self._claim(inst, group not in states)
@@ -1022,7 +1022,7 @@ class Ingestor:
         # A gap from an hour instant to the next sample is no scrape step: a step
         # learned from it would make the fast path read every second.
         self._learn(slo.key, replace(batch, step=None) if reading.by_hour else batch, hi)
-        reading.state = dict(batch.series)
+        reading.state = batch.series  # the count's own copy: nothing else changes it
         reading.by_hour = by_hour
 
     def _hourly_span(self, slo: SLO, since: float, until: float) -> tuple[float, float] | None:
@@ -1092,7 +1092,7 @@ class _Reading:
     ``counted`` is what it reads through (the samples it took, for progress)."""
 
     slo: SLO
-    state: dict[str, accounting.Sample]
+    state: Mapping[str, accounting.Sample]
     overlap: float
     counted: _Counted
     #: the state is at hour instants (an hour-tier segment left it), not at samples

@@ -324,9 +324,10 @@ class StoreBase:
         if newest is not None:
             self._moved_runs(slo_key, self._last_run.get(slo_key), newest)
             self._last_run[slo_key] = newest
-        memory = self._memory.get(slo_key)
-        if memory is not None:
-            memory.add(rows)
+        if rows:  # a steady commit often has none (the fast path counted them)
+            memory = self._memory.get(slo_key)
+            if memory is not None:
+                memory.add(rows)
 
     def _pruned(self, gone: Iterable[str], last_start: float) -> None:
         """After a prune committed: what it deleted leaves memory too."""
