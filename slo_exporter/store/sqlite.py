@@ -733,8 +733,9 @@ class SQLiteStore(StoreBase):
         written: list[tuple[int, list[Bucket], Span | None]] = []
         for commit, rows in checked:
             slo_id = self._id_or_new(conn, commit.slo_key)
-            hot = self._write_through(conn, slo_id, rows)
-            buckets += [(slo_id, s, g, t) for s, g, t in hot]
+            hot = self._write_through(conn, slo_id, rows) if rows else rows
+            if hot:  # a steady commit often has none (the fast path counted them)
+                buckets += [(slo_id, s, g, t) for s, g, t in hot]
             if commit.series:
                 states += [(slo_id, key, ts, value)
                            for key, (ts, value) in commit.series.items()]
