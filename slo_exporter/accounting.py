@@ -437,10 +437,18 @@ def fetch_events(
 
 
 
-def ratio_reads(slo: model.SLO) -> tuple[tuple[str, str], tuple[str, str]] | None:
+def plain_reads(slo: model.SLO, le_cache: Mapping[str, str] | None
+                ) -> tuple[tuple[str, str], tuple[str, str]] | None:
     """The ``(role, selector)`` raw-sample reads ``fetch_events`` makes of a ratio SLI
-    of plain selectors, marked (good or bad) first; None for any other SLI."""
+    of plain selectors, or of a latency SLI whose ``le`` is in ``le_cache``, the
+    marked (good or bad) first; None for any other SLI (or an ``le`` not found yet)."""
     sli = slo.sli
+    if isinstance(sli, model.LatencySLI):
+        le_matcher = None if le_cache is None else le_cache.get(_le_key(sli))
+        if le_matcher is None:
+            return None
+        return (("good", _selector(f"{sli.metric}_bucket", sli.matchers, le_matcher)),
+                ("total", _selector(f"{sli.metric}_count", sli.matchers)))
     if not isinstance(sli, model.RatioSLI) or not isinstance(sli.total, model.Selector):
         return None
     role, marked = ("good", sli.good) if sli.good is not None else ("bad", sli.bad)
@@ -1353,7 +1361,7 @@ def _latency_queries(
     at: float,
     cache: MutableMapping[str, str] | None,
 ) -> tuple[str, model.Selector, model.Selector]:
-    cache_key = f"{sli.histogram.text}|{sli.threshold!r}"
+    cache_key = _le_key(sli)
     le_matcher = cache.get(cache_key) if cache is not None else None
     if le_matcher is None:
         le_matcher = _discover_le(client, sli, at)
@@ -1362,6 +1370,11 @@ def _latency_queries(
     good = _selector(f"{sli.metric}_bucket", sli.matchers, le_matcher)
     total = _selector(f"{sli.metric}_count", sli.matchers)
     return "good", model.Selector(good), model.Selector(total)
+
+
+def _le_key(sli: model.LatencySLI) -> str:
+    """Where a latency SLI's ``le`` matcher is kept in an ``le_cache``."""
+    return f"{sli.histogram.text}|{sli.threshold!r}"
 
 
 def _discover_le(client: Source, sli: model.LatencySLI, at: float) -> str:

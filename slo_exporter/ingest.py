@@ -954,7 +954,7 @@ class Ingestor:
         series as they are, the cursor and measured span moved to ``until``) without
         counting. False, with nothing done, for any other read."""
         slo = reading.slo
-        reads = accounting.ratio_reads(slo)
+        reads = accounting.plain_reads(slo, self._le_cache.get(slo.key))
         if reads is None or not isinstance(source, sharing.SharedReads):
             return False
         start = since - reading.overlap  # fetch_events' one chunk
