@@ -79,7 +79,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 
@@ -130,9 +130,9 @@ _I = TypeVar("_I")
 ErrorCounter = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class _Read:
-    """A read of ``slo`` at ``at`` that succeeded; its status waits for its commits."""
+class _Read(NamedTuple):
+    """A read of ``slo`` at ``at`` that succeeded; its status waits for its commits
+    (a named tuple: every SLO's read of a cycle makes one)."""
 
     slo: SLO
     at: float

@@ -1193,8 +1193,8 @@ def _chunks(since: float, until: float, chunk: float) -> list[tuple[float, float
     default day), so each chunk of a backfill holds whole days and the store
     writes each day's block once instead of merging two halves; one chunk or
     less is one read."""
-    if until - since <= chunk:
-        return accounting.chunk_bounds(since, until, chunk)
+    if until - since <= chunk:  # a steady read: chunk_bounds' one span, without its lists
+        return [(since, until)] if until > since else []
     edges = [since]
     k = math.floor((since + accounting.SAME_SAMPLE) / chunk) + 1
     while k * chunk - accounting.SAME_SAMPLE < until:
