@@ -609,6 +609,9 @@ class Ingestor:
             since = accounting.read_start(state, until, overlap=0.0, late_limit=LATE_LIMIT)
             if since >= until or self._stop.is_set():
                 return False
+            if self._nothing_new(slo, source, since, until, state) is not None:
+                self._missed(slo.key, until)  # what the count below would find
+                return False
             batch = accounting.fetch_events(
                 source or self._client, slo, since=since, until=until, series_state=state,
                 resolution=self._store.resolution, overlap=0.0, chunk=until - since,
@@ -954,26 +957,35 @@ class Ingestor:
         series as they are, the cursor and measured span moved to ``until``) without
         counting. False, with nothing done, for any other read."""
         slo = reading.slo
-        reads = accounting.plain_reads(slo, self._le_cache.get(slo.key))
-        if reads is None or not isinstance(source, sharing.SharedReads):
-            return False
-        start = since - reading.overlap  # fetch_events' one chunk
-        found = []
-        for role, selector in reads:
-            series = source.answered(selector, start, until)
-            if series is None:
-                return False
-            found.append((role, series))
-        if not accounting.nothing_new(found, reading.state):
+        # fetch_events' one chunk reaches back by the overlap
+        found = self._nothing_new(slo, source, since - reading.overlap, until, reading.state)
+        if found is None:
             return False
         self._commit_to(slo.key, pending, Commit(
             slo.key, {}, cursor=until, series={}, measured=(since, until)))
-        self.backfill.chunk(slo.key, until - since,
-                            sum(len(s.samples) for _, series in found for s in series))
+        self.backfill.chunk(slo.key, until - since, found)
         self._learned(slo.key, None, reading.state, False, until)
         self._planned(slo.key, until, reading.state)
         self._announced(slo, until)
         return True
+
+    def _nothing_new(self, slo: SLO, source: accounting.Source | None, start: float,
+                     until: float, state: Mapping[str, accounting.Sample]) -> int | None:
+        """The samples a read of ``slo`` over ``(start, until]`` in one chunk would take
+        when a shared answer gives them and none is newer than ``state`` (so counting
+        them moves nothing: ``accounting.nothing_new``), else None."""
+        reads = accounting.plain_reads(slo, self._le_cache.get(slo.key))
+        if reads is None or not isinstance(source, sharing.SharedReads):
+            return None
+        found = []
+        for role, selector in reads:
+            series = source.answered(selector, start, until)
+            if series is None:
+                return None
+            found.append((role, series))
+        if not accounting.nothing_new(found, state):
+            return None
+        return sum(len(s.samples) for _, series in found for s in series)
 
     def _reading(self, slo: SLO, since: float, source: accounting.Source) -> _Reading:
         state = self._store.series(slo.key)
