@@ -67,7 +67,7 @@ import math
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -435,6 +435,53 @@ def fetch_events(
     total_events = _events(client, "total", total_query, span, books)
     return books.batch(_deltas(good_role, good_events, total_events), until)
 
+
+
+def plain_reads(slo: model.SLO, le_cache: Mapping[str, str] | None
+                ) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """The ``(role, selector)`` raw-sample reads ``fetch_events`` makes of a ratio SLI
+    of plain selectors, or of a latency SLI whose ``le`` is in ``le_cache``, the
+    marked (good or bad) first; None for any other SLI (or an ``le`` not found yet)."""
+    sli = slo.sli
+    if isinstance(sli, model.LatencySLI):
+        le_matcher = None if le_cache is None else le_cache.get(_le_key(sli))
+        if le_matcher is None:
+            return None
+        return (("good", _selector(f"{sli.metric}_bucket", sli.matchers, le_matcher)),
+                ("total", _selector(f"{sli.metric}_count", sli.matchers)))
+    if not isinstance(sli, model.RatioSLI) or not isinstance(sli.total, model.Selector):
+        return None
+    role, marked = ("good", sli.good) if sli.good is not None else ("bad", sli.bad)
+    if not isinstance(marked, model.Selector):
+        return None
+    return (role, marked.text), ("total", sli.total.text)
+
+
+def nothing_new(found: Iterable[tuple[str, Sequence[Series]]],
+                series_state: Mapping[str, Sample]) -> bool:
+    """True when counting ``found`` (each role and the series its raw-sample read
+    returns) from ``series_state`` moves nothing: no sample lies after its series'
+    last known one. ``fetch_events`` over those reads then gives no deltas, the
+    state as it was, no step and no rejection (every such sample is skipped as
+    read before), so a caller may leave the count out.
+
+    A series not in the state with a sample is new (its baseline moves the state).
+    """
+    get = series_state.get
+    for role, series in found:
+        prefix = role + "|"
+        for one in series:
+            samples = one.samples
+            if not samples:
+                continue
+            prev = get(prefix + one.label_text())
+            if prev is None:
+                return False
+            last = prev[0]
+            if samples[-1][0] > last if len(samples) == 1 else any(
+                    ts > last for ts, _ in samples):
+                return False
+    return True
 
 
 def fetch_grouped_events(
@@ -1314,7 +1361,7 @@ def _latency_queries(
     at: float,
     cache: MutableMapping[str, str] | None,
 ) -> tuple[str, model.Selector, model.Selector]:
-    cache_key = f"{sli.histogram.text}|{sli.threshold!r}"
+    cache_key = _le_key(sli)
     le_matcher = cache.get(cache_key) if cache is not None else None
     if le_matcher is None:
         le_matcher = _discover_le(client, sli, at)
@@ -1323,6 +1370,11 @@ def _latency_queries(
     good = _selector(f"{sli.metric}_bucket", sli.matchers, le_matcher)
     total = _selector(f"{sli.metric}_count", sli.matchers)
     return "good", model.Selector(good), model.Selector(total)
+
+
+def _le_key(sli: model.LatencySLI) -> str:
+    """Where a latency SLI's ``le`` matcher is kept in an ``le_cache``."""
+    return f"{sli.histogram.text}|{sli.threshold!r}"
 
 
 def _discover_le(client: Source, sli: model.LatencySLI, at: float) -> str:

@@ -79,7 +79,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import structlog
 
@@ -130,9 +130,9 @@ _I = TypeVar("_I")
 ErrorCounter = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class _Read:
-    """A read of ``slo`` at ``at`` that succeeded; its status waits for its commits."""
+class _Read(NamedTuple):
+    """A read of ``slo`` at ``at`` that succeeded; its status waits for its commits
+    (a named tuple: every SLO's read of a cycle makes one)."""
 
     slo: SLO
     at: float
@@ -304,34 +304,38 @@ class Engine:
         current = self._snapshot.by_key
         fresh: dict[str, SLOStatus] = {}
         shared = self._share([s for s in due if self._up(s, current)], at, fast=True)
-        # The reads first, their commits then in one transaction, then the statuses.
+        # The reads first, their commits (groups' too) then in one transaction, then
+        # the statuses: per definition read, the SLOs that got events.
         pending = Pending()
-        moved: list[SLO] = []
+        moved: list[tuple[SLO, tuple[SLO, ...]]] = []
         try:
             for slo in due:
                 if self._stop.is_set():
                     break
                 if slo.group_by:
-                    self._catch_up_groups(slo, at, current, fresh, shared)
+                    changed = self._catch_up_groups(slo, at, current, shared, pending)
+                    if changed:
+                        moved.append((slo, changed))
                     continue
                 mine = current.get(slo.key)
                 if mine is None or not mine.up or mine.evaluated_at is None:
                     continue
                 try:
                     if self._ingestor.catch_up(slo, at, shared, pending):
-                        moved.append(slo)
+                        moved.append((slo, (slo,)))
                 except Exception as exc:  # the full cycle reads the same span and reports it
                     self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
                                     error=short_error(str(exc)))
         finally:
             failed = self._ingestor.flush(pending)
-        for slo in moved:
+        for slo, changed in moved:
             if slo.key in failed:  # nothing of it was written: the full cycle reads it
                 self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
                                 error=short_error(str(failed[slo.key])))
                 continue
-            fresh[slo.key] = self._status(slo, at, up=True, error=None,
-                                          previous=current.get(slo.key), refresh=True)
+            for inst in changed:
+                fresh[inst.key] = self._status(inst, at, up=True, error=None,
+                                               previous=current.get(inst.key), refresh=True)
         if fresh:
             for slo in _dependents(self._composites, [s.slo for s in fresh.values()]):
                 status = self._composite_status(slo, fresh, current, refresh=True)
@@ -395,20 +399,18 @@ class Engine:
             return None
 
     def _catch_up_groups(self, slo: SLO, at: float, current: Mapping[str, SLOStatus],
-                         fresh: dict[str, SLOStatus],
-                         shared: accounting.Source | None = None) -> None:
-        """The fast path of a grouped definition: recompute the groups that got events."""
+                         shared: accounting.Source | None,
+                         pending: Pending) -> tuple[SLO, ...]:
+        """The fast path of a grouped definition: the groups that got events, whose
+        commits wait in ``pending``."""
         if not self._up(slo, current):
-            return
+            return ()
         try:
-            changed = self._ingestor.catch_up_groups(slo, at, shared)
+            return self._ingestor.catch_up_groups(slo, at, shared, pending)
         except Exception as exc:  # the full cycle reads the same span and reports it
             self._log.debug("catch_up_failed", service=slo.service, slo=slo.name,
                             error=short_error(str(exc)))
-            return
-        for inst in changed:
-            fresh[inst.key] = self._status(inst, at, up=True, error=None,
-                                           previous=current.get(inst.key), refresh=True)
+            return ()
 
     def _evaluate_definition(self, slo: SLO, now: float, current: Mapping[str, SLOStatus],
                              read: SLOStatus | _Read | None,

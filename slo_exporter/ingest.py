@@ -604,10 +604,13 @@ class Ingestor:
             if cursor is None or until - cursor > CATCH_UP_LIMIT:
                 return False
             if slo.group_by:
-                return bool(self._catch_up_grouped(slo, until, source))
+                return bool(self._catch_up_grouped(slo, until, source, pending))
             state = self._store.series(slo.key)
             since = accounting.read_start(state, until, overlap=0.0, late_limit=LATE_LIMIT)
             if since >= until or self._stop.is_set():
+                return False
+            if self._nothing_new(slo, source, since, until, state) is not None:
+                self._missed(slo.key, until)  # what the count below would find
                 return False
             batch = accounting.fetch_events(
                 source or self._client, slo, since=since, until=until, series_state=state,
@@ -616,7 +619,7 @@ class Ingestor:
                 max_increase=self._max_increase,
             )
             self._reject(slo, batch.rejected)
-            if not batch.deltas and dict(batch.series) == state:
+            if not batch.deltas and batch.series == state:
                 self._missed(slo.key, until)
                 return False
             self._commit_to(slo.key, pending,
@@ -628,8 +631,11 @@ class Ingestor:
                 lock.release()
 
     def catch_up_groups(self, slo: SLO, until: float,
-                        source: accounting.Source | None = None) -> tuple[SLO, ...]:
-        """``catch_up`` for a grouped definition: the group instances that got new events."""
+                        source: accounting.Source | None = None,
+                        pending: Pending | None = None) -> tuple[SLO, ...]:
+        """``catch_up`` for a grouped definition: the group instances that got new events.
+        With ``pending``, their commits wait there under the definition's key, as a
+        full read's do."""
         lock = self._lock(slo)
         if not lock.acquire(blocking=False):
             return ()
@@ -639,9 +645,10 @@ class Ingestor:
                     or slo.key in self._backfilling or self._client is None
                     or until < self._due.get(slo.key, -math.inf)):
                 return ()
-            return self._catch_up_grouped(slo, until, source)
+            return self._catch_up_grouped(slo, until, source, pending)
         finally:
-            lock.release()
+            if pending is None or not pending.hold(slo.key, lock):
+                lock.release()
 
     def _missed(self, key: str, until: float) -> None:
         """A fast read found nothing: wait twice as long as after the previous miss."""
@@ -651,7 +658,8 @@ class Ingestor:
         self._set_due(key, max(self._due.get(key, -math.inf), until + wait))
 
     def _catch_up_grouped(self, slo: SLO, until: float,
-                          source: accounting.Source | None = None) -> tuple[SLO, ...]:
+                          source: accounting.Source | None = None,
+                          pending: Pending | None = None) -> tuple[SLO, ...]:
         groups = self.groups(slo)
         states = self._group_states(groups)
         since = accounting.read_start(_merged(states), until, overlap=0.0,
@@ -667,11 +675,12 @@ class Ingestor:
         self._reject(slo, found.rejected)
         changed: list[SLO] = []
         for group, batch in found.groups.items():
-            if not batch.deltas and dict(batch.series) == states.get(group, {}):
+            if not batch.deltas and batch.series == states.get(group, {}):
                 continue
             inst = groups.instance(group)
             self._claim(inst, group not in states)
-            self._store.commit(inst.key, batch.deltas, series=batch.series)
+            self._commit_to(slo.key, pending, Commit(
+                inst.key, batch.deltas, series=_moved(batch.series, states.get(group, {}))))
             changed.append(inst)
         if not changed:
             self._missed(slo.key, until)
@@ -874,11 +883,17 @@ class Ingestor:
 
     def _learn(self, key: str, batch: accounting.EventBatch, until: float) -> None:
         """Note the scrape step of ``key``'s series and when the oldest live one is due."""
-        if batch.step is not None and batch.step > 0:
-            self._step[key] = min(self._step.get(key, math.inf), batch.step)
-        live = [ts for ts, _ in batch.series.values() if ts >= until - LATE_LIMIT]
+        self._learned(key, batch.step, batch.series, bool(batch.deltas), until)
+
+    def _learned(self, key: str, seen: float | None, series: Mapping[str, accounting.Sample],
+                 counted: bool, until: float) -> None:
+        """``_learn`` of a read whose shortest step was ``seen``, that left ``series`` and
+        counted events or not."""
+        if seen is not None and seen > 0:
+            self._step[key] = min(self._step.get(key, math.inf), seen)
+        live = [ts for ts, _ in series.values() if ts >= until - LATE_LIMIT]
         step = self._step.get(key)
-        if batch.deltas or batch.step is not None:  # something new landed
+        if counted or seen is not None:  # something new landed
             self._misses[key] = 0
         if not self._misses.get(key):
             self._set_due(key, min(live) + step if live and step is not None else -math.inf)
@@ -925,6 +940,8 @@ class Ingestor:
         segments = _segments(since, until, hourly, self._chunk)
         if len(segments) > 1 or slo.key in self._backfilling:
             pending = None  # a backfill commits chunk by chunk, to resume where it stopped
+        elif pending is not None and self._unchanged(reading, source, since, until, pending):
+            return True
         for lo, hi, by_hour in segments:
             if self._stop.is_set():
                 return False
@@ -932,6 +949,43 @@ class Ingestor:
         self._planned(slo.key, until, reading.state)
         self._announced(slo, until)
         return True
+
+    def _unchanged(self, reading: _Reading, source: accounting.Source | None, since: float,
+                   until: float, pending: Pending) -> bool:
+        """A steady read (one segment) that a shared answer shows has nothing newer than
+        the SLO's series state: committed as its count would be (no events, the
+        series as they are, the cursor and measured span moved to ``until``) without
+        counting. False, with nothing done, for any other read."""
+        slo = reading.slo
+        # fetch_events' one chunk reaches back by the overlap
+        found = self._nothing_new(slo, source, since - reading.overlap, until, reading.state)
+        if found is None:
+            return False
+        self._commit_to(slo.key, pending, Commit(
+            slo.key, {}, cursor=until, series={}, measured=(since, until)))
+        self.backfill.chunk(slo.key, until - since, found)
+        self._learned(slo.key, None, reading.state, False, until)
+        self._planned(slo.key, until, reading.state)
+        self._announced(slo, until)
+        return True
+
+    def _nothing_new(self, slo: SLO, source: accounting.Source | None, start: float,
+                     until: float, state: Mapping[str, accounting.Sample]) -> int | None:
+        """The samples a read of ``slo`` over ``(start, until]`` in one chunk would take
+        when a shared answer gives them and none is newer than ``state`` (so counting
+        them moves nothing: ``accounting.nothing_new``), else None."""
+        reads = accounting.plain_reads(slo, self._le_cache.get(slo.key))
+        if reads is None or not isinstance(source, sharing.SharedReads):
+            return None
+        found = []
+        for role, selector in reads:
+            series = source.answered(selector, start, until)
+            if series is None:
+                return None
+            found.append((role, series))
+        if not accounting.nothing_new(found, state):
+            return None
+        return sum(len(s.samples) for _, series in found for s in series)
 
     def _reading(self, slo: SLO, since: float, source: accounting.Source) -> _Reading:
         state = self._store.series(slo.key)
@@ -980,7 +1034,7 @@ class Ingestor:
         # A gap from an hour instant to the next sample is no scrape step: a step
         # learned from it would make the fast path read every second.
         self._learn(slo.key, replace(batch, step=None) if reading.by_hour else batch, hi)
-        reading.state = dict(batch.series)
+        reading.state = batch.series  # the count's own copy: nothing else changes it
         reading.by_hour = by_hour
 
     def _hourly_span(self, slo: SLO, since: float, until: float) -> tuple[float, float] | None:
@@ -1050,7 +1104,7 @@ class _Reading:
     ``counted`` is what it reads through (the samples it took, for progress)."""
 
     slo: SLO
-    state: dict[str, accounting.Sample]
+    state: Mapping[str, accounting.Sample]
     overlap: float
     counted: _Counted
     #: the state is at hour instants (an hour-tier segment left it), not at samples
@@ -1151,8 +1205,8 @@ def _chunks(since: float, until: float, chunk: float) -> list[tuple[float, float
     default day), so each chunk of a backfill holds whole days and the store
     writes each day's block once instead of merging two halves; one chunk or
     less is one read."""
-    if until - since <= chunk:
-        return accounting.chunk_bounds(since, until, chunk)
+    if until - since <= chunk:  # a steady read: chunk_bounds' one span, without its lists
+        return [(since, until)] if until > since else []
     edges = [since]
     k = math.floor((since + accounting.SAME_SAMPLE) / chunk) + 1
     while k * chunk - accounting.SAME_SAMPLE < until:

@@ -186,6 +186,19 @@ class SharedReads(accounting.SourceProxy):
         #: shared queries asked (for logs and tests)
         self.queries = len(answers)
 
+    def answered(self, selector: str, start: float, end: float) -> list[Series] | None:
+        """What ``raw_samples`` returns when a shared answer gives it (no error, a
+        match that is not ambiguous), else None: then only ``raw_samples`` reads it."""
+        answer = self._by_selector.get(selector)
+        start_ms, end_ms = round(start * 1000), round(end * 1000)
+        if (answer is None or start_ms < answer.lo_ms or end_ms > answer.hi_ms
+                or answer.error is not None):
+            return None
+        series = answer.matched.get(selector)
+        if series is None:
+            return None
+        return _within(series, start_ms, end_ms)
+
     def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
         """The series of ``selector`` with their samples in ``(start, end]``: from the
         shared answer when it covers the read, from Prometheus otherwise."""
@@ -207,21 +220,26 @@ class SharedReads(accounting.SourceProxy):
             if ambiguous is not None or series is None:
                 self._tell(selector, f"ambiguous match {ambiguous}")
                 return self._source.raw_samples(selector, start, end)
-        if end_ms <= start_ms:
-            return []
-        out: list[Series] = []
-        for found in series:
-            samples = found.samples
-            if (samples and round(samples[0][0] * 1000) > start_ms
-                    and round(samples[-1][0] * 1000) <= end_ms):
-                out.append(found)  # the usual steady read: all of it
-                continue
-            first = bisect.bisect_right(samples, start_ms, key=_ms)
-            last = bisect.bisect_right(samples, end_ms, key=_ms)
-            if first < last:
-                out.append(found if first == 0 and last == len(samples)
-                           else Series(found.labels, samples[first:last], found.text))
-        return out
+        return _within(series, start_ms, end_ms)
+
+
+def _within(series: Sequence[Series], start_ms: int, end_ms: int) -> list[Series]:
+    """``series`` with their samples in ``(start_ms, end_ms]``; those without any left out."""
+    if end_ms <= start_ms:
+        return []
+    out: list[Series] = []
+    for found in series:
+        samples = found.samples
+        if (samples and round(samples[0][0] * 1000) > start_ms
+                and round(samples[-1][0] * 1000) <= end_ms):
+            out.append(found)  # the usual steady read: all of it
+            continue
+        first = bisect.bisect_right(samples, start_ms, key=_ms)
+        last = bisect.bisect_right(samples, end_ms, key=_ms)
+        if first < last:
+            out.append(found if first == 0 and last == len(samples)
+                       else Series(found.labels, samples[first:last], found.text))
+    return out
 
 
 def _ms(sample: accounting.Sample) -> int:

@@ -25,9 +25,8 @@ import itertools
 import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
 from slo_exporter.slomath import Counts, bucket_start
 from slo_exporter.store.protocol import Bucket, EventStore, Span
@@ -115,13 +114,13 @@ RUNS_KEPT = 64
 """Measured runs a writer keeps in memory per SLO; one with more is read each time."""
 
 
-@dataclass(frozen=True)
-class RunMerge:
+class RunMerge(NamedTuple):
     """What merging a span into an SLO's measured runs changes.
 
     ``newest`` goes on the SLO's row; ``absorbed`` are the starts of closed
     runs to delete (before ``closed`` is inserted: it may reuse a start);
-    ``closed`` is a run to insert among the closed ones, if any.
+    ``closed`` is a run to insert among the closed ones, if any. A named tuple:
+    every commit with a measured span makes one.
     """
 
     newest: Span
@@ -324,9 +323,10 @@ class StoreBase:
         if newest is not None:
             self._moved_runs(slo_key, self._last_run.get(slo_key), newest)
             self._last_run[slo_key] = newest
-        memory = self._memory.get(slo_key)
-        if memory is not None:
-            memory.add(rows)
+        if rows:  # a steady commit often has none (the fast path counted them)
+            memory = self._memory.get(slo_key)
+            if memory is not None:
+                memory.add(rows)
 
     def _pruned(self, gone: Iterable[str], last_start: float) -> None:
         """After a prune committed: what it deleted leaves memory too."""

@@ -541,16 +541,17 @@ class SQLiteStore(StoreBase):
             ) from exc
 
     def _add_span(
-        self, conn: sqlite3.Connection, slo_key: str, slo_id: int, start: float, until: float
+        self, conn: sqlite3.Connection, slo_id: int, start: float, until: float,
+        last: Span | None,
     ) -> Span:
-        """Merge ``[start, until)`` into the SLO's measured runs; returns the newest run.
+        """Merge ``[start, until)`` into the SLO's measured runs, whose newest is ``last``
+        (None: read from the SLO's row); returns the newest run.
 
         The newest run lives on the SLO's row (written with the cursor, so a
         span that extends it costs no extra statement); older runs are rows
         of ``measured``. Runs are disjoint and more than ``MERGE_GAP`` apart.
         The caller writes the returned run to the SLO's row.
         """
-        last = self._last_run.get(slo_key)
         if last is None:
             row = conn.execute(
                 "SELECT run_start, run_until FROM slo WHERE id = ?", (slo_id,)
@@ -697,12 +698,13 @@ class SQLiteStore(StoreBase):
             written: list[tuple[int, list[Bucket], Span | None]] = []
             try:
                 with _transaction(conn):
+                    moved: dict[str, Span] = {}
                     if len({commit.slo_key for commit, _ in checked}) < len(checked):
-                        # an SLO twice: each commit sees the row the one before wrote
+                        # an SLO twice: each commit sees the row and run the one before wrote
                         for item in checked:
-                            written += self._write_all(conn, [item])
+                            written += self._write_all(conn, [item], moved)
                     else:
-                        written = self._write_all(conn, checked)
+                        written = self._write_all(conn, checked, moved)
             except BaseException:
                 for commit, _ in checked:  # the next read asks the database
                     self._forget_state(commit.slo_key)
@@ -720,26 +722,31 @@ class SQLiteStore(StoreBase):
                 if hot:
                     self._after_commit(conn, slo_id, hot[0][0], hot[-1][0])
 
-    def _write_all(self, conn: sqlite3.Connection, checked: Sequence[tuple[Commit, list[Bucket]]]
-                   ) -> list[tuple[int, list[Bucket], Span | None]]:
+    def _write_all(self, conn: sqlite3.Connection, checked: Sequence[tuple[Commit, list[Bucket]]],
+                   moved: dict[str, Span]) -> list[tuple[int, list[Bucket], Span | None]]:
         """Inside the transaction: commits of distinct SLOs, each table's rows in one
-        statement; each SLO's id, hot rows and newest measured run."""
+        statement; each SLO's id, hot rows and newest measured run, which ``moved``
+        also takes (the transaction's newest runs, ahead of memory)."""
         buckets: list[tuple[int, float, float, float]] = []
         states: list[tuple[int, str, float, float]] = []
         slos: list[tuple[float | None, float | None, float | None, int]] = []
         written: list[tuple[int, list[Bucket], Span | None]] = []
         for commit, rows in checked:
             slo_id = self._id_or_new(conn, commit.slo_key)
-            hot = self._write_through(conn, slo_id, rows)
-            buckets += [(slo_id, s, g, t) for s, g, t in hot]
+            hot = self._write_through(conn, slo_id, rows) if rows else rows
+            if hot:  # a steady commit often has none (the fast path counted them)
+                buckets += [(slo_id, s, g, t) for s, g, t in hot]
             if commit.series:
                 states += [(slo_id, key, ts, value)
                            for key, (ts, value) in commit.series.items()]
             newest: Span | None = None
             measured = commit.measured
             if measured is not None and measured[1] > measured[0]:
-                # reads only this SLO's row, which no statement below changes first
-                newest = self._add_span(conn, commit.slo_key, slo_id, *measured)
+                # the run this transaction moved is ahead of memory (an SLO twice);
+                # else reads only this SLO's row, which no statement below changes first
+                key = commit.slo_key
+                last = moved.get(key) or self._last_run.get(key)
+                newest = moved[key] = self._add_span(conn, slo_id, *measured, last)
             if commit.cursor is not None or newest is not None:  # else the row stays as is
                 run_start, run_until = newest or (None, None)
                 slos.append((commit.cursor, run_start, run_until, slo_id))

@@ -23,7 +23,7 @@ from slo_exporter.accounting import fetch_grouped_events
 from slo_exporter.api import render_slos
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
-from slo_exporter.errors import QueryTimeout
+from slo_exporter.errors import QueryTimeout, StoreError
 from slo_exporter.exposition import SnapshotCollector
 from slo_exporter.grouping import Groups
 from slo_exporter.model import SLO, RatioSLI, Selector, SLOId, Template
@@ -33,7 +33,7 @@ from slo_exporter.prometheus import QueryResult, Series
 from slo_exporter.runtime import Collaborators, Runtime
 from slo_exporter.snapshot import Snapshot
 from slo_exporter.statuspage import render_status_page
-from slo_exporter.store import SQLiteStore
+from slo_exporter.store import Commit, SQLiteStore
 from slo_exporter.store.protocol import EventStore
 from tests.engine.support import NOW, SeriesSource
 
@@ -319,6 +319,76 @@ def test_fast_path_follows_new_samples_of_a_group(store: EventStore) -> None:
     after = {st.slo.key: st.evaluated_at for st in engine.snapshot.slos}
     untouched = 'api/availability{route="/c"}'
     assert after[untouched] == before[untouched]
+
+
+def test_a_fast_path_second_of_a_grouped_slo_is_one_transaction(tmp_path: Path) -> None:
+    """The next minute reaches routes /a and /b: the fast path commits both groups in one
+    store transaction (one BEGIN), and each window holds the minute once: /a 549 of 610,
+    /b 305 of 305 (as test_fast_path_follows_new_samples_of_a_group works out)."""
+    store = SQLiteStore(tmp_path, 60.0)
+    source = RouteSource(TRAFFIC)
+    clock = [NOW]
+    engine = _engine(store, source, clock=clock)
+    try:
+        engine.evaluate()
+        later = RouteSource({"/a": TRAFFIC["/a"], "/b": TRAFFIC["/b"]}, until=NOW + 60)
+        source.series = later.series | {TOTAL: later.series[TOTAL] + [
+            s for s in source.series[TOTAL] if s.labels["route"] == "/c"]}
+        begins: list[str] = []
+        conn = store._conn  # observation only: the transactions the fast path opens
+        assert conn is not None
+        conn.set_trace_callback(lambda s: begins.append(s) if s.startswith("BEGIN") else None)
+        clock[0] = NOW + 61
+        engine.catch_up()
+        assert len(begins) == 1
+        day = _day(engine)
+        assert (day["/a"], day["/b"]) == ((549.0, 610.0), (305.0, 305.0))
+    finally:
+        engine.close()
+        store.close()
+
+
+class _FailingStore(SQLiteStore):
+    """A real store whose commits of the keys in ``failing`` fail (as on a full disk)."""
+
+    failing: frozenset[str] = frozenset()
+
+    def commit_many(self, commits: Sequence[Commit]) -> None:
+        if any(c.slo_key in self.failing for c in commits):
+            raise StoreError(f"event store {self.path}: database or disk is full")
+        super().commit_many(commits)
+
+
+def test_a_failed_grouped_fast_path_commit_recomputes_no_group_and_loses_nothing(
+        tmp_path: Path) -> None:
+    """Route /b's commit of the fast path's batch fails: no group of the definition is
+    recomputed, the failure is logged at debug level, and the next full cycle counts the
+    minute once: /a 549 of 610, /b 305 of 305."""
+    store = _FailingStore(tmp_path, 60.0)
+    source = RouteSource(TRAFFIC)
+    clock = [NOW]
+    engine = _engine(store, source, clock=clock)
+    try:
+        engine.evaluate()
+        before = {st.slo.key: st.evaluated_at for st in engine.snapshot.slos}
+        later = RouteSource({"/a": TRAFFIC["/a"], "/b": TRAFFIC["/b"]}, until=NOW + 60)
+        source.series = later.series | {TOTAL: later.series[TOTAL] + [
+            s for s in source.series[TOTAL] if s.labels["route"] == "/c"]}
+        store.failing = frozenset({'api/availability{route="/b"}'})
+        clock[0] = NOW + 61
+        with capture_logs() as logs:
+            engine.catch_up()
+        assert {st.slo.key: st.evaluated_at for st in engine.snapshot.slos} == before
+        assert [e["event"] for e in logs if e["event"] == "catch_up_failed"] == [
+            "catch_up_failed"]
+        store.failing = frozenset()
+        clock[0] = NOW + 70
+        engine.evaluate()
+        day = _day(engine)
+        assert (day["/a"], day["/b"]) == ((549.0, 610.0), (305.0, 305.0))
+    finally:
+        engine.close()
+        store.close()
 
 
 def test_instances_are_the_definition_with_group_set() -> None:

@@ -47,6 +47,28 @@ def test_commit_many_is_each_commit_in_order(store: EventStore) -> None:
     assert (store.sum(OTHER, 0, 2 * T0), store.cursor(OTHER)) == (Counts(0, 5), T0 + 5)
 
 
+def test_an_slo_twice_in_a_batch_extends_the_run_the_first_commit_made(
+        backend: Backend) -> None:
+    """The store keeps the run [T0, T0+60) and knows it; a batch extends it to T0+120 and
+    then starts a new run at T0+300 (more than a second after T0+120), so the first run
+    closes as [T0, T0+120) and the new one is [T0+300, T0+360): 120 + 60 = 180 s measured,
+    not the 60 + 60 the stale run [T0, T0+60) would leave, in the writer's memory and in
+    what a store opened afterwards reads."""
+    want = [(T0, T0 + 2 * RES), (T0 + 5 * RES, T0 + 6 * RES)]
+    with backend.open() as store:
+        store.commit(KEY, {}, cursor=T0 + RES, measured=(T0, T0 + RES))
+        assert store.measured_spans(KEY, 0, 2 * T0) == [(T0, T0 + RES)]  # the writer knows it
+        store.commit_many([
+            Commit(KEY, {}, cursor=T0 + 2 * RES, measured=(T0 + RES, T0 + 2 * RES)),
+            Commit(KEY, {}, cursor=T0 + 6 * RES, measured=(T0 + 5 * RES, T0 + 6 * RES)),
+        ])
+        assert store.measured_spans(KEY, 0, 2 * T0) == want
+    with backend.open() as store:
+        assert store.measured_spans(KEY, 0, 2 * T0) == want
+        assert store.measured(KEY, 0, 2 * T0) == 180.0
+        assert store.cursor(KEY) == T0 + 6 * RES
+
+
 def test_commit_many_checks_every_commit_before_writing_any(store: EventStore) -> None:
     """A NaN in the second commit is a ValueError, and the first is not written either."""
     with pytest.raises(ValueError, match="finite"):
