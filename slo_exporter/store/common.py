@@ -191,6 +191,12 @@ class StoreBase:
         self._last_run: dict[str, Span] = {}
         # every measured run of an SLO, oldest first, the newest last (``_kept_spans``)
         self._runs: dict[str, tuple[Span, ...]] = {}
+        # The writer's memory of what only it writes: each SLO's cursor and series
+        # state as committed, filled by the first read and kept by its commits
+        # (``_kept_state``), so a steady read asks the database for neither. A
+        # read-only store or standby keeps none (another process writes them).
+        self._cursors: dict[str, float | None] = {}
+        self._states: dict[str, dict[str, tuple[float, float]]] = {}
 
     @property
     def resolution(self) -> float:
@@ -316,6 +322,21 @@ class StoreBase:
         self._memory.clear()
         self._last_run.clear()
         self._runs.clear()
+
+    def _kept_state(self, slo_key: str, cursor: float | None,
+                    series: Mapping[str, tuple[float, float]] | None) -> None:
+        """After COMMIT: the remembered cursor and series state take what was written
+        (an SLO not remembered yet is read on its first use)."""
+        if cursor is not None and slo_key in self._cursors:
+            self._cursors[slo_key] = cursor
+        state = self._states.get(slo_key)
+        if state is not None and series:
+            state.update(series)
+
+    def _forget_state(self, slo_key: str) -> None:
+        """The SLO's cursor and series state are read from the database again."""
+        self._cursors.pop(slo_key, None)
+        self._states.pop(slo_key, None)
 
     def _committed(self, slo_key: str, rows: Sequence[Bucket], newest: Span | None) -> None:
         """After COMMIT (memory never runs ahead of the database): the window sums

@@ -314,13 +314,6 @@ class PostgresStore(StoreBase):
         self._seen: int | None = None
         #: what the writer's source answered per SLO key: (up, error)
         self._sources: dict[str, SourceState] = {}
-        # The writer's memory of what only it writes: each of its SLOs' cursor and
-        # series state as committed, filled by the first read and kept by its
-        # commits, so a steady read asks the database for neither. Dropped with
-        # the rest of the memory (a failed write, a lost connection, close); a
-        # read-only store or standby keeps none (another replica writes them).
-        self._cursors: dict[str, float | None] = {}
-        self._states: dict[str, dict[str, tuple[float, float]]] = {}
         #: this writer's mark in the meta table (``_become_writer``), checked on reconnecting
         self._token = ""
         self._refreshed = -math.inf
@@ -942,21 +935,6 @@ class PostgresStore(StoreBase):
                 "k": b_key, "s": b_start, "g": b_good, "t": b_total})
         if states[0]:
             conn.execute(_UPSERT_SERIES, states)
-
-    def _kept_state(self, slo_key: str, cursor: float | None,
-                    series: Mapping[str, tuple[float, float]] | None) -> None:
-        """After COMMIT: the remembered cursor and series state take what was written
-        (an SLO not remembered yet is read on its first use)."""
-        if cursor is not None and slo_key in self._cursors:
-            self._cursors[slo_key] = cursor
-        state = self._states.get(slo_key)
-        if state is not None and series:
-            state.update(series)
-
-    def _forget_state(self, slo_key: str) -> None:
-        """The SLO's cursor and series state are read from the database again."""
-        self._cursors.pop(slo_key, None)
-        self._states.pop(slo_key, None)
 
     def prune(self, before: float) -> Pruned:
         """Delete buckets, coverage and series retention no longer needs, and SLOs retired

@@ -195,12 +195,6 @@ class SQLiteStore(StoreBase):
         self._hot: dict[int, tuple[float, float]] = {}
         self._hot_complete = False
         self._retry_at: dict[int, float] = {}  # after a failed compaction by a commit
-        # The writer's memory of what only it writes: each SLO's cursor and
-        # series state as committed, filled by the first read and kept by
-        # commits, so a steady read asks the database for neither. A
-        # read-only store keeps none (another process writes them).
-        self._cursors: dict[str, float | None] = {}
-        self._states: dict[str, dict[str, tuple[float, float]]] = {}
         self._per_day = blocks.slots_per_day(self._resolution)
         try:
             with self._opening():
@@ -576,21 +570,6 @@ class SQLiteStore(StoreBase):
             conn.execute("INSERT INTO measured (slo_id, start, until) VALUES (?, ?, ?)",
                          (slo_id, *merge.closed))
         return merge.newest
-
-    def _kept_state(self, slo_key: str, cursor: float | None,
-                    series: Mapping[str, tuple[float, float]] | None) -> None:
-        """After COMMIT: the remembered cursor and series state take what was written
-        (an SLO not remembered yet is read on its first use)."""
-        if cursor is not None and slo_key in self._cursors:
-            self._cursors[slo_key] = cursor
-        state = self._states.get(slo_key)
-        if state is not None and series:
-            state.update(series)
-
-    def _forget_state(self, slo_key: str) -> None:
-        """The SLO's cursor and series state are read from the database again."""
-        self._cursors.pop(slo_key, None)
-        self._states.pop(slo_key, None)
 
     def _note_data(self) -> None:
         """Say in the marker, once, that this store holds events."""
