@@ -64,23 +64,42 @@ def test_a_slotted_constructor_takes_the_defaults_and_refuses_what_the_class_ref
     assert type(slotted(PeriodFigures)) is not type  # the figures' many fields too
 
 
-def test_classes_slotted_cannot_build_come_back_as_they_are() -> None:
-    """A class without slots, or with ``__post_init__``, is its own constructor."""
+def test_a_field_may_bear_any_name_the_generated_constructor_uses() -> None:
+    """Fields named ``obj``, ``_cls``, ``_new`` or ``_set0`` (names the generated code once
+    used for itself) hold the values given: ``Named(1, 2, 3, 4)`` has ``obj == 1`` and
+    ``_set0 == 4``, as the class's own constructor makes it."""
 
-    @dataclass(frozen=True)
-    class Plain:
+    @dataclass(frozen=True, slots=True)
+    class Named:
+        obj: int
+        _cls: int
+        _new: int
+        _set0: int = 0
+
+    built = slotted(Named)(1, 2, 3, 4)
+    assert built == Named(1, 2, 3, 4)
+    assert (built.obj, built._set0) == (1, 4)
+
+
+def test_classes_whose_slots_it_cannot_reach_come_back_as_they_are() -> None:
+    """A field inherited from a base class (its slot lives there) or named with the
+    generated code's own prefix: the class is its own constructor."""
+
+    @dataclass(frozen=True, slots=True)
+    class Base:
         a: int
 
     @dataclass(frozen=True, slots=True)
-    class Checked:
-        a: int
+    class Derived(Base):
+        b: int
 
-        def __post_init__(self) -> None:
-            if self.a < 0:
-                raise ValueError("negative")
+    @dataclass(frozen=True, slots=True)
+    class Prefixed:
+        _slotted_obj: int
 
-    assert slotted(Plain) is Plain
-    assert slotted(Checked) is Checked
+    assert slotted(Derived) is Derived
+    assert slotted(Derived)(1, 2) == Derived(1, 2)
+    assert slotted(Prefixed) is Prefixed
 
 
 def test_skip_post_init_builds_a_post_init_class_without_running_it() -> None:
