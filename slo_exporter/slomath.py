@@ -144,20 +144,18 @@ class Plan:
     """What every evaluation of one SLO shape works out alike, worked out once (``plan``).
 
     ``required``: the windows ``evaluate`` needs counts for, ascending;
-    ``pairs``: each alert condition that fits the period, with its threshold
-    and the window standing in for its short one; ``others``: the required
-    windows that are not exported (only their burn rates are wanted);
-    ``conditions``: each pair's values as ``evaluate_plan`` reads them
-    (severity, long window, short window, threshold, hold, the condition).
+    ``others``: the required windows that are not exported (only their burn
+    rates are wanted); ``conditions``: each alert condition that fits the
+    period, as ``evaluate_plan`` reads it (severity, long window, the window
+    standing in for its short one, threshold, hold, the condition).
     """
 
     objective: float
     period: float
     windows: tuple[float, ...]
     required: tuple[float, ...]
-    pairs: tuple[tuple[AlertWindow, float, float], ...]
-    others: tuple[float, ...] = ()
-    conditions: tuple[tuple[str, float, float, float, float, AlertWindow], ...] = ()
+    others: tuple[float, ...]
+    conditions: tuple[tuple[str, float, float, float, float, AlertWindow], ...]
 
 
 def plan(
@@ -168,14 +166,14 @@ def plan(
 ) -> Plan:
     """The plan of an SLO's evaluations (raises ``ValueError`` for a bad objective)."""
     _check_objective(objective)
-    pairs = tuple((a, a.threshold(period), a.long if a.short is None else a.short)
-                  for a in alert_pairs(period, alert_windows))
     required = required_windows(period, windows, alert_windows)
     exported = set(windows)
-    return Plan(objective, period, tuple(windows), required, pairs,
+    return Plan(objective, period, tuple(windows), required,
                 others=tuple(w for w in required if w not in exported),
-                conditions=tuple((a.severity, a.long, short_w, factor, a.hold, a)
-                                 for a, factor, short_w in pairs))
+                conditions=tuple(
+                    (a.severity, a.long, a.long if a.short is None else a.short,
+                     a.threshold(period), a.hold, a)
+                    for a in alert_pairs(period, alert_windows)))
 
 
 def evaluate_plan(
