@@ -112,6 +112,13 @@ def _evaluated(store: EventStore) -> Snapshot:
         engine.close()
 
 
+def _next_minute_of_a_and_b(source: RouteSource) -> None:
+    """``source`` answers one more minute of routes /a and /b; /c's total stays as it was."""
+    later = RouteSource({"/a": TRAFFIC["/a"], "/b": TRAFFIC["/b"]}, until=NOW + 60)
+    source.series = later.series | {TOTAL: later.series[TOTAL] + [
+        s for s in source.series[TOTAL] if s.labels["route"] == "/c"]}
+
+
 def _day(engine: Engine) -> dict[str, tuple[float, float]]:
     """(good, total) of the 1d window per route."""
     out = {}
@@ -307,9 +314,7 @@ def test_fast_path_follows_new_samples_of_a_group(store: EventStore) -> None:
     try:
         engine.evaluate()
         before = {st.slo.key: st.evaluated_at for st in engine.snapshot.slos}
-        later = RouteSource({"/a": TRAFFIC["/a"], "/b": TRAFFIC["/b"]}, until=NOW + 60)
-        source.series = later.series | {TOTAL: later.series[TOTAL] + [
-            s for s in source.series[TOTAL] if s.labels["route"] == "/c"]}
+        _next_minute_of_a_and_b(source)
         clock[0] = NOW + 61
         engine.catch_up()
     finally:
@@ -331,9 +336,7 @@ def test_a_fast_path_second_of_a_grouped_slo_is_one_transaction(tmp_path: Path) 
     engine = _engine(store, source, clock=clock)
     try:
         engine.evaluate()
-        later = RouteSource({"/a": TRAFFIC["/a"], "/b": TRAFFIC["/b"]}, until=NOW + 60)
-        source.series = later.series | {TOTAL: later.series[TOTAL] + [
-            s for s in source.series[TOTAL] if s.labels["route"] == "/c"]}
+        _next_minute_of_a_and_b(source)
         begins: list[str] = []
         conn = store._conn  # observation only: the transactions the fast path opens
         assert conn is not None
@@ -371,9 +374,7 @@ def test_a_failed_grouped_fast_path_commit_recomputes_no_group_and_loses_nothing
     try:
         engine.evaluate()
         before = {st.slo.key: st.evaluated_at for st in engine.snapshot.slos}
-        later = RouteSource({"/a": TRAFFIC["/a"], "/b": TRAFFIC["/b"]}, until=NOW + 60)
-        source.series = later.series | {TOTAL: later.series[TOTAL] + [
-            s for s in source.series[TOTAL] if s.labels["route"] == "/c"]}
+        _next_minute_of_a_and_b(source)
         store.failing = frozenset({'api/availability{route="/b"}'})
         clock[0] = NOW + 61
         with capture_logs() as logs:
