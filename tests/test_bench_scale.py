@@ -303,12 +303,12 @@ def test_fit_names_the_runs_missing_when_terms_cannot_be_told_apart() -> None:
 
 def test_cpu_takes_the_slo_terms_from_the_runs_without_probes() -> None:
     """The runs without probes lie on 0.01 + 0.0004 S; the probe runs add 0.0015 per probe
-    and 0.0025, so noise of -0.05 and +0.05 at 100 + 1,000 and 1,000 + 1,000 probes:
+    and noise of +0.05 at 100 SLOs + 1,000 probes and -0.05 at 1,000 + 1,000:
 
     100 + 1,000: 0.01 + 0.04 + 1.5 + 0.05 = 1.60; 1,000 + 1,000: 0.01 + 0.4 + 1.5 - 0.05 = 1.86.
     The added CPU over the line is 1.55 and 1.45, so per probe (1,000·1.55 + 1,000·1.45) /
     (2·1,000²) = 0.0015. A joint fit of the same points would give the SLOs a slope of
-    0.0003 instead: the probe runs' noise would move it.
+    about 0.00035 instead: the probe runs' noise would move it.
     """
     points = [(100, 0, 1.0, 0.05), (300, 0, 1.0, 0.13), (1000, 0, 1.0, 0.41),
               (100, 1000, 1.0, 1.60), (1000, 1000, 1.0, 1.86)]
