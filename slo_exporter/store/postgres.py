@@ -509,6 +509,7 @@ class PostgresStore(StoreBase):
         self._cursors = {}
         self._states = {}
         self._readonly = False
+
     def _open_standby(self) -> None:
         meta = self._ensure_tables()
         self._check_meta(meta, missing_ok=True)
