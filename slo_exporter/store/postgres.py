@@ -840,8 +840,9 @@ class PostgresStore(StoreBase):
         written). Each table's rows go in one statement per round (a round
         holds each SLO at most once, so a batch of distinct SLOs is one round;
         an SLO's later commits go in later rounds, in order). Standbys replay
-        the batch from one change log row (``_UPSERT_BUCKETS``), in the same
-        order the commits would have added them one by one: per SLO, the
+        the batch from one change log row per round (``_UPSERT_BUCKETS``; a
+        commit of more than ``REPLAY_LIMIT`` buckets is a reset instead), in
+        the order the commits would have added them one by one: per SLO, the
         order of its commits. Memory follows after COMMIT; a failure drops it
         (``_access``).
         """
