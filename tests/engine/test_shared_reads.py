@@ -420,23 +420,27 @@ def test_a_latency_slo_whose_bucket_vanished_does_not_stop_the_others_sharing(
 
 def test_the_fast_plan_leaves_out_slos_a_full_read_holds(tmp_path: Path) -> None:
     """While full reads hold SLOs, the fast path would skip them: its shared query
-    leaves them out, and asks nothing when every reader is held."""
+    leaves them out (the one definition left still asks once for both its
+    selectors), and asks nothing when every reader is held."""
     slos = _slos()[:4]
     src = MetricSource(_feeds())
     with SQLiteStore(tmp_path, RES) as store:
         ing = _ingestor(store, src, slos)
         _after_first_cycle(ing, src, slos, then=T0 + 7)
-        held = [ing._lock(s) for s in slos[:3]]
+        held = [ing._lock(s) for s in slos]
         for lock in held:
             lock.acquire()
         try:
-            assert ing.share(slos, T0 + 7, fast=True) is None  # one definition left
+            assert ing.share(slos, T0 + 7, fast=True) is None  # no definition left
+            held[3].release()
+            assert ing.share(slos, T0 + 7, fast=True) is not None  # avail-r3 alone
+            held[3].acquire()
         finally:
             for lock in held:
                 lock.release()
-        assert src.reads == {}
+        assert src.reads == {'http_requests_total{job="api",route="r3"}': 1}
         assert ing.share(slos, T0 + 7, fast=True) is not None
-    assert src.reads == {COVER: 1}
+    assert src.reads == {'http_requests_total{job="api",route="r3"}': 1, COVER: 1}
 
 
 def test_a_shared_answer_too_large_for_its_span_is_read_in_halves(tmp_path: Path) -> None:
