@@ -2,8 +2,9 @@
 
 Owns the step between the read plans of many SLOs and Prometheus: every
 plain selector that SLOs of at least two definitions read over the same
-metric, up to the same instant, is answered from one raw-sample query of a
-selector covering them all (``matchers.covering``), over the union of
+metric, up to the same instant (on the fast path, of one definition too, so
+its selectors of one metric cost one query), is answered from one raw-sample
+query of a selector covering them all (``matchers.covering``), over the union of
 their spans. ``SharedReads`` then stands in for the client
 (``accounting.Source``): a read of a covered selector gets exactly the
 series and samples its own query would have returned (each series is
