@@ -320,7 +320,9 @@ def test_groups_come_back_from_the_store_with_their_history(tmp_path: Path) -> N
 def test_fast_path_follows_new_samples_of_a_group(store: EventStore) -> None:
     """catch_up commits the new minute and recomputes only the groups that got events.
 
-    One more minute: /a +10 total, +1 bad -> 549 of 610; /b +5 -> 305 of 305.
+    One more minute: /a +10 total, +1 bad -> 549 of 610; /b +5 -> 305 of 305. The
+    definition is due alone, and its two selectors read one metric: one query of
+    the selector covering both (``http_requests_total``), not one per selector.
     """
     source = RouteSource(TRAFFIC)
     clock = [NOW]
@@ -332,9 +334,11 @@ def test_fast_path_follows_new_samples_of_a_group(store: EventStore) -> None:
         source.series = later.series | {TOTAL: later.series[TOTAL] + [
             s for s in source.series[TOTAL] if s.labels["route"] == "/c"]}
         clock[0] = NOW + 61
+        source.reads.clear()
         engine.catch_up()
     finally:
         engine.close()
+    assert source.reads == {TOTAL: 1}
     day = _day(engine)
     assert (day["/a"], day["/b"]) == ((549.0, 610.0), (305.0, 305.0))
     after = {st.slo.key: st.evaluated_at for st in engine.snapshot.slos}
