@@ -377,7 +377,8 @@ class Engine:
     def _share(self, slos: Sequence[SLO], at: float, *,
                fast: bool = False) -> accounting.Source | None:
         """The source of this cycle's reads: one query per metric that SLOs of
-        several definitions read (``Ingestor.share``), or None to read alone.
+        several definitions read, and with ``fast`` per metric of even one
+        definition (``Ingestor.share``), or None to read alone.
 
         A failure to plan is logged and every SLO reads on its own, reporting
         its own failure as before.

@@ -469,7 +469,9 @@ class Ingestor:
         that turns out wrong costs a query, never a count: a read the shared
         answer does not cover goes to Prometheus. A read reaching back more
         than ``sharing.MAX_SHARED_SPAN``, or two evaluation ``interval``s and
-        ``LATE_LIMIT`` when that is longer, is not shared.
+        ``LATE_LIMIT`` when that is longer, is not shared. With ``fast`` a
+        metric is shared even when one definition reads it: one query for
+        its selectors of that metric instead of one per selector.
         """
         if self._client is None:
             return None
@@ -487,7 +489,7 @@ class Ingestor:
                 continue
             needs.extend(sharing.Need(slo.key, selector, lo, until) for selector in selectors)
         span = max(sharing.MAX_SHARED_SPAN, 2 * interval + LATE_LIMIT)
-        found = self._sharing.read(self._client, needs, mapper, max_span=span)
+        found = self._sharing.read(self._client, needs, mapper, max_span=span, lone=fast)
         return found if found.queries else None
 
     def _state(self, slo: SLO) -> dict[str, accounting.Sample]:

@@ -2,8 +2,9 @@
 
 Owns the step between the read plans of many SLOs and Prometheus: every
 plain selector that SLOs of at least two definitions read over the same
-metric, up to the same instant, is answered from one raw-sample query of a
-selector covering them all (``matchers.covering``), over the union of
+metric, up to the same instant (on the fast path, of one definition too, so
+its selectors of one metric cost one query), is answered from one raw-sample
+query of a selector covering them all (``matchers.covering``), over the union of
 their spans. ``SharedReads`` then stands in for the client
 (``accounting.Source``): a read of a covered selector gets exactly the
 series and samples its own query would have returned (each series is
@@ -69,7 +70,7 @@ class _Answer:
 
     query: _Query
     series: list[Series] = field(default_factory=list)
-    error: errors.QueryError | None = None
+    error: errors.SourceError | None = None
     #: matched series per selector, and per metric and tuple of equality label names
     #: the series by their name and values of those labels, filled on first use
     matched: dict[str, list[Series]] = field(default_factory=dict)
@@ -103,10 +104,13 @@ class Sharing:
 
     def read(self, client: accounting.Source, needs: Sequence[Need],
              mapper: Mapper | None = None, *,
-             max_span: float = MAX_SHARED_SPAN) -> SharedReads:
+             max_span: float = MAX_SHARED_SPAN, lone: bool = False) -> SharedReads:
         """Ask Prometheus once per shared metric and return the stand-in client.
 
         Needs spanning more than ``max_span`` seconds are left to their own reads.
+        A metric only one definition reads is shared too with ``lone`` (the fast
+        path: its selectors of one metric then cost one query, and the answer
+        lets a read that finds nothing new skip counting).
         """
         by_metric: dict[tuple[str, float], list[tuple[Need, matchers.Selector]]] = {}
         for need in needs:
@@ -119,8 +123,8 @@ class Sharing:
             by_metric.setdefault((parsed.metric, need.hi), []).append((need, parsed))
         queries: list[_Query] = []
         for (_, hi), found in sorted(by_metric.items()):
-            if len({need.owner for need, _ in found}) < 2:
-                continue  # one definition reads each selector once anyway
+            if not lone and len({need.owner for need, _ in found}) < 2:
+                continue  # a full read of one definition asks per selector anyway
             distinct = {need.selector: sel for need, sel in found}
             queries.append(_Query(
                 covering=_covering(tuple(sorted(distinct))),
@@ -144,8 +148,9 @@ def _ask(client: accounting.Source, query: _Query) -> _Answer:
     answer = _Answer(query)
     try:
         pieces = list(accounting._raw_pieces(client, query.covering, query.lo, query.hi))
-    except errors.QueryError as exc:
-        if accounting._too_large(exc):  # each selector then asks on its own
+    except errors.SourceError as exc:
+        if isinstance(exc, errors.QueryError) and accounting._too_large(exc):
+            # each selector then asks on its own
             return _Answer(_Query(query.covering, query.lo, query.hi, ()))
         answer.error = exc
         return answer

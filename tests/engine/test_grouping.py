@@ -19,6 +19,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from slo_exporter import matchers
 from slo_exporter.accounting import fetch_grouped_events
 from slo_exporter.api import render_slos
 from slo_exporter.config import parse_config
@@ -29,13 +30,13 @@ from slo_exporter.grouping import Groups
 from slo_exporter.model import SLO, RatioSLI, Selector, SLOId, Template
 from slo_exporter.notify.alerts import implied_alerts
 from slo_exporter.probes import ProbeMetrics
-from slo_exporter.prometheus import QueryResult, Series
+from slo_exporter.prometheus import QueryResult, Series, label_text
 from slo_exporter.runtime import Collaborators, Runtime
 from slo_exporter.snapshot import Snapshot
 from slo_exporter.statuspage import render_status_page
 from slo_exporter.store import Commit, SQLiteStore
 from slo_exporter.store.protocol import EventStore
-from tests.engine.support import NOW, SeriesSource
+from tests.engine.support import NOW, SeriesSource, within
 
 BAD = 'http_requests_total{code="500"}'
 TOTAL = "http_requests_total"
@@ -55,8 +56,14 @@ def _counter(per_minute: int, until: float) -> tuple[tuple[float, float], ...]:
 
 
 class RouteSource(SeriesSource):
-    """Each route's total and bad counters up to ``until`` (plus ``extra`` total series),
-    answered within ``(start, end]``; reads are counted."""
+    """Each route's counters up to ``until`` (plus ``extra`` series), answered within
+    ``(start, end]`` as Prometheus would: one set of series per metric, each read
+    given every series its selector matches; reads are counted per selector.
+
+    ``series`` holds them under the selector a test thinks of them by: a route's
+    successes (``code="200"``, ``requests - failures`` per minute) under TOTAL,
+    its failures (``code="500"``) under BAD, so TOTAL's selector sums both.
+    """
 
     reason = "grouped SLIs read raw samples only"
 
@@ -64,10 +71,23 @@ class RouteSource(SeriesSource):
                  extra: Sequence[Series] = ()) -> None:
         super().__init__({BAD: [], TOTAL: list(extra)})
         for route, (total, bad) in routes.items():
-            self.series[TOTAL].append(Series({"route": route}, _counter(total, until)))
+            if total > bad:
+                self.series[TOTAL].append(
+                    Series({"route": route, "code": "200"}, _counter(total - bad, until)))
             if bad:
                 self.series[BAD].append(
                     Series({"route": route, "code": "500"}, _counter(bad, until)))
+
+    def raw_samples(self, selector: str, start: float, end: float) -> list[Series]:
+        self.reads[selector] += 1
+        wanted = matchers.parse(selector)
+        found: dict[tuple[str, str], Series] = {}
+        for key, series in self.series.items():
+            metric = matchers.parse(key).metric
+            for one in series:
+                if wanted.matches({**one.labels, "__name__": metric}):
+                    found.setdefault((metric, label_text(one.labels)), one)
+        return within(list(found.values()), start, end)
 
 
 RATIO_SLI = f"""\
@@ -180,7 +200,8 @@ def test_one_read_splits_exact_increases_by_group() -> None:
     assert sums == {("/a",): (540.0, 600.0), ("/b",): (300.0, 300.0), ("/c",): (0.0, 120.0)}
     assert source.reads == {BAD: 1, TOTAL: 1}
     assert set(found.groups[("/a",)].series) == {
-        'bad|{code="500",route="/a"}', 'total|{route="/a"}'}
+        'bad|{code="500",route="/a"}', 'total|{code="200",route="/a"}',
+        'total|{code="500",route="/a"}'}
 
 
 def test_series_without_the_label_go_to_the_empty_group() -> None:
@@ -306,7 +327,9 @@ def test_groups_come_back_from_the_store_with_their_history(tmp_path: Path) -> N
 def test_fast_path_follows_new_samples_of_a_group(store: EventStore) -> None:
     """catch_up commits the new minute and recomputes only the groups that got events.
 
-    One more minute: /a +10 total, +1 bad -> 549 of 610; /b +5 -> 305 of 305.
+    One more minute: /a +10 total, +1 bad -> 549 of 610; /b +5 -> 305 of 305. The
+    definition is due alone, and its two selectors read one metric: one query of
+    the selector covering both (``http_requests_total``), not one per selector.
     """
     source = RouteSource(TRAFFIC)
     clock = [NOW]
@@ -316,9 +339,11 @@ def test_fast_path_follows_new_samples_of_a_group(store: EventStore) -> None:
         before = {st.slo.key: st.evaluated_at for st in engine.snapshot.slos}
         _next_minute_of_a_and_b(source)
         clock[0] = NOW + 61
+        source.reads.clear()
         engine.catch_up()
     finally:
         engine.close()
+    assert source.reads == {TOTAL: 1}
     day = _day(engine)
     assert (day["/a"], day["/b"]) == ((549.0, 610.0), (305.0, 305.0))
     after = {st.slo.key: st.evaluated_at for st in engine.snapshot.slos}
@@ -432,10 +457,11 @@ class LatencySource(RouteSource):
         super().__init__({})
         fast = 'rpc_seconds_bucket{job="api", le="0.25"}'
         self.series = {
-            fast: [Series({"route": "/a", "le": "0.25"}, _counter(3, NOW)),
-                   Series({"route": "/b", "le": "0.25"}, _counter(1, NOW))],
-            'rpc_seconds_count{job="api"}': [Series({"route": "/a"}, _counter(4, NOW)),
-                                              Series({"route": "/b"}, _counter(1, NOW))],
+            fast: [Series({"job": "api", "route": "/a", "le": "0.25"}, _counter(3, NOW)),
+                   Series({"job": "api", "route": "/b", "le": "0.25"}, _counter(1, NOW))],
+            'rpc_seconds_count{job="api"}': [
+                Series({"job": "api", "route": "/a"}, _counter(4, NOW)),
+                Series({"job": "api", "route": "/b"}, _counter(1, NOW))],
         }
 
     def query(self, promql: str, at: float, *, stats: bool = False) -> QueryResult:

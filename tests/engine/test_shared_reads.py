@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import random
 import re
 import threading
 from collections import Counter
@@ -420,23 +421,27 @@ def test_a_latency_slo_whose_bucket_vanished_does_not_stop_the_others_sharing(
 
 def test_the_fast_plan_leaves_out_slos_a_full_read_holds(tmp_path: Path) -> None:
     """While full reads hold SLOs, the fast path would skip them: its shared query
-    leaves them out, and asks nothing when every reader is held."""
+    leaves them out (the one definition left still asks once for both its
+    selectors), and asks nothing when every reader is held."""
     slos = _slos()[:4]
     src = MetricSource(_feeds())
     with SQLiteStore(tmp_path, RES) as store:
         ing = _ingestor(store, src, slos)
         _after_first_cycle(ing, src, slos, then=T0 + 7)
-        held = [ing._lock(s) for s in slos[:3]]
+        held = [ing._lock(s) for s in slos]
         for lock in held:
             lock.acquire()
         try:
-            assert ing.share(slos, T0 + 7, fast=True) is None  # one definition left
+            assert ing.share(slos, T0 + 7, fast=True) is None  # no definition left
+            held[3].release()
+            assert ing.share(slos, T0 + 7, fast=True) is not None  # avail-r3 alone
+            held[3].acquire()
         finally:
             for lock in held:
                 lock.release()
-        assert src.reads == {}
+        assert src.reads == {'http_requests_total{job="api",route="r3"}': 1}
         assert ing.share(slos, T0 + 7, fast=True) is not None
-    assert src.reads == {COVER: 1}
+    assert src.reads == {'http_requests_total{job="api",route="r3"}': 1, COVER: 1}
 
 
 def test_a_shared_answer_too_large_for_its_span_is_read_in_halves(tmp_path: Path) -> None:
@@ -503,3 +508,51 @@ def test_grouped_bool_gauges_share_and_count_as_alone(tmp_path: Path) -> None:
                 assert sum(shared_src.reads.values()) - asked == 1
         assert _contents(a) == _contents(b)
         assert len([k for k in _keys(a) if "{target=" in k]) == 4
+
+
+def _random_feeds(rng: random.Random) -> list[Feed]:
+    """``_feeds``' series with random rates, resets, starts and landing lags."""
+    feeds = []
+    for feed in _feeds():
+        if feed.labels["__name__"] == "probe_success":
+            feeds.append(feed)
+            continue
+        reset = T0 + rng.randrange(0, 600, 5) if rng.random() < 0.3 else None
+        start = T0 + rng.randrange(0, 300, 5) if rng.random() < 0.2 else T0 - 3600
+        lag = rng.choice((0.0, 2.0, 5.0, 20.0, 70.0))
+        feeds.append(_counter(feed.labels, rng.randrange(0, 12), start=start, reset=reset,
+                              lag=lag))
+    return feeds
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_shared_fast_reads_count_exactly_what_per_selector_fast_reads_count(
+        tmp_path: Path, seed: int) -> None:
+    """Randomized: fast-path rounds over random sets of definitions (often one alone,
+    whose selectors of a metric then share one query) leave the same buckets, series
+    state and cursors as fast reads per selector, over random rates, resets, starts and
+    lags; and each shared round asks at most once per metric its reads touch."""
+    rng = random.Random(seed)
+    slos = _slos()
+    feeds = _random_feeds(rng)
+    shared_src, alone_src = MetricSource(feeds), MetricSource(feeds)
+    with SQLiteStore(tmp_path / "a", RES) as a, SQLiteStore(tmp_path / "b", RES) as b:
+        ing_a, ing_b = _ingestor(a, shared_src, slos), _ingestor(b, alone_src, slos)
+        fast = Counter[str]()
+        for i in range(12):  # three minutes of 15 s cycles, fast rounds in between
+            now = T0 + i * STEP
+            shared_src.now = alone_src.now = now
+            _cycle(ing_a, slos, now, shared=True)
+            _cycle(ing_b, slos, now, shared=False)
+            for at in sorted(rng.sample(range(1, int(STEP)), 3)):
+                due = [s for s in slos if rng.random() < 0.25] or [rng.choice(slos)]
+                shared_src.now = alone_src.now = now + at
+                before_a, before_b = Counter(shared_src.reads), Counter(alone_src.reads)
+                _cycle(ing_a, due, now + at, shared=True, fast=True)
+                _cycle(ing_b, due, now + at, shared=False, fast=True)
+                metrics = {parse_selector(s)[0] for s in alone_src.reads - before_b}
+                asked = (shared_src.reads - before_a).total()
+                assert asked <= len(metrics), (i, at)
+                fast.update(shared=asked, alone=(alone_src.reads - before_b).total())
+        assert _contents(a) == _contents(b)
+        assert 0 < fast["shared"] < fast["alone"]  # the rounds read, and read less
