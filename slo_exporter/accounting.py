@@ -689,35 +689,25 @@ def _split_selector_events(
     """
     events: dict[GroupKey, dict[float, float]] = {}
     res, max_increase = span.resolution, span.max_increase
-    state, owner, steps = books.state, books.owner, books.steps
-    prefix = f"{role}|"
-    for lo, hi in _bounds(span):
-        for piece in _raw_pieces(client, selector, lo, hi):
-            for series in piece:
-                key = prefix + series.label_text()
-                group = owner.get(key)
-                if group is None:
-                    group = books.group_of(series.labels)
-                    if group is None:
-                        continue
-                    owner[key] = group
-                buckets = events.setdefault(group, {})
-                samples, prev = series.samples, state.get(key)
-                if len(samples) == 1 and prev is not None and prev[1] >= 0:
-                    ts, value = samples[0]
-                    if ts <= prev[0]:
-                        continue  # read again by an overlapping read: nothing moves
-                    if math.isfinite(value) and value >= 0:
-                        increase = value if value < prev[1] else value - prev[1]
-                        if increase <= max_increase:
-                            state[key] = (ts, value)
-                            steps.append(ts - prev[0])
-                            start = math.floor(ts / res) * res
-                            buckets[start] = buckets.get(start, 0.0) + increase
-                            continue
-                step = advance(samples, prev, max_increase)
-                _note(books, key, step)
-                add_to_buckets(buckets, step.increases, res)
+    state, steps = books.state, books.steps
+    for key, group, samples in _owned_series(client, role, selector, span, books):
+        buckets = events.setdefault(group, {})
+        prev = state.get(key)
+        if len(samples) == 1 and prev is not None and prev[1] >= 0:
+            ts, value = samples[0]
+            if ts <= prev[0]:
+                continue  # read again by an overlapping read: nothing moves
+            if math.isfinite(value) and value >= 0:
+                increase = value if value < prev[1] else value - prev[1]
+                if increase <= max_increase:
+                    state[key] = (ts, value)
+                    steps.append(ts - prev[0])
+                    start = math.floor(ts / res) * res
+                    buckets[start] = buckets.get(start, 0.0) + increase
+                    continue
+        step = advance(samples, prev, max_increase)
+        _note(books, key, step)
+        add_to_buckets(buckets, step.increases, res)
     return events
 
 
@@ -765,7 +755,20 @@ def _series_reads(
     A series of a dropped group (``group_of`` gives None) is skipped: no
     events, no state.
     """
-    state, owner = books.state, books.owner
+    state = books.state
+    for key, group, samples in _owned_series(client, role, selector, span, books):
+        step = read(samples, state.get(key))
+        _note(books, key, step)
+        yield group, step
+
+
+def _owned_series(
+    client: Source, role: str, selector: str, span: _Span, books: _Books
+) -> Iterator[tuple[str, GroupKey, Sequence[Sample]]]:
+    """Every raw series of ``selector`` in ``span`` that a kept group owns: its
+    series key, its group (remembered in ``books.owner``) and its samples. A
+    series of a dropped group (``group_of`` gives None) is skipped."""
+    owner = books.owner
     prefix = f"{role}|"  # series_key, with the label text a shared answer made once
     for lo, hi in _bounds(span):
         for piece in _raw_pieces(client, selector, lo, hi):
@@ -777,9 +780,7 @@ def _series_reads(
                     if group is None:
                         continue
                     owner[key] = group
-                step = read(series.samples, state.get(key))
-                _note(books, key, step)
-                yield group, step
+                yield key, group, series.samples
 
 
 def _bounds(span: _Span) -> list[tuple[float, float]]:
