@@ -145,37 +145,15 @@ class SLOMemory:
              read_buckets: ReadBuckets) -> Counts:
         """``_windows`` of the one width ``w``, the same sums and moves: the tracker
         ``_windows`` takes, or else the one ``window`` would move (``_match``), is
-        found in one pass over the trackers instead of two."""
+        found in one pass over the trackers instead of two (``_scan``)."""
         if w <= 0:
             return Counts()
         res = self._res
         behind = end - res
         start = end - w
-        # ``_match(start, end)``, beside the look for a tracker of width ``w`` at the end
-        width = end - start
-        best, best_cost = None, width
-        by_end, by_end_cost = None, width
-        newest = -math.inf
-        found = None
-        edges = (end, behind)
-        for tracker in self._trackers:
-            t_start, t_end = tracker.start, tracker.end
-            if t_end in edges and t_end - t_start == w:
-                found = tracker
-                break
-            if t_end > newest:  # noqa: PLR1730 - max(newest, t_end) without a call per tracker
-                newest = t_end
-            if t_end - t_start == width or (t_start == start and t_end <= end):
-                cost = abs(end - t_end) + abs(start - t_start)
-                if cost <= best_cost:
-                    best, best_cost = tracker, cost
-            if t_end == end and t_start <= start:
-                cost = start - t_start
-                if cost <= by_end_cost:
-                    by_end, by_end_cost = tracker, cost
+        found, matched = self._scan(start, end, w, (end, behind))
         if found is None:  # as ``window`` moves it
             self._clock += 1
-            matched = by_end if best is None and end < newest else best
             return self._moved(matched, start, end, read_sum, read_buckets)
         if found.moves >= RESYNC:
             return self.window(start, end, read_sum, read_buckets)
@@ -310,15 +288,26 @@ class SLOMemory:
         the period's, a first day the period's), and a rolling window, ending at
         the present, never takes one by its end.
         """
+        return self._scan(start, end, end - start, ())[1]
+
+    def _scan(self, start: float, end: float, w: float,
+              edges: tuple[float, ...]) -> tuple[Tracker | None, Tracker | None]:
+        """One pass over the trackers: the first of width ``w`` ending at one of
+        ``edges`` (the tracker ``_one`` takes as it is or moves by a bucket; none is
+        looked for without edges) and, when there is none, ``_match``'s choice for
+        ``[start, end)``."""
         width = end - start
         best, best_cost = None, width
-        # one pass: the same-end candidate (and the newest end) is looked for beside the
-        # others, and taken only when none of those fits
+        # the same-end candidate (and the newest end) is looked for beside the others,
+        # and taken only when none of those fits
         by_end, by_end_cost = None, width
         newest = -math.inf
         for tracker in self._trackers:
             t_start, t_end = tracker.start, tracker.end
-            newest = max(newest, t_end)
+            if t_end in edges and t_end - t_start == w:
+                return tracker, None
+            if t_end > newest:  # noqa: PLR1730 - max(newest, t_end) without a call per tracker
+                newest = t_end
             if t_end - t_start == width or (t_start == start and t_end <= end):
                 cost = abs(end - t_end) + abs(start - t_start)
                 if cost <= best_cost:
@@ -328,8 +317,8 @@ class SLOMemory:
                 if cost <= by_end_cost:
                     by_end, by_end_cost = tracker, cost
         if best is None and end < newest:
-            return by_end
-        return best
+            return None, by_end
+        return None, best
 
     def _track(self, start: float, end: float, counts: Counts,
                moves: int | None = None) -> Counts:
