@@ -161,19 +161,26 @@ class SLOMemory:
         found.used = self._clock
         if found.end != behind:
             return _counts(found.good, found.total)
-        # the steady move, as ``_windows`` makes it
-        g_in, t_in = self._bucket(behind, read_buckets)
-        left = found.start
+        return self._steady(found, end, w, self._bucket(behind, read_buckets), read_buckets)
+
+    def _steady(self, tracker: Tracker, end: float, w: float, entered: tuple[float, float],
+                read_buckets: ReadBuckets) -> Counts:
+        """The steady move of a tracker of width ``w`` a bucket behind ``end``: the bucket
+        that ``entered`` added, the one that left (``_bucket``, inlined: every window of
+        every status) taken away; the same sums as ``good += g_in - g_out`` in ``window``."""
+        res = self._res
+        left = tracker.start
         span = BLOCK * res
         base = (left // span) * span
         values = self._blocks.get(base)
         if values is None:
             values = self._block(base, read_buckets)
         i = 2 * round((left - base) / res)
-        good = found.good = found.good + (g_in - values[i])
-        total = found.total = found.total + (t_in - values[i + 1])
-        found.start, found.end = end - w, end
-        found.moves += 1
+        g_in, t_in = entered
+        good = tracker.good = tracker.good + (g_in - values[i])
+        total = tracker.total = tracker.total + (t_in - values[i + 1])
+        tracker.start, tracker.end = end - w, end
+        tracker.moves += 1
         return _counts(good, total)
 
     def _windows(self, end: float, widths: Sequence[float], read_sum: ReadSum,
@@ -192,8 +199,6 @@ class SLOMemory:
                     by_width[width] = tracker
         out: dict[float, Counts] = {}
         entered: tuple[float, float] | None = None
-        g_in = t_in = 0.0
-        blocks, span, counts = self._blocks, BLOCK * res, _counts
         clock = self._clock  # kept in a local, written back around ``window``
         # ``window`` may move a tracker found here for a later width (one ending at
         # ``end`` it cuts at its start, when another tracker ends later): after it ran,
@@ -214,22 +219,10 @@ class SLOMemory:
             tracker.used = clock
             if tracker.end == behind:  # the steady move, as ``window`` makes it
                 if entered is None:
-                    entered = g_in, t_in = self._bucket(behind, read_buckets)
-                # ``_bucket`` of the bucket that left, inlined (every window, every status)
-                left = tracker.start
-                base = (left // span) * span
-                values = blocks.get(base)
-                if values is None:
-                    values = self._block(base, read_buckets)
-                i = 2 * round((left - base) / res)
-                # the same sums as ``good += g_in - g_out`` in ``window``
-                good = tracker.good = tracker.good + (g_in - values[i])
-                total = tracker.total = tracker.total + (t_in - values[i + 1])
-                tracker.start, tracker.end = end - w, end
-                tracker.moves += 1
-                out[w] = counts(good, total)
+                    entered = self._bucket(behind, read_buckets)
+                out[w] = self._steady(tracker, end, w, entered, read_buckets)
             else:
-                out[w] = counts(tracker.good, tracker.total)
+                out[w] = _counts(tracker.good, tracker.total)
         self._clock = clock
         return out
 
