@@ -853,14 +853,16 @@ class Ingestor:
                     reading.counted = _Counted(client)
                     read = _Subsets.of(reading.counted, reading.slo, until,
                                        self._le_cache.setdefault(reading.slo.key, {}))
-                    self._segment(reading, read, lo, hi, by_hour=True, hourly=answers)
+                    self._segment(reading, read, lo, hi, by_hour=True, hourly=answers,
+                                  settled=_settled(hi, until))
                 continue
             shared = self._sharing.read(client, [
                 sharing.Need(r.slo.key, text, lo - r.overlap, hi)
                 for r in readings for text in selectors[r.slo.key]], max_span=math.inf)
             for reading in readings:
                 reading.counted = _Counted(shared)
-                self._segment(reading, reading.counted, lo, hi, by_hour=False)
+                self._segment(reading, reading.counted, lo, hi, by_hour=False,
+                              settled=_settled(hi, until))
         for reading in readings:
             self._planned(reading.slo.key, until, reading.state)
             self._announced(reading.slo, until)
@@ -947,7 +949,8 @@ class Ingestor:
         for lo, hi, by_hour in segments:
             if self._stop.is_set():
                 return False
-            self._segment(reading, read, lo, hi, by_hour=by_hour, pending=pending)
+            self._segment(reading, read, lo, hi, by_hour=by_hour, pending=pending,
+                          settled=_settled(hi, until))
         self._planned(slo.key, until, reading.state)
         self._announced(slo, until)
         return True
@@ -1000,10 +1003,11 @@ class Ingestor:
     def _segment(self, reading: _Reading, read: accounting.Source, lo: float, hi: float, *,
                  by_hour: bool,
                  hourly: Mapping[str, accounting.HourlyAnswer] | None = None,
-                 pending: Pending | None = None) -> None:
+                 pending: Pending | None = None, settled: float = -math.inf) -> None:
         """Read and commit one segment of ``reading``'s SLO (``_segments``) through
         ``read``; ``hourly`` holds answers shared with other SLOs; with ``pending``
-        the commit waits there (``Ingestor.flush``)."""
+        the commit waits there (``Ingestor.flush``); ``settled`` is the commit's hint
+        (``_settled``)."""
         slo = reading.slo
         le_cache = self._le_cache.setdefault(slo.key, {})
         if by_hour:
@@ -1031,7 +1035,8 @@ class Ingestor:
         # The one write of Prometheus events, with the span the read measured.
         self._commit_to(slo.key, pending, Commit(
             slo.key, batch.deltas, cursor=batch.covered_until,
-            series=_moved(batch.series, reading.state), measured=(lo, batch.covered_until)))
+            series=_moved(batch.series, reading.state), measured=(lo, batch.covered_until),
+            settled=settled))
         self.backfill.chunk(slo.key, hi - lo, reading.counted.taken())
         # A gap from an hour instant to the next sample is no scrape step: a step
         # learned from it would make the fast path read every second.
@@ -1199,6 +1204,14 @@ def _segments(since: float, until: float, hourly: tuple[float, float] | None,
     return [*((lo, hi, False) for lo, hi in _chunks(since, start, chunk)),
             (start, end, True),
             *((lo, hi, False) for lo, hi in _chunks(end, until, chunk))]
+
+
+def _settled(hi: float, until: float) -> float:
+    """The ``Commit.settled`` hint of a segment of a read up to ``until`` that ends at
+    ``hi``: a segment that later ones follow was read a chunk or more behind the
+    present, and the samples after ``hi`` are theirs, so its buckets are settled;
+    the last segment's are not."""
+    return hi if hi < until else -math.inf
 
 
 def _chunks(since: float, until: float, chunk: float) -> list[tuple[float, float]]:

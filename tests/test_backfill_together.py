@@ -4,7 +4,9 @@ SLO to read alone."""
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -17,6 +19,7 @@ from slo_exporter.ingest import Ingestor
 from slo_exporter.model import Config
 from slo_exporter.prometheus import QueryResult, Series
 from slo_exporter.store import SQLiteStore
+from slo_exporter.store.protocol import Commit
 
 NOW = 1_800_000_000.0
 JOBS = ("a", "b", "c")
@@ -122,3 +125,33 @@ def test_a_failed_shared_read_leaves_each_slo_to_read_alone(tmp_path: Path) -> N
     want = _backfill(tmp_path / "a", _Counters(), together=False)
     assert got == want
     assert [e["slos"] for e in logs if e["event"] == "backfill_shared_failed"] == [3]
+
+
+class _Recording(SQLiteStore):
+    """The SQLite store, noting each commit's ``settled`` hint by SLO."""
+
+    hints: dict[str, list[float]]
+
+    def commit_many(self, commits: Sequence[Commit]) -> None:
+        for c in commits:
+            self.hints.setdefault(c.slo_key, []).append(c.settled)
+        super().commit_many(commits)
+
+
+def test_every_chunk_but_the_last_tells_the_store_it_is_settled(tmp_path: Path) -> None:
+    """Each of the 5 chunks of a backfill commits with ``settled`` at its own end (a chunk
+    that later ones follow), so the store files it whole; the last chunk, which ends at
+    the present, gives no hint. The same read together and alone."""
+    edges = [1_799_928_000.0 + k * 21_600.0 - 0.001 for k in range(4)]
+    for together in (True, False):
+        config = _config()
+        store = _Recording(tmp_path / str(together), 60.0)
+        store.hints = {}
+        ingestor = Ingestor(store, _Counters(), config.prometheus, config.slos,
+                            stop=threading.Event(), log=_Quiet())
+        if together:
+            ingestor.plan_backfill(config.slos, NOW)
+        for slo in config.slos:
+            assert ingestor.read(slo, NOW)
+        store.close()
+        assert store.hints == {slo.key: [*edges, -math.inf] for slo in config.slos}

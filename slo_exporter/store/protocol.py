@@ -23,6 +23,7 @@ database is a sibling module that satisfies the same protocol.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -65,13 +66,19 @@ class Pruned:
 
 @dataclass(frozen=True)
 class Commit:
-    """One SLO's ``commit``, as an item of ``commit_many``: the same arguments."""
+    """One SLO's ``commit``, as an item of ``commit_many``: the same arguments, and
+    ``settled``, a hint: the buckets that start before it take no more events (a
+    backfill chunk that later chunks follow). A store that keeps recent buckets apart
+    from settled ones may file them as settled at once; one that gets events there
+    after all must still add them up (the hint saves work, it never decides counts).
+    """
 
     slo_key: str
     deltas: Mapping[float, tuple[float, float]]
     cursor: float | None = None
     series: Mapping[str, tuple[float, float]] | None = None
     measured: Span | None = None
+    settled: float = -math.inf
 
 
 class EventStore(Protocol):

@@ -712,7 +712,7 @@ class SQLiteStore(StoreBase):
         written: list[tuple[int, list[Bucket], Span | None]] = []
         for commit, rows in checked:
             slo_id = self._id_or_new(conn, commit.slo_key)
-            hot = self._write_through(conn, slo_id, rows) if rows else rows
+            hot = self._write_through(conn, slo_id, rows, commit.settled) if rows else rows
             if hot:  # a steady commit often has none (the fast path counted them)
                 buckets += [(slo_id, s, g, t) for s, g, t in hot]
             if commit.series:
@@ -739,21 +739,25 @@ class SQLiteStore(StoreBase):
         return written
 
     def _write_through(
-        self, conn: sqlite3.Connection, slo_id: int, rows: list[Bucket]
+        self, conn: sqlite3.Connection, slo_id: int, rows: list[Bucket],
+        settled: float = -math.inf,
     ) -> list[Bucket]:
         """Inside the commit: write settled rows of days that have neither a block nor
         hot rows straight into new blocks; returns the rows for the hot tier.
 
-        A backfill's chunks are such days, and go into blocks without a detour
-        through hot rows. Steady commits land within ``SETTLE`` of the newest
-        bucket and skip this at the cost of a comparison.
+        Settled: older than ``SETTLE`` before the newest bucket, or than the
+        commit's ``settled`` hint. A backfill's chunks are such days, and go into
+        blocks without a detour through hot rows (with the hint, a chunk's last
+        hours too, so no compaction merges them into their day later). Steady
+        commits land within ``SETTLE`` of the newest bucket and skip this at the
+        cost of a comparison.
         """
         if self._per_day is None or not rows:
             return rows
         edges = self._hot.get(slo_id)
         if edges is None:  # the committed state: valid whether or not this commits
             edges = self._hot[slo_id] = self._hot_edges(conn, slo_id)
-        horizon = max(edges[1], rows[-1][0]) - SETTLE
+        horizon = max(max(edges[1], rows[-1][0]) - SETTLE, settled)
         if rows[0][0] >= horizon or rows[0][0] < 0:
             return rows
         settled = bisect_left(rows, (horizon,))

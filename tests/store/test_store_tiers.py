@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from slo_exporter.errors import StoreError
 from slo_exporter.slomath import Counts
 from slo_exporter.store import FILENAME, SQLiteStore
+from slo_exporter.store.protocol import Commit
 from slo_exporter.store.sqlite import COMPACT_EVERY, SETTLE
 from tests.store.crash import run_until
 from tests.store.values import KEY, RES
@@ -77,6 +78,37 @@ def test_backfill_chunks_go_straight_into_blocks(tmp_path: Path, store: SQLiteSt
     assert store.sum(KEY, D0, D0 + DAY) == Counts(1440, 2880)
     assert store.sum(KEY, D0 + DAY, D0 + 2 * DAY) == Counts(1440, 2880)
     store.close()
+
+
+def test_a_settled_hint_files_a_whole_chunk_as_settled(tmp_path: Path,
+                                                       store: SQLiteStore) -> None:
+    """With ``settled`` at the chunk's end (later chunks follow), a day's chunk goes into
+    its block whole: no hot row, no compaction later; the next chunk likewise."""
+    store.commit_many([Commit(KEY, minutes(D0, 1440), settled=D0 + DAY - 0.001)])
+    assert tiers(tmp_path) == (0, 1)
+    store.commit_many([Commit(KEY, minutes(D0 + DAY, 1440), settled=D0 + 2 * DAY - 0.001)])
+    assert tiers(tmp_path) == (0, 2)
+    assert store.sum(KEY, D0, D0 + 2 * DAY) == Counts(2880, 5760)
+    store.close()
+
+
+def test_events_after_a_wrong_settled_hint_still_add_up(tmp_path: Path,
+                                                        store: SQLiteStore) -> None:
+    """The hint only saves work: events that land in a day filed as settled after all
+    (its last bucket, say) go to the hot tier and every read and compaction adds them."""
+    store.commit_many([Commit(KEY, minutes(D0, 1440), settled=D0 + DAY)])
+    last = D0 + DAY - RES
+    store.commit_many([Commit(KEY, {last: (5.0, 7.0), D0 + DAY: (1.0, 1.0)})])
+    assert tiers(tmp_path)[0] > 0  # the late bucket is hot beside its day's block
+    expected = Counts(1440 + 5, 2880 + 7)
+    assert store.sum(KEY, D0, D0 + DAY) == expected
+    assert (last, 6.0, 9.0) in store.buckets(KEY, D0, D0 + DAY)
+    store.compact()
+    assert store.sum(KEY, D0, D0 + DAY) == expected
+    store.close()
+    reopened = SQLiteStore(tmp_path, RES)
+    assert reopened.sum(KEY, D0, D0 + DAY) == expected
+    reopened.close()
 
 
 def test_a_chunk_read_twice_adds_into_its_block(tmp_path: Path, store: SQLiteStore) -> None:
