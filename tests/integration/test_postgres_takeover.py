@@ -12,8 +12,10 @@ again, nothing that arrived while it was dead is lost.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +24,6 @@ from tests.support.harness import (
     API_TOTAL,
     CounterTarget,
     ExporterFactory,
-    PrometheusFactory,
     PrometheusServer,
     Scrape,
     SLOSpec,
@@ -35,7 +36,7 @@ from tests.support.harness import (
     window_mismatches,
 )
 from tests.support.postgres import PostgresServer, private_postgres
-from tests.support.synth import DAY
+from tests.support.synth import DAY, JobHistory
 
 pytestmark = pytest.mark.integration
 
@@ -45,11 +46,28 @@ WINDOWS: Mapping[str, float] = {"5m": 300.0, "1h": 3600.0, "6h": 21600.0, "1d": 
 EVALUATION_INTERVAL = 2.0
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def postgres_server() -> Iterator[PostgresServer]:
-    """A private PostgreSQL server."""
+    """A private PostgreSQL server for the module: each test's store is a schema of its own."""
     with private_postgres() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    history: JobHistory, history_blocks: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusServer]:
+    """One Prometheus for the module, holding the history and scraping a live target that
+    continues it. The tests only read it, and each stops its daemons before the next."""
+    with CounterTarget({history.job: (history.last_good, history.last_bad)}) as target:
+        server = PrometheusServer(tmp_path_factory.mktemp("takeover") / "prometheus",
+                                  scrape_configs=[target.scrape_config()])
+        shutil.copytree(history_blocks, server.data_dir)
+        with failing_on_harness_error():
+            server.start()
+        yield server
+        with failing_on_harness_error():
+            server.stop()
 
 
 @pytest.fixture
@@ -63,15 +81,13 @@ def mismatches(scrape: Scrape, prometheus: PrometheusServer) -> list[str]:
 
 
 def test_standby_takes_over_a_killed_writer_and_stays_exact(
-    make_prometheus: PrometheusFactory,
+    prometheus: PrometheusServer,
     make_exporter: ExporterFactory,
-    live_counters: CounterTarget,
     postgres_url: str,
     record_property: Callable[[str, object], None],
 ) -> None:
     """SIGKILL the writer: the standby writes within two evaluation intervals, from the
     stored cursors, and its windows are exact."""
-    prometheus = make_prometheus(scrape_configs=[live_counters.scrape_config()])
     prometheus.wait_for_sample_after(API_TOTAL, time.time(), timeout=30)
     config = exporter_config(prometheus.url, SLOS, evaluation_interval="2s", query_delay="2s",
                              timeout="2s")
@@ -117,9 +133,8 @@ def test_standby_takes_over_a_killed_writer_and_stays_exact(
 
 
 def test_a_writer_cut_off_while_a_standby_took_over_exits_1(
-    make_prometheus: PrometheusFactory,
+    prometheus: PrometheusServer,
     make_exporter: ExporterFactory,
-    live_counters: CounterTarget,
     postgres_server: PostgresServer,
     record_property: Callable[[str, object], None],
 ) -> None:
@@ -128,7 +143,6 @@ def test_a_writer_cut_off_while_a_standby_took_over_exits_1(
     reconnection finds the role taken, it logs writer_role_lost and exits 1, and the new
     writer's windows are exact (nothing counted twice)."""
     postgres_url = postgres_server.new_schema()
-    prometheus = make_prometheus(scrape_configs=[live_counters.scrape_config()])
     prometheus.wait_for_sample_after(API_TOTAL, time.time(), timeout=30)
     config = exporter_config(prometheus.url, SLOS, evaluation_interval="2s", query_delay="2s",
                              timeout="2s")

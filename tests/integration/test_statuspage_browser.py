@@ -44,9 +44,12 @@ def exporter(make_exporter: Any) -> Iterator[ExporterProcess]:
         failing.set_failure_share(1.0)
         config = {
             "evaluation_interval": "1s",
-            # Budget history points are whole buckets apart (about window / 47,
-            # rounded down to the resolution): on a 1h SLO with the default 60s
-            # buckets the second point, and so a sparkline, appears within a minute.
+            # Budget history points are whole buckets apart (the stored span /
+            # 47, rounded down to the resolution, at least one bucket): with 5s
+            # buckets the second point, and so a sparkline, appears within
+            # seconds of the first probes, where the default 60s buckets would
+            # keep the test waiting for the next whole minute.
+            "storage": {"resolution": "5s"},
             "services": [
                 {
                     "name": "shop",
