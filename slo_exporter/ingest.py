@@ -532,7 +532,9 @@ class Ingestor:
         than ``sharing.MAX_SHARED_SPAN``, or two evaluation ``interval``s and
         ``LATE_LIMIT`` when that is longer, is not shared. With ``fast`` a
         metric is shared even when one definition reads it: one query for
-        its selectors of that metric instead of one per selector.
+        its selectors of that metric instead of one per selector. Without
+        it, the metrics of SLOs due a sample at ``until`` count as found by
+        this read, which places the fast reads after it (``paced``).
         """
         if self._client is None:
             return None
@@ -543,13 +545,13 @@ class Ingestor:
             lo = self._fast_start(slo, until) if fast else self._steady_start(slo, until)
             if lo is None:
                 continue
-            if not fast and until >= self._due.get(slo.key, -math.inf):
-                self._found(slo, until)  # new samples are due: this read finds them
             le_cache = self._le_cache.setdefault(slo.key, {})
             try:
                 selectors = accounting.plain_selectors(self._client, slo, until, le_cache)
             except (SourceError, ValueError):  # its own read meets it again and reports it
                 continue
+            if not fast and until >= self._due.get(slo.key, -math.inf):
+                self._found(slo, until)  # new samples are due: this read finds them
             needs.extend(sharing.Need(slo.key, selector, lo, until) for selector in selectors)
         span = max(sharing.MAX_SHARED_SPAN, 2 * interval + LATE_LIMIT)
         found = self._sharing.read(self._client, needs, mapper, max_span=span, lone=fast)
