@@ -16,8 +16,11 @@ runs the fast path (``Engine.catch_up``, as the daemon does) and every
 threads count) are taken over ``--cycles`` cycles, and the figure is the
 CPU per cycle. ``--spread`` gives each service (scrape target) its own
 offset in the step, so new samples land every few seconds as with many
-targets, instead of all at once. ``--profile FILE`` writes cProfile stats
-of the measured cycles (the pool is set to one worker so every call is seen).
+targets, instead of all at once. It also prints how long after its
+timestamp each SLO's newest sample reaches its status (mean, median,
+max over the measured cycles; the check's own CPU is left out).
+``--profile FILE`` writes cProfile stats of the measured cycles (the pool
+is set to one worker so every call is seen).
 ``--gc-freeze`` and ``--gc-threshold N`` show what the cyclic garbage
 collector costs: freezing what the cold start left, a larger gen-0 threshold.
 
@@ -37,7 +40,6 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -65,9 +67,12 @@ class SyntheticPrometheus:
         self._lock = threading.Lock()
         #: per metric, each series' labels and the phase of its samples in the step
         self._series: dict[str, list[tuple[dict[str, str], float]]] = {}
+        #: each SLO's key and the phase of its samples
+        self.phases: list[tuple[str, float]] = []
         for i, slo in enumerate(layout.all()):
             # one scrape target per service: its offset in the step, when spread
             phase = (PHASE + (i // layout.per_service) * 7.0) % step if spread else PHASE
+            self.phases.append((f"{slo.service}/{slo.name}", phase))
             for code in ("200", "500"):
                 self._series.setdefault(slo.metric, []).append(
                     ({"__name__": slo.metric, **slo.labels, "code": code}, phase))
@@ -104,6 +109,35 @@ class SyntheticPrometheus:
 def _parse(selector: str) -> matchers.Selector:
     # the stand-in's own work, kept out of what is measured as far as it can be
     return matchers.parse(selector)
+
+
+class Lag:
+    """How long after its timestamp each SLO's newest sample reaches its status: after
+    every engine call at simulated ``now``, an SLO whose status was evaluated at or
+    after its newest sample's timestamp has that sample counted (the stand-in's
+    samples are there at their timestamp, and the default ``query_delay`` is 0)."""
+
+    def __init__(self, source: SyntheticPrometheus, since: float) -> None:
+        self._phases = source.phases
+        self._step = source.step
+        self._since = since
+        self._seen: dict[str, float] = {}
+        self.lags: list[float] = []
+        #: this thread's CPU seconds spent here, left out of the cycle's figure
+        self.cpu = 0.0
+
+    def look(self, engine: Engine, now: float) -> None:
+        began = time.thread_time()
+        by_key = engine.snapshot.by_key
+        for key, phase in self._phases:
+            newest = ((now - phase) // self._step) * self._step + phase
+            status = by_key.get(key)
+            if (newest < self._since or self._seen.get(key) == newest or status is None
+                    or status.evaluated_at is None or status.evaluated_at < newest):
+                continue
+            self._seen[key] = newest
+            self.lags.append(now - newest)
+        self.cpu += time.thread_time() - began
 
 
 def cpu_seconds() -> float:
@@ -143,15 +177,22 @@ def run(args: argparse.Namespace) -> None:
             gc.collect()
             gc.freeze()
 
-        def cycles(n: int, tick: Callable[[], None] | None = None) -> None:
+        lag: Lag | None = None
+
+        def cycles(n: int) -> None:
             for _ in range(n):
                 for _ in range(int(args.interval)):
                     clock[0] += 1.0
                     engine.catch_up()
+                    if lag is not None:
+                        lag.look(engine, clock[0])
                 engine.evaluate()
+                if lag is not None:
+                    lag.look(engine, clock[0])
 
         cycles(args.warm)
         profiler = cProfile.Profile() if args.profile else None
+        lag = Lag(source, clock[0])
         reads0 = source.reads
         cpu0 = cpu_seconds()
         if profiler is not None:
@@ -160,13 +201,17 @@ def run(args: argparse.Namespace) -> None:
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
-        cpu = cpu_seconds() - cpu0
+        cpu = cpu_seconds() - cpu0 - lag.cpu
         engine.close()
         store.close()
         per = cpu / args.cycles
         print(f"slos={args.slos} cycles={args.cycles} cpu/cycle={per:.3f} s "
               f"({per / args.slos * 1000:.3f} ms/SLO) reads/cycle="
               f"{(source.reads - reads0) / args.cycles:.1f}")
+        if lag.lags:
+            lags = sorted(lag.lags)
+            print(f"sample to status: mean {sum(lags) / len(lags):.2f} s, median "
+                  f"{lags[len(lags) // 2]:.0f} s, max {lags[-1]:.0f} s ({len(lags)} samples)")
 
 
 def main() -> None:

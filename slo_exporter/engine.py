@@ -288,17 +288,22 @@ class Engine:
         """The fast path: read new samples of Prometheus SLOs and recompute those that got any.
 
         An SLO is skipped while the full cycle reads it, before its first
-        read, while it is down (the full cycle owns failures: they are
-        counted and logged there once) or when nothing new landed. A failed
-        read here changes nothing and is logged at debug level; the next
-        full cycle reads the same samples. Stops between SLOs on ``stop``.
+        read, while the fast path's query budget is spent (``Ingestor.paced``:
+        it waits for a later second or the full cycle), while it is down (the
+        full cycle owns failures: they are counted and logged there once) or
+        when nothing new landed. A failed read here changes nothing and is
+        logged at debug level; the next full cycle reads the same samples.
+        Stops between SLOs on ``stop``.
         """
         if not self._snapshot.complete or not self._fast or self._follower:
             return self._snapshot
         at = self._now() - self._config.prometheus.query_delay
         # Most seconds most SLOs are not due a sample: only the due ones cost more
-        # than a lookup, so a second of the fast path does not grow with every SLO.
-        due = self._ingestor.due(self._fast, at)
+        # than a lookup, so a second of the fast path does not grow with every SLO;
+        # and only those the query budget allows are read, so its queries grow with
+        # the metrics, not with the SLOs and the offsets their scrapes land at.
+        due = self._ingestor.paced(self._ingestor.due(self._fast, at), at,
+                                   self._config.evaluation_interval)
         if not due:
             return self._snapshot
         current = self._snapshot.by_key

@@ -27,7 +27,9 @@ Owns what the store holds for each SLO over time:
   live series' last one, committed without moving the cursor, so a ratio
   SLO's status can follow new samples between full cycles. It never runs
   beside a read of the same SLO (one lock per SLO; the fast path skips
-  when the lock is taken).
+  when the lock is taken). ``Ingestor.paced`` keeps its queries within a
+  budget (``FastBudget``) that grows with the metrics read, not the SLOs,
+  and places them between full cycles when scrapes land at many offsets.
 * a grouped SLO (``group_by``) is read once per selector for all its groups
   (``accounting.fetch_grouped_events``). Each group instance keeps its own
   events, coverage and series state under its own key; the definition's
@@ -116,6 +118,17 @@ PROGRESS_EVERY = 10.0
 #: the longest wait after fast reads that found nothing, while no scrape
 #: step is known yet (once known, the step is the longest)
 MAX_BACKOFF = 8.0
+#: the fast path's Prometheus queries per evaluation interval, per distinct metric
+#: its SLOs read (``FastBudget``): with the full cycle's one per metric, about two
+#: per metric and interval, however many SLOs and scrape offsets there are
+FAST_QUERIES_PER_METRIC = 1.0
+#: ... and at least this many per second on average, whatever the metrics: a few
+#: metrics keep a read per scrape and a retry after a read that came too early
+FAST_QUERIES_FLOOR = 0.5
+#: the fast path's poll period (the daemon's ``FAST_PATH_EVERY``): reads are placed
+#: (``FastBudget.spacing``) only when the spacing is at least this, and none are
+#: made this close before a full cycle's instant
+FAST_POLL = 1.0
 #: the most SLOs whose backfills read together (``Ingestor.plan_backfill``): one
 #: chunk's shared answer holds all their series, so this bounds its size
 BACKFILL_BATCH = 10
@@ -307,6 +320,48 @@ class Backfill:
             elapsed=now - self._started)
 
 
+class FastBudget:
+    """How many queries the fast path may ask: a bucket of tokens, one per query.
+
+    It fills at ``max(per_metric x metrics / interval, floor)`` tokens a second
+    and holds one interval's worth and one more (so that rounding never leaves
+    a metric out of its read): over a long run the fast path asks at most that
+    rate, and a second where every metric is due at once (scrapes that land
+    together) can still read them all. Time is a parameter: ``take``
+    says whether ``cost`` tokens are there at ``now`` and takes them if so.
+
+    ``spacing`` places the reads: a metric's share of the budget is ``n``
+    reads an interval, so a read that finds new samples of it is followed by
+    the next after ``interval / (n + 1)`` at the soonest, which splits the
+    interval evenly with the full cycle's read when scrapes land at every
+    offset, rather than spending the share right after that read.
+    """
+
+    def __init__(self, metrics: int, interval: float, *,
+                 per_metric: float = FAST_QUERIES_PER_METRIC,
+                 floor: float = FAST_QUERIES_FLOOR) -> None:
+        if interval <= 0 or metrics < 0 or per_metric < 0 or floor <= 0:
+            raise ValueError(f"a fast budget needs a positive interval and floor, got "
+                             f"interval={interval}, floor={floor}")
+        #: tokens a second, and the most the bucket holds
+        self.rate = max(per_metric * metrics / interval, floor)
+        self.capacity = self.rate * interval + 1.0
+        self.spacing = interval / (self.rate * interval / max(1, metrics) + 1.0)
+        self._tokens = self.capacity
+        self._at: float | None = None
+
+    def take(self, cost: int, now: float) -> bool:
+        """Take ``cost`` tokens at ``now`` when the bucket holds them; False, taking
+        nothing, when it does not."""
+        if self._at is not None and now > self._at:
+            self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
+        self._at = now if self._at is None else max(self._at, now)
+        if cost > self._tokens:
+            return False
+        self._tokens -= cost
+        return True
+
+
 class Pending:
     """The commits of a cycle's reads, written together by ``Ingestor.flush`` (one
     transaction instead of one per SLO). Thread-safe: the reads of a cycle add
@@ -390,6 +445,12 @@ class Ingestor:
         self._waiting: list[tuple[float, str]] = []
         # fast reads in a row that found nothing: each waits twice as long
         self._misses: dict[str, int] = {}
+        # the fast path's query budget (``paced``), made for the SLOs ``due`` was
+        # last asked about and the interval, and the queries each SLO's fast read makes
+        self._budget: tuple[Sequence[SLO] | None, float, FastBudget] | None = None
+        self._queries_of: dict[str, tuple[SLO, tuple[str, ...]]] = {}
+        # per metric (``_queries``), the last instant a read of it found new samples
+        self._found_at: dict[str, float] = {}
         self._sharing = sharing.Sharing(log)
         #: the backfills in progress (gauges, ``/-/ready``, the status page)
         self.backfill = Backfill(log)
@@ -471,7 +532,9 @@ class Ingestor:
         than ``sharing.MAX_SHARED_SPAN``, or two evaluation ``interval``s and
         ``LATE_LIMIT`` when that is longer, is not shared. With ``fast`` a
         metric is shared even when one definition reads it: one query for
-        its selectors of that metric instead of one per selector.
+        its selectors of that metric instead of one per selector. Without
+        it, the metrics of SLOs due a sample at ``until`` count as found by
+        this read, which places the fast reads after it (``paced``).
         """
         if self._client is None:
             return None
@@ -487,6 +550,8 @@ class Ingestor:
                 selectors = accounting.plain_selectors(self._client, slo, until, le_cache)
             except (SourceError, ValueError):  # its own read meets it again and reports it
                 continue
+            if not fast and until >= self._due.get(slo.key, -math.inf):
+                self._found(slo, until)  # new samples are due: this read finds them
             needs.extend(sharing.Need(slo.key, selector, lo, until) for selector in selectors)
         span = max(sharing.MAX_SHARED_SPAN, 2 * interval + LATE_LIMIT)
         found = self._sharing.read(self._client, needs, mapper, max_span=span, lone=fast)
@@ -562,6 +627,77 @@ class Ingestor:
             index, slo_of = self._index, self._slo_of
             return [slo_of[k] for k in sorted(ready & index.keys(), key=index.__getitem__)]
 
+    def paced(self, slos: Sequence[SLO], until: float, interval: float) -> list[SLO]:
+        """The SLOs of ``slos`` (due at ``until``) whose fast reads fit the fast path's
+        query budget (``FastBudget`` over the distinct metrics of the SLOs ``due``
+        was last asked about, per evaluation ``interval``), in their order.
+
+        The SLOs due longest go first; an SLO costs one query per metric it reads
+        that no SLO before it in this second reads (``share`` asks once per metric),
+        and one per selector that is not shared. An SLO reading a metric that a read
+        found new samples of less than the budget's ``spacing`` ago waits too, and
+        no SLO is read less than ``FAST_POLL`` before a full cycle's instant (a
+        multiple of ``interval``), which reads the same a moment later; neither
+        applies while the spacing is shorter than ``FAST_POLL`` (an interval of a
+        few seconds: a poll a second places nothing). An SLO left out stays due:
+        a later second reads what landed meanwhile, or the full cycle does. This
+        bounds the queries when scrape targets land at many offsets, so that every
+        second would find some SLO of every metric due.
+        """
+        if self._client is None or not slos:
+            return list(slos)
+        budget = self._budget
+        if budget is None or budget[0] is not self._due_for or budget[1] != interval:
+            every = self._due_for if self._due_for is not None else slos
+            metrics = {q for slo in every for q in self._queries(slo, until)}
+            budget = self._budget = (self._due_for, interval,
+                                     FastBudget(len(metrics), interval))
+        tokens, due, found = budget[2], self._due, self._found_at
+        soonest = math.inf  # a read found after this instant holds its metric back
+        if tokens.spacing >= FAST_POLL:
+            if math.ceil(until / interval) * interval - until < FAST_POLL:
+                return []
+            soonest = until - tokens.spacing
+        asked: set[str] = set()
+        kept: set[int] = set()
+        for i in sorted(range(len(slos)), key=lambda i: (due.get(slos[i].key, -math.inf), i)):
+            queries = self._queries(slos[i], until)
+            if any(found.get(q, -math.inf) > soonest for q in queries):
+                continue
+            new = {q for q in queries if q not in asked}
+            if tokens.take(len(new), until):
+                asked |= new
+                kept.add(i)
+        return [slo for i, slo in enumerate(slos) if i in kept]
+
+    def _found(self, slo: SLO, until: float) -> None:
+        """A read of ``slo`` up to ``until`` found new samples of its metrics."""
+        for query in self._queries(slo, until):
+            self._found_at[query] = until
+
+    def _queries(self, slo: SLO, until: float) -> tuple[str, ...]:
+        """What a fast read of ``slo`` asks Prometheus: the metric of each shared
+        selector, and ``slo``'s key with each selector ``sharing`` cannot share (or
+        with nothing, for a read without plain selectors). Found once per SLO."""
+        found = self._queries_of.get(slo.key)
+        if found is not None and found[0] is slo:
+            return found[1]
+        if (self._client is None or self._templated(slo) or isinstance(slo.sli, ProbeSLI)
+                or slo.composite):
+            queries: tuple[str, ...] = ()  # never read by the fast path
+        else:
+            try:
+                selectors = accounting.plain_selectors(
+                    self._client, slo, until, self._le_cache.setdefault(slo.key, {}))
+            except (SourceError, ValueError):  # its read meets it: one query, for now
+                return (slo.key,)
+            parsed = [sharing.metric_of(s) for s in selectors]
+            queries = tuple(sorted({m if m is not None else f"{slo.key} {s}"
+                                    for s, m in zip(selectors, parsed, strict=True)}
+                                   or {slo.key}))
+        self._queries_of[slo.key] = (slo, queries)
+        return queries
+
     def scrape_step(self, key: str) -> float | None:
         """The shortest gap between two samples of one series of ``key`` seen so far
         (what the fast path expects between scrapes), None before two were seen."""
@@ -627,6 +763,7 @@ class Ingestor:
             self._commit_to(slo.key, pending,
                             Commit(slo.key, batch.deltas, series=_moved(batch.series, state)))
             self._learn(slo.key, batch, until)
+            self._found(slo, until)
             return True
         finally:
             if pending is None or not pending.hold(slo.key, lock):
@@ -688,6 +825,7 @@ class Ingestor:
             self._missed(slo.key, until)
             return ()
         self._learn(slo.key, _union(found), until)
+        self._found(slo, until)
         return tuple(changed)
 
     def _group_states(self, groups: Groups) -> dict[accounting.GroupKey,

@@ -94,6 +94,12 @@ def _parsed(text: str) -> matchers.Selector | str:
         return str(exc)
 
 
+def metric_of(selector: str) -> str | None:
+    """The metric ``selector``'s shared query asks for, or None when it is read on its own."""
+    parsed = _parsed(selector)
+    return None if isinstance(parsed, str) else parsed.metric
+
+
 class Sharing:
     """Plans shared reads; lives as long as the ingester (remembers what it has logged)."""
 
