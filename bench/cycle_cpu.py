@@ -140,6 +140,23 @@ class Lag:
         self.cpu += time.thread_time() - began
 
 
+def run_cycles(engine: Engine, clock: list[float], cycles: int, interval: float,
+               lag: Lag | None = None, *, fast: bool = True) -> None:
+    """``cycles`` evaluation intervals as the daemon schedules them, on the simulated
+    ``clock``: the fast path every second (unless ``fast`` is off), a full cycle at the
+    end of each interval; ``lag`` looks after every engine call."""
+    for _ in range(cycles):
+        for _ in range(int(interval)):
+            clock[0] += 1.0
+            if fast:
+                engine.catch_up()
+            if lag is not None:
+                lag.look(engine, clock[0])
+        engine.evaluate()
+        if lag is not None:
+            lag.look(engine, clock[0])
+
+
 def cpu_seconds() -> float:
     """User + system CPU of this process (every thread), from /proc."""
     fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
@@ -177,27 +194,14 @@ def run(args: argparse.Namespace) -> None:
             gc.collect()
             gc.freeze()
 
-        lag: Lag | None = None
-
-        def cycles(n: int) -> None:
-            for _ in range(n):
-                for _ in range(int(args.interval)):
-                    clock[0] += 1.0
-                    engine.catch_up()
-                    if lag is not None:
-                        lag.look(engine, clock[0])
-                engine.evaluate()
-                if lag is not None:
-                    lag.look(engine, clock[0])
-
-        cycles(args.warm)
+        run_cycles(engine, clock, args.warm, args.interval)
         profiler = cProfile.Profile() if args.profile else None
         lag = Lag(source, clock[0])
         reads0 = source.reads
         cpu0 = cpu_seconds()
         if profiler is not None:
             profiler.enable()
-        cycles(args.cycles)
+        run_cycles(engine, clock, args.cycles, args.interval, lag)
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)

@@ -14,7 +14,7 @@ import pytest
 import structlog
 import yaml
 
-from bench.cycle_cpu import START, Lag, SyntheticPrometheus, prefill
+from bench.cycle_cpu import START, Lag, SyntheticPrometheus, prefill, run_cycles
 from bench.scale import Layout, native_config
 from slo_exporter.config import parse_config
 from slo_exporter.engine import Engine
@@ -106,18 +106,19 @@ def tmp() -> Iterator[Path]:
         yield Path(found)
 
 
-def _run(engine: Engine, clock: list[float], cycles: int, interval: float = INTERVAL,
-         lag: Lag | None = None, *, fast: bool = True) -> None:
-    for _ in range(cycles):
-        for _ in range(int(interval)):
-            clock[0] += 1.0
-            if fast:
-                engine.catch_up()
-            if lag is not None:
-                lag.look(engine, clock[0])
-        engine.evaluate()
-        if lag is not None:
-            lag.look(engine, clock[0])
+def _measured(tmp: Path, slos: int, *, spread: bool) -> tuple[int, list[float]]:
+    """After two warm-up intervals, the queries of four more and how long after its
+    timestamp each new sample reached its status."""
+    engine, source, store, clock = _engine(tmp, slos, spread=spread)
+    try:
+        run_cycles(engine, clock, 2, INTERVAL)
+        before = source.reads
+        lag = Lag(source, clock[0])
+        run_cycles(engine, clock, 4, INTERVAL, lag)
+        return source.reads - before, lag.lags
+    finally:
+        engine.close()
+        store.close()
 
 
 def test_spread_scrapes_cost_at_most_two_queries_per_metric_and_interval(tmp: Path) -> None:
@@ -125,37 +126,21 @@ def test_spread_scrapes_cost_at_most_two_queries_per_metric_and_interval(tmp: Pa
     SLO of most metrics due every second): the full cycle and the fast path together ask
     at most 2 x 20 queries per 30 s interval, and every sample still reaches its status
     within half an interval of its timestamp."""
-    engine, source, store, clock = _engine(tmp, 400, spread=True)
-    try:
-        _run(engine, clock, 2)
-        before = source.reads
-        lag = Lag(source, clock[0])
-        _run(engine, clock, 4, lag=lag)
-        assert (source.reads - before) / 4 <= 2 * METRICS
-        assert lag.lags
-        assert max(lag.lags) <= INTERVAL / 2
-        assert sum(lag.lags) / len(lag.lags) > 1.0  # the budget is what placed them
-    finally:
-        engine.close()
-        store.close()
+    reads, lags = _measured(tmp, 400, spread=True)
+    assert reads / 4 <= 2 * METRICS
+    assert lags
+    assert max(lags) <= INTERVAL / 2
+    assert sum(lags) / len(lags) > 1.0  # the budget is what placed them
 
 
 def test_scrapes_landing_together_are_read_when_they_land(tmp: Path) -> None:
     """Every target scraped at the same offset: the fast path reads all 20 metrics the
     second the samples land, as before the budget, and asks no more than a query per
     metric and step on top of the full cycles."""
-    engine, source, store, clock = _engine(tmp, 200, spread=False)
-    try:
-        _run(engine, clock, 2)
-        before = source.reads
-        lag = Lag(source, clock[0])
-        _run(engine, clock, 4, lag=lag)
-        assert source.reads - before == 4 * METRICS + 2 * METRICS
-        assert lag.lags
-        assert max(lag.lags) == 0.0
-    finally:
-        engine.close()
-        store.close()
+    reads, lags = _measured(tmp, 200, spread=False)
+    assert reads == 4 * METRICS + 2 * METRICS
+    assert lags
+    assert max(lags) == 0.0
 
 
 def test_the_budget_changes_when_samples_count_not_what_counts(tmp: Path) -> None:
@@ -166,8 +151,8 @@ def test_the_budget_changes_when_samples_count_not_what_counts(tmp: Path) -> Non
     full, _, full_store, full_clock = _engine(tmp / "full", 200, spread=True)
     try:
         for _ in range(5):
-            _run(paced, clock, 1)
-            _run(full, full_clock, 1, fast=False)
+            run_cycles(paced, clock, 1, INTERVAL)
+            run_cycles(full, full_clock, 1, INTERVAL, fast=False)
             assert clock == full_clock
             theirs = {s.slo.key: s for s in full.snapshot.slos}
             assert len(theirs) == 200
