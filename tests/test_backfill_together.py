@@ -83,9 +83,12 @@ class _Quiet:
 
 
 def _backfill(path: Path, source: _Counters, *, together: bool,
-              log: object = None) -> dict[str, list[tuple[float, float, float]]]:
+              log: object = None, store: SQLiteStore | None = None,
+              ) -> dict[str, list[tuple[float, float, float]]]:
+    """Every SLO of ``_config`` backfilled into ``store`` (a new one at ``path`` by
+    default), closed after; each SLO's buckets."""
     config = _config()
-    store = SQLiteStore(path, 60.0)
+    store = store if store is not None else SQLiteStore(path, 60.0)
     ingestor = Ingestor(store, source, config.prometheus, config.slos,
                         stop=threading.Event(), log=log or _Quiet())
     if together:
@@ -144,14 +147,8 @@ def test_every_chunk_but_the_last_tells_the_store_it_is_settled(tmp_path: Path) 
     the present, gives no hint. The same read together and alone."""
     edges = [1_799_928_000.0 + k * 21_600.0 - 0.001 for k in range(4)]
     for together in (True, False):
-        config = _config()
-        store = _Recording(tmp_path / str(together), 60.0)
+        path = tmp_path / str(together)
+        store = _Recording(path, 60.0)
         store.hints = {}
-        ingestor = Ingestor(store, _Counters(), config.prometheus, config.slos,
-                            stop=threading.Event(), log=_Quiet())
-        if together:
-            ingestor.plan_backfill(config.slos, NOW)
-        for slo in config.slos:
-            assert ingestor.read(slo, NOW)
-        store.close()
-        assert store.hints == {slo.key: [*edges, -math.inf] for slo in config.slos}
+        _backfill(path, _Counters(), together=together, store=store)
+        assert store.hints == {slo.key: [*edges, -math.inf] for slo in _config().slos}
