@@ -341,8 +341,9 @@ class FastBudget:
                  per_metric: float = FAST_QUERIES_PER_METRIC,
                  floor: float = FAST_QUERIES_FLOOR) -> None:
         if interval <= 0 or metrics < 0 or per_metric < 0 or floor <= 0:
-            raise ValueError(f"a fast budget needs a positive interval and floor, got "
-                             f"interval={interval}, floor={floor}")
+            raise ValueError(f"a fast budget needs a positive interval and floor and no "
+                             f"negative count, got interval={interval}, floor={floor}, "
+                             f"metrics={metrics}, per_metric={per_metric}")
         #: tokens a second, and the most the bucket holds
         self.rate = max(per_metric * metrics / interval, floor)
         self.capacity = self.rate * interval + 1.0
